@@ -1,0 +1,5 @@
+// The module's exports: every kernel family plus the allocator. All take and return scalars only.
+export * from './memory';
+export * from './batchnorm';
+export * from './batchnorm_nhwc';
+export * from './roofline';

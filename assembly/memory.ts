@@ -1,0 +1,13 @@
+// Linear-memory allocation for the TypeScript runtime. TLSF (the "minimal" runtime's heap) reuses
+// freed blocks, so a training loop that frees what it allocates keeps memory flat.
+// see: http://www.gii.upv.es/tlsf/ (Two-Level Segregated Fit)
+
+/** Allocates `bytes` of linear memory (16-byte aligned); returns its address. */
+export function alloc(bytes: usize): usize {
+  return heap.alloc(bytes);
+}
+
+/** Frees a block returned by `alloc`. */
+export function free(ptr: usize): void {
+  heap.free(ptr);
+}

@@ -1,0 +1,35 @@
+// Memory roofline: the fastest a v128 loop can read (reduction) and read+write (copy) a buffer.
+// Benchmarks divide a kernel's bytes/s by these to report "% of roof".
+
+/** Sums `bytes` (multiple of 64) at `src` with v128 loads; returns a value so the loop is kept. */
+export function rooflineRead(src: usize, bytes: usize): f32 {
+  if (ASC_FEATURE_SIMD) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let p = src, end = src + bytes; p < end; p += 64) {
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p, 16));
+      a2 = f32x4.add(a2, v128.load(p, 32));
+      a3 = f32x4.add(a3, v128.load(p, 48));
+    }
+    let s = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+    return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+  }
+  let s: f32 = 0;
+  for (let p = src, end = src + bytes; p < end; p += 4) s += load<f32>(p);
+  return s;
+}
+
+/** Copies `bytes` (multiple of 64) from `src` to `dst` with v128 loads and stores. */
+export function rooflineCopy(src: usize, dst: usize, bytes: usize): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i: usize = 0; i < bytes; i += 64) {
+      let p = src + i, q = dst + i;
+      v128.store(q, v128.load(p));
+      v128.store(q, v128.load(p, 16), 16);
+      v128.store(q, v128.load(p, 32), 32);
+      v128.store(q, v128.load(p, 48), 48);
+    }
+    return;
+  }
+  for (let i: usize = 0; i < bytes; i += 4) store<f32>(dst + i, load<f32>(src + i));
+}

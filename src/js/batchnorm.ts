@@ -1,0 +1,117 @@
+// Pure-JS BatchNorm kernels: the same entry points as assembly/batchnorm.ts and
+// assembly/batchnorm_nhwc.ts, for runtimes without WebAssembly. Storage is f32; arithmetic is
+// JS's f64, so statistics are a plain exact two-pass mean and variance.
+// see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167
+import { f32, f64 } from './memory';
+
+/** How one channel's elements are laid out: `runs` runs of `len`, `step` apart inside a run. */
+interface Walk { runs: number; len: number; runStride: number; step: number; chanStride: number }
+
+const ncl = (n: number, c: number, l: number): Walk => ({ runs: n, len: l, runStride: c * l, step: 1, chanStride: l });
+const nhwc = (m: number, c: number): Walk => ({ runs: 1, len: m, runStride: 0, step: c, chanStride: 1 });
+
+function train(w: Walk, c: number, size: number, x: number, y: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number): void {
+  const X = f32(x, size), M = f64(mean, c), V = f64(vari, c), I = f64(invstd, c);
+  const count = w.runs * w.len;
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0;
+    for (let r = 0; r < w.runs; r++) {
+      for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) s += X[p];
+    }
+    const mu = s / count;
+    let q = 0;
+    for (let r = 0; r < w.runs; r++) {
+      for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) q += (X[p] - mu) ** 2;
+    }
+    M[ch] = mu;
+    V[ch] = q / count;
+    I[ch] = 1 / Math.sqrt(V[ch] + eps);
+  }
+  normalize(w, c, size, x, y, gamma, beta, mean, invstd);
+}
+
+function normalize(w: Walk, c: number, size: number, x: number, y: number, gamma: number, beta: number, mean: number, invstd: number): void {
+  const X = f32(x, size), Y = f32(y, size), M = f64(mean, c), I = f64(invstd, c);
+  const G = gamma ? f32(gamma, c) : null, B = beta ? f32(beta, c) : null;
+  for (let ch = 0; ch < c; ch++) {
+    const a = (G ? G[ch] : 1) * I[ch], b = B ? B[ch] : 0, mu = M[ch];
+    for (let r = 0; r < w.runs; r++) {
+      for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) Y[p] = (X[p] - mu) * a + b;
+    }
+  }
+}
+
+function backward(w: Walk, c: number, size: number, x: number, dy: number, dx: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number): void {
+  const X = f32(x, size), DY = f32(dy, size), DX = f32(dx, size), M = f64(mean, c), I = f64(invstd, c);
+  const G = gamma ? f32(gamma, c) : null;
+  const DG = dgamma ? f32(dgamma, c) : null, DB = dbeta ? f32(dbeta, c) : null;
+  const count = w.runs * w.len;
+  for (let ch = 0; ch < c; ch++) {
+    const mu = M[ch], inv = I[ch];
+    let sdy = 0, dot = 0;
+    for (let r = 0; r < w.runs; r++) {
+      for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) {
+        sdy += DY[p];
+        dot += DY[p] * (X[p] - mu);
+      }
+    }
+    const dg = dot * inv;
+    if (DG) DG[ch] += dg;
+    if (DB) DB[ch] += sdy;
+    const a = (G ? G[ch] : 1) * inv;
+    const k = isTrain ? (a * inv * dg) / count : 0, k0 = isTrain ? (a * sdy) / count : 0;
+    for (let r = 0; r < w.runs; r++) {
+      for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) {
+        DX[p] = DY[p] * a - (X[p] - mu) * k - k0;
+      }
+    }
+  }
+}
+
+/** Training forward, channel-first x[n][c][l]. */
+export function bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number): void {
+  train(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, eps, mean, vari, invstd);
+}
+
+/** Normalize channel-first x with given mean and invstd. */
+export function bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number): void {
+  normalize(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, mean, invstd);
+}
+
+/** Backward, channel-first. */
+export function bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number): void {
+  backward(ncl(n, c, l), c, n * c * l, x, dy, dx, gamma, mean, invstd, dgamma, dbeta, isTrain);
+}
+
+/** The JS kernels need no workspace; 16 bytes keeps the allocation non-empty. */
+export function bnWorkspaceNHWC(_c: number): number {
+  return 16;
+}
+
+/** Training forward, channels-last x[m][c]. */
+export function bnTrainNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, _ws: number): void {
+  train(nhwc(m, c), c, m * c, x, y, gamma, beta, eps, mean, vari, invstd);
+}
+
+/** Normalize channels-last x with given mean and invstd. */
+export function bnNormalizeNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, _ws: number): void {
+  normalize(nhwc(m, c), c, m * c, x, y, gamma, beta, mean, invstd);
+}
+
+/** Backward, channels-last. */
+export function bnBackwardNHWC(x: number, dy: number, dx: number, m: number, c: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, _ws: number): void {
+  backward(nhwc(m, c), c, m * c, x, dy, dx, gamma, mean, invstd, dgamma, dbeta, isTrain);
+}
+
+/** Sums `bytes` of floats at `src` (the JS memory roofline). */
+export function rooflineRead(src: number, bytes: number): number {
+  const a = f32(src, bytes >> 2);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s;
+}
+
+/** Copies `bytes` from `src` to `dst`. */
+export function rooflineCopy(src: number, dst: number, bytes: number): void {
+  f32(dst, bytes >> 2).set(f32(src, bytes >> 2));
+}

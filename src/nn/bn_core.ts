@@ -1,0 +1,83 @@
+// What the BatchNorm layers and the functional form share: input checks, the forward with batch
+// or running statistics, and the running-statistics update (PyTorch's conventions).
+// see: https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
+import { Tensor } from '../tensor';
+import { runtime } from '../runtime/index';
+import { describe } from '../validate';
+import { bnNormalize, bnTrain, channelAxis, geometry, LAYOUT_RANK, type Geometry, type Layout } from '../kernels/batchnorm';
+
+const AXES: Record<Layout, string> = {
+  NC: 'N, C', NCL: 'N, C, L', NLC: 'N, L, C', NCHW: 'N, C, H, W', NHWC: 'N, H, W, C', NCDHW: 'N, C, D, H, W', NDHWC: 'N, D, H, W, C',
+};
+
+/** Throws unless `t` is a live tensor of the active backend. */
+export function checkTensor(where: string, name: string, t: unknown): Tensor {
+  if (!(t instanceof Tensor)) throw new TypeError(`${where}: ${name}: expected a Tensor (see tensor()), got ${describe(t)}`);
+  if (t.disposed) throw new Error(`${where}: ${name}: tensor [${t.shape.join(', ')}] was disposed`);
+  if (t.runtime !== runtime()) throw new Error(`${where}: ${name}: tensor belongs to backend '${t.runtime.name}', but the active backend is '${runtime().name}'`);
+  return t;
+}
+
+/** Checks `x` against a layout and channel count; returns its geometry. */
+export function checkInput(where: string, name: string, x: unknown, layout: Layout, channels: number): Geometry {
+  const t = checkTensor(where, name, x);
+  const rank = LAYOUT_RANK[layout];
+  const ax = channelAxis(layout);
+  const want = AXES[layout].split(', ').map((a) => (a === 'C' ? String(channels) : a)).join(', ');
+  if (t.shape.length !== rank || t.shape[ax] !== channels) {
+    throw new RangeError(`${where}: ${name}: expected a rank-${rank} ${layout} tensor with ${channels} channels ([${want}]), got [${t.shape.join(', ')}]`);
+  }
+  return geometry(layout, t.shape);
+}
+
+/** PyTorch's check: batch statistics need more than one value per channel. */
+export function checkBatchSize(where: string, g: Geometry, shape: readonly number[]): void {
+  if (g.m === 1) throw new RangeError(`${where}: expected more than 1 value per channel when training, got input size [${shape.join(', ')}]`);
+}
+
+/** Per-channel saved statistics: mean, biased var and invstd as f64[c] in one block. */
+export class Stats {
+  readonly block: Tensor;
+  constructor(readonly c: number) {
+    this.block = Tensor.empty([Math.max(c, 1) * 6]);
+  }
+  get mean(): number { return this.block.ptr; }
+  get vari(): number { return this.block.ptr + 8 * this.c; }
+  get invstd(): number { return this.block.ptr + 16 * this.c; }
+}
+
+/**
+ * y = BN(x). Batch statistics (into `stats`) when `useBatch`, else `runMean`/`runVar` (f32 tensors).
+ * Checks are the caller's; this only computes.
+ */
+export function forwardCore(g: Geometry, x: Tensor, weight: Tensor | null, bias: Tensor | null, useBatch: boolean, eps: number, stats: Stats, runMean: Tensor | null, runVar: Tensor | null): Tensor {
+  const y = Tensor.empty(x.shape);
+  if (g.size === 0) return y;
+  const gamma = weight ? weight.ptr : 0, beta = bias ? bias.ptr : 0;
+  if (useBatch) {
+    bnTrain(g, x.ptr, y.ptr, gamma, beta, eps, stats.mean, stats.vari, stats.invstd);
+  } else {
+    const rt = runtime();
+    const rm = runMean!.view(), rv = runVar!.view();
+    const mean = rt.f64(stats.mean, g.c), inv = rt.f64(stats.invstd, g.c);
+    for (let c = 0; c < g.c; c++) {
+      mean[c] = rm[c];
+      inv[c] = 1 / Math.sqrt(rv[c] + eps);
+    }
+    bnNormalize(g, x.ptr, y.ptr, gamma, beta, stats.mean, stats.invstd);
+  }
+  return y;
+}
+
+/** running = (1 − f)·running + f·batch, with the unbiased batch variance (PyTorch's update). */
+export function updateRunning(g: Geometry, stats: Stats, factor: number, runMean: Tensor, runVar: Tensor): void {
+  if (g.size === 0) return;
+  const rt = runtime();
+  const mean = rt.f64(stats.mean, g.c), vari = rt.f64(stats.vari, g.c);
+  const rm = runMean.view(), rv = runVar.view();
+  const unbias = g.m / (g.m - 1);
+  for (let c = 0; c < g.c; c++) {
+    rm[c] = factor * mean[c] + (1 - factor) * rm[c];
+    rv[c] = factor * vari[c] * unbias + (1 - factor) * rv[c];
+  }
+}

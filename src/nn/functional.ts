@@ -1,0 +1,65 @@
+// batchNorm(): the functional form, for users who keep their own parameters and running
+// statistics (PyTorch's torch.nn.functional.batch_norm).
+// see: https://pytorch.org/docs/stable/generated/torch.nn.functional.batch_norm.html
+import type { Tensor } from '../tensor';
+import { channelAxis, LAYOUT_RANK, type Layout } from '../kernels/batchnorm';
+import { checkBatchSize, checkInput, checkTensor, forwardCore, Stats, updateRunning } from './bn_core';
+import { checkBool, checkKeys, checkOneOf, checkPositive, checkUnit, describe } from '../validate';
+
+export interface BatchNormFunctionalOptions {
+  /** γ, f32[C]; omitted = 1. */
+  weight?: Tensor | null;
+  /** β, f32[C]; omitted = 0. */
+  bias?: Tensor | null;
+  /** true: batch statistics (and update the running ones when given). Default false. */
+  training?: boolean;
+  /** Running update weight (PyTorch convention). Default 0.1. */
+  momentum?: number;
+  /** Default 1e-5. */
+  eps?: number;
+  /** Input layout; default by rank: NC, NCL, NCHW, NCDHW. */
+  layout?: Layout;
+}
+
+const DEFAULT_LAYOUT: Record<number, Layout> = { 2: 'NC', 3: 'NCL', 4: 'NCHW', 5: 'NCDHW' };
+const KEYS = ['weight', 'bias', 'training', 'momentum', 'eps', 'layout'] as const;
+
+/**
+ * y = γ·(x − mean)/√(var + eps) + β per channel.
+ * `training: true` uses the batch's mean and biased variance and, when `runningMean`/`runningVar`
+ * are given, updates them in place: running = (1 − momentum)·running + momentum·batch (unbiased var).
+ * `training: false` uses `runningMean`/`runningVar`, which are then required.
+ * Returns a new tensor; the caller disposes it.
+ */
+export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormFunctionalOptions = {}): Tensor {
+  const where = 'batchNorm';
+  const x = checkTensor(where, 'input', input);
+  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
+  checkKeys(where, options, KEYS);
+  const training = checkBool(where, 'training', options.training ?? false);
+  const momentum = checkUnit(where, 'momentum', options.momentum ?? 0.1);
+  const eps = checkPositive(where, 'eps', options.eps ?? 1e-5);
+  const layout = options.layout === undefined ? DEFAULT_LAYOUT[x.shape.length] : checkOneOf(where, 'layout', options.layout, Object.keys(LAYOUT_RANK) as Layout[]);
+  if (layout === undefined) throw new RangeError(`${where}: input: expected rank 2 to 5, got [${x.shape.join(', ')}]`);
+  const c = x.shape.length === LAYOUT_RANK[layout] ? x.shape[channelAxis(layout)] : 0;
+  const g = checkInput(where, 'input', x, layout, c);
+  const perChannel = (name: string, t: Tensor | null | undefined): Tensor | null => {
+    if (t === null || t === undefined) return null;
+    checkTensor(where, name, t);
+    if (t.shape.length !== 1 || t.shape[0] !== g.c) throw new RangeError(`${where}: ${name}: expected shape [${g.c}], got [${t.shape.join(', ')}]`);
+    return t;
+  };
+  const rm = perChannel('runningMean', runningMean), rv = perChannel('runningVar', runningVar);
+  if ((rm === null) !== (rv === null)) throw new TypeError(`${where}: runningMean and runningVar: give both or neither`);
+  if (!training && rm === null) throw new TypeError(`${where}: runningMean/runningVar: required when training is false`);
+  const w = perChannel('weight', options.weight), b = perChannel('bias', options.bias);
+  if (training) checkBatchSize(where, g, x.shape);
+  const stats = new Stats(g.c);
+  try {
+    const y = forwardCore(g, x, w, b, training, eps, stats, rm, rv);
+    if (training && rm && rv) updateRunning(g, stats, momentum, rm, rv);
+    return y;
+  } finally {
+    stats.block.dispose();
+  }
+}

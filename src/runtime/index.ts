@@ -1,0 +1,126 @@
+// The one module that owns WebAssembly: it picks a backend, instantiates the module, and hands out
+// fresh views over linear memory. Nothing else touches `memory.buffer`; a view is never kept across
+// a call that may allocate (memory.grow detaches every view over the old buffer).
+// @assemblyscript/loader lives only here, so `asc --bindings raw` could replace it in one place.
+import { instantiate } from '@assemblyscript/loader';
+import * as jsKernels from '../js/batchnorm';
+import * as jsMemory from '../js/memory';
+import type { BackendName, Kernels, Runtime } from './types';
+import { describe } from '../validate';
+
+export type { BackendName, Kernels, Runtime } from './types';
+
+/** Folder of the .wasm files relative to this module; the bundler and test config define it. */
+declare const __WASM_BASE__: string | undefined;
+const WASM_BASE = typeof __WASM_BASE__ === 'string' ? __WASM_BASE__ : './';
+const WASM_FILES: Record<'wasm-simd' | 'wasm', string> = { 'wasm-simd': 'batchnorm-simd.wasm', wasm: 'batchnorm.wasm' };
+
+// The smallest module with a v128 instruction (i32.const 0; i8x16.splat): valid only where SIMD is.
+// see: https://github.com/GoogleChromeLabs/wasm-feature-detect (the same probe idea)
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03,
+  0x02, 0x01, 0x00, 0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x00, 0xfd, 0x0f, 0x0b,
+]);
+
+export interface InitOptions {
+  /** Which backend to run; by default SIMD where supported, else scalar WASM, else pure JS. */
+  backend?: BackendName;
+  /** The compiled module, its bytes, or where to fetch them (edge runtimes forbid compiling from bytes). */
+  module?: WebAssembly.Module | BufferSource | URL;
+}
+
+let active: Runtime | null = null;
+
+/** True where WebAssembly exists and validates a SIMD instruction. */
+export function simdSupported(): boolean {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+function defaultBackend(): BackendName {
+  if (typeof WebAssembly !== 'object') return 'js';
+  return simdSupported() ? 'wasm-simd' : 'wasm';
+}
+
+async function fetchModule(url: URL): Promise<WebAssembly.Module> {
+  if (url.protocol === 'file:') {
+    // A computed specifier keeps bundlers for the browser from resolving a Node built-in.
+    const spec = 'node:fs/promises';
+    const fs = (await import(/* @vite-ignore */ spec)) as { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> };
+    return WebAssembly.compile(await fs.readFile(url));
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`init: could not fetch ${url.href}: HTTP ${res.status}`);
+  return WebAssembly.compile(await res.arrayBuffer());
+}
+
+async function toModule(name: 'wasm-simd' | 'wasm', source: InitOptions['module']): Promise<WebAssembly.Module> {
+  if (source === undefined) return fetchModule(new URL(WASM_BASE + WASM_FILES[name], import.meta.url));
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof URL) return fetchModule(source);
+  if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) return WebAssembly.compile(source);
+  throw new TypeError(`init: options.module: expected a WebAssembly.Module, bytes or a URL, got ${describe(source)}`);
+}
+
+
+async function wasmRuntime(name: 'wasm-simd' | 'wasm', source: InitOptions['module']): Promise<Runtime> {
+  const mod = await toModule(name, source);
+  const inst = await instantiate<Record<string, unknown>>(mod, {});
+  const e = inst.exports as unknown as Kernels & { memory: WebAssembly.Memory };
+  const memory = e.memory;
+  return {
+    name,
+    k: { ...e, alloc: (bytes) => e.alloc(bytes) >>> 0 }, // usize comes back as i32
+    f32: (ptr, len) => new Float32Array(memory.buffer, ptr, len),
+    f64: (ptr, len) => new Float64Array(memory.buffer, ptr, len),
+    memoryBytes: () => memory.buffer.byteLength,
+  };
+}
+
+function jsRuntime(): Runtime {
+  return {
+    name: 'js',
+    k: { ...jsKernels, alloc: jsMemory.alloc, free: jsMemory.free },
+    f32: jsMemory.f32,
+    f64: jsMemory.f64,
+    memoryBytes: jsMemory.heldBytes,
+  };
+}
+
+/**
+ * Loads a backend and makes it the active one. Without options: SIMD WASM where the runtime
+ * validates a v128 probe, scalar WASM otherwise, pure JS where `WebAssembly` does not exist.
+ * Calling it again switches backends; tensors and layers made under another backend then throw.
+ */
+export async function init(options: InitOptions = {}): Promise<BackendName> {
+  if (options === null || typeof options !== 'object') throw new TypeError(`init: options: expected an object, got ${describe(options)}`);
+  for (const key of Object.keys(options)) {
+    if (key !== 'backend' && key !== 'module') throw new TypeError(`init: options.${key}: unknown option (expected backend, module)`);
+  }
+  const name = options.backend ?? defaultBackend();
+  if (name !== 'wasm-simd' && name !== 'wasm' && name !== 'js') {
+    throw new TypeError(`init: options.backend: expected 'wasm-simd', 'wasm' or 'js', got ${describe(name)}`);
+  }
+  if (name !== 'js' && typeof WebAssembly !== 'object') throw new Error(`init: backend '${name}' needs WebAssembly, which this runtime does not have`);
+  if (name === 'wasm-simd' && options.module === undefined && !simdSupported()) {
+    throw new Error(`init: backend 'wasm-simd' needs WebAssembly SIMD, which this runtime does not support; use 'wasm'`);
+  }
+  if (name === 'js' && options.module !== undefined) throw new TypeError(`init: options.module: the 'js' backend takes no module`);
+  active = name === 'js' ? jsRuntime() : await wasmRuntime(name, options.module);
+  return name;
+}
+
+/** The active runtime; throws if `init()` has not finished. */
+export function runtime(): Runtime {
+  if (active === null) throw new Error('batchnorm-wasm: call `await init()` first');
+  return active;
+}
+
+/** Name of the active backend: 'wasm-simd', 'wasm' or 'js'. */
+export function backend(): BackendName {
+  return runtime().name;
+}
+
+/** Bytes of memory held by the active backend (WASM: linear memory size, which never shrinks). */
+export function memoryBytes(): number {
+  return runtime().memoryBytes();
+}

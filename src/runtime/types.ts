@@ -1,0 +1,30 @@
+// The kernel interface: the WASM module's exports and the pure-JS backend implement it alike.
+// Every entry takes and returns scalars; pointers are byte addresses (WASM) or block handles (JS).
+
+export type BackendName = 'wasm-simd' | 'wasm' | 'js';
+
+export interface Kernels {
+  alloc(bytes: number): number;
+  free(ptr: number): void;
+  bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number): void;
+  bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number): void;
+  bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: number): void;
+  bnWorkspaceNHWC(c: number): number;
+  bnTrainNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, ws: number): void;
+  bnNormalizeNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, ws: number): void;
+  bnBackwardNHWC(x: number, dy: number, dx: number, m: number, c: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: number, ws: number): void;
+  rooflineRead(src: number, bytes: number): number;
+  rooflineCopy(src: number, dst: number, bytes: number): void;
+}
+
+/** An initialised backend: its kernels and the views over its memory. */
+export interface Runtime {
+  readonly name: BackendName;
+  readonly k: Kernels;
+  /** A fresh Float32Array over `len` floats at `ptr`; valid until the next call that may allocate. */
+  f32(ptr: number, len: number): Float32Array;
+  /** A fresh Float64Array over `len` doubles at `ptr`; valid until the next call that may allocate. */
+  f64(ptr: number, len: number): Float64Array;
+  /** Bytes of memory the backend holds (WASM: linear memory size). */
+  memoryBytes(): number;
+}

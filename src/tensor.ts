@@ -1,0 +1,138 @@
+// A Tensor is a handle over f32 values that live in the active backend's memory (pointer + shape).
+// Kernels on tensors read and write that memory directly: no copies between JS and WASM.
+// see: https://github.com/scijs/ndarray (a flat buffer viewed through a shape)
+import { runtime, type Runtime } from './runtime/index';
+import { describe } from './validate';
+
+const disposeSymbol: typeof Symbol.dispose = (Symbol as { dispose?: typeof Symbol.dispose }).dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
+
+interface Held { rt: Runtime; ptr: number }
+// Frees the memory of tensors that are garbage-collected without dispose().
+const registry = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry<Held>((h) => h.rt.k.free(h.ptr))
+  : null;
+
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly size: number;
+  #rt: Runtime;
+  #ptr: number;
+  #held: Held | null;
+
+  /** Wraps `size` floats at `ptr`, allocated in `rt`; `own` = free them on dispose. */
+  constructor(rt: Runtime, ptr: number, shape: readonly number[], own = true) {
+    this.#rt = rt;
+    this.#ptr = ptr;
+    this.shape = Object.freeze([...shape]);
+    this.size = shape.reduce((a, b) => a * b, 1);
+    this.#held = own ? { rt, ptr } : null;
+    if (own && registry) registry.register(this, this.#held!, this);
+  }
+
+  /** Allocates an uninitialised tensor of `shape` in the active backend. */
+  static empty(shape: readonly number[]): Tensor {
+    const rt = runtime();
+    const size = shape.reduce((a, b) => a * b, 1);
+    const ptr = rt.k.alloc(Math.max(size, 1) * 4);
+    return new Tensor(rt, ptr, shape);
+  }
+
+  /** Allocates a tensor of `shape` filled with `value`. */
+  static full(shape: readonly number[], value: number): Tensor {
+    const t = Tensor.empty(shape);
+    t.view().fill(value);
+    return t;
+  }
+
+  get disposed(): boolean {
+    return this.#ptr === 0;
+  }
+
+  /** The backend that holds this tensor. */
+  get runtime(): Runtime {
+    return this.#rt;
+  }
+
+  /** Address (WASM) or handle (JS) of the data; throws if disposed or from another backend. */
+  get ptr(): number {
+    if (this.#ptr === 0) throw new Error(`tensor [${this.shape.join(', ')}] was disposed and cannot be used`);
+    const rt = runtime();
+    if (rt !== this.#rt) throw new Error(`tensor [${this.shape.join(', ')}] belongs to backend '${this.#rt.name}', but the active backend is '${rt.name}' (init() was called again)`);
+    return this.#ptr;
+  }
+
+  /** A fresh view over the data; valid only until the next call that may allocate. */
+  view(): Float32Array {
+    return this.#rt.f32(this.ptr, this.size);
+  }
+
+  /** A copy of the data. */
+  toArray(): Float32Array {
+    return this.view().slice();
+  }
+
+  /** Frees the memory; later use throws. Safe to call twice. */
+  dispose(): void {
+    if (this.#ptr === 0) return;
+    if (this.#held) {
+      registry?.unregister(this);
+      this.#rt.k.free(this.#ptr);
+    }
+    this.#ptr = 0;
+  }
+
+  [disposeSymbol](): void {
+    this.dispose();
+  }
+
+  toString(): string {
+    return `Tensor([${this.shape.join(', ')}]${this.disposed ? ', disposed' : ''})`;
+  }
+}
+
+/** A trainable tensor with a gradient of the same shape (zero until a backward adds to it). */
+export class Parameter extends Tensor {
+  readonly grad: Tensor;
+  constructor(shape: readonly number[], value: number) {
+    const rt = runtime();
+    const size = shape.reduce((a, b) => a * b, 1);
+    super(rt, rt.k.alloc(Math.max(size, 1) * 4), shape);
+    this.view().fill(value);
+    this.grad = Tensor.full(shape, 0);
+  }
+
+  dispose(): void {
+    super.dispose();
+    this.grad.dispose();
+  }
+}
+
+/** Checks a shape: an array of non-negative integers. Returns a copy. */
+export function checkShape(where: string, shape: unknown): number[] {
+  if (!Array.isArray(shape)) throw new TypeError(`${where}: shape: expected an array of non-negative integers, got ${describe(shape)}`);
+  shape.forEach((d, i) => {
+    if (!Number.isInteger(d) || d < 0) throw new TypeError(`${where}: shape[${i}]: expected a non-negative integer, got ${describe(d)}`);
+  });
+  return [...shape];
+}
+
+/**
+ * Copies `data` (Float32Array, Float64Array or number[]) into the active backend as a tensor of
+ * `shape` (by default 1-D). The length must equal the product of the shape.
+ */
+export function tensor(data: Float32Array | Float64Array | readonly number[], shape?: readonly number[]): Tensor {
+  if (!(data instanceof Float32Array || data instanceof Float64Array || Array.isArray(data))) {
+    throw new TypeError(`tensor: data: expected a Float32Array, Float64Array or number[], got ${describe(data)}`);
+  }
+  const dims = shape === undefined ? [data.length] : checkShape('tensor', shape);
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (data.length !== size) throw new RangeError(`tensor: data has ${data.length} values but shape [${dims.join(', ')}] needs ${size}`);
+  if (Array.isArray(data)) {
+    data.forEach((v, i) => {
+      if (typeof v !== 'number') throw new TypeError(`tensor: data[${i}]: expected a number, got ${describe(v)}`);
+    });
+  }
+  const t = Tensor.empty(dims);
+  t.view().set(data);
+  return t;
+}

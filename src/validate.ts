@@ -1,0 +1,40 @@
+// Argument checks shared by every public entry: each error names the argument, what was
+// expected, and what came.
+
+/** A short description of a value for error messages. */
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (Array.isArray(v)) return `array(${v.length})`;
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  if (typeof v === 'string') return `'${v}'`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** Throws unless every key of `obj` is in `allowed`. */
+export function checkKeys(where: string, obj: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) throw new TypeError(`${where}: unknown option '${key}' (expected one of ${allowed.join(', ')})`);
+  }
+}
+
+export function checkBool(where: string, name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${where}: ${name}: expected a boolean, got ${describe(v)}`);
+  return v;
+}
+
+export function checkPositive(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`${where}: ${name}: expected a finite number > 0, got ${describe(v)}`);
+  return v;
+}
+
+export function checkUnit(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new RangeError(`${where}: ${name}: expected a number in [0, 1], got ${describe(v)}`);
+  return v;
+}
+
+export function checkOneOf<T extends string>(where: string, name: string, v: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(v as T)) throw new TypeError(`${where}: ${name}: expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(v)}`);
+  return v as T;
+}
