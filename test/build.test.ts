@@ -1,0 +1,33 @@
+// The shipped artifacts: the scalar build contains no SIMD instruction, the SIMD build does, and
+// the esbuild bundle finds its .wasm files by itself and computes what the sources compute.
+import { readFileSync } from 'node:fs';
+import binaryen from 'binaryen';
+import { describe, expect, it } from 'vitest';
+import { maxAbsDiff, randn, refForwardTrain } from './reference';
+
+function simdOps(file: string): number {
+  const m = binaryen.readBinary(readFileSync(new URL(`../build/${file}`, import.meta.url)));
+  const text = m.emitText();
+  m.dispose();
+  return (text.match(/\b(v128|[fi](8x16|16x8|32x4|64x2))\./g) ?? []).length;
+}
+
+describe('build artifacts', () => {
+  it('the scalar build has no v128 instruction; the SIMD build has many', () => {
+    expect(simdOps('batchnorm.wasm')).toBe(0);
+    expect(simdOps('batchnorm-simd.wasm')).toBeGreaterThan(100);
+  });
+
+  it('the bundle picks SIMD, loads its .wasm beside it, and normalizes like the reference', async () => {
+    const lib = await import('../build/index.js');
+    expect(await lib.init()).toBe('wasm-simd');
+    const x = randn(2 * 3 * 25, 1, 4, 2);
+    const bn = new lib.BatchNorm2d(3);
+    const xt = lib.tensor(x, [2, 3, 5, 5]);
+    const y = bn.forward(xt);
+    // 2e-5: f32 output of O(1) values (see forward.test.ts)
+    expect(maxAbsDiff(y.toArray(), refForwardTrain(x, 'NCHW', [2, 3, 5, 5], 1e-5).y)).toBeLessThan(2e-5);
+    expect(await lib.init({ backend: 'wasm', module: readFileSync(new URL('../build/batchnorm.wasm', import.meta.url)) })).toBe('wasm');
+    expect(lib.backend()).toBe('wasm');
+  });
+});
