@@ -79,12 +79,12 @@ export function bnNormalizeNCL(x: number, y: number, n: number, c: number, l: nu
 }
 
 /** Backward, channel-first. */
-export function bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number): void {
+export function bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, _ws: number): void {
   backward(ncl(n, c, l), c, n * c * l, x, dy, dx, gamma, mean, invstd, dgamma, dbeta, isTrain);
 }
 
 /** The JS kernels need no workspace; 16 bytes keeps the allocation non-empty. */
-export function bnWorkspaceNHWC(_c: number): number {
+export function bnWorkspace(_c: number): number {
   return 16;
 }
 

@@ -37,7 +37,7 @@ export function geometry(layout: Layout, shape: readonly number[]): Geometry {
 export function bnTrain(g: Geometry, x: number, y: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number): void {
   const k = runtime().k;
   if (!g.channelsLast) return k.bnTrainNCL(x, y, g.n, g.c, g.l, gamma, beta, eps, mean, vari, invstd);
-  const ws = k.alloc(k.bnWorkspaceNHWC(g.c));
+  const ws = k.alloc(k.bnWorkspace(g.c));
   try {
     k.bnTrainNHWC(x, y, g.m, g.c, gamma, beta, eps, mean, vari, invstd, ws);
   } finally {
@@ -49,7 +49,7 @@ export function bnTrain(g: Geometry, x: number, y: number, gamma: number, beta: 
 export function bnNormalize(g: Geometry, x: number, y: number, gamma: number, beta: number, mean: number, invstd: number): void {
   const k = runtime().k;
   if (!g.channelsLast) return k.bnNormalizeNCL(x, y, g.n, g.c, g.l, gamma, beta, mean, invstd);
-  const ws = k.alloc(k.bnWorkspaceNHWC(g.c));
+  const ws = k.alloc(k.bnWorkspace(g.c));
   try {
     k.bnNormalizeNHWC(x, y, g.m, g.c, gamma, beta, mean, invstd, ws);
   } finally {
@@ -60,10 +60,10 @@ export function bnNormalize(g: Geometry, x: number, y: number, gamma: number, be
 /** Backward: dx; dgamma/dbeta (f32[c]) are added to when non-zero. */
 export function bnBackward(g: Geometry, x: number, dy: number, dx: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: boolean): void {
   const k = runtime().k;
-  if (!g.channelsLast) return k.bnBackwardNCL(x, dy, dx, g.n, g.c, g.l, gamma, mean, invstd, dgamma, dbeta, train ? 1 : 0);
-  const ws = k.alloc(k.bnWorkspaceNHWC(g.c));
+  const ws = k.alloc(k.bnWorkspace(g.c));
   try {
-    k.bnBackwardNHWC(x, dy, dx, g.m, g.c, gamma, mean, invstd, dgamma, dbeta, train ? 1 : 0, ws);
+    if (g.channelsLast) k.bnBackwardNHWC(x, dy, dx, g.m, g.c, gamma, mean, invstd, dgamma, dbeta, train ? 1 : 0, ws);
+    else k.bnBackwardNCL(x, dy, dx, g.n, g.c, g.l, gamma, mean, invstd, dgamma, dbeta, train ? 1 : 0, ws);
   } finally {
     k.free(ws);
   }

@@ -8,8 +8,8 @@ export interface Kernels {
   free(ptr: number): void;
   bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number): void;
   bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number): void;
-  bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: number): void;
-  bnWorkspaceNHWC(c: number): number;
+  bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: number, ws: number): void;
+  bnWorkspace(c: number): number;
   bnTrainNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, ws: number): void;
   bnNormalizeNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, ws: number): void;
   bnBackwardNHWC(x: number, dy: number, dx: number, m: number, c: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: number, ws: number): void;
