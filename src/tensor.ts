@@ -128,9 +128,10 @@ export function tensor(data: Float32Array | Float64Array | readonly number[], sh
   const size = dims.reduce((a, b) => a * b, 1);
   if (data.length !== size) throw new RangeError(`tensor: data has ${data.length} values but shape [${dims.join(', ')}] needs ${size}`);
   if (Array.isArray(data)) {
-    data.forEach((v, i) => {
-      if (typeof v !== 'number') throw new TypeError(`tensor: data[${i}]: expected a number, got ${describe(v)}`);
-    });
+    // an indexed loop, not forEach: forEach skips the holes of a sparse array
+    for (let i = 0; i < data.length; i++) {
+      if (typeof data[i] !== 'number') throw new TypeError(`tensor: data[${i}]: expected a number, got ${describe(data[i])}`);
+    }
   }
   const t = Tensor.empty(dims);
   t.view().set(data);

@@ -60,7 +60,9 @@ abstract class BatchNorm {
     if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new RangeError(`${where}: numFeatures: expected a positive integer, got ${describe(numFeatures)}`);
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
     checkKeys(where, options, OPTION_KEYS);
-    const o = { eps: 1e-5, momentum: 0.1 as number | null, momentumConvention: 'pytorch', affine: true, trackRunningStats: true, layout: layouts[0], ...options };
+    // an option given as undefined takes its default, like an omitted one
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    const o = { eps: 1e-5, momentum: 0.1 as number | null, momentumConvention: 'pytorch', affine: true, trackRunningStats: true, layout: layouts[0], ...given };
     this.numFeatures = numFeatures;
     this.eps = checkPositive(where, 'eps', o.eps);
     const convention = checkOneOf(where, 'momentumConvention', o.momentumConvention, ['pytorch', 'keras'] as const);
@@ -87,7 +89,7 @@ abstract class BatchNorm {
     const t = checkTensor(where, 'input', x);
     const g = checkInput(where, 'input', t, this.layoutFor(t.shape.length), this.numFeatures);
     const useBatch = this.training || !this.trackRunningStats;
-    if (this.training) checkBatchSize(where, g, t.shape);
+    if (useBatch) checkBatchSize(where, g, t.shape); // as PyTorch: batch statistics need > 1 value
     this.#checkOwn(where);
     const y = forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, this.#stats, this.runningMean, this.runningVar);
     if (this.training && this.trackRunningStats) {
@@ -168,6 +170,7 @@ abstract class BatchNorm {
   loadStateDict(state: BatchNormState, options: { strict?: boolean } = {}): void {
     const where = `${this.constructor.name}.loadStateDict`;
     if (state === null || typeof state !== 'object') throw new TypeError(`${where}: state: expected an object, got ${describe(state)}`);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
     checkKeys(where, options, ['strict']);
     const strict = checkBool(where, 'strict', options.strict ?? true);
     const tensors: [keyof BatchNormState, Tensor][] = [];

@@ -36,13 +36,16 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   const x = checkTensor(where, 'input', input);
   if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
   checkKeys(where, options, KEYS);
-  const training = checkBool(where, 'training', options.training ?? false);
-  const momentum = checkUnit(where, 'momentum', options.momentum ?? 0.1);
-  const eps = checkPositive(where, 'eps', options.eps ?? 1e-5);
+  // undefined means omitted; null is not a value here (unlike the layers' momentum: null)
+  const training = checkBool(where, 'training', options.training === undefined ? false : options.training);
+  const momentum = checkUnit(where, 'momentum', options.momentum === undefined ? 0.1 : options.momentum);
+  const eps = checkPositive(where, 'eps', options.eps === undefined ? 1e-5 : options.eps);
   const layout = options.layout === undefined ? DEFAULT_LAYOUT[x.shape.length] : checkOneOf(where, 'layout', options.layout, Object.keys(LAYOUT_RANK) as Layout[]);
   if (layout === undefined) throw new RangeError(`${where}: input: expected rank 2 to 5, got [${x.shape.join(', ')}]`);
-  const c = x.shape.length === LAYOUT_RANK[layout] ? x.shape[channelAxis(layout)] : 0;
-  const g = checkInput(where, 'input', x, layout, c);
+  if (x.shape.length !== LAYOUT_RANK[layout]) {
+    throw new RangeError(`${where}: input: expected a rank-${LAYOUT_RANK[layout]} ${layout} tensor, got [${x.shape.join(', ')}]`);
+  }
+  const g = checkInput(where, 'input', x, layout, x.shape[channelAxis(layout)]);
   const perChannel = (name: string, t: Tensor | null | undefined): Tensor | null => {
     if (t === null || t === undefined) return null;
     checkTensor(where, name, t);

@@ -31,6 +31,9 @@ export interface InitOptions {
 
 let active: Runtime | null = null;
 
+/** Every kernel a module must export (the JS backend has the same names). */
+const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
+
 /** True where WebAssembly exists and validates a SIMD instruction. */
 export function simdSupported(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
@@ -65,6 +68,8 @@ async function toModule(name: 'wasm-simd' | 'wasm', source: InitOptions['module'
 async function wasmRuntime(name: 'wasm-simd' | 'wasm', source: InitOptions['module']): Promise<Runtime> {
   const mod = await toModule(name, source);
   const inst = await instantiate<Record<string, unknown>>(mod, {});
+  const missing = [...KERNEL_NAMES, 'memory'].filter((k) => inst.exports[k] === undefined);
+  if (missing.length > 0) throw new TypeError(`init: options.module: not a batchnorm-wasm module (missing exports: ${missing.join(', ')})`);
   const e = inst.exports as unknown as Kernels & { memory: WebAssembly.Memory };
   const memory = e.memory;
   return {

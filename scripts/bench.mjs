@@ -1,0 +1,23 @@
+// Bundles bench/run.ts (which imports src/ directly) into build/bench.mjs beside the .wasm files,
+// then runs it with this script's arguments: `npm run bench -- --quick`.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { builtinModules } from 'node:module';
+
+await build({
+  entryPoints: ['bench/run.ts'],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile: 'build/bench.mjs',
+  // the runtime looks for the .wasm files relative to the bundle
+  define: { __WASM_BASE__: '"./"' },
+  // TF.js stays in node_modules: it loads its own .wasm files from its package directory
+  external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), '@tensorflow/*'],
+  sourcemap: 'inline',
+  logLevel: 'warning',
+});
+
+const r = spawnSync(process.execPath, ['--enable-source-maps', 'build/bench.mjs', ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
