@@ -31,15 +31,15 @@ export class Tensor {
 
   /** Allocates an uninitialised tensor of `shape` in the active backend. */
   static empty(shape: readonly number[]): Tensor {
+    const dims = checkShape('Tensor.empty', shape);
     const rt = runtime();
-    const size = shape.reduce((a, b) => a * b, 1);
-    const ptr = rt.k.alloc(Math.max(size, 1) * 4);
-    return new Tensor(rt, ptr, shape);
+    return new Tensor(rt, allocFloats(rt, 'Tensor.empty', dims), dims);
   }
 
   /** Allocates a tensor of `shape` filled with `value`. */
   static full(shape: readonly number[], value: number): Tensor {
-    const t = Tensor.empty(shape);
+    if (typeof value !== 'number') throw new TypeError(`Tensor.full: value: expected a number, got ${describe(value)}`);
+    const t = Tensor.empty(checkShape('Tensor.full', shape));
     t.view().fill(value);
     return t;
   }
@@ -95,8 +95,7 @@ export class Parameter extends Tensor {
   readonly grad: Tensor;
   constructor(shape: readonly number[], value: number) {
     const rt = runtime();
-    const size = shape.reduce((a, b) => a * b, 1);
-    super(rt, rt.k.alloc(Math.max(size, 1) * 4), shape);
+    super(rt, allocFloats(rt, 'Parameter', shape), shape);
     this.view().fill(value);
     this.grad = Tensor.full(shape, 0);
   }
@@ -104,6 +103,22 @@ export class Parameter extends Tensor {
   dispose(): void {
     super.dispose();
     this.grad.dispose();
+  }
+}
+
+/** WebAssembly's 32-bit memory holds at most 4 GiB; one block must stay below that. */
+const MAX_BYTES = 2 ** 32 - 64;
+
+/** Allocates room for the floats of `shape` (at least one) in `rt`. */
+function allocFloats(rt: Runtime, where: string, shape: readonly number[]): number {
+  const bytes = Math.max(shape.reduce((a, b) => a * b, 1), 1) * 4;
+  if (rt.name !== 'js' && bytes > MAX_BYTES) {
+    throw new RangeError(`${where}: shape [${shape.join(', ')}] needs ${bytes} bytes, more than WebAssembly's 4 GiB memory`);
+  }
+  try {
+    return rt.k.alloc(bytes);
+  } catch (e) {
+    throw new RangeError(`${where}: could not allocate ${bytes} bytes for shape [${shape.join(', ')}]: ${(e as Error).message}`);
   }
 }
 

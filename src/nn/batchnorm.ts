@@ -21,12 +21,23 @@ export interface BatchNormOptions {
   layout?: Layout;
 }
 
+/** A layer's state under PyTorch's state_dict names, as stateDict() returns it. */
 export interface BatchNormState {
   weight?: Float32Array;
   bias?: Float32Array;
   running_mean?: Float32Array;
   running_var?: Float32Array;
   num_batches_tracked?: number;
+}
+
+type Values = Float32Array | Float64Array | readonly number[];
+/** What loadStateDict() takes: the same names, values as Float32Array, Float64Array or number[]. */
+export interface BatchNormStateInput {
+  weight?: Values;
+  bias?: Values;
+  running_mean?: Values;
+  running_var?: Values;
+  num_batches_tracked?: number | bigint;
 }
 
 const OPTION_KEYS = ['eps', 'momentum', 'momentumConvention', 'affine', 'trackRunningStats', 'layout'] as const;
@@ -109,6 +120,7 @@ abstract class BatchNorm {
    */
   backward(dy: Tensor): Tensor {
     const where = `${this.constructor.name}.backward`;
+    this.#checkOwn(where);
     const x = this.#input, g = this.#geometry;
     if (x === null || g === null) throw new Error(`${where}: call forward() first`);
     if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
@@ -126,6 +138,7 @@ abstract class BatchNorm {
 
   #checkOwn(where: string): void {
     for (const t of [this.weight, this.bias, this.runningMean, this.runningVar, this.#stats.block]) {
+      if (t?.disposed) throw new Error(`${where}: the layer was disposed`);
       if (t) checkTensor(where, 'this (the layer)', t);
     }
   }
@@ -148,11 +161,13 @@ abstract class BatchNorm {
 
   /** Sets every gradient to zero. */
   zeroGrad(): void {
+    this.#checkOwn(`${this.constructor.name}.zeroGrad`);
     for (const p of this.parameters()) p.grad.view().fill(0);
   }
 
   /** Copies of the state under PyTorch's state_dict names. */
   stateDict(): BatchNormState {
+    this.#checkOwn(`${this.constructor.name}.stateDict`);
     const sd: BatchNormState = {};
     if (this.weight && this.bias) {
       sd.weight = this.weight.toArray();
@@ -167,13 +182,13 @@ abstract class BatchNorm {
   }
 
   /** Loads a state dict; every name, length and type is checked before anything is written. */
-  loadStateDict(state: BatchNormState, options: { strict?: boolean } = {}): void {
+  loadStateDict(state: BatchNormStateInput, options: { strict?: boolean } = {}): void {
     const where = `${this.constructor.name}.loadStateDict`;
     if (state === null || typeof state !== 'object') throw new TypeError(`${where}: state: expected an object, got ${describe(state)}`);
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
     checkKeys(where, options, ['strict']);
-    const strict = checkBool(where, 'strict', options.strict ?? true);
-    const tensors: [keyof BatchNormState, Tensor][] = [];
+    const strict = checkBool(where, 'strict', options.strict === undefined ? true : options.strict);
+    const tensors: [keyof BatchNormStateInput, Tensor][] = [];
     if (this.weight && this.bias) tensors.push(['weight', this.weight], ['bias', this.bias]);
     if (this.runningMean && this.runningVar) tensors.push(['running_mean', this.runningMean], ['running_var', this.runningVar]);
     const expected = tensors.map(([k]) => k as string);
@@ -189,9 +204,13 @@ abstract class BatchNorm {
         if (strict) throw new Error(`${where}: missing key '${key}'`);
         continue;
       }
-      if (!(v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v))) throw new TypeError(`${where}: ${key}: expected a Float32Array or number[], got ${describe(v)}`);
+      if (!(v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v))) throw new TypeError(`${where}: ${key}: expected a Float32Array, Float64Array or number[], got ${describe(v)}`);
       if (v.length !== this.numFeatures) throw new RangeError(`${where}: ${key}: expected length ${this.numFeatures}, got ${v.length}`);
-      if (Array.isArray(v) && v.some((e) => typeof e !== 'number')) throw new TypeError(`${where}: ${key}: expected numbers only`);
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          if (typeof v[i] !== 'number') throw new TypeError(`${where}: ${key}[${i}]: expected a number, got ${describe(v[i])}`);
+        }
+      }
       writes.push([t, v]);
     }
     let nbt: number | undefined;

@@ -30,6 +30,7 @@ export interface InitOptions {
 }
 
 let active: Runtime | null = null;
+let initCalls = 0;
 
 /** Every kernel a module must export (the JS backend has the same names). */
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
@@ -49,7 +50,13 @@ async function fetchModule(url: URL): Promise<WebAssembly.Module> {
     // A computed specifier keeps bundlers for the browser from resolving a Node built-in.
     const spec = 'node:fs/promises';
     const fs = (await import(/* @vite-ignore */ spec)) as { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> };
-    return WebAssembly.compile(await fs.readFile(url));
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await fs.readFile(url);
+    } catch (e) {
+      throw new Error(`init: could not read ${url.href}: ${(e as Error).message}`);
+    }
+    return WebAssembly.compile(bytes);
   }
   const res = await fetch(url);
   if (!res.ok) throw new Error(`init: could not fetch ${url.href}: HTTP ${res.status}`);
@@ -101,7 +108,7 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
   for (const key of Object.keys(options)) {
     if (key !== 'backend' && key !== 'module') throw new TypeError(`init: options.${key}: unknown option (expected backend, module)`);
   }
-  const name = options.backend ?? defaultBackend();
+  const name = options.backend === undefined ? defaultBackend() : options.backend;
   if (name !== 'wasm-simd' && name !== 'wasm' && name !== 'js') {
     throw new TypeError(`init: options.backend: expected 'wasm-simd', 'wasm' or 'js', got ${describe(name)}`);
   }
@@ -110,7 +117,10 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
     throw new Error(`init: backend 'wasm-simd' needs WebAssembly SIMD, which this runtime does not support; use 'wasm'`);
   }
   if (name === 'js' && options.module !== undefined) throw new TypeError(`init: options.module: the 'js' backend takes no module`);
-  active = name === 'js' ? jsRuntime() : await wasmRuntime(name, options.module);
+  const call = ++initCalls;
+  const rt = name === 'js' ? jsRuntime() : await wasmRuntime(name, options.module);
+  // when calls overlap, the last one made decides, whichever finishes first
+  if (call === initCalls) active = rt;
   return name;
 }
 
