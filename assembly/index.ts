@@ -3,3 +3,4 @@ export * from './memory';
 export * from './batchnorm';
 export * from './batchnorm_nhwc';
 export * from './roofline';
+export * from './activations';

@@ -5,6 +5,7 @@ import { Parameter, Tensor } from '../tensor';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, checkTensor, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkKeys, checkOneOf, checkPositive, checkUnit, describe } from '../validate';
+import { Module, type StateEntry, type StateDictInput } from './module';
 
 export interface BatchNormOptions {
   /** Added to the variance before the square root. Default 1e-5. */
@@ -22,27 +23,27 @@ export interface BatchNormOptions {
 }
 
 /** A layer's state under PyTorch's state_dict names, as stateDict() returns it. */
-export interface BatchNormState {
+export type BatchNormState = {
   weight?: Float32Array;
   bias?: Float32Array;
   running_mean?: Float32Array;
   running_var?: Float32Array;
   num_batches_tracked?: number;
-}
+};
 
 type Values = Float32Array | Float64Array | readonly number[];
 /** What loadStateDict() takes: the same names, values as Float32Array, Float64Array or number[]. */
-export interface BatchNormStateInput {
+export type BatchNormStateInput = {
   weight?: Values;
   bias?: Values;
   running_mean?: Values;
   running_var?: Values;
   num_batches_tracked?: number | bigint;
-}
+};
 
 const OPTION_KEYS = ['eps', 'momentum', 'momentumConvention', 'affine', 'trackRunningStats', 'layout'] as const;
 
-abstract class BatchNorm {
+abstract class BatchNorm extends Module {
   readonly numFeatures: number;
   readonly eps: number;
   /** PyTorch-convention momentum (a Keras momentum is converted once, here). */
@@ -55,7 +56,6 @@ abstract class BatchNorm {
   readonly runningMean: Tensor | null;
   readonly runningVar: Tensor | null;
   numBatchesTracked = 0;
-  training = true;
   #stats: Stats;
   #input: Tensor | null = null;
   #geometry: Geometry | null = null;
@@ -67,6 +67,7 @@ abstract class BatchNorm {
   }
 
   constructor(numFeatures: number, options: BatchNormOptions, layouts: readonly Layout[]) {
+    super();
     const where = `${new.target.name}`;
     if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new RangeError(`${where}: numFeatures: expected a positive integer, got ${describe(numFeatures)}`);
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
@@ -101,7 +102,7 @@ abstract class BatchNorm {
     const g = checkInput(where, 'input', t, this.layoutFor(t.shape.length), this.numFeatures);
     const useBatch = this.training || !this.trackRunningStats;
     if (useBatch) checkBatchSize(where, g, t.shape); // as PyTorch: batch statistics need > 1 value
-    this.#checkOwn(where);
+    this.checkUsable(where);
     const y = forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, this.#stats, this.runningMean, this.runningVar);
     if (this.training && this.trackRunningStats) {
       this.numBatchesTracked += 1;
@@ -120,7 +121,7 @@ abstract class BatchNorm {
    */
   backward(dy: Tensor): Tensor {
     const where = `${this.constructor.name}.backward`;
-    this.#checkOwn(where);
+    this.checkUsable(where);
     const x = this.#input, g = this.#geometry;
     if (x === null || g === null) throw new Error(`${where}: call forward() first`);
     if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
@@ -128,7 +129,7 @@ abstract class BatchNorm {
     if (d.shape.length !== x.shape.length || d.shape.some((v, i) => v !== x.shape[i])) {
       throw new RangeError(`${where}: gradOutput: expected shape [${x.shape.join(', ')}] (the last input's), got [${d.shape.join(', ')}]`);
     }
-    this.#checkOwn(where);
+    this.checkUsable(where);
     const dx = Tensor.empty(x.shape);
     if (g.size === 0) return dx;
     bnBackward(g, x.ptr, d.ptr, dx.ptr, this.weight ? this.weight.ptr : 0, this.#stats.mean, this.#stats.invstd,
@@ -136,96 +137,41 @@ abstract class BatchNorm {
     return dx;
   }
 
-  #checkOwn(where: string): void {
-    for (const t of [this.weight, this.bias, this.runningMean, this.runningVar, this.#stats.block]) {
-      if (t?.disposed) throw new Error(`${where}: the layer was disposed`);
-      if (t) checkTensor(where, 'this (the layer)', t);
+
+  protected ownParameters(): [string, Parameter][] {
+    return this.weight && this.bias ? [['weight', this.weight], ['bias', this.bias]] : [];
+  }
+
+  protected ownState(): StateEntry[] {
+    const entries = super.ownState();
+    if (this.runningMean && this.runningVar) {
+      entries.push({ name: 'running_mean', tensor: this.runningMean }, { name: 'running_var', tensor: this.runningVar },
+        { name: 'num_batches_tracked', count: () => this.numBatchesTracked, setCount: (v) => { this.numBatchesTracked = v; } });
     }
+    return entries;
   }
 
-  /** Training mode (batch statistics). Returns this. */
-  train(mode = true): this {
-    this.training = checkBool(`${this.constructor.name}.train`, 'mode', mode);
-    return this;
-  }
-
-  /** Evaluation mode (running statistics when tracked). Returns this. */
-  eval(): this {
-    return this.train(false);
-  }
-
-  /** [weight, bias] when affine, else []. */
-  parameters(): Parameter[] {
-    return this.weight && this.bias ? [this.weight, this.bias] : [];
-  }
-
-  /** Sets every gradient to zero. */
   zeroGrad(): void {
-    this.#checkOwn(`${this.constructor.name}.zeroGrad`);
-    for (const p of this.parameters()) p.grad.view().fill(0);
+    this.checkUsable(`${this.constructor.name}.zeroGrad`);
+    super.zeroGrad();
   }
 
   /** Copies of the state under PyTorch's state_dict names. */
   stateDict(): BatchNormState {
-    this.#checkOwn(`${this.constructor.name}.stateDict`);
-    const sd: BatchNormState = {};
-    if (this.weight && this.bias) {
-      sd.weight = this.weight.toArray();
-      sd.bias = this.bias.toArray();
-    }
-    if (this.runningMean && this.runningVar) {
-      sd.running_mean = this.runningMean.toArray();
-      sd.running_var = this.runningVar.toArray();
-      sd.num_batches_tracked = this.numBatchesTracked;
-    }
-    return sd;
+    this.checkUsable(`${this.constructor.name}.stateDict`);
+    return super.stateDict() as BatchNormState;
   }
 
   /** Loads a state dict; every name, length and type is checked before anything is written. */
   loadStateDict(state: BatchNormStateInput, options: { strict?: boolean } = {}): void {
-    const where = `${this.constructor.name}.loadStateDict`;
-    if (state === null || typeof state !== 'object') throw new TypeError(`${where}: state: expected an object, got ${describe(state)}`);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
-    checkKeys(where, options, ['strict']);
-    const strict = checkBool(where, 'strict', options.strict === undefined ? true : options.strict);
-    const tensors: [keyof BatchNormStateInput, Tensor][] = [];
-    if (this.weight && this.bias) tensors.push(['weight', this.weight], ['bias', this.bias]);
-    if (this.runningMean && this.runningVar) tensors.push(['running_mean', this.runningMean], ['running_var', this.runningVar]);
-    const expected = tensors.map(([k]) => k as string);
-    if (this.trackRunningStats) expected.push('num_batches_tracked');
-    const rec = state as Record<string, unknown>;
-    for (const key of Object.keys(rec)) {
-      if (!expected.includes(key) && strict) throw new Error(`${where}: unexpected key '${key}' (expected ${expected.join(', ')})`);
+    super.loadStateDict(state as StateDictInput, options);
+  }
+
+  checkUsable(where: string): void {
+    for (const t of [this.weight, this.bias, this.runningMean, this.runningVar, this.#stats.block]) {
+      if (t?.disposed) throw new Error(`${where}: the layer was disposed`);
+      if (t) checkTensor(where, 'this (the layer)', t);
     }
-    const writes: [Tensor, ArrayLike<number>][] = [];
-    for (const [key, t] of tensors) {
-      const v = rec[key];
-      if (v === undefined) {
-        if (strict) throw new Error(`${where}: missing key '${key}'`);
-        continue;
-      }
-      if (!(v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v))) throw new TypeError(`${where}: ${key}: expected a Float32Array, Float64Array or number[], got ${describe(v)}`);
-      if (v.length !== this.numFeatures) throw new RangeError(`${where}: ${key}: expected length ${this.numFeatures}, got ${v.length}`);
-      if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) {
-          if (typeof v[i] !== 'number') throw new TypeError(`${where}: ${key}[${i}]: expected a number, got ${describe(v[i])}`);
-        }
-      }
-      writes.push([t, v]);
-    }
-    let nbt: number | undefined;
-    if (this.trackRunningStats) {
-      const v = rec.num_batches_tracked;
-      if (v === undefined) {
-        if (strict) throw new Error(`${where}: missing key 'num_batches_tracked'`);
-      } else {
-        nbt = typeof v === 'bigint' ? Number(v) : (v as number);
-        if (!Number.isSafeInteger(nbt) || nbt < 0) throw new TypeError(`${where}: num_batches_tracked: expected a non-negative integer, got ${describe(v)}`);
-      }
-    }
-    this.#checkOwn(where);
-    for (const [t, v] of writes) t.view().set(v);
-    if (nbt !== undefined) this.numBatchesTracked = nbt;
   }
 
   /** Frees the layer's memory (parameters, gradients, running statistics). */

@@ -3,7 +3,8 @@
 // a call that may allocate (memory.grow detaches every view over the old buffer).
 // @assemblyscript/loader lives only here, so `asc --bindings raw` could replace it in one place.
 import { instantiate } from '@assemblyscript/loader';
-import * as jsKernels from '../js/batchnorm';
+import * as jsBatchnorm from '../js/batchnorm';
+import * as jsActivations from '../js/activations';
 import * as jsMemory from '../js/memory';
 import type { BackendName, Kernels, Runtime } from './types';
 import { describe } from '../validate';
@@ -33,6 +34,8 @@ let active: Runtime | null = null;
 let initCalls = 0;
 
 /** Every kernel a module must export (the JS backend has the same names). */
+// one entry per kernel family, in step with assembly/index.ts
+const jsKernels = { ...jsBatchnorm, ...jsActivations };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
 /** True where WebAssembly exists and validates a SIMD instruction. */

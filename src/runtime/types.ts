@@ -13,6 +13,12 @@ export interface Kernels {
   bnTrainNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, ws: number): void;
   bnNormalizeNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, ws: number): void;
   bnBackwardNHWC(x: number, dy: number, dx: number, m: number, c: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: number, ws: number): void;
+  reluForward(x: number, y: number, n: number): void;
+  reluBackward(x: number, dy: number, dx: number, n: number): void;
+  sigmoidForward(x: number, y: number, n: number): void;
+  sigmoidBackward(y: number, dy: number, dx: number, n: number): void;
+  tanhForward(x: number, y: number, n: number): void;
+  tanhBackward(y: number, dy: number, dx: number, n: number): void;
   rooflineRead(src: number, bytes: number): number;
   rooflineCopy(src: number, dst: number, bytes: number): void;
 }

@@ -1,0 +1,135 @@
+// The base of every layer: parameters, state under PyTorch's dotted state_dict names, train/eval,
+// and the forward/backward pair (each layer's backward sits beside its forward).
+// see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py (Module);
+//      https://pytorch.org/docs/stable/generated/torch.nn.Module.html (state_dict, load_state_dict)
+import { Parameter, Tensor } from '../tensor';
+import { checkBool, checkKeys, describe } from '../validate';
+
+/** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
+export type StateEntry =
+  | { name: string; tensor: Tensor }
+  | { name: string; count: () => number; setCount: (v: number) => void };
+
+export type StateDict = Record<string, Float32Array | number>;
+type Values = Float32Array | Float64Array | readonly number[];
+export type StateDictInput = Record<string, Values | number | bigint>;
+
+export abstract class Module {
+  training = true;
+
+  /** y = f(x); the caller owns y. */
+  abstract forward(x: Tensor): Tensor;
+  /** dL/dx from dL/dy of the last forward; adds to the parameters' gradients. The caller owns dx. */
+  abstract backward(dy: Tensor): Tensor;
+
+  /** Child modules by name (Sequential: '0', '1', …). */
+  children(): [string, Module][] {
+    return [];
+  }
+
+  /** This module's own parameters by name (not its children's). */
+  protected ownParameters(): [string, Parameter][] {
+    return [];
+  }
+
+  /** This module's own state entries, parameters first (not its children's). */
+  protected ownState(): StateEntry[] {
+    return this.ownParameters().map(([name, tensor]) => ({ name, tensor }));
+  }
+
+  /** Every parameter with its dotted name. */
+  namedParameters(prefix = ''): [string, Parameter][] {
+    const own = this.ownParameters().map(([n, p]): [string, Parameter] => [prefix + n, p]);
+    return own.concat(...this.children().map(([n, m]) => m.namedParameters(`${prefix}${n}.`)));
+  }
+
+  /** Every parameter, in state_dict order. */
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** Sets every gradient to zero. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad.view().fill(0);
+  }
+
+  /** Training mode for this module and its children. Returns this. */
+  train(mode = true): this {
+    checkBool(`${this.constructor.name}.train`, 'mode', mode);
+    this.training = mode;
+    for (const [, m] of this.children()) m.train(mode);
+    return this;
+  }
+
+  /** Evaluation mode. Returns this. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** All state entries with dotted names, this module's first. */
+  stateEntries(prefix = ''): StateEntry[] {
+    const own = this.ownState().map((e) => ({ ...e, name: prefix + e.name }));
+    return own.concat(...this.children().map(([n, m]) => m.stateEntries(`${prefix}${n}.`)));
+  }
+
+  /** Copies of the state under PyTorch's state_dict names. */
+  stateDict(): StateDict {
+    const sd: StateDict = {};
+    for (const e of this.stateEntries()) sd[e.name] = 'tensor' in e ? e.tensor.toArray() : e.count();
+    return sd;
+  }
+
+  /** Loads a state dict; every name, length and type is checked before anything is written. */
+  loadStateDict(state: StateDictInput, options: { strict?: boolean } = {}): void {
+    const where = `${this.constructor.name}.loadStateDict`;
+    if (state === null || typeof state !== 'object') throw new TypeError(`${where}: state: expected an object, got ${describe(state)}`);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
+    checkKeys(where, options, ['strict']);
+    const strict = checkBool(where, 'strict', options.strict === undefined ? true : options.strict);
+    const entries = this.stateEntries();
+    const names = entries.map((e) => e.name);
+    if (strict) {
+      for (const key of Object.keys(state)) {
+        if (!names.includes(key)) throw new Error(`${where}: unexpected key '${key}' (expected ${names.join(', ')})`);
+      }
+    }
+    const writes: (() => void)[] = [];
+    for (const e of entries) {
+      const v = state[e.name];
+      if (v === undefined) {
+        if (strict) throw new Error(`${where}: missing key '${e.name}'`);
+        continue;
+      }
+      if ('tensor' in e) {
+        const t = e.tensor;
+        if (!(v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v))) {
+          throw new TypeError(`${where}: ${e.name}: expected a Float32Array, Float64Array or number[], got ${describe(v)}`);
+        }
+        const arr = v as Values;
+        if (arr.length !== t.size) throw new RangeError(`${where}: ${e.name}: expected length ${t.size}, got ${arr.length}`);
+        if (Array.isArray(arr)) {
+          for (let i = 0; i < arr.length; i++) {
+            if (typeof arr[i] !== 'number') throw new TypeError(`${where}: ${e.name}[${i}]: expected a number, got ${describe(arr[i])}`);
+          }
+        }
+        writes.push(() => t.view().set(arr));
+      } else {
+        const n = typeof v === 'bigint' ? Number(v) : v;
+        if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new TypeError(`${where}: ${e.name}: expected a non-negative integer, got ${describe(v)}`);
+        writes.push(() => e.setCount(n));
+      }
+    }
+    this.checkUsable(where);
+    for (const w of writes) w();
+  }
+
+  /** Throws if this module or a child can no longer be used (disposed, or another backend). */
+  checkUsable(where: string): void {
+    for (const [, m] of this.children()) m.checkUsable(where);
+  }
+
+  /** Frees this module's memory and its children's. */
+  dispose(): void {
+    for (const [, m] of this.children()) m.dispose();
+  }
+}
