@@ -9,8 +9,8 @@ export function reluForward(x: usize, y: usize, n: i32): void {
     let z = f32x4.splat(0);
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
-      // pmax(z, x) = x > 0 ? x : 0, and keeps NaN as NaN like torch.relu
-      v128.store(y + o, f32x4.pmax(z, v128.load(x + o)));
+      // pmax(x, 0) = x < 0 ? 0 : x, which keeps NaN as NaN like torch.relu
+      v128.store(y + o, f32x4.pmax(v128.load(x + o), z));
     }
   }
   for (; i < n; i++) {

@@ -4,3 +4,5 @@ export { tensor, Tensor, Parameter } from './tensor';
 export { BatchNorm1d, BatchNorm2d, BatchNorm3d, type BatchNormOptions, type BatchNormState, type BatchNormStateInput } from './nn/batchnorm';
 export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';
 export type { Layout } from './kernels/batchnorm';
+export { Module, type StateDict, type StateDictInput } from './nn/module';
+export { ReLU, Sigmoid, Tanh, Flatten, Sequential } from './nn/layers';

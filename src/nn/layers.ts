@@ -1,0 +1,135 @@
+// Elementwise activations, Flatten and Sequential; each backward sits beside its forward.
+// see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py;
+//      https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
+import { Tensor } from '../tensor';
+import { runtime, type Kernels } from '../runtime/index';
+import { describe } from '../validate';
+import { checkTensor } from './bn_core';
+import { Module } from './module';
+
+type Pass = 'reluForward' | 'sigmoidForward' | 'tanhForward';
+type Back = 'reluBackward' | 'sigmoidBackward' | 'tanhBackward';
+
+/** y = f(x) elementwise; the backward needs x (ReLU) or y (sigmoid, tanh) of the last forward. */
+abstract class Activation extends Module {
+  #saved: Tensor | null = null;
+  protected abstract readonly kernels: [Pass, Back, 'input' | 'output'];
+
+  forward(x: Tensor): Tensor {
+    const where = `${this.constructor.name}.forward`;
+    checkTensor(where, 'input', x);
+    const [pass, , keep] = this.kernels;
+    const y = Tensor.empty(x.shape);
+    (runtime().k[pass] as Kernels[Pass])(x.ptr, y.ptr, x.size);
+    this.#saved = keep === 'input' ? x : y;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const where = `${this.constructor.name}.backward`;
+    const s = this.#saved;
+    if (s === null) throw new Error(`${where}: call forward() first`);
+    if (s.disposed) throw new Error(`${where}: the ${this.kernels[2]} of the last forward() was disposed; backward needs it`);
+    checkTensor(where, 'gradOutput', dy);
+    if (dy.shape.length !== s.shape.length || dy.shape.some((v, i) => v !== s.shape[i])) {
+      throw new RangeError(`${where}: gradOutput: expected shape [${s.shape.join(', ')}] (the last output's), got [${dy.shape.join(', ')}]`);
+    }
+    const dx = Tensor.empty(s.shape);
+    (runtime().k[this.kernels[1]] as Kernels[Back])(s.ptr, dy.ptr, dx.ptr, s.size);
+    return dx;
+  }
+}
+
+/** max(x, 0). */
+export class ReLU extends Activation {
+  protected readonly kernels = ['reluForward', 'reluBackward', 'input'] as [Pass, Back, 'input'];
+}
+
+/** 1 / (1 + e^(−x)). */
+export class Sigmoid extends Activation {
+  protected readonly kernels = ['sigmoidForward', 'sigmoidBackward', 'output'] as [Pass, Back, 'output'];
+}
+
+/** tanh(x). */
+export class Tanh extends Activation {
+  protected readonly kernels = ['tanhForward', 'tanhBackward', 'output'] as [Pass, Back, 'output'];
+}
+
+/** [N, d1, d2, …] → [N, d1·d2·…] (a copy, so the caller owns it as any other output). */
+export class Flatten extends Module {
+  #shape: readonly number[] | null = null;
+
+  forward(x: Tensor): Tensor {
+    checkTensor('Flatten.forward', 'input', x);
+    if (x.shape.length < 1) throw new RangeError(`Flatten.forward: input: expected rank ≥ 1, got []`);
+    const y = Tensor.empty([x.shape[0], x.shape.slice(1).reduce((a, b) => a * b, 1)]);
+    y.view().set(x.view());
+    this.#shape = x.shape;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    if (this.#shape === null) throw new Error('Flatten.backward: call forward() first');
+    checkTensor('Flatten.backward', 'gradOutput', dy);
+    const size = this.#shape.reduce((a, b) => a * b, 1);
+    if (dy.size !== size) throw new RangeError(`Flatten.backward: gradOutput: expected ${size} values, got [${dy.shape.join(', ')}]`);
+    const dx = Tensor.empty(this.#shape);
+    dx.view().set(dy.view());
+    return dx;
+  }
+}
+
+/**
+ * Layers applied in order. It owns the intermediate outputs of the last forward (freed at the next
+ * forward or dispose) and the intermediate gradients of a backward (freed as soon as used).
+ */
+export class Sequential extends Module {
+  readonly layers: readonly Module[];
+  #outputs: Tensor[] = [];
+
+  constructor(...layers: Module[]) {
+    super();
+    if (layers.length === 0) throw new RangeError('Sequential: expected at least one layer');
+    layers.forEach((l, i) => {
+      if (!(l instanceof Module)) throw new TypeError(`Sequential: layer ${i}: expected a Module, got ${describe(l)}`);
+    });
+    this.layers = Object.freeze([...layers]);
+  }
+
+  children(): [string, Module][] {
+    return this.layers.map((l, i): [string, Module] => [String(i), l]);
+  }
+
+  forward(x: Tensor): Tensor {
+    checkTensor('Sequential.forward', 'input', x);
+    this.#release();
+    let cur = x;
+    this.layers.forEach((layer, i) => {
+      const y = layer.forward(cur);
+      if (i < this.layers.length - 1) this.#outputs.push(y);
+      cur = y;
+    });
+    return cur;
+  }
+
+  backward(dy: Tensor): Tensor {
+    checkTensor('Sequential.backward', 'gradOutput', dy);
+    let g = dy;
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const gx = this.layers[i].backward(g);
+      if (g !== dy) g.dispose();
+      g = gx;
+    }
+    return g;
+  }
+
+  #release(): void {
+    for (const t of this.#outputs) t.dispose();
+    this.#outputs = [];
+  }
+
+  dispose(): void {
+    this.#release();
+    super.dispose();
+  }
+}

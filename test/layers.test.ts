@@ -1,0 +1,97 @@
+// Activations, Flatten and Sequential: against float64 formulas, finite differences, and each other.
+import { describe, expect, it } from 'vitest';
+import { init, memoryBytes, tensor, BatchNorm1d, Flatten, ReLU, Sequential, Sigmoid, Tanh } from '../src/index';
+import { BACKENDS } from './helpers';
+import { maxAbsDiff, randn, refBackward, refForwardTrain } from './reference';
+
+// Activations are one f32 rounding of an f64 result (sigmoid, tanh via f64 exp; ReLU exact):
+// 2 ulps of O(1) values is 2.4e-7; their backward is two f32 products: 1e-6.
+const TOL_ACT = 3e-7;
+const TOL_ACT_GRAD = 1e-6;
+// central differences of the f64 formulas (h = 1e-6): truncation ~h² and rounding ~1e-16/h
+const TOL_FD = 1e-8;
+
+const ACTS = [
+  ['ReLU', () => new ReLU(), (x: number) => Math.max(x, 0), (x: number) => (x > 0 ? 1 : 0)],
+  ['Sigmoid', () => new Sigmoid(), (x: number) => 1 / (1 + Math.exp(-x)), (x: number) => { const s = 1 / (1 + Math.exp(-x)); return s * (1 - s); }],
+  ['Tanh', () => new Tanh(), Math.tanh, (x: number) => 1 - Math.tanh(x) ** 2],
+] as const;
+
+describe('derivative formulas against finite differences (float64)', () => {
+  for (const [name, , f, df] of ACTS) {
+    it(name, () => {
+      for (const x of randn(200, 5, 0, 4)) {
+        if (Math.abs(x) < 1e-3) continue; // ReLU has no derivative at 0
+        const h = 1e-6;
+        expect(Math.abs((f(x + h) - f(x - h)) / (2 * h) - df(x))).toBeLessThan(TOL_FD * 100 + 1e-6 * Math.abs(df(x)));
+      }
+    });
+  }
+});
+
+for (const b of BACKENDS) {
+  describe(`${b}: layers`, () => {
+    for (const [name, make, f, df] of ACTS) {
+      it(`${name} forward/backward against float64, every tail length`, async () => {
+        await init({ backend: b });
+        for (let n = 0; n <= 19; n++) {
+          const x = randn(n, 10 + n, 0, 5), dy = randn(n, 30 + n);
+          if (n > 2) { x[0] = 80; x[1] = -80; } // saturated: no overflow, no NaN
+          const layer = make();
+          using xt = tensor(x, [n]);
+          using y = layer.forward(xt);
+          using dyt = tensor(dy, [n]);
+          using dx = layer.backward(dyt);
+          const yv = y.toArray(), dxv = dx.toArray();
+          for (let i = 0; i < n; i++) {
+            expect(Math.abs(yv[i] - f(x[i]))).toBeLessThanOrEqual(TOL_ACT * Math.max(1, Math.abs(f(x[i]))));
+            expect(Math.abs(dxv[i] - dy[i] * df(x[i]))).toBeLessThanOrEqual(TOL_ACT_GRAD * Math.max(1, Math.abs(dy[i])));
+          }
+        }
+      });
+    }
+
+    it('ReLU and Tanh keep NaN; Sigmoid of ±Inf is 1 and 0', async () => {
+      await init({ backend: b });
+      using x = tensor([NaN, Infinity, -Infinity, 0], [4]);
+      expect(Array.from(new ReLU().forward(x).toArray())).toEqual([NaN, Infinity, 0, 0]);
+      expect(Array.from(new Tanh().forward(x).toArray())).toEqual([NaN, 1, -1, 0]);
+      expect(Array.from(new Sigmoid().forward(x).toArray()).slice(1)).toEqual([1, 0, 0.5]);
+    });
+
+    it('Sequential(BatchNorm1d, ReLU) equals the layers applied by hand, names state like PyTorch, and keeps memory flat', async () => {
+      await init({ backend: b });
+      const x = randn(8 * 5, 1, 1, 2), dy = randn(8 * 5, 2);
+      const model = new Sequential(new BatchNorm1d(5), new ReLU(), new Flatten());
+      using xt = tensor(x, [8, 5]);
+      using dyt = tensor(dy, [8, 5]);
+      const y = model.forward(xt).toArray();
+      const ref = refForwardTrain(x, 'NC', [8, 5], 1e-5);
+      const relu = Float64Array.from(ref.y, (v) => Math.max(v, 0));
+      expect(maxAbsDiff(y, relu)).toBeLessThan(2e-5);
+      const dx = model.backward(dyt).toArray();
+      const dRelu = Float64Array.from(dy, (g, i) => (ref.y[i] > 0 ? g : 0));
+      const rb = refBackward(x, dRelu, 'NC', [8, 5], 1e-5, null, true);
+      expect(maxAbsDiff(dx, rb.dx)).toBeLessThan(1e-4);
+      expect(Object.keys(model.stateDict())).toEqual(['0.weight', '0.bias', '0.running_mean', '0.running_var', '0.num_batches_tracked']);
+      expect(model.parameters().length).toBe(2);
+      // a state dict moves between models; a wrong one changes nothing
+      const other = new Sequential(new BatchNorm1d(5), new ReLU(), new Flatten());
+      expect(() => other.loadStateDict({ ...model.stateDict(), '0.running_var': [1, 2] })).toThrow(/^Sequential\.loadStateDict: 0\.running_var: expected length 5, got 2$/);
+      expect(other.stateDict()['0.num_batches_tracked']).toBe(0);
+      other.loadStateDict(model.stateDict());
+      expect(other.stateDict()).toEqual(model.stateDict());
+      // memory: many steps, outputs disposed by the caller, intermediates by the model
+      let after = 0;
+      for (let s = 0; s < 2000; s++) {
+        model.zeroGrad();
+        const out = model.forward(xt);
+        const g = model.backward(dyt);
+        out.dispose(); g.dispose();
+        if (s === 0) after = memoryBytes();
+      }
+      expect(memoryBytes()).toBe(after);
+      model.dispose(); other.dispose();
+    });
+  });
+}
