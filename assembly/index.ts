@@ -4,3 +4,5 @@ export * from './batchnorm';
 export * from './batchnorm_nhwc';
 export * from './roofline';
 export * from './activations';
+export * from './loss';
+export * from './optim';

@@ -6,3 +6,6 @@ export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';
 export type { Layout } from './kernels/batchnorm';
 export { Module, type StateDict, type StateDictInput } from './nn/module';
 export { ReLU, Sigmoid, Tanh, Flatten, Sequential } from './nn/layers';
+export { CrossEntropyLoss, MSELoss } from './nn/loss';
+export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim/optimizers';
+export { StepLR, CosineAnnealingLR } from './optim/schedulers';

@@ -45,3 +45,8 @@ export function f64(ptr: number, len?: number): Float64Array {
 export function heldBytes(): number {
   return held;
 }
+
+/** Int32Array over `len` integers at `ptr`. */
+export function i32(ptr: number, len?: number): Int32Array {
+  return new Int32Array(block(ptr), ptr % SPAN, len);
+}

@@ -5,6 +5,8 @@
 import { instantiate } from '@assemblyscript/loader';
 import * as jsBatchnorm from '../js/batchnorm';
 import * as jsActivations from '../js/activations';
+import * as jsLoss from '../js/loss';
+import * as jsOptim from '../js/optim';
 import * as jsMemory from '../js/memory';
 import type { BackendName, Kernels, Runtime } from './types';
 import { describe } from '../validate';
@@ -35,7 +37,7 @@ let initCalls = 0;
 
 /** Every kernel a module must export (the JS backend has the same names). */
 // one entry per kernel family, in step with assembly/index.ts
-const jsKernels = { ...jsBatchnorm, ...jsActivations };
+const jsKernels = { ...jsBatchnorm, ...jsActivations, ...jsLoss, ...jsOptim };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
 /** True where WebAssembly exists and validates a SIMD instruction. */
@@ -87,6 +89,7 @@ async function wasmRuntime(name: 'wasm-simd' | 'wasm', source: InitOptions['modu
     k: { ...e, alloc: (bytes) => e.alloc(bytes) >>> 0 }, // usize comes back as i32
     f32: (ptr, len) => new Float32Array(memory.buffer, ptr, len),
     f64: (ptr, len) => new Float64Array(memory.buffer, ptr, len),
+    i32: (ptr, len) => new Int32Array(memory.buffer, ptr, len),
     memoryBytes: () => memory.buffer.byteLength,
   };
 }
@@ -97,6 +100,7 @@ function jsRuntime(): Runtime {
     k: { ...jsKernels, alloc: jsMemory.alloc, free: jsMemory.free },
     f32: jsMemory.f32,
     f64: jsMemory.f64,
+    i32: jsMemory.i32,
     memoryBytes: jsMemory.heldBytes,
   };
 }

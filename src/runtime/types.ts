@@ -19,6 +19,10 @@ export interface Kernels {
   sigmoidBackward(y: number, dy: number, dx: number, n: number): void;
   tanhForward(x: number, y: number, n: number): void;
   tanhBackward(y: number, dy: number, dx: number, n: number): void;
+  softmaxCrossEntropy(z: number, labels: number, n: number, c: number, smoothing: number, dz: number): number;
+  mseLoss(p: number, t: number, n: number, dp: number): number;
+  sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: number, first: number): void;
+  adamStep(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, t: number): void;
   rooflineRead(src: number, bytes: number): number;
   rooflineCopy(src: number, dst: number, bytes: number): void;
 }
@@ -31,6 +35,8 @@ export interface Runtime {
   f32(ptr: number, len: number): Float32Array;
   /** A fresh Float64Array over `len` doubles at `ptr`; valid until the next call that may allocate. */
   f64(ptr: number, len: number): Float64Array;
+  /** A fresh Int32Array over `len` integers at `ptr`; valid until the next call that may allocate. */
+  i32(ptr: number, len: number): Int32Array;
   /** Bytes of memory the backend holds (WASM: linear memory size). */
   memoryBytes(): number;
 }

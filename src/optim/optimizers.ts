@@ -1,0 +1,129 @@
+// Optimizers over a model's parameters: one shared step() loop, a small update rule each (in WASM),
+// and state allocated once. Defaults are PyTorch's.
+// see: https://github.com/tinygrad/tinygrad/blob/master/tinygrad/nn/optim.py (shape of the code);
+//      https://pytorch.org/docs/stable/optim.html
+import { Parameter, Tensor } from '../tensor';
+import { runtime } from '../runtime/index';
+import { checkBool, checkKeys, checkPositive, checkUnit, describe } from '../validate';
+import { checkTensor } from '../nn/bn_core';
+
+function checkNonNegative(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`${where}: ${name}: expected a finite number ≥ 0, got ${describe(v)}`);
+  return v;
+}
+
+export abstract class Optimizer {
+  readonly params: readonly Parameter[];
+  /** Learning rate; schedulers change it between steps. */
+  lr: number;
+  /** Steps taken. */
+  steps = 0;
+
+  constructor(params: readonly Parameter[], lr: number) {
+    const where = this.constructor.name;
+    if (!Array.isArray(params)) throw new TypeError(`${where}: params: expected an array of Parameters (model.parameters()), got ${describe(params)}`);
+    params.forEach((p, i) => {
+      if (!(p instanceof Parameter)) throw new TypeError(`${where}: params[${i}]: expected a Parameter, got ${describe(p)}`);
+    });
+    if (new Set(params).size !== params.length) throw new Error(`${where}: params: a parameter appears more than once`);
+    this.params = Object.freeze([...params]);
+    this.lr = checkPositive(where, 'lr', lr);
+  }
+
+  /** Applies one update to every parameter from its gradient. */
+  step(): void {
+    const where = `${this.constructor.name}.step`;
+    checkNonNegative(where, 'lr', this.lr);
+    this.params.forEach((p, i) => checkTensor(where, `params[${i}]`, p));
+    this.steps += 1;
+    this.params.forEach((p, i) => this.update(p, i));
+  }
+
+  /** The update rule for parameter i. */
+  protected abstract update(p: Parameter, i: number): void;
+
+  /** Sets every gradient to zero. */
+  zeroGrad(): void {
+    for (const p of this.params) p.grad.view().fill(0);
+  }
+
+  /** Frees the optimizer's state. */
+  dispose(): void {}
+}
+
+export interface SGDOptions { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean }
+
+/** Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay. */
+export class SGD extends Optimizer {
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  #buffers: Tensor[];
+
+  constructor(params: readonly Parameter[], options: SGDOptions) {
+    if (options === null || typeof options !== 'object') throw new TypeError(`SGD: options: expected an object with lr, got ${describe(options)}`);
+    checkKeys('SGD', options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
+    super(params, options.lr);
+    this.momentum = checkNonNegative('SGD', 'momentum', options.momentum ?? 0);
+    this.dampening = checkUnit('SGD', 'dampening', options.dampening ?? 0);
+    this.weightDecay = checkNonNegative('SGD', 'weightDecay', options.weightDecay ?? 0);
+    this.nesterov = checkBool('SGD', 'nesterov', options.nesterov ?? false);
+    if (this.nesterov && (this.momentum === 0 || this.dampening !== 0)) throw new RangeError('SGD: nesterov: needs momentum > 0 and dampening 0');
+    this.#buffers = this.momentum !== 0 ? this.params.map((p) => Tensor.full(p.shape, 0)) : [];
+  }
+
+  protected update(p: Parameter, i: number): void {
+    const buf = this.momentum !== 0 ? this.#buffers[i].ptr : 0;
+    runtime().k.sgdStep(p.ptr, p.grad.ptr, buf, p.size, this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov ? 1 : 0, this.steps === 1 ? 1 : 0);
+  }
+
+  dispose(): void {
+    for (const b of this.#buffers) b.dispose();
+  }
+}
+
+export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number }
+
+/** Adam; weight decay added to the gradient (L2). */
+export class Adam extends Optimizer {
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  protected readonly decoupled: boolean = false;
+  #m: Tensor[];
+  #v: Tensor[];
+
+  constructor(params: readonly Parameter[], options: AdamOptions = {}, defaultWeightDecay = 0) {
+    const where = new.target.name;
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
+    checkKeys(where, options, ['lr', 'betas', 'eps', 'weightDecay']);
+    super(params, options.lr ?? 1e-3);
+    const betas = options.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2 || betas.some((b) => typeof b !== 'number' || !(b >= 0 && b < 1))) {
+      throw new RangeError(`${where}: betas: expected two numbers in [0, 1), got ${describe(betas)}`);
+    }
+    this.betas = [betas[0], betas[1]];
+    this.eps = checkPositive(where, 'eps', options.eps ?? 1e-8);
+    this.weightDecay = checkNonNegative(where, 'weightDecay', options.weightDecay ?? defaultWeightDecay);
+    this.#m = this.params.map((p) => Tensor.full(p.shape, 0));
+    this.#v = this.params.map((p) => Tensor.full(p.shape, 0));
+  }
+
+  protected update(p: Parameter, i: number): void {
+    runtime().k.adamStep(p.ptr, p.grad.ptr, this.#m[i].ptr, this.#v[i].ptr, p.size, this.lr, this.betas[0], this.betas[1], this.eps,
+      this.weightDecay, this.decoupled ? 1 : 0, this.steps);
+  }
+
+  dispose(): void {
+    for (const t of [...this.#m, ...this.#v]) t.dispose();
+  }
+}
+
+/** AdamW: Adam with decoupled weight decay (default 0.01). */
+export class AdamW extends Adam {
+  protected readonly decoupled = true;
+  constructor(params: readonly Parameter[], options: AdamOptions = {}) {
+    super(params, options, 0.01);
+  }
+}
