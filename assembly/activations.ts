@@ -100,3 +100,18 @@ export function tanhBackward(y: usize, dy: usize, dx: usize, n: i32): void {
     store<f32>(dx + o, g);
   }
 }
+
+/** y = a·b elementwise over n values (Dropout applies its scaled mask with it, both ways). */
+export function mulElementwise(a: usize, b: usize, y: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      let o = <usize>i << 2;
+      v128.store(y + o, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+    }
+  }
+  for (; i < n; i++) {
+    let o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(a + o) * load<f32>(b + o));
+  }
+}

@@ -5,7 +5,9 @@ export { BatchNorm1d, BatchNorm2d, BatchNorm3d, type BatchNormOptions, type Batc
 export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';
 export type { Layout } from './kernels/batchnorm';
 export { Module, type StateDict, type StateDictInput } from './nn/module';
-export { ReLU, Sigmoid, Tanh, Flatten, Sequential } from './nn/layers';
+export { ReLU, Sigmoid, Tanh, Dropout, Flatten, Sequential } from './nn/layers';
+export { Generator, manualSeed } from './random';
+export { kaimingUniform, xavierUniform, uniform } from './nn/init';
 export { CrossEntropyLoss, MSELoss } from './nn/loss';
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim/optimizers';
 export { StepLR, CosineAnnealingLR } from './optim/schedulers';

@@ -39,3 +39,9 @@ export function tanhBackward(y: number, dy: number, dx: number, n: number): void
   const Y = f32(y, n), G = f32(dy, n), D = f32(dx, n);
   for (let i = 0; i < n; i++) D[i] = G[i] * (1 - Y[i] * Y[i]);
 }
+
+/** y = a·b elementwise. */
+export function mulElementwise(a: number, b: number, y: number, n: number): void {
+  const A = f32(a, n), B = f32(b, n), Y = f32(y, n);
+  for (let i = 0; i < n; i++) Y[i] = A[i] * B[i];
+}

@@ -3,7 +3,8 @@
 //      https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
 import { Tensor } from '../tensor';
 import { runtime, type Kernels } from '../runtime/index';
-import { describe } from '../validate';
+import { checkUnit, describe } from '../validate';
+import { defaultGenerator, type Generator } from '../random';
 import { checkTensor } from './bn_core';
 import { Module } from './module';
 
@@ -53,6 +54,58 @@ export class Sigmoid extends Activation {
 /** tanh(x). */
 export class Tanh extends Activation {
   protected readonly kernels = ['tanhForward', 'tanhBackward', 'output'] as [Pass, Back, 'output'];
+}
+
+/**
+ * Zeroes each element with probability p in training and scales the rest by 1/(1 − p); identity in
+ * eval. The mask comes from a seeded generator (the default one unless given).
+ * see: Srivastava et al. 2014, https://jmlr.org/papers/v15/srivastava14a.html
+ */
+export class Dropout extends Module {
+  readonly p: number;
+  readonly generator: Generator;
+  #mask: Tensor | null = null;
+
+  constructor(p = 0.5, options: { generator?: Generator } = {}) {
+    super();
+    this.p = checkUnit('Dropout', 'p', p);
+    if (this.p === 1) throw new RangeError('Dropout: p: expected a number in [0, 1), got number 1');
+    this.generator = options.generator ?? defaultGenerator;
+  }
+
+  forward(x: Tensor): Tensor {
+    checkTensor('Dropout.forward', 'input', x);
+    this.#mask?.dispose();
+    this.#mask = null;
+    const y = Tensor.empty(x.shape);
+    if (!this.training || this.p === 0) {
+      y.view().set(x.view());
+      return y;
+    }
+    const mask = Tensor.empty(x.shape);
+    const m = mask.view(), keep = 1 / (1 - this.p);
+    for (let i = 0; i < m.length; i++) m[i] = this.generator.uniform() < this.p ? 0 : keep;
+    runtime().k.mulElementwise(x.ptr, mask.ptr, y.ptr, x.size);
+    this.#mask = mask;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    checkTensor('Dropout.backward', 'gradOutput', dy);
+    const mask = this.#mask;
+    if (mask !== null && (mask.shape.length !== dy.shape.length || mask.shape.some((v, i) => v !== dy.shape[i]))) {
+      throw new RangeError(`Dropout.backward: gradOutput: expected shape [${mask.shape.join(', ')}] (the last input's), got [${dy.shape.join(', ')}]`);
+    }
+    const dx = Tensor.empty(dy.shape);
+    if (mask === null) dx.view().set(dy.view());
+    else runtime().k.mulElementwise(dy.ptr, mask.ptr, dx.ptr, dy.size);
+    return dx;
+  }
+
+  dispose(): void {
+    this.#mask?.dispose();
+    this.#mask = null;
+  }
 }
 
 /** [N, d1, d2, …] → [N, d1·d2·…] (a copy, so the caller owns it as any other output). */
