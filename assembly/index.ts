@@ -6,3 +6,4 @@ export * from './roofline';
 export * from './activations';
 export * from './loss';
 export * from './optim';
+export * from './reduce';

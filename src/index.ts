@@ -11,3 +11,5 @@ export { kaimingUniform, xavierUniform, uniform } from './nn/init';
 export { CrossEntropyLoss, MSELoss } from './nn/loss';
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim/optimizers';
 export { StepLR, CosineAnnealingLR } from './optim/schedulers';
+export { saveSafetensors, loadSafetensors } from './io/model';
+export { encodeSafetensors, decodeSafetensors } from './io/safetensors';

@@ -7,6 +7,7 @@ import * as jsBatchnorm from '../js/batchnorm';
 import * as jsActivations from '../js/activations';
 import * as jsLoss from '../js/loss';
 import * as jsOptim from '../js/optim';
+import * as jsReduce from '../js/reduce';
 import * as jsMemory from '../js/memory';
 import type { BackendName, Kernels, Runtime } from './types';
 import { describe } from '../validate';
@@ -37,7 +38,7 @@ let initCalls = 0;
 
 /** Every kernel a module must export (the JS backend has the same names). */
 // one entry per kernel family, in step with assembly/index.ts
-const jsKernels = { ...jsBatchnorm, ...jsActivations, ...jsLoss, ...jsOptim };
+const jsKernels = { ...jsBatchnorm, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
 /** True where WebAssembly exists and validates a SIMD instruction. */

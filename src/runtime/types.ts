@@ -20,6 +20,7 @@ export interface Kernels {
   tanhForward(x: number, y: number, n: number): void;
   tanhBackward(y: number, dy: number, dx: number, n: number): void;
   mulElementwise(a: number, b: number, y: number, n: number): void;
+  addColumnSums(x: number, m: number, n: number, out: number): void;
   softmaxCrossEntropy(z: number, labels: number, n: number, c: number, smoothing: number, dz: number): number;
   mseLoss(p: number, t: number, n: number, dp: number): number;
   sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: number, first: number): void;

@@ -1,0 +1,21 @@
+// Reductions shared by layers: column sums (the bias gradient of Linear, and of Conv2d in NHWC).
+
+/** out[j] += Σ_i x[i][j] for x[m][n] (f32 sums of ≤ m terms per lane, in row order). */
+export function addColumnSums(x: usize, m: i32, n: i32, out: usize): void {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; j + 4 <= n; j += 4) {
+      let s = f32x4.splat(0);
+      let p = x + (<usize>j << 2), stride = <usize>n << 2;
+      for (let i = 0; i < m; i++) s = f32x4.add(s, v128.load(p + <usize>i * stride));
+      let o = out + (<usize>j << 2);
+      v128.store(o, f32x4.add(v128.load(o), s));
+    }
+  }
+  for (; j < n; j++) {
+    let s: f32 = 0;
+    for (let i = 0; i < m; i++) s += load<f32>(x + ((<usize>i * <usize>n + <usize>j) << 2));
+    let o = out + (<usize>j << 2);
+    store<f32>(o, load<f32>(o) + s);
+  }
+}
