@@ -7,3 +7,4 @@ export * from './activations';
 export * from './loss';
 export * from './optim';
 export * from './reduce';
+export * from './gemm';

@@ -8,6 +8,7 @@ import * as jsActivations from '../js/activations';
 import * as jsLoss from '../js/loss';
 import * as jsOptim from '../js/optim';
 import * as jsReduce from '../js/reduce';
+import * as jsGemm from '../js/gemm';
 import * as jsMemory from '../js/memory';
 import type { BackendName, Kernels, Runtime } from './types';
 import { describe } from '../validate';
@@ -38,7 +39,7 @@ let initCalls = 0;
 
 /** Every kernel a module must export (the JS backend has the same names). */
 // one entry per kernel family, in step with assembly/index.ts
-const jsKernels = { ...jsBatchnorm, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce };
+const jsKernels = { ...jsBatchnorm, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce, ...jsGemm };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
 /** True where WebAssembly exists and validates a SIMD instruction. */

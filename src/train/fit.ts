@@ -27,7 +27,8 @@ export interface FitOptions {
   /** 'auto': a progress bar when stdout is a Node TTY; false: none. */
   progress?: 'auto' | false;
   callbacks?: {
-    onBatchEnd?: (logs: BatchLogs) => void | Promise<void>;
+    /** Return true to stop training. */
+    onBatchEnd?: (logs: BatchLogs) => boolean | void | Promise<boolean | void>;
     /** Return true to stop training (early stopping). */
     onEpochEnd?: (logs: EpochLogs) => boolean | void | Promise<boolean | void>;
   };
@@ -100,6 +101,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   const order = Int32Array.from({ length: n }, (_, i) => i);
   const started = Date.now();
   let step = 0;
+  let stopped = false;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       if (options.shuffle ?? true) {
@@ -121,8 +123,12 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         const acc = argmaxHits(logits.view(), y, logits.shape[1]);
         logits.dispose(); dlogits.dispose(); x.dispose();
         lossSum += loss * y.length; hits += acc; seen += y.length; step++;
-        await options.callbacks?.onBatchEnd?.({ epoch, batch: b, step, loss, accuracy: acc / y.length });
+        const stop = await options.callbacks?.onBatchEnd?.({ epoch, batch: b, step, loss, accuracy: acc / y.length });
         bar?.update(step, { loss: (lossSum / seen).toFixed(4), acc: (hits / seen).toFixed(3), speed: (step / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(0) });
+        if (stop === true) {
+          stopped = true;
+          break;
+        }
       }
       const entry: EpochLogs = { epoch, loss: lossSum / Math.max(seen, 1), accuracy: hits / Math.max(seen, 1) };
       if (options.validation) {
@@ -130,7 +136,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         entry.valLoss = v.loss; entry.valAccuracy = v.accuracy;
       }
       logs.push(entry);
-      if ((await options.callbacks?.onEpochEnd?.(entry)) === true) break;
+      if (stopped || (await options.callbacks?.onEpochEnd?.(entry)) === true) break;
     }
   } finally {
     bar?.stop();

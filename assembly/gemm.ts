@@ -1,0 +1,357 @@
+// Single-precision GEMM, row-major: C[m×n] = op(A)·op(B) + beta·C (+ bias[n] on every row).
+// B is packed panel by panel into the caller's workspace (strips of 8 columns, contiguous in k),
+// except B[k×n] when C has at most 4 rows: each value of B is then used once, so it is read in place;
+// A is read where it lies (rows of A, or the columns of Aᵀ, which are contiguous), except for Aᵀ
+// with rows a multiple of 4 KiB apart (see packsA). A register tile of 4 rows × 8 columns (eight
+// f32x4 accumulators) sums each element of C in k order with mul + add: no FMA and no relaxed SIMD,
+// so results do not depend on the CPU, and the scalar build, which sums in the same order, gives
+// bit-identical results.
+// see: Goto & van de Geijn, "Anatomy of High-Performance Matrix Multiplication", ACM TOMS 2008,
+//      https://doi.org/10.1145/1356052.1356053; BLIS, https://github.com/flame/blis (loop nest around
+//      a micro-kernel over packed panels)
+
+/** Rows of the register tile. */
+const MR: i32 = 4;
+/** Columns of the register tile (two f32x4). */
+const NR: i32 = 8;
+/** k per panel: a packed B strip (KC·NR·4 = 8 KiB) stays in L1 while A streams past it. */
+const KC: i32 = 256;
+/** Columns per B panel: KC·NC·4 = 512 KiB stays in L2. */
+const NC: i32 = 512;
+/** Rows of A per packed block (MC·KC·4 = 64 KiB). */
+const MC: i32 = 64;
+
+// NOTE: C is read only when it is accumulated into (beta ≠ 0, or the k panels after the first):
+// with beta = 0 it may hold NaN, which must not reach the output.
+
+/**
+ * True where A is packed. Rows of A (transA = 0) stream well in place: MR streams of contiguous k,
+ * each value used for 8 columns, measured as fast as packed. Columns of A (transA = 1) are read one
+ * row of A per step of k, lda·4 bytes apart: when that is a multiple of 4 KiB every line falls in
+ * the same cache sets and they evict each other (m = 1024, lda = 1024: 31 GFLOP/s in place, 44
+ * packed; lda = 1000: 46 in place, 41 packed), so only then is A copied, if more than one column
+ * strip reuses it.
+ */
+// @ts-ignore: decorator
+@inline function packsA(transA: i32, m: i32, n: i32, lda: i32): bool {
+  return transA != 0 && m > MR && n > NR && (lda & 1023) == 0;
+}
+
+/** Bytes of workspace `sgemm` needs (at most a KC×NC panel of B and an MC×KC block of A: 640 KiB). */
+export function sgemmWorkspace(m: i32, n: i32, k: i32): i32 {
+  let kc = min(k, KC);
+  // B strips are 8 or 4 columns wide, the last one padded with zeros; A strips are MR rows tall
+  let nc = (min(n, NC) + 3) & ~3;
+  let mc = packsA(1, m, n, 0) ? (min(m, MC) + MR - 1) & ~(MR - 1) : 0;
+  return (kc * nc + mc * kc) << 2;
+}
+
+/**
+ * C[m×n] = op(A)·op(B) + beta·C (+ bias[n] on every row when `bias` ≠ 0). op(A) is A[m×k] (row
+ * stride lda) or, when transA = 1, the transpose of A stored [k×m]; op(B) is B[k×n] or, when
+ * transB = 1, the transpose of B stored [n×k]. C is not read when beta = 0. `ws` holds
+ * sgemmWorkspace(m, n, k) bytes. Strides are in floats.
+ */
+export function sgemm(transA: i32, transB: i32, m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, beta: f32, bias: usize, ws: usize): void {
+  if (m <= 0 || n <= 0) return;
+  let cs = <usize>ldc << 2;
+  if (k <= 0) {
+    for (let i = 0; i < m; i++) {
+      let row = c + <usize>i * cs;
+      for (let j = 0; j < n; j++) {
+        let o = <usize>j << 2;
+        store<f32>(row + o, finish(0, row + o, beta, bias != 0 ? bias + o : 0));
+      }
+    }
+    return;
+  }
+  let packA = packsA(transA, m, n, lda);
+  // a single row of tiles uses each value of B once: B[k×n] is then read in place, not copied
+  let inPlaceB = transB == 0 && m <= MR;
+  let wsA = ws + ((<usize>min(k, KC) * <usize>((min(n, NC) + 3) & ~3)) << 2);
+  for (let jc = 0; jc < n; jc += NC) {
+    let nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      let kc = min(KC, k - pc);
+      // the first k panel applies beta and the bias; later ones add to what it wrote
+      let bt: f32 = pc == 0 ? beta : 1;
+      let bv = pc == 0 && bias != 0 ? bias + (<usize>jc << 2) : 0;
+      let pb = ws, ldB: usize = 0;
+      if (inPlaceB) {
+        pb = b + ((<usize>pc * <usize>ldb + <usize>jc) << 2);
+        ldB = <usize>ldb << 2;
+        // the last 1–3 columns cannot be loaded 4 at a time in place: they alone are packed
+        let tail = nc & 3;
+        if (tail != 0) packB(0, kc, tail, b, ldb, pc, jc + nc - tail, ws);
+      } else {
+        packB(transB, kc, nc, b, ldb, pc, jc, ws);
+      }
+      for (let ic = 0; ic < m; ic += MC) {
+        let mc = min(MC, m - ic);
+        // A(i, p) of this block is at pa + (i / MR)·ms + (i % MR)·ra + p·sa
+        let pa: usize, ra: usize, sa: usize, ms: usize;
+        if (packA) {
+          packAT(mc, kc, a + ((<usize>pc * <usize>lda + <usize>ic) << 2), lda, wsA);
+          pa = wsA; ra = 4; sa = MR << 2; ms = <usize>(kc * MR) << 2;
+        } else if (transA) {
+          pa = a + ((<usize>pc * <usize>lda + <usize>ic) << 2); ra = 4; sa = <usize>lda << 2; ms = MR << 2;
+        } else {
+          pa = a + ((<usize>ic * <usize>lda + <usize>pc) << 2); ra = <usize>lda << 2; sa = 4; ms = ra * MR;
+        }
+        panel(mc, nc, kc, pa, ra, sa, ms, pb, ldB, ws, c + <usize>ic * cs + (<usize>jc << 2), cs, bt, bv);
+      }
+    }
+  }
+}
+
+/** x + bias + beta·C for one element of C at p (bias: address of its bias value, or 0). */
+// @ts-ignore: decorator
+@inline function finish(x: f32, p: usize, beta: f32, bias: usize): f32 {
+  if (bias != 0) x += load<f32>(bias);
+  if (beta != 0) x += beta * load<f32>(p);
+  return x;
+}
+
+/**
+ * Packs op(B)[pc:pc+kc, jc:jc+nc] into ws as strips of 8 columns (kc rows of 8 floats), then a
+ * strip of 4 if 4 or more columns remain, then the last 1–3 columns as a strip of 4 padded with
+ * zeros. The strip of column j starts at ws + j·kc floats.
+ */
+function packB(transB: i32, kc: i32, nc: i32, b: usize, ldb: i32, pc: i32, jc: i32, ws: usize): void {
+  let ld = <usize>ldb << 2;
+  let dst = ws;
+  for (let j = 0; j < nc; ) {
+    let w = nc - j >= NR ? NR : 4;
+    let cols = min(w, nc - j);
+    let bw = <usize>w << 2;
+    if (transB) {
+      // column j of op(B) is row j of B, contiguous in p
+      let src = b + <usize>(jc + j) * ld + (<usize>pc << 2);
+      let p = 0;
+      if (ASC_FEATURE_SIMD) {
+        // 4 values of k from each of 4 rows of B, transposed in registers, per half strip
+        if (cols >= 4) {
+          for (; p + 4 <= kc; p += 4) {
+            let s = src + (<usize>p << 2), d = dst + <usize>p * bw;
+            transpose4(s, ld, d, bw);
+            if (cols == NR) transpose4(s + 4 * ld, ld, d + 16, bw);
+          }
+        }
+      }
+      for (; p < kc; p++) {
+        let s = src + (<usize>p << 2), d = dst + <usize>p * bw;
+        for (let jj = 0; jj < cols; jj++) store<f32>(d + (<usize>jj << 2), load<f32>(s + <usize>jj * ld));
+        for (let jj = cols; jj < w; jj++) store<f32>(d + (<usize>jj << 2), 0);
+      }
+    } else {
+      let src = b + <usize>pc * ld + (<usize>(jc + j) << 2);
+      for (let p = 0; p < kc; p++) {
+        let s = src + <usize>p * ld, d = dst + <usize>p * bw;
+        if (ASC_FEATURE_SIMD) {
+          if (cols == NR) {
+            v128.store(d, v128.load(s));
+            v128.store(d, v128.load(s, 16), 16);
+            continue;
+          } else if (cols == 4) {
+            v128.store(d, v128.load(s));
+            continue;
+          }
+        }
+        for (let jj = 0; jj < cols; jj++) store<f32>(d + (<usize>jj << 2), load<f32>(s + (<usize>jj << 2)));
+        for (let jj = cols; jj < w; jj++) store<f32>(d + (<usize>jj << 2), 0);
+      }
+    }
+    dst += <usize>kc * bw;
+    j += w;
+  }
+}
+
+/** Writes the 4×4 block at s (rows ld bytes apart) transposed to d (rows dw bytes apart). */
+// @ts-ignore: decorator
+@inline function transpose4(s: usize, ld: usize, d: usize, dw: usize): void {
+  let r0 = v128.load(s), r1 = v128.load(s + ld), r2 = v128.load(s + 2 * ld), r3 = v128.load(s + 3 * ld);
+  let t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  let t2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5), t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(d, i32x4.shuffle(t0, t2, 0, 1, 4, 5));
+  v128.store(d + dw, i32x4.shuffle(t0, t2, 2, 3, 6, 7));
+  v128.store(d + 2 * dw, i32x4.shuffle(t1, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * dw, i32x4.shuffle(t1, t3, 2, 3, 6, 7));
+}
+
+/** Packs op(A) = Aᵀ (A stored [kc×mc], row stride lda) into strips of MR columns of A, MR floats per k. */
+function packAT(mc: i32, kc: i32, a: usize, lda: i32, dst: usize): void {
+  let ld = <usize>lda << 2;
+  for (let i = 0; i < mc; i += MR) {
+    let r = min(MR, mc - i);
+    let src = a + (<usize>i << 2);
+    for (let p = 0; p < kc; p++) {
+      let s = src + <usize>p * ld, d = dst + (<usize>(p * MR) << 2);
+      if (ASC_FEATURE_SIMD) {
+        if (r == MR) {
+          v128.store(d, v128.load(s));
+          continue;
+        }
+      }
+      for (let rr = 0; rr < r; rr++) store<f32>(d + (<usize>rr << 2), load<f32>(s + (<usize>rr << 2)));
+    }
+    dst += <usize>(kc * MR) << 2;
+  }
+}
+
+/**
+ * One mc×nc block of C (row stride cs bytes) from A (see sgemm for pa, ra, sa, ms) and B: strips
+ * of columns outside, tiles of MR rows inside, so a B strip stays in L1. B is the packed panel at
+ * pb (ldB = 0), or B in place at pb, ldB bytes per row, with its last 1–3 columns packed at ws.
+ */
+function panel(mc: i32, nc: i32, kc: i32, pa: usize, ra: usize, sa: usize, ms: usize, pb: usize, ldB: usize, ws: usize, cb: usize, cs: usize, beta: f32, bias: usize): void {
+  for (let j = 0; j < nc; ) {
+    let w = nc - j >= NR ? NR : 4;
+    let cols = min(w, nc - j);
+    let jo = <usize>j << 2;
+    // the strip of column j and the bytes between its steps of k
+    let bs = pb + (<usize>(j * kc) << 2), bw = <usize>w << 2;
+    if (ldB != 0) {
+      if (cols >= 4) {
+        bs = pb + jo; bw = ldB;
+      } else {
+        bs = ws; bw = 16;
+      }
+    }
+    let bj = bias != 0 ? bias + jo : 0;
+    let ap = pa, cp = cb + jo;
+    for (let i = 0; i < mc; i += MR) {
+      let r = min(MR, mc - i);
+      if (ASC_FEATURE_SIMD) {
+        simdTile(r, w, cols, kc, ap, ra, sa, bs, bw, cp, cs, beta, bj);
+      } else {
+        for (let g = 0; g < cols; g += 4) {
+          let go = <usize>g << 2;
+          scalarTile(r, min(4, cols - g), kc, ap, ra, sa, bs + go, bw, cp + go, cs, beta, bj != 0 ? bj + go : 0);
+        }
+      }
+      ap += ms;
+      cp += cs * MR;
+    }
+    j += w;
+  }
+}
+
+/** Adds the bias and beta·C to a row of W accumulators (the first `cols` when W = 4) and stores them. */
+// @ts-ignore: decorator
+@inline function out(W: i32, p: usize, v0: v128, v1: v128, cols: i32, beta: f32, bias: usize): void {
+  if (W == 4 && cols < 4) {
+    // the tail of a row: lane by lane, touching neither C nor bias past the last column
+    store<f32>(p, finish(f32x4.extract_lane(v0, 0), p, beta, bias));
+    if (cols > 1) store<f32>(p + 4, finish(f32x4.extract_lane(v0, 1), p + 4, beta, bias != 0 ? bias + 4 : 0));
+    if (cols > 2) store<f32>(p + 8, finish(f32x4.extract_lane(v0, 2), p + 8, beta, bias != 0 ? bias + 8 : 0));
+    return;
+  }
+  if (bias != 0) {
+    v0 = f32x4.add(v0, v128.load(bias));
+    if (W == 8) v1 = f32x4.add(v1, v128.load(bias, 16));
+  }
+  if (beta != 0) {
+    let bt = f32x4.splat(beta);
+    v0 = f32x4.add(v0, f32x4.mul(bt, v128.load(p)));
+    if (W == 8) v1 = f32x4.add(v1, f32x4.mul(bt, v128.load(p, 16)));
+  }
+  v128.store(p, v0);
+  if (W == 8) v128.store(p, v1, 16);
+}
+
+/**
+ * The register tile: R rows × W columns (W = 8 or 4) of C over kc steps of k, in k order. B: W
+ * floats per step at pb. A: with LANES the R values of a step are adjacent (packed A, or Aᵀ read
+ * in place), else they sit in R rows ra bytes apart; steps are sa bytes apart. R, W and LANES are
+ * constants at every call, so each call compiles to its own loop with only the registers it uses.
+ */
+// @ts-ignore: decorator
+@inline function tile(R: i32, W: i32, LANES: bool, kc: i32, pa: usize, ra: usize, sa: usize, pb: usize, bw: usize, cp: usize, cs: usize, cols: i32, beta: f32, bias: usize): void {
+  let z = f32x4.splat(0);
+  let c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  let a0 = pa, a1 = pa + ra, a2 = pa + 2 * ra, a3 = pa + 3 * ra;
+  for (let p = 0; p < kc; p++) {
+    let b0 = v128.load(pb);
+    let b1 = W == 8 ? v128.load(pb, 16) : z;
+    let x = v128.load32_splat(a0);
+    c00 = f32x4.add(c00, f32x4.mul(x, b0));
+    if (W == 8) c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    if (R > 1) {
+      x = LANES ? v128.load32_splat(a0, 4) : v128.load32_splat(a1);
+      c10 = f32x4.add(c10, f32x4.mul(x, b0));
+      if (W == 8) c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    }
+    if (R > 2) {
+      x = LANES ? v128.load32_splat(a0, 8) : v128.load32_splat(a2);
+      c20 = f32x4.add(c20, f32x4.mul(x, b0));
+      if (W == 8) c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    }
+    if (R > 3) {
+      x = LANES ? v128.load32_splat(a0, 12) : v128.load32_splat(a3);
+      c30 = f32x4.add(c30, f32x4.mul(x, b0));
+      if (W == 8) c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    }
+    pb += bw;
+    a0 += sa;
+    if (!LANES) {
+      a1 += sa; a2 += sa; a3 += sa;
+    }
+  }
+  out(W, cp, c00, c01, cols, beta, bias);
+  if (R > 1) out(W, cp + cs, c10, c11, cols, beta, bias);
+  if (R > 2) out(W, cp + 2 * cs, c20, c21, cols, beta, bias);
+  if (R > 3) out(W, cp + 3 * cs, c30, c31, cols, beta, bias);
+}
+
+/** An r × w tile (r ≤ MR; w = 8, or 4 with `cols` of them stored): picks the compiled variant. */
+function simdTile(r: i32, w: i32, cols: i32, kc: i32, pa: usize, ra: usize, sa: usize, pb: usize, bw: usize, cp: usize, cs: usize, beta: f32, bias: usize): void {
+  if (ra == 4) {
+    // A values of a step adjacent: their stride between steps varies, their offsets do not
+    if (w == NR) {
+      if (r == 4) tile(4, 8, true, kc, pa, 4, sa, pb, bw, cp, cs, 8, beta, bias);
+      else if (r == 3) tile(3, 8, true, kc, pa, 4, sa, pb, bw, cp, cs, 8, beta, bias);
+      else if (r == 2) tile(2, 8, true, kc, pa, 4, sa, pb, bw, cp, cs, 8, beta, bias);
+      else tile(1, 8, true, kc, pa, 4, sa, pb, bw, cp, cs, 8, beta, bias);
+    } else {
+      if (r == 4) tile(4, 4, true, kc, pa, 4, sa, pb, bw, cp, cs, cols, beta, bias);
+      else if (r == 3) tile(3, 4, true, kc, pa, 4, sa, pb, bw, cp, cs, cols, beta, bias);
+      else if (r == 2) tile(2, 4, true, kc, pa, 4, sa, pb, bw, cp, cs, cols, beta, bias);
+      else tile(1, 4, true, kc, pa, 4, sa, pb, bw, cp, cs, cols, beta, bias);
+    }
+  } else {
+    // rows of A: contiguous in k
+    if (w == NR) {
+      if (r == 4) tile(4, 8, false, kc, pa, ra, 4, pb, bw, cp, cs, 8, beta, bias);
+      else if (r == 3) tile(3, 8, false, kc, pa, ra, 4, pb, bw, cp, cs, 8, beta, bias);
+      else if (r == 2) tile(2, 8, false, kc, pa, ra, 4, pb, bw, cp, cs, 8, beta, bias);
+      else tile(1, 8, false, kc, pa, ra, 4, pb, bw, cp, cs, 8, beta, bias);
+    } else {
+      if (r == 4) tile(4, 4, false, kc, pa, ra, 4, pb, bw, cp, cs, cols, beta, bias);
+      else if (r == 3) tile(3, 4, false, kc, pa, ra, 4, pb, bw, cp, cs, cols, beta, bias);
+      else if (r == 2) tile(2, 4, false, kc, pa, ra, 4, pb, bw, cp, cs, cols, beta, bias);
+      else tile(1, 4, false, kc, pa, ra, 4, pb, bw, cp, cs, cols, beta, bias);
+    }
+  }
+}
+
+/**
+ * The scalar build's tile: r rows × `cols` (≤ 4) columns, four f32 accumulators per row, in k
+ * order. B: 4 floats used per step at pb, steps bw bytes apart.
+ */
+function scalarTile(r: i32, cols: i32, kc: i32, pa: usize, ra: usize, sa: usize, pb: usize, bw: usize, cp: usize, cs: usize, beta: f32, bias: usize): void {
+  for (let i = 0; i < r; i++) {
+    let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    let q = pa + <usize>i * ra, b = pb;
+    for (let p = 0; p < kc; p++) {
+      let x = load<f32>(q);
+      s0 += x * load<f32>(b); s1 += x * load<f32>(b, 4); s2 += x * load<f32>(b, 8); s3 += x * load<f32>(b, 12);
+      q += sa;
+      b += bw;
+    }
+    let o = cp + <usize>i * cs;
+    store<f32>(o, finish(s0, o, beta, bias));
+    if (cols > 1) store<f32>(o + 4, finish(s1, o + 4, beta, bias != 0 ? bias + 4 : 0));
+    if (cols > 2) store<f32>(o + 8, finish(s2, o + 8, beta, bias != 0 ? bias + 8 : 0));
+    if (cols > 3) store<f32>(o + 12, finish(s3, o + 12, beta, bias != 0 ? bias + 12 : 0));
+  }
+}

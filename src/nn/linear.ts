@@ -1,0 +1,89 @@
+// Linear: y = x·Wᵀ + b, with W [out, in] as PyTorch stores it; backward beside forward.
+// see: https://pytorch.org/docs/stable/generated/torch.nn.Linear.html (default init:
+//      kaiming_uniform_(a=√5) for W, U(±1/√in) for b)
+import { Parameter, Tensor } from '../tensor';
+import { matmul } from '../kernels/gemm';
+import { runtime } from '../runtime/index';
+import { defaultGenerator, type Generator } from '../random';
+import { checkBool, checkKeys, describe } from '../validate';
+import { kaimingUniform, uniform } from './init';
+import { checkTensor } from './bn_core';
+import { Module } from './module';
+
+export interface LinearOptions { bias?: boolean; generator?: Generator }
+
+export class Linear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  #input: Tensor | null = null;
+
+  constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
+    super();
+    const where = 'Linear';
+    for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${where}: ${name}: expected a positive integer, got ${describe(v)}`);
+    }
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
+    checkKeys(where, options, ['bias', 'generator']);
+    const hasBias = checkBool(where, 'bias', options.bias ?? true);
+    const gen = options.generator ?? defaultGenerator;
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.weight = new Parameter([outFeatures, inFeatures], 0);
+    kaimingUniform(this.weight, Math.sqrt(5), gen);
+    this.bias = hasBias ? new Parameter([outFeatures], 0) : null;
+    if (this.bias) uniform(this.bias, -1 / Math.sqrt(inFeatures), 1 / Math.sqrt(inFeatures), gen);
+  }
+
+  protected ownParameters(): [string, Parameter][] {
+    return this.bias ? [['weight', this.weight], ['bias', this.bias]] : [['weight', this.weight]];
+  }
+
+  /** x [N, in] → y [N, out]. */
+  forward(x: Tensor): Tensor {
+    const where = 'Linear.forward';
+    checkTensor(where, 'input', x);
+    if (x.shape.length !== 2 || x.shape[1] !== this.inFeatures) {
+      throw new RangeError(`${where}: input: expected [N, ${this.inFeatures}], got [${x.shape.join(', ')}]`);
+    }
+    this.checkUsable(where);
+    const n = x.shape[0];
+    const y = Tensor.empty([n, this.outFeatures]);
+    matmul(x.ptr, this.weight.ptr, y.ptr, n, this.outFeatures, this.inFeatures, { transB: true, bias: this.bias ? this.bias.ptr : 0 });
+    this.#input = x;
+    return y;
+  }
+
+  /** dW += dyᵀ·x, db += Σ_rows dy; returns dx = dy·W. */
+  backward(dy: Tensor): Tensor {
+    const where = 'Linear.backward';
+    this.checkUsable(where);
+    const x = this.#input;
+    if (x === null) throw new Error(`${where}: call forward() first`);
+    if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+    checkTensor(where, 'gradOutput', dy);
+    const n = x.shape[0];
+    if (dy.shape.length !== 2 || dy.shape[0] !== n || dy.shape[1] !== this.outFeatures) {
+      throw new RangeError(`${where}: gradOutput: expected [${n}, ${this.outFeatures}], got [${dy.shape.join(', ')}]`);
+    }
+    matmul(dy.ptr, x.ptr, this.weight.grad.ptr, this.outFeatures, this.inFeatures, n, { transA: true, beta: 1 });
+    if (this.bias) runtime().k.addColumnSums(dy.ptr, n, this.outFeatures, this.bias.grad.ptr);
+    const dx = Tensor.empty([n, this.inFeatures]);
+    matmul(dy.ptr, this.weight.ptr, dx.ptr, n, this.inFeatures, this.outFeatures);
+    return dx;
+  }
+
+  checkUsable(where: string): void {
+    for (const p of this.parameters()) {
+      if (p.disposed) throw new Error(`${where}: the layer was disposed`);
+      checkTensor(where, 'this (the layer)', p);
+    }
+  }
+
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+    this.#input = null;
+  }
+}

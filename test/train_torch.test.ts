@@ -1,0 +1,52 @@
+// A short training run replayed against PyTorch (test/fixtures/gen_torch_train.py): the same initial
+// weights and batches, every step's loss and the final weights and eval outputs must match.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { init, tensor, BatchNorm1d, CrossEntropyLoss, Linear, ReLU, SGD, Sequential, Sigmoid } from '../src/index';
+import { BACKENDS } from './helpers';
+import { maxAbs, maxAbsDiff } from './reference';
+
+interface Case {
+  init: Record<string, number[]>; labelSmoothing: number;
+  steps: { x: number[]; y: number[]; loss: number }[];
+  final: Record<string, number[] | number>; eval: { x: number[]; y: number[] };
+}
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/torch_train_mlp.json', import.meta.url), 'utf8')) as { cases: Case[] };
+
+// f32 on both sides with different summation orders; 12 SGD steps with momentum carry the
+// differences forward (×~10): 2e-5 relative on losses, 1e-4 of the largest value on weights.
+const TOL_LOSS = 2e-5;
+const TOL_WEIGHTS = 1e-4;
+
+for (const b of BACKENDS) {
+  describe(`${b}: training matches PyTorch step by step`, () => {
+    it('MLP Linear-BN-Sigmoid-Linear-BN-ReLU-Linear, SGD momentum + weight decay, label smoothing', async () => {
+      await init({ backend: b });
+      const fx = fixture.cases[0];
+      const model = new Sequential(new Linear(20, 16), new BatchNorm1d(16), new Sigmoid(), new Linear(16, 12), new BatchNorm1d(12), new ReLU(), new Linear(12, 5));
+      model.loadStateDict({ ...model.stateDict(), ...fx.init });
+      const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+      const lossFn = new CrossEntropyLoss({ labelSmoothing: fx.labelSmoothing });
+      for (const [i, s] of fx.steps.entries()) {
+        opt.zeroGrad();
+        using x = tensor(s.x, [8, 20]);
+        using logits = model.forward(x);
+        const loss = lossFn.forward(logits, s.y);
+        expect(Math.abs(loss - s.loss), `step ${i} loss`).toBeLessThanOrEqual(TOL_LOSS * Math.max(1, s.loss));
+        using g = lossFn.backward();
+        model.backward(g).dispose();
+        opt.step();
+      }
+      const sd = model.stateDict();
+      for (const [k, v] of Object.entries(fx.final)) {
+        if (typeof v === 'number') expect(sd[k], k).toBe(v);
+        else expect(maxAbsDiff(sd[k] as Float32Array, v), k).toBeLessThanOrEqual(TOL_WEIGHTS * Math.max(1, maxAbs(v)));
+      }
+      model.eval();
+      using xe = tensor(fx.eval.x, [6, 20]);
+      using ye = model.forward(xe);
+      expect(maxAbsDiff(ye.toArray(), fx.eval.y)).toBeLessThanOrEqual(TOL_WEIGHTS * Math.max(1, maxAbs(fx.eval.y)));
+      model.dispose(); opt.dispose();
+    });
+  });
+}
