@@ -1,4 +1,4 @@
-// Normalizes a batch of images whose channels sit far from zero mean/unit variance, then prints
+// `npm run example:normalize`: normalizes a batch of images whose channels sit far from zero mean/unit variance, then prints
 // per-channel statistics before and after, the running statistics, and the backend used.
 import { init, backend, tensor, BatchNorm2d } from '../build/index.js';
 
