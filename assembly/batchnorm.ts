@@ -4,51 +4,53 @@
 // see: Ioffe & Szegedy, "Batch Normalization", 2015, https://arxiv.org/abs/1502.03167 (Alg. 1 and
 //      the backward in §3); PyTorch aten/src/ATen/native/cpu/batch_norm_kernel.cpp (two-reduction backward)
 import {
-  SHIFT_SAMPLE, shiftOf, shiftedSums, dotSums, backwardShift, sumsReset, sum1, sum2, finishStats,
-  kS, kA, kB, kC, setNormalize, setBackward,
+  SHIFT_SAMPLE, shiftOf, shiftedSums, dotSums, dotSumsRelu, reluMask, backwardShift, sumsReset, sum1, sum2, finishStats,
+  kS, kA, kB, kC, kFloor, setActivation, setNormalize, setBackward,
 } from './stats';
 
-/** y = (x − kS)·kA + kB over `n` contiguous values (x·kA + kB when kS = 0). */
+/** y = max((x − kS)·kA + kB, kFloor) over `n` contiguous values (x·kA + kB when kS = 0). */
 function normRun(px: usize, py: usize, n: i32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    let s = f32x4.splat(kS), a = f32x4.splat(kA), b = f32x4.splat(kB);
+    // pmax(v, floor) = v < floor ? floor : v: one instruction, NaN kept; floor −∞ changes nothing
+    let s = f32x4.splat(kS), a = f32x4.splat(kA), b = f32x4.splat(kB), f = f32x4.splat(kFloor);
     if (kS == 0) {
       for (; i + 16 <= n; i += 16) {
         let o = <usize>i << 2;
         let v0 = v128.load(px + o), v1 = v128.load(px + o, 16), v2 = v128.load(px + o, 32), v3 = v128.load(px + o, 48);
-        v128.store(py + o, f32x4.add(f32x4.mul(v0, a), b));
-        v128.store(py + o, f32x4.add(f32x4.mul(v1, a), b), 16);
-        v128.store(py + o, f32x4.add(f32x4.mul(v2, a), b), 32);
-        v128.store(py + o, f32x4.add(f32x4.mul(v3, a), b), 48);
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(v0, a), b), f));
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(v1, a), b), f), 16);
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(v2, a), b), f), 32);
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(v3, a), b), f), 48);
       }
     } else {
       for (; i + 16 <= n; i += 16) {
         let o = <usize>i << 2;
         let v0 = v128.load(px + o), v1 = v128.load(px + o, 16), v2 = v128.load(px + o, 32), v3 = v128.load(px + o, 48);
-        v128.store(py + o, f32x4.add(f32x4.mul(f32x4.sub(v0, s), a), b));
-        v128.store(py + o, f32x4.add(f32x4.mul(f32x4.sub(v1, s), a), b), 16);
-        v128.store(py + o, f32x4.add(f32x4.mul(f32x4.sub(v2, s), a), b), 32);
-        v128.store(py + o, f32x4.add(f32x4.mul(f32x4.sub(v3, s), a), b), 48);
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v0, s), a), b), f));
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v1, s), a), b), f), 16);
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v2, s), a), b), f), 32);
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v3, s), a), b), f), 48);
       }
     }
     for (; i + 4 <= n; i += 4) {
       let o = <usize>i << 2;
-      v128.store(py + o, f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + o), s), a), b));
+      v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + o), s), a), b), f));
     }
   }
-  let s = kS, a = kA, b = kB;
+  let s = kS, a = kA, b = kB, f = kFloor;
   for (; i < n; i++) {
     let o = <usize>i << 2;
-    store<f32>(py + o, (load<f32>(px + o) - s) * a + b);
+    let v = (load<f32>(px + o) - s) * a + b;
+    store<f32>(py + o, v < f ? f : v);
   }
 }
 
 // NOTE: every pass walks memory in order (batch item, then channel): jumping between one channel's
 // runs, a plane apart, costs each run a hardware-prefetch ramp and measured 2.3× slower.
 
-/** Training forward: batch mean and biased variance per channel, then y. Writes mean, var, invstd (f64[c]). */
-export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize): void {
+/** Training forward: batch mean and biased variance per channel, then y (clamped at 0 when relu = 1). Writes mean, var, invstd (f64[c]). */
+export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: i32): void {
   let count = <f64>n * <f64>l;
   // the shift of each channel (kept in invstd until the end) from its first run; sums in mean/vari
   for (let ch = 0; ch < c; ch++) {
@@ -72,11 +74,12 @@ export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: us
     let o = <usize>ch << 3;
     finishStats(<f32>load<f64>(invstd + o), load<f64>(mean + o), load<f64>(vari + o), count, eps, mean + o, vari + o, invstd + o);
   }
-  bnNormalizeNCL(x, y, n, c, l, gamma, beta, mean, invstd);
+  bnNormalizeNCL(x, y, n, c, l, gamma, beta, mean, invstd, relu);
 }
 
-/** Normalizes with given per-channel mean and invstd (f64[c]): inference with running statistics. */
-export function bnNormalizeNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize): void {
+/** Normalizes with given per-channel mean and invstd (f64[c]), then ReLU when relu = 1: inference with running statistics. */
+export function bnNormalizeNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: i32): void {
+  setActivation(relu);
   let run = <usize>l << 2, o: usize = 0;
   for (let b = 0; b < n; b++) {
     for (let ch = 0; ch < c; ch++) {
@@ -116,6 +119,27 @@ function dxRun(px: usize, pdy: usize, pdx: usize, n: i32, s0: f32, a0: f32, b0: 
   }
 }
 
+/** dxRun for BN+ReLU: dy counts only where the forward's output (constants fs, fa, fb) was positive. */
+function dxRunRelu(px: usize, pdy: usize, pdx: usize, n: i32, s0: f32, a0: f32, b0: f32, k0: f32, fs: f32, fa: f32, fb: f32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    let s = f32x4.splat(s0), a = f32x4.splat(a0), b = f32x4.splat(b0), k = f32x4.splat(k0);
+    let sv = f32x4.splat(fs), av = f32x4.splat(fa), bv = f32x4.splat(fb);
+    for (; i + 4 <= n; i += 4) {
+      let o = <usize>i << 2;
+      let x = v128.load(px + o);
+      let g = v128.and(v128.load(pdy + o), reluMask(x, sv, av, bv));
+      v128.store(pdx + o, f32x4.sub(f32x4.sub(f32x4.mul(g, a), f32x4.mul(f32x4.sub(x, s), b)), k));
+    }
+  }
+  for (; i < n; i++) {
+    let o = <usize>i << 2;
+    let x = load<f32>(px + o);
+    let g: f32 = (x - fs) * fa + fb > 0 ? load<f32>(pdy + o) : 0;
+    store<f32>(pdx + o, (g * a0 - (x - s0) * b0) - k0);
+  }
+}
+
 /** dx = a·dy over `n` contiguous values (backward through fixed statistics). */
 function scaleRun(pdy: usize, pdx: usize, n: i32, a0: f32): void {
   let i = 0;
@@ -133,18 +157,32 @@ function scaleRun(pdy: usize, pdx: usize, n: i32, a0: f32): void {
   }
 }
 
-/** Backward: dx, and dgamma/dbeta (f32[c], added to when non-zero). `train` = 1 for batch statistics. */
-export function bnBackwardNCL(x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, gamma: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, ws: usize): void {
-  // ws: f64 Σdy [0, 8c), Σdy·(x − hi) [8c, 16c), then f32 kS, kA, kB, kC per channel
-  let p1 = ws, p2 = ws + (<usize>c << 3), pk = ws + (<usize>c << 4), fc = <usize>c << 2;
+/** Backward (of BN, or BN+ReLU when relu = 1): dx, and dgamma/dbeta (f32[c], added to when non-zero). `train` = 1 for batch statistics. */
+export function bnBackwardNCL(x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, relu: i32, ws: usize): void {
+  // ws: f64 Σdy [0, 8c), Σdy·(x − hi) [8c, 16c), then f32 kS, kA, kB, kC per channel, and for
+  // BN+ReLU the forward's constants fS, fA, fB per channel (to recompute where its output was > 0)
+  let p1 = ws, p2 = ws + (<usize>c << 3), pk = ws + (<usize>c << 4), fc = <usize>c << 2, pf = pk + 4 * fc;
   let run = <usize>l << 2;
   memory.fill(ws, 0, <usize>c << 4);
+  if (relu) {
+    for (let ch = 0; ch < c; ch++) {
+      setNormalize(ch, gamma, beta, load<f64>(mean + (<usize>ch << 3)), load<f64>(invstd + (<usize>ch << 3)));
+      let p = pf + (<usize>ch << 2);
+      store<f32>(p, kS); store<f32>(p + fc, kA); store<f32>(p + 2 * fc, kB);
+    }
+  }
   let o: usize = 0;
   for (let b = 0; b < n; b++) {
     for (let ch = 0; ch < c; ch++) {
       let q = <usize>ch << 3;
       sumsReset();
-      dotSums(x + o, dy + o, l, backwardShift(load<f64>(mean + q), load<f64>(invstd + q)));
+      let k = backwardShift(load<f64>(mean + q), load<f64>(invstd + q));
+      if (relu) {
+        let p = pf + (<usize>ch << 2);
+        dotSumsRelu(x + o, dy + o, l, k, load<f32>(p), load<f32>(p + fc), load<f32>(p + 2 * fc));
+      } else {
+        dotSums(x + o, dy + o, l, k);
+      }
       store<f64>(p1 + q, load<f64>(p1 + q) + sum1);
       store<f64>(p2 + q, load<f64>(p2 + q) + sum2);
       o += run;
@@ -161,8 +199,14 @@ export function bnBackwardNCL(x: usize, dy: usize, dx: usize, n: i32, c: i32, l:
   for (let b = 0; b < n; b++) {
     for (let ch = 0; ch < c; ch++) {
       let pc = pk + (<usize>ch << 2);
-      if (train) dxRun(x + o, dy + o, dx + o, l, load<f32>(pc), load<f32>(pc + fc), load<f32>(pc + 2 * fc), load<f32>(pc + 3 * fc));
-      else scaleRun(dy + o, dx + o, l, load<f32>(pc + fc));
+      if (relu) {
+        let p = pf + (<usize>ch << 2);
+        dxRunRelu(x + o, dy + o, dx + o, l, load<f32>(pc), load<f32>(pc + fc), load<f32>(pc + 2 * fc), load<f32>(pc + 3 * fc), load<f32>(p), load<f32>(p + fc), load<f32>(p + 2 * fc));
+      } else if (train) {
+        dxRun(x + o, dy + o, dx + o, l, load<f32>(pc), load<f32>(pc + fc), load<f32>(pc + 2 * fc), load<f32>(pc + 3 * fc));
+      } else {
+        scaleRun(dy + o, dx + o, l, load<f32>(pc + fc));
+      }
       o += run;
     }
   }

@@ -5,16 +5,17 @@
 // four (all of them in the scalar build) take a scalar path in the same order.
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167; PyTorch
 //      aten/src/ATen/native/cpu/batch_norm_kernel.cpp (batch_norm_cpu_collect_stats_channels_last)
-import { FLUSH, shiftOf, backwardShift, flush4, finishStats, kS, kA, kB, kC, setNormalize, setBackward } from './stats';
+import { FLUSH, shiftOf, backwardShift, flush4, finishStats, kS, kA, kB, kC, kFloor, reluMask, setActivation, setNormalize, setBackward } from './stats';
 import { blockRows, block16Normalize } from './nhwc_blocks';
 
 /** Workspace bytes the backward (both layouts) and the channels-last kernels need for `c` channels. */
 export function bnWorkspace(c: i32): i32 {
-  return c * 48;
+  return c * 56;
 }
 
 // Workspace, in units of c bytes: f64 sums S1 [0, 8) and S2 [8, 16); f32 partial sums A1 [16, 20)
-// and A2 [20, 24); f32 shift K [24, 28); f32 constants kS [28, 32), kA [32, 36), kB [36, 40), kC [40, 44).
+// and A2 [20, 24); f32 shift K [24, 28); f32 constants kS [28, 32), kA [32, 36), kB [36, 40), kC [40, 44);
+// for the backward of BN+ReLU, the forward's constants fS [44, 48), fA [48, 52), fB [52, 56).
 /** Above this many bytes of x, the normalize pass streams rows one at a time. */
 const STREAM_BYTES: usize = 8 << 20;
 
@@ -35,9 +36,10 @@ const STREAM_BYTES: usize = 8 << 20;
  * S1 += Σa, S2 += Σb per channel over all rows, where (dot = 0) a = x − K, b = (x − K)², or
  * (dot = 1) a = dy, b = dy·(x − K). f32 partial sums are flushed to f64 every FLUSH·4 rows.
  */
-function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool): void {
+function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool, relu: bool): void {
   let stride = <usize>c << 2;
   let s1 = at(ws, c, 0), s2 = at(ws, c, 8), a1 = at(ws, c, 16), a2 = at(ws, c, 20), pk = at(ws, c, 24);
+  let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
   let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
   memory.fill(s1, 0, <usize>c << 4);
   for (let r0 = 0; r0 < m; r0 += FLUSH * 4) {
@@ -60,6 +62,14 @@ function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool): voi
             }
             if (dot) {
               let g0 = v128.load(pdy), g1 = v128.load(pdy + stride), g2 = v128.load(pdy + 2 * stride), g3 = v128.load(pdy + 3 * stride);
+              if (relu) {
+                // BN+ReLU: dy counts where the forward's output was positive (x still unshifted here)
+                let vs = v128.load(fs + o), va = v128.load(fa + o), vb = v128.load(fb + o);
+                g0 = v128.and(g0, reluMask(v128.load(px), vs, va, vb));
+                g1 = v128.and(g1, reluMask(v128.load(px + stride), vs, va, vb));
+                g2 = v128.and(g2, reluMask(v128.load(px + 2 * stride), vs, va, vb));
+                g3 = v128.and(g3, reluMask(v128.load(px + 3 * stride), vs, va, vb));
+              }
               sa = f32x4.add(f32x4.add(g0, g1), f32x4.add(g2, g3));
               sb = f32x4.add(f32x4.add(f32x4.mul(g0, e0), f32x4.mul(g1, e1)), f32x4.add(f32x4.mul(g2, e2), f32x4.mul(g3, e3)));
             } else {
@@ -68,8 +78,10 @@ function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool): voi
             }
           } else {
             for (let i = 0; i < rows; i++) {
-              let e = f32x4.sub(v128.load(px + <usize>i * stride), k);
+              let xv = v128.load(px + <usize>i * stride);
+              let e = f32x4.sub(xv, k);
               let gg = dot ? v128.load(pdy + <usize>i * stride) : e;
+              if (relu) gg = v128.and(gg, reluMask(xv, v128.load(fs + o), v128.load(fa + o), v128.load(fb + o)));
               sa = f32x4.add(sa, gg);
               sb = f32x4.add(sb, f32x4.mul(gg, e));
             }
@@ -88,8 +100,10 @@ function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool): voi
       let p = <usize>rr * stride;
       for (let ch = c4; ch < c; ch++) {
         let o = <usize>ch << 2, o8 = <usize>ch << 3;
-        let e = <f64>(load<f32>(x + p + o) - load<f32>(pk + o));
+        let xv = load<f32>(x + p + o);
+        let e = <f64>(xv - load<f32>(pk + o));
         let gg = dot ? <f64>load<f32>(dy + p + o) : e;
+        if (relu && !((xv - load<f32>(fs + o)) * load<f32>(fa + o) + load<f32>(fb + o) > 0)) gg = 0;
         store<f64>(s1 + o8, load<f64>(s1 + o8) + gg);
         store<f64>(s2 + o8, load<f64>(s2 + o8) + gg * e);
       }
@@ -97,12 +111,13 @@ function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool): voi
   }
 }
 
-/** Training forward, channels-last: batch mean and biased variance per channel, then y. Writes mean, var, invstd (f64[c]). */
-export function bnTrainNHWC(x: usize, y: usize, m: i32, c: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): void {
+/** Training forward, channels-last: batch mean and biased variance per channel, then y (clamped at 0 when relu = 1). Writes mean, var, invstd (f64[c]). */
+export function bnTrainNHWC(x: usize, y: usize, m: i32, c: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: i32, ws: usize): void {
+  setActivation(relu);
   let stride = <usize>c << 2, pk = at(ws, c, 24);
   let sample = min(m, 16);
   for (let ch = 0; ch < c; ch++) store<f32>(pk + (<usize>ch << 2), shiftOf(x + (<usize>ch << 2), sample, stride));
-  rowSums(x, 0, m, c, ws, false);
+  rowSums(x, 0, m, c, ws, false, false);
   for (let ch = 0; ch < c; ch++) {
     let o = <usize>ch << 3;
     finishStats(load<f32>(pk + (<usize>ch << 2)), load<f64>(at(ws, c, 0) + o), load<f64>(at(ws, c, 8) + o), <f64>m, eps, mean + o, vari + o, invstd + o);
@@ -112,8 +127,9 @@ export function bnTrainNHWC(x: usize, y: usize, m: i32, c: i32, gamma: usize, be
   normalizePass(x, y, m, c, ws);
 }
 
-/** Normalizes channels-last x with given per-channel mean and invstd (f64[c]): inference. */
-export function bnNormalizeNHWC(x: usize, y: usize, m: i32, c: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, ws: usize): void {
+/** Normalizes channels-last x with given per-channel mean and invstd (f64[c]), then ReLU when relu = 1: inference. */
+export function bnNormalizeNHWC(x: usize, y: usize, m: i32, c: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: i32, ws: usize): void {
+  setActivation(relu);
   for (let ch = 0; ch < c; ch++) {
     setNormalize(ch, gamma, beta, load<f64>(mean + (<usize>ch << 3)), load<f64>(invstd + (<usize>ch << 3)));
     saveConstants(ws, c, ch);
@@ -127,9 +143,10 @@ function allFolded(ps: usize, c: i32): bool {
   return true;
 }
 
-/** y = (x − kS)·kA + kB per channel, constants from the workspace, rows in order. */
+/** y = max((x − kS)·kA + kB, kFloor) per channel, constants from the workspace, rows in order. */
 function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
   let stride = <usize>c << 2;
+  let fl = kFloor;
   let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36);
   let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
   let folded = allFolded(ps, c);
@@ -140,7 +157,7 @@ function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
     for (let p: usize = 0, end = <usize>m * stride; p < end; p += stride) {
       let px = x + p, py = y + p;
       for (let o: usize = 0; o < stride; o += 16) {
-        v128.store(py + o, f32x4.add(f32x4.mul(v128.load(px + o), v128.load(pa + o)), v128.load(pb + o)));
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(v128.load(px + o), v128.load(pa + o)), v128.load(pb + o)), f32x4.splat(fl)));
       }
     }
     return;
@@ -153,32 +170,26 @@ function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
       let q = <usize>rs * stride, rr = min(sub, m - rs);
       for (let g = 0; g < c; g += 16) {
         let o = <usize>g << 2;
-        block16Normalize(x + q + o, y + q + o, rr, stride, ps + o, pa + o, pb + o, folded);
+        block16Normalize(x + q + o, y + q + o, rr, stride, ps + o, pa + o, pb + o, folded, fl);
       }
     }
     return;
   }
   if (ASC_FEATURE_SIMD) {
+    let f = f32x4.splat(fl);
     for (; r + 4 <= m; r += 4) {
       let p = <usize>r * stride;
       for (let g = 0; g < c4; g += 4) {
         let o = <usize>g << 2;
         let a = v128.load(pa + o), b = v128.load(pb + o);
+        let s = folded ? f32x4.splat(0) : v128.load(ps + o);
         let px = x + p + o, py = y + p + o;
-        if (folded) {
-          v128.store(py, f32x4.add(f32x4.mul(v128.load(px), a), b));
-          v128.store(py + stride, f32x4.add(f32x4.mul(v128.load(px + stride), a), b));
-          v128.store(py + 2 * stride, f32x4.add(f32x4.mul(v128.load(px + 2 * stride), a), b));
-          v128.store(py + 3 * stride, f32x4.add(f32x4.mul(v128.load(px + 3 * stride), a), b));
-        } else {
-          let s = v128.load(ps + o);
-          v128.store(py, f32x4.add(f32x4.mul(f32x4.sub(v128.load(px), s), a), b));
-          v128.store(py + stride, f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + stride), s), a), b));
-          v128.store(py + 2 * stride, f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + 2 * stride), s), a), b));
-          v128.store(py + 3 * stride, f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + 3 * stride), s), a), b));
-        }
+        v128.store(py, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(px), s), a), b), f));
+        v128.store(py + stride, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + stride), s), a), b), f));
+        v128.store(py + 2 * stride, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + 2 * stride), s), a), b), f));
+        v128.store(py + 3 * stride, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + 3 * stride), s), a), b), f));
       }
-      for (let i: usize = 0; i < 4; i++) normalizeScalar(x, y, p + i * stride, c4, c, ps, pa, pb);
+      for (let i: usize = 0; i < 4; i++) normalizeScalar(x, y, p + i * stride, c4, c, ps, pa, pb, fl);
     }
   }
   for (; r < m; r++) {
@@ -186,41 +197,53 @@ function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
     if (ASC_FEATURE_SIMD) {
       for (let g = 0; g < c4; g += 4) {
         let o = <usize>g << 2;
-        v128.store(y + p + o, f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p + o), v128.load(ps + o)), v128.load(pa + o)), v128.load(pb + o)));
+        v128.store(y + p + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p + o), v128.load(ps + o)), v128.load(pa + o)), v128.load(pb + o)), f32x4.splat(fl)));
       }
     }
-    normalizeScalar(x, y, p, c4, c, ps, pa, pb);
+    normalizeScalar(x, y, p, c4, c, ps, pa, pb, fl);
   }
 }
 
 /** Channels from..c of the row at byte offset p, scalar. */
 // @ts-ignore: decorator
-@inline function normalizeScalar(x: usize, y: usize, p: usize, from: i32, c: i32, ps: usize, pa: usize, pb: usize): void {
+@inline function normalizeScalar(x: usize, y: usize, p: usize, from: i32, c: i32, ps: usize, pa: usize, pb: usize, fl: f32): void {
   for (let ch = from; ch < c; ch++) {
     let o = <usize>ch << 2;
-    store<f32>(y + p + o, (load<f32>(x + p + o) - load<f32>(ps + o)) * load<f32>(pa + o) + load<f32>(pb + o));
+    let v = (load<f32>(x + p + o) - load<f32>(ps + o)) * load<f32>(pa + o) + load<f32>(pb + o);
+    store<f32>(y + p + o, v < fl ? fl : v);
   }
 }
 
-/** Backward, channels-last: dx, and dgamma/dbeta (f32[c], added to when non-zero). `train` = 1 for batch statistics. */
-export function bnBackwardNHWC(x: usize, dy: usize, dx: usize, m: i32, c: i32, gamma: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, ws: usize): void {
+/** Backward, channels-last (of BN, or BN+ReLU when relu = 1): dx, and dgamma/dbeta (f32[c], added to when non-zero). `train` = 1 for batch statistics. */
+export function bnBackwardNHWC(x: usize, dy: usize, dx: usize, m: i32, c: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, relu: i32, ws: usize): void {
   let pk = at(ws, c, 24);
+  if (relu) {
+    for (let ch = 0; ch < c; ch++) {
+      setNormalize(ch, gamma, beta, load<f64>(mean + (<usize>ch << 3)), load<f64>(invstd + (<usize>ch << 3)));
+      let o = <usize>ch << 2;
+      store<f32>(at(ws, c, 44) + o, kS); store<f32>(at(ws, c, 48) + o, kA); store<f32>(at(ws, c, 52) + o, kB);
+    }
+  }
   for (let ch = 0; ch < c; ch++) {
     store<f32>(pk + (<usize>ch << 2), backwardShift(load<f64>(mean + (<usize>ch << 3)), load<f64>(invstd + (<usize>ch << 3))));
   }
-  rowSums(x, dy, m, c, ws, true);
+  rowSums(x, dy, m, c, ws, true, relu != 0);
   for (let ch = 0; ch < c; ch++) {
     let o = <usize>ch << 3;
     setBackward(ch, <f64>m, gamma, load<f64>(mean + o), load<f64>(invstd + o), load<f64>(at(ws, c, 0) + o), load<f64>(at(ws, c, 8) + o), dgamma, dbeta, train);
     saveConstants(ws, c, ch);
   }
-  dxPass(x, dy, dx, m, c, ws, train);
+  dxPass(x, dy, dx, m, c, ws, train, relu != 0);
 }
 
-/** dx = kA·dy − kB·(x − kS) − kC per channel (kA·dy when !train), constants from the workspace, rows in order. */
-function dxPass(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize, train: i32): void {
+/**
+ * dx = kA·g − kB·(x − kS) − kC per channel (kA·g when !train), g = dy, or for BN+ReLU dy where the
+ * forward's output was positive; constants from the workspace, rows in order.
+ */
+function dxPass(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize, train: i32, relu: bool): void {
   let stride = <usize>c << 2;
   let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36), pk = at(ws, c, 40);
+  let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
   let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
   let folded = allFolded(ps, c);
   let r = 0;
@@ -231,34 +254,44 @@ function dxPass(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize, train
         let o = <usize>g << 2;
         let a = v128.load(pa + o);
         let px = x + p + o, pdy = dy + p + o, pdx = dx + p + o;
+        let g0 = v128.load(pdy), g1 = v128.load(pdy + stride);
+        let x0 = v128.load(px), x1 = v128.load(px + stride);
+        if (relu) {
+          let vs = v128.load(fs + o), va = v128.load(fa + o), vb = v128.load(fb + o);
+          g0 = v128.and(g0, reluMask(x0, vs, va, vb));
+          g1 = v128.and(g1, reluMask(x1, vs, va, vb));
+        }
         if (train) {
           let b = v128.load(pb + o), k = v128.load(pk + o);
-          let x0 = v128.load(px), x1 = v128.load(px + stride);
           if (!folded) {
             let s = v128.load(ps + o);
             x0 = f32x4.sub(x0, s); x1 = f32x4.sub(x1, s);
           }
-          v128.store(pdx, f32x4.sub(f32x4.sub(f32x4.mul(v128.load(pdy), a), f32x4.mul(x0, b)), k));
-          v128.store(pdx + stride, f32x4.sub(f32x4.sub(f32x4.mul(v128.load(pdy + stride), a), f32x4.mul(x1, b)), k));
+          v128.store(pdx, f32x4.sub(f32x4.sub(f32x4.mul(g0, a), f32x4.mul(x0, b)), k));
+          v128.store(pdx + stride, f32x4.sub(f32x4.sub(f32x4.mul(g1, a), f32x4.mul(x1, b)), k));
         } else {
-          v128.store(pdx, f32x4.mul(v128.load(pdy), a));
-          v128.store(pdx + stride, f32x4.mul(v128.load(pdy + stride), a));
+          v128.store(pdx, f32x4.mul(g0, a));
+          v128.store(pdx + stride, f32x4.mul(g1, a));
         }
       }
-      dxScalar(x, dy, dx, p, c4, c, ws, train);
-      dxScalar(x, dy, dx, p + stride, c4, c, ws, train);
+      dxScalar(x, dy, dx, p, c4, c, ws, train, relu);
+      dxScalar(x, dy, dx, p + stride, c4, c, ws, train, relu);
     }
   }
-  for (; r < m; r++) dxScalar(x, dy, dx, <usize>r * stride, 0, c, ws, train);
+  for (; r < m; r++) dxScalar(x, dy, dx, <usize>r * stride, 0, c, ws, train, relu);
 }
 
 /** Channels from..c of the row at byte offset p, scalar. */
-function dxScalar(x: usize, dy: usize, dx: usize, p: usize, from: i32, c: i32, ws: usize, train: i32): void {
+function dxScalar(x: usize, dy: usize, dx: usize, p: usize, from: i32, c: i32, ws: usize, train: i32, relu: bool): void {
   let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36), pk = at(ws, c, 40);
+  let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
   for (let ch = from; ch < c; ch++) {
     let o = <usize>ch << 2;
-    let t = load<f32>(dy + p + o) * load<f32>(pa + o);
-    if (train) t = (t - (load<f32>(x + p + o) - load<f32>(ps + o)) * load<f32>(pb + o)) - load<f32>(pk + o);
+    let xv = load<f32>(x + p + o);
+    let g = load<f32>(dy + p + o);
+    if (relu && !((xv - load<f32>(fs + o)) * load<f32>(fa + o) + load<f32>(fb + o) > 0)) g = 0;
+    let t = g * load<f32>(pa + o);
+    if (train) t = (t - (xv - load<f32>(ps + o)) * load<f32>(pb + o)) - load<f32>(pk + o);
     store<f32>(dx + p + o, t);
   }
 }

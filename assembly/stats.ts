@@ -23,6 +23,13 @@ export let kS: f32 = 0;
 export let kA: f32 = 0;
 export let kB: f32 = 0;
 export let kC: f32 = 0;
+/** Lower bound of the normalize output: 0 for BN+ReLU, −∞ (no bound) for plain BN. */
+export let kFloor: f32 = -Infinity;
+
+/** Sets kFloor for a kernel call (relu = 1: clamp at 0). */
+export function setActivation(relu: i32): void {
+  kFloor = relu ? 0 : -Infinity;
+}
 
 /** Starts the two sums. */
 // @ts-ignore: decorator
@@ -109,16 +116,6 @@ export function shiftedSums(p: usize, n: i32, k: f32): void {
   sum1 += s1; sum2 += s2;
 }
 
-/** sum1 += Σ(x − K), sum2 += Σ(x − K)² over `n` values `stride` bytes apart (scalar). */
-export function shiftedSumsStrided(p: usize, n: i32, stride: usize, k: f32): void {
-  let s1: f64 = 0, s2: f64 = 0;
-  for (let i = 0; i < n; i++) {
-    let e = <f64>(load<f32>(p + <usize>i * stride) - k);
-    s1 += e; s2 += e * e;
-  }
-  sum1 += s1; sum2 += s2;
-}
-
 /** sum1 += Σdy, sum2 += Σdy·(x − K) over `n` contiguous values. */
 export function dotSums(px: usize, pdy: usize, n: i32, k: f32): void {
   let i = 0;
@@ -152,13 +149,48 @@ export function dotSums(px: usize, pdy: usize, n: i32, k: f32): void {
   sum1 += s1; sum2 += s2;
 }
 
-/** sum1 += Σdy, sum2 += Σdy·(x − K) over `n` values `stride` bytes apart (scalar). */
-export function dotSumsStrided(px: usize, pdy: usize, n: i32, stride: usize, k: f32): void {
+/** Where BN+ReLU's output is positive: (x − s)·a + b > 0 with the forward's constants (lanes all 1s or 0s). */
+// @ts-ignore: decorator
+@inline export function reluMask(x: v128, s: v128, a: v128, b: v128): v128 {
+  return f32x4.gt(f32x4.add(f32x4.mul(f32x4.sub(x, s), a), b), f32x4.splat(0));
+}
+
+/**
+ * As dotSums, for BN followed by ReLU: dy counts only where the forward's output was positive,
+ * recomputed from x with the forward's constants fs, fa, fb (bit-identical to the forward).
+ */
+export function dotSumsRelu(px: usize, pdy: usize, n: i32, k: f32, fs: f32, fa: f32, fb: f32): void {
+  // the same summation order as dotSums, so BN+ReLU fused equals BN then ReLU bit for bit
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    let kv = f32x4.splat(k), sv = f32x4.splat(fs), av = f32x4.splat(fa), bv = f32x4.splat(fb);
+    let f1 = f64x2.splat(0), f2 = f64x2.splat(0);
+    let n8 = n & ~7;
+    while (i < n8) {
+      let end = min(n8, i + FLUSH * 8);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+      for (; i < end; i += 8) {
+        let o = <usize>i << 2;
+        let x0 = v128.load(px + o), x1 = v128.load(px + o, 16);
+        let g0 = v128.and(v128.load(pdy + o), reluMask(x0, sv, av, bv));
+        let g1 = v128.and(v128.load(pdy + o, 16), reluMask(x1, sv, av, bv));
+        a0 = f32x4.add(a0, g0); a1 = f32x4.add(a1, g1);
+        b0 = f32x4.add(b0, f32x4.mul(g0, f32x4.sub(x0, kv)));
+        b1 = f32x4.add(b1, f32x4.mul(g1, f32x4.sub(x1, kv)));
+      }
+      let a = f32x4.add(a0, a1), b = f32x4.add(b0, b1);
+      f1 = f64x2.add(f1, f64x2.add(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1))));
+      f2 = f64x2.add(f2, f64x2.add(f64x2.promote_low_f32x4(b), f64x2.promote_low_f32x4(i32x4.shuffle(b, b, 2, 3, 0, 1))));
+    }
+    sum1 += f64x2.extract_lane(f1, 0) + f64x2.extract_lane(f1, 1);
+    sum2 += f64x2.extract_lane(f2, 0) + f64x2.extract_lane(f2, 1);
+  }
   let s1: f64 = 0, s2: f64 = 0;
-  for (let i = 0; i < n; i++) {
-    let o = <usize>i * stride;
-    let g = <f64>load<f32>(pdy + o);
-    s1 += g; s2 += g * <f64>(load<f32>(px + o) - k);
+  for (; i < n; i++) {
+    let o = <usize>i << 2;
+    let x = load<f32>(px + o);
+    let g: f64 = (x - fs) * fa + fb > 0 ? <f64>load<f32>(pdy + o) : 0;
+    s1 += g; s2 += g * <f64>(x - k);
   }
   sum1 += s1; sum2 += s2;
 }

@@ -108,7 +108,7 @@ for (const b of BACKENDS) {
 
       it('rejects an unknown option key and a non-object', () => {
         throwsLike(() => new BatchNorm2d(3, { epsilon: 1e-3 } as never), TypeError,
-          /^BatchNorm2d: unknown option 'epsilon' \(expected one of eps, momentum, momentumConvention, affine, trackRunningStats, layout\)$/);
+          /^BatchNorm2d: unknown option 'epsilon' \(expected one of eps, momentum, momentumConvention, affine, trackRunningStats, layout, activation\)$/);
         throwsLike(() => new BatchNorm1d(3, null as never), TypeError, /^BatchNorm1d: options: expected an object, got null$/);
       });
 

@@ -10,7 +10,7 @@ interface Walk { runs: number; len: number; runStride: number; step: number; cha
 const ncl = (n: number, c: number, l: number): Walk => ({ runs: n, len: l, runStride: c * l, step: 1, chanStride: l });
 const nhwc = (m: number, c: number): Walk => ({ runs: 1, len: m, runStride: 0, step: c, chanStride: 1 });
 
-function train(w: Walk, c: number, size: number, x: number, y: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number): void {
+function train(w: Walk, c: number, size: number, x: number, y: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number): void {
   const X = f32(x, size), M = f64(mean, c), V = f64(vari, c), I = f64(invstd, c);
   const count = w.runs * w.len;
   for (let ch = 0; ch < c; ch++) {
@@ -27,23 +27,38 @@ function train(w: Walk, c: number, size: number, x: number, y: number, gamma: nu
     V[ch] = q / count;
     I[ch] = 1 / Math.sqrt(V[ch] + eps);
   }
-  normalize(w, c, size, x, y, gamma, beta, mean, invstd);
+  normalize(w, c, size, x, y, gamma, beta, mean, invstd, relu);
 }
 
-function normalize(w: Walk, c: number, size: number, x: number, y: number, gamma: number, beta: number, mean: number, invstd: number): void {
+function normalize(w: Walk, c: number, size: number, x: number, y: number, gamma: number, beta: number, mean: number, invstd: number, relu: number): void {
   const X = f32(x, size), Y = f32(y, size), M = f64(mean, c), I = f64(invstd, c);
   const G = gamma ? f32(gamma, c) : null, B = beta ? f32(beta, c) : null;
   for (let ch = 0; ch < c; ch++) {
     const a = (G ? G[ch] : 1) * I[ch], b = B ? B[ch] : 0, mu = M[ch];
     for (let r = 0; r < w.runs; r++) {
-      for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) Y[p] = (X[p] - mu) * a + b;
+      for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) {
+        const v = (X[p] - mu) * a + b;
+        Y[p] = relu && v < 0 ? 0 : v;
+      }
     }
   }
 }
 
-function backward(w: Walk, c: number, size: number, x: number, dy: number, dx: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number): void {
-  const X = f32(x, size), DY = f32(dy, size), DX = f32(dx, size), M = f64(mean, c), I = f64(invstd, c);
-  const G = gamma ? f32(gamma, c) : null;
+function backward(w: Walk, c: number, size: number, x: number, dy: number, dx: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, relu: number): void {
+  const X = f32(x, size), M = f64(mean, c), I = f64(invstd, c);
+  const G = gamma ? f32(gamma, c) : null, BE = beta ? f32(beta, c) : null;
+  // BN+ReLU: dy counts only where the forward's output (recomputed as it computed it) was positive
+  const DY = relu ? Float32Array.from(f32(dy, size)) : f32(dy, size), DX = f32(dx, size);
+  if (relu) {
+    for (let ch = 0; ch < c; ch++) {
+      const a = (G ? G[ch] : 1) * I[ch], b = BE ? BE[ch] : 0;
+      for (let r = 0; r < w.runs; r++) {
+        for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) {
+          if (!(Math.fround((X[p] - M[ch]) * a + b) > 0)) DY[p] = 0;
+        }
+      }
+    }
+  }
   const DG = dgamma ? f32(dgamma, c) : null, DB = dbeta ? f32(dbeta, c) : null;
   const count = w.runs * w.len;
   for (let ch = 0; ch < c; ch++) {
@@ -69,18 +84,18 @@ function backward(w: Walk, c: number, size: number, x: number, dy: number, dx: n
 }
 
 /** Training forward, channel-first x[n][c][l]. */
-export function bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number): void {
-  train(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, eps, mean, vari, invstd);
+export function bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number): void {
+  train(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, eps, mean, vari, invstd, relu);
 }
 
 /** Normalize channel-first x with given mean and invstd. */
-export function bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number): void {
-  normalize(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, mean, invstd);
+export function bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, relu: number): void {
+  normalize(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, mean, invstd, relu);
 }
 
 /** Backward, channel-first. */
-export function bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, _ws: number): void {
-  backward(ncl(n, c, l), c, n * c * l, x, dy, dx, gamma, mean, invstd, dgamma, dbeta, isTrain);
+export function bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, relu: number, _ws: number): void {
+  backward(ncl(n, c, l), c, n * c * l, x, dy, dx, gamma, beta, mean, invstd, dgamma, dbeta, isTrain, relu);
 }
 
 /** The JS kernels need no workspace; 16 bytes keeps the allocation non-empty. */
@@ -89,18 +104,18 @@ export function bnWorkspace(_c: number): number {
 }
 
 /** Training forward, channels-last x[m][c]. */
-export function bnTrainNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, _ws: number): void {
-  train(nhwc(m, c), c, m * c, x, y, gamma, beta, eps, mean, vari, invstd);
+export function bnTrainNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number, _ws: number): void {
+  train(nhwc(m, c), c, m * c, x, y, gamma, beta, eps, mean, vari, invstd, relu);
 }
 
 /** Normalize channels-last x with given mean and invstd. */
-export function bnNormalizeNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, _ws: number): void {
-  normalize(nhwc(m, c), c, m * c, x, y, gamma, beta, mean, invstd);
+export function bnNormalizeNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, _ws: number): void {
+  normalize(nhwc(m, c), c, m * c, x, y, gamma, beta, mean, invstd, relu);
 }
 
 /** Backward, channels-last. */
-export function bnBackwardNHWC(x: number, dy: number, dx: number, m: number, c: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, _ws: number): void {
-  backward(nhwc(m, c), c, m * c, x, dy, dx, gamma, mean, invstd, dgamma, dbeta, isTrain);
+export function bnBackwardNHWC(x: number, dy: number, dx: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, relu: number, _ws: number): void {
+  backward(nhwc(m, c), c, m * c, x, dy, dx, gamma, beta, mean, invstd, dgamma, dbeta, isTrain, relu);
 }
 
 /** Sums `bytes` of floats at `src` (the JS memory roofline). */

@@ -33,37 +33,41 @@ export function geometry(layout: Layout, shape: readonly number[]): Geometry {
   return { channelsLast, n, c, l, m: n * l, size: n * c * l };
 }
 
-/** Training forward: batch statistics into mean/vari/invstd (f64[c]), then y. */
-export function bnTrain(g: Geometry, x: number, y: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number): void {
+/** Training forward: batch statistics into mean/vari/invstd (f64[c]), then y (then ReLU when `relu`). */
+export function bnTrain(g: Geometry, x: number, y: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu = false): void {
   const k = runtime().k;
-  if (!g.channelsLast) return k.bnTrainNCL(x, y, g.n, g.c, g.l, gamma, beta, eps, mean, vari, invstd);
+  if (!g.channelsLast) return k.bnTrainNCL(x, y, g.n, g.c, g.l, gamma, beta, eps, mean, vari, invstd, relu ? 1 : 0);
   const ws = k.alloc(k.bnWorkspace(g.c));
   try {
-    k.bnTrainNHWC(x, y, g.m, g.c, gamma, beta, eps, mean, vari, invstd, ws);
+    k.bnTrainNHWC(x, y, g.m, g.c, gamma, beta, eps, mean, vari, invstd, relu ? 1 : 0, ws);
   } finally {
     k.free(ws);
   }
 }
 
-/** Normalize with given mean and invstd (f64[c]). */
-export function bnNormalize(g: Geometry, x: number, y: number, gamma: number, beta: number, mean: number, invstd: number): void {
+/** Normalize with given mean and invstd (f64[c]) (then ReLU when `relu`). */
+export function bnNormalize(g: Geometry, x: number, y: number, gamma: number, beta: number, mean: number, invstd: number, relu = false): void {
   const k = runtime().k;
-  if (!g.channelsLast) return k.bnNormalizeNCL(x, y, g.n, g.c, g.l, gamma, beta, mean, invstd);
+  if (!g.channelsLast) return k.bnNormalizeNCL(x, y, g.n, g.c, g.l, gamma, beta, mean, invstd, relu ? 1 : 0);
   const ws = k.alloc(k.bnWorkspace(g.c));
   try {
-    k.bnNormalizeNHWC(x, y, g.m, g.c, gamma, beta, mean, invstd, ws);
+    k.bnNormalizeNHWC(x, y, g.m, g.c, gamma, beta, mean, invstd, relu ? 1 : 0, ws);
   } finally {
     k.free(ws);
   }
 }
 
-/** Backward: dx; dgamma/dbeta (f32[c]) are added to when non-zero. */
-export function bnBackward(g: Geometry, x: number, dy: number, dx: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: boolean): void {
+/**
+ * Backward: dx; dgamma/dbeta (f32[c]) are added to when non-zero. With `relu`, the backward of BN
+ * followed by ReLU (beta is then needed to recompute where the output was positive).
+ */
+export function bnBackward(g: Geometry, x: number, dy: number, dx: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: boolean, relu = false, beta = 0): void {
   const k = runtime().k;
   const ws = k.alloc(k.bnWorkspace(g.c));
+  const r = relu ? 1 : 0, t = train ? 1 : 0;
   try {
-    if (g.channelsLast) k.bnBackwardNHWC(x, dy, dx, g.m, g.c, gamma, mean, invstd, dgamma, dbeta, train ? 1 : 0, ws);
-    else k.bnBackwardNCL(x, dy, dx, g.n, g.c, g.l, gamma, mean, invstd, dgamma, dbeta, train ? 1 : 0, ws);
+    if (g.channelsLast) k.bnBackwardNHWC(x, dy, dx, g.m, g.c, gamma, beta, mean, invstd, dgamma, dbeta, t, r, ws);
+    else k.bnBackwardNCL(x, dy, dx, g.n, g.c, g.l, gamma, beta, mean, invstd, dgamma, dbeta, t, r, ws);
   } finally {
     k.free(ws);
   }

@@ -20,6 +20,8 @@ export interface BatchNormOptions {
   trackRunningStats?: boolean;
   /** Memory layout of the input. */
   layout?: Layout;
+  /** 'relu': BN then ReLU as one fused kernel, forward and backward (one pass fewer over memory). */
+  activation?: 'relu' | null;
 }
 
 /** A layer's state under PyTorch's state_dict names, as stateDict() returns it. */
@@ -41,7 +43,7 @@ export type BatchNormStateInput = {
   num_batches_tracked?: number | bigint;
 };
 
-const OPTION_KEYS = ['eps', 'momentum', 'momentumConvention', 'affine', 'trackRunningStats', 'layout'] as const;
+const OPTION_KEYS = ['eps', 'momentum', 'momentumConvention', 'affine', 'trackRunningStats', 'layout', 'activation'] as const;
 
 abstract class BatchNorm extends Module {
   readonly numFeatures: number;
@@ -51,6 +53,8 @@ abstract class BatchNorm extends Module {
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
   readonly layout: Layout;
+  /** 'relu' when ReLU is fused after the normalization. */
+  readonly activation: 'relu' | null;
   readonly weight: Parameter | null;
   readonly bias: Parameter | null;
   readonly runningMean: Tensor | null;
@@ -74,7 +78,7 @@ abstract class BatchNorm extends Module {
     checkKeys(where, options, OPTION_KEYS);
     // an option given as undefined takes its default, like an omitted one
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    const o = { eps: 1e-5, momentum: 0.1 as number | null, momentumConvention: 'pytorch', affine: true, trackRunningStats: true, layout: layouts[0], ...given };
+    const o = { eps: 1e-5, momentum: 0.1 as number | null, momentumConvention: 'pytorch', affine: true, trackRunningStats: true, layout: layouts[0], activation: null as 'relu' | null, ...given };
     this.numFeatures = numFeatures;
     this.eps = checkPositive(where, 'eps', o.eps);
     const convention = checkOneOf(where, 'momentumConvention', o.momentumConvention, ['pytorch', 'keras'] as const);
@@ -88,6 +92,8 @@ abstract class BatchNorm extends Module {
     this.affine = checkBool(where, 'affine', o.affine);
     this.trackRunningStats = checkBool(where, 'trackRunningStats', o.trackRunningStats);
     this.layout = checkOneOf(where, 'layout', o.layout, layouts);
+    if (o.activation !== null && o.activation !== 'relu') throw new TypeError(`${where}: activation: expected 'relu' or null, got ${describe(o.activation)}`);
+    this.activation = o.activation;
     this.weight = this.affine ? new Parameter([numFeatures], 1) : null;
     this.bias = this.affine ? new Parameter([numFeatures], 0) : null;
     this.runningMean = this.trackRunningStats ? Tensor.full([numFeatures], 0) : null;
@@ -103,7 +109,7 @@ abstract class BatchNorm extends Module {
     const useBatch = this.training || !this.trackRunningStats;
     if (useBatch) checkBatchSize(where, g, t.shape); // as PyTorch: batch statistics need > 1 value
     this.checkUsable(where);
-    const y = forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, this.#stats, this.runningMean, this.runningVar);
+    const y = forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, this.#stats, this.runningMean, this.runningVar, this.activation === 'relu');
     if (this.training && this.trackRunningStats) {
       this.numBatchesTracked += 1;
       const factor = this.momentum === null ? 1 / this.numBatchesTracked : this.momentum;
@@ -133,7 +139,8 @@ abstract class BatchNorm extends Module {
     const dx = Tensor.empty(x.shape);
     if (g.size === 0) return dx;
     bnBackward(g, x.ptr, d.ptr, dx.ptr, this.weight ? this.weight.ptr : 0, this.#stats.mean, this.#stats.invstd,
-      this.weight ? this.weight.grad.ptr : 0, this.bias ? this.bias.grad.ptr : 0, this.#usedBatch);
+      this.weight ? this.weight.grad.ptr : 0, this.bias ? this.bias.grad.ptr : 0, this.#usedBatch,
+      this.activation === 'relu', this.bias ? this.bias.ptr : 0);
     return dx;
   }
 

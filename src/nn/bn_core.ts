@@ -47,15 +47,16 @@ export class Stats {
 }
 
 /**
- * y = BN(x). Batch statistics (into `stats`) when `useBatch`, else `runMean`/`runVar` (f32 tensors).
+ * y = BN(x), or ReLU(BN(x)) in one pass when `relu`. Batch statistics (into `stats`) when `useBatch`,
+ * else `runMean`/`runVar` (f32 tensors).
  * Checks are the caller's; this only computes.
  */
-export function forwardCore(g: Geometry, x: Tensor, weight: Tensor | null, bias: Tensor | null, useBatch: boolean, eps: number, stats: Stats, runMean: Tensor | null, runVar: Tensor | null): Tensor {
+export function forwardCore(g: Geometry, x: Tensor, weight: Tensor | null, bias: Tensor | null, useBatch: boolean, eps: number, stats: Stats, runMean: Tensor | null, runVar: Tensor | null, relu = false): Tensor {
   const y = Tensor.empty(x.shape);
   if (g.size === 0) return y;
   const gamma = weight ? weight.ptr : 0, beta = bias ? bias.ptr : 0;
   if (useBatch) {
-    bnTrain(g, x.ptr, y.ptr, gamma, beta, eps, stats.mean, stats.vari, stats.invstd);
+    bnTrain(g, x.ptr, y.ptr, gamma, beta, eps, stats.mean, stats.vari, stats.invstd, relu);
   } else {
     const rt = runtime();
     const rm = runMean!.view(), rv = runVar!.view();
@@ -64,7 +65,7 @@ export function forwardCore(g: Geometry, x: Tensor, weight: Tensor | null, bias:
       mean[c] = rm[c];
       inv[c] = 1 / Math.sqrt(rv[c] + eps);
     }
-    bnNormalize(g, x.ptr, y.ptr, gamma, beta, stats.mean, stats.invstd);
+    bnNormalize(g, x.ptr, y.ptr, gamma, beta, stats.mean, stats.invstd, relu);
   }
   return y;
 }
