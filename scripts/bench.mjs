@@ -1,12 +1,12 @@
 // Bundles bench/run.ts (which imports src/ directly) into build/bench.mjs beside the .wasm files,
 // then runs it with this script's arguments: `npm run bench -- --quick`. With --gemm it runs the
-// matrix-multiply benchmark, bench/gemm.ts, instead.
+// matrix-multiply benchmark, bench/gemm.ts, instead; with --train the training-step one, bench/train.ts.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 
 await build({
-  entryPoints: [process.argv.includes('--gemm') ? 'bench/gemm.ts' : 'bench/run.ts'],
+  entryPoints: [process.argv.includes('--gemm') ? 'bench/gemm.ts' : process.argv.includes('--train') ? 'bench/train.ts' : 'bench/run.ts'],
   bundle: true,
   platform: 'node',
   format: 'esm',

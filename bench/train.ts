@@ -1,0 +1,349 @@
+// `npm run bench -- --train [--quick] [--name NAME]`
+// One SGD training step of the BN paper's MLP (784-100-100-100-10, sigmoids, batch 60, softmax
+// cross-entropy, lr 0.5), with and without BN after each hidden Linear, on fixed random inputs:
+// ours on the SIMD and scalar WASM builds and the pure-JS backend, against TF.js's wasm backend as
+// a tf.layers model (trainOnBatch) and as core ops (variableGrads + applyGradients). Then eval-mode
+// inference of the trained BN model against the same model with BN folded into the Linears.
+// Every model starts from the same weights (ours, copied into TF.js), so the losses of the first
+// steps are compared (untimed). Writes bench/results/NAME.json.
+// see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167 (§4.1)
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { CrossEntropyLoss, foldBatchNorm, Generator, Linear, SGD, tensor, type Sequential, type Tensor } from '../src/index';
+import { mlp } from '../examples/demo/experiments';
+import { measure, median, type Budget, type Timing } from './timing';
+import { useBackend, type OurBackend } from './ours';
+import { initTfjs } from './tfjs';
+
+const BATCH = 60, LR = 0.5, EPS = 1e-5, SEED = 1, CLASSES = 10;
+const SIZES: [number, number][] = [[784, 100], [100, 100], [100, 100], [100, 10]];
+// 3 GEMMs per Linear per step (y = x·Wᵀ, dW = dyᵀ·x, dx = dy·W), 2·m·n·k each; BN, sigmoid, loss
+// and SGD add < 1 % and are not counted
+const FLOPS = SIZES.reduce((s, [i, o]) => s + 3 * 2 * BATCH * i * o, 0);
+// the first Linear's dx (the gradient w.r.t. the input) is part of FLOPS; TF.js does not compute it
+const FIRST_DX_FLOPS = 2 * BATCH * SIZES[0][0] * SIZES[0][1];
+const CHECK_STEPS = 3;
+// first-step losses from the same weights differ by f32 summation order only (O(1) values)
+const LOSS_TOL = { first: 1e-4, later: 1e-2 };
+// folded vs unfolded logits: O(1) values, W·a rounded once more per weight
+const FOLD_TOL = 1e-4;
+const TARGET_MS = 2, TARGET_SPEEDUP = 5;
+const OURS: OurBackend[] = ['wasm-simd', 'wasm', 'js'];
+const TFJS = ['tfjs-layers', 'tfjs-core'] as const;
+type Column = OurBackend | (typeof TFJS)[number];
+
+interface Row { model: 'BN' | 'no BN'; backend: Column; ms: number; reps: number; warmCalls: number; stepsPerS: number; gflops: number; losses: number[]; lastLoss: number; vsTfjsLayers: number | null; vsTfjsCore: number | null }
+interface Infer { backend: OurBackend; evalMs: number; foldedMs: number; speedup: number; maxAbsDiff: number; ok: boolean }
+
+function budgets(quick: boolean): { fast: Budget; slow: Budget; infer: Budget } {
+  if (quick) {
+    const q: Budget = { warmCalls: 20, warmMs: 50, warmCapMs: 300, minReps: 5, timeMs: 100, maxReps: 500 };
+    return { fast: q, slow: q, infer: q };
+  }
+  return {
+    // a step makes ~40 kernel calls: 400 steps give each kernel thousands of calls to tier up on
+    fast: { warmCalls: 400, warmMs: 800, warmCapMs: 3000, minReps: 50, timeMs: 1500, maxReps: 5000 },
+    // scalar WASM, pure JS and TF.js (10–30 ms per step)
+    slow: { warmCalls: 60, warmMs: 600, warmCapMs: 2500, minReps: 20, timeMs: 1500, maxReps: 5000 },
+    infer: { warmCalls: 1000, warmMs: 400, warmCapMs: 1500, minReps: 30, timeMs: 600, maxReps: 5000 },
+  };
+}
+
+/** `measure` for a step that returns a promise (trainOnBatch); same warm-up and sampling rules. */
+async function measureAsync(fn: () => Promise<unknown>, b: Budget): Promise<Timing> {
+  let warm = 0;
+  const w0 = performance.now();
+  for (;;) {
+    await fn();
+    warm++;
+    const el = performance.now() - w0;
+    if ((warm >= b.warmCalls && el >= b.warmMs) || el >= b.warmCapMs) break;
+  }
+  const samples: number[] = [];
+  const t0 = performance.now();
+  while (samples.length < b.maxReps) {
+    const s0 = performance.now();
+    await fn();
+    samples.push(performance.now() - s0);
+    if (samples.length >= b.minReps && performance.now() - t0 >= b.timeMs) break;
+  }
+  return { ms: median(samples), reps: samples.length, inner: 1, warmCalls: warm };
+}
+
+/** Fixed inputs: pixels in [0, 1), labels in [0, 10). */
+function makeData() {
+  const g = new Generator(SEED);
+  const x = g.fillUniform(new Float32Array(BATCH * SIZES[0][0]), 0, 1);
+  const y = Int32Array.from({ length: BATCH }, () => g.below(CLASSES));
+  return { x, y };
+}
+type Data = ReturnType<typeof makeData>;
+
+/** The Linears' initial weights of mlp(bn, 1, SEED): W [out, in] and b [out], the same for BN and no BN. */
+function initialWeights(): { w: Float32Array; b: Float32Array }[] {
+  const m = mlp(false, 1, SEED);
+  const out = m.layers.filter((l): l is Linear => l instanceof Linear).map((l) => ({ w: l.weight.toArray(), b: l.bias!.toArray() }));
+  m.dispose();
+  return out;
+}
+
+/** Trains `model` on the active backend; returns the step and the losses of its first steps. */
+function ourTrainer(model: Sequential, x: Tensor, labels: Int32Array) {
+  const opt = new SGD(model.parameters(), { lr: LR }), lossFn = new CrossEntropyLoss();
+  model.train();
+  const step = (): number => {
+    opt.zeroGrad();
+    const logits = model.forward(x);
+    const loss = lossFn.forward(logits, labels);
+    const dlogits = lossFn.backward();
+    model.backward(dlogits).dispose();
+    opt.step();
+    logits.dispose(); dlogits.dispose();
+    return loss;
+  };
+  return { step, dispose: () => { opt.dispose(); lossFn.dispose(); } };
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = a.length === b.length ? 0 : Infinity;
+  for (let i = 0; i < a.length && m < Infinity; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+/** Eval-mode forward of the trained BN model vs its folded version, on the active backend. */
+function inference(backend: OurBackend, model: Sequential, x: Tensor, b: Budget): Infer {
+  model.eval();
+  const folded = foldBatchNorm(model);
+  const run = (m: Sequential) => () => m.forward(x).dispose();
+  const evalT = measure(run(model), b), foldT = measure(run(folded), b);
+  const y0 = model.forward(x), y1 = folded.forward(x);
+  const d = maxAbsDiff(y0.toArray(), y1.toArray());
+  y0.dispose(); y1.dispose();
+  // the Sigmoids are shared with `model`: dispose only the folded Linears
+  for (const l of folded.layers) if (l instanceof Linear) l.dispose();
+  model.train();
+  return { backend, evalMs: evalT.ms, foldedMs: foldT.ms, speedup: evalT.ms / foldT.ms, maxAbsDiff: d, ok: d <= FOLD_TOL };
+}
+
+/** Weights as TF.js wants them: kernel [in, out] = Wᵀ, bias [out]. */
+function tfWeights(init: { w: Float32Array; b: Float32Array }[]): tf.Tensor[][] {
+  return init.map(({ w, b }, i) => {
+    const [inF, outF] = SIZES[i], k = new Float32Array(inF * outF);
+    for (let o = 0; o < outF; o++) for (let j = 0; j < inF; j++) k[j * outF + o] = w[o * inF + j];
+    return [tf.tensor2d(k, [inF, outF]), tf.tensor1d(b)];
+  });
+}
+
+const softmaxCE = (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, logits);
+
+/** tf.layers: Dense (+ BatchNormalization) + sigmoid Activation per hidden layer, trainOnBatch with SGD. */
+function tfLayers(bn: boolean, init: { w: Float32Array; b: Float32Array }[], x: tf.Tensor, y1h: tf.Tensor) {
+  const model = tfl.sequential();
+  SIZES.forEach(([inF, outF], i) => {
+    model.add(tfl.layers.dense(i === 0 ? { units: outF, inputShape: [inF] } : { units: outF }));
+    if (i === SIZES.length - 1) return;
+    // epsilon as ours; momentum 0.9 is PyTorch's 0.1 (it only moves the running statistics)
+    if (bn) model.add(tfl.layers.batchNormalization({ epsilon: EPS, momentum: 0.9 }));
+    model.add(tfl.layers.activation({ activation: 'sigmoid' }));
+  });
+  model.compile({ optimizer: tf.train.sgd(LR), loss: softmaxCE });
+  const dense = model.layers.filter((l) => l.getClassName() === 'Dense');
+  for (const [i, ws] of tfWeights(init).entries()) {
+    dense[i].setWeights(ws);
+    tf.dispose(ws);
+  }
+  return {
+    step: async () => (await model.trainOnBatch(x, y1h)) as number,
+    dispose: () => { model.optimizer.dispose(); model.dispose(); },
+  };
+}
+
+/** Core ops: fused matMul + bias, moments + batchNorm, sigmoid; variableGrads and applyGradients in a tidy. */
+function tfCore(bn: boolean, init: { w: Float32Array; b: Float32Array }[], x: tf.Tensor, y1h: tf.Tensor) {
+  const vars: tf.Variable[] = [];
+  const keep = (t: tf.Tensor) => {
+    const v = tf.variable(t);
+    t.dispose();
+    vars.push(v);
+    return v;
+  };
+  const layers = tfWeights(init).map(([w, b], i) => ({
+    w: keep(w), b: keep(b),
+    norm: bn && i < SIZES.length - 1 ? { gamma: keep(tf.ones([SIZES[i][1]])), beta: keep(tf.zeros([SIZES[i][1]])) } : null,
+  }));
+  const loss = () => {
+    let h = x as tf.Tensor2D;
+    layers.forEach((l, i) => {
+      h = tf.fused.matMul({ a: h, b: l.w as tf.Tensor2D, bias: l.b }) as tf.Tensor2D;
+      if (i === layers.length - 1) return;
+      if (l.norm) {
+        const { mean, variance } = tf.moments(h, 0);
+        h = tf.batchNorm(h, mean, variance, l.norm.beta, l.norm.gamma, EPS) as tf.Tensor2D;
+      }
+      h = tf.sigmoid(h) as tf.Tensor2D;
+    });
+    return softmaxCE(y1h, h) as tf.Scalar;
+  };
+  const opt = tf.train.sgd(LR);
+  return {
+    step: () => tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(loss, vars);
+      opt.applyGradients(grads);
+      return value.dataSync()[0];
+    }),
+    dispose: () => { opt.dispose(); tf.dispose(vars); },
+  };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  let commit = '';
+  try {
+    commit = execFileSync('git', ['describe', '--always', '--dirty'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch { /* not a checkout */ }
+  return {
+    cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version, v8: process.versions.v8, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    loadAvg1m: +os.loadavg()[0].toFixed(2), date: new Date().toISOString(), commit,
+  };
+}
+
+const progress = (s: string) => process.stderr.write(`${s}\n`);
+const fmt = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, name: { type: 'string', default: 'train' }, train: { type: 'boolean' } }, strict: true });
+  if (!/^[\w.-]+$/.test(values.name)) throw new Error(`--name: use letters, digits, '.', '-', '_' only, got '${values.name}'`);
+  const t0 = performance.now();
+  const b = budgets(values.quick);
+  const m = machine();
+  const reference = await initTfjs();
+  console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.platform}, ${m.memoryGiB} GiB`);
+  console.log(`node ${m.node} (V8 ${m.v8}), ${m.date}, load ${m.loadAvg1m}${m.commit ? `, ${m.commit}` : ''}${values.quick ? ', --quick (rough figures)' : ''}`);
+  console.log(`reference: ${reference}`);
+
+  const data: Data = makeData();
+  const rows: Row[] = [];
+  const infer: Infer[] = [];
+  const notes: string[] = [];
+  const record = (model: Row['model'], backend: Column, t: Timing, losses: number[], lastLoss: number) => {
+    rows.push({ model, backend, ms: t.ms, reps: t.reps, warmCalls: t.warmCalls, stepsPerS: 1000 / t.ms, gflops: FLOPS / t.ms / 1e6, losses, lastLoss, vsTfjsLayers: null, vsTfjsCore: null });
+    progress(`  ${model.padEnd(5)} ${backend.padEnd(11)} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toExponential(2)})`);
+  };
+  const firstLosses = (step: () => number) => Array.from({ length: CHECK_STEPS }, step);
+
+  // TF.js first: its rows are the references for the ratio columns
+  let init: { w: Float32Array; b: Float32Array }[] = [];
+  await useBackend('wasm-simd');
+  init = initialWeights();
+  const x = tf.tensor2d(data.x, [BATCH, SIZES[0][0]]), y1h = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), 'float32'));
+  for (const bn of [true, false]) {
+    const model = bn ? 'BN' : 'no BN';
+    for (const kind of TFJS) {
+      const before = tf.memory().numTensors;
+      if (kind === 'tfjs-layers') {
+        const c = tfLayers(bn, init, x, y1h);
+        const losses: number[] = [];
+        for (let i = 0; i < CHECK_STEPS; i++) losses.push(await c.step());
+        const t = await measureAsync(c.step, b.slow);
+        record(model, kind, t, losses, await c.step());
+        c.dispose();
+      } else {
+        const c = tfCore(bn, init, x, y1h);
+        const losses = firstLosses(c.step);
+        record(model, kind, measure(c.step, b.slow), losses, c.step());
+        c.dispose();
+      }
+      const leaked = tf.memory().numTensors - before;
+      if (leaked !== 0) notes.push(`${model} ${kind}: ${leaked} TF.js tensors left after the case`);
+    }
+  }
+  tf.dispose([x, y1h]);
+
+  for (const backend of OURS) {
+    await useBackend(backend);
+    const xt = tensor(data.x, [BATCH, SIZES[0][0]]);
+    for (const bn of [true, false]) {
+      const model = mlp(bn, 1, SEED);
+      const c = ourTrainer(model, xt, data.y);
+      const losses = firstLosses(c.step);
+      const t = measure(c.step, backend === 'wasm-simd' ? b.fast : b.slow);
+      record(bn ? 'BN' : 'no BN', backend, t, losses, c.step());
+      if (bn) {
+        const r = inference(backend, model, xt, b.infer);
+        infer.push(r);
+        progress(`  inference ${backend}: eval ${r.evalMs.toPrecision(3)} ms, folded ${r.foldedMs.toPrecision(3)} ms, max |diff| ${r.maxAbsDiff.toExponential(2)}`);
+      }
+      c.dispose(); model.dispose();
+    }
+    xt.dispose();
+  }
+
+  // ratios, loss checks, targets
+  const ms = (model: string, backend: Column) => rows.find((r) => r.model === model && r.backend === backend)!.ms;
+  for (const r of rows) {
+    r.vsTfjsLayers = ms(r.model, 'tfjs-layers') / r.ms;
+    r.vsTfjsCore = ms(r.model, 'tfjs-core') / r.ms;
+  }
+  const checks = rows.filter((r) => r.backend !== 'wasm-simd').map((r) => {
+    const ref = rows.find((s) => s.model === r.model && s.backend === 'wasm-simd')!;
+    const diffs = r.losses.map((l, i) => Math.abs(l - ref.losses[i]));
+    const ok = diffs[0] <= LOSS_TOL.first && diffs.every((d) => d <= LOSS_TOL.later);
+    return { model: r.model, backend: r.backend, losses: r.losses, reference: ref.losses, diffs, ok };
+  });
+  const targets = (['BN', 'no BN'] as const).flatMap((model) => {
+    const simd = ms(model, 'wasm-simd'), best = Math.min(ms(model, 'tfjs-layers'), ms(model, 'tfjs-core'));
+    return [
+      { model, target: `step ≤ ${TARGET_MS} ms`, value: simd, ok: simd <= TARGET_MS },
+      { model, target: `≥ ${TARGET_SPEEDUP}× faster than the faster TF.js variant`, value: best / simd, ok: best / simd >= TARGET_SPEEDUP },
+    ];
+  });
+
+  console.log(`\nOne training step: batch ${BATCH}, forward + softmax cross-entropy + backward + SGD (lr ${LR}); median of the timed steps`);
+  console.log(`GEMM FLOP per step: ${(FLOPS / 1e6).toFixed(2)} M (3 GEMMs per Linear, 2·m·n·k each; ${(FIRST_DX_FLOPS / 1e6).toFixed(2)} M of it is the first Linear's dx, which TF.js skips)`);
+  const head = `${'model'.padEnd(7)}${'backend'.padEnd(13)}${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'GFLOP/s'.padStart(9)}${'÷ tfjs-layers'.padStart(15)}${'÷ tfjs-core'.padStart(13)}${'loss step 1'.padStart(13)}`;
+  console.log(head);
+  for (const r of rows) {
+    console.log(`${r.model.padEnd(7)}${r.backend.padEnd(13)}${r.ms.toFixed(3).padStart(9)}${r.stepsPerS.toFixed(0).padStart(9)}${r.gflops.toFixed(1).padStart(9)}${`${fmt(r.vsTfjsLayers)}×`.padStart(15)}${`${fmt(r.vsTfjsCore)}×`.padStart(13)}${r.losses[0].toFixed(5).padStart(13)}`);
+  }
+  console.log('  ÷ tfjs-X: TF.js variant ms ÷ this row ms (> 1: this row is faster); GFLOP/s: GEMM FLOP ÷ whole-step time');
+  console.log('  tfjs-layers: tf.layers Sequential, model.trainOnBatch (async, reads the loss); tfjs-core: tf.variableGrads + optimizer.applyGradients in tf.tidy, loss read with dataSync');
+
+  console.log(`\nInference of the trained BN model, batch ${BATCH} (eval mode) vs foldBatchNorm(model); outputs must agree within ${FOLD_TOL}`);
+  console.log(`${'backend'.padEnd(13)}${'eval ms'.padStart(9)}${'folded ms'.padStart(11)}${'speed-up'.padStart(10)}${'max |diff|'.padStart(12)}`);
+  for (const r of infer) console.log(`${r.backend.padEnd(13)}${r.evalMs.toFixed(4).padStart(9)}${r.foldedMs.toFixed(4).padStart(11)}${`${r.speedup.toFixed(2)}×`.padStart(10)}${r.maxAbsDiff.toExponential(2).padStart(12)}${r.ok ? '' : '  MISMATCH'}`);
+
+  console.log(`\nLosses of the first ${CHECK_STEPS} steps from the same weights, against wasm-simd (step 1 within ${LOSS_TOL.first}, all within ${LOSS_TOL.later}):`);
+  for (const c of checks) console.log(`  ${c.model.padEnd(6)}${c.backend.padEnd(12)} ${c.losses.map((l) => l.toFixed(5)).join(' ')}  (simd ${c.reference.map((l) => l.toFixed(5)).join(' ')}; max |diff| ${Math.max(...c.diffs).toExponential(2)})${c.ok ? '' : '  MISMATCH'}`);
+  for (const n of notes) console.log(`  note: ${n}`);
+
+  console.log('\nTargets (wasm-simd):');
+  for (const t of targets) console.log(`  ${t.model.padEnd(6)}${t.target.padEnd(45)} ${t.target.startsWith('step') ? `${t.value.toFixed(3)} ms` : `${t.value.toFixed(2)}×`}  ${t.ok ? 'PASS' : 'FAIL'}`);
+  const durationS = (performance.now() - t0) / 1000;
+  console.log(`run took ${durationS.toFixed(0)} s`);
+
+  const dir = fileURLToPath(new URL('../bench/results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}${values.name}.json`;
+  writeFileSync(file, JSON.stringify({
+    name: values.name, quick: values.quick, machine: m, reference, budgets: b,
+    model: { sizes: SIZES, batch: BATCH, lr: LR, eps: EPS, seed: SEED, flopsPerStep: FLOPS, firstDxFlops: FIRST_DX_FLOPS },
+    rows, inference: infer, lossChecks: checks, targets, notes, durationS,
+  }, null, 1) + '\n');
+  console.log(`wrote ${file}`);
+  if (checks.some((c) => !c.ok) || infer.some((r) => !r.ok)) process.exitCode = 1;
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+});
