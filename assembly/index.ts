@@ -8,3 +8,5 @@ export * from './loss';
 export * from './optim';
 export * from './reduce';
 export * from './gemm';
+export * from './conv';
+export * from './pool';

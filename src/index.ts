@@ -8,6 +8,8 @@ export { Module, type StateDict, type StateDictInput } from './nn/module';
 export { ReLU, Sigmoid, Tanh, Dropout, Flatten, Sequential } from './nn/layers';
 export { Linear, type LinearOptions } from './nn/linear';
 export { foldBatchNorm } from './nn/fold';
+export { Conv2d, type Conv2dOptions } from './nn/conv';
+export { MaxPool2d, AvgPool2d, type Pool2dOptions } from './nn/pool';
 export { Generator, manualSeed } from './random';
 export { kaimingUniform, xavierUniform, uniform } from './nn/init';
 export { CrossEntropyLoss, MSELoss } from './nn/loss';

@@ -27,6 +27,16 @@ export interface Kernels {
   adamStep(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, t: number): void;
   sgemm(transA: number, transB: number, m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, beta: number, bias: number, ws: number): void;
   sgemmWorkspace(m: number, n: number, k: number): number;
+  im2colNCHW(x: number, cols: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  col2imNCHW(cols: number, dx: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  im2colNHWC(x: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  col2imNHWC(cols: number, dx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  convBiasNCHW(y: number, n: number, c: number, l: number, bias: number): void;
+  convBiasGradNCHW(dy: number, n: number, c: number, l: number, db: number): void;
+  maxPool2d(x: number, y: number, idx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  maxPool2dBackward(dy: number, idx: number, dx: number, n: number, hw: number, c: number, ohw: number): void;
+  avgPool2d(x: number, y: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  avgPool2dBackward(dy: number, dx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   rooflineRead(src: number, bytes: number): number;
   rooflineCopy(src: number, dst: number, bytes: number): void;
 }

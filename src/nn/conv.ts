@@ -1,0 +1,319 @@
+// Conv2d: 2-D cross-correlation as PyTorch defines it, computed as im2col + GEMM, with the weight
+// stored [out, in, kh, kw] as PyTorch stores it (so state dicts load in both); backward beside forward.
+// Channel-first (NCHW): per image, y_n[out, OH·OW] = W[out, in·kh·kw] · cols_n[in·kh·kw, OH·OW].
+// Channels-last (NHWC): y[N·OH·OW, out] = cols[N·OH·OW, kh·kw·in] · W'ᵀ, with W' the weight
+// rearranged to [out, kh, kw, in] at each forward, so a window row is one contiguous run of x.
+// see: Chellapilla et al. 2006, https://inria.hal.science/inria-00112631 (convolution as a matrix
+//      product); https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (shapes, default init:
+//      kaiming_uniform_(a=√5) on the weight, U(±1/√fan_in) on the bias, fan_in = in·kh·kw)
+import { Parameter, Tensor } from '../tensor';
+import { matmul } from '../kernels/gemm';
+import { runtime } from '../runtime/index';
+import { defaultGenerator, Generator } from '../random';
+import { checkBool, checkKeys, checkOneOf, describe } from '../validate';
+import { kaimingUniform, uniform } from './init';
+import { checkTensor } from './bn_core';
+import { Module } from './module';
+
+export type Conv2dLayout = 'NCHW' | 'NHWC';
+/** A size for both spatial axes, or [height, width]. */
+export type Size2 = number | readonly [number, number];
+
+export interface Conv2dOptions {
+  stride?: Size2;
+  padding?: Size2;
+  bias?: boolean;
+  layout?: Conv2dLayout;
+  generator?: Generator;
+}
+
+/** Reads a number or [h, w] of integers ≥ min; throws naming the argument otherwise. */
+export function pair(where: string, name: string, v: unknown, min: number): [number, number] {
+  const ok = (d: unknown): d is number => Number.isInteger(d) && (d as number) >= min;
+  if (ok(v)) return [v, v];
+  if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
+  const got = Array.isArray(v) ? `[${v.map(describe).join(', ')}]` : describe(v);
+  throw new (typeof v === 'number' || Array.isArray(v) ? RangeError : TypeError)(`${where}: ${name}: expected an integer ≥ ${min} or a pair [h, w] of them, got ${got}`);
+}
+
+/** The sizes of a checked 2-D input and of the output. */
+export interface Geometry2d { n: number; c: number; h: number; w: number; oh: number; ow: number }
+
+/**
+ * Checks a rank-4 input of `layout` (with `channels` channels, when given) against a kernel, stride
+ * and padding; returns its geometry. N may be 0; C, H and W may not (as in PyTorch).
+ */
+export function checkInput2d(where: string, x: unknown, layout: Conv2dLayout, channels: number | null, k: readonly number[], s: readonly number[], p: readonly number[]): Geometry2d {
+  const t = checkTensor(where, 'input', x);
+  const nchw = layout === 'NCHW';
+  const cs = channels === null ? 'C' : String(channels);
+  const want = nchw ? `[N, ${cs}, H, W]` : `[N, H, W, ${cs}]`;
+  const got = `[${t.shape.join(', ')}]`;
+  if (t.shape.length !== 4) throw new RangeError(`${where}: input: expected a rank-4 ${layout} tensor ${want}, got ${got}`);
+  const [n, c, h, w] = nchw ? t.shape : [t.shape[0], t.shape[3], t.shape[1], t.shape[2]];
+  if (channels !== null && c !== channels) throw new RangeError(`${where}: input: expected a rank-4 ${layout} tensor with ${channels} channels ${want}, got ${got}`);
+  if (c < 1 || h < 1 || w < 1) throw new RangeError(`${where}: input: expected non-zero channel, height and width in ${want}, got ${got}`);
+  const ph = h + 2 * p[0], pw = w + 2 * p[1];
+  if (ph < k[0] || pw < k[1]) {
+    throw new RangeError(`${where}: input: expected a padded size (H + 2·${p[0]}) × (W + 2·${p[1]}) of at least the kernel ${k[0]}×${k[1]}, got ${got} (padded ${ph}×${pw})`);
+  }
+  return { n, c, h, w, oh: Math.floor((ph - k[0]) / s[0]) + 1, ow: Math.floor((pw - k[1]) / s[1]) + 1 };
+}
+
+/** Throws unless dy has `shape` (the last forward's output shape). */
+export function checkGradOutput(where: string, dy: unknown, shape: readonly number[]): Tensor {
+  const t = checkTensor(where, 'gradOutput', dy);
+  if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) {
+    throw new RangeError(`${where}: gradOutput: expected shape [${shape.join(', ')}] (the last output's), got [${t.shape.join(', ')}]`);
+  }
+  return t;
+}
+
+/** Floats of im2col columns per NHWC chunk: bounds the buffer (and WASM memory, which never shrinks). */
+const CHUNK_FLOATS = 1 << 22;
+
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: readonly [number, number];
+  readonly stride: readonly [number, number];
+  readonly padding: readonly [number, number];
+  readonly layout: Conv2dLayout;
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  #input: Tensor | null = null;
+  #geom: Geometry2d | null = null;
+  /** NHWC: the weight as [out, kh, kw, in], refreshed by every forward (null until needed). */
+  #wT: Tensor | null = null;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2, options: Conv2dOptions = {}) {
+    super();
+    const where = 'Conv2d';
+    for (const [name, v] of [['inChannels', inChannels], ['outChannels', outChannels]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${where}: ${name}: expected a positive integer, got ${describe(v)}`);
+    }
+    const k = pair(where, 'kernelSize', kernelSize, 1);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
+    checkKeys(where, options, ['stride', 'padding', 'bias', 'layout', 'generator']);
+    const s = pair(where, 'stride', options.stride ?? 1, 1);
+    const p = pair(where, 'padding', options.padding ?? 0, 0);
+    const hasBias = checkBool(where, 'bias', options.bias ?? true);
+    const layout = checkOneOf(where, 'layout', options.layout ?? 'NCHW', ['NCHW', 'NHWC'] as const);
+    const gen = options.generator ?? defaultGenerator;
+    if (!(gen instanceof Generator)) throw new TypeError(`${where}: generator: expected a Generator, got ${describe(gen)}`);
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = Object.freeze(k);
+    this.stride = Object.freeze(s);
+    this.padding = Object.freeze(p);
+    this.layout = layout;
+    this.weight = new Parameter([outChannels, inChannels, k[0], k[1]], 0);
+    kaimingUniform(this.weight, Math.sqrt(5), gen);
+    this.bias = hasBias ? new Parameter([outChannels], 0) : null;
+    const bound = 1 / Math.sqrt(inChannels * k[0] * k[1]);
+    if (this.bias) uniform(this.bias, -bound, bound, gen);
+  }
+
+  protected ownParameters(): [string, Parameter][] {
+    return this.bias ? [['weight', this.weight], ['bias', this.bias]] : [['weight', this.weight]];
+  }
+
+  /** A 1×1 kernel with stride 1 and no padding: the input is its own column matrix. */
+  get #pointwise(): boolean {
+    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
+    return kh === 1 && kw === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0;
+  }
+
+  /** NHWC needs W' = W rearranged to [out, kh, kw, in] unless one of in and kh·kw is 1. */
+  get #rearranged(): boolean {
+    return this.inChannels > 1 && this.kernelSize[0] * this.kernelSize[1] > 1;
+  }
+
+  #outShape(g: Geometry2d): number[] {
+    return this.layout === 'NCHW' ? [g.n, this.outChannels, g.oh, g.ow] : [g.n, g.oh, g.ow, this.outChannels];
+  }
+
+  /** Images per NHWC chunk of im2col columns (at least one). */
+  #chunk(g: Geometry2d): number {
+    const per = g.oh * g.ow * this.inChannels * this.kernelSize[0] * this.kernelSize[1];
+    return Math.max(1, Math.min(g.n, Math.floor(CHUNK_FLOATS / per)));
+  }
+
+  /** x [N, in, H, W] (NCHW) or [N, H, W, in] (NHWC) → y [N, out, OH, OW] or [N, OH, OW, out]. */
+  forward(x: Tensor): Tensor {
+    const where = 'Conv2d.forward';
+    const g = checkInput2d(where, x, this.layout, this.inChannels, this.kernelSize, this.stride, this.padding);
+    this.checkUsable(where);
+    const y = Tensor.empty(this.#outShape(g));
+    try {
+      if (g.n > 0) {
+        if (this.layout === 'NCHW') this.#forwardNCHW(g, x, y);
+        else this.#forwardNHWC(g, x, y);
+      }
+    } catch (e) {
+      y.dispose();
+      throw e;
+    }
+    this.#input = x;
+    this.#geom = g;
+    return y;
+  }
+
+  #forwardNCHW(g: Geometry2d, x: Tensor, y: Tensor): void {
+    const k = runtime().k;
+    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
+    const P = g.oh * g.ow, K = g.c * kh * kw, out = this.outChannels;
+    const cols = this.#pointwise ? null : Tensor.empty([K, P]);
+    try {
+      for (let i = 0; i < g.n; i++) {
+        const xi = x.ptr + 4 * i * g.c * g.h * g.w;
+        if (cols) k.im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+        matmul(this.weight.ptr, cols ? cols.ptr : xi, y.ptr + 4 * i * out * P, out, P, K);
+      }
+    } finally {
+      cols?.dispose();
+    }
+    if (this.bias) k.convBiasNCHW(y.ptr, g.n, out, P, this.bias.ptr);
+  }
+
+  #forwardNHWC(g: Geometry2d, x: Tensor, y: Tensor): void {
+    const k = runtime().k;
+    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
+    const P = g.oh * g.ow, K = g.c * kh * kw, out = this.outChannels;
+    const bias = this.bias ? this.bias.ptr : 0;
+    if (this.#pointwise) {
+      matmul(x.ptr, this.weight.ptr, y.ptr, g.n * P, out, K, { transB: true, bias });
+      return;
+    }
+    const w = this.#rearranged ? this.#refreshWT() : this.weight;
+    const per = this.#chunk(g);
+    const cols = Tensor.empty([per * P, K]);
+    try {
+      for (let i = 0; i < g.n; i += per) {
+        const cnt = Math.min(per, g.n - i);
+        k.im2colNHWC(x.ptr + 4 * i * g.h * g.w * g.c, cols.ptr, cnt, g.h, g.w, g.c, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+        matmul(cols.ptr, w.ptr, y.ptr + 4 * i * P * out, cnt * P, out, K, { transB: true, bias });
+      }
+    } finally {
+      cols.dispose();
+    }
+  }
+
+  /** Copies the weight [out, in, kh, kw] into W' [out, kh, kw, in]. */
+  #refreshWT(): Tensor {
+    const [kh, kw] = this.kernelSize, c = this.inChannels, kk = kh * kw;
+    this.#wT ??= Tensor.empty([this.outChannels, kh, kw, c]);
+    const src = this.weight.view(), dst = this.#wT.view();
+    for (let o = 0; o < this.outChannels; o++) {
+      const base = o * c * kk;
+      for (let ci = 0; ci < c; ci++) {
+        for (let q = 0; q < kk; q++) dst[base + q * c + ci] = src[base + ci * kk + q];
+      }
+    }
+    return this.#wT;
+  }
+
+  /** dW += ∂L/∂W, db += ∂L/∂b from dy of the last forward; returns dx (col2im of Wᵀ·dy). */
+  backward(dy: Tensor): Tensor {
+    const where = 'Conv2d.backward';
+    this.checkUsable(where);
+    const x = this.#input, g = this.#geom;
+    if (x === null || g === null) throw new Error(`${where}: call forward() first`);
+    if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+    checkGradOutput(where, dy, this.#outShape(g));
+    const dx = Tensor.empty(x.shape);
+    try {
+      if (g.n > 0) {
+        if (this.layout === 'NCHW') this.#backwardNCHW(g, x, dy, dx);
+        else this.#backwardNHWC(g, x, dy, dx);
+      }
+    } catch (e) {
+      dx.dispose();
+      throw e;
+    }
+    return dx;
+  }
+
+  #backwardNCHW(g: Geometry2d, x: Tensor, dy: Tensor, dx: Tensor): void {
+    const k = runtime().k;
+    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
+    const P = g.oh * g.ow, K = g.c * kh * kw, out = this.outChannels, img = g.c * g.h * g.w;
+    // one buffer holds the columns of x_n, then the gradient of those columns
+    const cols = this.#pointwise ? null : Tensor.empty([K, P]);
+    try {
+      if (this.bias) k.convBiasGradNCHW(dy.ptr, g.n, out, P, this.bias.grad.ptr);
+      for (let i = 0; i < g.n; i++) {
+        const xi = x.ptr + 4 * i * img, dyi = dy.ptr + 4 * i * out * P, dxi = dx.ptr + 4 * i * img;
+        if (cols) k.im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+        // dW[out, K] += dy_n[out, P] · cols_nᵀ
+        matmul(dyi, cols ? cols.ptr : xi, this.weight.grad.ptr, out, K, P, { transB: true, beta: 1 });
+        // dcols_n[K, P] = Wᵀ · dy_n, then dx_n = col2im(dcols_n)
+        matmul(this.weight.ptr, dyi, cols ? cols.ptr : dxi, K, P, out, { transA: true });
+        if (cols) k.col2imNCHW(cols.ptr, dxi, g.c, g.h, g.w, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+      }
+    } finally {
+      cols?.dispose();
+    }
+  }
+
+  #backwardNHWC(g: Geometry2d, x: Tensor, dy: Tensor, dx: Tensor): void {
+    const k = runtime().k;
+    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
+    const P = g.oh * g.ow, K = g.c * kh * kw, out = this.outChannels;
+    if (this.#pointwise) {
+      if (this.bias) k.addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
+      matmul(dy.ptr, x.ptr, this.weight.grad.ptr, out, K, g.n * P, { transA: true, beta: 1 });
+      matmul(dy.ptr, this.weight.ptr, dx.ptr, g.n * P, K, out);
+      return;
+    }
+    // the forward that saved x also refreshed W'
+    const re = this.#rearranged;
+    const w = re ? this.#wT! : this.weight;
+    const per = this.#chunk(g);
+    const cols = Tensor.empty([per * P, K]);
+    // the gradient in W' order, added into weight.grad [out, in, kh, kw] at the end
+    let dwT: Tensor | null = null;
+    try {
+      if (re) dwT = Tensor.empty([out, K]);
+      const dW = dwT ?? this.weight.grad;
+      if (this.bias) k.addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
+      for (let i = 0; i < g.n; i += per) {
+        const cnt = Math.min(per, g.n - i), rows = cnt * P;
+        const dyi = dy.ptr + 4 * i * P * out, img = 4 * i * g.h * g.w * g.c;
+        k.im2colNHWC(x.ptr + img, cols.ptr, cnt, g.h, g.w, g.c, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+        // dW'[out, K] (+)= dyᵀ[out, rows] · cols[rows, K]
+        matmul(dyi, cols.ptr, dW.ptr, out, K, rows, { transA: true, beta: dwT && i === 0 ? 0 : 1 });
+        // dcols[rows, K] = dy[rows, out] · W'[out, K], then dx = col2im(dcols)
+        matmul(dyi, w.ptr, cols.ptr, rows, K, out);
+        k.col2imNHWC(cols.ptr, dx.ptr + img, cnt, g.h, g.w, g.c, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+      }
+      if (dwT) {
+        const src = dwT.view(), dst = this.weight.grad.view(), c = g.c, kk = kh * kw;
+        for (let o = 0; o < out; o++) {
+          const base = o * c * kk;
+          for (let ci = 0; ci < c; ci++) {
+            for (let q = 0; q < kk; q++) dst[base + ci * kk + q] += src[base + q * c + ci];
+          }
+        }
+      }
+    } finally {
+      cols.dispose();
+      dwT?.dispose();
+    }
+  }
+
+  checkUsable(where: string): void {
+    for (const p of this.parameters()) {
+      if (p.disposed) throw new Error(`${where}: the layer was disposed`);
+      checkTensor(where, 'this (the layer)', p);
+    }
+  }
+
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+    this.#wT?.dispose();
+    this.#wT = null;
+    this.#input = null;
+    this.#geom = null;
+  }
+}

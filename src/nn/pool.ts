@@ -1,0 +1,140 @@
+// MaxPool2d and AvgPool2d with PyTorch's defaults (stride = kernel size, no padding, floor-mode
+// output size; padding at most half the kernel; averages count the padding as zeros). Channel-first
+// input is passed to the kernels as N·C single-channel images, which is the same memory.
+// see: https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html;
+//      https://pytorch.org/docs/stable/generated/torch.nn.AvgPool2d.html
+import { Tensor } from '../tensor';
+import { runtime } from '../runtime/index';
+import { checkKeys, checkOneOf, describe } from '../validate';
+import { checkGradOutput, checkInput2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from './conv';
+import { Module } from './module';
+
+export interface Pool2dOptions {
+  /** Default: the kernel size. */
+  stride?: Size2;
+  padding?: Size2;
+  layout?: Conv2dLayout;
+}
+
+/** Sizes as the kernels take them: n images of h×w with c channels last. */
+interface Planes { n: number; h: number; w: number; c: number; oh: number; ow: number }
+
+abstract class Pool2d extends Module {
+  readonly kernelSize: readonly [number, number];
+  readonly stride: readonly [number, number];
+  readonly padding: readonly [number, number];
+  readonly layout: Conv2dLayout;
+  /** Input shape and sizes of the last forward. */
+  protected saved: { shape: readonly number[]; out: readonly number[]; p: Planes } | null = null;
+
+  constructor(kernelSize: Size2, options: Pool2dOptions) {
+    super();
+    const where = this.constructor.name;
+    const k = pair(where, 'kernelSize', kernelSize, 1);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
+    checkKeys(where, options, ['stride', 'padding', 'layout']);
+    const s = options.stride === undefined || options.stride === null ? k : pair(where, 'stride', options.stride, 1);
+    const p = pair(where, 'padding', options.padding ?? 0, 0);
+    if (2 * p[0] > k[0] || 2 * p[1] > k[1]) {
+      throw new RangeError(`${where}: padding: expected at most half the kernel size ${k[0]}×${k[1]} (≤ [${k[0] >> 1}, ${k[1] >> 1}]), got [${p[0]}, ${p[1]}]`);
+    }
+    this.layout = checkOneOf(where, 'layout', options.layout ?? 'NCHW', ['NCHW', 'NHWC'] as const);
+    this.kernelSize = Object.freeze(k);
+    this.stride = Object.freeze(s);
+    this.padding = Object.freeze(p);
+  }
+
+  /** Checks x; returns its sizes for the kernels and the output shape. */
+  protected geometry(where: string, x: unknown): { p: Planes; out: number[] } {
+    const g: Geometry2d = checkInput2d(where, x, this.layout, null, this.kernelSize, this.stride, this.padding);
+    const nchw = this.layout === 'NCHW';
+    return {
+      p: nchw ? { n: g.n * g.c, h: g.h, w: g.w, c: 1, oh: g.oh, ow: g.ow } : { n: g.n, h: g.h, w: g.w, c: g.c, oh: g.oh, ow: g.ow },
+      out: nchw ? [g.n, g.c, g.oh, g.ow] : [g.n, g.oh, g.ow, g.c],
+    };
+  }
+
+  /** The saved sizes; throws unless a forward came first and dy has its output's shape. */
+  protected checkBackward(where: string, dy: unknown): { shape: readonly number[]; p: Planes } {
+    const s = this.saved;
+    if (s === null) throw new Error(`${where}: call forward() first`);
+    checkGradOutput(where, dy, s.out);
+    return s;
+  }
+}
+
+/** The maximum of each window; backward sends each gradient to the (first) maximum's position. */
+export class MaxPool2d extends Pool2d {
+  /** i32 argmax (iy·w + ix) per output of the last forward. */
+  #idx: Tensor | null = null;
+
+  constructor(kernelSize: Size2, options: Pool2dOptions = {}) {
+    super(kernelSize, options);
+  }
+
+  /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
+  forward(x: Tensor): Tensor {
+    const { p, out } = this.geometry('MaxPool2d.forward', x);
+    const y = Tensor.empty(out);
+    let idx: Tensor;
+    try {
+      idx = Tensor.empty([y.size]);
+    } catch (e) {
+      y.dispose();
+      throw e;
+    }
+    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
+    runtime().k.maxPool2d(x.ptr, y.ptr, idx.ptr, p.n, p.h, p.w, p.c, kh, kw, sh, sw, ph, pw, p.oh, p.ow);
+    this.#idx?.dispose();
+    this.#idx = idx;
+    this.saved = { shape: x.shape, out, p };
+    return y;
+  }
+
+  /** dx: zero except dx[argmax] += dy, window by window. */
+  backward(dy: Tensor): Tensor {
+    const where = 'MaxPool2d.backward';
+    const { shape, p } = this.checkBackward(where, dy);
+    const idx = this.#idx!;
+    if (idx.runtime !== runtime()) throw new Error(`${where}: the last forward() ran on backend '${idx.runtime.name}', but the active backend is '${runtime().name}'`);
+    const dx = Tensor.empty(shape);
+    runtime().k.maxPool2dBackward(dy.ptr, idx.ptr, dx.ptr, p.n, p.h * p.w, p.c, p.oh * p.ow);
+    return dx;
+  }
+
+  dispose(): void {
+    this.#idx?.dispose();
+    this.#idx = null;
+    this.saved = null;
+  }
+}
+
+/** The mean of each window, padding counted as zeros (count_include_pad = True). */
+export class AvgPool2d extends Pool2d {
+  constructor(kernelSize: Size2, options: Pool2dOptions = {}) {
+    super(kernelSize, options);
+  }
+
+  /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
+  forward(x: Tensor): Tensor {
+    const { p, out } = this.geometry('AvgPool2d.forward', x);
+    const y = Tensor.empty(out);
+    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
+    runtime().k.avgPool2d(x.ptr, y.ptr, p.n, p.h, p.w, p.c, kh, kw, sh, sw, ph, pw, p.oh, p.ow);
+    this.saved = { shape: x.shape, out, p };
+    return y;
+  }
+
+  /** dx: each dy / (kh·kw) added over its window. */
+  backward(dy: Tensor): Tensor {
+    const { shape, p } = this.checkBackward('AvgPool2d.backward', dy);
+    const dx = Tensor.empty(shape);
+    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
+    runtime().k.avgPool2dBackward(dy.ptr, dx.ptr, p.n, p.h, p.w, p.c, kh, kw, sh, sw, ph, pw, p.oh, p.ow);
+    return dx;
+  }
+
+  dispose(): void {
+    this.saved = null;
+  }
+}
