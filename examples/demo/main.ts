@@ -13,7 +13,7 @@ const { values: args } = parseArgs({ options: { full: { type: 'boolean', default
 const FULL = args.full;
 const OUT = args.out;
 // default: under a minute on 2 cores; --full: 40 epochs a run
-const EPOCHS_A = FULL ? 40 : 12, EPOCHS_BC = FULL ? 40 : 12, EPOCHS_D = FULL ? 20 : 6, EVAL_EVERY = FULL ? 100 : 50;
+const EPOCHS_A = FULL ? 40 : 12, EPOCHS_BC = FULL ? 40 : 12, EPOCHS_D = FULL ? 20 : 8, EVAL_EVERY = FULL ? 100 : 50;
 const BASE_LR = 0.5, BATCH = 60, SEED = 1;
 
 await init();
@@ -51,7 +51,7 @@ const c = await runAll('(c) weight initialisation scale × 0.1, × 1, × 10', [0
   spec(`baseline init×${s}`, false, BASE_LR, s, EPOCHS_BC), spec(`BN init×${s}`, true, BASE_LR, s, EPOCHS_BC),
 ]));
 
-console.log(`\n(d) a small CNN: Conv-BN-ReLU ×2 (fused BN+ReLU), max-pooling, Linear; SGD momentum 0.9, lr 0.05`);
+console.log(`\n(d) a small CNN: Conv(32)-BN-ReLU, Conv(64)-BN-ReLU (fused BN+ReLU), max-pooling, Linear; Adam lr 1e-3, cosine-annealed`);
 const d = await runCnn({ ...trainSet, shape: [1, 28, 28] }, { ...testSet, shape: [1, 28, 28] }, EPOCHS_D, SEED);
 console.log(`  held-out accuracy by epoch: ${d.accuracy.map(([e, acc]) => `${e}: ${(100 * acc).toFixed(1)}%`).join(', ')}`);
 
