@@ -1,11 +1,8 @@
 // Channels-last inner loop over a block of 16 channels (one 64-byte cache line per row) and a few
 // rows, with the block's constants held in registers; batchnorm_nhwc.ts uses it for data in cache.
 
-/** Rows per block pass: few enough that rows a multiple of 4 KiB apart don't exhaust an L1 set. */
-// @ts-ignore: decorator
-@inline export function blockRows(stride: usize): i32 {
-  return (stride & 4095) == 0 ? 8 : 32;
-}
+/** Rows per block pass: 32 rows of one 64-byte line stay in L1 alongside their outputs. */
+export const BLOCK_ROWS: i32 = 32;
 
 /** y = max(x·a + b, floor) (folded) or max((x − s)·a + b, floor) for channels g..g+15 over `r` rows; constants f32[16] at ps, pa, pb. */
 export function block16Normalize(px: usize, py: usize, r: i32, stride: usize, ps: usize, pa: usize, pb: usize, folded: bool, floor: f32): void {
