@@ -1,8 +1,11 @@
-// foldBatchNorm: an inference model in which every BatchNorm that follows a Linear (or Conv2d) is
+// foldBatchNorm: an inference model in which every BatchNorm that follows a Linear or Conv2d is
 // folded into that layer's weight and bias: W' = W·a per output, b' = (b − mean)·a + β with
-// a = γ/√(running_var + eps). The folded model computes the same function in eval mode.
+// a = γ/√(running_var + eps); a fused BN+ReLU leaves a ReLU behind (Conv-BN-ReLU becomes
+// Conv-ReLU). The folded model computes the same function in eval mode.
 // see: Jacob et al. 2018, https://arxiv.org/abs/1712.05877 (§3.2, batch normalization folding)
 import { Linear } from './linear';
+import { Conv2d } from './conv';
+import { ReLU } from './layers';
 import { BatchNorm1d, BatchNorm2d, BatchNorm3d } from './batchnorm';
 import { Sequential } from './layers';
 import { Module } from './module';
@@ -20,7 +23,7 @@ function isNorm(m: Module | undefined): m is BatchNorm1d | BatchNorm2d | BatchNo
 /**
  * Returns a new Sequential for inference with each BatchNorm after a Linear/Conv folded in; the
  * other layers are shared with `model` (not copied). Needs running statistics (trackRunningStats).
- * `makeFolded(layer, weight, bias)` builds the replacement layer; Linear is built in.
+ * `makeFolded(layer, weight, bias)` builds the replacement for other layer types; Linear and Conv2d are built in.
  */
 export function foldBatchNorm(model: Sequential, options: { makeFolded?: (layer: Module, weight: Float32Array, bias: Float32Array) => Module | null } = {}): Sequential {
   if (!(model instanceof Sequential)) throw new TypeError(`foldBatchNorm: model: expected a Sequential, got ${describe(model)}`);
@@ -43,15 +46,24 @@ export function foldBatchNorm(model: Sequential, options: { makeFolded?: (layer:
         for (let j = 0; j < per; j++) w[o * per + j] = w[o * per + j] * a;
         bias[o] = (b0[o] - sd.running_mean![o]) * a + (next.affine ? sd.bias![o] : 0);
       }
-      const folded = layer instanceof Linear ? linearWith(layer, w, bias) : options.makeFolded?.(layer, w, bias) ?? null;
+      const folded = layer instanceof Linear ? linearWith(layer, w, bias)
+        : layer instanceof Conv2d ? convWith(layer, w, bias)
+          : options.makeFolded?.(layer, w, bias) ?? null;
       if (folded === null) throw new TypeError(`foldBatchNorm: layer ${i}: no way to fold into ${layer.constructor.name} (pass options.makeFolded)`);
       out.push(folded);
+      if (next.activation === 'relu') out.push(new ReLU());
       i++; // the BatchNorm is gone
     } else {
       out.push(layer);
     }
   }
   return new Sequential(...out).eval();
+}
+
+function convWith(l: Conv2d, w: Float32Array, b: Float32Array): Conv2d {
+  const f = new Conv2d(l.inChannels, l.outChannels, l.kernelSize as [number, number], { stride: l.stride as [number, number], padding: l.padding as [number, number], layout: l.layout });
+  f.loadStateDict({ weight: w, bias: b });
+  return f;
 }
 
 function linearWith(l: Linear, w: Float32Array, b: Float32Array): Linear {
