@@ -37,6 +37,15 @@ const STREAM_BYTES: usize = 8 << 20;
  * (dot = 1) a = dy, b = dy·(x − K). f32 partial sums are flushed to f64 every FLUSH·4 rows.
  */
 function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool, relu: bool): void {
+  // one copy of the loops per mode: with the flags constant after inlining, the inner loop has no
+  // branches (measured 1.8× faster than testing them per group)
+  if (!dot) rowSumsMode(x, dy, m, c, ws, false, false);
+  else if (!relu) rowSumsMode(x, dy, m, c, ws, true, false);
+  else rowSumsMode(x, dy, m, c, ws, true, true);
+}
+
+// @ts-ignore: decorator
+@inline function rowSumsMode(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool, relu: bool): void {
   let stride = <usize>c << 2;
   let s1 = at(ws, c, 0), s2 = at(ws, c, 8), a1 = at(ws, c, 16), a2 = at(ws, c, 20), pk = at(ws, c, 24);
   let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
@@ -47,47 +56,44 @@ function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool, relu
     let r = r0;
     if (ASC_FEATURE_SIMD) {
       memory.fill(a1, 0, <usize>c << 3);
-      for (; r < end; r += 4) {
-        let rows = min(4, end - r);
+      for (; r + 4 <= end; r += 4) {
         let p = <usize>r * stride;
         for (let g = 0; g < c4; g += 4) {
           let o = <usize>g << 2;
           let k = v128.load(pk + o);
           let px = x + p + o, pdy = dy + p + o;
-          let sa = f32x4.splat(0), sb = f32x4.splat(0);
-          if (rows == 4) {
-            let e0 = v128.load(px), e1 = v128.load(px + stride), e2 = v128.load(px + 2 * stride), e3 = v128.load(px + 3 * stride);
-            if (v128.any_true(k)) {
-              e0 = f32x4.sub(e0, k); e1 = f32x4.sub(e1, k); e2 = f32x4.sub(e2, k); e3 = f32x4.sub(e3, k);
+          let x0 = v128.load(px), x1 = v128.load(px + stride), x2 = v128.load(px + 2 * stride), x3 = v128.load(px + 3 * stride);
+          let e0 = f32x4.sub(x0, k), e1 = f32x4.sub(x1, k), e2 = f32x4.sub(x2, k), e3 = f32x4.sub(x3, k);
+          let sa: v128, sb: v128;
+          if (dot) {
+            let g0 = v128.load(pdy), g1 = v128.load(pdy + stride), g2 = v128.load(pdy + 2 * stride), g3 = v128.load(pdy + 3 * stride);
+            if (relu) {
+              // BN+ReLU: dy counts where the forward's output was positive
+              let vs = v128.load(fs + o), va = v128.load(fa + o), vb = v128.load(fb + o);
+              g0 = v128.and(g0, reluMask(x0, vs, va, vb)); g1 = v128.and(g1, reluMask(x1, vs, va, vb));
+              g2 = v128.and(g2, reluMask(x2, vs, va, vb)); g3 = v128.and(g3, reluMask(x3, vs, va, vb));
             }
-            if (dot) {
-              let g0 = v128.load(pdy), g1 = v128.load(pdy + stride), g2 = v128.load(pdy + 2 * stride), g3 = v128.load(pdy + 3 * stride);
-              if (relu) {
-                // BN+ReLU: dy counts where the forward's output was positive (x still unshifted here)
-                let vs = v128.load(fs + o), va = v128.load(fa + o), vb = v128.load(fb + o);
-                g0 = v128.and(g0, reluMask(v128.load(px), vs, va, vb));
-                g1 = v128.and(g1, reluMask(v128.load(px + stride), vs, va, vb));
-                g2 = v128.and(g2, reluMask(v128.load(px + 2 * stride), vs, va, vb));
-                g3 = v128.and(g3, reluMask(v128.load(px + 3 * stride), vs, va, vb));
-              }
-              sa = f32x4.add(f32x4.add(g0, g1), f32x4.add(g2, g3));
-              sb = f32x4.add(f32x4.add(f32x4.mul(g0, e0), f32x4.mul(g1, e1)), f32x4.add(f32x4.mul(g2, e2), f32x4.mul(g3, e3)));
-            } else {
-              sa = f32x4.add(f32x4.add(e0, e1), f32x4.add(e2, e3));
-              sb = f32x4.add(f32x4.add(f32x4.mul(e0, e0), f32x4.mul(e1, e1)), f32x4.add(f32x4.mul(e2, e2), f32x4.mul(e3, e3)));
-            }
+            sa = f32x4.add(f32x4.add(g0, g1), f32x4.add(g2, g3));
+            sb = f32x4.add(f32x4.add(f32x4.mul(g0, e0), f32x4.mul(g1, e1)), f32x4.add(f32x4.mul(g2, e2), f32x4.mul(g3, e3)));
           } else {
-            for (let i = 0; i < rows; i++) {
-              let xv = v128.load(px + <usize>i * stride);
-              let e = f32x4.sub(xv, k);
-              let gg = dot ? v128.load(pdy + <usize>i * stride) : e;
-              if (relu) gg = v128.and(gg, reluMask(xv, v128.load(fs + o), v128.load(fa + o), v128.load(fb + o)));
-              sa = f32x4.add(sa, gg);
-              sb = f32x4.add(sb, f32x4.mul(gg, e));
-            }
+            sa = f32x4.add(f32x4.add(e0, e1), f32x4.add(e2, e3));
+            sb = f32x4.add(f32x4.add(f32x4.mul(e0, e0), f32x4.mul(e1, e1)), f32x4.add(f32x4.mul(e2, e2), f32x4.mul(e3, e3)));
           }
           v128.store(a1 + o, f32x4.add(v128.load(a1 + o), sa));
           v128.store(a2 + o, f32x4.add(v128.load(a2 + o), sb));
+        }
+      }
+      // the last rows of a chunk, one at a time
+      for (; r < end; r++) {
+        let p = <usize>r * stride;
+        for (let g = 0; g < c4; g += 4) {
+          let o = <usize>g << 2;
+          let xv = v128.load(x + p + o);
+          let e = f32x4.sub(xv, v128.load(pk + o));
+          let gg = dot ? v128.load(dy + p + o) : e;
+          if (relu) gg = v128.and(gg, reluMask(xv, v128.load(fs + o), v128.load(fa + o), v128.load(fb + o)));
+          v128.store(a1 + o, f32x4.add(v128.load(a1 + o), gg));
+          v128.store(a2 + o, f32x4.add(v128.load(a2 + o), f32x4.mul(gg, e)));
         }
       }
       for (let g = 0; g < c4; g += 4) {
