@@ -61,6 +61,27 @@ export function measure(fn: () => void, b: Budget): Timing {
   return { ms: median(samples), reps: samples.length, inner, warmCalls: warm };
 }
 
+/** `measure` for a step that returns a promise (trainOnBatch); same warm-up and sampling rules. */
+export async function measureAsync(fn: () => Promise<unknown>, b: Budget): Promise<Timing> {
+  let warm = 0;
+  const w0 = performance.now();
+  for (;;) {
+    await fn();
+    warm++;
+    const el = performance.now() - w0;
+    if ((warm >= b.warmCalls && el >= b.warmMs) || el >= b.warmCapMs) break;
+  }
+  const samples: number[] = [];
+  const t0 = performance.now();
+  while (samples.length < b.maxReps) {
+    const s0 = performance.now();
+    await fn();
+    samples.push(performance.now() - s0);
+    if (samples.length >= b.minReps && performance.now() - t0 >= b.timeMs) break;
+  }
+  return { ms: median(samples), reps: samples.length, inner: 1, warmCalls: warm };
+}
+
 export function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   const h = s.length >> 1;

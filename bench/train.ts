@@ -5,7 +5,8 @@
 // a tf.layers model (trainOnBatch) and as core ops (variableGrads + applyGradients). Then eval-mode
 // inference of the trained BN model against the same model with BN folded into the Linears.
 // Every model starts from the same weights (ours, copied into TF.js), so the losses of the first
-// steps are compared (untimed). Writes bench/results/NAME.json.
+// steps are compared (untimed). Then, from bench/cnn.ts: one Adam step of the demo CNN against
+// TF.js, and fused BN+ReLU against BN then ReLU. Writes bench/results/NAME.json.
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167 (§4.1)
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -17,9 +18,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { CrossEntropyLoss, foldBatchNorm, Generator, Linear, SGD, tensor, type Sequential, type Tensor } from '../src/index';
 import { mlp } from '../examples/demo/experiments';
-import { measure, median, type Budget, type Timing } from './timing';
+import { measure, measureAsync, type Budget, type Timing } from './timing';
 import { useBackend, type OurBackend } from './ours';
 import { initTfjs } from './tfjs';
+import { cnnBench, cnnBudgets, fuseBench, printCnn, printFuse } from './cnn';
 
 const BATCH = 60, LR = 0.5, EPS = 1e-5, SEED = 1, CLASSES = 10;
 const SIZES: [number, number][] = [[784, 100], [100, 100], [100, 100], [100, 10]];
@@ -53,27 +55,6 @@ function budgets(quick: boolean): { fast: Budget; slow: Budget; infer: Budget } 
     slow: { warmCalls: 60, warmMs: 600, warmCapMs: 2500, minReps: 20, timeMs: 1500, maxReps: 5000 },
     infer: { warmCalls: 1000, warmMs: 400, warmCapMs: 1500, minReps: 30, timeMs: 600, maxReps: 5000 },
   };
-}
-
-/** `measure` for a step that returns a promise (trainOnBatch); same warm-up and sampling rules. */
-async function measureAsync(fn: () => Promise<unknown>, b: Budget): Promise<Timing> {
-  let warm = 0;
-  const w0 = performance.now();
-  for (;;) {
-    await fn();
-    warm++;
-    const el = performance.now() - w0;
-    if ((warm >= b.warmCalls && el >= b.warmMs) || el >= b.warmCapMs) break;
-  }
-  const samples: number[] = [];
-  const t0 = performance.now();
-  while (samples.length < b.maxReps) {
-    const s0 = performance.now();
-    await fn();
-    samples.push(performance.now() - s0);
-    if (samples.length >= b.minReps && performance.now() - t0 >= b.timeMs) break;
-  }
-  return { ms: median(samples), reps: samples.length, inner: 1, warmCalls: warm };
 }
 
 /** Fixed inputs: pixels in [0, 1), labels in [0, 10). */
@@ -288,6 +269,10 @@ async function main(): Promise<void> {
     xt.dispose();
   }
 
+  const cb = cnnBudgets(values.quick);
+  const cnnResult = await cnnBench(data, cb, progress);
+  const fuse = await fuseBench(cb.fuse, progress);
+
   // ratios, loss checks, targets
   const ms = (model: string, backend: Column) => rows.find((r) => r.model === model && r.backend === backend)!.ms;
   for (const r of rows) {
@@ -328,6 +313,8 @@ async function main(): Promise<void> {
 
   console.log('\nTargets (wasm-simd):');
   for (const t of targets) console.log(`  ${t.model.padEnd(6)}${t.target.padEnd(45)} ${t.target.startsWith('step') ? `${t.value.toFixed(3)} ms` : `${t.value.toFixed(2)}×`}  ${t.ok ? 'PASS' : 'FAIL'}`);
+  printCnn(cnnResult);
+  printFuse(fuse);
   const durationS = (performance.now() - t0) / 1000;
   console.log(`run took ${durationS.toFixed(0)} s`);
 
@@ -337,10 +324,12 @@ async function main(): Promise<void> {
   writeFileSync(file, JSON.stringify({
     name: values.name, quick: values.quick, machine: m, reference, budgets: b,
     model: { sizes: SIZES, batch: BATCH, lr: LR, eps: EPS, seed: SEED, flopsPerStep: FLOPS, firstDxFlops: FIRST_DX_FLOPS },
-    rows, inference: infer, lossChecks: checks, targets, notes, durationS,
+    rows, inference: infer, lossChecks: checks, targets, notes,
+    cnn: { budgets: cb, ...cnnResult }, fusedBnRelu: fuse, durationS,
   }, null, 1) + '\n');
   console.log(`wrote ${file}`);
-  if (checks.some((c) => !c.ok) || infer.some((r) => !r.ok)) process.exitCode = 1;
+  const cnnOk = cnnResult.lossChecks.every((c) => c.ok) && fuse.every((r) => Object.values(r.identical).every(Boolean));
+  if (checks.some((c) => !c.ok) || infer.some((r) => !r.ok) || !cnnOk) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {

@@ -1,0 +1,286 @@
+// Part of `npm run bench -- --train` (bench/train.ts runs and prints these):
+//
+// 1. One Adam training step of the demo CNN (examples/demo/cnn.ts: Conv 1→32 3×3, BN+ReLU fused,
+//    max-pool 2, Conv 32→64 3×3, BN+ReLU fused, max-pool 2, Linear 3136→10), batch 60, softmax
+//    cross-entropy, on our SIMD build (NCHW [60,1,28,28]) against the same network in TF.js's wasm
+//    backend (NHWC [60,28,28,1]: its conv2d is channels-last) as a tf.layers model (trainOnBatch)
+//    and as core ops (variableGrads + applyGradients). TF.js 4.22's wasm backend cannot train a
+//    conv2d on its own (no Conv2DBackpropFilter kernel): bench/tfjs_conv.ts supplies the gradients,
+//    as a GEMM (the rows the ratios use) and from TF.js's own kernels ('stock', one row).
+//    All start from our weights (copied into TF.js), so the first losses are compared (untimed).
+// 2. BatchNorm2d(C, { activation: 'relu' }) (one kernel forward, one backward) against
+//    BatchNorm2d then ReLU, forward + backward in train mode, on the SIMD build; outputs, dx, dγ
+//    and dβ are compared bit for bit (untimed).
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { Adam, BatchNorm2d, Conv2d, CrossEntropyLoss, Generator, Linear, ReLU, tensor, type Layout, type Sequential, type Tensor } from '../src/index';
+import { cnn } from '../examples/demo/cnn';
+import { measure, measureAsync, type Budget, type Timing } from './timing';
+import { useBackend } from './ours';
+import { checkConvGrads, setConvGrads } from './tfjs_conv';
+
+const BATCH = 60, SIDE = 28, C1 = 32, C2 = 64, CLASSES = 10, LR = 1e-3, ADAM_EPS = 1e-8, BN_EPS = 1e-5, SEED = 1;
+const CHECK_STEPS = 3;
+// step 1 from the same weights: the forward only, f32 summation order (loss ≈ 2.5). Steps 2–3 carry
+// the gradients, and there f32 differences in the activations (≈ 2e-5) flip a few ReLU signs and
+// the argmax of a near-tied max-pool window, so a few gradient entries go elsewhere (conv weight
+// gradients then differ by up to ~1e-3 of their largest value); Adam's first update, ≈ lr·sign(g)
+// per weight, carries that into the loss (seen: ~3e-4)
+const LOSS_TOL = { first: 1e-4, later: 1e-3 };
+// GEMM FLOP of one step (2·m·n·k per product; BN, ReLU, pooling, loss and Adam not counted)
+const CONV1 = 2 * BATCH * SIDE * SIDE * C1 * 9, CONV2 = 2 * BATCH * (SIDE / 2) ** 2 * C2 * C1 * 9, LIN = 2 * BATCH * C2 * 49 * CLASSES;
+const FLOPS = 3 * (CONV1 + CONV2 + LIN);
+const CNN_COLUMNS = ['wasm-simd', 'tfjs-layers', 'tfjs-core', 'tfjs-layers-stock'] as const;
+type CnnColumn = (typeof CNN_COLUMNS)[number];
+
+export interface CnnRow { backend: CnnColumn; ms: number; reps: number; warmCalls: number; gflops: number; losses: number[]; lastLoss: number; vsOurs: number }
+export interface CnnResult {
+  rows: CnnRow[]; flopsPerStep: number; firstConvDxFlops: number;
+  lossChecks: { backend: CnnColumn; losses: number[]; diffs: number[]; ok: boolean }[];
+  convGradCheck: { dW: number; dx: number }; tfjsProfile: { kernel: string; ms: number }[]; notes: string[];
+}
+export interface FuseRow { layout: Layout; shape: number[]; fusedMs: number; unfusedMs: number; speedup: number; fusedReps: number; unfusedReps: number; identical: Record<'y' | 'dx' | 'dgamma' | 'dbeta', boolean> }
+
+export function cnnBudgets(quick: boolean): Record<'ours' | 'tf' | 'stock' | 'fuse', Budget> {
+  if (quick) {
+    const q: Budget = { warmCalls: 2, warmMs: 0, warmCapMs: 300, minReps: 3, timeMs: 200, maxReps: 200 };
+    return { ours: q, tf: q, stock: q, fuse: { ...q, warmCalls: 10 } };
+  }
+  return {
+    // ~40 kernel calls a step, 30–60 ms: 20 steps give each GEMM hundreds of calls to tier up on
+    ours: { warmCalls: 20, warmMs: 800, warmCapMs: 2000, minReps: 20, timeMs: 2000, maxReps: 500 },
+    tf: { warmCalls: 5, warmMs: 600, warmCapMs: 1500, minReps: 10, timeMs: 2000, maxReps: 500 },
+    // about half a second a step
+    stock: { warmCalls: 2, warmMs: 0, warmCapMs: 1200, minReps: 5, timeMs: 1500, maxReps: 20 },
+    fuse: { warmCalls: 30, warmMs: 300, warmCapMs: 800, minReps: 20, timeMs: 600, maxReps: 5000 },
+  };
+}
+
+type Init = { conv: { w: Float32Array; b: Float32Array }[]; lin: { w: Float32Array; b: Float32Array } };
+
+function ourWeights(model: Sequential): Init {
+  const convs = model.layers.filter((l): l is Conv2d => l instanceof Conv2d);
+  const lin = model.layers.find((l): l is Linear => l instanceof Linear)!;
+  return { conv: convs.map((c) => ({ w: c.weight.toArray(), b: c.bias!.toArray() })), lin: { w: lin.weight.toArray(), b: lin.bias!.toArray() } };
+}
+
+/** Our weights in TF.js's layouts: conv [out, in, kh, kw] → [kh, kw, in, out]; the Linear's input
+ *  index c·49 + h·7 + w (NCHW flatten) → the dense kernel's row (h·7 + w)·C2 + c (NHWC flatten). */
+function tfWeights(init: Init): { conv: [tf.Tensor4D, tf.Tensor1D][]; dense: [tf.Tensor2D, tf.Tensor1D] } {
+  const conv = init.conv.map(({ w, b }, l): [tf.Tensor4D, tf.Tensor1D] => {
+    const cin = l === 0 ? 1 : C1, cout = l === 0 ? C1 : C2, k = new Float32Array(w.length);
+    for (let o = 0; o < cout; o++) for (let c = 0; c < cin; c++) for (let q = 0; q < 9; q++) k[(q * cin + c) * cout + o] = w[(o * cin + c) * 9 + q];
+    return [tf.tensor4d(k, [3, 3, cin, cout]), tf.tensor1d(b)];
+  });
+  const k = new Float32Array(init.lin.w.length);
+  for (let o = 0; o < CLASSES; o++) for (let c = 0; c < C2; c++) for (let p = 0; p < 49; p++) k[(p * C2 + c) * CLASSES + o] = init.lin.w[o * C2 * 49 + c * 49 + p];
+  return { conv, dense: [tf.tensor2d(k, [C2 * 49, CLASSES]), tf.tensor1d(init.lin.b)] };
+}
+
+const softmaxCE = (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, logits);
+const tfAdam = () => tf.train.adam(LR, 0.9, 0.999, ADAM_EPS);
+
+function tfLayers(init: Init, x: tf.Tensor, y1h: tf.Tensor) {
+  const model = tfl.sequential();
+  for (const [i, filters] of [C1, C2].entries()) {
+    model.add(tfl.layers.conv2d({ filters, kernelSize: 3, padding: 'same', ...(i === 0 ? { inputShape: [SIDE, SIDE, 1] } : {}) }));
+    // epsilon as ours; momentum 0.9 is PyTorch's 0.1 (it only moves the running statistics)
+    model.add(tfl.layers.batchNormalization({ axis: -1, epsilon: BN_EPS, momentum: 0.9 }));
+    model.add(tfl.layers.activation({ activation: 'relu' }));
+    model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+  }
+  model.add(tfl.layers.flatten());
+  model.add(tfl.layers.dense({ units: CLASSES }));
+  model.compile({ optimizer: tfAdam(), loss: softmaxCE });
+  const w = tfWeights(init), convs = model.layers.filter((l) => l.getClassName() === 'Conv2D');
+  w.conv.forEach((ws, i) => convs[i].setWeights(ws));
+  model.layers.find((l) => l.getClassName() === 'Dense')!.setWeights(w.dense);
+  tf.dispose([...w.conv.flat(), ...w.dense]);
+  return {
+    step: async () => (await model.trainOnBatch(x, y1h)) as number,
+    dispose: () => { model.optimizer.dispose(); model.dispose(); },
+  };
+}
+
+/** fused conv2d + bias, moments + batchNorm, relu, maxPool; fused matMul; variableGrads + Adam in a tidy. */
+function tfCore(init: Init, x: tf.Tensor, y1h: tf.Tensor) {
+  const vars: tf.Variable[] = [];
+  const keep = <T extends tf.Tensor>(t: T) => { const v = tf.variable(t); t.dispose(); vars.push(v); return v as unknown as T; };
+  const w = tfWeights(init);
+  const convs = w.conv.map(([k, b]) => ({ k: keep(k), b: keep(b), gamma: keep(tf.ones([k.shape[3]]) as tf.Tensor1D), beta: keep(tf.zeros([k.shape[3]]) as tf.Tensor1D) }));
+  const dk = keep(w.dense[0]), db = keep(w.dense[1]);
+  const loss = () => {
+    let h = x as tf.Tensor4D;
+    for (const c of convs) {
+      h = tf.fused.conv2d({ x: h, filter: c.k, strides: 1, pad: 'same', bias: c.b });
+      const { mean, variance } = tf.moments(h, [0, 1, 2]);
+      h = tf.maxPool(tf.relu(tf.batchNorm4d(h, mean as tf.Tensor1D, variance as tf.Tensor1D, c.beta, c.gamma, BN_EPS)), 2, 2, 'valid');
+    }
+    return softmaxCE(y1h, tf.fused.matMul({ a: tf.reshape(h, [BATCH, -1]), b: dk, bias: db })) as tf.Scalar;
+  };
+  const opt = tfAdam();
+  const step = () => tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(loss, vars);
+    opt.applyGradients(grads as Parameters<typeof opt.applyGradients>[0]);
+    return value.dataSync()[0];
+  });
+  /** Time per kernel over one step (tf.profile; untimed), largest first. */
+  const profile = async () => {
+    const p = await tf.profile(() => { step(); });
+    const by = new Map<string, number>();
+    for (const k of p.kernels) by.set(k.name, (by.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+    return [...by].map(([kernel, ms]) => ({ kernel, ms })).sort((a, b) => b.ms - a.ms);
+  };
+  return { step, profile, dispose: () => { opt.dispose(); tf.dispose(vars); } };
+}
+
+function ourTrainer(model: Sequential, x: Tensor, labels: Int32Array) {
+  const opt = new Adam(model.parameters(), { lr: LR, eps: ADAM_EPS }), lossFn = new CrossEntropyLoss();
+  model.train();
+  const step = (): number => {
+    opt.zeroGrad();
+    const logits = model.forward(x);
+    const loss = lossFn.forward(logits, labels);
+    const dlogits = lossFn.backward();
+    model.backward(dlogits).dispose();
+    opt.step();
+    logits.dispose(); dlogits.dispose();
+    return loss;
+  };
+  return { step, dispose: () => { opt.dispose(); lossFn.dispose(); } };
+}
+
+/** The CNN step on wasm-simd and in TF.js; `data` holds 60 images of 28·28 pixels in [0, 1) and their labels. */
+export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: ReturnType<typeof cnnBudgets>, progress: (s: string) => void): Promise<CnnResult> {
+  const rows: CnnRow[] = [], notes: string[] = [];
+  let tfjsProfile: { kernel: string; ms: number }[] = [];
+  const record = (backend: CnnColumn, t: Timing, losses: number[], lastLoss: number) => {
+    rows.push({ backend, ms: t.ms, reps: t.reps, warmCalls: t.warmCalls, gflops: FLOPS / t.ms / 1e6, losses, lastLoss, vsOurs: 0 });
+    progress(`  CNN ${backend.padEnd(17)} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toFixed(4)})`);
+  };
+  await useBackend('wasm-simd');
+  const model = cnn(SEED, C1, C2);
+  const init = ourWeights(model);
+  {
+    const xt = tensor(data.x, [BATCH, 1, SIDE, SIDE]);
+    const c = ourTrainer(model, xt, data.y);
+    const losses = Array.from({ length: CHECK_STEPS }, c.step);
+    record('wasm-simd', measure(c.step, b.ours), losses, c.step());
+    c.dispose(); model.dispose(); xt.dispose();
+  }
+
+  // with one input channel, NCHW [60,1,28,28] and NHWC [60,28,28,1] are the same array
+  const x = tf.tensor4d(data.x, [BATCH, SIDE, SIDE, 1]), y1h = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), 'float32'));
+  const convGradCheck = checkConvGrads([BATCH, SIDE / 2, SIDE / 2, C1], [3, 3, C1, C2], SEED);
+  for (const kind of CNN_COLUMNS.slice(1)) {
+    const before = tf.memory().numTensors;
+    setConvGrads(kind === 'tfjs-layers-stock' ? 'stock' : 'gemm');
+    if (kind === 'tfjs-core') {
+      const c = tfCore(init, x, y1h);
+      const losses = Array.from({ length: CHECK_STEPS }, c.step);
+      record(kind, measure(c.step, b.tf), losses, c.step());
+      tfjsProfile = await c.profile();
+      c.dispose();
+    } else {
+      const c = tfLayers(init, x, y1h);
+      const losses: number[] = [];
+      for (let i = 0; i < CHECK_STEPS; i++) losses.push(await c.step());
+      record(kind, await measureAsync(c.step, kind === 'tfjs-layers' ? b.tf : b.stock), losses, await c.step());
+      c.dispose();
+    }
+    const leaked = tf.memory().numTensors - before;
+    if (leaked !== 0) notes.push(`CNN ${kind}: ${leaked} TF.js tensors left after the case`);
+  }
+  setConvGrads('gemm');
+  tf.dispose([x, y1h]);
+
+  const ours = rows[0];
+  for (const r of rows) r.vsOurs = r.ms / ours.ms;
+  const lossChecks = rows.slice(1).map((r) => {
+    const diffs = r.losses.map((l, i) => Math.abs(l - ours.losses[i]));
+    return { backend: r.backend, losses: r.losses, diffs, ok: diffs[0] <= LOSS_TOL.first && diffs.every((d) => d <= LOSS_TOL.later) };
+  });
+  return { rows, flopsPerStep: FLOPS, firstConvDxFlops: CONV1, lossChecks, convGradCheck, tfjsProfile, notes };
+}
+
+export function printCnn(r: CnnResult): void {
+  const f = (v: number) => (v / 1e6).toFixed(0);
+  console.log(`\nDemo CNN, one training step: batch ${BATCH}, ours NCHW [${BATCH},1,${SIDE},${SIDE}], TF.js NHWC [${BATCH},${SIDE},${SIDE},1]; forward + softmax cross-entropy + backward + Adam (lr ${LR}); median`);
+  console.log(`GEMM FLOP per step: ${f(FLOPS)} M (conv1 ${f(3 * CONV1)} M, of which its dx ${f(CONV1)} M, which TF.js skips; conv2 ${f(3 * CONV2)} M; linear ${f(3 * LIN)} M)`);
+  console.log(`${'backend'.padEnd(19)}${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'GFLOP/s'.padStart(9)}${'÷ wasm-simd'.padStart(13)}${'loss step 1'.padStart(13)}`);
+  for (const x of r.rows) {
+    console.log(`${x.backend.padEnd(19)}${x.ms.toFixed(2).padStart(9)}${(1000 / x.ms).toFixed(1).padStart(9)}${x.gflops.toFixed(1).padStart(9)}${`${x.vsOurs.toFixed(2)}×`.padStart(13)}${x.losses[0].toFixed(5).padStart(13)}`);
+  }
+  console.log('  ÷ wasm-simd: this row ms ÷ wasm-simd ms (how many times longer than ours a step takes)');
+  console.log('  TF.js conv gradients (bench/tfjs_conv.ts): tfjs-layers, tfjs-core: filter gradient as one XNNPACK matMul over');
+  console.log('  transposed im2col columns, input gradient as a forward conv2d with the flipped filter; tfjs-layers-stock:');
+  console.log("  TF.js's own Conv3DBackpropFilterV2 (depth 1) and Conv2DBackpropInput kernels");
+  const p = r.tfjsProfile, total = p.reduce((a, k) => a + k.ms, 0);
+  console.log(`  tfjs-core, one step by kernel (tf.profile, ${total.toFixed(0)} ms in all): ${p.slice(0, 6).map((k) => `${k.kernel} ${k.ms.toFixed(0)}`).join(', ')} ms`);
+  const g = r.convGradCheck;
+  console.log(`  the two agree on conv2's gradients ([${BATCH},14,14,${C1}] → ${C2}): max |diff| / max |value| ${g.dW.toExponential(2)} (dW), ${g.dx.toExponential(2)} (dx)`);
+  console.log(`CNN losses of the first ${CHECK_STEPS} steps from the same weights, against wasm-simd (step 1 within ${LOSS_TOL.first}, all within ${LOSS_TOL.later}):`);
+  const ours = r.rows[0].losses.map((l) => l.toFixed(5)).join(' ');
+  for (const c of r.lossChecks) console.log(`  ${c.backend.padEnd(18)} ${c.losses.map((l) => l.toFixed(5)).join(' ')}  (simd ${ours}; max |diff| ${Math.max(...c.diffs).toExponential(2)})${c.ok ? '' : '  MISMATCH'}`);
+  for (const n of r.notes) console.log(`  note: ${n}`);
+}
+
+const FUSE_CASES: { layout: Layout; shape: number[] }[] = [
+  { layout: 'NCHW', shape: [32, 64, 56, 56] }, { layout: 'NHWC', shape: [32, 56, 56, 64] }, { layout: 'NCHW', shape: [60, 16, 28, 28] },
+];
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const u = new Uint32Array(a.buffer, a.byteOffset, a.length), v = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
+  return true;
+}
+
+/** Fused BN+ReLU against BN then ReLU, forward + backward (train mode), on wasm-simd. */
+export async function fuseBench(b: Budget, progress: (s: string) => void): Promise<FuseRow[]> {
+  const rows: FuseRow[] = [];
+  for (const { layout, shape } of FUSE_CASES) {
+    // a fresh instance per shape: WASM memory never shrinks, and the unfused step holds six buffers
+    await useBackend('wasm-simd');
+    const C = layout === 'NCHW' ? shape[1] : shape[3], size = shape.reduce((a, v) => a * v, 1);
+    const g = new Generator(SEED);
+    const x = tensor(g.fillUniform(new Float32Array(size), -2, 3), shape), dy = tensor(g.fillUniform(new Float32Array(size), -1, 1), shape);
+    const params = { weight: g.fillUniform(new Float32Array(C), 0.5, 1.5), bias: g.fillUniform(new Float32Array(C), -0.5, 0.5) };
+    const fused = new BatchNorm2d(C, { activation: 'relu', layout }), bn = new BatchNorm2d(C, { layout }), relu = new ReLU();
+    fused.loadStateDict(params, { strict: false });
+    bn.loadStateDict(params, { strict: false });
+    const fusedStep = () => {
+      const y = fused.forward(x), dx = fused.backward(dy);
+      y.dispose(); dx.dispose();
+    };
+    const unfusedStep = () => {
+      const h = bn.forward(x), y = relu.forward(h), dh = relu.backward(dy), dx = bn.backward(dh);
+      h.dispose(); y.dispose(); dh.dispose(); dx.dispose();
+    };
+    // untimed: one step each from zeroed gradients, everything compared bit for bit
+    fused.zeroGrad(); bn.zeroGrad();
+    const yf = fused.forward(x), dxf = fused.backward(dy);
+    const h = bn.forward(x), yu = relu.forward(h), dh = relu.backward(dy), dxu = bn.backward(dh);
+    const identical = {
+      y: sameBits(yf.toArray(), yu.toArray()), dx: sameBits(dxf.toArray(), dxu.toArray()),
+      dgamma: sameBits(fused.weight!.grad.toArray(), bn.weight!.grad.toArray()), dbeta: sameBits(fused.bias!.grad.toArray(), bn.bias!.grad.toArray()),
+    };
+    for (const t of [yf, dxf, h, yu, dh, dxu]) t.dispose();
+    const tf_ = measure(fusedStep, b), tu = measure(unfusedStep, b);
+    rows.push({ layout, shape, fusedMs: tf_.ms, unfusedMs: tu.ms, speedup: tu.ms / tf_.ms, fusedReps: tf_.reps, unfusedReps: tu.reps, identical });
+    progress(`  BN+ReLU ${layout} ${shape.join('×')}: fused ${tf_.ms.toPrecision(3)} ms, unfused ${tu.ms.toPrecision(3)} ms`);
+    for (const t of [x, dy]) t.dispose();
+    fused.dispose(); bn.dispose();
+  }
+  return rows;
+}
+
+export function printFuse(rows: FuseRow[]): void {
+  console.log("\nBatchNorm2d(C, { activation: 'relu' }) (fused) vs BatchNorm2d then ReLU, forward + backward in train mode, wasm-simd;");
+  console.log('median ms per step, outputs and gradients disposed each step; y, dx, dγ, dβ of one step compared bit for bit');
+  console.log(`${'shape'.padEnd(20)}${'fused ms'.padStart(10)}${'BN, ReLU ms'.padStart(13)}${'speed-up'.padStart(10)}   bit-identical`);
+  for (const r of rows) {
+    const same = Object.entries(r.identical).map(([k, v]) => `${k} ${v ? 'yes' : 'NO'}`).join(', ');
+    console.log(`${`${r.layout} ${r.shape.join('×')}`.padEnd(20)}${r.fusedMs.toFixed(3).padStart(10)}${r.unfusedMs.toFixed(3).padStart(13)}${`${r.speedup.toFixed(2)}×`.padStart(10)}   ${same}`);
+  }
+}
