@@ -157,13 +157,15 @@ function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
   let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
   let folded = allFolded(ps, c);
   let r = 0;
-  if (ASC_FEATURE_SIMD && folded && c4 == c && <usize>m * stride > STREAM_BYTES) {
+  if (ASC_FEATURE_SIMD && folded && (c & 7) == 0 && <usize>m * stride > STREAM_BYTES) {
     // beyond the caches, one sequential stream with the constants read from L1 measured 1.5× faster
     // than four rows at a time (whose interleaved stores stall the write-back of y)
+    let f = f32x4.splat(fl);
     for (let p: usize = 0, end = <usize>m * stride; p < end; p += stride) {
       let px = x + p, py = y + p;
-      for (let o: usize = 0; o < stride; o += 16) {
-        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(v128.load(px + o), v128.load(pa + o)), v128.load(pb + o)), f32x4.splat(fl)));
+      for (let o: usize = 0; o < stride; o += 32) {
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(v128.load(px + o), v128.load(pa + o)), v128.load(pb + o)), f));
+        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(v128.load(px + o, 16), v128.load(pa + o, 16)), v128.load(pb + o, 16)), f), 16);
       }
     }
     return;
@@ -202,9 +204,10 @@ function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
   for (; r < m; r++) {
     let p = <usize>r * stride;
     if (ASC_FEATURE_SIMD) {
+      let f = f32x4.splat(fl);
       for (let g = 0; g < c4; g += 4) {
         let o = <usize>g << 2;
-        v128.store(y + p + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p + o), v128.load(ps + o)), v128.load(pa + o)), v128.load(pb + o)), f32x4.splat(fl)));
+        v128.store(y + p + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p + o), v128.load(ps + o)), v128.load(pa + o)), v128.load(pb + o)), f));
       }
     }
     normalizeScalar(x, y, p, c4, c, ps, pa, pb, fl);
