@@ -175,15 +175,15 @@ abstract class BatchNorm extends Module {
   }
 
   checkUsable(where: string): void {
-    for (const t of [this.weight, this.bias, this.runningMean, this.runningVar, this.#stats.block]) {
-      if (t?.disposed) throw new Error(`${where}: the layer was disposed`);
-      if (t) checkTensor(where, 'this (the layer)', t);
-    }
+    super.checkUsable(where);
+    if (this.#stats.block.disposed) throw new Error(`${where}: the layer was disposed`);
+    checkTensor(where, 'this (the layer)', this.#stats.block);
   }
 
   /** Frees the layer's memory (parameters, gradients, running statistics). */
   dispose(): void {
-    for (const t of [this.weight, this.bias, this.runningMean, this.runningVar, this.#stats.block]) t?.dispose();
+    super.dispose();
+    this.#stats.block.dispose();
     this.#input = null;
   }
 }

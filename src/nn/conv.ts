@@ -302,15 +302,8 @@ export class Conv2d extends Module {
     }
   }
 
-  checkUsable(where: string): void {
-    for (const p of this.parameters()) {
-      if (p.disposed) throw new Error(`${where}: the layer was disposed`);
-      checkTensor(where, 'this (the layer)', p);
-    }
-  }
-
   dispose(): void {
-    for (const p of this.parameters()) p.dispose();
+    super.dispose();
     this.#wT?.dispose();
     this.#wT = null;
     this.#input = null;

@@ -75,15 +75,8 @@ export class Linear extends Module {
     return dx;
   }
 
-  checkUsable(where: string): void {
-    for (const p of this.parameters()) {
-      if (p.disposed) throw new Error(`${where}: the layer was disposed`);
-      checkTensor(where, 'this (the layer)', p);
-    }
-  }
-
   dispose(): void {
-    for (const p of this.parameters()) p.dispose();
+    super.dispose();
     this.#input = null;
   }
 }

@@ -4,6 +4,7 @@
 //      https://pytorch.org/docs/stable/generated/torch.nn.Module.html (state_dict, load_state_dict)
 import { Parameter, Tensor } from '../tensor';
 import { checkBool, checkKeys, describe } from '../validate';
+import { checkTensor } from './bn_core';
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
 export type StateEntry =
@@ -125,11 +126,17 @@ export abstract class Module {
 
   /** Throws if this module or a child can no longer be used (disposed, or another backend). */
   checkUsable(where: string): void {
+    for (const e of this.ownState()) {
+      if (!('tensor' in e)) continue;
+      if (e.tensor.disposed) throw new Error(`${where}: the layer was disposed`);
+      checkTensor(where, 'this (the layer)', e.tensor);
+    }
     for (const [, m] of this.children()) m.checkUsable(where);
   }
 
-  /** Frees this module's memory and its children's. */
+  /** Frees this module's memory (parameters with their gradients, buffers) and its children's. */
   dispose(): void {
+    for (const e of this.ownState()) if ('tensor' in e) e.tensor.dispose();
     for (const [, m] of this.children()) m.dispose();
   }
 }
