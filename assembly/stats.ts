@@ -118,35 +118,7 @@ export function shiftedSums(p: usize, n: i32, k: f32): void {
 
 /** sum1 += Σdy, sum2 += Σdy·(x − K) over `n` contiguous values. */
 export function dotSums(px: usize, pdy: usize, n: i32, k: f32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    let kv = f32x4.splat(k);
-    let f1 = f64x2.splat(0), f2 = f64x2.splat(0);
-    let n8 = n & ~7;
-    while (i < n8) {
-      let end = min(n8, i + FLUSH * 8);
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
-      for (; i < end; i += 8) {
-        let o = <usize>i << 2;
-        let g0 = v128.load(pdy + o), g1 = v128.load(pdy + o, 16);
-        a0 = f32x4.add(a0, g0); a1 = f32x4.add(a1, g1);
-        b0 = f32x4.add(b0, f32x4.mul(g0, f32x4.sub(v128.load(px + o), kv)));
-        b1 = f32x4.add(b1, f32x4.mul(g1, f32x4.sub(v128.load(px + o, 16), kv)));
-      }
-      let a = f32x4.add(a0, a1), b = f32x4.add(b0, b1);
-      f1 = f64x2.add(f1, f64x2.add(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1))));
-      f2 = f64x2.add(f2, f64x2.add(f64x2.promote_low_f32x4(b), f64x2.promote_low_f32x4(i32x4.shuffle(b, b, 2, 3, 0, 1))));
-    }
-    sum1 += f64x2.extract_lane(f1, 0) + f64x2.extract_lane(f1, 1);
-    sum2 += f64x2.extract_lane(f2, 0) + f64x2.extract_lane(f2, 1);
-  }
-  let s1: f64 = 0, s2: f64 = 0;
-  for (; i < n; i++) {
-    let o = <usize>i << 2;
-    let g = <f64>load<f32>(pdy + o);
-    s1 += g; s2 += g * <f64>(load<f32>(px + o) - k);
-  }
-  sum1 += s1; sum2 += s2;
+  dotSumsMode(px, pdy, n, k, 0, 0, 0, false);
 }
 
 /** Where BN+ReLU's output is positive: (x − s)·a + b > 0 with the forward's constants (lanes all 1s or 0s). */
@@ -160,7 +132,13 @@ export function dotSums(px: usize, pdy: usize, n: i32, k: f32): void {
  * recomputed from x with the forward's constants fs, fa, fb (bit-identical to the forward).
  */
 export function dotSumsRelu(px: usize, pdy: usize, n: i32, k: f32, fs: f32, fa: f32, fb: f32): void {
-  // the same summation order as dotSums, so BN+ReLU fused equals BN then ReLU bit for bit
+  dotSumsMode(px, pdy, n, k, fs, fa, fb, true);
+}
+
+// One body for both: `relu` is a constant after inlining, so each copy of the loop is branch-free
+// and both sum in the same order (BN+ReLU fused equals BN then ReLU bit for bit).
+// @ts-ignore: decorator
+@inline function dotSumsMode(px: usize, pdy: usize, n: i32, k: f32, fs: f32, fa: f32, fb: f32, relu: bool): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     let kv = f32x4.splat(k), sv = f32x4.splat(fs), av = f32x4.splat(fa), bv = f32x4.splat(fb);
@@ -172,8 +150,11 @@ export function dotSumsRelu(px: usize, pdy: usize, n: i32, k: f32, fs: f32, fa: 
       for (; i < end; i += 8) {
         let o = <usize>i << 2;
         let x0 = v128.load(px + o), x1 = v128.load(px + o, 16);
-        let g0 = v128.and(v128.load(pdy + o), reluMask(x0, sv, av, bv));
-        let g1 = v128.and(v128.load(pdy + o, 16), reluMask(x1, sv, av, bv));
+        let g0 = v128.load(pdy + o), g1 = v128.load(pdy + o, 16);
+        if (relu) {
+          g0 = v128.and(g0, reluMask(x0, sv, av, bv));
+          g1 = v128.and(g1, reluMask(x1, sv, av, bv));
+        }
         a0 = f32x4.add(a0, g0); a1 = f32x4.add(a1, g1);
         b0 = f32x4.add(b0, f32x4.mul(g0, f32x4.sub(x0, kv)));
         b1 = f32x4.add(b1, f32x4.mul(g1, f32x4.sub(x1, kv)));
@@ -185,11 +166,12 @@ export function dotSumsRelu(px: usize, pdy: usize, n: i32, k: f32, fs: f32, fa: 
     sum1 += f64x2.extract_lane(f1, 0) + f64x2.extract_lane(f1, 1);
     sum2 += f64x2.extract_lane(f2, 0) + f64x2.extract_lane(f2, 1);
   }
+  // the scalar path (tails, and everything in the scalar build) sums in f64: as fast as f32 there
   let s1: f64 = 0, s2: f64 = 0;
   for (; i < n; i++) {
     let o = <usize>i << 2;
     let x = load<f32>(px + o);
-    let g: f64 = (x - fs) * fa + fb > 0 ? <f64>load<f32>(pdy + o) : 0;
+    let g: f64 = !relu || (x - fs) * fa + fb > 0 ? <f64>load<f32>(pdy + o) : 0;
     s1 += g; s2 += g * <f64>(x - k);
   }
   sum1 += s1; sum2 += s2;
