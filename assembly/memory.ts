@@ -11,3 +11,8 @@ export function alloc(bytes: usize): usize {
 export function free(ptr: usize): void {
   heap.free(ptr);
 }
+
+/** 1 in the SIMD build, 0 in the scalar build (so a module handed to init() is named correctly). */
+export function simdBuild(): i32 {
+  return ASC_FEATURE_SIMD ? 1 : 0;
+}

@@ -1,21 +1,53 @@
-// Bundles src/ into build/index.js (ESM) beside the .wasm files, and emits .d.ts types.
+// Bundles the package entries (src/entries/) into build/ beside the .wasm files, and emits .d.ts types.
+// The entries share one chunk, build/core.js (code splitting), so there is one copy of the library
+// and one runtime state; each entry only registers where its .wasm files come from:
+//   build/workerd.js  `workerd`, `worker`  static `import … from './batchnorm-simd.wasm'` (kept external)
+//   build/index.js    `browser`, `deno`, `default`  `new URL('./batchnorm-simd.wasm', import.meta.url)`
+//   build/node.js     `node`  reads the files with node:fs
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 mkdirSync('build', { recursive: true });
+for (const f of ['index.js', 'index.js.map', 'index.d.ts', 'node.js', 'workerd.js', 'core.js']) rmSync(join('build', f), { force: true });
 await build({
-  entryPoints: ['src/index.ts'],
+  entryPoints: { index: 'src/entries/index.ts', node: 'src/entries/node.ts', workerd: 'src/entries/workerd.ts' },
   bundle: true,
+  splitting: true,
+  chunkNames: 'core', // a second shared chunk would collide here and fail the build, which is wanted
   format: 'esm',
   platform: 'neutral',
   target: 'es2022',
-  outfile: 'build/index.js',
-  external: ['node:*'],
-  define: { __WASM_BASE__: '"./"' },
-  sourcemap: true,
+  outdir: 'build',
+  external: ['node:*', '*.wasm'],
+  // every entry registers its own locator; `undefined` drops the src-relative fallback (src/runtime/index.ts)
+  define: { __WASM_BASE__: 'undefined' },
   logLevel: 'warning',
 });
+
+rmSync('build/types', { recursive: true, force: true });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
-// one entry for the types, matching the bundle
-copyFileSync('build/types/index.d.ts', 'build/index.d.ts');
+// every entry has the API of src/index.ts, so build/types/index.d.ts types them all
+rmSync('build/types/entries', { recursive: true });
+
+// tsc (moduleResolution "Bundler") writes extensionless relative specifiers, which Node16/NodeNext
+// type resolution rejects in an ESM package; give each its real file ('./x.js' or './x/index.js').
+function fixSpecifiers(dir) {
+  for (const name of readdirSync(dir)) {
+    const file = join(dir, name);
+    if (statSync(file).isDirectory()) fixSpecifiers(file);
+    else if (name.endsWith('.d.ts')) {
+      const text = readFileSync(file, 'utf8');
+      const fixed = text.replace(/((?:from|import)\s*\(?\s*)(['"])(\.\.?\/[^'"]*)\2/g, (all, pre, q, spec) => {
+        if (/\.js$/.test(spec)) return all;
+        const base = join(dirname(file), spec);
+        if (existsSync(`${base}.d.ts`)) return `${pre}${q}${spec}.js${q}`;
+        if (existsSync(join(base, 'index.d.ts'))) return `${pre}${q}${spec}/index.js${q}`;
+        throw new Error(`build: ${file}: cannot resolve ${spec}`);
+      });
+      if (fixed !== text) writeFileSync(file, fixed);
+    }
+  }
+}
+fixSpecifiers('build/types');

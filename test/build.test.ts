@@ -27,7 +27,12 @@ describe('build artifacts', () => {
     const y = bn.forward(xt);
     // 2e-5: f32 output of O(1) values (see forward.test.ts)
     expect(maxAbsDiff(y.toArray(), refForwardTrain(x, 'NCHW', [2, 3, 5, 5], 1e-5).y)).toBeLessThan(2e-5);
-    expect(await lib.init({ backend: 'wasm', module: readFileSync(new URL('../build/batchnorm.wasm', import.meta.url)) })).toBe('wasm');
+    const scalar = readFileSync(new URL('../build/batchnorm.wasm', import.meta.url));
+    expect(await lib.init({ backend: 'wasm', module: scalar })).toBe('wasm');
+    expect(lib.backend()).toBe('wasm');
+    // a module without a backend names its own build; a mismatch is refused and changes nothing
+    expect(await lib.init({ module: scalar })).toBe('wasm');
+    await expect(lib.init({ backend: 'wasm-simd', module: scalar })).rejects.toThrow(/^init: options\.module: this is the 'wasm' build, but backend 'wasm-simd' was asked for$/);
     expect(lib.backend()).toBe('wasm');
   });
 });

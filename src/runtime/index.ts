@@ -17,10 +17,24 @@ import { describe } from '../validate';
 
 export type { BackendName, Kernels, Runtime } from './types';
 
-/** Folder of the .wasm files relative to this module; the bundler and test config define it. */
+/**
+ * Folder of the .wasm files relative to this module, for builds that bundle src/ directly (tests,
+ * bench, demo). The package's entries leave it undefined and register a locator instead.
+ */
 declare const __WASM_BASE__: string | undefined;
-const WASM_BASE = typeof __WASM_BASE__ === 'string' ? __WASM_BASE__ : './';
 const WASM_FILES: Record<'wasm-simd' | 'wasm', string> = { 'wasm-simd': 'batchnorm-simd.wasm', wasm: 'batchnorm.wasm' };
+
+/** Where an entry finds the module of a build when `init()` is given none: a Module, bytes or a URL. */
+export type ModuleLocator = (name: 'wasm-simd' | 'wasm') => Promise<NonNullable<InitOptions['module']>> | NonNullable<InitOptions['module']>;
+let locate: ModuleLocator | null = null;
+
+/**
+ * Set by each package entry (src/entries/): the workerd entry hands out statically imported
+ * Modules, the browser entry `new URL` literals that bundlers see, the node entry file bytes.
+ */
+export function setModuleLocator(fn: ModuleLocator): void {
+  locate = fn;
+}
 
 // The smallest module with a v128 instruction (i32.const 0; i8x16.splat): valid only where SIMD is.
 // see: https://github.com/GoogleChromeLabs/wasm-feature-detect (the same probe idea)
@@ -73,20 +87,27 @@ async function fetchModule(url: URL): Promise<WebAssembly.Module> {
 }
 
 async function toModule(name: 'wasm-simd' | 'wasm', source: InitOptions['module']): Promise<WebAssembly.Module> {
-  if (source === undefined) return fetchModule(new URL(WASM_BASE + WASM_FILES[name], import.meta.url));
+  if (source === undefined) {
+    if (locate !== null) source = await locate(name);
+    else if (typeof __WASM_BASE__ === 'string') source = new URL(__WASM_BASE__ + WASM_FILES[name], import.meta.url);
+    else throw new Error(`init: no default location for the '${name}' module in this build; pass options.module`);
+  }
   if (source instanceof WebAssembly.Module) return source;
   if (source instanceof URL) return fetchModule(source);
   if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) return WebAssembly.compile(source);
   throw new TypeError(`init: options.module: expected a WebAssembly.Module, bytes or a URL, got ${describe(source)}`);
 }
 
-
-async function wasmRuntime(name: 'wasm-simd' | 'wasm', source: InitOptions['module']): Promise<Runtime> {
+async function wasmRuntime(name: 'wasm-simd' | 'wasm', source: InitOptions['module'], nameFromModule = false): Promise<Runtime> {
   const mod = await toModule(name, source);
   const inst = await instantiate<Record<string, unknown>>(mod, {});
   const missing = [...KERNEL_NAMES, 'memory'].filter((k) => inst.exports[k] === undefined);
   if (missing.length > 0) throw new TypeError(`init: options.module: not a batchnorm-wasm module (missing exports: ${missing.join(', ')})`);
-  const e = inst.exports as unknown as Kernels & { memory: WebAssembly.Memory };
+  const e = inst.exports as unknown as Kernels & { memory: WebAssembly.Memory; simdBuild?: () => number };
+  // a module passed by the user names its own build; one asked for by name must be that build
+  const built = e.simdBuild === undefined ? name : e.simdBuild() ? 'wasm-simd' : 'wasm';
+  if (built !== name && !nameFromModule) throw new TypeError(`init: options.module: this is the '${built}' build, but backend '${name}' was asked for`);
+  name = built;
   const memory = e.memory;
   return {
     name,
@@ -129,10 +150,11 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
   }
   if (name === 'js' && options.module !== undefined) throw new TypeError(`init: options.module: the 'js' backend takes no module`);
   const call = ++initCalls;
-  const rt = name === 'js' ? jsRuntime() : await wasmRuntime(name, options.module);
+  const fromModule = options.backend === undefined && options.module !== undefined;
+  const rt = name === 'js' ? jsRuntime() : await wasmRuntime(name, options.module, fromModule);
   // when calls overlap, the last one made decides, whichever finishes first
   if (call === initCalls) active = rt;
-  return name;
+  return rt.name;
 }
 
 /** The active runtime; throws if `init()` has not finished. */

@@ -1,0 +1,11 @@
+// The `browser`, `deno` and `default` entry: finds each .wasm beside this file through a
+// `new URL('…', import.meta.url)` literal, which Vite and webpack recognise and emit as an asset.
+// The runtime fetches http(s) URLs and reads file: URLs with node:fs (Deno, Node with
+// `--conditions=browser`, test runners that resolve the browser condition).
+import { setModuleLocator } from '../runtime/index';
+
+export * from '../index';
+
+setModuleLocator((name) =>
+  name === 'wasm-simd' ? new URL('./batchnorm-simd.wasm', import.meta.url) : new URL('./batchnorm.wasm', import.meta.url),
+);
