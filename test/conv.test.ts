@@ -1,7 +1,7 @@
 // Conv2d, MaxPool2d and AvgPool2d on every backend: against a float64 direct convolution and direct
 // pooling written here, finite differences, PyTorch fixtures (test/fixtures/gen_torch_conv.py), each
 // layout against the other, argument checks, and memory over long loops.
-import { readFileSync } from 'node:fs';
+import torchConv from './fixtures/torch_conv.json';
 import { describe, expect, it } from 'vitest';
 import { init, memoryBytes, tensor, AvgPool2d, Conv2d, Generator, MaxPool2d, type Tensor } from '../src/index';
 import { BACKENDS } from './helpers';
@@ -138,7 +138,7 @@ describe('the float64 references against finite differences', () => {
   }
 });
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/torch_conv.json', import.meta.url), 'utf8')) as {
+const fixture = (torchConv as unknown) as {
   cases: ({ kind: 'conv' | 'maxpool' | 'avgpool'; name: string; shape: number[]; yShape: number[]; x: number[]; y: number[]; dy: number[]; dx: number[];
     kernelSize: [number, number]; stride: [number, number]; padding: [number, number];
     inChannels: number; outChannels: number; hasBias: boolean; weight: number[]; bias?: number[]; dW: number[]; db?: number[] })[];

@@ -1,12 +1,12 @@
 // Optimizers and losses against PyTorch (test/fixtures/gen_torch_train.py → torch_optim.json), and
 // Linear's backward against finite differences of a float64 reference.
-import { readFileSync } from 'node:fs';
+import torchOptim from './fixtures/torch_optim.json';
 import { describe, expect, it } from 'vitest';
 import { init, tensor, Adam, AdamW, CrossEntropyLoss, Linear, MSELoss, Parameter, SGD, type Optimizer } from '../src/index';
 import { BACKENDS } from './helpers';
 import { maxAbs, maxAbsDiff, randn } from './reference';
 
-const fx = JSON.parse(readFileSync(new URL('./fixtures/torch_optim.json', import.meta.url), 'utf8')) as {
+const fx = (torchOptim as unknown) as {
   w0: number[]; grads: number[][]; runs: Record<string, number[]>;
   ce: { z: number[]; y: number[]; smoothing: number; loss: number; grad: number[] };
   mse: { p: number[]; t: number[]; loss: number; grad: number[] };

