@@ -13,8 +13,9 @@
 //    and dβ are compared bit for bit (untimed).
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Adam, BatchNorm2d, Conv2d, CrossEntropyLoss, Generator, Linear, ReLU, tensor, type Layout, type Sequential, type Tensor } from '../src/index';
+import { Adam, BatchNorm2d, Conv2d, Generator, Linear, ReLU, tensor, type Layout, type Sequential, type Tensor } from '../src/index';
 import { cnn } from '../examples/demo/cnn';
+import { ourTrainer } from './ours';
 import { measure, measureAsync, type Budget, type Timing } from './timing';
 import { useBackend } from './ours';
 import { checkConvGrads, setConvGrads } from './tfjs_conv';
@@ -134,21 +135,6 @@ function tfCore(init: Init, x: tf.Tensor, y1h: tf.Tensor) {
   return { step, profile, dispose: () => { opt.dispose(); tf.dispose(vars); } };
 }
 
-function ourTrainer(model: Sequential, x: Tensor, labels: Int32Array) {
-  const opt = new Adam(model.parameters(), { lr: LR, eps: ADAM_EPS }), lossFn = new CrossEntropyLoss();
-  model.train();
-  const step = (): number => {
-    opt.zeroGrad();
-    const logits = model.forward(x);
-    const loss = lossFn.forward(logits, labels);
-    const dlogits = lossFn.backward();
-    model.backward(dlogits).dispose();
-    opt.step();
-    logits.dispose(); dlogits.dispose();
-    return loss;
-  };
-  return { step, dispose: () => { opt.dispose(); lossFn.dispose(); } };
-}
 
 /** The CNN step on wasm-simd and in TF.js; `data` holds 60 images of 28·28 pixels in [0, 1) and their labels. */
 export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: ReturnType<typeof cnnBudgets>, progress: (s: string) => void): Promise<CnnResult> {
@@ -163,7 +149,7 @@ export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: Retu
   const init = ourWeights(model);
   {
     const xt = tensor(data.x, [BATCH, 1, SIDE, SIDE]);
-    const c = ourTrainer(model, xt, data.y);
+    const c = ourTrainer(model, xt, data.y, new Adam(model.parameters(), { lr: LR, eps: ADAM_EPS }));
     const losses = Array.from({ length: CHECK_STEPS }, c.step);
     record('wasm-simd', measure(c.step, b.ours), losses, c.step());
     c.dispose(); model.dispose(); xt.dispose();

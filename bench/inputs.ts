@@ -1,6 +1,7 @@
 // The benchmarked shapes and their inputs. Every backend gets the same values: they are made
 // once per shape from a seeded generator and copied into each backend's memory.
 import { geometry, type Geometry, type Layout } from '../src/kernels/batchnorm';
+import { mulberry32 } from '../examples/mnist/data';
 
 export interface ShapeSpec {
   /** Label in the table, also what --shapes matches. */
@@ -32,16 +33,10 @@ export interface Inputs {
   runVar: Float32Array;
 }
 
-/** mulberry32: small, fast, seeded; see https://gist.github.com/tommyettinger/46a874533244883189143505d203312c */
+/** Uniform values in [0, 1) from the seeded generator the MNIST split uses. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 /** Standard normal values (Box–Muller). */

@@ -5,6 +5,10 @@ import { init, runtime } from '../src/runtime/index';
 import { bnBackward, bnNormalize, bnTrain } from '../src/kernels/batchnorm';
 import { tensor } from '../src/tensor';
 import { BatchNorm1d, BatchNorm2d } from '../src/nn/batchnorm';
+import { CrossEntropyLoss } from '../src/nn/loss';
+import type { Sequential } from '../src/nn/layers';
+import type { Optimizer } from '../src/optim/optimizers';
+import type { Tensor } from '../src/tensor';
 import { EPS, type Inputs } from './inputs';
 
 export type OurBackend = 'wasm-simd' | 'wasm' | 'js';
@@ -130,4 +134,21 @@ export function rooflineSteps(c: OurCase, bytes: number): { read: () => void; co
     // cache the way the kernel's three do: time = time(read B) + time(copy B), moving 3·B
     readCopy: () => { k.rooflineRead(p.x, B); k.rooflineCopy(p.dy, p.dx, B); },
   };
+}
+
+/** One training step of `model` on fixed inputs with `opt` and cross-entropy; returns the loss. */
+export function ourTrainer(model: Sequential, x: Tensor, labels: Int32Array, opt: Optimizer) {
+  const lossFn = new CrossEntropyLoss();
+  model.train();
+  const step = (): number => {
+    opt.zeroGrad();
+    const logits = model.forward(x);
+    const loss = lossFn.forward(logits, labels);
+    const dlogits = lossFn.backward();
+    model.backward(dlogits).dispose();
+    opt.step();
+    logits.dispose(); dlogits.dispose();
+    return loss;
+  };
+  return { step, dispose: () => { opt.dispose(); lossFn.dispose(); } };
 }

@@ -16,10 +16,10 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { CrossEntropyLoss, foldBatchNorm, Generator, Linear, SGD, tensor, type Sequential, type Tensor } from '../src/index';
+import { foldBatchNorm, Generator, Linear, SGD, tensor, type Sequential, type Tensor } from '../src/index';
 import { mlp } from '../examples/demo/experiments';
 import { measure, measureAsync, type Budget, type Timing } from './timing';
-import { useBackend, type OurBackend } from './ours';
+import { ourTrainer, useBackend, type OurBackend } from './ours';
 import { initTfjs } from './tfjs';
 import { cnnBench, cnnBudgets, fuseBench, printCnn, printFuse } from './cnn';
 
@@ -74,22 +74,6 @@ function initialWeights(): { w: Float32Array; b: Float32Array }[] {
   return out;
 }
 
-/** Trains `model` on the active backend; returns the step and the losses of its first steps. */
-function ourTrainer(model: Sequential, x: Tensor, labels: Int32Array) {
-  const opt = new SGD(model.parameters(), { lr: LR }), lossFn = new CrossEntropyLoss();
-  model.train();
-  const step = (): number => {
-    opt.zeroGrad();
-    const logits = model.forward(x);
-    const loss = lossFn.forward(logits, labels);
-    const dlogits = lossFn.backward();
-    model.backward(dlogits).dispose();
-    opt.step();
-    logits.dispose(); dlogits.dispose();
-    return loss;
-  };
-  return { step, dispose: () => { opt.dispose(); lossFn.dispose(); } };
-}
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = a.length === b.length ? 0 : Infinity;
@@ -255,7 +239,7 @@ async function main(): Promise<void> {
     const xt = tensor(data.x, [BATCH, SIZES[0][0]]);
     for (const bn of [true, false]) {
       const model = mlp(bn, 1, SEED);
-      const c = ourTrainer(model, xt, data.y);
+      const c = ourTrainer(model, xt, data.y, new SGD(model.parameters(), { lr: LR }));
       const losses = firstLosses(c.step);
       const t = measure(c.step, backend === 'wasm-simd' ? b.fast : b.slow);
       record(bn ? 'BN' : 'no BN', backend, t, losses, c.step());
