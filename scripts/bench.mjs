@@ -1,12 +1,30 @@
 // Bundles bench/run.ts (which imports src/ directly) into build/bench.mjs beside the .wasm files,
 // then runs it with this script's arguments: `npm run bench -- --quick`. With --gemm it runs the
 // matrix-multiply benchmark, bench/gemm.ts, instead; with --train the training-step one, bench/train.ts.
+// With --runtimes it also bundles bench/kernels_portable.ts (platform neutral) into
+// build/bench-kernels.mjs and runs bench/runtimes.ts, which times that bundle in Node, Chromium, Deno and Bun.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 
+const runtimes = process.argv.includes('--runtimes');
+if (runtimes) {
+  await build({
+    entryPoints: ['bench/kernels_portable.ts'],
+    bundle: true,
+    platform: 'neutral',
+    format: 'esm',
+    target: 'es2022',
+    outfile: 'build/bench-kernels.mjs',
+    define: { __WASM_BASE__: '"./"' },
+    // the runtime imports node:fs/promises by a computed name, only under file: URLs
+    external: ['node:*'],
+    logLevel: 'warning',
+  });
+}
+
 await build({
-  entryPoints: [process.argv.includes('--gemm') ? 'bench/gemm.ts' : process.argv.includes('--train') ? 'bench/train.ts' : 'bench/run.ts'],
+  entryPoints: [runtimes ? 'bench/runtimes.ts' : process.argv.includes('--gemm') ? 'bench/gemm.ts' : process.argv.includes('--train') ? 'bench/train.ts' : 'bench/run.ts'],
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -15,7 +33,7 @@ await build({
   // the runtime looks for the .wasm files relative to the bundle
   define: { __WASM_BASE__: '"./"' },
   // TF.js stays in node_modules: it loads its own .wasm files from its package directory
-  external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), '@tensorflow/*'],
+  external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), '@tensorflow/*', 'playwright-core'],
   sourcemap: 'inline',
   logLevel: 'warning',
 });
