@@ -1,5 +1,6 @@
 // The shipped artifacts: the scalar build contains no SIMD instruction, the SIMD build does, and
 // the esbuild bundle finds its .wasm files by itself and computes what the sources compute.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import binaryen from 'binaryen';
 import { describe, expect, it } from 'vitest';
@@ -34,5 +35,23 @@ describe('build artifacts', () => {
     expect(await lib.init({ module: scalar })).toBe('wasm');
     await expect(lib.init({ backend: 'wasm-simd', module: scalar })).rejects.toThrow(/^init: options\.module: this is the 'wasm' build, but backend 'wasm-simd' was asked for$/);
     expect(lib.backend()).toBe('wasm');
+  });
+
+  it('where WebAssembly does not exist, init() falls back to the pure-JS backend and says so', () => {
+    // a child process with WebAssembly deleted before the package is imported
+    const script = `delete globalThis.WebAssembly;
+      const lib = await import(${JSON.stringify(new URL('../build/node.js', import.meta.url).href)});
+      const name = await lib.init();
+      const x = lib.tensor([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2, 1]);
+      const y = new lib.BatchNorm2d(2).forward(x).toArray();
+      let err = '';
+      try { await lib.init({ backend: 'wasm' }); } catch (e) { err = e.message; }
+      console.log(JSON.stringify({ name, backend: lib.backend(), y: Array.from(y), err }));`;
+    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }));
+    expect(out.name).toBe('js');
+    expect(out.backend).toBe('js');
+    // 2e-5: f32 output of O(1) values (see forward.test.ts)
+    expect(maxAbsDiff(out.y, refForwardTrain([1, 2, 3, 4, 5, 6, 7, 8], 'NCHW', [2, 2, 2, 1], 1e-5).y)).toBeLessThan(2e-5);
+    expect(out.err).toBe("init: backend 'wasm' needs WebAssembly, which this runtime does not have");
   });
 });
