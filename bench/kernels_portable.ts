@@ -6,6 +6,9 @@
 // build and the pure-JS backend, and returns plain JSON.
 import { init, runtime } from '../src/runtime/index';
 import { bnBackward, bnNormalize, bnTrain, geometry, type Geometry, type Layout } from '../src/kernels/batchnorm';
+import { measure, median, type Budget } from './timing';
+
+export type { Budget } from './timing';
 
 export type Backend = 'wasm-simd' | 'wasm' | 'js';
 export type Op = 'forward' | 'inference' | 'backward';
@@ -20,11 +23,10 @@ export const SHAPES: Shape[] = [
   { name: 'NC 256x1024', layout: 'NC', shape: [256, 1024] },
 ];
 
-export interface Budget { warmCalls: number; warmMs: number; minReps: number; timeMs: number; maxReps: number; sampleMs: number }
 // ≥ 200 warm-up calls per case (V8 tiers WebAssembly up from Liftoff to TurboFan only after a
 // budget of calls; JavaScriptCore has its own tiers); samples of ≥ 1 ms, because browsers coarsen
 // performance.now() (Chromium: 100 µs, or 5 µs when the page is cross-origin isolated).
-export const BUDGET: Budget = { warmCalls: 200, warmMs: 100, minReps: 15, timeMs: 250, maxReps: 2000, sampleMs: 1 };
+export const BUDGET: Budget = { warmCalls: 200, warmMs: 100, warmCapMs: 10_000, minReps: 15, timeMs: 250, maxReps: 2000, sampleMs: 1 };
 
 export interface Case { shape: string; op: Op; backend: Backend; ms: number; reps: number; inner: number; warmCalls: number }
 export interface Result {
@@ -40,37 +42,6 @@ export interface Result {
 }
 
 const EPS = 1e-5;
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b), h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
-
-function measure(fn: () => void, b: Budget): { ms: number; reps: number; inner: number; warmCalls: number } {
-  let warm = 0;
-  const w0 = performance.now();
-  while (warm < b.warmCalls || performance.now() - w0 < b.warmMs) {
-    fn();
-    warm++;
-  }
-  // a short call is repeated inside a sample until the sample is ≥ sampleMs
-  let inner = 1;
-  for (;;) {
-    const e0 = performance.now();
-    for (let i = 0; i < inner; i++) fn();
-    if (performance.now() - e0 >= b.sampleMs || inner >= 1 << 20) break;
-    inner *= 2;
-  }
-  const samples: number[] = [];
-  const t0 = performance.now();
-  while (samples.length < b.maxReps) {
-    const s0 = performance.now();
-    for (let i = 0; i < inner; i++) fn();
-    samples.push((performance.now() - s0) / inner);
-    if (samples.length >= b.minReps && performance.now() - t0 >= b.timeMs) break;
-  }
-  return { ms: median(samples), reps: samples.length, inner, warmCalls: warm };
-}
 
 /** Seeded normal values (mulberry32 + Box–Muller): the same inputs in every runtime. */
 function normals(n: number, seed: number): Float32Array {

@@ -3,7 +3,6 @@
 // V8 first runs WebAssembly in its baseline tier (Liftoff) and swaps in optimized code (TurboFan)
 // only after a function has used up a tiering budget; timings taken before that read about half
 // speed. So every case is warmed up by call count and by time before anything is timed.
-import { performance } from 'node:perf_hooks';
 
 export interface Budget {
   /** Warm-up calls wanted (together with warmMs) before timing. */
@@ -18,6 +17,8 @@ export interface Budget {
   timeMs: number;
   /** Timed samples at most. */
   maxReps: number;
+  /** A sample lasts at least this long (short calls are batched); default SAMPLE_MS. */
+  sampleMs?: number;
 }
 
 export interface Timing {
@@ -31,7 +32,9 @@ export interface Timing {
 }
 
 // A sample shorter than this is dominated by timer resolution and call overhead, so short calls
-// are batched; 0.5 ms keeps the batch small enough for many samples within a budget.
+// are batched; 0.5 ms keeps the batch small enough for many samples within a budget. Browsers
+// coarsen performance.now() (Chromium: 5–100 µs), so the batch is sized by doubling until a batch
+// takes that long, not from one timed call. Only global `performance`: runs in every runtime.
 const SAMPLE_MS = 0.5;
 
 /** Runs `fn` through warm-up, then returns the median time per call over the timed samples. */
@@ -44,11 +47,7 @@ export function measure(fn: () => void, b: Budget): Timing {
     const el = performance.now() - w0;
     if ((warm >= b.warmCalls && el >= b.warmMs) || el >= b.warmCapMs) break;
   }
-  // one more call, timed alone, sizes the batch (the early warm-up calls ran unoptimized code)
-  const e0 = performance.now();
-  fn();
-  const est = Math.max(performance.now() - e0, 1e-6);
-  const inner = Math.min(100_000, Math.max(1, Math.ceil(SAMPLE_MS / est)));
+  const inner = batchSize(fn, b.sampleMs ?? SAMPLE_MS);
 
   const samples: number[] = [];
   const t0 = performance.now();
@@ -59,6 +58,17 @@ export function measure(fn: () => void, b: Budget): Timing {
     if (samples.length >= b.minReps && performance.now() - t0 >= b.timeMs) break;
   }
   return { ms: median(samples), reps: samples.length, inner, warmCalls: warm };
+}
+
+/** Calls per sample: doubled until one batch takes at least `sampleMs`. */
+function batchSize(fn: () => void, sampleMs: number): number {
+  let inner = 1;
+  for (;;) {
+    const e0 = performance.now();
+    for (let i = 0; i < inner; i++) fn();
+    if (performance.now() - e0 >= sampleMs || inner >= 1 << 20) return inner;
+    inner *= 2;
+  }
 }
 
 /** `measure` for a step that returns a promise (trainOnBatch); same warm-up and sampling rules. */
