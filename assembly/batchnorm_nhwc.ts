@@ -6,7 +6,7 @@
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167; PyTorch
 //      aten/src/ATen/native/cpu/batch_norm_kernel.cpp (batch_norm_cpu_collect_stats_channels_last)
 import { FLUSH, shiftOf, backwardShift, flush4, finishStats, kS, kA, kB, kC, kFloor, reluMask, setActivation, setNormalize, setBackward } from './stats';
-import { BLOCK_ROWS, block16Normalize } from './nhwc_blocks';
+import { BLOCK_ROWS, block16Normalize, rowsNormalize, columnsNormalize } from './nhwc_blocks';
 
 /** Workspace bytes the backward (both layouts) and the channels-last kernels need for `c` channels. */
 export function bnWorkspace(c: i32): i32 {
@@ -149,79 +149,45 @@ function allFolded(ps: usize, c: i32): bool {
   return true;
 }
 
-/** y = max((x − kS)·kA + kB, kFloor) per channel, constants from the workspace, rows in order. */
+/** y = (x − kS)·kA + kB per channel (then max(·, 0) for BN+ReLU), constants from the workspace. */
 function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
-  let stride = <usize>c << 2;
-  let fl = kFloor;
-  let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36);
-  let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
-  let folded = allFolded(ps, c);
-  let r = 0;
-  if (ASC_FEATURE_SIMD && folded && (c & 7) == 0 && <usize>m * stride > STREAM_BYTES) {
-    // beyond the caches, one sequential stream with the constants read from L1 measured 1.5× faster
-    // than four rows at a time (whose interleaved stores stall the write-back of y)
-    let f = f32x4.splat(fl);
-    for (let p: usize = 0, end = <usize>m * stride; p < end; p += stride) {
-      let px = x + p, py = y + p;
-      for (let o: usize = 0; o < stride; o += 32) {
-        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(v128.load(px + o), v128.load(pa + o)), v128.load(pb + o)), f));
-        v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(v128.load(px + o, 16), v128.load(pa + o, 16)), v128.load(pb + o, 16)), f), 16);
-      }
-    }
-    return;
-  }
-  if (ASC_FEATURE_SIMD && c4 == c && (c & 15) == 0 && (stride & 4095) != 0) {
-    // in cache: blocks of 16 channels with their constants in registers, a few rows at a time
-    // (measured 95 % of copy at 6 MiB against 60 % for four rows across all channels); not when
-    // rows are a multiple of 4 KiB apart, where the loads of x wait on the stores to y (4K aliasing)
-    let sub = BLOCK_ROWS;
-    for (let rs = 0; rs < m; rs += sub) {
-      let q = <usize>rs * stride, rr = min(sub, m - rs);
-      for (let g = 0; g < c; g += 16) {
-        let o = <usize>g << 2;
-        block16Normalize(x + q + o, y + q + o, rr, stride, ps + o, pa + o, pb + o, folded, fl);
-      }
-    }
-    return;
-  }
-  if (ASC_FEATURE_SIMD) {
-    let f = f32x4.splat(fl);
-    for (; r + 4 <= m; r += 4) {
-      let p = <usize>r * stride;
-      for (let g = 0; g < c4; g += 4) {
-        let o = <usize>g << 2;
-        let a = v128.load(pa + o), b = v128.load(pb + o);
-        let s = folded ? f32x4.splat(0) : v128.load(ps + o);
-        let px = x + p + o, py = y + p + o;
-        v128.store(py, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(px), s), a), b), f));
-        v128.store(py + stride, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + stride), s), a), b), f));
-        v128.store(py + 2 * stride, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + 2 * stride), s), a), b), f));
-        v128.store(py + 3 * stride, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + 3 * stride), s), a), b), f));
-      }
-      for (let i: usize = 0; i < 4; i++) normalizeScalar(x, y, p + i * stride, c4, c, ps, pa, pb, fl);
-    }
-  }
-  for (; r < m; r++) {
-    let p = <usize>r * stride;
-    if (ASC_FEATURE_SIMD) {
-      let f = f32x4.splat(fl);
-      for (let g = 0; g < c4; g += 4) {
-        let o = <usize>g << 2;
-        v128.store(y + p + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(x + p + o), v128.load(ps + o)), v128.load(pa + o)), v128.load(pb + o)), f));
-      }
-    }
-    normalizeScalar(x, y, p, c4, c, ps, pa, pb, fl);
+  // one constant-folded copy of the loops per mode
+  let relu = kFloor == 0;
+  if (allFolded(at(ws, c, 28), c)) {
+    if (relu) normalizeMode(x, y, m, c, ws, true, true);
+    else normalizeMode(x, y, m, c, ws, true, false);
+  } else {
+    if (relu) normalizeMode(x, y, m, c, ws, false, true);
+    else normalizeMode(x, y, m, c, ws, false, false);
   }
 }
 
-/** Channels from..c of the row at byte offset p, scalar. */
 // @ts-ignore: decorator
-@inline function normalizeScalar(x: usize, y: usize, p: usize, from: i32, c: i32, ps: usize, pa: usize, pb: usize, fl: f32): void {
-  for (let ch = from; ch < c; ch++) {
-    let o = <usize>ch << 2;
-    let v = (load<f32>(x + p + o) - load<f32>(ps + o)) * load<f32>(pa + o) + load<f32>(pb + o);
-    store<f32>(y + p + o, v < fl ? fl : v);
+@inline function normalizeMode(x: usize, y: usize, m: i32, c: i32, ws: usize, folded: bool, relu: bool): void {
+  let stride = <usize>c << 2;
+  let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36);
+  let c8 = ASC_FEATURE_SIMD ? c & ~7 : 0;
+  if (ASC_FEATURE_SIMD && c8 > 0) {
+    let big = <usize>m * stride > STREAM_BYTES;
+    if (!big && (c & 15) == 0 && (stride & 4095) != 0) {
+      // in cache: blocks of 16 channels with their constants in registers, BLOCK_ROWS rows at a time
+      // (measured 95–100 % of copy at 6 MiB); not when rows are a multiple of 4 KiB apart (4K aliasing)
+      for (let rs = 0; rs < m; rs += BLOCK_ROWS) {
+        let q = <usize>rs * stride, rr = min(BLOCK_ROWS, m - rs);
+        for (let g = 0; g < c; g += 16) {
+          let o = <usize>g << 2;
+          block16Normalize(x + q + o, y + q + o, rr, stride, ps + o, pa + o, pb + o, folded, relu);
+        }
+      }
+      return;
+    }
+    let r = big ? rowsNormalize(x, y, m, stride, c8, ps, pa, pb, 2, folded, relu) : rowsNormalize(x, y, m, stride, c8, ps, pa, pb, 4, folded, relu);
+    if (r < m) {
+      let o = <usize>r * stride;
+      rowsNormalize(x + o, y + o, m - r, stride, c8, ps, pa, pb, 1, folded, relu);
+    }
   }
+  columnsNormalize(x, y, m, stride, c8, c, ps, pa, pb, folded, relu);
 }
 
 /** Backward, channels-last (of BN, or BN+ReLU when relu = 1): dx, and dgamma/dbeta (f32[c], added to when non-zero). `train` = 1 for batch statistics. */
