@@ -5,7 +5,8 @@
 // four (all of them in the scalar build) take a scalar path in the same order.
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167; PyTorch
 //      aten/src/ATen/native/cpu/batch_norm_kernel.cpp (batch_norm_cpu_collect_stats_channels_last)
-import { FLUSH, shiftOf, backwardShift, flush4, finishStats, kS, kA, kB, kC, kFloor, reluMask, setActivation, setNormalize, setBackward } from './stats';
+import { FLUSH, flush4, kFloor, reluMask, setActivation } from './stats';
+import { rowShifts, finishChannels, normalizeConstants, backwardShifts, backwardConstants } from './constants';
 import { BLOCK_ROWS, block16Normalize, rowsNormalize, columnsNormalize } from './nhwc_blocks';
 
 /** Workspace bytes the backward (both layouts) and the channels-last kernels need for `c` channels. */
@@ -22,14 +23,6 @@ const STREAM_BYTES: usize = 8 << 20;
 // @ts-ignore: decorator
 @inline function at(ws: usize, c: i32, unit: i32): usize {
   return ws + <usize>c * <usize>unit;
-}
-
-/** Stores the current kS, kA, kB, kC for channel `ch`. */
-// @ts-ignore: decorator
-@inline function saveConstants(ws: usize, c: i32, ch: i32): void {
-  let o = <usize>ch << 2;
-  store<f32>(at(ws, c, 28) + o, kS); store<f32>(at(ws, c, 32) + o, kA);
-  store<f32>(at(ws, c, 36) + o, kB); store<f32>(at(ws, c, 40) + o, kC);
 }
 
 /**
@@ -120,26 +113,18 @@ function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool, relu
 /** Training forward, channels-last: batch mean and biased variance per channel, then y (clamped at 0 when relu = 1). Writes mean, var, invstd (f64[c]). */
 export function bnTrainNHWC(x: usize, y: usize, m: i32, c: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: i32, ws: usize): void {
   setActivation(relu);
-  let stride = <usize>c << 2, pk = at(ws, c, 24);
-  let sample = min(m, 4); // a shift near the mean is all it takes: (mean − K)²/var only scales rounding
-  for (let ch = 0; ch < c; ch++) store<f32>(pk + (<usize>ch << 2), shiftOf(x + (<usize>ch << 2), sample, stride));
+  // a shift near the mean is all it takes: (mean − K)²/var only scales rounding
+  rowShifts(x, min(m, 4), c, at(ws, c, 24));
   rowSums(x, 0, m, c, ws, false, false);
-  for (let ch = 0; ch < c; ch++) {
-    let o = <usize>ch << 3;
-    finishStats(load<f32>(pk + (<usize>ch << 2)), load<f64>(at(ws, c, 0) + o), load<f64>(at(ws, c, 8) + o), <f64>m, eps, mean + o, vari + o, invstd + o);
-    setNormalize(ch, gamma, beta, load<f64>(mean + o), load<f64>(invstd + o));
-    saveConstants(ws, c, ch);
-  }
+  finishChannels(c, at(ws, c, 24), at(ws, c, 0), at(ws, c, 8), <f64>m, eps, mean, vari, invstd);
+  normalizeConstants(c, gamma, beta, mean, invstd, at(ws, c, 28), at(ws, c, 32), at(ws, c, 36));
   normalizePass(x, y, m, c, ws);
 }
 
 /** Normalizes channels-last x with given per-channel mean and invstd (f64[c]), then ReLU when relu = 1: inference. */
 export function bnNormalizeNHWC(x: usize, y: usize, m: i32, c: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: i32, ws: usize): void {
   setActivation(relu);
-  for (let ch = 0; ch < c; ch++) {
-    setNormalize(ch, gamma, beta, load<f64>(mean + (<usize>ch << 3)), load<f64>(invstd + (<usize>ch << 3)));
-    saveConstants(ws, c, ch);
-  }
+  normalizeConstants(c, gamma, beta, mean, invstd, at(ws, c, 28), at(ws, c, 32), at(ws, c, 36));
   normalizePass(x, y, m, c, ws);
 }
 
@@ -192,23 +177,10 @@ function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
 
 /** Backward, channels-last (of BN, or BN+ReLU when relu = 1): dx, and dgamma/dbeta (f32[c], added to when non-zero). `train` = 1 for batch statistics. */
 export function bnBackwardNHWC(x: usize, dy: usize, dx: usize, m: i32, c: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, relu: i32, ws: usize): void {
-  let pk = at(ws, c, 24);
-  if (relu) {
-    for (let ch = 0; ch < c; ch++) {
-      setNormalize(ch, gamma, beta, load<f64>(mean + (<usize>ch << 3)), load<f64>(invstd + (<usize>ch << 3)));
-      let o = <usize>ch << 2;
-      store<f32>(at(ws, c, 44) + o, kS); store<f32>(at(ws, c, 48) + o, kA); store<f32>(at(ws, c, 52) + o, kB);
-    }
-  }
-  for (let ch = 0; ch < c; ch++) {
-    store<f32>(pk + (<usize>ch << 2), backwardShift(load<f64>(mean + (<usize>ch << 3)), load<f64>(invstd + (<usize>ch << 3))));
-  }
+  if (relu) normalizeConstants(c, gamma, beta, mean, invstd, at(ws, c, 44), at(ws, c, 48), at(ws, c, 52));
+  backwardShifts(c, mean, invstd, at(ws, c, 24));
   rowSums(x, dy, m, c, ws, true, relu != 0);
-  for (let ch = 0; ch < c; ch++) {
-    let o = <usize>ch << 3;
-    setBackward(ch, <f64>m, gamma, load<f64>(mean + o), load<f64>(invstd + o), load<f64>(at(ws, c, 0) + o), load<f64>(at(ws, c, 8) + o), dgamma, dbeta, train);
-    saveConstants(ws, c, ch);
-  }
+  backwardConstants(c, <f64>m, gamma, mean, invstd, at(ws, c, 0), at(ws, c, 8), dgamma, dbeta, train, at(ws, c, 28), at(ws, c, 32), at(ws, c, 36), at(ws, c, 40));
   dxPass(x, dy, dx, m, c, ws, train, relu != 0);
 }
 
