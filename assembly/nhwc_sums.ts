@@ -2,7 +2,7 @@
 // a = x − K, b = (x − K)², or (backward) a = g, b = g·(x − K), g = dy, or for BN+ReLU dy where the
 // forward's output was positive. `dot`, `shifted` (some K ≠ 0) and `relu` are literals at each call
 // site: one branch-free copy of the loop per mode. R rows share each load of the constants and of
-// the f32 partial sums, which take one tree-summed term per R rows (as the loop this replaced).
+// the f32 partial sums, which take one tree-summed term per R rows.
 import { reluMask } from './stats';
 
 // @ts-ignore: decorator
