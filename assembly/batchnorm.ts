@@ -1,12 +1,14 @@
 // BatchNorm kernels for channel-first layouts: x[n][c][l] with l = L, H·W or D·H·W (the facade
 // sends l = 1 to the channels-last kernels, which is the same memory). A statistics pass, then a
-// normalize (or dx) pass, each over the runs of l values in memory order.
+// normalize (or dx) pass, each over the runs of l values in memory order; short runs with enough
+// batch items take the channels-last passes instead, over c·l virtual channels (nhwc_passes.ts).
 // see: Ioffe & Szegedy, "Batch Normalization", 2015, https://arxiv.org/abs/1502.03167 (Alg. 1 and
 //      the backward in §3); PyTorch aten/src/ATen/native/cpu/batch_norm_kernel.cpp (two-reduction backward)
 import {
   SHIFT_SAMPLE, shiftOf, shiftedSums, dotSums, dotSumsRelu, reluMask, backwardShift, sumsReset, sum1, sum2, finishStats,
   kS, kA, kB, kC, kFloor, setActivation, setNormalize, setBackward,
 } from './stats';
+import { at, rowSums, normalizePass, dxPass, shortRuns } from './nhwc_passes';
 
 /** y = max((x − kS)·kA + kB, kFloor) over `n` contiguous values (x·kA + kB when kS = 0). */
 function normRun(px: usize, py: usize, n: i32): void {
@@ -50,7 +52,11 @@ function normRun(px: usize, py: usize, n: i32): void {
 // runs, a plane apart, costs each run a hardware-prefetch ramp and measured 2.3× slower.
 
 /** Training forward: batch mean and biased variance per channel, then y (clamped at 0 when relu = 1). Writes mean, var, invstd (f64[c]). */
-export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: i32): void {
+export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: i32, ws: usize): void {
+  if (shortRuns(n, c, l)) {
+    trainShort(x, y, n, c, l, gamma, beta, eps, mean, vari, invstd, relu, ws);
+    return;
+  }
   let count = <f64>n * <f64>l;
   // the shift of each channel (kept in invstd until the end) from its first run; sums in mean/vari
   for (let ch = 0; ch < c; ch++) {
@@ -74,11 +80,22 @@ export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: us
     let o = <usize>ch << 3;
     finishStats(<f32>load<f64>(invstd + o), load<f64>(mean + o), load<f64>(vari + o), count, eps, mean + o, vari + o, invstd + o);
   }
-  bnNormalizeNCL(x, y, n, c, l, gamma, beta, mean, invstd, relu);
+  normalizeRuns(x, y, n, c, l, gamma, beta, mean, invstd, relu);
 }
 
 /** Normalizes with given per-channel mean and invstd (f64[c]), then ReLU when relu = 1: inference with running statistics. */
-export function bnNormalizeNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: i32): void {
+export function bnNormalizeNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: i32, ws: usize): void {
+  if (shortRuns(n, c, l)) {
+    setActivation(relu);
+    spreadNormalize(c, l, gamma, beta, mean, invstd, at(ws, c * l, 28), at(ws, c * l, 32), at(ws, c * l, 36));
+    normalizePass(x, y, n, c * l, ws);
+    return;
+  }
+  normalizeRuns(x, y, n, c, l, gamma, beta, mean, invstd, relu);
+}
+
+/** y over every run, its channel's constants set per run. */
+function normalizeRuns(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: i32): void {
   setActivation(relu);
   let run = <usize>l << 2, o: usize = 0;
   for (let b = 0; b < n; b++) {
@@ -159,6 +176,10 @@ function scaleRun(pdy: usize, pdx: usize, n: i32, a0: f32): void {
 
 /** Backward (of BN, or BN+ReLU when relu = 1): dx, and dgamma/dbeta (f32[c], added to when non-zero). `train` = 1 for batch statistics. */
 export function bnBackwardNCL(x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, relu: i32, ws: usize): void {
+  if (shortRuns(n, c, l)) {
+    backwardShort(x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws);
+    return;
+  }
   // ws: f64 Σdy [0, 8c), Σdy·(x − hi) [8c, 16c), then f32 kS, kA, kB, kC per channel, and for
   // BN+ReLU the forward's constants fS, fA, fB per channel (to recompute where its output was > 0)
   let p1 = ws, p2 = ws + (<usize>c << 3), pk = ws + (<usize>c << 4), fc = <usize>c << 2, pf = pk + 4 * fc;
@@ -210,4 +231,61 @@ export function bnBackwardNCL(x: usize, dy: usize, dx: usize, n: i32, c: i32, l:
       o += run;
     }
   }
+}
+
+// Short runs: x[n][c][l] as channels-last x[n][c·l], l virtual channels per channel (see
+// nhwc_passes.ts). A channel's sums are its virtual channels' sums added in f64, in order.
+
+/** Stores kS, kA, kB of every channel (from setNormalize) at its l virtual channels. */
+function spreadNormalize(c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, ps: usize, pa: usize, pb: usize): void {
+  for (let ch = 0; ch < c; ch++) {
+    setNormalize(ch, gamma, beta, load<f64>(mean + (<usize>ch << 3)), load<f64>(invstd + (<usize>ch << 3)));
+    spread(ps, ch, l, kS); spread(pa, ch, l, kA); spread(pb, ch, l, kB);
+  }
+}
+
+/** Stores v at the l virtual channels of channel ch (f32 at p). */
+// @ts-ignore: decorator
+@inline function spread(p: usize, ch: i32, l: i32, v: f32): void {
+  let q = p + (<usize>ch * <usize>l << 2);
+  for (let j = 0; j < l; j++) store<f32>(q + (<usize>j << 2), v);
+}
+
+/** Σ of channel ch's l virtual channels of the f64 sums at p. */
+// @ts-ignore: decorator
+@inline function merged(p: usize, ch: i32, l: i32): f64 {
+  let q = p + (<usize>ch * <usize>l << 3), s: f64 = 0;
+  for (let j = 0; j < l; j++) s += load<f64>(q + (<usize>j << 3));
+  return s;
+}
+
+function trainShort(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: i32, ws: usize): void {
+  let v = c * l, pk = at(ws, v, 24);
+  setActivation(relu);
+  // each channel's shift from its first run (a value near the mean is all it takes)
+  for (let ch = 0; ch < c; ch++) spread(pk, ch, l, shiftOf(x + (<usize>ch * <usize>l << 2), l, 4));
+  rowSums(x, 0, n, v, ws, false, false);
+  let count = <f64>n * <f64>l;
+  for (let ch = 0; ch < c; ch++) {
+    let o = <usize>ch << 3;
+    finishStats(load<f32>(pk + (<usize>ch * <usize>l << 2)), merged(at(ws, v, 0), ch, l), merged(at(ws, v, 8), ch, l), count, eps, mean + o, vari + o, invstd + o);
+  }
+  spreadNormalize(c, l, gamma, beta, mean, invstd, at(ws, v, 28), at(ws, v, 32), at(ws, v, 36));
+  normalizePass(x, y, n, v, ws);
+}
+
+function backwardShort(x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, relu: i32, ws: usize): void {
+  let v = c * l;
+  if (relu) spreadNormalize(c, l, gamma, beta, mean, invstd, at(ws, v, 44), at(ws, v, 48), at(ws, v, 52));
+  for (let ch = 0; ch < c; ch++) {
+    spread(at(ws, v, 24), ch, l, backwardShift(load<f64>(mean + (<usize>ch << 3)), load<f64>(invstd + (<usize>ch << 3))));
+  }
+  rowSums(x, dy, n, v, ws, true, relu != 0);
+  let m = <f64>n * <f64>l;
+  for (let ch = 0; ch < c; ch++) {
+    let o = <usize>ch << 3;
+    setBackward(ch, m, gamma, load<f64>(mean + o), load<f64>(invstd + o), merged(at(ws, v, 0), ch, l), merged(at(ws, v, 8), ch, l), dgamma, dbeta, train);
+    spread(at(ws, v, 28), ch, l, kS); spread(at(ws, v, 32), ch, l, kA); spread(at(ws, v, 36), ch, l, kB); spread(at(ws, v, 40), ch, l, kC);
+  }
+  dxPass(x, dy, dx, n, v, ws, train, relu != 0);
 }

@@ -84,12 +84,12 @@ function backward(w: Walk, c: number, size: number, x: number, dy: number, dx: n
 }
 
 /** Training forward, channel-first x[n][c][l]. */
-export function bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number): void {
+export function bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number, _ws: number): void {
   train(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, eps, mean, vari, invstd, relu);
 }
 
 /** Normalize channel-first x with given mean and invstd. */
-export function bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, relu: number): void {
+export function bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, _ws: number): void {
   normalize(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, mean, invstd, relu);
 }
 
@@ -99,7 +99,7 @@ export function bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: n
 }
 
 /** The JS kernels need no workspace; 16 bytes keeps the allocation non-empty. */
-export function bnWorkspace(_c: number): number {
+export function bnWorkspace(_n: number, _c: number, _l: number): number {
   return 16;
 }
 

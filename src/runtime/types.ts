@@ -6,10 +6,10 @@ export type BackendName = 'wasm-simd' | 'wasm' | 'js';
 export interface Kernels {
   alloc(bytes: number): number;
   free(ptr: number): void;
-  bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number): void;
-  bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, relu: number): void;
+  bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number, ws: number): void;
+  bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, ws: number): void;
   bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: number, relu: number, ws: number): void;
-  bnWorkspace(c: number): number;
+  bnWorkspace(n: number, c: number, l: number): number;
   bnTrainNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number, ws: number): void;
   bnNormalizeNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, ws: number): void;
   bnBackwardNHWC(x: number, dy: number, dx: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: number, relu: number, ws: number): void;

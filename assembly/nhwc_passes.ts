@@ -1,0 +1,185 @@
+// The passes of the channels-last kernels over x[m][c]: reductions (statistics, or the backward's
+// two sums), normalize, and dx, each in one compiled copy per mode. The per-channel work around them
+// is in constants.ts and the inner loops in nhwc_sums.ts, nhwc_normalize.ts and nhwc_dx.ts. The
+// channel-first kernels use them too for short runs (see batchnorm.ts).
+//
+// Workspace, in units of c bytes: f64 sums S1 [0, 8) and S2 [8, 16); f32 partial sums A1 [16, 20)
+// and A2 [20, 24); f32 shift K [24, 28); f32 constants kS [28, 32), kA [32, 36), kB [36, 40), kC [40, 44);
+// for the backward of BN+ReLU, the forward's constants fS [44, 48), fA [48, 52), fB [52, 56).
+import { FLUSH, flush4, kFloor, On, Off } from './stats';
+import { rowsDx, columnsDx } from './nhwc_dx';
+import { rowsSums } from './nhwc_sums';
+import { BLOCK_ROWS, block16Normalize, rowsNormalize, columnsNormalize } from './nhwc_normalize';
+
+/** Workspace bytes per channel. */
+export const WS_UNITS: i32 = 56;
+
+// Channel-first x[n][c][l] is channels-last x[n][c·l] with l "virtual channels" per channel, each
+// summed over the n rows and merged per channel in f64. For short runs and enough rows that beats a
+// pass per run, whose fixed cost per run (shift, flush, constants) dominates there: measured at
+// n = 32..64, l = 3..49, 1.4–20× faster forward and inference, backward 0.9–1.6×; below 32 rows
+// the work per virtual channel (workspace, constants) costs more than it saves.
+/** Runs shorter than this take the channels-last passes over c·l virtual channels... */
+const SHORT_RUN: i32 = 64;
+/** ...given at least this many rows (batch items)... */
+const MIN_ROWS: i32 = 32;
+/** ...and at most this many virtual channels (the workspace holds WS_UNITS bytes for each). */
+const MAX_VIRTUAL: i64 = 1 << 16;
+
+/** True when channel-first x[n][c][l] takes the channels-last passes. */
+export function shortRuns(n: i32, c: i32, l: i32): bool {
+  return l > 1 && l < SHORT_RUN && n >= MIN_ROWS && <i64>c * <i64>l <= MAX_VIRTUAL;
+}
+
+/** Rows a step of the reductions: measured 1.2–1.4× faster than 4 beyond the caches, equal in them. */
+const SUM_ROWS: i32 = 2;
+/** Above this many bytes of x, the normalize and dx passes take 2 rows a step instead of 4. */
+const STREAM_BYTES: usize = 8 << 20;
+
+// @ts-ignore: decorator
+@inline export function at(ws: usize, c: i32, unit: i32): usize {
+  return ws + <usize>c * <usize>unit;
+}
+
+/**
+ * S1 += Σa, S2 += Σb per channel over all rows, where (dot = 0) a = x − K, b = (x − K)², or
+ * (dot = 1) a = dy, b = dy·(x − K). f32 partial sums take FLUSH terms (of SUM_ROWS rows each)
+ * before they are flushed to f64.
+ */
+export function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool, relu: bool): void {
+  // one compiled copy of the loops per mode (flags as type arguments, resolved at compile time): the
+  // inner loop has no branches (measured 1.8× faster than testing them per group), and no
+  // subtraction where every K = 0
+  let shifted = !allZero(at(ws, c, 24), c);
+  if (!dot) {
+    if (shifted) rowSumsMode<Off, On, Off>(x, dy, m, c, ws);
+    else rowSumsMode<Off, Off, Off>(x, dy, m, c, ws);
+  } else if (!relu) {
+    if (shifted) rowSumsMode<On, On, Off>(x, dy, m, c, ws);
+    else rowSumsMode<On, Off, Off>(x, dy, m, c, ws);
+  } else {
+    if (shifted) rowSumsMode<On, On, On>(x, dy, m, c, ws);
+    else rowSumsMode<On, Off, On>(x, dy, m, c, ws);
+  }
+}
+
+function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws: usize): void {
+  const dot = isInteger<DOT>(), shifted = isInteger<SHIFTED>(), relu = isInteger<RELU>();
+  let stride = <usize>c << 2;
+  let s1 = at(ws, c, 0), s2 = at(ws, c, 8), a1 = at(ws, c, 16), a2 = at(ws, c, 20), pk = at(ws, c, 24);
+  let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
+  let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
+  memory.fill(s1, 0, <usize>c << 4);
+  for (let r0 = 0; r0 < m; r0 += FLUSH * SUM_ROWS) {
+    let end = min(m, r0 + FLUSH * SUM_ROWS);
+    if (ASC_FEATURE_SIMD && c4 > 0) {
+      memory.fill(a1, 0, <usize>c << 3);
+      let o = <usize>r0 * stride;
+      let r = r0 + rowsSums(x + o, dy + o, end - r0, stride, c4, pk, a1, a2, fs, fa, fb, SUM_ROWS, dot, shifted, relu);
+      // the last row of a chunk
+      o = <usize>r * stride;
+      rowsSums(x + o, dy + o, end - r, stride, c4, pk, a1, a2, fs, fa, fb, 1, dot, shifted, relu);
+      for (let g = 0; g < c4; g += 4) {
+        flush4(s1 + (<usize>g << 3), v128.load(a1 + (<usize>g << 2)));
+        flush4(s2 + (<usize>g << 3), v128.load(a2 + (<usize>g << 2)));
+      }
+    }
+    // remaining channels: scalar, f64
+    for (let rr = r0; rr < end; rr++) {
+      let p = <usize>rr * stride;
+      for (let ch = c4; ch < c; ch++) {
+        let o = <usize>ch << 2, o8 = <usize>ch << 3;
+        let xv = load<f32>(x + p + o);
+        let e = <f64>(xv - load<f32>(pk + o));
+        let gg = dot ? <f64>load<f32>(dy + p + o) : e;
+        if (relu && !((xv - load<f32>(fs + o)) * load<f32>(fa + o) + load<f32>(fb + o) > 0)) gg = 0;
+        store<f64>(s1 + o8, load<f64>(s1 + o8) + gg);
+        store<f64>(s2 + o8, load<f64>(s2 + o8) + gg * e);
+      }
+    }
+  }
+}
+
+/** True when the c f32 values at p are all 0 (every kS, or K): the loops skip the subtraction. */
+export function allZero(p: usize, c: i32): bool {
+  for (let ch = 0; ch < c; ch++) if (load<f32>(p + (<usize>ch << 2)) != 0) return false;
+  return true;
+}
+
+/** y = (x − kS)·kA + kB per channel (then max(·, 0) for BN+ReLU), constants from the workspace. */
+export function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
+  // one compiled copy of the loops per mode (see rowSums)
+  let relu = kFloor == 0;
+  if (allZero(at(ws, c, 28), c)) {
+    if (relu) normalizeMode<On, On>(x, y, m, c, ws);
+    else normalizeMode<On, Off>(x, y, m, c, ws);
+  } else {
+    if (relu) normalizeMode<Off, On>(x, y, m, c, ws);
+    else normalizeMode<Off, Off>(x, y, m, c, ws);
+  }
+}
+
+function normalizeMode<FOLDED, RELU>(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
+  const folded = isInteger<FOLDED>(), relu = isInteger<RELU>();
+  let stride = <usize>c << 2;
+  let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36);
+  let c8 = ASC_FEATURE_SIMD ? c & ~7 : 0;
+  if (ASC_FEATURE_SIMD && c8 > 0) {
+    let big = <usize>m * stride > STREAM_BYTES;
+    if (!big && (c & 15) == 0 && (stride & 4095) != 0) {
+      // in cache: blocks of 16 channels with their constants in registers, BLOCK_ROWS rows at a time
+      // (measured 95–100 % of copy at 6 MiB); not when rows are a multiple of 4 KiB apart (4K aliasing)
+      for (let rs = 0; rs < m; rs += BLOCK_ROWS) {
+        let q = <usize>rs * stride, rr = min(BLOCK_ROWS, m - rs);
+        for (let g = 0; g < c; g += 16) {
+          let o = <usize>g << 2;
+          block16Normalize(x + q + o, y + q + o, rr, stride, ps + o, pa + o, pb + o, folded, relu);
+        }
+      }
+      return;
+    }
+    let r = big ? rowsNormalize(x, y, m, stride, c8, ps, pa, pb, 2, folded, relu) : rowsNormalize(x, y, m, stride, c8, ps, pa, pb, 4, folded, relu);
+    if (r < m) {
+      let o = <usize>r * stride;
+      rowsNormalize(x + o, y + o, m - r, stride, c8, ps, pa, pb, 1, folded, relu);
+    }
+  }
+  columnsNormalize(x, y, m, stride, c8, c, ps, pa, pb, folded, relu);
+}
+
+/**
+ * dx = kA·g − kB·(x − kS) − kC per channel (kA·g when !train), g = dy, or for BN+ReLU dy where the
+ * forward's output was positive; constants from the workspace.
+ */
+export function dxPass(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize, train: i32, relu: bool): void {
+  // one compiled copy of the loops per mode (see rowSums)
+  if (!train) {
+    if (relu) dxMode<Off, On, On>(x, dy, dx, m, c, ws);
+    else dxMode<Off, On, Off>(x, dy, dx, m, c, ws);
+  } else if (allZero(at(ws, c, 28), c)) {
+    if (relu) dxMode<On, On, On>(x, dy, dx, m, c, ws);
+    else dxMode<On, On, Off>(x, dy, dx, m, c, ws);
+  } else {
+    if (relu) dxMode<On, Off, On>(x, dy, dx, m, c, ws);
+    else dxMode<On, Off, Off>(x, dy, dx, m, c, ws);
+  }
+}
+
+function dxMode<TRAIN, FOLDED, RELU>(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize): void {
+  const train = isInteger<TRAIN>(), folded = isInteger<FOLDED>(), relu = isInteger<RELU>();
+  let stride = <usize>c << 2;
+  let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36), pk = at(ws, c, 40);
+  let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
+  let c8 = ASC_FEATURE_SIMD ? c & ~7 : 0;
+  if (ASC_FEATURE_SIMD && c8 > 0) {
+    // 4 rows a step in cache, 2 beyond (as the normalize pass: measured 0.8× and 1.2× the time of 2)
+    let r = <usize>m * stride > STREAM_BYTES
+      ? rowsDx(x, dy, dx, m, stride, c8, ps, pa, pb, pk, fs, fa, fb, 2, train, folded, relu)
+      : rowsDx(x, dy, dx, m, stride, c8, ps, pa, pb, pk, fs, fa, fb, 4, train, folded, relu);
+    if (r < m) {
+      let o = <usize>r * stride;
+      rowsDx(x + o, dy + o, dx + o, m - r, stride, c8, ps, pa, pb, pk, fs, fa, fb, 1, train, folded, relu);
+    }
+  }
+  columnsDx(x, dy, dx, m, stride, c8, c, ps, pa, pb, pk, fs, fa, fb, train, folded, relu);
+}
