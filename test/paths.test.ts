@@ -1,7 +1,7 @@
 // The SIMD build's channels-last kernels pick their loops by size and stride: 16-channel blocks
 // in cache, rows in steps of 4 (in cache, and for rows a multiple of 4 KiB apart) or 2 (beyond
 // 8 MiB), channel tails of 4 and 1, and per mode copies (shifted or not, folded or not, ReLU or
-// not). Each shape below reaches a different mix; all are checked against the float64 reference,
+// not); channel-first inputs with short runs take the same loops over virtual channels. Each shape below reaches a different mix; all are checked against the float64 reference,
 // and BN+ReLU against BN then ReLU bit for bit. (The scalar build and the JS backend have one loop
 // each: properties.test.ts compares them with this one on every small shape.)
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,9 @@ const CASES: [string, Layout, number, number, number[]][] = [
   ['beyond 8 MiB, rows 4 KiB apart, odd rows', 'NC', 2051, 1024, []],
   ['beyond 8 MiB, 64 channels', 'NHWC', 1, 64, [33, 1000]],
   ['beyond 8 MiB, channel tails 4 + 1', 'NLC', 1, 125, [16800]],
+  // channel-first runs shorter than 64 with ≥ 32 batch items: channels-last over c·l virtual channels
+  ['short runs as virtual channels', 'NCHW', 32, 5, [7, 7]],
+  ['short runs, virtual channel tails 4 + 3', 'NCL', 40, 3, [13]],
 ];
 
 // centered data: every shift is 0 (no subtraction, folded normalize); offset data: every shift is
