@@ -145,7 +145,7 @@ export function ourTrainer(model: Sequential, x: Tensor, labels: Int32Array, opt
     const logits = model.forward(x);
     const loss = lossFn.forward(logits, labels);
     const dlogits = lossFn.backward();
-    model.backward(dlogits).dispose();
+    model.backwardParams(dlogits);
     opt.step();
     logits.dispose(); dlogits.dispose();
     return loss;

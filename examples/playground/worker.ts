@@ -49,7 +49,7 @@ function step(r: Run, bx: Float32Array, by: Int32Array): void {
   const logits = r.model.forward(x);
   const l = r.loss.forward(logits, by);
   const dlogits = r.loss.backward();
-  r.model.backward(dlogits).dispose();
+  r.model.backwardParams(dlogits);
   r.opt.step();
   logits.dispose(); dlogits.dispose(); x.dispose();
   if (!Number.isFinite(l)) {

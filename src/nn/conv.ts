@@ -215,26 +215,34 @@ export class Conv2d extends Module {
 
   /** dW += ∂L/∂W, db += ∂L/∂b from dy of the last forward; returns dx (col2im of Wᵀ·dy). */
   backward(dy: Tensor): Tensor {
-    const where = 'Conv2d.backward';
+    return this.#backward('Conv2d.backward', dy, true)!;
+  }
+
+  /** dW += ∂L/∂W, db += ∂L/∂b, without dx. */
+  backwardParams(dy: Tensor): void {
+    this.#backward('Conv2d.backwardParams', dy, false);
+  }
+
+  #backward(where: string, dy: Tensor, inputGrad: boolean): Tensor | null {
     this.checkUsable(where);
     const x = this.#input, g = this.#geom;
     if (x === null || g === null) throw new Error(`${where}: call forward() first`);
     if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
     checkGradOutput(where, dy, this.#outShape(g));
-    const dx = Tensor.empty(x.shape);
+    const dx = inputGrad ? Tensor.empty(x.shape) : null;
     try {
       if (g.n > 0) {
         if (this.layout === 'NCHW') this.#backwardNCHW(g, x, dy, dx);
         else this.#backwardNHWC(g, x, dy, dx);
       }
     } catch (e) {
-      dx.dispose();
+      dx?.dispose();
       throw e;
     }
     return dx;
   }
 
-  #backwardNCHW(g: Geometry2d, x: Tensor, dy: Tensor, dx: Tensor): void {
+  #backwardNCHW(g: Geometry2d, x: Tensor, dy: Tensor, dx: Tensor | null): void {
     const k = runtime().k;
     const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
     const P = g.oh * g.ow, K = g.c * kh * kw, out = this.outChannels, img = g.c * g.h * g.w;
@@ -243,10 +251,12 @@ export class Conv2d extends Module {
     try {
       if (this.bias) k.convBiasGradNCHW(dy.ptr, g.n, out, P, this.bias.grad.ptr);
       for (let i = 0; i < g.n; i++) {
-        const xi = x.ptr + 4 * i * img, dyi = dy.ptr + 4 * i * out * P, dxi = dx.ptr + 4 * i * img;
+        const xi = x.ptr + 4 * i * img, dyi = dy.ptr + 4 * i * out * P;
         if (cols) k.im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
         // dW[out, K] += dy_n[out, P] · cols_nᵀ
         matmul(dyi, cols ? cols.ptr : xi, this.weight.grad.ptr, out, K, P, { transB: true, beta: 1 });
+        if (!dx) continue;
+        const dxi = dx.ptr + 4 * i * img;
         // dcols_n[K, P] = Wᵀ · dy_n, then dx_n = col2im(dcols_n)
         matmul(this.weight.ptr, dyi, cols ? cols.ptr : dxi, K, P, out, { transA: true });
         if (cols) k.col2imNCHW(cols.ptr, dxi, g.c, g.h, g.w, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
@@ -256,14 +266,14 @@ export class Conv2d extends Module {
     }
   }
 
-  #backwardNHWC(g: Geometry2d, x: Tensor, dy: Tensor, dx: Tensor): void {
+  #backwardNHWC(g: Geometry2d, x: Tensor, dy: Tensor, dx: Tensor | null): void {
     const k = runtime().k;
     const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
     const P = g.oh * g.ow, K = g.c * kh * kw, out = this.outChannels;
     if (this.#pointwise) {
       if (this.bias) k.addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
       matmul(dy.ptr, x.ptr, this.weight.grad.ptr, out, K, g.n * P, { transA: true, beta: 1 });
-      matmul(dy.ptr, this.weight.ptr, dx.ptr, g.n * P, K, out);
+      if (dx) matmul(dy.ptr, this.weight.ptr, dx.ptr, g.n * P, K, out);
       return;
     }
     // the forward that saved x also refreshed W'
@@ -283,6 +293,7 @@ export class Conv2d extends Module {
         k.im2colNHWC(x.ptr + img, cols.ptr, cnt, g.h, g.w, g.c, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
         // dW'[out, K] (+)= dyᵀ[out, rows] · cols[rows, K]
         matmul(dyi, cols.ptr, dW.ptr, out, K, rows, { transA: true, beta: dwT && i === 0 ? 0 : 1 });
+        if (!dx) continue;
         // dcols[rows, K] = dy[rows, out] · W'[out, K], then dx = col2im(dcols)
         matmul(dyi, w.ptr, cols.ptr, rows, K, out);
         k.col2imNHWC(cols.ptr, dx.ptr + img, cnt, g.h, g.w, g.c, kh, kw, sh, sw, ph, pw, g.oh, g.ow);

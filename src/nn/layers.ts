@@ -167,11 +167,37 @@ export class Sequential extends Module {
 
   backward(dy: Tensor): Tensor {
     checkTensor('Sequential.backward', 'gradOutput', dy);
-    let g = dy;
-    for (let i = this.layers.length - 1; i >= 0; i--) {
-      const gx = this.layers[i].backward(g);
+    const g = this.#backTo(1, dy);
+    try {
+      return this.layers[0].backward(g);
+    } finally {
       if (g !== dy) g.dispose();
-      g = gx;
+    }
+  }
+
+  /** As backward, without dL/dx of the first layer (Linear and Conv2d then skip that product). */
+  backwardParams(dy: Tensor): void {
+    checkTensor('Sequential.backwardParams', 'gradOutput', dy);
+    const g = this.#backTo(1, dy);
+    try {
+      this.layers[0].backwardParams(g);
+    } finally {
+      if (g !== dy) g.dispose();
+    }
+  }
+
+  /** Runs the layers after `first` backward; returns dL/d(input of layer `first`), dy itself if none ran. */
+  #backTo(first: number, dy: Tensor): Tensor {
+    let g = dy;
+    try {
+      for (let i = this.layers.length - 1; i >= first; i--) {
+        const gx = this.layers[i].backward(g);
+        if (g !== dy) g.dispose();
+        g = gx;
+      }
+    } catch (e) {
+      if (g !== dy) g.dispose();
+      throw e;
     }
     return g;
   }

@@ -58,7 +58,15 @@ export class Linear extends Module {
 
   /** dW += dyᵀ·x, db += Σ_rows dy; returns dx = dy·W. */
   backward(dy: Tensor): Tensor {
-    const where = 'Linear.backward';
+    return this.#backward('Linear.backward', dy, true)!;
+  }
+
+  /** dW += dyᵀ·x, db += Σ_rows dy, without dx. */
+  backwardParams(dy: Tensor): void {
+    this.#backward('Linear.backwardParams', dy, false);
+  }
+
+  #backward(where: string, dy: Tensor, inputGrad: boolean): Tensor | null {
     this.checkUsable(where);
     const x = this.#input;
     if (x === null) throw new Error(`${where}: call forward() first`);
@@ -70,6 +78,7 @@ export class Linear extends Module {
     }
     matmul(dy.ptr, x.ptr, this.weight.grad.ptr, this.outFeatures, this.inFeatures, n, { transA: true, beta: 1 });
     if (this.bias) runtime().k.addColumnSums(dy.ptr, n, this.outFeatures, this.bias.grad.ptr);
+    if (!inputGrad) return null;
     const dx = Tensor.empty([n, this.inFeatures]);
     matmul(dy.ptr, this.weight.ptr, dx.ptr, n, this.inFeatures, this.outFeatures);
     return dx;

@@ -23,6 +23,15 @@ export abstract class Module {
   /** dL/dx from dL/dy of the last forward; adds to the parameters' gradients. The caller owns dx. */
   abstract backward(dy: Tensor): Tensor;
 
+  /**
+   * Adds to the parameters' gradients as backward(dy) does, without dL/dx: what the first layer of a
+   * model needs (its input is data). Layers whose dx is a separate product skip it (Linear and
+   * Conv2d: a third of their backward); the others compute it and free it.
+   */
+  backwardParams(dy: Tensor): void {
+    this.backward(dy).dispose();
+  }
+
   /** Child modules by name (Sequential: '0', '1', …). */
   children(): [string, Module][] {
     return [];

@@ -118,7 +118,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         const logits = model.forward(x);
         const loss = lossFn.forward(logits, y);
         const dlogits = lossFn.backward();
-        model.backward(dlogits).dispose();
+        model.backwardParams(dlogits);
         optimizer.step();
         const acc = argmaxHits(logits.view(), y, logits.shape[1]);
         logits.dispose(); dlogits.dispose(); x.dispose();
