@@ -33,33 +33,32 @@ export function geometry(layout: Layout, shape: readonly number[]): Geometry {
   return { channelsLast, n, c, l, m: n * l, size: n * c * l };
 }
 
-/** Runs `f` with a workspace for the kernels of geometry `g`, freed after. */
-function withWorkspace(g: Geometry, f: (ws: number) => void): void {
+/** A workspace for the kernels of geometry `g` (the caller frees it). */
+function workspace(g: Geometry): number {
   const k = runtime().k;
-  const ws = k.alloc(g.channelsLast ? k.bnWorkspace(g.m, g.c, 1) : k.bnWorkspace(g.n, g.c, g.l));
+  return k.alloc(g.channelsLast ? k.bnWorkspace(g.m, g.c, 1) : k.bnWorkspace(g.n, g.c, g.l));
+}
+
+/** Training forward: batch statistics into mean/vari/invstd (f64[c]), then y (then ReLU when `relu`). */
+export function bnTrain(g: Geometry, x: number, y: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu = false): void {
+  const k = runtime().k, r = relu ? 1 : 0, ws = workspace(g);
   try {
-    f(ws);
+    if (g.channelsLast) k.bnTrainNHWC(x, y, g.m, g.c, gamma, beta, eps, mean, vari, invstd, r, ws);
+    else k.bnTrainNCL(x, y, g.n, g.c, g.l, gamma, beta, eps, mean, vari, invstd, r, ws);
   } finally {
     k.free(ws);
   }
 }
 
-/** Training forward: batch statistics into mean/vari/invstd (f64[c]), then y (then ReLU when `relu`). */
-export function bnTrain(g: Geometry, x: number, y: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu = false): void {
-  const k = runtime().k, r = relu ? 1 : 0;
-  withWorkspace(g, (ws) => {
-    if (g.channelsLast) k.bnTrainNHWC(x, y, g.m, g.c, gamma, beta, eps, mean, vari, invstd, r, ws);
-    else k.bnTrainNCL(x, y, g.n, g.c, g.l, gamma, beta, eps, mean, vari, invstd, r, ws);
-  });
-}
-
 /** Normalize with given mean and invstd (f64[c]) (then ReLU when `relu`). */
 export function bnNormalize(g: Geometry, x: number, y: number, gamma: number, beta: number, mean: number, invstd: number, relu = false): void {
-  const k = runtime().k, r = relu ? 1 : 0;
-  withWorkspace(g, (ws) => {
+  const k = runtime().k, r = relu ? 1 : 0, ws = workspace(g);
+  try {
     if (g.channelsLast) k.bnNormalizeNHWC(x, y, g.m, g.c, gamma, beta, mean, invstd, r, ws);
     else k.bnNormalizeNCL(x, y, g.n, g.c, g.l, gamma, beta, mean, invstd, r, ws);
-  });
+  } finally {
+    k.free(ws);
+  }
 }
 
 /**
@@ -67,9 +66,11 @@ export function bnNormalize(g: Geometry, x: number, y: number, gamma: number, be
  * followed by ReLU (beta is then needed to recompute where the output was positive).
  */
 export function bnBackward(g: Geometry, x: number, dy: number, dx: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: boolean, relu = false, beta = 0): void {
-  const k = runtime().k, r = relu ? 1 : 0, t = train ? 1 : 0;
-  withWorkspace(g, (ws) => {
+  const k = runtime().k, r = relu ? 1 : 0, t = train ? 1 : 0, ws = workspace(g);
+  try {
     if (g.channelsLast) k.bnBackwardNHWC(x, dy, dx, g.m, g.c, gamma, beta, mean, invstd, dgamma, dbeta, t, r, ws);
     else k.bnBackwardNCL(x, dy, dx, g.n, g.c, g.l, gamma, beta, mean, invstd, dgamma, dbeta, t, r, ws);
-  });
+  } finally {
+    k.free(ws);
+  }
 }
