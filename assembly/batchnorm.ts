@@ -9,14 +9,15 @@ import {
   kS, kA, kB, kC, kFloor, setActivation, setNormalize, setBackward,
 } from './stats';
 import { at, rowSums, normalizePass, dxPass, shortRuns } from './nhwc_passes';
+import { normalizeConstants } from './constants';
 
-/** y = max((x − kS)·kA + kB, kFloor) over `n` contiguous values (x·kA + kB when kS = 0). */
-function normRun(px: usize, py: usize, n: i32): void {
+/** y = max((x − s0)·a0 + b0, kFloor) over `n` contiguous values (x·a0 + b0 when s0 = 0). */
+function normRun(px: usize, py: usize, n: i32, s0: f32, a0: f32, b0: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     // pmax(v, floor) = v < floor ? floor : v: one instruction, NaN kept; floor −∞ changes nothing
-    let s = f32x4.splat(kS), a = f32x4.splat(kA), b = f32x4.splat(kB), f = f32x4.splat(kFloor);
-    if (kS == 0) {
+    let s = f32x4.splat(s0), a = f32x4.splat(a0), b = f32x4.splat(b0), f = f32x4.splat(kFloor);
+    if (s0 == 0) {
       for (; i + 16 <= n; i += 16) {
         let o = <usize>i << 2;
         let v0 = v128.load(px + o), v1 = v128.load(px + o, 16), v2 = v128.load(px + o, 32), v3 = v128.load(px + o, 48);
@@ -40,10 +41,10 @@ function normRun(px: usize, py: usize, n: i32): void {
       v128.store(py + o, f32x4.pmax(f32x4.add(f32x4.mul(f32x4.sub(v128.load(px + o), s), a), b), f));
     }
   }
-  let s = kS, a = kA, b = kB, f = kFloor;
+  let f = kFloor;
   for (; i < n; i++) {
     let o = <usize>i << 2;
-    let v = (load<f32>(px + o) - s) * a + b;
+    let v = (load<f32>(px + o) - s0) * a0 + b0;
     store<f32>(py + o, v < f ? f : v);
   }
 }
@@ -80,7 +81,7 @@ export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: us
     let o = <usize>ch << 3;
     finishStats(<f32>load<f64>(invstd + o), load<f64>(mean + o), load<f64>(vari + o), count, eps, mean + o, vari + o, invstd + o);
   }
-  normalizeRuns(x, y, n, c, l, gamma, beta, mean, invstd, relu);
+  normalizeRuns(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws);
 }
 
 /** Normalizes with given per-channel mean and invstd (f64[c]), then ReLU when relu = 1: inference with running statistics. */
@@ -91,17 +92,20 @@ export function bnNormalizeNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma
     normalizePass(x, y, n, c * l, ws);
     return;
   }
-  normalizeRuns(x, y, n, c, l, gamma, beta, mean, invstd, relu);
+  normalizeRuns(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws);
 }
 
 /** y over every run, its channel's constants set per run. */
-function normalizeRuns(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: i32): void {
+function normalizeRuns(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: i32, ws: usize): void {
   setActivation(relu);
+  // each channel's constants once (f32 kS, kA, kB at ws), not once per run
+  let fc = <usize>c << 2;
+  normalizeConstants(c, gamma, beta, mean, invstd, ws, ws + fc, ws + 2 * fc);
   let run = <usize>l << 2, o: usize = 0;
   for (let b = 0; b < n; b++) {
     for (let ch = 0; ch < c; ch++) {
-      setNormalize(ch, gamma, beta, load<f64>(mean + (<usize>ch << 3)), load<f64>(invstd + (<usize>ch << 3)));
-      normRun(x + o, y + o, l);
+      let p = ws + (<usize>ch << 2);
+      normRun(x + o, y + o, l, load<f32>(p), load<f32>(p + fc), load<f32>(p + 2 * fc));
       o += run;
     }
   }

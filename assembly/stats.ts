@@ -9,8 +9,9 @@
 // see: Chan, Golub, LeVeque, "Algorithms for computing the sample variance", 1983 (shifted data);
 //      https://en.wikipedia.org/wiki/Algorithms_for_calculating_variance#Computing_shifted_data
 
-/** Values summed in f64 to choose a channel's shift (any shift near the mean will do). */
-export const SHIFT_SAMPLE: i32 = 256;
+/** Values summed in f64 to choose a channel's shift (any shift near the mean will do; 32 instead of 256 made
+ * the forward at l = 196..784 10–15 % faster). */
+export const SHIFT_SAMPLE: i32 = 32;
 /** f32x4 terms per accumulator before a flush into f64 (≤ 32 terms: ≤ 2e-6 relative error). */
 export const FLUSH: i32 = 32;
 /** Fold y = x·a + b when |mean·a| ≤ this: x·a then rounds at most ~16 ulps of an O(1) output. */
