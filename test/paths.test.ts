@@ -1,12 +1,12 @@
 // The SIMD build's channels-last kernels pick their loops by size and stride: 16-channel blocks
 // in cache, rows in steps of 4 (in cache, and for rows a multiple of 4 KiB apart) or 2 (beyond
 // 8 MiB), channel tails of 4 and 1, and per mode copies (shifted or not, folded or not, ReLU or
-// not); channel-first inputs with short runs take the same loops over virtual channels. Each shape below reaches a different mix; all are checked against the float64 reference,
-// and BN+ReLU against BN then ReLU bit for bit. (The scalar build and the JS backend have one loop
-// each: properties.test.ts compares them with this one on every small shape.)
+// not); channel-first inputs with short runs take the same loops over virtual channels. Each shape
+// below reaches a different mix; all are checked against the float64 reference, and BN+ReLU against
+// BN then ReLU bit for bit.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { init, tensor, ReLU } from '../src/index';
-import { makeLayer, shapeOf } from './helpers';
+import { BACKENDS, makeLayer, shapeOf } from './helpers';
 import { maxAbs, maxAbsDiff, randn, refBackward, refForwardEval, refForwardTrain, type Layout } from './reference';
 
 // Tolerances as in forward.test.ts: y within 2e-5 of O(1) outputs; dx within 1e-5 of its largest
@@ -40,12 +40,15 @@ function bitDiffs(a: Float32Array, b: Float32Array): number {
   return n;
 }
 
-describe('wasm-simd: every channels-last loop against the float64 reference', () => {
-  beforeAll(async () => { await init({ backend: 'wasm-simd' }); });
+// the scalar build and the JS backend take the same shapes (the virtual-channel path is theirs too);
+// beyond 8 MiB only the SIMD build has loops of its own
+for (const b of BACKENDS) describe(`${b}: every channels-last loop against the float64 reference`, () => {
+  beforeAll(async () => { await init({ backend: b }); });
 
   for (const [what, layout, n, c, spatial] of CASES) {
     const shape = shapeOf(layout, n, c, spatial);
     const size = shape.reduce((a, v) => a * v, 1);
+    if (b !== 'wasm-simd' && size * 4 > 8 << 20) continue;
     for (const [data, mean, std] of DATA) {
       it(`${what}: ${layout} [${shape}], ${data}`, () => {
         const x = randn(size, 3 + c, mean, std), dy = randn(size, 5 + c);
