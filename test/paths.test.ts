@@ -1,7 +1,8 @@
 // The SIMD build's channels-last kernels pick their loops by size and stride: 16-channel blocks
 // in cache, rows in steps of 4 (in cache, and for rows a multiple of 4 KiB apart) or 2 (beyond
 // 8 MiB), channel tails of 4 and 1, and per mode copies (shifted or not, folded or not, ReLU or
-// not); channel-first inputs with short runs take the same loops over virtual channels. Each shape
+// not); channel-first inputs with short runs, and channels-last ones with few channels, take the
+// same loops over virtual channels. Each shape
 // below reaches a different mix; all are checked against the float64 reference, and BN+ReLU against
 // BN then ReLU bit for bit.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,13 @@ const CASES: [string, Layout, number, number, number[]][] = [
   // channel-first runs shorter than 64 with ≥ 32 batch items: channels-last over c·l virtual channels
   ['short runs as virtual channels', 'NCHW', 32, 5, [7, 7]],
   ['short runs, virtual channel tails 4 + 3', 'NCL', 40, 3, [13]],
+  // channels-last with few channels: k rows folded into k·c virtual channels, m mod k rows left over
+  ['few channels: 3 (8 rows folded, 3 left over)', 'NC', 67, 3, []],
+  ['few channels: 1 (16 rows folded, 8 left over)', 'NC', 1000, 1, []],
+  ['few channels: 5 (8 rows folded, 3 left over)', 'NLC', 3, 5, [33]],
+  ['few channels: 12 (2 rows folded)', 'NHWC', 2, 12, [5, 5]],
+  ['few channels: 7, too few rows to fold', 'NLC', 1, 7, [15]],
+  ['few channels beyond 8 MiB', 'NC', 2_100_001, 1, []],
 ];
 
 // centered data: every shift is 0 (no subtraction, folded normalize); offset data: every shift is
