@@ -40,7 +40,7 @@ export function bnNormalizeNHWC(x: usize, y: usize, m: i32, c: i32, gamma: usize
   setActivation(relu);
   let k = foldRows(m, c);
   if (k > 1) {
-    let f = Folded.at(m, c, k, ws);
+    let f = Folded.of(m, c, k, ws);
     normalizeConstants(c, gamma, beta, mean, invstd, at(f.ws2, c, 28), at(f.ws2, c, 32), at(f.ws2, c, 36));
     f.normalize(x, y);
     return;
@@ -63,7 +63,6 @@ export function bnBackwardNHWC(x: usize, dy: usize, dx: usize, m: i32, c: i32, g
   dxPass(x, dy, dx, m, c, ws, train, relu != 0);
 }
 
-
 // Few channels: k rows folded into one row of v = k·c virtual channels (see foldRows). The workspace
 // holds v channels' worth (ws) and then c channels' (ws2): per-channel values are made in ws2,
 // repeated into ws for the folded rows, and ws2 also serves the m mod k rows left over.
@@ -76,7 +75,8 @@ class Folded {
   ws2: usize = 0;
   c: i32 = 0;
 
-  static at(m: i32, c: i32, k: i32, ws: usize): Folded {
+  /** The one instance, set for x[m][c] with k rows folded (kernel calls never overlap). */
+  static of(m: i32, c: i32, k: i32, ws: usize): Folded {
     let f = FOLDED;
     f.rows = m / k; f.v = k * c; f.rem = m - f.rows * k; f.off = <usize>(f.rows * k) * (<usize>c << 2);
     f.ws = ws; f.ws2 = ws + <usize>WS_UNITS * <usize>f.v; f.c = c;
@@ -114,7 +114,7 @@ class Folded {
 const FOLDED = new Folded();
 
 function trainFolded(x: usize, y: usize, m: i32, c: i32, k: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): void {
-  let f = Folded.at(m, c, k, ws), w = f.ws2;
+  let f = Folded.of(m, c, k, ws), w = f.ws2;
   rowShifts(x, min(m, 4), c, at(w, c, 24));
   f.spread(24);
   f.sums(x, 0, false, false);
@@ -124,7 +124,7 @@ function trainFolded(x: usize, y: usize, m: i32, c: i32, k: i32, gamma: usize, b
 }
 
 function backwardFolded(x: usize, dy: usize, dx: usize, m: i32, c: i32, k: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, relu: i32, ws: usize): void {
-  let f = Folded.at(m, c, k, ws), w = f.ws2;
+  let f = Folded.of(m, c, k, ws), w = f.ws2;
   if (relu) {
     normalizeConstants(c, gamma, beta, mean, invstd, at(w, c, 44), at(w, c, 48), at(w, c, 52));
     f.spread(44); f.spread(48); f.spread(52);
