@@ -3,7 +3,7 @@
 // operations in the same order as the one-channel helpers in stats.ts (which finish odd channel
 // counts and do all of the scalar build), so the results are bit-identical to them. At C = 1024 the
 // one-channel helpers took ~18 ns a channel: a quarter of a [256, 1024] forward.
-import { FOLD_LIMIT, finishStats, setNormalize, setBackward, shiftOf, kS, kA, kB, kC } from './stats';
+import { FOLD_LIMIT, backwardShift, finishStats, setNormalize, setBackward, shiftOf, kS, kA, kB, kC } from './stats';
 
 // @ts-ignore: decorator
 @inline function f32pair(p: usize): v128 {
@@ -91,8 +91,7 @@ export function normalizeConstants(c: i32, gamma: usize, beta: usize, mean: usiz
 export function backwardShifts(c: i32, mean: usize, invstd: usize, pk: usize): void {
   for (let ch = 0; ch < c; ch++) {
     let o = <usize>ch << 3;
-    let mu = load<f64>(mean + o);
-    store<f32>(pk + (<usize>ch << 2), Math.abs(mu) * load<f64>(invstd + o) <= 1 ? 0 : <f32>mu);
+    store<f32>(pk + (<usize>ch << 2), backwardShift(load<f64>(mean + o), load<f64>(invstd + o)));
   }
 }
 

@@ -121,7 +121,7 @@ function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws
 }
 
 /** True when the c f32 values at p are all 0 (every kS, or K): the loops skip the subtraction. */
-export function allZero(p: usize, c: i32): bool {
+function allZero(p: usize, c: i32): bool {
   for (let ch = 0; ch < c; ch++) if (load<f32>(p + (<usize>ch << 2)) != 0) return false;
   return true;
 }

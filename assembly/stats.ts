@@ -45,12 +45,6 @@ export function setActivation(relu: i32): void {
   sum1 = 0; sum2 = 0;
 }
 
-/** Horizontal sum of an f32x4 in a fixed order (deterministic), widened to f64. */
-// @ts-ignore: decorator
-@inline export function hsum(v: v128): f64 {
-  return (<f64>f32x4.extract_lane(v, 0) + <f64>f32x4.extract_lane(v, 1)) + (<f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3));
-}
-
 /** Adds the four f32 lanes of `v` to the four f64 values at `p`. */
 // @ts-ignore: decorator
 @inline export function flush4(p: usize, v: v128): void {
