@@ -28,7 +28,7 @@ export function bnTrainNHWC(x: usize, y: usize, m: i32, c: i32, gamma: usize, be
     return;
   }
   // a shift near the mean is all it takes: (mean − K)²/var only scales rounding
-  rowShifts(x, min(m, 4), c, at(ws, c, 24));
+  rowShifts(x, m, c, at(ws, c, 24));
   rowSums(x, 0, m, c, ws, false, false);
   finishChannels(c, at(ws, c, 24), at(ws, c, 0), at(ws, c, 8), <f64>m, eps, mean, vari, invstd);
   normalizeConstants(c, gamma, beta, mean, invstd, at(ws, c, 28), at(ws, c, 32), at(ws, c, 36));
@@ -115,7 +115,7 @@ const FOLDED = new Folded();
 
 function trainFolded(x: usize, y: usize, m: i32, c: i32, k: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): void {
   let f = Folded.of(m, c, k, ws), w = f.ws2;
-  rowShifts(x, min(m, 4), c, at(w, c, 24));
+  rowShifts(x, m, c, at(w, c, 24));
   f.spread(24);
   f.sums(x, 0, false, false);
   finishChannels(c, at(w, c, 24), at(w, c, 0), at(w, c, 8), <f64>m, eps, mean, vari, invstd);

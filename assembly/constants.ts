@@ -3,7 +3,7 @@
 // operations in the same order as the one-channel helpers in stats.ts (which finish odd channel
 // counts and do all of the scalar build), so the results are bit-identical to them. At C = 1024 the
 // one-channel helpers took ~18 ns a channel: a quarter of a [256, 1024] forward.
-import { FOLD_LIMIT, backwardShift, finishStats, setNormalize, setBackward, shiftOf, kS, kA, kB, kC } from './stats';
+import { FOLD_LIMIT, backwardShift, finishStats, setNormalize, setBackward, kS, kA, kB, kC } from './stats';
 
 // @ts-ignore: decorator
 @inline function f32pair(p: usize): v128 {
@@ -15,28 +15,61 @@ import { FOLD_LIMIT, backwardShift, finishStats, setNormalize, setBackward, shif
   v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0);
 }
 
-/** Shifts of channels 0..c (f32 at pk) from the first `n` rows of channels-last x (see shiftOf). */
-export function rowShifts(x: usize, n: i32, c: i32, pk: usize): void {
+// A channel is shifted when its mean is far from 0 against its spread: then Σx² − (Σx)²/n would
+// cancel. Far = mean² > SHIFT_RATIO·var on the first SHIFT_ROWS rows: the f32 sums lose at most
+// ~(1 + SHIFT_RATIO)× the rounding of Σx² to that cancellation (measured var error ≤ 3e-6 up to
+// mean² = 8·var at 256 rows, 1e-7 at 25 088). The estimate from 4 rows is heavy-tailed (mean²/var
+// ~ F(1, 3)/3): one zero-mean channel in five came out shifted, and one was enough to put every
+// channel through the slower shifted loop; from 16 rows one in ~10⁶ does.
+/** Rows that decide whether a channel is shifted... */
+const SHIFT_ROWS: i32 = 16;
+/** ...when mean² > this × var over them... */
+const SHIFT_RATIO: f32 = 4;
+/** ...by the f64 mean of this many rows (a shift near the mean is all it takes; a constant channel gets its own value, d = 0 exactly). */
+const SHIFT_MEAN_ROWS: i32 = 4;
+
+/** The shift of the channel at p of channels-last x[m][·], rows `stride` bytes apart (see rowShifts). */
+function rowShift(p: usize, m: i32, stride: usize): f32 {
+  let n = min(m, SHIFT_ROWS);
+  let s: f32 = 0, q: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    let v = load<f32>(p + <usize>i * stride);
+    s += v; q += v * v;
+  }
+  // mean² > R·var ⇔ s²·(1 + R) > R·n·q, without the cancellation (a NaN compares false)
+  if (!(s * s * (1 + SHIFT_RATIO) > q * (SHIFT_RATIO * <f32>n))) return 0;
+  let k = min(m, SHIFT_MEAN_ROWS), t: f64 = 0;
+  for (let i = 0; i < k; i++) t += <f64>load<f32>(p + <usize>i * stride);
+  return <f32>(t / <f64>k);
+}
+
+/** Shifts of channels 0..c (f32 at pk) of channels-last x[m][c]; the vector lanes do as rowShift does. */
+export function rowShifts(x: usize, m: i32, c: i32, pk: usize): void {
   let stride = <usize>c << 2;
   let ch = 0;
-  if (ASC_FEATURE_SIMD && n > 0) {
-    let cnt = f64x2.splat(<f64>n);
-    for (; ch + 2 <= c; ch += 2) {
+  if (ASC_FEATURE_SIMD && m > 0) {
+    let c4 = c & ~3, n = min(m, SHIFT_ROWS), k = min(m, SHIFT_MEAN_ROWS);
+    let ratio1 = f32x4.splat(1 + SHIFT_RATIO), rn = f32x4.splat(SHIFT_RATIO * <f32>n);
+    // which channels are shifted (lane masks at pk), 4 a step in f32...
+    for (; ch < c4; ch += 4) {
       let p = x + (<usize>ch << 2);
-      let s = f64x2.splat(0);
-      for (let i = 0; i < n; i++) s = f64x2.add(s, f32pair(p + <usize>i * stride));
-      let mean = f64x2.div(s, cnt);
-      let q = f64x2.splat(0);
+      let s = f32x4.splat(0), q = f32x4.splat(0);
       for (let i = 0; i < n; i++) {
-        let d = f64x2.sub(f32pair(p + <usize>i * stride), mean);
-        q = f64x2.add(q, f64x2.mul(d, d));
+        let v = v128.load(p + <usize>i * stride);
+        s = f32x4.add(s, v); q = f32x4.add(q, f32x4.mul(v, v));
       }
-      // mean·mean <= q/n ? 0 : mean (a NaN compares false: the shift is NaN, as in shiftOf)
-      let zero = f64x2.le(f64x2.mul(mean, mean), f64x2.div(q, cnt));
-      storePair(pk + (<usize>ch << 2), v128.andnot(mean, zero));
+      v128.store(pk + (<usize>ch << 2), f32x4.gt(f32x4.mul(f32x4.mul(s, s), ratio1), f32x4.mul(q, rn)));
+    }
+    // ...and their shifts, 2 a step in f64
+    let cnt = f64x2.splat(<f64>k);
+    for (let j = 0; j < c4; j += 2) {
+      let p = x + (<usize>j << 2), o = pk + (<usize>j << 2);
+      let t = f64x2.splat(0);
+      for (let i = 0; i < k; i++) t = f64x2.add(t, f32pair(p + <usize>i * stride));
+      v128.store64_lane(o, v128.and(f32x4.demote_f64x2_zero(f64x2.div(t, cnt)), v128.load64_zero(o)), 0);
     }
   }
-  for (; ch < c; ch++) store<f32>(pk + (<usize>ch << 2), shiftOf(x + (<usize>ch << 2), n, stride));
+  for (; ch < c; ch++) store<f32>(pk + (<usize>ch << 2), rowShift(x + (<usize>ch << 2), m, stride));
 }
 
 /**
