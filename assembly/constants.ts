@@ -43,6 +43,12 @@ function rowShift(p: usize, m: i32, stride: usize): f32 {
   return <f32>(t / <f64>k);
 }
 
+/** All ones in the lanes where s²·(1 + R) > R·n·q (rn = R·n), as rowShift tests. */
+// @ts-ignore: decorator
+@inline function farMask(s: v128, q: v128, ratio1: v128, rn: v128): v128 {
+  return f32x4.gt(f32x4.mul(f32x4.mul(s, s), ratio1), f32x4.mul(q, rn));
+}
+
 /** Shifts of channels 0..c (f32 at pk) of channels-last x[m][c]; the vector lanes do as rowShift does. */
 export function rowShifts(x: usize, m: i32, c: i32, pk: usize): void {
   let stride = <usize>c << 2;
@@ -50,7 +56,25 @@ export function rowShifts(x: usize, m: i32, c: i32, pk: usize): void {
   if (ASC_FEATURE_SIMD && m > 0) {
     let c4 = c & ~3, n = min(m, SHIFT_ROWS), k = min(m, SHIFT_MEAN_ROWS);
     let ratio1 = f32x4.splat(1 + SHIFT_RATIO), rn = f32x4.splat(SHIFT_RATIO * <f32>n);
-    // which channels are shifted (lane masks at pk), 4 a step in f32...
+    // which channels are shifted (lane masks at pk), 16 then 4 a step in f32 (a 64-byte line of
+    // each row: rows 4 KiB apart would otherwise load each line four times)...
+    for (; ch + 16 <= c4; ch += 16) {
+      let p = x + (<usize>ch << 2), z = f32x4.splat(0);
+      let s0 = z, s1 = z, s2 = z, s3 = z, q0 = z, q1 = z, q2 = z, q3 = z;
+      for (let i = 0; i < n; i++) {
+        let r = p + <usize>i * stride;
+        let v0 = v128.load(r), v1 = v128.load(r, 16), v2 = v128.load(r, 32), v3 = v128.load(r, 48);
+        s0 = f32x4.add(s0, v0); q0 = f32x4.add(q0, f32x4.mul(v0, v0));
+        s1 = f32x4.add(s1, v1); q1 = f32x4.add(q1, f32x4.mul(v1, v1));
+        s2 = f32x4.add(s2, v2); q2 = f32x4.add(q2, f32x4.mul(v2, v2));
+        s3 = f32x4.add(s3, v3); q3 = f32x4.add(q3, f32x4.mul(v3, v3));
+      }
+      let o = pk + (<usize>ch << 2);
+      v128.store(o, farMask(s0, q0, ratio1, rn));
+      v128.store(o, farMask(s1, q1, ratio1, rn), 16);
+      v128.store(o, farMask(s2, q2, ratio1, rn), 32);
+      v128.store(o, farMask(s3, q3, ratio1, rn), 48);
+    }
     for (; ch < c4; ch += 4) {
       let p = x + (<usize>ch << 2);
       let s = f32x4.splat(0), q = f32x4.splat(0);
@@ -58,15 +82,17 @@ export function rowShifts(x: usize, m: i32, c: i32, pk: usize): void {
         let v = v128.load(p + <usize>i * stride);
         s = f32x4.add(s, v); q = f32x4.add(q, f32x4.mul(v, v));
       }
-      v128.store(pk + (<usize>ch << 2), f32x4.gt(f32x4.mul(f32x4.mul(s, s), ratio1), f32x4.mul(q, rn)));
+      v128.store(pk + (<usize>ch << 2), farMask(s, q, ratio1, rn));
     }
-    // ...and their shifts, 2 a step in f64
+    // ...and their shifts, 2 a step in f64 (where either is shifted)
     let cnt = f64x2.splat(<f64>k);
     for (let j = 0; j < c4; j += 2) {
       let p = x + (<usize>j << 2), o = pk + (<usize>j << 2);
+      let mask = v128.load64_zero(o);
+      if (!v128.any_true(mask)) continue;
       let t = f64x2.splat(0);
       for (let i = 0; i < k; i++) t = f64x2.add(t, f32pair(p + <usize>i * stride));
-      v128.store64_lane(o, v128.and(f32x4.demote_f64x2_zero(f64x2.div(t, cnt)), v128.load64_zero(o)), 0);
+      v128.store64_lane(o, v128.and(f32x4.demote_f64x2_zero(f64x2.div(t, cnt)), mask), 0);
     }
   }
   for (; ch < c; ch++) store<f32>(pk + (<usize>ch << 2), rowShift(x + (<usize>ch << 2), m, stride));
