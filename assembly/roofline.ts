@@ -1,5 +1,6 @@
 // Memory roofline: the fastest a v128 loop can read (reduction) and read+write (copy) a buffer.
-// Benchmarks divide a kernel's bytes/s by these to report "% of roof".
+// Benchmarks divide a kernel's bytes/s by these to report "% of roof". Also the vector-add
+// throughput, which bounds a statistics pass (two additions per vector: Σx and Σx²).
 
 /** Sums `bytes` (multiple of 64) at `src` with v128 loads; returns a value so the loop is kept. */
 export function rooflineRead(src: usize, bytes: usize): f32 {
@@ -32,4 +33,24 @@ export function rooflineCopy(src: usize, dst: usize, bytes: usize): void {
     return;
   }
   for (let i: usize = 0; i < bytes; i += 4) store<f32>(dst + i, load<f32>(src + i));
+}
+
+/**
+ * `rounds` rounds of 8 independent f32x4 additions, in registers (no memory): 8·rounds adds at the
+ * core's add throughput. Returns a value so the loop is kept.
+ */
+export function rooflineAdds(rounds: i32, step: f32): f32 {
+  if (ASC_FEATURE_SIMD) {
+    let k = f32x4.splat(step);
+    let a0 = k, a1 = k, a2 = k, a3 = k, a4 = k, a5 = k, a6 = k, a7 = k;
+    for (let i = 0; i < rounds; i++) {
+      a0 = f32x4.add(a0, k); a1 = f32x4.add(a1, k); a2 = f32x4.add(a2, k); a3 = f32x4.add(a3, k);
+      a4 = f32x4.add(a4, k); a5 = f32x4.add(a5, k); a6 = f32x4.add(a6, k); a7 = f32x4.add(a7, k);
+    }
+    let s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+    return f32x4.extract_lane(s, 0);
+  }
+  let s: f32 = 0;
+  for (let i = 0; i < rounds; i++) s += step;
+  return s;
 }

@@ -124,12 +124,14 @@ export function layerOutputs(inp: Inputs): Record<Op, Float32Array> {
 }
 
 /** Roofline steps over the case's own buffers (the SIMD build's v128 loops). */
-export function rooflineSteps(c: OurCase, bytes: number): { read: () => void; copy: () => void; readCopy: () => void } {
+export function rooflineSteps(c: OurCase, bytes: number): { read: () => void; copy: () => void; readCopy: () => void; adds: () => void } {
   const k = runtime().k, p = c.ptr;
   const B = Math.floor(bytes / 64) * 64;
   return {
     read: () => { k.rooflineRead(p.x, B); },
     copy: () => k.rooflineCopy(p.x, p.y, B),
+    // two vector adds for every 16 bytes of x (8 a round): what the statistics of x must add
+    adds: () => { k.rooflineAdds(B / 64, 1); },
     // backward's mix (read x and dy, write dx) as one step over three buffers, so they share the
     // cache the way the kernel's three do: time = time(read B) + time(copy B), moving 3·B
     readCopy: () => { k.rooflineRead(p.x, B); k.rooflineCopy(p.dy, p.dx, B); },

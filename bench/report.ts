@@ -18,6 +18,19 @@ export interface Roof {
   copyGBs: number;
   /** 3·bytes / readCopyMs: the backward mix */
   readCopyGBs: number;
+  /** Two f32x4 adds per 16 bytes, in registers: the floor of a pass that sums x and x². */
+  addsMs: number;
+}
+
+/**
+ * The best % of roof any exact kernel can reach at this size (see the README): statistics must see
+ * all of x before the first y, so forward = a pass over x (≥ a read, ≥ its adds) then a copy;
+ * backward = a read of x and dy, then read + copy. Inference is one pass: 100.
+ */
+export function twoPassBound(r: Roof, op: Op): number {
+  if (op === 'inference') return 100;
+  if (op === 'forward') return (100 * r.copyMs) / (Math.max(r.readMs, r.addsMs) + r.copyMs);
+  return (100 * r.readCopyMs) / (2 * r.readMs + r.readCopyMs);
 }
 
 export interface Row {
@@ -33,6 +46,8 @@ export interface Row {
   gbs: number;
   /** Rate ÷ roofline rate for the same mix at the same size, in %. */
   pctRoof: number | null;
+  /** twoPassBound for this row's op and size, in % of roof. */
+  bound: number | null;
   /** TF.js ms (moments + tf.batchNorm, 'tfjs-bn') ÷ this row's ms: the judged speed-up. */
   vsTfjs: number | null;
   /** The fastest TF.js formulation's ms ÷ this row's ms. */
@@ -104,16 +119,16 @@ export function printTable(header: string[], rows: string[][], rightAlign: boole
 
 export function printRoofs(roofs: Roof[]): void {
   printTable(
-    ['shape', 'B (MiB)', 'read GB/s', 'copy GB/s', 'read+copy GB/s'],
-    roofs.map((r) => [r.shape, (r.bytes / 2 ** 20).toFixed(3), fmt(r.readGBs, 1), fmt(r.copyGBs, 1), fmt(r.readCopyGBs, 1)]),
-    [false, true, true, true, true],
+    ['shape', 'B (MiB)', 'read GB/s', 'copy GB/s', 'read+copy GB/s', 'adds ÷ read'],
+    roofs.map((r) => [r.shape, (r.bytes / 2 ** 20).toFixed(3), fmt(r.readGBs, 1), fmt(r.copyGBs, 1), fmt(r.readCopyGBs, 1), fmt(r.addsMs / r.readMs, 2)]),
+    [false, true, true, true, true, true],
   );
 }
 
 export function printRows(rows: Row[]): void {
   printTable(
-    ['shape', 'op', 'backend', 'ms', 'GB/s', '% roof', 'vs tfjs-bn', 'vs best tfjs', 'target', ''],
-    rows.map((r) => [r.shape, r.op, r.backend, fmtMs(r.ms), fmt(r.gbs, 2), fmt(r.pctRoof, 1), times(r.vsTfjs), times(r.vsTfjsBest), r.target, r.verdict]),
-    [false, false, false, true, true, true, true, true, false, false],
+    ['shape', 'op', 'backend', 'ms', 'GB/s', '% roof', 'bound', 'vs tfjs-bn', 'vs best tfjs', 'target', ''],
+    rows.map((r) => [r.shape, r.op, r.backend, fmtMs(r.ms), fmt(r.gbs, 2), fmt(r.pctRoof, 1), fmt(r.bound, 0), times(r.vsTfjs), times(r.vsTfjsBest), r.target, r.verdict]),
+    [false, false, false, true, true, true, true, true, true, false, false],
   );
 }

@@ -12,7 +12,7 @@ import { budgets, measure, type Budget } from './timing';
 import { makeInputs, SHAPES, xBytes, type Inputs, type ShapeSpec } from './inputs';
 import { layerOutputs, OPS, rooflineSteps, setupOurs, useBackend, type Op, type OurBackend } from './ours';
 import { initTfjs, setupTfjs, tfjsTensors } from './tfjs';
-import { BACKENDS, TFJS, IN_CACHE_BYTES, judge, MIN_SPEEDUP, printRoofs, printRows, roofTarget, type Backend, type Roof, type Row } from './report';
+import { BACKENDS, TFJS, IN_CACHE_BYTES, judge, MIN_SPEEDUP, printRoofs, printRows, roofTarget, twoPassBound, type Backend, type Roof, type Row } from './report';
 
 const USAGE = `usage: npm run bench -- [--quick] [--name NAME] [--shapes LIST] [--backends LIST]
   --quick          short warm-up and timing budgets (smoke run; figures are rough)
@@ -157,6 +157,7 @@ async function benchShape(inp: Inputs, backends: Backend[], b: ReturnType<typeof
           return {
             shape: spec.name, bytes, readMs, copyMs, readCopyMs,
             readGBs: bytes / readMs / 1e6, copyGBs: (2 * bytes) / copyMs / 1e6, readCopyGBs: (3 * bytes) / readCopyMs / 1e6,
+            addsMs: best(r?.addsMs, s.adds),
           };
         };
         roof = take(null);
@@ -202,6 +203,7 @@ async function benchShape(inp: Inputs, backends: Backend[], b: ReturnType<typeof
         shape: spec.name, layout: spec.layout, dims: spec.shape, op, backend,
         ms: t[op], reps: reps[backend]![op], bytes: moved, gbs: moved / t[op] / 1e6,
         pctRoof: roofMs === null ? null : (100 * roofMs) / t[op],
+        bound: roof && !spec.tiny ? twoPassBound(roof, op) : null,
         vsTfjs: tf === undefined ? null : tf / t[op],
         vsTfjsBest: tfBest === null ? null : tfBest / t[op],
         target: '', verdict: '',
@@ -261,6 +263,7 @@ const MODEL = [
   'bytes: forward and inference move 2·size·4 (read x, write y); backward 3·size·4 (read x and dy, write dx): what a one-pass kernel moves',
   '% roof, forward/inference: rate ÷ rooflineCopy rate at B = size·4 (a copy of B moves 2·B), i.e. copy time ÷ kernel time',
   '% roof, backward (2 reads + 1 write): roof time = time(rooflineRead over B) + time(rooflineCopy over B), moving 3·B; timed as one step over x, dy, dx',
+  'bound: the best % of roof an exact kernel can reach here. Statistics see all of x before the first y is written, so forward ≥ max(read of x, its adds: 2 vector adds per 16 bytes, timed in registers) + copy; backward ≥ read of x and dy + read + copy; inference 100',
   'vs tfjs-bn: TF.js ms ÷ this row ms, TF.js as tf.moments + tf.batchNorm (NCHW transposed to NHWC and back: its batchNorm kernel is channels-last only)',
   'vs best tfjs: the same against the faster of tfjs-bn and tfjs-ops (moments + broadcasting sub/mul/add, no transposes)',
   'TF.js backward is tf.grad of sum(y·dy) through the moments, which runs the forward too; ours is the backward kernel alone',

@@ -39,6 +39,7 @@ export interface Kernels {
   avgPool2dBackward(dy: number, dx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   rooflineRead(src: number, bytes: number): number;
   rooflineCopy(src: number, dst: number, bytes: number): void;
+  rooflineAdds(rounds: number, step: number): number;
 }
 
 /** An initialised backend: its kernels and the views over its memory. */
