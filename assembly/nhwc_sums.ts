@@ -23,7 +23,7 @@ import { reluMask } from './stats';
   return relu ? v128.and(g, reluMask(x, fs, fa, fb)) : g;
 }
 
-/** Adds Σa, Σb over R rows of 4 channels at p (tree-summed: (r0 + r1) + (r2 + r3)) to the f32 partial sums at pa1, pa2. */
+/** Adds Σa, Σb over R rows `stride` bytes apart of 4 channels at p (tree-summed: (r0 + r1) + (r2 + r3)) to the f32 partial sums at pa1, pa2. */
 // @ts-ignore: decorator
 @inline function column4(p: usize, stride: usize, ddy: usize, pk: usize, pa1: usize, pa2: usize, fs: usize, fa: usize, fb: usize, R: i32, dot: bool, shifted: bool, relu: bool): void {
   let z = f32x4.splat(0);
@@ -50,22 +50,19 @@ import { reluMask } from './stats';
 }
 
 /**
- * Rows 0..m − m % R (R = 1, 2 or 4) of channels 0..c4 (a multiple of 4), 8 channels a step: adds to
- * the f32 partial sums at pa1, pa2 (f32[c]); shifts at pk, the forward's constants at fs, fa, fb
- * (relu). Returns the first row not done.
+ * `steps` steps of R rows (R = 1, 2 or 4) of channels 0..c4 (a multiple of 4), 8 channels at a time:
+ * a step's rows are `gap` bytes apart, and steps `step` bytes apart. Adds to the f32 partial sums at
+ * pa1, pa2 (f32[c]); shifts at pk, the forward's constants at fs, fa, fb (relu).
  */
 // @ts-ignore: decorator
-@inline export function rowsSums(x: usize, dy: usize, m: i32, stride: usize, c4: i32, pk: usize, pa1: usize, pa2: usize, fs: usize, fa: usize, fb: usize, R: i32, dot: bool, shifted: bool, relu: bool): i32 {
+@inline export function rowsSums(x: usize, dy: usize, steps: i32, step: usize, gap: usize, c4: i32, pk: usize, pa1: usize, pa2: usize, fs: usize, fa: usize, fb: usize, R: i32, dot: bool, shifted: bool, relu: bool): void {
   let ddy = dy - x, w = <usize>c4 << 2, w8 = <usize>(c4 & ~7) << 2;
-  let r = 0;
-  for (; r + R <= m; r += R) {
-    let px = x + <usize>r * stride;
+  for (let px = x, end = x + <usize>steps * step; px < end; px += step) {
     let o: usize = 0;
     for (; o < w8; o += 32) {
-      column4(px + o, stride, ddy, pk + o, pa1 + o, pa2 + o, fs + o, fa + o, fb + o, R, dot, shifted, relu);
-      column4(px + o + 16, stride, ddy, pk + o + 16, pa1 + o + 16, pa2 + o + 16, fs + o + 16, fa + o + 16, fb + o + 16, R, dot, shifted, relu);
+      column4(px + o, gap, ddy, pk + o, pa1 + o, pa2 + o, fs + o, fa + o, fb + o, R, dot, shifted, relu);
+      column4(px + o + 16, gap, ddy, pk + o + 16, pa1 + o + 16, pa2 + o + 16, fs + o + 16, fa + o + 16, fb + o + 16, R, dot, shifted, relu);
     }
-    if (o < w) column4(px + o, stride, ddy, pk + o, pa1 + o, pa2 + o, fs + o, fa + o, fb + o, R, dot, shifted, relu);
+    if (o < w) column4(px + o, gap, ddy, pk + o, pa1 + o, pa2 + o, fs + o, fa + o, fb + o, R, dot, shifted, relu);
   }
-  return r;
 }
