@@ -1,7 +1,7 @@
 // The SIMD build's channels-last kernels pick their loops by size and stride: 16-channel blocks
-// in cache, rows in steps of 4 (in cache, and for rows a multiple of 4 KiB apart) or 2 (beyond
-// 8 MiB), channel tails of 4 and 1, and per mode copies (shifted or not, folded or not, ReLU or
-// not); channel-first inputs with short runs, and channels-last ones with few channels, take the
+// of 8–32 rows in cache (rows up to 1 KiB), rows in steps of 4 (in cache) or 2 (beyond 8 MiB),
+// statistics beyond 8 MiB over four quarters of the rows at once, channel tails of 4 and 1, and
+// per mode copies (shifted or not, folded or not, ReLU or not); channel-first inputs with short runs, and channels-last ones with few channels, take the
 // same loops over virtual channels. Each shape
 // below reaches a different mix; all are checked against the float64 reference, and BN+ReLU against
 // BN then ReLU bit for bit.
@@ -18,9 +18,12 @@ const TOL_SUM_REL = 1e-5;
 
 const CASES: [string, Layout, number, number, number[]][] = [
   ['16-channel blocks, row tail', 'NHWC', 3, 32, [5, 7]],
+  ['16-channel blocks of 16 rows, row tail', 'NC', 53, 128, []],
+  ['16-channel blocks of 8 rows, row tail', 'NC', 45, 256, []],
+  ['rows 2 KiB apart (no blocks)', 'NC', 37, 512, []],
   ['rows of 4, channel tails 4 + 1', 'NLC', 2, 13, [11]],
   ['rows 4 KiB apart', 'NC', 37, 1024, []],
-  ['beyond 8 MiB, rows 4 KiB apart, odd rows', 'NC', 2051, 1024, []],
+  ['beyond 8 MiB, rows 4 KiB apart, 3 rows past the quarters', 'NC', 2051, 1024, []],
   ['beyond 8 MiB, 64 channels', 'NHWC', 1, 64, [33, 1000]],
   ['beyond 8 MiB, channel tails 4 + 1', 'NLC', 1, 125, [16800]],
   // channel-first runs shorter than 64 with ≥ 32 batch items: channels-last over c·l virtual channels
