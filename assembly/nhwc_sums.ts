@@ -23,9 +23,12 @@ import { reluMask } from './stats';
   return relu ? v128.and(g, reluMask(x, fs, fa, fb)) : g;
 }
 
-/** Adds Σa, Σb over R rows `stride` bytes apart of 4 channels at p (tree-summed: (r0 + r1) + (r2 + r3)) to the f32 partial sums at pa1, pa2. */
+/**
+ * Adds Σa, Σb over R rows of 4 channels to the f32 partial sums at pa1, pa2: rows at p, p + stride,
+ * p + far, p + far + stride, tree-summed: (r0 + r1) + (r2 + r3).
+ */
 // @ts-ignore: decorator
-@inline function column4(p: usize, stride: usize, ddy: usize, pk: usize, pa1: usize, pa2: usize, fs: usize, fa: usize, fb: usize, R: i32, dot: bool, shifted: bool, relu: bool): void {
+@inline function column4(p: usize, stride: usize, far: usize, ddy: usize, pk: usize, pa1: usize, pa2: usize, fs: usize, fa: usize, fb: usize, R: i32, dot: bool, shifted: bool, relu: bool): void {
   let z = f32x4.splat(0);
   let k = shifted ? v128.load(pk) : z;
   let vs = relu ? v128.load(fs) : z, va = relu ? v128.load(fa) : z, vb = relu ? v128.load(fb) : z;
@@ -38,7 +41,7 @@ import { reluMask } from './stats';
     sa = f32x4.add(sa, termA(e1, g1, dot)); sb = f32x4.add(sb, termB(e1, g1, dot));
   }
   if (R == 4) {
-    let q = p + 2 * stride;
+    let q = p + far;
     let x2 = v128.load(q), x3 = v128.load(q + stride);
     let e2 = shifted ? f32x4.sub(x2, k) : x2, g2 = gOf(q + ddy, x2, vs, va, vb, dot, relu);
     let e3 = shifted ? f32x4.sub(x3, k) : x3, g3 = gOf(q + stride + ddy, x3, vs, va, vb, dot, relu);
@@ -51,18 +54,18 @@ import { reluMask } from './stats';
 
 /**
  * `steps` steps of R rows (R = 1, 2 or 4) of channels 0..c4 (a multiple of 4), 8 channels at a time:
- * a step's rows are `gap` bytes apart, and steps `step` bytes apart. Adds to the f32 partial sums at
- * pa1, pa2 (f32[c]); shifts at pk, the forward's constants at fs, fa, fb (relu).
+ * a step's rows at p, p + stride, p + far, p + far + stride, steps `step` bytes apart. Adds to the
+ * f32 partial sums at pa1, pa2 (f32[c]); shifts at pk, the forward's constants at fs, fa, fb (relu).
  */
 // @ts-ignore: decorator
-@inline export function rowsSums(x: usize, dy: usize, steps: i32, step: usize, gap: usize, c4: i32, pk: usize, pa1: usize, pa2: usize, fs: usize, fa: usize, fb: usize, R: i32, dot: bool, shifted: bool, relu: bool): void {
+@inline export function rowsSums(x: usize, dy: usize, steps: i32, step: usize, stride: usize, far: usize, c4: i32, pk: usize, pa1: usize, pa2: usize, fs: usize, fa: usize, fb: usize, R: i32, dot: bool, shifted: bool, relu: bool): void {
   let ddy = dy - x, w = <usize>c4 << 2, w8 = <usize>(c4 & ~7) << 2;
   for (let px = x, end = x + <usize>steps * step; px < end; px += step) {
     let o: usize = 0;
     for (; o < w8; o += 32) {
-      column4(px + o, gap, ddy, pk + o, pa1 + o, pa2 + o, fs + o, fa + o, fb + o, R, dot, shifted, relu);
-      column4(px + o + 16, gap, ddy, pk + o + 16, pa1 + o + 16, pa2 + o + 16, fs + o + 16, fa + o + 16, fb + o + 16, R, dot, shifted, relu);
+      column4(px + o, stride, far, ddy, pk + o, pa1 + o, pa2 + o, fs + o, fa + o, fb + o, R, dot, shifted, relu);
+      column4(px + o + 16, stride, far, ddy, pk + o + 16, pa1 + o + 16, pa2 + o + 16, fs + o + 16, fa + o + 16, fb + o + 16, R, dot, shifted, relu);
     }
-    if (o < w) column4(px + o, gap, ddy, pk + o, pa1 + o, pa2 + o, fs + o, fa + o, fb + o, R, dot, shifted, relu);
+    if (o < w) column4(px + o, stride, far, ddy, pk + o, pa1 + o, pa2 + o, fs + o, fa + o, fb + o, R, dot, shifted, relu);
   }
 }

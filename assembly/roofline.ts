@@ -2,16 +2,21 @@
 // Benchmarks divide a kernel's bytes/s by these to report "% of roof". Also the vector-add
 // throughput, which bounds a statistics pass (two additions per vector: Σx and Σx²).
 
-/** Sums `bytes` (multiple of 64) at `src` with v128 loads; returns a value so the loop is kept. */
+/**
+ * Sums `bytes` (multiple of 64) at `src` with v128 loads; returns a value so the loop is kept. Reads
+ * the two halves at once: beyond the caches two streams read 1.3× faster than one, and than four
+ * (in cache all the same).
+ */
 export function rooflineRead(src: usize, bytes: usize): f32 {
   if (ASC_FEATURE_SIMD) {
+    let h = (bytes >> 1) & ~63;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    for (let p = src, end = src + bytes; p < end; p += 64) {
-      a0 = f32x4.add(a0, v128.load(p));
-      a1 = f32x4.add(a1, v128.load(p, 16));
-      a2 = f32x4.add(a2, v128.load(p, 32));
-      a3 = f32x4.add(a3, v128.load(p, 48));
+    for (let p = src, end = src + h; p < end; p += 32) {
+      a0 = f32x4.add(a0, v128.load(p)); a1 = f32x4.add(a1, v128.load(p + h));
+      a2 = f32x4.add(a2, v128.load(p, 16)); a3 = f32x4.add(a3, v128.load(p + h, 16));
     }
+    // the last bytes − 2h (0 or 64)
+    for (let p = src + 2 * h, end = src + bytes; p < end; p += 16) a0 = f32x4.add(a0, v128.load(p));
     let s = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
     return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
   }
@@ -50,7 +55,9 @@ export function rooflineAdds(rounds: i32, step: f32): f32 {
     let s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
     return f32x4.extract_lane(s, 0);
   }
-  let s: f32 = 0;
-  for (let i = 0; i < rounds; i++) s += step;
-  return s;
+  let a0 = step, a1 = step, a2 = step, a3 = step, a4 = step, a5 = step, a6 = step, a7 = step;
+  for (let i = 0; i < rounds; i++) {
+    a0 += step; a1 += step; a2 += step; a3 += step; a4 += step; a5 += step; a6 += step; a7 += step;
+  }
+  return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
 }
