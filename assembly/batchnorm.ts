@@ -5,10 +5,10 @@
 // see: Ioffe & Szegedy, "Batch Normalization", 2015, https://arxiv.org/abs/1502.03167 (Alg. 1 and
 //      the backward in §3); PyTorch aten/src/ATen/native/cpu/batch_norm_kernel.cpp (two-reduction backward)
 import {
-  SHIFT_SAMPLE, shiftOf, shiftedSums, dotSums, dotSumsRelu, reluMask, backwardShift, sumsReset, sum1, sum2, finishStats,
+  SHIFT_SAMPLE, shiftOf, shiftedSums, shiftedSums2, dotSums, dotSumsRelu, reluMask, backwardShift, sumsReset, sum1, sum2, finishStats,
   kS, kA, kB, kC, kFloor, setActivation, setNormalize, setBackward,
 } from './stats';
-import { at, rowSums, normalizePass, dxPass, shortRuns } from './nhwc_passes';
+import { at, rowSums, normalizePass, dxPass, shortRuns, STREAM_BYTES } from './nhwc_passes';
 import { normalizeConstants } from './constants';
 
 /** y = max((x − s0)·a0 + b0, kFloor) over `n` contiguous values (x·a0 + b0 when s0 = 0). */
@@ -66,12 +66,17 @@ export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: us
     store<f64>(mean + o, 0);
     store<f64>(vari + o, 0);
   }
+  // beyond the caches (SIMD build) batch items b and b + n/2 side by side: two read streams
+  let item = <usize>c * <usize>l << 2;
+  let h = ASC_FEATURE_SIMD && <usize>n * item > STREAM_BYTES ? n >> 1 : 0, gap = <usize>h * item;
   let p = x;
   for (let b = 0; b < n; b++) {
+    if (b == h && h > 0) { b = 2 * h; p = x + gap * 2; if (b == n) break; }
     for (let ch = 0; ch < c; ch++) {
       let o = <usize>ch << 3;
       sumsReset();
-      shiftedSums(p, l, <f32>load<f64>(invstd + o));
+      if (b < h) shiftedSums2(p, gap, l, <f32>load<f64>(invstd + o));
+      else shiftedSums(p, l, <f32>load<f64>(invstd + o));
       store<f64>(mean + o, load<f64>(mean + o) + sum1);
       store<f64>(vari + o, load<f64>(vari + o) + sum2);
       p += <usize>l << 2;

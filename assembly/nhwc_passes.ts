@@ -49,7 +49,7 @@ export function repeatChannels(q: usize, c: i32, p: usize, n: i32): void {
 }
 
 /** Above this many bytes of x, every pass takes 2 rows a step instead of 4. */
-const STREAM_BYTES: usize = 8 << 20;
+export const STREAM_BYTES: usize = 8 << 20;
 
 // @ts-ignore: decorator
 @inline export function at(ws: usize, c: i32, unit: i32): usize {

@@ -102,9 +102,8 @@ export function shiftedSums(p: usize, n: i32, k: f32): void {
           a3 = f32x4.add(a3, e3); q3 = f32x4.add(q3, f32x4.mul(e3, e3));
         }
       }
-      let a = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), qq = f32x4.add(f32x4.add(q0, q1), f32x4.add(q2, q3));
-      f1 = f64x2.add(f1, f64x2.add(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1))));
-      f2 = f64x2.add(f2, f64x2.add(f64x2.promote_low_f32x4(qq), f64x2.promote_low_f32x4(i32x4.shuffle(qq, qq, 2, 3, 0, 1))));
+      f1 = f64x2.add(f1, widen(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3))));
+      f2 = f64x2.add(f2, widen(f32x4.add(f32x4.add(q0, q1), f32x4.add(q2, q3))));
     }
     sum1 += f64x2.extract_lane(f1, 0) + f64x2.extract_lane(f1, 1);
     sum2 += f64x2.extract_lane(f2, 0) + f64x2.extract_lane(f2, 1);
@@ -116,6 +115,51 @@ export function shiftedSums(p: usize, n: i32, k: f32): void {
     s1 += e; s2 += e * e;
   }
   sum1 += s1; sum2 += s2;
+}
+
+/** The four f32 lanes of v added in pairs into two f64 lanes. */
+// @ts-ignore: decorator
+@inline function widen(v: v128): v128 {
+  return f64x2.add(f64x2.promote_low_f32x4(v), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)));
+}
+
+/**
+ * As shiftedSums over two runs of `n` values, at p and p + gap, read side by side (SIMD build): two
+ * streams read memory 1.3× faster than one beyond the caches (in cache, half the values a step
+ * measured 1.2× slower).
+ */
+export function shiftedSums2(p: usize, gap: usize, n: i32, k: f32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) i = sideBySide(p, gap, n, k);
+  // the tails of both runs
+  if (i < n) {
+    shiftedSums(p + (<usize>i << 2), n - i, k);
+    shiftedSums(p + gap + (<usize>i << 2), n - i, k);
+  }
+}
+
+/** shiftedSums2's vector part: values 0..n − n % 8 of both runs. Returns n − n % 8. */
+// @ts-ignore: decorator
+@inline function sideBySide(p: usize, gap: usize, n: i32, k: f32): i32 {
+  let i = 0;
+  let kv = f32x4.splat(k), f1 = f64x2.splat(0), f2 = f64x2.splat(0), z = f32x4.splat(0);
+  for (let n8 = n & ~7; i < n8;) {
+    let end = min(n8, i + FLUSH * 8);
+    // one term of 4 vectors (tree-summed) a step: FLUSH terms per lane before the f64 flush
+    let a = z, b = z;
+    for (; i < end; i += 8) {
+      let q = p + (<usize>i << 2), u = q + gap;
+      let d0 = f32x4.sub(v128.load(q), kv), d1 = f32x4.sub(v128.load(q, 16), kv);
+      let d2 = f32x4.sub(v128.load(u), kv), d3 = f32x4.sub(v128.load(u, 16), kv);
+      a = f32x4.add(a, f32x4.add(f32x4.add(d0, d1), f32x4.add(d2, d3)));
+      b = f32x4.add(b, f32x4.add(f32x4.add(f32x4.mul(d0, d0), f32x4.mul(d1, d1)), f32x4.add(f32x4.mul(d2, d2), f32x4.mul(d3, d3))));
+    }
+    f1 = f64x2.add(f1, widen(a));
+    f2 = f64x2.add(f2, widen(b));
+  }
+  sum1 += f64x2.extract_lane(f1, 0) + f64x2.extract_lane(f1, 1);
+  sum2 += f64x2.extract_lane(f2, 0) + f64x2.extract_lane(f2, 1);
+  return i;
 }
 
 /** sum1 += Σdy, sum2 += Σdy·(x − K) over `n` contiguous values. */

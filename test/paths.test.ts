@@ -26,6 +26,8 @@ const CASES: [string, Layout, number, number, number[]][] = [
   ['beyond 8 MiB, rows 4 KiB apart, 3 rows past the quarters', 'NC', 2051, 1024, []],
   ['beyond 8 MiB, 64 channels', 'NHWC', 1, 64, [33, 1000]],
   ['beyond 8 MiB, channel tails 4 + 1', 'NLC', 1, 125, [16800]],
+  // channel-first beyond 8 MiB: statistics over batch items b and b + n/2 side by side
+  ['channel-first beyond 8 MiB, odd batch, odd runs', 'NCL', 33, 5, [13_001]],
   // channel-first runs shorter than 64 with ≥ 32 batch items: channels-last over c·l virtual channels
   ['short runs as virtual channels', 'NCHW', 32, 5, [7, 7]],
   ['short runs, virtual channel tails 4 + 3', 'NCL', 40, 3, [13]],
