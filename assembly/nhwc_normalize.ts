@@ -5,12 +5,16 @@
 // they can: constants in registers across rows (block16Normalize), or rows sharing one load of the
 // constants (rowsNormalize).
 
-/** Bytes a block pass spans (rows × stride), 8..32 rows: its lines then spread over the L1 sets. */
-export const BLOCK_SPAN: usize = 8192;
-/** Longest row (bytes) for block passes: at C = 512 the rows path is 1.1× faster, at C = 256 about even. */
-export const BLOCK_STRIDE: usize = 1024;
+// Blocks against rows (rowsNormalize, 4 a step), timed in one process over the same memory (the
+// machine's speed for a 6 MiB copy moves by 1.3× between processes, so separate runs mislead):
+// C = 16: 32 rows 99 % of a copy, 4 rows a step 93 %; C = 32: 8 rows 92–95 %, 32 rows 78 %;
+// C = 64: 8 rows ≈ rows 82–88 %, 32 rows 72–74 %; C = 128: rows 77 %, 8 rows 72 %.
+/** Bytes a block pass spans (rows × stride), 8..32 rows. */
+export const BLOCK_SPAN: usize = 1024;
+/** Longest row (bytes) for block passes. */
+export const BLOCK_STRIDE: usize = 256;
 
-/** Rows per block pass for rows `stride` bytes apart (measured at 6 MiB, C = 64: 32 rows 1.1× faster than 8; 1 MiB, C = 128: 16 rows 1.07× faster than 32). */
+/** Rows per block pass for rows `stride` bytes apart. */
 // @ts-ignore: decorator
 @inline export function blockRows(stride: usize): i32 {
   return <i32>min(max(BLOCK_SPAN / stride, 8), 32);

@@ -166,8 +166,8 @@ function normalizeMode<FOLDED, RELU>(x: usize, y: usize, m: i32, c: i32, ws: usi
     let big = <usize>m * stride > STREAM_BYTES;
     if (!big && (c & 15) == 0 && stride <= BLOCK_STRIDE) {
       // in cache: blocks of 16 channels with their constants in registers, a few rows at a time
-      // (measured 1.05–1.15× faster than rowsNormalize at C = 16..192); not for longer rows, whose
-      // lines a block apart share L1 sets (C = 512: 2.5× slower with 32 rows a block, 0.9× with 8)
+      // (see BLOCK_SPAN); not for longer rows, whose lines a block apart crowd the same L1 sets
+      // (C = 512: 2.5× slower with 32 rows a block than with rows)
       let br = blockRows(stride);
       for (let rs = 0; rs < m; rs += br) {
         let q = <usize>rs * stride, rr = min(br, m - rs);

@@ -1,5 +1,5 @@
 // The SIMD build's channels-last kernels pick their loops by size and stride: 16-channel blocks
-// of 8–32 rows in cache (rows up to 1 KiB), rows in steps of 4 (in cache) or 2 (beyond 8 MiB),
+// of 8–32 rows in cache (rows up to 256 bytes), rows in steps of 4 (in cache) or 2 (beyond 8 MiB),
 // statistics beyond 8 MiB over four quarters of the rows at once, channel tails of 4 and 1, and
 // per mode copies (shifted or not, folded or not, ReLU or not); channel-first inputs with short runs, and channels-last ones with few channels, take the
 // same loops over virtual channels. Each shape
@@ -18,8 +18,9 @@ const TOL_SUM_REL = 1e-5;
 
 const CASES: [string, Layout, number, number, number[]][] = [
   ['16-channel blocks, row tail', 'NHWC', 3, 32, [5, 7]],
-  ['16-channel blocks of 16 rows, row tail', 'NC', 53, 128, []],
-  ['16-channel blocks of 8 rows, row tail', 'NC', 45, 256, []],
+  ['16-channel blocks of 16 rows, row tail', 'NC', 53, 16, []],
+  ['16-channel blocks of 8 rows, row tail', 'NC', 45, 64, []],
+  ['rows 512 bytes apart (no blocks)', 'NC', 53, 128, []],
   ['rows 2 KiB apart (no blocks)', 'NC', 37, 512, []],
   ['rows of 4, channel tails 4 + 1', 'NLC', 2, 13, [11]],
   ['rows 4 KiB apart', 'NC', 37, 1024, []],
