@@ -36,17 +36,20 @@ function rowShift(p: usize, m: i32, stride: usize): f32 {
     let v = load<f32>(p + <usize>i * stride);
     s += v; q += v * v;
   }
-  // mean² > R·var ⇔ s²·(1 + R) > R·n·q, without the cancellation (a NaN compares false)
-  if (!(s * s * (1 + SHIFT_RATIO) > q * (SHIFT_RATIO * <f32>n))) return 0;
+  // mean² > R·var ⇔ s²·(1 + R) > R·n·q, without the cancellation; shifted too where either side
+  // is not finite (|x| ≳ 1e18 overflows f32 there, and a NaN gets a NaN shift: its channel is NaN)
+  let a = s * s * (1 + SHIFT_RATIO), b = q * (SHIFT_RATIO * <f32>n);
+  if (!(a > b) && a < Infinity && b < Infinity) return 0;
   let k = min(m, SHIFT_MEAN_ROWS), t: f64 = 0;
   for (let i = 0; i < k; i++) t += <f64>load<f32>(p + <usize>i * stride);
   return <f32>(t / <f64>k);
 }
 
-/** All ones in the lanes where s²·(1 + R) > R·n·q (rn = R·n), as rowShift tests. */
+/** All ones in the lanes where s²·(1 + R) > R·n·q (rn = R·n) or either side is not finite, as rowShift tests. */
 // @ts-ignore: decorator
 @inline function farMask(s: v128, q: v128, ratio1: v128, rn: v128): v128 {
-  return f32x4.gt(f32x4.mul(f32x4.mul(s, s), ratio1), f32x4.mul(q, rn));
+  let a = f32x4.mul(f32x4.mul(s, s), ratio1), b = f32x4.mul(q, rn), inf = f32x4.splat(Infinity);
+  return v128.or(f32x4.gt(a, b), v128.not(v128.and(f32x4.lt(a, inf), f32x4.lt(b, inf))));
 }
 
 /** Shifts of channels 0..c (f32 at pk) of channels-last x[m][c]; the vector lanes do as rowShift does. */

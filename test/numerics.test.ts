@@ -11,7 +11,7 @@ import { channelIndices, maxAbs, maxAbsDiff, randn, refBackward, refForwardTrain
 const TOL_VAR_REL = 1e-5;
 const TOL_OUT = 2e-4;
 
-const OFFSETS: [number, number][] = [[1e4, 0.1], [1e7, 1], [-5e5, 0.01]];
+const OFFSETS: [number, number][] = [[1e4, 0.1], [1e7, 1], [-5e5, 0.01], [1e18, 1e14]];
 
 for (const b of BACKENDS) {
   describe(`${b}: large offsets`, () => {
