@@ -61,11 +61,22 @@ export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: us
   let count = <f64>n * <f64>l;
   // the shift of each channel (kept in invstd until the end) from its first run; sums in mean/vari
   for (let ch = 0; ch < c; ch++) {
-    let o = <usize>ch << 3;
-    store<f64>(invstd + o, <f64>shiftOf(x + (<usize>ch * <usize>l << 2), min(l, SHIFT_SAMPLE), 4));
-    store<f64>(mean + o, 0);
-    store<f64>(vari + o, 0);
+    store<f64>(invstd + (<usize>ch << 3), <f64>shiftOf(x + (<usize>ch * <usize>l << 2), min(l, SHIFT_SAMPLE), 4));
   }
+  runSums(x, n, c, l, mean, vari, invstd);
+  if (finishRuns(c, count, eps, mean, vari, invstd)) {
+    // some first runs unlike the rest (see RESHIFT): again, shifted by the batch means
+    for (let ch = 0; ch < c; ch++) store<f64>(invstd + (<usize>ch << 3), <f64><f32>load<f64>(mean + (<usize>ch << 3)));
+    runSums(x, n, c, l, mean, vari, invstd);
+    finishRuns(c, count, eps, mean, vari, invstd);
+  }
+  normalizeRuns(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws);
+}
+
+/** Σ(x − K) into mean, Σ(x − K)² into vari per channel (f64), K the shifts held in invstd. */
+function runSums(x: usize, n: i32, c: i32, l: i32, mean: usize, vari: usize, invstd: usize): void {
+  memory.fill(mean, 0, <usize>c << 3);
+  memory.fill(vari, 0, <usize>c << 3);
   // beyond the caches (SIMD build) batch items b and b + n/2 side by side: two read streams
   let item = <usize>c * <usize>l << 2;
   let h = ASC_FEATURE_SIMD && <usize>n * item > STREAM_BYTES ? n >> 1 : 0, gap = <usize>h * item;
@@ -82,11 +93,16 @@ export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: us
       p += <usize>l << 2;
     }
   }
+}
+
+/** finishStats for every channel (sums in mean/vari, shifts in invstd); true when any mean is far from its shift. */
+function finishRuns(c: i32, count: f64, eps: f64, mean: usize, vari: usize, invstd: usize): bool {
+  let far = false;
   for (let ch = 0; ch < c; ch++) {
     let o = <usize>ch << 3;
-    finishStats(<f32>load<f64>(invstd + o), load<f64>(mean + o), load<f64>(vari + o), count, eps, mean + o, vari + o, invstd + o);
+    if (finishStats(<f32>load<f64>(invstd + o), load<f64>(mean + o), load<f64>(vari + o), count, eps, mean + o, vari + o, invstd + o)) far = true;
   }
-  normalizeRuns(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws);
+  return far;
 }
 
 /** Normalizes with given per-channel mean and invstd (f64[c]), then ReLU when relu = 1: inference with running statistics. */
@@ -268,16 +284,26 @@ function spreadNormalize(c: i32, l: i32, gamma: usize, beta: usize, mean: usize,
   return s;
 }
 
+/** Statistics over the virtual channels, shifts at unit 24 of ws, merged per channel; true when any mean is far from its shift. */
+function shortStats(x: usize, n: i32, c: i32, l: i32, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): bool {
+  let v = c * l, pk = at(ws, v, 24), count = <f64>n * <f64>l, far = false;
+  rowSums(x, 0, n, v, ws, false, false);
+  for (let ch = 0; ch < c; ch++) {
+    let o = <usize>ch << 3;
+    if (finishStats(load<f32>(pk + (<usize>ch * <usize>l << 2)), merged(at(ws, v, 0), ch, l), merged(at(ws, v, 8), ch, l), count, eps, mean + o, vari + o, invstd + o)) far = true;
+  }
+  return far;
+}
+
 function trainShort(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: i32, ws: usize): void {
   let v = c * l, pk = at(ws, v, 24);
   setActivation(relu);
   // each channel's shift from its first run (a value near the mean is all it takes)
   for (let ch = 0; ch < c; ch++) spread(pk, ch, l, shiftOf(x + (<usize>ch * <usize>l << 2), l, 4));
-  rowSums(x, 0, n, v, ws, false, false);
-  let count = <f64>n * <f64>l;
-  for (let ch = 0; ch < c; ch++) {
-    let o = <usize>ch << 3;
-    finishStats(load<f32>(pk + (<usize>ch * <usize>l << 2)), merged(at(ws, v, 0), ch, l), merged(at(ws, v, 8), ch, l), count, eps, mean + o, vari + o, invstd + o);
+  if (shortStats(x, n, c, l, eps, mean, vari, invstd, ws)) {
+    // some first runs unlike the rest (see RESHIFT): again, shifted by the batch means
+    for (let ch = 0; ch < c; ch++) spread(pk, ch, l, <f32>load<f64>(mean + (<usize>ch << 3)));
+    shortStats(x, n, c, l, eps, mean, vari, invstd, ws);
   }
   spreadNormalize(c, l, gamma, beta, mean, invstd, at(ws, v, 28), at(ws, v, 32), at(ws, v, 36));
   normalizePass(x, y, n, v, ws);

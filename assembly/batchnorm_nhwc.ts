@@ -5,7 +5,7 @@
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167; PyTorch
 //      aten/src/ATen/native/cpu/batch_norm_kernel.cpp (batch_norm_cpu_collect_stats_channels_last)
 import { setActivation } from './stats';
-import { rowShifts, finishChannels, normalizeConstants, backwardShifts, backwardConstants } from './constants';
+import { rowShifts, finishChannels, meanShifts, normalizeConstants, backwardShifts, backwardConstants } from './constants';
 import { WS_UNITS, at, rowSums, normalizePass, dxPass, shortRuns, foldRows, repeatChannels } from './nhwc_passes';
 
 /**
@@ -28,9 +28,15 @@ export function bnTrainNHWC(x: usize, y: usize, m: i32, c: i32, gamma: usize, be
     return;
   }
   // a shift near the mean is all it takes: (mean − K)²/var only scales rounding
-  rowShifts(x, m, c, at(ws, c, 24));
+  let pk = at(ws, c, 24);
+  rowShifts(x, m, c, pk);
   rowSums(x, 0, m, c, ws, false, false);
-  finishChannels(c, at(ws, c, 24), at(ws, c, 0), at(ws, c, 8), <f64>m, eps, mean, vari, invstd);
+  if (finishChannels(c, pk, at(ws, c, 0), at(ws, c, 8), <f64>m, eps, mean, vari, invstd)) {
+    // some first rows unlike the rest (see RESHIFT): again, shifted by the batch means
+    meanShifts(c, mean, pk);
+    rowSums(x, 0, m, c, ws, false, false);
+    finishChannels(c, pk, at(ws, c, 0), at(ws, c, 8), <f64>m, eps, mean, vari, invstd);
+  }
   normalizeConstants(c, gamma, beta, mean, invstd, at(ws, c, 28), at(ws, c, 32), at(ws, c, 36));
   normalizePass(x, y, m, c, ws);
 }
@@ -118,7 +124,12 @@ function trainFolded(x: usize, y: usize, m: i32, c: i32, k: i32, gamma: usize, b
   rowShifts(x, m, c, at(w, c, 24));
   f.spread(24);
   f.sums(x, 0, false, false);
-  finishChannels(c, at(w, c, 24), at(w, c, 0), at(w, c, 8), <f64>m, eps, mean, vari, invstd);
+  if (finishChannels(c, at(w, c, 24), at(w, c, 0), at(w, c, 8), <f64>m, eps, mean, vari, invstd)) {
+    meanShifts(c, mean, at(w, c, 24));
+    f.spread(24);
+    f.sums(x, 0, false, false);
+    finishChannels(c, at(w, c, 24), at(w, c, 0), at(w, c, 8), <f64>m, eps, mean, vari, invstd);
+  }
   normalizeConstants(c, gamma, beta, mean, invstd, at(w, c, 28), at(w, c, 32), at(w, c, 36));
   f.normalize(x, y);
 }

@@ -3,7 +3,7 @@
 // operations in the same order as the one-channel helpers in stats.ts (which finish odd channel
 // counts and do all of the scalar build), so the results are bit-identical to them. At C = 1024 the
 // one-channel helpers took ~18 ns a channel: a quarter of a [256, 1024] forward.
-import { FOLD_LIMIT, backwardShift, finishStats, setNormalize, setBackward, kS, kA, kB, kC } from './stats';
+import { FOLD_LIMIT, RESHIFT, backwardShift, finishStats, setNormalize, setBackward, kS, kA, kB, kC } from './stats';
 
 // @ts-ignore: decorator
 @inline function f32pair(p: usize): v128 {
@@ -103,26 +103,37 @@ export function rowShifts(x: usize, m: i32, c: i32, pk: usize): void {
 
 /**
  * Mean, biased variance and invstd (f64 at mean, vari, invstd) of channels 0..c from their shifts
- * (f32 at pk) and shifted sums (f64 at s1, s2), as finishStats.
+ * (f32 at pk) and shifted sums (f64 at s1, s2), as finishStats; true when any mean is far from its
+ * shift (RESHIFT).
  */
-export function finishChannels(c: i32, pk: usize, s1: usize, s2: usize, count: f64, eps: f64, mean: usize, vari: usize, invstd: usize): void {
-  let ch = 0;
+export function finishChannels(c: i32, pk: usize, s1: usize, s2: usize, count: f64, eps: f64, mean: usize, vari: usize, invstd: usize): bool {
+  let ch = 0, far = false;
   if (ASC_FEATURE_SIMD) {
     let cnt = f64x2.splat(count), e = f64x2.splat(eps), one = f64x2.splat(1), zero = f64x2.splat(0);
+    let r = f64x2.splat(RESHIFT), anyFar = zero;
     for (; ch + 2 <= c; ch += 2) {
       let o = <usize>ch << 3;
       let a = v128.load(s1 + o), b = v128.load(s2 + o);
       let m2 = f64x2.sub(b, f64x2.div(f64x2.mul(a, a), cnt));
       let v = f64x2.div(v128.bitselect(zero, m2, f64x2.lt(m2, zero)), cnt);
-      v128.store(mean + o, f64x2.add(f32pair(pk + (<usize>ch << 2)), f64x2.div(a, cnt)));
+      let d = f64x2.div(a, cnt);
+      v128.store(mean + o, f64x2.add(f32pair(pk + (<usize>ch << 2)), d));
       v128.store(vari + o, v);
       v128.store(invstd + o, f64x2.div(one, f64x2.sqrt(f64x2.add(v, e))));
+      anyFar = v128.or(anyFar, f64x2.gt(f64x2.mul(d, d), f64x2.mul(r, v)));
     }
+    far = v128.any_true(anyFar);
   }
   for (; ch < c; ch++) {
     let o = <usize>ch << 3;
-    finishStats(load<f32>(pk + (<usize>ch << 2)), load<f64>(s1 + o), load<f64>(s2 + o), count, eps, mean + o, vari + o, invstd + o);
+    if (finishStats(load<f32>(pk + (<usize>ch << 2)), load<f64>(s1 + o), load<f64>(s2 + o), count, eps, mean + o, vari + o, invstd + o)) far = true;
   }
+  return far;
+}
+
+/** Shifts (f32 at pk) of channels 0..c from their batch means (f64 at mean), for statistics taken again. */
+export function meanShifts(c: i32, mean: usize, pk: usize): void {
+  for (let ch = 0; ch < c; ch++) store<f32>(pk + (<usize>ch << 2), <f32>load<f64>(mean + (<usize>ch << 3)));
 }
 
 /** kS, kA, kB (f32 at ps, pa, pb) of channels 0..c for the normalize pass, as setNormalize. */

@@ -231,13 +231,22 @@ export function backwardShift(mean: f64, invstd: f64): f32 {
   return Math.abs(mean) * invstd <= 1 ? 0 : <f32>mean;
 }
 
-/** Writes mean, biased var and invstd of one channel (f64) from its shift and shifted sums. */
-export function finishStats(k: f32, s1: f64, s2: f64, count: f64, eps: f64, pm: usize, pv: usize, pi: usize): void {
+// The shift K comes from a first sample (the first rows, or the first run): when the batch is
+// unlike it (data sorted by class, say), the batch mean lies far from K and the shifted sums cancel,
+// their rounding grown by 1 + (mean − K)²/var. Beyond RESHIFT the kernels take the sums again,
+// shifted by the batch mean (a second read of x, only then).
+/** (mean − K)²/var above which a channel's statistics are taken again. */
+export const RESHIFT: f64 = 16;
+
+/** Writes mean, biased var and invstd of one channel (f64) from its shift and shifted sums; true when the mean is far from the shift (RESHIFT). */
+export function finishStats(k: f32, s1: f64, s2: f64, count: f64, eps: f64, pm: usize, pv: usize, pi: usize): bool {
   let m2 = s2 - s1 * s1 / count;
   let v = (m2 < 0 ? 0 : m2) / count; // rounding can dip below 0; NaN stays NaN
-  store<f64>(pm, <f64>k + s1 / count);
+  let d = s1 / count;
+  store<f64>(pm, <f64>k + d);
   store<f64>(pv, v);
   store<f64>(pi, 1 / Math.sqrt(v + eps));
+  return d * d > RESHIFT * v;
 }
 
 // NOTE: y = (x − kS)·kA + kB. Folded (kS = 0) where |mean·a| ≤ FOLD_LIMIT; otherwise kS is the

@@ -80,6 +80,35 @@ for (const b of BACKENDS) {
     }
   });
 
+  // The shift comes from the first rows (or the first run): when they are unlike the rest of the
+  // batch (data sorted by class, say), the batch mean lies far from it and the sums cancel. The
+  // kernels then take the sums again, shifted by the batch mean. Here the first batch item (the
+  // first 40 for NC) sits at 0 and the others at 1e4 (std 0.1 each): mean²/var ≈ 250–400.
+  describe(`${b}: first rows unlike the rest`, () => {
+    // 6 channels: rows folded (channels-last) or short runs (channel-first); 21: the main paths
+    for (const [layout, c] of [['NCHW', 6], ['NHWC', 6], ['NC', 6], ['NHWC', 21], ['NC', 21], ['NCL', 21]] as const) {
+      it(`${layout}, ${c} channels`, async () => {
+        await init({ backend: b });
+        const n = layout === 'NC' ? 10_000 : 400;
+        const shape = layout === 'NC' ? [n, c] : layout === 'NCL' ? [n, c, 100] : shapeOf(layout, n, c, [5, 5]);
+        const size = shape.reduce((p, v) => p * v, 1), per = size / n;
+        const x = randn(size, 77, 0, 0.1);
+        for (let i = (layout === 'NC' ? 40 : 1) * per; i < size; i++) x[i] += 1e4;
+        const bn = makeLayer(layout, c, { momentum: 1 });
+        using xt = tensor(x, shape);
+        using y = bn.forward(xt);
+        const ref = refForwardTrain(x, layout, shape, 1e-5);
+        const M = size / c, rv = bn.runningVar!.toArray();
+        for (let ch = 0; ch < c; ch++) {
+          const unbiased = (ref.var[ch] * M) / (M - 1);
+          expect(Math.abs(rv[ch] - unbiased) / unbiased).toBeLessThanOrEqual(TOL_VAR_REL);
+        }
+        expect(maxAbsDiff(y.toArray(), ref.y)).toBeLessThanOrEqual(TOL_OUT);
+        bn.dispose();
+      });
+    }
+  });
+
   describe(`${b}: NaN and Inf stay in their channel`, () => {
     for (const layout of ['NCHW', 'NHWC', 'NC'] as const) {
       for (const bad of [NaN, Infinity, -Infinity]) {
