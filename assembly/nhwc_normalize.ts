@@ -60,8 +60,8 @@ export const BLOCK_STRIDE: usize = 256;
 /**
  * Rows 0..m − m % R (R = 1, 2 or 4), channels 0..c8 (c8 a multiple of 8): R rows share each load
  * of 8 channels' constants. R = 4 in cache (measured 82 % of copy at C = 1024, where rows are
- * 4 KiB apart, against 55 % a row at a time); R = 2 beyond the caches, where four interleaved
- * store streams stall the write-back of y. Returns the first row not done.
+ * 4 KiB apart, against 55 % a row at a time); beyond the caches four interleaved store streams
+ * stall the write-back of y (rows16Normalize takes two). Returns the first row not done.
  */
 // @ts-ignore: decorator
 @inline export function rowsNormalize(x: usize, y: usize, m: i32, stride: usize, c8: i32, ps: usize, pa: usize, pb: usize, R: i32, folded: bool, relu: bool): i32 {
@@ -82,6 +82,41 @@ export const BLOCK_STRIDE: usize = 256;
         row8(p + 2 * stride, d, s0, s1, a0, a1, b0, b1, folded, relu);
         row8(p + 3 * stride, d, s0, s1, a0, a1, b0, b1, folded, relu);
       }
+    }
+  }
+  return r;
+}
+
+/**
+ * Rows 0..m − m % 2, channels 0..c8 (a multiple of 8), two rows a step, 16 channels at a time then
+ * 8: beyond the caches (measured 1.03–1.04× faster than 8 channels at a time, timed in one
+ * process). Returns the first row not done.
+ */
+// @ts-ignore: decorator
+@inline export function rows16Normalize(x: usize, y: usize, m: i32, stride: usize, c8: i32, ps: usize, pa: usize, pb: usize, folded: bool, relu: bool): i32 {
+  let d = y - x, w16 = <usize>(c8 & ~15) << 2, w = <usize>c8 << 2;
+  let r = 0;
+  for (; r + 2 <= m; r += 2) {
+    let px = x + <usize>r * stride;
+    let o: usize = 0;
+    for (; o < w16; o += 64) {
+      let a0 = v128.load(pa + o), a1 = v128.load(pa + o, 16), a2 = v128.load(pa + o, 32), a3 = v128.load(pa + o, 48);
+      let b0 = v128.load(pb + o), b1 = v128.load(pb + o, 16), b2 = v128.load(pb + o, 32), b3 = v128.load(pb + o, 48);
+      let s0 = a0, s1 = a1, s2 = a2, s3 = a3;
+      if (!folded) {
+        s0 = v128.load(ps + o); s1 = v128.load(ps + o, 16); s2 = v128.load(ps + o, 32); s3 = v128.load(ps + o, 48);
+      }
+      let p = px + o, q = p + stride;
+      row8(p, d, s0, s1, a0, a1, b0, b1, folded, relu);
+      row8(p + 32, d, s2, s3, a2, a3, b2, b3, folded, relu);
+      row8(q, d, s0, s1, a0, a1, b0, b1, folded, relu);
+      row8(q + 32, d, s2, s3, a2, a3, b2, b3, folded, relu);
+    }
+    if (o < w) {
+      let a0 = v128.load(pa + o), a1 = v128.load(pa + o, 16), b0 = v128.load(pb + o), b1 = v128.load(pb + o, 16);
+      let s0 = folded ? a0 : v128.load(ps + o), s1 = folded ? a1 : v128.load(ps + o, 16);
+      row8(px + o, d, s0, s1, a0, a1, b0, b1, folded, relu);
+      row8(px + o + stride, d, s0, s1, a0, a1, b0, b1, folded, relu);
     }
   }
   return r;

@@ -9,7 +9,7 @@
 import { FLUSH, flush4, kFloor, On, Off } from './stats';
 import { rowsDx, columnsDx } from './nhwc_dx';
 import { rowsSums } from './nhwc_sums';
-import { BLOCK_STRIDE, blockRows, block16Normalize, rowsNormalize, columnsNormalize } from './nhwc_normalize';
+import { BLOCK_STRIDE, blockRows, block16Normalize, rowsNormalize, rows16Normalize, columnsNormalize } from './nhwc_normalize';
 
 /** Workspace bytes per channel. */
 export const WS_UNITS: i32 = 56;
@@ -178,7 +178,7 @@ function normalizeMode<FOLDED, RELU>(x: usize, y: usize, m: i32, c: i32, ws: usi
       }
       return;
     }
-    let r = big ? rowsNormalize(x, y, m, stride, c8, ps, pa, pb, 2, folded, relu) : rowsNormalize(x, y, m, stride, c8, ps, pa, pb, 4, folded, relu);
+    let r = big ? rows16Normalize(x, y, m, stride, c8, ps, pa, pb, folded, relu) : rowsNormalize(x, y, m, stride, c8, ps, pa, pb, 4, folded, relu);
     if (r < m) {
       let o = <usize>r * stride;
       rowsNormalize(x + o, y + o, m - r, stride, c8, ps, pa, pb, 1, folded, relu);
