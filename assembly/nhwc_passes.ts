@@ -48,8 +48,17 @@ export function repeatChannels(q: usize, c: i32, p: usize, n: i32): void {
   for (let v = 0; v < n; v++) store<f32>(p + (<usize>v << 2), load<f32>(q + (<usize>(v % c) << 2)));
 }
 
-/** Above this many bytes of x, every pass takes 2 rows a step instead of 4. */
+/** Rows a block where a row's last channels (past a multiple of 8) take a loop of their own: a block of rows stays in cache for it. */
+const TAIL_ROWS: i32 = 32;
+
+/** Above this many bytes of x, the passes read x the way memory streams best (see each pass). */
 export const STREAM_BYTES: usize = 8 << 20;
+/**
+ * Beyond STREAM_BYTES, rows at most this long go two at a time; longer ones one at a time:
+ * interleaving two rows 512 bytes or more apart ran 2.4–2.6× slower (C = 128..512; the prefetchers
+ * take them for one stream with jumps), and at 256 bytes 1.05× faster.
+ */
+const PAIR_STRIDE: usize = 256;
 
 // @ts-ignore: decorator
 @inline export function at(ws: usize, c: i32, unit: i32): usize {
@@ -86,22 +95,33 @@ function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws
   let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
   memory.fill(s1, 0, <usize>c << 4);
   if (ASC_FEATURE_SIMD && c4 > 0) {
-    // 4 neighbouring rows a step in cache, 2 beyond (measured 1.05–1.2× faster and 1.2–1.4× slower
-    // than 2); beyond the caches the statistics read two halves of x at once, two neighbouring rows
-    // of each a step (rows r, r + 1, r + h, r + h + 1): two streams read 1.3× faster than one, and
-    // four rows share each load of the partial sums (measured 1.3× faster than 2 rows, 1.15× than
-    // four quarters); the backward's sums read two streams already (x and dy) and gain nothing
-    let big = <usize>m * stride > STREAM_BYTES;
-    let h = big && !dot ? (m >> 2) << 1 : 0; // rows in each half (even)
-    let R = h > 0 || !big ? 4 : 2;
-    let steps = h > 0 ? h >> 1 : m / R;
-    let step = <usize>(h > 0 ? 2 : R) * stride, far = h > 0 ? <usize>h * stride : 2 * stride;
+    // 4 neighbouring rows a step in cache (measured 1.05–1.2× faster than 2). Beyond the caches the
+    // statistics read two halves of x at once (rows r and r + h): two streams read 1.3× faster than
+    // one; with rows up to PAIR_STRIDE long two neighbouring rows of each half a step, which share
+    // each load of the partial sums (1.3× faster than one row, 1.15× than four quarters). The
+    // backward's sums read two streams already (x and dy): 2 rows a step, or 1 for longer rows.
+    let big = <usize>m * stride > STREAM_BYTES, pairs = stride <= PAIR_STRIDE;
+    let h = 0, R = 4, rowsPerStep = 4, gap = stride, far = 2 * stride;
+    if (big && !dot) {
+      h = pairs ? (m >> 2) << 1 : m >> 1; // rows in each half
+      R = pairs ? 4 : 2; rowsPerStep = pairs ? 2 : 1;
+      if (pairs) far = <usize>h * stride;
+      else gap = <usize>h * stride;
+    } else if (big) {
+      R = pairs ? 2 : 1; rowsPerStep = R;
+    }
+    let steps = h > 0 ? h / rowsPerStep : m / R, step = <usize>rowsPerStep * stride;
     for (let s0 = 0; s0 < steps; s0 += FLUSH) {
       let n = min(FLUSH, steps - s0), o = <usize>s0 * step;
       memory.fill(a1, 0, <usize>c << 3);
-      if (R == 4) rowsSums(x + o, dy + o, n, step, stride, far, c4, pk, a1, a2, fs, fa, fb, 4, dot, shifted, relu);
-      else rowsSums(x + o, dy + o, n, step, stride, far, c4, pk, a1, a2, fs, fa, fb, 2, dot, shifted, relu);
+      if (R == 4) rowsSums(x + o, dy + o, n, step, gap, far, c4, pk, a1, a2, fs, fa, fb, 4, dot, shifted, relu);
+      else if (R == 2) rowsSums(x + o, dy + o, n, step, gap, far, c4, pk, a1, a2, fs, fa, fb, 2, dot, shifted, relu);
+      else rowsSums(x + o, dy + o, n, step, gap, far, c4, pk, a1, a2, fs, fa, fb, 1, dot, shifted, relu);
       flushSums(c4, a1, a2, s1, s2);
+      // the channels past c4 of the same rows, while they are in cache
+      let r0 = s0 * rowsPerStep, r1 = r0 + n * rowsPerStep;
+      tailSums(x, dy, r0, r1, stride, c4, c, pk, fs, fa, fb, s1, s2, dot, relu);
+      if (h > 0) tailSums(x, dy, h + r0, h + r1, stride, c4, c, pk, fs, fa, fb, s1, s2, dot, relu);
     }
     // the rows left over (fewer than R), one a step
     let done = steps * R;
@@ -110,21 +130,27 @@ function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws
       memory.fill(a1, 0, <usize>c << 3);
       rowsSums(x + o, dy + o, m - done, stride, stride, 2 * stride, c4, pk, a1, a2, fs, fa, fb, 1, dot, shifted, relu);
       flushSums(c4, a1, a2, s1, s2);
+      tailSums(x, dy, done, m, stride, c4, c, pk, fs, fa, fb, s1, s2, dot, relu);
     }
+  } else {
+    tailSums(x, dy, 0, m, stride, 0, c, pk, fs, fa, fb, s1, s2, dot, relu);
   }
-  // remaining channels: scalar, f64
-  if (c4 < c) {
-    for (let rr = 0; rr < m; rr++) {
-      let p = <usize>rr * stride;
-      for (let ch = c4; ch < c; ch++) {
-        let o = <usize>ch << 2, o8 = <usize>ch << 3;
-        let xv = load<f32>(x + p + o);
-        let e = <f64>(xv - load<f32>(pk + o));
-        let gg = dot ? <f64>load<f32>(dy + p + o) : e;
-        if (relu && !((xv - load<f32>(fs + o)) * load<f32>(fa + o) + load<f32>(fb + o) > 0)) gg = 0;
-        store<f64>(s1 + o8, load<f64>(s1 + o8) + gg);
-        store<f64>(s2 + o8, load<f64>(s2 + o8) + gg * e);
-      }
+}
+
+/** Channels from..c of rows r0..r1: S1 += Σa, S2 += Σb in f64, one value at a time (tails, and the scalar build). */
+// @ts-ignore: decorator
+@inline function tailSums(x: usize, dy: usize, r0: i32, r1: i32, stride: usize, from: i32, c: i32, pk: usize, fs: usize, fa: usize, fb: usize, s1: usize, s2: usize, dot: bool, relu: bool): void {
+  if (from >= c) return;
+  for (let rr = r0; rr < r1; rr++) {
+    let p = <usize>rr * stride;
+    for (let ch = from; ch < c; ch++) {
+      let o = <usize>ch << 2, o8 = <usize>ch << 3;
+      let xv = load<f32>(x + p + o);
+      let e = <f64>(xv - load<f32>(pk + o));
+      let gg = dot ? <f64>load<f32>(dy + p + o) : e;
+      if (relu && !((xv - load<f32>(fs + o)) * load<f32>(fa + o) + load<f32>(fb + o) > 0)) gg = 0;
+      store<f64>(s1 + o8, load<f64>(s1 + o8) + gg);
+      store<f64>(s2 + o8, load<f64>(s2 + o8) + gg * e);
     }
   }
 }
@@ -178,11 +204,19 @@ function normalizeMode<FOLDED, RELU>(x: usize, y: usize, m: i32, c: i32, ws: usi
       }
       return;
     }
-    let r = big ? rows16Normalize(x, y, m, stride, c8, ps, pa, pb, folded, relu) : rowsNormalize(x, y, m, stride, c8, ps, pa, pb, 4, folded, relu);
-    if (r < m) {
-      let o = <usize>r * stride;
-      rowsNormalize(x + o, y + o, m - r, stride, c8, ps, pa, pb, 1, folded, relu);
+    // the channels past c8 a block of rows after the rest of those rows, while they are in cache
+    let block = c8 < c ? TAIL_ROWS : m;
+    for (let r0 = 0; r0 < m; r0 += block) {
+      let n = min(block, m - r0), q = <usize>r0 * stride, px = x + q, py = y + q;
+      let r = !big ? rowsNormalize(px, py, n, stride, c8, ps, pa, pb, 4, folded, relu)
+        : stride <= PAIR_STRIDE ? rows16Normalize(px, py, n, stride, c8, ps, pa, pb, folded, relu) : 0;
+      if (r < n) {
+        let o = <usize>r * stride;
+        rowsNormalize(px + o, py + o, n - r, stride, c8, ps, pa, pb, 1, folded, relu);
+      }
+      columnsNormalize(px, py, n, stride, c8, c, ps, pa, pb, folded, relu);
     }
+    return;
   }
   columnsNormalize(x, y, m, stride, c8, c, ps, pa, pb, folded, relu);
 }
@@ -212,14 +246,22 @@ function dxMode<TRAIN, FOLDED, RELU>(x: usize, dy: usize, dx: usize, m: i32, c: 
   let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
   let c8 = ASC_FEATURE_SIMD ? c & ~7 : 0;
   if (ASC_FEATURE_SIMD && c8 > 0) {
-    // 4 rows a step in cache, 2 beyond (as the normalize pass: measured 0.8× and 1.2× the time of 2)
-    let r = <usize>m * stride > STREAM_BYTES
-      ? rowsDx(x, dy, dx, m, stride, c8, ps, pa, pb, pk, fs, fa, fb, 2, train, folded, relu)
-      : rowsDx(x, dy, dx, m, stride, c8, ps, pa, pb, pk, fs, fa, fb, 4, train, folded, relu);
-    if (r < m) {
-      let o = <usize>r * stride;
-      rowsDx(x + o, dy + o, dx + o, m - r, stride, c8, ps, pa, pb, pk, fs, fa, fb, 1, train, folded, relu);
+    // 4 rows a step in cache, 2 beyond (as the normalize pass: measured 0.8× and 1.2× the time of 2;
+    // 1 for rows longer than PAIR_STRIDE);
+    // the channels past c8 a block of rows after the rest of those rows, while they are in cache
+    let big = <usize>m * stride > STREAM_BYTES;
+    let block = c8 < c ? TAIL_ROWS : m;
+    for (let r0 = 0; r0 < m; r0 += block) {
+      let n = min(block, m - r0), q = <usize>r0 * stride, px = x + q, pdy = dy + q, pdx = dx + q;
+      let r = !big ? rowsDx(px, pdy, pdx, n, stride, c8, ps, pa, pb, pk, fs, fa, fb, 4, train, folded, relu)
+        : stride <= PAIR_STRIDE ? rowsDx(px, pdy, pdx, n, stride, c8, ps, pa, pb, pk, fs, fa, fb, 2, train, folded, relu) : 0;
+      if (r < n) {
+        let o = <usize>r * stride;
+        rowsDx(px + o, pdy + o, pdx + o, n - r, stride, c8, ps, pa, pb, pk, fs, fa, fb, 1, train, folded, relu);
+      }
+      columnsDx(px, pdy, pdx, n, stride, c8, c, ps, pa, pb, pk, fs, fa, fb, train, folded, relu);
     }
+    return;
   }
   columnsDx(x, dy, dx, m, stride, c8, c, ps, pa, pb, pk, fs, fa, fb, train, folded, relu);
 }

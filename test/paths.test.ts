@@ -1,7 +1,8 @@
 // The SIMD build's channels-last kernels pick their loops by size and stride: 16-channel blocks
-// of 8–32 rows in cache (rows up to 256 bytes), rows in steps of 4 (in cache) or 2 (beyond 8 MiB),
-// statistics beyond 8 MiB over four quarters of the rows at once, channel tails of 4 and 1, and
-// per mode copies (shifted or not, folded or not, ReLU or not); channel-first inputs with short runs, and channels-last ones with few channels, take the
+// of 8–32 rows in cache (rows up to 256 bytes), rows in steps of 4 (in cache), and beyond 8 MiB
+// rows two or one at a time (up to 256 bytes, or longer) with the statistics over two halves of the
+// rows at once, channel tails of 4 and 1, and per mode copies (shifted or not, folded or not, ReLU
+// or not); channel-first inputs with short runs, and channels-last ones with few channels, take the
 // same loops over virtual channels. Each shape
 // below reaches a different mix; all are checked against the float64 reference, and BN+ReLU against
 // BN then ReLU bit for bit.
@@ -26,6 +27,8 @@ const CASES: [string, Layout, number, number, number[]][] = [
   ['rows 4 KiB apart', 'NC', 37, 1024, []],
   ['beyond 8 MiB, rows 4 KiB apart, 3 rows past the quarters', 'NC', 2051, 1024, []],
   ['beyond 8 MiB, 64 channels', 'NHWC', 1, 64, [33, 1000]],
+  ['beyond 8 MiB, 64 channels (rows two at a time), 3 rows past the halves', 'NLC', 1, 64, [32_771]],
+  ['beyond 8 MiB, 96 channels (rows one at a time), odd rows', 'NLC', 1, 96, [21_847]],
   ['beyond 8 MiB, channel tails 4 + 1', 'NLC', 1, 125, [16800]],
   // channel-first beyond 8 MiB: statistics over batch items b and b + n/2 side by side
   ['channel-first beyond 8 MiB, odd batch, odd runs', 'NCL', 33, 5, [13_001]],
