@@ -101,7 +101,8 @@ function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws
     // each load of the partial sums (1.3× faster than one row, 1.15× than four quarters). The
     // backward's sums read two streams already (x and dy): 2 rows a step, or 1 for longer rows.
     let big = <usize>m * stride > STREAM_BYTES, pairs = stride <= PAIR_STRIDE;
-    let h = 0, R = 4, rowsPerStep = 4, gap = stride, far = 2 * stride;
+    let h = 0, R = 4, rowsPerStep = 4;
+    let gap: usize = stride, far: usize = 2 * stride;
     if (big && !dot) {
       h = pairs ? (m >> 2) << 1 : m >> 1; // rows in each half
       R = pairs ? 4 : 2; rowsPerStep = pairs ? 2 : 1;
