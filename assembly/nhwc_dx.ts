@@ -55,6 +55,17 @@ import { reluMask } from './stats';
 // @ts-ignore: decorator
 @inline export function columnsDx(x: usize, dy: usize, dx: usize, m: i32, stride: usize, from: i32, c: i32, ps: usize, pa: usize, pb: usize, pk: usize, fs: usize, fa: usize, fb: usize, train: bool, folded: bool, relu: bool): void {
   if (from >= c) return;
+  if (ASC_FEATURE_SIMD && c - from >= 4 && c - from < 8) {
+    // a row's last 4–7 channels: the 4-channel group's constants loaded once for all rows
+    let o = <usize>from << 2, z = f32x4.splat(0);
+    let s = folded || !train ? z : v128.load(ps + o), a = v128.load(pa + o);
+    let b = train ? v128.load(pb + o) : z, k = train ? v128.load(pk + o) : z;
+    let vs = relu ? v128.load(fs + o) : z, va = relu ? v128.load(fa + o) : z, vb = relu ? v128.load(fb + o) : z;
+    for (let p = o, end = o + <usize>m * stride; p < end; p += stride) {
+      v128.store(dx + p, dxOf(v128.load(x + p), v128.load(dy + p), s, a, b, k, vs, va, vb, train, folded, relu));
+    }
+    from += 4;
+  }
   for (let r = 0; r < m; r++) {
     let p = <usize>r * stride;
     let ch = from;

@@ -126,6 +126,13 @@ export const BLOCK_STRIDE: usize = 256;
 // @ts-ignore: decorator
 @inline export function columnsNormalize(x: usize, y: usize, m: i32, stride: usize, from: i32, c: i32, ps: usize, pa: usize, pb: usize, folded: bool, relu: bool): void {
   if (from >= c) return;
+  if (ASC_FEATURE_SIMD && c - from >= 4 && c - from < 8) {
+    // a row's last 4–7 channels: the 4-channel group's constants loaded once for all rows
+    let o = <usize>from << 2;
+    let s = folded ? f32x4.splat(0) : v128.load(ps + o), a = v128.load(pa + o), b = v128.load(pb + o);
+    for (let p = o, end = o + <usize>m * stride; p < end; p += stride) v128.store(y + p, norm(v128.load(x + p), s, a, b, folded, relu));
+    from += 4;
+  }
   for (let r = 0; r < m; r++) {
     let p = <usize>r * stride;
     let ch = from;
