@@ -146,6 +146,24 @@ function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws
 // @ts-ignore: decorator
 @inline function tailSums(x: usize, dy: usize, r0: i32, r1: i32, stride: usize, from: i32, c: i32, pk: usize, fs: usize, fa: usize, fb: usize, s1: usize, s2: usize, dot: bool, relu: bool): void {
   if (from >= c) return;
+  if (ASC_FEATURE_SIMD) {
+    // at most 3 channels of rows in cache: a channel at a time, its sums in registers (the same
+    // additions in the same order as below; through memory they wait on each other's stores)
+    for (let ch = from; ch < c; ch++) {
+      let o = <usize>ch << 2, o8 = <usize>ch << 3;
+      let k = load<f32>(pk + o), a = load<f64>(s1 + o8), b = load<f64>(s2 + o8);
+      let vs: f32 = relu ? load<f32>(fs + o) : 0, va: f32 = relu ? load<f32>(fa + o) : 0, vb: f32 = relu ? load<f32>(fb + o) : 0;
+      for (let rr = r0; rr < r1; rr++) {
+        let p = <usize>rr * stride + o;
+        let xv = load<f32>(x + p), e = <f64>(xv - k);
+        let g = dot ? <f64>load<f32>(dy + p) : e;
+        if (relu && !((xv - vs) * va + vb > 0)) g = 0;
+        a += g; b += g * e;
+      }
+      store<f64>(s1 + o8, a); store<f64>(s2 + o8, b);
+    }
+    return;
+  }
   for (let rr = r0; rr < r1; rr++) {
     let p = <usize>rr * stride;
     for (let ch = from; ch < c; ch++) {
