@@ -58,10 +58,11 @@ export const BLOCK_STRIDE: usize = 256;
 }
 
 /**
- * Rows 0..m − m % R (R = 1, 2 or 4), channels 0..c8 (c8 a multiple of 8): R rows share each load
- * of 8 channels' constants. R = 4 in cache (measured 82 % of copy at C = 1024, where rows are
- * 4 KiB apart, against 55 % a row at a time); beyond the caches four interleaved store streams
- * stall the write-back of y (rows16Normalize takes two). Returns the first row not done.
+ * Rows 0..m − m % R (R = 1 or 4), channels 0..c8 (c8 a multiple of 8): R rows share each load of
+ * 8 channels' constants. R = 4 in cache (measured 82 % of copy at C = 1024, where rows are 4 KiB
+ * apart, against 55 % a row at a time); beyond the caches four interleaved store streams stall the
+ * write-back of y (rows16Normalize takes two, or this one a row at a time). Returns the first row
+ * not done.
  */
 // @ts-ignore: decorator
 @inline export function rowsNormalize(x: usize, y: usize, m: i32, stride: usize, c8: i32, ps: usize, pa: usize, pb: usize, R: i32, folded: bool, relu: bool): i32 {
