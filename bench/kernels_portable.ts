@@ -4,16 +4,16 @@
 // scripts/bench.mjs into build/bench-kernels.mjs; bench/runtimes.ts runs it in Node, Deno, Bun and
 // Chromium. `run()` times forward (training), inference and backward on the SIMD build, the scalar
 // build and the pure-JS backend, and returns plain JSON.
-import { init, runtime } from '../src/runtime/index';
-import { bnBackward, bnNormalize, bnTrain, geometry, type Geometry, type Layout } from '../src/kernels/batchnorm';
+import { init } from '../src/runtime/index';
+import { geometry, type Layout } from '../src/kernels/batchnorm';
+import { kernelCase, OPS, type KernelInputs, type Op } from './kernel_case';
 import { measure, median, type Budget } from './timing';
 
 export type { Budget } from './timing';
+export { OPS, type Op } from './kernel_case';
 
 export type Backend = 'wasm-simd' | 'wasm' | 'js';
-export type Op = 'forward' | 'inference' | 'backward';
 export const BACKENDS: Backend[] = ['wasm-simd', 'wasm', 'js'];
-export const OPS: Op[] = ['forward', 'inference', 'backward'];
 
 export interface Shape { name: string; layout: Layout; shape: number[] }
 // Smaller than `npm run bench`'s shapes, so that one runtime takes seconds, not minutes.
@@ -62,9 +62,7 @@ function normals(n: number, seed: number): Float32Array {
   return out;
 }
 
-interface Inputs { g: Geometry; x: Float32Array; dy: Float32Array; gamma: Float32Array; beta: Float32Array; runMean: Float64Array; runInv: Float64Array }
-
-function makeInputs(s: Shape): Inputs {
+function makeInputs(s: Shape): KernelInputs {
   const g = geometry(s.layout, s.shape), C = g.c;
   const x = normals(g.size, 1234), dy = normals(g.size, 5678);
   const chan = g.channelsLast ? (i: number) => i % C : (i: number) => Math.floor(i / g.l) % C;
@@ -80,44 +78,6 @@ function makeInputs(s: Shape): Inputs {
     runInv[c] = 1 / Math.sqrt((0.5 + (c % 3) * 0.5) ** 2 * 1.1 + EPS);
   }
   return { g, x, dy, gamma, beta, runMean, runInv };
-}
-
-/** Buffers of one shape in the active backend; a timed call is the kernel wrapper alone. */
-function setup(inp: Inputs) {
-  const rt = runtime(), k = rt.k, g = inp.g, C = g.c;
-  const owned: number[] = [];
-  const alloc = (bytes: number) => {
-    const p = k.alloc(Math.ceil(Math.max(bytes, 64) / 64) * 64);
-    owned.push(p);
-    return p;
-  };
-  const x = alloc(g.size * 4), y = alloc(g.size * 4), dy = alloc(g.size * 4), dx = alloc(g.size * 4);
-  const gamma = alloc(C * 4), beta = alloc(C * 4), dgamma = alloc(C * 4), dbeta = alloc(C * 4);
-  const mean = alloc(C * 8), vari = alloc(C * 8), invstd = alloc(C * 8), rMean = alloc(C * 8), rInv = alloc(C * 8);
-  // views only after the last alloc (a grow detaches older views)
-  rt.f32(x, g.size).set(inp.x);
-  rt.f32(dy, g.size).set(inp.dy);
-  rt.f32(gamma, C).set(inp.gamma);
-  rt.f32(beta, C).set(inp.beta);
-  rt.f64(rMean, C).set(inp.runMean);
-  rt.f64(rInv, C).set(inp.runInv);
-  const run: Record<Op, () => void> = {
-    forward: () => bnTrain(g, x, y, gamma, beta, EPS, mean, vari, invstd),
-    inference: () => bnNormalize(g, x, y, gamma, beta, rMean, rInv),
-    backward: () => bnBackward(g, x, dy, dx, gamma, mean, invstd, dgamma, dbeta, true),
-  };
-  run.forward();
-  return {
-    run,
-    output(op: Op): Float32Array {
-      if (op === 'backward') run.forward();
-      run[op]();
-      return rt.f32(op === 'backward' ? dx : y, g.size).slice();
-    },
-    free() {
-      for (const p of owned) k.free(p);
-    },
-  };
 }
 
 interface Globals {
@@ -173,7 +133,7 @@ export async function run(options: { log?: (s: string) => void; budget?: Partial
     const outputs: Partial<Record<Backend, Record<Op, Float32Array>>> = {};
     for (const backend of BACKENDS) {
       await init({ backend });
-      const c = setup(inp);
+      const c = kernelCase(inp, EPS);
       try {
         const line: string[] = [];
         for (const op of OPS) {

@@ -1,8 +1,8 @@
-// Our kernels at the kernel level: inputs copied once into preallocated buffers of the active
-// backend, so a timed call is the kernel wrapper alone (no tensor allocation, no checks).
+// Our kernels at the kernel level (buffers filled once: kernel_case.ts), the public layers for checking
+// them, the roofline over the same buffers, and our side of the training-step benchmarks.
 import { readFile } from 'node:fs/promises';
 import { init, runtime } from '../src/runtime/index';
-import { bnBackward, bnNormalize, bnTrain } from '../src/kernels/batchnorm';
+import { kernelCase, type KernelCase, type Op } from './kernel_case';
 import { tensor } from '../src/tensor';
 import { BatchNorm1d, BatchNorm2d } from '../src/nn/batchnorm';
 import { CrossEntropyLoss } from '../src/nn/loss';
@@ -12,8 +12,7 @@ import type { Tensor } from '../src/tensor';
 import { EPS, type Inputs } from './inputs';
 
 export type OurBackend = 'wasm-simd' | 'wasm' | 'js';
-export type Op = 'forward' | 'inference' | 'backward';
-export const OPS: Op[] = ['forward', 'inference', 'backward'];
+export { OPS, type Op } from './kernel_case';
 
 declare const __WASM_BASE__: string;
 const FILES = { 'wasm-simd': 'batchnorm-simd.wasm', wasm: 'batchnorm.wasm' } as const;
@@ -38,61 +37,11 @@ export async function useBackend(name: OurBackend): Promise<void> {
   await init({ backend: name, module: mod });
 }
 
-/** Buffers of one shape in the active backend; `run[op]` is what gets timed. */
-export interface OurCase {
-  run: Record<Op, () => void>;
-  /** Copy of the output of `op` (y, or dx) after running it once more. */
-  output(op: Op): Float32Array;
-  /** Addresses of x, y, dy, dx (for the roofline, which reuses them). */
-  ptr: { x: number; y: number; dy: number; dx: number };
-  free(): void;
-}
-
-export function setupOurs(inp: Inputs): OurCase {
-  const rt = runtime(), k = rt.k, g = inp.g, C = g.c;
-  const owned: number[] = [];
-  const alloc = (bytes: number) => {
-    // 64-byte multiples: the roofline loops move 64 bytes per step
-    const p = k.alloc(Math.ceil(Math.max(bytes, 64) / 64) * 64);
-    owned.push(p);
-    return p;
-  };
-  const x = alloc(g.size * 4), y = alloc(g.size * 4), dy = alloc(g.size * 4), dx = alloc(g.size * 4);
-  const gamma = alloc(C * 4), beta = alloc(C * 4), dgamma = alloc(C * 4), dbeta = alloc(C * 4);
-  // batch statistics (written by forward, read by backward) and the running ones (inference)
-  const mean = alloc(C * 8), vari = alloc(C * 8), invstd = alloc(C * 8);
-  const rMean = alloc(C * 8), rInv = alloc(C * 8);
-  // views are made after the last alloc: an alloc may grow memory and detach older views
-  rt.f32(x, g.size).set(inp.x);
-  rt.f32(dy, g.size).set(inp.dy);
-  rt.f32(gamma, C).set(inp.gamma);
-  rt.f32(beta, C).set(inp.beta);
-  const rm = rt.f64(rMean, C), ri = rt.f64(rInv, C);
-  for (let c = 0; c < C; c++) {
-    // what the layers do in eval: f64 mean, invstd from the f32 running variance
-    rm[c] = inp.runMean[c];
-    ri[c] = 1 / Math.sqrt(inp.runVar[c] + EPS);
-  }
-  const run: Record<Op, () => void> = {
-    forward: () => bnTrain(g, x, y, gamma, beta, EPS, mean, vari, invstd),
-    inference: () => bnNormalize(g, x, y, gamma, beta, rMean, rInv),
-    backward: () => bnBackward(g, x, dy, dx, gamma, mean, invstd, dgamma, dbeta, true),
-  };
-  // backward differentiates through the batch statistics of a forward on the same x
-  run.forward();
-  return {
-    run,
-    output(op) {
-      if (op === 'backward') run.forward();
-      run[op]();
-      return rt.f32(op === 'backward' ? dx : y, g.size).slice();
-    },
-    ptr: { x, y, dy, dx },
-    free() {
-      for (const p of owned) k.free(p);
-      owned.length = 0;
-    },
-  };
+/** The kernel-level case of `inp` (see kernel_case.ts), with inference on its running statistics. */
+export function setupOurs(inp: Inputs): KernelCase {
+  // what the layers do in eval: f64 mean, invstd from the f32 running variance
+  const runInv = Array.from(inp.runVar, (v) => 1 / Math.sqrt(v + EPS));
+  return kernelCase({ ...inp, runInv }, EPS);
 }
 
 /**
@@ -124,7 +73,7 @@ export function layerOutputs(inp: Inputs): Record<Op, Float32Array> {
 }
 
 /** Roofline steps over the case's own buffers (the SIMD build's v128 loops). */
-export function rooflineSteps(c: OurCase, bytes: number): { read: () => void; copy: () => void; readCopy: () => void; adds: () => void } {
+export function rooflineSteps(c: KernelCase, bytes: number): { read: () => void; copy: () => void; readCopy: () => void; adds: () => void } {
   const k = runtime().k, p = c.ptr;
   const B = Math.floor(bytes / 64) * 64;
   return {
