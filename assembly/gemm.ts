@@ -5,7 +5,9 @@
 // with rows a multiple of 4 KiB apart (see packsA). A register tile of 4 rows × 8 columns (eight
 // f32x4 accumulators) sums each element of C in k order with mul + add: no FMA and no relaxed SIMD,
 // so results do not depend on the CPU, and the scalar build, which sums in the same order, gives
-// bit-identical results.
+// bit-identical results. The opt-in relaxed build (asconfig target `relaxed`) takes relaxed_madd
+// there instead: one fused multiply-add where the CPU has FMA (one rounding fewer, so its products
+// differ from the other builds' in the last bits, and by CPU), mul + add where it has not.
 // see: Goto & van de Geijn, "Anatomy of High-Performance Matrix Multiplication", ACM TOMS 2008,
 //      https://doi.org/10.1145/1356052.1356053; BLIS, https://github.com/flame/blis (loop nest around
 //      a micro-kernel over packed panels)
@@ -259,6 +261,12 @@ function panel(mc: i32, nc: i32, kc: i32, pa: usize, ra: usize, sa: usize, ms: u
   if (W == 8) v128.store(p, v1, 16);
 }
 
+/** c + a·b: relaxed_madd in the relaxed build (fused where the CPU has FMA), else mul then add. */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? f32x4.relaxed_madd(a, b, c) : f32x4.add(c, f32x4.mul(a, b));
+}
+
 /**
  * The register tile: R rows × W columns (W = 8 or 4) of C over kc steps of k, in k order. B: W
  * floats per step at pb. A: with LANES the R values of a step are adjacent (packed A, or Aᵀ read
@@ -274,22 +282,22 @@ function panel(mc: i32, nc: i32, kc: i32, pa: usize, ra: usize, sa: usize, ms: u
     let b0 = v128.load(pb);
     let b1 = W == 8 ? v128.load(pb, 16) : z;
     let x = v128.load32_splat(a0);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    if (W == 8) c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(x, b0, c00);
+    if (W == 8) c01 = madd(x, b1, c01);
     if (R > 1) {
       x = LANES ? v128.load32_splat(a0, 4) : v128.load32_splat(a1);
-      c10 = f32x4.add(c10, f32x4.mul(x, b0));
-      if (W == 8) c11 = f32x4.add(c11, f32x4.mul(x, b1));
+      c10 = madd(x, b0, c10);
+      if (W == 8) c11 = madd(x, b1, c11);
     }
     if (R > 2) {
       x = LANES ? v128.load32_splat(a0, 8) : v128.load32_splat(a2);
-      c20 = f32x4.add(c20, f32x4.mul(x, b0));
-      if (W == 8) c21 = f32x4.add(c21, f32x4.mul(x, b1));
+      c20 = madd(x, b0, c20);
+      if (W == 8) c21 = madd(x, b1, c21);
     }
     if (R > 3) {
       x = LANES ? v128.load32_splat(a0, 12) : v128.load32_splat(a3);
-      c30 = f32x4.add(c30, f32x4.mul(x, b0));
-      if (W == 8) c31 = f32x4.add(c31, f32x4.mul(x, b1));
+      c30 = madd(x, b0, c30);
+      if (W == 8) c31 = madd(x, b1, c31);
     }
     pb += bw;
     a0 += sa;

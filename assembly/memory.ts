@@ -12,7 +12,7 @@ export function free(ptr: usize): void {
   heap.free(ptr);
 }
 
-/** 1 in the SIMD build, 0 in the scalar build (so a module handed to init() is named correctly). */
+/** 1 in the SIMD build, 2 in the relaxed SIMD build, 0 in the scalar build (so a module handed to init() is named correctly). */
 export function simdBuild(): i32 {
-  return ASC_FEATURE_SIMD ? 1 : 0;
+  return ASC_FEATURE_RELAXED_SIMD ? 2 : ASC_FEATURE_SIMD ? 1 : 0;
 }

@@ -18,6 +18,7 @@ import { cnn } from '../examples/demo/cnn';
 import { ourTrainer } from './ours';
 import { measure, measureAsync, type Budget, type Timing } from './timing';
 import { useBackend } from './ours';
+import { relaxedSimdSupported } from '../src/runtime/index';
 import { checkConvGrads, setConvGrads } from './tfjs_conv';
 
 const BATCH = 60, SIDE = 28, C1 = 32, C2 = 64, CLASSES = 10, LR = 1e-3, ADAM_EPS = 1e-8, BN_EPS = 1e-5, SEED = 1;
@@ -32,8 +33,9 @@ const LOSS_TOL = { first: 1e-4, later: 1e-3 };
 const CONV1 = 2 * BATCH * SIDE * SIDE * C1 * 9, CONV2 = 2 * BATCH * (SIDE / 2) ** 2 * C2 * C1 * 9, LIN = 2 * BATCH * C2 * 49 * CLASSES;
 // conv1's dx (the gradient w.r.t. the images) is computed by neither side (ours: backwardParams)
 const FLOPS = 3 * (CONV1 + CONV2 + LIN) - CONV1;
-const CNN_COLUMNS = ['wasm-simd', 'tfjs-layers', 'tfjs-core', 'tfjs-layers-stock'] as const;
-type CnnColumn = (typeof CNN_COLUMNS)[number];
+const OUR_COLUMNS = ['wasm-simd', 'wasm-relaxed'] as const;
+const TF_COLUMNS = ['tfjs-layers', 'tfjs-core', 'tfjs-layers-stock'] as const;
+type CnnColumn = (typeof OUR_COLUMNS)[number] | (typeof TF_COLUMNS)[number];
 
 export interface CnnRow { backend: CnnColumn; ms: number; reps: number; warmCalls: number; gflops: number; losses: number[]; lastLoss: number; vsOurs: number }
 export interface CnnResult {
@@ -145,31 +147,33 @@ export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: Retu
     rows.push({ backend, ms: t.ms, reps: t.reps, warmCalls: t.warmCalls, gflops: FLOPS / t.ms / 1e6, losses, lastLoss, vsOurs: 0 });
     progress(`  CNN ${backend.padEnd(17)} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toFixed(4)})`);
   };
-  await useBackend('wasm-simd');
-  const model = cnn(SEED, C1, C2);
-  const init = ourWeights(model);
-  {
+  let init: ReturnType<typeof ourWeights> | null = null;
+  // the relaxed build (FMA in the products) where the runtime validates relaxed SIMD
+  for (const backend of OUR_COLUMNS.filter((n) => n !== 'wasm-relaxed' || relaxedSimdSupported())) {
+    await useBackend(backend);
+    const model = cnn(SEED, C1, C2);
+    init ??= ourWeights(model);
     const xt = tensor(data.x, [BATCH, 1, SIDE, SIDE]);
     const c = ourTrainer(model, xt, data.y, new Adam(model.parameters(), { lr: LR, eps: ADAM_EPS }));
     const losses = Array.from({ length: CHECK_STEPS }, c.step);
-    record('wasm-simd', measure(c.step, b.ours), losses, c.step());
+    record(backend, measure(c.step, b.ours), losses, c.step());
     c.dispose(); model.dispose(); xt.dispose();
   }
 
   // with one input channel, NCHW [60,1,28,28] and NHWC [60,28,28,1] are the same array
   const x = tf.tensor4d(data.x, [BATCH, SIDE, SIDE, 1]), y1h = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), 'float32'));
   const convGradCheck = checkConvGrads([BATCH, SIDE / 2, SIDE / 2, C1], [3, 3, C1, C2], SEED);
-  for (const kind of CNN_COLUMNS.slice(1)) {
+  for (const kind of TF_COLUMNS) {
     const before = tf.memory().numTensors;
     setConvGrads(kind === 'tfjs-layers-stock' ? 'stock' : 'gemm');
     if (kind === 'tfjs-core') {
-      const c = tfCore(init, x, y1h);
+      const c = tfCore(init!, x, y1h);
       const losses = Array.from({ length: CHECK_STEPS }, c.step);
       record(kind, measure(c.step, b.tf), losses, c.step());
       tfjsProfile = await c.profile();
       c.dispose();
     } else {
-      const c = tfLayers(init, x, y1h);
+      const c = tfLayers(init!, x, y1h);
       const losses: number[] = [];
       for (let i = 0; i < CHECK_STEPS; i++) losses.push(await c.step());
       record(kind, await measureAsync(c.step, kind === 'tfjs-layers' ? b.tf : b.stock), losses, await c.step());

@@ -1,13 +1,14 @@
 // `npm run bench -- --gemm [--quick] [--name NAME]`
-// GFLOP/s of C = A·B (sgemm through src/kernels/gemm.ts, workspace included) on our SIMD and
-// scalar WASM builds and the pure-JS backend, against TF.js's wasm backend (tf.matMul, XNNPACK),
-// on the same inputs; outputs are checked against each other (untimed). Writes bench/results/NAME.json.
+// GFLOP/s of C = A·B (sgemm through src/kernels/gemm.ts, workspace included) on our SIMD, relaxed
+// SIMD (FMA; where the runtime has relaxed SIMD) and scalar WASM builds and the pure-JS backend,
+// against TF.js's wasm backend (tf.matMul, XNNPACK), on the same inputs; outputs are checked against
+// each other (untimed). Writes bench/results/NAME.json.
 import os from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { runtime } from '../src/runtime/index';
+import { relaxedSimdSupported, runtime } from '../src/runtime/index';
 import { matmul } from '../src/kernels/gemm';
 import { budgets, measure, type Budget } from './timing';
 import { useBackend, type OurBackend } from './ours';
@@ -28,9 +29,11 @@ const SHAPES: Shape[] = [
   { name: 'im2col [25088×9]·[9×16]', m: 32 * 28 * 28, k: 9, n: 16 },
   { name: 'im2col [6272×144]·[144×32]', m: 32 * 14 * 14, k: 144, n: 32 },
 ];
-const OURS: OurBackend[] = ['wasm-simd', 'wasm', 'js'];
-const COLUMNS = [...OURS, 'tfjs-wasm'] as const;
-type Column = (typeof COLUMNS)[number];
+const ALL_OURS = ['wasm-simd', 'wasm-relaxed', 'wasm', 'js'] as const satisfies readonly OurBackend[];
+// the relaxed build only where the runtime validates relaxed SIMD (Node 20: scripts/bench.mjs passes the flag)
+const OURS: OurBackend[] = ALL_OURS.filter((b) => b !== 'wasm-relaxed' || relaxedSimdSupported());
+type Column = (typeof ALL_OURS)[number] | 'tfjs-wasm';
+const COLUMNS: Column[] = [...OURS, 'tfjs-wasm'];
 
 // ours and TF.js sum in f32 in different orders: relative to Σ|a||b|, k·2⁻²⁴ bounds each
 const relTolerance = (k: number) => 2 * (k + 1) * 2 ** -24;
@@ -108,7 +111,7 @@ async function main(): Promise<void> {
     record('tfjs-wasm', timeTfjs(s, a, bv, b.slow));
     for (const name of OURS) {
       await useBackend(name);
-      record(name, timeOurs(s, a, bv, name === 'wasm-simd' ? b.fast : b.slow));
+      record(name, timeOurs(s, a, bv, name === 'wasm-simd' || name === 'wasm-relaxed' ? b.fast : b.slow));
     }
     for (const c of OURS) {
       const d = relDiff(outs[c]!, outs['tfjs-wasm']!, s.k);
@@ -117,10 +120,10 @@ async function main(): Promise<void> {
   }
 
   const w = Math.max(...SHAPES.map((s) => s.name.length)) + 2;
-  console.log(`\nGFLOP/s (2·m·n·k ÷ median time per call; single thread)\n${'shape (m×k·k×n)'.padEnd(w)}${COLUMNS.map((c) => c.padStart(11)).join('')}   SIMD ÷ TF.js`);
+  console.log(`\nGFLOP/s (2·m·n·k ÷ median time per call; single thread)\n${'shape (m×k·k×n)'.padEnd(w)}${COLUMNS.map((c) => c.padStart(13)).join('')}   SIMD ÷ TF.js`);
   for (const s of SHAPES) {
     const g = (c: Column) => results.find((r) => r.shape === s.name && r.column === c)!.gflops;
-    console.log(`${s.name.padEnd(w)}${COLUMNS.map((c) => g(c).toFixed(1).padStart(11)).join('')}   ${(g('wasm-simd') / g('tfjs-wasm')).toFixed(2).padStart(8)}×`);
+    console.log(`${s.name.padEnd(w)}${COLUMNS.map((c) => g(c).toFixed(1).padStart(13)).join('')}   ${(g('wasm-simd') / g('tfjs-wasm')).toFixed(2).padStart(8)}×`);
   }
   const bad = checks.filter((c) => !c.ok);
   console.log(`\noutputs vs TF.js: worst |diff| ÷ k = ${Math.max(...checks.map((c) => c.maxRelDiff)).toExponential(2)}${bad.length ? '' : ' (all within 2·(k + 1)·2⁻²⁴)'}`);

@@ -11,11 +11,11 @@ import type { Optimizer } from '../src/optim/optimizers';
 import type { Tensor } from '../src/tensor';
 import { EPS, type Inputs } from './inputs';
 
-export type OurBackend = 'wasm-simd' | 'wasm' | 'js';
+export type OurBackend = 'wasm-simd' | 'wasm-relaxed' | 'wasm' | 'js';
 export { OPS, type Op } from './kernel_case';
 
 declare const __WASM_BASE__: string;
-const FILES = { 'wasm-simd': 'batchnorm-simd.wasm', wasm: 'batchnorm.wasm' } as const;
+const FILES = { 'wasm-simd': 'batchnorm-simd.wasm', 'wasm-relaxed': 'batchnorm-relaxed.wasm', wasm: 'batchnorm.wasm' } as const;
 const modules = new Map<string, WebAssembly.Module>();
 
 /**

@@ -1,5 +1,5 @@
 // batchnorm-wasm: Batch Normalization in WebAssembly SIMD with a PyTorch-shaped API.
-export { init, backend, memoryBytes, simdSupported, type InitOptions, type BackendName } from './runtime/index';
+export { init, backend, memoryBytes, simdSupported, relaxedSimdSupported, type InitOptions, type BackendName } from './runtime/index';
 export { tensor, Tensor, Parameter } from './tensor';
 export { BatchNorm1d, BatchNorm2d, BatchNorm3d, type BatchNormOptions, type BatchNormState, type BatchNormStateInput } from './nn/batchnorm';
 export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';

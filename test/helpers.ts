@@ -2,7 +2,7 @@
 import { BatchNorm1d, BatchNorm2d, BatchNorm3d, type BatchNormOptions } from '../src/index';
 import type { Layout } from './reference';
 
-export const BACKENDS = ['wasm-simd', 'wasm', 'js'] as const;
+export const BACKENDS = ['wasm-simd', 'wasm-relaxed', 'wasm', 'js'] as const;
 
 /** The layer class and layout option that take an input of `layout`. */
 export function makeLayer(layout: Layout, c: number, options: BatchNormOptions = {}): BatchNorm1d | BatchNorm2d | BatchNorm3d {

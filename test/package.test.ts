@@ -12,6 +12,9 @@ const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const dir = mkdtempSync(join(tmpdir(), 'batchnorm-wasm-pack-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+// Node 20 has relaxed SIMD behind a V8 flag; Node ≥ 22 has it on and rejects the flag.
+const RELAXED_FLAG = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
+
 function run(cmd: string, args: string[], cwd: string) {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 45_000 });
   return { ok: r.status === 0, out: r.stdout, err: `${r.stderr}${r.error ? String(r.error) : ''}` };
@@ -37,11 +40,15 @@ export function forward() {
   }
   return { stats, head: Array.from(y.slice(0, 4)) };
 }
+/** init({ backend: 'wasm-relaxed' }) (with the module when given): the backend and the forward's head, or the error. */
+export const relaxed = (module) => lib.init(module ? { backend: 'wasm-relaxed', module } : { backend: 'wasm-relaxed' })
+  .then((name) => ({ name, head: forward().head }), (e) => ({ error: e.message }));
 export { lib };
 `;
 
 const NODE = `
-import { out, lib, forward, scalarModule } from './common.mjs';
+import { out, lib, forward, scalarModule, relaxed } from './common.mjs';
+out.relaxed = await relaxed();
 out.default = await lib.init(); out.simd = forward();
 out.scalar = await lib.init({ backend: 'wasm' }); out.scalarStats = forward().stats;
 out.module = await lib.init({ module: scalarModule, backend: 'wasm' }); out.moduleStats = forward().stats;
@@ -54,7 +61,8 @@ console.log(JSON.stringify(out));
 
 const BROWSER = `
 import { readFileSync } from 'node:fs';
-import { out, lib, forward, scalarModule } from './common.mjs';
+import { out, lib, forward, scalarModule, relaxed } from './common.mjs';
+out.relaxed = await relaxed();
 out.default = await lib.init(); out.simd = forward();
 out.scalar = await lib.init({ backend: 'wasm' }); out.scalarStats = forward().stats;
 out.module = await lib.init({ module: scalarModule, backend: 'wasm' }); out.moduleStats = forward().stats;
@@ -71,7 +79,8 @@ export async function load(url, context, next) {
 }
 `;
 const WORKERD = `
-import { out, lib, forward, scalarModule } from './common.mjs';
+import { out, lib, forward, scalarModule, relaxed } from './common.mjs';
+import relaxedModule from 'batchnorm-wasm/batchnorm-relaxed.wasm';
 void Response; // Node's lazily loaded fetch (undici) compiles its own WASM: load it before the guard
 const forbidden = () => { throw new Error('compiling WebAssembly from bytes is forbidden'); };
 const instantiate = WebAssembly.instantiate;
@@ -79,6 +88,7 @@ WebAssembly.compile = async () => forbidden();
 WebAssembly.compileStreaming = WebAssembly.instantiateStreaming = async () => forbidden();
 WebAssembly.instantiate = (src, imports) => src instanceof WebAssembly.Module ? instantiate(src, imports) : Promise.reject(new Error('forbidden'));
 WebAssembly.Module = new Proxy(WebAssembly.Module, { construct: forbidden });
+out.relaxedDefault = await relaxed(); out.relaxed = await relaxed(relaxedModule);
 out.default = await lib.init(); out.simd = forward();
 out.scalar = await lib.init({ backend: 'wasm' }); out.scalarStats = forward().stats;
 out.module = await lib.init({ module: scalarModule, backend: 'wasm' }); out.moduleStats = forward().stats;
@@ -101,7 +111,7 @@ describe('the packed package', () => {
     const [info] = JSON.parse(pack.out) as { filename: string; size: number; files: { path: string }[] }[];
     const files = info.files.map((f) => f.path).sort();
     expect(files.filter((f) => !f.startsWith('build/types/'))).toEqual([
-      'README.md', 'build/batchnorm-simd.wasm', 'build/batchnorm.wasm', 'build/core.js', 'build/index.js', 'build/node.js', 'build/workerd.js', 'package.json',
+      'README.md', 'build/batchnorm-relaxed.wasm', 'build/batchnorm-simd.wasm', 'build/batchnorm.wasm', 'build/core.js', 'build/index.js', 'build/node.js', 'build/workerd.js', 'package.json',
     ]);
     expect(files.filter((f) => f.startsWith('build/types/')).every((f) => f.endsWith('.d.ts'))).toBe(true);
 
@@ -121,7 +131,7 @@ describe('the packed package', () => {
     writeFileSync(join(app, 'wasm-hooks.mjs'), WASM_HOOKS);
     writeFileSync(join(app, 'register.mjs'), `import { register } from 'node:module'; register('./wasm-hooks.mjs', import.meta.url);`);
     const node = (args: string[]) => {
-      const r = run(process.execPath, args, app);
+      const r = run(process.execPath, [...RELAXED_FLAG, ...args], app);
       expect(r.ok, r.err).toBe(true);
       return JSON.parse(r.out);
     };
@@ -137,12 +147,16 @@ describe('the packed package', () => {
       for (const s of [r.simd.stats, r.scalarStats, r.moduleStats]) expectNormalized(s);
       // the same SIMD module on the same input: bit-identical in every entry
       expect(r.simd.head).toEqual(viaNode.simd.head);
+      // the relaxed build differs only in its matrix products: BatchNorm bit-identical to SIMD
+      expect(r.relaxed).toEqual({ name: 'wasm-relaxed', head: viaNode.simd.head });
     }
+    expect(viaWorkerd.relaxedDefault.error).toMatch(/^init: the workerd entry bundles no 'wasm-relaxed' module; import 'batchnorm-wasm\/batchnorm-relaxed\.wasm'/);
     expectNormalized(viaNode.moduleOnlyStats);
     expect(viaNode.shared).toBe(true);
     // bundlers find the .wasm files only through these literal forms
     expect(viaBrowser.source).toContain('new URL("./batchnorm-simd.wasm", import.meta.url)');
     expect(viaBrowser.source).toContain('new URL("./batchnorm.wasm", import.meta.url)');
+    expect(viaBrowser.source).toContain('new URL("./batchnorm-relaxed.wasm", import.meta.url)');
     // the emulation is real: bytes cannot be compiled there, yet init() worked from the imports
     expect(viaWorkerd.bytes).toMatch(/forbidden/);
     const workerdSource = readFileSync(join(app, 'node_modules/batchnorm-wasm/build/workerd.js'), 'utf8');

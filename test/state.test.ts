@@ -3,7 +3,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { init, backend, memoryBytes, tensor, Tensor, BatchNorm1d, BatchNorm2d, batchNorm, type BackendName, type Layout } from '../src/index';
 
-const BACKENDS = ['wasm-simd', 'wasm', 'js'] as const;
+import { BACKENDS } from './helpers';
 const C = 3;
 const SHAPES: Record<'NCHW' | 'NHWC', number[]> = { NCHW: [4, C, 5, 5], NHWC: [4, 5, 5, C] };
 const REPEAT = 10_000;
@@ -189,14 +189,14 @@ for (const b of BACKENDS) {
       });
 
       it('rejects a bad backend name', async () => {
-        await keeps(init({ backend: 'gpu' as never }), TypeError, /^init: options\.backend: expected 'wasm-simd', 'wasm' or 'js', got 'gpu'$/);
+        await keeps(init({ backend: 'gpu' as never }), TypeError, /^init: options\.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got 'gpu'$/);
         await keeps(init({ backend: 'WASM' as never }), TypeError, /options\.backend: expected .*got 'WASM'$/);
       });
 
       // backend: null is not "omitted": it is rejected, and the active backend stays.
       it('rejects backend: null', async () => {
         try {
-          await keeps(init({ backend: null as never }), TypeError, /^init: options\.backend: expected 'wasm-simd', 'wasm' or 'js', got null$/);
+          await keeps(init({ backend: null as never }), TypeError, /^init: options\.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got null$/);
         } finally {
           await init({ backend: b });
         }

@@ -12,20 +12,20 @@ import * as jsGemm from '../js/gemm';
 import * as jsConv from '../js/conv';
 import * as jsPool from '../js/pool';
 import * as jsMemory from '../js/memory';
-import type { BackendName, Kernels, Runtime } from './types';
+import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
 
-export type { BackendName, Kernels, Runtime } from './types';
+export type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 
 /**
  * Folder of the .wasm files relative to this module, for builds that bundle src/ directly (tests,
  * bench, demo). The package's entries leave it undefined and register a locator instead.
  */
 declare const __WASM_BASE__: string | undefined;
-const WASM_FILES: Record<'wasm-simd' | 'wasm', string> = { 'wasm-simd': 'batchnorm-simd.wasm', wasm: 'batchnorm.wasm' };
+const WASM_FILES: Record<WasmBuild, string> = { 'wasm-simd': 'batchnorm-simd.wasm', 'wasm-relaxed': 'batchnorm-relaxed.wasm', wasm: 'batchnorm.wasm' };
 
 /** Where an entry finds the module of a build when `init()` is given none: a Module, bytes or a URL. */
-export type ModuleLocator = (name: 'wasm-simd' | 'wasm') => Promise<NonNullable<InitOptions['module']>> | NonNullable<InitOptions['module']>;
+export type ModuleLocator = (name: WasmBuild) => Promise<NonNullable<InitOptions['module']>> | NonNullable<InitOptions['module']>;
 let locate: ModuleLocator | null = null;
 
 /**
@@ -42,9 +42,19 @@ const SIMD_PROBE = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03,
   0x02, 0x01, 0x00, 0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x00, 0xfd, 0x0f, 0x0b,
 ]);
+// The same with a relaxed SIMD instruction: three i8x16.splat of 0, then f32x4.relaxed_madd (0xfd 0x105).
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03,
+  0x02, 0x01, 0x00, 0x0a, 0x13, 0x01, 0x11, 0x00, 0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f,
+  0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x85, 0x02, 0x0b,
+]);
 
 export interface InitOptions {
-  /** Which backend to run; by default SIMD where supported, else scalar WASM, else pure JS. */
+  /**
+   * Which backend to run; by default SIMD where supported, else scalar WASM, else pure JS.
+   * 'wasm-relaxed' (never picked by default) is the SIMD build with fused multiply-add in its matrix
+   * products: faster Linear and Conv layers, results that differ in the last bits and by CPU.
+   */
   backend?: BackendName;
   /** The compiled module, its bytes, or where to fetch them (edge runtimes forbid compiling from bytes). */
   module?: WebAssembly.Module | BufferSource | URL;
@@ -61,6 +71,11 @@ const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 /** True where WebAssembly exists and validates a SIMD instruction. */
 export function simdSupported(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+/** True where WebAssembly validates a relaxed SIMD instruction (the 'wasm-relaxed' backend runs). */
+export function relaxedSimdSupported(): boolean {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_PROBE);
 }
 
 function defaultBackend(): BackendName {
@@ -86,7 +101,7 @@ async function fetchModule(url: URL): Promise<WebAssembly.Module> {
   return WebAssembly.compile(await res.arrayBuffer());
 }
 
-async function toModule(name: 'wasm-simd' | 'wasm', source: InitOptions['module']): Promise<WebAssembly.Module> {
+async function toModule(name: WasmBuild, source: InitOptions['module']): Promise<WebAssembly.Module> {
   if (source === undefined) {
     if (locate !== null) source = await locate(name);
     else if (typeof __WASM_BASE__ === 'string') source = new URL(__WASM_BASE__ + WASM_FILES[name], import.meta.url);
@@ -98,14 +113,14 @@ async function toModule(name: 'wasm-simd' | 'wasm', source: InitOptions['module'
   throw new TypeError(`init: options.module: expected a WebAssembly.Module, bytes or a URL, got ${describe(source)}`);
 }
 
-async function wasmRuntime(name: 'wasm-simd' | 'wasm', source: InitOptions['module'], nameFromModule = false): Promise<Runtime> {
+async function wasmRuntime(name: WasmBuild, source: InitOptions['module'], nameFromModule = false): Promise<Runtime> {
   const mod = await toModule(name, source);
   const inst = await instantiate<Record<string, unknown>>(mod, {});
   const missing = [...KERNEL_NAMES, 'memory'].filter((k) => inst.exports[k] === undefined);
   if (missing.length > 0) throw new TypeError(`init: options.module: not a batchnorm-wasm module (missing exports: ${missing.join(', ')})`);
   const e = inst.exports as unknown as Kernels & { memory: WebAssembly.Memory; simdBuild?: () => number };
   // a module passed by the user names its own build; one asked for by name must be that build
-  const built = e.simdBuild === undefined ? name : e.simdBuild() ? 'wasm-simd' : 'wasm';
+  const built: WasmBuild = e.simdBuild === undefined ? name : (['wasm', 'wasm-simd', 'wasm-relaxed'] as const)[e.simdBuild()] ?? name;
   if (built !== name && !nameFromModule) throw new TypeError(`init: options.module: this is the '${built}' build, but backend '${name}' was asked for`);
   name = built;
   const memory = e.memory;
@@ -141,12 +156,18 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
     if (key !== 'backend' && key !== 'module') throw new TypeError(`init: options.${key}: unknown option (expected backend, module)`);
   }
   const name = options.backend === undefined ? defaultBackend() : options.backend;
-  if (name !== 'wasm-simd' && name !== 'wasm' && name !== 'js') {
-    throw new TypeError(`init: options.backend: expected 'wasm-simd', 'wasm' or 'js', got ${describe(name)}`);
+  if (name !== 'wasm-simd' && name !== 'wasm-relaxed' && name !== 'wasm' && name !== 'js') {
+    throw new TypeError(`init: options.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got ${describe(name)}`);
   }
   if (name !== 'js' && typeof WebAssembly !== 'object') throw new Error(`init: backend '${name}' needs WebAssembly, which this runtime does not have`);
   if (name === 'wasm-simd' && options.module === undefined && !simdSupported()) {
     throw new Error(`init: backend 'wasm-simd' needs WebAssembly SIMD, which this runtime does not support; use 'wasm'`);
+  }
+  if (name === 'wasm-relaxed' && typeof WebAssembly === 'object' && !relaxedSimdSupported()) {
+    throw new Error(
+      "init: backend 'wasm-relaxed' needs WebAssembly relaxed SIMD, which this runtime does not support " +
+        "(Node 20 has it behind --experimental-wasm-relaxed-simd; Node ≥ 22, Chromium ≥ 114, Deno and Bun have it); use 'wasm-simd'",
+    );
   }
   if (name === 'js' && options.module !== undefined) throw new TypeError(`init: options.module: the 'js' backend takes no module`);
   const call = ++initCalls;
@@ -163,7 +184,7 @@ export function runtime(): Runtime {
   return active;
 }
 
-/** Name of the active backend: 'wasm-simd', 'wasm' or 'js'. */
+/** Name of the active backend: 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js'. */
 export function backend(): BackendName {
   return runtime().name;
 }
