@@ -163,7 +163,7 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
   if (name === 'wasm-simd' && options.module === undefined && !simdSupported()) {
     throw new Error(`init: backend 'wasm-simd' needs WebAssembly SIMD, which this runtime does not support; use 'wasm'`);
   }
-  if (name === 'wasm-relaxed' && typeof WebAssembly === 'object' && !relaxedSimdSupported()) {
+  if (name === 'wasm-relaxed' && !relaxedSimdSupported()) {
     throw new Error(
       "init: backend 'wasm-relaxed' needs WebAssembly relaxed SIMD, which this runtime does not support " +
         "(Node 20 has it behind --experimental-wasm-relaxed-simd; Node ≥ 22, Chromium ≥ 114, Deno and Bun have it); use 'wasm-simd'",
