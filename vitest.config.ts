@@ -1,8 +1,5 @@
 import { defineConfig } from 'vitest/config';
-
-// The 'wasm-relaxed' backend needs relaxed SIMD: Node 20 has it behind a V8 flag, which Node ≥ 22
-// (where it is on) rejects as a bad option.
-const relaxedFlag = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
+import { RELAXED_SIMD_FLAGS } from './scripts/node-flags.mjs';
 
 export default defineConfig({
   // the runtime finds the .wasm files relative to src/runtime/ (npm test builds them first)
@@ -10,6 +7,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
-    execArgv: relaxedFlag,
+    // the 'wasm-relaxed' backend's tests need relaxed SIMD (a flag on Node 20)
+    execArgv: RELAXED_SIMD_FLAGS,
   },
 });

@@ -147,18 +147,21 @@ export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: Retu
     rows.push({ backend, ms: t.ms, reps: t.reps, warmCalls: t.warmCalls, gflops: FLOPS / t.ms / 1e6, losses, lastLoss, vsOurs: 0 });
     progress(`  CNN ${backend.padEnd(17)} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toFixed(4)})`);
   };
-  let init: ReturnType<typeof ourWeights> | null = null;
-  // the relaxed build (FMA in the products) where the runtime validates relaxed SIMD
-  for (const backend of OUR_COLUMNS.filter((n) => n !== 'wasm-relaxed' || relaxedSimdSupported())) {
+  /** Our step on `backend`, timed; returns the initial weights (the same seed on every backend). */
+  const runOurs = async (backend: (typeof OUR_COLUMNS)[number]): Promise<Init> => {
     await useBackend(backend);
     const model = cnn(SEED, C1, C2);
-    init ??= ourWeights(model);
+    const weights = ourWeights(model);
     const xt = tensor(data.x, [BATCH, 1, SIDE, SIDE]);
     const c = ourTrainer(model, xt, data.y, new Adam(model.parameters(), { lr: LR, eps: ADAM_EPS }));
     const losses = Array.from({ length: CHECK_STEPS }, c.step);
     record(backend, measure(c.step, b.ours), losses, c.step());
     c.dispose(); model.dispose(); xt.dispose();
-  }
+    return weights;
+  };
+  const init = await runOurs('wasm-simd');
+  // the relaxed build (FMA in the products) where the runtime validates relaxed SIMD
+  if (relaxedSimdSupported()) await runOurs('wasm-relaxed');
 
   // with one input channel, NCHW [60,1,28,28] and NHWC [60,28,28,1] are the same array
   const x = tf.tensor4d(data.x, [BATCH, SIDE, SIDE, 1]), y1h = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), 'float32'));
@@ -167,13 +170,13 @@ export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: Retu
     const before = tf.memory().numTensors;
     setConvGrads(kind === 'tfjs-layers-stock' ? 'stock' : 'gemm');
     if (kind === 'tfjs-core') {
-      const c = tfCore(init!, x, y1h);
+      const c = tfCore(init, x, y1h);
       const losses = Array.from({ length: CHECK_STEPS }, c.step);
       record(kind, measure(c.step, b.tf), losses, c.step());
       tfjsProfile = await c.profile();
       c.dispose();
     } else {
-      const c = tfLayers(init!, x, y1h);
+      const c = tfLayers(init, x, y1h);
       const losses: number[] = [];
       for (let i = 0; i < CHECK_STEPS; i++) losses.push(await c.step());
       record(kind, await measureAsync(c.step, kind === 'tfjs-layers' ? b.tf : b.stock), losses, await c.step());

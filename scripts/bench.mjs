@@ -6,6 +6,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
+import { RELAXED_SIMD_FLAGS } from './node-flags.mjs';
 
 const runtimes = process.argv.includes('--runtimes');
 if (runtimes) {
@@ -38,7 +39,6 @@ await build({
   logLevel: 'warning',
 });
 
-// Node 20 has relaxed SIMD (the 'wasm-relaxed' build) behind a V8 flag; Node ≥ 22 has it on and rejects the flag
-const relaxed = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
-const r = spawnSync(process.execPath, [...relaxed, '--enable-source-maps', 'build/bench.mjs', ...process.argv.slice(2)], { stdio: 'inherit' });
+// the benches time the opt-in relaxed build too, which needs a flag on Node 20 (node-flags.mjs)
+const r = spawnSync(process.execPath, [...RELAXED_SIMD_FLAGS, '--enable-source-maps', 'build/bench.mjs', ...process.argv.slice(2)], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

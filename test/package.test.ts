@@ -6,14 +6,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RELAXED_SIMD_FLAGS } from '../scripts/node-flags.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const dir = mkdtempSync(join(tmpdir(), 'batchnorm-wasm-pack-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-// Node 20 has relaxed SIMD behind a V8 flag; Node ≥ 22 has it on and rejects the flag.
-const RELAXED_FLAG = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
 
 function run(cmd: string, args: string[], cwd: string) {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 45_000 });
@@ -131,7 +129,7 @@ describe('the packed package', () => {
     writeFileSync(join(app, 'wasm-hooks.mjs'), WASM_HOOKS);
     writeFileSync(join(app, 'register.mjs'), `import { register } from 'node:module'; register('./wasm-hooks.mjs', import.meta.url);`);
     const node = (args: string[]) => {
-      const r = run(process.execPath, [...RELAXED_FLAG, ...args], app);
+      const r = run(process.execPath, [...RELAXED_SIMD_FLAGS, ...args], app);
       expect(r.ok, r.err).toBe(true);
       return JSON.parse(r.out);
     };
