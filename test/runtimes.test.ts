@@ -4,12 +4,14 @@
 // Deno, Bun and a real workerd. Each runtime resolves the package through `exports` with its own
 // conditions; workerd gets the `workerd` entry with both .wasm files as compiled `wasm` modules.
 // The default build (wasm-simd) and the pure-JS backend must each give bit-identical weights and
-// outputs everywhere.
+// outputs everywhere. The opt-in relaxed build may fuse its multiply-adds or not (the engine's
+// choice): it must give one of two results, fused or the SIMD build's, the same in every V8 runtime.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RELAXED_SIMD_FLAGS } from '../scripts/node-flags.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FILES = new URL('./runtimes/', import.meta.url).pathname;
@@ -19,10 +21,12 @@ const TIMEOUT = 30_000; // per child process
 const EXPECTED = {
   default: { backend: 'wasm-simd', weightsHash: '427fbaa8498dbedc', outputHash: '494686ae2e10b21c' },
   js: { backend: 'js', weightsHash: '1612fd4a156345b5', outputHash: '9f3a110fb09ff333' },
+  // wasm-relaxed with relaxed_madd fused (V8 on a CPU with FMA); unfused it is the SIMD build's
+  relaxedFused: { backend: 'wasm-relaxed', weightsHash: 'a101165b4e93db46', outputHash: 'de0ef7cb5bec5d47' },
 };
 
 interface Run { backend: string; weightsHash: string; outputHash: string; loss: number; firstLoss: number; evalAccuracy: number; output: number[] }
-interface Result { runtime: string; resolved: string; default: Run; js: Run; ms: number; wallMs: number }
+interface Result { runtime: string; resolved: string; default: Run; js: Run; relaxed: Run | null; ms: number; wallMs: number }
 
 /** A runtime binary from devDependencies; a missing one is an error, not a skip. */
 function bin(name: string, rel: string): string {
@@ -115,7 +119,7 @@ const results = new Map<string, Promise<Result>>();
 const versions: Record<string, string> = {};
 const ENTRY = { node: /\/node_modules\/batchnorm-wasm\/build\/node\.js$/, index: /\/node_modules\/batchnorm-wasm\/build\/index\.js$/ };
 const RUNTIMES: { name: string; entry: RegExp | null; start: () => Promise<Result> }[] = [
-  { name: 'node 20', entry: ENTRY.node, start: () => runCli(HOST_NODE, ['main.mjs'], app) },
+  { name: 'node 20', entry: ENTRY.node, start: () => runCli(HOST_NODE, [...RELAXED_SIMD_FLAGS, 'main.mjs'], app) },
   { name: 'node 22', entry: ENTRY.node, start: async () => runCli(await nodeBinary(22), ['main.mjs'], app) },
   { name: 'node 24', entry: ENTRY.node, start: async () => runCli(await nodeBinary(24), ['main.mjs'], app) },
   // Deno reads node_modules beside package.json and resolves `exports` with its `deno` condition
@@ -159,6 +163,7 @@ const worker :Workerd.Worker = (
     (name = "core.js", esModule = embed "${build}/core.js"),
     (name = "batchnorm-simd.wasm", wasm = embed "${build}/batchnorm-simd.wasm"),
     (name = "batchnorm.wasm", wasm = embed "${build}/batchnorm.wasm"),
+    (name = "batchnorm-relaxed.wasm", wasm = embed "${build}/batchnorm-relaxed.wasm"),
   ],
   compatibilityDate = "2026-11-01",
 );
@@ -190,6 +195,9 @@ describe('the packed package in every runtime', () => {
       if (r.name.startsWith('node ')) expect(res.runtime, `${r.name}: ran ${r.name === 'node 20' ? HOST_NODE : 'it'}`).toMatch(new RegExp(`^node v${r.name.slice(5)}\\.`));
       expectRun(res.default, EXPECTED.default);
       expectRun(res.js, EXPECTED.js);
+      // every runtime here has relaxed SIMD (Node 20 through the flag)
+      expect(res.relaxed, `${r.name}: relaxed SIMD`).not.toBeNull();
+      expectRun(res.relaxed!, EXPECTED.relaxedFused);
     }, 60_000);
   }
 
@@ -200,6 +208,7 @@ describe('the packed package in every runtime', () => {
       workloadMs: res.ms, wallMs: Math.round(res.wallMs),
       simd: `${res.default.weightsHash} ${res.default.outputHash}`,
       js: `${res.js.weightsHash} ${res.js.outputHash}`,
+      relaxed: res.relaxed && `${res.relaxed.weightsHash} ${res.relaxed.outputHash}`,
     }));
     console.table(rows);
     for (const [name, res] of all) {
@@ -212,6 +221,13 @@ describe('the packed package in every runtime', () => {
         });
       }
     }
+    // the relaxed build: fused or exactly the SIMD build, and one answer across the V8 runtimes
+    const hashes = (run: Run | null) => run && { weightsHash: run.weightsHash, outputHash: run.outputHash };
+    const unfused = { weightsHash: EXPECTED.default.weightsHash, outputHash: EXPECTED.default.outputHash };
+    const fused = { weightsHash: EXPECTED.relaxedFused.weightsHash, outputHash: EXPECTED.relaxedFused.outputHash };
+    for (const [name, res] of all) expect([fused, unfused], `${name}, wasm-relaxed`).toContainEqual(hashes(res.relaxed));
+    const v8 = all.filter(([name]) => name !== 'bun');
+    for (const [name, res] of v8) expect(hashes(res.relaxed), `${name}, wasm-relaxed against ${v8[0][0]}`).toEqual(hashes(v8[0][1].relaxed));
     // how far the pure-JS backend is from the WASM build (summation order and exp/log differ)
     const [, ref] = all[0];
     let maxDiff = 0, maxAbs = 0, differing = 0;

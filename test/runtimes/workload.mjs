@@ -124,12 +124,20 @@ export async function workload(lib) {
   return trainOnce(lib);
 }
 
-/** The same workload on the default backend and on the pure-JS backend. */
-export async function workloadAll(lib) {
+/**
+ * The same workload on the default backend, on the pure-JS backend and, where the runtime has relaxed
+ * SIMD, on the opt-in 'wasm-relaxed' build (`relaxedModule` where the entry bundles none: workerd).
+ */
+export async function workloadAll(lib, relaxedModule) {
   const t0 = Date.now();
   const wasm = await workload(lib);
   await lib.init({ backend: 'js' });
   const js = trainOnce(lib);
+  let relaxed = null;
+  if (lib.relaxedSimdSupported()) {
+    await lib.init(relaxedModule ? { backend: 'wasm-relaxed', module: relaxedModule } : { backend: 'wasm-relaxed' });
+    relaxed = trainOnce(lib);
+  }
   await lib.init(); // leave the default backend active
-  return { default: wasm, js, ms: Date.now() - t0 };
+  return { default: wasm, js, relaxed, ms: Date.now() - t0 };
 }
