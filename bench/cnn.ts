@@ -15,10 +15,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Adam, BatchNorm2d, Conv2d, Generator, Linear, ReLU, tensor, type Layout, type Sequential, type Tensor } from '../src/index';
 import { cnn } from '../examples/demo/cnn';
-import { ourTrainer } from './ours';
+import { ourTrainer, runnable, useBackend } from './ours';
 import { measure, measureAsync, type Budget, type Timing } from './timing';
-import { useBackend } from './ours';
-import { relaxedSimdSupported } from '../src/runtime/index';
 import { checkConvGrads, setConvGrads } from './tfjs_conv';
 
 const BATCH = 60, SIDE = 28, C1 = 32, C2 = 64, CLASSES = 10, LR = 1e-3, ADAM_EPS = 1e-8, BN_EPS = 1e-5, SEED = 1;
@@ -160,8 +158,8 @@ export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: Retu
     return weights;
   };
   const init = await runOurs('wasm-simd');
-  // the relaxed build (FMA in the products) where the runtime validates relaxed SIMD
-  if (relaxedSimdSupported()) await runOurs('wasm-relaxed');
+  // the relaxed build (FMA in the products) where the runtime has relaxed SIMD
+  for (const backend of runnable(['wasm-relaxed'] as const)) await runOurs(backend);
 
   // with one input channel, NCHW [60,1,28,28] and NHWC [60,28,28,1] are the same array
   const x = tf.tensor4d(data.x, [BATCH, SIDE, SIDE, 1]), y1h = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), 'float32'));

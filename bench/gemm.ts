@@ -8,10 +8,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { relaxedSimdSupported, runtime } from '../src/runtime/index';
+import { runtime } from '../src/runtime/index';
 import { matmul } from '../src/kernels/gemm';
 import { budgets, measure, type Budget } from './timing';
-import { useBackend, type OurBackend } from './ours';
+import { runnable, useBackend, type OurBackend } from './ours';
 import { initTfjs } from './tfjs';
 
 interface Shape { name: string; m: number; k: number; n: number; transA?: boolean; transB?: boolean }
@@ -29,10 +29,8 @@ const SHAPES: Shape[] = [
   { name: 'im2col [25088×9]·[9×16]', m: 32 * 28 * 28, k: 9, n: 16 },
   { name: 'im2col [6272×144]·[144×32]', m: 32 * 14 * 14, k: 144, n: 32 },
 ];
-const ALL_OURS = ['wasm-simd', 'wasm-relaxed', 'wasm', 'js'] as const satisfies readonly OurBackend[];
-// the relaxed build only where the runtime validates relaxed SIMD (Node 20: scripts/bench.mjs passes the flag)
-const OURS: OurBackend[] = ALL_OURS.filter((b) => b !== 'wasm-relaxed' || relaxedSimdSupported());
-type Column = (typeof ALL_OURS)[number] | 'tfjs-wasm';
+const OURS = runnable(['wasm-simd', 'wasm-relaxed', 'wasm', 'js'] as const);
+type Column = OurBackend | 'tfjs-wasm';
 const COLUMNS: Column[] = [...OURS, 'tfjs-wasm'];
 
 // ours and TF.js sum in f32 in different orders: relative to Σ|a||b|, k·2⁻²⁴ bounds each

@@ -1,7 +1,7 @@
 // Our kernels at the kernel level (buffers filled once: kernel_case.ts), the public layers for checking
 // them, the roofline over the same buffers, and our side of the training-step benchmarks.
 import { readFile } from 'node:fs/promises';
-import { init, runtime } from '../src/runtime/index';
+import { init, relaxedSimdSupported, runtime, WASM_FILES, type BackendName } from '../src/runtime/index';
 import { kernelCase, type KernelCase, type Op } from './kernel_case';
 import { tensor } from '../src/tensor';
 import { BatchNorm1d, BatchNorm2d } from '../src/nn/batchnorm';
@@ -11,12 +11,16 @@ import type { Optimizer } from '../src/optim/optimizers';
 import type { Tensor } from '../src/tensor';
 import { EPS, type Inputs } from './inputs';
 
-export type OurBackend = 'wasm-simd' | 'wasm-relaxed' | 'wasm' | 'js';
+export type OurBackend = BackendName;
 export { OPS, type Op } from './kernel_case';
 
 declare const __WASM_BASE__: string;
-const FILES = { 'wasm-simd': 'batchnorm-simd.wasm', 'wasm-relaxed': 'batchnorm-relaxed.wasm', wasm: 'batchnorm.wasm' } as const;
 const modules = new Map<string, WebAssembly.Module>();
+
+/** `names` less 'wasm-relaxed' where the runtime has no relaxed SIMD (Node 20: scripts/bench.mjs passes the flag). */
+export function runnable<T extends OurBackend>(names: readonly T[]): T[] {
+  return names.filter((n) => n !== 'wasm-relaxed' || relaxedSimdSupported());
+}
 
 /**
  * Makes `name` the active backend. Each WASM module is compiled once and reinstantiated per
@@ -30,7 +34,7 @@ export async function useBackend(name: OurBackend): Promise<void> {
   }
   let mod = modules.get(name);
   if (!mod) {
-    const bytes = await readFile(new URL(__WASM_BASE__ + FILES[name], import.meta.url));
+    const bytes = await readFile(new URL(__WASM_BASE__ + WASM_FILES[name], import.meta.url));
     mod = await WebAssembly.compile(bytes);
     modules.set(name, mod);
   }

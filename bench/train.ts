@@ -19,8 +19,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { foldBatchNorm, Generator, Linear, SGD, tensor, type Sequential, type Tensor } from '../src/index';
 import { mlp } from '../examples/demo/experiments';
 import { measure, measureAsync, type Budget, type Timing } from './timing';
-import { ourTrainer, useBackend, type OurBackend } from './ours';
-import { relaxedSimdSupported } from '../src/runtime/index';
+import { ourTrainer, runnable, useBackend, type OurBackend } from './ours';
 import { initTfjs } from './tfjs';
 import { cnnBench, cnnBudgets, fuseBench, printCnn, printFuse } from './cnn';
 
@@ -38,8 +37,8 @@ const LOSS_TOL = { first: 1e-4, later: 1e-2 };
 // folded vs unfolded logits: O(1) values, W·a rounded once more per weight
 const FOLD_TOL = 1e-4;
 const TARGET_MS = 2, TARGET_SPEEDUP = 5;
-// the relaxed build (FMA in the products) only where the runtime validates relaxed SIMD (Node 20: scripts/bench.mjs passes the flag)
-const OURS: OurBackend[] = (['wasm-simd', 'wasm-relaxed', 'wasm', 'js'] as const).filter((n) => n !== 'wasm-relaxed' || relaxedSimdSupported());
+// the relaxed build (FMA in the products) where the runtime has relaxed SIMD
+const OURS = runnable(['wasm-simd', 'wasm-relaxed', 'wasm', 'js'] as const);
 const TFJS = ['tfjs-layers', 'tfjs-core'] as const;
 type Column = OurBackend | (typeof TFJS)[number];
 

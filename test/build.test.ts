@@ -6,21 +6,23 @@ import binaryen from 'binaryen';
 import { describe, expect, it } from 'vitest';
 import { maxAbsDiff, randn, refForwardTrain } from './reference';
 
-function simdOps(file: string): number {
-  const m = binaryen.readBinary(readFileSync(new URL(`../build/${file}`, import.meta.url)));
-  const text = m.emitText();
-  m.dispose();
-  return (text.match(/\b(v128|[fi](8x16|16x8|32x4|64x2))\./g) ?? []).length;
-}
-
-/** Relaxed SIMD instructions in a build, by name. */
-function relaxedOps(file: string): Record<string, number> {
+/** A build's module as WebAssembly text (binaryen, every feature enabled). */
+function wasmText(file: string): string {
   const m = binaryen.readBinary(readFileSync(new URL(`../build/${file}`, import.meta.url)));
   m.setFeatures(binaryen.Features.All);
   const text = m.emitText();
   m.dispose();
+  return text;
+}
+
+function simdOps(file: string): number {
+  return (wasmText(file).match(/\b(v128|[fi](8x16|16x8|32x4|64x2))\./g) ?? []).length;
+}
+
+/** Relaxed SIMD instructions in a build, by name. */
+function relaxedOps(file: string): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const op of text.match(/\b[fi](8x16|16x8|32x4|64x2)\.relaxed_\w+/g) ?? []) counts[op] = (counts[op] ?? 0) + 1;
+  for (const op of wasmText(file).match(/\b[fi](8x16|16x8|32x4|64x2)\.relaxed_\w+/g) ?? []) counts[op] = (counts[op] ?? 0) + 1;
   return counts;
 }
 

@@ -22,7 +22,8 @@ export type { BackendName, Kernels, Runtime, WasmBuild } from './types';
  * bench, demo). The package's entries leave it undefined and register a locator instead.
  */
 declare const __WASM_BASE__: string | undefined;
-const WASM_FILES: Record<WasmBuild, string> = { 'wasm-simd': 'batchnorm-simd.wasm', 'wasm-relaxed': 'batchnorm-relaxed.wasm', wasm: 'batchnorm.wasm' };
+/** The file of each build (in build/, and beside each package entry). */
+export const WASM_FILES: Record<WasmBuild, string> = { 'wasm-simd': 'batchnorm-simd.wasm', 'wasm-relaxed': 'batchnorm-relaxed.wasm', wasm: 'batchnorm.wasm' };
 
 /** Where an entry finds the module of a build when `init()` is given none: a Module, bytes or a URL. */
 export type ModuleLocator = (name: WasmBuild) => Promise<NonNullable<InitOptions['module']>> | NonNullable<InitOptions['module']>;
@@ -156,7 +157,7 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
     if (key !== 'backend' && key !== 'module') throw new TypeError(`init: options.${key}: unknown option (expected backend, module)`);
   }
   const name = options.backend === undefined ? defaultBackend() : options.backend;
-  if (name !== 'wasm-simd' && name !== 'wasm-relaxed' && name !== 'wasm' && name !== 'js') {
+  if (!(name === 'js' || (typeof name === 'string' && Object.hasOwn(WASM_FILES, name)))) {
     throw new TypeError(`init: options.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got ${describe(name)}`);
   }
   if (name !== 'js' && typeof WebAssembly !== 'object') throw new Error(`init: backend '${name}' needs WebAssembly, which this runtime does not have`);

@@ -1,9 +1,9 @@
 // The kernel interface: the WASM module's exports and the pure-JS backend implement it alike.
 // Every entry takes and returns scalars; pointers are byte addresses (WASM) or block handles (JS).
 
-export type BackendName = 'wasm-simd' | 'wasm-relaxed' | 'wasm' | 'js';
 /** The WebAssembly builds: SIMD (the default), relaxed SIMD (opt-in: FMA in matrix products), scalar. */
 export type WasmBuild = 'wasm-simd' | 'wasm-relaxed' | 'wasm';
+export type BackendName = WasmBuild | 'js';
 
 export interface Kernels {
   alloc(bytes: number): number;
