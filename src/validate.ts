@@ -1,5 +1,7 @@
 // Argument checks shared by every public entry: each error names the argument, what was
 // expected, and what came.
+import { Tensor } from './tensor';
+import { runtime } from './runtime/index';
 
 /** A short description of a value for error messages. */
 export function describe(v: unknown): string {
@@ -17,6 +19,23 @@ export function checkKeys(where: string, obj: object, allowed: readonly string[]
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) throw new TypeError(`${where}: unknown option '${key}' (expected one of ${allowed.join(', ')})`);
   }
+}
+
+/** Throws unless `options` is an object whose every key is in `allowed`; returns it. */
+export function checkOptions<T extends object>(where: string, options: T, allowed: readonly string[]): T {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
+  }
+  checkKeys(where, options, allowed);
+  return options;
+}
+
+/** Throws unless `t` is a live tensor of the active backend. */
+export function checkTensor(where: string, name: string, t: unknown): Tensor {
+  if (!(t instanceof Tensor)) throw new TypeError(`${where}: ${name}: expected a Tensor (see tensor()), got ${describe(t)}`);
+  if (t.disposed) throw new Error(`${where}: ${name}: tensor [${t.shape.join(', ')}] was disposed`);
+  if (t.runtime !== runtime()) throw new Error(`${where}: ${name}: tensor belongs to backend '${t.runtime.name}', but the active backend is '${runtime().name}'`);
+  return t;
 }
 
 export function checkBool(where: string, name: string, v: unknown): boolean {

@@ -3,8 +3,8 @@
 //      https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
 import { Parameter, Tensor } from '../tensor';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
-import { checkBatchSize, checkInput, checkTensor, forwardCore, Stats, updateRunning } from './bn_core';
-import { checkBool, checkKeys, checkOneOf, checkPositive, checkUnit, describe } from '../validate';
+import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
+import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe } from '../validate';
 import { Module, type StateEntry, type StateDictInput } from './module';
 
 export interface BatchNormOptions {
@@ -74,8 +74,7 @@ abstract class BatchNorm extends Module {
     super();
     const where = `${new.target.name}`;
     if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new RangeError(`${where}: numFeatures: expected a positive integer, got ${describe(numFeatures)}`);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
-    checkKeys(where, options, OPTION_KEYS);
+    checkOptions(where, options, OPTION_KEYS);
     // an option given as undefined takes its default, like an omitted one
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     const o = { eps: 1e-5, momentum: 0.1 as number | null, momentumConvention: 'pytorch', affine: true, trackRunningStats: true, layout: layouts[0], activation: null as 'relu' | null, ...given };

@@ -3,20 +3,12 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
 import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
-import { describe } from '../validate';
+import { checkTensor } from '../validate';
 import { bnNormalize, bnTrain, channelAxis, geometry, LAYOUT_RANK, type Geometry, type Layout } from '../kernels/batchnorm';
 
 const AXES: Record<Layout, string> = {
   NC: 'N, C', NCL: 'N, C, L', NLC: 'N, L, C', NCHW: 'N, C, H, W', NHWC: 'N, H, W, C', NCDHW: 'N, C, D, H, W', NDHWC: 'N, D, H, W, C',
 };
-
-/** Throws unless `t` is a live tensor of the active backend. */
-export function checkTensor(where: string, name: string, t: unknown): Tensor {
-  if (!(t instanceof Tensor)) throw new TypeError(`${where}: ${name}: expected a Tensor (see tensor()), got ${describe(t)}`);
-  if (t.disposed) throw new Error(`${where}: ${name}: tensor [${t.shape.join(', ')}] was disposed`);
-  if (t.runtime !== runtime()) throw new Error(`${where}: ${name}: tensor belongs to backend '${t.runtime.name}', but the active backend is '${runtime().name}'`);
-  return t;
-}
 
 /** Checks `x` against a layout and channel count; returns its geometry. */
 export function checkInput(where: string, name: string, x: unknown, layout: Layout, channels: number): Geometry {

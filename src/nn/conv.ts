@@ -10,9 +10,8 @@ import { Parameter, Tensor } from '../tensor';
 import { matmul } from '../kernels/gemm';
 import { runtime } from '../runtime/index';
 import { defaultGenerator, Generator } from '../random';
-import { checkBool, checkKeys, checkOneOf, describe } from '../validate';
+import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
-import { checkTensor } from './bn_core';
 import { Module } from './module';
 
 export type Conv2dLayout = 'NCHW' | 'NHWC';
@@ -93,8 +92,7 @@ export class Conv2d extends Module {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`${where}: ${name}: expected a positive integer, got ${describe(v)}`);
     }
     const k = pair(where, 'kernelSize', kernelSize, 1);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
-    checkKeys(where, options, ['stride', 'padding', 'bias', 'layout', 'generator']);
+    checkOptions(where, options, ['stride', 'padding', 'bias', 'layout', 'generator']);
     const s = pair(where, 'stride', options.stride ?? 1, 1);
     const p = pair(where, 'padding', options.padding ?? 0, 0);
     const hasBias = checkBool(where, 'bias', options.bias ?? true);

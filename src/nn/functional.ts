@@ -3,8 +3,8 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.functional.batch_norm.html
 import type { Tensor } from '../tensor';
 import { channelAxis, LAYOUT_RANK, type Layout } from '../kernels/batchnorm';
-import { checkBatchSize, checkInput, checkTensor, forwardCore, Stats, updateRunning } from './bn_core';
-import { checkBool, checkKeys, checkOneOf, checkPositive, checkUnit, describe } from '../validate';
+import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
+import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit } from '../validate';
 
 export interface BatchNormFunctionalOptions {
   /** γ, f32[C]; omitted = 1. */
@@ -34,8 +34,7 @@ const KEYS = ['weight', 'bias', 'training', 'momentum', 'eps', 'layout'] as cons
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormFunctionalOptions = {}): Tensor {
   const where = 'batchNorm';
   const x = checkTensor(where, 'input', input);
-  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
-  checkKeys(where, options, KEYS);
+  checkOptions(where, options, KEYS);
   // undefined means omitted; null is not a value here (unlike the layers' momentum: null)
   const training = checkBool(where, 'training', options.training === undefined ? false : options.training);
   const momentum = checkUnit(where, 'momentum', options.momentum === undefined ? 0.1 : options.momentum);

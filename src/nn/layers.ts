@@ -3,9 +3,8 @@
 //      https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
 import { Tensor } from '../tensor';
 import { runtime, type Kernels } from '../runtime/index';
-import { checkUnit, describe } from '../validate';
+import { checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, type Generator } from '../random';
-import { checkTensor } from './bn_core';
 import { Module } from './module';
 
 type Pass = 'reluForward' | 'sigmoidForward' | 'tanhForward';

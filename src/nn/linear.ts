@@ -5,9 +5,8 @@ import { Parameter, Tensor } from '../tensor';
 import { matmul } from '../kernels/gemm';
 import { runtime } from '../runtime/index';
 import { defaultGenerator, type Generator } from '../random';
-import { checkBool, checkKeys, describe } from '../validate';
+import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
-import { checkTensor } from './bn_core';
 import { Module } from './module';
 
 export interface LinearOptions { bias?: boolean; generator?: Generator }
@@ -25,8 +24,7 @@ export class Linear extends Module {
     for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`${where}: ${name}: expected a positive integer, got ${describe(v)}`);
     }
-    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
-    checkKeys(where, options, ['bias', 'generator']);
+    checkOptions(where, options, ['bias', 'generator']);
     const hasBias = checkBool(where, 'bias', options.bias ?? true);
     const gen = options.generator ?? defaultGenerator;
     this.inFeatures = inFeatures;

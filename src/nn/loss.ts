@@ -2,8 +2,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html, MSELoss.html
 import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
-import { checkKeys, checkUnit, describe } from '../validate';
-import { checkTensor } from './bn_core';
+import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 
 abstract class Loss {
   #grad: Tensor | null = null;
@@ -35,8 +34,7 @@ export class CrossEntropyLoss extends Loss {
 
   constructor(options: { labelSmoothing?: number } = {}) {
     super();
-    if (options === null || typeof options !== 'object') throw new TypeError(`CrossEntropyLoss: options: expected an object, got ${describe(options)}`);
-    checkKeys('CrossEntropyLoss', options, ['labelSmoothing']);
+    checkOptions('CrossEntropyLoss', options, ['labelSmoothing']);
     this.labelSmoothing = checkUnit('CrossEntropyLoss', 'labelSmoothing', options.labelSmoothing ?? 0);
   }
 

@@ -3,8 +3,7 @@
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py (Module);
 //      https://pytorch.org/docs/stable/generated/torch.nn.Module.html (state_dict, load_state_dict)
 import { Parameter, Tensor } from '../tensor';
-import { checkBool, checkKeys, describe } from '../validate';
-import { checkTensor } from './bn_core';
+import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
 export type StateEntry =
@@ -93,8 +92,7 @@ export abstract class Module {
   loadStateDict(state: StateDictInput, options: { strict?: boolean } = {}): void {
     const where = `${this.constructor.name}.loadStateDict`;
     if (state === null || typeof state !== 'object') throw new TypeError(`${where}: state: expected an object, got ${describe(state)}`);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
-    checkKeys(where, options, ['strict']);
+    checkOptions(where, options, ['strict']);
     const strict = checkBool(where, 'strict', options.strict === undefined ? true : options.strict);
     const entries = this.stateEntries();
     const names = entries.map((e) => e.name);

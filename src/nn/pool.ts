@@ -5,7 +5,7 @@
 //      https://pytorch.org/docs/stable/generated/torch.nn.AvgPool2d.html
 import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
-import { checkKeys, checkOneOf, describe } from '../validate';
+import { checkOneOf, checkOptions } from '../validate';
 import { checkGradOutput, checkInput2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from './conv';
 import { Module } from './module';
 
@@ -31,8 +31,7 @@ abstract class Pool2d extends Module {
     super();
     const where = this.constructor.name;
     const k = pair(where, 'kernelSize', kernelSize, 1);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
-    checkKeys(where, options, ['stride', 'padding', 'layout']);
+    checkOptions(where, options, ['stride', 'padding', 'layout']);
     const s = options.stride === undefined || options.stride === null ? k : pair(where, 'stride', options.stride, 1);
     const p = pair(where, 'padding', options.padding ?? 0, 0);
     if (2 * p[0] > k[0] || 2 * p[1] > k[1]) {

@@ -4,8 +4,7 @@
 //      https://pytorch.org/docs/stable/optim.html
 import { Parameter, Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
-import { checkBool, checkKeys, checkPositive, checkUnit, describe } from '../validate';
-import { checkTensor } from '../nn/bn_core';
+import { checkBool, checkOptions, checkPositive, checkTensor, checkUnit, describe } from '../validate';
 
 function checkNonNegative(where: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`${where}: ${name}: expected a finite number ≥ 0, got ${describe(v)}`);
@@ -62,8 +61,7 @@ export class SGD extends Optimizer {
   #buffers: Tensor[];
 
   constructor(params: readonly Parameter[], options: SGDOptions) {
-    if (options === null || typeof options !== 'object') throw new TypeError(`SGD: options: expected an object with lr, got ${describe(options)}`);
-    checkKeys('SGD', options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
+    checkOptions('SGD', options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
     super(params, options.lr);
     this.momentum = checkNonNegative('SGD', 'momentum', options.momentum ?? 0);
     this.dampening = checkUnit('SGD', 'dampening', options.dampening ?? 0);
@@ -96,8 +94,7 @@ export class Adam extends Optimizer {
 
   constructor(params: readonly Parameter[], options: AdamOptions = {}, defaultWeightDecay = 0) {
     const where = new.target.name;
-    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
-    checkKeys(where, options, ['lr', 'betas', 'eps', 'weightDecay']);
+    checkOptions(where, options, ['lr', 'betas', 'eps', 'weightDecay']);
     super(params, options.lr ?? 1e-3);
     const betas = options.betas ?? [0.9, 0.999];
     if (!Array.isArray(betas) || betas.length !== 2 || betas.some((b) => typeof b !== 'number' || !(b >= 0 && b < 1))) {

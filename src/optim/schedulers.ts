@@ -2,7 +2,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.StepLR.html,
 //      CosineAnnealingLR.html (the closed form; SGDR, https://arxiv.org/abs/1608.03983)
 import type { Optimizer } from './optimizers';
-import { checkKeys, checkPositive, describe } from '../validate';
+import { checkOptions, checkPositive, describe } from '../validate';
 
 abstract class Scheduler {
   readonly baseLr: number;
@@ -24,8 +24,7 @@ export class StepLR extends Scheduler {
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { stepSize: number; gamma?: number }) {
     super(optimizer);
-    if (options === null || typeof options !== 'object') throw new TypeError(`StepLR: options: expected an object with stepSize, got ${describe(options)}`);
-    checkKeys('StepLR', options, ['stepSize', 'gamma']);
+    checkOptions('StepLR', options, ['stepSize', 'gamma']);
     if (!Number.isInteger(options.stepSize) || options.stepSize < 1) throw new RangeError(`StepLR: stepSize: expected a positive integer, got ${describe(options.stepSize)}`);
     this.stepSize = options.stepSize;
     this.gamma = checkPositive('StepLR', 'gamma', options.gamma ?? 0.1);
@@ -41,8 +40,7 @@ export class CosineAnnealingLR extends Scheduler {
   readonly etaMin: number;
   constructor(optimizer: Optimizer, options: { tMax: number; etaMin?: number }) {
     super(optimizer);
-    if (options === null || typeof options !== 'object') throw new TypeError(`CosineAnnealingLR: options: expected an object with tMax, got ${describe(options)}`);
-    checkKeys('CosineAnnealingLR', options, ['tMax', 'etaMin']);
+    checkOptions('CosineAnnealingLR', options, ['tMax', 'etaMin']);
     if (!Number.isInteger(options.tMax) || options.tMax < 1) throw new RangeError(`CosineAnnealingLR: tMax: expected a positive integer, got ${describe(options.tMax)}`);
     this.tMax = options.tMax;
     const etaMin = options.etaMin ?? 0;

@@ -6,7 +6,7 @@ import { Module } from '../nn/module';
 import { CrossEntropyLoss } from '../nn/loss';
 import { Optimizer } from '../optim/optimizers';
 import { Generator } from '../random';
-import { checkKeys, describe } from '../validate';
+import { checkOptions, describe } from '../validate';
 
 /** Samples stored flat: x holds n samples of `shape`, y one integer label per sample. */
 export interface Dataset { x: Float32Array; y: Int32Array; shape: readonly number[] }
@@ -85,8 +85,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   const where = 'fit';
   if (!(model instanceof Module)) throw new TypeError(`${where}: model: expected a Module, got ${describe(model)}`);
   const n = checkData(where, 'data', data);
-  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
-  checkKeys(where, options, FIT_KEYS);
+  checkOptions(where, options, FIT_KEYS);
   const { epochs, batchSize, optimizer } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`${where}: epochs: expected a non-negative integer, got ${describe(epochs)}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${where}: batchSize: expected a positive integer, got ${describe(batchSize)}`);
