@@ -117,25 +117,3 @@ export function bnNormalizeNHWC(x: number, y: number, m: number, c: number, gamm
 export function bnBackwardNHWC(x: number, dy: number, dx: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, relu: number, _ws: number): void {
   backward(nhwc(m, c), c, m * c, x, dy, dx, gamma, beta, mean, invstd, dgamma, dbeta, isTrain, relu);
 }
-
-/** Sums `bytes` of floats at `src` (the JS memory roofline). */
-export function rooflineRead(src: number, bytes: number): number {
-  const a = f32(src, bytes >> 2);
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i];
-  return s;
-}
-
-/** Copies `bytes` from `src` to `dst`. */
-export function rooflineCopy(src: number, dst: number, bytes: number): void {
-  f32(dst, bytes >> 2).set(f32(src, bytes >> 2));
-}
-
-/** `rounds` rounds of 8 float additions (the JS add throughput). */
-export function rooflineAdds(rounds: number, step: number): number {
-  let a0 = step, a1 = step, a2 = step, a3 = step, a4 = step, a5 = step, a6 = step, a7 = step;
-  for (let i = 0; i < rounds; i++) {
-    a0 += step; a1 += step; a2 += step; a3 += step; a4 += step; a5 += step; a6 += step; a7 += step;
-  }
-  return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
-}

@@ -11,6 +11,7 @@ import * as jsReduce from '../js/reduce';
 import * as jsGemm from '../js/gemm';
 import * as jsConv from '../js/conv';
 import * as jsPool from '../js/pool';
+import * as jsRoofline from '../js/roofline';
 import * as jsMemory from '../js/memory';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
@@ -66,7 +67,7 @@ let initCalls = 0;
 
 /** Every kernel a module must export (the JS backend has the same names). */
 // one entry per kernel family, in step with assembly/index.ts
-const jsKernels = { ...jsBatchnorm, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce, ...jsGemm, ...jsConv, ...jsPool };
+const jsKernels = { ...jsBatchnorm, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce, ...jsGemm, ...jsConv, ...jsPool, ...jsRoofline };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
 /** True where WebAssembly exists and validates a SIMD instruction. */
