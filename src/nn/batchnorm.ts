@@ -176,7 +176,7 @@ abstract class BatchNorm extends Module {
   checkUsable(where: string): void {
     super.checkUsable(where);
     if (this.#stats.block.disposed) throw new Error(`${where}: the layer was disposed`);
-    checkTensor(where, 'this (the layer)', this.#stats.block);
+    this.#stats.block.check(where, 'this (the layer)');
   }
 
   /** Frees the layer's memory (parameters, gradients, running statistics). */

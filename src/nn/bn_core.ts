@@ -3,6 +3,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
 import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
+import { F64Block } from '../runtime/block';
 import { checkTensor } from '../validate';
 import { bnNormalize, bnTrain, channelAxis, geometry, LAYOUT_RANK, type Geometry, type Layout } from '../kernels/batchnorm';
 
@@ -29,9 +30,9 @@ export function checkBatchSize(where: string, g: Geometry, shape: readonly numbe
 
 /** Per-channel saved statistics: mean, biased var and invstd as f64[c] in one block. */
 export class Stats {
-  readonly block: Tensor;
+  readonly block: F64Block;
   constructor(readonly c: number) {
-    this.block = Tensor.empty([Math.max(c, 1) * 6]);
+    this.block = new F64Block(Math.max(c, 1) * 3);
   }
   get mean(): number { return this.block.ptr; }
   get vari(): number { return this.block.ptr + 8 * this.c; }
