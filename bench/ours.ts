@@ -1,7 +1,8 @@
 // Our kernels at the kernel level (buffers filled once: kernel_case.ts), the public layers for checking
 // them, the roofline over the same buffers, and our side of the training-step benchmarks.
 import { readFile } from 'node:fs/promises';
-import { init, relaxedSimdSupported, runtime, WASM_FILES, type BackendName } from '../src/runtime/index';
+import { init, relaxedSimdSupported, WASM_FILES, type BackendName } from '../src/runtime/index';
+import { rooflineAdds, rooflineCopy, rooflineRead } from '../src/kernels/roofline';
 import { kernelCase, type KernelCase, type Op } from './kernel_case';
 import { tensor } from '../src/tensor';
 import { BatchNorm1d, BatchNorm2d } from '../src/nn/batchnorm';
@@ -78,16 +79,16 @@ export function layerOutputs(inp: Inputs): Record<Op, Float32Array> {
 
 /** Roofline steps over the case's own buffers (the SIMD build's v128 loops). */
 export function rooflineSteps(c: KernelCase, bytes: number): { read: () => void; copy: () => void; readCopy: () => void; adds: () => void } {
-  const k = runtime().k, p = c.ptr;
+  const p = c.ptr;
   const B = Math.floor(bytes / 64) * 64;
   return {
-    read: () => { k.rooflineRead(p.x, B); },
-    copy: () => k.rooflineCopy(p.x, p.y, B),
+    read: () => { rooflineRead(p.x, B); },
+    copy: () => rooflineCopy(p.x, p.y, B),
     // two vector adds for every 16 bytes of x (8 a round): what the statistics of x must add
-    adds: () => { k.rooflineAdds(B / 64, 1); },
+    adds: () => { rooflineAdds(B / 64, 1); },
     // backward's mix (read x and dy, write dx) as one step over three buffers, so they share the
     // cache the way the kernel's three do: time = time(read B) + time(copy B), moving 3·B
-    readCopy: () => { k.rooflineRead(p.x, B); k.rooflineCopy(p.dy, p.dx, B); },
+    readCopy: () => { rooflineRead(p.x, B); rooflineCopy(p.dy, p.dx, B); },
   };
 }
 

@@ -8,7 +8,8 @@
 //      kaiming_uniform_(a=√5) on the weight, U(±1/√fan_in) on the bias, fan_in = in·kh·kw)
 import { Parameter, Tensor } from '../tensor';
 import { matmul } from '../kernels/gemm';
-import { runtime } from '../runtime/index';
+import { addColumnSums } from '../kernels/reduce';
+import { col2imNCHW, col2imNHWC, convBiasGradNCHW, convBiasNCHW, im2colNCHW, im2colNHWC, slidingWindow, type Window } from '../kernels/conv';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
@@ -82,6 +83,8 @@ export class Conv2d extends Module {
   readonly bias: Parameter | null;
   #input: Tensor | null = null;
   #geom: Geometry2d | null = null;
+  /** The sliding window over the last forward's input. */
+  #win: Window | null = null;
   /** NHWC: the weight as [out, kh, kw, in], refreshed by every forward (null until needed). */
   #wT: Tensor | null = null;
 
@@ -142,11 +145,12 @@ export class Conv2d extends Module {
     const where = 'Conv2d.forward';
     const g = checkInput2d(where, x, this.layout, this.inChannels, this.kernelSize, this.stride, this.padding);
     this.checkUsable(where);
+    const win = slidingWindow(this.kernelSize, this.stride, this.padding, g);
     const y = Tensor.empty(this.#outShape(g));
     try {
       if (g.n > 0) {
-        if (this.layout === 'NCHW') this.#forwardNCHW(g, x, y);
-        else this.#forwardNHWC(g, x, y);
+        if (this.layout === 'NCHW') this.#forwardNCHW(g, win, x, y);
+        else this.#forwardNHWC(g, win, x, y);
       }
     } catch (e) {
       y.dispose();
@@ -154,30 +158,27 @@ export class Conv2d extends Module {
     }
     this.#input = x;
     this.#geom = g;
+    this.#win = win;
     return y;
   }
 
-  #forwardNCHW(g: Geometry2d, x: Tensor, y: Tensor): void {
-    const k = runtime().k;
-    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
-    const P = g.oh * g.ow, K = g.c * kh * kw, out = this.outChannels;
+  #forwardNCHW(g: Geometry2d, win: Window, x: Tensor, y: Tensor): void {
+    const P = g.oh * g.ow, K = g.c * win.kh * win.kw, out = this.outChannels;
     const cols = this.#pointwise ? null : Tensor.empty([K, P]);
     try {
       for (let i = 0; i < g.n; i++) {
         const xi = x.ptr + 4 * i * g.c * g.h * g.w;
-        if (cols) k.im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+        if (cols) im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, win);
         matmul(this.weight.ptr, cols ? cols.ptr : xi, y.ptr + 4 * i * out * P, out, P, K);
       }
     } finally {
       cols?.dispose();
     }
-    if (this.bias) k.convBiasNCHW(y.ptr, g.n, out, P, this.bias.ptr);
+    if (this.bias) convBiasNCHW(y.ptr, g.n, out, P, this.bias.ptr);
   }
 
-  #forwardNHWC(g: Geometry2d, x: Tensor, y: Tensor): void {
-    const k = runtime().k;
-    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
-    const P = g.oh * g.ow, K = g.c * kh * kw, out = this.outChannels;
+  #forwardNHWC(g: Geometry2d, win: Window, x: Tensor, y: Tensor): void {
+    const P = g.oh * g.ow, K = g.c * win.kh * win.kw, out = this.outChannels;
     const bias = this.bias ? this.bias.ptr : 0;
     if (this.#pointwise) {
       matmul(x.ptr, this.weight.ptr, y.ptr, g.n * P, out, K, { transB: true, bias });
@@ -189,7 +190,7 @@ export class Conv2d extends Module {
     try {
       for (let i = 0; i < g.n; i += per) {
         const cnt = Math.min(per, g.n - i);
-        k.im2colNHWC(x.ptr + 4 * i * g.h * g.w * g.c, cols.ptr, cnt, g.h, g.w, g.c, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+        im2colNHWC(x.ptr + 4 * i * g.h * g.w * g.c, cols.ptr, cnt, g.h, g.w, g.c, win);
         matmul(cols.ptr, w.ptr, y.ptr + 4 * i * P * out, cnt * P, out, K, { transB: true, bias });
       }
     } finally {
@@ -223,15 +224,15 @@ export class Conv2d extends Module {
 
   #backward(where: string, dy: Tensor, inputGrad: boolean): Tensor | null {
     this.checkUsable(where);
-    const x = this.#input, g = this.#geom;
-    if (x === null || g === null) throw new Error(`${where}: call forward() first`);
+    const x = this.#input, g = this.#geom, win = this.#win;
+    if (x === null || g === null || win === null) throw new Error(`${where}: call forward() first`);
     if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
     checkGradOutput(where, dy, this.#outShape(g));
     const dx = inputGrad ? Tensor.empty(x.shape) : null;
     try {
       if (g.n > 0) {
-        if (this.layout === 'NCHW') this.#backwardNCHW(g, x, dy, dx);
-        else this.#backwardNHWC(g, x, dy, dx);
+        if (this.layout === 'NCHW') this.#backwardNCHW(g, win, x, dy, dx);
+        else this.#backwardNHWC(g, win, x, dy, dx);
       }
     } catch (e) {
       dx?.dispose();
@@ -240,36 +241,32 @@ export class Conv2d extends Module {
     return dx;
   }
 
-  #backwardNCHW(g: Geometry2d, x: Tensor, dy: Tensor, dx: Tensor | null): void {
-    const k = runtime().k;
-    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
-    const P = g.oh * g.ow, K = g.c * kh * kw, out = this.outChannels, img = g.c * g.h * g.w;
+  #backwardNCHW(g: Geometry2d, win: Window, x: Tensor, dy: Tensor, dx: Tensor | null): void {
+    const P = g.oh * g.ow, K = g.c * win.kh * win.kw, out = this.outChannels, img = g.c * g.h * g.w;
     // one buffer holds the columns of x_n, then the gradient of those columns
     const cols = this.#pointwise ? null : Tensor.empty([K, P]);
     try {
-      if (this.bias) k.convBiasGradNCHW(dy.ptr, g.n, out, P, this.bias.grad.ptr);
+      if (this.bias) convBiasGradNCHW(dy.ptr, g.n, out, P, this.bias.grad.ptr);
       for (let i = 0; i < g.n; i++) {
         const xi = x.ptr + 4 * i * img, dyi = dy.ptr + 4 * i * out * P;
-        if (cols) k.im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+        if (cols) im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, win);
         // dW[out, K] += dy_n[out, P] · cols_nᵀ
         matmul(dyi, cols ? cols.ptr : xi, this.weight.grad.ptr, out, K, P, { transB: true, beta: 1 });
         if (!dx) continue;
         const dxi = dx.ptr + 4 * i * img;
         // dcols_n[K, P] = Wᵀ · dy_n, then dx_n = col2im(dcols_n)
         matmul(this.weight.ptr, dyi, cols ? cols.ptr : dxi, K, P, out, { transA: true });
-        if (cols) k.col2imNCHW(cols.ptr, dxi, g.c, g.h, g.w, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+        if (cols) col2imNCHW(cols.ptr, dxi, g.c, g.h, g.w, win);
       }
     } finally {
       cols?.dispose();
     }
   }
 
-  #backwardNHWC(g: Geometry2d, x: Tensor, dy: Tensor, dx: Tensor | null): void {
-    const k = runtime().k;
-    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
-    const P = g.oh * g.ow, K = g.c * kh * kw, out = this.outChannels;
+  #backwardNHWC(g: Geometry2d, win: Window, x: Tensor, dy: Tensor, dx: Tensor | null): void {
+    const P = g.oh * g.ow, K = g.c * win.kh * win.kw, out = this.outChannels;
     if (this.#pointwise) {
-      if (this.bias) k.addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
+      if (this.bias) addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
       matmul(dy.ptr, x.ptr, this.weight.grad.ptr, out, K, g.n * P, { transA: true, beta: 1 });
       if (dx) matmul(dy.ptr, this.weight.ptr, dx.ptr, g.n * P, K, out);
       return;
@@ -284,20 +281,20 @@ export class Conv2d extends Module {
     try {
       if (re) dwT = Tensor.empty([out, K]);
       const dW = dwT ?? this.weight.grad;
-      if (this.bias) k.addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
+      if (this.bias) addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
       for (let i = 0; i < g.n; i += per) {
         const cnt = Math.min(per, g.n - i), rows = cnt * P;
         const dyi = dy.ptr + 4 * i * P * out, img = 4 * i * g.h * g.w * g.c;
-        k.im2colNHWC(x.ptr + img, cols.ptr, cnt, g.h, g.w, g.c, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+        im2colNHWC(x.ptr + img, cols.ptr, cnt, g.h, g.w, g.c, win);
         // dW'[out, K] (+)= dyᵀ[out, rows] · cols[rows, K]
         matmul(dyi, cols.ptr, dW.ptr, out, K, rows, { transA: true, beta: dwT && i === 0 ? 0 : 1 });
         if (!dx) continue;
         // dcols[rows, K] = dy[rows, out] · W'[out, K], then dx = col2im(dcols)
         matmul(dyi, w.ptr, cols.ptr, rows, K, out);
-        k.col2imNHWC(cols.ptr, dx.ptr + img, cnt, g.h, g.w, g.c, kh, kw, sh, sw, ph, pw, g.oh, g.ow);
+        col2imNHWC(cols.ptr, dx.ptr + img, cnt, g.h, g.w, g.c, win);
       }
       if (dwT) {
-        const src = dwT.view(), dst = this.weight.grad.view(), c = g.c, kk = kh * kw;
+        const src = dwT.view(), dst = this.weight.grad.view(), c = g.c, kk = win.kh * win.kw;
         for (let o = 0; o < out; o++) {
           const base = o * c * kk;
           for (let ci = 0; ci < c; ci++) {
@@ -317,5 +314,6 @@ export class Conv2d extends Module {
     this.#wT = null;
     this.#input = null;
     this.#geom = null;
+    this.#win = null;
   }
 }

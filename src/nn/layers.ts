@@ -2,26 +2,22 @@
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py;
 //      https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
 import { Tensor } from '../tensor';
-import { runtime, type Kernels } from '../runtime/index';
+import { activationBackward, activationForward, mulElementwise, SAVES, type ActivationKind } from '../kernels/activations';
 import { checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, type Generator } from '../random';
 import { Module } from './module';
 
-type Pass = 'reluForward' | 'sigmoidForward' | 'tanhForward';
-type Back = 'reluBackward' | 'sigmoidBackward' | 'tanhBackward';
-
 /** y = f(x) elementwise; the backward needs x (ReLU) or y (sigmoid, tanh) of the last forward. */
 abstract class Activation extends Module {
   #saved: Tensor | null = null;
-  protected abstract readonly kernels: [Pass, Back, 'input' | 'output'];
+  protected abstract readonly kind: ActivationKind;
 
   forward(x: Tensor): Tensor {
     const where = `${this.constructor.name}.forward`;
     checkTensor(where, 'input', x);
-    const [pass, , keep] = this.kernels;
     const y = Tensor.empty(x.shape);
-    (runtime().k[pass] as Kernels[Pass])(x.ptr, y.ptr, x.size);
-    this.#saved = keep === 'input' ? x : y;
+    activationForward(this.kind, x.ptr, y.ptr, x.size);
+    this.#saved = SAVES[this.kind] === 'input' ? x : y;
     return y;
   }
 
@@ -29,30 +25,30 @@ abstract class Activation extends Module {
     const where = `${this.constructor.name}.backward`;
     const s = this.#saved;
     if (s === null) throw new Error(`${where}: call forward() first`);
-    if (s.disposed) throw new Error(`${where}: the ${this.kernels[2]} of the last forward() was disposed; backward needs it`);
+    if (s.disposed) throw new Error(`${where}: the ${SAVES[this.kind]} of the last forward() was disposed; backward needs it`);
     checkTensor(where, 'gradOutput', dy);
     if (dy.shape.length !== s.shape.length || dy.shape.some((v, i) => v !== s.shape[i])) {
       throw new RangeError(`${where}: gradOutput: expected shape [${s.shape.join(', ')}] (the last output's), got [${dy.shape.join(', ')}]`);
     }
     const dx = Tensor.empty(s.shape);
-    (runtime().k[this.kernels[1]] as Kernels[Back])(s.ptr, dy.ptr, dx.ptr, s.size);
+    activationBackward(this.kind, s.ptr, dy.ptr, dx.ptr, s.size);
     return dx;
   }
 }
 
 /** max(x, 0). */
 export class ReLU extends Activation {
-  protected readonly kernels = ['reluForward', 'reluBackward', 'input'] as [Pass, Back, 'input'];
+  protected readonly kind = 'relu';
 }
 
 /** 1 / (1 + e^(−x)). */
 export class Sigmoid extends Activation {
-  protected readonly kernels = ['sigmoidForward', 'sigmoidBackward', 'output'] as [Pass, Back, 'output'];
+  protected readonly kind = 'sigmoid';
 }
 
 /** tanh(x). */
 export class Tanh extends Activation {
-  protected readonly kernels = ['tanhForward', 'tanhBackward', 'output'] as [Pass, Back, 'output'];
+  protected readonly kind = 'tanh';
 }
 
 /**
@@ -84,7 +80,7 @@ export class Dropout extends Module {
     const mask = Tensor.empty(x.shape);
     const m = mask.view(), keep = 1 / (1 - this.p);
     for (let i = 0; i < m.length; i++) m[i] = this.generator.uniform() < this.p ? 0 : keep;
-    runtime().k.mulElementwise(x.ptr, mask.ptr, y.ptr, x.size);
+    mulElementwise(x.ptr, mask.ptr, y.ptr, x.size);
     this.#mask = mask;
     return y;
   }
@@ -97,7 +93,7 @@ export class Dropout extends Module {
     }
     const dx = Tensor.empty(dy.shape);
     if (mask === null) dx.view().set(dy.view());
-    else runtime().k.mulElementwise(dy.ptr, mask.ptr, dx.ptr, dy.size);
+    else mulElementwise(dy.ptr, mask.ptr, dx.ptr, dy.size);
     return dx;
   }
 

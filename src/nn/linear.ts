@@ -3,7 +3,7 @@
 //      kaiming_uniform_(a=√5) for W, U(±1/√in) for b)
 import { Parameter, Tensor } from '../tensor';
 import { matmul } from '../kernels/gemm';
-import { runtime } from '../runtime/index';
+import { addColumnSums } from '../kernels/reduce';
 import { defaultGenerator, type Generator } from '../random';
 import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
@@ -75,7 +75,7 @@ export class Linear extends Module {
       throw new RangeError(`${where}: gradOutput: expected [${n}, ${this.outFeatures}], got [${dy.shape.join(', ')}]`);
     }
     matmul(dy.ptr, x.ptr, this.weight.grad.ptr, this.outFeatures, this.inFeatures, n, { transA: true, beta: 1 });
-    if (this.bias) runtime().k.addColumnSums(dy.ptr, n, this.outFeatures, this.bias.grad.ptr);
+    if (this.bias) addColumnSums(dy.ptr, n, this.outFeatures, this.bias.grad.ptr);
     if (!inputGrad) return null;
     const dx = Tensor.empty([n, this.inFeatures]);
     matmul(dy.ptr, this.weight.ptr, dx.ptr, n, this.inFeatures, this.outFeatures);

@@ -1,7 +1,7 @@
 // Losses: forward returns the mean loss as a number and keeps dL/d(input); backward hands it over.
 // see: https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html, MSELoss.html
 import { Tensor } from '../tensor';
-import { runtime } from '../runtime/index';
+import { mseLoss, softmaxCrossEntropy } from '../kernels/loss';
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 
 abstract class Loss {
@@ -50,19 +50,14 @@ export class CrossEntropyLoss extends Loss {
       const v = labels[i];
       if (!Number.isInteger(v) || v < 0 || v >= c) throw new RangeError(`${where}: labels[${i}]: expected an integer class in [0, ${c}), got ${describe(v)}`);
     }
-    const rt = runtime();
     const grad = Tensor.empty([n, c]);
-    const lab = rt.k.alloc(Math.max(n, 1) * 4);
     try {
-      rt.i32(lab, n).set(labels);
-      const loss = rt.k.softmaxCrossEntropy(logits.ptr, lab, n, c, this.labelSmoothing, grad.ptr);
+      const loss = softmaxCrossEntropy(logits.ptr, labels, n, c, this.labelSmoothing, grad.ptr);
       this.keep(grad);
       return loss;
     } catch (e) {
       grad.dispose();
       throw e;
-    } finally {
-      rt.k.free(lab);
     }
   }
 }
@@ -78,7 +73,7 @@ export class MSELoss extends Loss {
       throw new RangeError(`${where}: target: expected shape [${input.shape.join(', ')}] (the input's), got [${target.shape.join(', ')}]`);
     }
     const grad = Tensor.empty(input.shape);
-    const loss = runtime().k.mseLoss(input.ptr, target.ptr, input.size, grad.ptr);
+    const loss = mseLoss(input.ptr, target.ptr, input.size, grad.ptr);
     this.keep(grad);
     return loss;
   }

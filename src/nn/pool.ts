@@ -5,6 +5,9 @@
 //      https://pytorch.org/docs/stable/generated/torch.nn.AvgPool2d.html
 import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
+import { I32Block } from '../runtime/block';
+import { slidingWindow, type Window } from '../kernels/conv';
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../kernels/pool';
 import { checkOneOf, checkOptions } from '../validate';
 import { checkGradOutput, checkInput2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from './conv';
 import { Module } from './module';
@@ -25,7 +28,7 @@ abstract class Pool2d extends Module {
   readonly padding: readonly [number, number];
   readonly layout: Conv2dLayout;
   /** Input shape and sizes of the last forward. */
-  protected saved: { shape: readonly number[]; out: readonly number[]; p: Planes } | null = null;
+  protected saved: { shape: readonly number[]; out: readonly number[]; p: Planes; win: Window } | null = null;
 
   constructor(kernelSize: Size2, options: Pool2dOptions) {
     super();
@@ -43,18 +46,19 @@ abstract class Pool2d extends Module {
     this.padding = Object.freeze(p);
   }
 
-  /** Checks x; returns its sizes for the kernels and the output shape. */
-  protected geometry(where: string, x: unknown): { p: Planes; out: number[] } {
+  /** Checks x; returns its sizes and window for the kernels, and the output shape. */
+  protected geometry(where: string, x: unknown): { p: Planes; win: Window; out: number[] } {
     const g: Geometry2d = checkInput2d(where, x, this.layout, null, this.kernelSize, this.stride, this.padding);
     const nchw = this.layout === 'NCHW';
     return {
       p: nchw ? { n: g.n * g.c, h: g.h, w: g.w, c: 1, oh: g.oh, ow: g.ow } : { n: g.n, h: g.h, w: g.w, c: g.c, oh: g.oh, ow: g.ow },
+      win: slidingWindow(this.kernelSize, this.stride, this.padding, g),
       out: nchw ? [g.n, g.c, g.oh, g.ow] : [g.n, g.oh, g.ow, g.c],
     };
   }
 
   /** The saved sizes; throws unless a forward came first and dy has its output's shape. */
-  protected checkBackward(where: string, dy: unknown): { shape: readonly number[]; p: Planes } {
+  protected checkBackward(where: string, dy: unknown): { shape: readonly number[]; p: Planes; win: Window } {
     const s = this.saved;
     if (s === null) throw new Error(`${where}: call forward() first`);
     checkGradOutput(where, dy, s.out);
@@ -64,8 +68,8 @@ abstract class Pool2d extends Module {
 
 /** The maximum of each window; backward sends each gradient to the (first) maximum's position. */
 export class MaxPool2d extends Pool2d {
-  /** i32 argmax (iy·w + ix) per output of the last forward. */
-  #idx: Tensor | null = null;
+  /** The argmax (iy·w + ix) per output of the last forward. */
+  #idx: I32Block | null = null;
 
   constructor(kernelSize: Size2, options: Pool2dOptions = {}) {
     super(kernelSize, options);
@@ -73,20 +77,19 @@ export class MaxPool2d extends Pool2d {
 
   /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
   forward(x: Tensor): Tensor {
-    const { p, out } = this.geometry('MaxPool2d.forward', x);
+    const { p, win, out } = this.geometry('MaxPool2d.forward', x);
     const y = Tensor.empty(out);
-    let idx: Tensor;
+    let idx: I32Block;
     try {
-      idx = Tensor.empty([y.size]);
+      idx = new I32Block(y.size);
     } catch (e) {
       y.dispose();
       throw e;
     }
-    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
-    runtime().k.maxPool2d(x.ptr, y.ptr, idx.ptr, p.n, p.h, p.w, p.c, kh, kw, sh, sw, ph, pw, p.oh, p.ow);
+    maxPool2d(x.ptr, y.ptr, idx.ptr, p.n, p.h, p.w, p.c, win);
     this.#idx?.dispose();
     this.#idx = idx;
-    this.saved = { shape: x.shape, out, p };
+    this.saved = { shape: x.shape, out, p, win };
     return y;
   }
 
@@ -97,7 +100,7 @@ export class MaxPool2d extends Pool2d {
     const idx = this.#idx!;
     if (idx.runtime !== runtime()) throw new Error(`${where}: the last forward() ran on backend '${idx.runtime.name}', but the active backend is '${runtime().name}'`);
     const dx = Tensor.empty(shape);
-    runtime().k.maxPool2dBackward(dy.ptr, idx.ptr, dx.ptr, p.n, p.h * p.w, p.c, p.oh * p.ow);
+    maxPool2dBackward(dy.ptr, idx.ptr, dx.ptr, p.n, p.h * p.w, p.c, p.oh * p.ow);
     return dx;
   }
 
@@ -116,20 +119,18 @@ export class AvgPool2d extends Pool2d {
 
   /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
   forward(x: Tensor): Tensor {
-    const { p, out } = this.geometry('AvgPool2d.forward', x);
+    const { p, win, out } = this.geometry('AvgPool2d.forward', x);
     const y = Tensor.empty(out);
-    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
-    runtime().k.avgPool2d(x.ptr, y.ptr, p.n, p.h, p.w, p.c, kh, kw, sh, sw, ph, pw, p.oh, p.ow);
-    this.saved = { shape: x.shape, out, p };
+    avgPool2d(x.ptr, y.ptr, p.n, p.h, p.w, p.c, win);
+    this.saved = { shape: x.shape, out, p, win };
     return y;
   }
 
   /** dx: each dy / (kh·kw) added over its window. */
   backward(dy: Tensor): Tensor {
-    const { shape, p } = this.checkBackward('AvgPool2d.backward', dy);
+    const { shape, p, win } = this.checkBackward('AvgPool2d.backward', dy);
     const dx = Tensor.empty(shape);
-    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
-    runtime().k.avgPool2dBackward(dy.ptr, dx.ptr, p.n, p.h, p.w, p.c, kh, kw, sh, sw, ph, pw, p.oh, p.ow);
+    avgPool2dBackward(dy.ptr, dx.ptr, p.n, p.h, p.w, p.c, win);
     return dx;
   }
 

@@ -3,7 +3,7 @@
 // see: https://github.com/tinygrad/tinygrad/blob/master/tinygrad/nn/optim.py (shape of the code);
 //      https://pytorch.org/docs/stable/optim.html
 import { Parameter, Tensor } from '../tensor';
-import { runtime } from '../runtime/index';
+import { adamStep, sgdStep } from '../kernels/optim';
 import { checkBool, checkOptions, checkPositive, checkTensor, checkUnit, describe } from '../validate';
 
 function checkNonNegative(where: string, name: string, v: unknown): number {
@@ -73,7 +73,7 @@ export class SGD extends Optimizer {
 
   protected update(p: Parameter, i: number): void {
     const buf = this.momentum !== 0 ? this.#buffers[i].ptr : 0;
-    runtime().k.sgdStep(p.ptr, p.grad.ptr, buf, p.size, this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov ? 1 : 0, this.steps === 1 ? 1 : 0);
+    sgdStep(p.ptr, p.grad.ptr, buf, p.size, this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov, this.steps === 1);
   }
 
   dispose(): void {
@@ -108,8 +108,8 @@ export class Adam extends Optimizer {
   }
 
   protected update(p: Parameter, i: number): void {
-    runtime().k.adamStep(p.ptr, p.grad.ptr, this.#m[i].ptr, this.#v[i].ptr, p.size, this.lr, this.betas[0], this.betas[1], this.eps,
-      this.weightDecay, this.decoupled ? 1 : 0, this.steps);
+    adamStep(p.ptr, p.grad.ptr, this.#m[i].ptr, this.#v[i].ptr, p.size, this.lr, this.betas[0], this.betas[1], this.eps,
+      this.weightDecay, this.decoupled, this.steps);
   }
 
   dispose(): void {

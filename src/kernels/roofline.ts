@@ -1,0 +1,18 @@
+// Thin wrappers over the memory-roofline loops (assembly/roofline.ts, src/js/roofline.ts): the
+// bench's instruments, not used by any layer.
+import { runtime } from '../runtime/index';
+
+/** Sums `bytes` (a multiple of 64) of floats at `src`; the sum keeps the loop from being dropped. */
+export function rooflineRead(src: number, bytes: number): number {
+  return runtime().k.rooflineRead(src, bytes);
+}
+
+/** Copies `bytes` (a multiple of 64) from `src` to `dst`. */
+export function rooflineCopy(src: number, dst: number, bytes: number): void {
+  runtime().k.rooflineCopy(src, dst, bytes);
+}
+
+/** `rounds` rounds of 8 float additions of `step`; returns their sum. */
+export function rooflineAdds(rounds: number, step: number): number {
+  return runtime().k.rooflineAdds(rounds, step);
+}
