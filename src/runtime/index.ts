@@ -3,7 +3,9 @@
 // a call that may allocate (memory.grow detaches every view over the old buffer).
 // @assemblyscript/loader lives only here, so `asc --bindings raw` could replace it in one place.
 import { instantiate } from '@assemblyscript/loader';
+import * as jsMemory from '../js/memory';
 import * as jsBatchnorm from '../js/batchnorm';
+import * as jsRoofline from '../js/roofline';
 import * as jsActivations from '../js/activations';
 import * as jsLoss from '../js/loss';
 import * as jsOptim from '../js/optim';
@@ -11,8 +13,6 @@ import * as jsReduce from '../js/reduce';
 import * as jsGemm from '../js/gemm';
 import * as jsConv from '../js/conv';
 import * as jsPool from '../js/pool';
-import * as jsRoofline from '../js/roofline';
-import * as jsMemory from '../js/memory';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
 
@@ -66,8 +66,9 @@ let active: Runtime | null = null;
 let initCalls = 0;
 
 /** Every kernel a module must export (the JS backend has the same names). */
-// one entry per kernel family, in step with assembly/index.ts
-const jsKernels = { ...jsBatchnorm, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce, ...jsGemm, ...jsConv, ...jsPool, ...jsRoofline };
+// one entry per kernel family, in the order of assembly/index.ts (memory apart: the runtime owns it);
+// test/kernel_interface.test.ts checks these, each build's exports and the Kernels type agree
+const jsKernels = { ...jsBatchnorm, ...jsRoofline, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce, ...jsGemm, ...jsConv, ...jsPool };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
 /** True where WebAssembly exists and validates a SIMD instruction. */
