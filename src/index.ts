@@ -17,4 +17,4 @@ export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from '
 export { StepLR, CosineAnnealingLR } from './optim/schedulers';
 export { saveSafetensors, loadSafetensors } from './io/model';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors';
-export { fit, evaluate, predict, type Dataset, type FitOptions, type EpochLogs, type BatchLogs } from './train/fit';
+export { fit, evaluate, predict, setProgressDisplay, type Dataset, type FitOptions, type EvaluateOptions, type PredictOptions, type EpochLogs, type BatchLogs, type ProgressDisplay, type ProgressBar } from './train/fit';
