@@ -158,16 +158,19 @@ async function wasmRuntime(name: WasmBuild, source: InitOptions['module'], nameF
 const WASM_MAX_BYTES = 2 ** 32;
 
 /**
- * The module's allocator traps (`unreachable`) when memory.grow fails; this turns the trap into an
- * out-of-memory error that says how much was asked and held. A failed grow changes no heap state.
+ * Refuses a block larger than the allocator's largest (before an i32 wraps it), and turns the trap
+ * (`unreachable`) of a memory.grow that fails into an out-of-memory error saying how much was asked
+ * and held. A failed grow changes no heap state, so the module stays usable.
  */
 function wasmAlloc(alloc: (bytes: number) => number, memory: WebAssembly.Memory, bytes: number): number {
+  if (!(Number.isSafeInteger(bytes) && bytes >= 0 && bytes <= jsMemory.MAX_BLOCK_BYTES)) {
+    throw new RangeError(`out of memory: could not allocate ${bytes} bytes (one block holds at most ${jsMemory.MAX_BLOCK_BYTES} bytes on every backend)`);
+  }
   try {
     return alloc(bytes) >>> 0; // usize comes back as i32
   } catch (e) {
     if (!(e instanceof WebAssembly.RuntimeError)) throw e;
-    const held = memory.buffer.byteLength;
-    throw new RangeError(`out of memory: could not allocate ${bytes} bytes (WebAssembly memory holds ${held} of at most ${WASM_MAX_BYTES} bytes): ${e.message}`);
+    throw new RangeError(`out of memory: could not allocate ${bytes} bytes (WebAssembly memory holds ${memory.buffer.byteLength} of at most ${WASM_MAX_BYTES} bytes): ${e.message}`);
   }
 }
 
