@@ -15,6 +15,6 @@ export { kaimingUniform, xavierUniform, uniform } from './nn/init';
 export { CrossEntropyLoss, MSELoss } from './nn/loss';
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim/optimizers';
 export { StepLR, CosineAnnealingLR } from './optim/schedulers';
-export { saveSafetensors, loadSafetensors } from './io/model';
-export { encodeSafetensors, decodeSafetensors } from './io/safetensors';
+export { saveSafetensors, loadSafetensors, type LoadSafetensorsOptions } from './io/model';
+export { encodeSafetensors, decodeSafetensors, type DecodeOptions } from './io/safetensors';
 export { fit, evaluate, predict, setProgressDisplay, type Dataset, type FitOptions, type EvaluateOptions, type PredictOptions, type EpochLogs, type BatchLogs, type ProgressDisplay, type ProgressBar } from './train/fit';
