@@ -24,8 +24,6 @@ await build({
   external: ['node:*', '*.wasm', 'cli-progress'],
   // every entry registers its own locator; `undefined` drops the src-relative fallback (src/runtime/index.ts)
   define: { __WASM_BASE__: 'undefined' },
-  // the runtime's node:fs fallback for builds of src/ (src/runtime/index.ts)
-  dropLabels: ['SRC_BUILD'],
   logLevel: 'warning',
 });
 
