@@ -93,11 +93,20 @@ export class Tensor {
 /** A trainable tensor with a gradient of the same shape (zero until a backward adds to it). */
 export class Parameter extends Tensor {
   readonly grad: Tensor;
-  constructor(shape: readonly number[], value: number) {
+  /** `where` names the caller in errors (a layer passes its own name). */
+  constructor(shape: readonly number[], value: number, where = 'Parameter') {
+    const dims = checkShape(where, shape);
+    if (typeof value !== 'number') throw new TypeError(`${where}: value: expected a number, got ${describe(value)}`);
     const rt = runtime();
-    super(rt, allocFloats(rt, 'Parameter', shape), shape);
+    super(rt, allocFloats(rt, where, dims), dims);
+    try {
+      this.grad = new Tensor(rt, allocFloats(rt, `${where} (gradient)`, dims), dims);
+    } catch (e) {
+      super.dispose(); // the values are freed when the gradient cannot be allocated
+      throw e;
+    }
     this.view().fill(value);
-    this.grad = Tensor.full(shape, 0);
+    this.grad.view().fill(0);
   }
 
   dispose(): void {

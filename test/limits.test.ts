@@ -1,7 +1,7 @@
 // Size limits, alike on every backend: a block over the allocator's cap, a shape whose element
 // count is not a safe integer, and a WASM memory that cannot grow give clear RangeErrors.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { init, tensor, BatchNorm1d, Generator, Linear, Tensor, manualSeed } from '../src/index';
+import { init, tensor, BatchNorm1d, Generator, Linear, Parameter, Tensor, manualSeed } from '../src/index';
 import { runtime } from '../src/runtime/index';
 import { MAX_BLOCK_BYTES } from '../src/js/memory';
 import { BACKENDS } from './helpers';
@@ -81,3 +81,42 @@ describe('Generator errors name the function called', () => {
     expect(caught(() => new Generator(0).below(0)).message).toBe('Generator.below: n: expected a positive integer, got number 0');
   });
 });
+
+for (const b of BACKENDS) {
+  describe(`Parameter (${b})`, () => {
+    beforeAll(async () => {
+      await init({ backend: b });
+    });
+
+    it('checks its shape before allocating, frees its values when the gradient fails, and names its caller', () => {
+      const k = runtime().k, alloc = k.alloc, free = k.free;
+      const live = new Set<number>();
+      let calls = 0, failAt = 0;
+      k.alloc = (bytes) => {
+        if (++calls === failAt) throw new RangeError('no memory left (simulated)');
+        const p = alloc(bytes);
+        live.add(p);
+        return p;
+      };
+      k.free = (p) => { live.delete(p); free(p); };
+      try {
+        expect(caught(() => new Parameter([1.5], 0)).message).toBe('Parameter: shape[0]: expected a non-negative integer, got number 1.5');
+        expect(caught(() => new Parameter([2], '1' as never, 'Linear')).message).toBe("Linear: value: expected a number, got '1'");
+        expect(calls).toBe(0);
+        calls = 0; failAt = 2; // the gradient's allocation fails
+        const e = caught(() => new Parameter([4], 1, 'Linear'));
+        expect(e.message).toBe('Linear (gradient): could not allocate 16 bytes for shape [4]: no memory left (simulated)');
+        expect([...live]).toEqual([]);
+        failAt = 0;
+        const p = new Parameter([2, 3], 0.5, 'Linear');
+        expect([...p.toArray()]).toEqual(Array(6).fill(0.5));
+        expect([...p.grad.toArray()]).toEqual(Array(6).fill(0));
+        p.dispose();
+        expect([...live]).toEqual([]);
+        expect(caught(() => new Parameter([2 ** 31], 0, 'BatchNorm1d')).message).toMatch(/^BatchNorm1d: could not allocate 8589934592 bytes for shape \[2147483648\]: out of memory/);
+      } finally {
+        k.alloc = alloc; k.free = free;
+      }
+    });
+  });
+}
