@@ -184,6 +184,18 @@ for (const b of BACKENDS) {
 }
 
 describe('fit, evaluate and predict still agree on good input', () => {
+  it('fit trains a BatchNorm without running statistics (which needs two samples in eval mode too)', async () => {
+    await init({ backend: 'wasm' });
+    const gen = new Generator(5);
+    const m = new Sequential(new Linear(6, 8, { generator: gen }), new BatchNorm1d(8, { trackRunningStats: false }), new ReLU(), new Linear(8, 4, { generator: gen }));
+    const opt = new SGD(m.parameters(), { lr: 0.1 });
+    const logs = await fit(m, data(16), { epochs: 3, batchSize: 4, optimizer: opt, progress: false, validation: data(8) });
+    expect(logs).toHaveLength(3);
+    expect(logs.every((l) => Number.isFinite(l.loss) && Number.isFinite(l.valLoss!))).toBe(true);
+    m.dispose(); opt.dispose();
+  });
+
+
   it('predict equals a forward in eval mode; evaluate in batches equals one batch', async () => {
     await init({ backend: 'js' });
     const m = model(), d = data(10);

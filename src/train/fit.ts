@@ -115,13 +115,14 @@ function checkLabels(where: string, name: string, d: Dataset, classes: number): 
 }
 
 /**
- * The model's output count, from one sample in eval mode (which moves no state), so that labels are
- * checked before a training step moves BatchNorm statistics, counters or gradients.
+ * The model's output count, from a forward in eval mode (which moves no state), so that labels are
+ * checked before a training step moves BatchNorm statistics, counters or gradients. Two samples
+ * where there are two: a BatchNorm without running statistics normalizes by the batch's in eval mode.
  */
 function classesOf(where: string, model: Module, d: Dataset): number {
   const wasTraining = model.training;
   model.eval();
-  const { x } = gather(d, [0]);
+  const { x } = gather(d, d.y.length > 1 ? [0, 1] : [0]);
   try {
     const out = model.forward(x);
     try {
