@@ -63,6 +63,10 @@ describe('bundling the browser entry', () => {
     expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(3);
     const code = files.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(out, f), 'utf8')).join('\n');
     expect(nodeOnly(code)).toEqual([]);
+    // the entry's side effect (where the .wasm files are) survives tree shaking: the bundle runs
+    const ran = runNode(`const { main } = await import('./app.js'); console.log(JSON.stringify(await main()));`, out) as (string | number)[];
+    expect(ran[0]).toBe('wasm-simd');
+    expect(ran.slice(1).map((v) => Math.round((v as number) * 1e3) / 1e3)).toEqual([-1, -1, 1, 1]);
   }, 120_000);
 
   it('esbuild builds it without a warning; without the .wasm beside it, init() says to copy them or pass module', async () => {
