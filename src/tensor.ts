@@ -93,11 +93,21 @@ export class Tensor {
 /** A trainable tensor with a gradient of the same shape (zero until a backward adds to it). */
 export class Parameter extends Tensor {
   readonly grad: Tensor;
-  constructor(shape: readonly number[], value: number) {
+  /** `where` names the owner in errors (a layer passes e.g. 'Linear: weight'). */
+  constructor(shape: readonly number[], value: number, where = 'Parameter') {
+    // every check before the first allocation, and the data freed if the gradient cannot be had
+    const dims = checkShape(where, shape);
+    if (typeof value !== 'number') throw new TypeError(`${where}: value: expected a number, got ${describe(value)}`);
     const rt = runtime();
-    super(rt, allocFloats(rt, 'Parameter', shape), shape);
+    super(rt, allocFloats(rt, where, dims), dims);
+    try {
+      this.grad = new Tensor(rt, allocFloats(rt, `${where} (gradient)`, dims), dims);
+    } catch (e) {
+      super.dispose();
+      throw e;
+    }
     this.view().fill(value);
-    this.grad = Tensor.full(shape, 0);
+    this.grad.view().fill(0);
   }
 
   dispose(): void {

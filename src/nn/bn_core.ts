@@ -12,14 +12,18 @@ const AXES: Record<Layout, string> = {
 
 /** Checks `x` against a layout and channel count; returns its geometry. */
 export function checkInput(where: string, name: string, x: unknown, layout: Layout, channels: number): Geometry {
-  const t = checkTensor(where, name, x);
+  return checkInputShape(where, name, checkTensor(where, name, x).shape, layout, channels);
+}
+
+/** As checkInput, for the shape alone (what a forward would get). */
+export function checkInputShape(where: string, name: string, shape: readonly number[], layout: Layout, channels: number): Geometry {
   const rank = LAYOUT_RANK[layout];
   const ax = channelAxis(layout);
   const want = AXES[layout].split(', ').map((a) => (a === 'C' ? String(channels) : a)).join(', ');
-  if (t.shape.length !== rank || t.shape[ax] !== channels) {
-    throw new RangeError(`${where}: ${name}: expected a rank-${rank} ${layout} tensor with ${channels} channels ([${want}]), got [${t.shape.join(', ')}]`);
+  if (shape.length !== rank || shape[ax] !== channels) {
+    throw new RangeError(`${where}: ${name}: expected a rank-${rank} ${layout} tensor with ${channels} channels ([${want}]), got [${shape.join(', ')}]`);
   }
-  return geometry(layout, t.shape);
+  return geometry(layout, shape);
 }
 
 /** PyTorch's check: batch statistics need more than one value per channel. */
