@@ -1,7 +1,7 @@
 // A constructor or call that throws leaves no allocation behind: counted by wrapping the backend's
 // alloc/free, and by making each allocation of a call fail in turn. Runs against every backend.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { init, tensor, Adam, BatchNorm1d, BatchNorm2d, BatchNorm3d, Conv2d, Dropout, Generator, Linear, manualSeed, Module, Parameter, ReLU, Sequential, SGD, foldBatchNorm } from '../src/index';
+import { init, tensor, Adam, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, Conv2d, Dropout, Flatten, Generator, Linear, manualSeed, MaxPool2d, Module, Parameter, ReLU, Sequential, SGD, Sigmoid, foldBatchNorm } from '../src/index';
 import { BACKENDS } from './helpers';
 import { caught, countAllocations, type AllocationCounter } from './alloc_count';
 
@@ -155,6 +155,40 @@ for (const b of BACKENDS) {
       }
       model.dispose();
     });
+
+    // A forward whose k-th allocation fails (its output, a workspace) frees the others and keeps
+    // what the last forward saved: the backward that follows gives what it gave before.
+    const forwards: [string, () => Module, number[]][] = [
+      ['Linear', () => new Linear(5, 3, { generator: new Generator(1) }), [4, 5]],
+      ['Conv2d', () => new Conv2d(2, 3, 3, { padding: 1, generator: new Generator(1) }), [2, 2, 5, 5]],
+      ['Conv2d NHWC', () => new Conv2d(2, 3, 3, { layout: 'NHWC', generator: new Generator(1) }), [2, 5, 5, 2]],
+      ['MaxPool2d', () => new MaxPool2d(2), [1, 2, 4, 4]],
+      ['AvgPool2d', () => new AvgPool2d(2), [1, 2, 4, 4]],
+      ['Sigmoid', () => new Sigmoid(), [3, 4]],
+      ['Flatten', () => new Flatten(), [3, 2, 2]],
+    ];
+    for (const [name, make, shape] of forwards) {
+      it(`${name}.forward: any allocation failing frees the others and keeps the last forward's state`, () => {
+        const layer = make();
+        const x = tensor(Float32Array.from({ length: shape.reduce((a, c) => a * c, 1) }, (_, i) => Math.sin(i)), shape);
+        const y = layer.forward(x);
+        const dy = tensor(new Float32Array(y.size).fill(0.5), [...y.shape]);
+        const dx0 = layer.backward(dy);
+        const start = count.calls();
+        // kept, not disposed: Sigmoid's backward needs the output of its last forward
+        const y2 = layer.forward(x);
+        const n = count.calls() - start, held = count.live();
+        for (let k = 1; k <= n; k++) {
+          count.failAt(k);
+          expect(caught(() => layer.forward(x)).message).toMatch(/this allocation fails/);
+          expect(count.live()).toBe(held);
+        }
+        const dx1 = layer.backward(dy);
+        expect(dx1.toArray()).toEqual(dx0.toArray());
+        for (const t of [x, y, y2, dy, dx0, dx1]) t.dispose();
+        layer.dispose();
+      });
+    }
 
     it('Dropout.forward: an allocation failing frees the output and keeps the last mask', () => {
       const drop = new Dropout(0.5, { generator: new Generator(1) });

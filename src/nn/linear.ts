@@ -56,7 +56,12 @@ export class Linear extends Module {
     this.checkUsable(where);
     const n = x.shape[0];
     const y = Tensor.empty([n, this.outFeatures]);
-    matmul(x.ptr, this.weight.ptr, y.ptr, n, this.outFeatures, this.inFeatures, { transB: true, bias: this.bias ? this.bias.ptr : 0 });
+    try {
+      matmul(x.ptr, this.weight.ptr, y.ptr, n, this.outFeatures, this.inFeatures, { transB: true, bias: this.bias ? this.bias.ptr : 0 });
+    } catch (e) {
+      y.dispose(); // the product's workspace could not be had
+      throw e;
+    }
     this.#input = x;
     return y;
   }
