@@ -102,6 +102,49 @@ for (const b of BACKENDS) {
   });
 }
 
+describe('every constructor given null or garbage throws an error that names it and the argument', () => {
+  beforeEach(async () => {
+    await init({ backend: 'js' });
+  });
+  const m = api;
+  const garbage = [null, 'x', NaN, -1, [1.5]] as const;
+  /** [the constructor's name, a call with `g` in one argument place, the argument's name]. */
+  const places: [string, (g: unknown) => unknown, string][] = [
+    ['BatchNorm1d', (g) => new m.BatchNorm1d(g as never), 'numFeatures'],
+    ['BatchNorm2d', (g) => new m.BatchNorm2d(2, g as never), 'options'],
+    ['Linear', (g) => new m.Linear(g as never, 2), 'inFeatures'],
+    ['Linear', (g) => new m.Linear(2, g as never), 'outFeatures'],
+    ['Linear', (g) => new m.Linear(2, 2, g as never), 'options'],
+    ['Conv2d', (g) => new m.Conv2d(g as never, 1, 1), 'inChannels'],
+    ['Conv2d', (g) => new m.Conv2d(1, 1, g as never), 'kernelSize'],
+    ['Conv2d', (g) => new m.Conv2d(1, 1, 1, g as never), 'options'],
+    ['MaxPool2d', (g) => new m.MaxPool2d(g as never), 'kernelSize'],
+    ['AvgPool2d', (g) => new m.AvgPool2d(2, g as never), 'options'],
+    ['Dropout', (g) => new m.Dropout(g as never), 'p'],
+    ['Dropout', (g) => new m.Dropout(0.5, g as never), 'options'],
+    ['Sequential', (g) => new m.Sequential(g as never), 'layer 0'],
+    ['CrossEntropyLoss', (g) => new m.CrossEntropyLoss(g as never), 'options'],
+    ['Parameter', (g) => new m.Parameter(g as never, 0), 'shape'],
+    ['SGD', (g) => new m.SGD(g as never, { lr: 0.1 }), 'params'],
+    ['SGD', (g) => new m.SGD([], g as never), 'options'],
+    ['Adam', (g) => new m.Adam(g as never), 'params'],
+    ['AdamW', (g) => new m.AdamW([], g as never), 'options'],
+    ['StepLR', (g) => new m.StepLR(g as never, { stepSize: 1 }), 'optimizer'],
+    ['StepLR', (g) => new m.StepLR(new m.SGD([], { lr: 1 }), g as never), 'options'],
+    ['CosineAnnealingLR', (g) => new m.CosineAnnealingLR(g as never, { tMax: 1 }), 'optimizer'],
+    ['CosineAnnealingLR', (g) => new m.CosineAnnealingLR(new m.SGD([], { lr: 1 }), g as never), 'options'],
+  ];
+  for (const [name, call, arg] of places) {
+    it(`${name}: ${arg}`, () => {
+      for (const g of garbage) {
+        const msg = caught(() => call(g)).message;
+        // an argument inside a shape or pair may be named by its index: shape[0], kernelSize
+        expect(msg, String(g)).toMatch(new RegExp(`^${name}: ${arg.replace(/[[\]]/g, '\\$&')}(\\[\\d\\])?: .*expected .*, got `));
+      }
+    });
+  }
+});
+
 describe('an esbuild --minify bundle of the package', () => {
   let dir: string;
   let m: typeof api;
