@@ -1,7 +1,7 @@
 // A constructor or call that throws leaves no allocation behind: counted by wrapping the backend's
 // alloc/free, and by making each allocation of a call fail in turn. Runs against every backend.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { init, tensor, Adam, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, Conv2d, Dropout, Flatten, Generator, Linear, manualSeed, MaxPool2d, Module, Parameter, ReLU, Sequential, SGD, Sigmoid, foldBatchNorm } from '../src/index';
+import { init, tensor, batchNorm, Adam, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, Conv2d, Dropout, Flatten, Generator, Linear, manualSeed, MaxPool2d, Module, Parameter, ReLU, Sequential, SGD, Sigmoid, foldBatchNorm } from '../src/index';
 import { BACKENDS } from './helpers';
 import { caught, countAllocations, type AllocationCounter } from './alloc_count';
 
@@ -159,6 +159,8 @@ for (const b of BACKENDS) {
     // A forward whose k-th allocation fails (its output, a workspace) frees the others and keeps
     // what the last forward saved: the backward that follows gives what it gave before.
     const forwards: [string, () => Module, number[]][] = [
+      ['BatchNorm2d', () => new BatchNorm2d(2), [3, 2, 2, 2]],
+      ['BatchNorm1d NLC fused ReLU', () => new BatchNorm1d(3, { layout: 'NLC', activation: 'relu' }), [2, 5, 3]],
       ['Linear', () => new Linear(5, 3, { generator: new Generator(1) }), [4, 5]],
       ['Conv2d', () => new Conv2d(2, 3, 3, { padding: 1, generator: new Generator(1) }), [2, 2, 5, 5]],
       ['Conv2d NHWC', () => new Conv2d(2, 3, 3, { layout: 'NHWC', generator: new Generator(1) }), [2, 5, 5, 2]],
@@ -189,6 +191,26 @@ for (const b of BACKENDS) {
         layer.dispose();
       });
     }
+
+    it('batchNorm (functional): any allocation failing frees the others and leaves the running statistics', () => {
+      const x = tensor(Float32Array.from({ length: 24 }, (_, i) => Math.cos(i)), [4, 3, 2]);
+      const rm = tensor([0.5, 0, -0.5], [3]), rv = tensor([1, 2, 3], [3]);
+      const rm0 = tensor([0, 0, 0], [3]), rv0 = tensor([1, 1, 1], [3]);
+      const held = count.live(), start = count.calls();
+      batchNorm(x, rm0, rv0, { training: true }).dispose();
+      const n = count.calls() - start;
+      expect(count.live()).toBe(held);
+      for (let k = 1; k <= n; k++) {
+        const live = count.live();
+        count.failAt(k);
+        expect(caught(() => batchNorm(x, rm, rv, { training: true })).message).toMatch(/this allocation fails/);
+        expect(count.live()).toBe(live);
+        expect(Array.from(rm.toArray())).toEqual([0.5, 0, -0.5]);
+        expect(Array.from(rv.toArray())).toEqual([1, 2, 3]);
+      }
+      expect(count.live()).toBe(held);
+      for (const t of [x, rm, rv, rm0, rv0]) t.dispose();
+    });
 
     it('Dropout.forward: an allocation failing frees the output and keeps the last mask', () => {
       const drop = new Dropout(0.5, { generator: new Generator(1) });

@@ -115,7 +115,13 @@ abstract class BatchNorm extends Module {
     const useBatch = this.training || !this.trackRunningStats;
     if (useBatch) checkBatchSize(where, g, t.shape); // as PyTorch: batch statistics need > 1 value
     this.checkUsable(where);
-    const y = forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, this.#stats, this.runningMean, this.runningVar, this.activation === 'relu');
+    const y = Tensor.empty(t.shape);
+    try {
+      forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, this.#stats, this.runningMean, this.runningVar, this.activation === 'relu', y);
+    } catch (e) {
+      y.dispose();
+      throw e;
+    }
     if (this.training && this.trackRunningStats) {
       this.numBatchesTracked += 1;
       const factor = this.momentum === null ? 1 / this.numBatchesTracked : this.momentum;

@@ -45,10 +45,10 @@ export class Stats {
 /**
  * y = BN(x), or ReLU(BN(x)) in one pass when `relu`. Batch statistics (into `stats`) when `useBatch`,
  * else `runMean`/`runVar` (f32 tensors).
- * Checks are the caller's; this only computes.
+ * Checks are the caller's; this only computes. Into `y` when given: a caller that frees it when
+ * a kernel's workspace cannot be allocated.
  */
-export function forwardCore(g: Geometry, x: Tensor, weight: Tensor | null, bias: Tensor | null, useBatch: boolean, eps: number, stats: Stats, runMean: Tensor | null, runVar: Tensor | null, relu = false): Tensor {
-  const y = Tensor.empty(x.shape);
+export function forwardCore(g: Geometry, x: Tensor, weight: Tensor | null, bias: Tensor | null, useBatch: boolean, eps: number, stats: Stats, runMean: Tensor | null, runVar: Tensor | null, relu = false, y: Tensor = Tensor.empty(x.shape)): Tensor {
   if (g.size === 0) return y;
   const gamma = weight ? weight.ptr : 0, beta = bias ? bias.ptr : 0;
   if (useBatch) {
