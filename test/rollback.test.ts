@@ -81,6 +81,27 @@ for (const b of BACKENDS) {
       model.dispose();
     });
 
+    it('Sequential.forward whose later layer cannot allocate puts back the running statistics moved before it', () => {
+      const model = new Sequential(new BatchNorm2d(2), new Flatten(), new BatchNorm1d(8, { momentum: null }), new Linear(8, 3, { generator: new Generator(1) }));
+      const x = filled([3, 2, 2, 2]);
+      model.forward(x).dispose();
+      const before = snapshot(model), start = count.calls();
+      model.forward(x).dispose();
+      const n = count.calls() - start;
+      const moved = snapshot(model);
+      expect(moved.state['0.num_batches_tracked']).toBe(2);
+      for (let k = 1; k <= n; k++) {
+        // a fresh forward from `before`, failing at its k-th allocation
+        model.loadStateDict(before.state as never);
+        count.failAt(k);
+        expect(caught(() => model.forward(x)).message).toMatch(/this allocation fails/);
+        // the model owned the last forward's three intermediate outputs; a new forward frees them first
+        expect(snapshot(model)).toEqual({ ...before, live: before.live - 3 });
+      }
+      x.dispose();
+      model.dispose();
+    });
+
     it('Sequential.backward with the input disposed throws at layer 0 before a later layer adds to its gradient', () => {
       const model = new Sequential(new Linear(3, 4, { generator: new Generator(1) }), new BatchNorm1d(4), new ReLU(), new Linear(4, 2, { generator: new Generator(2) }));
       const x = filled([5, 3]);

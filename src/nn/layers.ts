@@ -5,7 +5,7 @@ import { checkShape, Tensor } from '../tensor';
 import { runtime, type Kernels } from '../runtime/index';
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
-import { Module } from './module';
+import { Module, saveBuffers } from './module';
 
 type Pass = 'reluForward' | 'sigmoidForward' | 'tanhForward';
 type Back = 'reluBackward' | 'sigmoidBackward' | 'tanhBackward';
@@ -203,12 +203,20 @@ export class Sequential extends Module {
     this.outputShape(x.shape);
     this.checkUsable('Sequential.forward');
     this.#release();
+    // what can still fail (an allocation) puts back the running statistics moved before it
+    const restore = saveBuffers(this);
     let cur = x;
-    this.layers.forEach((layer, i) => {
-      const y = layer.forward(cur);
-      if (i < this.layers.length - 1) this.#outputs.push(y);
-      cur = y;
-    });
+    try {
+      this.layers.forEach((layer, i) => {
+        const y = layer.forward(cur);
+        if (i < this.layers.length - 1) this.#outputs.push(y);
+        cur = y;
+      });
+    } catch (e) {
+      this.#release();
+      restore();
+      throw e;
+    }
     return cur;
   }
 

@@ -42,6 +42,22 @@ export class Allocations {
   }
 }
 
+/**
+ * Copies what a forward may move (every state entry but the parameters: running statistics and
+ * counters); the function returned puts them back. Sequential calls it when a layer throws midway.
+ */
+export function saveBuffers(m: Module): () => void {
+  const restores = m.stateEntries().filter((e) => !('tensor' in e) || !(e.tensor instanceof Parameter)).map((e) => {
+    if (!('tensor' in e)) {
+      const n = e.count();
+      return () => e.setCount(n);
+    }
+    const v = e.tensor.toArray();
+    return () => e.tensor.view().set(v);
+  });
+  return () => restores.forEach((r) => r());
+}
+
 export abstract class Module {
   /** The public class name that error messages start with (minifiers rename classes, not strings). */
   static readonly kind: string = 'Module';
