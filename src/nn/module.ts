@@ -73,8 +73,7 @@ export abstract class Module {
    * throw for it, without touching any state. null: this layer cannot tell (a user's layer that
    * does not override it); Sequential then checks the layers after it in their own forward.
    */
-  outputShape(shape: readonly number[]): number[] | null {
-    void shape;
+  outputShape(_shape: readonly number[]): number[] | null {
     return null;
   }
 
