@@ -102,6 +102,25 @@ for (const b of BACKENDS) {
       model.dispose();
     });
 
+    it('Sequential.forward in eval with one nested BN set to train still puts its statistics back', () => {
+      const bn = new BatchNorm1d(4);
+      const model = new Sequential(new Sequential(new Linear(3, 4, { generator: new Generator(1) }), bn), new Linear(4, 2, { generator: new Generator(2) })).eval();
+      bn.train();
+      const x = filled([5, 3]);
+      const before = snapshot(model);
+      // the allocations: the inner Linear's output (and workspace), BN's output and workspace, then the outer Linear's
+      const start = count.calls();
+      model.forward(x).dispose();
+      const n = count.calls() - start;
+      model.loadStateDict(before.state as never);
+      count.failAt(n);
+      expect(caught(() => model.forward(x)).message).toMatch(/this allocation fails/);
+      expect(snapshot(model).state).toEqual(before.state);
+      expect(bn.numBatchesTracked).toBe(0);
+      x.dispose();
+      model.dispose();
+    });
+
     it('Sequential.backward with the input disposed throws at layer 0 before a later layer adds to its gradient', () => {
       const model = new Sequential(new Linear(3, 4, { generator: new Generator(1) }), new BatchNorm1d(4), new ReLU(), new Linear(4, 2, { generator: new Generator(2) }));
       const x = filled([5, 3]);

@@ -172,6 +172,11 @@ export class Flatten extends Module {
   }
 }
 
+/** True when `m` or a layer inside it trains: its forward may move running statistics. */
+function anyTraining(m: Module): boolean {
+  return m.training || m.children().some(([, c]) => anyTraining(c));
+}
+
 /**
  * Layers applied in order. It owns the intermediate outputs of the last forward (freed at the next
  * forward or dispose) and the intermediate gradients of a backward (freed as soon as used).
@@ -203,8 +208,9 @@ export class Sequential extends Module {
     this.outputShape(x.shape);
     this.checkUsable('Sequential.forward');
     this.#release();
-    // what can still fail (an allocation) puts back the running statistics moved before it
-    const restore = saveBuffers(this);
+    // what can still fail (an allocation) puts back the running statistics moved before it; in
+    // eval no layer moves any, and inference skips the copy
+    const restore = anyTraining(this) ? saveBuffers(this) : null;
     let cur = x;
     try {
       this.layers.forEach((layer, i) => {
@@ -214,7 +220,7 @@ export class Sequential extends Module {
       });
     } catch (e) {
       this.#release();
-      restore();
+      restore?.();
       throw e;
     }
     return cur;
