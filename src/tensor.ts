@@ -93,8 +93,9 @@ export class Tensor {
 /** A trainable tensor with a gradient of the same shape (zero until a backward adds to it). */
 export class Parameter extends Tensor {
   readonly grad: Tensor;
-  /** `where` names the caller in errors (a layer passes its own name). */
+  /** `where` names the owner in errors (a layer passes e.g. 'Linear: weight'). */
   constructor(shape: readonly number[], value: number, where = 'Parameter') {
+    // every check before the first allocation, and the data freed if the gradient cannot be had
     const dims = checkShape(where, shape);
     if (typeof value !== 'number') throw new TypeError(`${where}: value: expected a number, got ${describe(value)}`);
     const rt = runtime();

@@ -1,7 +1,7 @@
 // batchNorm(): the functional form, for users who keep their own parameters and running
 // statistics (PyTorch's torch.nn.functional.batch_norm).
 // see: https://pytorch.org/docs/stable/generated/torch.nn.functional.batch_norm.html
-import type { Tensor } from '../tensor';
+import { Tensor } from '../tensor';
 import { channelAxis, LAYOUT_RANK, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit } from '../validate';
@@ -57,10 +57,15 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   const w = perChannel('weight', options.weight), b = perChannel('bias', options.bias);
   if (training) checkBatchSize(where, g, x.shape);
   const stats = new Stats(g.c);
+  let y: Tensor | null = null;
   try {
-    const y = forwardCore(g, x, w, b, training, eps, stats, rm, rv);
+    y = Tensor.empty(x.shape);
+    forwardCore(g, x, w, b, training, eps, stats, rm, rv, false, y);
     if (training && rm && rv) updateRunning(g, stats, momentum, rm, rv);
     return y;
+  } catch (e) {
+    y?.dispose(); // a kernel's workspace could not be allocated
+    throw e;
   } finally {
     stats.block.dispose();
   }

@@ -1,13 +1,21 @@
 // Learning-rate schedules, stepped once per epoch, as PyTorch's StepLR and CosineAnnealingLR.
 // see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.StepLR.html,
 //      CosineAnnealingLR.html (the closed form; SGDR, https://arxiv.org/abs/1608.03983)
-import type { Optimizer } from './optimizers';
-import { checkOptions, checkPositive, describe } from '../validate';
+import { Optimizer } from './optimizers';
+import { checkOptions, checkPositive, describe, kindOf } from '../validate';
 
 abstract class Scheduler {
+  /** The public class name that error messages start with (minifiers rename classes, not strings). */
+  static readonly kind: string = 'Scheduler';
+  readonly optimizer: Optimizer;
   readonly baseLr: number;
   epoch = 0;
-  constructor(readonly optimizer: Optimizer) {
+  /** Checks the optimizer and the options' keys (every check before any field is set). */
+  constructor(optimizer: Optimizer, options: object, keys: readonly string[]) {
+    const where = kindOf(new.target);
+    if (!(optimizer instanceof Optimizer)) throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
+    checkOptions(where, options, keys);
+    this.optimizer = optimizer;
     this.baseLr = optimizer.lr;
   }
   /** Advances one epoch and sets optimizer.lr. */
@@ -20,11 +28,11 @@ abstract class Scheduler {
 
 /** lr = base · gamma^⌊epoch / stepSize⌋. */
 export class StepLR extends Scheduler {
+  static readonly kind: string = 'StepLR';
   readonly stepSize: number;
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { stepSize: number; gamma?: number }) {
-    super(optimizer);
-    checkOptions('StepLR', options, ['stepSize', 'gamma']);
+    super(optimizer, options, ['stepSize', 'gamma']);
     if (!Number.isInteger(options.stepSize) || options.stepSize < 1) throw new RangeError(`StepLR: stepSize: expected a positive integer, got ${describe(options.stepSize)}`);
     this.stepSize = options.stepSize;
     this.gamma = checkPositive('StepLR', 'gamma', options.gamma ?? 0.1);
@@ -36,11 +44,11 @@ export class StepLR extends Scheduler {
 
 /** lr = etaMin + (base − etaMin)·(1 + cos(π·epoch/tMax))/2. */
 export class CosineAnnealingLR extends Scheduler {
+  static readonly kind: string = 'CosineAnnealingLR';
   readonly tMax: number;
   readonly etaMin: number;
   constructor(optimizer: Optimizer, options: { tMax: number; etaMin?: number }) {
-    super(optimizer);
-    checkOptions('CosineAnnealingLR', options, ['tMax', 'etaMin']);
+    super(optimizer, options, ['tMax', 'etaMin']);
     if (!Number.isInteger(options.tMax) || options.tMax < 1) throw new RangeError(`CosineAnnealingLR: tMax: expected a positive integer, got ${describe(options.tMax)}`);
     this.tMax = options.tMax;
     const etaMin = options.etaMin ?? 0;
