@@ -35,8 +35,11 @@ for (const b of BACKENDS) {
       expect(e.message).toBe(`Tensor.empty: could not allocate 4294967296 bytes for shape [1073741824]: out of memory: could not allocate 4294967296 bytes (one block holds at most ${MAX_BLOCK_BYTES} bytes on every backend)`);
       const held = runtime().memoryBytes();
       expect(caught(() => new BatchNorm1d(2 ** 31))).toBeInstanceOf(RangeError);
-      expect(caught(() => new BatchNorm1d(2 ** 31)).message).toMatch(/could not allocate 8589934592 bytes for shape \[2147483648\]: out of memory/);
-      expect(caught(() => new Linear(65536, 65536, { generator: new Generator(0) })).message).toMatch(/could not allocate 17179869184 bytes for shape \[65536, 65536\]: out of memory/);
+      // the layers name themselves and the argument that made them too large
+      expect(caught(() => new BatchNorm1d(2 ** 31)).message).toMatch(/^BatchNorm1d: numFeatures = 2147483648: \d+ bytes of parameters, gradients and state, more than WebAssembly's 4 GiB memory$/);
+      expect(caught(() => new Linear(65536, 65536, { generator: new Generator(0) })).message).toMatch(/^Linear: inFeatures × outFeatures = 65536 × 65536 = 4294967296: /);
+      // below the layer's total but above one block: the allocation says so and names the shape
+      expect(caught(() => new Linear(8192, 32768, { generator: new Generator(0) })).message).toMatch(/could not allocate 1073741824 bytes for shape \[32768, 8192\]: out of memory/);
       if (b === 'js') expect(runtime().memoryBytes()).toBe(held); // live bytes: nothing kept
     });
 
