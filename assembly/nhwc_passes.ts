@@ -1,16 +1,30 @@
 // The passes of the channels-last kernels over x[m][c]: reductions (statistics, or the backward's
 // two sums), normalize, and dx, each in one compiled copy per mode. The per-channel work around them
 // is in constants.ts and the inner loops in nhwc_sums.ts, nhwc_normalize.ts and nhwc_dx.ts. The
-// channel-first kernels use them too for short runs (see batchnorm.ts).
-//
-// Workspace, in units of c bytes: f64 sums S1 [0, 8) and S2 [8, 16); f32 partial sums A1 [16, 20)
-// and A2 [20, 24); f32 shift K [24, 28); f32 constants kS [28, 32), kA [32, 36), kB [36, 40), kC [40, 44);
-// for the backward of BN+ReLU, the forward's constants fS [44, 48), fA [48, 52), fB [52, 56).
-import { FLUSH, flush4, kFloor, On, Off } from './stats';
+// channel-first kernels use them too for short runs (see bn_driver.ts).
+import { FLUSH, flush4, On, Off } from './stats';
 import { rowsDx, columnsDx } from './nhwc_dx';
 import { rowsSums } from './nhwc_sums';
 import { BLOCK_STRIDE, blockRows, block16Normalize, rowsNormalize, rows16Normalize, columnsNormalize } from './nhwc_normalize';
 
+// The workspace: for each quantity an array over the c channels, at `at(ws, c, unit)` (units of c bytes).
+/** f64 sums S1 = Σa and S2 = Σb per channel (see rowSums). */
+export const WS_S1: i32 = 0;
+export const WS_S2: i32 = 8;
+/** f32 partial sums of S1 and S2 before their flush into f64. */
+export const WS_A1: i32 = 16;
+export const WS_A2: i32 = 20;
+/** f32 shift K of the sums. */
+export const WS_K: i32 = 24;
+/** f32 constants of the normalize pass (kS, kA, kB) and of the dx pass (kS, kA, kB, kC). */
+export const WS_KS: i32 = 28;
+export const WS_KA: i32 = 32;
+export const WS_KB: i32 = 36;
+export const WS_KC: i32 = 40;
+/** f32 constants of the forward (its kS, kA, kB), for the backward of BN+ReLU. */
+export const WS_FS: i32 = 44;
+export const WS_FA: i32 = 48;
+export const WS_FB: i32 = 52;
 /** Workspace bytes per channel. */
 export const WS_UNITS: i32 = 56;
 
@@ -78,7 +92,7 @@ export function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: boo
   // one compiled copy of the loops per mode (flags as type arguments, resolved at compile time): the
   // inner loop has no branches (measured 1.8× faster than testing them per group), and no
   // subtraction where every K = 0
-  let shifted = !allZero(at(ws, c, 24), c);
+  let shifted = !allZero(at(ws, c, WS_K), c);
   if (!dot) {
     if (shifted) rowSumsMode<Off, On, Off>(x, dy, m, c, ws);
     else rowSumsMode<Off, Off, Off>(x, dy, m, c, ws);
@@ -94,8 +108,8 @@ export function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: boo
 function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws: usize): void {
   const dot = isInteger<DOT>(), shifted = isInteger<SHIFTED>(), relu = isInteger<RELU>();
   let stride = <usize>c << 2;
-  let s1 = at(ws, c, 0), s2 = at(ws, c, 8), a1 = at(ws, c, 16), a2 = at(ws, c, 20), pk = at(ws, c, 24);
-  let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
+  let s1 = at(ws, c, WS_S1), s2 = at(ws, c, WS_S2), a1 = at(ws, c, WS_A1), a2 = at(ws, c, WS_A2), pk = at(ws, c, WS_K);
+  let fs = at(ws, c, WS_FS), fa = at(ws, c, WS_FA), fb = at(ws, c, WS_FB);
   let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
   memory.fill(s1, 0, <usize>c << 4);
   if (ASC_FEATURE_SIMD && c4 > 0) {
@@ -194,10 +208,9 @@ function allZero(p: usize, c: i32): bool {
 }
 
 /** y = (x − kS)·kA + kB per channel (then max(·, 0) for BN+ReLU), constants from the workspace. */
-export function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
+export function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize, relu: bool): void {
   // one compiled copy of the loops per mode (see rowSums)
-  let relu = kFloor == 0;
-  if (allZero(at(ws, c, 28), c)) {
+  if (allZero(at(ws, c, WS_KS), c)) {
     if (relu) normalizeMode<On, On>(x, y, m, c, ws);
     else normalizeMode<On, Off>(x, y, m, c, ws);
   } else {
@@ -209,7 +222,7 @@ export function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): vo
 function normalizeMode<FOLDED, RELU>(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
   const folded = isInteger<FOLDED>(), relu = isInteger<RELU>();
   let stride = <usize>c << 2;
-  let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36);
+  let ps = at(ws, c, WS_KS), pa = at(ws, c, WS_KA), pb = at(ws, c, WS_KB);
   let c8 = ASC_FEATURE_SIMD ? c & ~7 : 0;
   if (ASC_FEATURE_SIMD && c8 > 0) {
     let big = <usize>m * stride > STREAM_BYTES;
@@ -253,7 +266,7 @@ export function dxPass(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize
   if (!train) {
     if (relu) dxMode<Off, On, On>(x, dy, dx, m, c, ws);
     else dxMode<Off, On, Off>(x, dy, dx, m, c, ws);
-  } else if (allZero(at(ws, c, 28), c)) {
+  } else if (allZero(at(ws, c, WS_KS), c)) {
     if (relu) dxMode<On, On, On>(x, dy, dx, m, c, ws);
     else dxMode<On, On, Off>(x, dy, dx, m, c, ws);
   } else {
@@ -265,8 +278,8 @@ export function dxPass(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize
 function dxMode<TRAIN, FOLDED, RELU>(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize): void {
   const train = isInteger<TRAIN>(), folded = isInteger<FOLDED>(), relu = isInteger<RELU>();
   let stride = <usize>c << 2;
-  let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36), pk = at(ws, c, 40);
-  let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
+  let ps = at(ws, c, WS_KS), pa = at(ws, c, WS_KA), pb = at(ws, c, WS_KB), pk = at(ws, c, WS_KC);
+  let fs = at(ws, c, WS_FS), fa = at(ws, c, WS_FA), fb = at(ws, c, WS_FB);
   let c8 = ASC_FEATURE_SIMD ? c & ~7 : 0;
   if (ASC_FEATURE_SIMD && c8 > 0) {
     // 4 rows a step in cache, 2 beyond (as the normalize pass: measured 0.8× and 1.2× the time of 2;

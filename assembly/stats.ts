@@ -31,13 +31,6 @@ export let kS: f32 = 0;
 export let kA: f32 = 0;
 export let kB: f32 = 0;
 export let kC: f32 = 0;
-/** Lower bound of the normalize output: 0 for BN+ReLU, −∞ (no bound) for plain BN. */
-export let kFloor: f32 = -Infinity;
-
-/** Sets kFloor for a kernel call (relu = 1: clamp at 0). */
-export function setActivation(relu: i32): void {
-  kFloor = relu ? 0 : -Infinity;
-}
 
 /** Starts the two sums. */
 // @ts-ignore: decorator
@@ -263,6 +256,7 @@ export function setNormalize(c: i32, gamma: usize, beta: usize, mean: f64, invst
   kA = <f32>a;
   kB = <f32>(b - (mean - s) * a);
 }
+
 
 /**
  * Sets kS, kA, kB, kC for channel `ch` so that dx = kA·dy − kB·(x − kS) − kC, from

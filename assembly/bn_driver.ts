@@ -1,0 +1,194 @@
+// The one training forward, normalize and backward of every BatchNorm kernel, for x[n][c][l]
+// (channels-last x[m][c] is n = m, l = 1). The sequence is the same for every layout; a path
+// constant picks how its passes walk memory:
+//   RUNS   channel-first, a run of l values at a time (ncl_runs.ts);
+//   SHORT  channel-first with short runs: the channels-last passes over c·l virtual channels;
+//   ROWS   channels-last, rows of c channels (nhwc_passes.ts);
+//   FOLD   channels-last with few channels: k rows folded into one row of k·c virtual channels.
+// Per-channel values live in a workspace area w of c channels (the WS_* units); the virtual paths
+// have a second area of v virtual channels before it, filled from w (spread) and summed into w
+// (merged per channel in f64, in order).
+// see: Ioffe & Szegedy, "Batch Normalization", 2015, https://arxiv.org/abs/1502.03167 (Alg. 1 and
+//      the backward in §3); PyTorch aten/src/ATen/native/cpu/batch_norm_kernel.cpp
+import { shiftOf } from './stats';
+import { rowShifts, finishChannels, meanShifts, normalizeConstants, backwardShifts, backwardConstants } from './constants';
+import { at, rowSums, normalizePass, dxPass, shortRuns, foldRows, WS_UNITS, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
+import { runShifts, runSums, runDots, runNormalize, runDx } from './ncl_runs';
+
+export const RUNS: i32 = 0;
+export const SHORT: i32 = 1;
+export const ROWS: i32 = 2;
+export const FOLD: i32 = 3;
+
+/** The path of channel-first x[n][c][l] (RUNS or SHORT) or of channels-last x[n][c] (ROWS or FOLD). */
+export function pathOf(channelsLast: bool, n: i32, c: i32, l: i32): i32 {
+  if (channelsLast) return foldRows(n, c) > 1 ? FOLD : ROWS;
+  return shortRuns(n, c, l) ? SHORT : RUNS;
+}
+
+/** Virtual channels of a path (c where there are none). */
+// @ts-ignore: decorator
+@inline function virtualChannels(path: i32, n: i32, c: i32, l: i32): i32 {
+  return path == SHORT ? c * l : path == FOLD ? foldRows(n, c) * c : c;
+}
+
+/** Workspace bytes of a path. */
+export function workspaceBytes(path: i32, n: i32, c: i32, l: i32): i32 {
+  return WS_UNITS * (path == SHORT || path == FOLD ? virtualChannels(path, n, c, l) + c : c);
+}
+
+/** The area of c channels in ws. */
+// @ts-ignore: decorator
+@inline function channelArea(path: i32, n: i32, c: i32, l: i32, ws: usize): usize {
+  return path == SHORT || path == FOLD ? ws + <usize>WS_UNITS * <usize>virtualChannels(path, n, c, l) : ws;
+}
+
+// Virtual channel i of channel ch is ch·l + i (SHORT, i < l) or ch + i·c (FOLD, i < k).
+
+/** Copies the per-channel f32 values at `unit` of w to the same unit of each virtual channel. */
+function spread(path: i32, n: i32, c: i32, l: i32, ws: usize, unit: i32): void {
+  let v = virtualChannels(path, n, c, l), w = channelArea(path, n, c, l, ws);
+  let p = at(ws, v, unit), q = at(w, c, unit);
+  let count = path == SHORT ? l : v / c, first = path == SHORT ? l : 1, step = path == SHORT ? 1 : c;
+  for (let ch = 0; ch < c; ch++) {
+    let val = load<f32>(q + (<usize>ch << 2));
+    for (let i = 0; i < count; i++) store<f32>(p + (<usize>(ch * first + i * step) << 2), val);
+  }
+}
+
+/** S1, S2 of w += those of each channel's virtual channels (f64, in order). */
+function merge(path: i32, n: i32, c: i32, l: i32, ws: usize): void {
+  let v = virtualChannels(path, n, c, l), w = channelArea(path, n, c, l, ws);
+  let count = path == SHORT ? l : v / c, first = path == SHORT ? l : 1, step = path == SHORT ? 1 : c;
+  let v1 = at(ws, v, WS_S1), v2 = at(ws, v, WS_S2), s1 = at(w, c, WS_S1), s2 = at(w, c, WS_S2);
+  for (let ch = 0; ch < c; ch++) {
+    let a = load<f64>(s1 + (<usize>ch << 3)), b = load<f64>(s2 + (<usize>ch << 3));
+    for (let i = 0; i < count; i++) {
+      let j = <usize>(ch * first + i * step) << 3;
+      a += load<f64>(v1 + j); b += load<f64>(v2 + j);
+    }
+    store<f64>(s1 + (<usize>ch << 3), a); store<f64>(s2 + (<usize>ch << 3), b);
+  }
+}
+
+/** FOLD: rows folded (n / k rows of k·c) and the byte offset of the n mod k rows left over. */
+// @ts-ignore: decorator
+@inline function foldedRows(n: i32, c: i32): i32 {
+  return n / foldRows(n, c);
+}
+// @ts-ignore: decorator
+@inline function leftOver(n: i32, c: i32): usize {
+  return <usize>(foldedRows(n, c) * foldRows(n, c)) * (<usize>c << 2);
+}
+
+/** Each channel's shift K (f32 at WS_K of w) from a first sample of its values. */
+function shifts(path: i32, x: usize, n: i32, c: i32, l: i32, w: usize): void {
+  let pk = at(w, c, WS_K);
+  if (path == RUNS) runShifts(x, c, l, pk);
+  else if (path == SHORT) {
+    for (let ch = 0; ch < c; ch++) store<f32>(pk + (<usize>ch << 2), shiftOf(x + (<usize>ch * <usize>l << 2), l, 4));
+  } else rowShifts(x, n, c, pk);
+}
+
+/**
+ * S1, S2 per channel (f64 in w) around the shifts K of w: (dot = false) Σ(x − K), Σ(x − K)², or
+ * (dot = true) Σg, Σg·(x − K) with g = dy, for BN+ReLU masked where the forward's output was ≤ 0.
+ */
+function sums(path: i32, x: usize, dy: usize, n: i32, c: i32, l: i32, ws: usize, dot: bool, relu: bool): void {
+  let w = channelArea(path, n, c, l, ws);
+  if (path == RUNS) {
+    if (dot) runDots(x, dy, n, c, l, w, relu);
+    else runSums(x, n, c, l, w);
+    return;
+  }
+  if (path == ROWS) {
+    rowSums(x, dy, n, c, ws, dot, relu);
+    return;
+  }
+  let v = virtualChannels(path, n, c, l);
+  spread(path, n, c, l, ws, WS_K);
+  if (path == SHORT) {
+    rowSums(x, dy, n, v, ws, dot, relu);
+    memory.fill(at(w, c, WS_S1), 0, <usize>c << 4);
+  } else {
+    let rows = foldedRows(n, c), off = leftOver(n, c), rem = n - rows * (v / c);
+    rowSums(x, dy, rows, v, ws, dot, relu);
+    if (rem > 0) rowSums(x + off, dot ? dy + off : 0, rem, c, w, dot, relu);
+    else memory.fill(at(w, c, WS_S1), 0, <usize>c << 4);
+  }
+  merge(path, n, c, l, ws);
+}
+
+/** Mean, var and invstd (f64[c]) from the sums around the shifts of w; true when any mean lies far from its shift (RESHIFT). */
+function statistics(path: i32, x: usize, n: i32, c: i32, l: i32, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): bool {
+  let w = channelArea(path, n, c, l, ws);
+  sums(path, x, 0, n, c, l, ws, false, false);
+  return finishChannels(c, at(w, c, WS_K), at(w, c, WS_S1), at(w, c, WS_S2), <f64>n * <f64>l, eps, mean, vari, invstd);
+}
+
+/** y from the normalize constants kS, kA, kB of w, clamped at 0 when relu. */
+function normalizeWith(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws: usize, relu: bool): void {
+  let w = channelArea(path, n, c, l, ws);
+  if (path == RUNS) runNormalize(x, y, n, c, l, w, relu);
+  else if (path == ROWS) normalizePass(x, y, n, c, ws, relu);
+  else {
+    let v = virtualChannels(path, n, c, l);
+    spread(path, n, c, l, ws, WS_KS); spread(path, n, c, l, ws, WS_KA); spread(path, n, c, l, ws, WS_KB);
+    if (path == SHORT) normalizePass(x, y, n, v, ws, relu);
+    else {
+      let rows = foldedRows(n, c), off = leftOver(n, c), rem = n - rows * (v / c);
+      normalizePass(x, y, rows, v, ws, relu);
+      if (rem > 0) normalizePass(x + off, y + off, rem, c, w, relu);
+    }
+  }
+}
+
+/** Training forward: batch mean and biased variance per channel, then y (clamped at 0 when relu). */
+export function trainPass(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: bool, ws: usize): void {
+  let w = channelArea(path, n, c, l, ws);
+  // a shift near the mean is all it takes: (mean − K)²/var only scales rounding
+  shifts(path, x, n, c, l, w);
+  if (statistics(path, x, n, c, l, eps, mean, vari, invstd, ws)) {
+    // some first values unlike the rest (see RESHIFT): again, shifted by the batch means
+    meanShifts(c, mean, at(w, c, WS_K));
+    statistics(path, x, n, c, l, eps, mean, vari, invstd, ws);
+  }
+  normalizeConstants(c, gamma, beta, mean, invstd, at(w, c, WS_KS), at(w, c, WS_KA), at(w, c, WS_KB));
+  normalizeWith(path, x, y, n, c, l, ws, relu);
+}
+
+/** Normalize with given mean and invstd (f64[c]), then ReLU when relu: inference. */
+export function normalizeOnly(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: bool, ws: usize): void {
+  let w = channelArea(path, n, c, l, ws);
+  normalizeConstants(c, gamma, beta, mean, invstd, at(w, c, WS_KS), at(w, c, WS_KA), at(w, c, WS_KB));
+  normalizeWith(path, x, y, n, c, l, ws, relu);
+}
+
+/** Backward (of BN, or BN+ReLU when relu): dx, and dgamma/dbeta (f32[c], added to when non-zero); train for batch statistics. */
+export function backwardPass(path: i32, x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, relu: bool, ws: usize): void {
+  let w = channelArea(path, n, c, l, ws), virtual = path == SHORT || path == FOLD;
+  if (relu) {
+    // the forward's constants, to recompute where its output was positive
+    normalizeConstants(c, gamma, beta, mean, invstd, at(w, c, WS_FS), at(w, c, WS_FA), at(w, c, WS_FB));
+    if (virtual) { spread(path, n, c, l, ws, WS_FS); spread(path, n, c, l, ws, WS_FA); spread(path, n, c, l, ws, WS_FB); }
+  }
+  backwardShifts(c, mean, invstd, at(w, c, WS_K));
+  sums(path, x, dy, n, c, l, ws, true, relu);
+  backwardConstants(c, <f64>n * <f64>l, gamma, mean, invstd, at(w, c, WS_S1), at(w, c, WS_S2), dgamma, dbeta, train, at(w, c, WS_KS), at(w, c, WS_KA), at(w, c, WS_KB), at(w, c, WS_KC));
+  if (path == RUNS) {
+    runDx(x, dy, dx, n, c, l, w, train, relu);
+    return;
+  }
+  if (path == ROWS) {
+    dxPass(x, dy, dx, n, c, ws, train, relu);
+    return;
+  }
+  let v = virtualChannels(path, n, c, l);
+  spread(path, n, c, l, ws, WS_KS); spread(path, n, c, l, ws, WS_KA); spread(path, n, c, l, ws, WS_KB); spread(path, n, c, l, ws, WS_KC);
+  if (path == SHORT) dxPass(x, dy, dx, n, v, ws, train, relu);
+  else {
+    let rows = foldedRows(n, c), off = leftOver(n, c), rem = n - rows * (v / c);
+    dxPass(x, dy, dx, rows, v, ws, train, relu);
+    if (rem > 0) dxPass(x + off, dy + off, dx + off, rem, c, w, train, relu);
+  }
+}
