@@ -119,10 +119,32 @@ function sums(path: i32, x: usize, dy: usize, n: i32, c: i32, l: i32, ws: usize,
   merge(path, n, c, l, ws);
 }
 
+// NOTE: the SIMD build sums (x − K)² in f32 before the f64 flush: |x − K| ≳ 1.8e19 overflows there
+// (and x − K itself past ±3.4e38 in every build). A channel whose sums came out ±∞ or NaN takes
+// them again in f64 (a NaN or ±∞ in x gives the same result as before; finite data, the f64 one).
+/** Σ(x − K), Σ(x − K)² of channel ch in f64 into S1, S2 of w, for each channel whose sums are not finite. */
+function exactSums(x: usize, n: i32, c: i32, l: i32, w: usize): void {
+  let s1 = at(w, c, WS_S1), s2 = at(w, c, WS_S2), pk = at(w, c, WS_K);
+  for (let ch = 0; ch < c; ch++) {
+    let o = <usize>ch << 3;
+    if (Math.abs(load<f64>(s1 + o)) < Infinity && load<f64>(s2 + o) < Infinity) continue;
+    let k = <f64>load<f32>(pk + (<usize>ch << 2)), a: f64 = 0, b: f64 = 0;
+    for (let i = 0; i < n; i++) {
+      let p = x + ((<usize>i * <usize>c + <usize>ch) * <usize>l << 2);
+      for (let j = 0; j < l; j++) {
+        let e = <f64>load<f32>(p + (<usize>j << 2)) - k;
+        a += e; b += e * e;
+      }
+    }
+    store<f64>(s1 + o, a); store<f64>(s2 + o, b);
+  }
+}
+
 /** Mean, var and invstd (f64[c]) from the sums around the shifts of w; true when any mean lies far from its shift (RESHIFT). */
 function statistics(path: i32, x: usize, n: i32, c: i32, l: i32, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): bool {
   let w = channelArea(path, n, c, l, ws);
   sums(path, x, 0, n, c, l, ws, false, false);
+  exactSums(x, n, c, l, w);
   return finishChannels(c, at(w, c, WS_K), at(w, c, WS_S1), at(w, c, WS_S2), <f64>n * <f64>l, eps, mean, vari, invstd);
 }
 

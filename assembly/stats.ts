@@ -253,10 +253,20 @@ export function setNormalize(c: i32, gamma: usize, beta: usize, mean: f64, invst
   let a = g * invstd;
   let s: f64 = Math.abs(mean * a) <= FOLD_LIMIT ? 0 : <f64><f32>mean;
   kS = <f32>s;
-  kA = <f32>a;
+  kA = <f32>finiteScale(a);
   kB = <f32>(b - (mean - s) * a);
 }
 
+/** The largest finite f32. */
+export const F32_MAX: f64 = 3.4028234663852886e38;
+
+// NOTE: γ·invstd overflows f32 where var + eps underflows (eps = 5e-324 on a constant channel:
+// invstd ≈ 4.5e161): kA = ±F32_MAX keeps (x − kS)·kA = 0 there, so y = β as in f64, not 0·∞ = NaN.
+/** a clamped to ±F32_MAX (NaN stays NaN). */
+// @ts-ignore: decorator
+@inline export function finiteScale(a: f64): f64 {
+  return a > F32_MAX ? F32_MAX : a < -F32_MAX ? -F32_MAX : a;
+}
 
 /**
  * Sets kS, kA, kB, kC for channel `ch` so that dx = kA·dy − kB·(x − kS) − kC, from
