@@ -12,7 +12,7 @@
 //      the backward in §3); PyTorch aten/src/ATen/native/cpu/batch_norm_kernel.cpp
 import { shiftOf } from './stats';
 import { rowShifts, finishChannels, meanShifts, normalizeConstants, backwardShifts, backwardConstants } from './constants';
-import { at, rowSums, normalizePass, dxPass, shortRuns, foldRows, WS_UNITS, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
+import { at, rowSums, normalizePass, dxPass, shortRuns, foldRows, repeatChannels, WS_UNITS, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
 import { runShifts, runSums, runDots, runNormalize, runDx } from './ncl_runs';
 
 export const RUNS: i32 = 0;
@@ -43,31 +43,37 @@ export function workspaceBytes(path: i32, n: i32, c: i32, l: i32): i32 {
   return path == SHORT || path == FOLD ? ws + <usize>WS_UNITS * <usize>virtualChannels(path, n, c, l) : ws;
 }
 
-// Virtual channel i of channel ch is ch·l + i (SHORT, i < l) or ch + i·c (FOLD, i < k).
-
 /** Copies the per-channel f32 values at `unit` of w to the same unit of each virtual channel. */
 function spread(path: i32, n: i32, c: i32, l: i32, ws: usize, unit: i32): void {
   let v = virtualChannels(path, n, c, l), w = channelArea(path, n, c, l, ws);
   let p = at(ws, v, unit), q = at(w, c, unit);
-  let count = path == SHORT ? l : v / c, first = path == SHORT ? l : 1, step = path == SHORT ? 1 : c;
+  if (path == FOLD) {
+    repeatChannels(q, c, p, v);
+    return;
+  }
   for (let ch = 0; ch < c; ch++) {
-    let val = load<f32>(q + (<usize>ch << 2));
-    for (let i = 0; i < count; i++) store<f32>(p + (<usize>(ch * first + i * step) << 2), val);
+    let val = load<f32>(q + (<usize>ch << 2)), end = p + (<usize>l << 2);
+    if (ASC_FEATURE_SIMD) {
+      let vv = f32x4.splat(val);
+      for (; p + 16 <= end; p += 16) v128.store(p, vv);
+    }
+    for (; p < end; p += 4) store<f32>(p, val);
   }
 }
 
 /** S1, S2 of w += those of each channel's virtual channels (f64, in order). */
 function merge(path: i32, n: i32, c: i32, l: i32, ws: usize): void {
   let v = virtualChannels(path, n, c, l), w = channelArea(path, n, c, l, ws);
-  let count = path == SHORT ? l : v / c, first = path == SHORT ? l : 1, step = path == SHORT ? 1 : c;
+  // virtual channel i of channel ch: ch·l + i (SHORT, i < l) or ch + i·c (FOLD, i < k)
+  let count = path == SHORT ? l : v / c, first: usize = path == SHORT ? <usize>l << 3 : 8, step: usize = path == SHORT ? 8 : <usize>c << 3;
   let v1 = at(ws, v, WS_S1), v2 = at(ws, v, WS_S2), s1 = at(w, c, WS_S1), s2 = at(w, c, WS_S2);
   for (let ch = 0; ch < c; ch++) {
-    let a = load<f64>(s1 + (<usize>ch << 3)), b = load<f64>(s2 + (<usize>ch << 3));
-    for (let i = 0; i < count; i++) {
-      let j = <usize>(ch * first + i * step) << 3;
+    let o = <usize>ch << 3, a = load<f64>(s1 + o), b = load<f64>(s2 + o);
+    let j = <usize>ch * first;
+    for (let i = 0; i < count; i++, j += step) {
       a += load<f64>(v1 + j); b += load<f64>(v2 + j);
     }
-    store<f64>(s1 + (<usize>ch << 3), a); store<f64>(s2 + (<usize>ch << 3), b);
+    store<f64>(s1 + o, a); store<f64>(s2 + o, b);
   }
 }
 
