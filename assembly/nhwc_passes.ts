@@ -29,10 +29,9 @@ export const WS_FB: i32 = 52;
 export const WS_UNITS: i32 = 56;
 
 // Channel-first x[n][c][l] is channels-last x[n][c·l] with l "virtual channels" per channel, each
-// summed over the n rows and merged per channel in f64. For short runs and enough rows that beats a
-// pass per run, whose fixed cost per run (shift, flush, constants) dominates there: measured at
-// n = 32..64, l = 3..49, 1.4–20× faster forward and inference, backward 0.9–1.6×; below 32 rows
-// the work per virtual channel (workspace, constants) costs more than it saves.
+// summed over the n rows and merged per channel in f64: for short runs and enough rows that beats a
+// pass per run, whose fixed cost per run (shift, flush, constants) dominates there.
+// see: docs/performance.md#short-runs
 /** Runs shorter than this take the channels-last passes over c·l virtual channels... */
 const SHORT_RUN: i32 = 64;
 /** ...given at least this many rows (batch items)... */
@@ -48,7 +47,7 @@ export function shortRuns(n: i32, c: i32, l: i32): bool {
 // Few channels (c < 16, not a multiple of 8) leave the vector lanes mostly idle: k rows of x[m][c]
 // are then one row of x[m/k][k·c], k·c "virtual channels" (v is channel v mod c), summed over the
 // rows and merged per channel in f64; the m mod k rows left over take the passes with c channels.
-// Measured on NC [65536, 3]: 4–8 % of the roof as it was, the SIMD build running scalar code.
+// see: docs/performance.md#folded-rows
 /** Rows folded into one for channels-last x[m][c] (1: none). */
 export function foldRows(m: i32, c: i32): i32 {
   if (!ASC_FEATURE_SIMD || c >= 16 || (c & 7) == 0) return 1;
@@ -62,20 +61,14 @@ export function repeatChannels(q: usize, c: i32, p: usize, n: i32): void {
   for (let v = 0; v < n; v++) store<f32>(p + (<usize>v << 2), load<f32>(q + (<usize>(v % c) << 2)));
 }
 
-/**
- * Rows a block where a row's last channels (past a multiple of 8) take a loop of their own, after
- * the rest of the block's rows, which are still in cache (measured at C = 100..125 beyond the
- * caches: 8 rows best; 32 rows made the dx pass 1.5× slower).
- */
+/** Rows a block where a row's last channels (past a multiple of 8) take a loop of their own, while the block is in cache. */
+// see: docs/performance.md#channel-tails
 const TAIL_ROWS: i32 = 8;
 
 /** Above this many bytes of x, the passes read x the way memory streams best (see each pass). */
 export const STREAM_BYTES: usize = 8 << 20;
-/**
- * Beyond STREAM_BYTES, rows at most this long go two at a time; longer ones one at a time:
- * interleaving two rows 512 bytes or more apart ran 2.4–2.6× slower (C = 128..512; the prefetchers
- * take them for one stream with jumps), and at 256 bytes 1.05× faster.
- */
+/** Beyond STREAM_BYTES, rows at most this long go two at a time, longer ones one at a time (the prefetchers take two for one stream with jumps). */
+// see: docs/performance.md#pair-stride
 const PAIR_STRIDE: usize = 256;
 
 // @ts-ignore: decorator
@@ -89,9 +82,8 @@ const PAIR_STRIDE: usize = 256;
  * before they are flushed to f64.
  */
 export function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool, relu: bool): void {
-  // one compiled copy of the loops per mode (flags as type arguments, resolved at compile time): the
-  // inner loop has no branches (measured 1.8× faster than testing them per group), and no
-  // subtraction where every K = 0
+  // one compiled copy of the loops per mode (flags as type arguments): no branches in the inner loop,
+  // no subtraction where every K = 0 (see: docs/performance.md#mode-flags)
   let shifted = !allZero(at(ws, c, WS_K), c);
   if (!dot) {
     if (shifted) rowSumsMode<Off, On, Off>(x, dy, m, c, ws);
@@ -113,11 +105,10 @@ function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws
   let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
   memory.fill(s1, 0, <usize>c << 4);
   if (ASC_FEATURE_SIMD && c4 > 0) {
-    // 4 neighbouring rows a step in cache (measured 1.05–1.2× faster than 2). Beyond the caches the
-    // statistics read two halves of x at once (rows r and r + h): two streams read 1.3× faster than
-    // one; with rows up to PAIR_STRIDE long two neighbouring rows of each half a step, which share
-    // each load of the partial sums (1.3× faster than one row, 1.15× than four quarters). The
-    // backward's sums read two streams already (x and dy): 2 rows a step, or 1 for longer rows.
+    // 4 neighbouring rows a step in cache. Beyond the caches the statistics read two halves of x at
+    // once (rows r and r + h), with rows up to PAIR_STRIDE long two neighbouring rows of each half a
+    // step; the backward's sums read two streams already (x and dy): 2 rows a step, or 1 for longer
+    // rows. see: docs/performance.md#rows-per-step, #two-streams
     let big = <usize>m * stride > STREAM_BYTES, pairs = stride <= PAIR_STRIDE;
     let h = 0, R = 4, rowsPerStep = 4;
     let gap: usize = stride, far: usize = 2 * stride;
@@ -227,9 +218,9 @@ function normalizeMode<FOLDED, RELU>(x: usize, y: usize, m: i32, c: i32, ws: usi
   if (ASC_FEATURE_SIMD && c8 > 0) {
     let big = <usize>m * stride > STREAM_BYTES;
     if (!big && (c & 15) == 0 && stride <= BLOCK_STRIDE) {
-      // in cache: blocks of 16 channels with their constants in registers, a few rows at a time
-      // (see BLOCK_SPAN); not for longer rows, whose lines a block apart crowd the same L1 sets
-      // (C = 512: 2.5× slower with 32 rows a block than with rows)
+      // in cache: blocks of 16 channels with their constants in registers, a few rows at a time;
+      // not for longer rows, whose lines a block apart crowd the same L1 sets
+      // see: docs/performance.md#normalize-blocks
       let br = blockRows(stride);
       for (let rs = 0; rs < m; rs += br) {
         let q = <usize>rs * stride, rr = min(br, m - rs);
@@ -282,9 +273,9 @@ function dxMode<TRAIN, FOLDED, RELU>(x: usize, dy: usize, dx: usize, m: i32, c: 
   let fs = at(ws, c, WS_FS), fa = at(ws, c, WS_FA), fb = at(ws, c, WS_FB);
   let c8 = ASC_FEATURE_SIMD ? c & ~7 : 0;
   if (ASC_FEATURE_SIMD && c8 > 0) {
-    // 4 rows a step in cache, 2 beyond (as the normalize pass: measured 0.8× and 1.2× the time of 2;
-    // 1 for rows longer than PAIR_STRIDE);
-    // the channels past c8 a block of rows after the rest of those rows, while they are in cache
+    // 4 rows a step in cache, 2 beyond, 1 for rows longer than PAIR_STRIDE (see:
+    // docs/performance.md#rows-per-step); the channels past c8 a block of rows after the rest of
+    // those rows, while they are in cache
     let big = <usize>m * stride > STREAM_BYTES;
     let block = c8 < c ? TAIL_ROWS : m;
     for (let r0 = 0; r0 < m; r0 += block) {
