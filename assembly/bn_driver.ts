@@ -77,14 +77,18 @@ function merge(path: i32, n: i32, c: i32, l: i32, ws: usize): void {
   }
 }
 
-/** FOLD: rows folded (n / k rows of k·c) and the byte offset of the n mod k rows left over. */
+/** FOLD: rows folded (n / k rows of k·c), the rows left over (n mod k) and their byte offset. */
 // @ts-ignore: decorator
 @inline function foldedRows(n: i32, c: i32): i32 {
   return n / foldRows(n, c);
 }
 // @ts-ignore: decorator
+@inline function leftOverRows(n: i32, c: i32): i32 {
+  return n - foldedRows(n, c) * foldRows(n, c);
+}
+// @ts-ignore: decorator
 @inline function leftOver(n: i32, c: i32): usize {
-  return <usize>(foldedRows(n, c) * foldRows(n, c)) * (<usize>c << 2);
+  return <usize>(n - leftOverRows(n, c)) * (<usize>c << 2);
 }
 
 /** Each channel's shift K (f32 at WS_K of w) from a first sample of its values. */
@@ -117,7 +121,7 @@ function sums(path: i32, x: usize, dy: usize, n: i32, c: i32, l: i32, ws: usize,
     rowSums(x, dy, n, v, ws, dot, relu);
     memory.fill(at(w, c, WS_S1), 0, <usize>c << 4);
   } else {
-    let rows = foldedRows(n, c), off = leftOver(n, c), rem = n - rows * (v / c);
+    let rows = foldedRows(n, c), off = leftOver(n, c), rem = leftOverRows(n, c);
     rowSums(x, dy, rows, v, ws, dot, relu);
     if (rem > 0) rowSums(x + off, dot ? dy + off : 0, rem, c, w, dot, relu);
     else memory.fill(at(w, c, WS_S1), 0, <usize>c << 4);
@@ -164,7 +168,7 @@ function normalizeWith(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws
     spread(path, n, c, l, ws, WS_KS); spread(path, n, c, l, ws, WS_KA); spread(path, n, c, l, ws, WS_KB);
     if (path == SHORT) normalizePass(x, y, n, v, ws, relu);
     else {
-      let rows = foldedRows(n, c), off = leftOver(n, c), rem = n - rows * (v / c);
+      let rows = foldedRows(n, c), off = leftOver(n, c), rem = leftOverRows(n, c);
       normalizePass(x, y, rows, v, ws, relu);
       if (rem > 0) normalizePass(x + off, y + off, rem, c, w, relu);
     }
@@ -215,7 +219,7 @@ export function backwardPass(path: i32, x: usize, dy: usize, dx: usize, n: i32, 
   spread(path, n, c, l, ws, WS_KS); spread(path, n, c, l, ws, WS_KA); spread(path, n, c, l, ws, WS_KB); spread(path, n, c, l, ws, WS_KC);
   if (path == SHORT) dxPass(x, dy, dx, n, v, ws, train, relu);
   else {
-    let rows = foldedRows(n, c), off = leftOver(n, c), rem = n - rows * (v / c);
+    let rows = foldedRows(n, c), off = leftOver(n, c), rem = leftOverRows(n, c);
     dxPass(x, dy, dx, rows, v, ws, train, relu);
     if (rem > 0) dxPass(x + off, dy + off, dx + off, rem, c, w, train, relu);
   }
