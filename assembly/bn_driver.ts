@@ -15,9 +15,13 @@ import { rowShifts, finishChannels, meanShifts, normalizeConstants, backwardShif
 import { at, rowSums, normalizePass, dxPass, shortRuns, foldRows, repeatChannels, WS_UNITS, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
 import { runShifts, runSums, runDots, runNormalize, runDx } from './ncl_runs';
 
+/** Channel-first, a run at a time. */
 export const RUNS: i32 = 0;
+/** Channel-first short runs as c·l virtual channels. */
 export const SHORT: i32 = 1;
+/** Channels-last rows. */
 export const ROWS: i32 = 2;
+/** Channels-last, k rows folded into k·c virtual channels. */
 export const FOLD: i32 = 3;
 
 /** The path of channel-first x[n][c][l] (RUNS or SHORT) or of channels-last x[n][c] (ROWS or FOLD). */
