@@ -109,6 +109,12 @@ function shifts(path: i32, x: usize, n: i32, c: i32, l: i32, w: usize): void {
  * (dot = true) Σg, Σg·(x − K) with g = dy, for BN+ReLU masked where the forward's output was ≤ 0.
  */
 function sums(path: i32, x: usize, dy: usize, n: i32, c: i32, l: i32, ws: usize, dot: bool, relu: bool): void {
+  pathSums(path, x, dy, n, c, l, ws, dot, relu);
+  exactSums(x, dy, n, c, l, channelArea(path, n, c, l, ws), dot, relu);
+}
+
+/** `sums` as each path takes them (f32 partial sums in the SIMD build). */
+function pathSums(path: i32, x: usize, dy: usize, n: i32, c: i32, l: i32, ws: usize, dot: bool, relu: bool): void {
   let w = channelArea(path, n, c, l, ws);
   if (path == RUNS) {
     if (dot) runDots(x, dy, n, c, l, w, relu);
@@ -133,21 +139,24 @@ function sums(path: i32, x: usize, dy: usize, n: i32, c: i32, l: i32, ws: usize,
   merge(path, n, c, l, ws);
 }
 
-// NOTE: the SIMD build sums (x − K)² in f32 before the f64 flush: |x − K| ≳ 1.8e19 overflows there
-// (and x − K itself past ±3.4e38 in every build). A channel whose sums came out ±∞ or NaN takes
-// them again in f64 (a NaN or ±∞ in x gives the same result as before; finite data, the f64 one).
-/** Σ(x − K), Σ(x − K)² of channel ch in f64 into S1, S2 of w, for each channel whose sums are not finite. */
-function exactSums(x: usize, n: i32, c: i32, l: i32, w: usize): void {
+// NOTE: the SIMD build sums (x − K)² and dy·(x − K) in f32 before the f64 flush: |x − K| ≳ 1.8e19
+// overflows there (and x − K itself past ±3.4e38 in every build). A channel whose sums came out ±∞
+// or NaN takes them again in f64 (a NaN or ±∞ in the data gives the same result as before).
+/** S1, S2 of each channel of w whose sums are not finite, again in f64 (as `sums`, x − K in f64 too). */
+function exactSums(x: usize, dy: usize, n: i32, c: i32, l: i32, w: usize, dot: bool, relu: bool): void {
   let s1 = at(w, c, WS_S1), s2 = at(w, c, WS_S2), pk = at(w, c, WS_K);
   for (let ch = 0; ch < c; ch++) {
-    let o = <usize>ch << 3;
-    if (Math.abs(load<f64>(s1 + o)) < Infinity && load<f64>(s2 + o) < Infinity) continue;
-    let k = <f64>load<f32>(pk + (<usize>ch << 2)), a: f64 = 0, b: f64 = 0;
+    let o = <usize>ch << 3, o4 = <usize>ch << 2;
+    if (Math.abs(load<f64>(s1 + o)) < Infinity && Math.abs(load<f64>(s2 + o)) < Infinity) continue;
+    let k = <f64>load<f32>(pk + o4), a: f64 = 0, b: f64 = 0;
+    let fs = load<f32>(at(w, c, WS_FS) + o4), fa = load<f32>(at(w, c, WS_FA) + o4), fb = load<f32>(at(w, c, WS_FB) + o4);
     for (let i = 0; i < n; i++) {
-      let p = x + ((<usize>i * <usize>c + <usize>ch) * <usize>l << 2);
+      let p = (<usize>i * <usize>c + <usize>ch) * <usize>l << 2;
       for (let j = 0; j < l; j++) {
-        let e = <f64>load<f32>(p + (<usize>j << 2)) - k;
-        a += e; b += e * e;
+        let q = p + (<usize>j << 2), xv = load<f32>(x + q), e = <f64>xv - k;
+        let g = dot ? <f64>load<f32>(dy + q) : e;
+        if (relu && !((xv - fs) * fa + fb > 0)) g = 0;
+        a += g; b += g * e;
       }
     }
     store<f64>(s1 + o, a); store<f64>(s2 + o, b);
@@ -158,7 +167,6 @@ function exactSums(x: usize, n: i32, c: i32, l: i32, w: usize): void {
 function statistics(path: i32, x: usize, n: i32, c: i32, l: i32, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): bool {
   let w = channelArea(path, n, c, l, ws);
   sums(path, x, 0, n, c, l, ws, false, false);
-  exactSums(x, n, c, l, w);
   return finishChannels(c, at(w, c, WS_K), at(w, c, WS_S1), at(w, c, WS_S2), <f64>n * <f64>l, eps, mean, vari, invstd);
 }
 

@@ -3,12 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import { init, tensor } from '../src/index';
 import { BACKENDS, makeLayer, shapeOf } from './helpers';
-import { refForwardTrain, type Layout } from './reference';
+import { maxAbs, maxAbsDiff, randn, refBackward, refForwardTrain, type Layout } from './reference';
 
 // y of O(1) within 4e-6 (a few f32 ulps of the constants a = γ·invstd, b, and of x·a); the running
 // variance within 2e-6 relative (its f64 value rounded once to f32, plus the sums' f64 rounding).
 const TOL_Y = 4e-6;
 const TOL_VAR_REL = 2e-6;
+// dx within 4e-6 of max |dx|, dγ and dβ within 4e-6 of their largest (f32 constants, f64 sums)
+const TOL_GRAD_REL = 4e-6;
 
 /** f32 values v·u, u uniform in [−1, 1] from a fixed sequence (no Inf: |v·u| ≤ v). */
 function uniformScaled(size: number, v: number, seed: number): Float32Array {
@@ -58,6 +60,32 @@ for (const b of BACKENDS) {
         it(`${layout} [${shape.join(', ')}], |x| up to ${v}`, async () => {
           await init({ backend: b });
           checkTrain(layout, shape, uniformScaled(shape.reduce((p, q) => p * q, 1), v, shape.length * 7 + shape[1]));
+        });
+      }
+    }
+  });
+
+  describe(`${b}: backward sums beyond f32`, () => {
+    // Σdy·(x − K) with |x| = 1e19 and |dy| ~ 1e20: each product overflows f32, not f64
+    for (const layout of ['NC', 'NCHW', 'NHWC', 'NCL'] as const) {
+      for (const activation of [null, 'relu'] as const) {
+        it(`${layout}, ReLU ${activation === 'relu'}: dx, dγ, dβ against float64`, async () => {
+          await init({ backend: b });
+          const c = 8, shape = layout === 'NC' ? [8, c] : layout === 'NCL' ? [2, c, 70] : shapeOf(layout, 2, c, [3, 5]);
+          const size = shape.reduce((p, q) => p * q, 1);
+          const x = uniformScaled(size, 1e19, 11), dy = randn(size, 12, 0, 1e20);
+          const bn = makeLayer(layout, c, activation === 'relu' ? { activation } : {});
+          using xt = tensor(x, shape);
+          using y = bn.forward(xt);
+          // BN+ReLU: the gradient reaches BN only where its output was positive
+          const yv = y.toArray(), g = Float32Array.from(dy, (d, i) => (activation === 'relu' && !(yv[i] > 0) ? 0 : d));
+          using dyt = tensor(dy, shape);
+          using dx = bn.backward(dyt);
+          const ref = refBackward(x, g, layout, shape, 1e-5, null, true);
+          expect(maxAbsDiff(dx.toArray(), ref.dx), 'max |dx − dx_ref|').toBeLessThanOrEqual(TOL_GRAD_REL * maxAbs(ref.dx));
+          expect(maxAbsDiff(bn.weight!.grad.toArray(), ref.dgamma), 'max |dγ − dγ_ref|').toBeLessThanOrEqual(TOL_GRAD_REL * maxAbs(ref.dgamma));
+          expect(maxAbsDiff(bn.bias!.grad.toArray(), ref.dbeta), 'max |dβ − dβ_ref|').toBeLessThanOrEqual(TOL_GRAD_REL * maxAbs(ref.dbeta));
+          bn.dispose();
         });
       }
     }
