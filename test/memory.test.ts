@@ -2,24 +2,12 @@
 // memory that stays flat over long training loops.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { init, backend, memoryBytes, tensor, Tensor, BatchNorm1d, BatchNorm2d, BatchNorm3d, batchNorm, type Layout } from '../src/index';
+import { filled, throwsLike, values } from './helpers';
 
 const BACKENDS = ['wasm-simd', 'wasm', 'js'] as const;
 const STEPS = 10_000;
 
-function throwsLike(fn: () => unknown, cls: new (...args: never[]) => Error, re: RegExp): void {
-  let e: Error | undefined;
-  try { fn(); } catch (err) { e = err as Error; }
-  if (!e) throw new Error('expected the call to throw, but it returned');
-  expect(e.constructor).toBe(cls);
-  expect(e.message).toMatch(re);
-}
-/** Deterministic values in [-2, 2). */
-function values(n: number, seed = 1): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 4 - 2);
-}
 const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-const filled = (shape: number[], seed = 1) => tensor(values(count(shape), seed), shape);
 
 for (const b of BACKENDS) {
   describe(b, () => {
