@@ -33,7 +33,8 @@ export default defineConfig({
       provider: playwright({
         launchOptions: {
           executablePath: CHROMIUM,
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+          // --expose-gc: memory.test.ts calls gc() to see a dropped tensor freed
+          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--js-flags=--expose-gc',
             '--disable-background-networking', '--disable-component-update', '--disable-sync'],
         },
       }),
