@@ -1,3 +1,4 @@
+// @ts-check
 // Bundles the package entries (src/entries/) into build/ beside the .wasm files, and emits .d.ts types.
 // The entries share one chunk, build/core.js (code splitting), so there is one copy of the library
 // and one runtime state; each entry only registers where its .wasm files come from:
@@ -34,6 +35,7 @@ rmSync('build/types/entries', { recursive: true });
 
 // tsc (moduleResolution "Bundler") writes extensionless relative specifiers, which Node16/NodeNext
 // type resolution rejects in an ESM package; give each its real file ('./x.js' or './x/index.js').
+/** @param {string} dir */
 function fixSpecifiers(dir) {
   for (const name of readdirSync(dir)) {
     const file = join(dir, name);
