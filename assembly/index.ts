@@ -10,3 +10,4 @@ export * from './reduce';
 export * from './gemm';
 export * from './conv';
 export * from './pool';
+export * from './elementwise';

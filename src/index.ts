@@ -1,6 +1,7 @@
 // batchnorm-wasm: Batch Normalization in WebAssembly SIMD with a PyTorch-shaped API.
 export { init, backend, memoryBytes, simdSupported, relaxedSimdSupported, type InitOptions, type BackendName } from './runtime/index';
-export { tensor, Tensor, Parameter } from './tensor';
+export { tensor, Tensor, Parameter, noGrad } from './tensor';
+export * as F from './autograd/F';
 export { BatchNorm1d, BatchNorm2d, BatchNorm3d, type BatchNormOptions, type BatchNormState, type BatchNormStateInput } from './nn/batchnorm';
 export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';
 export type { Layout } from './kernels/batchnorm';

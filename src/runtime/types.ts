@@ -39,6 +39,9 @@ export interface Kernels {
   maxPool2dBackward(dy: number, idx: number, dx: number, n: number, hw: number, c: number, ohw: number): void;
   avgPool2d(x: number, y: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   avgPool2dBackward(dy: number, dx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  ewBinary(op: number, a: number, b: number, y: number, rows: number, m: number): void;
+  ewScalar(op: number, a: number, s: number, y: number, n: number, swap: number): void;
+  sumAll(x: number, n: number): number;
   rooflineRead(src: number, bytes: number): number;
   rooflineCopy(src: number, dst: number, bytes: number): void;
   rooflineAdds(rounds: number, step: number): number;
