@@ -1,3 +1,7 @@
 // `F`: the functional namespace, as torch.nn.functional.
 export { add, sub, mul, div, neg, sum, mean, reshape, view, flatten, relu, sigmoid, tanh } from './functional';
-export { matmul, linear, crossEntropy, mseLoss, type CrossEntropyOptions } from './nn_ops';
+export { matmul, linear } from './nn_ops';
+export {
+  softmax, logSoftmax, nllLoss, crossEntropy, mseLoss, l1Loss, smoothL1Loss, huberLoss, binaryCrossEntropy, binaryCrossEntropyWithLogits,
+  type CrossEntropyOptions, type NLLOptions, type Reduction,
+} from './losses';

@@ -1,11 +1,10 @@
-// Differentiable matrix products and losses of `F`, over the GEMM and loss kernels.
+// Differentiable matrix products of `F`, over the GEMM kernels.
 // see: https://pytorch.org/docs/stable/nn.functional.html
 import { Tensor } from '../tensor';
 import { out, record } from './functional';
 import * as ew from '../kernels/elementwise';
 import { matmul as gemm } from '../kernels/gemm';
-import { runtime } from '../runtime/index';
-import { checkTensor, describe } from '../validate';
+import { checkTensor } from '../validate';
 
 /** a·b for a [m, k] and b [k, n]. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -63,68 +62,4 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     }
     return res;
   });
-}
-
-/** Checks class labels: integers in [0, classes), one per row. Returns them as an Int32Array. */
-function labelsOf(where: string, labels: unknown, n: number, classes: number): Int32Array {
-  if (!(labels instanceof Int32Array || Array.isArray(labels) || labels instanceof Uint8Array)) {
-    throw new TypeError(`${where}: target: expected an Int32Array or number[] of class indices, got ${describe(labels)}`);
-  }
-  const l = labels as ArrayLike<number>;
-  if (l.length !== n) throw new RangeError(`${where}: target: expected ${n} labels (one per row), got ${l.length}`);
-  for (let i = 0; i < n; i++) {
-    if (!Number.isInteger(l[i]) || l[i] < 0 || l[i] >= classes) throw new RangeError(`${where}: target[${i}]: expected an integer class index in [0, ${classes}), got ${describe(l[i])}`);
-  }
-  return Int32Array.from(l);
-}
-
-export interface CrossEntropyOptions {
-  /** Weight s of the uniform distribution mixed into the target: (1 − s)·onehot + s/C (default 0). */
-  labelSmoothing?: number;
-}
-
-/** The mean softmax cross-entropy of logits [N, C] against class indices: a scalar tensor. */
-export function crossEntropy(logits: Tensor, target: Int32Array | readonly number[], options: CrossEntropyOptions = {}): Tensor {
-  const where = 'F.crossEntropy';
-  checkTensor(where, 'input', logits);
-  if (logits.shape.length !== 2) throw new RangeError(`${where}: input: expected logits [N, C], got [${logits.shape.join(', ')}]`);
-  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options: expected an object, got ${describe(options)}`);
-  for (const key of Object.keys(options)) if (key !== 'labelSmoothing') throw new TypeError(`${where}: unknown option '${key}' (expected one of labelSmoothing)`);
-  const s = options.labelSmoothing ?? 0;
-  if (typeof s !== 'number' || !(s >= 0 && s <= 1)) throw new RangeError(`${where}: labelSmoothing: expected a number in [0, 1], got ${describe(s)}`);
-  const [n, c] = logits.shape;
-  const labels = labelsOf(where, target, n, c);
-  const rt = runtime();
-  const lab = Tensor.empty([Math.max(n, 1)]);
-  const dz = Tensor.empty(logits.shape);
-  const y = out([]);
-  try {
-    rt.i32(lab.ptr, n).set(labels);
-    y.view()[0] = rt.k.softmaxCrossEntropy(logits.ptr, lab.ptr, n, c, s, dz.ptr);
-  } finally {
-    lab.dispose();
-  }
-  return record(y, 'crossEntropy', [logits], (gy) => {
-    const g = Tensor.empty(logits.shape);
-    ew.scalar('mul', dz.ptr, gy.view()[0], g.ptr, g.size);
-    return [g];
-  }, () => dz.dispose());
-}
-
-/** The mean of (input − target)²: a scalar tensor. */
-export function mseLoss(input: Tensor, target: Tensor): Tensor {
-  const where = 'F.mseLoss';
-  checkTensor(where, 'input', input);
-  checkTensor(where, 'target', target);
-  if (input.shape.join() !== target.shape.join()) throw new RangeError(`${where}: target: expected shape [${input.shape.join(', ')}] like input, got [${target.shape.join(', ')}]`);
-  const dp = Tensor.empty(input.shape);
-  const y = out([]);
-  y.view()[0] = runtime().k.mseLoss(input.ptr, target.ptr, input.size, dp.ptr);
-  return record(y, 'mseLoss', [input, target], (gy) => {
-    const g = gy.view()[0];
-    const gi = Tensor.empty(input.shape), gt = Tensor.empty(input.shape);
-    ew.scalar('mul', dp.ptr, g, gi.ptr, gi.size);
-    ew.scalar('mul', dp.ptr, -g, gt.ptr, gt.size);
-    return [gi, gt];
-  }, () => dp.dispose());
 }

@@ -14,6 +14,7 @@ import * as jsGemm from '../js/gemm';
 import * as jsConv from '../js/conv';
 import * as jsPool from '../js/pool';
 import * as jsElementwise from '../js/elementwise';
+import * as jsSoftmax from '../js/softmax';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
 
@@ -69,7 +70,7 @@ let initCalls = 0;
 /** Every kernel a module must export (the JS backend has the same names). */
 // one entry per kernel family, in the order of assembly/index.ts (memory apart: the runtime owns it);
 // test/kernel_interface.test.ts checks these, each build's exports and the Kernels type agree
-const jsKernels = { ...jsBatchnorm, ...jsRoofline, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce, ...jsGemm, ...jsConv, ...jsPool, ...jsElementwise };
+const jsKernels = { ...jsBatchnorm, ...jsRoofline, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce, ...jsGemm, ...jsConv, ...jsPool, ...jsElementwise, ...jsSoftmax };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
 /** True where WebAssembly exists and validates a SIMD instruction. */

@@ -42,6 +42,8 @@ export interface Kernels {
   ewBinary(op: number, a: number, b: number, y: number, rows: number, m: number): void;
   ewScalar(op: number, a: number, s: number, y: number, n: number, swap: number): void;
   sumAll(x: number, n: number): number;
+  softmaxForward(x: number, y: number, outer: number, c: number, inner: number, log: number): void;
+  softmaxBackward(y: number, dy: number, dx: number, outer: number, c: number, inner: number, log: number): void;
   rooflineRead(src: number, bytes: number): number;
   rooflineCopy(src: number, dst: number, bytes: number): void;
   rooflineAdds(rounds: number, step: number): number;
