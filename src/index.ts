@@ -18,4 +18,6 @@ export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from '
 export { StepLR, CosineAnnealingLR } from './optim/schedulers';
 export { saveSafetensors, loadSafetensors } from './io/model';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors';
+export { DataLoader, type DataLoaderData, type DataLoaderOptions } from './train/data';
+export { clipGradNorm } from './optim/clip';
 export { fit, evaluate, predict, type Dataset, type FitOptions, type EpochLogs, type BatchLogs } from './train/fit';

@@ -80,6 +80,19 @@ export class Tensor {
     return this.#rt.f32(this.ptr, this.size);
   }
 
+  /** Copies `data` (as many values as the tensor has) into the tensor, in place. Returns this. */
+  set(data: Float32Array | Float64Array | readonly number[]): this {
+    if (!(data instanceof Float32Array || data instanceof Float64Array || Array.isArray(data))) {
+      throw new TypeError(`Tensor.set: data: expected a Float32Array, Float64Array or number[], got ${describe(data)}`);
+    }
+    if (data.length !== this.size) throw new RangeError(`Tensor.set: data has ${data.length} values but the tensor [${this.shape.join(', ')}] has ${this.size}`);
+    if (Array.isArray(data)) {
+      for (let i = 0; i < data.length; i++) if (typeof data[i] !== 'number') throw new TypeError(`Tensor.set: data[${i}]: expected a number, got ${describe(data[i])}`);
+    }
+    this.view().set(data);
+    return this;
+  }
+
   /** A copy of the data. */
   toArray(): Float32Array {
     return this.view().slice();
