@@ -15,7 +15,7 @@ export { Generator, manualSeed } from './random';
 export { kaimingUniform, xavierUniform, uniform } from './nn/init';
 export { CrossEntropyLoss, MSELoss } from './nn/loss';
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim/optimizers';
-export { StepLR, CosineAnnealingLR } from './optim/schedulers';
+export { StepLR, CosineAnnealingLR, MultiStepLR, ExponentialLR, LinearLR, OneCycleLR, ReduceLROnPlateau } from './optim/schedulers';
 export { saveSafetensors, loadSafetensors } from './io/model';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors';
 export { DataLoader, type DataLoaderData, type DataLoaderOptions } from './train/data';
