@@ -4,7 +4,8 @@
 import { Tensor } from '../tensor';
 import { isGradEnabled, track, type GradFn } from './engine';
 import * as ew from '../kernels/elementwise';
-import { runtime } from '../runtime/index';
+import { activationBackward, activationForward } from '../kernels/activations';
+import { addColumnSums } from '../kernels/reduce';
 import { checkTensor, describe } from '../validate';
 
 /** A new output, owned by the current scope or training step. */
@@ -51,7 +52,7 @@ function spread(where: string, a: Tensor, b: Tensor): { rows: number; m: number 
 function reduceRows(g: Tensor, rows: number, like: Tensor): Tensor {
   if (rows === 1) return copy(g, like.shape);
   const r = Tensor.full(like.shape, 0);
-  ew.addColumnSums(g.ptr, rows, like.size, r.ptr);
+  if (rows > 0 && like.size > 0) addColumnSums(g.ptr, rows, like.size, r.ptr);
   return r;
 }
 
@@ -186,10 +187,10 @@ export function flatten(x: Tensor, startDim = 1, endDim = -1): Tensor {
 export function relu(x: Tensor): Tensor {
   checkTensor('F.relu', 'x', x);
   const y = out(x.shape);
-  runtime().k.reluForward(x.ptr, y.ptr, x.size);
+  activationForward('relu', x.ptr, y.ptr, x.size);
   return record(y, 'relu', [x], (gy) => {
     const g = Tensor.empty(x.shape);
-    runtime().k.reluBackward(x.ptr, gy.ptr, g.ptr, x.size);
+    activationBackward('relu', x.ptr, gy.ptr, g.ptr, x.size);
     return [g];
   });
 }
@@ -198,10 +199,10 @@ export function relu(x: Tensor): Tensor {
 export function sigmoid(x: Tensor): Tensor {
   checkTensor('F.sigmoid', 'x', x);
   const y = out(x.shape);
-  runtime().k.sigmoidForward(x.ptr, y.ptr, x.size);
+  activationForward('sigmoid', x.ptr, y.ptr, x.size);
   return record(y, 'sigmoid', [x], (gy) => {
     const g = Tensor.empty(x.shape);
-    runtime().k.sigmoidBackward(y.ptr, gy.ptr, g.ptr, x.size);
+    activationBackward('sigmoid', y.ptr, gy.ptr, g.ptr, x.size);
     return [g];
   });
 }
@@ -210,10 +211,10 @@ export function sigmoid(x: Tensor): Tensor {
 export function tanh(x: Tensor): Tensor {
   checkTensor('F.tanh', 'x', x);
   const y = out(x.shape);
-  runtime().k.tanhForward(x.ptr, y.ptr, x.size);
+  activationForward('tanh', x.ptr, y.ptr, x.size);
   return record(y, 'tanh', [x], (gy) => {
     const g = Tensor.empty(x.shape);
-    runtime().k.tanhBackward(y.ptr, gy.ptr, g.ptr, x.size);
+    activationBackward('tanh', y.ptr, gy.ptr, g.ptr, x.size);
     return [g];
   });
 }

@@ -6,7 +6,7 @@ import { Tensor } from '../tensor';
 import { out, record } from './functional';
 import * as ew from '../kernels/elementwise';
 import { around, softmax as softmaxKernel, softmaxBackward } from '../kernels/softmax';
-import { runtime } from '../runtime/index';
+import { softmaxCrossEntropy as softmaxCrossEntropyKernel } from '../kernels/loss';
 import { checkOptions, checkTensor, describe } from '../validate';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -133,16 +133,9 @@ export function crossEntropy(logits: Tensor, target: Int32Array | readonly numbe
   }
   const [n, c] = logits.shape;
   const labels = labelsOf(where, target, n, c, -100 - 2 ** 31);
-  const rt = runtime();
-  const lab = Tensor.empty([Math.max(n, 1)]);
   const dz = Tensor.empty(logits.shape);
   const y = out([]);
-  try {
-    rt.i32(lab.ptr, n).set(labels);
-    y.view()[0] = rt.k.softmaxCrossEntropy(logits.ptr, lab.ptr, n, c, s, dz.ptr);
-  } finally {
-    lab.dispose();
-  }
+  y.view()[0] = softmaxCrossEntropyKernel(logits.ptr, labels, n, c, s, dz.ptr);
   return record(y, 'crossEntropy', [logits], (gy) => {
     const g = Tensor.empty(logits.shape);
     ew.scalar('mul', dz.ptr, gy.view()[0], g.ptr, g.size);

@@ -2,7 +2,7 @@
 // see: https://pytorch.org/docs/stable/nn.functional.html
 import { Tensor } from '../tensor';
 import { out, record } from './functional';
-import * as ew from '../kernels/elementwise';
+import { addColumnSums } from '../kernels/reduce';
 import { matmul as gemm } from '../kernels/gemm';
 import { checkTensor } from '../validate';
 
@@ -57,7 +57,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     const res: (Tensor | null)[] = [gx, gw];
     if (bias !== null) {
       const gb = Tensor.full([o], 0);
-      ew.addColumnSums(gy.ptr, rows, o, gb.ptr);
+      if (rows > 0 && o > 0) addColumnSums(gy.ptr, rows, o, gb.ptr);
       res.push(gb);
     }
     return res;

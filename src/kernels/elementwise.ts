@@ -18,8 +18,3 @@ export function scalar(op: BinaryOp, a: number, s: number, y: number, n: number,
 export function sum(x: number, n: number): number {
   return n > 0 ? runtime().k.sumAll(x, n) : 0;
 }
-
-/** out[j] += Σ_i x[i][j] for x[m][n]. */
-export function addColumnSums(x: number, m: number, n: number, out: number): void {
-  if (m > 0 && n > 0) runtime().k.addColumnSums(x, m, n, out);
-}
