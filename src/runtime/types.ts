@@ -27,6 +27,9 @@ export interface Kernels {
   mseLoss(p: number, t: number, n: number, dp: number): number;
   sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: number, first: number): void;
   adamStep(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, t: number): void;
+  rmspropStep(p: number, g: number, v: number, avg: number, buf: number, n: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number, centered: number): void;
+  adagradStep(p: number, g: number, sum: number, n: number, lr: number, lrDecay: number, eps: number, weightDecay: number, t: number): void;
+  adadeltaStep(p: number, g: number, v: number, u: number, n: number, lr: number, rho: number, eps: number, weightDecay: number): void;
   sgemm(transA: number, transB: number, m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, beta: number, bias: number, ws: number): void;
   sgemmWorkspace(m: number, n: number, k: number): number;
   im2colNCHW(x: number, cols: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
