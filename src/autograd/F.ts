@@ -5,3 +5,4 @@ export {
   softmax, logSoftmax, nllLoss, crossEntropy, mseLoss, l1Loss, smoothL1Loss, huberLoss, binaryCrossEntropy, binaryCrossEntropyWithLogits,
   type CrossEntropyOptions, type NLLOptions, type Reduction,
 } from './losses';
+export { conv2d, maxPool2d, avgPool2d, dropout, type Conv2dFunctionalOptions, type Pool2dFunctionalOptions } from './conv_ops';
