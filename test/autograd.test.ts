@@ -66,6 +66,19 @@ for (const backend of BACKENDS) {
       expect(F.reshape(t, [-1, 2]).shape).toEqual([12, 2]);
     });
 
+    it('concat along the first, a middle and the last axis', () => {
+      const cat = (parts: Float64Array[], shapes: number[][], d: number) => {
+        const outer = shapes[0].slice(0, d).reduce((p, v) => p * v, 1), inner = shapes[0].slice(d + 1).reduce((p, v) => p * v, 1);
+        const res: number[] = [];
+        for (let o = 0; o < outer; o++) parts.forEach((p, i) => res.push(...p.subarray(o * shapes[i][d] * inner, (o + 1) * shapes[i][d] * inner)));
+        return res;
+      };
+      for (const [shapes, d] of [[[[2, 3], [1, 3], [4, 3]], 0], [[[2, 1, 3], [2, 2, 3]], 1], [[[3, 2], [3, 1]], -1]] as [number[][], number][]) {
+        check(shapes, (ts) => F.concat(ts, d), (xs) => cat(xs, shapes, d < 0 ? d + shapes[0].length : d));
+      }
+      expect(() => F.concat([tensor([1, 2], [1, 2]), tensor([1, 2, 3], [1, 3])])).toThrow(/^F\.concat: tensors\[1\]: expected shape \[\*, 2\], got \[1, 3\]$/);
+    });
+
     it('relu, sigmoid and tanh', () => {
       check([[5, 9]], ([a]) => F.relu(a), ([a]) => map(a, (v) => Math.max(v, 0)));
       check([[5, 9]], ([a]) => F.sigmoid(a), ([a]) => map(a, (v) => 1 / (1 + Math.exp(-v))));

@@ -1,5 +1,5 @@
 // `F`: the functional namespace, as torch.nn.functional.
-export { add, sub, mul, div, neg, sum, mean, reshape, view, flatten, relu, sigmoid, tanh } from './functional';
+export { add, sub, mul, div, neg, sum, mean, reshape, view, flatten, relu, sigmoid, tanh, concat } from './functional';
 export { matmul, linear } from './nn_ops';
 export {
   softmax, logSoftmax, nllLoss, crossEntropy, mseLoss, l1Loss, smoothL1Loss, huberLoss, binaryCrossEntropy, binaryCrossEntropyWithLogits,

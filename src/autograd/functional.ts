@@ -218,3 +218,38 @@ export function tanh(x: Tensor): Tensor {
     return [g];
   });
 }
+
+/** Joins tensors along `dim` (default 0); every other dimension must agree. */
+export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
+  const where = 'F.concat';
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new TypeError(`${where}: tensors: expected a non-empty array of Tensors, got ${describe(tensors)}`);
+  tensors.forEach((t, i) => checkTensor(where, `tensors[${i}]`, t));
+  const first = tensors[0].shape, r = first.length;
+  const d = dim < 0 ? dim + r : dim;
+  if (!Number.isInteger(dim) || d < 0 || d >= r) throw new RangeError(`${where}: dim: expected an integer in [${-r}, ${r}), got ${describe(dim)}`);
+  tensors.forEach((t, i) => {
+    if (t.shape.length !== r || t.shape.some((v: number, k: number) => k !== d && v !== first[k])) {
+      throw new RangeError(`${where}: tensors[${i}]: expected shape [${first.map((v: number, k: number) => (k === d ? '*' : v)).join(', ')}], got [${t.shape.join(', ')}]`);
+    }
+  });
+  const outer = first.slice(0, d).reduce((p, v) => p * v, 1), inner = first.slice(d + 1).reduce((p, v) => p * v, 1);
+  const sizes = tensors.map((t) => t.shape[d]), total = sizes.reduce((p, v) => p + v, 0);
+  const y = out([...first.slice(0, d), total, ...first.slice(d + 1)]);
+  const Y = y.view();
+  let off = 0;
+  tensors.forEach((t, i) => {
+    const T = t.view(), run = sizes[i] * inner;
+    for (let o = 0; o < outer; o++) Y.set(T.subarray(o * run, (o + 1) * run), o * total * inner + off);
+    off += run;
+  });
+  return record(y, 'concat', [...tensors], (gy) => {
+    const G = gy.view();
+    let at = 0;
+    return tensors.map((t, i) => {
+      const run = sizes[i] * inner, g = Tensor.empty(t.shape), V = g.view();
+      for (let o = 0; o < outer; o++) V.set(G.subarray(o * total * inner + at, o * total * inner + at + run), o * run);
+      at += run;
+      return g;
+    });
+  });
+}
