@@ -224,7 +224,7 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   const where = 'F.concat';
   if (!Array.isArray(tensors) || tensors.length === 0) throw new TypeError(`${where}: tensors: expected a non-empty array of Tensors, got ${describe(tensors)}`);
   tensors.forEach((t, i) => checkTensor(where, `tensors[${i}]`, t));
-  const first = tensors[0].shape, r = first.length;
+  const first: readonly number[] = tensors[0].shape, r = first.length;
   const d = dim < 0 ? dim + r : dim;
   if (!Number.isInteger(dim) || d < 0 || d >= r) throw new RangeError(`${where}: dim: expected an integer in [${-r}, ${r}), got ${describe(dim)}`);
   tensors.forEach((t, i) => {
