@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { init, tensor, F, Generator } from '../src/index';
 import { BACKENDS } from './helpers';
 import { check } from './autograd_check';
+import { refForwardEval, refForwardTrain } from './reference';
 
 type Geo = { n: number; c: number; h: number; w: number; o: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number };
 const outSize = (g: Geo) => [Math.floor((g.h + 2 * g.ph - g.kh) / g.sh) + 1, Math.floor((g.w + 2 * g.pw - g.kw) / g.sw) + 1];
@@ -101,3 +102,20 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('F.batchNorm gradients', () => {
+  for (const backend of BACKENDS) {
+    it(`${backend}: training (through the batch statistics) and eval, channel-first and channels-last`, async () => {
+      await init({ backend });
+      const eps = 1e-3;
+      for (const [layout, shape] of [['NCHW', [3, 2, 2, 3]], ['NHWC', [2, 3, 2, 4]], ['NC', [5, 3]]] as const) {
+        const c = layout === 'NCHW' ? shape[1] : shape[shape.length - 1];
+        check([[...shape], [c], [c]], ([x, w, b]) => F.batchNorm(x, null, null, { weight: w, bias: b, training: true, eps, layout }),
+          ([x, w, b]) => refForwardTrain(Array.from(x), layout, [...shape], eps, Array.from(w), Array.from(b)).y, 31);
+        const rm = [0.3, -0.2, 0.1, 0.5].slice(0, c), rv = [1.5, 0.7, 2, 0.9].slice(0, c);
+        check([[...shape], [c]], ([x, w]) => F.batchNorm(x, tensor(rm), tensor(rv), { weight: w, eps, layout }),
+          ([x, w]) => refForwardEval(Array.from(x), layout, [...shape], eps, rm, rv, Array.from(w), new Array(c).fill(0)), 32);
+      }
+    });
+  }
+});

@@ -6,3 +6,4 @@ export {
   type CrossEntropyOptions, type NLLOptions, type Reduction,
 } from './losses';
 export { conv2d, maxPool2d, avgPool2d, dropout, type Conv2dFunctionalOptions, type Pool2dFunctionalOptions } from './conv_ops';
+export { batchNorm, type BatchNormFunctionalOptions } from '../nn/functional';
