@@ -140,6 +140,13 @@ export class Tensor {
   /** Frees the memory; later use throws. Safe to call twice. */
   dispose(): void {
     if (this.#ptr === 0) return;
+    // a disposed output abandons its recorded op: what the op saved is freed with it
+    const fn = this.gradFn;
+    if (fn !== null && !fn.done) {
+      fn.done = true;
+      fn.release?.();
+    }
+    this.gradFn = null;
     if (this.#held) {
       registry?.unregister(this);
       this.#rt.k.free(this.#ptr);

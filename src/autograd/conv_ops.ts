@@ -71,8 +71,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     throw e;
   }
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
-  return record(y, 'conv2d', inputs, (gy) => {
-    const gx = x.requiresGrad ? Tensor.full(x.shape, 0) : null;
+  return record(y, 'conv2d', inputs, (gy, needs) => {
+    const gx = (needs?.[0] ?? x.requiresGrad) ? Tensor.full(x.shape, 0) : null;
     const gw = Tensor.full(weight.shape, 0);
     const gb = bias === null ? null : Tensor.full([o], 0);
     if (g.n > 0) {

@@ -14,10 +14,17 @@ export interface GradFn {
   /** The op's name, for errors and toString(). */
   readonly name: string;
   readonly inputs: readonly Tensor[];
-  /** dL/d(input) for each input (null where the input needs none); the engine owns the results. */
-  backward(gy: Tensor): (Tensor | null)[];
+  /**
+   * dL/d(input) for each input (null where the input needs none); the engine owns the results.
+   * `needs[k]`: input k's gradient is wanted (default: where the input requires a gradient).
+   */
+  backward(gy: Tensor, needs?: readonly boolean[]): (Tensor | null)[];
   /** Frees what the op saved for its backward (not its inputs or output). */
   release?(): void;
+  /** The output's shape. */
+  readonly shape?: readonly number[];
+  /** Set once the op ran outside the tape (a layer's backward(dy)) or its output was disposed. */
+  done?: boolean;
 }
 
 let gradEnabled = true;
@@ -28,9 +35,24 @@ let stepOwnership = false;
 let currentStep = new Set<Tensor>();
 let previousStep = new Set<Tensor>();
 
-/** True when ops record onto the tape (outside noGrad). */
+/** True when ops record onto the tape (outside noGrad and untaped). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
+}
+
+/**
+ * Runs `fn` with recording off but no scope: what it makes keeps its owner. The training loop
+ * (fit) runs its layers this way, through their own backward(dy), preallocated buffers and fused
+ * kernels.
+ */
+export function untaped<T>(fn: () => T): T {
+  const was = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = was;
+  }
 }
 
 /** Gives a new tensor its owner: the innermost scope, else the current step (after the first backward). */
@@ -151,6 +173,7 @@ export function runBackward(root: Tensor, gradient: Tensor | null, hooks: Backwa
         if (gy !== gradient) gy.dispose();
         continue;
       }
+      if (fn.done) throw new Error(`${where}: the ${fn.name} op below this tensor was already used by a layer's backward(dy), or its output was disposed; run the forward again`);
       const gis = fn.backward(gy);
       if (gy !== gradient) gy.dispose();
       fn.inputs.forEach((x, k) => {

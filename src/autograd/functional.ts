@@ -17,7 +17,7 @@ export function out(shape: readonly number[]): Tensor {
 export function record(y: Tensor, name: string, inputs: Tensor[], backward: GradFn['backward'], release?: () => void): Tensor {
   if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     y.requiresGrad = true;
-    y.gradFn = { name, inputs, backward, release };
+    y.gradFn = { name, inputs, backward, release, shape: y.shape };
   } else release?.();
   return y;
 }

@@ -6,6 +6,8 @@ import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe } from '../validate';
 import { Module, type StateEntry, type StateDictInput } from './module';
+import { track } from '../autograd/engine';
+import { record } from '../autograd/functional';
 
 export interface BatchNormOptions {
   /** Added to the variance before the square root. Default 1e-5. */
@@ -108,16 +110,39 @@ abstract class BatchNorm extends Module {
     const useBatch = this.training || !this.trackRunningStats;
     if (useBatch) checkBatchSize(where, g, t.shape); // as PyTorch: batch statistics need > 1 value
     this.checkUsable(where);
-    const y = forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, this.#stats, this.runningMean, this.runningVar, this.activation === 'relu');
+    // a recorded forward keeps its own statistics for the tape (the layer's are overwritten by the next forward)
+    const recording = this.records(t);
+    const stats = recording ? new Stats(this.numFeatures) : this.#stats;
+    let y: Tensor;
+    try {
+      y = forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, stats, this.runningMean, this.runningVar, this.activation === 'relu');
+    } catch (e) {
+      if (recording) stats.block.dispose();
+      throw e;
+    }
     if (this.training && this.trackRunningStats) {
       this.numBatchesTracked += 1;
       const factor = this.momentum === null ? 1 / this.numBatchesTracked : this.momentum;
-      updateRunning(g, this.#stats, factor, this.runningMean!, this.runningVar!);
+      updateRunning(g, stats, factor, this.runningMean!, this.runningVar!);
     }
+    if (recording) return this.recorded(this.#record(track(y), g, t, stats, useBatch));
     this.#input = t;
     this.#geometry = g;
     this.#usedBatch = useBatch;
     return y;
+  }
+
+  /** Records the backward of a forward on the tape: dx, dγ, dβ from the statistics it used. */
+  #record(y: Tensor, g: Geometry, x: Tensor, stats: Stats, useBatch: boolean): Tensor {
+    const w = this.weight, b = this.bias, relu = this.activation === 'relu';
+    const inputs = w && b ? [x, w, b] : [x];
+    return record(y, this.activation === 'relu' ? 'batchNormRelu' : 'batchNorm', inputs, (gy, needs) => {
+      const gx = Tensor.empty(x.shape);
+      const gw = w && (needs?.[1] ?? w.requiresGrad) ? Tensor.full(w.shape, 0) : null;
+      const gb = b && (needs?.[2] ?? b.requiresGrad) ? Tensor.full(b.shape, 0) : null;
+      if (g.size > 0) bnBackward(g, x.ptr, gy.ptr, gx.ptr, w ? w.ptr : 0, stats.mean, stats.invstd, gw ? gw.ptr : 0, gb ? gb.ptr : 0, useBatch, relu, b ? b.ptr : 0);
+      return w && b ? [gx, gw, gb] : [gx];
+    }, () => stats.block.dispose());
   }
 
   /**
@@ -127,6 +152,8 @@ abstract class BatchNorm extends Module {
   backward(dy: Tensor): Tensor {
     const where = `${this.constructor.name}.backward`;
     this.checkUsable(where);
+    const r = this.backwardRecorded(where, dy, true);
+    if (r !== undefined) return r!;
     const x = this.#input, g = this.#geometry;
     if (x === null || g === null) throw new Error(`${where}: call forward() first`);
     if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);

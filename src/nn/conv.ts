@@ -14,6 +14,7 @@ import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
 import { Module } from './module';
+import { conv2d } from '../autograd/conv_ops';
 
 export type Conv2dLayout = 'NCHW' | 'NHWC';
 /** A size for both spatial axes, or [height, width]. */
@@ -145,6 +146,7 @@ export class Conv2d extends Module {
     const where = 'Conv2d.forward';
     const g = checkInput2d(where, x, this.layout, this.inChannels, this.kernelSize, this.stride, this.padding);
     this.checkUsable(where);
+    if (this.records(x)) return this.recorded(conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, layout: this.layout }));
     const win = slidingWindow(this.kernelSize, this.stride, this.padding, g);
     const y = Tensor.empty(this.#outShape(g));
     try {
@@ -224,6 +226,8 @@ export class Conv2d extends Module {
 
   #backward(where: string, dy: Tensor, inputGrad: boolean): Tensor | null {
     this.checkUsable(where);
+    const r = this.backwardRecorded(where, dy, inputGrad);
+    if (r !== undefined) return r;
     const x = this.#input, g = this.#geom, win = this.#win;
     if (x === null || g === null || win === null) throw new Error(`${where}: call forward() first`);
     if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);

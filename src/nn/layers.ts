@@ -6,6 +6,10 @@ import { activationBackward, activationForward, mulElementwise, SAVES, type Acti
 import { checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, type Generator } from '../random';
 import { Module } from './module';
+import { relu, reshape, sigmoid, tanh } from '../autograd/functional';
+import { dropout } from '../autograd/conv_ops';
+
+const ACT: Record<ActivationKind, (x: Tensor) => Tensor> = { relu, sigmoid, tanh };
 
 /** y = f(x) elementwise; the backward needs x (ReLU) or y (sigmoid, tanh) of the last forward. */
 abstract class Activation extends Module {
@@ -15,6 +19,7 @@ abstract class Activation extends Module {
   forward(x: Tensor): Tensor {
     const where = `${this.constructor.name}.forward`;
     checkTensor(where, 'input', x);
+    if (this.records(x)) return this.recorded(ACT[this.kind](x));
     const y = Tensor.empty(x.shape);
     activationForward(this.kind, x.ptr, y.ptr, x.size);
     this.#saved = SAVES[this.kind] === 'input' ? x : y;
@@ -23,6 +28,8 @@ abstract class Activation extends Module {
 
   backward(dy: Tensor): Tensor {
     const where = `${this.constructor.name}.backward`;
+    const r = this.backwardRecorded(where, dy, true);
+    if (r !== undefined) return r!;
     const s = this.#saved;
     if (s === null) throw new Error(`${where}: call forward() first`);
     if (s.disposed) throw new Error(`${where}: the ${SAVES[this.kind]} of the last forward() was disposed; backward needs it`);
@@ -72,6 +79,7 @@ export class Dropout extends Module {
     checkTensor('Dropout.forward', 'input', x);
     this.#mask?.dispose();
     this.#mask = null;
+    if (this.records(x)) return this.recorded(dropout(x, this.p, { training: this.training, generator: this.generator }));
     const y = Tensor.empty(x.shape);
     if (!this.training || this.p === 0) {
       y.view().set(x.view());
@@ -87,6 +95,8 @@ export class Dropout extends Module {
 
   backward(dy: Tensor): Tensor {
     checkTensor('Dropout.backward', 'gradOutput', dy);
+    const r = this.backwardRecorded('Dropout.backward', dy, true);
+    if (r !== undefined) return r!;
     const mask = this.#mask;
     if (mask !== null && (mask.shape.length !== dy.shape.length || mask.shape.some((v, i) => v !== dy.shape[i]))) {
       throw new RangeError(`Dropout.backward: gradOutput: expected shape [${mask.shape.join(', ')}] (the last input's), got [${dy.shape.join(', ')}]`);
@@ -110,6 +120,7 @@ export class Flatten extends Module {
   forward(x: Tensor): Tensor {
     checkTensor('Flatten.forward', 'input', x);
     if (x.shape.length < 1) throw new RangeError(`Flatten.forward: input: expected rank ≥ 1, got []`);
+    if (this.records(x)) return this.recorded(reshape(x, [x.shape[0], x.shape.slice(1).reduce((a, b) => a * b, 1)]));
     const y = Tensor.empty([x.shape[0], x.shape.slice(1).reduce((a, b) => a * b, 1)]);
     y.view().set(x.view());
     this.#shape = x.shape;
@@ -117,6 +128,8 @@ export class Flatten extends Module {
   }
 
   backward(dy: Tensor): Tensor {
+    const r = this.backwardRecorded('Flatten.backward', dy, true);
+    if (r !== undefined) return r!;
     if (this.#shape === null) throw new Error('Flatten.backward: call forward() first');
     checkTensor('Flatten.backward', 'gradOutput', dy);
     const size = this.#shape.reduce((a, b) => a * b, 1);
@@ -198,7 +211,8 @@ export class Sequential extends Module {
   }
 
   #release(): void {
-    for (const t of this.#outputs) t.dispose();
+    // an output whose recorded op still waits for the tape's backward belongs to the tape now
+    for (const t of this.#outputs) if (t.gradFn === null || t.gradFn.done) t.dispose();
     this.#outputs = [];
   }
 

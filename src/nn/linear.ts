@@ -8,6 +8,7 @@ import { defaultGenerator, type Generator } from '../random';
 import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
 import { Module } from './module';
+import * as F from '../autograd/nn_ops';
 
 export interface LinearOptions { bias?: boolean; generator?: Generator }
 
@@ -47,6 +48,7 @@ export class Linear extends Module {
       throw new RangeError(`${where}: input: expected [N, ${this.inFeatures}], got [${x.shape.join(', ')}]`);
     }
     this.checkUsable(where);
+    if (this.records(x)) return this.recorded(F.linear(x, this.weight, this.bias));
     const n = x.shape[0];
     const y = Tensor.empty([n, this.outFeatures]);
     matmul(x.ptr, this.weight.ptr, y.ptr, n, this.outFeatures, this.inFeatures, { transB: true, bias: this.bias ? this.bias.ptr : 0 });
@@ -66,6 +68,8 @@ export class Linear extends Module {
 
   #backward(where: string, dy: Tensor, inputGrad: boolean): Tensor | null {
     this.checkUsable(where);
+    const r = this.backwardRecorded(where, dy, inputGrad);
+    if (r !== undefined) return r;
     const x = this.#input;
     if (x === null) throw new Error(`${where}: call forward() first`);
     if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);

@@ -3,6 +3,8 @@
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py (Module);
 //      https://pytorch.org/docs/stable/generated/torch.nn.Module.html (state_dict, load_state_dict)
 import { Parameter, Tensor } from '../tensor';
+import { isGradEnabled, type GradFn } from '../autograd/engine';
+import * as ew from '../kernels/elementwise';
 import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
@@ -16,6 +18,8 @@ export type StateDictInput = Record<string, Values | number | bigint>;
 
 export abstract class Module {
   training = true;
+  /** The op recorded by the last forward, for a backward(dy) after it (null when it did not record). */
+  #recordedFn: GradFn | null = null;
 
   /** y = f(x); the caller owns y. */
   abstract forward(x: Tensor): Tensor;
@@ -28,6 +32,52 @@ export abstract class Module {
   backward(dy: Tensor): Tensor {
     void dy;
     throw new Error(`${this.constructor.name}.backward: this module has no manual backward; compute a loss from its forward with F ops and call loss.backward()`);
+  }
+
+  /** True when a forward on `x` records on the tape: recording is on and x or a parameter requires a gradient. */
+  protected records(x: Tensor): boolean {
+    return isGradEnabled() && (x.requiresGrad || this.parameters().some((p) => p.requiresGrad));
+  }
+
+  /** Keeps y's recorded op for a later backward(dy); returns y. */
+  protected recorded(y: Tensor): Tensor {
+    this.#recordedFn = y.gradFn;
+    return y;
+  }
+
+  /**
+   * backward(dy) after a recorded forward: runs the recorded op once, adds the gradients of this
+   * module's parameters to their .grad and returns dL/dx (null unless `inputGrad`). Undefined when
+   * the last forward did not record (the layer's own backward runs).
+   */
+  protected backwardRecorded(where: string, dy: Tensor, inputGrad: boolean): Tensor | null | undefined {
+    const fn = this.#recordedFn;
+    if (fn === null || fn.done) return undefined;
+    checkTensor(where, 'gradOutput', dy);
+    const shape = fn.shape ?? dy.shape;
+    if (dy.shape.length !== shape.length || dy.shape.some((v, i) => v !== shape[i])) {
+      throw new RangeError(`${where}: gradOutput: expected shape [${shape.join(', ')}] (the last output's), got [${dy.shape.join(', ')}]`);
+    }
+    const own = new Set<Tensor>(this.parameters());
+    const needs = fn.inputs.map((t, k) => (k === 0 ? inputGrad : own.has(t)));
+    fn.inputs.forEach((t, k) => {
+      if (needs[k] && t.disposed) throw new Error(`${where}: ${k === 0 ? 'the input' : 'a parameter'} of the last forward() was disposed; backward needs it`);
+    });
+    const grads = fn.backward(dy, needs);
+    let dx: Tensor | null = null;
+    fn.inputs.forEach((t, k) => {
+      const g = grads[k];
+      if (g === null || g === undefined) return;
+      if (k === 0 && inputGrad) dx = g;
+      else {
+        if (needs[k] && t instanceof Parameter) addInto(t.grad, g);
+        g.dispose();
+      }
+    });
+    fn.done = true;
+    fn.release?.();
+    this.#recordedFn = null;
+    return dx;
   }
 
   /**
@@ -172,4 +222,9 @@ function fieldsOf<T>(obj: object, is: (v: unknown) => v is T): [string, T][] {
     }
   }
   return found;
+}
+
+/** dst += src (same size). */
+function addInto(dst: Tensor, src: Tensor): void {
+  ew.binary('add', dst.ptr, src.ptr, dst.ptr, 1, dst.size);
 }
