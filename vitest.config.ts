@@ -7,7 +7,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
-    // the 'wasm-relaxed' backend's tests need relaxed SIMD (a flag on Node 20)
-    execArgv: RELAXED_SIMD_FLAGS,
+    // the 'wasm-relaxed' backend's tests need relaxed SIMD (a flag on Node 20); memory.test.ts calls
+    // gc() to see a dropped tensor freed
+    execArgv: [...RELAXED_SIMD_FLAGS, '--expose-gc'],
   },
 });

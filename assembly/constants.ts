@@ -1,9 +1,9 @@
 // Per-channel work of the channels-last kernels, two channels per f64x2: shifts, the end of the
 // statistics, and the constants of the normalize and dx passes. Each lane performs the same IEEE
 // operations in the same order as the one-channel helpers in stats.ts (which finish odd channel
-// counts and do all of the scalar build), so the results are bit-identical to them. At C = 1024 the
-// one-channel helpers took ~18 ns a channel: a quarter of a [256, 1024] forward.
-import { FOLD_LIMIT, RESHIFT, backwardShift, finishStats, setNormalize, setBackward, kS, kA, kB, kC } from './stats';
+// counts and do all of the scalar build), so the results are bit-identical to them.
+// see: docs/performance.md#channel-pairs
+import { FOLD_LIMIT, F32_MAX, RESHIFT, backwardShift, finishStats, setNormalize, setBackward, kS, kA, kB, kC } from './stats';
 
 // @ts-ignore: decorator
 @inline function f32pair(p: usize): v128 {
@@ -17,10 +17,8 @@ import { FOLD_LIMIT, RESHIFT, backwardShift, finishStats, setNormalize, setBackw
 
 // A channel is shifted when its mean is far from 0 against its spread: then Σx² − (Σx)²/n would
 // cancel. Far = mean² > SHIFT_RATIO·var on the first SHIFT_ROWS rows: the f32 sums lose at most
-// ~(1 + SHIFT_RATIO)× the rounding of Σx² to that cancellation (measured var error ≤ 3e-6 up to
-// mean² = 8·var at 256 rows, 1e-7 at 25 088). The estimate from 4 rows is heavy-tailed (mean²/var
-// ~ F(1, 3)/3): one zero-mean channel in five came out shifted, and one was enough to put every
-// channel through the slower shifted loop; from 16 rows one in ~10⁶ does.
+// ~(1 + SHIFT_RATIO)× the rounding of Σx² to that cancellation; 16 rows, not 4, so that a zero-mean
+// channel is almost never taken for shifted. see: docs/performance.md#shift-rows
 /** Rows that decide whether a channel is shifted... */
 const SHIFT_ROWS: i32 = 16;
 /** ...when mean² > this × var over them... */
@@ -140,7 +138,7 @@ export function meanShifts(c: i32, mean: usize, pk: usize): void {
 export function normalizeConstants(c: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, ps: usize, pa: usize, pb: usize): void {
   let ch = 0;
   if (ASC_FEATURE_SIMD) {
-    let one = f64x2.splat(1), zero = f64x2.splat(0), lim = f64x2.splat(FOLD_LIMIT);
+    let one = f64x2.splat(1), zero = f64x2.splat(0), lim = f64x2.splat(FOLD_LIMIT), hi = f64x2.splat(F32_MAX), lo = f64x2.splat(-F32_MAX);
     for (; ch + 2 <= c; ch += 2) {
       let o4 = <usize>ch << 2, o8 = <usize>ch << 3;
       let g = gamma ? f32pair(gamma + o4) : one, b = beta ? f32pair(beta + o4) : zero;
@@ -149,7 +147,8 @@ export function normalizeConstants(c: i32, gamma: usize, beta: usize, mean: usiz
       let fold = f64x2.le(f64x2.abs(f64x2.mul(mu, a)), lim);
       let s = v128.andnot(f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(mu)), fold);
       storePair(ps + o4, s);
-      storePair(pa + o4, a);
+      // as finiteScale: pmin/pmax keep a NaN in a (their first operand)
+      storePair(pa + o4, f64x2.pmax(f64x2.pmin(a, hi), lo));
       storePair(pb + o4, f64x2.sub(b, f64x2.mul(f64x2.sub(mu, s), a)));
     }
   }

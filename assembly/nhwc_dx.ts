@@ -1,8 +1,8 @@
 // Channels-last inner loops of the backward's dx pass: dx = a·g − b·(x − s) − k per channel
 // (a·g through fixed statistics), g = dy, or for BN+ReLU dy where the forward's output was positive.
 // `train`, `folded` (every s = 0) and `relu` are literals at each call site, so every copy of the
-// loop is branch-free (tested per group, the flags cost 1.4–1.8×). As in nhwc_normalize.ts, rows
-// share each load of the constants: V8 spends about one instruction per address.
+// loop is branch-free (see: docs/performance.md#mode-flags). As in nhwc_normalize.ts, rows share
+// each load of the constants: V8 spends about one instruction per address.
 import { reluMask } from './stats';
 
 // @ts-ignore: decorator

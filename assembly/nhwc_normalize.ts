@@ -1,14 +1,11 @@
 // Channels-last inner loops of the normalize pass: y = (x − s)·a + b per channel, then max(·, 0)
 // for BN+ReLU. `folded` (every s = 0) and `relu` are literals at each call site, so every copy of a
-// loop is branch-free and carries no dead subtraction or max (measured: each costs 10–20 % in cache).
+// loop is branch-free and carries no dead subtraction or max (see: docs/performance.md#mode-flags).
 // V8 emits about one instruction per address, so these loops keep as many values per address as
 // they can: constants in registers across rows (block16Normalize), or rows sharing one load of the
 // constants (rowsNormalize).
 
-// Blocks against rows (rowsNormalize, 4 a step), timed in one process over the same memory (the
-// machine's speed for a 6 MiB copy moves by 1.3× between processes, so separate runs mislead):
-// C = 16: 32 rows 99 % of a copy, 4 rows a step 93 %; C = 32: 8 rows 92–95 %, 32 rows 78 %;
-// C = 64: 8 rows ≈ rows 82–88 %, 32 rows 72–74 %; C = 128: rows 77 %, 8 rows 72 %.
+// see: docs/performance.md#normalize-blocks
 /** Bytes a block pass spans (rows × stride), 8..32 rows. */
 export const BLOCK_SPAN: usize = 1024;
 /** Longest row (bytes) for block passes. */
@@ -59,10 +56,8 @@ export const BLOCK_STRIDE: usize = 256;
 
 /**
  * Rows 0..m − m % R (R = 1 or 4), channels 0..c8 (c8 a multiple of 8): R rows share each load of
- * 8 channels' constants. R = 4 in cache (measured 82 % of copy at C = 1024, where rows are 4 KiB
- * apart, against 55 % a row at a time); beyond the caches four interleaved store streams stall the
- * write-back of y (rows16Normalize takes two, or this one a row at a time). Returns the first row
- * not done.
+ * 8 channels' constants; 4 in cache only (beyond, rows16Normalize or a row at a time). Returns the
+ * first row not done. see: docs/performance.md#rows-per-step
  */
 // @ts-ignore: decorator
 @inline export function rowsNormalize(x: usize, y: usize, m: i32, stride: usize, c8: i32, ps: usize, pa: usize, pb: usize, R: i32, folded: bool, relu: bool): i32 {
@@ -90,8 +85,7 @@ export const BLOCK_STRIDE: usize = 256;
 
 /**
  * Rows 0..m − m % 2, channels 0..c8 (a multiple of 8), two rows a step, 16 channels at a time then
- * 8: beyond the caches (measured 1.03–1.04× faster than 8 channels at a time, timed in one
- * process). Returns the first row not done.
+ * 8: beyond the caches (see: docs/performance.md#rows-per-step). Returns the first row not done.
  */
 // @ts-ignore: decorator
 @inline export function rows16Normalize(x: usize, y: usize, m: i32, stride: usize, c8: i32, ps: usize, pa: usize, pb: usize, folded: bool, relu: bool): i32 {

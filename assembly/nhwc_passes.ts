@@ -1,24 +1,37 @@
 // The passes of the channels-last kernels over x[m][c]: reductions (statistics, or the backward's
 // two sums), normalize, and dx, each in one compiled copy per mode. The per-channel work around them
 // is in constants.ts and the inner loops in nhwc_sums.ts, nhwc_normalize.ts and nhwc_dx.ts. The
-// channel-first kernels use them too for short runs (see batchnorm.ts).
-//
-// Workspace, in units of c bytes: f64 sums S1 [0, 8) and S2 [8, 16); f32 partial sums A1 [16, 20)
-// and A2 [20, 24); f32 shift K [24, 28); f32 constants kS [28, 32), kA [32, 36), kB [36, 40), kC [40, 44);
-// for the backward of BN+ReLU, the forward's constants fS [44, 48), fA [48, 52), fB [52, 56).
-import { FLUSH, flush4, kFloor, On, Off } from './stats';
+// channel-first kernels use them too for short runs (see bn_driver.ts).
+import { FLUSH, flush4, On, Off } from './stats';
 import { rowsDx, columnsDx } from './nhwc_dx';
 import { rowsSums } from './nhwc_sums';
 import { BLOCK_STRIDE, blockRows, block16Normalize, rowsNormalize, rows16Normalize, columnsNormalize } from './nhwc_normalize';
 
+// The workspace: for each quantity an array over the c channels, at `at(ws, c, unit)` (units of c bytes).
+/** f64 sums S1 = Σa and S2 = Σb per channel (see rowSums). */
+export const WS_S1: i32 = 0;
+export const WS_S2: i32 = 8;
+/** f32 partial sums of S1 and S2 before their flush into f64. */
+export const WS_A1: i32 = 16;
+export const WS_A2: i32 = 20;
+/** f32 shift K of the sums. */
+export const WS_K: i32 = 24;
+/** f32 constants of the normalize pass (kS, kA, kB) and of the dx pass (kS, kA, kB, kC). */
+export const WS_KS: i32 = 28;
+export const WS_KA: i32 = 32;
+export const WS_KB: i32 = 36;
+export const WS_KC: i32 = 40;
+/** f32 constants of the forward (its kS, kA, kB), for the backward of BN+ReLU. */
+export const WS_FS: i32 = 44;
+export const WS_FA: i32 = 48;
+export const WS_FB: i32 = 52;
 /** Workspace bytes per channel. */
 export const WS_UNITS: i32 = 56;
 
 // Channel-first x[n][c][l] is channels-last x[n][c·l] with l "virtual channels" per channel, each
-// summed over the n rows and merged per channel in f64. For short runs and enough rows that beats a
-// pass per run, whose fixed cost per run (shift, flush, constants) dominates there: measured at
-// n = 32..64, l = 3..49, 1.4–20× faster forward and inference, backward 0.9–1.6×; below 32 rows
-// the work per virtual channel (workspace, constants) costs more than it saves.
+// summed over the n rows and merged per channel in f64: for short runs and enough rows that beats a
+// pass per run, whose fixed cost per run (shift, flush, constants) dominates there.
+// see: docs/performance.md#short-runs
 /** Runs shorter than this take the channels-last passes over c·l virtual channels... */
 const SHORT_RUN: i32 = 64;
 /** ...given at least this many rows (batch items)... */
@@ -34,7 +47,7 @@ export function shortRuns(n: i32, c: i32, l: i32): bool {
 // Few channels (c < 16, not a multiple of 8) leave the vector lanes mostly idle: k rows of x[m][c]
 // are then one row of x[m/k][k·c], k·c "virtual channels" (v is channel v mod c), summed over the
 // rows and merged per channel in f64; the m mod k rows left over take the passes with c channels.
-// Measured on NC [65536, 3]: 4–8 % of the roof as it was, the SIMD build running scalar code.
+// see: docs/performance.md#folded-rows
 /** Rows folded into one for channels-last x[m][c] (1: none). */
 export function foldRows(m: i32, c: i32): i32 {
   if (!ASC_FEATURE_SIMD || c >= 16 || (c & 7) == 0) return 1;
@@ -48,20 +61,14 @@ export function repeatChannels(q: usize, c: i32, p: usize, n: i32): void {
   for (let v = 0; v < n; v++) store<f32>(p + (<usize>v << 2), load<f32>(q + (<usize>(v % c) << 2)));
 }
 
-/**
- * Rows a block where a row's last channels (past a multiple of 8) take a loop of their own, after
- * the rest of the block's rows, which are still in cache (measured at C = 100..125 beyond the
- * caches: 8 rows best; 32 rows made the dx pass 1.5× slower).
- */
+/** Rows a block where a row's last channels (past a multiple of 8) take a loop of their own, while the block is in cache. */
+// see: docs/performance.md#channel-tails
 const TAIL_ROWS: i32 = 8;
 
 /** Above this many bytes of x, the passes read x the way memory streams best (see each pass). */
 export const STREAM_BYTES: usize = 8 << 20;
-/**
- * Beyond STREAM_BYTES, rows at most this long go two at a time; longer ones one at a time:
- * interleaving two rows 512 bytes or more apart ran 2.4–2.6× slower (C = 128..512; the prefetchers
- * take them for one stream with jumps), and at 256 bytes 1.05× faster.
- */
+/** Beyond STREAM_BYTES, rows at most this long go two at a time, longer ones one at a time (the prefetchers take two for one stream with jumps). */
+// see: docs/performance.md#pair-stride
 const PAIR_STRIDE: usize = 256;
 
 // @ts-ignore: decorator
@@ -75,10 +82,9 @@ const PAIR_STRIDE: usize = 256;
  * before they are flushed to f64.
  */
 export function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool, relu: bool): void {
-  // one compiled copy of the loops per mode (flags as type arguments, resolved at compile time): the
-  // inner loop has no branches (measured 1.8× faster than testing them per group), and no
-  // subtraction where every K = 0
-  let shifted = !allZero(at(ws, c, 24), c);
+  // one compiled copy of the loops per mode (flags as type arguments): no branches in the inner loop,
+  // no subtraction where every K = 0 (see: docs/performance.md#mode-flags)
+  let shifted = !allZero(at(ws, c, WS_K), c);
   if (!dot) {
     if (shifted) rowSumsMode<Off, On, Off>(x, dy, m, c, ws);
     else rowSumsMode<Off, Off, Off>(x, dy, m, c, ws);
@@ -94,16 +100,15 @@ export function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: boo
 function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws: usize): void {
   const dot = isInteger<DOT>(), shifted = isInteger<SHIFTED>(), relu = isInteger<RELU>();
   let stride = <usize>c << 2;
-  let s1 = at(ws, c, 0), s2 = at(ws, c, 8), a1 = at(ws, c, 16), a2 = at(ws, c, 20), pk = at(ws, c, 24);
-  let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
+  let s1 = at(ws, c, WS_S1), s2 = at(ws, c, WS_S2), a1 = at(ws, c, WS_A1), a2 = at(ws, c, WS_A2), pk = at(ws, c, WS_K);
+  let fs = at(ws, c, WS_FS), fa = at(ws, c, WS_FA), fb = at(ws, c, WS_FB);
   let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
   memory.fill(s1, 0, <usize>c << 4);
   if (ASC_FEATURE_SIMD && c4 > 0) {
-    // 4 neighbouring rows a step in cache (measured 1.05–1.2× faster than 2). Beyond the caches the
-    // statistics read two halves of x at once (rows r and r + h): two streams read 1.3× faster than
-    // one; with rows up to PAIR_STRIDE long two neighbouring rows of each half a step, which share
-    // each load of the partial sums (1.3× faster than one row, 1.15× than four quarters). The
-    // backward's sums read two streams already (x and dy): 2 rows a step, or 1 for longer rows.
+    // 4 neighbouring rows a step in cache. Beyond the caches the statistics read two halves of x at
+    // once (rows r and r + h), with rows up to PAIR_STRIDE long two neighbouring rows of each half a
+    // step; the backward's sums read two streams already (x and dy): 2 rows a step, or 1 for longer
+    // rows. see: docs/performance.md#rows-per-step, #two-streams
     let big = <usize>m * stride > STREAM_BYTES, pairs = stride <= PAIR_STRIDE;
     let h = 0, R = 4, rowsPerStep = 4;
     let gap: usize = stride, far: usize = 2 * stride;
@@ -194,10 +199,9 @@ function allZero(p: usize, c: i32): bool {
 }
 
 /** y = (x − kS)·kA + kB per channel (then max(·, 0) for BN+ReLU), constants from the workspace. */
-export function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
+export function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize, relu: bool): void {
   // one compiled copy of the loops per mode (see rowSums)
-  let relu = kFloor == 0;
-  if (allZero(at(ws, c, 28), c)) {
+  if (allZero(at(ws, c, WS_KS), c)) {
     if (relu) normalizeMode<On, On>(x, y, m, c, ws);
     else normalizeMode<On, Off>(x, y, m, c, ws);
   } else {
@@ -209,14 +213,14 @@ export function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize): vo
 function normalizeMode<FOLDED, RELU>(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
   const folded = isInteger<FOLDED>(), relu = isInteger<RELU>();
   let stride = <usize>c << 2;
-  let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36);
+  let ps = at(ws, c, WS_KS), pa = at(ws, c, WS_KA), pb = at(ws, c, WS_KB);
   let c8 = ASC_FEATURE_SIMD ? c & ~7 : 0;
   if (ASC_FEATURE_SIMD && c8 > 0) {
     let big = <usize>m * stride > STREAM_BYTES;
     if (!big && (c & 15) == 0 && stride <= BLOCK_STRIDE) {
-      // in cache: blocks of 16 channels with their constants in registers, a few rows at a time
-      // (see BLOCK_SPAN); not for longer rows, whose lines a block apart crowd the same L1 sets
-      // (C = 512: 2.5× slower with 32 rows a block than with rows)
+      // in cache: blocks of 16 channels with their constants in registers, a few rows at a time;
+      // not for longer rows, whose lines a block apart crowd the same L1 sets
+      // see: docs/performance.md#normalize-blocks
       let br = blockRows(stride);
       for (let rs = 0; rs < m; rs += br) {
         let q = <usize>rs * stride, rr = min(br, m - rs);
@@ -253,7 +257,7 @@ export function dxPass(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize
   if (!train) {
     if (relu) dxMode<Off, On, On>(x, dy, dx, m, c, ws);
     else dxMode<Off, On, Off>(x, dy, dx, m, c, ws);
-  } else if (allZero(at(ws, c, 28), c)) {
+  } else if (allZero(at(ws, c, WS_KS), c)) {
     if (relu) dxMode<On, On, On>(x, dy, dx, m, c, ws);
     else dxMode<On, On, Off>(x, dy, dx, m, c, ws);
   } else {
@@ -265,13 +269,13 @@ export function dxPass(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize
 function dxMode<TRAIN, FOLDED, RELU>(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize): void {
   const train = isInteger<TRAIN>(), folded = isInteger<FOLDED>(), relu = isInteger<RELU>();
   let stride = <usize>c << 2;
-  let ps = at(ws, c, 28), pa = at(ws, c, 32), pb = at(ws, c, 36), pk = at(ws, c, 40);
-  let fs = at(ws, c, 44), fa = at(ws, c, 48), fb = at(ws, c, 52);
+  let ps = at(ws, c, WS_KS), pa = at(ws, c, WS_KA), pb = at(ws, c, WS_KB), pk = at(ws, c, WS_KC);
+  let fs = at(ws, c, WS_FS), fa = at(ws, c, WS_FA), fb = at(ws, c, WS_FB);
   let c8 = ASC_FEATURE_SIMD ? c & ~7 : 0;
   if (ASC_FEATURE_SIMD && c8 > 0) {
-    // 4 rows a step in cache, 2 beyond (as the normalize pass: measured 0.8× and 1.2× the time of 2;
-    // 1 for rows longer than PAIR_STRIDE);
-    // the channels past c8 a block of rows after the rest of those rows, while they are in cache
+    // 4 rows a step in cache, 2 beyond, 1 for rows longer than PAIR_STRIDE (see:
+    // docs/performance.md#rows-per-step); the channels past c8 a block of rows after the rest of
+    // those rows, while they are in cache
     let big = <usize>m * stride > STREAM_BYTES;
     let block = c8 < c ? TAIL_ROWS : m;
     for (let r0 = 0; r0 < m; r0 += block) {

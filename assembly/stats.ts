@@ -9,18 +9,18 @@
 // see: Chan, Golub, LeVeque, "Algorithms for computing the sample variance", 1983 (shifted data);
 //      https://en.wikipedia.org/wiki/Algorithms_for_calculating_variance#Computing_shifted_data
 
-/** Values summed in f64 to choose a channel's shift (any shift near the mean will do; 32 instead of 256 made
- * the forward at l = 196..784 10–15 % faster). */
+/** Values summed in f64 to choose a channel's shift (any shift near the mean will do). */
+// see: docs/performance.md#shift-sample
 export const SHIFT_SAMPLE: i32 = 32;
 /** f32x4 terms per accumulator before a flush into f64 (≤ 32 terms: ≤ 2e-6 relative error). */
 export const FLUSH: i32 = 32;
 /** Fold y = x·a + b when |mean·a| ≤ this: x·a then rounds at most ~16 ulps of an O(1) output. */
 export const FOLD_LIMIT: f64 = 16;
 
-// Mode flags of the kernels' inner loops, passed as type arguments (`isInteger<On>()` is true):
-// each instantiation is compiled on its own with its flags constant. Literal arguments of @inline
-// functions are not enough: binaryen's code folding can merge the inlined copies back into one loop
-// that tests the flags at run time (measured 1.4–1.9× slower).
+// Mode flags of the kernels' inner loops, passed as type arguments (`isInteger<On>()` is true): each
+// instantiation is compiled on its own, branch-free. Literal arguments of @inline functions are not
+// enough where several copies are inlined into one function (binaryen's code folding merges them).
+// see: docs/performance.md#mode-flags
 export type On = i32;
 export type Off = f32;
 
@@ -31,13 +31,6 @@ export let kS: f32 = 0;
 export let kA: f32 = 0;
 export let kB: f32 = 0;
 export let kC: f32 = 0;
-/** Lower bound of the normalize output: 0 for BN+ReLU, −∞ (no bound) for plain BN. */
-export let kFloor: f32 = -Infinity;
-
-/** Sets kFloor for a kernel call (relu = 1: clamp at 0). */
-export function setActivation(relu: i32): void {
-  kFloor = relu ? 0 : -Infinity;
-}
 
 /** Starts the two sums. */
 // @ts-ignore: decorator
@@ -123,11 +116,8 @@ export function shiftedSums(p: usize, n: i32, k: f32): void {
   return f64x2.add(f64x2.promote_low_f32x4(v), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)));
 }
 
-/**
- * As shiftedSums over two runs of `n` values, at p and p + gap, read side by side (SIMD build): two
- * streams read memory 1.3× faster than one beyond the caches (in cache, half the values a step
- * measured 1.2× slower).
- */
+/** As shiftedSums over two runs of `n` values, at p and p + gap, read side by side (SIMD build, beyond the caches). */
+// see: docs/performance.md#two-streams
 export function shiftedSums2(p: usize, gap: usize, n: i32, k: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) i = sideBySide(p, gap, n, k);
@@ -181,8 +171,8 @@ export function dotSumsRelu(px: usize, pdy: usize, n: i32, k: f32, fs: f32, fa: 
   dotSumsMode(px, pdy, n, k, fs, fa, fb, true);
 }
 
-// One body for both: `relu` is a constant after inlining, so each copy of the loop is branch-free
-// and both sum in the same order (BN+ReLU fused equals BN then ReLU bit for bit).
+// One body for both, inlined once into each (so a literal `relu` is enough: see On/Off above): each
+// copy is branch-free and both sum in the same order (BN+ReLU fused equals BN then ReLU bit for bit).
 // @ts-ignore: decorator
 @inline function dotSumsMode(px: usize, pdy: usize, n: i32, k: f32, fs: f32, fa: f32, fb: f32, relu: bool): void {
   let i = 0;
@@ -260,8 +250,19 @@ export function setNormalize(c: i32, gamma: usize, beta: usize, mean: f64, invst
   let a = g * invstd;
   let s: f64 = Math.abs(mean * a) <= FOLD_LIMIT ? 0 : <f64><f32>mean;
   kS = <f32>s;
-  kA = <f32>a;
+  kA = <f32>finiteScale(a);
   kB = <f32>(b - (mean - s) * a);
+}
+
+/** The largest finite f32. */
+export const F32_MAX: f64 = 3.4028234663852886e38;
+
+// NOTE: γ·invstd overflows f32 where var + eps underflows (eps = 5e-324 on a constant channel:
+// invstd ≈ 4.5e161): kA = ±F32_MAX keeps (x − kS)·kA = 0 there, so y = β as in f64, not 0·∞ = NaN.
+/** a clamped to ±F32_MAX (NaN stays NaN). */
+// @ts-ignore: decorator
+@inline export function finiteScale(a: f64): f64 {
+  return a > F32_MAX ? F32_MAX : a < -F32_MAX ? -F32_MAX : a;
 }
 
 /**

@@ -141,7 +141,7 @@ async function benchShape(inp: Inputs, backends: Backend[], b: ReturnType<typeof
   }
 
   // the roofline is always measured (in the SIMD build), even when that backend is not timed
-  const ours: OurBackend[] = ['wasm-simd', ...(['wasm', 'js'] as const).filter((n) => backends.includes(n))];
+  const ours: (OurBackend & Backend)[] = ['wasm-simd', ...(['wasm', 'js'] as const).filter((n) => backends.includes(n))];
   let roof: Roof | null = null;
   for (const name of ours) {
     await useBackend(name);

@@ -1,3 +1,4 @@
+// @ts-check
 // `npm run example:normalize`: normalizes a batch of images whose channels sit far from zero mean/unit variance, then prints
 // per-channel statistics before and after, the running statistics, and the backend used.
 import { init, backend, tensor, BatchNorm2d } from '../build/index.js';
@@ -15,6 +16,7 @@ for (let i = 0; i < x.length; i++) {
   x[i] = offsets[c] + scales[c] * Math.sqrt(-2 * Math.log(rand())) * Math.cos(2 * Math.PI * rand());
 }
 
+/** Mean and biased variance of each channel of an NCHW batch. @param {ArrayLike<number>} data */
 function channelStats(data) {
   const out = [];
   for (let c = 0; c < C; c++) {
@@ -39,10 +41,10 @@ const before = channelStats(x), after = channelStats(y.toArray());
 console.log(`batchnorm-wasm demo: BatchNorm2d(${C}) on a [${N}, ${C}, ${H}, ${W}] batch, backend: ${backend()}\n`);
 console.log('channel |   input mean      input var |  output mean   output var');
 for (let c = 0; c < C; c++) {
-  const f = (v, w, p) => v.toPrecision(p).padStart(w);
+  const f = (/** @type {number} */ v, /** @type {number} */ w, /** @type {number} */ p) => v.toPrecision(p).padStart(w);
   console.log(`${String(c).padStart(7)} | ${f(before[c].mean, 12, 7)} ${f(before[c].var, 14, 7)} | ${f(after[c].mean, 12, 3)} ${f(after[c].var, 12, 7)}`);
 }
-const sd = bn.stateDict();
+const sd = /** @type {Required<import('../src/index').BatchNormState>} */ (bn.stateDict());
 console.log(`\nrunning_mean: [${Array.from(sd.running_mean, (v) => v.toPrecision(6)).join(', ')}]`);
 console.log(`running_var:  [${Array.from(sd.running_var, (v) => v.toPrecision(6)).join(', ')}]  (momentum 0.1, unbiased)`);
 console.log(`num_batches_tracked: ${sd.num_batches_tracked}`);

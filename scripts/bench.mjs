@@ -1,3 +1,4 @@
+// @ts-check
 // Bundles bench/run.ts (which imports src/ directly) into build/bench.mjs beside the .wasm files,
 // then runs it with this script's arguments: `npm run bench -- --quick`. With --gemm it runs the
 // matrix-multiply benchmark, bench/gemm.ts, instead; with --train the training-step one, bench/train.ts.

@@ -1,3 +1,4 @@
+// @ts-check
 // Bundles the package entries (src/entries/) into build/ beside the .wasm files, and emits .d.ts types.
 // The entries share one chunk, build/core.js (code splitting), so there is one copy of the library
 // and one runtime state; each entry only registers where its .wasm files come from:
@@ -10,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join } from 'node:path';
 
 mkdirSync('build', { recursive: true });
-for (const f of ['index.js', 'index.js.map', 'index.d.ts', 'node.js', 'workerd.js', 'core.js']) rmSync(join('build', f), { force: true });
+for (const f of ['index.js', 'index.js.map', 'index.d.ts', 'node.js', 'workerd.js', 'core.js', 'wasm.d.ts']) rmSync(join('build', f), { force: true });
 await build({
   entryPoints: { index: 'src/entries/index.ts', node: 'src/entries/node.ts', workerd: 'src/entries/workerd.ts' },
   bundle: true,
@@ -20,7 +21,8 @@ await build({
   platform: 'neutral',
   target: 'es2022',
   outdir: 'build',
-  external: ['node:*', '*.wasm'],
+  // cli-progress: a dependency the node entry loads at run time (src/train/progress_node.ts)
+  external: ['node:*', '*.wasm', 'cli-progress'],
   // every entry registers its own locator; `undefined` drops the src-relative fallback (src/runtime/index.ts)
   define: { __WASM_BASE__: 'undefined' },
   logLevel: 'warning',
@@ -33,6 +35,7 @@ rmSync('build/types/entries', { recursive: true });
 
 // tsc (moduleResolution "Bundler") writes extensionless relative specifiers, which Node16/NodeNext
 // type resolution rejects in an ESM package; give each its real file ('./x.js' or './x/index.js').
+/** @param {string} dir */
 function fixSpecifiers(dir) {
   for (const name of readdirSync(dir)) {
     const file = join(dir, name);
@@ -51,3 +54,10 @@ function fixSpecifiers(dir) {
   }
 }
 fixSpecifiers('build/types');
+
+// The type of the `batchnorm-wasm/*.wasm` subpath exports: what a static import of a .wasm file
+// gives where the package's workerd entry runs (workerd, wrangler): a compiled module for init().
+writeFileSync('build/wasm.d.ts', `/** A build of batchnorm-wasm's kernels, compiled by the platform (workerd, wrangler); pass it to init({ module }). */
+declare const module: WebAssembly.Module;
+export default module;
+`);

@@ -1,3 +1,4 @@
+// @ts-check
 // Bundles examples/demo/main.ts (which imports src/ directly) into build/demo.mjs beside the .wasm
 // files and runs it with this script's arguments: `npm run demo -- --full`.
 import { build } from 'esbuild';

@@ -8,12 +8,17 @@ export class Generator {
   #s = new Uint32Array(4);
 
   constructor(seed = 0) {
-    this.seed(seed);
+    this.#reseed('new Generator', seed);
   }
 
   /** Restarts the sequence from `seed` (an integer). */
   seed(seed: number): void {
-    if (!Number.isSafeInteger(seed)) throw new TypeError(`manualSeed: seed: expected an integer, got ${describe(seed)}`);
+    this.#reseed('Generator.seed', seed);
+  }
+
+  /** `where` names the public function that was called, for the error. */
+  #reseed(where: string, seed: number): void {
+    if (!Number.isSafeInteger(seed)) throw new TypeError(`${where}: seed: expected an integer, got ${describe(seed)}`);
     // splitmix32 spreads any seed (including 0) over the four words
     let z = (seed >>> 0) ^ Math.floor(seed / 2 ** 32);
     for (let i = 0; i < 4; i++) {
@@ -43,12 +48,17 @@ export class Generator {
 
   /** Fills `out` with uniform values in [low, high). */
   fillUniform(out: Float32Array, low: number, high: number): Float32Array {
+    if (!(out instanceof Float32Array)) throw new TypeError(`Generator.fillUniform: out: expected a Float32Array, got ${describe(out)}`);
+    if (typeof low !== 'number' || typeof high !== 'number' || !Number.isFinite(low) || !Number.isFinite(high) || low > high) {
+      throw new RangeError(`Generator.fillUniform: low, high: expected finite numbers with low <= high, got ${describe(low)}, ${describe(high)}`);
+    }
     for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * this.uniform();
     return out;
   }
 
   /** A uniform integer in [0, n). */
   below(n: number): number {
+    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`Generator.below: n: expected a positive integer, got ${describe(n)}`);
     return Math.floor(this.uniform() * n);
   }
 }
@@ -62,5 +72,6 @@ export const defaultGenerator = new Generator(0);
 
 /** Seeds the default generator (PyTorch's torch.manual_seed). */
 export function manualSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed)) throw new TypeError(`manualSeed: seed: expected an integer, got ${describe(seed)}`);
   defaultGenerator.seed(seed);
 }

@@ -177,11 +177,21 @@ export class Tensor {
 /** A trainable tensor with a gradient of the same shape (zero until a backward adds to it). */
 export class Parameter extends Tensor {
   declare grad: Tensor;
-  constructor(shape: readonly number[], value: number) {
+  /** `where` names the owner in errors (a layer passes e.g. 'Linear: weight'). */
+  constructor(shape: readonly number[], value: number, where = 'Parameter') {
+    // every check before the first allocation, and the data freed if the gradient cannot be had
+    const dims = checkShape(where, shape);
+    if (typeof value !== 'number') throw new TypeError(`${where}: value: expected a number, got ${describe(value)}`);
     const rt = runtime();
-    super(rt, allocFloats(rt, 'Parameter', shape), shape);
+    super(rt, allocFloats(rt, where, dims), dims);
+    try {
+      this.grad = new Tensor(rt, allocFloats(rt, `${where} (gradient)`, dims), dims);
+    } catch (e) {
+      super.dispose(); // the values are freed when the gradient cannot be allocated
+      throw e;
+    }
     this.view().fill(value);
-    this.grad = Tensor.full(shape, 0);
+    this.grad.view().fill(0);
     this.requiresGrad = true;
   }
 
@@ -191,15 +201,9 @@ export class Parameter extends Tensor {
   }
 }
 
-/** WebAssembly's 32-bit memory holds at most 4 GiB; one block must stay below that. */
-const MAX_BYTES = 2 ** 32 - 64;
-
-/** Allocates room for the floats of `shape` (at least one) in `rt`. */
+/** Allocates room for the floats of `shape` (at least one) in `rt`; the runtime refuses a block over its cap. */
 function allocFloats(rt: Runtime, where: string, shape: readonly number[]): number {
-  const bytes = Math.max(shape.reduce((a, b) => a * b, 1), 1) * 4;
-  if (rt.name !== 'js' && bytes > MAX_BYTES) {
-    throw new RangeError(`${where}: shape [${shape.join(', ')}] needs ${bytes} bytes, more than WebAssembly's 4 GiB memory`);
-  }
+  const bytes = Math.max(sizeOf(shape), 1) * 4;
   try {
     return rt.k.alloc(bytes);
   } catch (e) {
@@ -207,12 +211,25 @@ function allocFloats(rt: Runtime, where: string, shape: readonly number[]): numb
   }
 }
 
-/** Checks a shape: an array of non-negative integers. Returns a copy. */
+/** Element count of a checked shape. */
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Checks a shape: an array of non-negative safe integers whose product is a safe integer. Returns a copy. */
 export function checkShape(where: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw new TypeError(`${where}: shape: expected an array of non-negative integers, got ${describe(shape)}`);
   shape.forEach((d, i) => {
-    if (!Number.isInteger(d) || d < 0) throw new TypeError(`${where}: shape[${i}]: expected a non-negative integer, got ${describe(d)}`);
+    if (!Number.isSafeInteger(d) || d < 0) throw new TypeError(`${where}: shape[${i}]: expected a non-negative integer, got ${describe(d)}`);
   });
+  // checked step by step, so that huge dims cannot overflow to Infinity and then NaN (× 0)
+  if (!shape.includes(0)) {
+    let n = 1;
+    for (const d of shape as number[]) {
+      n *= d;
+      if (!Number.isSafeInteger(n)) throw new RangeError(`${where}: shape [${shape.join(', ')}]: the element count passes 2^53 - 1`);
+    }
+  }
   return [...shape];
 }
 

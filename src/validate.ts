@@ -9,7 +9,10 @@ export function describe(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (Array.isArray(v)) return `array(${v.length})`;
   if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  if (typeof v === 'object') {
+    const c = (v as object).constructor;
+    return typeof c === 'function' ? kindOf(c) : 'object';
+  }
   if (typeof v === 'string') return `'${v}'`;
   return `${typeof v} ${String(v)}`;
 }
@@ -56,4 +59,14 @@ export function checkUnit(where: string, name: string, v: unknown): number {
 export function checkOneOf<T extends string>(where: string, name: string, v: unknown, allowed: readonly T[]): T {
   if (!allowed.includes(v as T)) throw new TypeError(`${where}: ${name}: expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(v)}`);
   return v as T;
+}
+
+/**
+ * The public name of a class for error messages: its own static `kind` string (which a minifier
+ * leaves alone, unlike `constructor.name`), else its name (a user's subclass without a `kind`).
+ */
+export function kindOf(cls: unknown): string {
+  const c = cls as { kind?: unknown; name?: unknown };
+  if (Object.hasOwn(c, 'kind') && typeof c.kind === 'string') return c.kind;
+  return typeof c.name === 'string' && c.name !== '' ? c.name : 'anonymous class';
 }

@@ -48,7 +48,7 @@ describe('build artifacts', () => {
     const bn = new lib.BatchNorm2d(3);
     const xt = lib.tensor(x, [2, 3, 5, 5]);
     const y = bn.forward(xt);
-    // 2e-5: f32 output of O(1) values (see forward.test.ts)
+    // 2e-5: f32 output of O(1) values (see batchnorm_forward.test.ts)
     expect(maxAbsDiff(y.toArray(), refForwardTrain(x, 'NCHW', [2, 3, 5, 5], 1e-5).y)).toBeLessThan(2e-5);
     const scalar = readFileSync(new URL('../build/batchnorm.wasm', import.meta.url));
     expect(await lib.init({ backend: 'wasm', module: scalar })).toBe('wasm');
@@ -72,7 +72,7 @@ describe('build artifacts', () => {
     const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }));
     expect(out.name).toBe('js');
     expect(out.backend).toBe('js');
-    // 2e-5: f32 output of O(1) values (see forward.test.ts)
+    // 2e-5: f32 output of O(1) values (see batchnorm_forward.test.ts)
     expect(maxAbsDiff(out.y, refForwardTrain([1, 2, 3, 4, 5, 6, 7, 8], 'NCHW', [2, 2, 2, 1], 1e-5).y)).toBeLessThan(2e-5);
     expect(out.err).toBe("init: backend 'wasm' needs WebAssembly, which this runtime does not have");
   });

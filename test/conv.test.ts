@@ -1,17 +1,13 @@
-// Conv2d, MaxPool2d and AvgPool2d on every backend: against a float64 direct convolution and direct
-// pooling written here, finite differences, PyTorch fixtures (test/fixtures/gen_torch_conv.py), each
-// layout against the other, argument checks, and memory over long loops.
+// Conv2d on every backend: against a float64 direct convolution (reference.ts), finite differences,
+// PyTorch fixtures (test/fixtures/gen_torch_conv.py), each layout against the other, argument checks
+// (with the pooling layers'), and memory over long loops (with pooling).
 import torchConv from './fixtures/torch_conv.json';
 import { describe, expect, it } from 'vitest';
-import { init, memoryBytes, tensor, AvgPool2d, Conv2d, Generator, MaxPool2d, type Tensor } from '../src/index';
-import { BACKENDS } from './helpers';
-import { maxAbs, randn } from './reference';
+import { init, memoryBytes, tensor, AvgPool2d, Conv2d, Generator, MaxPool2d } from '../src/index';
+import { BACKENDS, nchwShape, toNCHW, toNHWC } from './helpers';
+import { convRef, maxAbs, randn, size, within, type ConvCase } from './reference';
 
-// NOTE: a sum of t f32 terms rounded in any order is within t·u·Σ|term| of the exact sum, u = 2⁻²⁴
-// (Higham, "Accuracy and Stability of Numerical Algorithms", §3.1). Each reference below also
-// returns Σ|term| per element, and every f32 result must lie within (t + 3)·u·Σ|term| (3: the bias,
-// the accumulation into a gradient, and the rounding of the products).
-const U = 2 ** -24;
+// Every f32 result must lie within (t + 3)·u·Σ|term| of the float64 reference (`within`).
 // PyTorch sums in another order (and with FMA): both sides are within the bound, so compare with
 // twice the worst bound over these sizes (≤ 300 terms of O(1)): 2·300·u·Σ|t| ≈ 4e-5·scale.
 const TOL_TORCH = 4e-5;
@@ -19,68 +15,6 @@ const TOL_TORCH = 4e-5;
 const TOL_FD = 1e-9;
 
 type Arr = ArrayLike<number>;
-interface ConvCase { n: number; c: number; h: number; w: number; o: number; k: [number, number]; s: [number, number]; p: [number, number]; bias: boolean }
-const size = (d: number, k: number, s: number, p: number) => Math.floor((d + 2 * p - k) / s) + 1;
-
-/** For every output (i, q) of a conv/pool, calls f(i, q, iy, ix, ki, kj) for each in-image window element. */
-function windows(c: ConvCase, f: (img: number, oy: number, ox: number, iy: number, ix: number, ki: number, kj: number) => void): void {
-  const oh = size(c.h, c.k[0], c.s[0], c.p[0]), ow = size(c.w, c.k[1], c.s[1], c.p[1]);
-  for (let img = 0; img < c.n; img++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
-    for (let ki = 0; ki < c.k[0]; ki++) for (let kj = 0; kj < c.k[1]; kj++) {
-      const iy = oy * c.s[0] - c.p[0] + ki, ix = ox * c.s[1] - c.p[1] + kj;
-      if (iy >= 0 && iy < c.h && ix >= 0 && ix < c.w) f(img, oy, ox, iy, ix, ki, kj);
-    }
-  }
-}
-
-/** Direct convolution in float64 (NCHW), with Σ|term| per output, and its exact gradients. */
-function convRef(c: ConvCase, x: Arr, W: Arr, b: Arr | null, dy: Arr) {
-  const oh = size(c.h, c.k[0], c.s[0], c.p[0]), ow = size(c.w, c.k[1], c.s[1], c.p[1]), P = oh * ow;
-  const y = new Float64Array(c.n * c.o * P), ya = new Float64Array(y.length);
-  const dx = new Float64Array(c.n * c.c * c.h * c.w), dxa = new Float64Array(dx.length);
-  const dW = new Float64Array(W.length), dWa = new Float64Array(W.length), db = new Float64Array(c.o), dba = new Float64Array(c.o);
-  windows(c, (img, oy, ox, iy, ix, ki, kj) => {
-    for (let o = 0; o < c.o; o++) {
-      const yi = (img * c.o + o) * P + oy * ow + ox;
-      for (let ci = 0; ci < c.c; ci++) {
-        const xi = ((img * c.c + ci) * c.h + iy) * c.w + ix, wi = ((o * c.c + ci) * c.k[0] + ki) * c.k[1] + kj;
-        y[yi] += W[wi] * x[xi]; ya[yi] += Math.abs(W[wi] * x[xi]);
-        dx[xi] += W[wi] * dy[yi]; dxa[xi] += Math.abs(W[wi] * dy[yi]);
-        dW[wi] += dy[yi] * x[xi]; dWa[wi] += Math.abs(dy[yi] * x[xi]);
-      }
-    }
-  });
-  for (let i = 0; i < y.length; i++) {
-    const o = Math.floor(i / P) % c.o;
-    if (b) { y[i] += b[o]; ya[i] += Math.abs(b[o]); }
-    db[o] += dy[i]; dba[o] += Math.abs(dy[i]);
-  }
-  return { y, ya, dx, dxa, dW, dWa, db, dba, oh, ow };
-}
-
-/** Permutes a 4-D array of `shape` by `perm` (NCHW → NHWC: [0, 2, 3, 1]; back: [0, 3, 1, 2]). */
-function permute(a: Arr, shape: readonly number[], perm: readonly number[]): Float32Array {
-  const out = new Float32Array(a.length), to = perm.map((d) => shape[d]);
-  const st = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1];
-  let j = 0;
-  for (let i0 = 0; i0 < to[0]; i0++) for (let i1 = 0; i1 < to[1]; i1++) for (let i2 = 0; i2 < to[2]; i2++) for (let i3 = 0; i3 < to[3]; i3++) {
-    out[j++] = a[i0 * st[perm[0]] + i1 * st[perm[1]] + i2 * st[perm[2]] + i3 * st[perm[3]]];
-  }
-  return out;
-}
-const toNHWC = (a: Arr, s: readonly number[]) => permute(a, s, [0, 2, 3, 1]);
-const toNCHW = (a: Arr, nhwc: readonly number[]) => permute(a, nhwc, [0, 3, 1, 2]);
-/** A shape of `layout` as NCHW. */
-const nchwShape = (s: readonly number[], layout: 'NCHW' | 'NHWC') => (layout === 'NCHW' ? [...s] : [s[0], s[3], s[1], s[2]]);
-
-/** Every |got − want| ≤ (t + 3)·u·abs (+ slack), with a message naming the first failure. */
-function within(name: string, got: Arr, want: Arr, abs: Arr, t: number, slack = 0): void {
-  expect(got.length, `${name} length`).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const tol = (t + 3) * U * abs[i] * 1.001 + slack + 1e-30;
-    if (!(Math.abs(got[i] - want[i]) <= tol)) expect.fail(`${name}[${i}]: got ${got[i]}, want ${want[i]} ± ${tol}`);
-  }
-}
 
 /** Runs a conv case in `layout` with given weights: y, dx (both NCHW), dW and db as arrays. */
 function runConv(layout: 'NCHW' | 'NHWC', c: ConvCase, x: Float32Array, W: Arr, b: Arr | null, dy: Arr, oh: number, ow: number) {
@@ -144,47 +78,6 @@ const fixture = (torchConv as unknown) as {
     inChannels: number; outChannels: number; hasBias: boolean; weight: number[]; bias?: number[]; dW: number[]; db?: number[] })[];
 };
 
-/** A pooling case in float64: output, dx for dy, and (max) the argmax per output. */
-function poolRef(kind: 'max' | 'avg', c: ConvCase, x: Arr, dy: Arr) {
-  const oh = size(c.h, c.k[0], c.s[0], c.p[0]), ow = size(c.w, c.k[1], c.s[1], c.p[1]), planes = c.n * c.c;
-  const y = new Float64Array(planes * oh * ow).fill(kind === 'max' ? -Infinity : 0), arg = new Int32Array(y.length).fill(-1);
-  const dx = new Float64Array(planes * c.h * c.w), kk = c.k[0] * c.k[1];
-  windows({ ...c, n: planes }, (pl, oy, ox, iy, ix) => {
-    const q = (pl * oh + oy) * ow + ox, v = x[(pl * c.h + iy) * c.w + ix];
-    if (kind === 'avg') y[q] += v / kk;
-    else if (arg[q] < 0 || v > y[q] || v !== v) { y[q] = v; arg[q] = iy * c.w + ix; }
-  });
-  windows({ ...c, n: planes }, (pl, oy, ox, iy, ix) => { if (kind === 'avg') dx[(pl * c.h + iy) * c.w + ix] += dy[(pl * oh + oy) * ow + ox] / kk; });
-  if (kind === 'max') arg.forEach((a, q) => { dx[Math.floor(q / (oh * ow)) * c.h * c.w + a] += dy[q]; });
-  return { y, dx, oh, ow };
-}
-
-/** Runs a pooling layer in `layout`: y and dx in NCHW. */
-function runPool(kind: 'max' | 'avg', layout: 'NCHW' | 'NHWC', c: ConvCase, x: Arr, dy: Arr) {
-  const layer = kind === 'max' ? new MaxPool2d(c.k, { stride: c.s, padding: c.p, layout }) : new AvgPool2d(c.k, { stride: c.s, padding: c.p, layout });
-  const nhwc = layout === 'NHWC', shape = [c.n, c.c, c.h, c.w];
-  using xt = tensor(nhwc ? toNHWC(x, shape) : Float32Array.from(x), nhwc ? [c.n, c.h, c.w, c.c] : shape);
-  using y = layer.forward(xt);
-  const ys = nhwc ? [y.shape[0], y.shape[3], y.shape[1], y.shape[2]] : y.shape;
-  using dyt = tensor(nhwc ? toNHWC(dy, ys) : Float32Array.from(dy), y.shape);
-  using dx = layer.backward(dyt);
-  const out = { y: nhwc ? toNCHW(y.toArray(), y.shape) : y.toArray(), dx: nhwc ? toNCHW(dx.toArray(), dx.shape) : dx.toArray(), shape: y.shape };
-  layer.dispose();
-  return out;
-}
-
-const POOLS: [string, ConvCase][] = [
-  ['2×2 (stride = kernel), odd width', { n: 2, c: 3, h: 6, w: 7, o: 0, k: [2, 2], s: [2, 2], p: [0, 0], bias: false }],
-  ['3×3 stride 2 pad 1', { n: 2, c: 5, h: 7, w: 9, o: 0, k: [3, 3], s: [2, 2], p: [1, 1], bias: false }],
-  ['2×3 stride (1, 2) pad 1, non-square', { n: 1, c: 6, h: 5, w: 8, o: 0, k: [2, 3], s: [1, 2], p: [1, 1], bias: false }],
-  ['5×5 stride 1 pad 2 over 1…9 channels (every SIMD tail), with NaN', { n: 1, c: 9, h: 6, w: 5, o: 0, k: [5, 5], s: [1, 1], p: [2, 2], bias: false }],
-  // rows wide enough for the channel-first SIMD path (four outputs of a row at once), each stride
-  ['3×3 stride 1 pad 1, wide rows, with NaN', { n: 2, c: 2, h: 5, w: 29, o: 0, k: [3, 3], s: [1, 1], p: [1, 1], bias: false }],
-  ['2×2 stride 2, wide rows', { n: 1, c: 3, h: 4, w: 40, o: 0, k: [2, 2], s: [2, 2], p: [0, 0], bias: false }],
-  ['3×3 stride 3, wide rows', { n: 1, c: 2, h: 7, w: 31, o: 0, k: [3, 3], s: [3, 3], p: [0, 0], bias: false }],
-  ['2×4 stride (2, 3) pad (1, 2), wide rows', { n: 1, c: 2, h: 6, w: 33, o: 0, k: [2, 4], s: [2, 3], p: [1, 2], bias: false }],
-];
-
 for (const b of BACKENDS) {
   describe(`${b}: Conv2d`, () => {
     for (const [name, c] of [...CASES, ['more than one NHWC chunk', CHUNKED] as [string, ConvCase]]) {
@@ -235,67 +128,21 @@ for (const b of BACKENDS) {
       conv.dispose();
     });
 
-    it('PyTorch fixtures: Conv2d, MaxPool2d, AvgPool2d in both layouts', async () => {
+    it('PyTorch fixtures: Conv2d in both layouts', async () => {
       await init({ backend: b });
-      for (const f of fixture.cases) {
+      for (const f of fixture.cases.filter((f) => f.kind === 'conv')) {
         const [n, ch, h, w] = f.shape;
         const c: ConvCase = { n, c: ch, h, w, o: f.outChannels, k: f.kernelSize, s: f.stride, p: f.padding, bias: f.hasBias };
         const scale = (a: number[]) => TOL_TORCH * Math.max(1, maxAbs(a));
-        // the fixture's 9 significant digits name an f32 value: fround recovers it exactly
-        f.y = f.y.map(Math.fround);
         for (const layout of ['NCHW', 'NHWC'] as const) {
           const at = `${f.name} ${layout}`;
-          const r = f.kind === 'conv'
-            ? runConv(layout, c, Float32Array.from(f.x), f.weight, f.bias ?? null, f.dy, f.yShape[2], f.yShape[3])
-            : { ...runPool(f.kind === 'maxpool' ? 'max' : 'avg', layout, c, f.x, f.dy), dW: null, db: null };
+          const r = runConv(layout, c, Float32Array.from(f.x), f.weight, f.bias ?? null, f.dy, f.yShape[2], f.yShape[3]);
           expect(nchwShape(r.shape, layout), `${at} shape`).toEqual(f.yShape);
-          expect(Math.max(...r.y.map((v, i) => Math.abs(v - f.y[i]))), `${at} y`).toBeLessThanOrEqual(f.kind === 'maxpool' ? 0 : scale(f.y));
+          expect(Math.max(...r.y.map((v, i) => Math.abs(v - f.y[i]))), `${at} y`).toBeLessThanOrEqual(scale(f.y));
           expect(Math.max(...r.dx.map((v, i) => Math.abs(v - f.dx[i]))), `${at} dx`).toBeLessThanOrEqual(scale(f.dx));
-          if (r.dW) expect(Math.max(...r.dW.map((v, i) => Math.abs(v - f.dW[i]))), `${at} dW`).toBeLessThanOrEqual(scale(f.dW));
+          expect(Math.max(...r.dW.map((v, i) => Math.abs(v - f.dW[i]))), `${at} dW`).toBeLessThanOrEqual(scale(f.dW));
           if (r.db) expect(Math.max(...r.db.map((v, i) => Math.abs(v - f.db![i]))), `${at} db`).toBeLessThanOrEqual(scale(f.db!));
         }
-      }
-    });
-  });
-
-  describe(`${b}: MaxPool2d and AvgPool2d`, () => {
-    for (const [name, c] of POOLS) {
-      for (const kind of ['max', 'avg'] as const) {
-        it(`${kind} ${name}: forward and backward against float64, both layouts`, async () => {
-          await init({ backend: b });
-          for (let ch = c.c === 9 ? 1 : c.c; ch <= c.c; ch++) {
-            const cc = { ...c, c: ch };
-            const oh = size(c.h, c.k[0], c.s[0], c.p[0]), ow = size(c.w, c.k[1], c.s[1], c.p[1]);
-            // halves of integers: many ties, which the max must resolve to the first in window order
-            const x = randn(cc.n * ch * c.h * c.w, 20 + ch).map((v) => Math.round(2 * v) / 2), dy = randn(cc.n * ch * oh * ow, 40 + ch);
-            if (kind === 'max' && name.includes('NaN')) for (const i of [0, 7, 8, 40, 41, 100, x.length - 1]) x[i] = NaN;
-            const ref = poolRef(kind, cc, x, dy), kk = c.k[0] * c.k[1];
-            for (const layout of ['NCHW', 'NHWC'] as const) {
-              const r = runPool(kind, layout, cc, x, dy);
-              expect(nchwShape(r.shape, layout)).toEqual([c.n, ch, oh, ow]);
-              // max: a copy of an input; avg: a sum of kk f32 terms, then one division
-              if (kind === 'max') expect(Array.from(r.y)).toEqual(Array.from(ref.y, Math.fround));
-              else within(`${layout} y`, r.y, ref.y, ref.y.map(() => maxAbs(x)), kk);
-              // dx sums at most kk gradients (for avg, each a rounded quotient)
-              within(`${layout} dx`, r.dx, ref.dx, ref.dx.map(() => kk * maxAbs(dy)), kk);
-            }
-          }
-        });
-      }
-    }
-
-    it('max ties go to the first maximum in window order; NaN propagates and takes the gradient', async () => {
-      await init({ backend: b });
-      for (const layout of ['NCHW', 'NHWC'] as const) {
-        // one image, one channel, 3×3 with a 2×2 window, stride 1: four overlapping windows
-        const c: ConvCase = { n: 1, c: 1, h: 3, w: 3, o: 0, k: [2, 2], s: [1, 1], p: [0, 0], bias: false };
-        const ties = runPool('max', layout, c, [1, 5, 5, 5, 5, 2, 0, 3, 5], [1, 10, 100, 1000]);
-        expect(Array.from(ties.y)).toEqual([5, 5, 5, 5]);
-        // windows (0,0),(0,1),(1,0),(1,1) choose x[1], x[1], x[3], x[4]
-        expect(Array.from(ties.dx)).toEqual([0, 11, 0, 100, 1000, 0, 0, 0, 0]);
-        const nan = runPool('max', layout, c, [1, NaN, 2, 3, 4, NaN, 9, 1, 0], [1, 10, 100, 1000]);
-        expect(Array.from(nan.y)).toEqual([NaN, NaN, 9, NaN]);
-        expect(Array.from(nan.dx)).toEqual([0, 1, 0, 0, 0, 1010, 100, 0, 0]);
       }
     });
   });

@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { init, tensor, Tensor } from '../src/index';
 import { matmul } from '../src/kernels/gemm';
 import { BACKENDS } from './helpers';
+import { U } from './reference';
 
 // NOTE: a sum of t f32 terms rounded in any order is within γ_t·Σ|term| of the exact sum, γ_t ≈ t·u
 // with u = 2⁻²⁴ (Higham, "Accuracy and Stability of Numerical Algorithms", §3.1). An element of C
 // sums k products (each rounded once), the bias and beta·C: t = k + 3 roundings bound its error by
 // (k + 3)·u·(Σₚ|a||b| + |bias| + |beta·C|). The JS backend sums in f64 and stays far inside.
-const U = 2 ** -24;
 const boundOf = (k: number, absSum: number) => (k + 3) * U * absSum * 1.001 + 1e-30;
 // Two backends are each within the bound of the exact value, so within twice it of each other.
 const BETWEEN_BACKENDS = 2;

@@ -109,7 +109,7 @@ describe('the packed package', () => {
     const [info] = JSON.parse(pack.out) as { filename: string; size: number; files: { path: string }[] }[];
     const files = info.files.map((f) => f.path).sort();
     expect(files.filter((f) => !f.startsWith('build/types/'))).toEqual([
-      'README.md', 'build/batchnorm-relaxed.wasm', 'build/batchnorm-simd.wasm', 'build/batchnorm.wasm', 'build/core.js', 'build/index.js', 'build/node.js', 'build/workerd.js', 'package.json',
+      'README.md', 'build/batchnorm-relaxed.wasm', 'build/batchnorm-simd.wasm', 'build/batchnorm.wasm', 'build/core.js', 'build/index.js', 'build/node.js', 'build/wasm.d.ts', 'build/workerd.js', 'package.json',
     ]);
     expect(files.filter((f) => f.startsWith('build/types/')).every((f) => f.endsWith('.d.ts'))).toBe(true);
 

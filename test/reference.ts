@@ -1,6 +1,9 @@
-// Float64 reference BatchNorm: the definition written plainly, layout-agnostic through index lists.
-// Tests only; the library never imports it.
-// see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167 (Alg. 1, §3 backward)
+// Float64 references, written plainly (tests only; the library never imports them): BatchNorm for
+// any layout through index lists, direct convolution and pooling; with the seeded inputs they are
+// fed, the distances they are compared by and the f32 error bound. Other helpers: helpers.ts.
+import { expect } from 'vitest';
+
+// BatchNorm. see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167 (Alg. 1, §3 backward)
 
 export type Layout = 'NC' | 'NCL' | 'NLC' | 'NCHW' | 'NHWC' | 'NCDHW' | 'NDHWC';
 export const CHANNELS_LAST: Record<Layout, boolean> = { NC: true, NCL: false, NLC: true, NCHW: false, NHWC: true, NCDHW: false, NDHWC: true };
@@ -76,6 +79,80 @@ export function refBackward(x: ArrayLike<number>, dy: ArrayLike<number>, layout:
     }
   });
   return { dx, dgamma, dbeta };
+}
+
+type Arr = ArrayLike<number>;
+/** A convolution or pooling case: NCHW input [n, c, h, w], o output channels, kernel k, stride s, padding p. */
+export interface ConvCase { n: number; c: number; h: number; w: number; o: number; k: [number, number]; s: [number, number]; p: [number, number]; bias: boolean }
+/** Output size of a window of k with stride s and padding p over d. */
+export const size = (d: number, k: number, s: number, p: number) => Math.floor((d + 2 * p - k) / s) + 1;
+
+/** For every output (i, q) of a conv/pool, calls f(i, q, iy, ix, ki, kj) for each in-image window element. */
+export function windows(c: ConvCase, f: (img: number, oy: number, ox: number, iy: number, ix: number, ki: number, kj: number) => void): void {
+  const oh = size(c.h, c.k[0], c.s[0], c.p[0]), ow = size(c.w, c.k[1], c.s[1], c.p[1]);
+  for (let img = 0; img < c.n; img++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
+    for (let ki = 0; ki < c.k[0]; ki++) for (let kj = 0; kj < c.k[1]; kj++) {
+      const iy = oy * c.s[0] - c.p[0] + ki, ix = ox * c.s[1] - c.p[1] + kj;
+      if (iy >= 0 && iy < c.h && ix >= 0 && ix < c.w) f(img, oy, ox, iy, ix, ki, kj);
+    }
+  }
+}
+
+/** Direct convolution in float64 (NCHW), with Σ|term| per output, and its exact gradients. */
+export function convRef(c: ConvCase, x: Arr, W: Arr, b: Arr | null, dy: Arr) {
+  const oh = size(c.h, c.k[0], c.s[0], c.p[0]), ow = size(c.w, c.k[1], c.s[1], c.p[1]), P = oh * ow;
+  const y = new Float64Array(c.n * c.o * P), ya = new Float64Array(y.length);
+  const dx = new Float64Array(c.n * c.c * c.h * c.w), dxa = new Float64Array(dx.length);
+  const dW = new Float64Array(W.length), dWa = new Float64Array(W.length), db = new Float64Array(c.o), dba = new Float64Array(c.o);
+  windows(c, (img, oy, ox, iy, ix, ki, kj) => {
+    for (let o = 0; o < c.o; o++) {
+      const yi = (img * c.o + o) * P + oy * ow + ox;
+      for (let ci = 0; ci < c.c; ci++) {
+        const xi = ((img * c.c + ci) * c.h + iy) * c.w + ix, wi = ((o * c.c + ci) * c.k[0] + ki) * c.k[1] + kj;
+        y[yi] += W[wi] * x[xi]; ya[yi] += Math.abs(W[wi] * x[xi]);
+        dx[xi] += W[wi] * dy[yi]; dxa[xi] += Math.abs(W[wi] * dy[yi]);
+        dW[wi] += dy[yi] * x[xi]; dWa[wi] += Math.abs(dy[yi] * x[xi]);
+      }
+    }
+  });
+  for (let i = 0; i < y.length; i++) {
+    const o = Math.floor(i / P) % c.o;
+    if (b) { y[i] += b[o]; ya[i] += Math.abs(b[o]); }
+    db[o] += dy[i]; dba[o] += Math.abs(dy[i]);
+  }
+  return { y, ya, dx, dxa, dW, dWa, db, dba, oh, ow };
+}
+
+/** A pooling case in float64: output, dx for dy, and (max) the argmax per output. */
+export function poolRef(kind: 'max' | 'avg', c: ConvCase, x: Arr, dy: Arr) {
+  const oh = size(c.h, c.k[0], c.s[0], c.p[0]), ow = size(c.w, c.k[1], c.s[1], c.p[1]), planes = c.n * c.c;
+  const y = new Float64Array(planes * oh * ow).fill(kind === 'max' ? -Infinity : 0), arg = new Int32Array(y.length).fill(-1);
+  const dx = new Float64Array(planes * c.h * c.w), kk = c.k[0] * c.k[1];
+  windows({ ...c, n: planes }, (pl, oy, ox, iy, ix) => {
+    const q = (pl * oh + oy) * ow + ox, v = x[(pl * c.h + iy) * c.w + ix];
+    if (kind === 'avg') y[q] += v / kk;
+    else if (arg[q] < 0 || v > y[q] || v !== v) { y[q] = v; arg[q] = iy * c.w + ix; }
+  });
+  windows({ ...c, n: planes }, (pl, oy, ox, iy, ix) => { if (kind === 'avg') dx[(pl * c.h + iy) * c.w + ix] += dy[(pl * oh + oy) * ow + ox] / kk; });
+  if (kind === 'max') arg.forEach((a, q) => { dx[Math.floor(q / (oh * ow)) * c.h * c.w + a] += dy[q]; });
+  return { y, dx, oh, ow };
+}
+
+// NOTE: a sum of t f32 terms rounded in any order is within t·u·Σ|term| of the exact sum, u = 2⁻²⁴
+// (Higham, "Accuracy and Stability of Numerical Algorithms", §3.1).
+/** The f32 unit roundoff. */
+export const U = 2 ** -24;
+
+/**
+ * Every |got − want| ≤ (t + 3)·u·abs (+ slack), with a message naming the first failure; abs is
+ * Σ|term| per element (3: the bias, the accumulation into a gradient, and the rounding of the products).
+ */
+export function within(name: string, got: Arr, want: Arr, abs: Arr, t: number, slack = 0): void {
+  expect(got.length, `${name} length`).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const tol = (t + 3) * U * abs[i] * 1.001 + slack + 1e-30;
+    if (!(Math.abs(got[i] - want[i]) <= tol)) expect.fail(`${name}[${i}]: got ${got[i]}, want ${want[i]} ± ${tol}`);
+  }
 }
 
 /** Seeded normal values (xorshift32 + Box–Muller): the same data in every run and runtime. */

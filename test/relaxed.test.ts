@@ -8,10 +8,8 @@ import {
   init, backend, relaxedSimdSupported, tensor, BatchNorm1d, BatchNorm2d, Conv2d, CrossEntropyLoss, Generator, Linear, ReLU,
   Flatten, SGD, Sequential, type BackendName, type Layout,
 } from '../src/index';
-import { makeLayer } from './helpers';
+import { bits, makeLayer } from './helpers';
 import { maxAbs, maxAbsDiff, randn } from './reference';
-
-const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
 /** Forward (train), backward and eval forward of a BN layer on `backend`: every output and state. */
 async function bnOutputs(b: BackendName, layout: Layout, shape: number[], seed: number): Promise<Float32Array[]> {
@@ -27,7 +25,7 @@ async function bnOutputs(b: BackendName, layout: Layout, shape: number[], seed: 
   bn.eval();
   const ye = bn.forward(xt);
   const sd = bn.stateDict();
-  const out = [y.toArray(), dx.toArray(), ye.toArray(), bn.weight!.grad!.toArray(), bn.bias!.grad!.toArray(), sd.running_mean, sd.running_var];
+  const out = [y.toArray(), dx.toArray(), ye.toArray(), bn.weight!.grad!.toArray(), bn.bias!.grad!.toArray(), sd.running_mean!, sd.running_var!];
   for (const t of [xt, dyt, y, dx, ye]) t.dispose();
   bn.dispose();
   return out;

@@ -236,7 +236,7 @@ const toInput = (t: JsonTensor): SafetensorsInput => ({
   data: t.dtype === 'F32' ? Float32Array.from(t.values) : BigInt64Array.from(t.values, (v) => BigInt(v)),
 });
 // Running statistics computed here and by torch differ by rounding: the 2e-6 of the largest
-// |value| that test/torch.test.ts allows for them (the script checks the same bound).
+// |value| that test/batchnorm_torch.test.ts allows for them (the script checks the same bound).
 const RUN_TOL = 2e-6;
 const closeTo = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
   const scale = Math.max(1, ...Array.from(b, Math.abs));

@@ -3,7 +3,8 @@
 // writes results/demo.json and the charts results/*.svg and *.png.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { backend, init } from '../../src/index';
+import { backend, init, setProgressDisplay } from '../../src/index';
+import { terminalProgress } from '../../src/train/progress_node';
 import { loadMnist } from '../mnist/data';
 import { lineChart, percentileChart, saveChart } from '../mnist/charts';
 import { run, type RunResult, type RunSpec } from './experiments';
@@ -16,6 +17,7 @@ const OUT = args.out;
 const EPOCHS_A = FULL ? 40 : 12, EPOCHS_BC = FULL ? 40 : 12, EPOCHS_D = FULL ? 20 : 8, EVAL_EVERY = FULL ? 100 : 50;
 const BASE_LR = 0.5, BATCH = 60, SEED = 1;
 
+setProgressDisplay(terminalProgress); // fit()'s bar in a terminal, as the package's node entry shows it
 await init();
 const { train, test } = loadMnist({ seed: SEED });
 const trainSet = { x: train.x, y: train.y, shape: [784] };

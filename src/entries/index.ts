@@ -1,7 +1,8 @@
 // The `browser`, `deno` and `default` entry: finds each .wasm beside this file through a
 // `new URL('…', import.meta.url)` literal, which Vite and webpack recognise and emit as an asset.
-// The runtime fetches http(s) URLs and reads file: URLs with node:fs (Deno, Node with
-// `--conditions=browser`, test runners that resolve the browser condition).
+// The runtime fetches them (Deno and Bun fetch file: URLs too; Node, under a test runner that resolves
+// the browser condition, reads them through process.getBuiltinModule). Nothing in this entry's graph
+// imports a Node built-in or package, so bundlers for the browser have nothing to warn about.
 import { setModuleLocator } from '../runtime/index';
 
 export * from '../index';

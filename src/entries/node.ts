@@ -1,9 +1,15 @@
-// The `node` entry: reads each .wasm beside this file with node:fs (Node cannot fetch file: URLs).
+// The `node` entry: reads each .wasm beside this file with node:fs (Node cannot fetch file: URLs),
+// and registers the Node-only parts: a file: URL reader for init({ module }) and fit()'s terminal
+// progress bar. Nothing here enters the browser entry's graph.
 import { readFile } from 'node:fs/promises';
-import { setModuleLocator } from '../runtime/index';
+import { setFileReader, setModuleLocator } from '../runtime/index';
+import { setProgressDisplay } from '../train/fit';
+import { terminalProgress } from '../train/progress_node';
 
 export * from '../index';
 
+setFileReader((url) => readFile(url));
+setProgressDisplay(terminalProgress);
 setModuleLocator(async (name) => {
   const url = name === 'wasm-simd' ? new URL('./batchnorm-simd.wasm', import.meta.url)
     : name === 'wasm-relaxed' ? new URL('./batchnorm-relaxed.wasm', import.meta.url)

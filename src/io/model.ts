@@ -3,7 +3,7 @@
 // see: https://github.com/huggingface/safetensors (format); src/io/safetensors.ts
 import { Module, type StateDictInput } from '../nn/module';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsInput } from './safetensors';
-import { describe } from '../validate';
+import { checkOptions, describe } from '../validate';
 
 /** The model's state as safetensors bytes: F32 tensors, I64 scalar counters (num_batches_tracked). */
 export function saveSafetensors(model: Module, metadata?: Record<string, string>): Uint8Array {
@@ -17,33 +17,59 @@ export function saveSafetensors(model: Module, metadata?: Record<string, string>
   return encodeSafetensors(tensors, metadata);
 }
 
+// Tensors a file may hold beyond the model's own (reported, or ignored when not strict), and the
+// header bytes allowed per tensor and for the metadata: a header larger than the model can need
+// is refused before it is parsed.
+const EXTRA_ENTRIES = 64;
+const HEADER_BYTES_PER_ENTRY = 4096;
+const HEADER_BYTES_METADATA = 1 << 20;
+
+/** Options of loadSafetensors(). */
+export interface LoadSafetensorsOptions {
+  /** Refuse a file whose names differ from the model's. Default true. */
+  strict?: boolean;
+  /** Largest JSON header accepted, in bytes. Default: 4 KiB per tensor the model has (+ 64), + 1 MiB of metadata. */
+  maxHeaderBytes?: number;
+}
+
 /**
  * Loads safetensors bytes into `model`. Every name, shape and dtype is checked before anything is
- * written: a corrupt or mismatched file leaves the model unchanged.
+ * written: a corrupt or mismatched file leaves the model unchanged. The header may hold at most 64
+ * tensors beyond the model's.
  */
-export function loadSafetensors(model: Module, bytes: Uint8Array, options: { strict?: boolean } = {}): void {
-  if (!(model instanceof Module)) throw new TypeError(`loadSafetensors: model: expected a Module, got ${describe(model)}`);
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`loadSafetensors: bytes: expected a Uint8Array, got ${describe(bytes)}`);
-  const { tensors } = decodeSafetensors(bytes);
+export function loadSafetensors(model: Module, bytes: Uint8Array, options: LoadSafetensorsOptions = {}): void {
+  const where = 'loadSafetensors';
+  if (!(model instanceof Module)) throw new TypeError(`${where}: model: expected a Module, got ${describe(model)}`);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${where}: bytes: expected a Uint8Array, got ${describe(bytes)}`);
+  checkOptions(where, options, ['strict', 'maxHeaderBytes']);
   const entries = new Map(model.stateEntries().map((e) => [e.name, e]));
-  const state: StateDictInput = {};
+  const maxEntries = entries.size + EXTRA_ENTRIES;
+  const maxHeaderBytes = options.maxHeaderBytes ?? maxEntries * HEADER_BYTES_PER_ENTRY + HEADER_BYTES_METADATA;
+  const { tensors } = decodeSafetensors(bytes, { maxEntries, maxHeaderBytes });
+  // a null prototype: a file's name such as '__proto__' stays a key that loadStateDict checks
+  const state: StateDictInput = Object.create(null) as StateDictInput;
   for (const [name, t] of Object.entries(tensors)) {
     const e = entries.get(name);
     if (e === undefined) {
-      state[name] = t.dtype === 'F32' ? t.data : 0; // reported (or ignored) by loadStateDict
+      put(state, name, t.dtype === 'F32' ? t.data : 0); // reported (or ignored) by loadStateDict
       continue;
     }
     if ('tensor' in e) {
       const want = e.tensor.shape;
-      if (t.dtype !== 'F32') throw new TypeError(`loadSafetensors: '${name}': expected dtype F32, got ${t.dtype}`);
+      if (t.dtype !== 'F32') throw new TypeError(`${where}: '${name}': expected dtype F32, got ${t.dtype}`);
       if (t.shape.length !== want.length || t.shape.some((v, i) => v !== want[i])) {
-        throw new RangeError(`loadSafetensors: '${name}': expected shape [${want.join(', ')}], got [${t.shape.join(', ')}]`);
+        throw new RangeError(`${where}: '${name}': expected shape [${want.join(', ')}], got [${t.shape.join(', ')}]`);
       }
-      state[name] = t.data;
+      put(state, name, t.data);
     } else {
-      if (t.dtype !== 'I64' || t.shape.length !== 0) throw new TypeError(`loadSafetensors: '${name}': expected an I64 scalar, got ${t.dtype} [${t.shape.join(', ')}]`);
-      state[name] = t.data[0];
+      if (t.dtype !== 'I64' || t.shape.length !== 0) throw new TypeError(`${where}: '${name}': expected an I64 scalar, got ${t.dtype} [${t.shape.join(', ')}]`);
+      put(state, name, t.data[0]);
     }
   }
-  model.loadStateDict(state, options);
+  model.loadStateDict(state, { strict: options.strict });
+}
+
+/** Sets an own, enumerable property (a name from a file is data, never a prototype). */
+function put(obj: StateDictInput, key: string, value: StateDictInput[string]): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }

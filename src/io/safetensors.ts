@@ -9,6 +9,8 @@
 // and I64 (BigInt64Array) for PyTorch's integer counters such as `num_batches_tracked`, which
 // PyTorch saves as an I64 tensor of shape [].
 
+import { scanHeader } from './header_scan';
+
 /** The dtypes this module reads and writes: F32 ↔ Float32Array, I64 ↔ BigInt64Array. */
 export type SafetensorsDtype = 'F32' | 'I64';
 
@@ -34,12 +36,20 @@ export interface SafetensorsFile {
 export interface DecodeOptions {
   /** Largest JSON header accepted, in bytes. Default 100 000 000, the reference reader's limit. */
   maxHeaderBytes?: number;
+  /** Most tensors accepted (loadSafetensors: the model's state entries and a small slack). Default 100 000. */
+  maxEntries?: number;
 }
+const DECODE_KEYS = ['maxHeaderBytes', 'maxEntries'];
 
 // NOTE: the reference implementation refuses headers over 100 MB so that a hostile file cannot
 // make the reader parse (and allocate for) an unbounded JSON document.
 // see: https://github.com/huggingface/safetensors (README, "Benefits": "Prevent DOS attacks")
 const DEFAULT_MAX_HEADER = 100_000_000;
+// Far above any model's tensor count, far below what a 100 MB header of empty tensors holds (~1.5 M).
+const DEFAULT_MAX_ENTRIES = 100_000;
+// A header is an object (1) of tensor objects or the metadata object (2) whose shape and
+// data_offsets are arrays (3); anything deeper is not a safetensors header.
+const MAX_DEPTH = 3;
 const METADATA_KEY = '__metadata__';
 const ITEMSIZE: Record<SafetensorsDtype, number> = { F32: 4, I64: 8 };
 // The reference writer lays tensors out by descending dtype alignment, then by name; its Dtype
@@ -259,9 +269,14 @@ function readData(bytes: Uint8Array, start: number, e: Entry): SafetensorsTensor
  */
 export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}): SafetensorsFile {
   if (!(bytes instanceof Uint8Array)) fail(`bytes: expected a Uint8Array, got ${ArrayBuffer.isView(bytes) ? (bytes as ArrayBufferView).constructor.name : show(bytes)}`);
-  if (options === null || typeof options !== 'object') fail(`options: expected an object, got ${show(options)}`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) fail(`options: expected an object, got ${show(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!DECODE_KEYS.includes(key)) fail(`options: unknown option ${quote(key)} (expected one of ${DECODE_KEYS.join(', ')})`);
+  }
   const cap = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER;
   if (!isIndex(cap)) fail(`options.maxHeaderBytes: expected a non-negative integer, got ${show(cap)}`);
+  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  if (!isIndex(maxEntries)) fail(`options.maxEntries: expected a non-negative integer, got ${show(maxEntries)}`);
   if (bytes.length < 8) fail(`file has ${bytes.length} bytes, fewer than the 8-byte header length that starts every file`);
 
   // The length is a u64: compare it as a BigInt, before anything is decoded or allocated.
@@ -270,6 +285,13 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
   const n = Number(declared);
   if (n > bytes.length - 8) fail(`header length ${n} bytes, but only ${bytes.length - 8} bytes follow the 8-byte length`);
 
+  const problem = scanHeader(bytes.subarray(8, 8 + n), MAX_DEPTH, maxEntries, METADATA_KEY);
+  if (problem?.kind === 'depth') fail(`header: nested ${problem.depth} levels deep; a header is an object of tensor objects (and ${METADATA_KEY}), at most ${MAX_DEPTH} levels`);
+  if (problem?.kind === 'entries') fail(`header: more than ${maxEntries} tensors (maxEntries)`);
+  if (problem?.kind === 'duplicate') {
+    fail(problem.parent === null ? (problem.key === METADATA_KEY ? `header: ${METADATA_KEY} appears twice` : `header: tensor ${quote(problem.key)} appears twice`)
+      : `header: key ${quote(problem.key)} appears twice in ${quote(problem.parent)}`);
+  }
   let text: string;
   try {
     // fatal: invalid UTF-8 throws instead of becoming U+FFFD; ignoreBOM: a BOM stays and fails as

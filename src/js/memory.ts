@@ -7,8 +7,18 @@ const blocks: (ArrayBuffer | null)[] = [null]; // id 0 is the null pointer
 const freeIds: number[] = [];
 let held = 0;
 
+/**
+ * The largest block any backend hands out: AssemblyScript's TLSF allocator (the WASM backends)
+ * aborts above 2³⁰ bytes, and this backend keeps the same cap so every backend fails alike.
+ * see: https://github.com/AssemblyScript/assemblyscript/blob/main/std/assembly/rt/tlsf.ts (BLOCK_MAXSIZE)
+ */
+export const MAX_BLOCK_BYTES = 2 ** 30 - 64;
+
 /** Allocates `bytes` (zero-filled); returns a non-zero pointer. */
 export function alloc(bytes: number): number {
+  if (!(Number.isSafeInteger(bytes) && bytes >= 0 && bytes <= MAX_BLOCK_BYTES)) {
+    throw new RangeError(`out of memory: could not allocate ${bytes} bytes (one block holds at most ${MAX_BLOCK_BYTES} bytes on every backend)`);
+  }
   const id = freeIds.pop() ?? blocks.length;
   blocks[id] = new ArrayBuffer(bytes);
   held += bytes;

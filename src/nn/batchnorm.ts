@@ -1,11 +1,11 @@
 // BatchNorm1d/2d/3d with PyTorch's names and semantics; backward sits beside forward.
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167;
 //      https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
-import { Parameter, Tensor } from '../tensor';
+import { checkShape, Parameter, Tensor } from '../tensor';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
-import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
-import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe } from '../validate';
-import { Module, type StateEntry, type StateDictInput } from './module';
+import { checkBatchSize, checkInput, checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
+import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
+import { Allocations, checkLayerSize, Module, type StateEntry, type StateDictInput } from './module';
 import { track } from '../autograd/engine';
 import { record } from '../autograd/functional';
 
@@ -74,7 +74,7 @@ abstract class BatchNorm extends Module {
 
   constructor(numFeatures: number, options: BatchNormOptions, layouts: readonly Layout[]) {
     super();
-    const where = `${new.target.name}`;
+    const where = kindOf(new.target);
     if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new RangeError(`${where}: numFeatures: expected a positive integer, got ${describe(numFeatures)}`);
     checkOptions(where, options, OPTION_KEYS);
     // an option given as undefined takes its default, like an omitted one
@@ -95,16 +95,23 @@ abstract class BatchNorm extends Module {
     this.layout = checkOneOf(where, 'layout', o.layout, layouts);
     if (o.activation !== null && o.activation !== 'relu') throw new TypeError(`${where}: activation: expected 'relu' or null, got ${describe(o.activation)}`);
     this.activation = o.activation;
-    this.weight = this.affine ? new Parameter([numFeatures], 1) : null;
-    this.bias = this.affine ? new Parameter([numFeatures], 0) : null;
-    this.runningMean = this.trackRunningStats ? Tensor.full([numFeatures], 0) : null;
-    this.runningVar = this.trackRunningStats ? Tensor.full([numFeatures], 1) : null;
-    this.#stats = new Stats(numFeatures);
+    // γ, β and their gradients, running mean and var, six floats of saved statistics per channel
+    checkLayerSize(where, 'numFeatures', numFeatures, numFeatures * ((this.affine ? 4 : 0) + (this.trackRunningStats ? 2 : 0) + 6));
+    const made = new Allocations();
+    try {
+      this.weight = this.affine ? made.add(new Parameter([numFeatures], 1, `${where}: weight`)) : null;
+      this.bias = this.affine ? made.add(new Parameter([numFeatures], 0, `${where}: bias`)) : null;
+      this.runningMean = this.trackRunningStats ? made.add(Tensor.full([numFeatures], 0)) : null;
+      this.runningVar = this.trackRunningStats ? made.add(Tensor.full([numFeatures], 1)) : null;
+      this.#stats = new Stats(numFeatures);
+    } catch (e) {
+      throw made.free(e);
+    }
   }
 
   /** Normalizes `x`; in training mode with batch statistics (and updates the running ones). */
   forward(x: Tensor): Tensor {
-    const where = `${this.constructor.name}.forward`;
+    const where = `${this.kind}.forward`;
     const t = checkTensor(where, 'input', x);
     const g = checkInput(where, 'input', t, this.layoutFor(t.shape.length), this.numFeatures);
     const useBatch = this.training || !this.trackRunningStats;
@@ -113,10 +120,12 @@ abstract class BatchNorm extends Module {
     // a recorded forward keeps its own statistics for the tape (the layer's are overwritten by the next forward)
     const recording = this.records(t);
     const stats = recording ? new Stats(this.numFeatures) : this.#stats;
-    let y: Tensor;
+    let y: Tensor | null = null;
     try {
-      y = forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, stats, this.runningMean, this.runningVar, this.activation === 'relu');
+      y = Tensor.empty(t.shape);
+      forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, stats, this.runningMean, this.runningVar, this.activation === 'relu', y);
     } catch (e) {
+      y?.dispose();
       if (recording) stats.block.dispose();
       throw e;
     }
@@ -125,7 +134,7 @@ abstract class BatchNorm extends Module {
       const factor = this.momentum === null ? 1 / this.numBatchesTracked : this.momentum;
       updateRunning(g, stats, factor, this.runningMean!, this.runningVar!);
     }
-    if (recording) return this.recorded(this.#record(track(y), g, t, stats, useBatch));
+    if (recording) return this.recorded(this.#record(track(y!), g, t, stats, useBatch));
     this.#input = t;
     this.#geometry = g;
     this.#usedBatch = useBatch;
@@ -145,18 +154,35 @@ abstract class BatchNorm extends Module {
     }, () => stats.block.dispose());
   }
 
+  /** The input's shape; throws what forward() would throw for it. */
+  outputShape(shape: readonly number[]): number[] {
+    const where = `${this.kind}.forward`;
+    const s = checkShape(where, shape);
+    const g = checkInputShape(where, 'input', s, this.layoutFor(s.length), this.numFeatures);
+    if (this.training || !this.trackRunningStats) checkBatchSize(where, g, s);
+    return s;
+  }
+
+  checkBackwardReady(): void {
+    const where = `${this.kind}.backward`;
+    this.checkUsable(where);
+    if (this.hasRecorded()) return;
+    const x = this.#input;
+    if (x === null || this.#geometry === null) throw new Error(`${where}: call forward() first`);
+    if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+  }
+
   /**
    * Gradient of the last forward: returns dx and adds dγ, dβ to weight.grad, bias.grad.
    * Batch statistics are differentiated through (training); running statistics are constants (eval).
    */
   backward(dy: Tensor): Tensor {
-    const where = `${this.constructor.name}.backward`;
+    const where = `${this.kind}.backward`;
     this.checkUsable(where);
     const r = this.backwardRecorded(where, dy, true);
     if (r !== undefined) return r!;
-    const x = this.#input, g = this.#geometry;
-    if (x === null || g === null) throw new Error(`${where}: call forward() first`);
-    if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+    this.checkBackwardReady();
+    const x = this.#input!, g = this.#geometry!;
     const d = checkTensor(where, 'gradOutput', dy);
     if (d.shape.length !== x.shape.length || d.shape.some((v, i) => v !== x.shape[i])) {
       throw new RangeError(`${where}: gradOutput: expected shape [${x.shape.join(', ')}] (the last input's), got [${d.shape.join(', ')}]`);
@@ -185,13 +211,13 @@ abstract class BatchNorm extends Module {
   }
 
   zeroGrad(): void {
-    this.checkUsable(`${this.constructor.name}.zeroGrad`);
+    this.checkUsable(`${this.kind}.zeroGrad`);
     super.zeroGrad();
   }
 
   /** Copies of the state under PyTorch's state_dict names. */
   stateDict(): BatchNormState {
-    this.checkUsable(`${this.constructor.name}.stateDict`);
+    this.checkUsable(`${this.kind}.stateDict`);
     return super.stateDict() as BatchNormState;
   }
 
@@ -216,6 +242,7 @@ abstract class BatchNorm extends Module {
 
 /** BatchNorm over [N, C] or [N, C, L] (layout 'NCL', default) or [N, L, C] (layout 'NLC'). */
 export class BatchNorm1d extends BatchNorm {
+  static readonly kind: string = 'BatchNorm1d';
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super(numFeatures, options, ['NCL', 'NLC']);
   }
@@ -226,6 +253,7 @@ export class BatchNorm1d extends BatchNorm {
 
 /** BatchNorm over [N, C, H, W] (layout 'NCHW', default) or [N, H, W, C] (layout 'NHWC'). */
 export class BatchNorm2d extends BatchNorm {
+  static readonly kind: string = 'BatchNorm2d';
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super(numFeatures, options, ['NCHW', 'NHWC']);
   }
@@ -233,6 +261,7 @@ export class BatchNorm2d extends BatchNorm {
 
 /** BatchNorm over [N, C, D, H, W] (layout 'NCDHW', default) or [N, D, H, W, C] (layout 'NDHWC'). */
 export class BatchNorm3d extends BatchNorm {
+  static readonly kind: string = 'BatchNorm3d';
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super(numFeatures, options, ['NCDHW', 'NDHWC']);
   }

@@ -13,14 +13,18 @@ const AXES: Record<Layout, string> = {
 
 /** Checks `x` against a layout and channel count; returns its geometry. */
 export function checkInput(where: string, name: string, x: unknown, layout: Layout, channels: number): Geometry {
-  const t = checkTensor(where, name, x);
+  return checkInputShape(where, name, checkTensor(where, name, x).shape, layout, channels);
+}
+
+/** As checkInput, for the shape alone (what a forward would get). */
+export function checkInputShape(where: string, name: string, shape: readonly number[], layout: Layout, channels: number): Geometry {
   const rank = LAYOUT_RANK[layout];
   const ax = channelAxis(layout);
   const want = AXES[layout].split(', ').map((a) => (a === 'C' ? String(channels) : a)).join(', ');
-  if (t.shape.length !== rank || t.shape[ax] !== channels) {
-    throw new RangeError(`${where}: ${name}: expected a rank-${rank} ${layout} tensor with ${channels} channels ([${want}]), got [${t.shape.join(', ')}]`);
+  if (shape.length !== rank || shape[ax] !== channels) {
+    throw new RangeError(`${where}: ${name}: expected a rank-${rank} ${layout} tensor with ${channels} channels ([${want}]), got [${shape.join(', ')}]`);
   }
-  return geometry(layout, t.shape);
+  return geometry(layout, shape);
 }
 
 /** PyTorch's check: batch statistics need more than one value per channel. */
@@ -42,10 +46,10 @@ export class Stats {
 /**
  * y = BN(x), or ReLU(BN(x)) in one pass when `relu`. Batch statistics (into `stats`) when `useBatch`,
  * else `runMean`/`runVar` (f32 tensors).
- * Checks are the caller's; this only computes.
+ * Checks are the caller's; this only computes. Into `y` when given: a caller that frees it when
+ * a kernel's workspace cannot be allocated.
  */
-export function forwardCore(g: Geometry, x: Tensor, weight: Tensor | null, bias: Tensor | null, useBatch: boolean, eps: number, stats: Stats, runMean: Tensor | null, runVar: Tensor | null, relu = false): Tensor {
-  const y = Tensor.empty(x.shape);
+export function forwardCore(g: Geometry, x: Tensor, weight: Tensor | null, bias: Tensor | null, useBatch: boolean, eps: number, stats: Stats, runMean: Tensor | null, runVar: Tensor | null, relu = false, y: Tensor = Tensor.empty(x.shape)): Tensor {
   if (g.size === 0) return y;
   const gamma = weight ? weight.ptr : 0, beta = bias ? bias.ptr : 0;
   if (useBatch) {

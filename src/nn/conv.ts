@@ -6,14 +6,14 @@
 // see: Chellapilla et al. 2006, https://inria.hal.science/inria-00112631 (convolution as a matrix
 //      product); https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (shapes, default init:
 //      kaiming_uniform_(a=√5) on the weight, U(±1/√fan_in) on the bias, fan_in = in·kh·kw)
-import { Parameter, Tensor } from '../tensor';
+import { checkShape, Parameter, Tensor } from '../tensor';
 import { matmul } from '../kernels/gemm';
 import { addColumnSums } from '../kernels/reduce';
 import { col2imNCHW, col2imNHWC, convBiasGradNCHW, convBiasNCHW, im2colNCHW, im2colNHWC, slidingWindow, type Window } from '../kernels/conv';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
-import { Module } from './module';
+import { Allocations, checkLayerSize, Module } from './module';
 import { conv2d } from '../autograd/conv_ops';
 
 export type Conv2dLayout = 'NCHW' | 'NHWC';
@@ -45,13 +45,18 @@ export interface Geometry2d { n: number; c: number; h: number; w: number; oh: nu
  * and padding; returns its geometry. N may be 0; C, H and W may not (as in PyTorch).
  */
 export function checkInput2d(where: string, x: unknown, layout: Conv2dLayout, channels: number | null, k: readonly number[], s: readonly number[], p: readonly number[]): Geometry2d {
-  const t = checkTensor(where, 'input', x);
+  return checkShape2d(where, checkTensor(where, 'input', x).shape, layout, channels, k, s, p);
+}
+
+/** As checkInput2d, for the shape alone (what a forward would get). */
+export function checkShape2d(where: string, shape: readonly number[], layout: Conv2dLayout, channels: number | null, k: readonly number[], s: readonly number[], p: readonly number[]): Geometry2d {
+  const dims = checkShape(where, shape);
   const nchw = layout === 'NCHW';
   const cs = channels === null ? 'C' : String(channels);
   const want = nchw ? `[N, ${cs}, H, W]` : `[N, H, W, ${cs}]`;
-  const got = `[${t.shape.join(', ')}]`;
-  if (t.shape.length !== 4) throw new RangeError(`${where}: input: expected a rank-4 ${layout} tensor ${want}, got ${got}`);
-  const [n, c, h, w] = nchw ? t.shape : [t.shape[0], t.shape[3], t.shape[1], t.shape[2]];
+  const got = `[${dims.join(', ')}]`;
+  if (dims.length !== 4) throw new RangeError(`${where}: input: expected a rank-4 ${layout} tensor ${want}, got ${got}`);
+  const [n, c, h, w] = nchw ? dims : [dims[0], dims[3], dims[1], dims[2]];
   if (channels !== null && c !== channels) throw new RangeError(`${where}: input: expected a rank-4 ${layout} tensor with ${channels} channels ${want}, got ${got}`);
   if (c < 1 || h < 1 || w < 1) throw new RangeError(`${where}: input: expected non-zero channel, height and width in ${want}, got ${got}`);
   const ph = h + 2 * p[0], pw = w + 2 * p[1];
@@ -74,6 +79,7 @@ export function checkGradOutput(where: string, dy: unknown, shape: readonly numb
 const CHUNK_FLOATS = 1 << 22;
 
 export class Conv2d extends Module {
+  static readonly kind: string = 'Conv2d';
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernelSize: readonly [number, number];
@@ -103,15 +109,23 @@ export class Conv2d extends Module {
     const layout = checkOneOf(where, 'layout', options.layout ?? 'NCHW', ['NCHW', 'NHWC'] as const);
     const gen = options.generator ?? defaultGenerator;
     if (!(gen instanceof Generator)) throw new TypeError(`${where}: generator: expected a Generator, got ${describe(gen)}`);
+    // the weight, the bias and their gradients, and the NHWC forward's rearranged copy of the weight
+    const wFloats = outChannels * inChannels * k[0] * k[1];
+    checkLayerSize(where, `outChannels × inChannels × kh × kw = ${outChannels} × ${inChannels} × ${k[0]} × ${k[1]}`, wFloats, (layout === 'NHWC' ? 3 : 2) * wFloats + (hasBias ? 2 * outChannels : 0));
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = Object.freeze(k);
     this.stride = Object.freeze(s);
     this.padding = Object.freeze(p);
     this.layout = layout;
-    this.weight = new Parameter([outChannels, inChannels, k[0], k[1]], 0);
+    const made = new Allocations();
+    try {
+      this.weight = made.add(new Parameter([outChannels, inChannels, k[0], k[1]], 0, `${where}: weight`));
+      this.bias = hasBias ? made.add(new Parameter([outChannels], 0, `${where}: bias`)) : null;
+    } catch (e) {
+      throw made.free(e);
+    }
     kaimingUniform(this.weight, Math.sqrt(5), gen);
-    this.bias = hasBias ? new Parameter([outChannels], 0) : null;
     const bound = 1 / Math.sqrt(inChannels * k[0] * k[1]);
     if (this.bias) uniform(this.bias, -bound, bound, gen);
   }
@@ -139,6 +153,17 @@ export class Conv2d extends Module {
   #chunk(g: Geometry2d): number {
     const per = g.oh * g.ow * this.inChannels * this.kernelSize[0] * this.kernelSize[1];
     return Math.max(1, Math.min(g.n, Math.floor(CHUNK_FLOATS / per)));
+  }
+
+  outputShape(shape: readonly number[]): number[] {
+    return this.#outShape(checkShape2d('Conv2d.forward', shape, this.layout, this.inChannels, this.kernelSize, this.stride, this.padding));
+  }
+
+  checkBackwardReady(where = 'Conv2d.backward'): void {
+    this.checkUsable(where);
+    const x = this.#input;
+    if (x === null || this.#geom === null) throw new Error(`${where}: call forward() first`);
+    if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
   }
 
   /** x [N, in, H, W] (NCHW) or [N, H, W, in] (NHWC) → y [N, out, OH, OW] or [N, OH, OW, out]. */
@@ -228,9 +253,8 @@ export class Conv2d extends Module {
     this.checkUsable(where);
     const r = this.backwardRecorded(where, dy, inputGrad);
     if (r !== undefined) return r;
-    const x = this.#input, g = this.#geom, win = this.#win;
-    if (x === null || g === null || win === null) throw new Error(`${where}: call forward() first`);
-    if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+    this.checkBackwardReady(where);
+    const x = this.#input!, g = this.#geom!, win = this.#win!;
     checkGradOutput(where, dy, this.#outShape(g));
     const dx = inputGrad ? Tensor.empty(x.shape) : null;
     try {

@@ -9,7 +9,8 @@ import { ReLU } from './layers';
 import { BatchNorm1d, BatchNorm2d, BatchNorm3d } from './batchnorm';
 import { Sequential } from './layers';
 import { Module } from './module';
-import { describe } from '../validate';
+import { checkOptions, describe, kindOf } from '../validate';
+import { Generator } from '../random';
 
 /** A layer with weight [out, …] and optional bias [out] that BN can fold into. */
 interface FoldableLinear extends Module {
@@ -25,10 +26,25 @@ function isNorm(m: Module | undefined): m is BatchNorm1d | BatchNorm2d | BatchNo
  * other layers are shared with `model` (not copied). Needs running statistics (trackRunningStats).
  * `makeFolded(layer, weight, bias)` builds the replacement for other layer types; Linear and Conv2d are built in.
  */
-export function foldBatchNorm(model: Sequential, options: { makeFolded?: (layer: Module, weight: Float32Array, bias: Float32Array) => Module | null } = {}): Sequential {
+export function foldBatchNorm(model: Sequential, options: { makeFolded?: MakeFolded } = {}): Sequential {
   if (!(model instanceof Sequential)) throw new TypeError(`foldBatchNorm: model: expected a Sequential, got ${describe(model)}`);
+  checkOptions('foldBatchNorm', options, ['makeFolded']);
+  const make = options.makeFolded;
+  if (make !== undefined && typeof make !== 'function') throw new TypeError(`foldBatchNorm: makeFolded: expected a function, got ${describe(make)}`);
+  // the layers made here (not those shared with `model`), freed if a later fold throws
+  const made: Module[] = [];
+  try {
+    return new Sequential(...foldLayers(model.layers, make, made)).eval();
+  } catch (e) {
+    for (const m of made) m.dispose();
+    throw e;
+  }
+}
+
+type MakeFolded = (layer: Module, weight: Float32Array, bias: Float32Array) => Module | null;
+
+function foldLayers(layers: readonly Module[], makeFolded: MakeFolded | undefined, made: Module[]): Module[] {
   const out: Module[] = [];
-  const layers = model.layers;
   for (let i = 0; i < layers.length; i++) {
     const layer = layers[i], next = layers[i + 1];
     if (isNorm(next) && 'weight' in layer) {
@@ -46,10 +62,11 @@ export function foldBatchNorm(model: Sequential, options: { makeFolded?: (layer:
         for (let j = 0; j < per; j++) w[o * per + j] = w[o * per + j] * a;
         bias[o] = (b0[o] - sd.running_mean![o]) * a + (next.affine ? sd.bias![o] : 0);
       }
-      const folded = layer instanceof Linear ? linearWith(layer, w, bias)
-        : layer instanceof Conv2d ? convWith(layer, w, bias)
-          : options.makeFolded?.(layer, w, bias) ?? null;
-      if (folded === null) throw new TypeError(`foldBatchNorm: layer ${i}: no way to fold into ${layer.constructor.name} (pass options.makeFolded)`);
+      const folded = layer instanceof Linear ? linearWith(layer, w, bias, made)
+        : layer instanceof Conv2d ? convWith(layer, w, bias, made)
+          : makeFolded?.(layer, w, bias) ?? null;
+      if (folded === null) throw new TypeError(`foldBatchNorm: layer ${i}: no way to fold into ${kindOf(layer.constructor)} (pass options.makeFolded)`);
+      if (!(folded instanceof Module)) throw new TypeError(`foldBatchNorm: layer ${i}: makeFolded: expected a Module or null, got ${describe(folded)}`);
       out.push(folded);
       if (next.activation === 'relu') out.push(new ReLU());
       i++; // the BatchNorm is gone
@@ -57,17 +74,21 @@ export function foldBatchNorm(model: Sequential, options: { makeFolded?: (layer:
       out.push(layer);
     }
   }
-  return new Sequential(...out).eval();
+  return out;
 }
 
-function convWith(l: Conv2d, w: Float32Array, b: Float32Array): Conv2d {
-  const f = new Conv2d(l.inChannels, l.outChannels, l.kernelSize as [number, number], { stride: l.stride as [number, number], padding: l.padding as [number, number], layout: l.layout });
+// The folded layers' initial weights are overwritten at once: a generator of their own keeps the
+// default generator's sequence where it was.
+function convWith(l: Conv2d, w: Float32Array, b: Float32Array, made: Module[]): Conv2d {
+  const f = new Conv2d(l.inChannels, l.outChannels, l.kernelSize as [number, number], { stride: l.stride as [number, number], padding: l.padding as [number, number], layout: l.layout, generator: new Generator(0) });
+  made.push(f);
   f.loadStateDict({ weight: w, bias: b });
   return f;
 }
 
-function linearWith(l: Linear, w: Float32Array, b: Float32Array): Linear {
-  const f = new Linear(l.inFeatures, l.outFeatures);
+function linearWith(l: Linear, w: Float32Array, b: Float32Array, made: Module[]): Linear {
+  const f = new Linear(l.inFeatures, l.outFeatures, { generator: new Generator(0) });
+  made.push(f);
   f.loadStateDict({ weight: w, bias: b });
   return f;
 }

@@ -59,17 +59,19 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   const w = perChannel('weight', options.weight), b = perChannel('bias', options.bias);
   if (training) checkBatchSize(where, g, x.shape);
   const stats = new Stats(g.c);
-  let y: Tensor;
+  let y: Tensor | null = null;
   try {
-    y = track(forwardCore(g, x, w, b, training, eps, stats, rm, rv));
+    y = track(Tensor.empty(x.shape));
+    forwardCore(g, x, w, b, training, eps, stats, rm, rv, false, y);
     if (training && rm && rv) updateRunning(g, stats, momentum, rm, rv);
   } catch (e) {
+    y?.dispose(); // a kernel's workspace could not be allocated
     stats.block.dispose();
     throw e;
   }
   // the backward differentiates through the batch statistics (training) or takes the running ones as constants
   const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
-  return record(y, 'batchNorm', inputs, (gy) => {
+  return record(y!, 'batchNorm', inputs, (gy) => {
     const gx = Tensor.empty(x.shape);
     const gw = w ? Tensor.full(w.shape, 0) : null, gb = b ? Tensor.full(b.shape, 0) : null;
     if (g.size > 0) bnBackward(g, x.ptr, gy.ptr, gx.ptr, w ? w.ptr : 0, stats.mean, stats.invstd, gw ? gw.ptr : 0, gb ? gb.ptr : 0, training);

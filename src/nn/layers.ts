@@ -1,11 +1,11 @@
 // Elementwise activations, Flatten and Sequential; each backward sits beside its forward.
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py;
 //      https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
-import { Tensor } from '../tensor';
+import { checkShape, Tensor } from '../tensor';
 import { activationBackward, activationForward, mulElementwise, SAVES, type ActivationKind } from '../kernels/activations';
-import { checkTensor, checkUnit, describe } from '../validate';
-import { defaultGenerator, type Generator } from '../random';
-import { Module } from './module';
+import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
+import { defaultGenerator, Generator } from '../random';
+import { Module, saveBuffers } from './module';
 import { relu, reshape, sigmoid, tanh } from '../autograd/functional';
 import { dropout } from '../autograd/conv_ops';
 
@@ -14,48 +14,61 @@ const ACT: Record<ActivationKind, (x: Tensor) => Tensor> = { relu, sigmoid, tanh
 /** y = f(x) elementwise; the backward needs x (ReLU) or y (sigmoid, tanh) of the last forward. */
 abstract class Activation extends Module {
   #saved: Tensor | null = null;
-  protected abstract readonly kind: ActivationKind;
+  protected abstract readonly act: ActivationKind;
 
   forward(x: Tensor): Tensor {
-    const where = `${this.constructor.name}.forward`;
+    const where = `${this.kind}.forward`;
     checkTensor(where, 'input', x);
-    if (this.records(x)) return this.recorded(ACT[this.kind](x));
+    if (this.records(x)) return this.recorded(ACT[this.act](x));
     const y = Tensor.empty(x.shape);
-    activationForward(this.kind, x.ptr, y.ptr, x.size);
-    this.#saved = SAVES[this.kind] === 'input' ? x : y;
+    activationForward(this.act, x.ptr, y.ptr, x.size);
+    this.#saved = SAVES[this.act] === 'input' ? x : y;
     return y;
   }
 
-  backward(dy: Tensor): Tensor {
-    const where = `${this.constructor.name}.backward`;
-    const r = this.backwardRecorded(where, dy, true);
-    if (r !== undefined) return r!;
+  outputShape(shape: readonly number[]): number[] {
+    return checkShape(`${this.kind}.forward`, shape);
+  }
+
+  checkBackwardReady(): void {
+    const where = `${this.kind}.backward`;
     const s = this.#saved;
     if (s === null) throw new Error(`${where}: call forward() first`);
-    if (s.disposed) throw new Error(`${where}: the ${SAVES[this.kind]} of the last forward() was disposed; backward needs it`);
+    if (s.disposed) throw new Error(`${where}: the ${SAVES[this.act]} of the last forward() was disposed; backward needs it`);
+  }
+
+  backward(dy: Tensor): Tensor {
+    const where = `${this.kind}.backward`;
+    const r = this.backwardRecorded(where, dy, true);
+    if (r !== undefined) return r!;
+    this.checkBackwardReady();
+    const s = this.#saved!;
     checkTensor(where, 'gradOutput', dy);
     if (dy.shape.length !== s.shape.length || dy.shape.some((v, i) => v !== s.shape[i])) {
       throw new RangeError(`${where}: gradOutput: expected shape [${s.shape.join(', ')}] (the last output's), got [${dy.shape.join(', ')}]`);
     }
     const dx = Tensor.empty(s.shape);
-    activationBackward(this.kind, s.ptr, dy.ptr, dx.ptr, s.size);
+    activationBackward(this.act, s.ptr, dy.ptr, dx.ptr, s.size);
     return dx;
   }
 }
 
 /** max(x, 0). */
 export class ReLU extends Activation {
-  protected readonly kind = 'relu';
+  static readonly kind: string = 'ReLU';
+  protected readonly act = 'relu';
 }
 
 /** 1 / (1 + e^(−x)). */
 export class Sigmoid extends Activation {
-  protected readonly kind = 'sigmoid';
+  static readonly kind: string = 'Sigmoid';
+  protected readonly act = 'sigmoid';
 }
 
 /** tanh(x). */
 export class Tanh extends Activation {
-  protected readonly kind = 'tanh';
+  static readonly kind: string = 'Tanh';
+  protected readonly act = 'tanh';
 }
 
 /**
@@ -64,6 +77,7 @@ export class Tanh extends Activation {
  * see: Srivastava et al. 2014, https://jmlr.org/papers/v15/srivastava14a.html
  */
 export class Dropout extends Module {
+  static readonly kind: string = 'Dropout';
   readonly p: number;
   readonly generator: Generator;
   #mask: Tensor | null = null;
@@ -72,20 +86,40 @@ export class Dropout extends Module {
     super();
     this.p = checkUnit('Dropout', 'p', p);
     if (this.p === 1) throw new RangeError('Dropout: p: expected a number in [0, 1), got number 1');
-    this.generator = options.generator ?? defaultGenerator;
+    checkOptions('Dropout', options, ['generator']);
+    const gen = options.generator ?? defaultGenerator;
+    if (!(gen instanceof Generator)) throw new TypeError(`Dropout: generator: expected a Generator, got ${describe(gen)}`);
+    this.generator = gen;
+  }
+
+  outputShape(shape: readonly number[]): number[] {
+    return checkShape('Dropout.forward', shape);
   }
 
   forward(x: Tensor): Tensor {
     checkTensor('Dropout.forward', 'input', x);
+    if (this.records(x)) {
+      this.#mask?.dispose();
+      this.#mask = null;
+      return this.recorded(dropout(x, this.p, { training: this.training, generator: this.generator }));
+    }
+    const y = Tensor.empty(x.shape);
+    let mask: Tensor | null = null;
+    if (this.training && this.p !== 0) {
+      try {
+        mask = Tensor.empty(x.shape);
+      } catch (e) {
+        y.dispose();
+        throw e;
+      }
+    }
+    // the last forward's mask goes only once this one cannot fail
     this.#mask?.dispose();
     this.#mask = null;
-    if (this.records(x)) return this.recorded(dropout(x, this.p, { training: this.training, generator: this.generator }));
-    const y = Tensor.empty(x.shape);
-    if (!this.training || this.p === 0) {
+    if (mask === null) {
       y.view().set(x.view());
       return y;
     }
-    const mask = Tensor.empty(x.shape);
     const m = mask.view(), keep = 1 / (1 - this.p);
     for (let i = 0; i < m.length; i++) m[i] = this.generator.uniform() < this.p ? 0 : keep;
     mulElementwise(x.ptr, mask.ptr, y.ptr, x.size);
@@ -115,29 +149,45 @@ export class Dropout extends Module {
 
 /** [N, d1, d2, …] → [N, d1·d2·…] (a copy, so the caller owns it as any other output). */
 export class Flatten extends Module {
+  static readonly kind: string = 'Flatten';
   #shape: readonly number[] | null = null;
 
   forward(x: Tensor): Tensor {
     checkTensor('Flatten.forward', 'input', x);
-    if (x.shape.length < 1) throw new RangeError(`Flatten.forward: input: expected rank ≥ 1, got []`);
-    if (this.records(x)) return this.recorded(reshape(x, [x.shape[0], x.shape.slice(1).reduce((a, b) => a * b, 1)]));
-    const y = Tensor.empty([x.shape[0], x.shape.slice(1).reduce((a, b) => a * b, 1)]);
+    if (this.records(x)) return this.recorded(reshape(x, this.outputShape(x.shape)));
+    const y = Tensor.empty(this.outputShape(x.shape));
     y.view().set(x.view());
     this.#shape = x.shape;
     return y;
   }
 
+  outputShape(shape: readonly number[]): number[] {
+    const s = checkShape('Flatten.forward', shape);
+    if (s.length < 1) throw new RangeError(`Flatten.forward: input: expected rank ≥ 1, got []`);
+    return [s[0], s.slice(1).reduce((a, b) => a * b, 1)];
+  }
+
+  checkBackwardReady(): void {
+    if (this.#shape === null) throw new Error('Flatten.backward: call forward() first');
+  }
+
   backward(dy: Tensor): Tensor {
     const r = this.backwardRecorded('Flatten.backward', dy, true);
     if (r !== undefined) return r!;
-    if (this.#shape === null) throw new Error('Flatten.backward: call forward() first');
+    this.checkBackwardReady();
     checkTensor('Flatten.backward', 'gradOutput', dy);
-    const size = this.#shape.reduce((a, b) => a * b, 1);
+    const shape = this.#shape!;
+    const size = shape.reduce((a, b) => a * b, 1);
     if (dy.size !== size) throw new RangeError(`Flatten.backward: gradOutput: expected ${size} values, got [${dy.shape.join(', ')}]`);
-    const dx = Tensor.empty(this.#shape);
+    const dx = Tensor.empty(shape);
     dx.view().set(dy.view());
     return dx;
   }
+}
+
+/** True when `m` or a layer inside it trains: its forward may move running statistics. */
+function anyTraining(m: Module): boolean {
+  return m.training || m.children().some(([, c]) => anyTraining(c));
 }
 
 /**
@@ -145,6 +195,7 @@ export class Flatten extends Module {
  * forward or dispose) and the intermediate gradients of a backward (freed as soon as used).
  */
 export class Sequential extends Module {
+  static readonly kind: string = 'Sequential';
   readonly layers: readonly Module[];
   #outputs: Tensor[] = [];
 
@@ -161,20 +212,52 @@ export class Sequential extends Module {
     return this.layers.map((l, i): [string, Module] => [String(i), l]);
   }
 
+  /**
+   * Checks the whole chain (every layer's shape, every layer usable) before the first layer runs,
+   * so a layer that would reject its input throws before an earlier one moves its state.
+   */
   forward(x: Tensor): Tensor {
     checkTensor('Sequential.forward', 'input', x);
+    this.outputShape(x.shape);
+    this.checkUsable('Sequential.forward');
     this.#release();
+    // what can still fail (an allocation) puts back the running statistics moved before it; in
+    // eval no layer moves any, and inference skips the copy
+    const restore = anyTraining(this) ? saveBuffers(this) : null;
     let cur = x;
-    this.layers.forEach((layer, i) => {
-      const y = layer.forward(cur);
-      if (i < this.layers.length - 1) this.#outputs.push(y);
-      cur = y;
-    });
+    try {
+      this.layers.forEach((layer, i) => {
+        const y = layer.forward(cur);
+        if (i < this.layers.length - 1) this.#outputs.push(y);
+        cur = y;
+      });
+    } catch (e) {
+      this.#release();
+      restore?.();
+      throw e;
+    }
     return cur;
   }
 
+  /** The last layer's output shape (null when a layer cannot tell); throws the error a layer's forward would. */
+  outputShape(shape: readonly number[]): number[] | null {
+    let s: number[] | null = checkShape('Sequential.forward', shape);
+    for (const layer of this.layers) {
+      s = layer.outputShape(s);
+      if (s === null) return null;
+    }
+    return s;
+  }
+
+  checkBackwardReady(): void {
+    // a layer whose last forward recorded runs that op, which holds what its backward needs
+    for (const layer of this.layers) if (!layer.hasRecorded()) layer.checkBackwardReady();
+  }
+
+  // Every layer is checked before the first backward runs: a throw then leaves every gradient as it was.
   backward(dy: Tensor): Tensor {
     checkTensor('Sequential.backward', 'gradOutput', dy);
+    this.checkBackwardReady();
     const g = this.#backTo(1, dy);
     try {
       return this.layers[0].backward(g);
@@ -186,6 +269,7 @@ export class Sequential extends Module {
   /** As backward, without dL/dx of the first layer (Linear and Conv2d then skip that product). */
   backwardParams(dy: Tensor): void {
     checkTensor('Sequential.backwardParams', 'gradOutput', dy);
+    this.checkBackwardReady();
     const g = this.#backTo(1, dy);
     try {
       this.layers[0].backwardParams(g);

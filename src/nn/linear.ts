@@ -1,18 +1,19 @@
 // Linear: y = x·Wᵀ + b, with W [out, in] as PyTorch stores it; backward beside forward.
 // see: https://pytorch.org/docs/stable/generated/torch.nn.Linear.html (default init:
 //      kaiming_uniform_(a=√5) for W, U(±1/√in) for b)
-import { Parameter, Tensor } from '../tensor';
+import { checkShape, Parameter, Tensor } from '../tensor';
 import { matmul } from '../kernels/gemm';
 import { addColumnSums } from '../kernels/reduce';
-import { defaultGenerator, type Generator } from '../random';
+import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
-import { Module } from './module';
+import { Allocations, checkLayerSize, Module } from './module';
 import * as F from '../autograd/nn_ops';
 
 export interface LinearOptions { bias?: boolean; generator?: Generator }
 
 export class Linear extends Module {
+  static readonly kind: string = 'Linear';
   readonly inFeatures: number;
   readonly outFeatures: number;
   readonly weight: Parameter;
@@ -28,11 +29,19 @@ export class Linear extends Module {
     checkOptions(where, options, ['bias', 'generator']);
     const hasBias = checkBool(where, 'bias', options.bias ?? true);
     const gen = options.generator ?? defaultGenerator;
+    if (!(gen instanceof Generator)) throw new TypeError(`${where}: generator: expected a Generator, got ${describe(gen)}`);
+    // the weight, the bias and their gradients
+    checkLayerSize(where, `inFeatures × outFeatures = ${inFeatures} × ${outFeatures}`, inFeatures * outFeatures, 2 * (inFeatures + (hasBias ? 1 : 0)) * outFeatures);
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
-    this.weight = new Parameter([outFeatures, inFeatures], 0);
+    const made = new Allocations();
+    try {
+      this.weight = made.add(new Parameter([outFeatures, inFeatures], 0, `${where}: weight`));
+      this.bias = hasBias ? made.add(new Parameter([outFeatures], 0, `${where}: bias`)) : null;
+    } catch (e) {
+      throw made.free(e);
+    }
     kaimingUniform(this.weight, Math.sqrt(5), gen);
-    this.bias = hasBias ? new Parameter([outFeatures], 0) : null;
     if (this.bias) uniform(this.bias, -1 / Math.sqrt(inFeatures), 1 / Math.sqrt(inFeatures), gen);
   }
 
@@ -44,16 +53,33 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     const where = 'Linear.forward';
     checkTensor(where, 'input', x);
-    if (x.shape.length !== 2 || x.shape[1] !== this.inFeatures) {
-      throw new RangeError(`${where}: input: expected [N, ${this.inFeatures}], got [${x.shape.join(', ')}]`);
-    }
+    this.outputShape(x.shape);
     this.checkUsable(where);
     if (this.records(x)) return this.recorded(F.linear(x, this.weight, this.bias));
     const n = x.shape[0];
     const y = Tensor.empty([n, this.outFeatures]);
-    matmul(x.ptr, this.weight.ptr, y.ptr, n, this.outFeatures, this.inFeatures, { transB: true, bias: this.bias ? this.bias.ptr : 0 });
+    try {
+      matmul(x.ptr, this.weight.ptr, y.ptr, n, this.outFeatures, this.inFeatures, { transB: true, bias: this.bias ? this.bias.ptr : 0 });
+    } catch (e) {
+      y.dispose(); // the product's workspace could not be had
+      throw e;
+    }
     this.#input = x;
     return y;
+  }
+
+  outputShape(shape: readonly number[]): number[] {
+    const where = 'Linear.forward';
+    const s = checkShape(where, shape);
+    if (s.length !== 2 || s[1] !== this.inFeatures) throw new RangeError(`${where}: input: expected [N, ${this.inFeatures}], got [${s.join(', ')}]`);
+    return [s[0], this.outFeatures];
+  }
+
+  checkBackwardReady(where = 'Linear.backward'): void {
+    this.checkUsable(where);
+    const x = this.#input;
+    if (x === null) throw new Error(`${where}: call forward() first`);
+    if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
   }
 
   /** dW += dyᵀ·x, db += Σ_rows dy; returns dx = dy·W. */
@@ -70,9 +96,8 @@ export class Linear extends Module {
     this.checkUsable(where);
     const r = this.backwardRecorded(where, dy, inputGrad);
     if (r !== undefined) return r;
-    const x = this.#input;
-    if (x === null) throw new Error(`${where}: call forward() first`);
-    if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+    this.checkBackwardReady(where);
+    const x = this.#input!;
     checkTensor(where, 'gradOutput', dy);
     const n = x.shape[0];
     if (dy.shape.length !== 2 || dy.shape[0] !== n || dy.shape[1] !== this.outFeatures) {

@@ -2,9 +2,11 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html, MSELoss.html
 import { Tensor } from '../tensor';
 import { mseLoss, softmaxCrossEntropy } from '../kernels/loss';
-import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
+import { checkOptions, checkTensor, checkUnit, describe, kindOf } from '../validate';
 
 abstract class Loss {
+  /** The public class name that error messages start with (minifiers rename classes, not strings). */
+  static readonly kind: string = 'Loss';
   #grad: Tensor | null = null;
 
   /** Keeps the gradient of the last forward, freeing an unclaimed earlier one. */
@@ -16,7 +18,7 @@ abstract class Loss {
   /** dL/d(input) of the last forward; the caller owns it (dispose it after use). */
   backward(): Tensor {
     const g = this.#grad;
-    if (g === null) throw new Error(`${this.constructor.name}.backward: call forward() first (each forward's gradient is handed out once)`);
+    if (g === null) throw new Error(`${kindOf(this.constructor)}.backward: call forward() first (each forward's gradient is handed out once)`);
     this.#grad = null;
     return g;
   }
@@ -30,6 +32,7 @@ abstract class Loss {
 
 /** Softmax cross-entropy over logits [N, C] with integer labels, mean over N, optional label smoothing. */
 export class CrossEntropyLoss extends Loss {
+  static readonly kind: string = 'CrossEntropyLoss';
   readonly labelSmoothing: number;
 
   constructor(options: { labelSmoothing?: number } = {}) {
@@ -64,6 +67,7 @@ export class CrossEntropyLoss extends Loss {
 
 /** Mean squared error between two tensors of the same shape. */
 export class MSELoss extends Loss {
+  static readonly kind: string = 'MSELoss';
   /** The mean loss; keeps dL/dinput for backward(). */
   forward(input: Tensor, target: Tensor): number {
     const where = 'MSELoss.forward';

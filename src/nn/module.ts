@@ -5,7 +5,7 @@
 import { Parameter, Tensor } from '../tensor';
 import { isGradEnabled, type GradFn } from '../autograd/engine';
 import * as ew from '../kernels/elementwise';
-import { checkBool, checkOptions, checkTensor, describe } from '../validate';
+import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../validate';
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
 export type StateEntry =
@@ -16,10 +16,77 @@ export type StateDict = Record<string, Float32Array | number>;
 type Values = Float32Array | Float64Array | readonly number[];
 export type StateDictInput = Record<string, Values | number | bigint>;
 
+/** WebAssembly's 32-bit memory holds 4 GiB in all; a layer's own memory must fit in it (every backend keeps that cap). */
+const MAX_LAYER_BYTES = 2 ** 32;
+
+/**
+ * Throws a RangeError naming the layer and argument when a layer's parameters, gradients and state
+ * (`floats` in all) cannot fit: `expr = value` says which argument made it so.
+ */
+export function checkLayerSize(where: string, expr: string, value: number, floats: number): void {
+  const bytes = floats * 4;
+  if (bytes > MAX_LAYER_BYTES) {
+    throw new RangeError(`${where}: ${expr} = ${value}: ${bytes} bytes of parameters, gradients and state, more than WebAssembly's 4 GiB memory`);
+  }
+}
+
+/** What a constructor has allocated so far, freed all at once when a later step throws. */
+export class Allocations {
+  #made: { dispose(): void }[] = [];
+  add<T extends { dispose(): void }>(t: T): T {
+    this.#made.push(t);
+    return t;
+  }
+  /** Frees everything added; returns `e` for the caller to rethrow (`throw made.free(e)`). */
+  free(e: unknown): unknown {
+    for (const t of this.#made) t.dispose();
+    return e;
+  }
+}
+
+/**
+ * Copies what a forward may move (every state entry but the parameters: running statistics and
+ * counters); the function returned puts them back. Sequential calls it when a layer throws midway.
+ */
+export function saveBuffers(m: Module): () => void {
+  const restores = m.stateEntries().filter((e) => !('tensor' in e) || !(e.tensor instanceof Parameter)).map((e) => {
+    if (!('tensor' in e)) {
+      const n = e.count();
+      return () => e.setCount(n);
+    }
+    const v = e.tensor.toArray();
+    return () => e.tensor.view().set(v);
+  });
+  return () => restores.forEach((r) => r());
+}
+
 export abstract class Module {
+  /** The public class name that error messages start with (minifiers rename classes, not strings). */
+  static readonly kind: string = 'Module';
   training = true;
   /** The op recorded by the last forward, for a backward(dy) after it (null when it did not record). */
   #recordedFn: GradFn | null = null;
+
+  /** This layer's public name for error messages (see `Module.kind`). */
+  protected get kind(): string {
+    return kindOf(this.constructor);
+  }
+
+  /**
+   * The shape forward() would return for an input of `shape`, throwing the error forward() would
+   * throw for it, without touching any state. null: this layer cannot tell (a user's layer that
+   * does not override it); Sequential then checks the layers after it in their own forward.
+   */
+  outputShape(_shape: readonly number[]): number[] | null {
+    return null;
+  }
+
+  /**
+   * Throws the error backward() would throw before it adds to any gradient: no forward() yet, a
+   * tensor the last forward() saved was disposed, the layer was disposed. Sequential checks every
+   * layer with it before the first backward runs, so a throwing backward changes no gradient.
+   */
+  checkBackwardReady(): void {}
 
   /** y = f(x); the caller owns y. */
   abstract forward(x: Tensor): Tensor;
@@ -37,6 +104,11 @@ export abstract class Module {
   /** True when a forward on `x` records on the tape: recording is on and x or a parameter requires a gradient. */
   protected records(x: Tensor): boolean {
     return isGradEnabled() && (x.requiresGrad || this.parameters().some((p) => p.requiresGrad));
+  }
+
+  /** True when the last forward recorded an op that no backward has run yet (its backward(dy) runs it). */
+  hasRecorded(): boolean {
+    return this.#recordedFn !== null && !this.#recordedFn.done;
   }
 
   /** Keeps y's recorded op for a later backward(dy); returns y. */
@@ -126,7 +198,7 @@ export abstract class Module {
 
   /** Training mode for this module and its children. Returns this. */
   train(mode = true): this {
-    checkBool(`${this.constructor.name}.train`, 'mode', mode);
+    checkBool(`${this.kind}.train`, 'mode', mode);
     this.training = mode;
     for (const [, m] of this.children()) m.train(mode);
     return this;
@@ -152,7 +224,7 @@ export abstract class Module {
 
   /** Loads a state dict; every name, length and type is checked before anything is written. */
   loadStateDict(state: StateDictInput, options: { strict?: boolean } = {}): void {
-    const where = `${this.constructor.name}.loadStateDict`;
+    const where = `${this.kind}.loadStateDict`;
     if (state === null || typeof state !== 'object') throw new TypeError(`${where}: state: expected an object, got ${describe(state)}`);
     checkOptions(where, options, ['strict']);
     const strict = checkBool(where, 'strict', options.strict === undefined ? true : options.strict);

@@ -8,8 +8,8 @@ import { runtime } from '../runtime/index';
 import { I32Block } from '../runtime/block';
 import { slidingWindow, type Window } from '../kernels/conv';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../kernels/pool';
-import { checkOneOf, checkOptions } from '../validate';
-import { checkGradOutput, checkInput2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from './conv';
+import { checkOneOf, checkOptions, kindOf } from '../validate';
+import { checkGradOutput, checkInput2d, checkShape2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from './conv';
 import { Module } from './module';
 import { avgPool2d as avgPool2dF, maxPool2d as maxPool2dF } from '../autograd/conv_ops';
 
@@ -33,7 +33,7 @@ abstract class Pool2d extends Module {
 
   constructor(kernelSize: Size2, options: Pool2dOptions) {
     super();
-    const where = this.constructor.name;
+    const where = kindOf(new.target);
     const k = pair(where, 'kernelSize', kernelSize, 1);
     checkOptions(where, options, ['stride', 'padding', 'layout']);
     const s = options.stride === undefined || options.stride === null ? k : pair(where, 'stride', options.stride, 1);
@@ -47,9 +47,21 @@ abstract class Pool2d extends Module {
     this.padding = Object.freeze(p);
   }
 
-  /** Checks x; returns its sizes and window for the kernels, and the output shape. */
+  /** Checks x; returns its sizes for the kernels and the output shape. */
   protected geometry(where: string, x: unknown): { p: Planes; win: Window; out: number[] } {
-    const g: Geometry2d = checkInput2d(where, x, this.layout, null, this.kernelSize, this.stride, this.padding);
+    return this.planes(checkInput2d(where, x, this.layout, null, this.kernelSize, this.stride, this.padding));
+  }
+
+  outputShape(shape: readonly number[]): number[] {
+    return this.planes(checkShape2d(`${this.kind}.forward`, shape, this.layout, null, this.kernelSize, this.stride, this.padding)).out;
+  }
+
+  checkBackwardReady(): void {
+    if (this.saved === null) throw new Error(`${this.kind}.backward: call forward() first`);
+  }
+
+  /** A checked geometry as the kernels take it, and the output shape. */
+  protected planes(g: Geometry2d): { p: Planes; win: Window; out: number[] } {
     const nchw = this.layout === 'NCHW';
     return {
       p: nchw ? { n: g.n * g.c, h: g.h, w: g.w, c: 1, oh: g.oh, ow: g.ow } : { n: g.n, h: g.h, w: g.w, c: g.c, oh: g.oh, ow: g.ow },
@@ -69,6 +81,7 @@ abstract class Pool2d extends Module {
 
 /** The maximum of each window; backward sends each gradient to the (first) maximum's position. */
 export class MaxPool2d extends Pool2d {
+  static readonly kind: string = 'MaxPool2d';
   /** The argmax (iy·w + ix) per output of the last forward. */
   #idx: I32Block | null = null;
 
@@ -95,14 +108,20 @@ export class MaxPool2d extends Pool2d {
     return y;
   }
 
+  checkBackwardReady(): void {
+    super.checkBackwardReady();
+    const idx = this.#idx!;
+    if (idx.runtime !== runtime()) throw new Error(`MaxPool2d.backward: the last forward() ran on backend '${idx.runtime.name}', but the active backend is '${runtime().name}'`);
+  }
+
   /** dx: zero except dx[argmax] += dy, window by window. */
   backward(dy: Tensor): Tensor {
     const where = 'MaxPool2d.backward';
     const r = this.backwardRecorded(where, dy, true);
     if (r !== undefined) return r!;
     const { shape, p } = this.checkBackward(where, dy);
+    this.checkBackwardReady();
     const idx = this.#idx!;
-    if (idx.runtime !== runtime()) throw new Error(`${where}: the last forward() ran on backend '${idx.runtime.name}', but the active backend is '${runtime().name}'`);
     const dx = Tensor.empty(shape);
     maxPool2dBackward(dy.ptr, idx.ptr, dx.ptr, p.n, p.h * p.w, p.c, p.oh * p.ow);
     return dx;
@@ -117,6 +136,7 @@ export class MaxPool2d extends Pool2d {
 
 /** The mean of each window, padding counted as zeros (count_include_pad = True). */
 export class AvgPool2d extends Pool2d {
+  static readonly kind: string = 'AvgPool2d';
   constructor(kernelSize: Size2, options: Pool2dOptions = {}) {
     super(kernelSize, options);
   }

@@ -4,22 +4,37 @@
 //      https://pytorch.org/docs/stable/optim.html
 import { Parameter, Tensor } from '../tensor';
 import { adamStep, sgdStep } from '../kernels/optim';
-import { checkBool, checkOptions, checkPositive, checkTensor, checkUnit, describe } from '../validate';
+import { checkBool, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
 
 function checkNonNegative(where: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`${where}: ${name}: expected a finite number ≥ 0, got ${describe(v)}`);
   return v;
 }
 
+/** Allocates one zero-filled tensor per parameter; frees those made if a later one cannot be had. */
+function zerosLike(params: readonly Parameter[]): Tensor[] {
+  const made: Tensor[] = [];
+  try {
+    for (const p of params) made.push(Tensor.full(p.shape, 0));
+  } catch (e) {
+    for (const t of made) t.dispose();
+    throw e;
+  }
+  return made;
+}
+
 export abstract class Optimizer {
+  /** The public class name that error messages start with (minifiers rename classes, not strings). */
+  static readonly kind: string = 'Optimizer';
   readonly params: readonly Parameter[];
   /** Learning rate; schedulers change it between steps. */
   lr: number;
   /** Steps taken. */
   steps = 0;
+  #disposed = false;
 
   constructor(params: readonly Parameter[], lr: number) {
-    const where = this.constructor.name;
+    const where = kindOf(new.target);
     if (!Array.isArray(params)) throw new TypeError(`${where}: params: expected an array of Parameters (model.parameters()), got ${describe(params)}`);
     params.forEach((p, i) => {
       if (!(p instanceof Parameter)) throw new TypeError(`${where}: params[${i}]: expected a Parameter, got ${describe(p)}`);
@@ -33,7 +48,8 @@ export abstract class Optimizer {
 
   /** Applies one update to every parameter from its gradient. */
   step(): void {
-    const where = `${this.constructor.name}.step`;
+    const where = `${kindOf(this.constructor)}.step`;
+    if (this.#disposed) throw new Error(`${where}: the optimizer was disposed`);
     checkNonNegative(where, 'lr', this.lr);
     this.params.forEach((p, i) => checkTensor(where, `params[${i}]`, p));
     this.steps += 1;
@@ -48,14 +64,17 @@ export abstract class Optimizer {
     for (const p of this.params) p.grad.view().fill(0);
   }
 
-  /** Frees the optimizer's state. */
-  dispose(): void {}
+  /** Frees the optimizer's state; step() then throws. */
+  dispose(): void {
+    this.#disposed = true;
+  }
 }
 
 export interface SGDOptions { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean }
 
 /** Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay. */
 export class SGD extends Optimizer {
+  static readonly kind: string = 'SGD';
   readonly momentum: number;
   readonly dampening: number;
   readonly weightDecay: number;
@@ -70,7 +89,7 @@ export class SGD extends Optimizer {
     this.weightDecay = checkNonNegative('SGD', 'weightDecay', options.weightDecay ?? 0);
     this.nesterov = checkBool('SGD', 'nesterov', options.nesterov ?? false);
     if (this.nesterov && (this.momentum === 0 || this.dampening !== 0)) throw new RangeError('SGD: nesterov: needs momentum > 0 and dampening 0');
-    this.#buffers = this.momentum !== 0 ? this.params.map((p) => Tensor.full(p.shape, 0)) : [];
+    this.#buffers = this.momentum !== 0 ? zerosLike(this.params) : [];
   }
 
   protected update(p: Parameter, i: number): void {
@@ -79,6 +98,7 @@ export class SGD extends Optimizer {
   }
 
   dispose(): void {
+    super.dispose();
     for (const b of this.#buffers) b.dispose();
   }
 }
@@ -87,6 +107,7 @@ export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: numb
 
 /** Adam; weight decay added to the gradient (L2). */
 export class Adam extends Optimizer {
+  static readonly kind: string = 'Adam';
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
@@ -95,7 +116,7 @@ export class Adam extends Optimizer {
   #v: Tensor[];
 
   constructor(params: readonly Parameter[], options: AdamOptions = {}, defaultWeightDecay = 0) {
-    const where = new.target.name;
+    const where = kindOf(new.target);
     checkOptions(where, options, ['lr', 'betas', 'eps', 'weightDecay']);
     super(params, options.lr ?? 1e-3);
     const betas = options.betas ?? [0.9, 0.999];
@@ -105,8 +126,13 @@ export class Adam extends Optimizer {
     this.betas = [betas[0], betas[1]];
     this.eps = checkPositive(where, 'eps', options.eps ?? 1e-8);
     this.weightDecay = checkNonNegative(where, 'weightDecay', options.weightDecay ?? defaultWeightDecay);
-    this.#m = this.params.map((p) => Tensor.full(p.shape, 0));
-    this.#v = this.params.map((p) => Tensor.full(p.shape, 0));
+    this.#m = zerosLike(this.params);
+    try {
+      this.#v = zerosLike(this.params);
+    } catch (e) {
+      for (const t of this.#m) t.dispose();
+      throw e;
+    }
   }
 
   protected update(p: Parameter, i: number): void {
@@ -115,12 +141,14 @@ export class Adam extends Optimizer {
   }
 
   dispose(): void {
+    super.dispose();
     for (const t of [...this.#m, ...this.#v]) t.dispose();
   }
 }
 
 /** AdamW: Adam with decoupled weight decay (default 0.01). */
 export class AdamW extends Adam {
+  static readonly kind: string = 'AdamW';
   protected readonly decoupled = true;
   constructor(params: readonly Parameter[], options: AdamOptions = {}) {
     super(params, options, 0.01);

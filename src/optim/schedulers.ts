@@ -1,13 +1,21 @@
 // Learning-rate schedules, stepped once per epoch, as PyTorch's StepLR and CosineAnnealingLR.
 // see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.StepLR.html,
 //      CosineAnnealingLR.html (the closed form; SGDR, https://arxiv.org/abs/1608.03983)
-import type { Optimizer } from './optimizers';
-import { checkOptions, checkPositive, describe } from '../validate';
+import { Optimizer } from './optimizers';
+import { checkOptions, checkPositive, describe, kindOf } from '../validate';
 
 abstract class Scheduler {
+  /** The public class name that error messages start with (minifiers rename classes, not strings). */
+  static readonly kind: string = 'Scheduler';
+  readonly optimizer: Optimizer;
   readonly baseLr: number;
   epoch = 0;
-  constructor(readonly optimizer: Optimizer) {
+  /** Checks the optimizer and the options' keys (every check before any field is set). */
+  constructor(optimizer: Optimizer, options: object, keys: readonly string[]) {
+    const where = kindOf(new.target);
+    if (!(optimizer instanceof Optimizer)) throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
+    checkOptions(where, options, keys);
+    this.optimizer = optimizer;
     this.baseLr = optimizer.lr;
   }
   /** Advances one epoch and sets optimizer.lr. */
@@ -20,11 +28,11 @@ abstract class Scheduler {
 
 /** lr = base · gamma^⌊epoch / stepSize⌋. */
 export class StepLR extends Scheduler {
+  static readonly kind: string = 'StepLR';
   readonly stepSize: number;
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { stepSize: number; gamma?: number }) {
-    super(optimizer);
-    checkOptions('StepLR', options, ['stepSize', 'gamma']);
+    super(optimizer, options, ['stepSize', 'gamma']);
     if (!Number.isInteger(options.stepSize) || options.stepSize < 1) throw new RangeError(`StepLR: stepSize: expected a positive integer, got ${describe(options.stepSize)}`);
     this.stepSize = options.stepSize;
     this.gamma = checkPositive('StepLR', 'gamma', options.gamma ?? 0.1);
@@ -36,11 +44,11 @@ export class StepLR extends Scheduler {
 
 /** lr = etaMin + (base − etaMin)·(1 + cos(π·epoch/tMax))/2. */
 export class CosineAnnealingLR extends Scheduler {
+  static readonly kind: string = 'CosineAnnealingLR';
   readonly tMax: number;
   readonly etaMin: number;
   constructor(optimizer: Optimizer, options: { tMax: number; etaMin?: number }) {
-    super(optimizer);
-    checkOptions('CosineAnnealingLR', options, ['tMax', 'etaMin']);
+    super(optimizer, options, ['tMax', 'etaMin']);
     if (!Number.isInteger(options.tMax) || options.tMax < 1) throw new RangeError(`CosineAnnealingLR: tMax: expected a positive integer, got ${describe(options.tMax)}`);
     this.tMax = options.tMax;
     const etaMin = options.etaMin ?? 0;
@@ -61,11 +69,11 @@ function checkFactor(where: string, name: string, v: unknown, dflt: number): num
 /** lr = base · gamma^(number of milestones reached). */
 // see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.MultiStepLR.html
 export class MultiStepLR extends Scheduler {
+  static readonly kind: string = 'MultiStepLR';
   readonly milestones: readonly number[];
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { milestones: readonly number[]; gamma?: number }) {
-    super(optimizer);
-    checkOptions('MultiStepLR', options, ['milestones', 'gamma']);
+    super(optimizer, options, ['milestones', 'gamma']);
     const m = options.milestones;
     if (!Array.isArray(m) || m.some((v, i) => !Number.isInteger(v) || v < 1 || (i > 0 && v <= m[i - 1]))) {
       throw new TypeError(`MultiStepLR: milestones: expected increasing positive integers, got ${describe(m)}`);
@@ -80,10 +88,10 @@ export class MultiStepLR extends Scheduler {
 
 /** lr = base · gamma^epoch. */
 export class ExponentialLR extends Scheduler {
+  static readonly kind: string = 'ExponentialLR';
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { gamma: number }) {
-    super(optimizer);
-    checkOptions('ExponentialLR', options, ['gamma']);
+    super(optimizer, options, ['gamma']);
     this.gamma = checkPositive('ExponentialLR', 'gamma', options.gamma);
   }
   protected lrAt(epoch: number): number {
@@ -93,13 +101,13 @@ export class ExponentialLR extends Scheduler {
 
 /** Linear warm-up: lr = base · (start + (end − start)·min(epoch, totalIters)/totalIters), PyTorch's LinearLR. */
 export class LinearLR extends Scheduler {
+  static readonly kind: string = 'LinearLR';
   readonly startFactor: number;
   readonly endFactor: number;
   readonly totalIters: number;
   constructor(optimizer: Optimizer, options: { startFactor?: number; endFactor?: number; totalIters?: number } = {}) {
-    super(optimizer);
+    super(optimizer, options, ['startFactor', 'endFactor', 'totalIters']);
     const where = 'LinearLR';
-    checkOptions(where, options, ['startFactor', 'endFactor', 'totalIters']);
     this.startFactor = checkFactor(where, 'startFactor', options.startFactor, 1 / 3);
     this.endFactor = checkFactor(where, 'endFactor', options.endFactor, 1);
     const t = options.totalIters ?? 5;
@@ -119,14 +127,14 @@ export class LinearLR extends Scheduler {
  */
 // see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.OneCycleLR.html
 export class OneCycleLR extends Scheduler {
+  static readonly kind: string = 'OneCycleLR';
   readonly maxLr: number;
   readonly totalSteps: number;
   readonly #phases: { end: number; from: number; to: number }[];
   readonly #linear: boolean;
   constructor(optimizer: Optimizer, options: { maxLr: number; totalSteps: number; pctStart?: number; annealStrategy?: 'cos' | 'linear'; divFactor?: number; finalDivFactor?: number; threePhase?: boolean }) {
-    super(optimizer);
+    super(optimizer, options, ['maxLr', 'totalSteps', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor', 'threePhase']);
     const where = 'OneCycleLR';
-    checkOptions(where, options, ['maxLr', 'totalSteps', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor', 'threePhase']);
     this.maxLr = checkPositive(where, 'maxLr', options.maxLr);
     const total = options.totalSteps;
     if (!Number.isInteger(total) || total < 2) throw new RangeError(`${where}: totalSteps: expected an integer ≥ 2, got ${describe(total)}`);
@@ -164,6 +172,7 @@ export class OneCycleLR extends Scheduler {
 /** Multiplies the learning rate by `factor` when a metric has not improved for `patience` epochs. */
 // see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ReduceLROnPlateau.html
 export class ReduceLROnPlateau {
+  static readonly kind: string = 'ReduceLROnPlateau';
   readonly mode: 'min' | 'max';
   readonly factor: number;
   readonly patience: number;
@@ -176,7 +185,7 @@ export class ReduceLROnPlateau {
   #cooldownLeft = 0;
   constructor(readonly optimizer: Optimizer, options: { mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number; thresholdMode?: 'rel' | 'abs'; cooldown?: number; minLr?: number } = {}) {
     const where = 'ReduceLROnPlateau';
-    if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.lr !== 'number') throw new TypeError(`${where}: optimizer: expected an Optimizer, got ${describe(optimizer)}`);
+    if (!(optimizer instanceof Optimizer)) throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
     checkOptions(where, options, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr']);
     const mode = options.mode ?? 'min', tm = options.thresholdMode ?? 'rel';
     if (mode !== 'min' && mode !== 'max') throw new TypeError(`${where}: mode: expected 'min' or 'max', got ${describe(mode)}`);

@@ -66,6 +66,7 @@ export interface InitOptions {
 
 let active: Runtime | null = null;
 let initCalls = 0;
+let activeCall = 0; // the number of the init() call whose runtime is active
 
 /** Every kernel a module must export (the JS backend has the same names). */
 // one entry per kernel family, in the order of assembly/index.ts (memory apart: the runtime owns it);
@@ -88,22 +89,39 @@ function defaultBackend(): BackendName {
   return simdSupported() ? 'wasm-simd' : 'wasm';
 }
 
+/** Reads a file: URL; registered by the node entry (the only one that may import node:fs). */
+export type FileReader = (url: URL) => Promise<Uint8Array<ArrayBuffer>>;
+let readFileUrl: FileReader | null = null;
+
+/** Set by the node entry, so `init({ module: new URL('file:…') })` reads the file with node:fs. */
+export function setFileReader(fn: FileReader): void {
+  readFileUrl = fn;
+}
+
+// What a user of a bundle whose .wasm files were not emitted beside it should do.
+const WASM_HINT = 'the .wasm files of batchnorm-wasm (build/*.wasm in the package) must be served beside the bundle that imports it: copy them there, or pass init({ module }) a WebAssembly.Module, the bytes or their URL';
+
+interface NodeProcess { getBuiltinModule?(id: string): { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> } | undefined }
+
+async function readFileModule(url: URL): Promise<Uint8Array<ArrayBuffer> | Response> {
+  if (readFileUrl !== null) return readFileUrl(url);
+  // Node running another entry (a test runner that resolves the browser condition, builds of src/):
+  // a function call, not an import, so no bundler sees a Node built-in (Node ≥ 20.16 and 22.3).
+  const fs = (globalThis as { process?: NodeProcess }).process?.getBuiltinModule?.('node:fs/promises');
+  if (fs !== undefined) return fs.readFile(url);
+  return fetch(url); // Deno and Bun fetch file: URLs
+}
+
 async function fetchModule(url: URL): Promise<WebAssembly.Module> {
-  if (url.protocol === 'file:') {
-    // A computed specifier keeps bundlers for the browser from resolving a Node built-in.
-    const spec = 'node:fs/promises';
-    const fs = (await import(/* @vite-ignore */ spec)) as { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> };
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = await fs.readFile(url);
-    } catch (e) {
-      throw new Error(`init: could not read ${url.href}: ${(e as Error).message}`);
-    }
-    return WebAssembly.compile(bytes);
+  let got: Uint8Array<ArrayBuffer> | Response;
+  try {
+    got = url.protocol === 'file:' ? await readFileModule(url) : await fetch(url);
+  } catch (e) {
+    throw new Error(`init: could not ${url.protocol === 'file:' ? 'read' : 'fetch'} ${url.href}: ${(e as Error).message}; ${WASM_HINT}`);
   }
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`init: could not fetch ${url.href}: HTTP ${res.status}`);
-  return WebAssembly.compile(await res.arrayBuffer());
+  if (got instanceof Uint8Array) return WebAssembly.compile(got);
+  if (!got.ok) throw new Error(`init: could not fetch ${url.href}: HTTP ${got.status}; ${WASM_HINT}`);
+  return WebAssembly.compile(await got.arrayBuffer());
 }
 
 async function toModule(name: WasmBuild, source: InitOptions['module']): Promise<WebAssembly.Module> {
@@ -131,12 +149,32 @@ async function wasmRuntime(name: WasmBuild, source: InitOptions['module'], nameF
   const memory = e.memory;
   return {
     name,
-    k: { ...e, alloc: (bytes) => e.alloc(bytes) >>> 0 }, // usize comes back as i32
+    k: { ...e, alloc: (bytes) => wasmAlloc(e.alloc, memory, bytes) },
     f32: (ptr, len) => new Float32Array(memory.buffer, ptr, len),
     f64: (ptr, len) => new Float64Array(memory.buffer, ptr, len),
     i32: (ptr, len) => new Int32Array(memory.buffer, ptr, len),
     memoryBytes: () => memory.buffer.byteLength,
   };
+}
+
+/** WebAssembly's 32-bit memory: 65 536 pages of 64 KiB. */
+const WASM_MAX_BYTES = 2 ** 32;
+
+/**
+ * Refuses a block larger than the allocator's largest (before an i32 wraps it), and turns the trap
+ * (`unreachable`) of a memory.grow that fails into an out-of-memory error saying how much was asked
+ * and held. A failed grow changes no heap state, so the module stays usable.
+ */
+function wasmAlloc(alloc: (bytes: number) => number, memory: WebAssembly.Memory, bytes: number): number {
+  if (!(Number.isSafeInteger(bytes) && bytes >= 0 && bytes <= jsMemory.MAX_BLOCK_BYTES)) {
+    throw new RangeError(`out of memory: could not allocate ${bytes} bytes (one block holds at most ${jsMemory.MAX_BLOCK_BYTES} bytes on every backend)`);
+  }
+  try {
+    return alloc(bytes) >>> 0; // usize comes back as i32
+  } catch (e) {
+    if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+    throw new RangeError(`out of memory: could not allocate ${bytes} bytes (WebAssembly memory holds ${memory.buffer.byteLength} of at most ${WASM_MAX_BYTES} bytes): ${e.message}`);
+  }
 }
 
 function jsRuntime(): Runtime {
@@ -154,6 +192,7 @@ function jsRuntime(): Runtime {
  * Loads a backend and makes it the active one. Without options: SIMD WASM where the runtime
  * validates a v128 probe, scalar WASM otherwise, pure JS where `WebAssembly` does not exist.
  * Calling it again switches backends; tensors and layers made under another backend then throw.
+ * Resolves to the backend active when it settles (a later call may have finished first).
  */
 export async function init(options: InitOptions = {}): Promise<BackendName> {
   if (options === null || typeof options !== 'object') throw new TypeError(`init: options: expected an object, got ${describe(options)}`);
@@ -178,9 +217,13 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
   const call = ++initCalls;
   const fromModule = options.backend === undefined && options.module !== undefined;
   const rt = name === 'js' ? jsRuntime() : await wasmRuntime(name, options.module, fromModule);
-  // when calls overlap, the last one made decides, whichever finishes first
-  if (call === initCalls) active = rt;
-  return rt.name;
+  // When calls overlap, the last one made among those that succeed decides, whichever finishes
+  // first: a failing call changes nothing, and an older one finishing late does not override.
+  if (call > activeCall) {
+    active = rt;
+    activeCall = call;
+  }
+  return active!.name;
 }
 
 /** The active runtime; throws if `init()` has not finished. */

@@ -1,5 +1,5 @@
-// The training loop: fit (epochs of shuffled mini-batches, validation, callbacks, a progress bar in
-// a Node terminal), evaluate and predict. Async so a browser page stays responsive between batches.
+// The training loop: fit (epochs of shuffled mini-batches, validation, callbacks, a progress display
+// registered by the node entry), evaluate and predict. Async so a browser page stays responsive between batches.
 // see: https://keras.io/api/models/model_training_apis/ (fit/evaluate/predict and callbacks)
 import { Tensor, tensor } from '../tensor';
 import { Module } from '../nn/module';
@@ -35,15 +35,106 @@ export interface FitOptions {
 }
 
 const FIT_KEYS = ['epochs', 'batchSize', 'optimizer', 'loss', 'shuffle', 'seed', 'validation', 'dropLast', 'progress', 'callbacks'];
+const CALLBACK_KEYS = ['onBatchEnd', 'onEpochEnd'];
+
+/** Options of evaluate(). */
+export interface EvaluateOptions { batchSize?: number; loss?: CrossEntropyLoss }
+/** Options of predict(). */
+export interface PredictOptions { batchSize?: number }
+
+/** A progress display for fit(): made once per call with the total step count, or null for none. */
+export type ProgressDisplay = (total: number) => Promise<ProgressBar | null> | ProgressBar | null;
+export interface ProgressBar { update(step: number, values: { loss: string; acc: string; speed: string }): void; stop(): void }
+let progressDisplay: ProgressDisplay | null = null;
+
+/**
+ * Registers the display fit() shows when `progress` is 'auto' (the node entry registers a terminal
+ * bar; the other entries none, so no Node-only package enters a browser bundle). null removes it.
+ */
+export function setProgressDisplay(display: ProgressDisplay | null): void {
+  if (display !== null && typeof display !== 'function') throw new TypeError(`setProgressDisplay: display: expected a function or null, got ${describe(display)}`);
+  progressDisplay = display;
+}
+
+function checkModel(where: string, model: unknown): Module {
+  if (!(model instanceof Module)) throw new TypeError(`${where}: model: expected a Module, got ${describe(model)}`);
+  return model;
+}
+
+function checkBatchSize(where: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`${where}: batchSize: expected a positive integer, got ${describe(v)}`);
+  return v;
+}
+
+function checkLoss(where: string, v: unknown): CrossEntropyLoss {
+  if (v === undefined) return new CrossEntropyLoss();
+  if (!(v instanceof CrossEntropyLoss)) throw new TypeError(`${where}: loss: expected a CrossEntropyLoss, got ${describe(v)}`);
+  return v;
+}
+
+function checkOptionalBool(where: string, name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new TypeError(`${where}: ${name}: expected a boolean, got ${describe(v)}`);
+  return v;
+}
+
+function checkCallbacks(where: string, v: unknown): FitOptions['callbacks'] {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${where}: callbacks: expected an object { onBatchEnd?, onEpochEnd? }, got ${describe(v)}`);
+  for (const key of Object.keys(v)) {
+    if (!CALLBACK_KEYS.includes(key)) throw new TypeError(`${where}: callbacks: unknown callback '${key}' (expected one of ${CALLBACK_KEYS.join(', ')})`);
+    const f = (v as Record<string, unknown>)[key];
+    if (f !== undefined && typeof f !== 'function') throw new TypeError(`${where}: callbacks.${key}: expected a function, got ${describe(f)}`);
+  }
+  return v as FitOptions['callbacks'];
+}
+
+/** A shape of samples: an array of positive integers whose product stays a safe integer. */
+function checkSampleShape(where: string, name: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || shape.some((v) => typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) || !Number.isSafeInteger(shape.reduce((a: number, b: number) => a * b, 1))) {
+    throw new TypeError(`${where}: ${name}: expected an array of positive integers, got ${Array.isArray(shape) ? `[${shape.map(describe).join(', ')}]` : describe(shape)}`);
+  }
+  return shape;
+}
 
 function checkData(where: string, name: string, d: Dataset): number {
   if (d === null || typeof d !== 'object') throw new TypeError(`${where}: ${name}: expected { x, y, shape }, got ${describe(d)}`);
   if (!(d.x instanceof Float32Array)) throw new TypeError(`${where}: ${name}.x: expected a Float32Array, got ${describe(d.x)}`);
   if (!(d.y instanceof Int32Array)) throw new TypeError(`${where}: ${name}.y: expected an Int32Array of labels, got ${describe(d.y)}`);
-  if (!Array.isArray(d.shape) || d.shape.some((v) => !Number.isInteger(v) || v < 1)) throw new TypeError(`${where}: ${name}.shape: expected positive integers, got ${describe(d.shape)}`);
+  checkSampleShape(where, `${name}.shape`, d.shape);
   const per = d.shape.reduce((a, b) => a * b, 1);
   if (d.x.length !== d.y.length * per) throw new RangeError(`${where}: ${name}: x has ${d.x.length} values, but ${d.y.length} labels × shape [${d.shape.join(', ')}] need ${d.y.length * per}`);
   return d.y.length;
+}
+
+/** Throws unless every label of `d` is a class in [0, classes). */
+function checkLabels(where: string, name: string, d: Dataset, classes: number): void {
+  for (let i = 0; i < d.y.length; i++) {
+    if (d.y[i] < 0 || d.y[i] >= classes) throw new RangeError(`${where}: ${name}.y[${i}]: expected a class in [0, ${classes}) (the model's outputs), got ${d.y[i]}`);
+  }
+}
+
+/**
+ * The model's output count, from a forward in eval mode (which moves no state), so that labels are
+ * checked before a training step moves BatchNorm statistics, counters or gradients. Two samples
+ * where there are two: a BatchNorm without running statistics normalizes by the batch's in eval mode.
+ */
+function classesOf(where: string, model: Module, d: Dataset): number {
+  const wasTraining = model.training;
+  model.eval();
+  const { x } = gather(d, d.y.length > 1 ? [0, 1] : [0]);
+  try {
+    const out = model.forward(x);
+    try {
+      if (out.shape.length !== 2) throw new RangeError(`${where}: model: expected logits [N, classes] for CrossEntropyLoss, got an output of shape [${out.shape.join(', ')}]`);
+      return out.shape[1];
+    } finally {
+      out.dispose();
+    }
+  } finally {
+    x.dispose();
+    model.train(wasTraining);
+  }
 }
 
 function argmaxHits(logits: Float32Array, labels: Int32Array, c: number): number {
@@ -67,35 +158,35 @@ function gather(d: Dataset, idx: ArrayLike<number>): { x: Tensor; y: Int32Array 
   return { x: tensor(xs, [idx.length, ...d.shape]), y: ys };
 }
 
-async function progressBar(total: number, enabled: boolean) {
-  const proc = (globalThis as { process?: { stdout?: { isTTY?: boolean }; versions?: { node?: string } } }).process;
-  if (!enabled || !proc?.versions?.node || !proc.stdout?.isTTY) return null;
-  const spec = 'cli-progress';
-  const { default: cliProgress } = await import(/* @vite-ignore */ spec);
-  const bar = new cliProgress.SingleBar({
-    format: ' {bar} {value}/{total} steps | loss {loss} | acc {acc} | {speed} steps/s | ETA {eta_formatted}',
-    hideCursor: true, clearOnComplete: false,
-  }, cliProgress.Presets.shades_classic);
-  bar.start(total, 0, { loss: '-', acc: '-', speed: '-' });
-  return bar as { update(v: number, p: object): void; stop(): void };
-}
-
 /** Trains `model` on `data`; returns the per-epoch logs. */
 export async function fit(model: Module, data: Dataset, options: FitOptions): Promise<EpochLogs[]> {
   const where = 'fit';
-  if (!(model instanceof Module)) throw new TypeError(`${where}: model: expected a Module, got ${describe(model)}`);
+  checkModel(where, model);
   const n = checkData(where, 'data', data);
   checkOptions(where, options, FIT_KEYS);
-  const { epochs, batchSize, optimizer } = options;
-  if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`${where}: epochs: expected a non-negative integer, got ${describe(epochs)}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${where}: batchSize: expected a positive integer, got ${describe(batchSize)}`);
+  const { epochs, optimizer } = options;
+  if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0) throw new RangeError(`${where}: epochs: expected a non-negative integer, got ${describe(epochs)}`);
+  const batchSize = checkBatchSize(where, options.batchSize);
   if (!(optimizer instanceof Optimizer)) throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
-  if (options.validation !== undefined) checkData(where, 'validation', options.validation);
-  const lossFn = options.loss ?? new CrossEntropyLoss();
-  const gen = new Generator(options.seed ?? 0);
-  const dropLast = options.dropLast ?? true;
+  const lossFn = checkLoss(where, options.loss);
+  const shuffle = checkOptionalBool(where, 'shuffle', options.shuffle, true);
+  const dropLast = checkOptionalBool(where, 'dropLast', options.dropLast, true);
+  const seed = options.seed ?? 0;
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new TypeError(`${where}: seed: expected an integer, got ${describe(seed)}`);
+  const progress = options.progress ?? 'auto';
+  if (progress !== 'auto' && progress !== false) throw new TypeError(`${where}: progress: expected 'auto' or false, got ${describe(progress)}`);
+  const callbacks = checkCallbacks(where, options.callbacks);
+  const validation = options.validation;
+  if (validation !== undefined) checkData(where, 'validation', validation);
+  // every label is checked against the model's outputs before the first step moves any state
+  if (n > 0 || (validation !== undefined && validation.y.length > 0)) {
+    const classes = classesOf(where, model, n > 0 ? data : validation!);
+    checkLabels(where, 'data', data, classes);
+    if (validation !== undefined) checkLabels(where, 'validation', validation, classes);
+  }
+  const gen = new Generator(seed);
   const perEpoch = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
-  const bar = await progressBar(perEpoch * epochs, options.progress !== false);
+  const bar = progress === 'auto' && progressDisplay !== null ? await progressDisplay(perEpoch * epochs) : null;
   const logs: EpochLogs[] = [];
   const order = Int32Array.from({ length: n }, (_, i) => i);
   const started = Date.now();
@@ -103,26 +194,32 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   let stopped = false;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
-      if (options.shuffle ?? true) {
+      if (shuffle) {
         for (let i = n - 1; i > 0; i--) {
           const j = gen.below(i + 1);
           [order[i], order[j]] = [order[j], order[i]];
         }
       }
-      model.train();
       let lossSum = 0, hits = 0, seen = 0;
       for (let b = 0; b < perEpoch; b++) {
+        // per step, not per epoch: a callback may have switched the model to eval mode
+        model.train();
         const { x, y } = gather(data, order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize)));
-        optimizer.zeroGrad();
-        const logits = model.forward(x);
-        const loss = lossFn.forward(logits, y);
-        const dlogits = lossFn.backward();
-        model.backwardParams(dlogits);
-        optimizer.step();
-        const acc = argmaxHits(logits.view(), y, logits.shape[1]);
-        logits.dispose(); dlogits.dispose(); x.dispose();
+        let logits: Tensor | null = null, dlogits: Tensor | null = null;
+        let loss: number, acc: number;
+        try {
+          optimizer.zeroGrad();
+          logits = model.forward(x);
+          loss = lossFn.forward(logits, y);
+          dlogits = lossFn.backward();
+          model.backwardParams(dlogits);
+          optimizer.step();
+          acc = argmaxHits(logits.view(), y, logits.shape[1]);
+        } finally {
+          logits?.dispose(); dlogits?.dispose(); x.dispose();
+        }
         lossSum += loss * y.length; hits += acc; seen += y.length; step++;
-        const stop = await options.callbacks?.onBatchEnd?.({ epoch, batch: b, step, loss, accuracy: acc / y.length });
+        const stop = await callbacks?.onBatchEnd?.({ epoch, batch: b, step, loss, accuracy: acc / y.length });
         bar?.update(step, { loss: (lossSum / seen).toFixed(4), acc: (hits / seen).toFixed(3), speed: (step / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(0) });
         if (stop === true) {
           stopped = true;
@@ -130,12 +227,12 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         }
       }
       const entry: EpochLogs = { epoch, loss: lossSum / Math.max(seen, 1), accuracy: hits / Math.max(seen, 1) };
-      if (options.validation) {
-        const v = evaluate(model, options.validation, { batchSize, loss: lossFn });
+      if (validation !== undefined) {
+        const v = evaluate(model, validation, { batchSize, loss: lossFn });
         entry.valLoss = v.loss; entry.valAccuracy = v.accuracy;
       }
       logs.push(entry);
-      if (stopped || (await options.callbacks?.onEpochEnd?.(entry)) === true) break;
+      if (stopped || (await callbacks?.onEpochEnd?.(entry)) === true) break;
     }
   } finally {
     bar?.stop();
@@ -144,10 +241,13 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
 }
 
 /** Mean loss and accuracy of `model` (in eval mode) on `data`. */
-export function evaluate(model: Module, data: Dataset, options: { batchSize?: number; loss?: CrossEntropyLoss } = {}): { loss: number; accuracy: number } {
-  const n = checkData('evaluate', 'data', data);
-  const lossFn = options.loss ?? new CrossEntropyLoss();
-  const bs = options.batchSize ?? 256;
+export function evaluate(model: Module, data: Dataset, options: EvaluateOptions = {}): { loss: number; accuracy: number } {
+  const where = 'evaluate';
+  checkModel(where, model);
+  const n = checkData(where, 'data', data);
+  checkOptions(where, options, ['batchSize', 'loss']);
+  const bs = options.batchSize === undefined ? 256 : checkBatchSize(where, options.batchSize);
+  const lossFn = checkLoss(where, options.loss);
   const wasTraining = model.training;
   model.eval();
   let lossSum = 0, hits = 0;
@@ -155,11 +255,17 @@ export function evaluate(model: Module, data: Dataset, options: { batchSize?: nu
     for (let s = 0; s < n; s += bs) {
       const idx = Int32Array.from({ length: Math.min(bs, n - s) }, (_, i) => s + i);
       const { x, y } = gather(data, idx);
-      const logits = model.forward(x);
-      lossSum += lossFn.forward(logits, y) * y.length;
-      lossFn.dispose();
-      hits += argmaxHits(logits.view(), y, logits.shape[1]);
-      logits.dispose(); x.dispose();
+      let logits: Tensor | null = null;
+      try {
+        logits = model.forward(x);
+        // the first batch tells the class count: check every label before any loss is summed
+        if (s === 0 && logits.shape.length === 2) checkLabels(where, 'data', data, logits.shape[1]);
+        lossSum += lossFn.forward(logits, y) * y.length;
+        lossFn.dispose();
+        hits += argmaxHits(logits.view(), y, logits.shape[1]);
+      } finally {
+        logits?.dispose(); x.dispose();
+      }
     }
   } finally {
     model.train(wasTraining);
@@ -168,10 +274,14 @@ export function evaluate(model: Module, data: Dataset, options: { batchSize?: nu
 }
 
 /** The model's outputs (eval mode) for every sample: a Float32Array of n × outputs. */
-export function predict(model: Module, x: Float32Array, shape: readonly number[], options: { batchSize?: number } = {}): Float32Array {
+export function predict(model: Module, x: Float32Array, shape: readonly number[], options: PredictOptions = {}): Float32Array {
+  const where = 'predict';
+  checkModel(where, model);
+  checkSampleShape(where, 'shape', shape);
   const per = shape.reduce((a, b) => a * b, 1);
-  if (!(x instanceof Float32Array) || x.length % per !== 0) throw new RangeError(`predict: x: expected a Float32Array of whole samples of shape [${shape.join(', ')}], got ${describe(x)}`);
-  const n = x.length / per, bs = options.batchSize ?? 256;
+  if (!(x instanceof Float32Array) || x.length % per !== 0) throw new RangeError(`${where}: x: expected a Float32Array of whole samples of shape [${shape.join(', ')}], got ${describe(x)}`);
+  checkOptions(where, options, ['batchSize']);
+  const n = x.length / per, bs = options.batchSize === undefined ? 256 : checkBatchSize(where, options.batchSize);
   const wasTraining = model.training;
   model.eval();
   const parts: Float32Array[] = [];
@@ -179,9 +289,8 @@ export function predict(model: Module, x: Float32Array, shape: readonly number[]
     for (let s = 0; s < n; s += bs) {
       const m = Math.min(bs, n - s);
       using xt = tensor(x.subarray(s * per, (s + m) * per), [m, ...shape]);
-      const y = model.forward(xt);
+      using y = model.forward(xt);
       parts.push(y.toArray());
-      y.dispose();
     }
   } finally {
     model.train(wasTraining);

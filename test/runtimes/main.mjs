@@ -1,3 +1,4 @@
+// @ts-check
 // Runs the workload under Node, Deno or Bun against the package as the runtime resolves it
 // (`exports` with its own conditions) and prints one JSON line.
 import * as lib from 'batchnorm-wasm';

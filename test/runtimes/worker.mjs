@@ -1,3 +1,4 @@
+// @ts-check
 // A workerd Worker that runs the workload on each request and answers with its JSON. The config
 // (written by test/runtimes.test.ts) names the package's `workerd` entry 'batchnorm-wasm' and embeds
 // both .wasm files as `wasm` modules, which workerd compiles before the Worker starts. The opt-in
@@ -11,7 +12,7 @@ export default {
     try {
       return Response.json({ runtime: navigator.userAgent, resolved: 'batchnorm-wasm', ...(await workloadAll(lib, relaxed)) });
     } catch (e) {
-      return new Response(String(e?.stack ?? e), { status: 500 });
+      return new Response(String(/** @type {Error} */ (e)?.stack ?? e), { status: 500 });
     }
   },
 };

@@ -1,7 +1,10 @@
+// @ts-check
 // A determinism workload for any JavaScript runtime: trains a small BatchNorm network for 50 SGD
 // steps and hashes the final weights and one eval-mode output. Plain JavaScript with no imports, no
 // Math.random, no transcendental functions and no crypto API, so the same file runs in Node, Deno,
 // Bun and workerd. `lib` is the package's module object (whichever entry the runtime resolved).
+
+/** @typedef {typeof import('batchnorm-wasm')} Lib */
 
 const BATCH = 64;
 const IN = 16;
@@ -12,18 +15,23 @@ const STEPS = 50;
 /** 64-bit FNV-1a over a byte stream, as 16 hex digits. */
 class Fnv1a64 {
   #h = 0xcbf29ce484222325n;
+  /** @param {ArrayLike<number>} u8 */
   bytes(u8) {
     let h = this.#h;
     for (let i = 0; i < u8.length; i++) h = BigInt.asUintN(64, (h ^ BigInt(u8[i])) * 0x100000001b3n);
     this.#h = h;
     return this;
   }
+  /** @param {string} s */
   text(s) {
     const u8 = new Uint8Array(s.length);
     for (let i = 0; i < s.length; i++) u8[i] = s.charCodeAt(i) & 0xff; // the names are ASCII
     return this.bytes(u8);
   }
-  /** The little-endian bytes of a Float32Array (built from integers: no reliance on host byte order). */
+  /**
+   * The little-endian bytes of a Float32Array (built from integers: no reliance on host byte order).
+   * @param {Float32Array} a
+   */
   f32(a) {
     const u32 = new Uint32Array(a.length);
     new Float32Array(u32.buffer).set(a);
@@ -39,7 +47,11 @@ class Fnv1a64 {
   }
 }
 
-/** Inputs in [-1, 1) from a 32-bit LCG (Numerical Recipes constants); 24 bits each, exact in f32. */
+/**
+ * Inputs in [-1, 1) from a 32-bit LCG (Numerical Recipes constants); 24 bits each, exact in f32.
+ * @param {{ s: number }} state
+ * @param {number} n
+ */
 function makeData(state, n) {
   const x = new Float32Array(n * IN);
   const labels = new Int32Array(n);
@@ -56,7 +68,10 @@ function makeData(state, n) {
   return { x, labels };
 }
 
-/** Trains and evaluates on the active backend; returns the hashes, the final loss and the eval output. */
+/**
+ * Trains and evaluates on the active backend; returns the hashes, the final loss and the eval output.
+ * @param {Lib} lib
+ */
 function trainOnce(lib) {
   const generator = new lib.Generator(1);
   const model = new lib.Sequential(
@@ -118,7 +133,10 @@ function trainOnce(lib) {
   };
 }
 
-/** The workload on the default backend (init() with no options). */
+/**
+ * The workload on the default backend (init() with no options).
+ * @param {Lib} lib
+ */
 export async function workload(lib) {
   await lib.init();
   return trainOnce(lib);
@@ -127,6 +145,8 @@ export async function workload(lib) {
 /**
  * The same workload on the default backend, on the pure-JS backend and, where the runtime has relaxed
  * SIMD, on the opt-in 'wasm-relaxed' build (`relaxedModule` where the entry bundles none: workerd).
+ * @param {Lib} lib
+ * @param {WebAssembly.Module} [relaxedModule]
  */
 export async function workloadAll(lib, relaxedModule) {
   const t0 = Date.now();

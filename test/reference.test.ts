@@ -1,5 +1,5 @@
 // Finite-difference checks: first of the float64 reference backward against its own forward,
-// then (in forward.test.ts) the kernels against the reference.
+// then (in batchnorm_forward.test.ts) the kernels against the reference.
 import { describe, expect, it } from 'vitest';
 import { randn, refBackward, refForwardEval, refForwardTrain, type Layout } from './reference';
 

@@ -1,29 +1,12 @@
 // A call that throws changes nothing: running statistics, num_batches_tracked, gradients, the
 // saved forward context and the memory stay as they were. Also the state round trips.
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { init, backend, memoryBytes, tensor, Tensor, BatchNorm1d, BatchNorm2d, batchNorm, type BackendName, type Layout } from '../src/index';
+import { init, backend, memoryBytes, tensor, Tensor, BatchNorm1d, BatchNorm2d, batchNorm, type Layout } from '../src/index';
+import { BACKENDS, bits, filled } from './helpers';
 
-import { BACKENDS } from './helpers';
 const C = 3;
 const SHAPES: Record<'NCHW' | 'NHWC', number[]> = { NCHW: [4, C, 5, 5], NHWC: [4, 5, 5, C] };
 const REPEAT = 10_000;
-
-/** Deterministic values in [-2, 2) in a tensor of `shape`. */
-function filled(shape: readonly number[], seed = 1): Tensor {
-  let s = seed >>> 0;
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tensor(Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 4 - 2), shape);
-}
-type ErrorClass = new (...args: never[]) => Error;
-async function rejectsLike(p: Promise<unknown>, cls: ErrorClass, re: RegExp): Promise<void> {
-  let e: Error | undefined;
-  try { await p; } catch (err) { e = err as Error; }
-  if (!e) throw new Error('expected a rejection, but the promise resolved');
-  expect(e.constructor).toBe(cls);
-  expect(e.message).toMatch(re);
-}
-/** The bit patterns of f32 values, so that -0 and NaN payloads count as changes too. */
-const bits = (a: Float32Array | undefined) => (a ? Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length)) : a);
 
 interface Ctx { bn: BatchNorm2d; x: Tensor; dy: Tensor; shape: number[]; layout: Layout; foreign: Tensor }
 /** What a case does: `act` must throw an error matching the case's regex; `tidy` frees its arguments. */
@@ -173,72 +156,6 @@ for (const b of BACKENDS) {
       });
     }
 
-    describe('init() that rejects leaves the active backend', () => {
-      const keeps = async (p: Promise<unknown>, cls: ErrorClass, re: RegExp) => {
-        const t = tensor([1, 2, 3]);
-        await rejectsLike(p, cls, re);
-        expect(backend()).toBe(b);
-        expect(Array.from(t.toArray())).toEqual([1, 2, 3]); // the active backend was not replaced
-        t.dispose();
-      };
-
-      it('rejects an unknown option and a non-object', async () => {
-        await keeps(init({ backend: b, foo: 1 } as never), TypeError, /^init: options\.foo: unknown option \(expected backend, module\)$/);
-        await keeps(init(null as never), TypeError, /^init: options: expected an object, got null$/);
-        await keeps(init('js' as never), TypeError, /^init: options: expected an object, got 'js'$/);
-      });
-
-      it('rejects a bad backend name', async () => {
-        await keeps(init({ backend: 'gpu' as never }), TypeError, /^init: options\.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got 'gpu'$/);
-        await keeps(init({ backend: 'WASM' as never }), TypeError, /options\.backend: expected .*got 'WASM'$/);
-      });
-
-      // backend: null is not "omitted": it is rejected, and the active backend stays.
-      it('rejects backend: null', async () => {
-        try {
-          await keeps(init({ backend: null as never }), TypeError, /^init: options\.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got null$/);
-        } finally {
-          await init({ backend: b });
-        }
-      });
-
-      it("rejects a module with the 'js' backend", async () => {
-        await keeps(init({ backend: 'js', module: new Uint8Array(8) }), TypeError, /^init: options\.module: the 'js' backend takes no module$/);
-      });
-
-      it('rejects a module of the wrong type, and bytes that are not WebAssembly', async () => {
-        const re = (got: string) => new RegExp(`^init: options\\.module: expected a WebAssembly\\.Module, bytes or a URL, got ${got}$`);
-        await keeps(init({ backend: 'wasm', module: 42 as never }), TypeError, re('number 42'));
-        await keeps(init({ backend: 'wasm-simd', module: 'batchnorm.wasm' as never }), TypeError, re("'batchnorm\\.wasm'"));
-        await keeps(init({ backend: 'wasm', module: {} as never }), TypeError, re('Object'));
-        await keeps(init({ backend: 'wasm', module: new Uint8Array(8) }), WebAssembly.CompileError, /magic word/);
-      });
-
-      // A valid but unrelated module (here the empty one) must not replace the active backend with
-      // one whose first tensor() fails with "e.alloc is not a function".
-      it('rejects a valid WebAssembly module that lacks the kernels', async () => {
-        const empty = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-        try {
-          await keeps(init({ backend: 'wasm', module: empty }), TypeError, /^init: options\.module: not a batchnorm-wasm module \(missing exports: .*\balloc\b/);
-        } finally {
-          await init({ backend: b });
-        }
-      });
-
-      it('a layer made before a rejected init() keeps working', async () => {
-        const bn = new BatchNorm1d(C);
-        using x = filled([4, C], 5);
-        bn.forward(x).dispose();
-        const before = bn.stateDict();
-        await rejectsLike(init({ backend: 'gpu' as BackendName }), TypeError, /options\.backend/);
-        await rejectsLike(init({ backend: 'wasm', module: new Uint8Array(4) }), WebAssembly.CompileError, /./);
-        expect(bn.stateDict()).toEqual(before);
-        expect(() => bn.forward(x).dispose()).not.toThrow();
-        expect(bn.numBatchesTracked).toBe(2);
-        bn.dispose();
-      });
-    });
-
     describe('batchNorm() (functional) that throws', () => {
       const cases: [string, RegExp, (x: Tensor, rm: Tensor, rv: Tensor, w2: Tensor, one: Tensor) => unknown][] = [
         ['weight of the wrong length', /weight: expected shape \[3\], got \[2\]/, (x, rm, rv, w2) => batchNorm(x, rm, rv, { training: true, weight: w2 })],
@@ -334,18 +251,3 @@ for (const b of BACKENDS) {
     });
   });
 }
-
-describe('init() called twice without awaiting', () => {
-  // The JS runtime needs no compile and finishes first; the later call must still decide, not the
-  // slower one.
-  it('the last call decides the active backend', async () => {
-    try {
-      const first = init({ backend: 'wasm' });
-      const last = init({ backend: 'js' });
-      expect(await Promise.all([first, last])).toEqual(['wasm', 'js']);
-      expect(backend()).toBe('js');
-    } finally {
-      await init({ backend: 'js' });
-    }
-  });
-});

@@ -11,7 +11,7 @@ import { init, tensor, ReLU } from '../src/index';
 import { BACKENDS, makeLayer, shapeOf } from './helpers';
 import { maxAbs, maxAbsDiff, randn, refBackward, refForwardEval, refForwardTrain, type Layout } from './reference';
 
-// Tolerances as in forward.test.ts: y within 2e-5 of O(1) outputs; dx within 1e-5 of its largest
+// Tolerances as in batchnorm_forward.test.ts: y within 2e-5 of O(1) outputs; dx within 1e-5 of its largest
 // value; dγ, dβ within 1e-5 of Σ|dy| (×4 for dγ, whose terms carry x̂).
 const TOL_Y = 2e-5;
 const TOL_DX_REL = 1e-5;
