@@ -3,7 +3,7 @@
 // see: https://github.com/scijs/ndarray (a flat buffer viewed through a shape)
 import { runtime, type Runtime } from './runtime/index';
 import { describe } from './validate';
-import { runBackward, scoped, track, untrack, type GradFn } from './autograd/engine';
+import { letGo, runBackward, scoped, track, untrack, type GradFn } from './autograd/engine';
 import * as ew from './kernels/elementwise';
 
 const disposeSymbol: typeof Symbol.dispose = (Symbol as { dispose?: typeof Symbol.dispose }).dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
@@ -141,11 +141,7 @@ export class Tensor {
   dispose(): void {
     if (this.#ptr === 0) return;
     // a disposed output abandons its recorded op: what the op saved is freed with it
-    const fn = this.gradFn;
-    if (fn !== null && !fn.done) {
-      fn.done = true;
-      fn.release?.();
-    }
+    if (this.gradFn !== null) letGo(this.gradFn);
     this.gradFn = null;
     if (this.#held) {
       registry?.unregister(this);

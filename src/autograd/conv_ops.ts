@@ -3,7 +3,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.functional.conv2d.html (shapes and padding);
 //      Chellapilla et al. 2006, https://inria.hal.science/inria-00112631 (convolution as a matrix product)
 import { Tensor } from '../tensor';
-import { out, record } from './functional';
+import { guarded, out, record } from './functional';
 import { matmul } from '../kernels/gemm';
 import { addColumnSums } from '../kernels/reduce';
 import { col2imNCHW, col2imNHWC, convBiasGradNCHW, convBiasNCHW, im2colNCHW, im2colNHWC, slidingWindow, type Window } from '../kernels/conv';
@@ -59,17 +59,14 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const pointwise = kh === 1 && kw === 1 && s[0] === 1 && s[1] === 1 && p[0] === 0 && p[1] === 0;
   const y = out(nchw ? [g.n, o, g.oh, g.ow] : [g.n, g.oh, g.ow, o]);
   // NHWC takes W as [out, kh, kw, in] unless one of in and kh·kw is 1 (then the orders agree)
-  const wT = !nchw && !pointwise && c > 1 && kh * kw > 1 ? rearranged(weight) : null;
+  const wT = guarded([y], () => (!nchw && !pointwise && c > 1 && kh * kw > 1 ? rearranged(weight) : null));
   const per = Math.max(1, Math.min(g.n, Math.floor(CHUNK_FLOATS / Math.max(1, P * K))));
-  try {
+  guarded([y, wT], () => {
     if (g.n > 0) {
       if (nchw) forwardNCHW(g, win, x, weight, bias, y, pointwise);
       else forwardNHWC(g, win, x, wT ?? weight, bias, y, pointwise, per);
     }
-  } catch (e) {
-    wT?.dispose();
-    throw e;
-  }
+  });
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record(y, 'conv2d', inputs, (gy, needs) => {
     const gx = (needs?.[0] ?? x.requiresGrad) ? Tensor.full(x.shape, 0) : null;
@@ -190,8 +187,8 @@ function poolGeometry(where: string, x: Tensor, kernelSize: Size2, options: Pool
 export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dFunctionalOptions = {}): Tensor {
   const q = poolGeometry('F.maxPool2d', x, kernelSize, options);
   const y = out(q.shape);
-  const idx = new I32Block(Math.max(y.size, 1));
-  maxKernel(x.ptr, y.ptr, idx.ptr, q.n, q.h, q.w, q.c, q.win);
+  const idx = guarded([y], () => new I32Block(Math.max(y.size, 1)));
+  guarded([y, idx], () => maxKernel(x.ptr, y.ptr, idx.ptr, q.n, q.h, q.w, q.c, q.win));
   return record(y, 'maxPool2d', [x], (gy) => {
     const g = Tensor.empty(x.shape);
     maxPool2dBackward(gy.ptr, idx.ptr, g.ptr, q.n, q.h * q.w, q.c, q.oh * q.ow);
@@ -225,7 +222,7 @@ export function dropout(x: Tensor, p = 0.5, options: { training?: boolean; gener
     y.view().set(x.view());
     return record(y, 'dropout', [x], (gy) => [Tensor.empty(gy.shape).set(gy.view())]);
   }
-  const mask = Tensor.empty(x.shape);
+  const mask = guarded([y], () => Tensor.empty(x.shape));
   const m = mask.view(), keep = p === 1 ? 0 : 1 / (1 - p);
   for (let i = 0; i < m.length; i++) m[i] = gen.uniform() < p ? 0 : keep;
   mulElementwise(x.ptr, mask.ptr, y.ptr, x.size);

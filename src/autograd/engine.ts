@@ -23,8 +23,19 @@ export interface GradFn {
   release?(): void;
   /** The output's shape. */
   readonly shape?: readonly number[];
-  /** Set once the op ran outside the tape (a layer's backward(dy)) or its output was disposed. */
+  /** Set once what the op saved was freed: it cannot run again. */
   done?: boolean;
+  /** Holders of what the op saved: the tape (until backward or the output's dispose) and the layer that ran it. */
+  holds?: number;
+}
+
+/** One holder lets go of `fn`; the last one frees what it saved. */
+export function letGo(fn: GradFn): void {
+  fn.holds = (fn.holds ?? 1) - 1;
+  if (fn.holds <= 0 && !fn.done) {
+    fn.done = true;
+    fn.release?.();
+  }
 }
 
 let gradEnabled = true;
@@ -173,7 +184,7 @@ export function runBackward(root: Tensor, gradient: Tensor | null, hooks: Backwa
         if (gy !== gradient) gy.dispose();
         continue;
       }
-      if (fn.done) throw new Error(`${where}: the ${fn.name} op below this tensor was already used by a layer's backward(dy), or its output was disposed; run the forward again`);
+      if (fn.done) throw new Error(`${where}: the ${fn.name} op below this tensor was already freed (by an earlier backward() or by disposing its output); run the forward again`);
       const gis = fn.backward(gy);
       if (gy !== gradient) gy.dispose();
       fn.inputs.forEach((x, k) => {
@@ -194,7 +205,7 @@ export function runBackward(root: Tensor, gradient: Tensor | null, hooks: Backwa
     for (const t of topo) {
       const fn = t.gradFn;
       if (fn === null) continue;
-      fn.release?.();
+      letGo(fn);
       t.gradFn = null;
       t._freedGraph = true;
       if (t !== root && !t._kept) {

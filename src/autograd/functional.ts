@@ -13,11 +13,21 @@ export function out(shape: readonly number[]): Tensor {
   return track(Tensor.empty(shape));
 }
 
+/** Runs `compute`; if it throws (a workspace that cannot be allocated), frees `made` first. */
+export function guarded<T>(made: readonly ({ dispose(): void } | null)[], compute: () => T): T {
+  try {
+    return compute();
+  } catch (e) {
+    for (const t of made) t?.dispose();
+    throw e;
+  }
+}
+
 /** Records `fn` on `y` when recording is on and an input requires a gradient. Returns y. */
 export function record(y: Tensor, name: string, inputs: Tensor[], backward: GradFn['backward'], release?: () => void): Tensor {
   if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     y.requiresGrad = true;
-    y.gradFn = { name, inputs, backward, release, shape: y.shape };
+    y.gradFn = { name, inputs, backward, release, shape: y.shape, holds: 1 };
   } else release?.();
   return y;
 }

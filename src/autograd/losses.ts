@@ -3,7 +3,7 @@
 // element-wise losses sum in f64 in index order, the same on every backend.
 // see: https://pytorch.org/docs/stable/nn.functional.html#loss-functions
 import { Tensor } from '../tensor';
-import { out, record } from './functional';
+import { guarded, out, record } from './functional';
 import * as ew from '../kernels/elementwise';
 import { around, softmax as softmaxKernel, softmaxBackward } from '../kernels/softmax';
 import { softmaxCrossEntropy as softmaxCrossEntropyKernel } from '../kernels/loss';
@@ -134,8 +134,8 @@ export function crossEntropy(logits: Tensor, target: Int32Array | readonly numbe
   const [n, c] = logits.shape;
   const labels = labelsOf(where, target, n, c, -100 - 2 ** 31);
   const dz = Tensor.empty(logits.shape);
-  const y = out([]);
-  y.view()[0] = softmaxCrossEntropyKernel(logits.ptr, labels, n, c, s, dz.ptr);
+  const y = guarded([dz], () => out([]));
+  y.view()[0] = guarded([dz, y], () => softmaxCrossEntropyKernel(logits.ptr, labels, n, c, s, dz.ptr));
   return record(y, 'crossEntropy', [logits], (gy) => {
     const g = Tensor.empty(logits.shape);
     ew.scalar('mul', dz.ptr, gy.view()[0], g.ptr, g.size);

@@ -1,7 +1,7 @@
 // Differentiable matrix products of `F`, over the GEMM kernels.
 // see: https://pytorch.org/docs/stable/nn.functional.html
 import { Tensor } from '../tensor';
-import { out, record } from './functional';
+import { guarded, out, record } from './functional';
 import { addColumnSums } from '../kernels/reduce';
 import { matmul as gemm } from '../kernels/gemm';
 import { checkTensor } from '../validate';
@@ -16,7 +16,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const [m, k] = a.shape, n = b.shape[1];
   const y = out([m, n]);
   if (k === 0) y.view().fill(0);
-  else gemm(a.ptr, b.ptr, y.ptr, m, n, k);
+  else guarded([y], () => gemm(a.ptr, b.ptr, y.ptr, m, n, k));
   return record(y, 'matmul', [a, b], (gy) => {
     const ga = Tensor.full([m, k], 0), gb = Tensor.full([k, n], 0);
     if (n > 0) {
@@ -44,7 +44,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   if (i === 0) {
     y.view().fill(0);
     if (bias !== null) for (let q = 0; q < rows; q++) y.view().set(bias.view(), q * o);
-  } else gemm(x.ptr, weight.ptr, y.ptr, rows, o, i, { transB: true, bias: bias === null ? 0 : bias.ptr });
+  } else guarded([y], () => gemm(x.ptr, weight.ptr, y.ptr, rows, o, i, { transB: true, bias: bias === null ? 0 : bias.ptr }));
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record(y, 'linear', inputs, (gy, needs) => {
     let gx: Tensor | null = null;

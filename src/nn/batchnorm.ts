@@ -118,7 +118,7 @@ abstract class BatchNorm extends Module {
     if (useBatch) checkBatchSize(where, g, t.shape); // as PyTorch: batch statistics need > 1 value
     this.checkUsable(where);
     // a recorded forward keeps its own statistics for the tape (the layer's are overwritten by the next forward)
-    const recording = this.records(t);
+    const recording = this.startForward(t);
     const stats = recording ? new Stats(this.numFeatures) : this.#stats;
     let y: Tensor | null = null;
     try {

@@ -171,7 +171,7 @@ export class Conv2d extends Module {
     const where = 'Conv2d.forward';
     const g = checkInput2d(where, x, this.layout, this.inChannels, this.kernelSize, this.stride, this.padding);
     this.checkUsable(where);
-    if (this.records(x)) return this.recorded(conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, layout: this.layout }));
+    if (this.startForward(x)) return this.recorded(conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, layout: this.layout }));
     const win = slidingWindow(this.kernelSize, this.stride, this.padding, g);
     const y = Tensor.empty(this.#outShape(g));
     try {

@@ -19,7 +19,7 @@ abstract class Activation extends Module {
   forward(x: Tensor): Tensor {
     const where = `${this.kind}.forward`;
     checkTensor(where, 'input', x);
-    if (this.records(x)) return this.recorded(ACT[this.act](x));
+    if (this.startForward(x)) return this.recorded(ACT[this.act](x));
     const y = Tensor.empty(x.shape);
     activationForward(this.act, x.ptr, y.ptr, x.size);
     this.#saved = SAVES[this.act] === 'input' ? x : y;
@@ -98,7 +98,7 @@ export class Dropout extends Module {
 
   forward(x: Tensor): Tensor {
     checkTensor('Dropout.forward', 'input', x);
-    if (this.records(x)) {
+    if (this.startForward(x)) {
       this.#mask?.dispose();
       this.#mask = null;
       return this.recorded(dropout(x, this.p, { training: this.training, generator: this.generator }));
@@ -154,7 +154,7 @@ export class Flatten extends Module {
 
   forward(x: Tensor): Tensor {
     checkTensor('Flatten.forward', 'input', x);
-    if (this.records(x)) return this.recorded(reshape(x, this.outputShape(x.shape)));
+    if (this.startForward(x)) return this.recorded(reshape(x, this.outputShape(x.shape)));
     const y = Tensor.empty(this.outputShape(x.shape));
     y.view().set(x.view());
     this.#shape = x.shape;
@@ -251,13 +251,17 @@ export class Sequential extends Module {
 
   checkBackwardReady(): void {
     // a layer whose last forward recorded runs that op, which holds what its backward needs
-    for (const layer of this.layers) if (!layer.hasRecorded()) layer.checkBackwardReady();
+    for (const layer of this.layers) {
+      if (layer.hasRecorded()) layer.checkRecordedReady();
+      else layer.checkBackwardReady();
+    }
   }
 
   // Every layer is checked before the first backward runs: a throw then leaves every gradient as it was.
   backward(dy: Tensor): Tensor {
     checkTensor('Sequential.backward', 'gradOutput', dy);
     this.checkBackwardReady();
+    this.markManual();
     const g = this.#backTo(1, dy);
     try {
       return this.layers[0].backward(g);
@@ -270,6 +274,7 @@ export class Sequential extends Module {
   backwardParams(dy: Tensor): void {
     checkTensor('Sequential.backwardParams', 'gradOutput', dy);
     this.checkBackwardReady();
+    this.markManual();
     const g = this.#backTo(1, dy);
     try {
       this.layers[0].backwardParams(g);
@@ -296,7 +301,7 @@ export class Sequential extends Module {
 
   #release(): void {
     // an output whose recorded op still waits for the tape's backward belongs to the tape now
-    for (const t of this.#outputs) if (t.gradFn === null || t.gradFn.done) t.dispose();
+    for (const t of this.#outputs) if (this.manual || t.gradFn === null || t.gradFn.done) t.dispose();
     this.#outputs = [];
   }
 

@@ -55,7 +55,7 @@ export class Linear extends Module {
     checkTensor(where, 'input', x);
     this.outputShape(x.shape);
     this.checkUsable(where);
-    if (this.records(x)) return this.recorded(F.linear(x, this.weight, this.bias));
+    if (this.startForward(x)) return this.recorded(F.linear(x, this.weight, this.bias));
     const n = x.shape[0];
     const y = Tensor.empty([n, this.outFeatures]);
     try {

@@ -3,7 +3,7 @@
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py (Module);
 //      https://pytorch.org/docs/stable/generated/torch.nn.Module.html (state_dict, load_state_dict)
 import { Parameter, Tensor } from '../tensor';
-import { isGradEnabled, type GradFn } from '../autograd/engine';
+import { isGradEnabled, letGo, type GradFn } from '../autograd/engine';
 import * as ew from '../kernels/elementwise';
 import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../validate';
 
@@ -66,6 +66,7 @@ export abstract class Module {
   training = true;
   /** The op recorded by the last forward, for a backward(dy) after it (null when it did not record). */
   #recordedFn: GradFn | null = null;
+  #manual = false;
 
   /** This layer's public name for error messages (see `Module.kind`). */
   protected get kind(): string {
@@ -101,28 +102,64 @@ export abstract class Module {
     throw new Error(`${this.constructor.name}.backward: this module has no manual backward; compute a loss from its forward with F ops and call loss.backward()`);
   }
 
-  /** True when a forward on `x` records on the tape: recording is on and x or a parameter requires a gradient. */
-  protected records(x: Tensor): boolean {
-    return isGradEnabled() && (x.requiresGrad || this.parameters().some((p) => p.requiresGrad));
+  /**
+   * Starts a forward: lets go of the op the last forward recorded, and says whether this one records
+   * on the tape (recording on, x or a parameter requires a gradient, and no backward(dy) was called
+   * on this module: a module driven by backward(dy) runs its own saved-state path from then on).
+   */
+  protected startForward(x: Tensor): boolean {
+    const records = !this.#manual && isGradEnabled() && (x.requiresGrad || this.parameters().some((p) => p.requiresGrad));
+    // a recording forward lets go of the last op once it succeeds (recorded()); the saved-state path now
+    if (!records) this.#forgetRecorded();
+    return records;
   }
 
-  /** True when the last forward recorded an op that no backward has run yet (its backward(dy) runs it). */
+  #forgetRecorded(): void {
+    if (this.#recordedFn !== null) letGo(this.#recordedFn);
+    this.#recordedFn = null;
+  }
+
+  /** True when backward(dy) or backwardParams(dy) was called on this module (it records no more). */
+  protected get manual(): boolean {
+    return this.#manual;
+  }
+
+  /** Marks this module as driven by backward(dy) (containers call it; layers through backwardRecorded). */
+  protected markManual(): void {
+    this.#manual = true;
+  }
+
+  /** Throws unless the recorded op's inputs (the input, this module's parameters) are still there for backward(dy). */
+  checkRecordedReady(): void {
+    const where = `${this.kind}.backward`;
+    this.checkUsable(where);
+    const fn = this.#recordedFn;
+    if (fn !== null && fn.inputs[0].disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+  }
+
+  /** True when the last forward recorded an op whose saved state is still held (its backward(dy) runs it). */
   hasRecorded(): boolean {
     return this.#recordedFn !== null && !this.#recordedFn.done;
   }
 
-  /** Keeps y's recorded op for a later backward(dy); returns y. */
+  /** Holds y's recorded op for a later backward(dy); returns y. */
   protected recorded(y: Tensor): Tensor {
-    this.#recordedFn = y.gradFn;
+    this.#forgetRecorded();
+    const fn = y.gradFn;
+    if (fn !== null) {
+      fn.holds = (fn.holds ?? 1) + 1;
+      this.#recordedFn = fn;
+    }
     return y;
   }
 
   /**
-   * backward(dy) after a recorded forward: runs the recorded op once, adds the gradients of this
-   * module's parameters to their .grad and returns dL/dx (null unless `inputGrad`). Undefined when
-   * the last forward did not record (the layer's own backward runs).
+   * backward(dy) after a recorded forward: runs the recorded op, adds the gradients of this module's
+   * parameters to their .grad and returns dL/dx (null unless `inputGrad`); the module records no
+   * more forwards. Undefined when the last forward did not record (the layer's own backward runs).
    */
   protected backwardRecorded(where: string, dy: Tensor, inputGrad: boolean): Tensor | null | undefined {
+    this.#manual = true;
     const fn = this.#recordedFn;
     if (fn === null || fn.done) return undefined;
     checkTensor(where, 'gradOutput', dy);
@@ -146,9 +183,6 @@ export abstract class Module {
         g.dispose();
       }
     });
-    fn.done = true;
-    fn.release?.();
-    this.#recordedFn = null;
     return dx;
   }
 
@@ -277,6 +311,7 @@ export abstract class Module {
 
   /** Frees this module's memory (parameters with their gradients, buffers) and its children's. */
   dispose(): void {
+    this.#forgetRecorded();
     for (const e of this.ownState()) if ('tensor' in e) e.tensor.dispose();
     for (const [, m] of this.children()) m.dispose();
   }

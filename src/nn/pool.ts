@@ -92,7 +92,7 @@ export class MaxPool2d extends Pool2d {
   /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
   forward(x: Tensor): Tensor {
     const { p, win, out } = this.geometry('MaxPool2d.forward', x);
-    if (this.records(x)) return this.recorded(maxPool2dF(x, this.kernelSize, { stride: this.stride, padding: this.padding, layout: this.layout }));
+    if (this.startForward(x)) return this.recorded(maxPool2dF(x, this.kernelSize, { stride: this.stride, padding: this.padding, layout: this.layout }));
     const y = Tensor.empty(out);
     let idx: I32Block;
     try {
@@ -144,7 +144,7 @@ export class AvgPool2d extends Pool2d {
   /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
   forward(x: Tensor): Tensor {
     const { p, win, out } = this.geometry('AvgPool2d.forward', x);
-    if (this.records(x)) return this.recorded(avgPool2dF(x, this.kernelSize, { stride: this.stride, padding: this.padding, layout: this.layout }));
+    if (this.startForward(x)) return this.recorded(avgPool2dF(x, this.kernelSize, { stride: this.stride, padding: this.padding, layout: this.layout }));
     const y = Tensor.empty(out);
     avgPool2d(x.ptr, y.ptr, p.n, p.h, p.w, p.c, win);
     this.saved = { shape: x.shape, out, p, win };
