@@ -46,24 +46,9 @@ let stepOwnership = false;
 let currentStep = new Set<Tensor>();
 let previousStep = new Set<Tensor>();
 
-/** True when ops record onto the tape (outside noGrad and untaped). */
+/** True when ops record onto the tape (outside noGrad). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
-}
-
-/**
- * Runs `fn` with recording off but no scope: what it makes keeps its owner. The training loop
- * (fit) runs its layers this way, through their own backward(dy), preallocated buffers and fused
- * kernels.
- */
-export function untaped<T>(fn: () => T): T {
-  const was = gradEnabled;
-  gradEnabled = false;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = was;
-  }
 }
 
 /** Gives a new tensor its owner: the innermost scope, else the current step (after the first backward). */

@@ -6,8 +6,6 @@ import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
 import { Allocations, checkLayerSize, Module, type StateEntry, type StateDictInput } from './module';
-import { track } from '../autograd/engine';
-import { record } from '../autograd/functional';
 
 export interface BatchNormOptions {
   /** Added to the variance before the square root. Default 1e-5. */
@@ -117,41 +115,22 @@ abstract class BatchNorm extends Module {
     const useBatch = this.training || !this.trackRunningStats;
     if (useBatch) checkBatchSize(where, g, t.shape); // as PyTorch: batch statistics need > 1 value
     this.checkUsable(where);
-    // a recorded forward keeps its own statistics for the tape (the layer's are overwritten by the next forward)
-    const recording = this.startForward(t);
-    const stats = recording ? new Stats(this.numFeatures) : this.#stats;
-    let y: Tensor | null = null;
+    const y = Tensor.empty(t.shape);
     try {
-      y = Tensor.empty(t.shape);
-      forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, stats, this.runningMean, this.runningVar, this.activation === 'relu', y);
+      forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, this.#stats, this.runningMean, this.runningVar, this.activation === 'relu', y);
     } catch (e) {
-      y?.dispose();
-      if (recording) stats.block.dispose();
+      y.dispose();
       throw e;
     }
     if (this.training && this.trackRunningStats) {
       this.numBatchesTracked += 1;
       const factor = this.momentum === null ? 1 / this.numBatchesTracked : this.momentum;
-      updateRunning(g, stats, factor, this.runningMean!, this.runningVar!);
+      updateRunning(g, this.#stats, factor, this.runningMean!, this.runningVar!);
     }
-    if (recording) return this.recorded(this.#record(track(y!), g, t, stats, useBatch));
     this.#input = t;
     this.#geometry = g;
     this.#usedBatch = useBatch;
     return y;
-  }
-
-  /** Records the backward of a forward on the tape: dx, dγ, dβ from the statistics it used. */
-  #record(y: Tensor, g: Geometry, x: Tensor, stats: Stats, useBatch: boolean): Tensor {
-    const w = this.weight, b = this.bias, relu = this.activation === 'relu';
-    const inputs = w && b ? [x, w, b] : [x];
-    return record(y, this.activation === 'relu' ? 'batchNormRelu' : 'batchNorm', inputs, (gy, needs) => {
-      const gx = Tensor.empty(x.shape);
-      const gw = w && (needs?.[1] ?? w.requiresGrad) ? Tensor.full(w.shape, 0) : null;
-      const gb = b && (needs?.[2] ?? b.requiresGrad) ? Tensor.full(b.shape, 0) : null;
-      if (g.size > 0) bnBackward(g, x.ptr, gy.ptr, gx.ptr, w ? w.ptr : 0, stats.mean, stats.invstd, gw ? gw.ptr : 0, gb ? gb.ptr : 0, useBatch, relu, b ? b.ptr : 0);
-      return w && b ? [gx, gw, gb] : [gx];
-    }, () => stats.block.dispose());
   }
 
   /** The input's shape; throws what forward() would throw for it. */
@@ -166,7 +145,6 @@ abstract class BatchNorm extends Module {
   checkBackwardReady(): void {
     const where = `${this.kind}.backward`;
     this.checkUsable(where);
-    if (this.hasRecorded()) return;
     const x = this.#input;
     if (x === null || this.#geometry === null) throw new Error(`${where}: call forward() first`);
     if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
@@ -178,9 +156,6 @@ abstract class BatchNorm extends Module {
    */
   backward(dy: Tensor): Tensor {
     const where = `${this.kind}.backward`;
-    this.checkUsable(where);
-    const r = this.backwardRecorded(where, dy, true);
-    if (r !== undefined) return r!;
     this.checkBackwardReady();
     const x = this.#input!, g = this.#geometry!;
     const d = checkTensor(where, 'gradOutput', dy);

@@ -14,7 +14,6 @@ import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
 import { Allocations, checkLayerSize, Module } from './module';
-import { conv2d } from '../autograd/conv_ops';
 
 export type Conv2dLayout = 'NCHW' | 'NHWC';
 /** A size for both spatial axes, or [height, width]. */
@@ -171,7 +170,6 @@ export class Conv2d extends Module {
     const where = 'Conv2d.forward';
     const g = checkInput2d(where, x, this.layout, this.inChannels, this.kernelSize, this.stride, this.padding);
     this.checkUsable(where);
-    if (this.startForward(x)) return this.recorded(conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, layout: this.layout }));
     const win = slidingWindow(this.kernelSize, this.stride, this.padding, g);
     const y = Tensor.empty(this.#outShape(g));
     try {
@@ -250,9 +248,6 @@ export class Conv2d extends Module {
   }
 
   #backward(where: string, dy: Tensor, inputGrad: boolean): Tensor | null {
-    this.checkUsable(where);
-    const r = this.backwardRecorded(where, dy, inputGrad);
-    if (r !== undefined) return r;
     this.checkBackwardReady(where);
     const x = this.#input!, g = this.#geom!, win = this.#win!;
     checkGradOutput(where, dy, this.#outShape(g));

@@ -6,10 +6,6 @@ import { activationBackward, activationForward, mulElementwise, SAVES, type Acti
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
 import { Module, saveBuffers } from './module';
-import { relu, reshape, sigmoid, tanh } from '../autograd/functional';
-import { dropout } from '../autograd/conv_ops';
-
-const ACT: Record<ActivationKind, (x: Tensor) => Tensor> = { relu, sigmoid, tanh };
 
 /** y = f(x) elementwise; the backward needs x (ReLU) or y (sigmoid, tanh) of the last forward. */
 abstract class Activation extends Module {
@@ -19,7 +15,6 @@ abstract class Activation extends Module {
   forward(x: Tensor): Tensor {
     const where = `${this.kind}.forward`;
     checkTensor(where, 'input', x);
-    if (this.startForward(x)) return this.recorded(ACT[this.act](x));
     const y = Tensor.empty(x.shape);
     activationForward(this.act, x.ptr, y.ptr, x.size);
     this.#saved = SAVES[this.act] === 'input' ? x : y;
@@ -39,8 +34,6 @@ abstract class Activation extends Module {
 
   backward(dy: Tensor): Tensor {
     const where = `${this.kind}.backward`;
-    const r = this.backwardRecorded(where, dy, true);
-    if (r !== undefined) return r!;
     this.checkBackwardReady();
     const s = this.#saved!;
     checkTensor(where, 'gradOutput', dy);
@@ -98,11 +91,6 @@ export class Dropout extends Module {
 
   forward(x: Tensor): Tensor {
     checkTensor('Dropout.forward', 'input', x);
-    if (this.startForward(x)) {
-      this.#mask?.dispose();
-      this.#mask = null;
-      return this.recorded(dropout(x, this.p, { training: this.training, generator: this.generator }));
-    }
     const y = Tensor.empty(x.shape);
     let mask: Tensor | null = null;
     if (this.training && this.p !== 0) {
@@ -129,8 +117,6 @@ export class Dropout extends Module {
 
   backward(dy: Tensor): Tensor {
     checkTensor('Dropout.backward', 'gradOutput', dy);
-    const r = this.backwardRecorded('Dropout.backward', dy, true);
-    if (r !== undefined) return r!;
     const mask = this.#mask;
     if (mask !== null && (mask.shape.length !== dy.shape.length || mask.shape.some((v, i) => v !== dy.shape[i]))) {
       throw new RangeError(`Dropout.backward: gradOutput: expected shape [${mask.shape.join(', ')}] (the last input's), got [${dy.shape.join(', ')}]`);
@@ -154,7 +140,6 @@ export class Flatten extends Module {
 
   forward(x: Tensor): Tensor {
     checkTensor('Flatten.forward', 'input', x);
-    if (this.startForward(x)) return this.recorded(reshape(x, this.outputShape(x.shape)));
     const y = Tensor.empty(this.outputShape(x.shape));
     y.view().set(x.view());
     this.#shape = x.shape;
@@ -172,8 +157,6 @@ export class Flatten extends Module {
   }
 
   backward(dy: Tensor): Tensor {
-    const r = this.backwardRecorded('Flatten.backward', dy, true);
-    if (r !== undefined) return r!;
     this.checkBackwardReady();
     checkTensor('Flatten.backward', 'gradOutput', dy);
     const shape = this.#shape!;
@@ -250,18 +233,13 @@ export class Sequential extends Module {
   }
 
   checkBackwardReady(): void {
-    // a layer whose last forward recorded runs that op, which holds what its backward needs
-    for (const layer of this.layers) {
-      if (layer.hasRecorded()) layer.checkRecordedReady();
-      else layer.checkBackwardReady();
-    }
+    for (const layer of this.layers) layer.checkBackwardReady();
   }
 
   // Every layer is checked before the first backward runs: a throw then leaves every gradient as it was.
   backward(dy: Tensor): Tensor {
     checkTensor('Sequential.backward', 'gradOutput', dy);
     this.checkBackwardReady();
-    this.markManual();
     const g = this.#backTo(1, dy);
     try {
       return this.layers[0].backward(g);
@@ -274,7 +252,6 @@ export class Sequential extends Module {
   backwardParams(dy: Tensor): void {
     checkTensor('Sequential.backwardParams', 'gradOutput', dy);
     this.checkBackwardReady();
-    this.markManual();
     const g = this.#backTo(1, dy);
     try {
       this.layers[0].backwardParams(g);
@@ -300,8 +277,7 @@ export class Sequential extends Module {
   }
 
   #release(): void {
-    // an output whose recorded op still waits for the tape's backward belongs to the tape now
-    for (const t of this.#outputs) if (this.manual || t.gradFn === null || t.gradFn.done) t.dispose();
+    for (const t of this.#outputs) t.dispose();
     this.#outputs = [];
   }
 

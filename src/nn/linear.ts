@@ -8,7 +8,6 @@ import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
 import { Allocations, checkLayerSize, Module } from './module';
-import * as F from '../autograd/nn_ops';
 
 export interface LinearOptions { bias?: boolean; generator?: Generator }
 
@@ -55,7 +54,6 @@ export class Linear extends Module {
     checkTensor(where, 'input', x);
     this.outputShape(x.shape);
     this.checkUsable(where);
-    if (this.startForward(x)) return this.recorded(F.linear(x, this.weight, this.bias));
     const n = x.shape[0];
     const y = Tensor.empty([n, this.outFeatures]);
     try {
@@ -93,9 +91,6 @@ export class Linear extends Module {
   }
 
   #backward(where: string, dy: Tensor, inputGrad: boolean): Tensor | null {
-    this.checkUsable(where);
-    const r = this.backwardRecorded(where, dy, inputGrad);
-    if (r !== undefined) return r;
     this.checkBackwardReady(where);
     const x = this.#input!;
     checkTensor(where, 'gradOutput', dy);

@@ -3,8 +3,6 @@
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py (Module);
 //      https://pytorch.org/docs/stable/generated/torch.nn.Module.html (state_dict, load_state_dict)
 import { Parameter, Tensor } from '../tensor';
-import { isGradEnabled, letGo, type GradFn } from '../autograd/engine';
-import * as ew from '../kernels/elementwise';
 import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../validate';
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
@@ -64,9 +62,6 @@ export abstract class Module {
   /** The public class name that error messages start with (minifiers rename classes, not strings). */
   static readonly kind: string = 'Module';
   training = true;
-  /** The op recorded by the last forward, for a backward(dy) after it (null when it did not record). */
-  #recordedFn: GradFn | null = null;
-  #manual = false;
 
   /** This layer's public name for error messages (see `Module.kind`). */
   protected get kind(): string {
@@ -91,7 +86,6 @@ export abstract class Module {
 
   /** y = f(x); the caller owns y. */
   abstract forward(x: Tensor): Tensor;
-
   /**
    * dL/dx from dL/dy of the last forward; adds to the parameters' gradients. The caller owns dx.
    * The package's layers have it; a model written with `F` ops gets its gradients from
@@ -99,91 +93,7 @@ export abstract class Module {
    */
   backward(dy: Tensor): Tensor {
     void dy;
-    throw new Error(`${this.constructor.name}.backward: this module has no manual backward; compute a loss from its forward with F ops and call loss.backward()`);
-  }
-
-  /**
-   * Starts a forward: lets go of the op the last forward recorded, and says whether this one records
-   * on the tape (recording on, x or a parameter requires a gradient, and no backward(dy) was called
-   * on this module: a module driven by backward(dy) runs its own saved-state path from then on).
-   */
-  protected startForward(x: Tensor): boolean {
-    const records = !this.#manual && isGradEnabled() && (x.requiresGrad || this.parameters().some((p) => p.requiresGrad));
-    // a recording forward lets go of the last op once it succeeds (recorded()); the saved-state path now
-    if (!records) this.#forgetRecorded();
-    return records;
-  }
-
-  #forgetRecorded(): void {
-    if (this.#recordedFn !== null) letGo(this.#recordedFn);
-    this.#recordedFn = null;
-  }
-
-  /** True when backward(dy) or backwardParams(dy) was called on this module (it records no more). */
-  protected get manual(): boolean {
-    return this.#manual;
-  }
-
-  /** Marks this module as driven by backward(dy) (containers call it; layers through backwardRecorded). */
-  protected markManual(): void {
-    this.#manual = true;
-  }
-
-  /** Throws unless the recorded op's inputs (the input, this module's parameters) are still there for backward(dy). */
-  checkRecordedReady(): void {
-    const where = `${this.kind}.backward`;
-    this.checkUsable(where);
-    const fn = this.#recordedFn;
-    if (fn !== null && fn.inputs[0].disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
-  }
-
-  /** True when the last forward recorded an op whose saved state is still held (its backward(dy) runs it). */
-  hasRecorded(): boolean {
-    return this.#recordedFn !== null && !this.#recordedFn.done;
-  }
-
-  /** Holds y's recorded op for a later backward(dy); returns y. */
-  protected recorded(y: Tensor): Tensor {
-    this.#forgetRecorded();
-    const fn = y.gradFn;
-    if (fn !== null) {
-      fn.holds = (fn.holds ?? 1) + 1;
-      this.#recordedFn = fn;
-    }
-    return y;
-  }
-
-  /**
-   * backward(dy) after a recorded forward: runs the recorded op, adds the gradients of this module's
-   * parameters to their .grad and returns dL/dx (null unless `inputGrad`); the module records no
-   * more forwards. Undefined when the last forward did not record (the layer's own backward runs).
-   */
-  protected backwardRecorded(where: string, dy: Tensor, inputGrad: boolean): Tensor | null | undefined {
-    this.#manual = true;
-    const fn = this.#recordedFn;
-    if (fn === null || fn.done) return undefined;
-    checkTensor(where, 'gradOutput', dy);
-    const shape = fn.shape ?? dy.shape;
-    if (dy.shape.length !== shape.length || dy.shape.some((v, i) => v !== shape[i])) {
-      throw new RangeError(`${where}: gradOutput: expected shape [${shape.join(', ')}] (the last output's), got [${dy.shape.join(', ')}]`);
-    }
-    const own = new Set<Tensor>(this.parameters());
-    const needs = fn.inputs.map((t, k) => (k === 0 ? inputGrad : own.has(t)));
-    fn.inputs.forEach((t, k) => {
-      if (needs[k] && t.disposed) throw new Error(`${where}: ${k === 0 ? 'the input' : 'a parameter'} of the last forward() was disposed; backward needs it`);
-    });
-    const grads = fn.backward(dy, needs);
-    let dx: Tensor | null = null;
-    fn.inputs.forEach((t, k) => {
-      const g = grads[k];
-      if (g === null || g === undefined) return;
-      if (k === 0 && inputGrad) dx = g;
-      else {
-        if (needs[k] && t instanceof Parameter) addInto(t.grad, g);
-        g.dispose();
-      }
-    });
-    return dx;
+    throw new Error(`${this.kind}.backward: this module has no manual backward; compute a loss from its forward with F ops and call loss.backward()`);
   }
 
   /**
@@ -311,7 +221,6 @@ export abstract class Module {
 
   /** Frees this module's memory (parameters with their gradients, buffers) and its children's. */
   dispose(): void {
-    this.#forgetRecorded();
     for (const e of this.ownState()) if ('tensor' in e) e.tensor.dispose();
     for (const [, m] of this.children()) m.dispose();
   }
@@ -329,9 +238,4 @@ function fieldsOf<T>(obj: object, is: (v: unknown) => v is T): [string, T][] {
     }
   }
   return found;
-}
-
-/** dst += src (same size). */
-function addInto(dst: Tensor, src: Tensor): void {
-  ew.binary('add', dst.ptr, src.ptr, dst.ptr, 1, dst.size);
 }

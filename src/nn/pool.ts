@@ -11,7 +11,6 @@ import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../k
 import { checkOneOf, checkOptions, kindOf } from '../validate';
 import { checkGradOutput, checkInput2d, checkShape2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from './conv';
 import { Module } from './module';
-import { avgPool2d as avgPool2dF, maxPool2d as maxPool2dF } from '../autograd/conv_ops';
 
 export interface Pool2dOptions {
   /** Default: the kernel size. */
@@ -92,7 +91,6 @@ export class MaxPool2d extends Pool2d {
   /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
   forward(x: Tensor): Tensor {
     const { p, win, out } = this.geometry('MaxPool2d.forward', x);
-    if (this.startForward(x)) return this.recorded(maxPool2dF(x, this.kernelSize, { stride: this.stride, padding: this.padding, layout: this.layout }));
     const y = Tensor.empty(out);
     let idx: I32Block;
     try {
@@ -116,10 +114,7 @@ export class MaxPool2d extends Pool2d {
 
   /** dx: zero except dx[argmax] += dy, window by window. */
   backward(dy: Tensor): Tensor {
-    const where = 'MaxPool2d.backward';
-    const r = this.backwardRecorded(where, dy, true);
-    if (r !== undefined) return r!;
-    const { shape, p } = this.checkBackward(where, dy);
+    const { shape, p } = this.checkBackward('MaxPool2d.backward', dy);
     this.checkBackwardReady();
     const idx = this.#idx!;
     const dx = Tensor.empty(shape);
@@ -144,7 +139,6 @@ export class AvgPool2d extends Pool2d {
   /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
   forward(x: Tensor): Tensor {
     const { p, win, out } = this.geometry('AvgPool2d.forward', x);
-    if (this.startForward(x)) return this.recorded(avgPool2dF(x, this.kernelSize, { stride: this.stride, padding: this.padding, layout: this.layout }));
     const y = Tensor.empty(out);
     avgPool2d(x.ptr, y.ptr, p.n, p.h, p.w, p.c, win);
     this.saved = { shape: x.shape, out, p, win };
@@ -153,8 +147,6 @@ export class AvgPool2d extends Pool2d {
 
   /** dx: each dy / (kh·kw) added over its window. */
   backward(dy: Tensor): Tensor {
-    const r = this.backwardRecorded('AvgPool2d.backward', dy, true);
-    if (r !== undefined) return r!;
     const { shape, p, win } = this.checkBackward('AvgPool2d.backward', dy);
     const dx = Tensor.empty(shape);
     avgPool2dBackward(dy.ptr, dx.ptr, p.n, p.h, p.w, p.c, win);

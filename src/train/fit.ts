@@ -6,7 +6,6 @@ import { Module } from '../nn/module';
 import { CrossEntropyLoss } from '../nn/loss';
 import { Optimizer } from '../optim/optimizers';
 import { Generator } from '../random';
-import { untaped } from '../autograd/engine';
 import { checkOptions, describe } from '../validate';
 
 /** Samples stored flat: x holds n samples of `shape`, y one integer label per sample. */
@@ -125,7 +124,7 @@ function classesOf(where: string, model: Module, d: Dataset): number {
   model.eval();
   const { x } = gather(d, d.y.length > 1 ? [0, 1] : [0]);
   try {
-    const out = untaped(() => model.forward(x));
+    const out = model.forward(x);
     try {
       if (out.shape.length !== 2) throw new RangeError(`${where}: model: expected logits [N, classes] for CrossEntropyLoss, got an output of shape [${out.shape.join(', ')}]`);
       return out.shape[1];
@@ -206,20 +205,18 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         // per step, not per epoch: a callback may have switched the model to eval mode
         model.train();
         const { x, y } = gather(data, order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize)));
-        const t: { logits: Tensor | null; dlogits: Tensor | null } = { logits: null, dlogits: null };
+        let logits: Tensor | null = null, dlogits: Tensor | null = null;
         let loss: number, acc: number;
         try {
-          // the layers' own backward, fused kernels and buffers: nothing is recorded on the tape
-          [loss, acc] = untaped(() => {
-            optimizer.zeroGrad();
-            const logits = (t.logits = model.forward(x));
-            const l = lossFn.forward(logits, y);
-            model.backwardParams((t.dlogits = lossFn.backward()));
-            optimizer.step();
-            return [l, argmaxHits(logits.view(), y, logits.shape[1])];
-          });
+          optimizer.zeroGrad();
+          logits = model.forward(x);
+          loss = lossFn.forward(logits, y);
+          dlogits = lossFn.backward();
+          model.backwardParams(dlogits);
+          optimizer.step();
+          acc = argmaxHits(logits.view(), y, logits.shape[1]);
         } finally {
-          t.logits?.dispose(); t.dlogits?.dispose(); x.dispose();
+          logits?.dispose(); dlogits?.dispose(); x.dispose();
         }
         lossSum += loss * y.length; hits += acc; seen += y.length; step++;
         const stop = await callbacks?.onBatchEnd?.({ epoch, batch: b, step, loss, accuracy: acc / y.length });
@@ -260,7 +257,7 @@ export function evaluate(model: Module, data: Dataset, options: EvaluateOptions 
       const { x, y } = gather(data, idx);
       let logits: Tensor | null = null;
       try {
-        logits = untaped(() => model.forward(x));
+        logits = model.forward(x);
         // the first batch tells the class count: check every label before any loss is summed
         if (s === 0 && logits.shape.length === 2) checkLabels(where, 'data', data, logits.shape[1]);
         lossSum += lossFn.forward(logits, y) * y.length;
@@ -292,7 +289,7 @@ export function predict(model: Module, x: Float32Array, shape: readonly number[]
     for (let s = 0; s < n; s += bs) {
       const m = Math.min(bs, n - s);
       using xt = tensor(x.subarray(s * per, (s + m) * per), [m, ...shape]);
-      using y = untaped(() => model.forward(xt));
+      using y = model.forward(xt);
       parts.push(y.toArray());
     }
   } finally {
