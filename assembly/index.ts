@@ -10,3 +10,5 @@ export * from './reduce';
 export * from './gemm';
 export * from './conv';
 export * from './pool';
+export * from './elementwise';
+export * from './softmax';

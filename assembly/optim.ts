@@ -45,3 +45,65 @@ export function adamStep(p: usize, g: usize, m: usize, v: usize, n: i32, lr: f32
     store<f32>(p + o, w - stepSize * (mi / (Mathf.sqrt(vi) / c2 + eps)));
   }
 }
+
+/**
+ * RMSprop: d = g + wd·p; v = α·v + (1 − α)·d²; centered: a = α·a + (1 − α)·d, s = √(v − a²) + eps,
+ * else s = √v + eps; with momentum buf = μ·buf + d/s and p −= lr·buf, else p −= lr·d/s. `avg` is
+ * used only when centered, `buf` only with momentum.
+ */
+// see: https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html
+export function rmspropStep(p: usize, g: usize, v: usize, avg: usize, buf: usize, n: i32, lr: f32, alpha: f32, eps: f32, weightDecay: f32, momentum: f32, centered: i32): void {
+  for (let i = 0; i < n; i++) {
+    let o = <usize>i << 2;
+    let w = load<f32>(p + o);
+    let d = load<f32>(g + o);
+    if (weightDecay != 0) d += weightDecay * w;
+    let vi = alpha * load<f32>(v + o) + (1 - alpha) * d * d;
+    store<f32>(v + o, vi);
+    let s: f32;
+    if (centered) {
+      let a = alpha * load<f32>(avg + o) + (1 - alpha) * d;
+      store<f32>(avg + o, a);
+      s = Mathf.sqrt(vi - a * a) + eps;
+    } else s = Mathf.sqrt(vi) + eps;
+    if (momentum != 0) {
+      let b = momentum * load<f32>(buf + o) + d / s;
+      store<f32>(buf + o, b);
+      store<f32>(p + o, w - lr * b);
+    } else store<f32>(p + o, w - lr * (d / s));
+  }
+}
+
+/** Adagrad: d = g + wd·p; sum += d²; p −= clr·d/(√sum + eps), clr = lr/(1 + (t − 1)·lrDecay). */
+// see: https://pytorch.org/docs/stable/generated/torch.optim.Adagrad.html
+export function adagradStep(p: usize, g: usize, sum: usize, n: i32, lr: f32, lrDecay: f32, eps: f32, weightDecay: f32, t: i32): void {
+  let clr = <f32>(<f64>lr / (1 + <f64>(t - 1) * <f64>lrDecay));
+  for (let i = 0; i < n; i++) {
+    let o = <usize>i << 2;
+    let w = load<f32>(p + o);
+    let d = load<f32>(g + o);
+    if (weightDecay != 0) d += weightDecay * w;
+    let s = load<f32>(sum + o) + d * d;
+    store<f32>(sum + o, s);
+    store<f32>(p + o, w - clr * (d / (Mathf.sqrt(s) + eps)));
+  }
+}
+
+/**
+ * Adadelta: d = g + wd·p; v = ρ·v + (1 − ρ)·d²; δ = √(u + eps)/√(v + eps)·d; u = ρ·u + (1 − ρ)·δ²;
+ * p −= lr·δ.
+ */
+// see: https://pytorch.org/docs/stable/generated/torch.optim.Adadelta.html (Zeiler 2012, https://arxiv.org/abs/1212.5701)
+export function adadeltaStep(p: usize, g: usize, v: usize, u: usize, n: i32, lr: f32, rho: f32, eps: f32, weightDecay: f32): void {
+  for (let i = 0; i < n; i++) {
+    let o = <usize>i << 2;
+    let w = load<f32>(p + o);
+    let d = load<f32>(g + o);
+    if (weightDecay != 0) d += weightDecay * w;
+    let vi = rho * load<f32>(v + o) + (1 - rho) * d * d;
+    store<f32>(v + o, vi);
+    let delta = (Mathf.sqrt(load<f32>(u + o) + eps) / Mathf.sqrt(vi + eps)) * d;
+    store<f32>(u + o, rho * load<f32>(u + o) + (1 - rho) * delta * delta);
+    store<f32>(p + o, w - lr * delta);
+  }
+}

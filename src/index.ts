@@ -1,6 +1,7 @@
 // batchnorm-wasm: Batch Normalization in WebAssembly SIMD with a PyTorch-shaped API.
 export { init, backend, memoryBytes, simdSupported, relaxedSimdSupported, type InitOptions, type BackendName } from './runtime/index';
-export { tensor, Tensor, Parameter } from './tensor';
+export { tensor, Tensor, Parameter, noGrad } from './tensor';
+export * as F from './autograd/F';
 export { BatchNorm1d, BatchNorm2d, BatchNorm3d, type BatchNormOptions, type BatchNormState, type BatchNormStateInput } from './nn/batchnorm';
 export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';
 export type { Layout } from './kernels/batchnorm';
@@ -14,7 +15,9 @@ export { Generator, manualSeed } from './random';
 export { kaimingUniform, xavierUniform, uniform } from './nn/init';
 export { CrossEntropyLoss, MSELoss } from './nn/loss';
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim/optimizers';
-export { StepLR, CosineAnnealingLR } from './optim/schedulers';
+export { StepLR, CosineAnnealingLR, MultiStepLR, ExponentialLR, LinearLR, OneCycleLR, ReduceLROnPlateau } from './optim/schedulers';
 export { saveSafetensors, loadSafetensors, type LoadSafetensorsOptions } from './io/model';
 export { encodeSafetensors, decodeSafetensors, type DecodeOptions } from './io/safetensors';
+export { DataLoader, type DataLoaderData, type DataLoaderOptions } from './train/data';
+export { clipGradNorm } from './optim/clip';
 export { fit, evaluate, predict, setProgressDisplay, type Dataset, type FitOptions, type EvaluateOptions, type PredictOptions, type EpochLogs, type BatchLogs, type ProgressDisplay, type ProgressBar } from './train/fit';

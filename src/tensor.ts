@@ -3,6 +3,8 @@
 // see: https://github.com/scijs/ndarray (a flat buffer viewed through a shape)
 import { runtime, type Runtime } from './runtime/index';
 import { describe } from './validate';
+import { letGo, runBackward, scoped, track, untrack, type GradFn } from './autograd/engine';
+import * as ew from './kernels/elementwise';
 
 const disposeSymbol: typeof Symbol.dispose = (Symbol as { dispose?: typeof Symbol.dispose }).dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
 
@@ -18,6 +20,18 @@ export class Tensor {
   #rt: Runtime;
   #ptr: number;
   #held: Held | null;
+  /** Set on a leaf to have backward() fill its .grad; ops set it on outputs of inputs that have it. */
+  requiresGrad = false;
+  /** dL/d(this) summed by backward() on a leaf that requires a gradient (null until then). */
+  grad: Tensor | null = null;
+  /** The recorded op that made this tensor (null for leaves, and after backward() freed the graph). */
+  gradFn: GradFn | null = null;
+  /** @internal The set that owns this tensor (a scope or a training step), if any. */
+  _owner: Set<Tensor> | null = null;
+  /** @internal Kept by the user: never freed by a scope, a step or backward(). */
+  _kept = false;
+  /** @internal backward() freed the graph that made this tensor. */
+  _freedGraph = false;
 
   /** Wraps `size` floats at `ptr`, allocated in `rt`; `own` = free them on dispose. */
   constructor(rt: Runtime, ptr: number, shape: readonly number[], own = true) {
@@ -66,14 +80,69 @@ export class Tensor {
     return this.#rt.f32(this.ptr, this.size);
   }
 
+  /** Copies `data` (as many values as the tensor has) into the tensor, in place. Returns this. */
+  set(data: Float32Array | Float64Array | readonly number[]): this {
+    if (!(data instanceof Float32Array || data instanceof Float64Array || Array.isArray(data))) {
+      throw new TypeError(`Tensor.set: data: expected a Float32Array, Float64Array or number[], got ${describe(data)}`);
+    }
+    if (data.length !== this.size) throw new RangeError(`Tensor.set: data has ${data.length} values but the tensor [${this.shape.join(', ')}] has ${this.size}`);
+    if (Array.isArray(data)) {
+      for (let i = 0; i < data.length; i++) if (typeof data[i] !== 'number') throw new TypeError(`Tensor.set: data[${i}]: expected a number, got ${describe(data[i])}`);
+    }
+    this.view().set(data);
+    return this;
+  }
+
   /** A copy of the data. */
   toArray(): Float32Array {
     return this.view().slice();
   }
 
+  /** The single value of a one-element tensor, as a number. */
+  item(): number {
+    if (this.size !== 1) throw new RangeError(`Tensor.item: expected a tensor with one element, got shape [${this.shape.join(', ')}] (${this.size} elements)`);
+    return this.view()[0];
+  }
+
+  /**
+   * Computes dL/d(leaf) for every leaf below this tensor that requires a gradient, adding it to the
+   * leaf's .grad. `gradient` is dL/d(this) (default 1 for a one-element tensor). Frees the graph's
+   * interior tensors (call keep() on one to use it afterwards) and ends the training step.
+   */
+  backward(gradient?: Tensor): void {
+    if (gradient !== undefined) {
+      if (!(gradient instanceof Tensor)) throw new TypeError(`Tensor.backward: gradient: expected a Tensor, got ${describe(gradient)}`);
+      if (gradient.shape.join() !== this.shape.join()) throw new RangeError(`Tensor.backward: gradient: expected shape [${this.shape.join(', ')}], got [${gradient.shape.join(', ')}]`);
+    } else if (this.size !== 1) {
+      throw new RangeError(`Tensor.backward: a gradient is needed for a tensor of ${this.size} elements (shape [${this.shape.join(', ')}]); only one-element tensors default to 1`);
+    }
+    runBackward(this, gradient ?? null, {
+      ones: (t) => Tensor.full(t.shape, 1),
+      zeros: (t) => Tensor.full(t.shape, 0),
+      addInto: (dst, src) => ew.binary('add', dst.ptr, src.ptr, dst.ptr, 1, dst.size),
+    });
+  }
+
+  /** A copy that records no history (requiresGrad false). */
+  detach(): Tensor {
+    const t = track(Tensor.empty(this.shape));
+    t.view().set(this.view());
+    return t;
+  }
+
+  /** Takes this tensor from its scope or training step: it lives until dispose(). Returns this. */
+  keep(): this {
+    this._kept = true;
+    untrack(this);
+    return this;
+  }
+
   /** Frees the memory; later use throws. Safe to call twice. */
   dispose(): void {
     if (this.#ptr === 0) return;
+    // a disposed output abandons its recorded op: what the op saved is freed with it
+    if (this.gradFn !== null) letGo(this.gradFn);
+    this.gradFn = null;
     if (this.#held) {
       registry?.unregister(this);
       this.#rt.k.free(this.#ptr);
@@ -85,14 +154,25 @@ export class Tensor {
     this.dispose();
   }
 
+  /** Shape, backend, the leading values and whether it records gradients, e.g. for console.log. */
   toString(): string {
-    return `Tensor([${this.shape.join(', ')}]${this.disposed ? ', disposed' : ''})`;
+    const head = `Tensor([${this.shape.join(', ')}], f32, ${this.#rt.name}`;
+    if (this.disposed) return `${head}, disposed)`;
+    const v = this.#rt.f32(this.#ptr, Math.min(this.size, 6));
+    const vals = Array.from(v, (x) => Number(x.toPrecision(5))).join(', ') + (this.size > 6 ? ', …' : '');
+    const grad = this.gradFn !== null ? `, gradFn=${this.gradFn.name}` : this.requiresGrad ? ', requiresGrad' : '';
+    return `${head}, [${vals}]${grad})`;
+  }
+
+  /** Node's console.log and util.inspect print toString(). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
   }
 }
 
 /** A trainable tensor with a gradient of the same shape (zero until a backward adds to it). */
 export class Parameter extends Tensor {
-  readonly grad: Tensor;
+  declare grad: Tensor;
   /** `where` names the owner in errors (a layer passes e.g. 'Linear: weight'). */
   constructor(shape: readonly number[], value: number, where = 'Parameter') {
     // every check before the first allocation, and the data freed if the gradient cannot be had
@@ -108,6 +188,7 @@ export class Parameter extends Tensor {
     }
     this.view().fill(value);
     this.grad.view().fill(0);
+    this.requiresGrad = true;
   }
 
   dispose(): void {
@@ -152,7 +233,10 @@ export function checkShape(where: string, shape: unknown): number[] {
  * Copies `data` (Float32Array, Float64Array or number[]) into the active backend as a tensor of
  * `shape` (by default 1-D). The length must equal the product of the shape.
  */
-export function tensor(data: Float32Array | Float64Array | readonly number[], shape?: readonly number[]): Tensor {
+export function tensor(data: Float32Array | Float64Array | readonly number[], shape?: readonly number[], options: { requiresGrad?: boolean } = {}): Tensor {
+  if (options === null || typeof options !== 'object') throw new TypeError(`tensor: options: expected an object, got ${describe(options)}`);
+  for (const key of Object.keys(options)) if (key !== 'requiresGrad') throw new TypeError(`tensor: unknown option '${key}' (expected one of requiresGrad)`);
+  if (options.requiresGrad !== undefined && typeof options.requiresGrad !== 'boolean') throw new TypeError(`tensor: requiresGrad: expected a boolean, got ${describe(options.requiresGrad)}`);
   if (!(data instanceof Float32Array || data instanceof Float64Array || Array.isArray(data))) {
     throw new TypeError(`tensor: data: expected a Float32Array, Float64Array or number[], got ${describe(data)}`);
   }
@@ -167,5 +251,11 @@ export function tensor(data: Float32Array | Float64Array | readonly number[], sh
   }
   const t = Tensor.empty(dims);
   t.view().set(data);
-  return t;
+  t.requiresGrad = options.requiresGrad ?? false;
+  return track(t);
+}
+
+/** Runs `fn` without recording gradients and frees every tensor it made except those it returns. */
+export function noGrad<T>(fn: () => T): T {
+  return scoped(fn, (v): v is Tensor => v instanceof Tensor, false);
 }

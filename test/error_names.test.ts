@@ -108,6 +108,7 @@ describe('every constructor given null or garbage throws an error that names it 
   });
   const m = api;
   const garbage = [null, 'x', NaN, -1, [1.5]] as const;
+  const sgd = () => new m.SGD([new m.Parameter([1], 0)], { lr: 1 });
   /** [the constructor's name, a call with `g` in one argument place, the argument's name]. */
   const places: [string, (g: unknown) => unknown, string][] = [
     ['BatchNorm1d', (g) => new m.BatchNorm1d(g as never), 'numFeatures'],
@@ -130,9 +131,9 @@ describe('every constructor given null or garbage throws an error that names it 
     ['Adam', (g) => new m.Adam(g as never), 'params'],
     ['AdamW', (g) => new m.AdamW([], g as never), 'options'],
     ['StepLR', (g) => new m.StepLR(g as never, { stepSize: 1 }), 'optimizer'],
-    ['StepLR', (g) => new m.StepLR(new m.SGD([], { lr: 1 }), g as never), 'options'],
+    ['StepLR', (g) => new m.StepLR(sgd(), g as never), 'options'],
     ['CosineAnnealingLR', (g) => new m.CosineAnnealingLR(g as never, { tMax: 1 }), 'optimizer'],
-    ['CosineAnnealingLR', (g) => new m.CosineAnnealingLR(new m.SGD([], { lr: 1 }), g as never), 'options'],
+    ['CosineAnnealingLR', (g) => new m.CosineAnnealingLR(sgd(), g as never), 'options'],
   ];
   for (const [name, call, arg] of places) {
     it(`${name}: ${arg}`, () => {

@@ -27,7 +27,7 @@ for (const b of BACKENDS) {
         const held = memoryBytes();
         t.dispose();
         expect(t.disposed).toBe(true);
-        expect(String(t)).toBe('Tensor([2, 2], disposed)');
+        expect(String(t)).toBe(`Tensor([2, 2], f32, ${b}, disposed)`);
         throwsLike(() => t.toArray(), Error, /^tensor \[2, 2\] was disposed and cannot be used$/);
         throwsLike(() => t.view(), Error, /^tensor \[2, 2\] was disposed and cannot be used$/);
         throwsLike(() => t.ptr, Error, /^tensor \[2, 2\] was disposed/);

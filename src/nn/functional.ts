@@ -2,7 +2,9 @@
 // statistics (PyTorch's torch.nn.functional.batch_norm).
 // see: https://pytorch.org/docs/stable/generated/torch.nn.functional.batch_norm.html
 import { Tensor } from '../tensor';
-import { channelAxis, LAYOUT_RANK, type Layout } from '../kernels/batchnorm';
+import { track } from '../autograd/engine';
+import { record } from '../autograd/functional';
+import { bnBackward, channelAxis, LAYOUT_RANK, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit } from '../validate';
 
@@ -29,7 +31,7 @@ const KEYS = ['weight', 'bias', 'training', 'momentum', 'eps', 'layout'] as cons
  * `training: true` uses the batch's mean and biased variance and, when `runningMean`/`runningVar`
  * are given, updates them in place: running = (1 − momentum)·running + momentum·batch (unbiased var).
  * `training: false` uses `runningMean`/`runningVar`, which are then required.
- * Returns a new tensor; the caller disposes it.
+ * Returns a new tensor; when the input, γ or β requires a gradient, records its backward (as F.batchNorm).
  */
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormFunctionalOptions = {}): Tensor {
   const where = 'batchNorm';
@@ -59,14 +61,20 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   const stats = new Stats(g.c);
   let y: Tensor | null = null;
   try {
-    y = Tensor.empty(x.shape);
+    y = track(Tensor.empty(x.shape));
     forwardCore(g, x, w, b, training, eps, stats, rm, rv, false, y);
     if (training && rm && rv) updateRunning(g, stats, momentum, rm, rv);
-    return y;
   } catch (e) {
     y?.dispose(); // a kernel's workspace could not be allocated
-    throw e;
-  } finally {
     stats.block.dispose();
+    throw e;
   }
+  // the backward differentiates through the batch statistics (training) or takes the running ones as constants
+  const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
+  return record(y!, 'batchNorm', inputs, (gy) => {
+    const gx = Tensor.empty(x.shape);
+    const gw = w ? Tensor.full(w.shape, 0) : null, gb = b ? Tensor.full(b.shape, 0) : null;
+    if (g.size > 0) bnBackward(g, x.ptr, gy.ptr, gx.ptr, w ? w.ptr : 0, stats.mean, stats.invstd, gw ? gw.ptr : 0, gb ? gb.ptr : 0, training);
+    return [gx, ...(w ? [gw] : []), ...(b ? [gb] : [])];
+  }, () => stats.block.dispose());
 }

@@ -86,8 +86,15 @@ export abstract class Module {
 
   /** y = f(x); the caller owns y. */
   abstract forward(x: Tensor): Tensor;
-  /** dL/dx from dL/dy of the last forward; adds to the parameters' gradients. The caller owns dx. */
-  abstract backward(dy: Tensor): Tensor;
+  /**
+   * dL/dx from dL/dy of the last forward; adds to the parameters' gradients. The caller owns dx.
+   * The package's layers have it; a model written with `F` ops gets its gradients from
+   * `loss.backward()` instead.
+   */
+  backward(dy: Tensor): Tensor {
+    void dy;
+    throw new Error(`${this.kind}.backward: this module has no manual backward; compute a loss from its forward with F ops and call loss.backward()`);
+  }
 
   /**
    * Adds to the parameters' gradients as backward(dy) does, without dL/dx: what the first layer of a
@@ -98,14 +105,18 @@ export abstract class Module {
     this.backward(dy).dispose();
   }
 
-  /** Child modules by name (Sequential: '0', '1', …). */
+  /**
+   * Child modules by name, found in the fields as PyTorch's Module finds them: a module field
+   * `conv1`, an array field `layers` (`layers.0`, `layers.1`, …), a plain object field `heads`
+   * (`heads.left`, …). Sequential names its children '0', '1', ….
+   */
   children(): [string, Module][] {
-    return [];
+    return fieldsOf(this, (v): v is Module => v instanceof Module);
   }
 
-  /** This module's own parameters by name (not its children's). */
+  /** This module's own parameters by name (its Parameter fields, in arrays and plain objects too). */
   protected ownParameters(): [string, Parameter][] {
-    return [];
+    return fieldsOf(this, (v): v is Parameter => v instanceof Parameter);
   }
 
   /** This module's own state entries, parameters first (not its children's). */
@@ -213,4 +224,18 @@ export abstract class Module {
     for (const e of this.ownState()) if ('tensor' in e) e.tensor.dispose();
     for (const [, m] of this.children()) m.dispose();
   }
+}
+
+/** The values of `obj`'s own fields that pass `is`, by dotted name, one level into arrays and plain objects. */
+// see: https://github.com/pytorch/pytorch/blob/main/torch/nn/modules/module.py (__setattr__ registers submodules)
+function fieldsOf<T>(obj: object, is: (v: unknown) => v is T): [string, T][] {
+  const found: [string, T][] = [];
+  for (const [key, v] of Object.entries(obj)) {
+    if (is(v)) found.push([key, v]);
+    else if (Array.isArray(v)) v.forEach((e, i) => is(e) && found.push([`${key}.${i}`, e]));
+    else if (v !== null && typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)) {
+      for (const [k, e] of Object.entries(v)) if (is(e)) found.push([`${key}.${k}`, e]);
+    }
+  }
+  return found;
 }

@@ -39,6 +39,8 @@ export abstract class Optimizer {
     params.forEach((p, i) => {
       if (!(p instanceof Parameter)) throw new TypeError(`${where}: params[${i}]: expected a Parameter, got ${describe(p)}`);
     });
+    // an empty list is almost always a model whose layers were not found: training nothing silently is worse
+    if (params.length === 0) throw new RangeError(`${where}: params: expected at least one Parameter, got an empty array (does the model's parameters() find its layers?)`);
     if (new Set(params).size !== params.length) throw new Error(`${where}: params: a parameter appears more than once`);
     this.params = Object.freeze([...params]);
     this.lr = checkPositive(where, 'lr', lr);

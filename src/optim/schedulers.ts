@@ -59,3 +59,178 @@ export class CosineAnnealingLR extends Scheduler {
     return this.etaMin + ((this.baseLr - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
   }
 }
+
+function checkFactor(where: string, name: string, v: unknown, dflt: number): number {
+  const f = v ?? dflt;
+  if (typeof f !== 'number' || !(f > 0 && f <= 1)) throw new RangeError(`${where}: ${name}: expected a number in (0, 1], got ${describe(v)}`);
+  return f;
+}
+
+/** lr = base · gamma^(number of milestones reached). */
+// see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.MultiStepLR.html
+export class MultiStepLR extends Scheduler {
+  static readonly kind: string = 'MultiStepLR';
+  readonly milestones: readonly number[];
+  readonly gamma: number;
+  constructor(optimizer: Optimizer, options: { milestones: readonly number[]; gamma?: number }) {
+    super(optimizer, options, ['milestones', 'gamma']);
+    const m = options.milestones;
+    if (!Array.isArray(m) || m.some((v, i) => !Number.isInteger(v) || v < 1 || (i > 0 && v <= m[i - 1]))) {
+      throw new TypeError(`MultiStepLR: milestones: expected increasing positive integers, got ${describe(m)}`);
+    }
+    this.milestones = Object.freeze([...m]);
+    this.gamma = checkPositive('MultiStepLR', 'gamma', options.gamma ?? 0.1);
+  }
+  protected lrAt(epoch: number): number {
+    return this.baseLr * this.gamma ** this.milestones.filter((m) => m <= epoch).length;
+  }
+}
+
+/** lr = base · gamma^epoch. */
+export class ExponentialLR extends Scheduler {
+  static readonly kind: string = 'ExponentialLR';
+  readonly gamma: number;
+  constructor(optimizer: Optimizer, options: { gamma: number }) {
+    super(optimizer, options, ['gamma']);
+    this.gamma = checkPositive('ExponentialLR', 'gamma', options.gamma);
+  }
+  protected lrAt(epoch: number): number {
+    return this.baseLr * this.gamma ** epoch;
+  }
+}
+
+/** Linear warm-up: lr = base · (start + (end − start)·min(epoch, totalIters)/totalIters), PyTorch's LinearLR. */
+export class LinearLR extends Scheduler {
+  static readonly kind: string = 'LinearLR';
+  readonly startFactor: number;
+  readonly endFactor: number;
+  readonly totalIters: number;
+  constructor(optimizer: Optimizer, options: { startFactor?: number; endFactor?: number; totalIters?: number } = {}) {
+    super(optimizer, options, ['startFactor', 'endFactor', 'totalIters']);
+    const where = 'LinearLR';
+    this.startFactor = checkFactor(where, 'startFactor', options.startFactor, 1 / 3);
+    this.endFactor = checkFactor(where, 'endFactor', options.endFactor, 1);
+    const t = options.totalIters ?? 5;
+    if (!Number.isInteger(t) || t < 1) throw new RangeError(`${where}: totalIters: expected a positive integer, got ${describe(t)}`);
+    this.totalIters = t;
+    optimizer.lr = this.lrAt(0);
+  }
+  protected lrAt(epoch: number): number {
+    return this.baseLr * (this.startFactor + ((this.endFactor - this.startFactor) * Math.min(epoch, this.totalIters)) / this.totalIters);
+  }
+}
+
+/**
+ * The one-cycle policy (Smith & Topin 2017), stepped once per batch: from maxLr/divFactor up to maxLr
+ * over pctStart of totalSteps, then down to that / finalDivFactor, on cosine (or linear) curves.
+ * The learning rate only: momentum is not cycled.
+ */
+// see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.OneCycleLR.html
+export class OneCycleLR extends Scheduler {
+  static readonly kind: string = 'OneCycleLR';
+  readonly maxLr: number;
+  readonly totalSteps: number;
+  readonly #phases: { end: number; from: number; to: number }[];
+  readonly #linear: boolean;
+  constructor(optimizer: Optimizer, options: { maxLr: number; totalSteps: number; pctStart?: number; annealStrategy?: 'cos' | 'linear'; divFactor?: number; finalDivFactor?: number; threePhase?: boolean }) {
+    super(optimizer, options, ['maxLr', 'totalSteps', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor', 'threePhase']);
+    const where = 'OneCycleLR';
+    this.maxLr = checkPositive(where, 'maxLr', options.maxLr);
+    const total = options.totalSteps;
+    if (!Number.isInteger(total) || total < 2) throw new RangeError(`${where}: totalSteps: expected an integer ≥ 2, got ${describe(total)}`);
+    this.totalSteps = total;
+    const pct = options.pctStart ?? 0.3;
+    if (typeof pct !== 'number' || !(pct > 0 && pct < 1)) throw new RangeError(`${where}: pctStart: expected a number in (0, 1), got ${describe(pct)}`);
+    const anneal = options.annealStrategy ?? 'cos';
+    if (anneal !== 'cos' && anneal !== 'linear') throw new TypeError(`${where}: annealStrategy: expected 'cos' or 'linear', got ${describe(anneal)}`);
+    this.#linear = anneal === 'linear';
+    const initial = this.maxLr / checkPositive(where, 'divFactor', options.divFactor ?? 25);
+    const min = initial / checkPositive(where, 'finalDivFactor', options.finalDivFactor ?? 1e4);
+    const up = pct * total - 1;
+    this.#phases = options.threePhase
+      ? [{ end: up, from: initial, to: this.maxLr }, { end: 2 * pct * total - 2, from: this.maxLr, to: initial }, { end: total - 1, from: initial, to: min }]
+      : [{ end: up, from: initial, to: this.maxLr }, { end: total - 1, from: this.maxLr, to: min }];
+    optimizer.lr = initial;
+  }
+  step(): void {
+    if (this.epoch + 1 >= this.totalSteps) throw new RangeError(`OneCycleLR.step: stepped ${this.epoch + 1} times, more than totalSteps − 1 = ${this.totalSteps - 1}`);
+    super.step();
+  }
+  protected lrAt(step: number): number {
+    let start = 0;
+    for (const p of this.#phases) {
+      if (step <= p.end || p === this.#phases[this.#phases.length - 1]) {
+        const pct = (step - start) / (p.end - start);
+        return this.#linear ? p.from + (p.to - p.from) * pct : p.to + ((p.from - p.to) / 2) * (1 + Math.cos(Math.PI * pct));
+      }
+      start = p.end;
+    }
+    return this.#phases[this.#phases.length - 1].to;
+  }
+}
+
+/** Multiplies the learning rate by `factor` when a metric has not improved for `patience` epochs. */
+// see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ReduceLROnPlateau.html
+export class ReduceLROnPlateau {
+  static readonly kind: string = 'ReduceLROnPlateau';
+  readonly mode: 'min' | 'max';
+  readonly factor: number;
+  readonly patience: number;
+  readonly threshold: number;
+  readonly thresholdMode: 'rel' | 'abs';
+  readonly cooldown: number;
+  readonly minLr: number;
+  best: number;
+  badEpochs = 0;
+  #cooldownLeft = 0;
+  constructor(readonly optimizer: Optimizer, options: { mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number; thresholdMode?: 'rel' | 'abs'; cooldown?: number; minLr?: number } = {}) {
+    const where = 'ReduceLROnPlateau';
+    if (!(optimizer instanceof Optimizer)) throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
+    checkOptions(where, options, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr']);
+    const mode = options.mode ?? 'min', tm = options.thresholdMode ?? 'rel';
+    if (mode !== 'min' && mode !== 'max') throw new TypeError(`${where}: mode: expected 'min' or 'max', got ${describe(mode)}`);
+    if (tm !== 'rel' && tm !== 'abs') throw new TypeError(`${where}: thresholdMode: expected 'rel' or 'abs', got ${describe(tm)}`);
+    const factor = options.factor ?? 0.1;
+    if (typeof factor !== 'number' || !(factor > 0 && factor < 1)) throw new RangeError(`${where}: factor: expected a number in (0, 1), got ${describe(factor)}`);
+    const int = (name: string, v: unknown) => {
+      if (!Number.isInteger(v) || (v as number) < 0) throw new RangeError(`${where}: ${name}: expected a non-negative integer, got ${describe(v)}`);
+      return v as number;
+    };
+    const nonneg = (name: string, v: unknown) => {
+      if (typeof v !== 'number' || !(v >= 0)) throw new RangeError(`${where}: ${name}: expected a number ≥ 0, got ${describe(v)}`);
+      return v;
+    };
+    this.mode = mode;
+    this.thresholdMode = tm;
+    this.factor = factor;
+    this.patience = int('patience', options.patience ?? 10);
+    this.cooldown = int('cooldown', options.cooldown ?? 0);
+    this.threshold = nonneg('threshold', options.threshold ?? 1e-4);
+    this.minLr = nonneg('minLr', options.minLr ?? 0);
+    this.best = mode === 'min' ? Infinity : -Infinity;
+  }
+  #better(v: number): boolean {
+    const t = this.threshold, b = this.best;
+    if (this.mode === 'min') return this.thresholdMode === 'rel' ? v < b * (1 - t) : v < b - t;
+    return this.thresholdMode === 'rel' ? v > b * (1 + t) : v > b + t;
+  }
+  /** Records the epoch's metric (e.g. the validation loss); lowers the learning rate on a plateau. */
+  step(metric: number): void {
+    if (typeof metric !== 'number' || Number.isNaN(metric)) throw new TypeError(`ReduceLROnPlateau.step: metric: expected a number, got ${describe(metric)}`);
+    if (this.#better(metric)) {
+      this.best = metric;
+      this.badEpochs = 0;
+    } else this.badEpochs += 1;
+    if (this.#cooldownLeft > 0) {
+      this.#cooldownLeft -= 1;
+      this.badEpochs = 0;
+    }
+    if (this.badEpochs > this.patience) {
+      const lr = Math.max(this.optimizer.lr * this.factor, this.minLr);
+      // PyTorch skips changes smaller than eps = 1e-8
+      if (this.optimizer.lr - lr > 1e-8) this.optimizer.lr = lr;
+      this.#cooldownLeft = this.cooldown;
+      this.badEpochs = 0;
+    }
+  }
+}

@@ -13,6 +13,8 @@ import * as jsReduce from '../js/reduce';
 import * as jsGemm from '../js/gemm';
 import * as jsConv from '../js/conv';
 import * as jsPool from '../js/pool';
+import * as jsElementwise from '../js/elementwise';
+import * as jsSoftmax from '../js/softmax';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
 
@@ -69,7 +71,7 @@ let activeCall = 0; // the number of the init() call whose runtime is active
 /** Every kernel a module must export (the JS backend has the same names). */
 // one entry per kernel family, in the order of assembly/index.ts (memory apart: the runtime owns it);
 // test/kernel_interface.test.ts checks these, each build's exports and the Kernels type agree
-const jsKernels = { ...jsBatchnorm, ...jsRoofline, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce, ...jsGemm, ...jsConv, ...jsPool };
+const jsKernels = { ...jsBatchnorm, ...jsRoofline, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce, ...jsGemm, ...jsConv, ...jsPool, ...jsElementwise, ...jsSoftmax };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
 /** True where WebAssembly exists and validates a SIMD instruction. */

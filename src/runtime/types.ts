@@ -27,6 +27,9 @@ export interface Kernels {
   mseLoss(p: number, t: number, n: number, dp: number): number;
   sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: number, first: number): void;
   adamStep(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, t: number): void;
+  rmspropStep(p: number, g: number, v: number, avg: number, buf: number, n: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number, centered: number): void;
+  adagradStep(p: number, g: number, sum: number, n: number, lr: number, lrDecay: number, eps: number, weightDecay: number, t: number): void;
+  adadeltaStep(p: number, g: number, v: number, u: number, n: number, lr: number, rho: number, eps: number, weightDecay: number): void;
   sgemm(transA: number, transB: number, m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, beta: number, bias: number, ws: number): void;
   sgemmWorkspace(m: number, n: number, k: number): number;
   im2colNCHW(x: number, cols: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
@@ -39,6 +42,11 @@ export interface Kernels {
   maxPool2dBackward(dy: number, idx: number, dx: number, n: number, hw: number, c: number, ohw: number): void;
   avgPool2d(x: number, y: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   avgPool2dBackward(dy: number, dx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  ewBinary(op: number, a: number, b: number, y: number, rows: number, m: number): void;
+  ewScalar(op: number, a: number, s: number, y: number, n: number, swap: number): void;
+  sumAll(x: number, n: number): number;
+  softmaxForward(x: number, y: number, outer: number, c: number, inner: number, log: number): void;
+  softmaxBackward(y: number, dy: number, dx: number, outer: number, c: number, inner: number, log: number): void;
   rooflineRead(src: number, bytes: number): number;
   rooflineCopy(src: number, dst: number, bytes: number): void;
   rooflineAdds(rounds: number, step: number): number;

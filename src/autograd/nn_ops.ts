@@ -1,0 +1,65 @@
+// Differentiable matrix products of `F`, over the GEMM kernels.
+// see: https://pytorch.org/docs/stable/nn.functional.html
+import { Tensor } from '../tensor';
+import { guarded, out, record } from './functional';
+import { addColumnSums } from '../kernels/reduce';
+import { matmul as gemm } from '../kernels/gemm';
+import { checkTensor } from '../validate';
+
+/** a·b for a [m, k] and b [k, n]. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  checkTensor('F.matmul', 'a', a);
+  checkTensor('F.matmul', 'b', b);
+  if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) {
+    throw new RangeError(`F.matmul: expected a [m, k] and b [k, n], got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+  }
+  const [m, k] = a.shape, n = b.shape[1];
+  const y = out([m, n]);
+  if (k === 0) y.view().fill(0);
+  else guarded([y], () => gemm(a.ptr, b.ptr, y.ptr, m, n, k));
+  return record(y, 'matmul', [a, b], (gy) => {
+    const ga = Tensor.full([m, k], 0), gb = Tensor.full([k, n], 0);
+    if (n > 0) {
+      gemm(gy.ptr, b.ptr, ga.ptr, m, k, n, { transB: true }); // gy·bᵀ
+      gemm(a.ptr, gy.ptr, gb.ptr, k, n, m, { transA: true }); // aᵀ·gy
+    }
+    return [ga, gb];
+  });
+}
+
+/** x·wᵀ + b for x [..., in], w [out, in], b [out] (or null): PyTorch's F.linear. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const where = 'F.linear';
+  checkTensor(where, 'x', x);
+  checkTensor(where, 'weight', weight);
+  if (bias !== null) checkTensor(where, 'bias', bias);
+  const r = x.shape.length;
+  if (weight.shape.length !== 2 || r < 1 || x.shape[r - 1] !== weight.shape[1]) {
+    throw new RangeError(`${where}: expected x [..., in] and weight [out, in], got [${x.shape.join(', ')}] and [${weight.shape.join(', ')}]`);
+  }
+  const [o, i] = weight.shape;
+  if (bias !== null && (bias.shape.length !== 1 || bias.shape[0] !== o)) throw new RangeError(`${where}: bias: expected shape [${o}], got [${bias.shape.join(', ')}]`);
+  const rows = i === 0 ? x.shape.slice(0, -1).reduce((p, d) => p * d, 1) : x.size / i;
+  const y = out([...x.shape.slice(0, -1), o]);
+  if (i === 0) {
+    y.view().fill(0);
+    if (bias !== null) for (let q = 0; q < rows; q++) y.view().set(bias.view(), q * o);
+  } else guarded([y], () => gemm(x.ptr, weight.ptr, y.ptr, rows, o, i, { transB: true, bias: bias === null ? 0 : bias.ptr }));
+  const inputs = bias === null ? [x, weight] : [x, weight, bias];
+  return record(y, 'linear', inputs, (gy, needs) => {
+    let gx: Tensor | null = null;
+    if (needs?.[0] ?? x.requiresGrad) {
+      gx = Tensor.full(x.shape, 0);
+      if (o > 0 && i > 0) gemm(gy.ptr, weight.ptr, gx.ptr, rows, i, o); // gy·w
+    }
+    const gw = Tensor.full(weight.shape, 0);
+    if (rows > 0 && i > 0) gemm(gy.ptr, x.ptr, gw.ptr, o, i, rows, { transA: true }); // gyᵀ·x
+    const res: (Tensor | null)[] = [gx, gw];
+    if (bias !== null) {
+      const gb = Tensor.full([o], 0);
+      if (rows > 0 && o > 0) addColumnSums(gy.ptr, rows, o, gb.ptr);
+      res.push(gb);
+    }
+    return res;
+  });
+}
