@@ -4,16 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { init, tensor, BatchNorm1d, Generator, Linear, Parameter, Tensor, manualSeed } from '../src/index';
 import { runtime } from '../src/runtime/index';
 import { MAX_BLOCK_BYTES } from '../src/js/memory';
-import { BACKENDS } from './helpers';
+import { BACKENDS, caught } from './helpers';
 
-function caught(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 for (const b of BACKENDS) {
   describe(`size limits (${b})`, () => {

@@ -3,7 +3,7 @@
 // early, and leaves the model as it was.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { init, BatchNorm1d, Generator, Linear, Sequential, decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors } from '../src/index';
-import { BACKENDS } from './helpers';
+import { BACKENDS, caught } from './helpers';
 
 /** A file whose header is `json` (padded with spaces to 8 bytes) followed by `dataBytes` zero bytes. */
 function file(json: string, dataBytes = 0): Uint8Array {
@@ -16,14 +16,6 @@ function file(json: string, dataBytes = 0): Uint8Array {
   return out;
 }
 
-function caught(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 const model = () => new Sequential(new Linear(3, 4, { generator: new Generator(1) }), new BatchNorm1d(4));
 

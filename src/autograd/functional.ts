@@ -4,7 +4,7 @@
 import { Tensor } from '../tensor';
 import { isGradEnabled, track, type GradFn } from './engine';
 import * as ew from '../kernels/elementwise';
-import { activationBackward, activationForward } from '../kernels/activations';
+import { activationBackward, activationForward, SAVES, type ActivationKind } from '../kernels/activations';
 import { addColumnSums } from '../kernels/reduce';
 import { checkTensor, describe } from '../validate';
 
@@ -193,41 +193,24 @@ export function flatten(x: Tensor, startDim = 1, endDim = -1): Tensor {
 
 // ---- activations ----
 
+/** An elementwise activation; its backward reads the input (ReLU) or the output (sigmoid, tanh). */
+function activation(kind: ActivationKind, x: Tensor): Tensor {
+  checkTensor(`F.${kind}`, 'x', x);
+  const y = out(x.shape);
+  activationForward(kind, x.ptr, y.ptr, x.size);
+  return record(y, kind, [x], (gy) => {
+    const g = Tensor.empty(x.shape);
+    activationBackward(kind, SAVES[kind] === 'input' ? x.ptr : y.ptr, gy.ptr, g.ptr, x.size);
+    return [g];
+  });
+}
+
 /** max(x, 0). */
-export function relu(x: Tensor): Tensor {
-  checkTensor('F.relu', 'x', x);
-  const y = out(x.shape);
-  activationForward('relu', x.ptr, y.ptr, x.size);
-  return record(y, 'relu', [x], (gy) => {
-    const g = Tensor.empty(x.shape);
-    activationBackward('relu', x.ptr, gy.ptr, g.ptr, x.size);
-    return [g];
-  });
-}
-
+export const relu = (x: Tensor): Tensor => activation('relu', x);
 /** 1 / (1 + e^(−x)). */
-export function sigmoid(x: Tensor): Tensor {
-  checkTensor('F.sigmoid', 'x', x);
-  const y = out(x.shape);
-  activationForward('sigmoid', x.ptr, y.ptr, x.size);
-  return record(y, 'sigmoid', [x], (gy) => {
-    const g = Tensor.empty(x.shape);
-    activationBackward('sigmoid', y.ptr, gy.ptr, g.ptr, x.size);
-    return [g];
-  });
-}
-
+export const sigmoid = (x: Tensor): Tensor => activation('sigmoid', x);
 /** tanh(x). */
-export function tanh(x: Tensor): Tensor {
-  checkTensor('F.tanh', 'x', x);
-  const y = out(x.shape);
-  activationForward('tanh', x.ptr, y.ptr, x.size);
-  return record(y, 'tanh', [x], (gy) => {
-    const g = Tensor.empty(x.shape);
-    activationBackward('tanh', y.ptr, gy.ptr, g.ptr, x.size);
-    return [g];
-  });
-}
+export const tanh = (x: Tensor): Tensor => activation('tanh', x);
 
 /** Joins tensors along `dim` (default 0); every other dimension must agree. */
 export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
