@@ -19,7 +19,15 @@ import { ourTrainer, runnable, useBackend } from './ours';
 import { measure, measureAsync, type Budget, type Timing } from './timing';
 import { checkConvGrads, setConvGrads } from './tfjs_conv';
 
-const BATCH = 60, SIDE = 28, C1 = 32, C2 = 64, CLASSES = 10, LR = 1e-3, ADAM_EPS = 1e-8, BN_EPS = 1e-5, SEED = 1;
+const BATCH = 60,
+  SIDE = 28,
+  C1 = 32,
+  C2 = 64,
+  CLASSES = 10,
+  LR = 1e-3,
+  ADAM_EPS = 1e-8,
+  BN_EPS = 1e-5,
+  SEED = 1;
 const CHECK_STEPS = 3;
 // step 1 from the same weights: the forward only, f32 summation order (loss ≈ 2.5). Steps 2–3 carry
 // the gradients, and there f32 differences in the activations (≈ 2e-5) flip a few ReLU signs and
@@ -28,20 +36,44 @@ const CHECK_STEPS = 3;
 // per weight, carries that into the loss (seen: ~3e-4)
 const LOSS_TOL = { first: 1e-4, later: 1e-3 };
 // GEMM FLOP of one step (2·m·n·k per product; BN, ReLU, pooling, loss and Adam not counted)
-const CONV1 = 2 * BATCH * SIDE * SIDE * C1 * 9, CONV2 = 2 * BATCH * (SIDE / 2) ** 2 * C2 * C1 * 9, LIN = 2 * BATCH * C2 * 49 * CLASSES;
+const CONV1 = 2 * BATCH * SIDE * SIDE * C1 * 9,
+  CONV2 = 2 * BATCH * (SIDE / 2) ** 2 * C2 * C1 * 9,
+  LIN = 2 * BATCH * C2 * 49 * CLASSES;
 // conv1's dx (the gradient w.r.t. the images) is computed by neither side (ours: backwardParams)
 const FLOPS = 3 * (CONV1 + CONV2 + LIN) - CONV1;
 const OUR_COLUMNS = ['wasm-simd', 'wasm-relaxed'] as const;
 const TF_COLUMNS = ['tfjs-layers', 'tfjs-core', 'tfjs-layers-stock'] as const;
 type CnnColumn = (typeof OUR_COLUMNS)[number] | (typeof TF_COLUMNS)[number];
 
-export interface CnnRow { backend: CnnColumn; ms: number; reps: number; warmCalls: number; gflops: number; losses: number[]; lastLoss: number; vsOurs: number }
-export interface CnnResult {
-  rows: CnnRow[]; flopsPerStep: number; firstConvDxFlops: number;
-  lossChecks: { backend: CnnColumn; losses: number[]; diffs: number[]; ok: boolean }[];
-  convGradCheck: { dW: number; dx: number }; tfjsProfile: { kernel: string; ms: number }[]; notes: string[];
+export interface CnnRow {
+  backend: CnnColumn;
+  ms: number;
+  reps: number;
+  warmCalls: number;
+  gflops: number;
+  losses: number[];
+  lastLoss: number;
+  vsOurs: number;
 }
-export interface FuseRow { layout: Layout; shape: number[]; fusedMs: number; unfusedMs: number; speedup: number; fusedReps: number; unfusedReps: number; identical: Record<'y' | 'dx' | 'dgamma' | 'dbeta', boolean> }
+export interface CnnResult {
+  rows: CnnRow[];
+  flopsPerStep: number;
+  firstConvDxFlops: number;
+  lossChecks: { backend: CnnColumn; losses: number[]; diffs: number[]; ok: boolean }[];
+  convGradCheck: { dW: number; dx: number };
+  tfjsProfile: { kernel: string; ms: number }[];
+  notes: string[];
+}
+export interface FuseRow {
+  layout: Layout;
+  shape: number[];
+  fusedMs: number;
+  unfusedMs: number;
+  speedup: number;
+  fusedReps: number;
+  unfusedReps: number;
+  identical: Record<'y' | 'dx' | 'dgamma' | 'dbeta', boolean>;
+}
 
 export function cnnBudgets(quick: boolean): Record<'ours' | 'tf' | 'stock' | 'fuse', Budget> {
   if (quick) {
@@ -63,19 +95,26 @@ type Init = { conv: { w: Float32Array; b: Float32Array }[]; lin: { w: Float32Arr
 function ourWeights(model: Sequential): Init {
   const convs = model.layers.filter((l): l is Conv2d => l instanceof Conv2d);
   const lin = model.layers.find((l): l is Linear => l instanceof Linear)!;
-  return { conv: convs.map((c) => ({ w: c.weight.toArray(), b: c.bias!.toArray() })), lin: { w: lin.weight.toArray(), b: lin.bias!.toArray() } };
+  return {
+    conv: convs.map((c) => ({ w: c.weight.toArray(), b: c.bias!.toArray() })),
+    lin: { w: lin.weight.toArray(), b: lin.bias!.toArray() },
+  };
 }
 
 /** Our weights in TF.js's layouts: conv [out, in, kh, kw] → [kh, kw, in, out]; the Linear's input
  *  index c·49 + h·7 + w (NCHW flatten) → the dense kernel's row (h·7 + w)·C2 + c (NHWC flatten). */
 function tfWeights(init: Init): { conv: [tf.Tensor4D, tf.Tensor1D][]; dense: [tf.Tensor2D, tf.Tensor1D] } {
   const conv = init.conv.map(({ w, b }, l): [tf.Tensor4D, tf.Tensor1D] => {
-    const cin = l === 0 ? 1 : C1, cout = l === 0 ? C1 : C2, k = new Float32Array(w.length);
-    for (let o = 0; o < cout; o++) for (let c = 0; c < cin; c++) for (let q = 0; q < 9; q++) k[(q * cin + c) * cout + o] = w[(o * cin + c) * 9 + q];
+    const cin = l === 0 ? 1 : C1,
+      cout = l === 0 ? C1 : C2,
+      k = new Float32Array(w.length);
+    for (let o = 0; o < cout; o++)
+      for (let c = 0; c < cin; c++) for (let q = 0; q < 9; q++) k[(q * cin + c) * cout + o] = w[(o * cin + c) * 9 + q];
     return [tf.tensor4d(k, [3, 3, cin, cout]), tf.tensor1d(b)];
   });
   const k = new Float32Array(init.lin.w.length);
-  for (let o = 0; o < CLASSES; o++) for (let c = 0; c < C2; c++) for (let p = 0; p < 49; p++) k[(p * C2 + c) * CLASSES + o] = init.lin.w[o * C2 * 49 + c * 49 + p];
+  for (let o = 0; o < CLASSES; o++)
+    for (let c = 0; c < C2; c++) for (let p = 0; p < 49; p++) k[(p * C2 + c) * CLASSES + o] = init.lin.w[o * C2 * 49 + c * 49 + p];
   return { conv, dense: [tf.tensor2d(k, [C2 * 49, CLASSES]), tf.tensor1d(init.lin.b)] };
 }
 
@@ -94,23 +133,38 @@ function tfLayers(init: Init, x: tf.Tensor, y1h: tf.Tensor) {
   model.add(tfl.layers.flatten());
   model.add(tfl.layers.dense({ units: CLASSES }));
   model.compile({ optimizer: tfAdam(), loss: softmaxCE });
-  const w = tfWeights(init), convs = model.layers.filter((l) => l.getClassName() === 'Conv2D');
+  const w = tfWeights(init),
+    convs = model.layers.filter((l) => l.getClassName() === 'Conv2D');
   w.conv.forEach((ws, i) => convs[i].setWeights(ws));
   model.layers.find((l) => l.getClassName() === 'Dense')!.setWeights(w.dense);
   tf.dispose([...w.conv.flat(), ...w.dense]);
   return {
     step: async () => (await model.trainOnBatch(x, y1h)) as number,
-    dispose: () => { model.optimizer.dispose(); model.dispose(); },
+    dispose: () => {
+      model.optimizer.dispose();
+      model.dispose();
+    },
   };
 }
 
 /** fused conv2d + bias, moments + batchNorm, relu, maxPool; fused matMul; variableGrads + Adam in a tidy. */
 function tfCore(init: Init, x: tf.Tensor, y1h: tf.Tensor) {
   const vars: tf.Variable[] = [];
-  const keep = <T extends tf.Tensor>(t: T) => { const v = tf.variable(t); t.dispose(); vars.push(v); return v as unknown as T; };
+  const keep = <T extends tf.Tensor>(t: T) => {
+    const v = tf.variable(t);
+    t.dispose();
+    vars.push(v);
+    return v as unknown as T;
+  };
   const w = tfWeights(init);
-  const convs = w.conv.map(([k, b]) => ({ k: keep(k), b: keep(b), gamma: keep(tf.ones([k.shape[3]]) as tf.Tensor1D), beta: keep(tf.zeros([k.shape[3]]) as tf.Tensor1D) }));
-  const dk = keep(w.dense[0]), db = keep(w.dense[1]);
+  const convs = w.conv.map(([k, b]) => ({
+    k: keep(k),
+    b: keep(b),
+    gamma: keep(tf.ones([k.shape[3]]) as tf.Tensor1D),
+    beta: keep(tf.zeros([k.shape[3]]) as tf.Tensor1D),
+  }));
+  const dk = keep(w.dense[0]),
+    db = keep(w.dense[1]);
   const loss = () => {
     let h = x as tf.Tensor4D;
     for (const c of convs) {
@@ -121,29 +175,45 @@ function tfCore(init: Init, x: tf.Tensor, y1h: tf.Tensor) {
     return softmaxCE(y1h, tf.fused.matMul({ a: tf.reshape(h, [BATCH, -1]), b: dk, bias: db })) as tf.Scalar;
   };
   const opt = tfAdam();
-  const step = () => tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(loss, vars);
-    opt.applyGradients(grads as Parameters<typeof opt.applyGradients>[0]);
-    return value.dataSync()[0];
-  });
+  const step = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(loss, vars);
+      opt.applyGradients(grads as Parameters<typeof opt.applyGradients>[0]);
+      return value.dataSync()[0];
+    });
   /** Time per kernel over one step (tf.profile; untimed), largest first. */
   const profile = async () => {
-    const p = await tf.profile(() => { step(); });
+    const p = await tf.profile(() => {
+      step();
+    });
     const by = new Map<string, number>();
     for (const k of p.kernels) by.set(k.name, (by.get(k.name) ?? 0) + (k.kernelTimeMs as number));
     return [...by].map(([kernel, ms]) => ({ kernel, ms })).sort((a, b) => b.ms - a.ms);
   };
-  return { step, profile, dispose: () => { opt.dispose(); tf.dispose(vars); } };
+  return {
+    step,
+    profile,
+    dispose: () => {
+      opt.dispose();
+      tf.dispose(vars);
+    },
+  };
 }
 
-
 /** The CNN step on wasm-simd and in TF.js; `data` holds 60 images of 28·28 pixels in [0, 1) and their labels. */
-export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: ReturnType<typeof cnnBudgets>, progress: (s: string) => void): Promise<CnnResult> {
-  const rows: CnnRow[] = [], notes: string[] = [];
+export async function cnnBench(
+  data: { x: Float32Array; y: Int32Array },
+  b: ReturnType<typeof cnnBudgets>,
+  progress: (s: string) => void,
+): Promise<CnnResult> {
+  const rows: CnnRow[] = [],
+    notes: string[] = [];
   let tfjsProfile: { kernel: string; ms: number }[] = [];
   const record = (backend: CnnColumn, t: Timing, losses: number[], lastLoss: number) => {
     rows.push({ backend, ms: t.ms, reps: t.reps, warmCalls: t.warmCalls, gflops: FLOPS / t.ms / 1e6, losses, lastLoss, vsOurs: 0 });
-    progress(`  CNN ${backend.padEnd(17)} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toFixed(4)})`);
+    progress(
+      `  CNN ${backend.padEnd(17)} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toFixed(4)})`,
+    );
   };
   /** Our step on `backend`, timed; returns the initial weights (the same seed on every backend). */
   const runOurs = async (backend: (typeof OUR_COLUMNS)[number]): Promise<Init> => {
@@ -154,7 +224,9 @@ export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: Retu
     const c = ourTrainer(model, xt, data.y, new Adam(model.parameters(), { lr: LR, eps: ADAM_EPS }));
     const losses = Array.from({ length: CHECK_STEPS }, c.step);
     record(backend, measure(c.step, b.ours), losses, c.step());
-    c.dispose(); model.dispose(); xt.dispose();
+    c.dispose();
+    model.dispose();
+    xt.dispose();
     return weights;
   };
   const init = await runOurs('wasm-simd');
@@ -162,7 +234,8 @@ export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: Retu
   for (const backend of runnable(['wasm-relaxed'] as const)) await runOurs(backend);
 
   // with one input channel, NCHW [60,1,28,28] and NHWC [60,28,28,1] are the same array
-  const x = tf.tensor4d(data.x, [BATCH, SIDE, SIDE, 1]), y1h = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), 'float32'));
+  const x = tf.tensor4d(data.x, [BATCH, SIDE, SIDE, 1]),
+    y1h = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), 'float32'));
   const convGradCheck = checkConvGrads([BATCH, SIDE / 2, SIDE / 2, C1], [3, 3, C1, C2], SEED);
   for (const kind of TF_COLUMNS) {
     const before = tf.memory().numTensors;
@@ -197,33 +270,57 @@ export async function cnnBench(data: { x: Float32Array; y: Int32Array }, b: Retu
 
 export function printCnn(r: CnnResult): void {
   const f = (v: number) => (v / 1e6).toFixed(0);
-  console.log(`\nDemo CNN, one training step: batch ${BATCH}, ours NCHW [${BATCH},1,${SIDE},${SIDE}], TF.js NHWC [${BATCH},${SIDE},${SIDE},1]; forward + softmax cross-entropy + backward + Adam (lr ${LR}); median`);
-  console.log(`GEMM FLOP per step: ${f(FLOPS)} M (conv1 ${f(2 * CONV1)} M without its dx, which neither side computes; conv2 ${f(3 * CONV2)} M; linear ${f(3 * LIN)} M)`);
-  console.log(`${'backend'.padEnd(19)}${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'GFLOP/s'.padStart(9)}${'÷ wasm-simd'.padStart(13)}${'loss step 1'.padStart(13)}`);
+  console.log(
+    `\nDemo CNN, one training step: batch ${BATCH}, ours NCHW [${BATCH},1,${SIDE},${SIDE}], TF.js NHWC [${BATCH},${SIDE},${SIDE},1]; forward + softmax cross-entropy + backward + Adam (lr ${LR}); median`,
+  );
+  console.log(
+    `GEMM FLOP per step: ${f(FLOPS)} M (conv1 ${f(2 * CONV1)} M without its dx, which neither side computes; conv2 ${f(3 * CONV2)} M; linear ${f(3 * LIN)} M)`,
+  );
+  console.log(
+    `${'backend'.padEnd(19)}${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'GFLOP/s'.padStart(9)}${'÷ wasm-simd'.padStart(13)}${'loss step 1'.padStart(13)}`,
+  );
   for (const x of r.rows) {
-    console.log(`${x.backend.padEnd(19)}${x.ms.toFixed(2).padStart(9)}${(1000 / x.ms).toFixed(1).padStart(9)}${x.gflops.toFixed(1).padStart(9)}${`${x.vsOurs.toFixed(2)}×`.padStart(13)}${x.losses[0].toFixed(5).padStart(13)}`);
+    console.log(
+      `${x.backend.padEnd(19)}${x.ms.toFixed(2).padStart(9)}${(1000 / x.ms).toFixed(1).padStart(9)}${x.gflops.toFixed(1).padStart(9)}${`${x.vsOurs.toFixed(2)}×`.padStart(13)}${x.losses[0].toFixed(5).padStart(13)}`,
+    );
   }
   console.log('  ÷ wasm-simd: this row ms ÷ wasm-simd ms (how many times longer than ours a step takes)');
   console.log('  TF.js conv gradients (bench/tfjs_conv.ts): tfjs-layers, tfjs-core: filter gradient as one XNNPACK matMul over');
   console.log('  transposed im2col columns, input gradient as a forward conv2d with the flipped filter; tfjs-layers-stock:');
   console.log("  TF.js's own Conv3DBackpropFilterV2 (depth 1) and Conv2DBackpropInput kernels");
-  const p = r.tfjsProfile, total = p.reduce((a, k) => a + k.ms, 0);
-  console.log(`  tfjs-core, one step by kernel (tf.profile, ${total.toFixed(0)} ms in all): ${p.slice(0, 6).map((k) => `${k.kernel} ${k.ms.toFixed(0)}`).join(', ')} ms`);
+  const p = r.tfjsProfile,
+    total = p.reduce((a, k) => a + k.ms, 0);
+  console.log(
+    `  tfjs-core, one step by kernel (tf.profile, ${total.toFixed(0)} ms in all): ${p
+      .slice(0, 6)
+      .map((k) => `${k.kernel} ${k.ms.toFixed(0)}`)
+      .join(', ')} ms`,
+  );
   const g = r.convGradCheck;
-  console.log(`  the two agree on conv2's gradients ([${BATCH},14,14,${C1}] → ${C2}): max |diff| / max |value| ${g.dW.toExponential(2)} (dW), ${g.dx.toExponential(2)} (dx)`);
-  console.log(`CNN losses of the first ${CHECK_STEPS} steps from the same weights, against wasm-simd (step 1 within ${LOSS_TOL.first}, all within ${LOSS_TOL.later}):`);
+  console.log(
+    `  the two agree on conv2's gradients ([${BATCH},14,14,${C1}] → ${C2}): max |diff| / max |value| ${g.dW.toExponential(2)} (dW), ${g.dx.toExponential(2)} (dx)`,
+  );
+  console.log(
+    `CNN losses of the first ${CHECK_STEPS} steps from the same weights, against wasm-simd (step 1 within ${LOSS_TOL.first}, all within ${LOSS_TOL.later}):`,
+  );
   const ours = r.rows[0].losses.map((l) => l.toFixed(5)).join(' ');
-  for (const c of r.lossChecks) console.log(`  ${c.backend.padEnd(18)} ${c.losses.map((l) => l.toFixed(5)).join(' ')}  (simd ${ours}; max |diff| ${Math.max(...c.diffs).toExponential(2)})${c.ok ? '' : '  MISMATCH'}`);
+  for (const c of r.lossChecks)
+    console.log(
+      `  ${c.backend.padEnd(18)} ${c.losses.map((l) => l.toFixed(5)).join(' ')}  (simd ${ours}; max |diff| ${Math.max(...c.diffs).toExponential(2)})${c.ok ? '' : '  MISMATCH'}`,
+    );
   for (const n of r.notes) console.log(`  note: ${n}`);
 }
 
 const FUSE_CASES: { layout: Layout; shape: number[] }[] = [
-  { layout: 'NCHW', shape: [32, 64, 56, 56] }, { layout: 'NHWC', shape: [32, 56, 56, 64] }, { layout: 'NCHW', shape: [60, 16, 28, 28] },
+  { layout: 'NCHW', shape: [32, 64, 56, 56] },
+  { layout: 'NHWC', shape: [32, 56, 56, 64] },
+  { layout: 'NCHW', shape: [60, 16, 28, 28] },
 ];
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
-  const u = new Uint32Array(a.buffer, a.byteOffset, a.length), v = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  const u = new Uint32Array(a.buffer, a.byteOffset, a.length),
+    v = new Uint32Array(b.buffer, b.byteOffset, b.length);
   for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
   return true;
 }
@@ -234,35 +331,65 @@ export async function fuseBench(b: Budget, progress: (s: string) => void): Promi
   for (const { layout, shape } of FUSE_CASES) {
     // a fresh instance per shape: WASM memory never shrinks, and the unfused step holds six buffers
     await useBackend('wasm-simd');
-    const C = layout === 'NCHW' ? shape[1] : shape[3], size = shape.reduce((a, v) => a * v, 1);
+    const C = layout === 'NCHW' ? shape[1] : shape[3],
+      size = shape.reduce((a, v) => a * v, 1);
     const g = new Generator(SEED);
-    const x = tensor(g.fillUniform(new Float32Array(size), -2, 3), shape), dy = tensor(g.fillUniform(new Float32Array(size), -1, 1), shape);
+    const x = tensor(g.fillUniform(new Float32Array(size), -2, 3), shape),
+      dy = tensor(g.fillUniform(new Float32Array(size), -1, 1), shape);
     const params = { weight: g.fillUniform(new Float32Array(C), 0.5, 1.5), bias: g.fillUniform(new Float32Array(C), -0.5, 0.5) };
-    const fused = new BatchNorm2d(C, { activation: 'relu', layout }), bn = new BatchNorm2d(C, { layout }), relu = new ReLU();
+    const fused = new BatchNorm2d(C, { activation: 'relu', layout }),
+      bn = new BatchNorm2d(C, { layout }),
+      relu = new ReLU();
     fused.loadStateDict(params, { strict: false });
     bn.loadStateDict(params, { strict: false });
     const fusedStep = () => {
-      const y = fused.forward(x), dx = fused.backward(dy);
-      y.dispose(); dx.dispose();
+      const y = fused.forward(x),
+        dx = fused.backward(dy);
+      y.dispose();
+      dx.dispose();
     };
     const unfusedStep = () => {
-      const h = bn.forward(x), y = relu.forward(h), dh = relu.backward(dy), dx = bn.backward(dh);
-      h.dispose(); y.dispose(); dh.dispose(); dx.dispose();
+      const h = bn.forward(x),
+        y = relu.forward(h),
+        dh = relu.backward(dy),
+        dx = bn.backward(dh);
+      h.dispose();
+      y.dispose();
+      dh.dispose();
+      dx.dispose();
     };
     // untimed: one step each from zeroed gradients, everything compared bit for bit
-    fused.zeroGrad(); bn.zeroGrad();
-    const yf = fused.forward(x), dxf = fused.backward(dy);
-    const h = bn.forward(x), yu = relu.forward(h), dh = relu.backward(dy), dxu = bn.backward(dh);
+    fused.zeroGrad();
+    bn.zeroGrad();
+    const yf = fused.forward(x),
+      dxf = fused.backward(dy);
+    const h = bn.forward(x),
+      yu = relu.forward(h),
+      dh = relu.backward(dy),
+      dxu = bn.backward(dh);
     const identical = {
-      y: sameBits(yf.toArray(), yu.toArray()), dx: sameBits(dxf.toArray(), dxu.toArray()),
-      dgamma: sameBits(fused.weight!.grad.toArray(), bn.weight!.grad.toArray()), dbeta: sameBits(fused.bias!.grad.toArray(), bn.bias!.grad.toArray()),
+      y: sameBits(yf.toArray(), yu.toArray()),
+      dx: sameBits(dxf.toArray(), dxu.toArray()),
+      dgamma: sameBits(fused.weight!.grad.toArray(), bn.weight!.grad.toArray()),
+      dbeta: sameBits(fused.bias!.grad.toArray(), bn.bias!.grad.toArray()),
     };
     for (const t of [yf, dxf, h, yu, dh, dxu]) t.dispose();
-    const tf_ = measure(fusedStep, b), tu = measure(unfusedStep, b);
-    rows.push({ layout, shape, fusedMs: tf_.ms, unfusedMs: tu.ms, speedup: tu.ms / tf_.ms, fusedReps: tf_.reps, unfusedReps: tu.reps, identical });
+    const tf_ = measure(fusedStep, b),
+      tu = measure(unfusedStep, b);
+    rows.push({
+      layout,
+      shape,
+      fusedMs: tf_.ms,
+      unfusedMs: tu.ms,
+      speedup: tu.ms / tf_.ms,
+      fusedReps: tf_.reps,
+      unfusedReps: tu.reps,
+      identical,
+    });
     progress(`  BN+ReLU ${layout} ${shape.join('×')}: fused ${tf_.ms.toPrecision(3)} ms, unfused ${tu.ms.toPrecision(3)} ms`);
     for (const t of [x, dy]) t.dispose();
-    fused.dispose(); bn.dispose();
+    fused.dispose();
+    bn.dispose();
   }
   return rows;
 }
@@ -272,7 +399,11 @@ export function printFuse(rows: FuseRow[]): void {
   console.log('median ms per step, outputs and gradients disposed each step; y, dx, dγ, dβ of one step compared bit for bit');
   console.log(`${'shape'.padEnd(20)}${'fused ms'.padStart(10)}${'BN, ReLU ms'.padStart(13)}${'speed-up'.padStart(10)}   bit-identical`);
   for (const r of rows) {
-    const same = Object.entries(r.identical).map(([k, v]) => `${k} ${v ? 'yes' : 'NO'}`).join(', ');
-    console.log(`${`${r.layout} ${r.shape.join('×')}`.padEnd(20)}${r.fusedMs.toFixed(3).padStart(10)}${r.unfusedMs.toFixed(3).padStart(13)}${`${r.speedup.toFixed(2)}×`.padStart(10)}   ${same}`);
+    const same = Object.entries(r.identical)
+      .map(([k, v]) => `${k} ${v ? 'yes' : 'NO'}`)
+      .join(', ');
+    console.log(
+      `${`${r.layout} ${r.shape.join('×')}`.padEnd(20)}${r.fusedMs.toFixed(3).padStart(10)}${r.unfusedMs.toFixed(3).padStart(13)}${`${r.speedup.toFixed(2)}×`.padStart(10)}   ${same}`,
+    );
   }
 }

@@ -14,7 +14,14 @@ import { budgets, measure, type Budget } from './timing';
 import { runnable, useBackend, type OurBackend } from './ours';
 import { initTfjs } from './tfjs';
 
-interface Shape { name: string; m: number; k: number; n: number; transA?: boolean; transB?: boolean }
+interface Shape {
+  name: string;
+  m: number;
+  k: number;
+  n: number;
+  transA?: boolean;
+  transB?: boolean;
+}
 
 // m×k·k×n; the first four are the headline sizes, the rest the trainer's other products
 const SHAPES: Shape[] = [
@@ -46,12 +53,24 @@ function rand(n: number, seed: number): Float32Array {
   return a;
 }
 
-interface Result { shape: string; m: number; k: number; n: number; column: Column; ms: number; gflops: number; reps: number }
+interface Result {
+  shape: string;
+  m: number;
+  k: number;
+  n: number;
+  column: Column;
+  ms: number;
+  gflops: number;
+  reps: number;
+}
 
 /** Times our kernel on the active backend; returns the time and the output. */
 function timeOurs(s: Shape, a: Float32Array, b: Float32Array, budget: Budget) {
-  const rt = runtime(), k = rt.k;
-  const pa = k.alloc(a.length * 4), pb = k.alloc(b.length * 4), pc = k.alloc(s.m * s.n * 4);
+  const rt = runtime(),
+    k = rt.k;
+  const pa = k.alloc(a.length * 4),
+    pb = k.alloc(b.length * 4),
+    pc = k.alloc(s.m * s.n * 4);
   try {
     rt.f32(pa, a.length).set(a);
     rt.f32(pb, b.length).set(b);
@@ -65,9 +84,16 @@ function timeOurs(s: Shape, a: Float32Array, b: Float32Array, budget: Budget) {
 }
 
 function timeTfjs(s: Shape, a: Float32Array, b: Float32Array, budget: Budget) {
-  const ta = tf.tensor2d(a, s.transA ? [s.k, s.m] : [s.m, s.k]), tb = tf.tensor2d(b, s.transB ? [s.n, s.k] : [s.k, s.n]);
+  const ta = tf.tensor2d(a, s.transA ? [s.k, s.m] : [s.m, s.k]),
+    tb = tf.tensor2d(b, s.transB ? [s.n, s.k] : [s.k, s.n]);
   try {
-    const t = measure(() => tf.tidy(() => { tf.matMul(ta, tb, s.transA, s.transB); }), budget);
+    const t = measure(
+      () =>
+        tf.tidy(() => {
+          tf.matMul(ta, tb, s.transA, s.transB);
+        }),
+      budget,
+    );
     const c = tf.matMul(ta, tb, s.transA, s.transB);
     const out = Float32Array.from(c.dataSync() as Float32Array);
     c.dispose();
@@ -89,17 +115,23 @@ function relDiff(x: Float32Array, y: Float32Array, k: number): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, name: { type: 'string', default: 'gemm' }, gemm: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, name: { type: 'string', default: 'gemm' }, gemm: { type: 'boolean' } },
+    strict: true,
+  });
   if (!/^[\w.-]+$/.test(values.name)) throw new Error(`--name: use letters, digits, '.', '-', '_' only, got '${values.name}'`);
   const b = budgets(values.quick);
   const reference = await initTfjs();
-  console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores; node ${process.versions.node} (V8 ${process.versions.v8})${values.quick ? '; --quick (rough figures)' : ''}`);
+  console.log(
+    `machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores; node ${process.versions.node} (V8 ${process.versions.v8})${values.quick ? '; --quick (rough figures)' : ''}`,
+  );
   console.log(`reference: ${reference}; our workspace alloc/free is inside the timed call`);
   const results: Result[] = [];
   const checks: { shape: string; column: Column; maxRelDiff: number; ok: boolean }[] = [];
   for (const [i, s] of SHAPES.entries()) {
     process.stderr.write(`[${i + 1}/${SHAPES.length}] ${s.name}\n`);
-    const a = rand(s.m * s.k, 1), bv = rand(s.k * s.n, 2);
+    const a = rand(s.m * s.k, 1),
+      bv = rand(s.k * s.n, 2);
     const flops = 2 * s.m * s.n * s.k;
     const outs: Partial<Record<Column, Float32Array>> = {};
     const record = (column: Column, r: { t: { ms: number; reps: number }; out: Float32Array }) => {
@@ -118,24 +150,37 @@ async function main(): Promise<void> {
   }
 
   const w = Math.max(...SHAPES.map((s) => s.name.length)) + 2;
-  console.log(`\nGFLOP/s (2·m·n·k ÷ median time per call; single thread)\n${'shape (m×k·k×n)'.padEnd(w)}${COLUMNS.map((c) => c.padStart(13)).join('')}   SIMD ÷ TF.js`);
+  console.log(
+    `\nGFLOP/s (2·m·n·k ÷ median time per call; single thread)\n${'shape (m×k·k×n)'.padEnd(w)}${COLUMNS.map((c) => c.padStart(13)).join('')}   SIMD ÷ TF.js`,
+  );
   for (const s of SHAPES) {
     const g = (c: Column) => results.find((r) => r.shape === s.name && r.column === c)!.gflops;
-    console.log(`${s.name.padEnd(w)}${COLUMNS.map((c) => g(c).toFixed(1).padStart(13)).join('')}   ${(g('wasm-simd') / g('tfjs-wasm')).toFixed(2).padStart(8)}×`);
+    console.log(
+      `${s.name.padEnd(w)}${COLUMNS.map((c) => g(c).toFixed(1).padStart(13)).join('')}   ${(g('wasm-simd') / g('tfjs-wasm')).toFixed(2).padStart(8)}×`,
+    );
   }
   const bad = checks.filter((c) => !c.ok);
-  console.log(`\noutputs vs TF.js: worst |diff| ÷ k = ${Math.max(...checks.map((c) => c.maxRelDiff)).toExponential(2)}${bad.length ? '' : ' (all within 2·(k + 1)·2⁻²⁴)'}`);
+  console.log(
+    `\noutputs vs TF.js: worst |diff| ÷ k = ${Math.max(...checks.map((c) => c.maxRelDiff)).toExponential(2)}${bad.length ? '' : ' (all within 2·(k + 1)·2⁻²⁴)'}`,
+  );
   for (const c of bad) console.log(`  MISMATCH ${c.shape} ${c.column}: ${c.maxRelDiff}`);
 
   const dir = fileURLToPath(new URL('../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const file = `${dir}${values.name}.json`;
-  writeFileSync(file, JSON.stringify({ name: values.name, quick: values.quick, reference, date: new Date().toISOString(), budgets: b, results, checks }, null, 1) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { name: values.name, quick: values.quick, reference, date: new Date().toISOString(), budgets: b, results, checks },
+      null,
+      1,
+    ) + '\n',
+  );
   console.log(`wrote ${file}`);
   if (bad.length) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
   process.exit(1);
 });

@@ -41,9 +41,11 @@ function rng(seed: number): () => number {
 
 /** Standard normal values (Box–Muller). */
 function normals(n: number, seed: number): Float32Array {
-  const r = rng(seed), out = new Float32Array(n);
+  const r = rng(seed),
+    out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
-    const u = 1 - r(), v = r();
+    const u = 1 - r(),
+      v = r();
     const m = Math.sqrt(-2 * Math.log(u));
     out[i] = m * Math.cos(2 * Math.PI * v);
     if (i + 1 < n) out[i + 1] = m * Math.sin(2 * Math.PI * v);
@@ -66,7 +68,10 @@ export function makeInputs(spec: ShapeSpec): Inputs {
     x[i] = chanMean(c) + chanStd(c) * x[i];
   }
   const dy = normals(g.size, 5678);
-  const gamma = new Float32Array(C), beta = new Float32Array(C), runMean = new Float32Array(C), runVar = new Float32Array(C);
+  const gamma = new Float32Array(C),
+    beta = new Float32Array(C),
+    runMean = new Float32Array(C),
+    runVar = new Float32Array(C);
   for (let c = 0; c < C; c++) {
     gamma[c] = 1 + 0.1 * (((c % 7) - 3) / 3);
     beta[c] = 0.1 * ((c % 4) - 1.5);

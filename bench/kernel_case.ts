@@ -29,7 +29,10 @@ export interface KernelCase {
 }
 
 export function kernelCase(inp: KernelInputs, eps: number): KernelCase {
-  const rt = runtime(), k = rt.k, g = inp.g, C = g.c;
+  const rt = runtime(),
+    k = rt.k,
+    g = inp.g,
+    C = g.c;
   const owned: number[] = [];
   const alloc = (bytes: number) => {
     // 64-byte multiples: the roofline loops move 64 bytes per step
@@ -37,11 +40,20 @@ export function kernelCase(inp: KernelInputs, eps: number): KernelCase {
     owned.push(p);
     return p;
   };
-  const x = alloc(g.size * 4), y = alloc(g.size * 4), dy = alloc(g.size * 4), dx = alloc(g.size * 4);
-  const gamma = alloc(C * 4), beta = alloc(C * 4), dgamma = alloc(C * 4), dbeta = alloc(C * 4);
+  const x = alloc(g.size * 4),
+    y = alloc(g.size * 4),
+    dy = alloc(g.size * 4),
+    dx = alloc(g.size * 4);
+  const gamma = alloc(C * 4),
+    beta = alloc(C * 4),
+    dgamma = alloc(C * 4),
+    dbeta = alloc(C * 4);
   // batch statistics (written by forward, read by backward) and the running ones (inference)
-  const mean = alloc(C * 8), vari = alloc(C * 8), invstd = alloc(C * 8);
-  const rMean = alloc(C * 8), rInv = alloc(C * 8);
+  const mean = alloc(C * 8),
+    vari = alloc(C * 8),
+    invstd = alloc(C * 8);
+  const rMean = alloc(C * 8),
+    rInv = alloc(C * 8);
   // views are made after the last alloc: an alloc may grow memory and detach older views
   rt.f32(x, g.size).set(inp.x);
   rt.f32(dy, g.size).set(inp.dy);

@@ -15,7 +15,11 @@ export { OPS, type Op } from './kernel_case';
 export type Backend = 'wasm-simd' | 'wasm' | 'js';
 export const BACKENDS: Backend[] = ['wasm-simd', 'wasm', 'js'];
 
-export interface Shape { name: string; layout: Layout; shape: number[] }
+export interface Shape {
+  name: string;
+  layout: Layout;
+  shape: number[];
+}
 // Smaller than `npm run bench`'s shapes, so that one runtime takes seconds, not minutes.
 export const SHAPES: Shape[] = [
   { name: 'NCHW 16x32x28x28', layout: 'NCHW', shape: [16, 32, 28, 28] },
@@ -28,7 +32,15 @@ export const SHAPES: Shape[] = [
 // performance.now() (Chromium: 100 µs, or 5 µs when the page is cross-origin isolated).
 export const BUDGET: Budget = { warmCalls: 200, warmMs: 100, warmCapMs: 10_000, minReps: 15, timeMs: 250, maxReps: 2000, sampleMs: 1 };
 
-export interface Case { shape: string; op: Op; backend: Backend; ms: number; reps: number; inner: number; warmCalls: number }
+export interface Case {
+  shape: string;
+  op: Op;
+  backend: Backend;
+  ms: number;
+  reps: number;
+  inner: number;
+  warmCalls: number;
+}
 export interface Result {
   runtime: string;
   engine: string;
@@ -55,7 +67,9 @@ function normals(n: number, seed: number): Float32Array {
   };
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
-    const u = 1 - r(), v = r(), m = Math.sqrt(-2 * Math.log(u));
+    const u = 1 - r(),
+      v = r(),
+      m = Math.sqrt(-2 * Math.log(u));
     out[i] = m * Math.cos(2 * Math.PI * v);
     if (i + 1 < n) out[i + 1] = m * Math.sin(2 * Math.PI * v);
   }
@@ -63,14 +77,19 @@ function normals(n: number, seed: number): Float32Array {
 }
 
 function makeInputs(s: Shape): KernelInputs {
-  const g = geometry(s.layout, s.shape), C = g.c;
-  const x = normals(g.size, 1234), dy = normals(g.size, 5678);
+  const g = geometry(s.layout, s.shape),
+    C = g.c;
+  const x = normals(g.size, 1234),
+    dy = normals(g.size, 5678);
   const chan = g.channelsLast ? (i: number) => i % C : (i: number) => Math.floor(i / g.l) % C;
   for (let i = 0; i < x.length; i++) {
     const c = chan(i);
     x[i] = ((c % 5) - 2) * 0.5 + (0.5 + (c % 3) * 0.5) * x[i];
   }
-  const gamma = new Float32Array(C), beta = new Float32Array(C), runMean = new Float64Array(C), runInv = new Float64Array(C);
+  const gamma = new Float32Array(C),
+    beta = new Float32Array(C),
+    runMean = new Float64Array(C),
+    runInv = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     gamma[c] = 1 + 0.1 * (((c % 7) - 3) / 3);
     beta[c] = 0.1 * ((c % 4) - 1.5);
@@ -91,7 +110,11 @@ interface Globals {
 function describeRuntime(): { runtime: string; engine: string } {
   const g = globalThis as unknown as Globals;
   if (g.Deno) return { runtime: `deno ${g.Deno.version.deno}`, engine: `V8 ${g.Deno.version.v8}` };
-  if (g.Bun) return { runtime: `bun ${g.Bun.version}`, engine: `JavaScriptCore${g.process?.versions?.webkit ? ` ${g.process.versions.webkit.slice(0, 12)}` : ''}` };
+  if (g.Bun)
+    return {
+      runtime: `bun ${g.Bun.version}`,
+      engine: `JavaScriptCore${g.process?.versions?.webkit ? ` ${g.process.versions.webkit.slice(0, 12)}` : ''}`,
+    };
   if (g.process?.versions?.node) return { runtime: `node v${g.process.versions.node}`, engine: `V8 ${g.process.versions.v8}` };
   const ua = g.navigator?.userAgent ?? '';
   const m = /(HeadlessChrome|Chrome)\/([\d.]+)/.exec(ua);
@@ -100,7 +123,8 @@ function describeRuntime(): { runtime: string; engine: string } {
 
 /** Smallest step of performance.now() seen over a few hundred reads. */
 function timerResolution(): number {
-  let best = Infinity, last = performance.now();
+  let best = Infinity,
+    last = performance.now();
   for (let i = 0, seen = 0; i < 1e6 && seen < 200; i++) {
     const t = performance.now();
     if (t > last) {

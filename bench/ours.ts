@@ -54,14 +54,17 @@ export function setupOurs(inp: Inputs): KernelCase {
  * so the raw-kernel figures can be checked to be what the layers compute.
  */
 export function layerOutputs(inp: Inputs): Record<Op, Float32Array> {
-  const C = inp.g.c, spec = inp.spec;
+  const C = inp.g.c,
+    spec = inp.spec;
   const bn = spec.layout === 'NC' ? new BatchNorm1d(C) : new BatchNorm2d(C, { layout: spec.layout });
   bn.loadStateDict({ weight: inp.gamma, bias: inp.beta, running_mean: inp.runMean, running_var: inp.runVar, num_batches_tracked: 0 });
-  const x = tensor(inp.x, spec.shape), dy = tensor(inp.dy, spec.shape);
+  const x = tensor(inp.x, spec.shape),
+    dy = tensor(inp.dy, spec.shape);
   try {
     const y = bn.train().forward(x);
     const dx = bn.backward(dy);
-    const forward = y.toArray(), backward = dx.toArray();
+    const forward = y.toArray(),
+      backward = dx.toArray();
     y.dispose();
     dx.dispose();
     // the train forward above moved the running statistics: put them back for eval
@@ -78,17 +81,27 @@ export function layerOutputs(inp: Inputs): Record<Op, Float32Array> {
 }
 
 /** Roofline steps over the case's own buffers (the SIMD build's v128 loops). */
-export function rooflineSteps(c: KernelCase, bytes: number): { read: () => void; copy: () => void; readCopy: () => void; adds: () => void } {
+export function rooflineSteps(
+  c: KernelCase,
+  bytes: number,
+): { read: () => void; copy: () => void; readCopy: () => void; adds: () => void } {
   const p = c.ptr;
   const B = Math.floor(bytes / 64) * 64;
   return {
-    read: () => { rooflineRead(p.x, B); },
+    read: () => {
+      rooflineRead(p.x, B);
+    },
     copy: () => rooflineCopy(p.x, p.y, B),
     // two vector adds for every 16 bytes of x (8 a round): what the statistics of x must add
-    adds: () => { rooflineAdds(B / 64, 1); },
+    adds: () => {
+      rooflineAdds(B / 64, 1);
+    },
     // backward's mix (read x and dy, write dx) as one step over three buffers, so they share the
     // cache the way the kernel's three do: time = time(read B) + time(copy B), moving 3·B
-    readCopy: () => { rooflineRead(p.x, B); rooflineCopy(p.dy, p.dx, B); },
+    readCopy: () => {
+      rooflineRead(p.x, B);
+      rooflineCopy(p.dy, p.dx, B);
+    },
   };
 }
 
@@ -103,8 +116,15 @@ export function ourTrainer(model: Sequential, x: Tensor, labels: Int32Array, opt
     const dlogits = lossFn.backward();
     model.backwardParams(dlogits);
     opt.step();
-    logits.dispose(); dlogits.dispose();
+    logits.dispose();
+    dlogits.dispose();
     return loss;
   };
-  return { step, dispose: () => { opt.dispose(); lossFn.dispose(); } };
+  return {
+    step,
+    dispose: () => {
+      opt.dispose();
+      lossFn.dispose();
+    },
+  };
 }

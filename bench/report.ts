@@ -105,7 +105,11 @@ const times = (v: number | null) => (v === null ? '-' : `${fmt(v, v < 10 ? 2 : 1
 /** Prints rows of cells as aligned columns (text left, numbers right), with a rule under the header. */
 export function printTable(header: string[], rows: string[][], rightAlign: boolean[]): void {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (rightAlign[i] ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (rightAlign[i] ? c.padStart(w[i]) : c.padEnd(w[i])))
+      .join('  ')
+      .trimEnd();
   console.log(line(header));
   console.log(w.map((n) => '-'.repeat(n)).join('  '));
   let prev = '';
@@ -120,7 +124,14 @@ export function printTable(header: string[], rows: string[][], rightAlign: boole
 export function printRoofs(roofs: Roof[]): void {
   printTable(
     ['shape', 'B (MiB)', 'read GB/s', 'copy GB/s', 'read+copy GB/s', 'adds ÷ read'],
-    roofs.map((r) => [r.shape, (r.bytes / 2 ** 20).toFixed(3), fmt(r.readGBs, 1), fmt(r.copyGBs, 1), fmt(r.readCopyGBs, 1), fmt(r.addsMs / r.readMs, 2)]),
+    roofs.map((r) => [
+      r.shape,
+      (r.bytes / 2 ** 20).toFixed(3),
+      fmt(r.readGBs, 1),
+      fmt(r.copyGBs, 1),
+      fmt(r.readCopyGBs, 1),
+      fmt(r.addsMs / r.readMs, 2),
+    ]),
     [false, true, true, true, true, true],
   );
 }
@@ -128,7 +139,19 @@ export function printRoofs(roofs: Roof[]): void {
 export function printRows(rows: Row[]): void {
   printTable(
     ['shape', 'op', 'backend', 'ms', 'GB/s', '% roof', 'bound', 'vs tfjs-bn', 'vs best tfjs', 'target', ''],
-    rows.map((r) => [r.shape, r.op, r.backend, fmtMs(r.ms), fmt(r.gbs, 2), fmt(r.pctRoof, 1), fmt(r.bound, 0), times(r.vsTfjs), times(r.vsTfjsBest), r.target, r.verdict]),
+    rows.map((r) => [
+      r.shape,
+      r.op,
+      r.backend,
+      fmtMs(r.ms),
+      fmt(r.gbs, 2),
+      fmt(r.pctRoof, 1),
+      fmt(r.bound, 0),
+      times(r.vsTfjs),
+      times(r.vsTfjsBest),
+      r.target,
+      r.verdict,
+    ]),
     [false, false, false, true, true, true, true, true, true, false, false],
   );
 }

@@ -12,7 +12,20 @@ import { budgets, measure, type Budget } from './timing';
 import { makeInputs, SHAPES, xBytes, type Inputs, type ShapeSpec } from './inputs';
 import { layerOutputs, OPS, rooflineSteps, setupOurs, useBackend, type Op, type OurBackend } from './ours';
 import { initTfjs, setupTfjs, tfjsTensors } from './tfjs';
-import { BACKENDS, TFJS, IN_CACHE_BYTES, judge, MIN_SPEEDUP, printRoofs, printRows, roofTarget, twoPassBound, type Backend, type Roof, type Row } from './report';
+import {
+  BACKENDS,
+  TFJS,
+  IN_CACHE_BYTES,
+  judge,
+  MIN_SPEEDUP,
+  printRoofs,
+  printRows,
+  roofTarget,
+  twoPassBound,
+  type Backend,
+  type Roof,
+  type Row,
+} from './report';
 
 const USAGE = `usage: npm run bench -- [--quick] [--name NAME] [--shapes LIST] [--backends LIST]
   --quick          short warm-up and timing budgets (smoke run; figures are rough)
@@ -23,7 +36,14 @@ const USAGE = `usage: npm run bench -- [--quick] [--name NAME] [--shapes LIST] [
 // outputs must agree with TF.js's to this (absolute; outputs are O(1))
 const TOLERANCE = 1e-3;
 
-interface Check { shape: string; op: Op; backend: string; against: string; maxAbsDiff: number; ok: boolean }
+interface Check {
+  shape: string;
+  op: Op;
+  backend: string;
+  against: string;
+  maxAbsDiff: number;
+  ok: boolean;
+}
 
 /** A bad command line: printed with the usage, without a stack. */
 class UsageError extends Error {}
@@ -49,7 +69,13 @@ function parse() {
     process.exit(0);
   }
   if (!/^[\w.-]+$/.test(values.name)) throw new UsageError(`--name: use letters, digits, '.', '-', '_' only, got '${values.name}'`);
-  const list = (s: string | undefined) => (s === undefined ? null : s.split(',').map((v) => v.trim().toLowerCase()).filter(Boolean));
+  const list = (s: string | undefined) =>
+    s === undefined
+      ? null
+      : s
+          .split(',')
+          .map((v) => v.trim().toLowerCase())
+          .filter(Boolean);
   const shapeFilter = list(values.shapes);
   const shapes = shapeFilter ? SHAPES.filter((s) => shapeFilter.some((f) => s.name.toLowerCase().includes(f))) : SHAPES;
   if (shapes.length === 0) throw new UsageError(`--shapes: '${values.shapes}' matches none of: ${SHAPES.map((s) => s.name).join(', ')}`);
@@ -57,10 +83,11 @@ function parse() {
   const backendFilter = list(values.backends);
   const backends = backendFilter
     ? backendFilter.flatMap((b) => {
-      const names = alias[b] ?? [b as Backend];
-      if (!names.every((n) => BACKENDS.includes(n))) throw new UsageError(`--backends: unknown '${b}' (expected ${BACKENDS.join(', ')}, simd, scalar or tfjs)`);
-      return names;
-    })
+        const names = alias[b] ?? [b as Backend];
+        if (!names.every((n) => BACKENDS.includes(n)))
+          throw new UsageError(`--backends: unknown '${b}' (expected ${BACKENDS.join(', ')}, simd, scalar or tfjs)`);
+        return names;
+      })
     : BACKENDS;
   return { quick: values.quick, name: values.name, shapes, backends: BACKENDS.filter((b) => backends.includes(b)) };
 }
@@ -103,8 +130,14 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 const progress = (s: string) => process.stderr.write(`${s}\n`);
 
 /** Runs one shape on every selected backend; appends its rows, roofline and checks. */
-async function benchShape(inp: Inputs, backends: Backend[], b: ReturnType<typeof budgets>, out: { rows: Row[]; roofs: Roof[]; checks: Check[] }): Promise<void> {
-  const spec = inp.spec, bytes = xBytes(spec);
+async function benchShape(
+  inp: Inputs,
+  backends: Backend[],
+  b: ReturnType<typeof budgets>,
+  out: { rows: Row[]; roofs: Roof[]; checks: Check[] },
+): Promise<void> {
+  const spec = inp.spec,
+    bytes = xBytes(spec);
   const ms: Partial<Record<Backend, Record<Op, number>>> = {};
   const reps: Partial<Record<Backend, Record<Op, number>>> = {};
   // the first backend run gives the reference outputs (TF.js when selected): compared, then dropped
@@ -153,10 +186,18 @@ async function benchShape(inp: Inputs, backends: Backend[], b: ReturnType<typeof
         const s = rooflineSteps(oc, bytes);
         const best = (prev: number | undefined, step: () => void) => Math.min(prev ?? Infinity, measure(step, b.roof).ms);
         const take = (r: Roof | null) => {
-          const readMs = best(r?.readMs, s.read), copyMs = best(r?.copyMs, s.copy), readCopyMs = best(r?.readCopyMs, s.readCopy);
+          const readMs = best(r?.readMs, s.read),
+            copyMs = best(r?.copyMs, s.copy),
+            readCopyMs = best(r?.readCopyMs, s.readCopy);
           return {
-            shape: spec.name, bytes, readMs, copyMs, readCopyMs,
-            readGBs: bytes / readMs / 1e6, copyGBs: (2 * bytes) / copyMs / 1e6, readCopyGBs: (3 * bytes) / readCopyMs / 1e6,
+            shape: spec.name,
+            bytes,
+            readMs,
+            copyMs,
+            readCopyMs,
+            readGBs: bytes / readMs / 1e6,
+            copyGBs: (2 * bytes) / copyMs / 1e6,
+            readCopyGBs: (3 * bytes) / readCopyMs / 1e6,
             addsMs: best(r?.addsMs, s.adds),
           };
         };
@@ -185,7 +226,14 @@ async function benchShape(inp: Inputs, backends: Backend[], b: ReturnType<typeof
     const layer = layerOutputs(inp);
     for (const op of OPS) {
       const d = maxAbsDiff(layer[op], raw[op]);
-      out.checks.push({ shape: spec.name, op, backend: 'wasm-simd layer API', against: 'wasm-simd raw kernel', maxAbsDiff: d, ok: d <= 1e-6 });
+      out.checks.push({
+        shape: spec.name,
+        op,
+        backend: 'wasm-simd layer API',
+        against: 'wasm-simd raw kernel',
+        maxAbsDiff: d,
+        ok: d <= 1e-6,
+      });
     }
   }
 
@@ -200,13 +248,21 @@ async function benchShape(inp: Inputs, backends: Backend[], b: ReturnType<typeof
       const tfTimes = TFJS.map((n) => ms[n]?.[op]).filter((v): v is number => v !== undefined);
       const tfBest = tfTimes.length ? Math.min(...tfTimes) : null;
       const row: Row = {
-        shape: spec.name, layout: spec.layout, dims: spec.shape, op, backend,
-        ms: t[op], reps: reps[backend]![op], bytes: moved, gbs: moved / t[op] / 1e6,
+        shape: spec.name,
+        layout: spec.layout,
+        dims: spec.shape,
+        op,
+        backend,
+        ms: t[op],
+        reps: reps[backend]![op],
+        bytes: moved,
+        gbs: moved / t[op] / 1e6,
         pctRoof: roofMs === null ? null : (100 * roofMs) / t[op],
         bound: roof && !spec.tiny ? twoPassBound(roof, op) : null,
         vsTfjs: tf === undefined ? null : tf / t[op],
         vsTfjsBest: tfBest === null ? null : tfBest / t[op],
-        target: '', verdict: '',
+        target: '',
+        verdict: '',
       };
       judge(row, roofTarget(spec, inp.g.channelsLast, op, bytes));
       out.rows.push(row);
@@ -221,7 +277,9 @@ async function main(): Promise<void> {
   const m = machine();
   const tfjs = opts.backends.some((n) => TFJS.includes(n)) ? await initTfjs() : null;
   console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.platform}, ${m.memoryGiB} GiB`);
-  console.log(`node ${m.node} (V8 ${m.v8}), ${m.date}, load ${m.loadAvg1m}${m.commit ? `, ${m.commit}` : ''}${opts.quick ? ', --quick (rough figures)' : ''}`);
+  console.log(
+    `node ${m.node} (V8 ${m.v8}), ${m.date}, load ${m.loadAvg1m}${m.commit ? `, ${m.commit}` : ''}${opts.quick ? ', --quick (rough figures)' : ''}`,
+  );
   if (tfjs) console.log(`reference: ${tfjs}`);
 
   const out = { rows: [] as Row[], roofs: [] as Roof[], checks: [] as Check[] };
@@ -246,15 +304,33 @@ async function main(): Promise<void> {
   for (const c of bad) console.log(`  MISMATCH ${c.shape} ${c.op} ${c.backend} vs ${c.against}: ${c.maxAbsDiff}`);
   const judged = out.rows.filter((r) => r.verdict);
   const durationS = (performance.now() - t0) / 1000;
-  console.log(`\nSIMD targets: ${judged.filter((r) => r.verdict === 'PASS').length}/${judged.length} PASS; run took ${durationS.toFixed(0)} s`);
+  console.log(
+    `\nSIMD targets: ${judged.filter((r) => r.verdict === 'PASS').length}/${judged.length} PASS; run took ${durationS.toFixed(0)} s`,
+  );
 
   const dir = fileURLToPath(new URL('../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const file = `${dir}${opts.name}.json`;
-  writeFileSync(file, JSON.stringify({
-    name: opts.name, quick: opts.quick, machine: m, reference: tfjs, budgets: b,
-    model: MODEL, targets: TARGETS, roofline: out.roofs, rows: out.rows, checks: out.checks, durationS,
-  }, null, 1) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        name: opts.name,
+        quick: opts.quick,
+        machine: m,
+        reference: tfjs,
+        budgets: b,
+        model: MODEL,
+        targets: TARGETS,
+        roofline: out.roofs,
+        rows: out.rows,
+        checks: out.checks,
+        durationS,
+      },
+      null,
+      1,
+    ) + '\n',
+  );
   console.log(`wrote ${file}`);
   if (bad.length) process.exitCode = 1;
 }
@@ -288,6 +364,6 @@ main().catch((e: unknown) => {
     console.error(`${e.message}\n${USAGE}`);
     process.exit(2);
   }
-  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
   process.exit(1);
 });

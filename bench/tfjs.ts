@@ -30,7 +30,8 @@ export function initTfjs(): Promise<string> {
     setWasmPaths(dirname(main) + '/');
     if (!(await tf.setBackend('wasm'))) throw new Error('tfjs: the wasm backend did not initialise');
     await tf.ready();
-    const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+    const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
+      threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
     return `tfjs-core ${tf.version_core}, wasm backend (SIMD ${simd ? 'on' : 'off'}, threads ${threads ? 'on' : 'off'})`;
   })();
   return ready;
@@ -51,9 +52,12 @@ export function setupTfjs(inp: Inputs, form: TfForm): TfCase {
   const rank = spec.shape.length;
   // per-channel tensors broadcast against x: [C] on the last axis, or [1,C,1,1]
   const pshape = form === 'ops' && nchw ? [1, g.c, 1, 1] : [g.c];
-  const x = tf.tensor(inp.x, spec.shape), dy = tf.tensor(inp.dy, spec.shape);
-  const gamma = tf.tensor(inp.gamma, pshape), beta = tf.tensor(inp.beta, pshape);
-  const rMean = tf.tensor(inp.runMean, pshape), rVar = tf.tensor(inp.runVar, pshape);
+  const x = tf.tensor(inp.x, spec.shape),
+    dy = tf.tensor(inp.dy, spec.shape);
+  const gamma = tf.tensor(inp.gamma, pshape),
+    beta = tf.tensor(inp.beta, pshape);
+  const rMean = tf.tensor(inp.runMean, pshape),
+    rVar = tf.tensor(inp.runVar, pshape);
   // axes reduced by the moments: all but the channel axis (the last one after any transpose)
   const lastAxes = Array.from({ length: rank - 1 }, (_, i) => i);
   const axes = form === 'ops' && nchw ? [0, 2, 3] : lastAxes;
@@ -87,9 +91,18 @@ export function setupTfjs(inp: Inputs, form: TfForm): TfCase {
   return {
     // the wasm backend runs each op synchronously, so the work is done when the tidy returns
     run: {
-      forward: () => tf.tidy(() => { fns.forward(); }),
-      inference: () => tf.tidy(() => { fns.inference(); }),
-      backward: () => tf.tidy(() => { fns.backward(); }),
+      forward: () =>
+        tf.tidy(() => {
+          fns.forward();
+        }),
+      inference: () =>
+        tf.tidy(() => {
+          fns.inference();
+        }),
+      backward: () =>
+        tf.tidy(() => {
+          fns.backward();
+        }),
     },
     output(op) {
       const t = tf.tidy(() => fns[op]());

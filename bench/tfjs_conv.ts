@@ -18,8 +18,17 @@ let mode: ConvGrads = 'gemm';
 let installed = false;
 
 type Info = tf.TensorInfo;
-interface Args { inputs: Record<string, Info>; backend: BackendWasm; attrs: Record<string, unknown> }
-type Attrs = { strides: [number, number] | number; pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding; dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+interface Args {
+  inputs: Record<string, Info>;
+  backend: BackendWasm;
+  attrs: Record<string, unknown>;
+}
+type Attrs = {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+};
 
 const kernel = (name: string) => {
   const k = tf.getKernel(name, 'wasm');
@@ -30,8 +39,16 @@ const view = (t: Info, shape: number[]): Info => ({ dataId: t.dataId, shape, dty
 
 function convInfo(xShape: number[], filterShape: number[], a: Attrs) {
   if (a.dataFormat !== 'NHWC') throw new Error(`tfjs conv grads: NHWC only, got ${a.dataFormat}`);
-  return tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
-    a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
 }
 
 function filterGradStock({ inputs: { x, dy }, backend, attrs }: Args): Info {
@@ -41,7 +58,8 @@ function filterGradStock({ inputs: { x, dy }, backend, attrs }: Args): Info {
   const pad = ci.padInfo.type === 'SAME' ? 'same' : ci.padInfo.type === 'VALID' ? 'valid' : null;
   if (pad === null) throw new Error('tfjs conv grads (stock): explicit padding has no Conv3D form');
   const out = kernel('Conv3DBackpropFilterV2')({
-    inputs: { x: v5(x), dy: v5(dy) }, backend,
+    inputs: { x: v5(x), dy: v5(dy) },
+    backend,
     attrs: { strides: [1, ci.strideHeight, ci.strideWidth], pad, filterShape: [1, ...a.filterShape] },
   });
   return view(out, a.filterShape);
@@ -53,10 +71,12 @@ function filterGradGemm({ inputs: { x, dy }, backend, attrs }: Args): Info {
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: O } = ci;
   const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = ci;
   const { top, left } = ci.padInfo;
-  const M = N * OH * OW, K = KH * KW * C;
+  const M = N * OH * OW,
+    K = KH * KW * C;
   const cols = backend.makeOutput([1, K, M], 'float32');
   // views after the allocation (it may grow the heap and detach older ones)
-  const xv = backend.typedArrayFromHeap(x) as Float32Array, cv = backend.typedArrayFromHeap(cols) as Float32Array;
+  const xv = backend.typedArrayFromHeap(x) as Float32Array,
+    cv = backend.typedArrayFromHeap(cols) as Float32Array;
   for (let i = 0; i < KH; i++) {
     for (let j = 0; j < KW; j++) {
       for (let c = 0; c < C; c++) {
@@ -79,7 +99,11 @@ function filterGradGemm({ inputs: { x, dy }, backend, attrs }: Args): Info {
       }
     }
   }
-  const out = kernel('BatchMatMul')({ inputs: { a: cols, b: view(dy, [1, M, O]) }, backend, attrs: { transposeA: false, transposeB: false } });
+  const out = kernel('BatchMatMul')({
+    inputs: { a: cols, b: view(dy, [1, M, O]) },
+    backend,
+    attrs: { transposeA: false, transposeB: false },
+  });
   backend.disposeData(cols.dataId);
   return view(out, a.filterShape);
 }
@@ -87,7 +111,11 @@ function filterGradGemm({ inputs: { x, dy }, backend, attrs }: Args): Info {
 let stockInputGrad: ((a: Args) => Info) | null = null;
 
 function inputGradGemm(args: Args): Info {
-  const { inputs: { dy, filter }, backend, attrs } = args;
+  const {
+    inputs: { dy, filter },
+    backend,
+    attrs,
+  } = args;
   const a = attrs as unknown as Attrs & { inputShape: number[] };
   const ci = convInfo(a.inputShape, filter.shape, a);
   if (ci.strideHeight !== 1 || ci.strideWidth !== 1) return stockInputGrad!(args);
@@ -95,13 +123,25 @@ function inputGradGemm(args: Args): Info {
   const { top, bottom, left, right } = ci.padInfo;
   // W'[i, j, o, c] = W[KH−1−i, KW−1−j, c, o]
   const flipped = backend.makeOutput([KH, KW, O, C], 'float32');
-  const fv = backend.typedArrayFromHeap(filter) as Float32Array, wv = backend.typedArrayFromHeap(flipped) as Float32Array;
-  for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) {
-    const src = ((KH - 1 - i) * KW + (KW - 1 - j)) * C * O, dst = (i * KW + j) * O * C;
-    for (let c = 0; c < C; c++) for (let o = 0; o < O; o++) wv[dst + o * C + c] = fv[src + c * O + o];
-  }
-  const pad = [[0, 0], [KH - 1 - top, KH - 1 - bottom], [KW - 1 - left, KW - 1 - right], [0, 0]];
-  const out = kernel('Conv2D')({ inputs: { x: dy, filter: flipped }, backend, attrs: { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 } });
+  const fv = backend.typedArrayFromHeap(filter) as Float32Array,
+    wv = backend.typedArrayFromHeap(flipped) as Float32Array;
+  for (let i = 0; i < KH; i++)
+    for (let j = 0; j < KW; j++) {
+      const src = ((KH - 1 - i) * KW + (KW - 1 - j)) * C * O,
+        dst = (i * KW + j) * O * C;
+      for (let c = 0; c < C; c++) for (let o = 0; o < O; o++) wv[dst + o * C + c] = fv[src + c * O + o];
+    }
+  const pad = [
+    [0, 0],
+    [KH - 1 - top, KH - 1 - bottom],
+    [KW - 1 - left, KW - 1 - right],
+    [0, 0],
+  ];
+  const out = kernel('Conv2D')({
+    inputs: { x: dy, filter: flipped },
+    backend,
+    attrs: { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 },
+  });
   backend.disposeData(flipped.dataId);
   return out;
 }
@@ -114,35 +154,55 @@ export function setConvGrads(m: ConvGrads): void {
   stockInputGrad = kernel('Conv2DBackpropInput');
   tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
   tf.registerKernel({
-    kernelName: 'Conv2DBackpropInput', backendName: 'wasm',
+    kernelName: 'Conv2DBackpropInput',
+    backendName: 'wasm',
     kernelFunc: ((a: Args) => (mode === 'gemm' ? inputGradGemm(a) : stockInputGrad!(a))) as unknown as tf.KernelFunc,
   });
   tf.registerKernel({
-    kernelName: 'Conv2DBackpropFilter', backendName: 'wasm',
+    kernelName: 'Conv2DBackpropFilter',
+    backendName: 'wasm',
     kernelFunc: ((a: Args) => (mode === 'gemm' ? filterGradGemm(a) : filterGradStock(a))) as unknown as tf.KernelFunc,
   });
 }
 
 /** Max |a − b| / max |b| between the gradients of both modes on one conv (untimed check). */
-export function checkConvGrads(xShape: [number, number, number, number], filterShape: [number, number, number, number], seed: number): { dW: number; dx: number } {
+export function checkConvGrads(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  seed: number,
+): { dW: number; dx: number } {
   const prev = mode;
-  const x = tf.randomNormal(xShape, 0, 1, 'float32', seed), w = tf.randomNormal(filterShape, 0, 1, 'float32', seed + 1);
+  const x = tf.randomNormal(xShape, 0, 1, 'float32', seed),
+    w = tf.randomNormal(filterShape, 0, 1, 'float32', seed + 1);
   const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same');
   const dy = tf.randomNormal(y.shape, 0, 1, 'float32', seed + 2) as tf.Tensor4D;
   const run = (m: ConvGrads) => {
     setConvGrads(m);
-    const gw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape }) as tf.Tensor;
-    const gx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: xShape }) as tf.Tensor;
+    const gw = tf
+      .engine()
+      .runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape }) as tf.Tensor;
+    const gx = tf
+      .engine()
+      .runKernel(
+        'Conv2DBackpropInput',
+        { dy, filter: w },
+        { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: xShape },
+      ) as tf.Tensor;
     const r = [gw.dataSync().slice() as Float32Array, gx.dataSync().slice() as Float32Array];
     tf.dispose([gw, gx]);
     return r;
   };
-  const [sw, sx] = run('stock'), [gw, gx] = run('gemm');
+  const [sw, sx] = run('stock'),
+    [gw, gx] = run('gemm');
   setConvGrads(prev);
   tf.dispose([x, w, y, dy]);
   const rel = (a: Float32Array, b: Float32Array) => {
-    let d = 0, m = 0;
-    for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
+    let d = 0,
+      m = 0;
+    for (let i = 0; i < a.length; i++) {
+      d = Math.max(d, Math.abs(a[i] - b[i]));
+      m = Math.max(m, Math.abs(b[i]));
+    }
     return d / m;
   };
   return { dW: rel(gw, sw), dx: rel(gx, sx) };

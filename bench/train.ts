@@ -23,8 +23,17 @@ import { ourTrainer, runnable, useBackend, type OurBackend } from './ours';
 import { initTfjs } from './tfjs';
 import { cnnBench, cnnBudgets, fuseBench, printCnn, printFuse } from './cnn';
 
-const BATCH = 60, LR = 0.5, EPS = 1e-5, SEED = 1, CLASSES = 10;
-const SIZES: [number, number][] = [[784, 100], [100, 100], [100, 100], [100, 10]];
+const BATCH = 60,
+  LR = 0.5,
+  EPS = 1e-5,
+  SEED = 1,
+  CLASSES = 10;
+const SIZES: [number, number][] = [
+  [784, 100],
+  [100, 100],
+  [100, 100],
+  [100, 10],
+];
 // 3 GEMMs per Linear per step (y = x·Wᵀ, dW = dyᵀ·x, dx = dy·W), 2·m·n·k each; BN, sigmoid, loss
 // and SGD add < 1 % and are not counted
 // the first Linear's dx (the gradient w.r.t. the input data) is computed by neither side:
@@ -36,14 +45,34 @@ const CHECK_STEPS = 3;
 const LOSS_TOL = { first: 1e-4, later: 1e-2 };
 // folded vs unfolded logits: O(1) values, W·a rounded once more per weight
 const FOLD_TOL = 1e-4;
-const TARGET_MS = 2, TARGET_SPEEDUP = 5;
+const TARGET_MS = 2,
+  TARGET_SPEEDUP = 5;
 // the relaxed build (FMA in the products) where the runtime has relaxed SIMD
 const OURS = runnable(['wasm-simd', 'wasm-relaxed', 'wasm', 'js'] as const);
 const TFJS = ['tfjs-layers', 'tfjs-core'] as const;
 type Column = OurBackend | (typeof TFJS)[number];
 
-interface Row { model: 'BN' | 'no BN'; backend: Column; ms: number; reps: number; warmCalls: number; stepsPerS: number; gflops: number; losses: number[]; lastLoss: number; vsTfjsLayers: number | null; vsTfjsCore: number | null }
-interface Infer { backend: OurBackend; evalMs: number; foldedMs: number; speedup: number; maxAbsDiff: number; ok: boolean }
+interface Row {
+  model: 'BN' | 'no BN';
+  backend: Column;
+  ms: number;
+  reps: number;
+  warmCalls: number;
+  stepsPerS: number;
+  gflops: number;
+  losses: number[];
+  lastLoss: number;
+  vsTfjsLayers: number | null;
+  vsTfjsCore: number | null;
+}
+interface Infer {
+  backend: OurBackend;
+  evalMs: number;
+  foldedMs: number;
+  speedup: number;
+  maxAbsDiff: number;
+  ok: boolean;
+}
 
 function budgets(quick: boolean): { fast: Budget; slow: Budget; infer: Budget } {
   if (quick) {
@@ -76,7 +105,6 @@ function initialWeights(): { w: Float32Array; b: Float32Array }[] {
   return out;
 }
 
-
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = a.length === b.length ? 0 : Infinity;
   for (let i = 0; i < a.length && m < Infinity; i++) {
@@ -91,10 +119,13 @@ function inference(backend: OurBackend, model: Sequential, x: Tensor, b: Budget)
   model.eval();
   const folded = foldBatchNorm(model);
   const run = (m: Sequential) => () => m.forward(x).dispose();
-  const evalT = measure(run(model), b), foldT = measure(run(folded), b);
-  const y0 = model.forward(x), y1 = folded.forward(x);
+  const evalT = measure(run(model), b),
+    foldT = measure(run(folded), b);
+  const y0 = model.forward(x),
+    y1 = folded.forward(x);
   const d = maxAbsDiff(y0.toArray(), y1.toArray());
-  y0.dispose(); y1.dispose();
+  y0.dispose();
+  y1.dispose();
   // the Sigmoids are shared with `model`: dispose only the folded Linears
   for (const l of folded.layers) if (l instanceof Linear) l.dispose();
   model.train();
@@ -104,7 +135,8 @@ function inference(backend: OurBackend, model: Sequential, x: Tensor, b: Budget)
 /** Weights as TF.js wants them: kernel [in, out] = Wᵀ, bias [out]. */
 function tfWeights(init: { w: Float32Array; b: Float32Array }[]): tf.Tensor[][] {
   return init.map(({ w, b }, i) => {
-    const [inF, outF] = SIZES[i], k = new Float32Array(inF * outF);
+    const [inF, outF] = SIZES[i],
+      k = new Float32Array(inF * outF);
     for (let o = 0; o < outF; o++) for (let j = 0; j < inF; j++) k[j * outF + o] = w[o * inF + j];
     return [tf.tensor2d(k, [inF, outF]), tf.tensor1d(b)];
   });
@@ -130,7 +162,10 @@ function tfLayers(bn: boolean, init: { w: Float32Array; b: Float32Array }[], x: 
   }
   return {
     step: async () => (await model.trainOnBatch(x, y1h)) as number,
-    dispose: () => { model.optimizer.dispose(); model.dispose(); },
+    dispose: () => {
+      model.optimizer.dispose();
+      model.dispose();
+    },
   };
 }
 
@@ -144,7 +179,8 @@ function tfCore(bn: boolean, init: { w: Float32Array; b: Float32Array }[], x: tf
     return v;
   };
   const layers = tfWeights(init).map(([w, b], i) => ({
-    w: keep(w), b: keep(b),
+    w: keep(w),
+    b: keep(b),
     norm: bn && i < SIZES.length - 1 ? { gamma: keep(tf.ones([SIZES[i][1]])), beta: keep(tf.zeros([SIZES[i][1]])) } : null,
   }));
   const loss = () => {
@@ -162,12 +198,16 @@ function tfCore(bn: boolean, init: { w: Float32Array; b: Float32Array }[], x: tf
   };
   const opt = tf.train.sgd(LR);
   return {
-    step: () => tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(loss, vars);
-      opt.applyGradients(grads);
-      return value.dataSync()[0];
-    }),
-    dispose: () => { opt.dispose(); tf.dispose(vars); },
+    step: () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(loss, vars);
+        opt.applyGradients(grads);
+        return value.dataSync()[0];
+      }),
+    dispose: () => {
+      opt.dispose();
+      tf.dispose(vars);
+    },
   };
 }
 
@@ -176,11 +216,19 @@ function machine() {
   let commit = '';
   try {
     commit = execFileSync('git', ['describe', '--always', '--dirty'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch { /* not a checkout */ }
+  } catch {
+    /* not a checkout */
+  }
   return {
-    cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    node: process.version, v8: process.versions.v8, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
-    loadAvg1m: +os.loadavg()[0].toFixed(2), date: new Date().toISOString(), commit,
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    v8: process.versions.v8,
+    memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    loadAvg1m: +os.loadavg()[0].toFixed(2),
+    date: new Date().toISOString(),
+    commit,
   };
 }
 
@@ -188,14 +236,19 @@ const progress = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, name: { type: 'string', default: 'train' }, train: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, name: { type: 'string', default: 'train' }, train: { type: 'boolean' } },
+    strict: true,
+  });
   if (!/^[\w.-]+$/.test(values.name)) throw new Error(`--name: use letters, digits, '.', '-', '_' only, got '${values.name}'`);
   const t0 = performance.now();
   const b = budgets(values.quick);
   const m = machine();
   const reference = await initTfjs();
   console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.platform}, ${m.memoryGiB} GiB`);
-  console.log(`node ${m.node} (V8 ${m.v8}), ${m.date}, load ${m.loadAvg1m}${m.commit ? `, ${m.commit}` : ''}${values.quick ? ', --quick (rough figures)' : ''}`);
+  console.log(
+    `node ${m.node} (V8 ${m.v8}), ${m.date}, load ${m.loadAvg1m}${m.commit ? `, ${m.commit}` : ''}${values.quick ? ', --quick (rough figures)' : ''}`,
+  );
   console.log(`reference: ${reference}`);
 
   const data: Data = makeData();
@@ -203,8 +256,22 @@ async function main(): Promise<void> {
   const infer: Infer[] = [];
   const notes: string[] = [];
   const record = (model: Row['model'], backend: Column, t: Timing, losses: number[], lastLoss: number) => {
-    rows.push({ model, backend, ms: t.ms, reps: t.reps, warmCalls: t.warmCalls, stepsPerS: 1000 / t.ms, gflops: FLOPS / t.ms / 1e6, losses, lastLoss, vsTfjsLayers: null, vsTfjsCore: null });
-    progress(`  ${model.padEnd(5)} ${backend.padEnd(11)} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toExponential(2)})`);
+    rows.push({
+      model,
+      backend,
+      ms: t.ms,
+      reps: t.reps,
+      warmCalls: t.warmCalls,
+      stepsPerS: 1000 / t.ms,
+      gflops: FLOPS / t.ms / 1e6,
+      losses,
+      lastLoss,
+      vsTfjsLayers: null,
+      vsTfjsCore: null,
+    });
+    progress(
+      `  ${model.padEnd(5)} ${backend.padEnd(11)} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toExponential(2)})`,
+    );
   };
   const firstLosses = (step: () => number) => Array.from({ length: CHECK_STEPS }, step);
 
@@ -212,7 +279,8 @@ async function main(): Promise<void> {
   let init: { w: Float32Array; b: Float32Array }[] = [];
   await useBackend('wasm-simd');
   init = initialWeights();
-  const x = tf.tensor2d(data.x, [BATCH, SIZES[0][0]]), y1h = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), 'float32'));
+  const x = tf.tensor2d(data.x, [BATCH, SIZES[0][0]]),
+    y1h = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), 'float32'));
   for (const bn of [true, false]) {
     const model = bn ? 'BN' : 'no BN';
     for (const kind of TFJS) {
@@ -248,9 +316,12 @@ async function main(): Promise<void> {
       if (bn) {
         const r = inference(backend, model, xt, b.infer);
         infer.push(r);
-        progress(`  inference ${backend}: eval ${r.evalMs.toPrecision(3)} ms, folded ${r.foldedMs.toPrecision(3)} ms, max |diff| ${r.maxAbsDiff.toExponential(2)}`);
+        progress(
+          `  inference ${backend}: eval ${r.evalMs.toPrecision(3)} ms, folded ${r.foldedMs.toPrecision(3)} ms, max |diff| ${r.maxAbsDiff.toExponential(2)}`,
+        );
       }
-      c.dispose(); model.dispose();
+      c.dispose();
+      model.dispose();
     }
     xt.dispose();
   }
@@ -265,40 +336,66 @@ async function main(): Promise<void> {
     r.vsTfjsLayers = ms(r.model, 'tfjs-layers') / r.ms;
     r.vsTfjsCore = ms(r.model, 'tfjs-core') / r.ms;
   }
-  const checks = rows.filter((r) => r.backend !== 'wasm-simd').map((r) => {
-    const ref = rows.find((s) => s.model === r.model && s.backend === 'wasm-simd')!;
-    const diffs = r.losses.map((l, i) => Math.abs(l - ref.losses[i]));
-    const ok = diffs[0] <= LOSS_TOL.first && diffs.every((d) => d <= LOSS_TOL.later);
-    return { model: r.model, backend: r.backend, losses: r.losses, reference: ref.losses, diffs, ok };
-  });
+  const checks = rows
+    .filter((r) => r.backend !== 'wasm-simd')
+    .map((r) => {
+      const ref = rows.find((s) => s.model === r.model && s.backend === 'wasm-simd')!;
+      const diffs = r.losses.map((l, i) => Math.abs(l - ref.losses[i]));
+      const ok = diffs[0] <= LOSS_TOL.first && diffs.every((d) => d <= LOSS_TOL.later);
+      return { model: r.model, backend: r.backend, losses: r.losses, reference: ref.losses, diffs, ok };
+    });
   const targets = (['BN', 'no BN'] as const).flatMap((model) => {
-    const simd = ms(model, 'wasm-simd'), best = Math.min(ms(model, 'tfjs-layers'), ms(model, 'tfjs-core'));
+    const simd = ms(model, 'wasm-simd'),
+      best = Math.min(ms(model, 'tfjs-layers'), ms(model, 'tfjs-core'));
     return [
       { model, target: `step ≤ ${TARGET_MS} ms`, value: simd, ok: simd <= TARGET_MS },
       { model, target: `≥ ${TARGET_SPEEDUP}× faster than the faster TF.js variant`, value: best / simd, ok: best / simd >= TARGET_SPEEDUP },
     ];
   });
 
-  console.log(`\nOne training step: batch ${BATCH}, forward + softmax cross-entropy + backward + SGD (lr ${LR}); median of the timed steps`);
-  console.log(`GEMM FLOP per step: ${(FLOPS / 1e6).toFixed(2)} M (3 GEMMs per Linear, 2·m·n·k each, less the first Linear's dx, ${(FIRST_DX_FLOPS / 1e6).toFixed(2)} M, which neither side computes)`);
+  console.log(
+    `\nOne training step: batch ${BATCH}, forward + softmax cross-entropy + backward + SGD (lr ${LR}); median of the timed steps`,
+  );
+  console.log(
+    `GEMM FLOP per step: ${(FLOPS / 1e6).toFixed(2)} M (3 GEMMs per Linear, 2·m·n·k each, less the first Linear's dx, ${(FIRST_DX_FLOPS / 1e6).toFixed(2)} M, which neither side computes)`,
+  );
   const head = `${'model'.padEnd(7)}${'backend'.padEnd(13)}${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'GFLOP/s'.padStart(9)}${'÷ tfjs-layers'.padStart(15)}${'÷ tfjs-core'.padStart(13)}${'loss step 1'.padStart(13)}`;
   console.log(head);
   for (const r of rows) {
-    console.log(`${r.model.padEnd(7)}${r.backend.padEnd(13)}${r.ms.toFixed(3).padStart(9)}${r.stepsPerS.toFixed(0).padStart(9)}${r.gflops.toFixed(1).padStart(9)}${`${fmt(r.vsTfjsLayers)}×`.padStart(15)}${`${fmt(r.vsTfjsCore)}×`.padStart(13)}${r.losses[0].toFixed(5).padStart(13)}`);
+    console.log(
+      `${r.model.padEnd(7)}${r.backend.padEnd(13)}${r.ms.toFixed(3).padStart(9)}${r.stepsPerS.toFixed(0).padStart(9)}${r.gflops.toFixed(1).padStart(9)}${`${fmt(r.vsTfjsLayers)}×`.padStart(15)}${`${fmt(r.vsTfjsCore)}×`.padStart(13)}${r.losses[0].toFixed(5).padStart(13)}`,
+    );
   }
   console.log('  ÷ tfjs-X: TF.js variant ms ÷ this row ms (> 1: this row is faster); GFLOP/s: GEMM FLOP ÷ whole-step time');
-  console.log('  tfjs-layers: tf.layers Sequential, model.trainOnBatch (async, reads the loss); tfjs-core: tf.variableGrads + optimizer.applyGradients in tf.tidy, loss read with dataSync');
+  console.log(
+    '  tfjs-layers: tf.layers Sequential, model.trainOnBatch (async, reads the loss); tfjs-core: tf.variableGrads + optimizer.applyGradients in tf.tidy, loss read with dataSync',
+  );
 
-  console.log(`\nInference of the trained BN model, batch ${BATCH} (eval mode) vs foldBatchNorm(model); outputs must agree within ${FOLD_TOL}`);
-  console.log(`${'backend'.padEnd(13)}${'eval ms'.padStart(9)}${'folded ms'.padStart(11)}${'speed-up'.padStart(10)}${'max |diff|'.padStart(12)}`);
-  for (const r of infer) console.log(`${r.backend.padEnd(13)}${r.evalMs.toFixed(4).padStart(9)}${r.foldedMs.toFixed(4).padStart(11)}${`${r.speedup.toFixed(2)}×`.padStart(10)}${r.maxAbsDiff.toExponential(2).padStart(12)}${r.ok ? '' : '  MISMATCH'}`);
+  console.log(
+    `\nInference of the trained BN model, batch ${BATCH} (eval mode) vs foldBatchNorm(model); outputs must agree within ${FOLD_TOL}`,
+  );
+  console.log(
+    `${'backend'.padEnd(13)}${'eval ms'.padStart(9)}${'folded ms'.padStart(11)}${'speed-up'.padStart(10)}${'max |diff|'.padStart(12)}`,
+  );
+  for (const r of infer)
+    console.log(
+      `${r.backend.padEnd(13)}${r.evalMs.toFixed(4).padStart(9)}${r.foldedMs.toFixed(4).padStart(11)}${`${r.speedup.toFixed(2)}×`.padStart(10)}${r.maxAbsDiff.toExponential(2).padStart(12)}${r.ok ? '' : '  MISMATCH'}`,
+    );
 
-  console.log(`\nLosses of the first ${CHECK_STEPS} steps from the same weights, against wasm-simd (step 1 within ${LOSS_TOL.first}, all within ${LOSS_TOL.later}):`);
-  for (const c of checks) console.log(`  ${c.model.padEnd(6)}${c.backend.padEnd(12)} ${c.losses.map((l) => l.toFixed(5)).join(' ')}  (simd ${c.reference.map((l) => l.toFixed(5)).join(' ')}; max |diff| ${Math.max(...c.diffs).toExponential(2)})${c.ok ? '' : '  MISMATCH'}`);
+  console.log(
+    `\nLosses of the first ${CHECK_STEPS} steps from the same weights, against wasm-simd (step 1 within ${LOSS_TOL.first}, all within ${LOSS_TOL.later}):`,
+  );
+  for (const c of checks)
+    console.log(
+      `  ${c.model.padEnd(6)}${c.backend.padEnd(12)} ${c.losses.map((l) => l.toFixed(5)).join(' ')}  (simd ${c.reference.map((l) => l.toFixed(5)).join(' ')}; max |diff| ${Math.max(...c.diffs).toExponential(2)})${c.ok ? '' : '  MISMATCH'}`,
+    );
   for (const n of notes) console.log(`  note: ${n}`);
 
   console.log('\nTargets (wasm-simd):');
-  for (const t of targets) console.log(`  ${t.model.padEnd(6)}${t.target.padEnd(45)} ${t.target.startsWith('step') ? `${t.value.toFixed(3)} ms` : `${t.value.toFixed(2)}×`}  ${t.ok ? 'PASS' : 'FAIL'}`);
+  for (const t of targets)
+    console.log(
+      `  ${t.model.padEnd(6)}${t.target.padEnd(45)} ${t.target.startsWith('step') ? `${t.value.toFixed(3)} ms` : `${t.value.toFixed(2)}×`}  ${t.ok ? 'PASS' : 'FAIL'}`,
+    );
   printCnn(cnnResult);
   printFuse(fuse);
   const durationS = (performance.now() - t0) / 1000;
@@ -307,18 +404,35 @@ async function main(): Promise<void> {
   const dir = fileURLToPath(new URL('../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const file = `${dir}${values.name}.json`;
-  writeFileSync(file, JSON.stringify({
-    name: values.name, quick: values.quick, machine: m, reference, budgets: b,
-    model: { sizes: SIZES, batch: BATCH, lr: LR, eps: EPS, seed: SEED, flopsPerStep: FLOPS, firstDxFlops: FIRST_DX_FLOPS },
-    rows, inference: infer, lossChecks: checks, targets, notes,
-    cnn: { budgets: cb, ...cnnResult }, fusedBnRelu: fuse, durationS,
-  }, null, 1) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        name: values.name,
+        quick: values.quick,
+        machine: m,
+        reference,
+        budgets: b,
+        model: { sizes: SIZES, batch: BATCH, lr: LR, eps: EPS, seed: SEED, flopsPerStep: FLOPS, firstDxFlops: FIRST_DX_FLOPS },
+        rows,
+        inference: infer,
+        lossChecks: checks,
+        targets,
+        notes,
+        cnn: { budgets: cb, ...cnnResult },
+        fusedBnRelu: fuse,
+        durationS,
+      },
+      null,
+      1,
+    ) + '\n',
+  );
   console.log(`wrote ${file}`);
   const cnnOk = cnnResult.lossChecks.every((c) => c.ok) && fuse.every((r) => Object.values(r.identical).every(Boolean));
   if (checks.some((c) => !c.ok) || infer.some((r) => !r.ok) || !cnnOk) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
   process.exit(1);
 });

@@ -5,7 +5,8 @@ import { init, backend, tensor, BatchNorm2d } from '../build/index.js';
 
 await init();
 const [N, C, H, W] = [16, 4, 28, 28];
-const offsets = [1e4, -3, 0.5, 250], scales = [0.1, 7, 1, 40];
+const offsets = [1e4, -3, 0.5, 250],
+  scales = [0.1, 7, 1, 40];
 
 // deterministic pseudo-normal data: channel c ~ N(offsets[c], scales[c]²)
 let s = 12345;
@@ -20,9 +21,14 @@ for (let i = 0; i < x.length; i++) {
 function channelStats(data) {
   const out = [];
   for (let c = 0; c < C; c++) {
-    let sum = 0, sq = 0, n = 0;
+    let sum = 0,
+      sq = 0,
+      n = 0;
     for (let b = 0; b < N; b++) {
-      for (let i = 0, o = (b * C + c) * H * W; i < H * W; i++) { sum += data[o + i]; n++; }
+      for (let i = 0, o = (b * C + c) * H * W; i < H * W; i++) {
+        sum += data[o + i];
+        n++;
+      }
     }
     const mean = sum / n;
     for (let b = 0; b < N; b++) {
@@ -36,16 +42,21 @@ function channelStats(data) {
 const bn = new BatchNorm2d(C); // train mode, eps 1e-5, momentum 0.1, γ = 1, β = 0
 const xt = tensor(x, [N, C, H, W]);
 const y = bn.forward(xt);
-const before = channelStats(x), after = channelStats(y.toArray());
+const before = channelStats(x),
+  after = channelStats(y.toArray());
 
 console.log(`batchnorm-wasm demo: BatchNorm2d(${C}) on a [${N}, ${C}, ${H}, ${W}] batch, backend: ${backend()}\n`);
 console.log('channel |   input mean      input var |  output mean   output var');
 for (let c = 0; c < C; c++) {
   const f = (/** @type {number} */ v, /** @type {number} */ w, /** @type {number} */ p) => v.toPrecision(p).padStart(w);
-  console.log(`${String(c).padStart(7)} | ${f(before[c].mean, 12, 7)} ${f(before[c].var, 14, 7)} | ${f(after[c].mean, 12, 3)} ${f(after[c].var, 12, 7)}`);
+  console.log(
+    `${String(c).padStart(7)} | ${f(before[c].mean, 12, 7)} ${f(before[c].var, 14, 7)} | ${f(after[c].mean, 12, 3)} ${f(after[c].var, 12, 7)}`,
+  );
 }
 const sd = /** @type {Required<import('../src/index').BatchNormState>} */ (bn.stateDict());
 console.log(`\nrunning_mean: [${Array.from(sd.running_mean, (v) => v.toPrecision(6)).join(', ')}]`);
 console.log(`running_var:  [${Array.from(sd.running_var, (v) => v.toPrecision(6)).join(', ')}]  (momentum 0.1, unbiased)`);
 console.log(`num_batches_tracked: ${sd.num_batches_tracked}`);
-xt.dispose(); y.dispose(); bn.dispose();
+xt.dispose();
+y.dispose();
+bn.dispose();

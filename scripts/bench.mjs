@@ -26,7 +26,15 @@ if (runtimes) {
 }
 
 await build({
-  entryPoints: [runtimes ? 'bench/runtimes.ts' : process.argv.includes('--gemm') ? 'bench/gemm.ts' : process.argv.includes('--train') ? 'bench/train.ts' : 'bench/run.ts'],
+  entryPoints: [
+    runtimes
+      ? 'bench/runtimes.ts'
+      : process.argv.includes('--gemm')
+        ? 'bench/gemm.ts'
+        : process.argv.includes('--train')
+          ? 'bench/train.ts'
+          : 'bench/run.ts',
+  ],
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -41,5 +49,7 @@ await build({
 });
 
 // the benches time the opt-in relaxed build too, which needs a flag on Node 20 (node-flags.mjs)
-const r = spawnSync(process.execPath, [...RELAXED_SIMD_FLAGS, '--enable-source-maps', 'build/bench.mjs', ...process.argv.slice(2)], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, [...RELAXED_SIMD_FLAGS, '--enable-source-maps', 'build/bench.mjs', ...process.argv.slice(2)], {
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join } from 'node:path';
 
 mkdirSync('build', { recursive: true });
-for (const f of ['index.js', 'index.js.map', 'index.d.ts', 'node.js', 'workerd.js', 'core.js', 'wasm.d.ts']) rmSync(join('build', f), { force: true });
+for (const f of ['index.js', 'index.js.map', 'index.d.ts', 'node.js', 'workerd.js', 'core.js', 'wasm.d.ts'])
+  rmSync(join('build', f), { force: true });
 await build({
   entryPoints: { index: 'src/entries/index.ts', node: 'src/entries/node.ts', workerd: 'src/entries/workerd.ts' },
   bundle: true,
@@ -57,7 +58,10 @@ fixSpecifiers('build/types');
 
 // The type of the `batchnorm-wasm/*.wasm` subpath exports: what a static import of a .wasm file
 // gives where the package's workerd entry runs (workerd, wrangler): a compiled module for init().
-writeFileSync('build/wasm.d.ts', `/** A build of batchnorm-wasm's kernels, compiled by the platform (workerd, wrangler); pass it to init({ module }). */
+writeFileSync(
+  'build/wasm.d.ts',
+  `/** A build of batchnorm-wasm's kernels, compiled by the platform (workerd, wrangler); pass it to init({ module }). */
 declare const module: WebAssembly.Module;
 export default module;
-`);
+`,
+);

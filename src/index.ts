@@ -2,7 +2,14 @@
 export { init, backend, memoryBytes, simdSupported, relaxedSimdSupported, type InitOptions, type BackendName } from './runtime/index';
 export { tensor, Tensor, Parameter, noGrad } from './tensor';
 export * as F from './autograd/F';
-export { BatchNorm1d, BatchNorm2d, BatchNorm3d, type BatchNormOptions, type BatchNormState, type BatchNormStateInput } from './nn/batchnorm';
+export {
+  BatchNorm1d,
+  BatchNorm2d,
+  BatchNorm3d,
+  type BatchNormOptions,
+  type BatchNormState,
+  type BatchNormStateInput,
+} from './nn/batchnorm';
 export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';
 export type { Layout } from './kernels/batchnorm';
 export { Module, type StateDict, type StateDictInput } from './nn/module';
@@ -20,4 +27,17 @@ export { saveSafetensors, loadSafetensors, type LoadSafetensorsOptions } from '.
 export { encodeSafetensors, decodeSafetensors, type DecodeOptions } from './io/safetensors';
 export { DataLoader, type DataLoaderData, type DataLoaderOptions } from './train/data';
 export { clipGradNorm } from './optim/clip';
-export { fit, evaluate, predict, setProgressDisplay, type Dataset, type FitOptions, type EvaluateOptions, type PredictOptions, type EpochLogs, type BatchLogs, type ProgressDisplay, type ProgressBar } from './train/fit';
+export {
+  fit,
+  evaluate,
+  predict,
+  setProgressDisplay,
+  type Dataset,
+  type FitOptions,
+  type EvaluateOptions,
+  type PredictOptions,
+  type EpochLogs,
+  type BatchLogs,
+  type ProgressDisplay,
+  type ProgressBar,
+} from './train/fit';

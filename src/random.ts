@@ -35,7 +35,10 @@ export class Generator {
     const s = this.#s;
     const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
     const t = s[1] << 9;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
     s[2] ^= t;
     s[3] = rotl(s[3], 11);
     return result;
@@ -50,7 +53,9 @@ export class Generator {
   fillUniform(out: Float32Array, low: number, high: number): Float32Array {
     if (!(out instanceof Float32Array)) throw new TypeError(`Generator.fillUniform: out: expected a Float32Array, got ${describe(out)}`);
     if (typeof low !== 'number' || typeof high !== 'number' || !Number.isFinite(low) || !Number.isFinite(high) || low > high) {
-      throw new RangeError(`Generator.fillUniform: low, high: expected finite numbers with low <= high, got ${describe(low)}, ${describe(high)}`);
+      throw new RangeError(
+        `Generator.fillUniform: low, high: expected finite numbers with low <= high, got ${describe(low)}, ${describe(high)}`,
+      );
     }
     for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * this.uniform();
     return out;

@@ -6,13 +6,15 @@ import { describe } from './validate';
 import { letGo, runBackward, scoped, track, untrack, type GradFn } from './autograd/engine';
 import * as ew from './kernels/elementwise';
 
-const disposeSymbol: typeof Symbol.dispose = (Symbol as { dispose?: typeof Symbol.dispose }).dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
+const disposeSymbol: typeof Symbol.dispose =
+  (Symbol as { dispose?: typeof Symbol.dispose }).dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
 
-interface Held { rt: Runtime; ptr: number }
+interface Held {
+  rt: Runtime;
+  ptr: number;
+}
 // Frees the memory of tensors that are garbage-collected without dispose().
-const registry = typeof FinalizationRegistry === 'function'
-  ? new FinalizationRegistry<Held>((h) => h.rt.k.free(h.ptr))
-  : null;
+const registry = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Held>((h) => h.rt.k.free(h.ptr)) : null;
 
 export class Tensor {
   readonly shape: readonly number[];
@@ -71,7 +73,10 @@ export class Tensor {
   get ptr(): number {
     if (this.#ptr === 0) throw new Error(`tensor [${this.shape.join(', ')}] was disposed and cannot be used`);
     const rt = runtime();
-    if (rt !== this.#rt) throw new Error(`tensor [${this.shape.join(', ')}] belongs to backend '${this.#rt.name}', but the active backend is '${rt.name}' (init() was called again)`);
+    if (rt !== this.#rt)
+      throw new Error(
+        `tensor [${this.shape.join(', ')}] belongs to backend '${this.#rt.name}', but the active backend is '${rt.name}' (init() was called again)`,
+      );
     return this.#ptr;
   }
 
@@ -85,9 +90,11 @@ export class Tensor {
     if (!(data instanceof Float32Array || data instanceof Float64Array || Array.isArray(data))) {
       throw new TypeError(`Tensor.set: data: expected a Float32Array, Float64Array or number[], got ${describe(data)}`);
     }
-    if (data.length !== this.size) throw new RangeError(`Tensor.set: data has ${data.length} values but the tensor [${this.shape.join(', ')}] has ${this.size}`);
+    if (data.length !== this.size)
+      throw new RangeError(`Tensor.set: data has ${data.length} values but the tensor [${this.shape.join(', ')}] has ${this.size}`);
     if (Array.isArray(data)) {
-      for (let i = 0; i < data.length; i++) if (typeof data[i] !== 'number') throw new TypeError(`Tensor.set: data[${i}]: expected a number, got ${describe(data[i])}`);
+      for (let i = 0; i < data.length; i++)
+        if (typeof data[i] !== 'number') throw new TypeError(`Tensor.set: data[${i}]: expected a number, got ${describe(data[i])}`);
     }
     this.view().set(data);
     return this;
@@ -100,7 +107,8 @@ export class Tensor {
 
   /** The single value of a one-element tensor, as a number. */
   item(): number {
-    if (this.size !== 1) throw new RangeError(`Tensor.item: expected a tensor with one element, got shape [${this.shape.join(', ')}] (${this.size} elements)`);
+    if (this.size !== 1)
+      throw new RangeError(`Tensor.item: expected a tensor with one element, got shape [${this.shape.join(', ')}] (${this.size} elements)`);
     return this.view()[0];
   }
 
@@ -112,9 +120,12 @@ export class Tensor {
   backward(gradient?: Tensor): void {
     if (gradient !== undefined) {
       if (!(gradient instanceof Tensor)) throw new TypeError(`Tensor.backward: gradient: expected a Tensor, got ${describe(gradient)}`);
-      if (gradient.shape.join() !== this.shape.join()) throw new RangeError(`Tensor.backward: gradient: expected shape [${this.shape.join(', ')}], got [${gradient.shape.join(', ')}]`);
+      if (gradient.shape.join() !== this.shape.join())
+        throw new RangeError(`Tensor.backward: gradient: expected shape [${this.shape.join(', ')}], got [${gradient.shape.join(', ')}]`);
     } else if (this.size !== 1) {
-      throw new RangeError(`Tensor.backward: a gradient is needed for a tensor of ${this.size} elements (shape [${this.shape.join(', ')}]); only one-element tensors default to 1`);
+      throw new RangeError(
+        `Tensor.backward: a gradient is needed for a tensor of ${this.size} elements (shape [${this.shape.join(', ')}]); only one-element tensors default to 1`,
+      );
     }
     runBackward(this, gradient ?? null, {
       ones: (t) => Tensor.full(t.shape, 1),
@@ -216,7 +227,8 @@ function sizeOf(shape: readonly number[]): number {
 export function checkShape(where: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw new TypeError(`${where}: shape: expected an array of non-negative integers, got ${describe(shape)}`);
   shape.forEach((d, i) => {
-    if (!Number.isSafeInteger(d) || d < 0) throw new TypeError(`${where}: shape[${i}]: expected a non-negative integer, got ${describe(d)}`);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new TypeError(`${where}: shape[${i}]: expected a non-negative integer, got ${describe(d)}`);
   });
   // checked step by step, so that huge dims cannot overflow to Infinity and then NaN (× 0)
   if (!shape.includes(0)) {
@@ -233,10 +245,16 @@ export function checkShape(where: string, shape: unknown): number[] {
  * Copies `data` (Float32Array, Float64Array or number[]) into the active backend as a tensor of
  * `shape` (by default 1-D). The length must equal the product of the shape.
  */
-export function tensor(data: Float32Array | Float64Array | readonly number[], shape?: readonly number[], options: { requiresGrad?: boolean } = {}): Tensor {
+export function tensor(
+  data: Float32Array | Float64Array | readonly number[],
+  shape?: readonly number[],
+  options: { requiresGrad?: boolean } = {},
+): Tensor {
   if (options === null || typeof options !== 'object') throw new TypeError(`tensor: options: expected an object, got ${describe(options)}`);
-  for (const key of Object.keys(options)) if (key !== 'requiresGrad') throw new TypeError(`tensor: unknown option '${key}' (expected one of requiresGrad)`);
-  if (options.requiresGrad !== undefined && typeof options.requiresGrad !== 'boolean') throw new TypeError(`tensor: requiresGrad: expected a boolean, got ${describe(options.requiresGrad)}`);
+  for (const key of Object.keys(options))
+    if (key !== 'requiresGrad') throw new TypeError(`tensor: unknown option '${key}' (expected one of requiresGrad)`);
+  if (options.requiresGrad !== undefined && typeof options.requiresGrad !== 'boolean')
+    throw new TypeError(`tensor: requiresGrad: expected a boolean, got ${describe(options.requiresGrad)}`);
   if (!(data instanceof Float32Array || data instanceof Float64Array || Array.isArray(data))) {
     throw new TypeError(`tensor: data: expected a Float32Array, Float64Array or number[], got ${describe(data)}`);
   }

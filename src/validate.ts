@@ -37,7 +37,8 @@ export function checkOptions<T extends object>(where: string, options: T, allowe
 export function checkTensor(where: string, name: string, t: unknown): Tensor {
   if (!(t instanceof Tensor)) throw new TypeError(`${where}: ${name}: expected a Tensor (see tensor()), got ${describe(t)}`);
   if (t.disposed) throw new Error(`${where}: ${name}: tensor [${t.shape.join(', ')}] was disposed`);
-  if (t.runtime !== runtime()) throw new Error(`${where}: ${name}: tensor belongs to backend '${t.runtime.name}', but the active backend is '${runtime().name}'`);
+  if (t.runtime !== runtime())
+    throw new Error(`${where}: ${name}: tensor belongs to backend '${t.runtime.name}', but the active backend is '${runtime().name}'`);
   return t;
 }
 
@@ -47,17 +48,20 @@ export function checkBool(where: string, name: string, v: unknown): boolean {
 }
 
 export function checkPositive(where: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`${where}: ${name}: expected a finite number > 0, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new RangeError(`${where}: ${name}: expected a finite number > 0, got ${describe(v)}`);
   return v;
 }
 
 export function checkUnit(where: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new RangeError(`${where}: ${name}: expected a number in [0, 1], got ${describe(v)}`);
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+    throw new RangeError(`${where}: ${name}: expected a number in [0, 1], got ${describe(v)}`);
   return v;
 }
 
 export function checkOneOf<T extends string>(where: string, name: string, v: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(v as T)) throw new TypeError(`${where}: ${name}: expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(v)}`);
+  if (!allowed.includes(v as T))
+    throw new TypeError(`${where}: ${name}: expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(v)}`);
   return v as T;
 }
 

@@ -28,17 +28,23 @@ for (const b of BACKENDS) {
       it(`${name} forward against float64, backward against its central differences, every tail length`, async () => {
         await init({ backend: b });
         for (let n = 0; n <= 19; n++) {
-          const x = randn(n, 10 + n, 0, 5), dy = randn(n, 30 + n);
-          if (n > 2) { x[0] = 80; x[1] = -80; } // saturated: no overflow, no NaN
+          const x = randn(n, 10 + n, 0, 5),
+            dy = randn(n, 30 + n);
+          if (n > 2) {
+            x[0] = 80;
+            x[1] = -80;
+          } // saturated: no overflow, no NaN
           const layer = make();
           using xt = tensor(x, [n]);
           using y = layer.forward(xt);
           using dyt = tensor(dy, [n]);
           using dx = layer.backward(dyt);
-          const yv = y.toArray(), dxv = dx.toArray();
+          const yv = y.toArray(),
+            dxv = dx.toArray();
           for (let i = 0; i < n; i++) {
             expect(Math.abs(yv[i] - f(x[i]))).toBeLessThanOrEqual(TOL_ACT * Math.max(1, Math.abs(f(x[i]))));
-            if (Math.abs(x[i]) > H) expect(Math.abs(dxv[i] - dy[i] * slope(f, x[i]))).toBeLessThanOrEqual(TOL_ACT_GRAD * Math.max(1, Math.abs(dy[i])));
+            if (Math.abs(x[i]) > H)
+              expect(Math.abs(dxv[i] - dy[i] * slope(f, x[i]))).toBeLessThanOrEqual(TOL_ACT_GRAD * Math.max(1, Math.abs(dy[i])));
           }
         }
       });

@@ -15,9 +15,11 @@ export interface AllocationCounter {
 
 export function countAllocations(): AllocationCounter {
   const k = runtime().k as { alloc: (bytes: number) => number; free: (ptr: number) => void };
-  const alloc = k.alloc, free = k.free;
+  const alloc = k.alloc,
+    free = k.free;
   const held = new Set<number>();
-  let calls = 0, failAfter: number | null = null;
+  let calls = 0,
+    failAfter: number | null = null;
   k.alloc = (bytes) => {
     calls++;
     if (failAfter !== null && --failAfter === 0) throw new Error('test: this allocation fails');
@@ -32,8 +34,13 @@ export function countAllocations(): AllocationCounter {
   return {
     live: () => held.size,
     calls: () => calls,
-    failAt: (n) => { failAfter = n; },
-    stop: () => { k.alloc = alloc; k.free = free; },
+    failAt: (n) => {
+      failAfter = n;
+    },
+    stop: () => {
+      k.alloc = alloc;
+      k.free = free;
+    },
   };
 }
 

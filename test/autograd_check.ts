@@ -14,9 +14,21 @@ const H = 1e-6;
 export type Ref = (xs: Float64Array[]) => ArrayLike<number>;
 
 /** Loss Σ w·f(inputs) through the package, and the f64 reference's gradient by central differences. */
-export function check(shapes: number[][], f: (ts: Tensor[]) => Tensor, ref: Ref, seed = 1, positive = false, inputs?: (k: number, v: number) => number): void {
+export function check(
+  shapes: number[][],
+  f: (ts: Tensor[]) => Tensor,
+  ref: Ref,
+  seed = 1,
+  positive = false,
+  inputs?: (k: number, v: number) => number,
+): void {
   const xs = shapes.map((s, k) => {
-    const v = randn(s.reduce((a, b) => a * b, 1), seed + k, 0, 1);
+    const v = randn(
+      s.reduce((a, b) => a * b, 1),
+      seed + k,
+      0,
+      1,
+    );
     return Float64Array.from(v, (x) => Math.fround(inputs ? inputs(k, x) : positive ? 0.5 + Math.abs(x) : x));
   });
   const want = ref(xs);
@@ -38,8 +50,10 @@ export function check(shapes: number[][], f: (ts: Tensor[]) => Tensor, ref: Ref,
     const g = ts[k].grad!.toArray();
     const fd = Float64Array.from(x, (_, i) => {
       const keep = x[i];
-      x[i] = keep + H; const up = loss(xs);
-      x[i] = keep - H; const down = loss(xs);
+      x[i] = keep + H;
+      const up = loss(xs);
+      x[i] = keep - H;
+      const down = loss(xs);
       x[i] = keep;
       return (up - down) / (2 * H);
     });
@@ -47,4 +61,3 @@ export function check(shapes: number[][], f: (ts: Tensor[]) => Tensor, ref: Ref,
     for (let i = 0; i < fd.length; i++) expect(Math.abs(g[i] - fd[i]), `input ${k}[${i}]`).toBeLessThanOrEqual(TOL_GRAD * gs);
   });
 }
-

@@ -14,12 +14,15 @@ for (const backend of BACKENDS) {
 
     it(`a loop that disposes nothing stays flat over ${STEPS} steps`, () => {
       const gen = new Generator(3);
-      const l1 = new Linear(20, 16, { generator: gen }), l2 = new Linear(16, 4, { generator: gen });
+      const l1 = new Linear(20, 16, { generator: gen }),
+        l2 = new Linear(16, 4, { generator: gen });
       const params = [...l1.parameters(), ...l2.parameters()];
       const opt = new SGD(params, { lr: 0.1 });
       const data = Float32Array.from({ length: 8 * 20 }, (_, i) => Math.sin(i));
       const labels = Int32Array.from({ length: 8 }, (_, i) => i % 4);
-      let after100 = 0, first = NaN, last = NaN;
+      let after100 = 0,
+        first = NaN,
+        last = NaN;
       for (let step = 0; step < STEPS; step++) {
         opt.zeroGrad();
         const x = tensor(data, [8, 20]);

@@ -17,12 +17,20 @@ for (const backend of BACKENDS) {
     });
 
     it('a residual block with shared weights: the loss and every gradient', () => {
-      const t = Object.fromEntries(Object.entries(fixture.values).map(([k, v]) => [k, tensor(v, fixture.shapes[k as keyof typeof fixture.shapes], { requiresGrad: true })])) as Record<string, Tensor>;
+      const t = Object.fromEntries(
+        Object.entries(fixture.values).map(([k, v]) => [
+          k,
+          tensor(v, fixture.shapes[k as keyof typeof fixture.shapes], { requiresGrad: true }),
+        ]),
+      ) as Record<string, Tensor>;
       const block = (h: Tensor) => F.relu(F.add(F.add(h, F.linear(F.relu(F.linear(h, t.w1, t.b1)), t.w2)), t.b2));
       let h = block(t.x);
       h = block(F.mul(h, t.scale));
       const logits = F.linear(h, t.wc);
-      const loss = F.add(F.add(F.crossEntropy(logits, fixture.labels), F.mul(F.mseLoss(h, tensor(fixture.target, [6, 8])), 0.1)), F.mul(F.mean(F.logSoftmax(logits, 1)), 0.01));
+      const loss = F.add(
+        F.add(F.crossEntropy(logits, fixture.labels), F.mul(F.mseLoss(h, tensor(fixture.target, [6, 8])), 0.1)),
+        F.mul(F.mean(F.logSoftmax(logits, 1)), 0.01),
+      );
       expect(Math.abs(loss.item() - fixture.loss)).toBeLessThanOrEqual(TOL_LOSS * Math.abs(fixture.loss));
       loss.backward();
       for (const [k, want] of Object.entries(fixture.grads)) {

@@ -33,7 +33,8 @@ function checkTrain(layout: Layout, shape: number[], x: Float32Array): void {
   let worst = 0;
   for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - ref.y[i]));
   expect(worst, 'max |y − y_ref|').toBeLessThanOrEqual(TOL_Y);
-  const m = x.length / c, rv = bn.runningVar!.toArray();
+  const m = x.length / c,
+    rv = bn.runningVar!.toArray();
   for (let ch = 0; ch < c; ch++) {
     const want = Math.fround((ref.var[ch] * m) / (m - 1));
     if (want === Infinity) expect(rv[ch]).toBe(Infinity);
@@ -53,13 +54,26 @@ for (const b of BACKENDS) {
       });
       // every path of the kernels: long runs, short runs (channels-last passes), rows, folded rows
       const cases: [Layout, number[]][] = [
-        ['NC', [64, 5]], ['NC', [40, 24]], ['NCHW', [2, 3, 9, 9]], ['NCHW', [32, 2, 3, 3]], ['NHWC', shapeOf('NHWC', 4, 16, [4, 4])],
-        ['NCL', [4, 3, 100]], ['NLC', [6, 33, 12]],
+        ['NC', [64, 5]],
+        ['NC', [40, 24]],
+        ['NCHW', [2, 3, 9, 9]],
+        ['NCHW', [32, 2, 3, 3]],
+        ['NHWC', shapeOf('NHWC', 4, 16, [4, 4])],
+        ['NCL', [4, 3, 100]],
+        ['NLC', [6, 33, 12]],
       ];
       for (const [layout, shape] of cases) {
         it(`${layout} [${shape.join(', ')}], |x| up to ${v}`, async () => {
           await init({ backend: b });
-          checkTrain(layout, shape, uniformScaled(shape.reduce((p, q) => p * q, 1), v, shape.length * 7 + shape[1]));
+          checkTrain(
+            layout,
+            shape,
+            uniformScaled(
+              shape.reduce((p, q) => p * q, 1),
+              v,
+              shape.length * 7 + shape[1],
+            ),
+          );
         });
       }
     }
@@ -71,19 +85,24 @@ for (const b of BACKENDS) {
       for (const activation of [null, 'relu'] as const) {
         it(`${layout}, ReLU ${activation === 'relu'}: dx, dγ, dβ against float64`, async () => {
           await init({ backend: b });
-          const c = 8, shape = layout === 'NC' ? [8, c] : layout === 'NCL' ? [2, c, 70] : shapeOf(layout, 2, c, [3, 5]);
+          const c = 8,
+            shape = layout === 'NC' ? [8, c] : layout === 'NCL' ? [2, c, 70] : shapeOf(layout, 2, c, [3, 5]);
           const size = shape.reduce((p, q) => p * q, 1);
-          const x = uniformScaled(size, 1e19, 11), dy = randn(size, 12, 0, 1e20);
+          const x = uniformScaled(size, 1e19, 11),
+            dy = randn(size, 12, 0, 1e20);
           const bn = makeLayer(layout, c, activation === 'relu' ? { activation } : {});
           using xt = tensor(x, shape);
           using y = bn.forward(xt);
           // BN+ReLU: the gradient reaches BN only where its output was positive
-          const yv = y.toArray(), g = Float32Array.from(dy, (d, i) => (activation === 'relu' && !(yv[i] > 0) ? 0 : d));
+          const yv = y.toArray(),
+            g = Float32Array.from(dy, (d, i) => (activation === 'relu' && !(yv[i] > 0) ? 0 : d));
           using dyt = tensor(dy, shape);
           using dx = bn.backward(dyt);
           const ref = refBackward(x, g, layout, shape, 1e-5, null, true);
           expect(maxAbsDiff(dx.toArray(), ref.dx), 'max |dx − dx_ref|').toBeLessThanOrEqual(TOL_GRAD_REL * maxAbs(ref.dx));
-          expect(maxAbsDiff(bn.weight!.grad.toArray(), ref.dgamma), 'max |dγ − dγ_ref|').toBeLessThanOrEqual(TOL_GRAD_REL * maxAbs(ref.dgamma));
+          expect(maxAbsDiff(bn.weight!.grad.toArray(), ref.dgamma), 'max |dγ − dγ_ref|').toBeLessThanOrEqual(
+            TOL_GRAD_REL * maxAbs(ref.dgamma),
+          );
           expect(maxAbsDiff(bn.bias!.grad.toArray(), ref.dbeta), 'max |dβ − dβ_ref|').toBeLessThanOrEqual(TOL_GRAD_REL * maxAbs(ref.dbeta));
           bn.dispose();
         });
@@ -97,7 +116,8 @@ for (const b of BACKENDS) {
       for (const value of [0, 3.25]) {
         it(`${layout}, a constant channel of ${value} gives β, training and eval, with and without ReLU`, async () => {
           await init({ backend: b });
-          const c = 3, shape = layout === 'NC' ? [40, c] : layout === 'NCL' ? [2, c, 70] : shapeOf(layout, 2, c, [3, 5]);
+          const c = 3,
+            shape = layout === 'NC' ? [40, c] : layout === 'NCL' ? [2, c, 70] : shapeOf(layout, 2, c, [3, 5]);
           const size = shape.reduce((p, q) => p * q, 1);
           const beta = [0.5, -0.75, 2];
           for (const activation of [null, 'relu'] as const) {
@@ -107,10 +127,12 @@ for (const b of BACKENDS) {
             for (const mode of ['train', 'eval'] as const) {
               if (mode === 'eval') bn.eval();
               using y = bn.forward(xt);
-              const got = y.toArray(), idx = channelOf(layout, shape);
+              const got = y.toArray(),
+                idx = channelOf(layout, shape);
               for (let i = 0; i < size; i++) {
                 const want = activation === 'relu' ? Math.max(beta[idx(i)], 0) : beta[idx(i)];
-                if (got[i] !== Math.fround(want)) expect(`${mode} ${activation} y[${i}] = ${got[i]}`).toBe(`${mode} ${activation} y[${i}] = ${Math.fround(want)}`);
+                if (got[i] !== Math.fround(want))
+                  expect(`${mode} ${activation} y[${i}] = ${got[i]}`).toBe(`${mode} ${activation} y[${i}] = ${Math.fround(want)}`);
               }
             }
             bn.dispose();

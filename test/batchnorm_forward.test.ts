@@ -14,14 +14,26 @@ const TOL_DX_REL = 1e-5;
 const TOL_SUM_REL = 1e-5;
 
 const CASES: [Layout, number, number, number[]][] = [
-  ['NC', 7, 13, []], ['NC', 64, 33, []], ['NCL', 4, 6, [9]], ['NCL', 3, 5, [1]], ['NLC', 5, 6, [4]], ['NCHW', 3, 5, [7, 3]],
-  ['NCHW', 2, 17, [9, 11]], ['NHWC', 2, 7, [3, 5]], ['NHWC', 3, 19, [5, 6]], ['NCDHW', 2, 3, [2, 3, 4]], ['NDHWC', 2, 5, [2, 3, 2]],
-  ['NCHW', 2, 3, [70, 70]], ['NHWC', 4, 9, [40, 40]],
+  ['NC', 7, 13, []],
+  ['NC', 64, 33, []],
+  ['NCL', 4, 6, [9]],
+  ['NCL', 3, 5, [1]],
+  ['NLC', 5, 6, [4]],
+  ['NCHW', 3, 5, [7, 3]],
+  ['NCHW', 2, 17, [9, 11]],
+  ['NHWC', 2, 7, [3, 5]],
+  ['NHWC', 3, 19, [5, 6]],
+  ['NCDHW', 2, 3, [2, 3, 4]],
+  ['NDHWC', 2, 5, [2, 3, 2]],
+  ['NCHW', 2, 3, [70, 70]],
+  ['NHWC', 4, 9, [40, 40]],
 ];
 
 for (const b of BACKENDS) {
   describe(`${b}: kernels vs float64 reference`, () => {
-    beforeAll(async () => { await init({ backend: b }); });
+    beforeAll(async () => {
+      await init({ backend: b });
+    });
 
     for (const [layout, n, c, spatial] of CASES) {
       const shape = shapeOf(layout, n, c, spatial);
@@ -30,7 +42,8 @@ for (const b of BACKENDS) {
         const x = randn(size, 1 + size, 0, 3);
         // per-channel offsets so channels differ
         const dy = randn(size, 7 + size);
-        const gamma = randn(c, 3, 1, 0.5), beta = randn(c, 4);
+        const gamma = randn(c, 3, 1, 0.5),
+          beta = randn(c, 4);
         const bn = makeLayer(layout, c, { eps: 1e-5 });
         bn.loadStateDict({ ...bn.stateDict(), weight: gamma, bias: beta });
         using xt = tensor(x, shape);
@@ -51,8 +64,10 @@ for (const b of BACKENDS) {
         const size = shape.reduce((a, v) => a * v, 1);
         const x = randn(size, 11 + size, 0.5, 2);
         const dy = randn(size, 13 + size);
-        const rm = randn(c, 5), rv = Float32Array.from(randn(c, 6), (v) => 0.5 + Math.abs(v));
-        const gamma = randn(c, 8, 1, 0.5), beta = randn(c, 9);
+        const rm = randn(c, 5),
+          rv = Float32Array.from(randn(c, 6), (v) => 0.5 + Math.abs(v));
+        const gamma = randn(c, 8, 1, 0.5),
+          beta = randn(c, 9);
         const bn = makeLayer(layout, c, { eps: 1e-3 });
         bn.loadStateDict({ weight: gamma, bias: beta, running_mean: rm, running_var: rv, num_batches_tracked: 3 });
         bn.eval();

@@ -5,7 +5,13 @@ import { BACKENDS, makeLayer, shapeOf } from './helpers';
 import { randn, type Layout } from './reference';
 
 const CASES: [Layout, number, number, number[]][] = [
-  ['NCHW', 3, 5, [7, 9]], ['NHWC', 3, 5, [7, 9]], ['NHWC', 2, 16, [6, 6]], ['NHWC', 2, 19, [5, 3]], ['NC', 37, 11, []], ['NCL', 4, 6, [33]], ['NCHW', 2, 4, [40, 41]],
+  ['NCHW', 3, 5, [7, 9]],
+  ['NHWC', 3, 5, [7, 9]],
+  ['NHWC', 2, 16, [6, 6]],
+  ['NHWC', 2, 19, [5, 3]],
+  ['NC', 37, 11, []],
+  ['NCL', 4, 6, [33]],
+  ['NCHW', 2, 4, [40, 41]],
 ];
 
 for (const b of BACKENDS) {
@@ -16,11 +22,22 @@ for (const b of BACKENDS) {
           await init({ backend: b });
           const shape = shapeOf(layout, n, c, spatial);
           const size = shape.reduce((p, v) => p * v, 1);
-          const x = randn(size, size + 1, 0.3, 1.5), dy = randn(size, size + 2);
-          const sd = { weight: randn(c, 5, 1, 0.5), bias: randn(c, 6, 0, 0.5), running_mean: randn(c, 7, 0, 0.3), running_var: Float32Array.from(randn(c, 8), (v) => 0.5 + Math.abs(v)), num_batches_tracked: 2 };
-          const fused = makeLayer(layout, c, { activation: 'relu' }), plain = makeLayer(layout, c), relu = new ReLU();
-          fused.loadStateDict(sd); plain.loadStateDict(sd);
-          fused.train(train); plain.train(train);
+          const x = randn(size, size + 1, 0.3, 1.5),
+            dy = randn(size, size + 2);
+          const sd = {
+            weight: randn(c, 5, 1, 0.5),
+            bias: randn(c, 6, 0, 0.5),
+            running_mean: randn(c, 7, 0, 0.3),
+            running_var: Float32Array.from(randn(c, 8), (v) => 0.5 + Math.abs(v)),
+            num_batches_tracked: 2,
+          };
+          const fused = makeLayer(layout, c, { activation: 'relu' }),
+            plain = makeLayer(layout, c),
+            relu = new ReLU();
+          fused.loadStateDict(sd);
+          plain.loadStateDict(sd);
+          fused.train(train);
+          plain.train(train);
           using xt = tensor(x, shape);
           using dyt = tensor(dy, shape);
           using yf = fused.forward(xt);
@@ -35,13 +52,16 @@ for (const b of BACKENDS) {
           expect(fused.bias!.grad.toArray()).toEqual(plain.bias!.grad.toArray());
           expect(fused.stateDict()).toEqual(plain.stateDict());
           expect(yf.toArray().every((v) => v >= 0)).toBe(true);
-          fused.dispose(); plain.dispose();
+          fused.dispose();
+          plain.dispose();
         });
       }
     }
     it('rejects an unknown activation', async () => {
       await init({ backend: b });
-      expect(() => makeLayer('NCHW', 3, { activation: 'gelu' as never })).toThrow(/^BatchNorm2d: activation: expected 'relu' or null, got 'gelu'$/);
+      expect(() => makeLayer('NCHW', 3, { activation: 'gelu' as never })).toThrow(
+        /^BatchNorm2d: activation: expected 'relu' or null, got 'gelu'$/,
+      );
     });
   });
 }

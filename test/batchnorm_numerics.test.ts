@@ -11,7 +11,12 @@ import { channelIndices, maxAbs, maxAbsDiff, randn, refBackward, refForwardTrain
 const TOL_VAR_REL = 1e-5;
 const TOL_OUT = 2e-4;
 
-const OFFSETS: [number, number][] = [[1e4, 0.1], [1e7, 1], [-5e5, 0.01], [1e18, 1e14]];
+const OFFSETS: [number, number][] = [
+  [1e4, 0.1],
+  [1e7, 1],
+  [-5e5, 0.01],
+  [1e18, 1e14],
+];
 
 for (const b of BACKENDS) {
   describe(`${b}: large offsets`, () => {
@@ -23,15 +28,18 @@ for (const b of BACKENDS) {
           // 72·72 per plane: several statistics chunks per channel
           const shape = layout === 'NC' ? [20000, c] : shapeOf(layout, 3, c, [72, 72]);
           const size = shape.reduce((p, v) => p * v, 1);
-          const x = randn(size, 42, mean, std), dy = randn(size, 43);
-          const gamma = randn(c, 44, 1, 0.2), beta = randn(c, 45);
+          const x = randn(size, 42, mean, std),
+            dy = randn(size, 43);
+          const gamma = randn(c, 44, 1, 0.2),
+            beta = randn(c, 45);
           const bn = makeLayer(layout, c, { momentum: 1 });
           bn.loadStateDict({ ...bn.stateDict(), weight: gamma, bias: beta });
           using xt = tensor(x, shape);
           using y = bn.forward(xt);
           const ref = refForwardTrain(x, layout, shape, 1e-5, gamma, beta);
           const M = size / c;
-          const rv = bn.runningVar!.toArray(), rm = bn.runningMean!.toArray();
+          const rv = bn.runningVar!.toArray(),
+            rm = bn.runningMean!.toArray();
           for (let ch = 0; ch < c; ch++) {
             const unbiased = (ref.var[ch] * M) / (M - 1);
             expect(Math.abs(rv[ch] - unbiased) / unbiased).toBeLessThanOrEqual(TOL_VAR_REL);
@@ -86,19 +94,28 @@ for (const b of BACKENDS) {
   // first 40 for NC) sits at 0 and the others at 1e4 (std 0.1 each): mean²/var ≈ 250–400.
   describe(`${b}: first rows unlike the rest`, () => {
     // 6 channels: rows folded (channels-last) or short runs (channel-first); 21: the main paths
-    for (const [layout, c] of [['NCHW', 6], ['NHWC', 6], ['NC', 6], ['NHWC', 21], ['NC', 21], ['NCL', 21]] as const) {
+    for (const [layout, c] of [
+      ['NCHW', 6],
+      ['NHWC', 6],
+      ['NC', 6],
+      ['NHWC', 21],
+      ['NC', 21],
+      ['NCL', 21],
+    ] as const) {
       it(`${layout}, ${c} channels`, async () => {
         await init({ backend: b });
         const n = layout === 'NC' ? 10_000 : 400;
         const shape = layout === 'NC' ? [n, c] : layout === 'NCL' ? [n, c, 100] : shapeOf(layout, n, c, [5, 5]);
-        const size = shape.reduce((p, v) => p * v, 1), per = size / n;
+        const size = shape.reduce((p, v) => p * v, 1),
+          per = size / n;
         const x = randn(size, 77, 0, 0.1);
         for (let i = (layout === 'NC' ? 40 : 1) * per; i < size; i++) x[i] += 1e4;
         const bn = makeLayer(layout, c, { momentum: 1 });
         using xt = tensor(x, shape);
         using y = bn.forward(xt);
         const ref = refForwardTrain(x, layout, shape, 1e-5);
-        const M = size / c, rv = bn.runningVar!.toArray();
+        const M = size / c,
+          rv = bn.runningVar!.toArray();
         for (let ch = 0; ch < c; ch++) {
           const unbiased = (ref.var[ch] * M) / (M - 1);
           expect(Math.abs(rv[ch] - unbiased) / unbiased).toBeLessThanOrEqual(TOL_VAR_REL);
@@ -117,7 +134,8 @@ for (const b of BACKENDS) {
           const c = 7;
           const shape = layout === 'NC' ? [40, c] : shapeOf(layout, 2, c, [5, 6]);
           const size = shape.reduce((p, v) => p * v, 1);
-          const x = randn(size, 3), dy = randn(size, 4);
+          const x = randn(size, 3),
+            dy = randn(size, 4);
           const idx = channelIndices(layout, shape);
           const clean = Float32Array.from(x);
           x[idx[2][5]] = bad;
@@ -128,10 +146,14 @@ for (const b of BACKENDS) {
           using dx = bn.backward(dyt);
           const ref = refForwardTrain(clean, layout, shape, 1e-5);
           const rb = refBackward(clean, dy, layout, shape, 1e-5, null, true);
-          const yv = y.toArray(), dxv = dx.toArray();
-          const rm = bn.runningMean!.toArray(), rv = bn.runningVar!.toArray(), dg = bn.weight!.grad.toArray();
+          const yv = y.toArray(),
+            dxv = dx.toArray();
+          const rm = bn.runningMean!.toArray(),
+            rv = bn.runningVar!.toArray(),
+            dg = bn.weight!.grad.toArray();
           for (let ch = 0; ch < c; ch++) {
-            const ys = idx[ch].map((i) => yv[i]), dxs = idx[ch].map((i) => dxv[i]);
+            const ys = idx[ch].map((i) => yv[i]),
+              dxs = idx[ch].map((i) => dxv[i]);
             if (ch === 2) {
               expect(ys.every(Number.isNaN)).toBe(true);
               expect(dxs.every(Number.isNaN)).toBe(true);
@@ -139,8 +161,18 @@ for (const b of BACKENDS) {
               expect(rv[ch]).toBeNaN();
               expect(dg[ch]).toBeNaN();
             } else {
-              expect(maxAbsDiff(ys, idx[ch].map((i) => ref.y[i]))).toBeLessThan(2e-5);
-              expect(maxAbsDiff(dxs, idx[ch].map((i) => rb.dx[i]))).toBeLessThan(1e-4);
+              expect(
+                maxAbsDiff(
+                  ys,
+                  idx[ch].map((i) => ref.y[i]),
+                ),
+              ).toBeLessThan(2e-5);
+              expect(
+                maxAbsDiff(
+                  dxs,
+                  idx[ch].map((i) => rb.dx[i]),
+                ),
+              ).toBeLessThan(1e-4);
               expect(Number.isFinite(rm[ch]) && Number.isFinite(rv[ch]) && Number.isFinite(dg[ch])).toBe(true);
             }
           }

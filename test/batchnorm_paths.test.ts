@@ -46,12 +46,16 @@ const CASES: [string, Layout, number, number, number[]][] = [
 
 // centered data: every shift is 0 (no subtraction, folded normalize); offset data: every shift is
 // the rounded mean (x − K in every loop, y = (x − kS)·kA + kB)
-const DATA: [string, number, number][] = [['centered', 0, 1], ['offset 50', 50, 0.5]];
+const DATA: [string, number, number][] = [
+  ['centered', 0, 1],
+  ['offset 50', 50, 0.5],
+];
 
 /** Elements whose bits differ (toEqual walks millions of elements one by one: seconds). */
 function bitDiffs(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return Math.max(a.length, b.length);
-  const u = new Uint32Array(a.buffer, a.byteOffset, a.length), v = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  const u = new Uint32Array(a.buffer, a.byteOffset, a.length),
+    v = new Uint32Array(b.buffer, b.byteOffset, b.length);
   let n = 0;
   for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) n++;
   return n;
@@ -59,57 +63,64 @@ function bitDiffs(a: Float32Array, b: Float32Array): number {
 
 // the scalar build and the JS backend take the same shapes (the virtual-channel path is theirs too);
 // beyond 8 MiB only the SIMD build has loops of its own
-for (const b of BACKENDS) describe(`${b}: every channels-last loop against the float64 reference`, () => {
-  beforeAll(async () => { await init({ backend: b }); });
+for (const b of BACKENDS)
+  describe(`${b}: every channels-last loop against the float64 reference`, () => {
+    beforeAll(async () => {
+      await init({ backend: b });
+    });
 
-  for (const [what, layout, n, c, spatial] of CASES) {
-    const shape = shapeOf(layout, n, c, spatial);
-    const size = shape.reduce((a, v) => a * v, 1);
-    if (b !== 'wasm-simd' && size * 4 > 8 << 20) continue;
-    for (const [data, mean, std] of DATA) {
-      it(`${what}: ${layout} [${shape}], ${data}`, () => {
-        const x = randn(size, 3 + c, mean, std), dy = randn(size, 5 + c);
-        const gamma = randn(c, 7, 1, 0.3), beta = randn(c, 8);
-        const bn = makeLayer(layout, c), fused = makeLayer(layout, c, { activation: 'relu' }), relu = new ReLU();
-        const sd = { ...bn.stateDict(), weight: gamma, bias: beta };
-        bn.loadStateDict(sd);
-        fused.loadStateDict(sd);
-        using xt = tensor(x, shape);
-        using dyt = tensor(dy, shape);
-        const absDy = Array.from(dy, Math.abs).reduce((a, v) => a + v, 0);
+    for (const [what, layout, n, c, spatial] of CASES) {
+      const shape = shapeOf(layout, n, c, spatial);
+      const size = shape.reduce((a, v) => a * v, 1);
+      if (b !== 'wasm-simd' && size * 4 > 8 << 20) continue;
+      for (const [data, mean, std] of DATA) {
+        it(`${what}: ${layout} [${shape}], ${data}`, () => {
+          const x = randn(size, 3 + c, mean, std),
+            dy = randn(size, 5 + c);
+          const gamma = randn(c, 7, 1, 0.3),
+            beta = randn(c, 8);
+          const bn = makeLayer(layout, c),
+            fused = makeLayer(layout, c, { activation: 'relu' }),
+            relu = new ReLU();
+          const sd = { ...bn.stateDict(), weight: gamma, bias: beta };
+          bn.loadStateDict(sd);
+          fused.loadStateDict(sd);
+          using xt = tensor(x, shape);
+          using dyt = tensor(dy, shape);
+          const absDy = Array.from(dy, Math.abs).reduce((a, v) => a + v, 0);
 
-        // training forward and backward
-        using y = bn.forward(xt);
-        const ref = refForwardTrain(x, layout, shape, 1e-5, gamma, beta);
-        expect(maxAbsDiff(y.toArray(), ref.y)).toBeLessThanOrEqual(TOL_Y * Math.max(1, maxAbs(ref.y)));
-        using dx = bn.backward(dyt);
-        const rb = refBackward(x, dy, layout, shape, 1e-5, gamma, true);
-        expect(maxAbsDiff(dx.toArray(), rb.dx)).toBeLessThanOrEqual(TOL_DX_REL * maxAbs(rb.dx));
-        expect(maxAbsDiff(bn.bias!.grad.toArray(), rb.dbeta)).toBeLessThanOrEqual(TOL_SUM_REL * absDy);
-        expect(maxAbsDiff(bn.weight!.grad.toArray(), rb.dgamma)).toBeLessThanOrEqual(TOL_SUM_REL * absDy * 4);
+          // training forward and backward
+          using y = bn.forward(xt);
+          const ref = refForwardTrain(x, layout, shape, 1e-5, gamma, beta);
+          expect(maxAbsDiff(y.toArray(), ref.y)).toBeLessThanOrEqual(TOL_Y * Math.max(1, maxAbs(ref.y)));
+          using dx = bn.backward(dyt);
+          const rb = refBackward(x, dy, layout, shape, 1e-5, gamma, true);
+          expect(maxAbsDiff(dx.toArray(), rb.dx)).toBeLessThanOrEqual(TOL_DX_REL * maxAbs(rb.dx));
+          expect(maxAbsDiff(bn.bias!.grad.toArray(), rb.dbeta)).toBeLessThanOrEqual(TOL_SUM_REL * absDy);
+          expect(maxAbsDiff(bn.weight!.grad.toArray(), rb.dgamma)).toBeLessThanOrEqual(TOL_SUM_REL * absDy * 4);
 
-        // BN+ReLU fused = BN then ReLU, bit for bit, both ways
-        using yf = fused.forward(xt);
-        using yr = relu.forward(y);
-        expect(bitDiffs(yf.toArray(), yr.toArray())).toBe(0);
-        using dxf = fused.backward(dyt);
-        using dr = relu.backward(dyt);
-        bn.zeroGrad();
-        using dxr = bn.backward(dr);
-        expect(bitDiffs(dxf.toArray(), dxr.toArray())).toBe(0);
+          // BN+ReLU fused = BN then ReLU, bit for bit, both ways
+          using yf = fused.forward(xt);
+          using yr = relu.forward(y);
+          expect(bitDiffs(yf.toArray(), yr.toArray())).toBe(0);
+          using dxf = fused.backward(dyt);
+          using dr = relu.backward(dyt);
+          bn.zeroGrad();
+          using dxr = bn.backward(dr);
+          expect(bitDiffs(dxf.toArray(), dxr.toArray())).toBe(0);
 
-        // eval: running statistics (after the step above), forward and backward
-        bn.eval();
-        const st = bn.stateDict();
-        using ye = bn.forward(xt);
-        const refE = refForwardEval(x, layout, shape, 1e-5, st.running_mean!, st.running_var!, gamma, beta);
-        expect(maxAbsDiff(ye.toArray(), refE)).toBeLessThanOrEqual(TOL_Y * Math.max(1, maxAbs(refE)));
-        using dxe = bn.backward(dyt);
-        const rbe = refBackward(x, dy, layout, shape, 1e-5, gamma, false, st.running_mean!, st.running_var!);
-        expect(maxAbsDiff(dxe.toArray(), rbe.dx)).toBeLessThanOrEqual(TOL_DX_REL * maxAbs(rbe.dx));
-        bn.dispose();
-        fused.dispose();
-      });
+          // eval: running statistics (after the step above), forward and backward
+          bn.eval();
+          const st = bn.stateDict();
+          using ye = bn.forward(xt);
+          const refE = refForwardEval(x, layout, shape, 1e-5, st.running_mean!, st.running_var!, gamma, beta);
+          expect(maxAbsDiff(ye.toArray(), refE)).toBeLessThanOrEqual(TOL_Y * Math.max(1, maxAbs(refE)));
+          using dxe = bn.backward(dyt);
+          const rbe = refBackward(x, dy, layout, shape, 1e-5, gamma, false, st.running_mean!, st.running_var!);
+          expect(maxAbsDiff(dxe.toArray(), rbe.dx)).toBeLessThanOrEqual(TOL_DX_REL * maxAbs(rbe.dx));
+          bn.dispose();
+          fused.dispose();
+        });
+      }
     }
-  }
-});
+  });

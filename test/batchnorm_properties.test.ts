@@ -10,7 +10,14 @@ import { maxAbs, maxAbsDiff, randn, refForwardTrain, type Layout } from './refer
 // as |γ|·invstd·|dy| (it cancels to ~0 for two values per channel), so its bound scales with that.
 const TOL_XBACKEND = 1e-5;
 
-interface Run { y: Float32Array; dx: Float32Array; dg: Float32Array; db: Float32Array; rm: Float32Array; rv: Float32Array }
+interface Run {
+  y: Float32Array;
+  dx: Float32Array;
+  dg: Float32Array;
+  db: Float32Array;
+  rm: Float32Array;
+  rv: Float32Array;
+}
 
 const gammaOf = (c: number) => randn(c, 2, 1, 0.3);
 
@@ -30,7 +37,14 @@ function run(layout: Layout, shape: number[], c: number, x: Float32Array, dy: Fl
   using y = bn.forward(xt);
   using dyt = tensor(dy, shape);
   using dx = bn.backward(dyt);
-  const out = { y: y.toArray(), dx: dx.toArray(), dg: bn.weight!.grad.toArray(), db: bn.bias!.grad.toArray(), rm: bn.runningMean!.toArray(), rv: bn.runningVar!.toArray() };
+  const out = {
+    y: y.toArray(),
+    dx: dx.toArray(),
+    dg: bn.weight!.grad.toArray(),
+    db: bn.bias!.grad.toArray(),
+    rm: bn.runningMean!.toArray(),
+    rv: bn.runningVar!.toArray(),
+  };
   bn.dispose();
   return out;
 }
@@ -51,7 +65,8 @@ describe('SIMD = scalar = JS for lengths 0..33 × channels 1..17', () => {
             const shape = shapeFn(len, c, n);
             const size = n * c * len;
             const train = n * len > 1; // one value per channel cannot train
-            const x = randn(size, 100 + len * 31 + c, 2, 3), dy = randn(size, 200 + len * 17 + c);
+            const x = randn(size, 100 + len * 31 + c, 2, 3),
+              dy = randn(size, 200 + len * 17 + c);
             const runs: Run[] = [];
             for (const b of BACKENDS) {
               await init({ backend: b });
@@ -83,8 +98,10 @@ for (const b of BACKENDS) {
       for (const layout of ['NCHW', 'NHWC'] as const) {
         const shape = shapeOf(layout, 4, 10, [7, 9]);
         const size = 4 * 10 * 63;
-        const x = randn(size, 5, 1, 2), dy = randn(size, 6);
-        const a = run(layout, shape, 10, x, dy, true), c = run(layout, shape, 10, x, dy, true);
+        const x = randn(size, 5, 1, 2),
+          dy = randn(size, 6);
+        const a = run(layout, shape, 10, x, dy, true),
+          c = run(layout, shape, 10, x, dy, true);
         expect(Buffer.from(c.y.buffer)).toEqual(Buffer.from(a.y.buffer));
         expect(Buffer.from(c.dx.buffer)).toEqual(Buffer.from(a.dx.buffer));
         expect(Buffer.from(c.dg.buffer)).toEqual(Buffer.from(a.dg.buffer));
@@ -105,10 +122,14 @@ for (const b of BACKENDS) {
         const y = yt.toArray();
         const ax = layout === 'NCHW' ? 1 : shape.length - 1;
         const inner = shape.slice(ax + 1).reduce((p, v) => p * v, 1);
-        const sum = new Float64Array(12), sq = new Float64Array(12), cnt = new Float64Array(12);
+        const sum = new Float64Array(12),
+          sq = new Float64Array(12),
+          cnt = new Float64Array(12);
         y.forEach((v, i) => {
           const ch = Math.floor(i / inner) % 12;
-          sum[ch] += v; sq[ch] += v * v; cnt[ch]++;
+          sum[ch] += v;
+          sq[ch] += v * v;
+          cnt[ch]++;
         });
         for (let ch = 0; ch < 12; ch++) {
           const mean = sum[ch] / cnt[ch];

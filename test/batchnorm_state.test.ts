@@ -8,59 +8,186 @@ const C = 3;
 const SHAPES: Record<'NCHW' | 'NHWC', number[]> = { NCHW: [4, C, 5, 5], NHWC: [4, 5, 5, C] };
 const REPEAT = 10_000;
 
-interface Ctx { bn: BatchNorm2d; x: Tensor; dy: Tensor; shape: number[]; layout: Layout; foreign: Tensor }
+interface Ctx {
+  bn: BatchNorm2d;
+  x: Tensor;
+  dy: Tensor;
+  shape: number[];
+  layout: Layout;
+  foreign: Tensor;
+}
 /** What a case does: `act` must throw an error matching the case's regex; `tidy` frees its arguments. */
-interface Arranged { act: () => unknown; tidy?: () => void; replay?: boolean }
+interface Arranged {
+  act: () => unknown;
+  tidy?: () => void;
+  replay?: boolean;
+}
 type Case = [name: string, re: RegExp, arrange: (c: Ctx) => Arranged];
 
-const other = (shape: number[], layout: Layout, c: number) => (layout === 'NCHW' ? [shape[0], c, ...shape.slice(2)] : [...shape.slice(0, -1), c]);
-const sd = (patch: Record<string, unknown>) => ({
-  weight: [2, 3, 4], bias: [-1, 0.5, 1], running_mean: [9, 8, 7], running_var: [6, 5, 4], num_batches_tracked: 77, ...patch,
-}) as never;
-const withArg = (make: (c: Ctx) => Tensor, act: (c: Ctx, t: Tensor) => unknown) => (c: Ctx): Arranged => {
-  const t = make(c);
-  return { act: () => act(c, t), tidy: () => t.dispose() };
-};
-const disposedArg = (shape: (c: Ctx) => number[], act: (c: Ctx, t: Tensor) => unknown) => (c: Ctx): Arranged => {
-  const t = filled(shape(c));
-  t.dispose();
-  return { act: () => act(c, t) };
-};
+const other = (shape: number[], layout: Layout, c: number) =>
+  layout === 'NCHW' ? [shape[0], c, ...shape.slice(2)] : [...shape.slice(0, -1), c];
+const sd = (patch: Record<string, unknown>) =>
+  ({
+    weight: [2, 3, 4],
+    bias: [-1, 0.5, 1],
+    running_mean: [9, 8, 7],
+    running_var: [6, 5, 4],
+    num_batches_tracked: 77,
+    ...patch,
+  }) as never;
+const withArg =
+  (make: (c: Ctx) => Tensor, act: (c: Ctx, t: Tensor) => unknown) =>
+  (c: Ctx): Arranged => {
+    const t = make(c);
+    return { act: () => act(c, t), tidy: () => t.dispose() };
+  };
+const disposedArg =
+  (shape: (c: Ctx) => number[], act: (c: Ctx, t: Tensor) => unknown) =>
+  (c: Ctx): Arranged => {
+    const t = filled(shape(c));
+    t.dispose();
+    return { act: () => act(c, t) };
+  };
 
 const CASES: Case[] = [
   ['forward: not a Tensor', /forward: input: expected a Tensor/, (c) => ({ act: () => c.bn.forward(new Float32Array(300) as never) })],
-  ['forward: wrong rank', /forward: input: expected a rank-4/, withArg((c) => filled([4, C, 25]), (c, t) => c.bn.forward(t))],
-  ['forward: wrong channel count', /forward: input: expected .* 3 channels/, withArg((c) => filled(other(c.shape, c.layout, 2)), (c, t) => c.bn.forward(t))],
-  ['forward: one value per channel', /more than 1 value per channel/, withArg((c) => filled(other([1, 1, 1, 1], c.layout, C)), (c, t) => c.bn.forward(t))],
-  ['forward: disposed input', /forward: input: tensor .* was disposed/, disposedArg((c) => c.shape, (c, t) => c.bn.forward(t))],
+  [
+    'forward: wrong rank',
+    /forward: input: expected a rank-4/,
+    withArg(
+      (c) => filled([4, C, 25]),
+      (c, t) => c.bn.forward(t),
+    ),
+  ],
+  [
+    'forward: wrong channel count',
+    /forward: input: expected .* 3 channels/,
+    withArg(
+      (c) => filled(other(c.shape, c.layout, 2)),
+      (c, t) => c.bn.forward(t),
+    ),
+  ],
+  [
+    'forward: one value per channel',
+    /more than 1 value per channel/,
+    withArg(
+      (c) => filled(other([1, 1, 1, 1], c.layout, C)),
+      (c, t) => c.bn.forward(t),
+    ),
+  ],
+  [
+    'forward: disposed input',
+    /forward: input: tensor .* was disposed/,
+    disposedArg(
+      (c) => c.shape,
+      (c, t) => c.bn.forward(t),
+    ),
+  ],
   ['forward: input of another backend', /forward: input: tensor belongs to backend/, (c) => ({ act: () => c.bn.forward(c.foreign) })],
-  ['forward: eval with a wrong shape', /forward: input: expected a rank-4/, withArg((c) => filled([4, C, 25]), (c, t) => {
-    c.bn.eval();
-    try { return c.bn.forward(t); } finally { c.bn.train(); }
-  })],
+  [
+    'forward: eval with a wrong shape',
+    /forward: input: expected a rank-4/,
+    withArg(
+      (c) => filled([4, C, 25]),
+      (c, t) => {
+        c.bn.eval();
+        try {
+          return c.bn.forward(t);
+        } finally {
+          c.bn.train();
+        }
+      },
+    ),
+  ],
   ['backward: not a Tensor', /backward: gradOutput: expected a Tensor/, (c) => ({ act: () => c.bn.backward([1, 2, 3] as never) })],
-  ['backward: wrong rank', /backward: gradOutput: expected shape/, withArg(() => filled([4, C, 25]), (c, t) => c.bn.backward(t))],
-  ['backward: wrong shape, same size', /backward: gradOutput: expected shape/, withArg((c) => filled([...c.shape].reverse()), (c, t) => c.bn.backward(t))],
-  ['backward: disposed gradOutput', /backward: gradOutput: tensor .* was disposed/, disposedArg((c) => c.shape, (c, t) => c.bn.backward(t))],
-  ['backward: gradOutput of another backend', /backward: gradOutput: tensor belongs to backend/, (c) => ({ act: () => c.bn.backward(c.foreign) })],
-  ['backward: input of the last forward disposed', /the input of the last forward\(\) was disposed/, (c) => {
-    const x2 = filled(c.shape, 50);
-    c.bn.forward(x2).dispose();
-    x2.dispose();
-    return { act: () => c.bn.backward(c.dy), replay: false };
-  }],
+  [
+    'backward: wrong rank',
+    /backward: gradOutput: expected shape/,
+    withArg(
+      () => filled([4, C, 25]),
+      (c, t) => c.bn.backward(t),
+    ),
+  ],
+  [
+    'backward: wrong shape, same size',
+    /backward: gradOutput: expected shape/,
+    withArg(
+      (c) => filled([...c.shape].reverse()),
+      (c, t) => c.bn.backward(t),
+    ),
+  ],
+  [
+    'backward: disposed gradOutput',
+    /backward: gradOutput: tensor .* was disposed/,
+    disposedArg(
+      (c) => c.shape,
+      (c, t) => c.bn.backward(t),
+    ),
+  ],
+  [
+    'backward: gradOutput of another backend',
+    /backward: gradOutput: tensor belongs to backend/,
+    (c) => ({ act: () => c.bn.backward(c.foreign) }),
+  ],
+  [
+    'backward: input of the last forward disposed',
+    /the input of the last forward\(\) was disposed/,
+    (c) => {
+      const x2 = filled(c.shape, 50);
+      c.bn.forward(x2).dispose();
+      x2.dispose();
+      return { act: () => c.bn.backward(c.dy), replay: false };
+    },
+  ],
   ['loadStateDict: missing key', /missing key 'running_var'/, (c) => ({ act: () => c.bn.loadStateDict(sd({ running_var: undefined })) })],
-  ['loadStateDict: unexpected key', /unexpected key 'running_std'/, (c) => ({ act: () => c.bn.loadStateDict(sd({ running_std: [1, 1, 1] })) })],
-  ['loadStateDict: wrong length (last tensor)', /running_var: expected length 3, got 2/, (c) => ({ act: () => c.bn.loadStateDict(sd({ running_var: [1, 2] })) })],
-  ['loadStateDict: Int32Array', /running_var: expected a Float32Array, Float64Array or number\[\], got Int32Array/, (c) => ({ act: () => c.bn.loadStateDict(sd({ running_var: new Int32Array(3) })) })],
-  ['loadStateDict: string', /bias: expected a Float32Array, Float64Array or number\[\], got 'abc'/, (c) => ({ act: () => c.bn.loadStateDict(sd({ bias: 'abc' })) })],
-  ['loadStateDict: array with a string', /running_var\[1\]: expected a number, got '2'/, (c) => ({ act: () => c.bn.loadStateDict(sd({ running_var: [1, '2', 3] })) })],
-  ['loadStateDict: num_batches_tracked negative', /num_batches_tracked: expected a non-negative integer, got number -1/, (c) => ({ act: () => c.bn.loadStateDict(sd({ num_batches_tracked: -1 })) })],
-  ['loadStateDict: num_batches_tracked fractional', /num_batches_tracked: expected a non-negative integer, got number 1.5/, (c) => ({ act: () => c.bn.loadStateDict(sd({ num_batches_tracked: 1.5 })) })],
-  ['loadStateDict: strict not a boolean', /strict: expected a boolean/, (c) => ({ act: () => c.bn.loadStateDict(sd({}), { strict: 1 as never }) })],
-  ['loadStateDict: strict false, one bad entry', /running_var: expected length 3, got 4/, (c) => ({
-    act: () => c.bn.loadStateDict({ running_mean: [9, 8, 7], running_var: [1, 2, 3, 4], num_batches_tracked: 5 } as never, { strict: false }),
-  })],
+  [
+    'loadStateDict: unexpected key',
+    /unexpected key 'running_std'/,
+    (c) => ({ act: () => c.bn.loadStateDict(sd({ running_std: [1, 1, 1] })) }),
+  ],
+  [
+    'loadStateDict: wrong length (last tensor)',
+    /running_var: expected length 3, got 2/,
+    (c) => ({ act: () => c.bn.loadStateDict(sd({ running_var: [1, 2] })) }),
+  ],
+  [
+    'loadStateDict: Int32Array',
+    /running_var: expected a Float32Array, Float64Array or number\[\], got Int32Array/,
+    (c) => ({ act: () => c.bn.loadStateDict(sd({ running_var: new Int32Array(3) })) }),
+  ],
+  [
+    'loadStateDict: string',
+    /bias: expected a Float32Array, Float64Array or number\[\], got 'abc'/,
+    (c) => ({ act: () => c.bn.loadStateDict(sd({ bias: 'abc' })) }),
+  ],
+  [
+    'loadStateDict: array with a string',
+    /running_var\[1\]: expected a number, got '2'/,
+    (c) => ({ act: () => c.bn.loadStateDict(sd({ running_var: [1, '2', 3] })) }),
+  ],
+  [
+    'loadStateDict: num_batches_tracked negative',
+    /num_batches_tracked: expected a non-negative integer, got number -1/,
+    (c) => ({ act: () => c.bn.loadStateDict(sd({ num_batches_tracked: -1 })) }),
+  ],
+  [
+    'loadStateDict: num_batches_tracked fractional',
+    /num_batches_tracked: expected a non-negative integer, got number 1.5/,
+    (c) => ({ act: () => c.bn.loadStateDict(sd({ num_batches_tracked: 1.5 })) }),
+  ],
+  [
+    'loadStateDict: strict not a boolean',
+    /strict: expected a boolean/,
+    (c) => ({ act: () => c.bn.loadStateDict(sd({}), { strict: 1 as never }) }),
+  ],
+  [
+    'loadStateDict: strict false, one bad entry',
+    /running_var: expected length 3, got 4/,
+    (c) => ({
+      act: () =>
+        c.bn.loadStateDict({ running_mean: [9, 8, 7], running_var: [1, 2, 3, 4], num_batches_tracked: 5 } as never, { strict: false }),
+    }),
+  ],
   ['train: mode not a boolean', /train: mode: expected a boolean, got 'eval'/, (c) => ({ act: () => c.bn.train('eval' as never) })],
 ];
 
@@ -92,7 +219,8 @@ for (const b of BACKENDS) {
             bn.forward(x).dispose();
             bn.backward(dy).dispose();
           }
-          const x = filled(shape, 30), dy = filled(shape, 31);
+          const x = filled(shape, 30),
+            dy = filled(shape, 31);
           bn.forward(x).dispose();
           using dx = bn.backward(dy);
           return { bn, x, dy, shape, layout, foreign: foreign[layout], dx: dx.toArray() };
@@ -100,9 +228,15 @@ for (const b of BACKENDS) {
         const snapshot = (bn: BatchNorm2d) => {
           const s = bn.stateDict();
           return {
-            weight: bits(s.weight), bias: bits(s.bias), running_mean: bits(s.running_mean), running_var: bits(s.running_var),
-            num_batches_tracked: s.num_batches_tracked, nbt: bn.numBatchesTracked, training: bn.training,
-            weightGrad: bits(bn.weight!.grad.toArray()), biasGrad: bits(bn.bias!.grad.toArray()),
+            weight: bits(s.weight),
+            bias: bits(s.bias),
+            running_mean: bits(s.running_mean),
+            running_var: bits(s.running_var),
+            num_batches_tracked: s.num_batches_tracked,
+            nbt: bn.numBatchesTracked,
+            training: bn.training,
+            weightGrad: bits(bn.weight!.grad.toArray()),
+            biasGrad: bits(bn.bias!.grad.toArray()),
           };
         };
 
@@ -120,7 +254,11 @@ for (const b of BACKENDS) {
             } else {
               let thrown = 0;
               for (let i = 0; i < REPEAT; i++) {
-                try { act(); } catch { thrown++; }
+                try {
+                  act();
+                } catch {
+                  thrown++;
+                }
               }
               expect(thrown).toBe(REPEAT);
               expect(memoryBytes()).toBe(mem);
@@ -158,8 +296,16 @@ for (const b of BACKENDS) {
 
     describe('batchNorm() (functional) that throws', () => {
       const cases: [string, RegExp, (x: Tensor, rm: Tensor, rv: Tensor, w2: Tensor, one: Tensor) => unknown][] = [
-        ['weight of the wrong length', /weight: expected shape \[3\], got \[2\]/, (x, rm, rv, w2) => batchNorm(x, rm, rv, { training: true, weight: w2 })],
-        ['bias of the wrong length', /bias: expected shape \[3\], got \[2\]/, (x, rm, rv, w2) => batchNorm(x, rm, rv, { training: true, bias: w2 })],
+        [
+          'weight of the wrong length',
+          /weight: expected shape \[3\], got \[2\]/,
+          (x, rm, rv, w2) => batchNorm(x, rm, rv, { training: true, weight: w2 }),
+        ],
+        [
+          'bias of the wrong length',
+          /bias: expected shape \[3\], got \[2\]/,
+          (x, rm, rv, w2) => batchNorm(x, rm, rv, { training: true, bias: w2 }),
+        ],
         ['unknown option', /unknown option 'foo'/, (x, rm, rv) => batchNorm(x, rm, rv, { training: true, foo: 1 } as never)],
         ['bad layout', /layout: expected one of/, (x, rm, rv) => batchNorm(x, rm, rv, { training: true, layout: 'NWC' as never })],
         ['bad momentum', /momentum: expected a number in \[0, 1\]/, (x, rm, rv) => batchNorm(x, rm, rv, { training: true, momentum: -1 })],
@@ -183,7 +329,7 @@ for (const b of BACKENDS) {
     });
 
     describe('state that changes when it should', () => {
-      it("Keras momentum 0.99 is PyTorch momentum 0.01: the running statistics evolve identically", () => {
+      it('Keras momentum 0.99 is PyTorch momentum 0.01: the running statistics evolve identically', () => {
         const keras = new BatchNorm2d(4, { momentum: 0.99, momentumConvention: 'keras' });
         const torch = new BatchNorm2d(4, { momentum: 1 - 0.99 });
         expect(keras.momentum).toBeCloseTo(0.01, 15);
@@ -193,7 +339,8 @@ for (const b of BACKENDS) {
           using yt = torch.forward(x);
           expect(bits(yk.toArray())).toEqual(bits(yt.toArray()));
         }
-        const k = keras.stateDict(), t = torch.stateDict();
+        const k = keras.stateDict(),
+          t = torch.stateDict();
         expect(bits(k.running_mean)).toEqual(bits(t.running_mean));
         expect(bits(k.running_var)).toEqual(bits(t.running_var));
         expect(Array.from(k.running_mean!).every((v) => v !== 0)).toBe(true);
@@ -206,7 +353,10 @@ for (const b of BACKENDS) {
         const last = new BatchNorm1d(2, { momentum: 0, momentumConvention: 'keras' });
         last.forward(x).dispose();
         expect(Array.from(last.runningMean!.toArray())).toEqual([3, 16 / 3].map(Math.fround));
-        keras.dispose(); torch.dispose(); frozen.dispose(); last.dispose();
+        keras.dispose();
+        torch.dispose();
+        frozen.dispose();
+        last.dispose();
       });
 
       it('strict: false loads a partial state and ignores unknown keys', () => {

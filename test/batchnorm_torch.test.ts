@@ -7,16 +7,31 @@ import { BACKENDS, makeLayer } from './helpers';
 import { maxAbs, maxAbsDiff, type Layout } from './reference';
 
 interface Step {
-  mode: 'train' | 'eval'; x: number[]; dy: number[]; y: number[]; dx: number[];
-  dweight: number[] | null; dbias: number[] | null; running_mean: number[] | null; running_var: number[] | null; num_batches_tracked: number | null;
+  mode: 'train' | 'eval';
+  x: number[];
+  dy: number[];
+  y: number[];
+  dx: number[];
+  dweight: number[] | null;
+  dbias: number[] | null;
+  running_mean: number[] | null;
+  running_var: number[] | null;
+  num_batches_tracked: number | null;
 }
 interface Case {
-  name: string; layout: Layout; shape: number[]; reference: 'float32' | 'float64';
+  name: string;
+  layout: Layout;
+  shape: number[];
+  reference: 'float32' | 'float64';
   options: { eps: number; momentum: number | null; affine: boolean; trackRunningStats: boolean };
-  weight: number[] | null; bias: number[] | null; running_mean_init: number[] | null; running_var_init: number[] | null; steps: Step[];
+  weight: number[] | null;
+  bias: number[] | null;
+  running_mean_init: number[] | null;
+  running_var_init: number[] | null;
+  steps: Step[];
 }
 
-const fixtures = (torchBn as unknown) as { cases: Case[] };
+const fixtures = torchBn as unknown as { cases: Case[] };
 
 // Tolerances. Against torch's float32 results both sides round differently (torch folds
 // y = x·a + b; its channels-last and channel-first paths already differ by ~1e-5 on dweight):
@@ -39,7 +54,9 @@ for (const b of BACKENDS) {
         const bn = makeLayer(fx.layout, c, fx.options);
         bn.loadStateDict({
           ...(fx.weight ? { weight: fx.weight, bias: fx.bias! } : {}),
-          ...(fx.running_mean_init ? { running_mean: fx.running_mean_init, running_var: fx.running_var_init!, num_batches_tracked: 0 } : {}),
+          ...(fx.running_mean_init
+            ? { running_mean: fx.running_mean_init, running_var: fx.running_var_init!, num_batches_tracked: 0 }
+            : {}),
         } as never);
         for (const [i, s] of fx.steps.entries()) {
           bn.zeroGrad();

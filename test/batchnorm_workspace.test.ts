@@ -25,15 +25,34 @@ const CASES: [string, number, number, number][] = [
 
 for (const b of ['wasm-simd', 'wasm'] as const) {
   describe(`${b}: kernels stay inside their buffers`, () => {
-    beforeAll(async () => { await init({ backend: b }); });
+    beforeAll(async () => {
+      await init({ backend: b });
+    });
 
     for (const [what, n, c, l] of CASES) {
       it(what, () => {
-        const rt = runtime(), k = rt.k;
-        const channelsLast = l === 0, m = channelsLast ? n : n * l, size = m * c;
+        const rt = runtime(),
+          k = rt.k;
+        const channelsLast = l === 0,
+          m = channelsLast ? n : n * l,
+          size = m * c;
         const wsBytes = channelsLast ? k.bnWorkspace(n, c, 1) : k.bnWorkspace(n, c, l);
-        const sizes = { x: size * 4, y: size * 4, dy: size * 4, dx: size * 4, gamma: c * 4, beta: c * 4, dgamma: c * 4, dbeta: c * 4, mean: c * 8, vari: c * 8, invstd: c * 8, ws: wsBytes };
-        const blocks: Record<string, number> = {}, ptr: Record<string, number> = {};
+        const sizes = {
+          x: size * 4,
+          y: size * 4,
+          dy: size * 4,
+          dx: size * 4,
+          gamma: c * 4,
+          beta: c * 4,
+          dgamma: c * 4,
+          dbeta: c * 4,
+          mean: c * 8,
+          vari: c * 8,
+          invstd: c * 8,
+          ws: wsBytes,
+        };
+        const blocks: Record<string, number> = {},
+          ptr: Record<string, number> = {};
         for (const [name, bytes] of Object.entries(sizes)) {
           blocks[name] = k.alloc(bytes + 2 * GUARD);
           ptr[name] = blocks[name] + GUARD;
@@ -45,16 +64,25 @@ for (const b of ['wasm-simd', 'wasm'] as const) {
         }
         rt.f32(ptr.x, size).set(randn(size, 1 + c, 3, 2));
         rt.f32(ptr.dy, size).set(randn(size, 2 + c));
-        const g = randn(c, 3, 1, 0.2), bt = randn(c, 4, 0, 0.5);
+        const g = randn(c, 3, 1, 0.2),
+          bt = randn(c, 4, 0, 0.5);
         rt.f32(ptr.gamma, c).set(g);
         rt.f32(ptr.beta, c).set(bt);
-        const ref = refForwardTrain(rt.f32(ptr.x, size).slice(), channelsLast ? 'NC' : 'NCL', channelsLast ? [m, c] : [n, c, l], 1e-5, g, bt).y;
-        const guardsIntact = () => Object.entries(sizes).every(([name, bytes]) => {
-          const mem = u8();
-          for (let i = blocks[name]; i < ptr[name]; i++) if (mem[i] !== PATTERN) return false;
-          for (let i = ptr[name] + bytes; i < ptr[name] + bytes + GUARD; i++) if (mem[i] !== PATTERN) return false;
-          return true;
-        });
+        const ref = refForwardTrain(
+          rt.f32(ptr.x, size).slice(),
+          channelsLast ? 'NC' : 'NCL',
+          channelsLast ? [m, c] : [n, c, l],
+          1e-5,
+          g,
+          bt,
+        ).y;
+        const guardsIntact = () =>
+          Object.entries(sizes).every(([name, bytes]) => {
+            const mem = u8();
+            for (let i = blocks[name]; i < ptr[name]; i++) if (mem[i] !== PATTERN) return false;
+            for (let i = ptr[name] + bytes; i < ptr[name] + bytes + GUARD; i++) if (mem[i] !== PATTERN) return false;
+            return true;
+          });
         const { x, y, dy, dx, gamma, beta, dgamma, dbeta, mean, vari, invstd, ws } = ptr;
         for (const relu of [0, 1]) {
           if (channelsLast) {

@@ -25,7 +25,7 @@ for (const b of BACKENDS) {
       for (const v of want) expect(Math.fround(v)).not.toBe(v);
     });
 
-    it('an I32Block keeps integers exactly, past f32\'s 2^24', async () => {
+    it("an I32Block keeps integers exactly, past f32's 2^24", async () => {
       await init({ backend: b });
       const want = [2 ** 24 + 1, -(2 ** 31), 2 ** 31 - 1, 0, 7];
       using blk = new I32Block(want.length);
@@ -70,9 +70,11 @@ for (const b of BACKENDS) {
       }
     });
 
-    it('BatchNorm\'s saved statistics are an F64Block of mean, biased var and invstd, kept in f64', async () => {
+    it("BatchNorm's saved statistics are an F64Block of mean, biased var and invstd, kept in f64", async () => {
       await init({ backend: b });
-      const c = 3, shape = [5, c, 4], eps = 1e-5;
+      const c = 3,
+        shape = [5, c, 4],
+        eps = 1e-5;
       const x = randn(60, 11, 0.7, 2);
       using xt = tensor(x, shape);
       const g = geometry('NCL', shape);
@@ -104,7 +106,7 @@ for (const b of BACKENDS) {
       }
     });
 
-    it('MaxPool2d\'s argmax block is replaced by each forward and freed on dispose; CrossEntropyLoss leaves no labels behind', async () => {
+    it("MaxPool2d's argmax block is replaced by each forward and freed on dispose; CrossEntropyLoss leaves no labels behind", async () => {
       await init({ backend: b });
       using x = tensor(randn(2 * 3 * 6 * 6, 5), [2, 3, 6, 6]);
       using dy = tensor(randn(2 * 3 * 3 * 3, 6), [2, 3, 3, 3]);
@@ -115,12 +117,20 @@ for (const b of BACKENDS) {
       expect(memoryBytes()).toBe(held);
       // each gradient lands on its window's maximum (random inputs: no ties), read through the argmax block
       using dx = pool.backward(dy);
-      const X = x.toArray(), D = dx.toArray(), G = dy.toArray();
+      const X = x.toArray(),
+        D = dx.toArray(),
+        G = dy.toArray();
       for (let p = 0; p < 18; p++) {
         for (let oy = 0; oy < 3; oy++) {
           for (let ox = 0; ox < 3; ox++) {
-            let best = -Infinity, at = -1;
-            for (const [dyy, dxx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+            let best = -Infinity,
+              at = -1;
+            for (const [dyy, dxx] of [
+              [0, 0],
+              [0, 1],
+              [1, 0],
+              [1, 1],
+            ]) {
               const i = p * 36 + (2 * oy + dyy) * 6 + 2 * ox + dxx;
               if (X[i] > best) [best, at] = [X[i], i];
             }

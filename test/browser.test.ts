@@ -6,7 +6,9 @@ import { init, backend, simdSupported } from '../src/index';
 const inBrowser = typeof window === 'object' && typeof document === 'object';
 
 describe.runIf(inBrowser)('browser', () => {
-  afterEach(() => { vi.restoreAllMocks(); });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
   it('fetches each .wasm over HTTP from the URL the runtime resolves', async () => {
     const seen: { url: string; status: number }[] = [];
@@ -16,7 +18,10 @@ describe.runIf(inBrowser)('browser', () => {
       seen.push({ url: String(input instanceof Request ? input.url : input), status: res.status });
       return res;
     });
-    for (const [name, file] of [['wasm', 'batchnorm.wasm'], ['wasm-simd', 'batchnorm-simd.wasm']] as const) {
+    for (const [name, file] of [
+      ['wasm', 'batchnorm.wasm'],
+      ['wasm-simd', 'batchnorm-simd.wasm'],
+    ] as const) {
       seen.length = 0;
       await init({ backend: name });
       expect(backend()).toBe(name);

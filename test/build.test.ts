@@ -55,7 +55,9 @@ describe('build artifacts', () => {
     expect(lib.backend()).toBe('wasm');
     // a module without a backend names its own build; a mismatch is refused and changes nothing
     expect(await lib.init({ module: scalar })).toBe('wasm');
-    await expect(lib.init({ backend: 'wasm-simd', module: scalar })).rejects.toThrow(/^init: options\.module: this is the 'wasm' build, but backend 'wasm-simd' was asked for$/);
+    await expect(lib.init({ backend: 'wasm-simd', module: scalar })).rejects.toThrow(
+      /^init: options\.module: this is the 'wasm' build, but backend 'wasm-simd' was asked for$/,
+    );
     expect(lib.backend()).toBe('wasm');
   });
 

@@ -50,21 +50,33 @@ describe('bundling the browser entry', () => {
   it('webpack 5 builds it without a warning, emits the .wasm files and keeps Node-only code out', async () => {
     const out = join(dir, 'webpack');
     const stats = await new Promise<webpack.Stats>((resolve, reject) => {
-      webpack({
-        mode: 'production', target: 'web', context: dir, entry: './app.js',
-        output: { path: out, filename: 'app.js', library: { type: 'module' } },
-        experiments: { outputModule: true },
-      }, (err, s) => (err ? reject(err) : resolve(s!)));
+      webpack(
+        {
+          mode: 'production',
+          target: 'web',
+          context: dir,
+          entry: './app.js',
+          output: { path: out, filename: 'app.js', library: { type: 'module' } },
+          experiments: { outputModule: true },
+        },
+        (err, s) => (err ? reject(err) : resolve(s!)),
+      );
     });
     const info = stats.toJson({ all: false, warnings: true, errors: true, assets: true });
     expect(info.errors).toEqual([]);
     expect(info.warnings).toEqual([]); // was: twice "Critical dependency: the request of a dependency is an expression"
     const files = readdirSync(out);
     expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(3);
-    const code = files.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(out, f), 'utf8')).join('\n');
+    const code = files
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(join(out, f), 'utf8'))
+      .join('\n');
     expect(nodeOnly(code)).toEqual([]);
     // the entry's side effect (where the .wasm files are) survives tree shaking: the bundle runs
-    const ran = runNode(`const { main } = await import('./app.js'); console.log(JSON.stringify(await main()));`, out) as (string | number)[];
+    const ran = runNode(`const { main } = await import('./app.js'); console.log(JSON.stringify(await main()));`, out) as (
+      | string
+      | number
+    )[];
     expect(ran[0]).toBe('wasm-simd');
     expect(ran.slice(1).map((v) => Math.round((v as number) * 1e3) / 1e3)).toEqual([-1, -1, 1, 1]);
   }, 120_000);
@@ -72,7 +84,13 @@ describe('bundling the browser entry', () => {
   it('esbuild builds it without a warning; without the .wasm beside it, init() says to copy them or pass module', async () => {
     const out = join(dir, 'esbuild');
     const result = await build({
-      entryPoints: [join(dir, 'app.js')], bundle: true, platform: 'browser', format: 'esm', outdir: out, write: true, logLevel: 'silent',
+      entryPoints: [join(dir, 'app.js')],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      outdir: out,
+      write: true,
+      logLevel: 'silent',
     });
     expect(result.errors).toEqual([]);
     expect(result.warnings).toEqual([]);
@@ -80,43 +98,71 @@ describe('bundling the browser entry', () => {
     expect(nodeOnly(code)).toEqual([]);
     // esbuild leaves `new URL('./batchnorm-simd.wasm', import.meta.url)` as is and copies nothing
     expect(readdirSync(out).filter((f) => f.endsWith('.wasm'))).toEqual([]);
-    const HINT = 'the .wasm files of batchnorm-wasm (build/*.wasm in the package) must be served beside the bundle that imports it: copy them there, or pass init({ module }) a WebAssembly.Module, the bytes or their URL';
+    const HINT =
+      'the .wasm files of batchnorm-wasm (build/*.wasm in the package) must be served beside the bundle that imports it: copy them there, or pass init({ module }) a WebAssembly.Module, the bytes or their URL';
     // as a page sees it: the server answers 404
-    const page = runNode(`
+    const page = runNode(
+      `
       process.getBuiltinModule = undefined; // a page has no Node
       globalThis.fetch = async () => new Response('not found', { status: 404 });
       const { main } = await import('./app.js');
-      try { await main(); console.log(JSON.stringify('no error')); } catch (e) { console.log(JSON.stringify(e.message)); }`, out);
+      try { await main(); console.log(JSON.stringify('no error')); } catch (e) { console.log(JSON.stringify(e.message)); }`,
+      out,
+    );
     const url = new URL('batchnorm-simd.wasm', `file://${out}/`).href;
     expect(page).toBe(`init: could not fetch ${url}: HTTP 404; ${HINT}`);
     // in Node (a test runner resolving the browser condition) the missing file is named likewise
-    const node = runNode(`
+    const node = runNode(
+      `
       const { main } = await import('./app.js');
-      try { await main(); console.log(JSON.stringify('no error')); } catch (e) { console.log(JSON.stringify(e.message)); }`, out);
-    expect(node).toMatch(new RegExp(`^init: could not read ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*ENOENT.*; the \\.wasm files of batchnorm-wasm`));
+      try { await main(); console.log(JSON.stringify('no error')); } catch (e) { console.log(JSON.stringify(e.message)); }`,
+      out,
+    );
+    expect(node).toMatch(
+      new RegExp(`^init: could not read ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*ENOENT.*; the \\.wasm files of batchnorm-wasm`),
+    );
     // with the files copied beside it, the same bundle runs
-    for (const f of ['batchnorm-simd.wasm', 'batchnorm.wasm', 'batchnorm-relaxed.wasm']) writeFileSync(join(out, f), readFileSync(join(ROOT, 'build', f)));
-    const ran = runNode(`const { main } = await import('./app.js'); console.log(JSON.stringify(await main()));`, out) as (string | number)[];
+    for (const f of ['batchnorm-simd.wasm', 'batchnorm.wasm', 'batchnorm-relaxed.wasm'])
+      writeFileSync(join(out, f), readFileSync(join(ROOT, 'build', f)));
+    const ran = runNode(`const { main } = await import('./app.js'); console.log(JSON.stringify(await main()));`, out) as (
+      | string
+      | number
+    )[];
     expect(ran[0]).toBe('wasm-simd');
     // (x − mean) / sqrt(var + 1e-5) per column: ±1 up to eps
     expect(ran.slice(1).map((v) => Math.round((v as number) * 1e3) / 1e3)).toEqual([-1, -1, 1, 1]);
   }, 120_000);
 
-  it("the .wasm subpath exports have types: a static import is a WebAssembly.Module init() takes", () => {
+  it('the .wasm subpath exports have types: a static import is a WebAssembly.Module init() takes', () => {
     const project = join(dir, 'types');
     mkdirSync(project);
     symlinkSync(join(dir, 'node_modules'), join(project, 'node_modules'), 'dir');
-    writeFileSync(join(project, 'worker.ts'), `import simd from 'batchnorm-wasm/batchnorm-simd.wasm';
+    writeFileSync(
+      join(project, 'worker.ts'),
+      `import simd from 'batchnorm-wasm/batchnorm-simd.wasm';
 import relaxed from 'batchnorm-wasm/batchnorm-relaxed.wasm';
 import scalar from 'batchnorm-wasm/batchnorm.wasm';
 import { init } from 'batchnorm-wasm';
 const m: WebAssembly.Module = simd;
 export const ready = Promise.all([init({ module: m }), init({ module: relaxed }), init({ module: scalar })]);
-`);
-    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { target: 'es2022', module: 'esnext', moduleResolution: 'bundler', lib: ['esnext', 'dom'], strict: true, noEmit: true, skipLibCheck: false, types: [] },
-      files: ['worker.ts'],
-    }));
+`,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'es2022',
+          module: 'esnext',
+          moduleResolution: 'bundler',
+          lib: ['esnext', 'dom'],
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          types: [],
+        },
+        files: ['worker.ts'],
+      }),
+    );
     let output = '';
     try {
       execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { encoding: 'utf8' });

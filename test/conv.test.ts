@@ -20,14 +20,18 @@ type Arr = ArrayLike<number>;
 function runConv(layout: 'NCHW' | 'NHWC', c: ConvCase, x: Float32Array, W: Arr, b: Arr | null, dy: Arr, oh: number, ow: number) {
   const conv = new Conv2d(c.c, c.o, c.k, { stride: c.s, padding: c.p, bias: c.bias, layout });
   conv.loadStateDict(b ? { weight: Array.from(W), bias: Array.from(b) } : { weight: Array.from(W) });
-  const nhwc = layout === 'NHWC', ys = [c.n, c.o, oh, ow];
+  const nhwc = layout === 'NHWC',
+    ys = [c.n, c.o, oh, ow];
   using xt = tensor(nhwc ? toNHWC(x, [c.n, c.c, c.h, c.w]) : x, nhwc ? [c.n, c.h, c.w, c.c] : [c.n, c.c, c.h, c.w]);
   using y = conv.forward(xt);
   using dyt = tensor(nhwc ? toNHWC(dy, ys) : Float32Array.from(dy), y.shape);
   using dx = conv.backward(dyt);
   const out = {
-    y: nhwc ? toNCHW(y.toArray(), y.shape) : y.toArray(), dx: nhwc ? toNCHW(dx.toArray(), dx.shape) : dx.toArray(),
-    dW: conv.weight.grad.toArray(), db: conv.bias ? conv.bias.grad.toArray() : null, shape: y.shape,
+    y: nhwc ? toNCHW(y.toArray(), y.shape) : y.toArray(),
+    dx: nhwc ? toNCHW(dx.toArray(), dx.shape) : dx.toArray(),
+    dW: conv.weight.grad.toArray(),
+    db: conv.bias ? conv.bias.grad.toArray() : null,
+    shape: y.shape,
   };
   conv.dispose();
   return out;
@@ -48,9 +52,12 @@ const CASES: [string, ConvCase][] = [
 const CHUNKED: ConvCase = { n: 10, c: 32, h: 40, w: 40, o: 2, k: [3, 3], s: [1, 1], p: [1, 1], bias: true };
 
 function data(c: ConvCase, seed: number) {
-  const oh = size(c.h, c.k[0], c.s[0], c.p[0]), ow = size(c.w, c.k[1], c.s[1], c.p[1]);
-  const x = randn(c.n * c.c * c.h * c.w, seed), W = randn(c.o * c.c * c.k[0] * c.k[1], seed + 1, 0, 0.3);
-  const b = c.bias ? randn(c.o, seed + 2) : null, dy = randn(c.n * c.o * oh * ow, seed + 3);
+  const oh = size(c.h, c.k[0], c.s[0], c.p[0]),
+    ow = size(c.w, c.k[1], c.s[1], c.p[1]);
+  const x = randn(c.n * c.c * c.h * c.w, seed),
+    W = randn(c.o * c.c * c.k[0] * c.k[1], seed + 1, 0, 0.3);
+  const b = c.bias ? randn(c.o, seed + 2) : null,
+    dy = randn(c.n * c.o * oh * ow, seed + 3);
   return { x, W, b, dy, ref: convRef(c, x, W, b, dy) };
 }
 
@@ -60,11 +67,18 @@ describe('the float64 references against finite differences', () => {
       const { x, W, b, dy, ref } = data(c, 3);
       const loss = (xx: Arr, ww: Arr, bb: Arr | null) => convRef(c, xx, ww, bb, dy).y.reduce((s, v, i) => s + v * dy[i], 0);
       const fd = (arr: Float64Array, i: number, f: (a: Float64Array) => number) => {
-        const h = 1e-3, v = arr[i];
-        arr[i] = v + h; const up = f(arr); arr[i] = v - h; const dn = f(arr); arr[i] = v;
+        const h = 1e-3,
+          v = arr[i];
+        arr[i] = v + h;
+        const up = f(arr);
+        arr[i] = v - h;
+        const dn = f(arr);
+        arr[i] = v;
         return (up - dn) / (2 * h);
       };
-      const x64 = Float64Array.from(x), W64 = Float64Array.from(W), b64 = b ? Float64Array.from(b) : null;
+      const x64 = Float64Array.from(x),
+        W64 = Float64Array.from(W),
+        b64 = b ? Float64Array.from(b) : null;
       for (let i = 0; i < x.length; i += 3) expect(Math.abs(fd(x64, i, (a) => loss(a, W, b)) - ref.dx[i])).toBeLessThan(TOL_FD);
       for (let i = 0; i < W.length; i++) expect(Math.abs(fd(W64, i, (a) => loss(x, a, b)) - ref.dW[i])).toBeLessThan(TOL_FD);
       if (b64) for (let i = 0; i < b64.length; i++) expect(Math.abs(fd(b64, i, (a) => loss(x, W, a)) - ref.db[i])).toBeLessThan(TOL_FD);
@@ -72,10 +86,27 @@ describe('the float64 references against finite differences', () => {
   }
 });
 
-const fixture = (torchConv as unknown) as {
-  cases: ({ kind: 'conv' | 'maxpool' | 'avgpool'; name: string; shape: number[]; yShape: number[]; x: number[]; y: number[]; dy: number[]; dx: number[];
-    kernelSize: [number, number]; stride: [number, number]; padding: [number, number];
-    inChannels: number; outChannels: number; hasBias: boolean; weight: number[]; bias?: number[]; dW: number[]; db?: number[] })[];
+const fixture = torchConv as unknown as {
+  cases: {
+    kind: 'conv' | 'maxpool' | 'avgpool';
+    name: string;
+    shape: number[];
+    yShape: number[];
+    x: number[];
+    y: number[];
+    dy: number[];
+    dx: number[];
+    kernelSize: [number, number];
+    stride: [number, number];
+    padding: [number, number];
+    inChannels: number;
+    outChannels: number;
+    hasBias: boolean;
+    weight: number[];
+    bias?: number[];
+    dW: number[];
+    db?: number[];
+  }[];
 };
 
 for (const b of BACKENDS) {
@@ -85,7 +116,8 @@ for (const b of BACKENDS) {
         await init({ backend: b });
         const { x, W, b: bias, dy, ref } = data(c, 7);
         const runs = (['NCHW', 'NHWC'] as const).map((layout) => runConv(layout, c, x, W, bias, dy, ref.oh, ref.ow));
-        const K = c.c * c.k[0] * c.k[1], P = ref.oh * ref.ow;
+        const K = c.c * c.k[0] * c.k[1],
+          P = ref.oh * ref.ow;
         for (const [i, r] of runs.entries()) {
           const at = i === 0 ? 'NCHW' : 'NHWC';
           expect(nchwShape(r.shape, at)).toEqual([c.n, c.o, ref.oh, ref.ow]);
@@ -102,18 +134,26 @@ for (const b of BACKENDS) {
 
     it('backward against finite differences of the float64 reference; gradients accumulate', async () => {
       await init({ backend: b });
-      const c = CASES[1][1], { x, W, b: bias, dy, ref } = data(c, 5), P = ref.oh * ref.ow;
+      const c = CASES[1][1],
+        { x, W, b: bias, dy, ref } = data(c, 5),
+        P = ref.oh * ref.ow;
       const loss = (xx: Arr, ww: Arr, bb: Arr | null) => convRef(c, xx, ww, bb!, dy).y.reduce((s, v, i) => s + v * dy[i], 0);
       const fd = (arr: Float32Array, i: number, f: (a: Float64Array) => number) => {
-        const a = Float64Array.from(arr), h = 1e-3;
-        a[i] += h; const up = f(a); a[i] -= 2 * h;
+        const a = Float64Array.from(arr),
+          h = 1e-3;
+        a[i] += h;
+        const up = f(a);
+        a[i] -= 2 * h;
         return (up - f(a)) / (2 * h);
       };
       for (const layout of ['NCHW', 'NHWC'] as const) {
         const r = runConv(layout, c, x, W, bias, dy, ref.oh, ref.ow);
-        for (let i = 0; i < x.length; i += 5) within(`${layout} dx vs FD`, [r.dx[i]], [fd(x, i, (a) => loss(a, W, bias))], [ref.dxa[i]], c.o + 15, TOL_FD);
-        for (let i = 0; i < W.length; i++) within(`${layout} dW vs FD`, [r.dW[i]], [fd(W, i, (a) => loss(x, a, bias))], [ref.dWa[i]], c.n * P + 1, TOL_FD);
-        for (let i = 0; i < c.o; i++) within(`${layout} db vs FD`, [r.db![i]], [fd(bias!, i, (a) => loss(x, W, a))], [ref.dba[i]], c.n * P, TOL_FD);
+        for (let i = 0; i < x.length; i += 5)
+          within(`${layout} dx vs FD`, [r.dx[i]], [fd(x, i, (a) => loss(a, W, bias))], [ref.dxa[i]], c.o + 15, TOL_FD);
+        for (let i = 0; i < W.length; i++)
+          within(`${layout} dW vs FD`, [r.dW[i]], [fd(W, i, (a) => loss(x, a, bias))], [ref.dWa[i]], c.n * P + 1, TOL_FD);
+        for (let i = 0; i < c.o; i++)
+          within(`${layout} db vs FD`, [r.db![i]], [fd(bias!, i, (a) => loss(x, W, a))], [ref.dba[i]], c.n * P, TOL_FD);
       }
       const conv = new Conv2d(2, 3, [3, 5], { stride: 2, padding: [1, 2] });
       using xt = tensor(x, [c.n, c.c, c.h, c.w]);
@@ -123,8 +163,20 @@ for (const b of BACKENDS) {
       const once = [conv.weight.grad.toArray(), conv.bias!.grad.toArray()];
       conv.backward(dyt).dispose();
       // the second sum is added term by term onto the first, so not bit-exactly twice it
-      within('dW twice', conv.weight.grad.toArray(), once[0].map((v) => 2 * v), ref.dWa.map((v) => 2 * v), c.n * P + 1);
-      within('db twice', conv.bias!.grad.toArray(), once[1].map((v) => 2 * v), ref.dba.map((v) => 2 * v), c.n * P);
+      within(
+        'dW twice',
+        conv.weight.grad.toArray(),
+        once[0].map((v) => 2 * v),
+        ref.dWa.map((v) => 2 * v),
+        c.n * P + 1,
+      );
+      within(
+        'db twice',
+        conv.bias!.grad.toArray(),
+        once[1].map((v) => 2 * v),
+        ref.dba.map((v) => 2 * v),
+        c.n * P,
+      );
       conv.dispose();
     });
 
@@ -152,32 +204,77 @@ for (const b of BACKENDS) {
       await init({ backend: b });
       const throws = (f: () => unknown, cls: new (...a: never[]) => Error, re: RegExp) => {
         let e: unknown;
-        try { f(); } catch (err) { e = err; }
+        try {
+          f();
+        } catch (err) {
+          e = err;
+        }
         expect(e, String(re)).toBeInstanceOf(cls);
         expect((e as Error).message).toMatch(re);
       };
       throws(() => new Conv2d(0, 4, 3), RangeError, /^Conv2d: inChannels: expected a positive integer, got number 0$/);
-      throws(() => new Conv2d(3, 4, [3] as never), RangeError, /^Conv2d: kernelSize: expected an integer ≥ 1 or a pair \[h, w\] of them, got \[number 3\]$/);
+      throws(
+        () => new Conv2d(3, 4, [3] as never),
+        RangeError,
+        /^Conv2d: kernelSize: expected an integer ≥ 1 or a pair \[h, w\] of them, got \[number 3\]$/,
+      );
       throws(() => new Conv2d(3, 4, '3' as never), TypeError, /^Conv2d: kernelSize: .* got '3'$/);
       throws(() => new Conv2d(3, 4, 3, { stride: 0 }), RangeError, /^Conv2d: stride: expected an integer ≥ 1 .* got number 0$/);
-      throws(() => new Conv2d(3, 4, 3, { padding: [1, -1] }), RangeError, /^Conv2d: padding: expected an integer ≥ 0 .* got \[number 1, number -1\]$/);
+      throws(
+        () => new Conv2d(3, 4, 3, { padding: [1, -1] }),
+        RangeError,
+        /^Conv2d: padding: expected an integer ≥ 0 .* got \[number 1, number -1\]$/,
+      );
       throws(() => new Conv2d(3, 4, 3, { bias: 1 as never }), TypeError, /^Conv2d: bias: expected a boolean, got number 1$/);
-      throws(() => new Conv2d(3, 4, 3, { layout: 'NCWH' as never }), TypeError, /^Conv2d: layout: expected one of 'NCHW', 'NHWC', got 'NCWH'$/);
+      throws(
+        () => new Conv2d(3, 4, 3, { layout: 'NCWH' as never }),
+        TypeError,
+        /^Conv2d: layout: expected one of 'NCHW', 'NHWC', got 'NCWH'$/,
+      );
       throws(() => new Conv2d(3, 4, 3, { generator: {} as never }), TypeError, /^Conv2d: generator: expected a Generator, got Object$/);
       throws(() => new Conv2d(3, 4, 3, { dilation: 2 } as never), TypeError, /^Conv2d: unknown option 'dilation'/);
-      throws(() => new MaxPool2d(3, { padding: 2 }), RangeError, /^MaxPool2d: padding: expected at most half the kernel size 3×3 \(≤ \[1, 1\]\), got \[2, 2\]$/);
-      throws(() => new AvgPool2d([2, 2], { layout: 'NCL' as never }), TypeError, /^AvgPool2d: layout: expected one of 'NCHW', 'NHWC', got 'NCL'$/);
+      throws(
+        () => new MaxPool2d(3, { padding: 2 }),
+        RangeError,
+        /^MaxPool2d: padding: expected at most half the kernel size 3×3 \(≤ \[1, 1\]\), got \[2, 2\]$/,
+      );
+      throws(
+        () => new AvgPool2d([2, 2], { layout: 'NCL' as never }),
+        TypeError,
+        /^AvgPool2d: layout: expected one of 'NCHW', 'NHWC', got 'NCL'$/,
+      );
 
-      const conv = new Conv2d(3, 4, 3, { padding: 1, layout: 'NHWC' }), pool = new MaxPool2d(2);
+      const conv = new Conv2d(3, 4, 3, { padding: 1, layout: 'NHWC' }),
+        pool = new MaxPool2d(2);
       throws(() => conv.backward(tensor(new Float32Array(4), [1, 1, 1, 4])), Error, /^Conv2d.backward: call forward\(\) first$/);
       using x = tensor(randn(2 * 5 * 6 * 3, 1), [2, 5, 6, 3]);
-      throws(() => conv.forward(tensor(new Float32Array(90), [5, 6, 3])), RangeError, /^Conv2d.forward: input: expected a rank-4 NHWC tensor \[N, H, W, 3\], got \[5, 6, 3\]$/);
-      throws(() => conv.forward(tensor(new Float32Array(80), [2, 5, 4, 2])), RangeError, /^Conv2d.forward: input: expected a rank-4 NHWC tensor with 3 channels \[N, H, W, 3\], got \[2, 5, 4, 2\]$/);
+      throws(
+        () => conv.forward(tensor(new Float32Array(90), [5, 6, 3])),
+        RangeError,
+        /^Conv2d.forward: input: expected a rank-4 NHWC tensor \[N, H, W, 3\], got \[5, 6, 3\]$/,
+      );
+      throws(
+        () => conv.forward(tensor(new Float32Array(80), [2, 5, 4, 2])),
+        RangeError,
+        /^Conv2d.forward: input: expected a rank-4 NHWC tensor with 3 channels \[N, H, W, 3\], got \[2, 5, 4, 2\]$/,
+      );
       throws(() => conv.forward([1, 2] as never), TypeError, /^Conv2d.forward: input: expected a Tensor/);
-      throws(() => pool.forward(tensor(new Float32Array(3), [1, 3, 1, 1])), RangeError, /^MaxPool2d.forward: input: expected a padded size \(H \+ 2·0\) × \(W \+ 2·0\) of at least the kernel 2×2, got \[1, 3, 1, 1\] \(padded 1×1\)$/);
-      throws(() => new Conv2d(1, 1, 5, { padding: 1 }).forward(tensor(new Float32Array(4), [1, 1, 2, 2])), RangeError, /kernel 5×5, got \[1, 1, 2, 2\] \(padded 4×4\)$/);
+      throws(
+        () => pool.forward(tensor(new Float32Array(3), [1, 3, 1, 1])),
+        RangeError,
+        /^MaxPool2d.forward: input: expected a padded size \(H \+ 2·0\) × \(W \+ 2·0\) of at least the kernel 2×2, got \[1, 3, 1, 1\] \(padded 1×1\)$/,
+      );
+      throws(
+        () => new Conv2d(1, 1, 5, { padding: 1 }).forward(tensor(new Float32Array(4), [1, 1, 2, 2])),
+        RangeError,
+        /kernel 5×5, got \[1, 1, 2, 2\] \(padded 4×4\)$/,
+      );
       throws(() => pool.backward(tensor([1], [1, 1, 1, 1])), Error, /^MaxPool2d.backward: call forward\(\) first$/);
-      throws(() => conv.forward(tensor([], [2, 0, 6, 3])), RangeError, /^Conv2d.forward: input: expected non-zero channel, height and width in \[N, H, W, 3\], got \[2, 0, 6, 3\]$/);
+      throws(
+        () => conv.forward(tensor([], [2, 0, 6, 3])),
+        RangeError,
+        /^Conv2d.forward: input: expected non-zero channel, height and width in \[N, H, W, 3\], got \[2, 0, 6, 3\]$/,
+      );
       // an empty batch is allowed, as in PyTorch
       using empty = pool.forward(tensor([], [0, 3, 4, 5]));
       expect(empty.shape).toEqual([0, 3, 2, 2]);
@@ -190,7 +287,11 @@ for (const b of BACKENDS) {
       using badDy = tensor(new Float32Array(240), [2, 6, 5, 4]);
       using badX = tensor(new Float32Array(24), [1, 2, 3, 4]);
       const held = memoryBytes();
-      throws(() => conv.backward(badDy), RangeError, /^Conv2d.backward: gradOutput: expected shape \[2, 5, 6, 4\] \(the last output's\), got \[2, 6, 5, 4\]$/);
+      throws(
+        () => conv.backward(badDy),
+        RangeError,
+        /^Conv2d.backward: gradOutput: expected shape \[2, 5, 6, 4\] \(the last output's\), got \[2, 6, 5, 4\]$/,
+      );
       throws(() => conv.forward(badX), RangeError, /with 3 channels/);
       expect(conv.weight.grad.toArray()).toEqual(before[0]);
       expect(conv.bias!.grad.toArray()).toEqual(before[1]);
@@ -206,21 +307,26 @@ for (const b of BACKENDS) {
 
     it('default init as PyTorch: U(±1/√fan_in) for weight and bias, reproducible with a seed', async () => {
       await init({ backend: b });
-      const a = new Conv2d(4, 6, [3, 2], { generator: new Generator(3) }), c = new Conv2d(4, 6, [3, 2], { generator: new Generator(3) });
-      const bound = 1 / Math.sqrt(4 * 3 * 2), w = a.weight.toArray();
+      const a = new Conv2d(4, 6, [3, 2], { generator: new Generator(3) }),
+        c = new Conv2d(4, 6, [3, 2], { generator: new Generator(3) });
+      const bound = 1 / Math.sqrt(4 * 3 * 2),
+        w = a.weight.toArray();
       expect(a.weight.shape).toEqual([6, 4, 3, 2]);
       expect(maxAbs(w)).toBeLessThanOrEqual(bound);
       expect(maxAbs(w)).toBeGreaterThan(0.9 * bound);
       expect(maxAbs(a.bias!.toArray())).toBeLessThanOrEqual(bound);
       expect(a.stateDict()).toEqual(c.stateDict());
       expect(Object.keys(a.stateDict())).toEqual(['weight', 'bias']);
-      a.dispose(); c.dispose();
+      a.dispose();
+      c.dispose();
     });
 
     it('memory stays flat over 2000 forward + backward steps, both layouts', async () => {
       await init({ backend: b });
       for (const layout of ['NCHW', 'NHWC'] as const) {
-        const conv = new Conv2d(2, 3, 3, { padding: 1, layout }), mp = new MaxPool2d(2, { layout }), ap = new AvgPool2d(3, { stride: 1, padding: 1, layout });
+        const conv = new Conv2d(2, 3, 3, { padding: 1, layout }),
+          mp = new MaxPool2d(2, { layout }),
+          ap = new AvgPool2d(3, { stride: 1, padding: 1, layout });
         const shape = layout === 'NCHW' ? [2, 2, 8, 8] : [2, 8, 8, 2];
         using x = tensor(randn(256, 9), shape);
         let after1 = 0;
@@ -235,7 +341,9 @@ for (const b of BACKENDS) {
           conv.backward(g1).dispose();
         }
         expect(memoryBytes()).toBe(after1);
-        conv.dispose(); mp.dispose(); ap.dispose();
+        conv.dispose();
+        mp.dispose();
+        ap.dispose();
       }
     });
   });

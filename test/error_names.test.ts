@@ -17,8 +17,12 @@ const { init, BatchNorm1d, BatchNorm2d, Module, Parameter, Sequential, foldBatch
 class MyLayer extends Module {
   static readonly kind = 'MyLayer';
   weight = new Parameter([2, 2], 1);
-  forward(x: never): never { return x; }
-  backward(x: never): never { return x; }
+  forward(x: never): never {
+    return x;
+  }
+  backward(x: never): never {
+    return x;
+  }
 }
 
 /** Calls that throw, each with the exact start of its message. */
@@ -33,8 +37,22 @@ function cases(m: typeof api): [() => unknown, string][] {
     [() => new m.BatchNorm2d(0), 'BatchNorm2d: numFeatures: expected a positive integer, got number 0'],
     [() => new m.BatchNorm1d(2).backward(x2()), 'BatchNorm1d.backward: call forward() first'],
     [() => new m.BatchNorm2d(2).loadStateDict(null as never), 'BatchNorm2d.loadStateDict: state: expected an object, got null'],
-    [() => { const l = new m.BatchNorm3d(2); l.dispose(); l.zeroGrad(); }, 'BatchNorm3d.zeroGrad: the layer was disposed'],
-    [() => { const l = new m.BatchNorm2d(2); l.dispose(); l.stateDict(); }, 'BatchNorm2d.stateDict: the layer was disposed'],
+    [
+      () => {
+        const l = new m.BatchNorm3d(2);
+        l.dispose();
+        l.zeroGrad();
+      },
+      'BatchNorm3d.zeroGrad: the layer was disposed',
+    ],
+    [
+      () => {
+        const l = new m.BatchNorm2d(2);
+        l.dispose();
+        l.stateDict();
+      },
+      'BatchNorm2d.stateDict: the layer was disposed',
+    ],
     [() => new m.Linear(3, 2).forward(x2()), 'Linear.forward: input: expected [N, 3], got [2, 2]'],
     [() => new m.Linear(3, 2).train('yes' as never), "Linear.train: mode: expected a boolean, got 'yes'"],
     [() => new m.Conv2d(2, 2, 1).loadStateDict({}), "Conv2d.loadStateDict: missing key 'weight'"],
@@ -53,11 +71,28 @@ function cases(m: typeof api): [() => unknown, string][] {
     [() => new m.SGD(null as never, { lr: 0.1 }), 'SGD: params: expected an array of Parameters'],
     [() => new m.Adam('x' as never), "Adam: params: expected an array of Parameters (model.parameters()), got 'x'"],
     [() => new m.AdamW(p(), { lr: -1 }), 'AdamW: lr: expected a finite number > 0, got number -1'],
-    [() => { const o = sgd(); o.lr = NaN; o.step(); }, 'SGD.step: lr: expected a finite number ≥ 0, got number NaN'],
-    [() => { const o = new m.Adam(p()); o.dispose(); o.step(); }, 'Adam.step: the optimizer was disposed'],
+    [
+      () => {
+        const o = sgd();
+        o.lr = NaN;
+        o.step();
+      },
+      'SGD.step: lr: expected a finite number ≥ 0, got number NaN',
+    ],
+    [
+      () => {
+        const o = new m.Adam(p());
+        o.dispose();
+        o.step();
+      },
+      'Adam.step: the optimizer was disposed',
+    ],
     [() => new m.StepLR(null as never, { stepSize: 1 }), 'StepLR: optimizer: expected an Optimizer (SGD, Adam, AdamW), got null'],
     [() => new m.StepLR(sgd(), null as never), 'StepLR: options: expected an object, got null'],
-    [() => new m.CosineAnnealingLR({ lr: 1 } as never, { tMax: 2 }), 'CosineAnnealingLR: optimizer: expected an Optimizer (SGD, Adam, AdamW), got Object'],
+    [
+      () => new m.CosineAnnealingLR({ lr: 1 } as never, { tMax: 2 }),
+      'CosineAnnealingLR: optimizer: expected an Optimizer (SGD, Adam, AdamW), got Object',
+    ],
     [() => new m.CosineAnnealingLR(sgd(), { tMax: 0 }), 'CosineAnnealingLR: tMax: expected a positive integer, got number 0'],
   ];
 }
@@ -94,7 +129,9 @@ for (const b of BACKENDS) {
         checkAll(api);
         // a user's layer with its own kind is named by it too
         const model = new Sequential(new MyLayer(), new BatchNorm1d(2));
-        expect(caught(() => foldBatchNorm(model)).message).toBe('foldBatchNorm: layer 0: no way to fold into MyLayer (pass options.makeFolded)');
+        expect(caught(() => foldBatchNorm(model)).message).toBe(
+          'foldBatchNorm: layer 0: no way to fold into MyLayer (pass options.makeFolded)',
+        );
       } finally {
         renamed.forEach((c, i) => Object.defineProperty(c, 'name', saved[i]));
       }
@@ -150,7 +187,17 @@ describe('an esbuild --minify bundle of the package', () => {
   let dir: string;
   let m: typeof api;
   beforeAll(async () => {
-    const out = await build({ entryPoints: ['src/index.ts'], bundle: true, minify: true, format: 'esm', platform: 'node', target: 'node20', write: false, external: ['cli-progress'], logLevel: 'error' });
+    const out = await build({
+      entryPoints: ['src/index.ts'],
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      write: false,
+      external: ['cli-progress'],
+      logLevel: 'error',
+    });
     dir = mkdtempSync(join(tmpdir(), 'bn-minified-'));
     const file = join(dir, 'index.mjs');
     writeFileSync(file, out.outputFiles[0].text);
@@ -158,7 +205,11 @@ describe('an esbuild --minify bundle of the package', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const [b, wasm] of [['js', null], ['wasm-simd', 'batchnorm-simd.wasm'], ['wasm', 'batchnorm.wasm']] as const) {
+  for (const [b, wasm] of [
+    ['js', null],
+    ['wasm-simd', 'batchnorm-simd.wasm'],
+    ['wasm', 'batchnorm.wasm'],
+  ] as const) {
     it(`${b}: classes are renamed, messages are not`, async () => {
       await m.init(wasm === null ? { backend: b } : { backend: b, module: readFileSync(join('build', wasm)) });
       expect(m.BatchNorm2d.name).not.toBe('BatchNorm2d');

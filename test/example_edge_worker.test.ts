@@ -16,7 +16,10 @@ const dir = (p: string) => fileURLToPath(new URL(`../examples/edge-worker/${p}`,
 const WORKERD = fileURLToPath(new URL('../node_modules/.bin/workerd', import.meta.url));
 const DIGITS = 20; // held-out digits sent to the Worker, each as JSON and as raw f32
 
-interface Prediction { probabilities: number[]; class: number }
+interface Prediction {
+  probabilities: number[];
+  class: number;
+}
 
 let proc: ChildProcess | null = null;
 let base = '';
@@ -33,7 +36,11 @@ function f32Body(x: Float32Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 const digit = (i: number) => pixels.subarray(i * PIXELS, (i + 1) * PIXELS);
-const asJson = (x: ArrayLike<number>) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pixels: Array.from(x) }) });
+const asJson = (x: ArrayLike<number>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ pixels: Array.from(x) }),
+});
 const asF32 = (x: Float32Array) => ({ method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: f32Body(x) });
 
 async function post(init: RequestInit, path = '/predict'): Promise<Response> {
@@ -46,17 +53,33 @@ async function post(init: RequestInit, path = '/predict'): Promise<Response> {
  */
 function postUnfinished(declared: number | null, sent: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${base}/predict`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream', ...(declared === null ? {} : { 'content-length': String(declared) }) },
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
-      res.on('end', () => { clearTimeout(timer); req.destroy(); resolve({ status: res.statusCode!, body }); });
+    const req = httpRequest(
+      `${base}/predict`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', ...(declared === null ? {} : { 'content-length': String(declared) }) },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          req.destroy();
+          resolve({ status: res.statusCode!, body });
+        });
+      },
+    );
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no answer to an unfinished body (declared ${declared}, sent ${sent})`));
+    }, 5000);
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
     });
-    const timer = setTimeout(() => { req.destroy(); reject(new Error(`no answer to an unfinished body (declared ${declared}, sent ${sent})`)); }, 5000);
-    req.on('error', (e) => { clearTimeout(timer); reject(e); });
     req.flushHeaders();
     if (sent > 0) req.write(new Uint8Array(sent));
   });
@@ -69,8 +92,12 @@ function startWorkerd(): Promise<number> {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
     proc = p;
-    p.stdout!.on('data', (d: Buffer) => { stderr += d.toString(); });
-    p.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.stdout!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    p.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     let control = '';
     p.stdio[3]!.on('data', (d: Buffer) => {
       control += d.toString();
@@ -119,8 +146,12 @@ beforeAll(async () => {
     // cold start: spawn → the first successful /predict (the model is loaded on that first request)
     for (;;) {
       const r = await post(asJson(digit(0))).catch(() => null);
-      if (r?.status === 200) { await r.json(); break; }
-      if (performance.now() - t0 > 20_000) throw new Error(`workerd: no successful /predict within 20 s (last status ${r?.status}): ${stderr}`);
+      if (r?.status === 200) {
+        await r.json();
+        break;
+      }
+      if (performance.now() - t0 > 20_000)
+        throw new Error(`workerd: no successful /predict within 20 s (last status ${r?.status}): ${stderr}`);
       await new Promise((res) => setTimeout(res, 10));
     }
     coldStartMs = performance.now() - t0;
@@ -132,7 +163,9 @@ beforeAll(async () => {
 
 afterAll(stopWorkerd);
 // if the run is torn down without afterAll, do not leave workerd behind
-process.once('exit', () => { proc?.kill('SIGKILL'); });
+process.once('exit', () => {
+  proc?.kill('SIGKILL');
+});
 
 describe('edge-worker example under workerd', () => {
   it('classifies held-out digits like the library does in Node, as JSON and as raw f32', async () => {
@@ -156,7 +189,11 @@ describe('edge-worker example under workerd', () => {
   it('answers every bad request with its 4xx and a clear error, and keeps serving', async () => {
     const good = Array.from(digit(1));
     const withPixel = (i: number, v: string) => `{"pixels":[${good.map((p, j) => (j === i ? v : String(p))).join(',')}]}`;
-    const rawWith = (i: number, v: number) => { const x = digit(1).slice(); x[i] = v; return f32Body(x); };
+    const rawWith = (i: number, v: number) => {
+      const x = digit(1).slice();
+      x[i] = v;
+      return f32Body(x);
+    };
     const json = (body: BodyInit) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const raw = (body: BodyInit) => ({ method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body });
     const cases: [string, RequestInit, number, RegExp, string?][] = [
@@ -174,16 +211,29 @@ describe('edge-worker example under workerd', () => {
       ['JSON that is not an object', json('[0.1, 0.2]'), 400, /expected an object \{"pixels": \[784 numbers in 0\.\.1\]\}/],
       ['JSON without pixels', json('{"pixel": []}'), 400, /expected an object \{"pixels"/],
       ['JSON that is not UTF-8', json(new Uint8Array([0x7b, 0xff, 0x7d])), 400, /^malformed JSON: /],
-      ['Content-Type text/plain', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ pixels: good }) }, 415, /unsupported Content-Type 'text\/plain'/],
+      [
+        'Content-Type text/plain',
+        { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ pixels: good }) },
+        415,
+        /unsupported Content-Type 'text\/plain'/,
+      ],
       ['no Content-Type', { method: 'POST', body: new Uint8Array(3136) }, 415, /unsupported Content-Type ''/],
       ['GET /predict', { method: 'GET' }, 405, /method GET not allowed: POST \/predict/, 'POST'],
-      ['PUT /predict', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' }, 405, /method PUT not allowed/, 'POST'],
+      [
+        'PUT /predict',
+        { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' },
+        405,
+        /method PUT not allowed/,
+        'POST',
+      ],
       ['POST /', asJson(good), 404, /no route \/: POST \/predict/],
       ['POST /predict/extra', asJson(good), 404, /no route \/predict\/extra/],
     ];
     for (const [name, req, status, message, allow] of cases) {
       const path = name.startsWith('POST /') ? name.slice(5) : '/predict';
-      const r = await post(req, path).catch((e: Error) => { throw new Error(`${name}: ${e.message}`, { cause: e }); });
+      const r = await post(req, path).catch((e: Error) => {
+        throw new Error(`${name}: ${e.message}`, { cause: e });
+      });
       const body = (await r.json()) as { error?: string };
       expect({ name, status: r.status }).toEqual({ name, status });
       expect(r.headers.get('content-type')).toBe('application/json');
@@ -192,7 +242,10 @@ describe('edge-worker example under workerd', () => {
     }
     // too large: refused from the Content-Length header alone (no byte sent), or once a chunked body
     // passes 64 KiB (80 KiB sent, the body never finished)
-    for (const [declared, sent, message] of [[64 * 1024 + 1, 0, /body too large: 65537 bytes, at most 65536/], [null, 80 * 1024, /body too large: more than 65536 bytes/]] as const) {
+    for (const [declared, sent, message] of [
+      [64 * 1024 + 1, 0, /body too large: 65537 bytes, at most 65536/],
+      [null, 80 * 1024, /body too large: more than 65536 bytes/],
+    ] as const) {
       const r = await postUnfinished(declared, sent);
       expect(r.status, `declared ${declared}`).toBe(413);
       expect((JSON.parse(r.body) as { error: string }).error).toMatch(message);
@@ -215,8 +268,10 @@ describe('edge-worker example under workerd', () => {
     }
     times.sort((a, b) => a - b);
     const median = (times[24]! + times[25]!) / 2;
-    console.log(`edge-worker under workerd: cold start ${coldStartMs.toFixed(0)} ms (spawn → first /predict; listening after ${listenMs.toFixed(0)} ms), `
-      + `warm /predict median ${median.toFixed(2)} ms (min ${times[0]!.toFixed(2)}, max ${times[49]!.toFixed(2)}) over 50 requests`);
+    console.log(
+      `edge-worker under workerd: cold start ${coldStartMs.toFixed(0)} ms (spawn → first /predict; listening after ${listenMs.toFixed(0)} ms), ` +
+        `warm /predict median ${median.toFixed(2)} ms (min ${times[0]!.toFixed(2)}, max ${times[49]!.toFixed(2)}) over 50 requests`,
+    );
     expect(coldStartMs).toBeGreaterThan(0);
     expect(median).toBeLessThan(100);
   });

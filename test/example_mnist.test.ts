@@ -4,16 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CLASSES,
-  PIXELS,
-  TOTAL,
-  batches,
-  loadMnist,
-  mix32,
-  permutation,
-  type Split,
-} from '../examples/mnist/data';
+import { CLASSES, PIXELS, TOTAL, batches, loadMnist, mix32, permutation, type Split } from '../examples/mnist/data';
 import { lineChart, percentileChart, rasterize, saveChart } from '../examples/mnist/charts';
 
 const bytes = (a: Float32Array | Int32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -115,9 +106,7 @@ describe('loadMnist', () => {
   });
 
   it('rejects sizes that do not fit', () => {
-    expect(() => loadMnist({ trainSize: 9000, testSize: 2000 })).toThrow(
-      'loadMnist: testSize: expected an integer in [0, 1000], got 2000',
-    );
+    expect(() => loadMnist({ trainSize: 9000, testSize: 2000 })).toThrow('loadMnist: testSize: expected an integer in [0, 1000], got 2000');
     expect(() => loadMnist({ seed: -1 })).toThrow('loadMnist: seed: expected an integer in [0, 4294967295], got -1');
   });
 });
@@ -150,8 +139,7 @@ describe('batches', () => {
   });
 
   it('has one order per (seed, epoch)', () => {
-    const order = (seed: number, epoch: number) =>
-      Array.from(batches(x, y, n, 100, { seed, epoch })).flatMap((b) => Array.from(b.index));
+    const order = (seed: number, epoch: number) => Array.from(batches(x, y, n, 100, { seed, epoch })).flatMap((b) => Array.from(b.index));
     expect(order(1, 0)).toEqual(order(1, 0));
     expect(order(1, 1)).not.toEqual(order(1, 0));
     expect(order(2, 0)).not.toEqual(order(1, 0));
@@ -181,8 +169,23 @@ describe('charts', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const series = [
-    { name: 'without BN', points: [[0, 2.3], [100, 1.2], [200, 0.8]] as [number, number][] },
-    { name: 'with BN <&>', points: [[0, 2.3], [100, 0.5], [200, Number.NaN]] as [number, number][], dashed: true },
+    {
+      name: 'without BN',
+      points: [
+        [0, 2.3],
+        [100, 1.2],
+        [200, 0.8],
+      ] as [number, number][],
+    },
+    {
+      name: 'with BN <&>',
+      points: [
+        [0, 2.3],
+        [100, 0.5],
+        [200, Number.NaN],
+      ] as [number, number][],
+      dashed: true,
+    },
   ];
 
   it('lineChart renders an SVG of the requested size with title, axis titles and series names', async () => {
@@ -208,7 +211,8 @@ describe('charts', () => {
   });
 
   it('draws text in the PNG with the bundled font, without system fonts', () => {
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><text x="4" y="28" font-family="sans-serif" font-size="24">Axis</text></svg>';
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><text x="4" y="28" font-family="sans-serif" font-size="24">Axis</text></svg>';
     const ink = (pixels: Buffer) => {
       let dark = 0;
       for (let k = 0; k < pixels.length; k += 4) if (pixels[k]! < 128 && pixels[k + 3]! > 0) dark++;
@@ -236,14 +240,14 @@ describe('charts', () => {
   });
 
   it('rejects malformed series with the argument named', async () => {
-    await expect(
-      lineChart({ title: 't', xTitle: 'x', yTitle: 'y', series: [series[0]!, { ...series[0]! }] }),
-    ).rejects.toThrow('lineChart: series[1].name: expected a name not used by another series, got "without BN"');
+    await expect(lineChart({ title: 't', xTitle: 'x', yTitle: 'y', series: [series[0]!, { ...series[0]! }] })).rejects.toThrow(
+      'lineChart: series[1].name: expected a name not used by another series, got "without BN"',
+    );
     await expect(
       percentileChart({ title: 't', series: [{ name: 'a', steps: [0, 1], p15: [0], p50: [0, 0], p85: [0, 0] }] }),
     ).rejects.toThrow('percentileChart: series[0].p15: expected an array of 2 numbers (as steps), got an array of 1');
-    await expect(
-      lineChart({ title: 't', xTitle: 'x', yTitle: 'y', series, logX: true }),
-    ).rejects.toThrow('lineChart: series[0].points: expected x > 0 with logX, got 0');
+    await expect(lineChart({ title: 't', xTitle: 'x', yTitle: 'y', series, logX: true })).rejects.toThrow(
+      'lineChart: series[0].points: expected x > 0 with logX, got 0',
+    );
   });
 });

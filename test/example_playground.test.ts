@@ -16,7 +16,9 @@ describe.skipIf(!inNode)('browser playground', () => {
   it('trains with and without BN in a worker and classifies a drawn digit', async () => {
     const t0 = Date.now();
     const { buildPlayground } = await load<{ buildPlayground(o?: { log?: boolean }): Promise<void> }>('../examples/playground/build.mjs');
-    const { startServer } = await load<{ startServer(port: number): Promise<{ server: import('node:http').Server; url: string }> }>('../examples/playground/serve.mjs');
+    const { startServer } = await load<{ startServer(port: number): Promise<{ server: import('node:http').Server; url: string }> }>(
+      '../examples/playground/serve.mjs',
+    );
     const { chromium } = await load<typeof import('playwright-core')>('playwright-core');
     const os = await load<typeof import('node:os')>('node:os');
     const path = await load<typeof import('node:path')>('node:path');
@@ -25,8 +27,16 @@ describe.skipIf(!inNode)('browser playground', () => {
     const { server, url } = await startServer(0);
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
@@ -36,8 +46,10 @@ describe.skipIf(!inNode)('browser playground', () => {
       await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('ready'), null, { timeout: 15_000 });
       const tReady = Date.now();
       await page.click('#train');
-      await page.waitForFunction((target) => parseFloat(document.getElementById('acc-bn')!.textContent!) >= target, TARGET,
-        { timeout: 25_000, polling: 100 });
+      await page.waitForFunction((target) => parseFloat(document.getElementById('acc-bn')!.textContent!) >= target, TARGET, {
+        timeout: 25_000,
+        polling: 100,
+      });
       const tTrained = Date.now();
       const stepsPerSec = Number(await page.textContent('#steps-per-s'));
       expect(stepsPerSec).toBeGreaterThan(0);
@@ -63,13 +75,13 @@ describe.skipIf(!inNode)('browser playground', () => {
       // for the README's picture, longer curves (about 3 s more)
       if (update) await page.waitForFunction(() => Number(document.getElementById('step')!.textContent) >= 1200, null, { timeout: 30_000 });
       await page.waitForTimeout(300); // let the curves redraw once more
-      const shot = update
-        ? path.resolve('docs/img/playground.png')
-        : path.join(os.tmpdir(), 'batchnorm-wasm-playground.png'); // one file, overwritten each run
+      const shot = update ? path.resolve('docs/img/playground.png') : path.join(os.tmpdir(), 'batchnorm-wasm-playground.png'); // one file, overwritten each run
       await page.screenshot({ path: shot, fullPage: true });
       expect(errors).toEqual([]);
-      console.log(`playground: ready ${tReady - t0} ms, BN ≥ ${TARGET} % after ${tTrained - tReady} ms of training ` +
-        `(${stepsPerSec} steps/s, no BN ${plain}), drew a '1' → ${cls} (${(probs[cls]! * 100).toFixed(1)} %), screenshot ${shot}`);
+      console.log(
+        `playground: ready ${tReady - t0} ms, BN ≥ ${TARGET} % after ${tTrained - tReady} ms of training ` +
+          `(${stepsPerSec} steps/s, no BN ${plain}), drew a '1' → ${cls} (${(probs[cls]! * 100).toFixed(1)} %), screenshot ${shot}`,
+      );
     } finally {
       await browser.close();
       await new Promise((r) => server.close(r));

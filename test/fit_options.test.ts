@@ -2,8 +2,20 @@
 // label checked before a training step moves state, and nothing allocated left behind by a throw.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  init, tensor, BatchNorm1d, Generator, Linear, Module, ReLU, SGD, Sequential, Tensor,
-  fit, evaluate, predict, type Dataset,
+  init,
+  tensor,
+  BatchNorm1d,
+  Generator,
+  Linear,
+  Module,
+  ReLU,
+  SGD,
+  Sequential,
+  Tensor,
+  fit,
+  evaluate,
+  predict,
+  type Dataset,
 } from '../src/index';
 import { runtime } from '../src/runtime/index';
 import { BACKENDS } from './helpers';
@@ -15,17 +27,35 @@ function model(): Sequential {
 
 /** n samples of 6 features, labels cycling through 0..3 (a label may then be spoiled by a test). */
 function data(n: number): Dataset {
-  return { x: Float32Array.from({ length: n * 6 }, (_, i) => Math.sin(i * 0.7)), y: Int32Array.from({ length: n }, (_, i) => i % 4), shape: [6] };
+  return {
+    x: Float32Array.from({ length: n * 6 }, (_, i) => Math.sin(i * 0.7)),
+    y: Int32Array.from({ length: n }, (_, i) => i % 4),
+    shape: [6],
+  };
 }
 
 /** Wraps the active runtime's alloc and free; `live` holds the pointers allocated and not yet freed. */
 function countAllocations(): { live: Set<number>; restore(): void } {
   const k = runtime().k;
-  const alloc = k.alloc, free = k.free;
+  const alloc = k.alloc,
+    free = k.free;
   const live = new Set<number>();
-  k.alloc = (bytes) => { const p = alloc(bytes); live.add(p); return p; };
-  k.free = (p) => { live.delete(p); free(p); };
-  return { live, restore: () => { k.alloc = alloc; k.free = free; } };
+  k.alloc = (bytes) => {
+    const p = alloc(bytes);
+    live.add(p);
+    return p;
+  };
+  k.free = (p) => {
+    live.delete(p);
+    free(p);
+  };
+  return {
+    live,
+    restore: () => {
+      k.alloc = alloc;
+      k.free = free;
+    },
+  };
 }
 
 /** Every state value and gradient of `m`, copied. */
@@ -76,40 +106,55 @@ for (const b of BACKENDS) {
     });
 
     it('batchSize must be a positive integer: a string, a fraction or NaN is an error, not a wrong loss', async () => {
-      const m = model(), d = data(8), opt = new SGD(m.parameters(), { lr: 0.1 });
+      const m = model(),
+        d = data(8),
+        opt = new SGD(m.parameters(), { lr: 0.1 });
       for (const bs of ['4', 0.5, NaN, 2 ** 53, null]) {
         expect(() => evaluate(m, d, { batchSize: bs as number })).toThrow(/^evaluate: batchSize: expected a positive integer, got /);
-        expect(() => predict(m, d.x, d.shape, { batchSize: bs as number })).toThrow(/^predict: batchSize: expected a positive integer, got /);
-        await expect(fit(m, d, { epochs: 1, batchSize: bs as number, optimizer: opt })).rejects.toThrow(/^fit: batchSize: expected a positive integer, got /);
+        expect(() => predict(m, d.x, d.shape, { batchSize: bs as number })).toThrow(
+          /^predict: batchSize: expected a positive integer, got /,
+        );
+        await expect(fit(m, d, { epochs: 1, batchSize: bs as number, optimizer: opt })).rejects.toThrow(
+          /^fit: batchSize: expected a positive integer, got /,
+        );
       }
-      m.dispose(); opt.dispose();
+      m.dispose();
+      opt.dispose();
     });
 
     it('batchSize 0 or -1 is an error, not an endless loop', () => {
-      const m = model(), d = data(8);
+      const m = model(),
+        d = data(8);
       for (const bs of [0, -1]) {
         expect(() => evaluate(m, d, { batchSize: bs })).toThrow(RangeError);
         expect(() => evaluate(m, d, { batchSize: bs })).toThrow(`evaluate: batchSize: expected a positive integer, got number ${bs}`);
-        expect(() => predict(m, d.x, d.shape, { batchSize: bs })).toThrow(`predict: batchSize: expected a positive integer, got number ${bs}`);
+        expect(() => predict(m, d.x, d.shape, { batchSize: bs })).toThrow(
+          `predict: batchSize: expected a positive integer, got number ${bs}`,
+        );
       }
       m.dispose();
     });
 
     it('unknown options of evaluate and predict are rejected, and their errors name the function', () => {
-      const m = model(), d = data(8);
+      const m = model(),
+        d = data(8);
       expect(() => evaluate(m, d, { batchsize: 4 } as object)).toThrow(/^evaluate: unknown option 'batchsize'/);
       expect(() => predict(m, d.x, d.shape, { batch: 4 } as object)).toThrow(/^predict: unknown option 'batch'/);
       expect(() => evaluate(m, d, { loss: 'ce' } as object)).toThrow(/^evaluate: loss: expected a CrossEntropyLoss, got 'ce'/);
       expect(() => evaluate(null as unknown as Module, d)).toThrow(/^evaluate: model: expected a Module, got null/);
       expect(() => predict(null as unknown as Module, d.x, d.shape)).toThrow(/^predict: model: expected a Module, got null/);
-      expect(() => (predict as (m: Module, x: Float32Array) => Float32Array)(m, d.x)).toThrow(/^predict: shape: expected an array of positive integers, got undefined/);
+      expect(() => (predict as (m: Module, x: Float32Array) => Float32Array)(m, d.x)).toThrow(
+        /^predict: shape: expected an array of positive integers, got undefined/,
+      );
       expect(() => predict(m, d.x, [-6])).toThrow(/^predict: shape: expected an array of positive integers, got \[number -6\]/);
       expect(() => predict(m, d.x, [0])).toThrow(/^predict: shape: /);
       m.dispose();
     });
 
     it('fit rejects mistyped shuffle, dropLast, progress, callbacks and seed before training', async () => {
-      const m = model(), d = data(8), opt = new SGD(m.parameters(), { lr: 0.1 });
+      const m = model(),
+        d = data(8),
+        opt = new SGD(m.parameters(), { lr: 0.1 });
       const before = snapshot(m);
       const bad: [object, RegExp][] = [
         [{ shuffle: 'no' }, /^fit: shuffle: expected a boolean, got 'no'/],
@@ -127,31 +172,39 @@ for (const b of BACKENDS) {
         await expect(fit(m, d, { epochs: 1, batchSize: 4, optimizer: opt, progress: false, ...extra })).rejects.toThrow(message);
       }
       expect(snapshot(m)).toEqual(before);
-      m.dispose(); opt.dispose();
+      m.dispose();
+      opt.dispose();
     });
 
     it('fit with a label ≥ the class count moves no state and leaves no allocation behind', async () => {
-      const m = model(), opt = new SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
+      const m = model(),
+        opt = new SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
       const d = data(8);
       await fit(m, d, { epochs: 1, batchSize: 4, optimizer: opt, progress: false }); // warm up: workspaces, momentum buffers
       const before = snapshot(m);
       const bad = data(8);
       bad.y[5] = 4;
       counter = countAllocations();
-      await expect(fit(m, bad, { epochs: 1, batchSize: 4, optimizer: opt, progress: false })).rejects.toThrow(/^fit: data\.y\[5\]: expected a class in \[0, 4\) \(the model's outputs\), got 4/);
+      await expect(fit(m, bad, { epochs: 1, batchSize: 4, optimizer: opt, progress: false })).rejects.toThrow(
+        /^fit: data\.y\[5\]: expected a class in \[0, 4\) \(the model's outputs\), got 4/,
+      );
       expect(snapshot(m)).toEqual(before);
       // a bad validation label is found before training too, not after the first epoch
       const badValidation = data(4);
       badValidation.y[2] = -1;
-      await expect(fit(m, d, { epochs: 1, batchSize: 4, optimizer: opt, progress: false, validation: badValidation })).rejects.toThrow(/^fit: validation\.y\[2\]: expected a class in \[0, 4\)/);
+      await expect(fit(m, d, { epochs: 1, batchSize: 4, optimizer: opt, progress: false, validation: badValidation })).rejects.toThrow(
+        /^fit: validation\.y\[2\]: expected a class in \[0, 4\)/,
+      );
       expect(snapshot(m)).toEqual(before);
       // what the layers keep from their last forward is theirs: freed when they are
-      m.dispose(); opt.dispose();
+      m.dispose();
+      opt.dispose();
       expect([...counter.live]).toEqual([]);
     });
 
     it('evaluate with a bad label throws, names the sample and leaves no allocation behind', () => {
-      const m = model(), d = data(12);
+      const m = model(),
+        d = data(12);
       evaluate(m, d, { batchSize: 4 }); // warm up
       d.y[9] = 7;
       counter = countAllocations();
@@ -162,7 +215,8 @@ for (const b of BACKENDS) {
     });
 
     it('a forward that throws inside evaluate or predict leaves no allocation behind', () => {
-      const m = new Throws(), d = data(8);
+      const m = new Throws(),
+        d = data(8);
       counter = countAllocations();
       expect(() => evaluate(m, d, { batchSize: 4 })).toThrow('forward failed');
       expect(() => predict(m, d.x, d.shape, { batchSize: 4 })).toThrow('forward failed');
@@ -170,15 +224,24 @@ for (const b of BACKENDS) {
     });
 
     it('model.eval() in a callback does not leave the rest of the epoch in eval mode', async () => {
-      const spy = new Spy(model()), opt = new SGD(spy.parameters(), { lr: 0.1 });
+      const spy = new Spy(model()),
+        opt = new SGD(spy.parameters(), { lr: 0.1 });
       await fit(spy, data(16), {
-        epochs: 2, batchSize: 4, optimizer: opt, progress: false,
-        callbacks: { onBatchEnd: () => { spy.eval(); } },
+        epochs: 2,
+        batchSize: 4,
+        optimizer: opt,
+        progress: false,
+        callbacks: {
+          onBatchEnd: () => {
+            spy.eval();
+          },
+        },
       });
       const steps = spy.calls.filter((c) => c.n === 4);
       expect(steps).toHaveLength(8);
       expect(steps.map((c) => c.training)).toEqual(Array(8).fill(true));
-      spy.dispose(); opt.dispose();
+      spy.dispose();
+      opt.dispose();
     });
   });
 }
@@ -187,24 +250,31 @@ describe('fit, evaluate and predict still agree on good input', () => {
   it('fit trains a BatchNorm without running statistics (which needs two samples in eval mode too)', async () => {
     await init({ backend: 'wasm' });
     const gen = new Generator(5);
-    const m = new Sequential(new Linear(6, 8, { generator: gen }), new BatchNorm1d(8, { trackRunningStats: false }), new ReLU(), new Linear(8, 4, { generator: gen }));
+    const m = new Sequential(
+      new Linear(6, 8, { generator: gen }),
+      new BatchNorm1d(8, { trackRunningStats: false }),
+      new ReLU(),
+      new Linear(8, 4, { generator: gen }),
+    );
     const opt = new SGD(m.parameters(), { lr: 0.1 });
     const logs = await fit(m, data(16), { epochs: 3, batchSize: 4, optimizer: opt, progress: false, validation: data(8) });
     expect(logs).toHaveLength(3);
     expect(logs.every((l) => Number.isFinite(l.loss) && Number.isFinite(l.valLoss!))).toBe(true);
-    m.dispose(); opt.dispose();
+    m.dispose();
+    opt.dispose();
   });
-
 
   it('predict equals a forward in eval mode; evaluate in batches equals one batch', async () => {
     await init({ backend: 'js' });
-    const m = model(), d = data(10);
+    const m = model(),
+      d = data(10);
     m.eval();
     using x = tensor(d.x, [10, 6]);
     using y = m.forward(x);
     m.train();
     expect(predict(m, d.x, d.shape, { batchSize: 3 })).toEqual(y.toArray());
-    const one = evaluate(m, d, { batchSize: 10 }), three = evaluate(m, d, { batchSize: 3 });
+    const one = evaluate(m, d, { batchSize: 10 }),
+      three = evaluate(m, d, { batchSize: 3 });
     expect(three.accuracy).toBe(one.accuracy);
     expect(three.loss).toBeCloseTo(one.loss, 5);
     m.dispose();

@@ -1,6 +1,21 @@
 // foldBatchNorm: the folded inference model computes what the original computes in eval mode.
 import { describe, expect, it } from 'vitest';
-import { init, tensor, BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, SGD, CrossEntropyLoss, foldBatchNorm, Generator } from '../src/index';
+import {
+  init,
+  tensor,
+  BatchNorm1d,
+  BatchNorm2d,
+  Conv2d,
+  Flatten,
+  Linear,
+  MaxPool2d,
+  ReLU,
+  Sequential,
+  SGD,
+  CrossEntropyLoss,
+  foldBatchNorm,
+  Generator,
+} from '../src/index';
 import { BACKENDS } from './helpers';
 import { maxAbs, maxAbsDiff, randn } from './reference';
 
@@ -12,7 +27,13 @@ for (const b of BACKENDS) {
     it('Linear-BN-ReLU-Linear-BN folds to Linear-ReLU-Linear with equal outputs', async () => {
       await init({ backend: b });
       const gen = new Generator(3);
-      const model = new Sequential(new Linear(30, 20, { generator: gen }), new BatchNorm1d(20), new ReLU(), new Linear(20, 7, { generator: gen }), new BatchNorm1d(7, { affine: false }));
+      const model = new Sequential(
+        new Linear(30, 20, { generator: gen }),
+        new BatchNorm1d(20),
+        new ReLU(),
+        new Linear(20, 7, { generator: gen }),
+        new BatchNorm1d(7, { affine: false }),
+      );
       // a few training steps so running statistics and γ, β are not trivial
       const opt = new SGD(model.parameters(), { lr: 0.1 });
       const lossFn = new CrossEntropyLoss();
@@ -20,7 +41,10 @@ for (const b of BACKENDS) {
         opt.zeroGrad();
         using x = tensor(randn(16 * 30, s, 1, 2), [16, 30]);
         using y = model.forward(x);
-        lossFn.forward(y, Array.from({ length: 16 }, (_, i) => (i * 3 + s) % 7));
+        lossFn.forward(
+          y,
+          Array.from({ length: 16 }, (_, i) => (i * 3 + s) % 7),
+        );
         using g = lossFn.backward();
         model.backward(g).dispose();
         opt.step();
@@ -39,8 +63,14 @@ for (const b of BACKENDS) {
         await init({ backend: b });
         const gen = new Generator(4);
         const model = new Sequential(
-          new Conv2d(2, 5, 3, { padding: 1, layout, generator: gen }), new BatchNorm2d(5, { activation: 'relu', layout }), new MaxPool2d(2, { layout }),
-          new Conv2d(5, 6, 3, { stride: 2, layout, generator: gen }), new BatchNorm2d(6, { activation: 'relu', layout }), new Flatten(), new Linear(6, 3, { generator: gen }));
+          new Conv2d(2, 5, 3, { padding: 1, layout, generator: gen }),
+          new BatchNorm2d(5, { activation: 'relu', layout }),
+          new MaxPool2d(2, { layout }),
+          new Conv2d(5, 6, 3, { stride: 2, layout, generator: gen }),
+          new BatchNorm2d(6, { activation: 'relu', layout }),
+          new Flatten(),
+          new Linear(6, 3, { generator: gen }),
+        );
         const shape = layout === 'NCHW' ? [4, 2, 6, 6] : [4, 6, 6, 2];
         const opt = new SGD(model.parameters(), { lr: 0.05 });
         const lossFn = new CrossEntropyLoss();
@@ -55,7 +85,15 @@ for (const b of BACKENDS) {
         }
         model.eval();
         const folded = foldBatchNorm(model);
-        expect(folded.layers.map((l) => l.constructor.name)).toEqual(['Conv2d', 'ReLU', 'MaxPool2d', 'Conv2d', 'ReLU', 'Flatten', 'Linear']);
+        expect(folded.layers.map((l) => l.constructor.name)).toEqual([
+          'Conv2d',
+          'ReLU',
+          'MaxPool2d',
+          'Conv2d',
+          'ReLU',
+          'Flatten',
+          'Linear',
+        ]);
         using x = tensor(randn(4 * 72, 77, 0.5, 1), shape);
         const want = model.forward(x).toArray();
         const got = folded.forward(x).toArray();
@@ -65,8 +103,12 @@ for (const b of BACKENDS) {
 
     it('refuses a BatchNorm without running statistics and a channel mismatch', async () => {
       await init({ backend: b });
-      expect(() => foldBatchNorm(new Sequential(new Linear(3, 4), new BatchNorm1d(4, { trackRunningStats: false })))).toThrow(/^foldBatchNorm: layer 1: a BatchNorm without running statistics cannot be folded$/);
-      expect(() => foldBatchNorm(new Sequential(new Linear(3, 4), new BatchNorm1d(5)))).toThrow(/^foldBatchNorm: layer 1: BatchNorm has 5 features, layer 0 has 4 outputs$/);
+      expect(() => foldBatchNorm(new Sequential(new Linear(3, 4), new BatchNorm1d(4, { trackRunningStats: false })))).toThrow(
+        /^foldBatchNorm: layer 1: a BatchNorm without running statistics cannot be folded$/,
+      );
+      expect(() => foldBatchNorm(new Sequential(new Linear(3, 4), new BatchNorm1d(5)))).toThrow(
+        /^foldBatchNorm: layer 1: BatchNorm has 5 features, layer 0 has 4 outputs$/,
+      );
       expect(() => foldBatchNorm({} as never)).toThrow(/^foldBatchNorm: model: expected a Sequential, got Object$/);
     });
   });

@@ -10,10 +10,17 @@ export const BACKENDS = ['wasm-simd', 'wasm-relaxed', 'wasm', 'js'] as const;
 /** The layer class and layout option that take an input of `layout`. */
 export function makeLayer(layout: Layout, c: number, options: BatchNormOptions = {}): BatchNorm1d | BatchNorm2d | BatchNorm3d {
   switch (layout) {
-    case 'NC': return new BatchNorm1d(c, options);
-    case 'NCL': case 'NLC': return new BatchNorm1d(c, { ...options, layout });
-    case 'NCHW': case 'NHWC': return new BatchNorm2d(c, { ...options, layout });
-    case 'NCDHW': case 'NDHWC': return new BatchNorm3d(c, { ...options, layout });
+    case 'NC':
+      return new BatchNorm1d(c, options);
+    case 'NCL':
+    case 'NLC':
+      return new BatchNorm1d(c, { ...options, layout });
+    case 'NCHW':
+    case 'NHWC':
+      return new BatchNorm2d(c, { ...options, layout });
+    case 'NCDHW':
+    case 'NDHWC':
+      return new BatchNorm3d(c, { ...options, layout });
   }
 }
 
@@ -30,7 +37,13 @@ export function values(n: number, seed = 1): Float32Array {
 
 /** A tensor of `shape` holding values(size, seed). */
 export function filled(shape: readonly number[], seed = 1): Tensor {
-  return tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+  return tensor(
+    values(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
 }
 
 /** The bit patterns of f32 values, so that -0 and NaN payloads count as changes too. */
@@ -40,7 +53,11 @@ export type ErrorClass = new (...args: never[]) => Error;
 
 /** The error `fn` throws; fails when it returns. */
 export function caught(fn: () => unknown): Error {
-  try { fn(); } catch (e) { return e as Error; }
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
   throw new Error('expected the call to throw, but it returned');
 }
 
@@ -54,7 +71,11 @@ export function throwsLike(fn: () => unknown, cls: ErrorClass, re: RegExp): void
 /** p rejects with exactly an instance of `cls` whose message matches `re`. */
 export async function rejectsLike(p: Promise<unknown>, cls: ErrorClass, re: RegExp): Promise<void> {
   let e: Error | undefined;
-  try { await p; } catch (err) { e = err as Error; }
+  try {
+    await p;
+  } catch (err) {
+    e = err as Error;
+  }
   if (!e) throw new Error('expected a rejection, but the promise resolved');
   expect(e.constructor).toBe(cls);
   expect(e.message).toMatch(re);
@@ -63,12 +84,16 @@ export async function rejectsLike(p: Promise<unknown>, cls: ErrorClass, re: RegE
 type Arr = ArrayLike<number>;
 /** Permutes a 4-D array of `shape` by `perm` (NCHW → NHWC: [0, 2, 3, 1]; back: [0, 3, 1, 2]). */
 export function permute(a: Arr, shape: readonly number[], perm: readonly number[]): Float32Array {
-  const out = new Float32Array(a.length), to = perm.map((d) => shape[d]);
+  const out = new Float32Array(a.length),
+    to = perm.map((d) => shape[d]);
   const st = [shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1];
   let j = 0;
-  for (let i0 = 0; i0 < to[0]; i0++) for (let i1 = 0; i1 < to[1]; i1++) for (let i2 = 0; i2 < to[2]; i2++) for (let i3 = 0; i3 < to[3]; i3++) {
-    out[j++] = a[i0 * st[perm[0]] + i1 * st[perm[1]] + i2 * st[perm[2]] + i3 * st[perm[3]]];
-  }
+  for (let i0 = 0; i0 < to[0]; i0++)
+    for (let i1 = 0; i1 < to[1]; i1++)
+      for (let i2 = 0; i2 < to[2]; i2++)
+        for (let i3 = 0; i3 < to[3]; i3++) {
+          out[j++] = a[i0 * st[perm[0]] + i1 * st[perm[1]] + i2 * st[perm[2]] + i3 * st[perm[3]]];
+        }
   return out;
 }
 export const toNHWC = (a: Arr, s: readonly number[]) => permute(a, s, [0, 2, 3, 1]);

@@ -36,21 +36,33 @@ for (const b of BACKENDS) {
       });
 
       it('rejects a bad backend name', async () => {
-        await keeps(init({ backend: 'gpu' as never }), TypeError, /^init: options\.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got 'gpu'$/);
+        await keeps(
+          init({ backend: 'gpu' as never }),
+          TypeError,
+          /^init: options\.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got 'gpu'$/,
+        );
         await keeps(init({ backend: 'WASM' as never }), TypeError, /options\.backend: expected .*got 'WASM'$/);
       });
 
       // backend: null is not "omitted": it is rejected, and the active backend stays.
       it('rejects backend: null', async () => {
         try {
-          await keeps(init({ backend: null as never }), TypeError, /^init: options\.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got null$/);
+          await keeps(
+            init({ backend: null as never }),
+            TypeError,
+            /^init: options\.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got null$/,
+          );
         } finally {
           await init({ backend: b });
         }
       });
 
       it("rejects a module with the 'js' backend", async () => {
-        await keeps(init({ backend: 'js', module: new Uint8Array(8) }), TypeError, /^init: options\.module: the 'js' backend takes no module$/);
+        await keeps(
+          init({ backend: 'js', module: new Uint8Array(8) }),
+          TypeError,
+          /^init: options\.module: the 'js' backend takes no module$/,
+        );
       });
 
       it('rejects a module of the wrong type, and bytes that are not WebAssembly', async () => {
@@ -66,7 +78,11 @@ for (const b of BACKENDS) {
       it('rejects a valid WebAssembly module that lacks the kernels', async () => {
         const empty = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
         try {
-          await keeps(init({ backend: 'wasm', module: empty }), TypeError, /^init: options\.module: not a batchnorm-wasm module \(missing exports: .*\balloc\b/);
+          await keeps(
+            init({ backend: 'wasm', module: empty }),
+            TypeError,
+            /^init: options\.module: not a batchnorm-wasm module \(missing exports: .*\balloc\b/,
+          );
         } finally {
           await init({ backend: b });
         }

@@ -30,7 +30,13 @@ function typeArities(): Map<string, number> {
 /** Arity of each function a build exports, from a fresh instance (not the runtime's wrapped `k`). */
 async function wasmArities(build: WasmBuild): Promise<Map<string, number>> {
   const bytes = readFileSync(new URL(`build/${WASM_FILES[build]}`, root));
-  const { instance } = await WebAssembly.instantiate(bytes, { env: { abort: () => { throw new Error('abort'); } } });
+  const { instance } = await WebAssembly.instantiate(bytes, {
+    env: {
+      abort: () => {
+        throw new Error('abort');
+      },
+    },
+  });
   const out = new Map<string, number>();
   for (const [name, v] of Object.entries(instance.exports)) if (typeof v === 'function') out.set(name, v.length);
   return out;
@@ -53,7 +59,7 @@ describe('the kernel interface', () => {
     for (const [name, n] of t) expect(n, name).toBeGreaterThan(0);
   });
 
-  it('the pure-JS backend has exactly the Kernels type\'s functions, with its arities', async () => {
+  it("the pure-JS backend has exactly the Kernels type's functions, with its arities", async () => {
     expect(sorted(await jsArities())).toEqual(sorted(typeArities()));
   });
 
@@ -82,14 +88,21 @@ describe('one face per kernel family', () => {
   const families = [...new Set(assemblyModules().map(familyOf))];
 
   it('assembly/index.ts re-exports every family', () => {
-    expect(families).toEqual(expect.arrayContaining(['memory', 'batchnorm', 'roofline', 'activations', 'loss', 'optim', 'reduce', 'gemm', 'conv', 'pool']));
+    expect(families).toEqual(
+      expect.arrayContaining(['memory', 'batchnorm', 'roofline', 'activations', 'loss', 'optim', 'reduce', 'gemm', 'conv', 'pool']),
+    );
   });
 
   for (const family of families) {
     // memory has no src/kernels/ face: the runtime owns allocation (src/runtime/index.ts)
     it(`${family}: the assembly and src/js faces export the same functions${family === 'memory' ? '' : `, beside src/kernels/${family}.ts`}`, async () => {
-      const wasm = assemblyModules().filter((m) => familyOf(m) === family).flatMap(assemblyExports).filter((n) => !WASM_ONLY.includes(n));
-      const js = Object.entries(await import(`../src/js/${family}.ts`)).filter(([, v]) => typeof v === 'function').map(([n]) => n);
+      const wasm = assemblyModules()
+        .filter((m) => familyOf(m) === family)
+        .flatMap(assemblyExports)
+        .filter((n) => !WASM_ONLY.includes(n));
+      const js = Object.entries(await import(`../src/js/${family}.ts`))
+        .filter(([, v]) => typeof v === 'function')
+        .map(([n]) => n);
       // src/js/memory.ts also makes the views (f32, f64, i32) and counts bytes: runtime services, not kernels
       const services = family === 'memory' ? ['f32', 'f64', 'i32', 'heldBytes'] : [];
       expect(js.filter((n) => !services.includes(n)).sort()).toEqual(wasm.sort());

@@ -1,14 +1,43 @@
 // A constructor or call that throws leaves no allocation behind: counted by wrapping the backend's
 // alloc/free, and by making each allocation of a call fail in turn. Runs against every backend.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { init, tensor, batchNorm, Adam, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, Conv2d, Dropout, Flatten, Generator, Linear, manualSeed, MaxPool2d, Module, Parameter, ReLU, Sequential, SGD, Sigmoid, foldBatchNorm } from '../src/index';
+import {
+  init,
+  tensor,
+  batchNorm,
+  Adam,
+  AvgPool2d,
+  BatchNorm1d,
+  BatchNorm2d,
+  BatchNorm3d,
+  Conv2d,
+  Dropout,
+  Flatten,
+  Generator,
+  Linear,
+  manualSeed,
+  MaxPool2d,
+  Module,
+  Parameter,
+  ReLU,
+  Sequential,
+  SGD,
+  Sigmoid,
+  foldBatchNorm,
+} from '../src/index';
 import { BACKENDS } from './helpers';
 import { caught, countAllocations, type AllocationCounter } from './alloc_count';
 
 /** A trained-looking Linear-BN model whose second BN cannot be folded (no running statistics). */
 function unfoldable(): Sequential {
   const gen = new Generator(2);
-  return new Sequential(new Linear(3, 4, { generator: gen }), new BatchNorm1d(4), new ReLU(), new Linear(4, 2, { generator: gen }), new BatchNorm1d(2, { trackRunningStats: false }));
+  return new Sequential(
+    new Linear(3, 4, { generator: gen }),
+    new BatchNorm1d(4),
+    new ReLU(),
+    new Linear(4, 2, { generator: gen }),
+    new BatchNorm1d(2, { trackRunningStats: false }),
+  );
 }
 
 for (const b of BACKENDS) {
@@ -21,7 +50,10 @@ for (const b of BACKENDS) {
     afterEach(() => count.stop());
 
     it('a layer given a bad generator throws before allocating', () => {
-      for (const make of [() => new Linear(4, 3, { generator: {} as Generator }), () => new Conv2d(2, 3, 2, { generator: 5 as unknown as Generator })]) {
+      for (const make of [
+        () => new Linear(4, 3, { generator: {} as Generator }),
+        () => new Conv2d(2, 3, 2, { generator: 5 as unknown as Generator }),
+      ]) {
         const e = caught(make);
         expect(e).toBeInstanceOf(TypeError);
         expect(e.message).toMatch(/^(Linear|Conv2d): generator: expected a Generator, got (Object|number 5)$/);
@@ -30,8 +62,12 @@ for (const b of BACKENDS) {
     });
 
     it('Dropout checks its generator and options when made, not in a forward that then leaks', () => {
-      expect(caught(() => new Dropout(0.5, { generator: 5 as unknown as Generator })).message).toBe('Dropout: generator: expected a Generator, got number 5');
-      expect(caught(() => new Dropout(0.5, { seed: 1 } as never)).message).toBe("Dropout: unknown option 'seed' (expected one of generator)");
+      expect(caught(() => new Dropout(0.5, { generator: 5 as unknown as Generator })).message).toBe(
+        'Dropout: generator: expected a Generator, got number 5',
+      );
+      expect(caught(() => new Dropout(0.5, { seed: 1 } as never)).message).toBe(
+        "Dropout: unknown option 'seed' (expected one of generator)",
+      );
       expect(caught(() => new Dropout(0.5, null as never)).message).toBe('Dropout: options: expected an object, got null');
       expect(count.live()).toBe(0);
     });
@@ -50,7 +86,8 @@ for (const b of BACKENDS) {
       expect(e.message).toBe('foldBatchNorm: layer 4: a BatchNorm without running statistics cannot be folded');
       expect(count.live()).toBe(held);
       // the default generator is where manualSeed(7) put it: a Linear made now equals one made from Generator(7)
-      const after = new Linear(3, 2), fresh = new Linear(3, 2, { generator: new Generator(7) });
+      const after = new Linear(3, 2),
+        fresh = new Linear(3, 2, { generator: new Generator(7) });
       expect(after.weight.toArray()).toEqual(fresh.weight.toArray());
       expect(after.bias!.toArray()).toEqual(fresh.bias!.toArray());
       after.dispose();
@@ -62,13 +99,25 @@ for (const b of BACKENDS) {
     it('foldBatchNorm frees what it made when makeFolded throws at a later layer', () => {
       class Custom extends Module {
         weight = new Parameter([2, 4], 0.5);
-        forward(x: never): never { return x; }
-        backward(x: never): never { return x; }
-        protected ownParameters(): [string, Parameter][] { return [['weight', this.weight]]; }
+        forward(x: never): never {
+          return x;
+        }
+        backward(x: never): never {
+          return x;
+        }
+        protected ownParameters(): [string, Parameter][] {
+          return [['weight', this.weight]];
+        }
       }
       const model = new Sequential(new Linear(3, 4, { generator: new Generator(1) }), new BatchNorm1d(4), new Custom(), new BatchNorm1d(2));
       const held = count.live();
-      const e = caught(() => foldBatchNorm(model, { makeFolded: () => { throw new Error('cannot'); } }));
+      const e = caught(() =>
+        foldBatchNorm(model, {
+          makeFolded: () => {
+            throw new Error('cannot');
+          },
+        }),
+      );
       expect(e.message).toBe('cannot');
       expect(count.live()).toBe(held);
       model.dispose();
@@ -77,8 +126,12 @@ for (const b of BACKENDS) {
     it('foldBatchNorm rejects unknown options and a makeFolded that is not a function', () => {
       const model = unfoldable();
       const held = count.live();
-      expect(caught(() => foldBatchNorm(model, { makeFolder: () => null } as never)).message).toBe("foldBatchNorm: unknown option 'makeFolder' (expected one of makeFolded)");
-      expect(caught(() => foldBatchNorm(model, { makeFolded: 3 } as never)).message).toBe('foldBatchNorm: makeFolded: expected a function, got number 3');
+      expect(caught(() => foldBatchNorm(model, { makeFolder: () => null } as never)).message).toBe(
+        "foldBatchNorm: unknown option 'makeFolder' (expected one of makeFolded)",
+      );
+      expect(caught(() => foldBatchNorm(model, { makeFolded: 3 } as never)).message).toBe(
+        'foldBatchNorm: makeFolded: expected a function, got number 3',
+      );
       expect(caught(() => foldBatchNorm(model, null as never)).message).toBe('foldBatchNorm: options: expected an object, got null');
       expect(count.live()).toBe(held);
       model.dispose();
@@ -86,7 +139,10 @@ for (const b of BACKENDS) {
 
     it('a layer too large names the layer and the argument, and allocates nothing', () => {
       const cases: [() => unknown, RegExp][] = [
-        [() => new Linear(65536, 65536), /^Linear: inFeatures × outFeatures = 65536 × 65536 = 4294967296: \d+ bytes of parameters, gradients and state, more than WebAssembly's 4 GiB memory$/],
+        [
+          () => new Linear(65536, 65536),
+          /^Linear: inFeatures × outFeatures = 65536 × 65536 = 4294967296: \d+ bytes of parameters, gradients and state, more than WebAssembly's 4 GiB memory$/,
+        ],
         [() => new Linear(20000, 30000), /^Linear: inFeatures × outFeatures = 20000 × 30000 = 600000000: /],
         [() => new BatchNorm1d(2 ** 31), /^BatchNorm1d: numFeatures = 2147483648: \d+ bytes/],
         [() => new BatchNorm2d(2 ** 28), /^BatchNorm2d: numFeatures = 268435456: 12884901888 bytes/],
@@ -125,10 +181,14 @@ for (const b of BACKENDS) {
       });
     }
 
-    for (const [name, make] of [['SGD with momentum', (p: Parameter[]) => new SGD(p, { lr: 0.1, momentum: 0.9 })], ['Adam', (p: Parameter[]) => new Adam(p)]] as const) {
+    for (const [name, make] of [
+      ['SGD with momentum', (p: Parameter[]) => new SGD(p, { lr: 0.1, momentum: 0.9 })],
+      ['Adam', (p: Parameter[]) => new Adam(p)],
+    ] as const) {
       it(`${name}: any allocation of its state failing frees the rest`, () => {
         const p = params();
-        const held = count.live(), start = count.calls();
+        const held = count.live(),
+          start = count.calls();
         make(p).dispose();
         const n = count.calls() - start;
         expect(n).toBeGreaterThan(1);
@@ -143,9 +203,18 @@ for (const b of BACKENDS) {
 
     it('foldBatchNorm: any allocation failing frees the layers already folded', () => {
       const gen = new Generator(3);
-      const model = new Sequential(new Linear(3, 4, { generator: gen }), new BatchNorm1d(4), new ReLU(), new Linear(4, 2, { generator: gen }), new BatchNorm1d(2));
-      const held = count.live(), start = count.calls();
-      foldBatchNorm(model).layers.forEach((l, i) => { if (i !== 1) l.dispose(); });
+      const model = new Sequential(
+        new Linear(3, 4, { generator: gen }),
+        new BatchNorm1d(4),
+        new ReLU(),
+        new Linear(4, 2, { generator: gen }),
+        new BatchNorm1d(2),
+      );
+      const held = count.live(),
+        start = count.calls();
+      foldBatchNorm(model).layers.forEach((l, i) => {
+        if (i !== 1) l.dispose();
+      });
       const n = count.calls() - start;
       expect(count.live()).toBe(held);
       for (let k = 1; k <= n; k++) {
@@ -172,14 +241,18 @@ for (const b of BACKENDS) {
     for (const [name, make, shape] of forwards) {
       it(`${name}.forward: any allocation failing frees the others and keeps the last forward's state`, () => {
         const layer = make();
-        const x = tensor(Float32Array.from({ length: shape.reduce((a, c) => a * c, 1) }, (_, i) => Math.sin(i)), shape);
+        const x = tensor(
+          Float32Array.from({ length: shape.reduce((a, c) => a * c, 1) }, (_, i) => Math.sin(i)),
+          shape,
+        );
         const y = layer.forward(x);
         const dy = tensor(new Float32Array(y.size).fill(0.5), [...y.shape]);
         const dx0 = layer.backward(dy);
         const start = count.calls();
         // kept, not disposed: Sigmoid's backward needs the output of its last forward
         const y2 = layer.forward(x);
-        const n = count.calls() - start, held = count.live();
+        const n = count.calls() - start,
+          held = count.live();
         for (let k = 1; k <= n; k++) {
           count.failAt(k);
           expect(caught(() => layer.forward(x)).message).toMatch(/this allocation fails/);
@@ -193,10 +266,16 @@ for (const b of BACKENDS) {
     }
 
     it('batchNorm (functional): any allocation failing frees the others and leaves the running statistics', () => {
-      const x = tensor(Float32Array.from({ length: 24 }, (_, i) => Math.cos(i)), [4, 3, 2]);
-      const rm = tensor([0.5, 0, -0.5], [3]), rv = tensor([1, 2, 3], [3]);
-      const rm0 = tensor([0, 0, 0], [3]), rv0 = tensor([1, 1, 1], [3]);
-      const held = count.live(), start = count.calls();
+      const x = tensor(
+        Float32Array.from({ length: 24 }, (_, i) => Math.cos(i)),
+        [4, 3, 2],
+      );
+      const rm = tensor([0.5, 0, -0.5], [3]),
+        rv = tensor([1, 2, 3], [3]);
+      const rm0 = tensor([0, 0, 0], [3]),
+        rv0 = tensor([1, 1, 1], [3]);
+      const held = count.live(),
+        start = count.calls();
       batchNorm(x, rm0, rv0, { training: true }).dispose();
       const n = count.calls() - start;
       expect(count.live()).toBe(held);
@@ -224,7 +303,8 @@ for (const b of BACKENDS) {
       }
       // backward still uses the mask of the forward that succeeded: dx = dy · mask
       const dy = tensor([1, 1, 1, 1, 1, 1], [2, 3]);
-      const dx = drop.backward(dy).toArray(), yv = y.toArray();
+      const dx = drop.backward(dy).toArray(),
+        yv = y.toArray();
       for (let i = 0; i < 6; i++) expect(dx[i]).toBe(yv[i] / (i + 1));
       for (const t of [x, y, dy]) t.dispose();
       drop.dispose();

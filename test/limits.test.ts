@@ -6,7 +6,6 @@ import { runtime } from '../src/runtime/index';
 import { MAX_BLOCK_BYTES } from '../src/js/memory';
 import { BACKENDS, caught } from './helpers';
 
-
 for (const b of BACKENDS) {
   describe(`size limits (${b})`, () => {
     beforeAll(async () => {
@@ -18,20 +17,30 @@ for (const b of BACKENDS) {
       runtime().k.free(p);
       const e = caught(() => runtime().k.alloc(MAX_BLOCK_BYTES + 64));
       expect(e).toBeInstanceOf(RangeError);
-      expect(e.message).toBe(`out of memory: could not allocate ${MAX_BLOCK_BYTES + 64} bytes (one block holds at most ${MAX_BLOCK_BYTES} bytes on every backend)`);
+      expect(e.message).toBe(
+        `out of memory: could not allocate ${MAX_BLOCK_BYTES + 64} bytes (one block holds at most ${MAX_BLOCK_BYTES} bytes on every backend)`,
+      );
     });
 
     it('layers and tensors too large for a block throw a RangeError naming the shape, before any allocation', () => {
       const e = caught(() => Tensor.empty([2 ** 30]));
       expect(e).toBeInstanceOf(RangeError);
-      expect(e.message).toBe(`Tensor.empty: could not allocate 4294967296 bytes for shape [1073741824]: out of memory: could not allocate 4294967296 bytes (one block holds at most ${MAX_BLOCK_BYTES} bytes on every backend)`);
+      expect(e.message).toBe(
+        `Tensor.empty: could not allocate 4294967296 bytes for shape [1073741824]: out of memory: could not allocate 4294967296 bytes (one block holds at most ${MAX_BLOCK_BYTES} bytes on every backend)`,
+      );
       const held = runtime().memoryBytes();
       expect(caught(() => new BatchNorm1d(2 ** 31))).toBeInstanceOf(RangeError);
       // the layers name themselves and the argument that made them too large
-      expect(caught(() => new BatchNorm1d(2 ** 31)).message).toMatch(/^BatchNorm1d: numFeatures = 2147483648: \d+ bytes of parameters, gradients and state, more than WebAssembly's 4 GiB memory$/);
-      expect(caught(() => new Linear(65536, 65536, { generator: new Generator(0) })).message).toMatch(/^Linear: inFeatures × outFeatures = 65536 × 65536 = 4294967296: /);
+      expect(caught(() => new BatchNorm1d(2 ** 31)).message).toMatch(
+        /^BatchNorm1d: numFeatures = 2147483648: \d+ bytes of parameters, gradients and state, more than WebAssembly's 4 GiB memory$/,
+      );
+      expect(caught(() => new Linear(65536, 65536, { generator: new Generator(0) })).message).toMatch(
+        /^Linear: inFeatures × outFeatures = 65536 × 65536 = 4294967296: /,
+      );
       // below the layer's total but above one block: the allocation says so and names the shape
-      expect(caught(() => new Linear(8192, 32768, { generator: new Generator(0) })).message).toMatch(/could not allocate 1073741824 bytes for shape \[32768, 8192\]: out of memory/);
+      expect(caught(() => new Linear(8192, 32768, { generator: new Generator(0) })).message).toMatch(
+        /could not allocate 1073741824 bytes for shape \[32768, 8192\]: out of memory/,
+      );
       if (b === 'js') expect(runtime().memoryBytes()).toBe(held); // live bytes: nothing kept
     });
 
@@ -39,16 +48,23 @@ for (const b of BACKENDS) {
       const e = caught(() => Tensor.empty([1e200, 1e200, 0]));
       expect(e).toBeInstanceOf(TypeError);
       expect(e.message).toBe('Tensor.empty: shape[0]: expected a non-negative integer, got number 1e+200');
-      expect(caught(() => Tensor.empty([2 ** 53, 0])).message).toBe('Tensor.empty: shape[0]: expected a non-negative integer, got number 9007199254740992');
-      expect(caught(() => Tensor.full([2 ** 40, 2 ** 40], 0)).message).toBe('Tensor.full: shape [1099511627776, 1099511627776]: the element count passes 2^53 - 1');
-      expect(caught(() => tensor([1], [2 ** 40, 2 ** 40, 1])).message).toBe('tensor: shape [1099511627776, 1099511627776, 1]: the element count passes 2^53 - 1');
+      expect(caught(() => Tensor.empty([2 ** 53, 0])).message).toBe(
+        'Tensor.empty: shape[0]: expected a non-negative integer, got number 9007199254740992',
+      );
+      expect(caught(() => Tensor.full([2 ** 40, 2 ** 40], 0)).message).toBe(
+        'Tensor.full: shape [1099511627776, 1099511627776]: the element count passes 2^53 - 1',
+      );
+      expect(caught(() => tensor([1], [2 ** 40, 2 ** 40, 1])).message).toBe(
+        'tensor: shape [1099511627776, 1099511627776, 1]: the element count passes 2^53 - 1',
+      );
       using z = Tensor.empty([2 ** 40, 2 ** 40, 0]); // a zero dim makes any size 0
       expect(z.size).toBe(0);
     });
 
     if (b !== 'js') {
       it('a WASM memory that cannot grow gives an out-of-memory RangeError, and stays usable', () => {
-        const k = runtime().k, held: number[] = [];
+        const k = runtime().k,
+          held: number[] = [];
         let e: Error | null = null;
         try {
           // 1 GiB blocks until the 4 GiB memory is full (untouched pages cost no RAM)
@@ -59,7 +75,11 @@ for (const b of BACKENDS) {
           for (const p of held) k.free(p);
         }
         expect(e).toBeInstanceOf(RangeError);
-        expect(e!.message).toMatch(new RegExp(`^out of memory: could not allocate ${MAX_BLOCK_BYTES} bytes \\(WebAssembly memory holds \\d+ of at most 4294967296 bytes\\)`));
+        expect(e!.message).toMatch(
+          new RegExp(
+            `^out of memory: could not allocate ${MAX_BLOCK_BYTES} bytes \\(WebAssembly memory holds \\d+ of at most 4294967296 bytes\\)`,
+          ),
+        );
         using t = tensor([1, 2, 3]);
         expect([...t.toArray()]).toEqual([1, 2, 3]);
       });
@@ -72,7 +92,9 @@ describe('Generator errors name the function called', () => {
     expect(caught(() => new Generator(1.5)).message).toBe('new Generator: seed: expected an integer, got number 1.5');
     expect(caught(() => new Generator(0).seed(NaN)).message).toBe('Generator.seed: seed: expected an integer, got number NaN');
     expect(caught(() => manualSeed('1' as never)).message).toBe("manualSeed: seed: expected an integer, got '1'");
-    expect(caught(() => new Generator(0).fillUniform(new Float32Array(2), NaN, 1)).message).toMatch(/^Generator\.fillUniform: low, high: expected finite numbers with low <= high, got number NaN, number 1$/);
+    expect(caught(() => new Generator(0).fillUniform(new Float32Array(2), NaN, 1)).message).toMatch(
+      /^Generator\.fillUniform: low, high: expected finite numbers with low <= high, got number NaN, number 1$/,
+    );
     expect(caught(() => new Generator(0).below(0)).message).toBe('Generator.below: n: expected a positive integer, got number 0');
   });
 });
@@ -84,21 +106,28 @@ for (const b of BACKENDS) {
     });
 
     it('checks its shape before allocating, frees its values when the gradient fails, and names its caller', () => {
-      const k = runtime().k, alloc = k.alloc, free = k.free;
+      const k = runtime().k,
+        alloc = k.alloc,
+        free = k.free;
       const live = new Set<number>();
-      let calls = 0, failAt = 0;
+      let calls = 0,
+        failAt = 0;
       k.alloc = (bytes) => {
         if (++calls === failAt) throw new RangeError('no memory left (simulated)');
         const p = alloc(bytes);
         live.add(p);
         return p;
       };
-      k.free = (p) => { live.delete(p); free(p); };
+      k.free = (p) => {
+        live.delete(p);
+        free(p);
+      };
       try {
         expect(caught(() => new Parameter([1.5], 0)).message).toBe('Parameter: shape[0]: expected a non-negative integer, got number 1.5');
         expect(caught(() => new Parameter([2], '1' as never, 'Linear')).message).toBe("Linear: value: expected a number, got '1'");
         expect(calls).toBe(0);
-        calls = 0; failAt = 2; // the gradient's allocation fails
+        calls = 0;
+        failAt = 2; // the gradient's allocation fails
         const e = caught(() => new Parameter([4], 1, 'Linear'));
         expect(e.message).toBe('Linear (gradient): could not allocate 16 bytes for shape [4]: no memory left (simulated)');
         expect([...live]).toEqual([]);
@@ -108,9 +137,12 @@ for (const b of BACKENDS) {
         expect([...p.grad.toArray()]).toEqual(Array(6).fill(0));
         p.dispose();
         expect([...live]).toEqual([]);
-        expect(caught(() => new Parameter([2 ** 31], 0, 'BatchNorm1d')).message).toMatch(/^BatchNorm1d: could not allocate 8589934592 bytes for shape \[2147483648\]: out of memory/);
+        expect(caught(() => new Parameter([2 ** 31], 0, 'BatchNorm1d')).message).toMatch(
+          /^BatchNorm1d: could not allocate 8589934592 bytes for shape \[2147483648\]: out of memory/,
+        );
       } finally {
-        k.alloc = alloc; k.free = free;
+        k.alloc = alloc;
+        k.free = free;
       }
     });
   });

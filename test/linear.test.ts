@@ -13,22 +13,28 @@ for (const b of BACKENDS) {
       await init({ backend: b });
       const [n, i, o] = [5, 7, 4];
       const lin = new Linear(i, o);
-      const W = Array.from(lin.weight.toArray()), B = Array.from(lin.bias!.toArray());
-      const x = Array.from(randn(n * i, 3)), dy = Array.from(randn(n * o, 4));
+      const W = Array.from(lin.weight.toArray()),
+        B = Array.from(lin.bias!.toArray());
+      const x = Array.from(randn(n * i, 3)),
+        dy = Array.from(randn(n * o, 4));
       // L = Σ dy ⊙ (x·Wᵀ + b) in f64
       const loss = (xx: number[], ww: number[], bb: number[]) => {
         let s = 0;
-        for (let r = 0; r < n; r++) for (let c = 0; c < o; c++) {
-          let v = bb[c];
-          for (let k = 0; k < i; k++) v += xx[r * i + k] * ww[c * i + k];
-          s += dy[r * o + c] * v;
-        }
+        for (let r = 0; r < n; r++)
+          for (let c = 0; c < o; c++) {
+            let v = bb[c];
+            for (let k = 0; k < i; k++) v += xx[r * i + k] * ww[c * i + k];
+            s += dy[r * o + c] * v;
+          }
         return s;
       };
       const fd = (vec: number[], j: number) => {
-        const h = 1e-6, keep = vec[j];
-        vec[j] = keep + h; const up = loss(x, W, B);
-        vec[j] = keep - h; const down = loss(x, W, B);
+        const h = 1e-6,
+          keep = vec[j];
+        vec[j] = keep + h;
+        const up = loss(x, W, B);
+        vec[j] = keep - h;
+        const down = loss(x, W, B);
         vec[j] = keep;
         return (up - down) / (2 * h);
       };

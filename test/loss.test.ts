@@ -6,7 +6,7 @@ import { init, tensor, CrossEntropyLoss, MSELoss } from '../src/index';
 import { BACKENDS } from './helpers';
 import { maxAbsDiff, randn } from './reference';
 
-const fx = (torchOptim as unknown) as {
+const fx = torchOptim as unknown as {
   ce: { z: number[]; y: number[]; smoothing: number; loss: number; grad: number[] };
   mse: { p: number[]; t: number[]; loss: number; grad: number[] };
 };
@@ -36,9 +36,11 @@ for (const b of BACKENDS) {
     it('CrossEntropyLoss with and without label smoothing, large logits', async () => {
       await init({ backend: b });
       for (const s of [0, 0.1]) {
-        const n = 7, c = 10;
+        const n = 7,
+          c = 10;
         const z = randn(n * c, 3, 0, 4);
-        z[5] = 500; z[17] = -400; // log-sum-exp keeps these finite
+        z[5] = 500;
+        z[17] = -400; // log-sum-exp keeps these finite
         const labels = [0, 3, 9, 5, 5, 1, 7];
         const lossFn = new CrossEntropyLoss({ labelSmoothing: s });
         using zt = tensor(z, [n, c]);
@@ -55,8 +57,12 @@ for (const b of BACKENDS) {
       await init({ backend: b });
       using z = tensor(randn(6, 1), [2, 3]);
       const lossFn = new CrossEntropyLoss();
-      expect(() => lossFn.forward(z, [0])).toThrow(/^CrossEntropyLoss\.forward: labels: expected 2 labels \(one per row of logits\), got 1$/);
-      expect(() => lossFn.forward(z, [0, 3])).toThrow(/^CrossEntropyLoss\.forward: labels\[1\]: expected an integer class in \[0, 3\), got number 3$/);
+      expect(() => lossFn.forward(z, [0])).toThrow(
+        /^CrossEntropyLoss\.forward: labels: expected 2 labels \(one per row of logits\), got 1$/,
+      );
+      expect(() => lossFn.forward(z, [0, 3])).toThrow(
+        /^CrossEntropyLoss\.forward: labels\[1\]: expected an integer class in \[0, 3\), got number 3$/,
+      );
       expect(() => lossFn.forward(z, [0, 1.5])).toThrow(/labels\[1\]: expected an integer class/);
       using z1 = tensor([1, 2, 3]);
       expect(() => lossFn.forward(z1, [0])).toThrow(/^CrossEntropyLoss\.forward: logits: expected rank 2 \[N, C\], got \[3\]$/);
@@ -65,7 +71,8 @@ for (const b of BACKENDS) {
 
     it('MSELoss', async () => {
       await init({ backend: b });
-      const p = randn(9, 1), t = randn(9, 2);
+      const p = randn(9, 1),
+        t = randn(9, 2);
       using pt = tensor(p, [3, 3]);
       using tt = tensor(t, [3, 3]);
       const lossFn = new MSELoss();
@@ -73,7 +80,12 @@ for (const b of BACKENDS) {
       const ref = p.reduce((a, v, i) => a + (v - t[i]) ** 2, 0) / 9;
       expect(Math.abs(loss - ref)).toBeLessThanOrEqual(TOL_LOSS);
       using g = lossFn.backward();
-      expect(maxAbsDiff(g.toArray(), Array.from(p, (v, i) => (2 * (v - t[i])) / 9))).toBeLessThanOrEqual(TOL_LOSS);
+      expect(
+        maxAbsDiff(
+          g.toArray(),
+          Array.from(p, (v, i) => (2 * (v - t[i])) / 9),
+        ),
+      ).toBeLessThanOrEqual(TOL_LOSS);
     });
 
     it('CrossEntropyLoss with label smoothing and MSELoss match PyTorch', async () => {

@@ -98,7 +98,11 @@ for (const b of BACKENDS) {
         using t = tensor([1, 2]);
         const bn = new BatchNorm1d(2);
         await init({ backend: b });
-        throwsLike(() => t.toArray(), Error, new RegExp(`^tensor \\[2\\] belongs to backend '${b}', but the active backend is '${b}' \\(init\\(\\) was called again\\)$`));
+        throwsLike(
+          () => t.toArray(),
+          Error,
+          new RegExp(`^tensor \\[2\\] belongs to backend '${b}', but the active backend is '${b}' \\(init\\(\\) was called again\\)$`),
+        );
         using x = filled([3, 2]);
         throwsLike(() => bn.forward(x), Error, /^BatchNorm1d\.forward: this \(the layer\): tensor belongs to backend/);
       });
@@ -115,8 +119,11 @@ for (const b of BACKENDS) {
             await new Promise((r) => setTimeout(r, 0));
           }
         };
-        const MIB = 1 << 20, ROUNDS = 8;
-        const drop = () => { tensor(new Float32Array(MIB / 4), [MIB / 4]); };
+        const MIB = 1 << 20,
+          ROUNDS = 8;
+        const drop = () => {
+          tensor(new Float32Array(MIB / 4), [MIB / 4]);
+        };
         await collect();
         const before = memoryBytes();
         for (let i = 0; i < ROUNDS; i++) {
@@ -139,12 +146,26 @@ for (const b of BACKENDS) {
           if (n % 3 === 0) live.splice((n * 7) % live.length, 1)[0].dispose(); // interleave frees
         }
         for (const t of live) ptrs.push(t.ptr);
-        for (const [make, shape] of [[() => new BatchNorm1d(5), [3, 5, 7]], [() => new BatchNorm2d(7, { layout: 'NHWC' }), [3, 1, 3, 7]], [() => new BatchNorm3d(3), [2, 3, 1, 3, 1]]] as const) {
+        for (const [make, shape] of [
+          [() => new BatchNorm1d(5), [3, 5, 7]],
+          [() => new BatchNorm2d(7, { layout: 'NHWC' }), [3, 1, 3, 7]],
+          [() => new BatchNorm3d(3), [2, 3, 1, 3, 1]],
+        ] as const) {
           const bn = make();
           using x = filled([...shape]);
           using y = bn.forward(x);
           using dx = bn.backward(x);
-          ptrs.push(x.ptr, y.ptr, dx.ptr, bn.weight!.ptr, bn.weight!.grad.ptr, bn.bias!.ptr, bn.bias!.grad.ptr, bn.runningMean!.ptr, bn.runningVar!.ptr);
+          ptrs.push(
+            x.ptr,
+            y.ptr,
+            dx.ptr,
+            bn.weight!.ptr,
+            bn.weight!.grad.ptr,
+            bn.bias!.ptr,
+            bn.bias!.grad.ptr,
+            bn.runningMean!.ptr,
+            bn.runningVar!.ptr,
+          );
           bn.dispose();
         }
         expect(ptrs.length).toBeGreaterThan(70);
@@ -157,7 +178,8 @@ for (const b of BACKENDS) {
       for (const layout of ['NCHW', 'NHWC'] as const) {
         it(`${STEPS} forward+backward steps of BatchNorm2d ${layout} [4, 8, 5, 5] keep memory flat`, () => {
           const shape = layout === 'NCHW' ? [4, 8, 5, 5] : [4, 5, 5, 8];
-          const xs = values(count(shape), 1), gs = values(count(shape), 2);
+          const xs = values(count(shape), 1),
+            gs = values(count(shape), 2);
           const bn = new BatchNorm2d(8, { layout });
           const base = memoryBytes();
           const step = () => {

@@ -21,7 +21,8 @@ describe('model safetensors', () => {
     loadSafetensors(b, bytes);
     expect(b.stateDict()).toEqual(a.stateDict());
     expect(b.stateDict()['0.num_batches_tracked']).toBe(2);
-    a.eval(); b.eval();
+    a.eval();
+    b.eval();
     using x = tensor(randn(6, 9), [2, 3]);
     expect(b.forward(x).toArray()).toEqual(a.forward(x).toArray());
   });

@@ -24,8 +24,18 @@ describe('Module subclasses', () => {
   it('find their parameters, children and state by field, with dotted names', () => {
     const net = new Net();
     expect(net.namedParameters().map(([n]) => n)).toEqual([
-      'scale', 'fc1.weight', 'fc1.bias', 'bn.weight', 'bn.bias', 'layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias',
-      'heads.left.weight', 'heads.left.bias', 'heads.right.weight',
+      'scale',
+      'fc1.weight',
+      'fc1.bias',
+      'bn.weight',
+      'bn.bias',
+      'layers.0.weight',
+      'layers.0.bias',
+      'layers.1.weight',
+      'layers.1.bias',
+      'heads.left.weight',
+      'heads.left.bias',
+      'heads.right.weight',
     ]);
     expect(net.children().map(([n]) => n)).toEqual(['fc1', 'bn', 'layers.0', 'layers.1', 'heads.left', 'heads.right']);
     expect(Object.keys(net.stateDict())).toContain('bn.running_mean');
@@ -44,7 +54,12 @@ describe('Module subclasses', () => {
     opt.step();
     const moved = net.parameters().map((p, i) => p.toArray().some((v, j) => v !== before[i][j]));
     // bn is not used by forward: its parameters get no gradient and stay
-    expect(net.namedParameters().filter((_, i) => !moved[i]).map(([n]) => n)).toEqual(['bn.weight', 'bn.bias']);
+    expect(
+      net
+        .namedParameters()
+        .filter((_, i) => !moved[i])
+        .map(([n]) => n),
+    ).toEqual(['bn.weight', 'bn.bias']);
   });
 
   it('a module with no manual backward says how to get gradients; an optimizer given no parameters throws', () => {
@@ -53,7 +68,11 @@ describe('Module subclasses', () => {
         return x;
       }
     }
-    expect(() => new Empty().backward(tensor([1]))).toThrow(/^Empty\.backward: this module has no manual backward; compute a loss from its forward with F ops and call loss\.backward\(\)$/);
-    expect(() => new SGD(new Empty().parameters(), { lr: 0.1 })).toThrow(/^SGD: params: expected at least one Parameter, got an empty array/);
+    expect(() => new Empty().backward(tensor([1]))).toThrow(
+      /^Empty\.backward: this module has no manual backward; compute a loss from its forward with F ops and call loss\.backward\(\)$/,
+    );
+    expect(() => new SGD(new Empty().parameters(), { lr: 0.1 })).toThrow(
+      /^SGD: params: expected at least one Parameter, got an empty array/,
+    );
   });
 });

@@ -9,12 +9,15 @@ const TOL_STEP = 1e-5;
 
 for (const b of BACKENDS) {
   describe(`${b}: optimizers`, () => {
-    const run = (make: (ps: Parameter[]) => { step(): void; zeroGrad(): void }, rule: (w: number, g: number, st: Record<string, number>, t: number) => number) => {
+    const run = (
+      make: (ps: Parameter[]) => { step(): void; zeroGrad(): void },
+      rule: (w: number, g: number, st: Record<string, number>, t: number) => number,
+    ) => {
       const p = new Parameter([6], 0);
       p.view().set(randn(6, 4));
       const w0 = Array.from(p.toArray());
       const opt = make([p]);
-      const states = w0.map(() => ({} as Record<string, number>));
+      const states = w0.map(() => ({}) as Record<string, number>);
       const ref = [...w0];
       for (let t = 1; t <= 5; t++) {
         const g = randn(6, 10 + t);
@@ -30,7 +33,10 @@ for (const b of BACKENDS) {
 
     it('SGD plain, momentum + weight decay, Nesterov', async () => {
       await init({ backend: b });
-      run((ps) => new SGD(ps, { lr: 0.1 }), (w, g) => w - 0.1 * g);
+      run(
+        (ps) => new SGD(ps, { lr: 0.1 }),
+        (w, g) => w - 0.1 * g,
+      );
       const mom = (nesterov: boolean, damp: number) => (w: number, g: number, st: Record<string, number>, t: number) => {
         const d = g + 0.01 * w;
         st.buf = t === 1 ? d : 0.9 * st.buf + (1 - damp) * d;
@@ -45,7 +51,8 @@ for (const b of BACKENDS) {
       await init({ backend: b });
       const adam = (decoupled: boolean, wd: number) => (w: number, g: number, st: Record<string, number>, t: number) => {
         let d = g;
-        if (decoupled) w *= 1 - 1e-3 * wd; else d += wd * w;
+        if (decoupled) w *= 1 - 1e-3 * wd;
+        else d += wd * w;
         st.m = 0.9 * (st.m ?? 0) + 0.1 * d;
         st.v = 0.999 * (st.v ?? 0) + 0.001 * d * d;
         return w - (1e-3 / (1 - 0.9 ** t)) * (st.m / (Math.sqrt(st.v) / Math.sqrt(1 - 0.999 ** t) + 1e-8));
@@ -55,19 +62,25 @@ for (const b of BACKENDS) {
       run((ps) => new AdamW(ps), adam(true, 0.01));
     });
 
-    it('schedulers follow PyTorch\'s closed forms', async () => {
+    it("schedulers follow PyTorch's closed forms", async () => {
       await init({ backend: b });
       const p = new Parameter([1], 0);
       const opt = new SGD([p], { lr: 0.1 });
       const s = new StepLR(opt, { stepSize: 3, gamma: 0.5 });
       const lrs = [];
-      for (let e = 0; e < 7; e++) { lrs.push(opt.lr); s.step(); }
+      for (let e = 0; e < 7; e++) {
+        lrs.push(opt.lr);
+        s.step();
+      }
       expect(lrs).toEqual([0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025]);
       const opt2 = new SGD([p], { lr: 1 });
       const c = new CosineAnnealingLR(opt2, { tMax: 4, etaMin: 0.1 });
       const got = [];
-      for (let e = 0; e < 5; e++) { got.push(opt2.lr); c.step(); }
-      const ref = [0, 1, 2, 3, 4].map((e) => 0.1 + 0.9 * (1 + Math.cos((Math.PI * e) / 4)) / 2);
+      for (let e = 0; e < 5; e++) {
+        got.push(opt2.lr);
+        c.step();
+      }
+      const ref = [0, 1, 2, 3, 4].map((e) => 0.1 + (0.9 * (1 + Math.cos((Math.PI * e) / 4))) / 2);
       expect(maxAbsDiff(got, ref)).toBeLessThan(1e-15);
       p.dispose();
     });

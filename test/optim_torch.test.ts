@@ -5,8 +5,10 @@ import { init, Adam, AdamW, Parameter, SGD, type Optimizer } from '../src/index'
 import { BACKENDS } from './helpers';
 import { maxAbs, maxAbsDiff } from './reference';
 
-const fx = (torchOptim as unknown) as {
-  w0: number[]; grads: number[][]; runs: Record<string, number[]>;
+const fx = torchOptim as unknown as {
+  w0: number[];
+  grads: number[][];
+  runs: Record<string, number[]>;
 };
 
 // f32 updates on both sides, 6 steps: 1e-5 of the largest weight.
@@ -33,7 +35,8 @@ for (const b of BACKENDS) {
           opt.step();
         }
         expect(maxAbsDiff(p.toArray(), fx.runs[name])).toBeLessThanOrEqual(TOL_W * Math.max(1, maxAbs(fx.runs[name])));
-        p.dispose(); opt.dispose();
+        p.dispose();
+        opt.dispose();
       });
     }
   });

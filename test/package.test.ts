@@ -109,7 +109,16 @@ describe('the packed package', () => {
     const [info] = JSON.parse(pack.out) as { filename: string; size: number; files: { path: string }[] }[];
     const files = info.files.map((f) => f.path).sort();
     expect(files.filter((f) => !f.startsWith('build/types/'))).toEqual([
-      'README.md', 'build/batchnorm-relaxed.wasm', 'build/batchnorm-simd.wasm', 'build/batchnorm.wasm', 'build/core.js', 'build/index.js', 'build/node.js', 'build/wasm.d.ts', 'build/workerd.js', 'package.json',
+      'README.md',
+      'build/batchnorm-relaxed.wasm',
+      'build/batchnorm-simd.wasm',
+      'build/batchnorm.wasm',
+      'build/core.js',
+      'build/index.js',
+      'build/node.js',
+      'build/wasm.d.ts',
+      'build/workerd.js',
+      'package.json',
     ]);
     expect(files.filter((f) => f.startsWith('build/types/')).every((f) => f.endsWith('.d.ts'))).toBe(true);
 
@@ -148,7 +157,9 @@ describe('the packed package', () => {
       // the relaxed build differs only in its matrix products: BatchNorm bit-identical to SIMD
       expect(r.relaxed).toEqual({ name: 'wasm-relaxed', head: viaNode.simd.head });
     }
-    expect(viaWorkerd.relaxedDefault.error).toMatch(/^init: the workerd entry bundles no 'wasm-relaxed' module; import 'batchnorm-wasm\/batchnorm-relaxed\.wasm'/);
+    expect(viaWorkerd.relaxedDefault.error).toMatch(
+      /^init: the workerd entry bundles no 'wasm-relaxed' module; import 'batchnorm-wasm\/batchnorm-relaxed\.wasm'/,
+    );
     expectNormalized(viaNode.moduleOnlyStats);
     expect(viaNode.shared).toBe(true);
     // bundlers find the .wasm files only through these literal forms

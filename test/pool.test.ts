@@ -12,21 +12,38 @@ const TOL_TORCH = 4e-5;
 
 type Arr = ArrayLike<number>;
 
-const fixture = (torchConv as unknown) as {
-  cases: { kind: 'conv' | 'maxpool' | 'avgpool'; name: string; shape: number[]; yShape: number[]; x: number[]; y: number[]; dy: number[]; dx: number[];
-    kernelSize: [number, number]; stride: [number, number]; padding: [number, number] }[];
+const fixture = torchConv as unknown as {
+  cases: {
+    kind: 'conv' | 'maxpool' | 'avgpool';
+    name: string;
+    shape: number[];
+    yShape: number[];
+    x: number[];
+    y: number[];
+    dy: number[];
+    dx: number[];
+    kernelSize: [number, number];
+    stride: [number, number];
+    padding: [number, number];
+  }[];
 };
 
 /** Runs a pooling layer in `layout`: y and dx in NCHW. */
 function runPool(kind: 'max' | 'avg', layout: 'NCHW' | 'NHWC', c: ConvCase, x: Arr, dy: Arr) {
-  const layer = kind === 'max' ? new MaxPool2d(c.k, { stride: c.s, padding: c.p, layout }) : new AvgPool2d(c.k, { stride: c.s, padding: c.p, layout });
-  const nhwc = layout === 'NHWC', shape = [c.n, c.c, c.h, c.w];
+  const layer =
+    kind === 'max' ? new MaxPool2d(c.k, { stride: c.s, padding: c.p, layout }) : new AvgPool2d(c.k, { stride: c.s, padding: c.p, layout });
+  const nhwc = layout === 'NHWC',
+    shape = [c.n, c.c, c.h, c.w];
   using xt = tensor(nhwc ? toNHWC(x, shape) : Float32Array.from(x), nhwc ? [c.n, c.h, c.w, c.c] : shape);
   using y = layer.forward(xt);
   const ys = nhwc ? [y.shape[0], y.shape[3], y.shape[1], y.shape[2]] : y.shape;
   using dyt = tensor(nhwc ? toNHWC(dy, ys) : Float32Array.from(dy), y.shape);
   using dx = layer.backward(dyt);
-  const out = { y: nhwc ? toNCHW(y.toArray(), y.shape) : y.toArray(), dx: nhwc ? toNCHW(dx.toArray(), dx.shape) : dx.toArray(), shape: y.shape };
+  const out = {
+    y: nhwc ? toNCHW(y.toArray(), y.shape) : y.toArray(),
+    dx: nhwc ? toNCHW(dx.toArray(), dx.shape) : dx.toArray(),
+    shape: y.shape,
+  };
   layer.dispose();
   return out;
 }
@@ -35,7 +52,10 @@ const POOLS: [string, ConvCase][] = [
   ['2×2 (stride = kernel), odd width', { n: 2, c: 3, h: 6, w: 7, o: 0, k: [2, 2], s: [2, 2], p: [0, 0], bias: false }],
   ['3×3 stride 2 pad 1', { n: 2, c: 5, h: 7, w: 9, o: 0, k: [3, 3], s: [2, 2], p: [1, 1], bias: false }],
   ['2×3 stride (1, 2) pad 1, non-square', { n: 1, c: 6, h: 5, w: 8, o: 0, k: [2, 3], s: [1, 2], p: [1, 1], bias: false }],
-  ['5×5 stride 1 pad 2 over 1…9 channels (every SIMD tail), with NaN', { n: 1, c: 9, h: 6, w: 5, o: 0, k: [5, 5], s: [1, 1], p: [2, 2], bias: false }],
+  [
+    '5×5 stride 1 pad 2 over 1…9 channels (every SIMD tail), with NaN',
+    { n: 1, c: 9, h: 6, w: 5, o: 0, k: [5, 5], s: [1, 1], p: [2, 2], bias: false },
+  ],
   // rows wide enough for the channel-first SIMD path (four outputs of a row at once), each stride
   ['3×3 stride 1 pad 1, wide rows, with NaN', { n: 2, c: 2, h: 5, w: 29, o: 0, k: [3, 3], s: [1, 1], p: [1, 1], bias: false }],
   ['2×2 stride 2, wide rows', { n: 1, c: 3, h: 4, w: 40, o: 0, k: [2, 2], s: [2, 2], p: [0, 0], bias: false }],
@@ -51,19 +71,35 @@ for (const b of BACKENDS) {
           await init({ backend: b });
           for (let ch = c.c === 9 ? 1 : c.c; ch <= c.c; ch++) {
             const cc = { ...c, c: ch };
-            const oh = size(c.h, c.k[0], c.s[0], c.p[0]), ow = size(c.w, c.k[1], c.s[1], c.p[1]);
+            const oh = size(c.h, c.k[0], c.s[0], c.p[0]),
+              ow = size(c.w, c.k[1], c.s[1], c.p[1]);
             // halves of integers: many ties, which the max must resolve to the first in window order
-            const x = randn(cc.n * ch * c.h * c.w, 20 + ch).map((v) => Math.round(2 * v) / 2), dy = randn(cc.n * ch * oh * ow, 40 + ch);
+            const x = randn(cc.n * ch * c.h * c.w, 20 + ch).map((v) => Math.round(2 * v) / 2),
+              dy = randn(cc.n * ch * oh * ow, 40 + ch);
             if (kind === 'max' && name.includes('NaN')) for (const i of [0, 7, 8, 40, 41, 100, x.length - 1]) x[i] = NaN;
-            const ref = poolRef(kind, cc, x, dy), kk = c.k[0] * c.k[1];
+            const ref = poolRef(kind, cc, x, dy),
+              kk = c.k[0] * c.k[1];
             for (const layout of ['NCHW', 'NHWC'] as const) {
               const r = runPool(kind, layout, cc, x, dy);
               expect(nchwShape(r.shape, layout)).toEqual([c.n, ch, oh, ow]);
               // max: a copy of an input; avg: a sum of kk f32 terms, then one division
               if (kind === 'max') expect(Array.from(r.y)).toEqual(Array.from(ref.y, Math.fround));
-              else within(`${layout} y`, r.y, ref.y, ref.y.map(() => maxAbs(x)), kk);
+              else
+                within(
+                  `${layout} y`,
+                  r.y,
+                  ref.y,
+                  ref.y.map(() => maxAbs(x)),
+                  kk,
+                );
               // dx sums at most kk gradients (for avg, each a rounded quotient)
-              within(`${layout} dx`, r.dx, ref.dx, ref.dx.map(() => kk * maxAbs(dy)), kk);
+              within(
+                `${layout} dx`,
+                r.dx,
+                ref.dx,
+                ref.dx.map(() => kk * maxAbs(dy)),
+                kk,
+              );
             }
           }
         });
@@ -97,7 +133,9 @@ for (const b of BACKENDS) {
           const at = `${f.name} ${layout}`;
           const r = runPool(f.kind === 'maxpool' ? 'max' : 'avg', layout, c, f.x, f.dy);
           expect(nchwShape(r.shape, layout), `${at} shape`).toEqual(f.yShape);
-          expect(Math.max(...r.y.map((v, i) => Math.abs(v - f.y[i]))), `${at} y`).toBeLessThanOrEqual(f.kind === 'maxpool' ? 0 : scale(f.y));
+          expect(Math.max(...r.y.map((v, i) => Math.abs(v - f.y[i]))), `${at} y`).toBeLessThanOrEqual(
+            f.kind === 'maxpool' ? 0 : scale(f.y),
+          );
           expect(Math.max(...r.dx.map((v, i) => Math.abs(v - f.dx[i]))), `${at} dx`).toBeLessThanOrEqual(scale(f.dx));
         }
       }

@@ -22,7 +22,10 @@ function reference(seed: number, count: number): number[] {
   for (let i = 0; i < count; i++) {
     out.push(Number(mul(rotl(mul(s[1], 5n), 7n), 9n)));
     const t = (s[1] << 9n) & M;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
     s[2] ^= t;
     s[3] = rotl(s[3], 11n);
   }
@@ -52,7 +55,7 @@ describe('Generator', () => {
 
 for (const b of BACKENDS) {
   describe(`${b}: weight initialisation`, () => {
-    it('kaimingUniform and xavierUniform stay within PyTorch\'s bounds and fill them', async () => {
+    it("kaimingUniform and xavierUniform stay within PyTorch's bounds and fill them", async () => {
       await init({ backend: b });
       const w = new Parameter([100, 784], 0);
       const k = kaimingUniform(w, Math.sqrt(5), new Generator(1)).toArray();

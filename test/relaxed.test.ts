@@ -5,8 +5,22 @@
 // and training steps. Every numeric test file runs it too (test/helpers.ts BACKENDS).
 import { describe, expect, it } from 'vitest';
 import {
-  init, backend, relaxedSimdSupported, tensor, BatchNorm1d, BatchNorm2d, Conv2d, CrossEntropyLoss, Generator, Linear, ReLU,
-  Flatten, SGD, Sequential, type BackendName, type Layout,
+  init,
+  backend,
+  relaxedSimdSupported,
+  tensor,
+  BatchNorm1d,
+  BatchNorm2d,
+  Conv2d,
+  CrossEntropyLoss,
+  Generator,
+  Linear,
+  ReLU,
+  Flatten,
+  SGD,
+  Sequential,
+  type BackendName,
+  type Layout,
 } from '../src/index';
 import { bits, makeLayer } from './helpers';
 import { maxAbs, maxAbsDiff, randn } from './reference';
@@ -20,12 +34,22 @@ async function bnOutputs(b: BackendName, layout: Layout, shape: number[], seed: 
   const x = Float32Array.from(randn(size, seed), (v, i) => v + (i % 7 === 0 ? 300 : 0));
   const dy = randn(size, seed + 1);
   const bn = makeLayer(layout, c);
-  const xt = tensor(x, shape), dyt = tensor(dy, shape);
-  const y = bn.forward(xt), dx = bn.backward(dyt);
+  const xt = tensor(x, shape),
+    dyt = tensor(dy, shape);
+  const y = bn.forward(xt),
+    dx = bn.backward(dyt);
   bn.eval();
   const ye = bn.forward(xt);
   const sd = bn.stateDict();
-  const out = [y.toArray(), dx.toArray(), ye.toArray(), bn.weight!.grad!.toArray(), bn.bias!.grad!.toArray(), sd.running_mean!, sd.running_var!];
+  const out = [
+    y.toArray(),
+    dx.toArray(),
+    ye.toArray(),
+    bn.weight!.grad!.toArray(),
+    bn.bias!.grad!.toArray(),
+    sd.running_mean!,
+    sd.running_var!,
+  ];
   for (const t of [xt, dyt, y, dx, ye]) t.dispose();
   bn.dispose();
   return out;
@@ -36,12 +60,19 @@ async function trainCnn(b: BackendName, steps: number): Promise<{ losses: number
   await init({ backend: b });
   const gen = new Generator(3);
   const model = new Sequential(
-    new Conv2d(2, 8, 3, { padding: 1, generator: gen }), new BatchNorm2d(8), new ReLU(), new Flatten(),
-    new Linear(8 * 6 * 6, 16, { generator: gen }), new BatchNorm1d(16), new ReLU(), new Linear(16, 4, { generator: gen }),
+    new Conv2d(2, 8, 3, { padding: 1, generator: gen }),
+    new BatchNorm2d(8),
+    new ReLU(),
+    new Flatten(),
+    new Linear(8 * 6 * 6, 16, { generator: gen }),
+    new BatchNorm1d(16),
+    new ReLU(),
+    new Linear(16, 4, { generator: gen }),
   );
   const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
   const lossFn = new CrossEntropyLoss();
-  const x = randn(16 * 2 * 6 * 6, 9), labels = Int32Array.from({ length: 16 }, (_, i) => i % 4);
+  const x = randn(16 * 2 * 6 * 6, 9),
+    labels = Int32Array.from({ length: 16 }, (_, i) => i % 4);
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
     opt.zeroGrad();
@@ -53,7 +84,9 @@ async function trainCnn(b: BackendName, steps: number): Promise<{ losses: number
     opt.step();
   }
   const weights = model.parameters().map((p) => p.toArray());
-  model.dispose(); opt.dispose(); lossFn.dispose();
+  model.dispose();
+  opt.dispose();
+  lossFn.dispose();
   return { losses, weights };
 }
 
@@ -67,15 +100,23 @@ describe('wasm-relaxed: the opt-in relaxed SIMD build', () => {
   it('a module handed to init() names its own build; a relaxed module asked for as another build is refused', async () => {
     const url = new URL('../build/batchnorm-relaxed.wasm', import.meta.url);
     expect(await init({ module: url })).toBe('wasm-relaxed');
-    await expect(init({ backend: 'wasm-simd', module: url })).rejects.toThrow(/^init: options\.module: this is the 'wasm-relaxed' build, but backend 'wasm-simd' was asked for$/);
-    await expect(init({ backend: 'wasm-relaxed', module: new URL('../build/batchnorm-simd.wasm', import.meta.url) }))
-      .rejects.toThrow(/^init: options\.module: this is the 'wasm-simd' build, but backend 'wasm-relaxed' was asked for$/);
+    await expect(init({ backend: 'wasm-simd', module: url })).rejects.toThrow(
+      /^init: options\.module: this is the 'wasm-relaxed' build, but backend 'wasm-simd' was asked for$/,
+    );
+    await expect(init({ backend: 'wasm-relaxed', module: new URL('../build/batchnorm-simd.wasm', import.meta.url) })).rejects.toThrow(
+      /^init: options\.module: this is the 'wasm-simd' build, but backend 'wasm-relaxed' was asked for$/,
+    );
     expect(backend()).toBe('wasm-relaxed');
   });
 
   // shapes through every kind of pass: channels-last rows and folded rows, channel-first runs and short runs
   const CASES: [Layout, number[]][] = [
-    ['NC', [33, 17]], ['NC', [64, 3]], ['NHWC', [4, 5, 6, 24]], ['NCHW', [3, 5, 7, 9]], ['NCHW', [40, 4, 3, 3]], ['NCL', [2, 6, 100]],
+    ['NC', [33, 17]],
+    ['NC', [64, 3]],
+    ['NHWC', [4, 5, 6, 24]],
+    ['NCHW', [3, 5, 7, 9]],
+    ['NCHW', [40, 4, 3, 3]],
+    ['NCL', [2, 6, 100]],
   ];
   it.each(CASES)('BatchNorm %s %j: forward, backward, eval and running statistics bit-identical to wasm-simd', async (layout, shape) => {
     const simd = await bnOutputs('wasm-simd', layout, shape, 4);
@@ -91,6 +132,8 @@ describe('wasm-relaxed: the opt-in relaxed SIMD build', () => {
     // tolerances leave ~50× room for other CPUs' rounding
     for (let s = 0; s < 20; s++) expect(Math.abs(relaxed.losses[s] - simd.losses[s]), `step ${s}`).toBeLessThan(1e-6);
     expect(relaxed.losses[19]).toBeLessThan(0.1 * relaxed.losses[0]);
-    relaxed.weights.forEach((w, i) => expect(maxAbsDiff(w, simd.weights[i]), `parameter ${i}`).toBeLessThan(1e-5 * maxAbs(simd.weights[i])));
+    relaxed.weights.forEach((w, i) =>
+      expect(maxAbsDiff(w, simd.weights[i]), `parameter ${i}`).toBeLessThan(1e-5 * maxAbs(simd.weights[i])),
+    );
   });
 });

@@ -2,26 +2,113 @@
 // no optimizer step, no allocation left behind. Each layer kind gets bad calls, and its state dict,
 // gradients and live allocations are compared before and after. Runs against every backend.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { init, tensor, Tensor, Adam, AdamW, AvgPool2d, BatchNorm1d, BatchNorm2d, BatchNorm3d, Conv2d, CrossEntropyLoss, Dropout, Flatten, Generator, Linear, MaxPool2d, Module, ReLU, Sequential, SGD, Sigmoid, Tanh } from '../src/index';
+import {
+  init,
+  tensor,
+  Tensor,
+  Adam,
+  AdamW,
+  AvgPool2d,
+  BatchNorm1d,
+  BatchNorm2d,
+  BatchNorm3d,
+  Conv2d,
+  CrossEntropyLoss,
+  Dropout,
+  Flatten,
+  Generator,
+  Linear,
+  MaxPool2d,
+  Module,
+  ReLU,
+  Sequential,
+  SGD,
+  Sigmoid,
+  Tanh,
+} from '../src/index';
 import { BACKENDS } from './helpers';
 import { randn } from './reference';
 import { caught, countAllocations, type AllocationCounter } from './alloc_count';
 
-const filled = (shape: number[], seed = 1): Tensor => tensor(randn(shape.reduce((a, b) => a * b, 1), seed, 0, 1), shape);
+const filled = (shape: number[], seed = 1): Tensor =>
+  tensor(
+    randn(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      0,
+      1,
+    ),
+    shape,
+  );
 
-interface Snapshot { state: Record<string, unknown>; grads: Float32Array[]; live: number }
+interface Snapshot {
+  state: Record<string, unknown>;
+  grads: Float32Array[];
+  live: number;
+}
 
 /** One layer kind: how to make it, an input it takes, and inputs its forward rejects. */
-interface Case { name: string; make: () => Module; input: number[]; bad: number[][] }
+interface Case {
+  name: string;
+  make: () => Module;
+  input: number[];
+  bad: number[][];
+}
 
 const CASES: Case[] = [
-  { name: 'BatchNorm1d', make: () => new BatchNorm1d(3), input: [4, 3], bad: [[4, 5], [1, 3], [4, 3, 2, 1]] },
-  { name: 'BatchNorm2d NHWC fused ReLU', make: () => new BatchNorm2d(2, { layout: 'NHWC', activation: 'relu' }), input: [2, 3, 3, 2], bad: [[2, 2, 3, 3], [1, 1, 1, 2]] },
-  { name: 'BatchNorm3d', make: () => new BatchNorm3d(2, { momentum: null }), input: [2, 2, 2, 1, 2], bad: [[2, 3, 2, 1, 2], [2, 2, 2, 2]] },
+  {
+    name: 'BatchNorm1d',
+    make: () => new BatchNorm1d(3),
+    input: [4, 3],
+    bad: [
+      [4, 5],
+      [1, 3],
+      [4, 3, 2, 1],
+    ],
+  },
+  {
+    name: 'BatchNorm2d NHWC fused ReLU',
+    make: () => new BatchNorm2d(2, { layout: 'NHWC', activation: 'relu' }),
+    input: [2, 3, 3, 2],
+    bad: [
+      [2, 2, 3, 3],
+      [1, 1, 1, 2],
+    ],
+  },
+  {
+    name: 'BatchNorm3d',
+    make: () => new BatchNorm3d(2, { momentum: null }),
+    input: [2, 2, 2, 1, 2],
+    bad: [
+      [2, 3, 2, 1, 2],
+      [2, 2, 2, 2],
+    ],
+  },
   { name: 'Linear', make: () => new Linear(3, 2, { generator: new Generator(1) }), input: [4, 3], bad: [[4, 2], [3]] },
-  { name: 'Conv2d', make: () => new Conv2d(2, 3, 2, { generator: new Generator(1) }), input: [2, 2, 4, 4], bad: [[2, 3, 4, 4], [2, 2, 1, 1]] },
-  { name: 'Conv2d NHWC', make: () => new Conv2d(2, 3, 3, { padding: 1, layout: 'NHWC', generator: new Generator(1) }), input: [1, 4, 4, 2], bad: [[1, 4, 4, 3]] },
-  { name: 'MaxPool2d', make: () => new MaxPool2d(2), input: [1, 2, 4, 4], bad: [[1, 2, 1, 4], [2, 4]] },
+  {
+    name: 'Conv2d',
+    make: () => new Conv2d(2, 3, 2, { generator: new Generator(1) }),
+    input: [2, 2, 4, 4],
+    bad: [
+      [2, 3, 4, 4],
+      [2, 2, 1, 1],
+    ],
+  },
+  {
+    name: 'Conv2d NHWC',
+    make: () => new Conv2d(2, 3, 3, { padding: 1, layout: 'NHWC', generator: new Generator(1) }),
+    input: [1, 4, 4, 2],
+    bad: [[1, 4, 4, 3]],
+  },
+  {
+    name: 'MaxPool2d',
+    make: () => new MaxPool2d(2),
+    input: [1, 2, 4, 4],
+    bad: [
+      [1, 2, 1, 4],
+      [2, 4],
+    ],
+  },
   { name: 'AvgPool2d', make: () => new AvgPool2d(2, { layout: 'NHWC' }), input: [1, 4, 4, 2], bad: [[1, 1, 4, 2]] },
   { name: 'ReLU', make: () => new ReLU(), input: [2, 3], bad: [] },
   { name: 'Sigmoid', make: () => new Sigmoid(), input: [2, 3], bad: [] },
@@ -29,7 +116,15 @@ const CASES: Case[] = [
   { name: 'Dropout', make: () => new Dropout(0.5, { generator: new Generator(1) }), input: [2, 3], bad: [] },
   { name: 'Flatten', make: () => new Flatten(), input: [2, 3, 2], bad: [[]] },
   // BN accepts what Flatten then Linear reject: the whole chain is checked before BN moves
-  { name: 'Sequential', make: () => new Sequential(new BatchNorm2d(2), new Flatten(), new Linear(8, 3, { generator: new Generator(1) })), input: [2, 2, 2, 2], bad: [[2, 2, 3, 3], [2, 3, 2, 2]] },
+  {
+    name: 'Sequential',
+    make: () => new Sequential(new BatchNorm2d(2), new Flatten(), new Linear(8, 3, { generator: new Generator(1) })),
+    input: [2, 2, 2, 2],
+    bad: [
+      [2, 2, 3, 3],
+      [2, 3, 2, 2],
+    ],
+  },
 ];
 
 for (const b of BACKENDS) {
@@ -41,7 +136,11 @@ for (const b of BACKENDS) {
     });
     afterEach(() => count.stop());
 
-    const snapshot = (m: Module): Snapshot => ({ state: m.stateDict(), grads: m.parameters().map((p) => p.grad.toArray()), live: count.live() });
+    const snapshot = (m: Module): Snapshot => ({
+      state: m.stateDict(),
+      grads: m.parameters().map((p) => p.grad.toArray()),
+      live: count.live(),
+    });
 
     for (const c of CASES) {
       it(`${c.name}: bad forward and backward calls leave state, gradients and memory as they were`, () => {
@@ -56,7 +155,9 @@ for (const b of BACKENDS) {
           expect(caught(() => layer.forward(t)).message).toMatch(/\.forward: (input: )?expected/);
           expect(snapshot(layer)).toEqual(before);
         }
-        expect(caught(() => layer.forward('x' as never)).message).toMatch(/\.forward: input: expected a Tensor \(see tensor\(\)\), got 'x'$/);
+        expect(caught(() => layer.forward('x' as never)).message).toMatch(
+          /\.forward: input: expected a Tensor \(see tensor\(\)\), got 'x'$/,
+        );
         for (const g of bad.slice(c.bad.length)) {
           expect(caught(() => layer.backward(g)).message).toMatch(/\.backward: gradOutput: expected/);
           expect(snapshot(layer)).toEqual(before);
@@ -69,7 +170,7 @@ for (const b of BACKENDS) {
       });
     }
 
-    it('Sequential.forward whose third layer rejects the shape leaves the first BN\'s running statistics alone', () => {
+    it("Sequential.forward whose third layer rejects the shape leaves the first BN's running statistics alone", () => {
       const bn = new BatchNorm2d(2);
       const model = new Sequential(bn, new Flatten(), new Linear(8, 3, { generator: new Generator(1) }));
       const x = filled([2, 2, 3, 3]);
@@ -82,10 +183,16 @@ for (const b of BACKENDS) {
     });
 
     it('Sequential.forward whose later layer cannot allocate puts back the running statistics moved before it', () => {
-      const model = new Sequential(new BatchNorm2d(2), new Flatten(), new BatchNorm1d(8, { momentum: null }), new Linear(8, 3, { generator: new Generator(1) }));
+      const model = new Sequential(
+        new BatchNorm2d(2),
+        new Flatten(),
+        new BatchNorm1d(8, { momentum: null }),
+        new Linear(8, 3, { generator: new Generator(1) }),
+      );
       const x = filled([3, 2, 2, 2]);
       model.forward(x).dispose();
-      const before = snapshot(model), start = count.calls();
+      const before = snapshot(model),
+        start = count.calls();
       model.forward(x).dispose();
       const n = count.calls() - start;
       const moved = snapshot(model);
@@ -104,7 +211,10 @@ for (const b of BACKENDS) {
 
     it('Sequential.forward in eval with one nested BN set to train still puts its statistics back', () => {
       const bn = new BatchNorm1d(4);
-      const model = new Sequential(new Sequential(new Linear(3, 4, { generator: new Generator(1) }), bn), new Linear(4, 2, { generator: new Generator(2) })).eval();
+      const model = new Sequential(
+        new Sequential(new Linear(3, 4, { generator: new Generator(1) }), bn),
+        new Linear(4, 2, { generator: new Generator(2) }),
+      ).eval();
       bn.train();
       const x = filled([5, 3]);
       const before = snapshot(model);
@@ -122,14 +232,21 @@ for (const b of BACKENDS) {
     });
 
     it('Sequential.backward with the input disposed throws at layer 0 before a later layer adds to its gradient', () => {
-      const model = new Sequential(new Linear(3, 4, { generator: new Generator(1) }), new BatchNorm1d(4), new ReLU(), new Linear(4, 2, { generator: new Generator(2) }));
+      const model = new Sequential(
+        new Linear(3, 4, { generator: new Generator(1) }),
+        new BatchNorm1d(4),
+        new ReLU(),
+        new Linear(4, 2, { generator: new Generator(2) }),
+      );
       const x = filled([5, 3]);
       const y = model.forward(x);
       const dy = filled([5, 2], 4);
       x.dispose();
       const before = snapshot(model);
       for (const run of [() => model.backward(dy), () => model.backwardParams(dy)]) {
-        expect(caught(run).message).toMatch(/^Linear\.backward(Params)?: the input of the last forward\(\) was disposed; backward needs it$/);
+        expect(caught(run).message).toMatch(
+          /^Linear\.backward(Params)?: the input of the last forward\(\) was disposed; backward needs it$/,
+        );
         expect(snapshot(model)).toEqual(before);
       }
       for (const t of [y, dy]) t.dispose();
@@ -177,10 +294,17 @@ for (const b of BACKENDS) {
       const logits = filled([3, 4]);
       loss.forward(logits, [0, 1, 2]);
       const live = count.live();
-      for (const [labels, got] of [[[0, 4, 1], 'number 4'], [[0, -1, 1], 'number -1'], [[0, 1.5, 1], 'number 1.5'], [[0, 1, NaN], 'number NaN']] as const) {
+      for (const [labels, got] of [
+        [[0, 4, 1], 'number 4'],
+        [[0, -1, 1], 'number -1'],
+        [[0, 1.5, 1], 'number 1.5'],
+        [[0, 1, NaN], 'number NaN'],
+      ] as const) {
         const e = caught(() => loss.forward(logits, labels));
         expect(e).toBeInstanceOf(RangeError);
-        expect(e.message).toMatch(new RegExp(`^CrossEntropyLoss.forward: labels\\[\\d\\]: expected an integer class in \\[0, 4\\), got ${got}$`));
+        expect(e.message).toMatch(
+          new RegExp(`^CrossEntropyLoss.forward: labels\\[\\d\\]: expected an integer class in \\[0, 4\\), got ${got}$`),
+        );
         expect(count.live()).toBe(live);
       }
       // the gradient of the forward that succeeded is still the one handed out

@@ -9,8 +9,11 @@ for (const b of ['wasm-simd', 'wasm', 'js'] as const) {
     for (const bytes of [64, 128, 192, 256, 320, 4096 + 64, 65536 + 192]) {
       it(`read and copy ${bytes} bytes`, async () => {
         await init({ backend: b });
-        const rt = runtime(), k = rt.k, n = bytes / 4;
-        const x = k.alloc(bytes), y = k.alloc(bytes);
+        const rt = runtime(),
+          k = rt.k,
+          n = bytes / 4;
+        const x = k.alloc(bytes),
+          y = k.alloc(bytes);
         try {
           // small integers: every partial sum is exact in f32, so any order gives the exact total
           const v = Float32Array.from({ length: n }, (_, i) => (i % 7) - 3 + (i % 64 === 0 ? 5 : 0));

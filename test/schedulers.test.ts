@@ -30,15 +30,23 @@ describe('schedulers against PyTorch', () => {
         sched.step(c.metrics?.[i]);
         lrs.push(opt.lr);
       }
-      lrs.forEach((lr, i) => expect(Math.abs(lr - c.lrs[i]), `step ${i}: ${lr} vs ${c.lrs[i]}`).toBeLessThanOrEqual(TOL * Math.max(1, c.lrs[i])));
+      lrs.forEach((lr, i) =>
+        expect(Math.abs(lr - c.lrs[i]), `step ${i}: ${lr} vs ${c.lrs[i]}`).toBeLessThanOrEqual(TOL * Math.max(1, c.lrs[i])),
+      );
     });
   }
 
   it('rejects bad options by name', () => {
     const opt = new SGD([new Parameter([1], 0)], { lr: 0.1 });
-    expect(() => new MultiStepLR(opt, { milestones: [3, 2] })).toThrow(/^MultiStepLR: milestones: expected increasing positive integers, got array\(2\)$/);
-    expect(() => new OneCycleLR(opt, { maxLr: 1, totalSteps: 1 })).toThrow(/^OneCycleLR: totalSteps: expected an integer ≥ 2, got number 1$/);
-    expect(() => new ReduceLROnPlateau(opt, { factor: 1 })).toThrow(/^ReduceLROnPlateau: factor: expected a number in \(0, 1\), got number 1$/);
+    expect(() => new MultiStepLR(opt, { milestones: [3, 2] })).toThrow(
+      /^MultiStepLR: milestones: expected increasing positive integers, got array\(2\)$/,
+    );
+    expect(() => new OneCycleLR(opt, { maxLr: 1, totalSteps: 1 })).toThrow(
+      /^OneCycleLR: totalSteps: expected an integer ≥ 2, got number 1$/,
+    );
+    expect(() => new ReduceLROnPlateau(opt, { factor: 1 })).toThrow(
+      /^ReduceLROnPlateau: factor: expected a number in \(0, 1\), got number 1$/,
+    );
     expect(() => new ReduceLROnPlateau(opt).step(NaN)).toThrow(/^ReduceLROnPlateau\.step: metric: expected a number, got number NaN$/);
     const one = new OneCycleLR(opt, { maxLr: 1, totalSteps: 2 });
     one.step();

@@ -33,12 +33,24 @@ for (const b of BACKENDS) {
 
       it('rejects bad shape entries and a shape that is not an array', () => {
         throwsLike(() => tensor([1, 2], [-2]), TypeError, /^tensor: shape\[0\]: expected a non-negative integer, got number -2$/);
-        throwsLike(() => tensor([1, 2, 3], [1, 1.5, 2]), TypeError, /^tensor: shape\[1\]: expected a non-negative integer, got number 1.5$/);
+        throwsLike(
+          () => tensor([1, 2, 3], [1, 1.5, 2]),
+          TypeError,
+          /^tensor: shape\[1\]: expected a non-negative integer, got number 1.5$/,
+        );
         throwsLike(() => tensor([1, 2], [NaN]), TypeError, /^tensor: shape\[0\]: expected a non-negative integer, got number NaN$/);
         throwsLike(() => tensor([1, 2], [2, Infinity]), TypeError, /shape\[1\]: expected a non-negative integer, got number Infinity$/);
         throwsLike(() => tensor([1, 2], ['2'] as never), TypeError, /^tensor: shape\[0\]: expected a non-negative integer, got '2'$/);
-        throwsLike(() => tensor([1, 2], 2 as never), TypeError, /^tensor: shape: expected an array of non-negative integers, got number 2$/);
-        throwsLike(() => tensor([1, 2], new Int32Array([2]) as never), TypeError, /^tensor: shape: expected an array .*got Int32Array\(1\)$/);
+        throwsLike(
+          () => tensor([1, 2], 2 as never),
+          TypeError,
+          /^tensor: shape: expected an array of non-negative integers, got number 2$/,
+        );
+        throwsLike(
+          () => tensor([1, 2], new Int32Array([2]) as never),
+          TypeError,
+          /^tensor: shape: expected an array .*got Int32Array\(1\)$/,
+        );
       });
 
       it('rejects an array holding a non-number, naming its index', () => {

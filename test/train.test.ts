@@ -2,15 +2,34 @@
 // over 10 000 steps, and fit()/evaluate()/predict() on a learnable problem.
 import { describe, expect, it } from 'vitest';
 import {
-  init, memoryBytes, tensor, BatchNorm1d, CrossEntropyLoss, Generator, Linear, ReLU, SGD, Adam, Sequential, Dropout,
-  fit, evaluate, predict,
+  init,
+  memoryBytes,
+  tensor,
+  BatchNorm1d,
+  CrossEntropyLoss,
+  Generator,
+  Linear,
+  ReLU,
+  SGD,
+  Adam,
+  Sequential,
+  Dropout,
+  fit,
+  evaluate,
+  predict,
 } from '../src/index';
 import { BACKENDS } from './helpers';
 import { randn } from './reference';
 
 function model(seed: number): Sequential {
   const gen = new Generator(seed);
-  return new Sequential(new Linear(12, 16, { generator: gen }), new BatchNorm1d(16), new ReLU(), new Dropout(0.1, { generator: gen }), new Linear(16, 4, { generator: gen }));
+  return new Sequential(
+    new Linear(12, 16, { generator: gen }),
+    new BatchNorm1d(16),
+    new ReLU(),
+    new Dropout(0.1, { generator: gen }),
+    new Linear(16, 4, { generator: gen }),
+  );
 }
 
 /** Four Gaussian blobs in 12 dimensions: a problem a small network must solve. */
@@ -36,7 +55,8 @@ function train(steps: number, seed: number): Float32Array[] {
     opt.step();
   }
   const out = m.parameters().map((p) => p.toArray());
-  m.dispose(); opt.dispose();
+  m.dispose();
+  opt.dispose();
   return out;
 }
 
@@ -44,7 +64,9 @@ for (const b of BACKENDS) {
   describe(`${b}: training runs`, () => {
     it('same seed ⇒ bit-identical weights after 100 steps; another seed differs', async () => {
       await init({ backend: b });
-      const a = train(100, 5), c = train(100, 5), d = train(100, 6);
+      const a = train(100, 5),
+        c = train(100, 5),
+        d = train(100, 6);
       a.forEach((w, i) => expect(Buffer.from(c[i].buffer)).toEqual(Buffer.from(w.buffer)));
       expect(Buffer.from(d[0].buffer)).not.toEqual(Buffer.from(a[0].buffer));
     });
@@ -64,18 +86,21 @@ for (const b of BACKENDS) {
         const g = lossFn.backward();
         m.backward(g).dispose();
         opt.step();
-        logits.dispose(); g.dispose();
+        logits.dispose();
+        g.dispose();
         if (s === 0) after = memoryBytes();
       }
       expect(memoryBytes()).toBe(after);
-      m.dispose(); opt.dispose();
+      m.dispose();
+      opt.dispose();
     });
 
     it('fit learns the problem; evaluate and predict agree', async () => {
       await init({ backend: b });
       const m = model(2);
       const opt = new SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
-      const train = blobs(512, 3), test = blobs(256, 4);
+      const train = blobs(512, 3),
+        test = blobs(256, 4);
       const logs = await fit(m, train, { epochs: 6, batchSize: 32, optimizer: opt, validation: test, seed: 1, progress: false });
       expect(logs).toHaveLength(6);
       expect(logs[5].loss).toBeLessThan(logs[0].loss);
@@ -91,10 +116,19 @@ for (const b of BACKENDS) {
       }
       expect(hits / 256).toBe(ev.accuracy);
       // early stopping through onEpochEnd
-      const short = await fit(m, train, { epochs: 5, batchSize: 32, optimizer: opt, progress: false, callbacks: { onEpochEnd: ({ epoch }) => epoch === 1 } });
+      const short = await fit(m, train, {
+        epochs: 5,
+        batchSize: 32,
+        optimizer: opt,
+        progress: false,
+        callbacks: { onEpochEnd: ({ epoch }) => epoch === 1 },
+      });
       expect(short).toHaveLength(2);
-      await expect(fit(m, { ...train, y: new Int32Array(3) }, { epochs: 1, batchSize: 8, optimizer: opt })).rejects.toThrow(/^fit: data: x has 6144 values, but 3 labels × shape \[12\] need 36$/);
-      m.dispose(); opt.dispose();
+      await expect(fit(m, { ...train, y: new Int32Array(3) }, { epochs: 1, batchSize: 8, optimizer: opt })).rejects.toThrow(
+        /^fit: data: x has 6144 values, but 3 labels × shape \[12\] need 36$/,
+      );
+      m.dispose();
+      opt.dispose();
     });
   });
 }

@@ -1,7 +1,18 @@
 // Experiment (d): a small CNN with fused Conv-BN-ReLU blocks on the same MNIST split; the target
 // is ≥ 98 % on the 2 000 held-out digits.
 import {
-  Adam, BatchNorm2d, Conv2d, CosineAnnealingLR, evaluate, fit, Flatten, Generator, Linear, MaxPool2d, Sequential, type Dataset,
+  Adam,
+  BatchNorm2d,
+  Conv2d,
+  CosineAnnealingLR,
+  evaluate,
+  fit,
+  Flatten,
+  Generator,
+  Linear,
+  MaxPool2d,
+  Sequential,
+  type Dataset,
 } from '../../src/index';
 
 export interface CnnResult {
@@ -17,9 +28,14 @@ export interface CnnResult {
 export function cnn(seed: number, c1 = 32, c2 = 64): Sequential {
   const gen = new Generator(seed);
   return new Sequential(
-    new Conv2d(1, c1, 3, { padding: 1, generator: gen }), new BatchNorm2d(c1, { activation: 'relu' }), new MaxPool2d(2),
-    new Conv2d(c1, c2, 3, { padding: 1, generator: gen }), new BatchNorm2d(c2, { activation: 'relu' }), new MaxPool2d(2),
-    new Flatten(), new Linear(c2 * 7 * 7, 10, { generator: gen }),
+    new Conv2d(1, c1, 3, { padding: 1, generator: gen }),
+    new BatchNorm2d(c1, { activation: 'relu' }),
+    new MaxPool2d(2),
+    new Conv2d(c1, c2, 3, { padding: 1, generator: gen }),
+    new BatchNorm2d(c2, { activation: 'relu' }),
+    new MaxPool2d(2),
+    new Flatten(),
+    new Linear(c2 * 7 * 7, 10, { generator: gen }),
   );
 }
 
@@ -29,12 +45,18 @@ export async function runCnn(train: Dataset, test: Dataset, epochs: number, seed
   const optimizer = new Adam(model.parameters());
   const schedule = new CosineAnnealingLR(optimizer, { tMax: epochs });
   const accuracy: [number, number][] = [];
-  let evalMs = 0, steps = 0;
+  let evalMs = 0,
+    steps = 0;
   const started = performance.now();
   await fit(model, train, {
-    epochs, batchSize: 60, optimizer, seed,
+    epochs,
+    batchSize: 60,
+    optimizer,
+    seed,
     callbacks: {
-      onBatchEnd: ({ step }) => { steps = step; },
+      onBatchEnd: ({ step }) => {
+        steps = step;
+      },
       onEpochEnd: ({ epoch }) => {
         const t0 = performance.now();
         accuracy.push([epoch + 1, evaluate(model, test, { batchSize: 500 }).accuracy]);
@@ -44,6 +66,7 @@ export async function runCnn(train: Dataset, test: Dataset, epochs: number, seed
     },
   });
   const msPerStep = (performance.now() - started - evalMs) / Math.max(steps, 1);
-  model.dispose(); optimizer.dispose();
+  model.dispose();
+  optimizer.dispose();
   return { epochs, accuracy, finalAccuracy: accuracy[accuracy.length - 1][1], msPerStep, steps };
 }

@@ -4,8 +4,17 @@
 // experiment, the 15th/50th/85th percentiles of one last-layer sigmoid input.
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167 (§4.1, Fig. 1)
 import {
-  BatchNorm1d, evaluate, fit, Generator, Linear, SGD, Sequential, Sigmoid, tensor,
-  type Dataset, type Module,
+  BatchNorm1d,
+  evaluate,
+  fit,
+  Generator,
+  Linear,
+  SGD,
+  Sequential,
+  Sigmoid,
+  tensor,
+  type Dataset,
+  type Module,
 } from '../../src/index';
 
 export interface RunSpec {
@@ -38,13 +47,21 @@ export interface RunResult {
 export function mlp(bn: boolean, initScale: number, seed: number): Sequential {
   const gen = new Generator(seed);
   const layers: Module[] = [];
-  for (const [i, o] of [[784, 100], [100, 100], [100, 100]]) {
+  for (const [i, o] of [
+    [784, 100],
+    [100, 100],
+    [100, 100],
+  ]) {
     layers.push(new Linear(i, o, { generator: gen }));
     if (bn) layers.push(new BatchNorm1d(o));
     layers.push(new Sigmoid());
   }
   layers.push(new Linear(100, 10, { generator: gen }));
-  for (const l of layers) if (l instanceof Linear) l.weight.view().forEach((v, j, a) => { a[j] = v * initScale; });
+  for (const l of layers)
+    if (l instanceof Linear)
+      l.weight.view().forEach((v, j, a) => {
+        a[j] = v * initScale;
+      });
   return new Sequential(...layers);
 }
 
@@ -75,24 +92,36 @@ function sigmoidInputPercentiles(model: Sequential, data: Dataset, unit: number)
 export async function run(spec: RunSpec, train: Dataset, test: Dataset): Promise<RunResult> {
   const model = mlp(spec.bn, spec.initScale, spec.seed);
   const optimizer = new SGD(model.parameters(), { lr: spec.lr });
-  const accuracy: [number, number][] = [], loss: [number, number][] = [];
+  const accuracy: [number, number][] = [],
+    loss: [number, number][] = [];
   const pct = { steps: [] as number[], p15: [] as number[], p50: [] as number[], p85: [] as number[] };
-  let lossSum = 0, lossCount = 0, diverged = false, steps = 0, evalMs = 0;
+  let lossSum = 0,
+    lossCount = 0,
+    diverged = false,
+    steps = 0,
+    evalMs = 0;
   const checkpoint = (step: number) => {
     const t0 = performance.now();
     accuracy.push([step, evaluate(model, test, { batchSize: 500 }).accuracy]);
     if (lossCount > 0) loss.push([step, lossSum / lossCount]);
-    lossSum = 0; lossCount = 0;
+    lossSum = 0;
+    lossCount = 0;
     if (spec.trackUnit !== undefined) {
       const [a, b, c] = sigmoidInputPercentiles(model, test, spec.trackUnit);
-      pct.steps.push(step); pct.p15.push(a); pct.p50.push(b); pct.p85.push(c);
+      pct.steps.push(step);
+      pct.p15.push(a);
+      pct.p50.push(b);
+      pct.p85.push(c);
     }
     evalMs += performance.now() - t0;
   };
   checkpoint(0);
   const started = performance.now();
   await fit(model, train, {
-    epochs: spec.epochs, batchSize: spec.batchSize, optimizer, seed: spec.seed,
+    epochs: spec.epochs,
+    batchSize: spec.batchSize,
+    optimizer,
+    seed: spec.seed,
     callbacks: {
       onBatchEnd: ({ step, loss: l }) => {
         steps = step;
@@ -100,7 +129,8 @@ export async function run(spec: RunSpec, train: Dataset, test: Dataset): Promise
           diverged = true;
           return true; // a NaN loss stays NaN: stop here
         }
-        lossSum += l; lossCount++;
+        lossSum += l;
+        lossCount++;
         if (step % spec.evalEvery === 0) checkpoint(step);
         return false;
       },
@@ -108,9 +138,15 @@ export async function run(spec: RunSpec, train: Dataset, test: Dataset): Promise
   });
   const ms = (performance.now() - started - evalMs) / Math.max(steps, 1);
   if (accuracy[accuracy.length - 1][0] !== steps) checkpoint(steps);
-  model.dispose(); optimizer.dispose();
+  model.dispose();
+  optimizer.dispose();
   return {
-    spec, accuracy, loss, steps, msPerStep: ms, diverged,
+    spec,
+    accuracy,
+    loss,
+    steps,
+    msPerStep: ms,
+    diverged,
     percentiles: spec.trackUnit !== undefined ? pct : undefined,
     finalAccuracy: accuracy[accuracy.length - 1][1],
   };

@@ -14,18 +14,34 @@ const { values: args } = parseArgs({ options: { full: { type: 'boolean', default
 const FULL = args.full;
 const OUT = args.out;
 // default: under a minute on 2 cores; --full: 40 epochs a run
-const EPOCHS_A = FULL ? 40 : 12, EPOCHS_BC = FULL ? 40 : 12, EPOCHS_D = FULL ? 20 : 8, EVAL_EVERY = FULL ? 100 : 50;
-const BASE_LR = 0.5, BATCH = 60, SEED = 1;
+const EPOCHS_A = FULL ? 40 : 12,
+  EPOCHS_BC = FULL ? 40 : 12,
+  EPOCHS_D = FULL ? 20 : 8,
+  EVAL_EVERY = FULL ? 100 : 50;
+const BASE_LR = 0.5,
+  BATCH = 60,
+  SEED = 1;
 
 setProgressDisplay(terminalProgress); // fit()'s bar in a terminal, as the package's node entry shows it
 await init();
 const { train, test } = loadMnist({ seed: SEED });
 const trainSet = { x: train.x, y: train.y, shape: [784] };
 const testSet = { x: test.x, y: test.y, shape: [784] };
-console.log(`batchnorm-wasm demo (${FULL ? 'full' : 'default'} run), backend ${backend()}: MNIST ${train.n} train / ${test.n} held-out digits`);
+console.log(
+  `batchnorm-wasm demo (${FULL ? 'full' : 'default'} run), backend ${backend()}: MNIST ${train.n} train / ${test.n} held-out digits`,
+);
 
-const spec = (name: string, bn: boolean, lr: number, initScale: number, epochs: number, trackUnit?: number): RunSpec =>
-  ({ name, bn, lr, initScale, epochs, batchSize: BATCH, evalEvery: EVAL_EVERY, seed: SEED, trackUnit });
+const spec = (name: string, bn: boolean, lr: number, initScale: number, epochs: number, trackUnit?: number): RunSpec => ({
+  name,
+  bn,
+  lr,
+  initScale,
+  epochs,
+  batchSize: BATCH,
+  evalEvery: EVAL_EVERY,
+  seed: SEED,
+  trackUnit,
+});
 
 // a configuration already trained (lr × 1 and init × 1 are experiment (a)'s runs) is not trained again
 const done = new Map<string, RunResult>();
@@ -44,14 +60,23 @@ async function runAll(title: string, specs: RunSpec[]): Promise<RunResult[]> {
 }
 
 const a = await runAll('(a) §4.1: MLP 784-100-100-100-10, sigmoid, batch 60, SGD lr 0.5', [
-  spec('baseline', false, BASE_LR, 1, EPOCHS_A, 0), spec('BN', true, BASE_LR, 1, EPOCHS_A, 0),
+  spec('baseline', false, BASE_LR, 1, EPOCHS_A, 0),
+  spec('BN', true, BASE_LR, 1, EPOCHS_A, 0),
 ]);
-const b = await runAll('(b) higher learning rates: lr × 1, × 5, × 30', [1, 5, 30].flatMap((m) => [
-  spec(`baseline lr×${m}`, false, BASE_LR * m, 1, EPOCHS_BC), spec(`BN lr×${m}`, true, BASE_LR * m, 1, EPOCHS_BC),
-]));
-const c = await runAll('(c) weight initialisation scale × 0.1, × 1, × 10', [0.1, 1, 10].flatMap((s) => [
-  spec(`baseline init×${s}`, false, BASE_LR, s, EPOCHS_BC), spec(`BN init×${s}`, true, BASE_LR, s, EPOCHS_BC),
-]));
+const b = await runAll(
+  '(b) higher learning rates: lr × 1, × 5, × 30',
+  [1, 5, 30].flatMap((m) => [
+    spec(`baseline lr×${m}`, false, BASE_LR * m, 1, EPOCHS_BC),
+    spec(`BN lr×${m}`, true, BASE_LR * m, 1, EPOCHS_BC),
+  ]),
+);
+const c = await runAll(
+  '(c) weight initialisation scale × 0.1, × 1, × 10',
+  [0.1, 1, 10].flatMap((s) => [
+    spec(`baseline init×${s}`, false, BASE_LR, s, EPOCHS_BC),
+    spec(`BN init×${s}`, true, BASE_LR, s, EPOCHS_BC),
+  ]),
+);
 
 console.log(`\n(d) a small CNN: Conv(32)-BN-ReLU, Conv(64)-BN-ReLU (fused BN+ReLU), max-pooling, Linear; Adam lr 1e-3, cosine-annealed`);
 const d = await runCnn({ ...trainSet, shape: [1, 28, 28] }, { ...testSet, shape: [1, 28, 28] }, EPOCHS_D, SEED);
@@ -62,9 +87,13 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const firstReaching = (r: RunResult, level: number) => r.accuracy.find(([, acc]) => acc >= level)?.[0] ?? null;
 console.log('\nrun                     steps   held-out acc   ms/step   note');
 for (const r of [...a, ...b, ...c]) {
-  console.log(`${r.spec.name.padEnd(22)} ${String(r.steps).padStart(6)}   ${pct(r.finalAccuracy).padStart(12)}   ${r.msPerStep.toFixed(2).padStart(7)}   ${r.diverged ? 'diverged (NaN loss)' : ''}`);
+  console.log(
+    `${r.spec.name.padEnd(22)} ${String(r.steps).padStart(6)}   ${pct(r.finalAccuracy).padStart(12)}   ${r.msPerStep.toFixed(2).padStart(7)}   ${r.diverged ? 'diverged (NaN loss)' : ''}`,
+  );
 }
-console.log(`${'CNN (d)'.padEnd(22)} ${String(d.steps).padStart(6)}   ${pct(d.finalAccuracy).padStart(12)}   ${d.msPerStep.toFixed(2).padStart(7)}`);
+console.log(
+  `${'CNN (d)'.padEnd(22)} ${String(d.steps).padStart(6)}   ${pct(d.finalAccuracy).padStart(12)}   ${d.msPerStep.toFixed(2).padStart(7)}`,
+);
 
 // ---- BN's claims, judged by fixed criteria stated here (not tuned to the outcome)
 const [base, bn] = a;
@@ -84,11 +113,31 @@ const spread = (bnRun: boolean) => {
 const initClaim = spread(true) < spread(false);
 const cnnTarget = d.finalAccuracy >= 0.98;
 const claims = [
-  { claim: 'higher held-out accuracy at every checkpoint', held: higherEverywhere, detail: `${aligned.filter(([x, y]) => y > x).length}/${aligned.length} checkpoints; final ${pct(bn.finalAccuracy)} vs ${pct(base.finalAccuracy)}` },
-  { claim: "the baseline's final accuracy reached in ≤ 1/3 of its steps", held: within3, detail: `BN reached ${pct(base.finalAccuracy)} at step ${reach ?? 'never'} of ${base.steps}` },
-  { claim: 'trains at 30× the learning rate where the baseline fails', held: highLr, detail: `lr ${BASE_LR * 30}: BN ${pct(lr30.bn.finalAccuracy)}, baseline ${lr30.base.diverged ? 'diverged' : pct(lr30.base.finalAccuracy)} (BN at lr ${BASE_LR}: ${pct(bnLr1.finalAccuracy)})` },
-  { claim: 'less sensitive to the initialisation scale', held: initClaim, detail: `spread of final accuracy over init × 0.1/1/10: BN ${pct(spread(true))}, baseline ${pct(spread(false))}` },
-  { claim: 'a small Conv-BN-ReLU CNN reaches ≥ 98 % held out', held: cnnTarget, detail: `${pct(d.finalAccuracy)} after ${d.epochs} epochs (${d.steps} steps, ${d.msPerStep.toFixed(1)} ms/step)` },
+  {
+    claim: 'higher held-out accuracy at every checkpoint',
+    held: higherEverywhere,
+    detail: `${aligned.filter(([x, y]) => y > x).length}/${aligned.length} checkpoints; final ${pct(bn.finalAccuracy)} vs ${pct(base.finalAccuracy)}`,
+  },
+  {
+    claim: "the baseline's final accuracy reached in ≤ 1/3 of its steps",
+    held: within3,
+    detail: `BN reached ${pct(base.finalAccuracy)} at step ${reach ?? 'never'} of ${base.steps}`,
+  },
+  {
+    claim: 'trains at 30× the learning rate where the baseline fails',
+    held: highLr,
+    detail: `lr ${BASE_LR * 30}: BN ${pct(lr30.bn.finalAccuracy)}, baseline ${lr30.base.diverged ? 'diverged' : pct(lr30.base.finalAccuracy)} (BN at lr ${BASE_LR}: ${pct(bnLr1.finalAccuracy)})`,
+  },
+  {
+    claim: 'less sensitive to the initialisation scale',
+    held: initClaim,
+    detail: `spread of final accuracy over init × 0.1/1/10: BN ${pct(spread(true))}, baseline ${pct(spread(false))}`,
+  },
+  {
+    claim: 'a small Conv-BN-ReLU CNN reaches ≥ 98 % held out',
+    held: cnnTarget,
+    detail: `${pct(d.finalAccuracy)} after ${d.epochs} epochs (${d.steps} steps, ${d.msPerStep.toFixed(1)} ms/step)`,
+  },
 ];
 console.log('\nBN claims on this data:');
 for (const k of claims) console.log(`  ${k.held ? 'held      ' : 'NOT held  '} ${k.claim}: ${k.detail}`);
@@ -96,14 +145,63 @@ for (const k of claims) console.log(`  ${k.held ? 'held      ' : 'NOT held  '} $
 // ---- results and charts
 mkdirSync(OUT, { recursive: true });
 const strip = (r: RunResult) => ({ ...r, spec: r.spec });
-writeFileSync(`${OUT}/demo.json`, JSON.stringify({ full: FULL, backend: backend(), date: new Date().toISOString(), claims, a: a.map(strip), b: b.map(strip), c: c.map(strip), d }, null, 1));
-const curves = (runs: RunResult[]) => runs.map((r) => ({ name: r.spec.name, points: r.accuracy.filter(([, v]) => Number.isFinite(v)), dashed: !r.spec.bn }));
-await saveChart(await lineChart({ title: 'Held-out accuracy, MLP with sigmoids (BN paper §4.1)', xTitle: 'training step', yTitle: 'held-out accuracy', series: curves(a), yDomain: [0, 1] }), `${OUT}/a-accuracy`);
-await saveChart(await percentileChart({
-  title: 'Input to a last-layer sigmoid over training: 15th, 50th, 85th percentiles',
-  series: a.map((r) => ({ name: r.spec.bn ? 'with BN' : 'without BN', ...r.percentiles! })), xTitle: 'training step', yTitle: 'sigmoid input',
-}), `${OUT}/a-percentiles`);
-await saveChart(await lineChart({ title: 'Learning rate × 1, × 5, × 30 (dashed: without BN)', xTitle: 'training step', yTitle: 'held-out accuracy', series: curves(b), yDomain: [0, 1] }), `${OUT}/b-learning-rate`);
-await saveChart(await lineChart({ title: 'Initial weights × 0.1, × 1, × 10 (dashed: without BN)', xTitle: 'training step', yTitle: 'held-out accuracy', series: curves(c), yDomain: [0, 1] }), `${OUT}/c-init-scale`);
-await saveChart(await lineChart({ title: 'Small CNN with fused Conv-BN-ReLU blocks', xTitle: 'epoch', yTitle: 'held-out accuracy', series: [{ name: 'CNN', points: d.accuracy }], yDomain: [0.9, 1] }), `${OUT}/d-cnn`);
+writeFileSync(
+  `${OUT}/demo.json`,
+  JSON.stringify(
+    { full: FULL, backend: backend(), date: new Date().toISOString(), claims, a: a.map(strip), b: b.map(strip), c: c.map(strip), d },
+    null,
+    1,
+  ),
+);
+const curves = (runs: RunResult[]) =>
+  runs.map((r) => ({ name: r.spec.name, points: r.accuracy.filter(([, v]) => Number.isFinite(v)), dashed: !r.spec.bn }));
+await saveChart(
+  await lineChart({
+    title: 'Held-out accuracy, MLP with sigmoids (BN paper §4.1)',
+    xTitle: 'training step',
+    yTitle: 'held-out accuracy',
+    series: curves(a),
+    yDomain: [0, 1],
+  }),
+  `${OUT}/a-accuracy`,
+);
+await saveChart(
+  await percentileChart({
+    title: 'Input to a last-layer sigmoid over training: 15th, 50th, 85th percentiles',
+    series: a.map((r) => ({ name: r.spec.bn ? 'with BN' : 'without BN', ...r.percentiles! })),
+    xTitle: 'training step',
+    yTitle: 'sigmoid input',
+  }),
+  `${OUT}/a-percentiles`,
+);
+await saveChart(
+  await lineChart({
+    title: 'Learning rate × 1, × 5, × 30 (dashed: without BN)',
+    xTitle: 'training step',
+    yTitle: 'held-out accuracy',
+    series: curves(b),
+    yDomain: [0, 1],
+  }),
+  `${OUT}/b-learning-rate`,
+);
+await saveChart(
+  await lineChart({
+    title: 'Initial weights × 0.1, × 1, × 10 (dashed: without BN)',
+    xTitle: 'training step',
+    yTitle: 'held-out accuracy',
+    series: curves(c),
+    yDomain: [0, 1],
+  }),
+  `${OUT}/c-init-scale`,
+);
+await saveChart(
+  await lineChart({
+    title: 'Small CNN with fused Conv-BN-ReLU blocks',
+    xTitle: 'epoch',
+    yTitle: 'held-out accuracy',
+    series: [{ name: 'CNN', points: d.accuracy }],
+    yDomain: [0.9, 1],
+  }),
+  `${OUT}/d-cnn`,
+);
 console.log(`\nwrote ${OUT}/demo.json and charts ${OUT}/{a-accuracy,a-percentiles,b-learning-rate,c-init-scale,d-cnn}.{svg,png}`);

@@ -17,8 +17,14 @@ export interface ModelClasses<S, L, A> {
 /** Throws unless `a` is a usable Architecture (model.json is data, so it is checked). */
 export function checkArchitecture(a: unknown): Architecture {
   const arch = a as Architecture;
-  if (arch === null || typeof arch !== 'object' || !Array.isArray(arch.layers) || arch.layers.length < 2
-    || arch.layers.some((n) => !Number.isInteger(n) || n < 1) || arch.activation !== 'sigmoid') {
+  if (
+    arch === null ||
+    typeof arch !== 'object' ||
+    !Array.isArray(arch.layers) ||
+    arch.layers.length < 2 ||
+    arch.layers.some((n) => !Number.isInteger(n) || n < 1) ||
+    arch.activation !== 'sigmoid'
+  ) {
     throw new Error(`model.json: expected { layers: positive integers (at least 2), activation: 'sigmoid' }, got ${JSON.stringify(a)}`);
   }
   return arch;

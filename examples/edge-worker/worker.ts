@@ -18,7 +18,11 @@ const INPUTS = arch.layers[0]!;
 const MAX_BODY = 64 * 1024;
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -37,7 +41,9 @@ function model(): Promise<Sequential> {
       loadSafetensors(m, new Uint8Array(weights));
       return m;
     })();
-    loading.catch(() => { if (ready === loading) ready = null; });
+    loading.catch(() => {
+      if (ready === loading) ready = null;
+    });
     ready = loading;
   }
   return ready;
@@ -65,7 +71,10 @@ async function readBody(request: Request): Promise<Uint8Array> {
   }
   const out = new Uint8Array(total);
   let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.byteLength; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.byteLength;
+  }
   return out;
 }
 

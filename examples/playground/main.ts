@@ -12,7 +12,9 @@ const lrInput = $<HTMLInputElement>('lr');
 const LRS = [0.02, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 15, 30];
 lrInput.max = String(LRS.length - 1);
 const lr = () => LRS[Number(lrInput.value)]!;
-const showLr = () => { $('lr-value').textContent = String(lr()); };
+const showLr = () => {
+  $('lr-value').textContent = String(lr());
+};
 showLr();
 
 let training = false;
@@ -27,9 +29,15 @@ const start = () => {
   $('status').textContent = `training at lr ${lr()}`;
 };
 $('train').addEventListener('click', start);
-$('stop').addEventListener('click', () => { send({ type: 'stop' }); setTraining(false); $('status').textContent = 'stopped'; });
+$('stop').addEventListener('click', () => {
+  send({ type: 'stop' });
+  setTraining(false);
+  $('status').textContent = 'stopped';
+});
 lrInput.addEventListener('input', showLr);
-lrInput.addEventListener('change', () => { if (training) start(); });
+lrInput.addEventListener('change', () => {
+  if (training) start();
+});
 document.querySelectorAll<HTMLButtonElement>('button[data-lr]').forEach((b) => {
   b.addEventListener('click', () => {
     lrInput.value = String(LRS.indexOf(Number(b.dataset.lr)));
@@ -47,19 +55,29 @@ function plot(m: Extract<FromWorker, { type: 'progress' }>): void {
     { label: 'no BN', color: '#e45756', points: m.plain[k].map(([x, y]) => [x, pick(y)] as [number, number]) },
   ];
   const xMax = Math.max(500, m.step);
-  drawPlot($<HTMLCanvasElement>('acc-plot'), series('accuracy', (v) => v * 100),
-    { title: `held-out accuracy (%), lr ${m.lr}`, xMax, yMin: 0, yMax: 100 });
-  drawPlot($<HTMLCanvasElement>('loss-plot'), series('loss'),
-    { title: 'training loss (cross-entropy)', xMax, yMin: 0, yMax: 2.5 });
+  drawPlot(
+    $<HTMLCanvasElement>('acc-plot'),
+    series('accuracy', (v) => v * 100),
+    { title: `held-out accuracy (%), lr ${m.lr}`, xMax, yMin: 0, yMax: 100 },
+  );
+  drawPlot($<HTMLCanvasElement>('loss-plot'), series('loss'), { title: 'training loss (cross-entropy)', xMax, yMin: 0, yMax: 2.5 });
 }
 
-const pad = new DigitPad($<HTMLCanvasElement>('draw'), () => { if (!pad.empty()) send({ type: 'predict', pixels: pad.pixels() }); });
-$('clear').addEventListener('click', () => { pad.clear(); showPrediction(null); });
+const pad = new DigitPad($<HTMLCanvasElement>('draw'), () => {
+  if (!pad.empty()) send({ type: 'predict', pixels: pad.pixels() });
+});
+$('clear').addEventListener('click', () => {
+  pad.clear();
+  showPrediction(null);
+});
 
 function showPrediction(probs: number[] | null): void {
   const box = $('prediction');
   box.replaceChildren();
-  if (!probs) { $('predicted').textContent = '–'; return; }
+  if (!probs) {
+    $('predicted').textContent = '–';
+    return;
+  }
   const best = probs.indexOf(Math.max(...probs));
   $('predicted').innerHTML = `prediction: <b id="predicted-class">${best}</b>`;
   probs.forEach((p, d) => {
@@ -85,10 +103,14 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     $('acc-plain').textContent = pct(last(m.plain));
     plot(m);
     if (m.step % 200 === 0 && !pad.empty()) send({ type: 'predict', pixels: pad.pixels() });
-  } else if (m.type === 'done') { setTraining(false); $('status').textContent = 'done'; }
-  else if (m.type === 'prediction') showPrediction(m.probs);
+  } else if (m.type === 'done') {
+    setTraining(false);
+    $('status').textContent = 'done';
+  } else if (m.type === 'prediction') showPrediction(m.probs);
   else if (m.type === 'error') $('status').textContent = `error: ${m.message}`;
 };
-worker.onerror = (e) => { $('status').textContent = `worker error: ${e.message}`; };
+worker.onerror = (e) => {
+  $('status').textContent = `worker error: ${e.message}`;
+};
 drawPlot($<HTMLCanvasElement>('acc-plot'), [], { title: 'held-out accuracy (%)', xMax: 500, yMin: 0, yMax: 100 });
 drawPlot($<HTMLCanvasElement>('loss-plot'), [], { title: 'training loss (cross-entropy)', xMax: 500, yMin: 0, yMax: 2.5 });

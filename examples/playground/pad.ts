@@ -7,7 +7,10 @@ export class DigitPad {
   private last: [number, number] | null = null;
   private ctx: CanvasRenderingContext2D;
 
-  constructor(private canvas: HTMLCanvasElement, onStroke: () => void) {
+  constructor(
+    private canvas: HTMLCanvasElement,
+    onStroke: () => void,
+  ) {
     this.ctx = canvas.getContext('2d')!;
     canvas.addEventListener('pointerdown', (e) => {
       canvas.setPointerCapture(e.pointerId);
@@ -20,7 +23,12 @@ export class DigitPad {
       this.paint(this.last, p);
       this.last = p;
     });
-    const end = () => { if (this.last) { this.last = null; onStroke(); } };
+    const end = () => {
+      if (this.last) {
+        this.last = null;
+        onStroke();
+      }
+    };
     canvas.addEventListener('pointerup', end);
     canvas.addEventListener('pointercancel', end);
     this.render();
@@ -36,7 +44,8 @@ export class DigitPad {
     const len = Math.hypot(b[0] - a[0], b[1] - a[1]);
     const n = Math.max(1, Math.ceil(len * 4));
     for (let k = 0; k <= n; k++) {
-      const cx = a[0] + ((b[0] - a[0]) * k) / n, cy = a[1] + ((b[1] - a[1]) * k) / n;
+      const cx = a[0] + ((b[0] - a[0]) * k) / n,
+        cy = a[1] + ((b[1] - a[1]) * k) / n;
       for (let i = Math.floor(cy - 2); i <= Math.ceil(cy + 2); i++) {
         for (let j = Math.floor(cx - 2); j <= Math.ceil(cx + 2); j++) {
           if (i < 0 || j < 0 || i >= N || j >= N) continue;
@@ -69,18 +78,26 @@ export class DigitPad {
 
   /** The drawing as 784 values in [0, 1], shifted so its centre of mass is at the centre. */
   pixels(): Float32Array {
-    let m = 0, mx = 0, my = 0;
-    for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
-      const v = this.grid[i * N + j]!;
-      m += v; mx += v * j; my += v * i;
-    }
+    let m = 0,
+      mx = 0,
+      my = 0;
+    for (let i = 0; i < N; i++)
+      for (let j = 0; j < N; j++) {
+        const v = this.grid[i * N + j]!;
+        m += v;
+        mx += v * j;
+        my += v * i;
+      }
     const out = new Float32Array(N * N);
     if (m === 0) return out;
-    const dx = Math.round(13.5 - mx / m), dy = Math.round(13.5 - my / m);
-    for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
-      const si = i - dy, sj = j - dx;
-      if (si >= 0 && sj >= 0 && si < N && sj < N) out[i * N + j] = this.grid[si * N + sj]!;
-    }
+    const dx = Math.round(13.5 - mx / m),
+      dy = Math.round(13.5 - my / m);
+    for (let i = 0; i < N; i++)
+      for (let j = 0; j < N; j++) {
+        const si = i - dy,
+          sj = j - dx;
+        if (si >= 0 && sj >= 0 && si < N && sj < N) out[i * N + j] = this.grid[si * N + sj]!;
+      }
     return out;
   }
 }

@@ -7,10 +7,7 @@ export interface ModelStats {
   diverged: boolean;
 }
 
-export type ToWorker =
-  | { type: 'start'; lr: number }
-  | { type: 'stop' }
-  | { type: 'predict'; pixels: Float32Array };
+export type ToWorker = { type: 'start'; lr: number } | { type: 'stop' } | { type: 'predict'; pixels: Float32Array };
 
 export type FromWorker =
   | { type: 'ready'; backend: string; train: number; test: number }

@@ -16,7 +16,8 @@ const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
 
 function decode(buf: ArrayBuffer): { train: Dataset; test: Dataset } {
   const dv = new DataView(buf);
-  const nTrain = dv.getUint32(0, true), nTest = dv.getUint32(4, true);
+  const nTrain = dv.getUint32(0, true),
+    nTest = dv.getUint32(4, true);
   const bytes = new Uint8Array(buf);
   let o = 8;
   const split = (n: number): Dataset => {
@@ -31,13 +32,26 @@ function decode(buf: ArrayBuffer): { train: Dataset; test: Dataset } {
   return { train, test: split(nTest) };
 }
 
-interface Run { model: Sequential; opt: SGD; loss: CrossEntropyLoss; lossSum: number; lossCount: number; diverged: boolean; stats: ModelStats }
+interface Run {
+  model: Sequential;
+  opt: SGD;
+  loss: CrossEntropyLoss;
+  lossSum: number;
+  lossCount: number;
+  diverged: boolean;
+  stats: ModelStats;
+}
 
 const newRun = (bn: boolean, lr: number): Run => {
   const model = mlp(bn, 1, SEED);
   return {
-    model, opt: new SGD(model.parameters(), { lr }), loss: new CrossEntropyLoss(),
-    lossSum: 0, lossCount: 0, diverged: false, stats: { loss: [], accuracy: [], diverged: false },
+    model,
+    opt: new SGD(model.parameters(), { lr }),
+    loss: new CrossEntropyLoss(),
+    lossSum: 0,
+    lossCount: 0,
+    diverged: false,
+    stats: { loss: [], accuracy: [], diverged: false },
   };
 };
 
@@ -51,18 +65,22 @@ function step(r: Run, bx: Float32Array, by: Int32Array): void {
   const dlogits = r.loss.backward();
   r.model.backwardParams(dlogits);
   r.opt.step();
-  logits.dispose(); dlogits.dispose(); x.dispose();
+  logits.dispose();
+  dlogits.dispose();
+  x.dispose();
   if (!Number.isFinite(l)) {
     r.diverged = true; // a NaN stays NaN: stop this model here
     r.stats.diverged = true;
     return;
   }
-  r.lossSum += l; r.lossCount++;
+  r.lossSum += l;
+  r.lossCount++;
 }
 
 function checkpoint(r: Run, s: number, test: Dataset): void {
   if (r.lossCount > 0) r.stats.loss.push([s, r.lossSum / r.lossCount]);
-  r.lossSum = 0; r.lossCount = 0;
+  r.lossSum = 0;
+  r.lossCount = 0;
   r.stats.accuracy.push([s, r.diverged ? NaN : evaluate(r.model, test, { batchSize: 500 }).accuracy]);
 }
 
@@ -70,10 +88,13 @@ let data: { train: Dataset; test: Dataset } | null = null;
 let runs: { bn: Run; plain: Run } | null = null;
 let generation = 0;
 const ready = (async () => {
-  const [, buf] = await Promise.all([init(), fetch('mnist.bin').then((r) => {
-    if (!r.ok) throw new Error(`mnist.bin: HTTP ${r.status}`);
-    return r.arrayBuffer();
-  })]);
+  const [, buf] = await Promise.all([
+    init(),
+    fetch('mnist.bin').then((r) => {
+      if (!r.ok) throw new Error(`mnist.bin: HTTP ${r.status}`);
+      return r.arrayBuffer();
+    }),
+  ]);
   data = decode(buf);
   post({ type: 'ready', backend: backend(), train: data.train.y.length, test: data.test.y.length });
 })();
@@ -84,27 +105,50 @@ const tick = () => new Promise<void>((r) => setTimeout(r, 0));
 async function train(lr: number): Promise<void> {
   await ready;
   const gen = ++generation;
-  if (runs) for (const r of [runs.bn, runs.plain]) { r.model.dispose(); r.opt.dispose(); }
+  if (runs)
+    for (const r of [runs.bn, runs.plain]) {
+      r.model.dispose();
+      r.opt.dispose();
+    }
   const { train: tr, test } = data!;
-  const bn = newRun(true, lr), plain = newRun(false, lr);
+  const bn = newRun(true, lr),
+    plain = newRun(false, lr);
   runs = { bn, plain };
-  const n = tr.y.length, perEpoch = Math.floor(n / BATCH);
+  const n = tr.y.length,
+    perEpoch = Math.floor(n / BATCH);
   const order = Int32Array.from({ length: n }, (_, i) => i);
   let rng = SEED >>> 0; // xorshift32: both models see the same batches
-  const next = () => { rng ^= rng << 13; rng ^= rng >>> 17; rng ^= rng << 5; return (rng >>> 0) / 0x1_0000_0000; };
-  const bx = new Float32Array(BATCH * 784), by = new Int32Array(BATCH);
-  checkpoint(bn, 0, test); checkpoint(plain, 0, test);
-  let trainMs = 0, s = 0;
-  const report = () => post({
-    type: 'progress', lr, step: s, maxSteps: MAX_STEPS,
-    stepsPerSec: trainMs > 0 ? (s * 1000) / trainMs : 0, bn: bn.stats, plain: plain.stats,
-  });
+  const next = () => {
+    rng ^= rng << 13;
+    rng ^= rng >>> 17;
+    rng ^= rng << 5;
+    return (rng >>> 0) / 0x1_0000_0000;
+  };
+  const bx = new Float32Array(BATCH * 784),
+    by = new Int32Array(BATCH);
+  checkpoint(bn, 0, test);
+  checkpoint(plain, 0, test);
+  let trainMs = 0,
+    s = 0;
+  const report = () =>
+    post({
+      type: 'progress',
+      lr,
+      step: s,
+      maxSteps: MAX_STEPS,
+      stepsPerSec: trainMs > 0 ? (s * 1000) / trainMs : 0,
+      bn: bn.stats,
+      plain: plain.stats,
+    });
   report();
   while (s < MAX_STEPS) {
-    if (s % perEpoch === 0) for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(next() * (i + 1));
-      const t = order[i]!; order[i] = order[j]!; order[j] = t;
-    }
+    if (s % perEpoch === 0)
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(next() * (i + 1));
+        const t = order[i]!;
+        order[i] = order[j]!;
+        order[j] = t;
+      }
     const t0 = performance.now();
     const b = s % perEpoch;
     for (let i = 0; i < BATCH; i++) {
@@ -112,11 +156,13 @@ async function train(lr: number): Promise<void> {
       bx.set(tr.x.subarray(k * 784, (k + 1) * 784), i * 784);
       by[i] = tr.y[k]!;
     }
-    step(bn, bx, by); step(plain, bx, by);
+    step(bn, bx, by);
+    step(plain, bx, by);
     s++;
     trainMs += performance.now() - t0; // a "step" trains both models once
     if (s % EVAL_EVERY === 0 || s === MAX_STEPS) {
-      checkpoint(bn, s, test); checkpoint(plain, s, test);
+      checkpoint(bn, s, test);
+      checkpoint(plain, s, test);
       report();
     }
     if (s % 10 === 0) {
@@ -140,6 +186,8 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       const exp = Array.from(logits, (v) => Math.exp(v - max));
       const sum = exp.reduce((a, b) => a + b, 0);
       post({ type: 'prediction', probs: exp.map((v) => v / sum) });
-    } catch (err) { fail(err as Error); }
+    } catch (err) {
+      fail(err as Error);
+    }
   }
 };

@@ -2,8 +2,19 @@
 export { add, sub, mul, div, neg, sum, mean, reshape, view, flatten, relu, sigmoid, tanh, concat } from './functional';
 export { matmul, linear } from './nn_ops';
 export {
-  softmax, logSoftmax, nllLoss, crossEntropy, mseLoss, l1Loss, smoothL1Loss, huberLoss, binaryCrossEntropy, binaryCrossEntropyWithLogits,
-  type CrossEntropyOptions, type NLLOptions, type Reduction,
+  softmax,
+  logSoftmax,
+  nllLoss,
+  crossEntropy,
+  mseLoss,
+  l1Loss,
+  smoothL1Loss,
+  huberLoss,
+  binaryCrossEntropy,
+  binaryCrossEntropyWithLogits,
+  type CrossEntropyOptions,
+  type NLLOptions,
+  type Reduction,
 } from './losses';
 export { conv2d, maxPool2d, avgPool2d, dropout, type Conv2dFunctionalOptions, type Pool2dFunctionalOptions } from './conv_ops';
 export { batchNorm, type BatchNormFunctionalOptions } from '../nn/functional';

@@ -6,7 +6,16 @@ import { Tensor } from '../tensor';
 import { guarded, out, record } from './functional';
 import { matmul } from '../kernels/gemm';
 import { addColumnSums } from '../kernels/reduce';
-import { col2imNCHW, col2imNHWC, convBiasGradNCHW, convBiasNCHW, im2colNCHW, im2colNHWC, slidingWindow, type Window } from '../kernels/conv';
+import {
+  col2imNCHW,
+  col2imNHWC,
+  convBiasGradNCHW,
+  convBiasNCHW,
+  im2colNCHW,
+  im2colNHWC,
+  slidingWindow,
+  type Window,
+} from '../kernels/conv';
 import { avgPool2d as avgKernel, avgPool2dBackward, maxPool2d as maxKernel, maxPool2dBackward } from '../kernels/pool';
 import { mulElementwise } from '../kernels/activations';
 import { I32Block } from '../runtime/block';
@@ -26,10 +35,13 @@ const CHUNK_FLOATS = 1 << 22;
 
 /** W [out, in, kh, kw] rearranged to [out, kh, kw, in] (NHWC windows run over channels last). */
 function rearranged(weight: Tensor): Tensor {
-  const [o, c, kh, kw] = weight.shape, kk = kh * kw;
+  const [o, c, kh, kw] = weight.shape,
+    kk = kh * kw;
   const t = Tensor.empty([o, kh, kw, c]);
-  const src = weight.view(), dst = t.view();
-  for (let q = 0; q < o; q++) for (let ci = 0; ci < c; ci++) for (let r = 0; r < kk; r++) dst[q * c * kk + r * c + ci] = src[q * c * kk + ci * kk + r];
+  const src = weight.view(),
+    dst = t.view();
+  for (let q = 0; q < o; q++)
+    for (let ci = 0; ci < c; ci++) for (let r = 0; r < kk; r++) dst[q * c * kk + r * c + ci] = src[q * c * kk + ci * kk + r];
   return t;
 }
 
@@ -41,7 +53,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const [o, c, kh, kw] = weight.shape;
   if (bias !== null) {
     checkTensor(where, 'bias', bias);
-    if (bias.shape.length !== 1 || bias.shape[0] !== o) throw new RangeError(`${where}: bias: expected shape [${o}], got [${bias.shape.join(', ')}]`);
+    if (bias.shape.length !== 1 || bias.shape[0] !== o)
+      throw new RangeError(`${where}: bias: expected shape [${o}], got [${bias.shape.join(', ')}]`);
   }
   checkOptions(where, options, ['stride', 'padding', 'layout']);
   const layout = checkOneOf(where, 'layout', options.layout ?? 'NCHW', ['NCHW', 'NHWC'] as const);
@@ -55,7 +68,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const g = checkInput2d(where, x, layout, c, [kh, kw], s, p);
   const win = slidingWindow([kh, kw], s, p, g);
   const nchw = layout === 'NCHW';
-  const P = g.oh * g.ow, K = c * kh * kw;
+  const P = g.oh * g.ow,
+    K = c * kh * kw;
   const pointwise = kh === 1 && kw === 1 && s[0] === 1 && s[1] === 1 && p[0] === 0 && p[1] === 0;
   const y = out(nchw ? [g.n, o, g.oh, g.ow] : [g.n, g.oh, g.ow, o]);
   // NHWC takes W as [out, kh, kw, in] unless one of in and kh·kw is 1 (then the orders agree)
@@ -68,20 +82,28 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     }
   });
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
-  return record(y, 'conv2d', inputs, (gy, needs) => {
-    const gx = (needs?.[0] ?? x.requiresGrad) ? Tensor.full(x.shape, 0) : null;
-    const gw = Tensor.full(weight.shape, 0);
-    const gb = bias === null ? null : Tensor.full([o], 0);
-    if (g.n > 0) {
-      if (nchw) backwardNCHW(g, win, x, weight, gy, gx, gw, gb, pointwise);
-      else backwardNHWC(g, win, x, wT ?? weight, gy, gx, gw, gb, pointwise, per, wT !== null);
-    }
-    return bias === null ? [gx, gw] : [gx, gw, gb];
-  }, () => wT?.dispose());
+  return record(
+    y,
+    'conv2d',
+    inputs,
+    (gy, needs) => {
+      const gx = (needs?.[0] ?? x.requiresGrad) ? Tensor.full(x.shape, 0) : null;
+      const gw = Tensor.full(weight.shape, 0);
+      const gb = bias === null ? null : Tensor.full([o], 0);
+      if (g.n > 0) {
+        if (nchw) backwardNCHW(g, win, x, weight, gy, gx, gw, gb, pointwise);
+        else backwardNHWC(g, win, x, wT ?? weight, gy, gx, gw, gb, pointwise, per, wT !== null);
+      }
+      return bias === null ? [gx, gw] : [gx, gw, gb];
+    },
+    () => wT?.dispose(),
+  );
 }
 
 function forwardNCHW(g: Geometry2d, win: Window, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, pointwise: boolean): void {
-  const P = g.oh * g.ow, K = g.c * win.kh * win.kw, o = w.shape[0];
+  const P = g.oh * g.ow,
+    K = g.c * win.kh * win.kw,
+    o = w.shape[0];
   const cols = pointwise ? null : Tensor.empty([K, P]);
   try {
     for (let i = 0; i < g.n; i++) {
@@ -96,7 +118,10 @@ function forwardNCHW(g: Geometry2d, win: Window, x: Tensor, w: Tensor, b: Tensor
 }
 
 function forwardNHWC(g: Geometry2d, win: Window, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, pointwise: boolean, per: number): void {
-  const P = g.oh * g.ow, K = g.c * win.kh * win.kw, o = w.shape[0], bias = b ? b.ptr : 0;
+  const P = g.oh * g.ow,
+    K = g.c * win.kh * win.kw,
+    o = w.shape[0],
+    bias = b ? b.ptr : 0;
   if (pointwise) return matmul(x.ptr, w.ptr, y.ptr, g.n * P, o, K, { transB: true, bias });
   const cols = Tensor.empty([per * P, K]);
   try {
@@ -110,13 +135,27 @@ function forwardNHWC(g: Geometry2d, win: Window, x: Tensor, w: Tensor, b: Tensor
   }
 }
 
-function backwardNCHW(g: Geometry2d, win: Window, x: Tensor, w: Tensor, dy: Tensor, dx: Tensor | null, dw: Tensor, db: Tensor | null, pointwise: boolean): void {
-  const P = g.oh * g.ow, K = g.c * win.kh * win.kw, o = w.shape[0], img = g.c * g.h * g.w;
+function backwardNCHW(
+  g: Geometry2d,
+  win: Window,
+  x: Tensor,
+  w: Tensor,
+  dy: Tensor,
+  dx: Tensor | null,
+  dw: Tensor,
+  db: Tensor | null,
+  pointwise: boolean,
+): void {
+  const P = g.oh * g.ow,
+    K = g.c * win.kh * win.kw,
+    o = w.shape[0],
+    img = g.c * g.h * g.w;
   const cols = pointwise ? null : Tensor.empty([K, P]);
   try {
     if (db) convBiasGradNCHW(dy.ptr, g.n, o, P, db.ptr);
     for (let i = 0; i < g.n; i++) {
-      const xi = x.ptr + 4 * i * img, dyi = dy.ptr + 4 * i * o * P;
+      const xi = x.ptr + 4 * i * img,
+        dyi = dy.ptr + 4 * i * o * P;
       if (cols) im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, win);
       matmul(dyi, cols ? cols.ptr : xi, dw.ptr, o, K, P, { transB: true, beta: 1 }); // dW += dy_n · cols_nᵀ
       if (!dx) continue;
@@ -129,8 +168,22 @@ function backwardNCHW(g: Geometry2d, win: Window, x: Tensor, w: Tensor, dy: Tens
   }
 }
 
-function backwardNHWC(g: Geometry2d, win: Window, x: Tensor, w: Tensor, dy: Tensor, dx: Tensor | null, dw: Tensor, db: Tensor | null, pointwise: boolean, per: number, re: boolean): void {
-  const P = g.oh * g.ow, K = g.c * win.kh * win.kw, o = w.shape[0];
+function backwardNHWC(
+  g: Geometry2d,
+  win: Window,
+  x: Tensor,
+  w: Tensor,
+  dy: Tensor,
+  dx: Tensor | null,
+  dw: Tensor,
+  db: Tensor | null,
+  pointwise: boolean,
+  per: number,
+  re: boolean,
+): void {
+  const P = g.oh * g.ow,
+    K = g.c * win.kh * win.kw,
+    o = w.shape[0];
   if (db) addColumnSums(dy.ptr, g.n * P, o, db.ptr);
   if (pointwise) {
     matmul(dy.ptr, x.ptr, dw.ptr, o, K, g.n * P, { transA: true, beta: 1 });
@@ -141,8 +194,10 @@ function backwardNHWC(g: Geometry2d, win: Window, x: Tensor, w: Tensor, dy: Tens
   const dwT = re ? Tensor.full([o, K], 0) : null; // the gradient in W' order, rearranged at the end
   try {
     for (let i = 0; i < g.n; i += per) {
-      const cnt = Math.min(per, g.n - i), rows = cnt * P;
-      const dyi = dy.ptr + 4 * i * P * o, img = 4 * i * g.h * g.w * g.c;
+      const cnt = Math.min(per, g.n - i),
+        rows = cnt * P;
+      const dyi = dy.ptr + 4 * i * P * o,
+        img = 4 * i * g.h * g.w * g.c;
       im2colNHWC(x.ptr + img, cols.ptr, cnt, g.h, g.w, g.c, win);
       matmul(dyi, cols.ptr, (dwT ?? dw).ptr, o, K, rows, { transA: true, beta: 1 });
       if (!dx) continue;
@@ -150,8 +205,12 @@ function backwardNHWC(g: Geometry2d, win: Window, x: Tensor, w: Tensor, dy: Tens
       col2imNHWC(cols.ptr, dx.ptr + img, cnt, g.h, g.w, g.c, win);
     }
     if (dwT) {
-      const src = dwT.view(), dst = dw.view(), c = g.c, kk = win.kh * win.kw;
-      for (let q = 0; q < o; q++) for (let ci = 0; ci < c; ci++) for (let r = 0; r < kk; r++) dst[q * c * kk + ci * kk + r] += src[q * c * kk + r * c + ci];
+      const src = dwT.view(),
+        dst = dw.view(),
+        c = g.c,
+        kk = win.kh * win.kw;
+      for (let q = 0; q < o; q++)
+        for (let ci = 0; ci < c; ci++) for (let r = 0; r < kk; r++) dst[q * c * kk + ci * kk + r] += src[q * c * kk + r * c + ci];
     }
   } finally {
     cols.dispose();
@@ -172,12 +231,18 @@ function poolGeometry(where: string, x: Tensor, kernelSize: Size2, options: Pool
   const k = pair(where, 'kernelSize', kernelSize, 1);
   const s = options.stride === undefined ? k : pair(where, 'stride', options.stride, 1);
   const p = pair(where, 'padding', options.padding ?? 0, 0);
-  if (2 * p[0] > k[0] || 2 * p[1] > k[1]) throw new RangeError(`${where}: padding: expected at most half the kernel size ${k[0]}×${k[1]}, got [${p[0]}, ${p[1]}]`);
+  if (2 * p[0] > k[0] || 2 * p[1] > k[1])
+    throw new RangeError(`${where}: padding: expected at most half the kernel size ${k[0]}×${k[1]}, got [${p[0]}, ${p[1]}]`);
   const layout = checkOneOf(where, 'layout', options.layout ?? 'NCHW', ['NCHW', 'NHWC'] as const);
   const g = checkInput2d(where, x, layout, null, k, s, p);
   const nchw = layout === 'NCHW';
   return {
-    n: nchw ? g.n * g.c : g.n, h: g.h, w: g.w, c: nchw ? 1 : g.c, oh: g.oh, ow: g.ow,
+    n: nchw ? g.n * g.c : g.n,
+    h: g.h,
+    w: g.w,
+    c: nchw ? 1 : g.c,
+    oh: g.oh,
+    ow: g.ow,
     win: slidingWindow(k, s, p, g),
     shape: nchw ? [g.n, g.c, g.oh, g.ow] : [g.n, g.oh, g.ow, g.c],
   };
@@ -189,11 +254,17 @@ export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dFunctiona
   const y = out(q.shape);
   const idx = guarded([y], () => new I32Block(Math.max(y.size, 1)));
   guarded([y, idx], () => maxKernel(x.ptr, y.ptr, idx.ptr, q.n, q.h, q.w, q.c, q.win));
-  return record(y, 'maxPool2d', [x], (gy) => {
-    const g = Tensor.empty(x.shape);
-    maxPool2dBackward(gy.ptr, idx.ptr, g.ptr, q.n, q.h * q.w, q.c, q.oh * q.ow);
-    return [g];
-  }, () => idx.dispose());
+  return record(
+    y,
+    'maxPool2d',
+    [x],
+    (gy) => {
+      const g = Tensor.empty(x.shape);
+      maxPool2dBackward(gy.ptr, idx.ptr, g.ptr, q.n, q.h * q.w, q.c, q.oh * q.ow);
+      return [g];
+    },
+    () => idx.dispose(),
+  );
 }
 
 /** The mean of each window, padding counted as zeros (PyTorch's F.avg_pool2d). */
@@ -223,12 +294,19 @@ export function dropout(x: Tensor, p = 0.5, options: { training?: boolean; gener
     return record(y, 'dropout', [x], (gy) => [Tensor.empty(gy.shape).set(gy.view())]);
   }
   const mask = guarded([y], () => Tensor.empty(x.shape));
-  const m = mask.view(), keep = p === 1 ? 0 : 1 / (1 - p);
+  const m = mask.view(),
+    keep = p === 1 ? 0 : 1 / (1 - p);
   for (let i = 0; i < m.length; i++) m[i] = gen.uniform() < p ? 0 : keep;
   mulElementwise(x.ptr, mask.ptr, y.ptr, x.size);
-  return record(y, 'dropout', [x], (gy) => {
-    const g = Tensor.empty(x.shape);
-    mulElementwise(gy.ptr, mask.ptr, g.ptr, g.size);
-    return [g];
-  }, () => mask.dispose());
+  return record(
+    y,
+    'dropout',
+    [x],
+    (gy) => {
+      const g = Tensor.empty(x.shape);
+      mulElementwise(gy.ptr, mask.ptr, g.ptr, g.size);
+      return [g];
+    },
+    () => mask.dispose(),
+  );
 }

@@ -150,8 +150,10 @@ export interface BackwardHooks {
 /** Runs the backward pass from `root` (its gradient `gradient`, or 1 for a one-element root). */
 export function runBackward(root: Tensor, gradient: Tensor | null, hooks: BackwardHooks): void {
   const where = 'Tensor.backward';
-  if (!root.requiresGrad) throw new Error(`${where}: this tensor does not require a gradient (no input of the ops that made it has requiresGrad)`);
-  if (root.gradFn === null && root._freedGraph) throw new Error(`${where}: the graph was already freed by an earlier backward(); run the forward again`);
+  if (!root.requiresGrad)
+    throw new Error(`${where}: this tensor does not require a gradient (no input of the ops that made it has requiresGrad)`);
+  if (root.gradFn === null && root._freedGraph)
+    throw new Error(`${where}: the graph was already freed by an earlier backward(); run the forward again`);
   const topo = order(root);
   const grads = new Map<Tensor, Tensor>();
   grads.set(root, gradient ?? hooks.ones(root));
@@ -169,7 +171,10 @@ export function runBackward(root: Tensor, gradient: Tensor | null, hooks: Backwa
         if (gy !== gradient) gy.dispose();
         continue;
       }
-      if (fn.done) throw new Error(`${where}: the ${fn.name} op below this tensor was already freed (by an earlier backward() or by disposing its output); run the forward again`);
+      if (fn.done)
+        throw new Error(
+          `${where}: the ${fn.name} op below this tensor was already freed (by an earlier backward() or by disposing its output); run the forward again`,
+        );
       const gis = fn.backward(gy);
       if (gy !== gradient) gy.dispose();
       fn.inputs.forEach((x, k) => {

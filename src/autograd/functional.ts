@@ -55,7 +55,9 @@ function spread(where: string, a: Tensor, b: Tensor): { rows: number; m: number 
   if (b.size === 1 || (k <= a.shape.length && same(a.shape.slice(a.shape.length - k), b.shape))) {
     return { rows: b.size === 0 ? 0 : a.size / b.size, m: b.size };
   }
-  throw new RangeError(`${where}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] do not broadcast (the second operand's shape must end the first's, or have one value)`);
+  throw new RangeError(
+    `${where}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] do not broadcast (the second operand's shape must end the first's, or have one value)`,
+  );
 }
 
 /** Σ over rows of g ([rows × m]) shaped like `like`: the gradient of a broadcast operand. */
@@ -166,7 +168,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const known = shape.reduce((p, d, i) => (i === free ? p : p * d), 1);
   const dims = shape.map((d, i) => (i === free ? (known === 0 ? 0 : x.size / known) : d));
   shape.forEach((d, i) => {
-    if (!Number.isInteger(d) || (d < 0 && i !== free)) throw new TypeError(`F.reshape: shape[${i}]: expected a non-negative integer (or one −1), got ${describe(d)}`);
+    if (!Number.isInteger(d) || (d < 0 && i !== free))
+      throw new TypeError(`F.reshape: shape[${i}]: expected a non-negative integer (or one −1), got ${describe(d)}`);
   });
   if (dims.reduce((p, d) => p * d, 1) !== x.size || !dims.every(Number.isInteger) || shape.filter((d) => d === -1).length > 1) {
     throw new RangeError(`F.reshape: shape [${shape.join(', ')}] does not fit ${x.size} values (from [${x.shape.join(', ')}])`);
@@ -183,9 +186,12 @@ export const view = reshape;
 export function flatten(x: Tensor, startDim = 1, endDim = -1): Tensor {
   checkTensor('F.flatten', 'x', x);
   const r = x.shape.length;
-  const s = startDim < 0 ? startDim + r : startDim, e = endDim < 0 ? endDim + r : endDim;
+  const s = startDim < 0 ? startDim + r : startDim,
+    e = endDim < 0 ? endDim + r : endDim;
   if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e >= r || s > e) {
-    throw new RangeError(`F.flatten: startDim ${describe(startDim)}, endDim ${describe(endDim)}: expected 0 ≤ start ≤ end < ${r} for shape [${x.shape.join(', ')}]`);
+    throw new RangeError(
+      `F.flatten: startDim ${describe(startDim)}, endDim ${describe(endDim)}: expected 0 ≤ start ≤ end < ${r} for shape [${x.shape.join(', ')}]`,
+    );
   }
   const merged = x.shape.slice(s, e + 1).reduce((p, d) => p * d, 1);
   return reshape(x, [...x.shape.slice(0, s), merged, ...x.shape.slice(e + 1)]);
@@ -215,23 +221,31 @@ export const tanh = (x: Tensor): Tensor => activation('tanh', x);
 /** Joins tensors along `dim` (default 0); every other dimension must agree. */
 export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   const where = 'F.concat';
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new TypeError(`${where}: tensors: expected a non-empty array of Tensors, got ${describe(tensors)}`);
+  if (!Array.isArray(tensors) || tensors.length === 0)
+    throw new TypeError(`${where}: tensors: expected a non-empty array of Tensors, got ${describe(tensors)}`);
   tensors.forEach((t, i) => checkTensor(where, `tensors[${i}]`, t));
-  const first: readonly number[] = tensors[0].shape, r = first.length;
+  const first: readonly number[] = tensors[0].shape,
+    r = first.length;
   const d = dim < 0 ? dim + r : dim;
-  if (!Number.isInteger(dim) || d < 0 || d >= r) throw new RangeError(`${where}: dim: expected an integer in [${-r}, ${r}), got ${describe(dim)}`);
+  if (!Number.isInteger(dim) || d < 0 || d >= r)
+    throw new RangeError(`${where}: dim: expected an integer in [${-r}, ${r}), got ${describe(dim)}`);
   tensors.forEach((t, i) => {
     if (t.shape.length !== r || t.shape.some((v: number, k: number) => k !== d && v !== first[k])) {
-      throw new RangeError(`${where}: tensors[${i}]: expected shape [${first.map((v: number, k: number) => (k === d ? '*' : v)).join(', ')}], got [${t.shape.join(', ')}]`);
+      throw new RangeError(
+        `${where}: tensors[${i}]: expected shape [${first.map((v: number, k: number) => (k === d ? '*' : v)).join(', ')}], got [${t.shape.join(', ')}]`,
+      );
     }
   });
-  const outer = first.slice(0, d).reduce((p, v) => p * v, 1), inner = first.slice(d + 1).reduce((p, v) => p * v, 1);
-  const sizes = tensors.map((t) => t.shape[d]), total = sizes.reduce((p, v) => p + v, 0);
+  const outer = first.slice(0, d).reduce((p, v) => p * v, 1),
+    inner = first.slice(d + 1).reduce((p, v) => p * v, 1);
+  const sizes = tensors.map((t) => t.shape[d]),
+    total = sizes.reduce((p, v) => p + v, 0);
   const y = out([...first.slice(0, d), total, ...first.slice(d + 1)]);
   const Y = y.view();
   let off = 0;
   tensors.forEach((t, i) => {
-    const T = t.view(), run = sizes[i] * inner;
+    const T = t.view(),
+      run = sizes[i] * inner;
     for (let o = 0; o < outer; o++) Y.set(T.subarray(o * run, (o + 1) * run), o * total * inner + off);
     off += run;
   });
@@ -239,7 +253,9 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
     const G = gy.view();
     let at = 0;
     return tensors.map((t, i) => {
-      const run = sizes[i] * inner, g = Tensor.empty(t.shape), V = g.view();
+      const run = sizes[i] * inner,
+        g = Tensor.empty(t.shape),
+        V = g.view();
       for (let o = 0; o < outer; o++) V.set(G.subarray(o * total * inner + at, o * total * inner + at + run), o * run);
       at += run;
       return g;

@@ -13,12 +13,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) {
     throw new RangeError(`F.matmul: expected a [m, k] and b [k, n], got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
   }
-  const [m, k] = a.shape, n = b.shape[1];
+  const [m, k] = a.shape,
+    n = b.shape[1];
   const y = out([m, n]);
   if (k === 0) y.view().fill(0);
   else guarded([y], () => gemm(a.ptr, b.ptr, y.ptr, m, n, k));
   return record(y, 'matmul', [a, b], (gy) => {
-    const ga = Tensor.full([m, k], 0), gb = Tensor.full([k, n], 0);
+    const ga = Tensor.full([m, k], 0),
+      gb = Tensor.full([k, n], 0);
     if (n > 0) {
       gemm(gy.ptr, b.ptr, ga.ptr, m, k, n, { transB: true }); // gy·bᵀ
       gemm(a.ptr, gy.ptr, gb.ptr, k, n, m, { transA: true }); // aᵀ·gy
@@ -35,10 +37,13 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   if (bias !== null) checkTensor(where, 'bias', bias);
   const r = x.shape.length;
   if (weight.shape.length !== 2 || r < 1 || x.shape[r - 1] !== weight.shape[1]) {
-    throw new RangeError(`${where}: expected x [..., in] and weight [out, in], got [${x.shape.join(', ')}] and [${weight.shape.join(', ')}]`);
+    throw new RangeError(
+      `${where}: expected x [..., in] and weight [out, in], got [${x.shape.join(', ')}] and [${weight.shape.join(', ')}]`,
+    );
   }
   const [o, i] = weight.shape;
-  if (bias !== null && (bias.shape.length !== 1 || bias.shape[0] !== o)) throw new RangeError(`${where}: bias: expected shape [${o}], got [${bias.shape.join(', ')}]`);
+  if (bias !== null && (bias.shape.length !== 1 || bias.shape[0] !== o))
+    throw new RangeError(`${where}: bias: expected shape [${o}], got [${bias.shape.join(', ')}]`);
   const rows = i === 0 ? x.shape.slice(0, -1).reduce((p, d) => p * d, 1) : x.size / i;
   const y = out([...x.shape.slice(0, -1), o]);
   if (i === 0) {

@@ -8,7 +8,9 @@ import { setModuleLocator } from '../runtime/index';
 export * from '../index';
 
 setModuleLocator((name) =>
-  name === 'wasm-simd' ? new URL('./batchnorm-simd.wasm', import.meta.url)
-    : name === 'wasm-relaxed' ? new URL('./batchnorm-relaxed.wasm', import.meta.url)
-    : new URL('./batchnorm.wasm', import.meta.url),
+  name === 'wasm-simd'
+    ? new URL('./batchnorm-simd.wasm', import.meta.url)
+    : name === 'wasm-relaxed'
+      ? new URL('./batchnorm-relaxed.wasm', import.meta.url)
+      : new URL('./batchnorm.wasm', import.meta.url),
 );

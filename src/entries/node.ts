@@ -11,9 +11,12 @@ export * from '../index';
 setFileReader((url) => readFile(url));
 setProgressDisplay(terminalProgress);
 setModuleLocator(async (name) => {
-  const url = name === 'wasm-simd' ? new URL('./batchnorm-simd.wasm', import.meta.url)
-    : name === 'wasm-relaxed' ? new URL('./batchnorm-relaxed.wasm', import.meta.url)
-    : new URL('./batchnorm.wasm', import.meta.url);
+  const url =
+    name === 'wasm-simd'
+      ? new URL('./batchnorm-simd.wasm', import.meta.url)
+      : name === 'wasm-relaxed'
+        ? new URL('./batchnorm-relaxed.wasm', import.meta.url)
+        : new URL('./batchnorm.wasm', import.meta.url);
   try {
     return await readFile(url);
   } catch (e) {

@@ -12,7 +12,9 @@ export * from '../index';
 
 setModuleLocator((name) => {
   if (name === 'wasm-relaxed') {
-    throw new Error("init: the workerd entry bundles no 'wasm-relaxed' module; import 'batchnorm-wasm/batchnorm-relaxed.wasm' and pass it as options.module");
+    throw new Error(
+      "init: the workerd entry bundles no 'wasm-relaxed' module; import 'batchnorm-wasm/batchnorm-relaxed.wasm' and pass it as options.module",
+    );
   }
   return name === 'wasm-simd' ? simd : scalar;
 });

@@ -4,8 +4,13 @@
 // JSON.parse silently keeps the last of duplicated keys; the reference reader refuses them.
 // see: https://github.com/huggingface/safetensors (safetensors/src/tensor.rs, Metadata deserialisation)
 
-const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c;
-const OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  COMMA = 0x2c;
+const OPEN_OBJECT = 0x7b,
+  CLOSE_OBJECT = 0x7d,
+  OPEN_ARRAY = 0x5b,
+  CLOSE_ARRAY = 0x5d;
 
 /** What scanHeader found wrong, or null; malformed JSON is left to JSON.parse to report. */
 export type ScanProblem =
@@ -32,12 +37,18 @@ export function scanHeader(text: Uint8Array, maxDepth: number, maxEntries: numbe
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (c === QUOTE) {
-      let j = i + 1, plain = true; // plain: ASCII without escapes, read as is
+      let j = i + 1,
+        plain = true; // plain: ASCII without escapes, read as is
       while (j < text.length) {
         const d = text[j];
-        if (d === BACKSLASH) { j += 2; plain = false; }
-        else if (d === QUOTE) break;
-        else { if (d >= 0x80) plain = false; j++; }
+        if (d === BACKSLASH) {
+          j += 2;
+          plain = false;
+        } else if (d === QUOTE) break;
+        else {
+          if (d >= 0x80) plain = false;
+          j++;
+        }
       }
       if (j >= text.length) return null;
       if (expectKey) {

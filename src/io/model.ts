@@ -10,9 +10,8 @@ export function saveSafetensors(model: Module, metadata?: Record<string, string>
   if (!(model instanceof Module)) throw new TypeError(`saveSafetensors: model: expected a Module, got ${describe(model)}`);
   const tensors: Record<string, SafetensorsInput> = {};
   for (const e of model.stateEntries()) {
-    tensors[e.name] = 'tensor' in e
-      ? { shape: [...e.tensor.shape], data: e.tensor.toArray() }
-      : { shape: [], data: BigInt64Array.of(BigInt(e.count())) };
+    tensors[e.name] =
+      'tensor' in e ? { shape: [...e.tensor.shape], data: e.tensor.toArray() } : { shape: [], data: BigInt64Array.of(BigInt(e.count())) };
   }
   return encodeSafetensors(tensors, metadata);
 }
@@ -62,7 +61,8 @@ export function loadSafetensors(model: Module, bytes: Uint8Array, options: LoadS
       }
       put(state, name, t.data);
     } else {
-      if (t.dtype !== 'I64' || t.shape.length !== 0) throw new TypeError(`${where}: '${name}': expected an I64 scalar, got ${t.dtype} [${t.shape.join(', ')}]`);
+      if (t.dtype !== 'I64' || t.shape.length !== 0)
+        throw new TypeError(`${where}: '${name}': expected an I64 scalar, got ${t.dtype} [${t.shape.join(', ')}]`);
       put(state, name, t.data[0]);
     }
   }

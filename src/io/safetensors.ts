@@ -57,8 +57,28 @@ const ITEMSIZE: Record<SafetensorsDtype, number> = { F32: 4, I64: 8 };
 // see: https://github.com/huggingface/safetensors/blob/main/safetensors/src/tensor.rs (prepare)
 const ALIGN_RANK: Record<SafetensorsDtype, number> = { I64: 0, F32: 1 };
 // Every dtype the format defines, so an unsupported one is reported as such, not as garbage.
-const KNOWN_DTYPES = new Set(['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2',
-  'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'C64', 'I64', 'U64']);
+const KNOWN_DTYPES = new Set([
+  'BOOL',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'F8_E8M0',
+  'F4',
+  'F6_E2M3',
+  'F6_E3M2',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'F64',
+  'C64',
+  'I64',
+  'U64',
+]);
 const SUPPORTED = 'this reader supports F32 (Float32Array) and I64 (BigInt64Array)';
 
 // NOTE: typed-array views use the host's byte order; the format is little-endian. On a
@@ -78,7 +98,11 @@ function show(v: unknown): string {
   if (typeof v === 'string') s = `'${v}'`;
   else if (typeof v === 'number') s = `number ${v}`;
   else {
-    try { s = JSON.stringify(v) ?? String(v); } catch { s = String(v); }
+    try {
+      s = JSON.stringify(v) ?? String(v);
+    } catch {
+      s = String(v);
+    }
     if (Array.isArray(v)) s = `array ${s}`;
     else if (v !== null && typeof v === 'object') s = `object ${s}`;
   }
@@ -108,9 +132,11 @@ function elementCount(shape: readonly number[]): number {
 
 /** Orders names by Unicode code point, which is UTF-8 byte order: Rust's and Python's str order. */
 function compareNames(a: string, b: string): number {
-  const ia = a[Symbol.iterator](), ib = b[Symbol.iterator]();
+  const ia = a[Symbol.iterator](),
+    ib = b[Symbol.iterator]();
   for (;;) {
-    const x = ia.next(), y = ib.next();
+    const x = ia.next(),
+      y = ib.next();
     if (x.done || y.done) return x.done ? (y.done ? 0 : -1) : 1;
     const d = x.value.codePointAt(0)! - y.value.codePointAt(0)!;
     if (d !== 0) return d;
@@ -136,7 +162,8 @@ function checkInput(name: string, t: unknown): { dtype: SafetensorsDtype; shape:
     if (!isIndex(d)) fail(`${at}: shape[${i}]: expected a non-negative integer, got ${show(d)}`);
   });
   const n = elementCount(shape);
-  if (n !== data!.length) fail(`${at}: data has ${data!.length} values, but shape ${dims(shape)} needs ${Number.isNaN(n) ? 'more than 2^53 - 1' : n}`);
+  if (n !== data!.length)
+    fail(`${at}: data has ${data!.length} values, but shape ${dims(shape)} needs ${Number.isNaN(n) ? 'more than 2^53 - 1' : n}`);
   return { dtype: kind, shape: [...shape], bytes: data!.byteLength };
 }
 
@@ -157,12 +184,14 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsInput>, met
 
   const parts: string[] = [];
   if (metadata !== undefined) {
-    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) fail(`metadata: expected an object of strings, got ${show(metadata)}`);
+    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
+      fail(`metadata: expected an object of strings, got ${show(metadata)}`);
     const keys = Object.keys(metadata).sort(compareNames);
     const items = keys.map((k) => {
       const v: unknown = metadata[k];
       if (typeof v !== 'string') fail(`metadata ${quote(k)}: expected a string, got ${show(v)}`);
-      if (LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v)) fail(`metadata ${quote(k)}: has a lone UTF-16 surrogate, which UTF-8 cannot hold`);
+      if (LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v))
+        fail(`metadata ${quote(k)}: has a lone UTF-16 surrogate, which UTF-8 cannot hold`);
       return `${JSON.stringify(k)}:${JSON.stringify(v)}`;
     });
     parts.push(`${JSON.stringify(METADATA_KEY)}:{${items.join(',')}}`);
@@ -171,7 +200,9 @@ export function encodeSafetensors(tensors: Record<string, SafetensorsInput>, met
   for (const e of entries) {
     // NOTE: JSON.stringify escapes strings as serde_json does (\" \\ \b \f \n \r \t, other
     // control characters as lower-case \u00xx, everything else raw), so headers match byte for byte.
-    parts.push(`${JSON.stringify(e.name)}:{"dtype":"${e.dtype}","shape":[${e.shape.join(',')}],"data_offsets":[${offset},${offset + e.bytes}]}`);
+    parts.push(
+      `${JSON.stringify(e.name)}:{"dtype":"${e.dtype}","shape":[${e.shape.join(',')}],"data_offsets":[${offset},${offset + e.bytes}]}`,
+    );
     offset += e.bytes;
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);
@@ -200,12 +231,19 @@ function writeData(view: DataView, out: Uint8Array, at: number, data: Float32Arr
   }
 }
 
-interface Entry { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }
+interface Entry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
 
 /** Checks one header entry against the data section's length; nothing is allocated here. */
 function checkEntry(name: string, info: unknown, dataLength: number): Entry {
   const at = `tensor ${quote(name)}`;
-  if (info === null || typeof info !== 'object' || Array.isArray(info)) fail(`${at}: expected an object with dtype, shape and data_offsets, got ${show(info)}`);
+  if (info === null || typeof info !== 'object' || Array.isArray(info))
+    fail(`${at}: expected an object with dtype, shape and data_offsets, got ${show(info)}`);
   for (const field of ['dtype', 'shape', 'data_offsets']) {
     if (!hasOwn(info, field)) fail(`${at}: missing ${field}`);
   }
@@ -223,11 +261,13 @@ function checkEntry(name: string, info: unknown, dataLength: number): Entry {
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) fail(`${at}: data_offsets [${begin}, ${end}] are reversed (begin > end)`);
-  if (end > dataLength) fail(`${at}: data_offsets [${begin}, ${end}] reach past the end of the data section, which has ${dataLength} bytes`);
+  if (end > dataLength)
+    fail(`${at}: data_offsets [${begin}, ${end}] reach past the end of the data section, which has ${dataLength} bytes`);
   const n = elementCount(shape);
   const need = n * ITEMSIZE[dtype];
   if (!Number.isSafeInteger(need)) fail(`${at}: shape ${dims(shape)} of ${dtype} overflows: it needs more than 2^53 - 1 bytes`);
-  if (end - begin !== need) fail(`${at}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but shape ${dims(shape)} of ${dtype} needs ${need}`);
+  if (end - begin !== need)
+    fail(`${at}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, but shape ${dims(shape)} of ${dtype} needs ${need}`);
   return { name, dtype, shape: [...shape], begin, end };
 }
 
@@ -240,12 +280,19 @@ function checkLayout(entries: Entry[], dataLength: number): void {
   let pos = 0;
   let prev: Entry | null = null;
   for (const e of sorted) {
-    if (e.begin < pos) fail(`tensor ${quote(e.name)}: data_offsets [${e.begin}, ${e.end}] overlap tensor ${quote(prev!.name)} [${prev!.begin}, ${prev!.end}]`);
-    if (e.begin > pos) fail(`data section bytes [${pos}, ${e.begin}) belong to no tensor (the next is ${quote(e.name)} at [${e.begin}, ${e.end}]); offsets must be contiguous`);
+    if (e.begin < pos)
+      fail(
+        `tensor ${quote(e.name)}: data_offsets [${e.begin}, ${e.end}] overlap tensor ${quote(prev!.name)} [${prev!.begin}, ${prev!.end}]`,
+      );
+    if (e.begin > pos)
+      fail(
+        `data section bytes [${pos}, ${e.begin}) belong to no tensor (the next is ${quote(e.name)} at [${e.begin}, ${e.end}]); offsets must be contiguous`,
+      );
     pos = e.end;
     prev = e;
   }
-  if (pos !== dataLength) fail(`the data section has ${dataLength} bytes, but the tensors' data_offsets cover only [0, ${pos}); offsets must cover it exactly`);
+  if (pos !== dataLength)
+    fail(`the data section has ${dataLength} bytes, but the tensors' data_offsets cover only [0, ${pos}); offsets must cover it exactly`);
 }
 
 /** Copies one tensor's bytes out of the file into its own, aligned typed array. */
@@ -256,10 +303,13 @@ function readData(bytes: Uint8Array, start: number, e: Entry): SafetensorsTensor
   // multiple of 8, or a subarray), and a Float32Array view needs 4-byte alignment: always copy.
   if (LITTLE_ENDIAN_HOST) {
     const copy = bytes.slice(at, at + n * ITEMSIZE[e.dtype]).buffer;
-    return e.dtype === 'F32' ? { dtype: 'F32', shape: e.shape, data: new Float32Array(copy) } : { dtype: 'I64', shape: e.shape, data: new BigInt64Array(copy) };
+    return e.dtype === 'F32'
+      ? { dtype: 'F32', shape: e.shape, data: new Float32Array(copy) }
+      : { dtype: 'I64', shape: e.shape, data: new BigInt64Array(copy) };
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset + at, n * ITEMSIZE[e.dtype]);
-  if (e.dtype === 'F32') return { dtype: 'F32', shape: e.shape, data: Float32Array.from({ length: n }, (_, i) => view.getFloat32(4 * i, true)) };
+  if (e.dtype === 'F32')
+    return { dtype: 'F32', shape: e.shape, data: Float32Array.from({ length: n }, (_, i) => view.getFloat32(4 * i, true)) };
   return { dtype: 'I64', shape: e.shape, data: BigInt64Array.from({ length: n }, (_, i) => view.getBigInt64(8 * i, true)) };
 }
 
@@ -268,7 +318,8 @@ function readData(bytes: Uint8Array, start: number, e: Entry): SafetensorsTensor
  * hostile input throws an Error naming the problem, and memory use stays within the file's size.
  */
 export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}): SafetensorsFile {
-  if (!(bytes instanceof Uint8Array)) fail(`bytes: expected a Uint8Array, got ${ArrayBuffer.isView(bytes) ? (bytes as ArrayBufferView).constructor.name : show(bytes)}`);
+  if (!(bytes instanceof Uint8Array))
+    fail(`bytes: expected a Uint8Array, got ${ArrayBuffer.isView(bytes) ? (bytes as ArrayBufferView).constructor.name : show(bytes)}`);
   if (options === null || typeof options !== 'object' || Array.isArray(options)) fail(`options: expected an object, got ${show(options)}`);
   for (const key of Object.keys(options)) {
     if (!DECODE_KEYS.includes(key)) fail(`options: unknown option ${quote(key)} (expected one of ${DECODE_KEYS.join(', ')})`);
@@ -286,11 +337,19 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
   if (n > bytes.length - 8) fail(`header length ${n} bytes, but only ${bytes.length - 8} bytes follow the 8-byte length`);
 
   const problem = scanHeader(bytes.subarray(8, 8 + n), MAX_DEPTH, maxEntries, METADATA_KEY);
-  if (problem?.kind === 'depth') fail(`header: nested ${problem.depth} levels deep; a header is an object of tensor objects (and ${METADATA_KEY}), at most ${MAX_DEPTH} levels`);
+  if (problem?.kind === 'depth')
+    fail(
+      `header: nested ${problem.depth} levels deep; a header is an object of tensor objects (and ${METADATA_KEY}), at most ${MAX_DEPTH} levels`,
+    );
   if (problem?.kind === 'entries') fail(`header: more than ${maxEntries} tensors (maxEntries)`);
   if (problem?.kind === 'duplicate') {
-    fail(problem.parent === null ? (problem.key === METADATA_KEY ? `header: ${METADATA_KEY} appears twice` : `header: tensor ${quote(problem.key)} appears twice`)
-      : `header: key ${quote(problem.key)} appears twice in ${quote(problem.parent)}`);
+    fail(
+      problem.parent === null
+        ? problem.key === METADATA_KEY
+          ? `header: ${METADATA_KEY} appears twice`
+          : `header: tensor ${quote(problem.key)} appears twice`
+        : `header: key ${quote(problem.key)} appears twice in ${quote(problem.parent)}`,
+    );
   }
   let text: string;
   try {
@@ -322,7 +381,9 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
 
   const start = 8 + n;
   const dataLength = bytes.length - start;
-  const entries = Object.keys(h).filter((k) => k !== METADATA_KEY).map((k) => checkEntry(k, h[k], dataLength));
+  const entries = Object.keys(h)
+    .filter((k) => k !== METADATA_KEY)
+    .map((k) => checkEntry(k, h[k], dataLength));
   checkLayout(entries, dataLength);
 
   const tensors: Record<string, SafetensorsTensor> = {};

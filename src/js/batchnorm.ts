@@ -5,13 +5,35 @@
 import { f32, f64 } from './memory';
 
 /** How one channel's elements are laid out: `runs` runs of `len`, `step` apart inside a run. */
-interface Walk { runs: number; len: number; runStride: number; step: number; chanStride: number }
+interface Walk {
+  runs: number;
+  len: number;
+  runStride: number;
+  step: number;
+  chanStride: number;
+}
 
 const ncl = (n: number, c: number, l: number): Walk => ({ runs: n, len: l, runStride: c * l, step: 1, chanStride: l });
 const nhwc = (m: number, c: number): Walk => ({ runs: 1, len: m, runStride: 0, step: c, chanStride: 1 });
 
-function train(w: Walk, c: number, size: number, x: number, y: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number): void {
-  const X = f32(x, size), M = f64(mean, c), V = f64(vari, c), I = f64(invstd, c);
+function train(
+  w: Walk,
+  c: number,
+  size: number,
+  x: number,
+  y: number,
+  gamma: number,
+  beta: number,
+  eps: number,
+  mean: number,
+  vari: number,
+  invstd: number,
+  relu: number,
+): void {
+  const X = f32(x, size),
+    M = f64(mean, c),
+    V = f64(vari, c),
+    I = f64(invstd, c);
   const count = w.runs * w.len;
   for (let ch = 0; ch < c; ch++) {
     let s = 0;
@@ -30,11 +52,28 @@ function train(w: Walk, c: number, size: number, x: number, y: number, gamma: nu
   normalize(w, c, size, x, y, gamma, beta, mean, invstd, relu);
 }
 
-function normalize(w: Walk, c: number, size: number, x: number, y: number, gamma: number, beta: number, mean: number, invstd: number, relu: number): void {
-  const X = f32(x, size), Y = f32(y, size), M = f64(mean, c), I = f64(invstd, c);
-  const G = gamma ? f32(gamma, c) : null, B = beta ? f32(beta, c) : null;
+function normalize(
+  w: Walk,
+  c: number,
+  size: number,
+  x: number,
+  y: number,
+  gamma: number,
+  beta: number,
+  mean: number,
+  invstd: number,
+  relu: number,
+): void {
+  const X = f32(x, size),
+    Y = f32(y, size),
+    M = f64(mean, c),
+    I = f64(invstd, c);
+  const G = gamma ? f32(gamma, c) : null,
+    B = beta ? f32(beta, c) : null;
   for (let ch = 0; ch < c; ch++) {
-    const a = (G ? G[ch] : 1) * I[ch], b = B ? B[ch] : 0, mu = M[ch];
+    const a = (G ? G[ch] : 1) * I[ch],
+      b = B ? B[ch] : 0,
+      mu = M[ch];
     for (let r = 0; r < w.runs; r++) {
       for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) {
         const v = (X[p] - mu) * a + b;
@@ -44,14 +83,34 @@ function normalize(w: Walk, c: number, size: number, x: number, y: number, gamma
   }
 }
 
-function backward(w: Walk, c: number, size: number, x: number, dy: number, dx: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, relu: number): void {
-  const X = f32(x, size), M = f64(mean, c), I = f64(invstd, c);
-  const G = gamma ? f32(gamma, c) : null, BE = beta ? f32(beta, c) : null;
+function backward(
+  w: Walk,
+  c: number,
+  size: number,
+  x: number,
+  dy: number,
+  dx: number,
+  gamma: number,
+  beta: number,
+  mean: number,
+  invstd: number,
+  dgamma: number,
+  dbeta: number,
+  isTrain: number,
+  relu: number,
+): void {
+  const X = f32(x, size),
+    M = f64(mean, c),
+    I = f64(invstd, c);
+  const G = gamma ? f32(gamma, c) : null,
+    BE = beta ? f32(beta, c) : null;
   // BN+ReLU: dy counts only where the forward's output (recomputed as it computed it) was positive
-  const DY = relu ? Float32Array.from(f32(dy, size)) : f32(dy, size), DX = f32(dx, size);
+  const DY = relu ? Float32Array.from(f32(dy, size)) : f32(dy, size),
+    DX = f32(dx, size);
   if (relu) {
     for (let ch = 0; ch < c; ch++) {
-      const a = (G ? G[ch] : 1) * I[ch], b = BE ? BE[ch] : 0;
+      const a = (G ? G[ch] : 1) * I[ch],
+        b = BE ? BE[ch] : 0;
       for (let r = 0; r < w.runs; r++) {
         for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) {
           if (!(Math.fround((X[p] - M[ch]) * a + b) > 0)) DY[p] = 0;
@@ -59,11 +118,14 @@ function backward(w: Walk, c: number, size: number, x: number, dy: number, dx: n
       }
     }
   }
-  const DG = dgamma ? f32(dgamma, c) : null, DB = dbeta ? f32(dbeta, c) : null;
+  const DG = dgamma ? f32(dgamma, c) : null,
+    DB = dbeta ? f32(dbeta, c) : null;
   const count = w.runs * w.len;
   for (let ch = 0; ch < c; ch++) {
-    const mu = M[ch], inv = I[ch];
-    let sdy = 0, dot = 0;
+    const mu = M[ch],
+      inv = I[ch];
+    let sdy = 0,
+      dot = 0;
     for (let r = 0; r < w.runs; r++) {
       for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) {
         sdy += DY[p];
@@ -74,7 +136,8 @@ function backward(w: Walk, c: number, size: number, x: number, dy: number, dx: n
     if (DG) DG[ch] += dg;
     if (DB) DB[ch] += sdy;
     const a = (G ? G[ch] : 1) * inv;
-    const k = isTrain ? (a * inv * dg) / count : 0, k0 = isTrain ? (a * sdy) / count : 0;
+    const k = isTrain ? (a * inv * dg) / count : 0,
+      k0 = isTrain ? (a * sdy) / count : 0;
     for (let r = 0; r < w.runs; r++) {
       for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) {
         DX[p] = DY[p] * a - (X[p] - mu) * k - k0;
@@ -84,17 +147,59 @@ function backward(w: Walk, c: number, size: number, x: number, dy: number, dx: n
 }
 
 /** Training forward, channel-first x[n][c][l]. */
-export function bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number, _ws: number): void {
+export function bnTrainNCL(
+  x: number,
+  y: number,
+  n: number,
+  c: number,
+  l: number,
+  gamma: number,
+  beta: number,
+  eps: number,
+  mean: number,
+  vari: number,
+  invstd: number,
+  relu: number,
+  _ws: number,
+): void {
   train(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, eps, mean, vari, invstd, relu);
 }
 
 /** Normalize channel-first x with given mean and invstd. */
-export function bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, _ws: number): void {
+export function bnNormalizeNCL(
+  x: number,
+  y: number,
+  n: number,
+  c: number,
+  l: number,
+  gamma: number,
+  beta: number,
+  mean: number,
+  invstd: number,
+  relu: number,
+  _ws: number,
+): void {
   normalize(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, mean, invstd, relu);
 }
 
 /** Backward, channel-first. */
-export function bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, relu: number, _ws: number): void {
+export function bnBackwardNCL(
+  x: number,
+  dy: number,
+  dx: number,
+  n: number,
+  c: number,
+  l: number,
+  gamma: number,
+  beta: number,
+  mean: number,
+  invstd: number,
+  dgamma: number,
+  dbeta: number,
+  isTrain: number,
+  relu: number,
+  _ws: number,
+): void {
   backward(ncl(n, c, l), c, n * c * l, x, dy, dx, gamma, beta, mean, invstd, dgamma, dbeta, isTrain, relu);
 }
 
@@ -104,16 +209,55 @@ export function bnWorkspace(_n: number, _c: number, _l: number): number {
 }
 
 /** Training forward, channels-last x[m][c]. */
-export function bnTrainNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number, _ws: number): void {
+export function bnTrainNHWC(
+  x: number,
+  y: number,
+  m: number,
+  c: number,
+  gamma: number,
+  beta: number,
+  eps: number,
+  mean: number,
+  vari: number,
+  invstd: number,
+  relu: number,
+  _ws: number,
+): void {
   train(nhwc(m, c), c, m * c, x, y, gamma, beta, eps, mean, vari, invstd, relu);
 }
 
 /** Normalize channels-last x with given mean and invstd. */
-export function bnNormalizeNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, _ws: number): void {
+export function bnNormalizeNHWC(
+  x: number,
+  y: number,
+  m: number,
+  c: number,
+  gamma: number,
+  beta: number,
+  mean: number,
+  invstd: number,
+  relu: number,
+  _ws: number,
+): void {
   normalize(nhwc(m, c), c, m * c, x, y, gamma, beta, mean, invstd, relu);
 }
 
 /** Backward, channels-last. */
-export function bnBackwardNHWC(x: number, dy: number, dx: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, isTrain: number, relu: number, _ws: number): void {
+export function bnBackwardNHWC(
+  x: number,
+  dy: number,
+  dx: number,
+  m: number,
+  c: number,
+  gamma: number,
+  beta: number,
+  mean: number,
+  invstd: number,
+  dgamma: number,
+  dbeta: number,
+  isTrain: number,
+  relu: number,
+  _ws: number,
+): void {
   backward(nhwc(m, c), c, m * c, x, dy, dx, gamma, beta, mean, invstd, dgamma, dbeta, isTrain, relu);
 }

@@ -4,8 +4,23 @@
 import { f32 } from './memory';
 
 /** One image: x [c, h, w] → cols [c·kh·kw, oh·ow] (row (ci, ki, kj), column (oy, ox)); padding is 0. */
-export function im2colNCHW(x: number, cols: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void {
-  const X = f32(x, c * h * w), C = f32(cols, c * kh * kw * oh * ow);
+export function im2colNCHW(
+  x: number,
+  cols: number,
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  const X = f32(x, c * h * w),
+    C = f32(cols, c * kh * kw * oh * ow);
   let r = 0;
   for (let ci = 0; ci < c; ci++) {
     for (let ki = 0; ki < kh; ki++) {
@@ -29,8 +44,23 @@ export function im2colNCHW(x: number, cols: number, c: number, h: number, w: num
 }
 
 /** One image: dx [c, h, w] = col2im(cols [c·kh·kw, oh·ow]), overwritten; overlapping windows add up. */
-export function col2imNCHW(cols: number, dx: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void {
-  const D = f32(dx, c * h * w), C = f32(cols, c * kh * kw * oh * ow);
+export function col2imNCHW(
+  cols: number,
+  dx: number,
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  const D = f32(dx, c * h * w),
+    C = f32(cols, c * kh * kw * oh * ow);
   D.fill(0);
   let r = 0;
   for (let ci = 0; ci < c; ci++) {
@@ -39,7 +69,8 @@ export function col2imNCHW(cols: number, dx: number, c: number, h: number, w: nu
         for (let oy = 0; oy < oh; oy++) {
           const iy = oy * sh - ph + ki;
           if (iy < 0 || iy >= h) continue;
-          const row = (ci * h + iy) * w, s = r + oy * ow;
+          const row = (ci * h + iy) * w,
+            s = r + oy * ow;
           for (let ox = 0; ox < ow; ox++) {
             const ix = ox * sw - pw + kj;
             if (ix >= 0 && ix < w) D[row + ix] += C[s + ox];
@@ -51,8 +82,24 @@ export function col2imNCHW(cols: number, dx: number, c: number, h: number, w: nu
 }
 
 /** n images: x [n, h, w, c] → cols [n·oh·ow, kh·kw·c] (row (img, oy, ox), column (ki, kj, ci)). */
-export function im2colNHWC(x: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void {
-  const X = f32(x, n * h * w * c), C = f32(cols, n * oh * ow * kh * kw * c);
+export function im2colNHWC(
+  x: number,
+  cols: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  const X = f32(x, n * h * w * c),
+    C = f32(cols, n * oh * ow * kh * kw * c);
   let d = 0;
   for (let img = 0; img < n; img++) {
     for (let oy = 0; oy < oh; oy++) {
@@ -75,8 +122,24 @@ export function im2colNHWC(x: number, cols: number, n: number, h: number, w: num
 }
 
 /** n images: dx [n, h, w, c] = col2im(cols [n·oh·ow, kh·kw·c]), overwritten; overlapping windows add up. */
-export function col2imNHWC(cols: number, dx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void {
-  const D = f32(dx, n * h * w * c), C = f32(cols, n * oh * ow * kh * kw * c);
+export function col2imNHWC(
+  cols: number,
+  dx: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  const D = f32(dx, n * h * w * c),
+    C = f32(cols, n * oh * ow * kh * kw * c);
   D.fill(0);
   let s = 0;
   for (let img = 0; img < n; img++) {
@@ -98,10 +161,12 @@ export function col2imNHWC(cols: number, dx: number, n: number, h: number, w: nu
 
 /** y[i, ch, :] += bias[ch] for y [n, c, l]. */
 export function convBiasNCHW(y: number, n: number, c: number, l: number, bias: number): void {
-  const Y = f32(y, n * c * l), B = f32(bias, c);
+  const Y = f32(y, n * c * l),
+    B = f32(bias, c);
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
-      const o = (i * c + ch) * l, b = B[ch];
+      const o = (i * c + ch) * l,
+        b = B[ch];
       for (let j = 0; j < l; j++) Y[o + j] += b;
     }
   }
@@ -109,7 +174,8 @@ export function convBiasNCHW(y: number, n: number, c: number, l: number, bias: n
 
 /** db[ch] += Σ over i and the l positions of dy[i, ch, :] for dy [n, c, l] (summed in f64). */
 export function convBiasGradNCHW(dy: number, n: number, c: number, l: number, db: number): void {
-  const G = f32(dy, n * c * l), B = f32(db, c);
+  const G = f32(dy, n * c * l),
+    B = f32(db, c);
   for (let ch = 0; ch < c; ch++) {
     let s = 0;
     for (let i = 0; i < n; i++) {

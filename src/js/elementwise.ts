@@ -8,13 +8,16 @@ function apply(op: number, a: number, b: number): number {
 
 /** y[r·m + j] = a[r·m + j] ∘ b[j] (op: 0 add, 1 sub, 2 mul, 3 div). */
 export function ewBinary(op: number, a: number, b: number, y: number, rows: number, m: number): void {
-  const A = f32(a, rows * m), B = f32(b, m), Y = f32(y, rows * m);
+  const A = f32(a, rows * m),
+    B = f32(b, m),
+    Y = f32(y, rows * m);
   for (let r = 0, i = 0; r < rows; r++) for (let j = 0; j < m; j++, i++) Y[i] = apply(op, A[i], B[j]);
 }
 
 /** y = a ∘ s, or s ∘ a when `swap`. */
 export function ewScalar(op: number, a: number, s: number, y: number, n: number, swap: number): void {
-  const A = f32(a, n), Y = f32(y, n);
+  const A = f32(a, n),
+    Y = f32(y, n);
   const sf = Math.fround(s);
   for (let i = 0; i < n; i++) Y[i] = swap ? apply(op, sf, A[i]) : apply(op, A[i], sf);
 }

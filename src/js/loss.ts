@@ -3,8 +3,11 @@ import { f32, i32 } from './memory';
 
 /** Mean softmax cross-entropy with label smoothing; writes dz. Returns the loss. */
 export function softmaxCrossEntropy(z: number, labels: number, n: number, c: number, smoothing: number, dz: number): number {
-  const Z = f32(z, n * c), L = i32(labels, n), D = f32(dz, n * c);
-  const off = smoothing / c, on = 1 - smoothing + off;
+  const Z = f32(z, n * c),
+    L = i32(labels, n),
+    D = f32(dz, n * c);
+  const off = smoothing / c,
+    on = 1 - smoothing + off;
   let total = 0;
   for (let i = 0; i < n; i++) {
     let mx = -Infinity;
@@ -24,7 +27,9 @@ export function softmaxCrossEntropy(z: number, labels: number, n: number, c: num
 
 /** Mean squared error; writes dp. Returns the loss. */
 export function mseLoss(p: number, t: number, n: number, dp: number): number {
-  const P = f32(p, n), T = f32(t, n), D = f32(dp, n);
+  const P = f32(p, n),
+    T = f32(t, n),
+    D = f32(dp, n);
   let total = 0;
   for (let i = 0; i < n; i++) {
     const d = P[i] - T[i];

@@ -17,7 +17,9 @@ export const MAX_BLOCK_BYTES = 2 ** 30 - 64;
 /** Allocates `bytes` (zero-filled); returns a non-zero pointer. */
 export function alloc(bytes: number): number {
   if (!(Number.isSafeInteger(bytes) && bytes >= 0 && bytes <= MAX_BLOCK_BYTES)) {
-    throw new RangeError(`out of memory: could not allocate ${bytes} bytes (one block holds at most ${MAX_BLOCK_BYTES} bytes on every backend)`);
+    throw new RangeError(
+      `out of memory: could not allocate ${bytes} bytes (one block holds at most ${MAX_BLOCK_BYTES} bytes on every backend)`,
+    );
   }
   const id = freeIds.pop() ?? blocks.length;
   blocks[id] = new ArrayBuffer(bytes);

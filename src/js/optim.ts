@@ -2,8 +2,21 @@
 import { f32 } from './memory';
 
 /** SGD with momentum, dampening, weight decay and Nesterov (PyTorch's rule). */
-export function sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: number, first: number): void {
-  const P = f32(p, n), G = f32(g, n), B = momentum !== 0 ? f32(buf, n) : null;
+export function sgdStep(
+  p: number,
+  g: number,
+  buf: number,
+  n: number,
+  lr: number,
+  momentum: number,
+  dampening: number,
+  weightDecay: number,
+  nesterov: number,
+  first: number,
+): void {
+  const P = f32(p, n),
+    G = f32(g, n),
+    B = momentum !== 0 ? f32(buf, n) : null;
   for (let i = 0; i < n; i++) {
     let d = G[i];
     if (weightDecay !== 0) d += weightDecay * P[i];
@@ -17,11 +30,29 @@ export function sgdStep(p: number, g: number, buf: number, n: number, lr: number
 }
 
 /** Adam / AdamW step t ≥ 1 (PyTorch's rule). */
-export function adamStep(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, t: number): void {
-  const P = f32(p, n), G = f32(g, n), M = f32(m, n), V = f32(v, n);
-  const c1 = 1 - beta1 ** t, c2 = Math.sqrt(1 - beta2 ** t);
+export function adamStep(
+  p: number,
+  g: number,
+  m: number,
+  v: number,
+  n: number,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  weightDecay: number,
+  decoupled: number,
+  t: number,
+): void {
+  const P = f32(p, n),
+    G = f32(g, n),
+    M = f32(m, n),
+    V = f32(v, n);
+  const c1 = 1 - beta1 ** t,
+    c2 = Math.sqrt(1 - beta2 ** t);
   for (let i = 0; i < n; i++) {
-    let w = P[i], d = G[i];
+    let w = P[i],
+      d = G[i];
     if (weightDecay !== 0) {
       if (decoupled) w *= 1 - lr * weightDecay;
       else d += weightDecay * w;
@@ -33,8 +64,25 @@ export function adamStep(p: number, g: number, m: number, v: number, n: number, 
 }
 
 /** RMSprop (PyTorch's rule); `avg` only when centered, `buf` only with momentum. */
-export function rmspropStep(p: number, g: number, v: number, avg: number, buf: number, n: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number, centered: number): void {
-  const P = f32(p, n), G = f32(g, n), V = f32(v, n), A = centered ? f32(avg, n) : null, B = momentum !== 0 ? f32(buf, n) : null;
+export function rmspropStep(
+  p: number,
+  g: number,
+  v: number,
+  avg: number,
+  buf: number,
+  n: number,
+  lr: number,
+  alpha: number,
+  eps: number,
+  weightDecay: number,
+  momentum: number,
+  centered: number,
+): void {
+  const P = f32(p, n),
+    G = f32(g, n),
+    V = f32(v, n),
+    A = centered ? f32(avg, n) : null,
+    B = momentum !== 0 ? f32(buf, n) : null;
   for (let i = 0; i < n; i++) {
     let d = G[i];
     if (weightDecay !== 0) d += weightDecay * P[i];
@@ -52,8 +100,20 @@ export function rmspropStep(p: number, g: number, v: number, avg: number, buf: n
 }
 
 /** Adagrad step t ≥ 1 (PyTorch's rule). */
-export function adagradStep(p: number, g: number, sum: number, n: number, lr: number, lrDecay: number, eps: number, weightDecay: number, t: number): void {
-  const P = f32(p, n), G = f32(g, n), S = f32(sum, n);
+export function adagradStep(
+  p: number,
+  g: number,
+  sum: number,
+  n: number,
+  lr: number,
+  lrDecay: number,
+  eps: number,
+  weightDecay: number,
+  t: number,
+): void {
+  const P = f32(p, n),
+    G = f32(g, n),
+    S = f32(sum, n);
   const clr = lr / (1 + (t - 1) * lrDecay);
   for (let i = 0; i < n; i++) {
     let d = G[i];
@@ -64,8 +124,21 @@ export function adagradStep(p: number, g: number, sum: number, n: number, lr: nu
 }
 
 /** Adadelta (PyTorch's rule). */
-export function adadeltaStep(p: number, g: number, v: number, u: number, n: number, lr: number, rho: number, eps: number, weightDecay: number): void {
-  const P = f32(p, n), G = f32(g, n), V = f32(v, n), U = f32(u, n);
+export function adadeltaStep(
+  p: number,
+  g: number,
+  v: number,
+  u: number,
+  n: number,
+  lr: number,
+  rho: number,
+  eps: number,
+  weightDecay: number,
+): void {
+  const P = f32(p, n),
+    G = f32(g, n),
+    V = f32(v, n),
+    U = f32(u, n);
   for (let i = 0; i < n; i++) {
     let d = G[i];
     if (weightDecay !== 0) d += weightDecay * P[i];

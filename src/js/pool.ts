@@ -6,20 +6,44 @@ import { f32, i32 } from './memory';
 const fround = Math.fround;
 
 /** y = max over each window of x, idx = iy·w + ix of the first maximum (or the last NaN). */
-export function maxPool2d(x: number, y: number, idx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void {
-  const X = f32(x, n * h * w * c), Y = f32(y, n * oh * ow * c), I = i32(idx, n * oh * ow * c);
+export function maxPool2d(
+  x: number,
+  y: number,
+  idx: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  const X = f32(x, n * h * w * c),
+    Y = f32(y, n * oh * ow * c),
+    I = i32(idx, n * oh * ow * c);
   let o = 0;
   for (let img = 0; img < n; img++) {
     for (let oy = 0; oy < oh; oy++) {
-      const y0 = Math.max(oy * sh - ph, 0), y1 = Math.min(oy * sh - ph + kh, h);
+      const y0 = Math.max(oy * sh - ph, 0),
+        y1 = Math.min(oy * sh - ph + kh, h);
       for (let ox = 0; ox < ow; ox++, o += c) {
-        const x0 = Math.max(ox * sw - pw, 0), x1 = Math.min(ox * sw - pw + kw, w);
+        const x0 = Math.max(ox * sw - pw, 0),
+          x1 = Math.min(ox * sw - pw + kw, w);
         for (let ch = 0; ch < c; ch++) {
-          let best = -Infinity, bi = y0 * w + x0;
+          let best = -Infinity,
+            bi = y0 * w + x0;
           for (let iy = y0; iy < y1; iy++) {
             for (let ix = x0; ix < x1; ix++) {
               const v = X[((img * h + iy) * w + ix) * c + ch];
-              if (v > best || v !== v) { best = v; bi = iy * w + ix; }
+              if (v > best || v !== v) {
+                best = v;
+                bi = iy * w + ix;
+              }
             }
           }
           Y[o + ch] = best;
@@ -32,7 +56,9 @@ export function maxPool2d(x: number, y: number, idx: number, n: number, h: numbe
 
 /** dx [n, hw, c] = 0, then dx[img, idx, ch] += dy[img, p, ch]. */
 export function maxPool2dBackward(dy: number, idx: number, dx: number, n: number, hw: number, c: number, ohw: number): void {
-  const G = f32(dy, n * ohw * c), I = i32(idx, n * ohw * c), D = f32(dx, n * hw * c);
+  const G = f32(dy, n * ohw * c),
+    I = i32(idx, n * ohw * c),
+    D = f32(dx, n * hw * c);
   D.fill(0);
   let o = 0;
   for (let img = 0; img < n; img++) {
@@ -44,15 +70,33 @@ export function maxPool2dBackward(dy: number, idx: number, dx: number, n: number
 }
 
 /** y = (f32 sum over each window of x, in window order) / (kh·kw), padding counted as zeros. */
-export function avgPool2d(x: number, y: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void {
-  const X = f32(x, n * h * w * c), Y = f32(y, n * oh * ow * c);
+export function avgPool2d(
+  x: number,
+  y: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  const X = f32(x, n * h * w * c),
+    Y = f32(y, n * oh * ow * c);
   const div = kh * kw;
   let o = 0;
   for (let img = 0; img < n; img++) {
     for (let oy = 0; oy < oh; oy++) {
-      const y0 = Math.max(oy * sh - ph, 0), y1 = Math.min(oy * sh - ph + kh, h);
+      const y0 = Math.max(oy * sh - ph, 0),
+        y1 = Math.min(oy * sh - ph + kh, h);
       for (let ox = 0; ox < ow; ox++, o += c) {
-        const x0 = Math.max(ox * sw - pw, 0), x1 = Math.min(ox * sw - pw + kw, w);
+        const x0 = Math.max(ox * sw - pw, 0),
+          x1 = Math.min(ox * sw - pw + kw, w);
         for (let ch = 0; ch < c; ch++) {
           let s = 0;
           for (let iy = y0; iy < y1; iy++) {
@@ -66,16 +110,34 @@ export function avgPool2d(x: number, y: number, n: number, h: number, w: number,
 }
 
 /** dx = 0, then each dy / (kh·kw) is added over its window. */
-export function avgPool2dBackward(dy: number, dx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void {
-  const G = f32(dy, n * oh * ow * c), D = f32(dx, n * h * w * c);
+export function avgPool2dBackward(
+  dy: number,
+  dx: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  const G = f32(dy, n * oh * ow * c),
+    D = f32(dx, n * h * w * c);
   D.fill(0);
   const div = kh * kw;
   let o = 0;
   for (let img = 0; img < n; img++) {
     for (let oy = 0; oy < oh; oy++) {
-      const y0 = Math.max(oy * sh - ph, 0), y1 = Math.min(oy * sh - ph + kh, h);
+      const y0 = Math.max(oy * sh - ph, 0),
+        y1 = Math.min(oy * sh - ph + kh, h);
       for (let ox = 0; ox < ow; ox++, o += c) {
-        const x0 = Math.max(ox * sw - pw, 0), x1 = Math.min(ox * sw - pw + kw, w);
+        const x0 = Math.max(ox * sw - pw, 0),
+          x1 = Math.min(ox * sw - pw + kw, w);
         for (let ch = 0; ch < c; ch++) {
           const g = fround(G[o + ch] / div);
           for (let iy = y0; iy < y1; iy++) {

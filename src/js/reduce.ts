@@ -3,7 +3,8 @@ import { f32 } from './memory';
 
 /** out[j] += Σ_i x[i][j] for x[m][n]. */
 export function addColumnSums(x: number, m: number, n: number, out: number): void {
-  const X = f32(x, m * n), O = f32(out, n);
+  const X = f32(x, m * n),
+    O = f32(out, n);
   for (let j = 0; j < n; j++) {
     let s = 0;
     for (let i = 0; i < m; i++) s += X[i * n + j];

@@ -17,9 +17,23 @@ export function rooflineCopy(src: number, dst: number, bytes: number): void {
 
 /** `rounds` rounds of 8 float additions (the JS add throughput). */
 export function rooflineAdds(rounds: number, step: number): number {
-  let a0 = step, a1 = step, a2 = step, a3 = step, a4 = step, a5 = step, a6 = step, a7 = step;
+  let a0 = step,
+    a1 = step,
+    a2 = step,
+    a3 = step,
+    a4 = step,
+    a5 = step,
+    a6 = step,
+    a7 = step;
   for (let i = 0; i < rounds; i++) {
-    a0 += step; a1 += step; a2 += step; a3 += step; a4 += step; a5 += step; a6 += step; a7 += step;
+    a0 += step;
+    a1 += step;
+    a2 += step;
+    a3 += step;
+    a4 += step;
+    a5 += step;
+    a6 += step;
+    a7 += step;
   }
   return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
 }

@@ -3,7 +3,8 @@ import { f32 } from './memory';
 
 /** y = log softmax(x) (`log` = 1) or softmax(x) along the axis of size c of [outer][c][inner]. */
 export function softmaxForward(x: number, y: number, outer: number, c: number, inner: number, log: number): void {
-  const X = f32(x, outer * c * inner), Y = f32(y, outer * c * inner);
+  const X = f32(x, outer * c * inner),
+    Y = f32(y, outer * c * inner);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * c * inner + i;
@@ -23,7 +24,9 @@ export function softmaxForward(x: number, y: number, outer: number, c: number, i
 /** dx = dy − e^y·Σdy (log-softmax) or y·(dy − Σ dy·y) (softmax). */
 export function softmaxBackward(y: number, dy: number, dx: number, outer: number, c: number, inner: number, log: number): void {
   const n = outer * c * inner;
-  const Y = f32(y, n), G = f32(dy, n), D = f32(dx, n);
+  const Y = f32(y, n),
+    G = f32(dy, n),
+    D = f32(dx, n);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * c * inner + i;

@@ -4,7 +4,15 @@ import { runtime } from '../runtime/index';
 
 export type Layout = 'NC' | 'NCL' | 'NLC' | 'NCHW' | 'NHWC' | 'NCDHW' | 'NDHWC';
 export const LAYOUT_RANK: Record<Layout, number> = { NC: 2, NCL: 3, NLC: 3, NCHW: 4, NHWC: 4, NCDHW: 5, NDHWC: 5 };
-export const CHANNELS_LAST: Record<Layout, boolean> = { NC: true, NCL: false, NLC: true, NCHW: false, NHWC: true, NCDHW: false, NDHWC: true };
+export const CHANNELS_LAST: Record<Layout, boolean> = {
+  NC: true,
+  NCL: false,
+  NLC: true,
+  NCHW: false,
+  NHWC: true,
+  NCDHW: false,
+  NDHWC: true,
+};
 
 /** A tensor's shape seen by the kernels: n·l (channel-first) or m rows of c (channels-last). */
 export interface Geometry {
@@ -25,7 +33,8 @@ export function channelAxis(layout: Layout): number {
 /** Geometry of `shape` (already checked against `layout`). */
 export function geometry(layout: Layout, shape: readonly number[]): Geometry {
   const ax = channelAxis(layout);
-  const n = shape[0], c = shape[ax];
+  const n = shape[0],
+    c = shape[ax];
   let l = 1;
   for (let i = 1; i < shape.length; i++) if (i !== ax) l *= shape[i];
   // channel-first with one element per run is the same memory as channels-last [n][c]
@@ -40,8 +49,21 @@ function workspace(g: Geometry): number {
 }
 
 /** Training forward: batch statistics into mean/vari/invstd (f64[c]), then y (then ReLU when `relu`). */
-export function bnTrain(g: Geometry, x: number, y: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu = false): void {
-  const k = runtime().k, r = relu ? 1 : 0, ws = workspace(g);
+export function bnTrain(
+  g: Geometry,
+  x: number,
+  y: number,
+  gamma: number,
+  beta: number,
+  eps: number,
+  mean: number,
+  vari: number,
+  invstd: number,
+  relu = false,
+): void {
+  const k = runtime().k,
+    r = relu ? 1 : 0,
+    ws = workspace(g);
   try {
     if (g.channelsLast) k.bnTrainNHWC(x, y, g.m, g.c, gamma, beta, eps, mean, vari, invstd, r, ws);
     else k.bnTrainNCL(x, y, g.n, g.c, g.l, gamma, beta, eps, mean, vari, invstd, r, ws);
@@ -51,8 +73,19 @@ export function bnTrain(g: Geometry, x: number, y: number, gamma: number, beta: 
 }
 
 /** Normalize with given mean and invstd (f64[c]) (then ReLU when `relu`). */
-export function bnNormalize(g: Geometry, x: number, y: number, gamma: number, beta: number, mean: number, invstd: number, relu = false): void {
-  const k = runtime().k, r = relu ? 1 : 0, ws = workspace(g);
+export function bnNormalize(
+  g: Geometry,
+  x: number,
+  y: number,
+  gamma: number,
+  beta: number,
+  mean: number,
+  invstd: number,
+  relu = false,
+): void {
+  const k = runtime().k,
+    r = relu ? 1 : 0,
+    ws = workspace(g);
   try {
     if (g.channelsLast) k.bnNormalizeNHWC(x, y, g.m, g.c, gamma, beta, mean, invstd, r, ws);
     else k.bnNormalizeNCL(x, y, g.n, g.c, g.l, gamma, beta, mean, invstd, r, ws);
@@ -65,8 +98,24 @@ export function bnNormalize(g: Geometry, x: number, y: number, gamma: number, be
  * Backward: dx; dgamma/dbeta (f32[c]) are added to when non-zero. With `relu`, the backward of BN
  * followed by ReLU (beta is then needed to recompute where the output was positive).
  */
-export function bnBackward(g: Geometry, x: number, dy: number, dx: number, gamma: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: boolean, relu = false, beta = 0): void {
-  const k = runtime().k, r = relu ? 1 : 0, t = train ? 1 : 0, ws = workspace(g);
+export function bnBackward(
+  g: Geometry,
+  x: number,
+  dy: number,
+  dx: number,
+  gamma: number,
+  mean: number,
+  invstd: number,
+  dgamma: number,
+  dbeta: number,
+  train: boolean,
+  relu = false,
+  beta = 0,
+): void {
+  const k = runtime().k,
+    r = relu ? 1 : 0,
+    t = train ? 1 : 0,
+    ws = workspace(g);
   try {
     if (g.channelsLast) k.bnBackwardNHWC(x, dy, dx, g.m, g.c, gamma, beta, mean, invstd, dgamma, dbeta, t, r, ws);
     else k.bnBackwardNCL(x, dy, dx, g.n, g.c, g.l, gamma, beta, mean, invstd, dgamma, dbeta, t, r, ws);

@@ -5,15 +5,33 @@ import { runtime } from '../runtime/index';
 
 /** A 2-D sliding window: kernel, stride and padding per axis, and the output size they give. */
 export interface Window {
-  readonly kh: number; readonly kw: number;
-  readonly sh: number; readonly sw: number;
-  readonly ph: number; readonly pw: number;
-  readonly oh: number; readonly ow: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly sh: number;
+  readonly sw: number;
+  readonly ph: number;
+  readonly pw: number;
+  readonly oh: number;
+  readonly ow: number;
 }
 
 /** The window of a layer's kernel, stride and padding over an input whose output is oh×ow. */
-export function slidingWindow(kernel: readonly number[], stride: readonly number[], padding: readonly number[], out: { oh: number; ow: number }): Window {
-  return Object.freeze({ kh: kernel[0], kw: kernel[1], sh: stride[0], sw: stride[1], ph: padding[0], pw: padding[1], oh: out.oh, ow: out.ow });
+export function slidingWindow(
+  kernel: readonly number[],
+  stride: readonly number[],
+  padding: readonly number[],
+  out: { oh: number; ow: number },
+): Window {
+  return Object.freeze({
+    kh: kernel[0],
+    kw: kernel[1],
+    sh: stride[0],
+    sw: stride[1],
+    ph: padding[0],
+    pw: padding[1],
+    oh: out.oh,
+    ow: out.ow,
+  });
 }
 
 /** Columns [c·kh·kw][oh·ow] of one channel-first image x[c][h][w]. */

@@ -23,8 +23,11 @@ export interface MatmulOptions {
  */
 export function matmul(a: number, b: number, c: number, m: number, n: number, k: number, o: MatmulOptions = {}): void {
   const kk = runtime().k;
-  const tA = o.transA ? 1 : 0, tB = o.transB ? 1 : 0;
-  const lda = o.lda ?? (tA ? m : k), ldb = o.ldb ?? (tB ? k : n), ldc = o.ldc ?? n;
+  const tA = o.transA ? 1 : 0,
+    tB = o.transB ? 1 : 0;
+  const lda = o.lda ?? (tA ? m : k),
+    ldb = o.ldb ?? (tB ? k : n),
+    ldc = o.ldc ?? n;
   const bytes = m > 0 && n > 0 && k > 0 ? kk.sgemmWorkspace(m, n, k) : 0;
   const ws = bytes > 0 ? kk.alloc(bytes) : 0;
   try {

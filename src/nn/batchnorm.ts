@@ -73,16 +73,27 @@ abstract class BatchNorm extends Module {
   constructor(numFeatures: number, options: BatchNormOptions, layouts: readonly Layout[]) {
     super();
     const where = kindOf(new.target);
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new RangeError(`${where}: numFeatures: expected a positive integer, got ${describe(numFeatures)}`);
+    if (!Number.isInteger(numFeatures) || numFeatures < 1)
+      throw new RangeError(`${where}: numFeatures: expected a positive integer, got ${describe(numFeatures)}`);
     checkOptions(where, options, OPTION_KEYS);
     // an option given as undefined takes its default, like an omitted one
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    const o = { eps: 1e-5, momentum: 0.1 as number | null, momentumConvention: 'pytorch', affine: true, trackRunningStats: true, layout: layouts[0], activation: null as 'relu' | null, ...given };
+    const o = {
+      eps: 1e-5,
+      momentum: 0.1 as number | null,
+      momentumConvention: 'pytorch',
+      affine: true,
+      trackRunningStats: true,
+      layout: layouts[0],
+      activation: null as 'relu' | null,
+      ...given,
+    };
     this.numFeatures = numFeatures;
     this.eps = checkPositive(where, 'eps', o.eps);
     const convention = checkOneOf(where, 'momentumConvention', o.momentumConvention, ['pytorch', 'keras'] as const);
     if (o.momentum === null) {
-      if (convention === 'keras') throw new TypeError(`${where}: momentum: null (cumulative average) has no Keras form; use momentumConvention 'pytorch'`);
+      if (convention === 'keras')
+        throw new TypeError(`${where}: momentum: null (cumulative average) has no Keras form; use momentumConvention 'pytorch'`);
       this.momentum = null;
     } else {
       const m = checkUnit(where, 'momentum', o.momentum);
@@ -91,7 +102,8 @@ abstract class BatchNorm extends Module {
     this.affine = checkBool(where, 'affine', o.affine);
     this.trackRunningStats = checkBool(where, 'trackRunningStats', o.trackRunningStats);
     this.layout = checkOneOf(where, 'layout', o.layout, layouts);
-    if (o.activation !== null && o.activation !== 'relu') throw new TypeError(`${where}: activation: expected 'relu' or null, got ${describe(o.activation)}`);
+    if (o.activation !== null && o.activation !== 'relu')
+      throw new TypeError(`${where}: activation: expected 'relu' or null, got ${describe(o.activation)}`);
     this.activation = o.activation;
     // γ, β and their gradients, running mean and var, six floats of saved statistics per channel
     checkLayerSize(where, 'numFeatures', numFeatures, numFeatures * ((this.affine ? 4 : 0) + (this.trackRunningStats ? 2 : 0) + 6));
@@ -117,7 +129,19 @@ abstract class BatchNorm extends Module {
     this.checkUsable(where);
     const y = Tensor.empty(t.shape);
     try {
-      forwardCore(g, t, this.weight, this.bias, useBatch, this.eps, this.#stats, this.runningMean, this.runningVar, this.activation === 'relu', y);
+      forwardCore(
+        g,
+        t,
+        this.weight,
+        this.bias,
+        useBatch,
+        this.eps,
+        this.#stats,
+        this.runningMean,
+        this.runningVar,
+        this.activation === 'relu',
+        y,
+      );
     } catch (e) {
       y.dispose();
       throw e;
@@ -157,7 +181,8 @@ abstract class BatchNorm extends Module {
   backward(dy: Tensor): Tensor {
     const where = `${this.kind}.backward`;
     this.checkBackwardReady();
-    const x = this.#input!, g = this.#geometry!;
+    const x = this.#input!,
+      g = this.#geometry!;
     const d = checkTensor(where, 'gradOutput', dy);
     if (d.shape.length !== x.shape.length || d.shape.some((v, i) => v !== x.shape[i])) {
       throw new RangeError(`${where}: gradOutput: expected shape [${x.shape.join(', ')}] (the last input's), got [${d.shape.join(', ')}]`);
@@ -165,22 +190,46 @@ abstract class BatchNorm extends Module {
     this.checkUsable(where);
     const dx = Tensor.empty(x.shape);
     if (g.size === 0) return dx;
-    bnBackward(g, x.ptr, d.ptr, dx.ptr, this.weight ? this.weight.ptr : 0, this.#stats.mean, this.#stats.invstd,
-      this.weight ? this.weight.grad.ptr : 0, this.bias ? this.bias.grad.ptr : 0, this.#usedBatch,
-      this.activation === 'relu', this.bias ? this.bias.ptr : 0);
+    bnBackward(
+      g,
+      x.ptr,
+      d.ptr,
+      dx.ptr,
+      this.weight ? this.weight.ptr : 0,
+      this.#stats.mean,
+      this.#stats.invstd,
+      this.weight ? this.weight.grad.ptr : 0,
+      this.bias ? this.bias.grad.ptr : 0,
+      this.#usedBatch,
+      this.activation === 'relu',
+      this.bias ? this.bias.ptr : 0,
+    );
     return dx;
   }
 
-
   protected ownParameters(): [string, Parameter][] {
-    return this.weight && this.bias ? [['weight', this.weight], ['bias', this.bias]] : [];
+    return this.weight && this.bias
+      ? [
+          ['weight', this.weight],
+          ['bias', this.bias],
+        ]
+      : [];
   }
 
   protected ownState(): StateEntry[] {
     const entries = super.ownState();
     if (this.runningMean && this.runningVar) {
-      entries.push({ name: 'running_mean', tensor: this.runningMean }, { name: 'running_var', tensor: this.runningVar },
-        { name: 'num_batches_tracked', count: () => this.numBatchesTracked, setCount: (v) => { this.numBatchesTracked = v; } });
+      entries.push(
+        { name: 'running_mean', tensor: this.runningMean },
+        { name: 'running_var', tensor: this.runningVar },
+        {
+          name: 'num_batches_tracked',
+          count: () => this.numBatchesTracked,
+          setCount: (v) => {
+            this.numBatchesTracked = v;
+          },
+        },
+      );
     }
     return entries;
   }

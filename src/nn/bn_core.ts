@@ -8,7 +8,13 @@ import { checkTensor } from '../validate';
 import { bnNormalize, bnTrain, channelAxis, geometry, LAYOUT_RANK, type Geometry, type Layout } from '../kernels/batchnorm';
 
 const AXES: Record<Layout, string> = {
-  NC: 'N, C', NCL: 'N, C, L', NLC: 'N, L, C', NCHW: 'N, C, H, W', NHWC: 'N, H, W, C', NCDHW: 'N, C, D, H, W', NDHWC: 'N, D, H, W, C',
+  NC: 'N, C',
+  NCL: 'N, C, L',
+  NLC: 'N, L, C',
+  NCHW: 'N, C, H, W',
+  NHWC: 'N, H, W, C',
+  NCDHW: 'N, C, D, H, W',
+  NDHWC: 'N, D, H, W, C',
 };
 
 /** Checks `x` against a layout and channel count; returns its geometry. */
@@ -20,16 +26,22 @@ export function checkInput(where: string, name: string, x: unknown, layout: Layo
 export function checkInputShape(where: string, name: string, shape: readonly number[], layout: Layout, channels: number): Geometry {
   const rank = LAYOUT_RANK[layout];
   const ax = channelAxis(layout);
-  const want = AXES[layout].split(', ').map((a) => (a === 'C' ? String(channels) : a)).join(', ');
+  const want = AXES[layout]
+    .split(', ')
+    .map((a) => (a === 'C' ? String(channels) : a))
+    .join(', ');
   if (shape.length !== rank || shape[ax] !== channels) {
-    throw new RangeError(`${where}: ${name}: expected a rank-${rank} ${layout} tensor with ${channels} channels ([${want}]), got [${shape.join(', ')}]`);
+    throw new RangeError(
+      `${where}: ${name}: expected a rank-${rank} ${layout} tensor with ${channels} channels ([${want}]), got [${shape.join(', ')}]`,
+    );
   }
   return geometry(layout, shape);
 }
 
 /** PyTorch's check: batch statistics need more than one value per channel. */
 export function checkBatchSize(where: string, g: Geometry, shape: readonly number[]): void {
-  if (g.m === 1) throw new RangeError(`${where}: expected more than 1 value per channel when training, got input size [${shape.join(', ')}]`);
+  if (g.m === 1)
+    throw new RangeError(`${where}: expected more than 1 value per channel when training, got input size [${shape.join(', ')}]`);
 }
 
 /** Per-channel saved statistics: mean, biased var and invstd as f64[c] in one block. */
@@ -38,9 +50,15 @@ export class Stats {
   constructor(readonly c: number) {
     this.block = new F64Block(Math.max(c, 1) * 3);
   }
-  get mean(): number { return this.block.ptr; }
-  get vari(): number { return this.block.ptr + 8 * this.c; }
-  get invstd(): number { return this.block.ptr + 16 * this.c; }
+  get mean(): number {
+    return this.block.ptr;
+  }
+  get vari(): number {
+    return this.block.ptr + 8 * this.c;
+  }
+  get invstd(): number {
+    return this.block.ptr + 16 * this.c;
+  }
 }
 
 /**
@@ -49,15 +67,30 @@ export class Stats {
  * Checks are the caller's; this only computes. Into `y` when given: a caller that frees it when
  * a kernel's workspace cannot be allocated.
  */
-export function forwardCore(g: Geometry, x: Tensor, weight: Tensor | null, bias: Tensor | null, useBatch: boolean, eps: number, stats: Stats, runMean: Tensor | null, runVar: Tensor | null, relu = false, y: Tensor = Tensor.empty(x.shape)): Tensor {
+export function forwardCore(
+  g: Geometry,
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  useBatch: boolean,
+  eps: number,
+  stats: Stats,
+  runMean: Tensor | null,
+  runVar: Tensor | null,
+  relu = false,
+  y: Tensor = Tensor.empty(x.shape),
+): Tensor {
   if (g.size === 0) return y;
-  const gamma = weight ? weight.ptr : 0, beta = bias ? bias.ptr : 0;
+  const gamma = weight ? weight.ptr : 0,
+    beta = bias ? bias.ptr : 0;
   if (useBatch) {
     bnTrain(g, x.ptr, y.ptr, gamma, beta, eps, stats.mean, stats.vari, stats.invstd, relu);
   } else {
     const rt = runtime();
-    const rm = runMean!.view(), rv = runVar!.view();
-    const mean = rt.f64(stats.mean, g.c), inv = rt.f64(stats.invstd, g.c);
+    const rm = runMean!.view(),
+      rv = runVar!.view();
+    const mean = rt.f64(stats.mean, g.c),
+      inv = rt.f64(stats.invstd, g.c);
     for (let c = 0; c < g.c; c++) {
       mean[c] = rm[c];
       inv[c] = 1 / Math.sqrt(rv[c] + eps);
@@ -71,8 +104,10 @@ export function forwardCore(g: Geometry, x: Tensor, weight: Tensor | null, bias:
 export function updateRunning(g: Geometry, stats: Stats, factor: number, runMean: Tensor, runVar: Tensor): void {
   if (g.size === 0) return;
   const rt = runtime();
-  const mean = rt.f64(stats.mean, g.c), vari = rt.f64(stats.vari, g.c);
-  const rm = runMean.view(), rv = runVar.view();
+  const mean = rt.f64(stats.mean, g.c),
+    vari = rt.f64(stats.vari, g.c);
+  const rm = runMean.view(),
+    rv = runVar.view();
   const unbias = g.m / (g.m - 1);
   for (let c = 0; c < g.c; c++) {
     rm[c] = factor * mean[c] + (1 - factor) * rm[c];

@@ -9,7 +9,16 @@
 import { checkShape, Parameter, Tensor } from '../tensor';
 import { matmul } from '../kernels/gemm';
 import { addColumnSums } from '../kernels/reduce';
-import { col2imNCHW, col2imNHWC, convBiasGradNCHW, convBiasNCHW, im2colNCHW, im2colNHWC, slidingWindow, type Window } from '../kernels/conv';
+import {
+  col2imNCHW,
+  col2imNHWC,
+  convBiasGradNCHW,
+  convBiasNCHW,
+  im2colNCHW,
+  im2colNHWC,
+  slidingWindow,
+  type Window,
+} from '../kernels/conv';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
@@ -33,22 +42,47 @@ export function pair(where: string, name: string, v: unknown, min: number): [num
   if (ok(v)) return [v, v];
   if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
   const got = Array.isArray(v) ? `[${v.map(describe).join(', ')}]` : describe(v);
-  throw new (typeof v === 'number' || Array.isArray(v) ? RangeError : TypeError)(`${where}: ${name}: expected an integer ≥ ${min} or a pair [h, w] of them, got ${got}`);
+  throw new (typeof v === 'number' || Array.isArray(v) ? RangeError : TypeError)(
+    `${where}: ${name}: expected an integer ≥ ${min} or a pair [h, w] of them, got ${got}`,
+  );
 }
 
 /** The sizes of a checked 2-D input and of the output. */
-export interface Geometry2d { n: number; c: number; h: number; w: number; oh: number; ow: number }
+export interface Geometry2d {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+}
 
 /**
  * Checks a rank-4 input of `layout` (with `channels` channels, when given) against a kernel, stride
  * and padding; returns its geometry. N may be 0; C, H and W may not (as in PyTorch).
  */
-export function checkInput2d(where: string, x: unknown, layout: Conv2dLayout, channels: number | null, k: readonly number[], s: readonly number[], p: readonly number[]): Geometry2d {
+export function checkInput2d(
+  where: string,
+  x: unknown,
+  layout: Conv2dLayout,
+  channels: number | null,
+  k: readonly number[],
+  s: readonly number[],
+  p: readonly number[],
+): Geometry2d {
   return checkShape2d(where, checkTensor(where, 'input', x).shape, layout, channels, k, s, p);
 }
 
 /** As checkInput2d, for the shape alone (what a forward would get). */
-export function checkShape2d(where: string, shape: readonly number[], layout: Conv2dLayout, channels: number | null, k: readonly number[], s: readonly number[], p: readonly number[]): Geometry2d {
+export function checkShape2d(
+  where: string,
+  shape: readonly number[],
+  layout: Conv2dLayout,
+  channels: number | null,
+  k: readonly number[],
+  s: readonly number[],
+  p: readonly number[],
+): Geometry2d {
   const dims = checkShape(where, shape);
   const nchw = layout === 'NCHW';
   const cs = channels === null ? 'C' : String(channels);
@@ -56,11 +90,15 @@ export function checkShape2d(where: string, shape: readonly number[], layout: Co
   const got = `[${dims.join(', ')}]`;
   if (dims.length !== 4) throw new RangeError(`${where}: input: expected a rank-4 ${layout} tensor ${want}, got ${got}`);
   const [n, c, h, w] = nchw ? dims : [dims[0], dims[3], dims[1], dims[2]];
-  if (channels !== null && c !== channels) throw new RangeError(`${where}: input: expected a rank-4 ${layout} tensor with ${channels} channels ${want}, got ${got}`);
+  if (channels !== null && c !== channels)
+    throw new RangeError(`${where}: input: expected a rank-4 ${layout} tensor with ${channels} channels ${want}, got ${got}`);
   if (c < 1 || h < 1 || w < 1) throw new RangeError(`${where}: input: expected non-zero channel, height and width in ${want}, got ${got}`);
-  const ph = h + 2 * p[0], pw = w + 2 * p[1];
+  const ph = h + 2 * p[0],
+    pw = w + 2 * p[1];
   if (ph < k[0] || pw < k[1]) {
-    throw new RangeError(`${where}: input: expected a padded size (H + 2·${p[0]}) × (W + 2·${p[1]}) of at least the kernel ${k[0]}×${k[1]}, got ${got} (padded ${ph}×${pw})`);
+    throw new RangeError(
+      `${where}: input: expected a padded size (H + 2·${p[0]}) × (W + 2·${p[1]}) of at least the kernel ${k[0]}×${k[1]}, got ${got} (padded ${ph}×${pw})`,
+    );
   }
   return { n, c, h, w, oh: Math.floor((ph - k[0]) / s[0]) + 1, ow: Math.floor((pw - k[1]) / s[1]) + 1 };
 }
@@ -97,7 +135,10 @@ export class Conv2d extends Module {
   constructor(inChannels: number, outChannels: number, kernelSize: Size2, options: Conv2dOptions = {}) {
     super();
     const where = 'Conv2d';
-    for (const [name, v] of [['inChannels', inChannels], ['outChannels', outChannels]] as const) {
+    for (const [name, v] of [
+      ['inChannels', inChannels],
+      ['outChannels', outChannels],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`${where}: ${name}: expected a positive integer, got ${describe(v)}`);
     }
     const k = pair(where, 'kernelSize', kernelSize, 1);
@@ -110,7 +151,12 @@ export class Conv2d extends Module {
     if (!(gen instanceof Generator)) throw new TypeError(`${where}: generator: expected a Generator, got ${describe(gen)}`);
     // the weight, the bias and their gradients, and the NHWC forward's rearranged copy of the weight
     const wFloats = outChannels * inChannels * k[0] * k[1];
-    checkLayerSize(where, `outChannels × inChannels × kh × kw = ${outChannels} × ${inChannels} × ${k[0]} × ${k[1]}`, wFloats, (layout === 'NHWC' ? 3 : 2) * wFloats + (hasBias ? 2 * outChannels : 0));
+    checkLayerSize(
+      where,
+      `outChannels × inChannels × kh × kw = ${outChannels} × ${inChannels} × ${k[0]} × ${k[1]}`,
+      wFloats,
+      (layout === 'NHWC' ? 3 : 2) * wFloats + (hasBias ? 2 * outChannels : 0),
+    );
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = Object.freeze(k);
@@ -130,12 +176,19 @@ export class Conv2d extends Module {
   }
 
   protected ownParameters(): [string, Parameter][] {
-    return this.bias ? [['weight', this.weight], ['bias', this.bias]] : [['weight', this.weight]];
+    return this.bias
+      ? [
+          ['weight', this.weight],
+          ['bias', this.bias],
+        ]
+      : [['weight', this.weight]];
   }
 
   /** A 1×1 kernel with stride 1 and no padding: the input is its own column matrix. */
   get #pointwise(): boolean {
-    const [kh, kw] = this.kernelSize, [sh, sw] = this.stride, [ph, pw] = this.padding;
+    const [kh, kw] = this.kernelSize,
+      [sh, sw] = this.stride,
+      [ph, pw] = this.padding;
     return kh === 1 && kw === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0;
   }
 
@@ -188,7 +241,9 @@ export class Conv2d extends Module {
   }
 
   #forwardNCHW(g: Geometry2d, win: Window, x: Tensor, y: Tensor): void {
-    const P = g.oh * g.ow, K = g.c * win.kh * win.kw, out = this.outChannels;
+    const P = g.oh * g.ow,
+      K = g.c * win.kh * win.kw,
+      out = this.outChannels;
     const cols = this.#pointwise ? null : Tensor.empty([K, P]);
     try {
       for (let i = 0; i < g.n; i++) {
@@ -203,7 +258,9 @@ export class Conv2d extends Module {
   }
 
   #forwardNHWC(g: Geometry2d, win: Window, x: Tensor, y: Tensor): void {
-    const P = g.oh * g.ow, K = g.c * win.kh * win.kw, out = this.outChannels;
+    const P = g.oh * g.ow,
+      K = g.c * win.kh * win.kw,
+      out = this.outChannels;
     const bias = this.bias ? this.bias.ptr : 0;
     if (this.#pointwise) {
       matmul(x.ptr, this.weight.ptr, y.ptr, g.n * P, out, K, { transB: true, bias });
@@ -225,9 +282,12 @@ export class Conv2d extends Module {
 
   /** Copies the weight [out, in, kh, kw] into W' [out, kh, kw, in]. */
   #refreshWT(): Tensor {
-    const [kh, kw] = this.kernelSize, c = this.inChannels, kk = kh * kw;
+    const [kh, kw] = this.kernelSize,
+      c = this.inChannels,
+      kk = kh * kw;
     this.#wT ??= Tensor.empty([this.outChannels, kh, kw, c]);
-    const src = this.weight.view(), dst = this.#wT.view();
+    const src = this.weight.view(),
+      dst = this.#wT.view();
     for (let o = 0; o < this.outChannels; o++) {
       const base = o * c * kk;
       for (let ci = 0; ci < c; ci++) {
@@ -249,7 +309,9 @@ export class Conv2d extends Module {
 
   #backward(where: string, dy: Tensor, inputGrad: boolean): Tensor | null {
     this.checkBackwardReady(where);
-    const x = this.#input!, g = this.#geom!, win = this.#win!;
+    const x = this.#input!,
+      g = this.#geom!,
+      win = this.#win!;
     checkGradOutput(where, dy, this.#outShape(g));
     const dx = inputGrad ? Tensor.empty(x.shape) : null;
     try {
@@ -265,13 +327,17 @@ export class Conv2d extends Module {
   }
 
   #backwardNCHW(g: Geometry2d, win: Window, x: Tensor, dy: Tensor, dx: Tensor | null): void {
-    const P = g.oh * g.ow, K = g.c * win.kh * win.kw, out = this.outChannels, img = g.c * g.h * g.w;
+    const P = g.oh * g.ow,
+      K = g.c * win.kh * win.kw,
+      out = this.outChannels,
+      img = g.c * g.h * g.w;
     // one buffer holds the columns of x_n, then the gradient of those columns
     const cols = this.#pointwise ? null : Tensor.empty([K, P]);
     try {
       if (this.bias) convBiasGradNCHW(dy.ptr, g.n, out, P, this.bias.grad.ptr);
       for (let i = 0; i < g.n; i++) {
-        const xi = x.ptr + 4 * i * img, dyi = dy.ptr + 4 * i * out * P;
+        const xi = x.ptr + 4 * i * img,
+          dyi = dy.ptr + 4 * i * out * P;
         if (cols) im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, win);
         // dW[out, K] += dy_n[out, P] · cols_nᵀ
         matmul(dyi, cols ? cols.ptr : xi, this.weight.grad.ptr, out, K, P, { transB: true, beta: 1 });
@@ -287,7 +353,9 @@ export class Conv2d extends Module {
   }
 
   #backwardNHWC(g: Geometry2d, win: Window, x: Tensor, dy: Tensor, dx: Tensor | null): void {
-    const P = g.oh * g.ow, K = g.c * win.kh * win.kw, out = this.outChannels;
+    const P = g.oh * g.ow,
+      K = g.c * win.kh * win.kw,
+      out = this.outChannels;
     if (this.#pointwise) {
       if (this.bias) addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
       matmul(dy.ptr, x.ptr, this.weight.grad.ptr, out, K, g.n * P, { transA: true, beta: 1 });
@@ -306,8 +374,10 @@ export class Conv2d extends Module {
       const dW = dwT ?? this.weight.grad;
       if (this.bias) addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
       for (let i = 0; i < g.n; i += per) {
-        const cnt = Math.min(per, g.n - i), rows = cnt * P;
-        const dyi = dy.ptr + 4 * i * P * out, img = 4 * i * g.h * g.w * g.c;
+        const cnt = Math.min(per, g.n - i),
+          rows = cnt * P;
+        const dyi = dy.ptr + 4 * i * P * out,
+          img = 4 * i * g.h * g.w * g.c;
         im2colNHWC(x.ptr + img, cols.ptr, cnt, g.h, g.w, g.c, win);
         // dW'[out, K] (+)= dyᵀ[out, rows] · cols[rows, K]
         matmul(dyi, cols.ptr, dW.ptr, out, K, rows, { transA: true, beta: dwT && i === 0 ? 0 : 1 });
@@ -317,7 +387,10 @@ export class Conv2d extends Module {
         col2imNHWC(cols.ptr, dx.ptr + img, cnt, g.h, g.w, g.c, win);
       }
       if (dwT) {
-        const src = dwT.view(), dst = this.weight.grad.view(), c = g.c, kk = win.kh * win.kw;
+        const src = dwT.view(),
+          dst = this.weight.grad.view(),
+          c = g.c,
+          kk = win.kh * win.kw;
         for (let o = 0; o < out; o++) {
           const base = o * c * kk;
           for (let ci = 0; ci < c; ci++) {

@@ -30,7 +30,8 @@ export function foldBatchNorm(model: Sequential, options: { makeFolded?: MakeFol
   if (!(model instanceof Sequential)) throw new TypeError(`foldBatchNorm: model: expected a Sequential, got ${describe(model)}`);
   checkOptions('foldBatchNorm', options, ['makeFolded']);
   const make = options.makeFolded;
-  if (make !== undefined && typeof make !== 'function') throw new TypeError(`foldBatchNorm: makeFolded: expected a function, got ${describe(make)}`);
+  if (make !== undefined && typeof make !== 'function')
+    throw new TypeError(`foldBatchNorm: makeFolded: expected a function, got ${describe(make)}`);
   // the layers made here (not those shared with `model`), freed if a later fold throws
   const made: Module[] = [];
   try {
@@ -46,12 +47,15 @@ type MakeFolded = (layer: Module, weight: Float32Array, bias: Float32Array) => M
 function foldLayers(layers: readonly Module[], makeFolded: MakeFolded | undefined, made: Module[]): Module[] {
   const out: Module[] = [];
   for (let i = 0; i < layers.length; i++) {
-    const layer = layers[i], next = layers[i + 1];
+    const layer = layers[i],
+      next = layers[i + 1];
     if (isNorm(next) && 'weight' in layer) {
-      if (!next.trackRunningStats) throw new Error(`foldBatchNorm: layer ${i + 1}: a BatchNorm without running statistics cannot be folded`);
+      if (!next.trackRunningStats)
+        throw new Error(`foldBatchNorm: layer ${i + 1}: a BatchNorm without running statistics cannot be folded`);
       const lin = layer as FoldableLinear;
       const outCh = lin.weight.shape[0];
-      if (outCh !== next.numFeatures) throw new RangeError(`foldBatchNorm: layer ${i + 1}: BatchNorm has ${next.numFeatures} features, layer ${i} has ${outCh} outputs`);
+      if (outCh !== next.numFeatures)
+        throw new RangeError(`foldBatchNorm: layer ${i + 1}: BatchNorm has ${next.numFeatures} features, layer ${i} has ${outCh} outputs`);
       const sd = next.stateDict();
       const w = lin.weight.toArray();
       const b0 = (lin as unknown as { bias: { toArray(): Float32Array } | null }).bias?.toArray() ?? new Float32Array(outCh);
@@ -62,11 +66,16 @@ function foldLayers(layers: readonly Module[], makeFolded: MakeFolded | undefine
         for (let j = 0; j < per; j++) w[o * per + j] = w[o * per + j] * a;
         bias[o] = (b0[o] - sd.running_mean![o]) * a + (next.affine ? sd.bias![o] : 0);
       }
-      const folded = layer instanceof Linear ? linearWith(layer, w, bias, made)
-        : layer instanceof Conv2d ? convWith(layer, w, bias, made)
-          : makeFolded?.(layer, w, bias) ?? null;
-      if (folded === null) throw new TypeError(`foldBatchNorm: layer ${i}: no way to fold into ${kindOf(layer.constructor)} (pass options.makeFolded)`);
-      if (!(folded instanceof Module)) throw new TypeError(`foldBatchNorm: layer ${i}: makeFolded: expected a Module or null, got ${describe(folded)}`);
+      const folded =
+        layer instanceof Linear
+          ? linearWith(layer, w, bias, made)
+          : layer instanceof Conv2d
+            ? convWith(layer, w, bias, made)
+            : (makeFolded?.(layer, w, bias) ?? null);
+      if (folded === null)
+        throw new TypeError(`foldBatchNorm: layer ${i}: no way to fold into ${kindOf(layer.constructor)} (pass options.makeFolded)`);
+      if (!(folded instanceof Module))
+        throw new TypeError(`foldBatchNorm: layer ${i}: makeFolded: expected a Module or null, got ${describe(folded)}`);
       out.push(folded);
       if (next.activation === 'relu') out.push(new ReLU());
       i++; // the BatchNorm is gone
@@ -80,7 +89,12 @@ function foldLayers(layers: readonly Module[], makeFolded: MakeFolded | undefine
 // The folded layers' initial weights are overwritten at once: a generator of their own keeps the
 // default generator's sequence where it was.
 function convWith(l: Conv2d, w: Float32Array, b: Float32Array, made: Module[]): Conv2d {
-  const f = new Conv2d(l.inChannels, l.outChannels, l.kernelSize as [number, number], { stride: l.stride as [number, number], padding: l.padding as [number, number], layout: l.layout, generator: new Generator(0) });
+  const f = new Conv2d(l.inChannels, l.outChannels, l.kernelSize as [number, number], {
+    stride: l.stride as [number, number],
+    padding: l.padding as [number, number],
+    layout: l.layout,
+    generator: new Generator(0),
+  });
   made.push(f);
   f.loadStateDict({ weight: w, bias: b });
   return f;

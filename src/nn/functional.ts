@@ -33,7 +33,12 @@ const KEYS = ['weight', 'bias', 'training', 'momentum', 'eps', 'layout'] as cons
  * `training: false` uses `runningMean`/`runningVar`, which are then required.
  * Returns a new tensor; when the input, γ or β requires a gradient, records its backward (as F.batchNorm).
  */
-export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormFunctionalOptions = {}): Tensor {
+export function batchNorm(
+  input: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  options: BatchNormFunctionalOptions = {},
+): Tensor {
   const where = 'batchNorm';
   const x = checkTensor(where, 'input', input);
   checkOptions(where, options, KEYS);
@@ -41,7 +46,10 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   const training = checkBool(where, 'training', options.training === undefined ? false : options.training);
   const momentum = checkUnit(where, 'momentum', options.momentum === undefined ? 0.1 : options.momentum);
   const eps = checkPositive(where, 'eps', options.eps === undefined ? 1e-5 : options.eps);
-  const layout = options.layout === undefined ? DEFAULT_LAYOUT[x.shape.length] : checkOneOf(where, 'layout', options.layout, Object.keys(LAYOUT_RANK) as Layout[]);
+  const layout =
+    options.layout === undefined
+      ? DEFAULT_LAYOUT[x.shape.length]
+      : checkOneOf(where, 'layout', options.layout, Object.keys(LAYOUT_RANK) as Layout[]);
   if (layout === undefined) throw new RangeError(`${where}: input: expected rank 2 to 5, got [${x.shape.join(', ')}]`);
   if (x.shape.length !== LAYOUT_RANK[layout]) {
     throw new RangeError(`${where}: input: expected a rank-${LAYOUT_RANK[layout]} ${layout} tensor, got [${x.shape.join(', ')}]`);
@@ -50,13 +58,16 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   const perChannel = (name: string, t: Tensor | null | undefined): Tensor | null => {
     if (t === null || t === undefined) return null;
     checkTensor(where, name, t);
-    if (t.shape.length !== 1 || t.shape[0] !== g.c) throw new RangeError(`${where}: ${name}: expected shape [${g.c}], got [${t.shape.join(', ')}]`);
+    if (t.shape.length !== 1 || t.shape[0] !== g.c)
+      throw new RangeError(`${where}: ${name}: expected shape [${g.c}], got [${t.shape.join(', ')}]`);
     return t;
   };
-  const rm = perChannel('runningMean', runningMean), rv = perChannel('runningVar', runningVar);
+  const rm = perChannel('runningMean', runningMean),
+    rv = perChannel('runningVar', runningVar);
   if ((rm === null) !== (rv === null)) throw new TypeError(`${where}: runningMean and runningVar: give both or neither`);
   if (!training && rm === null) throw new TypeError(`${where}: runningMean/runningVar: required when training is false`);
-  const w = perChannel('weight', options.weight), b = perChannel('bias', options.bias);
+  const w = perChannel('weight', options.weight),
+    b = perChannel('bias', options.bias);
   if (training) checkBatchSize(where, g, x.shape);
   const stats = new Stats(g.c);
   let y: Tensor | null = null;
@@ -71,10 +82,18 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   }
   // the backward differentiates through the batch statistics (training) or takes the running ones as constants
   const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
-  return record(y!, 'batchNorm', inputs, (gy) => {
-    const gx = Tensor.empty(x.shape);
-    const gw = w ? Tensor.full(w.shape, 0) : null, gb = b ? Tensor.full(b.shape, 0) : null;
-    if (g.size > 0) bnBackward(g, x.ptr, gy.ptr, gx.ptr, w ? w.ptr : 0, stats.mean, stats.invstd, gw ? gw.ptr : 0, gb ? gb.ptr : 0, training);
-    return [gx, ...(w ? [gw] : []), ...(b ? [gb] : [])];
-  }, () => stats.block.dispose());
+  return record(
+    y!,
+    'batchNorm',
+    inputs,
+    (gy) => {
+      const gx = Tensor.empty(x.shape);
+      const gw = w ? Tensor.full(w.shape, 0) : null,
+        gb = b ? Tensor.full(b.shape, 0) : null;
+      if (g.size > 0)
+        bnBackward(g, x.ptr, gy.ptr, gx.ptr, w ? w.ptr : 0, stats.mean, stats.invstd, gw ? gw.ptr : 0, gb ? gb.ptr : 0, training);
+      return [gx, ...(w ? [gw] : []), ...(b ? [gb] : [])];
+    },
+    () => stats.block.dispose(),
+  );
 }

@@ -38,7 +38,9 @@ abstract class Activation extends Module {
     const s = this.#saved!;
     checkTensor(where, 'gradOutput', dy);
     if (dy.shape.length !== s.shape.length || dy.shape.some((v, i) => v !== s.shape[i])) {
-      throw new RangeError(`${where}: gradOutput: expected shape [${s.shape.join(', ')}] (the last output's), got [${dy.shape.join(', ')}]`);
+      throw new RangeError(
+        `${where}: gradOutput: expected shape [${s.shape.join(', ')}] (the last output's), got [${dy.shape.join(', ')}]`,
+      );
     }
     const dx = Tensor.empty(s.shape);
     activationBackward(this.act, s.ptr, dy.ptr, dx.ptr, s.size);
@@ -108,7 +110,8 @@ export class Dropout extends Module {
       y.view().set(x.view());
       return y;
     }
-    const m = mask.view(), keep = 1 / (1 - this.p);
+    const m = mask.view(),
+      keep = 1 / (1 - this.p);
     for (let i = 0; i < m.length; i++) m[i] = this.generator.uniform() < this.p ? 0 : keep;
     mulElementwise(x.ptr, mask.ptr, y.ptr, x.size);
     this.#mask = mask;
@@ -119,7 +122,9 @@ export class Dropout extends Module {
     checkTensor('Dropout.backward', 'gradOutput', dy);
     const mask = this.#mask;
     if (mask !== null && (mask.shape.length !== dy.shape.length || mask.shape.some((v, i) => v !== dy.shape[i]))) {
-      throw new RangeError(`Dropout.backward: gradOutput: expected shape [${mask.shape.join(', ')}] (the last input's), got [${dy.shape.join(', ')}]`);
+      throw new RangeError(
+        `Dropout.backward: gradOutput: expected shape [${mask.shape.join(', ')}] (the last input's), got [${dy.shape.join(', ')}]`,
+      );
     }
     const dx = Tensor.empty(dy.shape);
     if (mask === null) dx.view().set(dy.view());

@@ -9,7 +9,10 @@ import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
 import { Allocations, checkLayerSize, Module } from './module';
 
-export interface LinearOptions { bias?: boolean; generator?: Generator }
+export interface LinearOptions {
+  bias?: boolean;
+  generator?: Generator;
+}
 
 export class Linear extends Module {
   static readonly kind: string = 'Linear';
@@ -22,7 +25,10 @@ export class Linear extends Module {
   constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
     super();
     const where = 'Linear';
-    for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+    for (const [name, v] of [
+      ['inFeatures', inFeatures],
+      ['outFeatures', outFeatures],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`${where}: ${name}: expected a positive integer, got ${describe(v)}`);
     }
     checkOptions(where, options, ['bias', 'generator']);
@@ -30,7 +36,12 @@ export class Linear extends Module {
     const gen = options.generator ?? defaultGenerator;
     if (!(gen instanceof Generator)) throw new TypeError(`${where}: generator: expected a Generator, got ${describe(gen)}`);
     // the weight, the bias and their gradients
-    checkLayerSize(where, `inFeatures × outFeatures = ${inFeatures} × ${outFeatures}`, inFeatures * outFeatures, 2 * (inFeatures + (hasBias ? 1 : 0)) * outFeatures);
+    checkLayerSize(
+      where,
+      `inFeatures × outFeatures = ${inFeatures} × ${outFeatures}`,
+      inFeatures * outFeatures,
+      2 * (inFeatures + (hasBias ? 1 : 0)) * outFeatures,
+    );
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     const made = new Allocations();
@@ -45,7 +56,12 @@ export class Linear extends Module {
   }
 
   protected ownParameters(): [string, Parameter][] {
-    return this.bias ? [['weight', this.weight], ['bias', this.bias]] : [['weight', this.weight]];
+    return this.bias
+      ? [
+          ['weight', this.weight],
+          ['bias', this.bias],
+        ]
+      : [['weight', this.weight]];
   }
 
   /** x [N, in] → y [N, out]. */
@@ -69,7 +85,8 @@ export class Linear extends Module {
   outputShape(shape: readonly number[]): number[] {
     const where = 'Linear.forward';
     const s = checkShape(where, shape);
-    if (s.length !== 2 || s[1] !== this.inFeatures) throw new RangeError(`${where}: input: expected [N, ${this.inFeatures}], got [${s.join(', ')}]`);
+    if (s.length !== 2 || s[1] !== this.inFeatures)
+      throw new RangeError(`${where}: input: expected [N, ${this.inFeatures}], got [${s.join(', ')}]`);
     return [s[0], this.outFeatures];
   }
 

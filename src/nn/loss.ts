@@ -18,7 +18,8 @@ abstract class Loss {
   /** dL/d(input) of the last forward; the caller owns it (dispose it after use). */
   backward(): Tensor {
     const g = this.#grad;
-    if (g === null) throw new Error(`${kindOf(this.constructor)}.backward: call forward() first (each forward's gradient is handed out once)`);
+    if (g === null)
+      throw new Error(`${kindOf(this.constructor)}.backward: call forward() first (each forward's gradient is handed out once)`);
     this.#grad = null;
     return g;
   }
@@ -47,11 +48,13 @@ export class CrossEntropyLoss extends Loss {
     checkTensor(where, 'logits', logits);
     if (logits.shape.length !== 2) throw new RangeError(`${where}: logits: expected rank 2 [N, C], got [${logits.shape.join(', ')}]`);
     const [n, c] = logits.shape;
-    if (!(labels instanceof Int32Array || Array.isArray(labels))) throw new TypeError(`${where}: labels: expected an Int32Array or number[], got ${describe(labels)}`);
+    if (!(labels instanceof Int32Array || Array.isArray(labels)))
+      throw new TypeError(`${where}: labels: expected an Int32Array or number[], got ${describe(labels)}`);
     if (labels.length !== n) throw new RangeError(`${where}: labels: expected ${n} labels (one per row of logits), got ${labels.length}`);
     for (let i = 0; i < n; i++) {
       const v = labels[i];
-      if (!Number.isInteger(v) || v < 0 || v >= c) throw new RangeError(`${where}: labels[${i}]: expected an integer class in [0, ${c}), got ${describe(v)}`);
+      if (!Number.isInteger(v) || v < 0 || v >= c)
+        throw new RangeError(`${where}: labels[${i}]: expected an integer class in [0, ${c}), got ${describe(v)}`);
     }
     const grad = Tensor.empty([n, c]);
     try {

@@ -6,9 +6,7 @@ import { Parameter, Tensor } from '../tensor';
 import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../validate';
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
-export type StateEntry =
-  | { name: string; tensor: Tensor }
-  | { name: string; count: () => number; setCount: (v: number) => void };
+export type StateEntry = { name: string; tensor: Tensor } | { name: string; count: () => number; setCount: (v: number) => void };
 
 export type StateDict = Record<string, Float32Array | number>;
 type Values = Float32Array | Float64Array | readonly number[];
@@ -24,7 +22,9 @@ const MAX_LAYER_BYTES = 2 ** 32;
 export function checkLayerSize(where: string, expr: string, value: number, floats: number): void {
   const bytes = floats * 4;
   if (bytes > MAX_LAYER_BYTES) {
-    throw new RangeError(`${where}: ${expr} = ${value}: ${bytes} bytes of parameters, gradients and state, more than WebAssembly's 4 GiB memory`);
+    throw new RangeError(
+      `${where}: ${expr} = ${value}: ${bytes} bytes of parameters, gradients and state, more than WebAssembly's 4 GiB memory`,
+    );
   }
 }
 
@@ -47,14 +47,17 @@ export class Allocations {
  * counters); the function returned puts them back. Sequential calls it when a layer throws midway.
  */
 export function saveBuffers(m: Module): () => void {
-  const restores = m.stateEntries().filter((e) => !('tensor' in e) || !(e.tensor instanceof Parameter)).map((e) => {
-    if (!('tensor' in e)) {
-      const n = e.count();
-      return () => e.setCount(n);
-    }
-    const v = e.tensor.toArray();
-    return () => e.tensor.view().set(v);
-  });
+  const restores = m
+    .stateEntries()
+    .filter((e) => !('tensor' in e) || !(e.tensor instanceof Parameter))
+    .map((e) => {
+      if (!('tensor' in e)) {
+        const n = e.count();
+        return () => e.setCount(n);
+      }
+      const v = e.tensor.toArray();
+      return () => e.tensor.view().set(v);
+    });
   return () => restores.forEach((r) => r());
 }
 
@@ -93,7 +96,9 @@ export abstract class Module {
    */
   backward(dy: Tensor): Tensor {
     void dy;
-    throw new Error(`${this.kind}.backward: this module has no manual backward; compute a loss from its forward with F ops and call loss.backward()`);
+    throw new Error(
+      `${this.kind}.backward: this module has no manual backward; compute a loss from its forward with F ops and call loss.backward()`,
+    );
   }
 
   /**
@@ -201,7 +206,8 @@ export abstract class Module {
         writes.push(() => t.view().set(arr));
       } else {
         const n = typeof v === 'bigint' ? Number(v) : v;
-        if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new TypeError(`${where}: ${e.name}: expected a non-negative integer, got ${describe(v)}`);
+        if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+          throw new TypeError(`${where}: ${e.name}: expected a non-negative integer, got ${describe(v)}`);
         writes.push(() => e.setCount(n));
       }
     }

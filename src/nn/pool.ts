@@ -20,7 +20,14 @@ export interface Pool2dOptions {
 }
 
 /** Sizes as the kernels take them: n images of h×w with c channels last. */
-interface Planes { n: number; h: number; w: number; c: number; oh: number; ow: number }
+interface Planes {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  oh: number;
+  ow: number;
+}
 
 abstract class Pool2d extends Module {
   readonly kernelSize: readonly [number, number];
@@ -38,7 +45,9 @@ abstract class Pool2d extends Module {
     const s = options.stride === undefined || options.stride === null ? k : pair(where, 'stride', options.stride, 1);
     const p = pair(where, 'padding', options.padding ?? 0, 0);
     if (2 * p[0] > k[0] || 2 * p[1] > k[1]) {
-      throw new RangeError(`${where}: padding: expected at most half the kernel size ${k[0]}×${k[1]} (≤ [${k[0] >> 1}, ${k[1] >> 1}]), got [${p[0]}, ${p[1]}]`);
+      throw new RangeError(
+        `${where}: padding: expected at most half the kernel size ${k[0]}×${k[1]} (≤ [${k[0] >> 1}, ${k[1] >> 1}]), got [${p[0]}, ${p[1]}]`,
+      );
     }
     this.layout = checkOneOf(where, 'layout', options.layout ?? 'NCHW', ['NCHW', 'NHWC'] as const);
     this.kernelSize = Object.freeze(k);
@@ -109,7 +118,10 @@ export class MaxPool2d extends Pool2d {
   checkBackwardReady(): void {
     super.checkBackwardReady();
     const idx = this.#idx!;
-    if (idx.runtime !== runtime()) throw new Error(`MaxPool2d.backward: the last forward() ran on backend '${idx.runtime.name}', but the active backend is '${runtime().name}'`);
+    if (idx.runtime !== runtime())
+      throw new Error(
+        `MaxPool2d.backward: the last forward() ran on backend '${idx.runtime.name}', but the active backend is '${runtime().name}'`,
+      );
   }
 
   /** dx: zero except dx[argmax] += dy, window by window. */

@@ -13,8 +13,10 @@ export function clipGradNorm(params: readonly Parameter[], maxNorm: number, norm
   const where = 'clipGradNorm';
   if (!Array.isArray(params)) throw new TypeError(`${where}: params: expected an array of Parameters, got ${describe(params)}`);
   params.forEach((p, i) => checkTensor(where, `params[${i}]`, p));
-  if (typeof maxNorm !== 'number' || !(maxNorm >= 0)) throw new RangeError(`${where}: maxNorm: expected a number ≥ 0, got ${describe(maxNorm)}`);
-  if (normType !== 1 && normType !== 2 && normType !== Infinity) throw new RangeError(`${where}: normType: expected 1, 2 or Infinity, got ${describe(normType)}`);
+  if (typeof maxNorm !== 'number' || !(maxNorm >= 0))
+    throw new RangeError(`${where}: maxNorm: expected a number ≥ 0, got ${describe(maxNorm)}`);
+  if (normType !== 1 && normType !== 2 && normType !== Infinity)
+    throw new RangeError(`${where}: normType: expected 1, 2 or Infinity, got ${describe(normType)}`);
   let total = 0;
   for (const p of params) {
     if (p.grad === null) continue;

@@ -7,7 +7,8 @@ import { adamStep, sgdStep } from '../kernels/optim';
 import { checkBool, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
 
 function checkNonNegative(where: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`${where}: ${name}: expected a finite number ≥ 0, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw new RangeError(`${where}: ${name}: expected a finite number ≥ 0, got ${describe(v)}`);
   return v;
 }
 
@@ -35,12 +36,16 @@ export abstract class Optimizer {
 
   constructor(params: readonly Parameter[], lr: number) {
     const where = kindOf(new.target);
-    if (!Array.isArray(params)) throw new TypeError(`${where}: params: expected an array of Parameters (model.parameters()), got ${describe(params)}`);
+    if (!Array.isArray(params))
+      throw new TypeError(`${where}: params: expected an array of Parameters (model.parameters()), got ${describe(params)}`);
     params.forEach((p, i) => {
       if (!(p instanceof Parameter)) throw new TypeError(`${where}: params[${i}]: expected a Parameter, got ${describe(p)}`);
     });
     // an empty list is almost always a model whose layers were not found: training nothing silently is worse
-    if (params.length === 0) throw new RangeError(`${where}: params: expected at least one Parameter, got an empty array (does the model's parameters() find its layers?)`);
+    if (params.length === 0)
+      throw new RangeError(
+        `${where}: params: expected at least one Parameter, got an empty array (does the model's parameters() find its layers?)`,
+      );
     if (new Set(params).size !== params.length) throw new Error(`${where}: params: a parameter appears more than once`);
     this.params = Object.freeze([...params]);
     this.lr = checkPositive(where, 'lr', lr);
@@ -70,7 +75,13 @@ export abstract class Optimizer {
   }
 }
 
-export interface SGDOptions { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean }
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
 
 /** Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay. */
 export class SGD extends Optimizer {
@@ -88,7 +99,8 @@ export class SGD extends Optimizer {
     this.dampening = checkUnit('SGD', 'dampening', options.dampening ?? 0);
     this.weightDecay = checkNonNegative('SGD', 'weightDecay', options.weightDecay ?? 0);
     this.nesterov = checkBool('SGD', 'nesterov', options.nesterov ?? false);
-    if (this.nesterov && (this.momentum === 0 || this.dampening !== 0)) throw new RangeError('SGD: nesterov: needs momentum > 0 and dampening 0');
+    if (this.nesterov && (this.momentum === 0 || this.dampening !== 0))
+      throw new RangeError('SGD: nesterov: needs momentum > 0 and dampening 0');
     this.#buffers = this.momentum !== 0 ? zerosLike(this.params) : [];
   }
 
@@ -103,7 +115,12 @@ export class SGD extends Optimizer {
   }
 }
 
-export interface AdamOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number }
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
 
 /** Adam; weight decay added to the gradient (L2). */
 export class Adam extends Optimizer {
@@ -136,8 +153,20 @@ export class Adam extends Optimizer {
   }
 
   protected update(p: Parameter, i: number): void {
-    adamStep(p.ptr, p.grad.ptr, this.#m[i].ptr, this.#v[i].ptr, p.size, this.lr, this.betas[0], this.betas[1], this.eps,
-      this.weightDecay, this.decoupled, this.steps);
+    adamStep(
+      p.ptr,
+      p.grad.ptr,
+      this.#m[i].ptr,
+      this.#v[i].ptr,
+      p.size,
+      this.lr,
+      this.betas[0],
+      this.betas[1],
+      this.eps,
+      this.weightDecay,
+      this.decoupled,
+      this.steps,
+    );
   }
 
   dispose(): void {

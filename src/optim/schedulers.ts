@@ -13,7 +13,8 @@ abstract class Scheduler {
   /** Checks the optimizer and the options' keys (every check before any field is set). */
   constructor(optimizer: Optimizer, options: object, keys: readonly string[]) {
     const where = kindOf(new.target);
-    if (!(optimizer instanceof Optimizer)) throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
+    if (!(optimizer instanceof Optimizer))
+      throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
     checkOptions(where, options, keys);
     this.optimizer = optimizer;
     this.baseLr = optimizer.lr;
@@ -33,7 +34,8 @@ export class StepLR extends Scheduler {
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { stepSize: number; gamma?: number }) {
     super(optimizer, options, ['stepSize', 'gamma']);
-    if (!Number.isInteger(options.stepSize) || options.stepSize < 1) throw new RangeError(`StepLR: stepSize: expected a positive integer, got ${describe(options.stepSize)}`);
+    if (!Number.isInteger(options.stepSize) || options.stepSize < 1)
+      throw new RangeError(`StepLR: stepSize: expected a positive integer, got ${describe(options.stepSize)}`);
     this.stepSize = options.stepSize;
     this.gamma = checkPositive('StepLR', 'gamma', options.gamma ?? 0.1);
   }
@@ -49,10 +51,12 @@ export class CosineAnnealingLR extends Scheduler {
   readonly etaMin: number;
   constructor(optimizer: Optimizer, options: { tMax: number; etaMin?: number }) {
     super(optimizer, options, ['tMax', 'etaMin']);
-    if (!Number.isInteger(options.tMax) || options.tMax < 1) throw new RangeError(`CosineAnnealingLR: tMax: expected a positive integer, got ${describe(options.tMax)}`);
+    if (!Number.isInteger(options.tMax) || options.tMax < 1)
+      throw new RangeError(`CosineAnnealingLR: tMax: expected a positive integer, got ${describe(options.tMax)}`);
     this.tMax = options.tMax;
     const etaMin = options.etaMin ?? 0;
-    if (typeof etaMin !== 'number' || !(etaMin >= 0)) throw new RangeError(`CosineAnnealingLR: etaMin: expected a number ≥ 0, got ${describe(etaMin)}`);
+    if (typeof etaMin !== 'number' || !(etaMin >= 0))
+      throw new RangeError(`CosineAnnealingLR: etaMin: expected a number ≥ 0, got ${describe(etaMin)}`);
     this.etaMin = etaMin;
   }
   protected lrAt(epoch: number): number {
@@ -62,7 +66,8 @@ export class CosineAnnealingLR extends Scheduler {
 
 function checkFactor(where: string, name: string, v: unknown, dflt: number): number {
   const f = v ?? dflt;
-  if (typeof f !== 'number' || !(f > 0 && f <= 1)) throw new RangeError(`${where}: ${name}: expected a number in (0, 1], got ${describe(v)}`);
+  if (typeof f !== 'number' || !(f > 0 && f <= 1))
+    throw new RangeError(`${where}: ${name}: expected a number in (0, 1], got ${describe(v)}`);
   return f;
 }
 
@@ -132,28 +137,50 @@ export class OneCycleLR extends Scheduler {
   readonly totalSteps: number;
   readonly #phases: { end: number; from: number; to: number }[];
   readonly #linear: boolean;
-  constructor(optimizer: Optimizer, options: { maxLr: number; totalSteps: number; pctStart?: number; annealStrategy?: 'cos' | 'linear'; divFactor?: number; finalDivFactor?: number; threePhase?: boolean }) {
+  constructor(
+    optimizer: Optimizer,
+    options: {
+      maxLr: number;
+      totalSteps: number;
+      pctStart?: number;
+      annealStrategy?: 'cos' | 'linear';
+      divFactor?: number;
+      finalDivFactor?: number;
+      threePhase?: boolean;
+    },
+  ) {
     super(optimizer, options, ['maxLr', 'totalSteps', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor', 'threePhase']);
     const where = 'OneCycleLR';
     this.maxLr = checkPositive(where, 'maxLr', options.maxLr);
     const total = options.totalSteps;
-    if (!Number.isInteger(total) || total < 2) throw new RangeError(`${where}: totalSteps: expected an integer ≥ 2, got ${describe(total)}`);
+    if (!Number.isInteger(total) || total < 2)
+      throw new RangeError(`${where}: totalSteps: expected an integer ≥ 2, got ${describe(total)}`);
     this.totalSteps = total;
     const pct = options.pctStart ?? 0.3;
-    if (typeof pct !== 'number' || !(pct > 0 && pct < 1)) throw new RangeError(`${where}: pctStart: expected a number in (0, 1), got ${describe(pct)}`);
+    if (typeof pct !== 'number' || !(pct > 0 && pct < 1))
+      throw new RangeError(`${where}: pctStart: expected a number in (0, 1), got ${describe(pct)}`);
     const anneal = options.annealStrategy ?? 'cos';
-    if (anneal !== 'cos' && anneal !== 'linear') throw new TypeError(`${where}: annealStrategy: expected 'cos' or 'linear', got ${describe(anneal)}`);
+    if (anneal !== 'cos' && anneal !== 'linear')
+      throw new TypeError(`${where}: annealStrategy: expected 'cos' or 'linear', got ${describe(anneal)}`);
     this.#linear = anneal === 'linear';
     const initial = this.maxLr / checkPositive(where, 'divFactor', options.divFactor ?? 25);
     const min = initial / checkPositive(where, 'finalDivFactor', options.finalDivFactor ?? 1e4);
     const up = pct * total - 1;
     this.#phases = options.threePhase
-      ? [{ end: up, from: initial, to: this.maxLr }, { end: 2 * pct * total - 2, from: this.maxLr, to: initial }, { end: total - 1, from: initial, to: min }]
-      : [{ end: up, from: initial, to: this.maxLr }, { end: total - 1, from: this.maxLr, to: min }];
+      ? [
+          { end: up, from: initial, to: this.maxLr },
+          { end: 2 * pct * total - 2, from: this.maxLr, to: initial },
+          { end: total - 1, from: initial, to: min },
+        ]
+      : [
+          { end: up, from: initial, to: this.maxLr },
+          { end: total - 1, from: this.maxLr, to: min },
+        ];
     optimizer.lr = initial;
   }
   step(): void {
-    if (this.epoch + 1 >= this.totalSteps) throw new RangeError(`OneCycleLR.step: stepped ${this.epoch + 1} times, more than totalSteps − 1 = ${this.totalSteps - 1}`);
+    if (this.epoch + 1 >= this.totalSteps)
+      throw new RangeError(`OneCycleLR.step: stepped ${this.epoch + 1} times, more than totalSteps − 1 = ${this.totalSteps - 1}`);
     super.step();
   }
   protected lrAt(step: number): number {
@@ -183,17 +210,32 @@ export class ReduceLROnPlateau {
   best: number;
   badEpochs = 0;
   #cooldownLeft = 0;
-  constructor(readonly optimizer: Optimizer, options: { mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number; thresholdMode?: 'rel' | 'abs'; cooldown?: number; minLr?: number } = {}) {
+  constructor(
+    readonly optimizer: Optimizer,
+    options: {
+      mode?: 'min' | 'max';
+      factor?: number;
+      patience?: number;
+      threshold?: number;
+      thresholdMode?: 'rel' | 'abs';
+      cooldown?: number;
+      minLr?: number;
+    } = {},
+  ) {
     const where = 'ReduceLROnPlateau';
-    if (!(optimizer instanceof Optimizer)) throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
+    if (!(optimizer instanceof Optimizer))
+      throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
     checkOptions(where, options, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr']);
-    const mode = options.mode ?? 'min', tm = options.thresholdMode ?? 'rel';
+    const mode = options.mode ?? 'min',
+      tm = options.thresholdMode ?? 'rel';
     if (mode !== 'min' && mode !== 'max') throw new TypeError(`${where}: mode: expected 'min' or 'max', got ${describe(mode)}`);
     if (tm !== 'rel' && tm !== 'abs') throw new TypeError(`${where}: thresholdMode: expected 'rel' or 'abs', got ${describe(tm)}`);
     const factor = options.factor ?? 0.1;
-    if (typeof factor !== 'number' || !(factor > 0 && factor < 1)) throw new RangeError(`${where}: factor: expected a number in (0, 1), got ${describe(factor)}`);
+    if (typeof factor !== 'number' || !(factor > 0 && factor < 1))
+      throw new RangeError(`${where}: factor: expected a number in (0, 1), got ${describe(factor)}`);
     const int = (name: string, v: unknown) => {
-      if (!Number.isInteger(v) || (v as number) < 0) throw new RangeError(`${where}: ${name}: expected a non-negative integer, got ${describe(v)}`);
+      if (!Number.isInteger(v) || (v as number) < 0)
+        throw new RangeError(`${where}: ${name}: expected a non-negative integer, got ${describe(v)}`);
       return v as number;
     };
     const nonneg = (name: string, v: unknown) => {
@@ -210,13 +252,15 @@ export class ReduceLROnPlateau {
     this.best = mode === 'min' ? Infinity : -Infinity;
   }
   #better(v: number): boolean {
-    const t = this.threshold, b = this.best;
+    const t = this.threshold,
+      b = this.best;
     if (this.mode === 'min') return this.thresholdMode === 'rel' ? v < b * (1 - t) : v < b - t;
     return this.thresholdMode === 'rel' ? v > b * (1 + t) : v > b + t;
   }
   /** Records the epoch's metric (e.g. the validation loss); lowers the learning rate on a plateau. */
   step(metric: number): void {
-    if (typeof metric !== 'number' || Number.isNaN(metric)) throw new TypeError(`ReduceLROnPlateau.step: metric: expected a number, got ${describe(metric)}`);
+    if (typeof metric !== 'number' || Number.isNaN(metric))
+      throw new TypeError(`ReduceLROnPlateau.step: metric: expected a number, got ${describe(metric)}`);
     if (this.#better(metric)) {
       this.best = metric;
       this.badEpochs = 0;

@@ -9,13 +9,15 @@ const BYTES: Record<BlockDtype, number> = { f64: 8, i32: 4 };
 /** WebAssembly's 32-bit memory holds at most 4 GiB; one block must stay below that (as tensor.ts). */
 const MAX_BYTES = 2 ** 32 - 64;
 
-const disposeSymbol: typeof Symbol.dispose = (Symbol as { dispose?: typeof Symbol.dispose }).dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
+const disposeSymbol: typeof Symbol.dispose =
+  (Symbol as { dispose?: typeof Symbol.dispose }).dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
 
-interface Held { rt: Runtime; ptr: number }
+interface Held {
+  rt: Runtime;
+  ptr: number;
+}
 // Frees the memory of blocks that are garbage-collected without dispose().
-const registry = typeof FinalizationRegistry === 'function'
-  ? new FinalizationRegistry<Held>((h) => h.rt.k.free(h.ptr))
-  : null;
+const registry = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Held>((h) => h.rt.k.free(h.ptr)) : null;
 
 /** `length` values of one dtype in the active backend (at least one value's bytes are allocated). */
 export abstract class Block {
@@ -26,9 +28,12 @@ export abstract class Block {
 
   protected constructor(dtype: BlockDtype, length: number) {
     const where = `${dtype} block`;
-    if (!Number.isInteger(length) || length < 0) throw new RangeError(`${where}: length: expected a non-negative integer, got ${describe(length)}`);
-    const rt = runtime(), bytes = Math.max(length, 1) * BYTES[dtype];
-    if (rt.name !== 'js' && bytes > MAX_BYTES) throw new RangeError(`${where}: length ${length} needs ${bytes} bytes, more than WebAssembly's 4 GiB memory`);
+    if (!Number.isInteger(length) || length < 0)
+      throw new RangeError(`${where}: length: expected a non-negative integer, got ${describe(length)}`);
+    const rt = runtime(),
+      bytes = Math.max(length, 1) * BYTES[dtype];
+    if (rt.name !== 'js' && bytes > MAX_BYTES)
+      throw new RangeError(`${where}: length ${length} needs ${bytes} bytes, more than WebAssembly's 4 GiB memory`);
     let ptr: number;
     try {
       ptr = rt.k.alloc(bytes);
@@ -62,7 +67,10 @@ export abstract class Block {
     const at = where === null ? '' : `${where}: ${name}: `;
     if (this.#ptr === 0) throw new Error(`${at}${this.dtype} block [${this.length}] was disposed and cannot be used`);
     const rt = runtime();
-    if (rt !== this.#rt) throw new Error(`${at}${this.dtype} block [${this.length}] belongs to backend '${this.#rt.name}', but the active backend is '${rt.name}'`);
+    if (rt !== this.#rt)
+      throw new Error(
+        `${at}${this.dtype} block [${this.length}] belongs to backend '${this.#rt.name}', but the active backend is '${rt.name}'`,
+      );
   }
 
   /** Frees the memory; later use throws. Safe to call twice. */

@@ -26,7 +26,11 @@ export type { BackendName, Kernels, Runtime, WasmBuild } from './types';
  */
 declare const __WASM_BASE__: string | undefined;
 /** The file of each build (in build/, and beside each package entry). */
-export const WASM_FILES: Record<WasmBuild, string> = { 'wasm-simd': 'batchnorm-simd.wasm', 'wasm-relaxed': 'batchnorm-relaxed.wasm', wasm: 'batchnorm.wasm' };
+export const WASM_FILES: Record<WasmBuild, string> = {
+  'wasm-simd': 'batchnorm-simd.wasm',
+  'wasm-relaxed': 'batchnorm-relaxed.wasm',
+  wasm: 'batchnorm.wasm',
+};
 
 /** Where an entry finds the module of a build when `init()` is given none: a Module, bytes or a URL. */
 export type ModuleLocator = (name: WasmBuild) => Promise<NonNullable<InitOptions['module']>> | NonNullable<InitOptions['module']>;
@@ -43,14 +47,13 @@ export function setModuleLocator(fn: ModuleLocator): void {
 // The smallest module with a v128 instruction (i32.const 0; i8x16.splat): valid only where SIMD is.
 // see: https://github.com/GoogleChromeLabs/wasm-feature-detect (the same probe idea)
 const SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03,
-  0x02, 0x01, 0x00, 0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x00, 0xfd, 0x0f, 0x0b,
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x08, 0x01, 0x06,
+  0x00, 0x41, 0x00, 0xfd, 0x0f, 0x0b,
 ]);
 // The same with a relaxed SIMD instruction: three i8x16.splat of 0, then f32x4.relaxed_madd (0xfd 0x105).
 const RELAXED_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03,
-  0x02, 0x01, 0x00, 0x0a, 0x13, 0x01, 0x11, 0x00, 0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f,
-  0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x85, 0x02, 0x0b,
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x13, 0x01, 0x11,
+  0x00, 0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x85, 0x02, 0x0b,
 ]);
 
 export interface InitOptions {
@@ -71,7 +74,19 @@ let activeCall = 0; // the number of the init() call whose runtime is active
 /** Every kernel a module must export (the JS backend has the same names). */
 // one entry per kernel family, in the order of assembly/index.ts (memory apart: the runtime owns it);
 // test/kernel_interface.test.ts checks these, each build's exports and the Kernels type agree
-const jsKernels = { ...jsBatchnorm, ...jsRoofline, ...jsActivations, ...jsLoss, ...jsOptim, ...jsReduce, ...jsGemm, ...jsConv, ...jsPool, ...jsElementwise, ...jsSoftmax };
+const jsKernels = {
+  ...jsBatchnorm,
+  ...jsRoofline,
+  ...jsActivations,
+  ...jsLoss,
+  ...jsOptim,
+  ...jsReduce,
+  ...jsGemm,
+  ...jsConv,
+  ...jsPool,
+  ...jsElementwise,
+  ...jsSoftmax,
+};
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
 /** True where WebAssembly exists and validates a SIMD instruction. */
@@ -99,9 +114,12 @@ export function setFileReader(fn: FileReader): void {
 }
 
 // What a user of a bundle whose .wasm files were not emitted beside it should do.
-const WASM_HINT = 'the .wasm files of batchnorm-wasm (build/*.wasm in the package) must be served beside the bundle that imports it: copy them there, or pass init({ module }) a WebAssembly.Module, the bytes or their URL';
+const WASM_HINT =
+  'the .wasm files of batchnorm-wasm (build/*.wasm in the package) must be served beside the bundle that imports it: copy them there, or pass init({ module }) a WebAssembly.Module, the bytes or their URL';
 
-interface NodeProcess { getBuiltinModule?(id: string): { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> } | undefined }
+interface NodeProcess {
+  getBuiltinModule?(id: string): { readFile(u: URL): Promise<Uint8Array<ArrayBuffer>> } | undefined;
+}
 
 async function readFileModule(url: URL): Promise<Uint8Array<ArrayBuffer> | Response> {
   if (readFileUrl !== null) return readFileUrl(url);
@@ -143,8 +161,9 @@ async function wasmRuntime(name: WasmBuild, source: InitOptions['module'], nameF
   if (missing.length > 0) throw new TypeError(`init: options.module: not a batchnorm-wasm module (missing exports: ${missing.join(', ')})`);
   const e = inst.exports as unknown as Kernels & { memory: WebAssembly.Memory; simdBuild?: () => number };
   // a module passed by the user names its own build; one asked for by name must be that build
-  const built: WasmBuild = e.simdBuild === undefined ? name : (['wasm', 'wasm-simd', 'wasm-relaxed'] as const)[e.simdBuild()] ?? name;
-  if (built !== name && !nameFromModule) throw new TypeError(`init: options.module: this is the '${built}' build, but backend '${name}' was asked for`);
+  const built: WasmBuild = e.simdBuild === undefined ? name : ((['wasm', 'wasm-simd', 'wasm-relaxed'] as const)[e.simdBuild()] ?? name);
+  if (built !== name && !nameFromModule)
+    throw new TypeError(`init: options.module: this is the '${built}' build, but backend '${name}' was asked for`);
   name = built;
   const memory = e.memory;
   return {
@@ -167,13 +186,17 @@ const WASM_MAX_BYTES = 2 ** 32;
  */
 function wasmAlloc(alloc: (bytes: number) => number, memory: WebAssembly.Memory, bytes: number): number {
   if (!(Number.isSafeInteger(bytes) && bytes >= 0 && bytes <= jsMemory.MAX_BLOCK_BYTES)) {
-    throw new RangeError(`out of memory: could not allocate ${bytes} bytes (one block holds at most ${jsMemory.MAX_BLOCK_BYTES} bytes on every backend)`);
+    throw new RangeError(
+      `out of memory: could not allocate ${bytes} bytes (one block holds at most ${jsMemory.MAX_BLOCK_BYTES} bytes on every backend)`,
+    );
   }
   try {
     return alloc(bytes) >>> 0; // usize comes back as i32
   } catch (e) {
     if (!(e instanceof WebAssembly.RuntimeError)) throw e;
-    throw new RangeError(`out of memory: could not allocate ${bytes} bytes (WebAssembly memory holds ${memory.buffer.byteLength} of at most ${WASM_MAX_BYTES} bytes): ${e.message}`);
+    throw new RangeError(
+      `out of memory: could not allocate ${bytes} bytes (WebAssembly memory holds ${memory.buffer.byteLength} of at most ${WASM_MAX_BYTES} bytes): ${e.message}`,
+    );
   }
 }
 
@@ -203,7 +226,8 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
   if (!(name === 'js' || (typeof name === 'string' && Object.hasOwn(WASM_FILES, name)))) {
     throw new TypeError(`init: options.backend: expected 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js', got ${describe(name)}`);
   }
-  if (name !== 'js' && typeof WebAssembly !== 'object') throw new Error(`init: backend '${name}' needs WebAssembly, which this runtime does not have`);
+  if (name !== 'js' && typeof WebAssembly !== 'object')
+    throw new Error(`init: backend '${name}' needs WebAssembly, which this runtime does not have`);
   if (name === 'wasm-simd' && options.module === undefined && !simdSupported()) {
     throw new Error(`init: backend 'wasm-simd' needs WebAssembly SIMD, which this runtime does not support; use 'wasm'`);
   }

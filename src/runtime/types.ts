@@ -8,13 +8,94 @@ export type BackendName = WasmBuild | 'js';
 export interface Kernels {
   alloc(bytes: number): number;
   free(ptr: number): void;
-  bnTrainNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number, ws: number): void;
-  bnNormalizeNCL(x: number, y: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, ws: number): void;
-  bnBackwardNCL(x: number, dy: number, dx: number, n: number, c: number, l: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: number, relu: number, ws: number): void;
+  bnTrainNCL(
+    x: number,
+    y: number,
+    n: number,
+    c: number,
+    l: number,
+    gamma: number,
+    beta: number,
+    eps: number,
+    mean: number,
+    vari: number,
+    invstd: number,
+    relu: number,
+    ws: number,
+  ): void;
+  bnNormalizeNCL(
+    x: number,
+    y: number,
+    n: number,
+    c: number,
+    l: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    invstd: number,
+    relu: number,
+    ws: number,
+  ): void;
+  bnBackwardNCL(
+    x: number,
+    dy: number,
+    dx: number,
+    n: number,
+    c: number,
+    l: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    invstd: number,
+    dgamma: number,
+    dbeta: number,
+    train: number,
+    relu: number,
+    ws: number,
+  ): void;
   bnWorkspace(n: number, c: number, l: number): number;
-  bnTrainNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, eps: number, mean: number, vari: number, invstd: number, relu: number, ws: number): void;
-  bnNormalizeNHWC(x: number, y: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, ws: number): void;
-  bnBackwardNHWC(x: number, dy: number, dx: number, m: number, c: number, gamma: number, beta: number, mean: number, invstd: number, dgamma: number, dbeta: number, train: number, relu: number, ws: number): void;
+  bnTrainNHWC(
+    x: number,
+    y: number,
+    m: number,
+    c: number,
+    gamma: number,
+    beta: number,
+    eps: number,
+    mean: number,
+    vari: number,
+    invstd: number,
+    relu: number,
+    ws: number,
+  ): void;
+  bnNormalizeNHWC(
+    x: number,
+    y: number,
+    m: number,
+    c: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    invstd: number,
+    relu: number,
+    ws: number,
+  ): void;
+  bnBackwardNHWC(
+    x: number,
+    dy: number,
+    dx: number,
+    m: number,
+    c: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    invstd: number,
+    dgamma: number,
+    dbeta: number,
+    train: number,
+    relu: number,
+    ws: number,
+  ): void;
   reluForward(x: number, y: number, n: number): void;
   reluBackward(x: number, dy: number, dx: number, n: number): void;
   sigmoidForward(x: number, y: number, n: number): void;
@@ -25,23 +106,179 @@ export interface Kernels {
   addColumnSums(x: number, m: number, n: number, out: number): void;
   softmaxCrossEntropy(z: number, labels: number, n: number, c: number, smoothing: number, dz: number): number;
   mseLoss(p: number, t: number, n: number, dp: number): number;
-  sgdStep(p: number, g: number, buf: number, n: number, lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: number, first: number): void;
-  adamStep(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: number, t: number): void;
-  rmspropStep(p: number, g: number, v: number, avg: number, buf: number, n: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number, centered: number): void;
+  sgdStep(
+    p: number,
+    g: number,
+    buf: number,
+    n: number,
+    lr: number,
+    momentum: number,
+    dampening: number,
+    weightDecay: number,
+    nesterov: number,
+    first: number,
+  ): void;
+  adamStep(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    decoupled: number,
+    t: number,
+  ): void;
+  rmspropStep(
+    p: number,
+    g: number,
+    v: number,
+    avg: number,
+    buf: number,
+    n: number,
+    lr: number,
+    alpha: number,
+    eps: number,
+    weightDecay: number,
+    momentum: number,
+    centered: number,
+  ): void;
   adagradStep(p: number, g: number, sum: number, n: number, lr: number, lrDecay: number, eps: number, weightDecay: number, t: number): void;
   adadeltaStep(p: number, g: number, v: number, u: number, n: number, lr: number, rho: number, eps: number, weightDecay: number): void;
-  sgemm(transA: number, transB: number, m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, beta: number, bias: number, ws: number): void;
+  sgemm(
+    transA: number,
+    transB: number,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    beta: number,
+    bias: number,
+    ws: number,
+  ): void;
   sgemmWorkspace(m: number, n: number, k: number): number;
-  im2colNCHW(x: number, cols: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
-  col2imNCHW(cols: number, dx: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
-  im2colNHWC(x: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
-  col2imNHWC(cols: number, dx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  im2colNCHW(
+    x: number,
+    cols: number,
+    c: number,
+    h: number,
+    w: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void;
+  col2imNCHW(
+    cols: number,
+    dx: number,
+    c: number,
+    h: number,
+    w: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void;
+  im2colNHWC(
+    x: number,
+    cols: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void;
+  col2imNHWC(
+    cols: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void;
   convBiasNCHW(y: number, n: number, c: number, l: number, bias: number): void;
   convBiasGradNCHW(dy: number, n: number, c: number, l: number, db: number): void;
-  maxPool2d(x: number, y: number, idx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  maxPool2d(
+    x: number,
+    y: number,
+    idx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void;
   maxPool2dBackward(dy: number, idx: number, dx: number, n: number, hw: number, c: number, ohw: number): void;
-  avgPool2d(x: number, y: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
-  avgPool2dBackward(dy: number, dx: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  avgPool2d(
+    x: number,
+    y: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void;
+  avgPool2dBackward(
+    dy: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void;
   ewBinary(op: number, a: number, b: number, y: number, rows: number, m: number): void;
   ewScalar(op: number, a: number, s: number, y: number, n: number, swap: number): void;
   sumAll(x: number, n: number): number;

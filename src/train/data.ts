@@ -44,9 +44,11 @@ export class DataLoader implements Iterable<[Tensor, Int32Array | Tensor]> {
     checkOptions(where, options, ['batchSize', 'shuffle', 'dropLast', 'generator']);
     const { x, y, shape } = data;
     if (!(x instanceof Float32Array)) throw new TypeError(`${where}: data.x: expected a Float32Array, got ${describe(x)}`);
-    if (!(y instanceof Int32Array || y instanceof Float32Array)) throw new TypeError(`${where}: data.y: expected an Int32Array of labels or a Float32Array of targets, got ${describe(y)}`);
+    if (!(y instanceof Int32Array || y instanceof Float32Array))
+      throw new TypeError(`${where}: data.y: expected an Int32Array of labels or a Float32Array of targets, got ${describe(y)}`);
     const dims = (name: string, s: unknown) => {
-      if (!Array.isArray(s) || s.some((d) => !Number.isInteger(d) || d < 1)) throw new TypeError(`${where}: data.${name}: expected an array of positive integers, got ${describe(s)}`);
+      if (!Array.isArray(s) || s.some((d) => !Number.isInteger(d) || d < 1))
+        throw new TypeError(`${where}: data.${name}: expected an array of positive integers, got ${describe(s)}`);
       return (s as number[]).reduce((p, d) => p * d, 1);
     };
     this.#per = dims('shape', shape);
@@ -58,9 +60,11 @@ export class DataLoader implements Iterable<[Tensor, Int32Array | Tensor]> {
     const bs = options.batchSize ?? 1;
     if (!Number.isInteger(bs) || bs < 1) throw new RangeError(`${where}: batchSize: expected a positive integer, got ${describe(bs)}`);
     for (const k of ['shuffle', 'dropLast'] as const) {
-      if (options[k] !== undefined && typeof options[k] !== 'boolean') throw new TypeError(`${where}: ${k}: expected a boolean, got ${describe(options[k])}`);
+      if (options[k] !== undefined && typeof options[k] !== 'boolean')
+        throw new TypeError(`${where}: ${k}: expected a boolean, got ${describe(options[k])}`);
     }
-    if (options.generator !== undefined && !(options.generator instanceof Generator)) throw new TypeError(`${where}: generator: expected a Generator, got ${describe(options.generator)}`);
+    if (options.generator !== undefined && !(options.generator instanceof Generator))
+      throw new TypeError(`${where}: generator: expected a Generator, got ${describe(options.generator)}`);
     this.#data = { ...data, shape: [...shape], targetShape: data.targetShape ? [...data.targetShape] : [1] };
     this.batchSize = bs;
     this.shuffle = options.shuffle ?? false;
@@ -90,7 +94,9 @@ export class DataLoader implements Iterable<[Tensor, Int32Array | Tensor]> {
         [idx[i], idx[j]] = [idx[j], idx[i]];
       }
     }
-    const per = this.#per, tper = this.#tper, { x, y } = this.#data;
+    const per = this.#per,
+      tper = this.#tper,
+      { x, y } = this.#data;
     for (let s = 0; s < n; s += this.batchSize) {
       const b = Math.min(this.batchSize, n - s);
       if (b < this.batchSize && this.dropLast) break;

@@ -9,10 +9,26 @@ import { Generator } from '../random';
 import { checkOptions, describe } from '../validate';
 
 /** Samples stored flat: x holds n samples of `shape`, y one integer label per sample. */
-export interface Dataset { x: Float32Array; y: Int32Array; shape: readonly number[] }
+export interface Dataset {
+  x: Float32Array;
+  y: Int32Array;
+  shape: readonly number[];
+}
 
-export interface EpochLogs { epoch: number; loss: number; accuracy: number; valLoss?: number; valAccuracy?: number }
-export interface BatchLogs { epoch: number; batch: number; step: number; loss: number; accuracy: number }
+export interface EpochLogs {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+}
+export interface BatchLogs {
+  epoch: number;
+  batch: number;
+  step: number;
+  loss: number;
+  accuracy: number;
+}
 
 export interface FitOptions {
   epochs: number;
@@ -38,13 +54,21 @@ const FIT_KEYS = ['epochs', 'batchSize', 'optimizer', 'loss', 'shuffle', 'seed',
 const CALLBACK_KEYS = ['onBatchEnd', 'onEpochEnd'];
 
 /** Options of evaluate(). */
-export interface EvaluateOptions { batchSize?: number; loss?: CrossEntropyLoss }
+export interface EvaluateOptions {
+  batchSize?: number;
+  loss?: CrossEntropyLoss;
+}
 /** Options of predict(). */
-export interface PredictOptions { batchSize?: number }
+export interface PredictOptions {
+  batchSize?: number;
+}
 
 /** A progress display for fit(): made once per call with the total step count, or null for none. */
 export type ProgressDisplay = (total: number) => Promise<ProgressBar | null> | ProgressBar | null;
-export interface ProgressBar { update(step: number, values: { loss: string; acc: string; speed: string }): void; stop(): void }
+export interface ProgressBar {
+  update(step: number, values: { loss: string; acc: string; speed: string }): void;
+  stop(): void;
+}
 let progressDisplay: ProgressDisplay | null = null;
 
 /**
@@ -52,7 +76,8 @@ let progressDisplay: ProgressDisplay | null = null;
  * bar; the other entries none, so no Node-only package enters a browser bundle). null removes it.
  */
 export function setProgressDisplay(display: ProgressDisplay | null): void {
-  if (display !== null && typeof display !== 'function') throw new TypeError(`setProgressDisplay: display: expected a function or null, got ${describe(display)}`);
+  if (display !== null && typeof display !== 'function')
+    throw new TypeError(`setProgressDisplay: display: expected a function or null, got ${describe(display)}`);
   progressDisplay = display;
 }
 
@@ -62,7 +87,8 @@ function checkModel(where: string, model: unknown): Module {
 }
 
 function checkBatchSize(where: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`${where}: batchSize: expected a positive integer, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
+    throw new RangeError(`${where}: batchSize: expected a positive integer, got ${describe(v)}`);
   return v;
 }
 
@@ -80,19 +106,28 @@ function checkOptionalBool(where: string, name: string, v: unknown, fallback: bo
 
 function checkCallbacks(where: string, v: unknown): FitOptions['callbacks'] {
   if (v === undefined) return undefined;
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${where}: callbacks: expected an object { onBatchEnd?, onEpochEnd? }, got ${describe(v)}`);
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new TypeError(`${where}: callbacks: expected an object { onBatchEnd?, onEpochEnd? }, got ${describe(v)}`);
   for (const key of Object.keys(v)) {
-    if (!CALLBACK_KEYS.includes(key)) throw new TypeError(`${where}: callbacks: unknown callback '${key}' (expected one of ${CALLBACK_KEYS.join(', ')})`);
+    if (!CALLBACK_KEYS.includes(key))
+      throw new TypeError(`${where}: callbacks: unknown callback '${key}' (expected one of ${CALLBACK_KEYS.join(', ')})`);
     const f = (v as Record<string, unknown>)[key];
-    if (f !== undefined && typeof f !== 'function') throw new TypeError(`${where}: callbacks.${key}: expected a function, got ${describe(f)}`);
+    if (f !== undefined && typeof f !== 'function')
+      throw new TypeError(`${where}: callbacks.${key}: expected a function, got ${describe(f)}`);
   }
   return v as FitOptions['callbacks'];
 }
 
 /** A shape of samples: an array of positive integers whose product stays a safe integer. */
 function checkSampleShape(where: string, name: string, shape: unknown): number[] {
-  if (!Array.isArray(shape) || shape.some((v) => typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) || !Number.isSafeInteger(shape.reduce((a: number, b: number) => a * b, 1))) {
-    throw new TypeError(`${where}: ${name}: expected an array of positive integers, got ${Array.isArray(shape) ? `[${shape.map(describe).join(', ')}]` : describe(shape)}`);
+  if (
+    !Array.isArray(shape) ||
+    shape.some((v) => typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) ||
+    !Number.isSafeInteger(shape.reduce((a: number, b: number) => a * b, 1))
+  ) {
+    throw new TypeError(
+      `${where}: ${name}: expected an array of positive integers, got ${Array.isArray(shape) ? `[${shape.map(describe).join(', ')}]` : describe(shape)}`,
+    );
   }
   return shape;
 }
@@ -103,14 +138,18 @@ function checkData(where: string, name: string, d: Dataset): number {
   if (!(d.y instanceof Int32Array)) throw new TypeError(`${where}: ${name}.y: expected an Int32Array of labels, got ${describe(d.y)}`);
   checkSampleShape(where, `${name}.shape`, d.shape);
   const per = d.shape.reduce((a, b) => a * b, 1);
-  if (d.x.length !== d.y.length * per) throw new RangeError(`${where}: ${name}: x has ${d.x.length} values, but ${d.y.length} labels × shape [${d.shape.join(', ')}] need ${d.y.length * per}`);
+  if (d.x.length !== d.y.length * per)
+    throw new RangeError(
+      `${where}: ${name}: x has ${d.x.length} values, but ${d.y.length} labels × shape [${d.shape.join(', ')}] need ${d.y.length * per}`,
+    );
   return d.y.length;
 }
 
 /** Throws unless every label of `d` is a class in [0, classes). */
 function checkLabels(where: string, name: string, d: Dataset, classes: number): void {
   for (let i = 0; i < d.y.length; i++) {
-    if (d.y[i] < 0 || d.y[i] >= classes) throw new RangeError(`${where}: ${name}.y[${i}]: expected a class in [0, ${classes}) (the model's outputs), got ${d.y[i]}`);
+    if (d.y[i] < 0 || d.y[i] >= classes)
+      throw new RangeError(`${where}: ${name}.y[${i}]: expected a class in [0, ${classes}) (the model's outputs), got ${d.y[i]}`);
   }
 }
 
@@ -126,7 +165,10 @@ function classesOf(where: string, model: Module, d: Dataset): number {
   try {
     const out = model.forward(x);
     try {
-      if (out.shape.length !== 2) throw new RangeError(`${where}: model: expected logits [N, classes] for CrossEntropyLoss, got an output of shape [${out.shape.join(', ')}]`);
+      if (out.shape.length !== 2)
+        throw new RangeError(
+          `${where}: model: expected logits [N, classes] for CrossEntropyLoss, got an output of shape [${out.shape.join(', ')}]`,
+        );
       return out.shape[1];
     } finally {
       out.dispose();
@@ -150,7 +192,8 @@ function argmaxHits(logits: Float32Array, labels: Int32Array, c: number): number
 /** Copies samples `idx` of `d` into a tensor [idx.length, ...shape] and their labels. */
 function gather(d: Dataset, idx: ArrayLike<number>): { x: Tensor; y: Int32Array } {
   const per = d.shape.reduce((a, b) => a * b, 1);
-  const xs = new Float32Array(idx.length * per), ys = new Int32Array(idx.length);
+  const xs = new Float32Array(idx.length * per),
+    ys = new Int32Array(idx.length);
   for (let i = 0; i < idx.length; i++) {
     xs.set(d.x.subarray(idx[i] * per, idx[i] * per + per), i * per);
     ys[i] = d.y[idx[i]];
@@ -165,16 +208,20 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   const n = checkData(where, 'data', data);
   checkOptions(where, options, FIT_KEYS);
   const { epochs, optimizer } = options;
-  if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0) throw new RangeError(`${where}: epochs: expected a non-negative integer, got ${describe(epochs)}`);
+  if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0)
+    throw new RangeError(`${where}: epochs: expected a non-negative integer, got ${describe(epochs)}`);
   const batchSize = checkBatchSize(where, options.batchSize);
-  if (!(optimizer instanceof Optimizer)) throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
+  if (!(optimizer instanceof Optimizer))
+    throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
   const lossFn = checkLoss(where, options.loss);
   const shuffle = checkOptionalBool(where, 'shuffle', options.shuffle, true);
   const dropLast = checkOptionalBool(where, 'dropLast', options.dropLast, true);
   const seed = options.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new TypeError(`${where}: seed: expected an integer, got ${describe(seed)}`);
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed))
+    throw new TypeError(`${where}: seed: expected an integer, got ${describe(seed)}`);
   const progress = options.progress ?? 'auto';
-  if (progress !== 'auto' && progress !== false) throw new TypeError(`${where}: progress: expected 'auto' or false, got ${describe(progress)}`);
+  if (progress !== 'auto' && progress !== false)
+    throw new TypeError(`${where}: progress: expected 'auto' or false, got ${describe(progress)}`);
   const callbacks = checkCallbacks(where, options.callbacks);
   const validation = options.validation;
   if (validation !== undefined) checkData(where, 'validation', validation);
@@ -200,12 +247,15 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
           [order[i], order[j]] = [order[j], order[i]];
         }
       }
-      let lossSum = 0, hits = 0, seen = 0;
+      let lossSum = 0,
+        hits = 0,
+        seen = 0;
       for (let b = 0; b < perEpoch; b++) {
         // per step, not per epoch: a callback may have switched the model to eval mode
         model.train();
         const { x, y } = gather(data, order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize)));
-        let logits: Tensor | null = null, dlogits: Tensor | null = null;
+        let logits: Tensor | null = null,
+          dlogits: Tensor | null = null;
         let loss: number, acc: number;
         try {
           optimizer.zeroGrad();
@@ -216,11 +266,20 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
           optimizer.step();
           acc = argmaxHits(logits.view(), y, logits.shape[1]);
         } finally {
-          logits?.dispose(); dlogits?.dispose(); x.dispose();
+          logits?.dispose();
+          dlogits?.dispose();
+          x.dispose();
         }
-        lossSum += loss * y.length; hits += acc; seen += y.length; step++;
+        lossSum += loss * y.length;
+        hits += acc;
+        seen += y.length;
+        step++;
         const stop = await callbacks?.onBatchEnd?.({ epoch, batch: b, step, loss, accuracy: acc / y.length });
-        bar?.update(step, { loss: (lossSum / seen).toFixed(4), acc: (hits / seen).toFixed(3), speed: (step / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(0) });
+        bar?.update(step, {
+          loss: (lossSum / seen).toFixed(4),
+          acc: (hits / seen).toFixed(3),
+          speed: (step / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(0),
+        });
         if (stop === true) {
           stopped = true;
           break;
@@ -229,7 +288,8 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
       const entry: EpochLogs = { epoch, loss: lossSum / Math.max(seen, 1), accuracy: hits / Math.max(seen, 1) };
       if (validation !== undefined) {
         const v = evaluate(model, validation, { batchSize, loss: lossFn });
-        entry.valLoss = v.loss; entry.valAccuracy = v.accuracy;
+        entry.valLoss = v.loss;
+        entry.valAccuracy = v.accuracy;
       }
       logs.push(entry);
       if (stopped || (await callbacks?.onEpochEnd?.(entry)) === true) break;
@@ -250,7 +310,8 @@ export function evaluate(model: Module, data: Dataset, options: EvaluateOptions 
   const lossFn = checkLoss(where, options.loss);
   const wasTraining = model.training;
   model.eval();
-  let lossSum = 0, hits = 0;
+  let lossSum = 0,
+    hits = 0;
   try {
     for (let s = 0; s < n; s += bs) {
       const idx = Int32Array.from({ length: Math.min(bs, n - s) }, (_, i) => s + i);
@@ -264,7 +325,8 @@ export function evaluate(model: Module, data: Dataset, options: EvaluateOptions 
         lossFn.dispose();
         hits += argmaxHits(logits.view(), y, logits.shape[1]);
       } finally {
-        logits?.dispose(); x.dispose();
+        logits?.dispose();
+        x.dispose();
       }
     }
   } finally {
@@ -279,9 +341,11 @@ export function predict(model: Module, x: Float32Array, shape: readonly number[]
   checkModel(where, model);
   checkSampleShape(where, 'shape', shape);
   const per = shape.reduce((a, b) => a * b, 1);
-  if (!(x instanceof Float32Array) || x.length % per !== 0) throw new RangeError(`${where}: x: expected a Float32Array of whole samples of shape [${shape.join(', ')}], got ${describe(x)}`);
+  if (!(x instanceof Float32Array) || x.length % per !== 0)
+    throw new RangeError(`${where}: x: expected a Float32Array of whole samples of shape [${shape.join(', ')}], got ${describe(x)}`);
   checkOptions(where, options, ['batchSize']);
-  const n = x.length / per, bs = options.batchSize === undefined ? 256 : checkBatchSize(where, options.batchSize);
+  const n = x.length / per,
+    bs = options.batchSize === undefined ? 256 : checkBatchSize(where, options.batchSize);
   const wasTraining = model.training;
   model.eval();
   const parts: Float32Array[] = [];
@@ -297,6 +361,9 @@ export function predict(model: Module, x: Float32Array, shape: readonly number[]
   }
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

@@ -7,10 +7,14 @@ export const terminalProgress: ProgressDisplay = async (total) => {
   const proc = (globalThis as { process?: { stdout?: { isTTY?: boolean } } }).process;
   if (!proc?.stdout?.isTTY) return null;
   const { default: cliProgress } = await import('cli-progress');
-  const bar = new cliProgress.SingleBar({
-    format: ' {bar} {value}/{total} steps | loss {loss} | acc {acc} | {speed} steps/s | ETA {eta_formatted}',
-    hideCursor: true, clearOnComplete: false,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: ' {bar} {value}/{total} steps | loss {loss} | acc {acc} | {speed} steps/s | ETA {eta_formatted}',
+      hideCursor: true,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(total, 0, { loss: '-', acc: '-', speed: '-' });
   return bar;
 };

@@ -5,8 +5,10 @@ import * as lib from 'batchnorm-wasm';
 import { workloadAll } from './workload.mjs';
 
 const runtime =
-  typeof Deno === 'object' ? `deno ${Deno.version.deno} (V8 ${Deno.version.v8})`
-  : typeof Bun === 'object' ? `bun ${Bun.version} (JavaScriptCore)`
-  : `node ${process.version} (V8 ${process.versions.v8})`;
+  typeof Deno === 'object'
+    ? `deno ${Deno.version.deno} (V8 ${Deno.version.v8})`
+    : typeof Bun === 'object'
+      ? `bun ${Bun.version} (JavaScriptCore)`
+      : `node ${process.version} (V8 ${process.versions.v8})`;
 const result = await workloadAll(lib);
 console.log(JSON.stringify({ runtime, resolved: import.meta.resolve('batchnorm-wasm'), ...result }));

@@ -38,7 +38,10 @@ class Fnv1a64 {
     const u8 = new Uint8Array(4 * a.length);
     for (let i = 0; i < a.length; i++) {
       const w = u32[i];
-      u8[4 * i] = w & 0xff; u8[4 * i + 1] = (w >>> 8) & 0xff; u8[4 * i + 2] = (w >>> 16) & 0xff; u8[4 * i + 3] = w >>> 24;
+      u8[4 * i] = w & 0xff;
+      u8[4 * i + 1] = (w >>> 8) & 0xff;
+      u8[4 * i + 2] = (w >>> 16) & 0xff;
+      u8[4 * i + 3] = w >>> 24;
     }
     return this.bytes(u8);
   }
