@@ -1,7 +1,7 @@
 // DataLoader, Tensor.set and clipGradNorm: batches against the data they came from, memory reused
 // across passes, the clipped gradients against a float64 computation of PyTorch's rule.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { init, memoryBytes, tensor, clipGradNorm, DataLoader, Generator, Parameter } from '../src/index';
+import { init, memoryBytes, tensor, clipGradNorm, DataLoader, Generator, Parameter, type Tensor } from '../src/index';
 import { BACKENDS } from './helpers';
 
 for (const backend of BACKENDS) {
@@ -18,7 +18,11 @@ for (const backend of BACKENDS) {
       const loader = new DataLoader({ x, y, shape: [3] }, { batchSize: 4 });
       const got = [...loader].map(([xb, yb]) => [xb.shape, Array.from(xb.toArray()), Array.from(yb as Int32Array)]);
       expect(loader.length).toBe(3);
-      expect(got.map((g) => g[0])).toEqual([[4, 3], [4, 3], [2, 3]]);
+      expect(got.map((g) => g[0])).toEqual([
+        [4, 3],
+        [4, 3],
+        [2, 3],
+      ]);
       expect(got[2][1]).toEqual([24, 25, 26, 27, 28, 29]);
       expect(got[2][2]).toEqual([108, 109]);
       expect([...new DataLoader({ x, y, shape: [3] }, { batchSize: 4, dropLast: true })].length).toBe(2);
@@ -51,7 +55,7 @@ for (const backend of BACKENDS) {
       const t = Float32Array.from({ length: n * 2 }, (_, i) => -i);
       const loader = new DataLoader({ x, y: t, shape: [3], targetShape: [2] }, { batchSize: 5 });
       const [[, yb]] = loader;
-      expect((yb as { shape: number[] }).shape).toEqual([5, 2]);
+      expect((yb as Tensor).shape).toEqual([5, 2]);
       for (const _ of loader) void _;
       const before = memoryBytes();
       for (let p = 0; p < 200; p++) for (const _ of loader) void _;
@@ -60,9 +64,15 @@ for (const backend of BACKENDS) {
     });
 
     it('rejects bad data and options by name', () => {
-      expect(() => new DataLoader({ x, y: y.subarray(1), shape: [3] })).toThrow(/^DataLoader: data: x has 30 values \(10 samples of \[3\]\) but y has 9 values$/);
-      expect(() => new DataLoader({ x, y, shape: [3] }, { batchSize: 0 })).toThrow(/^DataLoader: batchSize: expected a positive integer, got number 0$/);
-      expect(() => new DataLoader({ x, y, shape: [3] }, { shuffle: 'yes' as never })).toThrow(/^DataLoader: shuffle: expected a boolean, got 'yes'$/);
+      expect(() => new DataLoader({ x, y: y.subarray(1), shape: [3] })).toThrow(
+        /^DataLoader: data: x has 30 values \(10 samples of \[3\]\) but y has 9 values$/,
+      );
+      expect(() => new DataLoader({ x, y, shape: [3] }, { batchSize: 0 })).toThrow(
+        /^DataLoader: batchSize: expected a positive integer, got number 0$/,
+      );
+      expect(() => new DataLoader({ x, y, shape: [3] }, { shuffle: 'yes' as never })).toThrow(
+        /^DataLoader: shuffle: expected a boolean, got 'yes'$/,
+      );
       expect(() => new DataLoader({ x, y, shape: [3] }, { batch: 2 } as never)).toThrow(/^DataLoader: unknown option 'batch'/);
     });
   });
@@ -79,9 +89,15 @@ for (const backend of BACKENDS) {
     });
 
     it('clipGradNorm scales by maxNorm / (norm + 1e-6) above maxNorm, for norms 2, 1 and ∞', () => {
-      const g1 = [3, -4], g2 = [12];
-      for (const [normType, norm] of [[2, 13], [1, 19], [Infinity, 12]] as const) {
-        const a = new Parameter([2], 0), b = new Parameter([1], 0);
+      const g1 = [3, -4],
+        g2 = [12];
+      for (const [normType, norm] of [
+        [2, 13],
+        [1, 19],
+        [Infinity, 12],
+      ] as const) {
+        const a = new Parameter([2], 0),
+          b = new Parameter([1], 0);
         a.grad.view().set(g1);
         b.grad.view().set(g2);
         expect(clipGradNorm([a, b], 5, normType)).toBe(norm);
