@@ -218,3 +218,21 @@ describe('an esbuild --minify bundle of the package', () => {
     });
   }
 });
+
+describe('layers without options', () => {
+  beforeEach(async () => {
+    await init({ backend: 'js' });
+  });
+  it('ReLU, Sigmoid, Tanh and Flatten refuse arguments instead of ignoring them', () => {
+    for (const [name, make] of [
+      ['ReLU', (a: never) => new api.ReLU(a)],
+      ['Sigmoid', (a: never) => new api.Sigmoid(a)],
+      ['Tanh', (a: never) => new api.Tanh(a)],
+      ['Flatten', (a: never) => new api.Flatten(a)],
+    ] as const) {
+      expect(() => make(true as never)).toThrow(new RegExp(`^${name}: expected no arguments, got 1$`));
+      expect(() => make(undefined as never)).toThrow(new RegExp(`^${name}: expected no arguments, got 1$`));
+    }
+    expect(new api.ReLU().training).toBe(true);
+  });
+});

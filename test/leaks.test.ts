@@ -265,6 +265,31 @@ for (const b of BACKENDS) {
       });
     }
 
+    it('Linear.backward: any allocation failing (dx, a product workspace) adds nothing to the gradients', () => {
+      const layer = new Linear(5, 3, { generator: new Generator(1) });
+      const x = tensor(
+        Float32Array.from({ length: 20 }, (_, i) => Math.sin(i)),
+        [4, 5],
+      );
+      const y = layer.forward(x);
+      const dy = tensor(new Float32Array(12).fill(0.5), [4, 3]);
+      const grads = () => layer.parameters().map((p) => Array.from(p.grad.toArray()));
+      const before = grads(),
+        start = count.calls();
+      layer.backward(dy).dispose();
+      const n = count.calls() - start;
+      layer.zeroGrad();
+      for (let k = 1; k <= n; k++) {
+        count.failAt(k);
+        const held = count.live();
+        expect(caught(() => layer.backward(dy)).message).toMatch(/this allocation fails/);
+        expect(count.live()).toBe(held);
+        expect(grads()).toEqual(before);
+      }
+      for (const t of [x, y, dy]) t.dispose();
+      layer.dispose();
+    });
+
     it('batchNorm (functional): any allocation failing frees the others and leaves the running statistics', () => {
       const x = tensor(
         Float32Array.from({ length: 24 }, (_, i) => Math.cos(i)),

@@ -12,6 +12,12 @@ abstract class Activation extends Module {
   #saved: Tensor | null = null;
   protected abstract readonly act: ActivationKind;
 
+  /** Takes no arguments: one given is a mistake (e.g. PyTorch's `inplace`), not silently ignored. */
+  constructor(...args: never[]) {
+    super();
+    if (args.length > 0) throw new TypeError(`${this.kind}: expected no arguments, got ${args.length}`);
+  }
+
   forward(x: Tensor): Tensor {
     const where = `${this.kind}.forward`;
     checkTensor(where, 'input', x);
@@ -142,6 +148,12 @@ export class Dropout extends Module {
 export class Flatten extends Module {
   static readonly kind: string = 'Flatten';
   #shape: readonly number[] | null = null;
+
+  /** Flattens all but the batch dimension and takes no arguments (F.flatten takes start and end dims). */
+  constructor(...args: never[]) {
+    super();
+    if (args.length > 0) throw new TypeError(`Flatten: expected no arguments, got ${args.length}`);
+  }
 
   forward(x: Tensor): Tensor {
     checkTensor('Flatten.forward', 'input', x);

@@ -115,11 +115,16 @@ export class Linear extends Module {
     if (dy.shape.length !== 2 || dy.shape[0] !== n || dy.shape[1] !== this.outFeatures) {
       throw new RangeError(`${where}: gradOutput: expected [${n}, ${this.outFeatures}], got [${dy.shape.join(', ')}]`);
     }
-    matmul(dy.ptr, x.ptr, this.weight.grad.ptr, this.outFeatures, this.inFeatures, n, { transA: true, beta: 1 });
+    // dx first: what can fail (an allocation) fails before any gradient is added to
+    const dx = inputGrad ? Tensor.empty([n, this.inFeatures]) : null;
+    try {
+      if (dx) matmul(dy.ptr, this.weight.ptr, dx.ptr, n, this.inFeatures, this.outFeatures);
+      matmul(dy.ptr, x.ptr, this.weight.grad.ptr, this.outFeatures, this.inFeatures, n, { transA: true, beta: 1 });
+    } catch (e) {
+      dx?.dispose();
+      throw e;
+    }
     if (this.bias) addColumnSums(dy.ptr, n, this.outFeatures, this.bias.grad.ptr);
-    if (!inputGrad) return null;
-    const dx = Tensor.empty([n, this.inFeatures]);
-    matmul(dy.ptr, this.weight.ptr, dx.ptr, n, this.inFeatures, this.outFeatures);
     return dx;
   }
 
