@@ -22,6 +22,7 @@ export { Generator, manualSeed } from './random';
 export { kaimingUniform, xavierUniform, uniform } from './nn/init';
 export { CrossEntropyLoss, MSELoss } from './nn/loss';
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim/optimizers';
+export { RMSprop, Adagrad, Adadelta, type RMSpropOptions, type AdagradOptions, type AdadeltaOptions } from './optim/adaptive';
 export { StepLR, CosineAnnealingLR, MultiStepLR, ExponentialLR, LinearLR, OneCycleLR, ReduceLROnPlateau } from './optim/schedulers';
 export { saveSafetensors, loadSafetensors, type LoadSafetensorsOptions } from './io/model';
 export { encodeSafetensors, decodeSafetensors, type DecodeOptions } from './io/safetensors';

@@ -6,14 +6,14 @@ import { Parameter, Tensor } from '../tensor';
 import { adamStep, sgdStep } from '../kernels/optim';
 import { checkBool, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
 
-function checkNonNegative(where: string, name: string, v: unknown): number {
+export function checkNonNegative(where: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
     throw new RangeError(`${where}: ${name}: expected a finite number ≥ 0, got ${describe(v)}`);
   return v;
 }
 
 /** Allocates one zero-filled tensor per parameter; frees those made if a later one cannot be had. */
-function zerosLike(params: readonly Parameter[]): Tensor[] {
+export function zerosLike(params: readonly Parameter[]): Tensor[] {
   const made: Tensor[] = [];
   try {
     for (const p of params) made.push(Tensor.full(p.shape, 0));
