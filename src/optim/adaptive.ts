@@ -4,7 +4,7 @@
 import { Parameter, Tensor } from '../tensor';
 import { adadeltaStep, adagradStep, rmspropStep } from '../kernels/optim';
 import { checkBool, checkOptions, checkPositive, checkUnit } from '../validate';
-import { checkNonNegative, Optimizer, zerosLike } from './optimizers';
+import { checkNonNegative, Optimizer, zerosLike, type ParamGroup } from './optimizers';
 
 /** Allocates each state list in turn; frees the lists made if a later one cannot be had. */
 function states(params: readonly Parameter[], count: number, fill = 0): Tensor[][] {
@@ -41,7 +41,7 @@ export class RMSprop extends Optimizer {
   readonly centered: boolean;
   #state: Tensor[][];
 
-  constructor(params: readonly Parameter[], options: RMSpropOptions = {}) {
+  constructor(params: readonly Parameter[] | readonly ParamGroup[], options: RMSpropOptions = {}) {
     const where = 'RMSprop';
     checkOptions(where, options, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered']);
     super(params, options.lr ?? 1e-2);
@@ -55,23 +55,33 @@ export class RMSprop extends Optimizer {
   }
 
   protected update(p: Parameter, i: number): void {
-    const [v, ...rest] = this.#state;
-    const avg = this.centered ? rest.shift()![i].ptr : 0;
-    const buf = this.momentum !== 0 ? rest.shift()![i].ptr : 0;
+    const { v, avg, buf } = this.#named();
+    const g = this.groupOf(i);
     rmspropStep(
       p.ptr,
       p.grad.ptr,
       v[i].ptr,
-      avg,
-      buf,
+      avg ? avg[i].ptr : 0,
+      buf ? buf[i].ptr : 0,
       p.size,
-      this.lr,
+      g.lr,
       this.alpha,
       this.eps,
-      this.weightDecay,
+      g.weightDecay ?? this.weightDecay,
       this.momentum,
       this.centered,
     );
+  }
+
+  /** The state lists by role: the squared average, the average (centered), the momentum buffer. */
+  #named(): { v: Tensor[]; avg: Tensor[] | null; buf: Tensor[] | null } {
+    const [v, ...rest] = this.#state;
+    return { v, avg: this.centered ? rest[0] : null, buf: this.momentum !== 0 ? rest[this.centered ? 1 : 0] : null };
+  }
+
+  protected stateTensors(): Record<string, readonly Tensor[]> {
+    const { v, avg, buf } = this.#named();
+    return { square_avg: v, ...(avg ? { grad_avg: avg } : {}), ...(buf ? { momentum_buffer: buf } : {}) };
   }
 
   dispose(): void {
@@ -96,7 +106,7 @@ export class Adagrad extends Optimizer {
   readonly eps: number;
   #sum: Tensor[];
 
-  constructor(params: readonly Parameter[], options: AdagradOptions = {}) {
+  constructor(params: readonly Parameter[] | readonly ParamGroup[], options: AdagradOptions = {}) {
     const where = 'Adagrad';
     checkOptions(where, options, ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps']);
     super(params, options.lr ?? 1e-2);
@@ -108,7 +118,12 @@ export class Adagrad extends Optimizer {
   }
 
   protected update(p: Parameter, i: number): void {
-    adagradStep(p.ptr, p.grad.ptr, this.#sum[i].ptr, p.size, this.lr, this.lrDecay, this.eps, this.weightDecay, this.steps);
+    const g = this.groupOf(i);
+    adagradStep(p.ptr, p.grad.ptr, this.#sum[i].ptr, p.size, g.lr, this.lrDecay, this.eps, g.weightDecay ?? this.weightDecay, this.steps);
+  }
+
+  protected stateTensors(): Record<string, readonly Tensor[]> {
+    return { sum: this.#sum };
   }
 
   dispose(): void {
@@ -132,7 +147,7 @@ export class Adadelta extends Optimizer {
   readonly weightDecay: number;
   #state: Tensor[][];
 
-  constructor(params: readonly Parameter[], options: AdadeltaOptions = {}) {
+  constructor(params: readonly Parameter[] | readonly ParamGroup[], options: AdadeltaOptions = {}) {
     const where = 'Adadelta';
     checkOptions(where, options, ['lr', 'rho', 'eps', 'weightDecay']);
     super(params, options.lr ?? 1);
@@ -144,7 +159,12 @@ export class Adadelta extends Optimizer {
 
   protected update(p: Parameter, i: number): void {
     const [v, u] = this.#state;
-    adadeltaStep(p.ptr, p.grad.ptr, v[i].ptr, u[i].ptr, p.size, this.lr, this.rho, this.eps, this.weightDecay);
+    const g = this.groupOf(i);
+    adadeltaStep(p.ptr, p.grad.ptr, v[i].ptr, u[i].ptr, p.size, g.lr, this.rho, this.eps, g.weightDecay ?? this.weightDecay);
+  }
+
+  protected stateTensors(): Record<string, readonly Tensor[]> {
+    return { square_avg: this.#state[0], acc_delta: this.#state[1] };
   }
 
   dispose(): void {

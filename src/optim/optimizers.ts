@@ -24,38 +24,149 @@ export function zerosLike(params: readonly Parameter[]): Tensor[] {
   return made;
 }
 
+/** Parameters that share a learning rate and weight decay (PyTorch's param_groups); unset values are the optimizer's. */
+export interface ParamGroup {
+  params: readonly Parameter[];
+  lr?: number;
+  weightDecay?: number;
+}
+
+/** A group as the optimizer holds it; schedulers set `lr`. */
+export interface GroupState {
+  readonly params: readonly Parameter[];
+  lr: number;
+  /** undefined: the optimizer's weightDecay. */
+  readonly weightDecay: number | undefined;
+}
+
+/** What `stateDict()` gives and `loadStateDict()` takes: per-parameter state by index, as PyTorch's. */
+export interface OptimizerState {
+  steps: number;
+  paramGroups: { lr: number; weightDecay?: number; params: number[] }[];
+  state: Record<number, Record<string, Float32Array>>;
+}
+
 export abstract class Optimizer {
   /** The public class name that error messages start with (minifiers rename classes, not strings). */
   static readonly kind: string = 'Optimizer';
+  /** Every parameter, in group order. */
   readonly params: readonly Parameter[];
-  /** Learning rate; schedulers change it between steps. */
-  lr: number;
+  readonly paramGroups: readonly GroupState[];
   /** Steps taken. */
   steps = 0;
   #disposed = false;
+  #group: number[];
 
-  constructor(params: readonly Parameter[], lr: number) {
+  constructor(params: readonly Parameter[] | readonly ParamGroup[], lr: number) {
     const where = kindOf(new.target);
     if (!Array.isArray(params))
       throw new TypeError(`${where}: params: expected an array of Parameters (model.parameters()), got ${describe(params)}`);
-    params.forEach((p, i) => {
-      if (!(p instanceof Parameter)) throw new TypeError(`${where}: params[${i}]: expected a Parameter, got ${describe(p)}`);
+    const defaultLr = checkPositive(where, 'lr', lr);
+    const grouped =
+      params.length > 0 && params.every((g) => g !== null && typeof g === 'object' && !(g instanceof Tensor) && 'params' in g);
+    const input: ParamGroup[] = grouped ? (params as ParamGroup[]) : [{ params: params as Parameter[] }];
+    const groups = input.map((g, k): GroupState => {
+      const at = grouped ? `params[${k}]` : 'params';
+      if (grouped) checkOptions(`${where}: ${at}`, g, ['params', 'lr', 'weightDecay']);
+      if (!Array.isArray(g.params))
+        throw new TypeError(`${where}: ${at}.params: expected an array of Parameters, got ${describe(g.params)}`);
+      g.params.forEach((p, i) => {
+        if (!(p instanceof Parameter))
+          throw new TypeError(`${where}: ${grouped ? `${at}.params` : 'params'}[${i}]: expected a Parameter, got ${describe(p)}`);
+      });
+      const glr = g.lr === undefined ? defaultLr : checkPositive(where, `${at}.lr`, g.lr);
+      const wd = g.weightDecay === undefined ? undefined : checkNonNegative(where, `${at}.weightDecay`, g.weightDecay);
+      return { params: Object.freeze([...g.params]), lr: glr, weightDecay: wd };
     });
+    const flat = groups.flatMap((g) => g.params);
     // an empty list is almost always a model whose layers were not found: training nothing silently is worse
-    if (params.length === 0)
+    if (flat.length === 0)
       throw new RangeError(
         `${where}: params: expected at least one Parameter, got an empty array (does the model's parameters() find its layers?)`,
       );
-    if (new Set(params).size !== params.length) throw new Error(`${where}: params: a parameter appears more than once`);
-    this.params = Object.freeze([...params]);
-    this.lr = checkPositive(where, 'lr', lr);
+    if (new Set(flat).size !== flat.length) throw new Error(`${where}: params: a parameter appears more than once`);
+    this.params = Object.freeze(flat);
+    this.paramGroups = Object.freeze(groups);
+    this.#group = groups.flatMap((g, k) => g.params.map(() => k));
+  }
+
+  /** The learning rate of the first group; setting it sets every group's (schedulers set each group). */
+  get lr(): number {
+    return this.paramGroups[0].lr;
+  }
+  set lr(v: number) {
+    for (const g of this.paramGroups) g.lr = v;
+  }
+
+  /** The group of parameter i (by index in `params`). */
+  protected groupOf(i: number): GroupState {
+    return this.paramGroups[this.#group[i]];
+  }
+
+  /** The optimizer's state per parameter, by PyTorch's names (e.g. momentum_buffer, exp_avg). */
+  protected stateTensors(): Record<string, readonly Tensor[]> {
+    return {};
+  }
+
+  /** Copies of the steps taken, the groups' learning rates and every state buffer (PyTorch's layout). */
+  stateDict(): OptimizerState {
+    const named = Object.entries(this.stateTensors());
+    const state: OptimizerState['state'] = {};
+    this.params.forEach((_, i) => {
+      state[i] = Object.fromEntries(named.map(([name, list]) => [name, list[i].toArray()]));
+    });
+    let at = 0;
+    const paramGroups = this.paramGroups.map((g) => {
+      const params = g.params.map(() => at++);
+      return g.weightDecay === undefined ? { lr: g.lr, params } : { lr: g.lr, weightDecay: g.weightDecay, params };
+    });
+    return { steps: this.steps, paramGroups, state };
+  }
+
+  /** Restores a stateDict(): every group, index, name and length is checked before anything is written. */
+  loadStateDict(sd: OptimizerState): void {
+    const where = `${kindOf(this.constructor)}.loadStateDict`;
+    if (sd === null || typeof sd !== 'object') throw new TypeError(`${where}: state: expected an object, got ${describe(sd)}`);
+    if (!Number.isSafeInteger(sd.steps) || sd.steps < 0)
+      throw new TypeError(`${where}: steps: expected a non-negative integer, got ${describe(sd.steps)}`);
+    if (!Array.isArray(sd.paramGroups) || sd.paramGroups.length !== this.paramGroups.length) {
+      throw new RangeError(`${where}: paramGroups: expected ${this.paramGroups.length} groups, got ${describe(sd.paramGroups)}`);
+    }
+    sd.paramGroups.forEach((g, k) => {
+      if (g === null || typeof g !== 'object' || !Array.isArray(g.params) || g.params.length !== this.paramGroups[k].params.length) {
+        throw new RangeError(
+          `${where}: paramGroups[${k}]: expected ${this.paramGroups[k].params.length} parameters, got ${describe(g?.params)}`,
+        );
+      }
+      checkPositive(where, `paramGroups[${k}].lr`, g.lr);
+    });
+    const named = Object.entries(this.stateTensors());
+    if (sd.state === null || typeof sd.state !== 'object')
+      throw new TypeError(`${where}: state: expected an object, got ${describe(sd.state)}`);
+    this.params.forEach((p, i) => {
+      const entry = sd.state[i];
+      if (entry === null || typeof entry !== 'object')
+        throw new TypeError(`${where}: state[${i}]: expected an object, got ${describe(entry)}`);
+      for (const [name] of named) {
+        const v = entry[name];
+        if (!(v instanceof Float32Array) || v.length !== p.size)
+          throw new TypeError(`${where}: state[${i}].${name}: expected a Float32Array(${p.size}), got ${describe(v)}`);
+      }
+      for (const key of Object.keys(entry))
+        if (!named.some(([n]) => n === key)) throw new TypeError(`${where}: state[${i}]: unknown entry '${key}'`);
+    });
+    this.steps = sd.steps;
+    sd.paramGroups.forEach((g, k) => (this.paramGroups[k].lr = g.lr));
+    this.params.forEach((_, i) => {
+      for (const [name, list] of named) list[i].view().set(sd.state[i][name]);
+    });
   }
 
   /** Applies one update to every parameter from its gradient. */
   step(): void {
     const where = `${kindOf(this.constructor)}.step`;
     if (this.#disposed) throw new Error(`${where}: the optimizer was disposed`);
-    checkNonNegative(where, 'lr', this.lr);
+    this.paramGroups.forEach((g, k) => checkNonNegative(where, this.paramGroups.length > 1 ? `paramGroups[${k}].lr` : 'lr', g.lr));
     this.params.forEach((p, i) => checkTensor(where, `params[${i}]`, p));
     this.steps += 1;
     this.params.forEach((p, i) => this.update(p, i));
@@ -92,7 +203,7 @@ export class SGD extends Optimizer {
   readonly nesterov: boolean;
   #buffers: Tensor[];
 
-  constructor(params: readonly Parameter[], options: SGDOptions) {
+  constructor(params: readonly Parameter[] | readonly ParamGroup[], options: SGDOptions) {
     checkOptions('SGD', options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
     super(params, options.lr);
     this.momentum = checkNonNegative('SGD', 'momentum', options.momentum ?? 0);
@@ -106,7 +217,23 @@ export class SGD extends Optimizer {
 
   protected update(p: Parameter, i: number): void {
     const buf = this.momentum !== 0 ? this.#buffers[i].ptr : 0;
-    sgdStep(p.ptr, p.grad.ptr, buf, p.size, this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov, this.steps === 1);
+    const g = this.groupOf(i);
+    sgdStep(
+      p.ptr,
+      p.grad.ptr,
+      buf,
+      p.size,
+      g.lr,
+      this.momentum,
+      this.dampening,
+      g.weightDecay ?? this.weightDecay,
+      this.nesterov,
+      this.steps === 1,
+    );
+  }
+
+  protected stateTensors(): Record<string, readonly Tensor[]> {
+    return this.momentum !== 0 ? { momentum_buffer: this.#buffers } : {};
   }
 
   dispose(): void {
@@ -132,7 +259,7 @@ export class Adam extends Optimizer {
   #m: Tensor[];
   #v: Tensor[];
 
-  constructor(params: readonly Parameter[], options: AdamOptions = {}, defaultWeightDecay = 0) {
+  constructor(params: readonly Parameter[] | readonly ParamGroup[], options: AdamOptions = {}, defaultWeightDecay = 0) {
     const where = kindOf(new.target);
     checkOptions(where, options, ['lr', 'betas', 'eps', 'weightDecay']);
     super(params, options.lr ?? 1e-3);
@@ -159,14 +286,18 @@ export class Adam extends Optimizer {
       this.#m[i].ptr,
       this.#v[i].ptr,
       p.size,
-      this.lr,
+      this.groupOf(i).lr,
       this.betas[0],
       this.betas[1],
       this.eps,
-      this.weightDecay,
+      this.groupOf(i).weightDecay ?? this.weightDecay,
       this.decoupled,
       this.steps,
     );
+  }
+
+  protected stateTensors(): Record<string, readonly Tensor[]> {
+    return { exp_avg: this.#m, exp_avg_sq: this.#v };
   }
 
   dispose(): void {
@@ -179,7 +310,7 @@ export class Adam extends Optimizer {
 export class AdamW extends Adam {
   static readonly kind: string = 'AdamW';
   protected readonly decoupled = true;
-  constructor(params: readonly Parameter[], options: AdamOptions = {}) {
+  constructor(params: readonly Parameter[] | readonly ParamGroup[], options: AdamOptions = {}) {
     super(params, options, 0.01);
   }
 }

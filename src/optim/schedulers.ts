@@ -8,7 +8,10 @@ abstract class Scheduler {
   /** The public class name that error messages start with (minifiers rename classes, not strings). */
   static readonly kind: string = 'Scheduler';
   readonly optimizer: Optimizer;
+  /** The learning rate of the first group when the scheduler was made. */
   readonly baseLr: number;
+  /** Each group's learning rate when the scheduler was made. */
+  readonly baseLrs: readonly number[];
   epoch = 0;
   /** Checks the optimizer and the options' keys (every check before any field is set). */
   constructor(optimizer: Optimizer, options: object, keys: readonly string[]) {
@@ -18,13 +21,15 @@ abstract class Scheduler {
     checkOptions(where, options, keys);
     this.optimizer = optimizer;
     this.baseLr = optimizer.lr;
+    this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
   }
-  /** Advances one epoch and sets optimizer.lr. */
+  /** Advances one epoch and sets each group's learning rate. */
   step(): void {
     this.epoch += 1;
-    this.optimizer.lr = this.lrAt(this.epoch);
+    this.optimizer.paramGroups.forEach((g, k) => (g.lr = this.lrAt(this.epoch, this.baseLrs[k])));
   }
-  protected abstract lrAt(epoch: number): number;
+  /** The learning rate at `epoch` of a group that started at `base`. */
+  protected abstract lrAt(epoch: number, base: number): number;
 }
 
 /** lr = base · gamma^⌊epoch / stepSize⌋. */
@@ -39,8 +44,8 @@ export class StepLR extends Scheduler {
     this.stepSize = options.stepSize;
     this.gamma = checkPositive('StepLR', 'gamma', options.gamma ?? 0.1);
   }
-  protected lrAt(epoch: number): number {
-    return this.baseLr * this.gamma ** Math.floor(epoch / this.stepSize);
+  protected lrAt(epoch: number, base: number): number {
+    return base * this.gamma ** Math.floor(epoch / this.stepSize);
   }
 }
 
@@ -59,8 +64,8 @@ export class CosineAnnealingLR extends Scheduler {
       throw new RangeError(`CosineAnnealingLR: etaMin: expected a number ≥ 0, got ${describe(etaMin)}`);
     this.etaMin = etaMin;
   }
-  protected lrAt(epoch: number): number {
-    return this.etaMin + ((this.baseLr - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
+  protected lrAt(epoch: number, base: number): number {
+    return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
   }
 }
 
@@ -86,8 +91,8 @@ export class MultiStepLR extends Scheduler {
     this.milestones = Object.freeze([...m]);
     this.gamma = checkPositive('MultiStepLR', 'gamma', options.gamma ?? 0.1);
   }
-  protected lrAt(epoch: number): number {
-    return this.baseLr * this.gamma ** this.milestones.filter((m) => m <= epoch).length;
+  protected lrAt(epoch: number, base: number): number {
+    return base * this.gamma ** this.milestones.filter((m) => m <= epoch).length;
   }
 }
 
@@ -99,8 +104,8 @@ export class ExponentialLR extends Scheduler {
     super(optimizer, options, ['gamma']);
     this.gamma = checkPositive('ExponentialLR', 'gamma', options.gamma);
   }
-  protected lrAt(epoch: number): number {
-    return this.baseLr * this.gamma ** epoch;
+  protected lrAt(epoch: number, base: number): number {
+    return base * this.gamma ** epoch;
   }
 }
 
@@ -118,10 +123,10 @@ export class LinearLR extends Scheduler {
     const t = options.totalIters ?? 5;
     if (!Number.isInteger(t) || t < 1) throw new RangeError(`${where}: totalIters: expected a positive integer, got ${describe(t)}`);
     this.totalIters = t;
-    optimizer.lr = this.lrAt(0);
+    optimizer.paramGroups.forEach((g, k) => (g.lr = this.lrAt(0, this.baseLrs[k])));
   }
-  protected lrAt(epoch: number): number {
-    return this.baseLr * (this.startFactor + ((this.endFactor - this.startFactor) * Math.min(epoch, this.totalIters)) / this.totalIters);
+  protected lrAt(epoch: number, base: number): number {
+    return base * (this.startFactor + ((this.endFactor - this.startFactor) * Math.min(epoch, this.totalIters)) / this.totalIters);
   }
 }
 
@@ -270,9 +275,11 @@ export class ReduceLROnPlateau {
       this.badEpochs = 0;
     }
     if (this.badEpochs > this.patience) {
-      const lr = Math.max(this.optimizer.lr * this.factor, this.minLr);
-      // PyTorch skips changes smaller than eps = 1e-8
-      if (this.optimizer.lr - lr > 1e-8) this.optimizer.lr = lr;
+      for (const g of this.optimizer.paramGroups) {
+        const lr = Math.max(g.lr * this.factor, this.minLr);
+        // PyTorch skips changes smaller than eps = 1e-8
+        if (g.lr - lr > 1e-8) g.lr = lr;
+      }
       this.#cooldownLeft = this.cooldown;
       this.badEpochs = 0;
     }
