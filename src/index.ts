@@ -20,7 +20,7 @@ export { Conv2d, type Conv2dOptions } from './nn/conv';
 export { MaxPool2d, AvgPool2d, type Pool2dOptions } from './nn/pool';
 export { Generator, manualSeed } from './random';
 export { kaimingUniform, xavierUniform, uniform } from './nn/init';
-export { CrossEntropyLoss, MSELoss } from './nn/loss';
+export { CrossEntropyLoss, MSELoss, NLLLoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss } from './nn/loss';
 export { Optimizer, SGD, Adam, AdamW, type SGDOptions, type AdamOptions } from './optim/optimizers';
 export { RMSprop, Adagrad, Adadelta, type RMSpropOptions, type AdagradOptions, type AdadeltaOptions } from './optim/adaptive';
 export { StepLR, CosineAnnealingLR, MultiStepLR, ExponentialLR, LinearLR, OneCycleLR, ReduceLROnPlateau } from './optim/schedulers';

@@ -16,6 +16,12 @@ interface Held {
 // Frees the memory of tensors that are garbage-collected without dispose().
 const registry = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Held>((h) => h.rt.k.free(h.ptr)) : null;
 
+const HOOKS = {
+  ones: (t: Tensor) => Tensor.full(t.shape, 1),
+  zeros: (t: Tensor) => Tensor.full(t.shape, 0),
+  addInto: (dst: Tensor, src: Tensor) => ew.binary('add', dst.ptr, src.ptr, dst.ptr, 1, dst.size),
+};
+
 export class Tensor {
   readonly shape: readonly number[];
   readonly size: number;
@@ -127,11 +133,12 @@ export class Tensor {
         `Tensor.backward: a gradient is needed for a tensor of ${this.size} elements (shape [${this.shape.join(', ')}]); only one-element tensors default to 1`,
       );
     }
-    runBackward(this, gradient ?? null, {
-      ones: (t) => Tensor.full(t.shape, 1),
-      zeros: (t) => Tensor.full(t.shape, 0),
-      addInto: (dst, src) => ew.binary('add', dst.ptr, src.ptr, dst.ptr, 1, dst.size),
-    });
+    runBackward(this, gradient ?? null, HOOKS);
+  }
+
+  /** @internal backward() that does not end the training step (a loss class differentiating its own op). */
+  _backwardWithinStep(): void {
+    runBackward(this, null, HOOKS, false);
   }
 
   /** A copy that records no history (requiresGrad false). */

@@ -148,7 +148,7 @@ export interface BackwardHooks {
 }
 
 /** Runs the backward pass from `root` (its gradient `gradient`, or 1 for a one-element root). */
-export function runBackward(root: Tensor, gradient: Tensor | null, hooks: BackwardHooks): void {
+export function runBackward(root: Tensor, gradient: Tensor | null, hooks: BackwardHooks, endsStep = true): void {
   const where = 'Tensor.backward';
   if (!root.requiresGrad)
     throw new Error(`${where}: this tensor does not require a gradient (no input of the ops that made it has requiresGrad)`);
@@ -203,7 +203,7 @@ export function runBackward(root: Tensor, gradient: Tensor | null, hooks: Backwa
         t.dispose();
       }
     }
-    endStep();
+    if (endsStep) endStep();
   }
 }
 
