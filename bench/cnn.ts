@@ -311,7 +311,7 @@ export function printCnn(r: CnnResult): void {
   for (const n of r.notes) console.log(`  note: ${n}`);
 }
 
-const FUSE_CASES: { layout: Layout; shape: number[] }[] = [
+const FUSE_CASES: { layout: 'NCHW' | 'NHWC'; shape: number[] }[] = [
   { layout: 'NCHW', shape: [32, 64, 56, 56] },
   { layout: 'NHWC', shape: [32, 56, 56, 64] },
   { layout: 'NCHW', shape: [60, 16, 28, 28] },

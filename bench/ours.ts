@@ -56,7 +56,7 @@ export function setupOurs(inp: Inputs): KernelCase {
 export function layerOutputs(inp: Inputs): Record<Op, Float32Array> {
   const C = inp.g.c,
     spec = inp.spec;
-  const bn = spec.layout === 'NC' ? new BatchNorm1d(C) : new BatchNorm2d(C, { layout: spec.layout });
+  const bn = spec.layout === 'NC' ? new BatchNorm1d(C) : new BatchNorm2d(C, { layout: spec.layout as 'NCHW' | 'NHWC' });
   bn.loadStateDict({ weight: inp.gamma, bias: inp.beta, running_mean: inp.runMean, running_var: inp.runVar, num_batches_tracked: 0 });
   const x = tensor(inp.x, spec.shape),
     dy = tensor(inp.dy, spec.shape);

@@ -110,12 +110,15 @@ for (const b of BACKENDS) {
 
       it('layout must be one the class allows', () => {
         throwsLike(
+          // @ts-expect-error a layout BatchNorm2d cannot take is a type error too
           () => new BatchNorm2d(3, { layout: 'NCL' }),
           TypeError,
           /^BatchNorm2d: layout: expected one of 'NCHW', 'NHWC', got 'NCL'$/,
         );
+        // @ts-expect-error the layout type error that untyped callers get at run time
         throwsLike(() => new BatchNorm1d(3, { layout: 'NC' }), TypeError, /^BatchNorm1d: layout: expected one of 'NCL', 'NLC', got 'NC'$/);
         throwsLike(
+          // @ts-expect-error a layout BatchNorm3d cannot take is a type error too
           () => new BatchNorm3d(3, { layout: 'NHWC' }),
           TypeError,
           /^BatchNorm3d: layout: expected one of 'NCDHW', 'NDHWC', got 'NHWC'$/,

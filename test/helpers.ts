@@ -8,7 +8,7 @@ import type { Layout } from './reference';
 export const BACKENDS = ['wasm-simd', 'wasm-relaxed', 'wasm', 'js'] as const;
 
 /** The layer class and layout option that take an input of `layout`. */
-export function makeLayer(layout: Layout, c: number, options: BatchNormOptions = {}): BatchNorm1d | BatchNorm2d | BatchNorm3d {
+export function makeLayer(layout: Layout, c: number, options: BatchNormOptions<never> = {}): BatchNorm1d | BatchNorm2d | BatchNorm3d {
   switch (layout) {
     case 'NC':
       return new BatchNorm1d(c, options);

@@ -246,7 +246,7 @@ for (const b of BACKENDS) {
           const base = memoryBytes();
           const t = tensor(new Float32Array(10), [2, 5]);
           expect(memoryBytes()).toBe(base + 40);
-          for (const layout of ['NCHW', 'NHWC'] as Layout[]) {
+          for (const layout of ['NCHW', 'NHWC'] as const) {
             const shape = layout === 'NCHW' ? [2, 3, 2, 2] : [2, 2, 2, 3];
             const bn = new BatchNorm2d(3, { layout });
             const withLayer = memoryBytes();

@@ -7,7 +7,8 @@ import { checkBatchSize, checkInput, checkInputShape, forwardCore, Stats, update
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
 import { Allocations, checkLayerSize, Module, type StateEntry, type StateDictInput } from './module';
 
-export interface BatchNormOptions {
+/** Options of a BatchNorm layer; `L` is the layouts its class takes (a layout it cannot take is a type error). */
+export interface BatchNormOptions<L extends Layout = Layout> {
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;
   /** Weight of the batch statistic in the running update; null = cumulative average. Default 0.1. */
@@ -19,7 +20,7 @@ export interface BatchNormOptions {
   /** Keep running mean/var for eval; false = batch statistics in eval too. Default true. */
   trackRunningStats?: boolean;
   /** Memory layout of the input. */
-  layout?: Layout;
+  layout?: L;
   /** 'relu': BN then ReLU as one fused kernel, forward and backward (one pass fewer over memory). */
   activation?: 'relu' | null;
 }
@@ -267,7 +268,7 @@ abstract class BatchNorm extends Module {
 /** BatchNorm over [N, C] or [N, C, L] (layout 'NCL', default) or [N, L, C] (layout 'NLC'). */
 export class BatchNorm1d extends BatchNorm {
   static readonly kind: string = 'BatchNorm1d';
-  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+  constructor(numFeatures: number, options: BatchNormOptions<'NCL' | 'NLC'> = {}) {
     super(numFeatures, options, ['NCL', 'NLC']);
   }
   protected layoutFor(rank: number): Layout {
@@ -278,7 +279,7 @@ export class BatchNorm1d extends BatchNorm {
 /** BatchNorm over [N, C, H, W] (layout 'NCHW', default) or [N, H, W, C] (layout 'NHWC'). */
 export class BatchNorm2d extends BatchNorm {
   static readonly kind: string = 'BatchNorm2d';
-  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+  constructor(numFeatures: number, options: BatchNormOptions<'NCHW' | 'NHWC'> = {}) {
     super(numFeatures, options, ['NCHW', 'NHWC']);
   }
 }
@@ -286,7 +287,7 @@ export class BatchNorm2d extends BatchNorm {
 /** BatchNorm over [N, C, D, H, W] (layout 'NCDHW', default) or [N, D, H, W, C] (layout 'NDHWC'). */
 export class BatchNorm3d extends BatchNorm {
   static readonly kind: string = 'BatchNorm3d';
-  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+  constructor(numFeatures: number, options: BatchNormOptions<'NCDHW' | 'NDHWC'> = {}) {
     super(numFeatures, options, ['NCDHW', 'NDHWC']);
   }
 }

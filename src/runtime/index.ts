@@ -64,7 +64,7 @@ export interface InitOptions {
    */
   backend?: BackendName;
   /** The compiled module, its bytes, or where to fetch them (edge runtimes forbid compiling from bytes). */
-  module?: WebAssembly.Module | BufferSource | URL;
+  module?: WebAssembly.Module | ArrayBufferView<ArrayBuffer> | ArrayBuffer | URL;
 }
 
 let active: Runtime | null = null;

@@ -302,3 +302,19 @@ export interface Runtime {
   /** Bytes of memory the backend holds (WASM: linear memory size). */
   memoryBytes(): number;
 }
+
+// The few platform types the public declarations name, declared so that they compile with only the
+// ES2022 library (no DOM or Node types): each merges with the platform's fuller declaration when present.
+// see: https://www.typescriptlang.org/docs/handbook/declaration-merging.html
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+  interface URL {
+    href: string;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace WebAssembly {
+    interface Module {}
+  }
+}
