@@ -38,6 +38,8 @@ export interface FitOptions {
   shuffle?: boolean;
   seed?: number;
   validation?: Dataset;
+  /** Holds out the last fraction of `data` (taken before any shuffle, as Keras) for validation. */
+  validationSplit?: number;
   /** Drop a last batch smaller than batchSize (BatchNorm cannot train on one sample). Default true. */
   dropLast?: boolean;
   /** 'auto': a progress bar when stdout is a Node TTY; false: none. */
@@ -50,7 +52,19 @@ export interface FitOptions {
   };
 }
 
-const FIT_KEYS = ['epochs', 'batchSize', 'optimizer', 'loss', 'shuffle', 'seed', 'validation', 'dropLast', 'progress', 'callbacks'];
+const FIT_KEYS = [
+  'epochs',
+  'batchSize',
+  'optimizer',
+  'loss',
+  'shuffle',
+  'seed',
+  'validation',
+  'validationSplit',
+  'dropLast',
+  'progress',
+  'callbacks',
+];
 const CALLBACK_KEYS = ['onBatchEnd', 'onEpochEnd'];
 
 /** Options of evaluate(). */
@@ -201,11 +215,27 @@ function gather(d: Dataset, idx: ArrayLike<number>): { x: Tensor; y: Int32Array 
   return { x: tensor(xs, [idx.length, ...d.shape]), y: ys };
 }
 
+/** The first samples of `d` for training and the last `split` of them for validation (Keras's split). */
+function splitData(where: string, d: Dataset, split: unknown): [Dataset, Dataset] {
+  if (typeof split !== 'number' || !(split > 0 && split < 1))
+    throw new RangeError(`${where}: validationSplit: expected a number in (0, 1), got ${describe(split)}`);
+  const n = d.y.length;
+  // see: keras/src/trainers/data_adapters/data_adapter_utils.py (train_validation_split: floor of n·(1 − split))
+  const at = Math.floor(n * (1 - split));
+  if (at === 0 || at === n)
+    throw new RangeError(`${where}: validationSplit: ${split} of ${n} samples leaves ${at === 0 ? 'no training' : 'no validation'} sample`);
+  const per = d.shape.reduce((a, b) => a * b, 1);
+  return [
+    { x: d.x.subarray(0, at * per), y: d.y.subarray(0, at), shape: d.shape },
+    { x: d.x.subarray(at * per), y: d.y.subarray(at), shape: d.shape },
+  ];
+}
+
 /** Trains `model` on `data`; returns the per-epoch logs. */
 export async function fit(model: Module, data: Dataset, options: FitOptions): Promise<EpochLogs[]> {
   const where = 'fit';
   checkModel(where, model);
-  const n = checkData(where, 'data', data);
+  let n = checkData(where, 'data', data);
   checkOptions(where, options, FIT_KEYS);
   const { epochs, optimizer } = options;
   if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0)
@@ -223,8 +253,13 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   if (progress !== 'auto' && progress !== false)
     throw new TypeError(`${where}: progress: expected 'auto' or false, got ${describe(progress)}`);
   const callbacks = checkCallbacks(where, options.callbacks);
-  const validation = options.validation;
+  let validation = options.validation;
   if (validation !== undefined) checkData(where, 'validation', validation);
+  if (options.validationSplit !== undefined) {
+    if (validation !== undefined) throw new TypeError(`${where}: validationSplit: cannot be given with validation`);
+    [data, validation] = splitData(where, data, options.validationSplit);
+    n = data.y.length;
+  }
   // every label is checked against the model's outputs before the first step moves any state
   if (n > 0 || (validation !== undefined && validation.y.length > 0)) {
     const classes = classesOf(where, model, n > 0 ? data : validation!);
