@@ -42,3 +42,12 @@ export {
   type ProgressDisplay,
   type ProgressBar,
 } from './train/fit';
+export {
+  EarlyStopping,
+  ModelCheckpoint,
+  type Callback,
+  type TrainInfo,
+  type Monitor,
+  type EarlyStoppingOptions,
+  type ModelCheckpointOptions,
+} from './train/callbacks';

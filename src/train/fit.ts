@@ -7,6 +7,7 @@ import { CrossEntropyLoss } from '../nn/loss';
 import { Optimizer } from '../optim/optimizers';
 import { Generator } from '../random';
 import { checkOptions, describe } from '../validate';
+import { callHooks, checkCallbacks, type Callback } from './callbacks';
 
 /** Samples stored flat: x holds n samples of `shape`, y one integer label per sample. */
 export interface Dataset {
@@ -44,12 +45,17 @@ export interface FitOptions {
   dropLast?: boolean;
   /** 'auto': a progress bar when stdout is a Node TTY; false: none. */
   progress?: 'auto' | false;
-  callbacks?: {
-    /** Return true to stop training. */
-    onBatchEnd?: (logs: BatchLogs) => boolean | void | Promise<boolean | void>;
-    /** Return true to stop training (early stopping). */
-    onEpochEnd?: (logs: EpochLogs) => boolean | void | Promise<boolean | void>;
-  };
+  /** One object of hooks, or an array of callback objects (EarlyStopping, ModelCheckpoint, your own). */
+  callbacks?:
+    | {
+        /** Return true to stop training. */
+        onBatchEnd?: (logs: BatchLogs) => boolean | void | Promise<boolean | void>;
+        /** Return true to stop training (early stopping). */
+        onEpochEnd?: (logs: EpochLogs) => boolean | void | Promise<boolean | void>;
+        onTrainBegin?: Callback['onTrainBegin'];
+        onTrainEnd?: Callback['onTrainEnd'];
+      }
+    | readonly Callback[];
 }
 
 const FIT_KEYS = [
@@ -65,7 +71,6 @@ const FIT_KEYS = [
   'progress',
   'callbacks',
 ];
-const CALLBACK_KEYS = ['onBatchEnd', 'onEpochEnd'];
 
 /** Options of evaluate(). */
 export interface EvaluateOptions {
@@ -116,20 +121,6 @@ function checkOptionalBool(where: string, name: string, v: unknown, fallback: bo
   if (v === undefined) return fallback;
   if (typeof v !== 'boolean') throw new TypeError(`${where}: ${name}: expected a boolean, got ${describe(v)}`);
   return v;
-}
-
-function checkCallbacks(where: string, v: unknown): FitOptions['callbacks'] {
-  if (v === undefined) return undefined;
-  if (v === null || typeof v !== 'object' || Array.isArray(v))
-    throw new TypeError(`${where}: callbacks: expected an object { onBatchEnd?, onEpochEnd? }, got ${describe(v)}`);
-  for (const key of Object.keys(v)) {
-    if (!CALLBACK_KEYS.includes(key))
-      throw new TypeError(`${where}: callbacks: unknown callback '${key}' (expected one of ${CALLBACK_KEYS.join(', ')})`);
-    const f = (v as Record<string, unknown>)[key];
-    if (f !== undefined && typeof f !== 'function')
-      throw new TypeError(`${where}: callbacks.${key}: expected a function, got ${describe(f)}`);
-  }
-  return v as FitOptions['callbacks'];
 }
 
 /** A shape of samples: an array of positive integers whose product stays a safe integer. */
@@ -266,6 +257,8 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
     checkLabels(where, 'data', data, classes);
     if (validation !== undefined) checkLabels(where, 'validation', validation, classes);
   }
+  // a callback may refuse (a monitor the logs will not hold) before any state moves
+  for (const cb of callbacks) await cb.onTrainBegin?.(model, { epochs, validation: validation !== undefined });
   const gen = new Generator(seed);
   const perEpoch = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
   const bar = progress === 'auto' && progressDisplay !== null ? await progressDisplay(perEpoch * epochs) : null;
@@ -309,13 +302,13 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         hits += acc;
         seen += y.length;
         step++;
-        const stop = await callbacks?.onBatchEnd?.({ epoch, batch: b, step, loss, accuracy: acc / y.length });
+        const stop = await callHooks(callbacks, 'onBatchEnd', { epoch, batch: b, step, loss, accuracy: acc / y.length });
         bar?.update(step, {
           loss: (lossSum / seen).toFixed(4),
           acc: (hits / seen).toFixed(3),
           speed: (step / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(0),
         });
-        if (stop === true) {
+        if (stop) {
           stopped = true;
           break;
         }
@@ -327,11 +320,12 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         entry.valAccuracy = v.accuracy;
       }
       logs.push(entry);
-      if (stopped || (await callbacks?.onEpochEnd?.(entry)) === true) break;
+      if (stopped || (await callHooks(callbacks, 'onEpochEnd', entry))) break;
     }
   } finally {
     bar?.stop();
   }
+  for (const cb of callbacks) await cb.onTrainEnd?.(logs);
   return logs;
 }
 

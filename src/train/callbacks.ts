@@ -1,0 +1,221 @@
+// Keras-like callbacks for fit(): objects with hooks called at the start and end of training, and
+// after each batch and epoch. EarlyStopping stops when a monitored value stops improving;
+// ModelCheckpoint hands the model's safetensors bytes to the user whenever it improves.
+// see: https://keras.io/api/callbacks/ (EarlyStopping, ModelCheckpoint)
+import type { Module, StateDict } from '../nn/module';
+import { saveSafetensors } from '../io/model';
+import { checkBool, checkOneOf, checkOptions, describe } from '../validate';
+import type { BatchLogs, EpochLogs } from './fit';
+
+/** What fit() tells a callback when training begins. */
+export interface TrainInfo {
+  epochs: number;
+  /** Whether the epoch logs will hold valLoss and valAccuracy. */
+  validation: boolean;
+}
+
+/** A callback object: every hook is optional; onBatchEnd or onEpochEnd returning true stops training. */
+export interface Callback {
+  onTrainBegin?(model: Module, info: TrainInfo): void | Promise<void>;
+  onBatchEnd?(logs: BatchLogs): boolean | void | Promise<boolean | void>;
+  onEpochEnd?(logs: EpochLogs): boolean | void | Promise<boolean | void>;
+  onTrainEnd?(logs: EpochLogs[]): void | Promise<void>;
+}
+
+export const CALLBACK_HOOKS = ['onTrainBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
+
+export type Monitor = 'valLoss' | 'loss' | 'valAccuracy' | 'accuracy';
+const MONITORS: readonly Monitor[] = ['valLoss', 'loss', 'valAccuracy', 'accuracy'];
+const MODES = ['min', 'max', 'auto'] as const;
+
+/** The monitored value and whether larger is better ('auto': accuracies grow, losses fall). */
+function checkMonitor(where: string, monitor: unknown, mode: unknown): { monitor: Monitor; max: boolean } {
+  const m = checkOneOf(where, 'monitor', monitor ?? 'valLoss', MONITORS);
+  const md = checkOneOf(where, 'mode', mode ?? 'auto', MODES);
+  return { monitor: m, max: md === 'max' || (md === 'auto' && m.endsWith('ccuracy')) };
+}
+
+/** Throws before the first step when the monitored value will never be in the logs. */
+function checkLogsHold(where: string, monitor: Monitor, info: TrainInfo): void {
+  if (monitor.startsWith('val') && !info.validation)
+    throw new Error(`${where}: monitor: '${monitor}' needs validation data (fit's validation or validationSplit option)`);
+}
+
+export interface EarlyStoppingOptions {
+  /** Default 'valLoss'. */
+  monitor?: Monitor;
+  /** Epochs without improvement before stopping. Default 0. */
+  patience?: number;
+  /** The least change that counts as an improvement. Default 0. */
+  minDelta?: number;
+  /** Default 'auto': 'max' for accuracies, 'min' for losses. */
+  mode?: 'min' | 'max' | 'auto';
+  /** Load back the state of the best epoch when training ends. Default false. */
+  restoreBestWeights?: boolean;
+}
+
+/** Stops fit() once the monitored value has not improved for `patience` epochs. */
+export class EarlyStopping implements Callback {
+  readonly monitor: Monitor;
+  readonly patience: number;
+  readonly minDelta: number;
+  readonly mode: 'min' | 'max';
+  readonly restoreBestWeights: boolean;
+  /** The best monitored value so far, its epoch, and the epoch training stopped at (-1: none). */
+  best = NaN;
+  bestEpoch = -1;
+  stoppedEpoch = -1;
+  private wait = 0;
+  private model: Module | null = null;
+  private bestState: StateDict | null = null;
+
+  constructor(options: EarlyStoppingOptions = {}) {
+    const where = 'EarlyStopping';
+    checkOptions(where, options, ['monitor', 'patience', 'minDelta', 'mode', 'restoreBestWeights']);
+    const { monitor, max } = checkMonitor(where, options.monitor, options.mode);
+    const patience = options.patience ?? 0;
+    if (typeof patience !== 'number' || !Number.isSafeInteger(patience) || patience < 0)
+      throw new RangeError(`${where}: patience: expected a non-negative integer, got ${describe(patience)}`);
+    const minDelta = options.minDelta ?? 0;
+    if (typeof minDelta !== 'number' || !(minDelta >= 0) || minDelta === Infinity)
+      throw new RangeError(`${where}: minDelta: expected a finite number ≥ 0, got ${describe(minDelta)}`);
+    this.monitor = monitor;
+    this.mode = max ? 'max' : 'min';
+    this.patience = patience;
+    this.minDelta = minDelta;
+    this.restoreBestWeights = checkBool(where, 'restoreBestWeights', options.restoreBestWeights ?? false);
+  }
+
+  onTrainBegin(model: Module, info: TrainInfo): void {
+    checkLogsHold('EarlyStopping', this.monitor, info);
+    this.model = model;
+    this.best = this.mode === 'max' ? -Infinity : Infinity;
+    this.bestEpoch = this.stoppedEpoch = -1;
+    this.wait = 0;
+    this.bestState = null;
+  }
+
+  onEpochEnd(logs: EpochLogs): boolean {
+    const current = logs[this.monitor] as number;
+    // Keras 3's rule: an improvement beats the best by more than minDelta; the first epoch always does
+    // see: https://github.com/keras-team/keras/blob/master/keras/src/callbacks/early_stopping.py
+    const better = this.mode === 'max' ? current - this.minDelta > this.best : current + this.minDelta < this.best;
+    this.wait++;
+    if (better) {
+      this.best = current;
+      this.bestEpoch = logs.epoch;
+      if (this.restoreBestWeights) this.bestState = this.model!.stateDict();
+      this.wait = 0;
+      return false;
+    }
+    if (this.wait >= this.patience) {
+      this.stoppedEpoch = logs.epoch;
+      return true;
+    }
+    return false;
+  }
+
+  onTrainEnd(): void {
+    if (this.restoreBestWeights && this.bestState !== null) this.model!.loadStateDict(this.bestState);
+    this.bestState = null;
+    this.model = null;
+  }
+}
+
+export interface ModelCheckpointOptions {
+  /** Default 'valLoss'. */
+  monitor?: Monitor;
+  /** Default 'auto': 'max' for accuracies, 'min' for losses. */
+  mode?: 'min' | 'max' | 'auto';
+  /** Save only when the monitored value improves (default), or after every epoch. */
+  saveBestOnly?: boolean;
+  /** Receives the model as safetensors bytes (saveSafetensors) and the epoch; writes them where it likes. */
+  onSave: (bytes: Uint8Array, epoch: number) => void | Promise<void>;
+}
+
+/** Hands the model's safetensors bytes to `onSave` after each epoch whose monitored value improved. */
+export class ModelCheckpoint implements Callback {
+  readonly monitor: Monitor;
+  readonly mode: 'min' | 'max';
+  readonly saveBestOnly: boolean;
+  best = NaN;
+  private readonly onSave: ModelCheckpointOptions['onSave'];
+  private model: Module | null = null;
+
+  constructor(options: ModelCheckpointOptions) {
+    const where = 'ModelCheckpoint';
+    checkOptions(where, options, ['monitor', 'mode', 'saveBestOnly', 'onSave']);
+    const { monitor, max } = checkMonitor(where, options.monitor, options.mode);
+    if (typeof options.onSave !== 'function')
+      throw new TypeError(`${where}: onSave: expected a function (bytes, epoch) => void, got ${describe(options.onSave)}`);
+    this.saveBestOnly = checkBool(where, 'saveBestOnly', options.saveBestOnly ?? true);
+    this.monitor = monitor;
+    this.mode = max ? 'max' : 'min';
+    this.onSave = options.onSave;
+  }
+
+  onTrainBegin(model: Module, info: TrainInfo): void {
+    if (this.saveBestOnly) checkLogsHold('ModelCheckpoint', this.monitor, info);
+    this.model = model;
+    this.best = this.mode === 'max' ? -Infinity : Infinity;
+  }
+
+  async onEpochEnd(logs: EpochLogs): Promise<void> {
+    const current = logs[this.monitor] as number;
+    const better = this.mode === 'max' ? current > this.best : current < this.best;
+    if (better) this.best = current;
+    if (better || !this.saveBestOnly) await this.onSave(saveSafetensors(this.model!), logs.epoch);
+  }
+
+  onTrainEnd(): void {
+    this.model = null;
+  }
+}
+
+const OBJECT_KEYS: readonly string[] = CALLBACK_HOOKS;
+
+/** fit's `callbacks`: one object of hooks, or an array of callback objects; returned as a list. */
+export function checkCallbacks(where: string, v: unknown): Callback[] {
+  if (v === undefined) return [];
+  if (Array.isArray(v)) {
+    v.forEach((cb, i) => {
+      if (cb === null || typeof cb !== 'object')
+        throw new TypeError(
+          `${where}: callbacks[${i}]: expected a callback object (EarlyStopping, ModelCheckpoint, { onEpochEnd, … }), got ${describe(cb)}`,
+        );
+      checkHooks(`${where}: callbacks[${i}]`, cb);
+    });
+    return [...(v as Callback[])];
+  }
+  if (v === null || typeof v !== 'object')
+    throw new TypeError(
+      `${where}: callbacks: expected an object { onBatchEnd?, onEpochEnd? } or an array of callbacks, got ${describe(v)}`,
+    );
+  for (const key of Object.keys(v)) {
+    if (!OBJECT_KEYS.includes(key))
+      throw new TypeError(`${where}: callbacks: unknown callback '${key}' (expected one of ${OBJECT_KEYS.join(', ')})`);
+  }
+  checkHooks(`${where}: callbacks`, v);
+  return [v as Callback];
+}
+
+function checkHooks(prefix: string, cb: object): void {
+  for (const hook of CALLBACK_HOOKS) {
+    const f = (cb as Record<string, unknown>)[hook];
+    if (f !== undefined && typeof f !== 'function') throw new TypeError(`${prefix}.${hook}: expected a function, got ${describe(f)}`);
+  }
+}
+
+/** Calls `hook` of every callback in turn; true when any asks to stop. */
+export async function callHooks<K extends 'onBatchEnd' | 'onEpochEnd'>(
+  callbacks: readonly Callback[],
+  hook: K,
+  logs: Parameters<NonNullable<Callback[K]>>[0],
+): Promise<boolean> {
+  let stop = false;
+  for (const cb of callbacks) {
+    const f = cb[hook] as ((logs: unknown) => unknown) | undefined;
+    if (f !== undefined && (await f.call(cb, logs)) === true) stop = true;
+  }
+  return stop;
+}
