@@ -41,6 +41,7 @@ export {
   type BatchLogs,
   type ProgressDisplay,
   type ProgressBar,
+  type ProgressInfo,
 } from './train/fit';
 export {
   EarlyStopping,

@@ -1,6 +1,7 @@
 // fit()'s validationSplit, its Keras-like callbacks (EarlyStopping, ModelCheckpoint) and its
 // per-epoch lines, each against a reference computed apart from it.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { streamProgress } from '../src/train/progress_node';
 import {
   init,
   Generator,
@@ -14,6 +15,8 @@ import {
   ModelCheckpoint,
   fit,
   loadSafetensors,
+  setProgressDisplay,
+  type ProgressInfo,
   type Callback,
   type Dataset,
   type EpochLogs,
@@ -290,6 +293,117 @@ describe('fit: callbacks', () => {
       );
     }
     expect(state(m)).toEqual(before);
+    m.dispose();
+  });
+});
+
+/** The line Keras would print for `l`, but for the time, which the pattern leaves open. */
+function linePattern(l: EpochLogs, epochs: number): RegExp {
+  const f = (v: number) => v.toFixed(4).replace('.', '\\.');
+  let re = `^Epoch ${l.epoch + 1}/${epochs} - \\d+\\.\\ds - loss: ${f(l.loss)} - accuracy: ${f(l.accuracy)}`;
+  if (l.valLoss !== undefined) re += ` - valLoss: ${f(l.valLoss)} - valAccuracy: ${f(l.valAccuracy!)}`;
+  return new RegExp(`${re}$`);
+}
+
+describe('fit: verbose and the per-epoch lines', () => {
+  beforeAll(async () => {
+    await init({ backend: 'wasm' });
+  });
+  afterEach(() => setProgressDisplay(null));
+
+  /** Registers a fake display; returns what fit asked of it and the lines it was given. */
+  function capture(): { calls: [number, ProgressInfo][]; lines: string[]; updates: number[]; stops: number[] } {
+    const got = { calls: [] as [number, ProgressInfo][], lines: [] as string[], updates: [] as number[], stops: [] as number[] };
+    setProgressDisplay((total, info) => {
+      got.calls.push([total, info]);
+      return {
+        update: (step) => void got.updates.push(step),
+        log: (line) => void got.lines.push(line),
+        stop: () => void got.stops.push(1),
+      };
+    });
+    return got;
+  }
+
+  it('prints one Keras-like line per epoch with the epoch logs, a bar asked for only at verbose 1', async () => {
+    for (const verbose of [undefined, 1, 2] as const) {
+      const got = capture();
+      const m = model();
+      const logs = await fit(m, data(20), {
+        epochs: 3,
+        batchSize: 4,
+        optimizer: new SGD(m.parameters(), { lr: 0.1 }),
+        validationSplit: 0.2,
+        verbose,
+      });
+      expect(got.calls).toEqual([[12, { epochs: 3, bar: verbose !== 2 }]]); // 16 training samples: 4 steps × 3 epochs
+      expect(got.updates).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+      expect(got.lines.length).toBe(3);
+      got.lines.forEach((line, i) => expect(line).toMatch(linePattern(logs[i], 3)));
+      expect(got.lines[0]).toContain(' - valLoss: ');
+      expect(got.stops).toEqual([1]);
+      m.dispose();
+    }
+  });
+
+  it('shows nothing at verbose 0 or with progress: false; rejects a bad verbose before training', async () => {
+    const got = capture();
+    const m = model(),
+      opt = new SGD(m.parameters(), { lr: 0.1 });
+    await fit(m, data(8), { epochs: 1, batchSize: 4, optimizer: opt, verbose: 0 });
+    await fit(m, data(8), { epochs: 1, batchSize: 4, optimizer: opt, progress: false });
+    await fit(m, data(8), { epochs: 1, batchSize: 4, optimizer: opt, progress: false, verbose: 0 });
+    expect(got.calls).toEqual([]);
+    const before = state(m);
+    const bad: [object, RegExp][] = [
+      [{ verbose: 3 }, /^fit: verbose: expected 0, 1 or 2, got number 3$/],
+      [{ verbose: '1' }, /^fit: verbose: expected 0, 1 or 2, got '1'$/],
+      [{ verbose: 2, progress: false }, /^fit: verbose: 2 contradicts progress: false/],
+    ];
+    for (const [extra, message] of bad) {
+      await expect(fit(m, data(8), { epochs: 1, batchSize: 4, optimizer: opt, ...extra })).rejects.toThrow(message);
+    }
+    expect(state(m)).toEqual(before);
+    expect(got.calls).toEqual([]);
+    m.dispose();
+  });
+
+  it('on a stream that is not a TTY, writes the lines alone as plain text', async () => {
+    let out = '';
+    setProgressDisplay(streamProgress({ isTTY: false, write: (t: string) => (out += t) }));
+    const m = model();
+    const logs = await fit(m, data(16), { epochs: 2, batchSize: 4, optimizer: new SGD(m.parameters(), { lr: 0.1 }) });
+    const lines = out.split('\n');
+    expect(lines.length).toBe(3);
+    expect(lines[2]).toBe('');
+    lines.slice(0, 2).forEach((line, i) => expect(line).toMatch(linePattern(logs[i], 2)));
+    expect(out).not.toMatch(/\x1b/);
+    m.dispose();
+  });
+
+  it('on a TTY, draws a live bar within each epoch and leaves the lines when it clears', async () => {
+    let out = '';
+    const tty = { isTTY: true, columns: 120, write: (t: string) => ((out += t), true) };
+    setProgressDisplay(streamProgress(tty));
+    const m = model();
+    const logs = await fit(m, data(16), { epochs: 2, batchSize: 4, optimizer: new SGD(m.parameters(), { lr: 0.1 }) });
+    expect(out).toMatch(/\x1b\[/); // cursor moves and line clears: a live bar
+    expect(out).toContain('/8 steps | loss ');
+    // what the terminal shows: each row from its last return to column 1, without escape codes
+    const plain = out.split('\n').map((l) =>
+      l
+        .split('\x1b[1G')
+        .pop()!
+        .replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, ''),
+    );
+    const lines = plain.filter((l) => l.startsWith('Epoch '));
+    expect(lines.length).toBe(2);
+    lines.forEach((line, i) => expect(line).toMatch(linePattern(logs[i], 2)));
+    expect(out.endsWith(`${lines[1]}\n`)).toBe(true); // the bar cleared itself before the last line
+    // verbose 2 on a TTY: the lines alone
+    out = '';
+    const logs2 = await fit(m, data(16), { epochs: 1, batchSize: 4, optimizer: new SGD(m.parameters(), { lr: 0.1 }), verbose: 2 });
+    expect(out).toMatch(new RegExp(linePattern(logs2[0], 1).source.replace('$', '\\n$')));
     m.dispose();
   });
 });

@@ -8,6 +8,9 @@ import { Optimizer } from '../optim/optimizers';
 import { Generator } from '../random';
 import { checkOptions, describe } from '../validate';
 import { callHooks, checkCallbacks, type Callback } from './callbacks';
+import { checkVerbose, epochLine, registeredDisplay } from './progress';
+
+export { setProgressDisplay, type ProgressDisplay, type ProgressBar, type ProgressInfo } from './progress';
 
 /** Samples stored flat: x holds n samples of `shape`, y one integer label per sample. */
 export interface Dataset {
@@ -43,8 +46,10 @@ export interface FitOptions {
   validationSplit?: number;
   /** Drop a last batch smaller than batchSize (BatchNorm cannot train on one sample). Default true. */
   dropLast?: boolean;
-  /** 'auto': a progress bar when stdout is a Node TTY; false: none. */
+  /** 'auto': the registered display (in Node, a bar and lines on stdout); false: none (as verbose 0). */
   progress?: 'auto' | false;
+  /** 0: silent; 1 (default): a live bar (on a terminal) and a line per epoch; 2: the lines only. */
+  verbose?: 0 | 1 | 2;
   /** One object of hooks, or an array of callback objects (EarlyStopping, ModelCheckpoint, your own). */
   callbacks?:
     | {
@@ -69,6 +74,7 @@ const FIT_KEYS = [
   'validationSplit',
   'dropLast',
   'progress',
+  'verbose',
   'callbacks',
 ];
 
@@ -80,24 +86,6 @@ export interface EvaluateOptions {
 /** Options of predict(). */
 export interface PredictOptions {
   batchSize?: number;
-}
-
-/** A progress display for fit(): made once per call with the total step count, or null for none. */
-export type ProgressDisplay = (total: number) => Promise<ProgressBar | null> | ProgressBar | null;
-export interface ProgressBar {
-  update(step: number, values: { loss: string; acc: string; speed: string }): void;
-  stop(): void;
-}
-let progressDisplay: ProgressDisplay | null = null;
-
-/**
- * Registers the display fit() shows when `progress` is 'auto' (the node entry registers a terminal
- * bar; the other entries none, so no Node-only package enters a browser bundle). null removes it.
- */
-export function setProgressDisplay(display: ProgressDisplay | null): void {
-  if (display !== null && typeof display !== 'function')
-    throw new TypeError(`setProgressDisplay: display: expected a function or null, got ${describe(display)}`);
-  progressDisplay = display;
 }
 
 function checkModel(where: string, model: unknown): Module {
@@ -240,9 +228,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   const seed = options.seed ?? 0;
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed))
     throw new TypeError(`${where}: seed: expected an integer, got ${describe(seed)}`);
-  const progress = options.progress ?? 'auto';
-  if (progress !== 'auto' && progress !== false)
-    throw new TypeError(`${where}: progress: expected 'auto' or false, got ${describe(progress)}`);
+  const verbose = checkVerbose(where, options.verbose, options.progress ?? 'auto');
   const callbacks = checkCallbacks(where, options.callbacks);
   let validation = options.validation;
   if (validation !== undefined) checkData(where, 'validation', validation);
@@ -261,7 +247,8 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   for (const cb of callbacks) await cb.onTrainBegin?.(model, { epochs, validation: validation !== undefined });
   const gen = new Generator(seed);
   const perEpoch = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
-  const bar = progress === 'auto' && progressDisplay !== null ? await progressDisplay(perEpoch * epochs) : null;
+  const display = registeredDisplay();
+  const bar = verbose > 0 && display !== null ? await display(perEpoch * epochs, { epochs, bar: verbose === 1 }) : null;
   const logs: EpochLogs[] = [];
   const order = Int32Array.from({ length: n }, (_, i) => i);
   const started = Date.now();
@@ -269,6 +256,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   let stopped = false;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
+      const epochStarted = Date.now();
       if (shuffle) {
         for (let i = n - 1; i > 0; i--) {
           const j = gen.below(i + 1);
@@ -320,6 +308,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         entry.valAccuracy = v.accuracy;
       }
       logs.push(entry);
+      bar?.log?.(epochLine(entry, epochs, (Date.now() - epochStarted) / 1000));
       if (stopped || (await callHooks(callbacks, 'onEpochEnd', entry))) break;
     }
   } finally {

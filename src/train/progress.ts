@@ -1,0 +1,57 @@
+// fit()'s progress output: the display the node entry registers (a live bar on a terminal), the
+// verbosity option and the Keras-like line printed at the end of each epoch.
+// see: https://keras.io/api/models/model_training_apis/ (fit's verbose: 0 silent, 1 bar, 2 one line per epoch)
+import { describe } from '../validate';
+import type { EpochLogs } from './fit';
+
+/** What fit() asks of a display: its epoch count, and whether a live bar is wanted (verbose 1) or only lines (2). */
+export interface ProgressInfo {
+  epochs: number;
+  bar: boolean;
+}
+
+/** A progress display for fit(): made once per call with the total step count, or null for none. */
+export type ProgressDisplay = (total: number, info: ProgressInfo) => Promise<ProgressBar | null> | ProgressBar | null;
+export interface ProgressBar {
+  update(step: number, values: { loss: string; acc: string; speed: string }): void;
+  /** Prints the epoch's line (a live bar makes room for it first). */
+  log?(line: string): void;
+  stop(): void;
+}
+let progressDisplay: ProgressDisplay | null = null;
+
+/**
+ * Registers the display fit() shows when `progress` is 'auto' (the node entry registers a terminal
+ * bar; the other entries none, so no Node-only package enters a browser bundle). null removes it.
+ */
+export function setProgressDisplay(display: ProgressDisplay | null): void {
+  if (display !== null && typeof display !== 'function')
+    throw new TypeError(`setProgressDisplay: display: expected a function or null, got ${describe(display)}`);
+  progressDisplay = display;
+}
+
+export function registeredDisplay(): ProgressDisplay | null {
+  return progressDisplay;
+}
+
+/** fit's verbosity: `verbose` (default 1), with `progress: false` meaning 0. */
+export function checkVerbose(where: string, verbose: unknown, progress: unknown): 0 | 1 | 2 {
+  if (progress !== 'auto' && progress !== false)
+    throw new TypeError(`${where}: progress: expected 'auto' or false, got ${describe(progress)}`);
+  if (verbose !== undefined && verbose !== 0 && verbose !== 1 && verbose !== 2)
+    throw new TypeError(`${where}: verbose: expected 0, 1 or 2, got ${describe(verbose)}`);
+  if (progress === false) {
+    if (verbose !== undefined && verbose !== 0)
+      throw new TypeError(`${where}: verbose: ${verbose} contradicts progress: false (which means verbose 0)`);
+    return 0;
+  }
+  return verbose ?? 1;
+}
+
+/** `Epoch 3/10 - 1.2s - loss: 0.1234 - accuracy: 0.9650 - valLoss: 0.2345 - valAccuracy: 0.9400` */
+export function epochLine(logs: EpochLogs, epochs: number, seconds: number): string {
+  let line = `Epoch ${logs.epoch + 1}/${epochs} - ${seconds.toFixed(1)}s - loss: ${logs.loss.toFixed(4)} - accuracy: ${logs.accuracy.toFixed(4)}`;
+  if (logs.valLoss !== undefined) line += ` - valLoss: ${logs.valLoss.toFixed(4)}`;
+  if (logs.valAccuracy !== undefined) line += ` - valAccuracy: ${logs.valAccuracy.toFixed(4)}`;
+  return line;
+}
