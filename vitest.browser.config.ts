@@ -22,6 +22,7 @@ export default defineConfig({
       'test/kernel_interface.test.ts', // reads src/runtime/types.ts and assembly/index.ts through node:fs
       'test/package.test.ts', // npm pack + install, child Node processes per export condition
       'test/runtimes.test.ts',
+      'test/jsdoc.test.ts', // reads build/types with the TypeScript compiler through node:fs
       'test/types.test.ts', // compiles the built .d.ts files with the TypeScript compiler, temp files // Node 20/22/24, Deno, Bun and workerd as child processes
       'test/safetensors.test.ts', // binary fixtures via node:fs, process.memoryUsage(), writes files
     ],

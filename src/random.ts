@@ -4,6 +4,7 @@
 // see: Blackman & Vigna, https://prng.di.unimi.it/xoshiro128starstar.c; splitmix32 for seeding
 import { describe } from './validate';
 
+/** A seeded random generator (xoshiro128**), PyTorch's torch.Generator: same seed, same numbers in every runtime. */
 export class Generator {
   #s = new Uint32Array(4);
 

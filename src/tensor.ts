@@ -22,8 +22,11 @@ const HOOKS = {
   addInto: (dst: Tensor, src: Tensor) => ew.binary('add', dst.ptr, src.ptr, dst.ptr, 1, dst.size),
 };
 
+/** An n-dimensional f32 array in the active backend's memory, with autograd (PyTorch's torch.Tensor); free it with dispose() or `using`. */
 export class Tensor {
+  /** Size of each dimension, outermost first (row-major, contiguous). */
   readonly shape: readonly number[];
+  /** Number of elements: the product of shape (1 for a scalar). */
   readonly size: number;
   #rt: Runtime;
   #ptr: number;
@@ -66,6 +69,7 @@ export class Tensor {
     return t;
   }
 
+  /** True once dispose() has freed the memory; reading or computing with it then throws. */
   get disposed(): boolean {
     return this.#ptr === 0;
   }
@@ -168,6 +172,7 @@ export class Tensor {
     this.#ptr = 0;
   }
 
+  /** Same as dispose(), for `using t = …` (explicit resource management). */
   [disposeSymbol](): void {
     this.dispose();
   }

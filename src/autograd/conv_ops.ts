@@ -23,10 +23,13 @@ import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { checkInput2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from '../nn/conv';
 
+/** Options of F.conv2d (PyTorch's F.conv2d keyword arguments, groups = dilation = 1). */
 export interface Conv2dFunctionalOptions {
+  /** Step of the kernel, in pixels: one for both axes or [h, w]. Default 1. */
   stride?: Size2;
   /** Zeros added on each side, or 'same' (stride 1, odd kernel: the output keeps the input's size). */
   padding?: Size2 | 'same';
+  /** Memory layout of input and output: 'NCHW' (PyTorch's, default) or 'NHWC' (channels last). */
   layout?: Conv2dLayout;
 }
 
@@ -218,10 +221,13 @@ function backwardNHWC(
   }
 }
 
+/** Options of F.maxPool2d and F.avgPool2d. */
 export interface Pool2dFunctionalOptions {
   /** Default: the kernel size. */
   stride?: Size2;
+  /** Implicit padding on each side, in pixels: left out of a max, counted as zeros in an average. Default 0. */
   padding?: Size2;
+  /** Memory layout of input and output: 'NCHW' (default) or 'NHWC'. */
   layout?: Conv2dLayout;
 }
 

@@ -9,6 +9,7 @@ import { around, softmax as softmaxKernel, softmaxBackward } from '../kernels/so
 import { softmaxCrossEntropy as softmaxCrossEntropyKernel } from '../kernels/loss';
 import { checkOptions, checkTensor, describe } from '../validate';
 
+/** How a loss reduces its per-element values: 'mean' (default), 'sum', or 'none' (one loss per element/row). */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 function axis(where: string, x: Tensor, dim: number): number {
@@ -52,6 +53,7 @@ function labelsOf(where: string, labels: unknown, n: number, classes: number, ig
   return Int32Array.from(l);
 }
 
+/** Options of F.nllLoss and NLLLoss (PyTorch's weight, ignore_index, reduction). */
 export interface NLLOptions {
   /** A weight per class (f32[C]); default 1 each. */
   weight?: Tensor | null;
@@ -125,6 +127,7 @@ function nll(
   });
 }
 
+/** Options of F.crossEntropy and CrossEntropyLoss: NLLOptions plus label smoothing (PyTorch's label_smoothing). */
 export interface CrossEntropyOptions extends NLLOptions {
   /** Weight s of the uniform distribution mixed into the target: (1 − s)·onehot + s/C (default 0). */
   labelSmoothing?: number;

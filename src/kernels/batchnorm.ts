@@ -2,6 +2,7 @@
 // src/js/batchnorm.ts): pick the channel-first or channels-last entry and manage the workspace.
 import { runtime } from '../runtime/index';
 
+/** Memory layout of a BatchNorm input: N batch, C channels, L/H/W/D spatial; channels first (PyTorch's) or last. */
 export type Layout = 'NC' | 'NCL' | 'NLC' | 'NCHW' | 'NHWC' | 'NCDHW' | 'NDHWC';
 export const LAYOUT_RANK: Record<Layout, number> = { NC: 2, NCL: 3, NLC: 3, NCHW: 4, NHWC: 4, NCDHW: 5, NDHWC: 5 };
 export const CHANNELS_LAST: Record<Layout, boolean> = {

@@ -46,20 +46,31 @@ export type BatchNormStateInput = {
 
 const OPTION_KEYS = ['eps', 'momentum', 'momentumConvention', 'affine', 'trackRunningStats', 'layout', 'activation'] as const;
 
+/** What BatchNorm1d, 2d and 3d share (PyTorch's _BatchNorm): per-channel normalization over the batch and every position. */
 abstract class BatchNorm extends Module {
+  /** Channels C, each with its own statistics, γ and β (PyTorch's num_features). */
   readonly numFeatures: number;
+  /** Added to the variance before the square root. */
   readonly eps: number;
   /** PyTorch-convention momentum (a Keras momentum is converted once, here). */
   readonly momentum: number | null;
+  /** Whether the layer has a learnable γ (weight) and β (bias). */
   readonly affine: boolean;
+  /** Whether running mean and variance are kept for eval (PyTorch's track_running_stats). */
   readonly trackRunningStats: boolean;
+  /** Memory layout of the input (channels first, PyTorch's, or last). */
   readonly layout: Layout;
   /** 'relu' when ReLU is fused after the normalization. */
   readonly activation: 'relu' | null;
+  /** γ, f32[C], initialised to 1; null when affine is false. */
   readonly weight: Parameter | null;
+  /** β, f32[C], initialised to 0; null when affine is false. */
   readonly bias: Parameter | null;
+  /** Running per-channel mean, f32[C] (PyTorch's running_mean); null without trackRunningStats. */
   readonly runningMean: Tensor | null;
+  /** Running per-channel unbiased variance, f32[C] (PyTorch's running_var); null without trackRunningStats. */
   readonly runningVar: Tensor | null;
+  /** Training batches seen (PyTorch's num_batches_tracked); sets the factor when momentum is null. */
   numBatchesTracked = 0;
   #stats: Stats;
   #input: Tensor | null = null;

@@ -28,11 +28,17 @@ export type Conv2dLayout = 'NCHW' | 'NHWC';
 /** A size for both spatial axes, or [height, width]. */
 export type Size2 = number | readonly [number, number];
 
+/** Options of a Conv2d layer (PyTorch's nn.Conv2d keyword arguments). */
 export interface Conv2dOptions {
+  /** Step of the kernel, in pixels: one for both axes or [h, w]. Default 1. */
   stride?: Size2;
+  /** Zeros added on each side, in pixels: one for both axes or [h, w]. Default 0. */
   padding?: Size2;
+  /** Learn a bias per output channel. Default true. */
   bias?: boolean;
+  /** Memory layout of input and output: 'NCHW' (PyTorch's, default) or 'NHWC' (channels last). */
   layout?: Conv2dLayout;
+  /** Generator for the initial weights (Kaiming uniform, as PyTorch); default the global one. */
   generator?: Generator;
 }
 
@@ -115,15 +121,24 @@ export function checkGradOutput(where: string, dy: unknown, shape: readonly numb
 /** Floats of im2col columns per NHWC chunk: bounds the buffer (and WASM memory, which never shrinks). */
 const CHUNK_FLOATS = 1 << 22;
 
+/** 2-D convolution (PyTorch's nn.Conv2d, groups = dilation = 1): y = x ⋆ weight + bias, over NCHW or NHWC input. */
 export class Conv2d extends Module {
   static readonly kind: string = 'Conv2d';
+  /** Channels of the input (C_in). */
   readonly inChannels: number;
+  /** Channels of the output (C_out), one filter each. */
   readonly outChannels: number;
+  /** Kernel height and width, in pixels. */
   readonly kernelSize: readonly [number, number];
+  /** Step of the kernel along height and width, in pixels. */
   readonly stride: readonly [number, number];
+  /** Zeros added on each side along height and width, in pixels. */
   readonly padding: readonly [number, number];
+  /** Memory layout of input and output: 'NCHW' or 'NHWC'. */
   readonly layout: Conv2dLayout;
+  /** The filters, f32 [C_out, C_in, kh, kw] (PyTorch's layout, whatever the input layout). */
   readonly weight: Parameter;
+  /** Bias per output channel, f32 [C_out]; null when options.bias is false. */
   readonly bias: Parameter | null;
   #input: Tensor | null = null;
   #geom: Geometry2d | null = null;

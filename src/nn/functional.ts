@@ -8,6 +8,7 @@ import { bnBackward, channelAxis, LAYOUT_RANK, type Layout } from '../kernels/ba
 import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit } from '../validate';
 
+/** Options of batchNorm and F.batchNorm (PyTorch's F.batch_norm keyword arguments). */
 export interface BatchNormFunctionalOptions {
   /** γ, f32[C]; omitted = 1. */
   weight?: Tensor | null;

@@ -79,7 +79,9 @@ export class Tanh extends Activation {
  */
 export class Dropout extends Module {
   static readonly kind: string = 'Dropout';
+  /** Probability of zeroing an element, in [0, 1]. */
   readonly p: number;
+  /** Where the masks come from. */
   readonly generator: Generator;
   #mask: Tensor | null = null;
 
@@ -196,6 +198,7 @@ function anyTraining(m: Module): boolean {
  */
 export class Sequential extends Module {
   static readonly kind: string = 'Sequential';
+  /** The layers in the order forward applies them. */
   readonly layers: readonly Module[];
   #outputs: Tensor[] = [];
 

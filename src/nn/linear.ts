@@ -9,16 +9,24 @@ import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
 import { Allocations, checkLayerSize, Module } from './module';
 
+/** Options of a Linear layer. */
 export interface LinearOptions {
+  /** Learn an additive bias per output feature. Default true. */
   bias?: boolean;
+  /** Generator for the initial weight and bias (Kaiming uniform, as PyTorch); default the global one. */
   generator?: Generator;
 }
 
+/** Fully connected layer y = x·weightᵀ + bias over input [N, inFeatures] (PyTorch's nn.Linear). */
 export class Linear extends Module {
   static readonly kind: string = 'Linear';
+  /** Features per input row. */
   readonly inFeatures: number;
+  /** Features per output row. */
   readonly outFeatures: number;
+  /** f32 [outFeatures, inFeatures], PyTorch's layout. */
   readonly weight: Parameter;
+  /** f32 [outFeatures]; null when options.bias is false. */
   readonly bias: Parameter | null;
   #input: Tensor | null = null;
 

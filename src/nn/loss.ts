@@ -6,6 +6,7 @@ import type { Reduction } from '../autograd/losses';
 import { mseLoss, softmaxCrossEntropy } from '../kernels/loss';
 import { checkOptions, checkTensor, checkUnit, describe, kindOf } from '../validate';
 
+/** What the loss modules share: forward returns the loss, backward the gradient of the last forward. */
 abstract class Loss {
   /** The public class name that error messages start with (minifiers rename classes, not strings). */
   static readonly kind: string = 'Loss';
@@ -57,9 +58,13 @@ abstract class Loss {
 /** Softmax cross-entropy over logits [N, C] with integer labels, mean over N, optional label smoothing. */
 export class CrossEntropyLoss extends Loss {
   static readonly kind: string = 'CrossEntropyLoss';
+  /** Weight s of the uniform distribution mixed into the target, in [0, 1] (PyTorch's label_smoothing). Default 0. */
   readonly labelSmoothing: number;
+  /** A weight per class, f32[C] (yours to free); null = 1 each. */
   readonly weight: Tensor | null;
+  /** Rows whose label is this index add nothing; undefined = F.crossEntropy's default (−100). */
   readonly ignoreIndex: number | undefined;
+  /** 'mean' (default; weighted over the rows not ignored) or 'sum' over the batch. */
   readonly reduction: 'mean' | 'sum';
 
   /** `weight` (f32[C], yours to free), `ignoreIndex` and `reduction: 'sum'` go through F.crossEntropy. */
@@ -140,6 +145,7 @@ function checkReduction(where: string, r: unknown): 'mean' | 'sum' {
 
 /** A loss between an input and a target of its shape, computed by an F function. */
 abstract class PairLoss extends Loss {
+  /** 'mean' (default) or 'sum' over every element. */
   readonly reduction: 'mean' | 'sum';
   constructor(options: { reduction?: 'mean' | 'sum' }, keys: readonly string[] = []) {
     super();
@@ -174,6 +180,7 @@ export class L1Loss extends PairLoss {
 /** Huber loss with β: ½d²/β where |d| < β, else |d| − ½β (PyTorch's SmoothL1Loss). */
 export class SmoothL1Loss extends PairLoss {
   static readonly kind: string = 'SmoothL1Loss';
+  /** Where the loss turns from quadratic to linear, in |input − target| units; 0 = L1. Default 1. */
   readonly beta: number;
   constructor(options: { reduction?: 'mean' | 'sum'; beta?: number } = {}) {
     super(options, ['beta']);
@@ -189,6 +196,7 @@ export class SmoothL1Loss extends PairLoss {
 /** Huber loss with δ: ½d² where |d| < δ, else δ(|d| − ½δ). */
 export class HuberLoss extends PairLoss {
   static readonly kind: string = 'HuberLoss';
+  /** Where the loss turns from quadratic to linear, in |input − target| units (> 0). Default 1. */
   readonly delta: number;
   constructor(options: { reduction?: 'mean' | 'sum'; delta?: number } = {}) {
     super(options, ['delta']);
@@ -226,8 +234,11 @@ export class BCEWithLogitsLoss extends PairLoss {
 /** Negative log-likelihood of log-probabilities [N, C] (e.g. from F.logSoftmax) against class indices. */
 export class NLLLoss extends Loss {
   static readonly kind: string = 'NLLLoss';
+  /** A weight per class, f32[C] (yours to free); null = 1 each. */
   readonly weight: Tensor | null;
+  /** Rows whose target is this index add nothing (PyTorch's ignore_index). Default −100. */
   readonly ignoreIndex: number;
+  /** 'mean' (default; weighted over the rows not ignored) or 'sum' over the batch. */
   readonly reduction: 'mean' | 'sum';
   constructor(options: { weight?: Tensor | null; ignoreIndex?: number; reduction?: 'mean' | 'sum' } = {}) {
     super();

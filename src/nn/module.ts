@@ -8,8 +8,10 @@ import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../valid
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
 export type StateEntry = { name: string; tensor: Tensor } | { name: string; count: () => number; setCount: (v: number) => void };
 
+/** A module's state as stateDict() returns it: PyTorch's dotted names to f32 tensors (flat) and counters. */
 export type StateDict = Record<string, Float32Array | number>;
 type Values = Float32Array | Float64Array | readonly number[];
+/** What loadStateDict() takes: the same names, values as Float32Array, Float64Array, number[], or a number/bigint counter. */
 export type StateDictInput = Record<string, Values | number | bigint>;
 
 /** WebAssembly's 32-bit memory holds 4 GiB in all; a layer's own memory must fit in it (every backend keeps that cap). */
@@ -61,9 +63,14 @@ export function saveBuffers(m: Module): () => void {
   return () => restores.forEach((r) => r());
 }
 
+/**
+ * The base of every layer (PyTorch's nn.Module): parameters and sub-modules found from its fields,
+ * stateDict, train/eval, forward/backward.
+ */
 export abstract class Module {
   /** The public class name that error messages start with (minifiers rename classes, not strings). */
   static readonly kind: string = 'Module';
+  /** True in training mode (batch statistics, dropout on); false after eval(). */
   training = true;
 
   /** This layer's public name for error messages (see `Module.kind`). */

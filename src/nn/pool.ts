@@ -12,10 +12,13 @@ import { checkOneOf, checkOptions, kindOf } from '../validate';
 import { checkGradOutput, checkInput2d, checkShape2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from './conv';
 import { Module } from './module';
 
+/** Options of MaxPool2d and AvgPool2d. */
 export interface Pool2dOptions {
   /** Default: the kernel size. */
   stride?: Size2;
+  /** Implicit padding on each side, in pixels: left out of a max, counted as zeros in an average. Default 0. */
   padding?: Size2;
+  /** Memory layout of input and output: 'NCHW' (default) or 'NHWC'. */
   layout?: Conv2dLayout;
 }
 
@@ -29,10 +32,15 @@ interface Planes {
   ow: number;
 }
 
+/** What MaxPool2d and AvgPool2d share: a window of kernelSize sliding by stride over the padded input. */
 abstract class Pool2d extends Module {
+  /** Window height and width, in pixels. */
   readonly kernelSize: readonly [number, number];
+  /** Step of the window along height and width, in pixels (default the kernel size). */
   readonly stride: readonly [number, number];
+  /** Implicit padding on each side along height and width, in pixels. */
   readonly padding: readonly [number, number];
+  /** Memory layout of input and output: 'NCHW' or 'NHWC'. */
   readonly layout: Conv2dLayout;
   /** Input shape and sizes of the last forward. */
   protected saved: { shape: readonly number[]; out: readonly number[]; p: Planes; win: Window } | null = null;

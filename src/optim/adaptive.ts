@@ -22,22 +22,34 @@ function states(params: readonly Parameter[], count: number, fill = 0): Tensor[]
   return made;
 }
 
+/** Options of RMSprop (PyTorch's torch.optim.RMSprop keyword arguments). */
 export interface RMSpropOptions {
+  /** Learning rate. Default 1e-2. */
   lr?: number;
+  /** Smoothing constant of the running average of squared gradients, in [0, 1]. Default 0.99. */
   alpha?: number;
+  /** Added to the denominator for stability. Default 1e-8. */
   eps?: number;
+  /** L2 penalty added to the gradient (PyTorch's weight_decay). Default 0. */
   weightDecay?: number;
+  /** Momentum factor ≥ 0. Default 0. */
   momentum?: number;
+  /** Divide by an estimate of the gradient's variance (its running mean subtracted) instead of its second moment. Default false. */
   centered?: boolean;
 }
 
 /** RMSprop (Hinton's lecture 6e): steps scaled by a running RMS of the gradient; optionally centered, with momentum. */
 export class RMSprop extends Optimizer {
   static readonly kind: string = 'RMSprop';
+  /** Smoothing constant of the squared-gradient average. */
   readonly alpha: number;
+  /** Added to the denominator for stability. */
   readonly eps: number;
+  /** L2 penalty added to the gradient. */
   readonly weightDecay: number;
+  /** Momentum factor. */
   readonly momentum: number;
+  /** Centred variant on or off. */
   readonly centered: boolean;
   #state: Tensor[][];
 
@@ -90,19 +102,28 @@ export class RMSprop extends Optimizer {
   }
 }
 
+/** Options of Adagrad (PyTorch's torch.optim.Adagrad keyword arguments). */
 export interface AdagradOptions {
+  /** Learning rate. Default 1e-2. */
   lr?: number;
+  /** Learning-rate decay: step t uses lr / (1 + (t − 1)·lrDecay) (PyTorch's lr_decay). Default 0. */
   lrDecay?: number;
+  /** L2 penalty added to the gradient (PyTorch's weight_decay). Default 0. */
   weightDecay?: number;
+  /** Starting value of the sum of squared gradients (PyTorch's initial_accumulator_value). Default 0. */
   initialAccumulatorValue?: number;
+  /** Added to the denominator for stability. Default 1e-10. */
   eps?: number;
 }
 
 /** Adagrad (Duchi et al. 2011): steps scaled by the root of the sum of all squared gradients so far. */
 export class Adagrad extends Optimizer {
   static readonly kind: string = 'Adagrad';
+  /** Learning-rate decay per step (PyTorch's lr_decay). */
   readonly lrDecay: number;
+  /** L2 penalty added to the gradient. */
   readonly weightDecay: number;
+  /** Added to the denominator for stability. */
   readonly eps: number;
   #sum: Tensor[];
 
@@ -132,18 +153,26 @@ export class Adagrad extends Optimizer {
   }
 }
 
+/** Options of Adadelta (PyTorch's torch.optim.Adadelta keyword arguments). */
 export interface AdadeltaOptions {
+  /** Coefficient that scales the update. Default 1. */
   lr?: number;
+  /** Decay of the running averages of squared gradients and updates, in [0, 1]. Default 0.9. */
   rho?: number;
+  /** Added inside the square roots for stability. Default 1e-6. */
   eps?: number;
+  /** L2 penalty added to the gradient (PyTorch's weight_decay). Default 0. */
   weightDecay?: number;
 }
 
 /** Adadelta (Zeiler 2012): steps sized by the running RMS of past updates over that of the gradient. */
 export class Adadelta extends Optimizer {
   static readonly kind: string = 'Adadelta';
+  /** Decay of the running averages. */
   readonly rho: number;
+  /** Added inside the square roots for stability. */
   readonly eps: number;
+  /** L2 penalty added to the gradient. */
   readonly weightDecay: number;
   #state: Tensor[][];
 

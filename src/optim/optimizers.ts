@@ -46,11 +46,13 @@ export interface OptimizerState {
   state: Record<number, Record<string, Float32Array>>;
 }
 
+/** The base of every optimizer (PyTorch's torch.optim.Optimizer): parameter groups, zeroGrad, step, stateDict. */
 export abstract class Optimizer {
   /** The public class name that error messages start with (minifiers rename classes, not strings). */
   static readonly kind: string = 'Optimizer';
   /** Every parameter, in group order. */
   readonly params: readonly Parameter[];
+  /** The parameter groups with their learning rate and weight decay (PyTorch's param_groups). */
   readonly paramGroups: readonly GroupState[];
   /** Steps taken. */
   steps = 0;
@@ -186,20 +188,30 @@ export abstract class Optimizer {
   }
 }
 
+/** Options of SGD (PyTorch's torch.optim.SGD keyword arguments). */
 export interface SGDOptions {
+  /** Learning rate (required, as in PyTorch). */
   lr: number;
+  /** Momentum factor μ ≥ 0. Default 0 (plain SGD). */
   momentum?: number;
+  /** Dampening τ of the momentum, in [0, 1]. Default 0. */
   dampening?: number;
+  /** L2 penalty added to the gradient (PyTorch's weight_decay). Default 0. */
   weightDecay?: number;
+  /** Nesterov momentum. Default false. */
   nesterov?: boolean;
 }
 
 /** Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay. */
 export class SGD extends Optimizer {
   static readonly kind: string = 'SGD';
+  /** Momentum factor μ. */
   readonly momentum: number;
+  /** Dampening τ of the momentum. */
   readonly dampening: number;
+  /** L2 penalty added to the gradient (PyTorch's weight_decay). */
   readonly weightDecay: number;
+  /** Nesterov momentum on or off. */
   readonly nesterov: boolean;
   #buffers: Tensor[];
 
@@ -242,18 +254,26 @@ export class SGD extends Optimizer {
   }
 }
 
+/** Options of Adam and AdamW (PyTorch's keyword arguments). */
 export interface AdamOptions {
+  /** Learning rate. Default 1e-3. */
   lr?: number;
+  /** Decay rates (β1, β2) of the first and second moment estimates. Default [0.9, 0.999]. */
   betas?: [number, number];
+  /** Added to the denominator √v̂ for stability. Default 1e-8. */
   eps?: number;
+  /** Weight decay: an L2 term in the gradient for Adam (default 0), decoupled for AdamW (default 0.01). */
   weightDecay?: number;
 }
 
 /** Adam; weight decay added to the gradient (L2). */
 export class Adam extends Optimizer {
   static readonly kind: string = 'Adam';
+  /** Decay rates (β1, β2) of the moment estimates. */
   readonly betas: [number, number];
+  /** Added to the denominator √v̂ for stability. */
   readonly eps: number;
+  /** Weight decay (L2 for Adam, decoupled for AdamW). */
   readonly weightDecay: number;
   protected readonly decoupled: boolean = false;
   #m: Tensor[];

@@ -4,14 +4,17 @@
 import { Optimizer } from './optimizers';
 import { checkOptions, checkPositive, describe, kindOf } from '../validate';
 
+/** What the epoch schedulers share (PyTorch's LRScheduler): step() sets each group's lr from its base and the epoch. */
 abstract class Scheduler {
   /** The public class name that error messages start with (minifiers rename classes, not strings). */
   static readonly kind: string = 'Scheduler';
+  /** The optimizer whose learning rates it sets. */
   readonly optimizer: Optimizer;
   /** The learning rate of the first group when the scheduler was made. */
   readonly baseLr: number;
   /** Each group's learning rate when the scheduler was made. */
   readonly baseLrs: readonly number[];
+  /** Epochs stepped so far (PyTorch's last_epoch). */
   epoch = 0;
   /** Checks the optimizer and the options' keys (every check before any field is set). */
   constructor(optimizer: Optimizer, options: object, keys: readonly string[]) {
@@ -35,7 +38,9 @@ abstract class Scheduler {
 /** lr = base · gamma^⌊epoch / stepSize⌋. */
 export class StepLR extends Scheduler {
   static readonly kind: string = 'StepLR';
+  /** Epochs between two decays (PyTorch's step_size). */
   readonly stepSize: number;
+  /** Factor applied to the learning rate every stepSize epochs. Default 0.1. */
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { stepSize: number; gamma?: number }) {
     super(optimizer, options, ['stepSize', 'gamma']);
@@ -52,7 +57,9 @@ export class StepLR extends Scheduler {
 /** lr = etaMin + (base − etaMin)·(1 + cos(π·epoch/tMax))/2. */
 export class CosineAnnealingLR extends Scheduler {
   static readonly kind: string = 'CosineAnnealingLR';
+  /** Epochs of the half cosine, from base down to etaMin (PyTorch's T_max). */
   readonly tMax: number;
+  /** Lowest learning rate (PyTorch's eta_min). Default 0. */
   readonly etaMin: number;
   constructor(optimizer: Optimizer, options: { tMax: number; etaMin?: number }) {
     super(optimizer, options, ['tMax', 'etaMin']);
@@ -80,7 +87,9 @@ function checkFactor(where: string, name: string, v: unknown, dflt: number): num
 // see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.MultiStepLR.html
 export class MultiStepLR extends Scheduler {
   static readonly kind: string = 'MultiStepLR';
+  /** Epochs, increasing, at which the learning rate is multiplied by gamma. */
   readonly milestones: readonly number[];
+  /** Factor applied at each milestone. Default 0.1. */
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { milestones: readonly number[]; gamma?: number }) {
     super(optimizer, options, ['milestones', 'gamma']);
@@ -99,6 +108,7 @@ export class MultiStepLR extends Scheduler {
 /** lr = base · gamma^epoch. */
 export class ExponentialLR extends Scheduler {
   static readonly kind: string = 'ExponentialLR';
+  /** Factor applied to the learning rate every epoch. */
   readonly gamma: number;
   constructor(optimizer: Optimizer, options: { gamma: number }) {
     super(optimizer, options, ['gamma']);
@@ -112,8 +122,11 @@ export class ExponentialLR extends Scheduler {
 /** Linear warm-up: lr = base · (start + (end − start)·min(epoch, totalIters)/totalIters), PyTorch's LinearLR. */
 export class LinearLR extends Scheduler {
   static readonly kind: string = 'LinearLR';
+  /** Multiplier of the base learning rate at epoch 0 (PyTorch's start_factor). Default 1/3. */
   readonly startFactor: number;
+  /** Multiplier reached at totalIters and kept after (PyTorch's end_factor). Default 1. */
   readonly endFactor: number;
+  /** Epochs of the ramp from startFactor to endFactor (PyTorch's total_iters). Default 5. */
   readonly totalIters: number;
   constructor(optimizer: Optimizer, options: { startFactor?: number; endFactor?: number; totalIters?: number } = {}) {
     super(optimizer, options, ['startFactor', 'endFactor', 'totalIters']);
@@ -138,7 +151,9 @@ export class LinearLR extends Scheduler {
 // see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.OneCycleLR.html
 export class OneCycleLR extends Scheduler {
   static readonly kind: string = 'OneCycleLR';
+  /** Peak learning rate of the cycle (PyTorch's max_lr). */
   readonly maxLr: number;
+  /** Steps (batches) in the whole cycle (PyTorch's total_steps). */
   readonly totalSteps: number;
   readonly #phases: { end: number; from: number; to: number }[];
   readonly #linear: boolean;
@@ -204,18 +219,29 @@ export class OneCycleLR extends Scheduler {
 /** Multiplies the learning rate by `factor` when a metric has not improved for `patience` epochs. */
 // see: https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ReduceLROnPlateau.html
 export class ReduceLROnPlateau {
+  /** The public class name that error messages start with (minifiers rename classes, not strings). */
   static readonly kind: string = 'ReduceLROnPlateau';
+  /** 'min' (default): a lower metric is an improvement; 'max': a higher one. */
   readonly mode: 'min' | 'max';
+  /** Multiplier of the learning rate on a plateau, in (0, 1). Default 0.1. */
   readonly factor: number;
+  /** Epochs without improvement tolerated before the rate is reduced. Default 10. */
   readonly patience: number;
+  /** Smallest change that counts as an improvement, relative or absolute per thresholdMode. Default 1e-4. */
   readonly threshold: number;
+  /** 'rel' (default): improvement beyond best·(1 ∓ threshold); 'abs': beyond best ∓ threshold. */
   readonly thresholdMode: 'rel' | 'abs';
+  /** Epochs to wait after a reduction before counting bad epochs again. Default 0. */
   readonly cooldown: number;
+  /** Floor of the learning rate (PyTorch's min_lr). Default 0. */
   readonly minLr: number;
+  /** Best metric seen so far (±Infinity before the first step). */
   best: number;
+  /** Consecutive epochs without improvement (PyTorch's num_bad_epochs). */
   badEpochs = 0;
   #cooldownLeft = 0;
   constructor(
+    /** The optimizer whose learning rates are reduced. */
     readonly optimizer: Optimizer,
     options: {
       mode?: 'min' | 'max';

@@ -56,6 +56,7 @@ const RELAXED_PROBE = new Uint8Array([
   0x00, 0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, 0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x85, 0x02, 0x0b,
 ]);
 
+/** Options of init(): which backend to run and where its WebAssembly comes from. */
 export interface InitOptions {
   /**
    * Which backend to run; by default SIMD where supported, else scalar WASM, else pure JS.

@@ -3,6 +3,7 @@
 
 /** The WebAssembly builds: SIMD (the default), relaxed SIMD (opt-in: FMA in matrix products), scalar. */
 export type WasmBuild = 'wasm-simd' | 'wasm-relaxed' | 'wasm';
+/** A backend init() can pick: one of the WebAssembly builds, or 'js' (pure JavaScript, no WebAssembly needed). */
 export type BackendName = WasmBuild | 'js';
 
 export interface Kernels {

@@ -5,6 +5,7 @@ import { Tensor } from '../tensor';
 import { Generator } from '../random';
 import { checkOptions, describe } from '../validate';
 
+/** What a DataLoader batches: n samples stored flat, with their labels or targets. */
 export interface DataLoaderData {
   /** n samples of `shape`, stored flat. */
   x: Float32Array;
@@ -16,7 +17,9 @@ export interface DataLoaderData {
   targetShape?: readonly number[];
 }
 
+/** Options of a DataLoader (PyTorch's batch_size, shuffle, drop_last, generator). */
 export interface DataLoaderOptions {
+  /** Samples per batch (PyTorch's batch_size). Default 1. */
   batchSize?: number;
   /** Reshuffle at the start of every pass (default false). */
   shuffle?: boolean;
@@ -28,9 +31,13 @@ export interface DataLoaderOptions {
 
 /** Batches of [x, y]: x a Tensor [b, ...shape] owned by the loader, y labels or a target Tensor. */
 export class DataLoader implements Iterable<[Tensor, Int32Array | Tensor]> {
+  /** Samples per batch (the last one may be smaller unless dropLast). */
   readonly batchSize: number;
+  /** Reshuffle at the start of every pass. */
   readonly shuffle: boolean;
+  /** Drop a last batch smaller than batchSize. */
   readonly dropLast: boolean;
+  /** Batches per pass (PyTorch's len(loader)). */
   readonly length: number;
   #data: DataLoaderData;
   #per: number;
@@ -84,6 +91,7 @@ export class DataLoader implements Iterable<[Tensor, Int32Array | Tensor]> {
     return t;
   }
 
+  /** One pass over the data: [x, y] per batch; x is refilled by the next batch, so copy what you keep. */
   *[Symbol.iterator](): Iterator<[Tensor, Int32Array | Tensor]> {
     const n = this.#data.x.length / this.#per;
     const idx = Int32Array.from({ length: n }, (_, i) => i);
