@@ -9,6 +9,7 @@ import type { BatchLogs, EpochLogs } from './fit';
 
 /** What fit() tells a callback when training begins. */
 export interface TrainInfo {
+  /** The number of epochs fit() was asked for. */
   epochs: number;
   /** Whether the epoch logs will hold valLoss and valAccuracy. */
   validation: boolean;
@@ -16,14 +17,19 @@ export interface TrainInfo {
 
 /** A callback object: every hook is optional; onBatchEnd or onEpochEnd returning true stops training. */
 export interface Callback {
+  /** Before the first step; may throw to refuse the run (nothing has moved yet). */
   onTrainBegin?(model: Module, info: TrainInfo): void | Promise<void>;
+  /** After each step; return true to stop training. */
   onBatchEnd?(logs: BatchLogs): boolean | void | Promise<boolean | void>;
+  /** After each epoch (with validation logs when there is validation data); return true to stop. */
   onEpochEnd?(logs: EpochLogs): boolean | void | Promise<boolean | void>;
+  /** After the last epoch, with every epoch's logs. */
   onTrainEnd?(logs: EpochLogs[]): void | Promise<void>;
 }
 
 export const CALLBACK_HOOKS = ['onTrainBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
 
+/** The epoch log a callback watches: training or validation loss or accuracy. */
 export type Monitor = 'valLoss' | 'loss' | 'valAccuracy' | 'accuracy';
 const MONITORS: readonly Monitor[] = ['valLoss', 'loss', 'valAccuracy', 'accuracy'];
 const MODES = ['min', 'max', 'auto'] as const;
@@ -41,6 +47,7 @@ function checkLogsHold(where: string, monitor: Monitor, info: TrainInfo): void {
     throw new Error(`${where}: monitor: '${monitor}' needs validation data (fit's validation or validationSplit option)`);
 }
 
+/** Options of EarlyStopping (Keras' names and defaults). */
 export interface EarlyStoppingOptions {
   /** Default 'valLoss'. */
   monitor?: Monitor;
@@ -56,14 +63,21 @@ export interface EarlyStoppingOptions {
 
 /** Stops fit() once the monitored value has not improved for `patience` epochs. */
 export class EarlyStopping implements Callback {
+  /** The epoch log watched. */
   readonly monitor: Monitor;
+  /** Epochs without improvement before stopping. */
   readonly patience: number;
+  /** The smallest change that counts as an improvement. */
   readonly minDelta: number;
+  /** Whether lower ('min') or higher ('max') is better ('auto' resolved by the monitor). */
   readonly mode: 'min' | 'max';
+  /** Load the best epoch's state back when training ends. */
   readonly restoreBestWeights: boolean;
-  /** The best monitored value so far, its epoch, and the epoch training stopped at (-1: none). */
+  /** The best monitored value so far (NaN before the first epoch). */
   best = NaN;
+  /** The epoch of the best value (-1: none yet). */
   bestEpoch = -1;
+  /** The epoch training stopped at (-1: it did not stop early). */
   stoppedEpoch = -1;
   private wait = 0;
   private model: Module | null = null;
@@ -86,6 +100,7 @@ export class EarlyStopping implements Callback {
     this.restoreBestWeights = checkBool(where, 'restoreBestWeights', options.restoreBestWeights ?? false);
   }
 
+  /** Keeps the model and checks the monitor has data. */
   onTrainBegin(model: Module, info: TrainInfo): void {
     checkLogsHold('EarlyStopping', this.monitor, info);
     this.model = model;
@@ -95,6 +110,7 @@ export class EarlyStopping implements Callback {
     this.bestState = null;
   }
 
+  /** Records the epoch's value; returns true to stop. */
   onEpochEnd(logs: EpochLogs): boolean {
     const current = logs[this.monitor] as number;
     // Keras 3's rule: an improvement beats the best by more than minDelta; the first epoch always does
@@ -115,6 +131,7 @@ export class EarlyStopping implements Callback {
     return false;
   }
 
+  /** Ends the run (EarlyStopping restores the best weights when asked). */
   onTrainEnd(): void {
     if (this.restoreBestWeights && this.bestState !== null) this.model!.loadStateDict(this.bestState);
     this.bestState = null;
@@ -122,6 +139,7 @@ export class EarlyStopping implements Callback {
   }
 }
 
+/** Options of ModelCheckpoint. */
 export interface ModelCheckpointOptions {
   /** Default 'valLoss'. */
   monitor?: Monitor;
@@ -135,9 +153,13 @@ export interface ModelCheckpointOptions {
 
 /** Hands the model's safetensors bytes to `onSave` after each epoch whose monitored value improved. */
 export class ModelCheckpoint implements Callback {
+  /** The epoch log watched. */
   readonly monitor: Monitor;
+  /** Whether lower ('min') or higher ('max') is better ('auto' resolved by the monitor). */
   readonly mode: 'min' | 'max';
+  /** Save only when the monitored value improved (false: every epoch). */
   readonly saveBestOnly: boolean;
+  /** The best monitored value so far (NaN before the first epoch). */
   best = NaN;
   private readonly onSave: ModelCheckpointOptions['onSave'];
   private model: Module | null = null;
@@ -154,12 +176,14 @@ export class ModelCheckpoint implements Callback {
     this.onSave = options.onSave;
   }
 
+  /** Keeps the model and checks the monitor has data. */
   onTrainBegin(model: Module, info: TrainInfo): void {
     if (this.saveBestOnly) checkLogsHold('ModelCheckpoint', this.monitor, info);
     this.model = model;
     this.best = this.mode === 'max' ? -Infinity : Infinity;
   }
 
+  /** Hands the model's bytes to onSave when the value improved (or every epoch). */
   async onEpochEnd(logs: EpochLogs): Promise<void> {
     const current = logs[this.monitor] as number;
     const better = this.mode === 'max' ? current > this.best : current < this.best;
@@ -167,6 +191,7 @@ export class ModelCheckpoint implements Callback {
     if (better || !this.saveBestOnly) await this.onSave(saveSafetensors(this.model!), logs.epoch);
   }
 
+  /** Ends the run (EarlyStopping restores the best weights when asked). */
   onTrainEnd(): void {
     this.model = null;
   }

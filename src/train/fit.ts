@@ -14,33 +14,56 @@ export { setProgressDisplay, type ProgressDisplay, type ProgressBar, type Progre
 
 /** Samples stored flat: x holds n samples of `shape`, y one integer label per sample. */
 export interface Dataset {
+  /** n samples of `shape`, stored flat. */
   x: Float32Array;
+  /** n class labels. */
   y: Int32Array;
+  /** The shape of one sample (e.g. [784] or [1, 28, 28]). */
   shape: readonly number[];
 }
 
+/** What fit() reports after each epoch. */
 export interface EpochLogs {
+  /** The epoch, from 0. */
   epoch: number;
+  /** The mean training loss over the epoch's samples. */
   loss: number;
+  /** The fraction of training samples classified right during the epoch. */
   accuracy: number;
+  /** The validation loss, when there is validation data. */
   valLoss?: number;
+  /** The validation accuracy, when there is validation data. */
   valAccuracy?: number;
 }
+/** What fit() reports after each step. */
 export interface BatchLogs {
+  /** The epoch, from 0. */
   epoch: number;
+  /** The batch within the epoch, from 0. */
   batch: number;
+  /** Steps taken so far in this fit() call. */
   step: number;
+  /** The batch's mean loss. */
   loss: number;
+  /** The fraction of the batch classified right. */
   accuracy: number;
 }
 
+/** Options of fit(). */
 export interface FitOptions {
+  /** Passes over the training data. */
   epochs: number;
+  /** Samples per step. */
   batchSize: number;
+  /** The optimizer over the model's parameters. */
   optimizer: Optimizer;
+  /** The loss (default a new CrossEntropyLoss). */
   loss?: CrossEntropyLoss;
+  /** Reshuffle the training samples every epoch (default true). */
   shuffle?: boolean;
+  /** The seed of the shuffles (default 0). */
   seed?: number;
+  /** Held-out samples evaluated after every epoch. */
   validation?: Dataset;
   /** Holds out the last fraction of `data` (taken before any shuffle, as Keras) for validation. */
   validationSplit?: number;
@@ -80,11 +103,14 @@ const FIT_KEYS = [
 
 /** Options of evaluate(). */
 export interface EvaluateOptions {
+  /** Samples per forward (default 256): bounds the memory of one evaluation. */
   batchSize?: number;
+  /** The loss (default a new CrossEntropyLoss). */
   loss?: CrossEntropyLoss;
 }
 /** Options of predict(). */
 export interface PredictOptions {
+  /** Samples per forward (default 256): bounds the memory of one prediction. */
   batchSize?: number;
 }
 

@@ -6,16 +6,21 @@ import type { EpochLogs } from './fit';
 
 /** What fit() asks of a display: its epoch count, and whether a live bar is wanted (verbose 1) or only lines (2). */
 export interface ProgressInfo {
+  /** The number of epochs. */
   epochs: number;
+  /** Show a live bar within the epoch (verbose 1), or only the epoch lines (verbose 2). */
   bar: boolean;
 }
 
 /** A progress display for fit(): made once per call with the total step count, or null for none. */
 export type ProgressDisplay = (total: number, info: ProgressInfo) => Promise<ProgressBar | null> | ProgressBar | null;
+/** What a ProgressDisplay returns: updated after every step, stopped at the end. */
 export interface ProgressBar {
+  /** Moves the bar to `step` with the running loss, accuracy and steps per second. */
   update(step: number, values: { loss: string; acc: string; speed: string }): void;
   /** Prints the epoch's line (a live bar makes room for it first). */
   log?(line: string): void;
+  /** Ends the display. */
   stop(): void;
 }
 let progressDisplay: ProgressDisplay | null = null;
