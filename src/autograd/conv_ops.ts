@@ -89,8 +89,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     y,
     'conv2d',
     inputs,
-    (gy, needs) => {
-      const gx = (needs?.[0] ?? x.requiresGrad) ? Tensor.full(x.shape, 0) : null;
+    (gy) => {
+      const gx = x.requiresGrad ? Tensor.full(x.shape, 0) : null;
       const gw = Tensor.full(weight.shape, 0);
       const gb = bias === null ? null : Tensor.full([o], 0);
       if (g.n > 0) {

@@ -14,28 +14,19 @@ export interface GradFn {
   /** The op's name, for errors and toString(). */
   readonly name: string;
   readonly inputs: readonly Tensor[];
-  /**
-   * dL/d(input) for each input (null where the input needs none); the engine owns the results.
-   * `needs[k]`: input k's gradient is wanted (default: where the input requires a gradient).
-   */
-  backward(gy: Tensor, needs?: readonly boolean[]): (Tensor | null)[];
+  /** dL/d(input) for each input (null where the input needs none); the engine owns the results. */
+  backward(gy: Tensor): (Tensor | null)[];
   /** Frees what the op saved for its backward (not its inputs or output). */
   release?(): void;
-  /** The output's shape. */
-  readonly shape?: readonly number[];
   /** Set once what the op saved was freed: it cannot run again. */
   done?: boolean;
-  /** Holders of what the op saved: the tape (until backward or the output's dispose) and the layer that ran it. */
-  holds?: number;
 }
 
-/** One holder lets go of `fn`; the last one frees what it saved. */
+/** Frees what `fn` saved, once (by the tape's backward, or when its output is disposed). */
 export function letGo(fn: GradFn): void {
-  fn.holds = (fn.holds ?? 1) - 1;
-  if (fn.holds <= 0 && !fn.done) {
-    fn.done = true;
-    fn.release?.();
-  }
+  if (fn.done) return;
+  fn.done = true;
+  fn.release?.();
 }
 
 let gradEnabled = true;

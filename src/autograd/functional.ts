@@ -27,7 +27,7 @@ export function guarded<T>(made: readonly ({ dispose(): void } | null)[], comput
 export function record(y: Tensor, name: string, inputs: Tensor[], backward: GradFn['backward'], release?: () => void): Tensor {
   if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     y.requiresGrad = true;
-    y.gradFn = { name, inputs, backward, release, shape: y.shape, holds: 1 };
+    y.gradFn = { name, inputs, backward, release };
   } else release?.();
   return y;
 }

@@ -51,9 +51,9 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     if (bias !== null) for (let q = 0; q < rows; q++) y.view().set(bias.view(), q * o);
   } else guarded([y], () => gemm(x.ptr, weight.ptr, y.ptr, rows, o, i, { transB: true, bias: bias === null ? 0 : bias.ptr }));
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
-  return record(y, 'linear', inputs, (gy, needs) => {
+  return record(y, 'linear', inputs, (gy) => {
     let gx: Tensor | null = null;
-    if (needs?.[0] ?? x.requiresGrad) {
+    if (x.requiresGrad) {
       gx = Tensor.full(x.shape, 0);
       if (o > 0 && i > 0) gemm(gy.ptr, weight.ptr, gx.ptr, rows, i, o); // gy·w
     }
