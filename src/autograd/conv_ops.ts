@@ -36,11 +36,16 @@ export interface Conv2dFunctionalOptions {
 /** Floats of im2col columns per NHWC chunk: bounds the buffer (WASM memory never shrinks). */
 const CHUNK_FLOATS = 1 << 22;
 
-/** W [out, in, kh, kw] rearranged to [out, kh, kw, in] (NHWC windows run over channels last). */
-function rearranged(weight: Tensor): Tensor {
+/** Images per NHWC chunk of im2col columns (at least one), for columns of P·K floats per image. */
+export function chunkImages(g: Geometry2d, P: number, K: number): number {
+  return Math.max(1, Math.min(g.n, Math.floor(CHUNK_FLOATS / Math.max(1, P * K))));
+}
+
+/** W [out, in, kh, kw] rearranged to [out, kh, kw, in] (NHWC windows run over channels last), into `into` when given. */
+export function rearranged(weight: Tensor, into: Tensor | null = null): Tensor {
   const [o, c, kh, kw] = weight.shape,
     kk = kh * kw;
-  const t = Tensor.empty([o, kh, kw, c]);
+  const t = into ?? Tensor.empty([o, kh, kw, c]);
   const src = weight.view(),
     dst = t.view();
   for (let q = 0; q < o; q++)
@@ -77,7 +82,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const y = out(nchw ? [g.n, o, g.oh, g.ow] : [g.n, g.oh, g.ow, o]);
   // NHWC takes W as [out, kh, kw, in] unless one of in and kh·kw is 1 (then the orders agree)
   const wT = guarded([y], () => (!nchw && !pointwise && c > 1 && kh * kw > 1 ? rearranged(weight) : null));
-  const per = Math.max(1, Math.min(g.n, Math.floor(CHUNK_FLOATS / Math.max(1, P * K))));
+  const per = chunkImages(g, P, K);
   guarded([y, wT], () => {
     if (g.n > 0) {
       if (nchw) forwardNCHW(g, win, x, weight, bias, y, pointwise);
@@ -103,7 +108,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   );
 }
 
-function forwardNCHW(g: Geometry2d, win: Window, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, pointwise: boolean): void {
+/** The forward pass of a convolution in NCHW: y = W ⋆ x (+ b). */
+export function forwardNCHW(g: Geometry2d, win: Window, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, pointwise: boolean): void {
   const P = g.oh * g.ow,
     K = g.c * win.kh * win.kw,
     o = w.shape[0];
@@ -120,7 +126,17 @@ function forwardNCHW(g: Geometry2d, win: Window, x: Tensor, w: Tensor, b: Tensor
   if (b) convBiasNCHW(y.ptr, g.n, o, P, b.ptr);
 }
 
-function forwardNHWC(g: Geometry2d, win: Window, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, pointwise: boolean, per: number): void {
+/** The forward pass of a convolution in NHWC: y = W ⋆ x (+ b). */
+export function forwardNHWC(
+  g: Geometry2d,
+  win: Window,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  y: Tensor,
+  pointwise: boolean,
+  per: number,
+): void {
   const P = g.oh * g.ow,
     K = g.c * win.kh * win.kw,
     o = w.shape[0],
@@ -138,7 +154,8 @@ function forwardNHWC(g: Geometry2d, win: Window, x: Tensor, w: Tensor, b: Tensor
   }
 }
 
-function backwardNCHW(
+/** The backward pass of a convolution in NCHW; gradients are added to dw and db. */
+export function backwardNCHW(
   g: Geometry2d,
   win: Window,
   x: Tensor,
@@ -171,7 +188,8 @@ function backwardNCHW(
   }
 }
 
-function backwardNHWC(
+/** The backward pass of a convolution in NHWC; gradients are added to dw and db. */
+export function backwardNHWC(
   g: Geometry2d,
   win: Window,
   x: Tensor,

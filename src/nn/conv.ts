@@ -7,22 +7,12 @@
 //      product); https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (shapes, default init:
 //      kaiming_uniform_(a=√5) on the weight, U(±1/√fan_in) on the bias, fan_in = in·kh·kw)
 import { checkShape, Parameter, Tensor } from '../tensor';
-import { matmul } from '../kernels/gemm';
-import { addColumnSums } from '../kernels/reduce';
-import {
-  col2imNCHW,
-  col2imNHWC,
-  convBiasGradNCHW,
-  convBiasNCHW,
-  im2colNCHW,
-  im2colNHWC,
-  slidingWindow,
-  type Window,
-} from '../kernels/conv';
+import { slidingWindow, type Window } from '../kernels/conv';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
 import { Allocations, checkLayerSize, Module } from './module';
+import { backwardNCHW, backwardNHWC, chunkImages, forwardNCHW, forwardNHWC, rearranged } from '../autograd/conv_ops';
 
 export type Conv2dLayout = 'NCHW' | 'NHWC';
 /** A size for both spatial axes, or [height, width]. */
@@ -119,7 +109,6 @@ export function checkGradOutput(where: string, dy: unknown, shape: readonly numb
 }
 
 /** Floats of im2col columns per NHWC chunk: bounds the buffer (and WASM memory, which never shrinks). */
-const CHUNK_FLOATS = 1 << 22;
 
 /** 2-D convolution (PyTorch's nn.Conv2d, groups = dilation = 1): y = x ⋆ weight + bias, over NCHW or NHWC input. */
 export class Conv2d extends Module {
@@ -218,8 +207,7 @@ export class Conv2d extends Module {
 
   /** Images per NHWC chunk of im2col columns (at least one). */
   #chunk(g: Geometry2d): number {
-    const per = g.oh * g.ow * this.inChannels * this.kernelSize[0] * this.kernelSize[1];
-    return Math.max(1, Math.min(g.n, Math.floor(CHUNK_FLOATS / per)));
+    return chunkImages(g, g.oh * g.ow, this.inChannels * this.kernelSize[0] * this.kernelSize[1]);
   }
 
   outputShape(shape: readonly number[]): number[] {
@@ -242,8 +230,9 @@ export class Conv2d extends Module {
     const y = Tensor.empty(this.#outShape(g));
     try {
       if (g.n > 0) {
-        if (this.layout === 'NCHW') this.#forwardNCHW(g, win, x, y);
-        else this.#forwardNHWC(g, win, x, y);
+        const pw = this.#pointwise;
+        if (this.layout === 'NCHW') forwardNCHW(g, win, x, this.weight, this.bias, y, pw);
+        else forwardNHWC(g, win, x, !pw && this.#rearranged ? this.#refreshWT() : this.weight, this.bias, y, pw, this.#chunk(g));
       }
     } catch (e) {
       y.dispose();
@@ -255,60 +244,9 @@ export class Conv2d extends Module {
     return y;
   }
 
-  #forwardNCHW(g: Geometry2d, win: Window, x: Tensor, y: Tensor): void {
-    const P = g.oh * g.ow,
-      K = g.c * win.kh * win.kw,
-      out = this.outChannels;
-    const cols = this.#pointwise ? null : Tensor.empty([K, P]);
-    try {
-      for (let i = 0; i < g.n; i++) {
-        const xi = x.ptr + 4 * i * g.c * g.h * g.w;
-        if (cols) im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, win);
-        matmul(this.weight.ptr, cols ? cols.ptr : xi, y.ptr + 4 * i * out * P, out, P, K);
-      }
-    } finally {
-      cols?.dispose();
-    }
-    if (this.bias) convBiasNCHW(y.ptr, g.n, out, P, this.bias.ptr);
-  }
-
-  #forwardNHWC(g: Geometry2d, win: Window, x: Tensor, y: Tensor): void {
-    const P = g.oh * g.ow,
-      K = g.c * win.kh * win.kw,
-      out = this.outChannels;
-    const bias = this.bias ? this.bias.ptr : 0;
-    if (this.#pointwise) {
-      matmul(x.ptr, this.weight.ptr, y.ptr, g.n * P, out, K, { transB: true, bias });
-      return;
-    }
-    const w = this.#rearranged ? this.#refreshWT() : this.weight;
-    const per = this.#chunk(g);
-    const cols = Tensor.empty([per * P, K]);
-    try {
-      for (let i = 0; i < g.n; i += per) {
-        const cnt = Math.min(per, g.n - i);
-        im2colNHWC(x.ptr + 4 * i * g.h * g.w * g.c, cols.ptr, cnt, g.h, g.w, g.c, win);
-        matmul(cols.ptr, w.ptr, y.ptr + 4 * i * P * out, cnt * P, out, K, { transB: true, bias });
-      }
-    } finally {
-      cols.dispose();
-    }
-  }
-
-  /** Copies the weight [out, in, kh, kw] into W' [out, kh, kw, in]. */
+  /** Copies the weight [out, in, kh, kw] into the cached W' [out, kh, kw, in]. */
   #refreshWT(): Tensor {
-    const [kh, kw] = this.kernelSize,
-      c = this.inChannels,
-      kk = kh * kw;
-    this.#wT ??= Tensor.empty([this.outChannels, kh, kw, c]);
-    const src = this.weight.view(),
-      dst = this.#wT.view();
-    for (let o = 0; o < this.outChannels; o++) {
-      const base = o * c * kk;
-      for (let ci = 0; ci < c; ci++) {
-        for (let q = 0; q < kk; q++) dst[base + q * c + ci] = src[base + ci * kk + q];
-      }
-    }
+    this.#wT = rearranged(this.weight, this.#wT);
     return this.#wT;
   }
 
@@ -331,92 +269,18 @@ export class Conv2d extends Module {
     const dx = inputGrad ? Tensor.empty(x.shape) : null;
     try {
       if (g.n > 0) {
-        if (this.layout === 'NCHW') this.#backwardNCHW(g, win, x, dy, dx);
-        else this.#backwardNHWC(g, win, x, dy, dx);
+        const pw = this.#pointwise,
+          re = this.#rearranged,
+          db = this.bias ? this.bias.grad : null;
+        if (this.layout === 'NCHW') backwardNCHW(g, win, x, this.weight, dy, dx, this.weight.grad, db, pw);
+        // the forward that saved x also refreshed W'
+        else backwardNHWC(g, win, x, re ? this.#wT! : this.weight, dy, dx, this.weight.grad, db, pw, this.#chunk(g), re);
       }
     } catch (e) {
       dx?.dispose();
       throw e;
     }
     return dx;
-  }
-
-  #backwardNCHW(g: Geometry2d, win: Window, x: Tensor, dy: Tensor, dx: Tensor | null): void {
-    const P = g.oh * g.ow,
-      K = g.c * win.kh * win.kw,
-      out = this.outChannels,
-      img = g.c * g.h * g.w;
-    // one buffer holds the columns of x_n, then the gradient of those columns
-    const cols = this.#pointwise ? null : Tensor.empty([K, P]);
-    try {
-      if (this.bias) convBiasGradNCHW(dy.ptr, g.n, out, P, this.bias.grad.ptr);
-      for (let i = 0; i < g.n; i++) {
-        const xi = x.ptr + 4 * i * img,
-          dyi = dy.ptr + 4 * i * out * P;
-        if (cols) im2colNCHW(xi, cols.ptr, g.c, g.h, g.w, win);
-        // dW[out, K] += dy_n[out, P] · cols_nᵀ
-        matmul(dyi, cols ? cols.ptr : xi, this.weight.grad.ptr, out, K, P, { transB: true, beta: 1 });
-        if (!dx) continue;
-        const dxi = dx.ptr + 4 * i * img;
-        // dcols_n[K, P] = Wᵀ · dy_n, then dx_n = col2im(dcols_n)
-        matmul(this.weight.ptr, dyi, cols ? cols.ptr : dxi, K, P, out, { transA: true });
-        if (cols) col2imNCHW(cols.ptr, dxi, g.c, g.h, g.w, win);
-      }
-    } finally {
-      cols?.dispose();
-    }
-  }
-
-  #backwardNHWC(g: Geometry2d, win: Window, x: Tensor, dy: Tensor, dx: Tensor | null): void {
-    const P = g.oh * g.ow,
-      K = g.c * win.kh * win.kw,
-      out = this.outChannels;
-    if (this.#pointwise) {
-      if (this.bias) addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
-      matmul(dy.ptr, x.ptr, this.weight.grad.ptr, out, K, g.n * P, { transA: true, beta: 1 });
-      if (dx) matmul(dy.ptr, this.weight.ptr, dx.ptr, g.n * P, K, out);
-      return;
-    }
-    // the forward that saved x also refreshed W'
-    const re = this.#rearranged;
-    const w = re ? this.#wT! : this.weight;
-    const per = this.#chunk(g);
-    const cols = Tensor.empty([per * P, K]);
-    // the gradient in W' order, added into weight.grad [out, in, kh, kw] at the end
-    let dwT: Tensor | null = null;
-    try {
-      if (re) dwT = Tensor.empty([out, K]);
-      const dW = dwT ?? this.weight.grad;
-      if (this.bias) addColumnSums(dy.ptr, g.n * P, out, this.bias.grad.ptr);
-      for (let i = 0; i < g.n; i += per) {
-        const cnt = Math.min(per, g.n - i),
-          rows = cnt * P;
-        const dyi = dy.ptr + 4 * i * P * out,
-          img = 4 * i * g.h * g.w * g.c;
-        im2colNHWC(x.ptr + img, cols.ptr, cnt, g.h, g.w, g.c, win);
-        // dW'[out, K] (+)= dyᵀ[out, rows] · cols[rows, K]
-        matmul(dyi, cols.ptr, dW.ptr, out, K, rows, { transA: true, beta: dwT && i === 0 ? 0 : 1 });
-        if (!dx) continue;
-        // dcols[rows, K] = dy[rows, out] · W'[out, K], then dx = col2im(dcols)
-        matmul(dyi, w.ptr, cols.ptr, rows, K, out);
-        col2imNHWC(cols.ptr, dx.ptr + img, cnt, g.h, g.w, g.c, win);
-      }
-      if (dwT) {
-        const src = dwT.view(),
-          dst = this.weight.grad.view(),
-          c = g.c,
-          kk = win.kh * win.kw;
-        for (let o = 0; o < out; o++) {
-          const base = o * c * kk;
-          for (let ci = 0; ci < c; ci++) {
-            for (let q = 0; q < kk; q++) dst[base + ci * kk + q] += src[base + q * c + ci];
-          }
-        }
-      }
-    } finally {
-      cols.dispose();
-      dwT?.dispose();
-    }
   }
 
   dispose(): void {
