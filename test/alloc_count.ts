@@ -44,12 +44,4 @@ export function countAllocations(): AllocationCounter {
   };
 }
 
-/** The error `fn` throws; fails the test if it returns. */
-export function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the call to throw, but it returned');
-}
+export { caught } from './helpers';

@@ -21,11 +21,9 @@ import {
   type Dataset,
   type EpochLogs,
 } from '../src/index';
+import { fitModel } from './helpers';
 
-function model(): Sequential {
-  const gen = new Generator(3);
-  return new Sequential(new Linear(6, 8, { generator: gen }), new BatchNorm1d(8), new ReLU(), new Linear(8, 4, { generator: gen }));
-}
+const model = fitModel;
 
 /** n samples of 6 features, labels cycling through 0..3. */
 function data(n: number): Dataset {

@@ -18,12 +18,9 @@ import {
   type Dataset,
 } from '../src/index';
 import { runtime } from '../src/runtime/index';
-import { BACKENDS } from './helpers';
+import { BACKENDS, fitModel } from './helpers';
 
-function model(): Sequential {
-  const gen = new Generator(3);
-  return new Sequential(new Linear(6, 8, { generator: gen }), new BatchNorm1d(8), new ReLU(), new Linear(8, 4, { generator: gen }));
-}
+const model = fitModel;
 
 /** n samples of 6 features, labels cycling through 0..3 (a label may then be spoiled by a test). */
 function data(n: number): Dataset {

@@ -2,7 +2,18 @@
 // tensors, error assertions and layout permutations. The float64 references, the seeded inputs they
 // are fed and the distances they are compared by live in reference.ts.
 import { expect } from 'vitest';
-import { tensor, BatchNorm1d, BatchNorm2d, BatchNorm3d, type BatchNormOptions, type Tensor } from '../src/index';
+import {
+  tensor,
+  BatchNorm1d,
+  BatchNorm2d,
+  BatchNorm3d,
+  Generator,
+  Linear,
+  ReLU,
+  Sequential,
+  type BatchNormOptions,
+  type Tensor,
+} from '../src/index';
 import type { Layout } from './reference';
 
 export const BACKENDS = ['wasm-simd', 'wasm-relaxed', 'wasm', 'js'] as const;
@@ -100,3 +111,9 @@ export const toNHWC = (a: Arr, s: readonly number[]) => permute(a, s, [0, 2, 3, 
 export const toNCHW = (a: Arr, nhwc: readonly number[]) => permute(a, nhwc, [0, 3, 1, 2]);
 /** A shape of `layout` as NCHW. */
 export const nchwShape = (s: readonly number[], layout: 'NCHW' | 'NHWC') => (layout === 'NCHW' ? [...s] : [s[0], s[3], s[1], s[2]]);
+
+/** The small classifier the training-loop tests share: Linear(6, 8)-BN-ReLU-Linear(8, 4), seeded. */
+export function fitModel(): Sequential {
+  const gen = new Generator(3);
+  return new Sequential(new Linear(6, 8, { generator: gen }), new BatchNorm1d(8), new ReLU(), new Linear(8, 4, { generator: gen }));
+}
