@@ -12,6 +12,14 @@ import { checkOptions, checkTensor, describe } from '../validate';
 /** How a loss reduces its per-element values: 'mean' (default), 'sum', or 'none' (one loss per element/row). */
 export type Reduction = 'mean' | 'sum' | 'none';
 
+/** Checks a reduction (default 'mean'); the loss classes, which return a number, take no 'none'. */
+export function checkReduction(where: string, r: unknown, allowNone = true): Reduction {
+  if (r === undefined) return 'mean';
+  if (r === 'mean' || r === 'sum' || (allowNone && r === 'none')) return r;
+  const want = allowNone ? "'mean', 'sum' or 'none'" : "'mean' or 'sum' (for a loss per element use the F function with 'none')";
+  throw new TypeError(`${where}: reduction: expected ${want}, got ${describe(r)}`);
+}
+
 function axis(where: string, x: Tensor, dim: number): number {
   const r = x.shape.length;
   const d = dim < 0 ? dim + r : dim;
@@ -73,9 +81,7 @@ function nllOptions(where: string, options: NLLOptions, c: number, extra: readon
   }
   const ignore = options.ignoreIndex ?? -100;
   if (!Number.isInteger(ignore)) throw new TypeError(`${where}: ignoreIndex: expected an integer, got ${describe(ignore)}`);
-  const reduction = options.reduction ?? 'mean';
-  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none')
-    throw new TypeError(`${where}: reduction: expected 'mean', 'sum' or 'none', got ${describe(reduction)}`);
+  const reduction = checkReduction(where, options.reduction);
   return { weight, ignore, reduction };
 }
 
@@ -187,8 +193,7 @@ function pointwise(
   checkTensor(where, 'target', target);
   if (input.shape.join() !== target.shape.join())
     throw new RangeError(`${where}: target: expected shape [${input.shape.join(', ')}] like input, got [${target.shape.join(', ')}]`);
-  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none')
-    throw new TypeError(`${where}: reduction: expected 'mean', 'sum' or 'none', got ${describe(reduction)}`);
+  checkReduction(where, reduction);
   const P = input.view(),
     T = target.view(),
     n = input.size;

@@ -135,12 +135,7 @@ export class MSELoss extends Loss {
 }
 
 function checkReduction(where: string, r: unknown): 'mean' | 'sum' {
-  if (r === undefined) return 'mean';
-  if (r !== 'mean' && r !== 'sum')
-    throw new TypeError(
-      `${where}: reduction: expected 'mean' or 'sum' (for a loss per element use the F function with 'none'), got ${describe(r)}`,
-    );
-  return r;
+  return FL.checkReduction(where, r, false) as 'mean' | 'sum';
 }
 
 /** A loss between an input and a target of its shape, computed by an F function. */
