@@ -248,6 +248,9 @@ for (const b of BACKENDS) {
         const y = layer.forward(x);
         const dy = tensor(new Float32Array(y.size).fill(0.5), [...y.shape]);
         const dx0 = layer.backward(dy);
+        // the first forward recorded on the tape; after backward(dy) the layer runs its own path, whose
+        // first forward may allocate what later ones reuse (Conv2d NHWC's rearranged weight)
+        layer.forward(x).dispose();
         const start = count.calls();
         // kept, not disposed: Sigmoid's backward needs the output of its last forward
         const y2 = layer.forward(x);

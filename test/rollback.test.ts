@@ -182,32 +182,50 @@ for (const b of BACKENDS) {
       model.dispose();
     });
 
-    it('Sequential.forward whose later layer cannot allocate puts back the running statistics moved before it', () => {
-      const model = new Sequential(
-        new BatchNorm2d(2),
-        new Flatten(),
-        new BatchNorm1d(8, { momentum: null }),
-        new Linear(8, 3, { generator: new Generator(1) }),
-      );
-      const x = filled([3, 2, 2, 2]);
-      model.forward(x).dispose();
-      const before = snapshot(model),
-        start = count.calls();
-      model.forward(x).dispose();
-      const n = count.calls() - start;
-      const moved = snapshot(model);
-      expect(moved.state['0.num_batches_tracked']).toBe(2);
-      for (let k = 1; k <= n; k++) {
-        // a fresh forward from `before`, failing at its k-th allocation
-        model.loadStateDict(before.state as never);
-        count.failAt(k);
-        expect(caught(() => model.forward(x)).message).toMatch(/this allocation fails/);
-        // the model owned the last forward's three intermediate outputs; a new forward frees them first
-        expect(snapshot(model)).toEqual({ ...before, live: before.live - 3 });
-      }
-      x.dispose();
-      model.dispose();
-    });
+    for (const manual of [false, true]) {
+      it(`Sequential.forward whose later layer cannot allocate puts back the running statistics moved before it (${manual ? 'after backward(dy)' : 'recording'})`, () => {
+        const model = new Sequential(
+          new BatchNorm2d(2),
+          new Flatten(),
+          new BatchNorm1d(8, { momentum: null }),
+          new Linear(8, 3, { generator: new Generator(1) }),
+        );
+        const x = filled([3, 2, 2, 2]);
+        const y0 = model.forward(x);
+        // backward(dy) switches the layers to their own saved-state path (the model then owns its intermediates)
+        if (manual) {
+          model.backward(filled([3, 3], 1)).dispose();
+          model.forward(x).dispose(); // the first forward by the layers' own path lets go of the recorded ops
+        }
+        y0.dispose();
+        const before = snapshot(model),
+          start = count.calls();
+        model.forward(x).dispose();
+        const n = count.calls() - start;
+        const moved = snapshot(model);
+        expect(moved.state['0.num_batches_tracked']).toBe(manual ? 3 : 2);
+        for (let k = 1; k <= n; k++) {
+          // a fresh forward from `before`, failing at its k-th allocation
+          model.loadStateDict(before.state as never);
+          count.failAt(k);
+          expect(caught(() => model.forward(x)).message).toMatch(/this allocation fails/);
+          const after = snapshot(model);
+          expect({ ...after, live: 0 }).toEqual({ ...before, live: 0 });
+          // by hand, the model owned the last forward's three intermediate outputs and frees them first
+          if (manual) expect(after.live).toBe(before.live - 3);
+          else {
+            // recording, each layer that ran holds its newest op until its next forward: the same failure
+            // again holds the same, nothing accumulates
+            model.loadStateDict(before.state as never);
+            count.failAt(k);
+            caught(() => model.forward(x));
+            expect(count.live()).toBe(after.live);
+          }
+        }
+        x.dispose();
+        model.dispose();
+      });
+    }
 
     it('Sequential.forward in eval with one nested BN set to train still puts its statistics back', () => {
       const bn = new BatchNorm1d(4);

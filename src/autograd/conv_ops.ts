@@ -3,7 +3,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.functional.conv2d.html (shapes and padding);
 //      Chellapilla et al. 2006, https://inria.hal.science/inria-00112631 (convolution as a matrix product)
 import { Tensor } from '../tensor';
-import { guarded, out, record } from './functional';
+import { guarded, leafGrad, out, record } from './functional';
 import { matmul } from '../kernels/gemm';
 import { addColumnSums } from '../kernels/reduce';
 import {
@@ -94,15 +94,19 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     y,
     'conv2d',
     inputs,
-    (gy) => {
-      const gx = x.requiresGrad ? Tensor.full(x.shape, 0) : null;
-      const gw = Tensor.full(weight.shape, 0);
-      const gb = bias === null ? null : Tensor.full([o], 0);
+    (gy, inputGrad) => {
+      const gx = (inputGrad ?? x.requiresGrad) ? Tensor.full(x.shape, 0) : null;
+      // a parameter's gradient goes straight into its .grad (the kernels add), as Conv2d.backward does
+      const intoW = leafGrad(weight),
+        intoB = leafGrad(bias);
+      const gw = intoW ?? Tensor.full(weight.shape, 0);
+      const gb = bias === null ? null : (intoB ?? Tensor.full([o], 0));
       if (g.n > 0) {
         if (nchw) backwardNCHW(g, win, x, weight, gy, gx, gw, gb, pointwise);
         else backwardNHWC(g, win, x, wT ?? weight, gy, gx, gw, gb, pointwise, per, wT !== null);
       }
-      return bias === null ? [gx, gw] : [gx, gw, gb];
+      const res = [gx, intoW === null ? gw : null];
+      return bias === null ? res : [...res, intoB === null ? gb : null];
     },
     () => wT?.dispose(),
   );

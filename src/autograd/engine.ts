@@ -14,19 +14,35 @@ export interface GradFn {
   /** The op's name, for errors and toString(). */
   readonly name: string;
   readonly inputs: readonly Tensor[];
-  /** dL/d(input) for each input (null where the input needs none); the engine owns the results. */
-  backward(gy: Tensor): (Tensor | null)[];
+  /**
+   * dL/d(input) for each input (null where the input needs none, or where the op added it to a
+   * leaf's .grad itself); the engine owns the results. `inputGrad` overrides whether the first
+   * input's gradient is computed (a layer's backward(dy) wants dx whatever x requires).
+   */
+  backward(gy: Tensor, inputGrad?: boolean): (Tensor | null)[];
   /** Frees what the op saved for its backward (not its inputs or output). */
   release?(): void;
   /** Set once what the op saved was freed: it cannot run again. */
   done?: boolean;
+  /** Tensors reachable only through this op (a Sequential's intermediates), freed with it. */
+  owns?: Tensor[];
+  /**
+   * Holders of what the op saved (default 1, the tape: until its backward or the output's dispose);
+   * a layer that ran the op holds it too, until its next forward, so its backward(dy) can run it.
+   */
+  holds?: number;
 }
 
-/** Frees what `fn` saved, once (by the tape's backward, or when its output is disposed). */
+/** One holder lets go of `fn`; the last one frees what it saved (by the tape's backward, the output's dispose, or the layer). */
 export function letGo(fn: GradFn): void {
   if (fn.done) return;
+  fn.holds = (fn.holds ?? 1) - 1;
+  if (fn.holds > 0) return;
   fn.done = true;
   fn.release?.();
+  const owned = fn.owns;
+  fn.owns = undefined;
+  if (owned) for (const t of owned) t.dispose();
 }
 
 let gradEnabled = true;
@@ -40,6 +56,20 @@ let previousStep = new Set<Tensor>();
 /** True when ops record onto the tape (outside noGrad). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
+}
+
+/**
+ * Runs `fn` with recording off and no scope: what it makes is the caller's (fit's training step,
+ * which drives the layers' own backward and frees its tensors itself).
+ */
+export function untaped<T>(fn: () => T): T {
+  const was = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = was;
+  }
 }
 
 /** Gives a new tensor its owner: the innermost scope, else the current step (after the first backward). */

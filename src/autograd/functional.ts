@@ -32,6 +32,17 @@ export function record(y: Tensor, name: string, inputs: Tensor[], backward: Grad
   return y;
 }
 
+/**
+ * The .grad of `t` when `t` is a leaf that requires a gradient and has one: an op's backward may
+ * add its part there in place (as the layers' own backward does), saving a temporary and an add.
+ * Summing into .grad in the tape's order gives PyTorch's result after zeroGrad (0 + a = a exactly).
+ */
+export function leafGrad(t: Tensor | null): Tensor | null {
+  if (t === null || !t.requiresGrad || t.gradFn !== null) return null;
+  const g = t.grad;
+  return g !== null && !g.disposed && g.size === t.size ? g : null;
+}
+
 /** A copy of t's values under `shape` (default t's), owned by the caller. */
 export function copy(t: Tensor, shape: readonly number[] = t.shape): Tensor {
   const c = Tensor.empty(shape);

@@ -1,7 +1,7 @@
 // Differentiable matrix products of `F`, over the GEMM kernels.
 // see: https://pytorch.org/docs/stable/nn.functional.html
 import { Tensor } from '../tensor';
-import { guarded, out, record } from './functional';
+import { guarded, leafGrad, out, record } from './functional';
 import { addColumnSums } from '../kernels/reduce';
 import { matmul as gemm } from '../kernels/gemm';
 import { checkTensor } from '../validate';
@@ -51,20 +51,29 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     if (bias !== null) for (let q = 0; q < rows; q++) y.view().set(bias.view(), q * o);
   } else guarded([y], () => gemm(x.ptr, weight.ptr, y.ptr, rows, o, i, { transB: true, bias: bias === null ? 0 : bias.ptr }));
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
-  return record(y, 'linear', inputs, (gy) => {
+  return record(y, 'linear', inputs, (gy, inputGrad) => {
     let gx: Tensor | null = null;
-    if (x.requiresGrad) {
+    if (inputGrad ?? x.requiresGrad) {
       gx = Tensor.full(x.shape, 0);
-      if (o > 0 && i > 0) gemm(gy.ptr, weight.ptr, gx.ptr, rows, i, o); // gy·w
+      if (o > 0 && i > 0) guarded([gx], () => gemm(gy.ptr, weight.ptr, gx!.ptr, rows, i, o)); // gy·w
     }
-    const gw = Tensor.full(weight.shape, 0);
-    if (rows > 0 && i > 0) gemm(gy.ptr, x.ptr, gw.ptr, o, i, rows, { transA: true }); // gyᵀ·x
-    const res: (Tensor | null)[] = [gx, gw];
-    if (bias !== null) {
-      const gb = Tensor.full([o], 0);
-      if (rows > 0 && o > 0) addColumnSums(gy.ptr, rows, o, gb.ptr);
-      res.push(gb);
+    // a parameter's gradient goes straight into its .grad (beta 1), as Linear.backward does; what can
+    // fail (an allocation) fails before anything is added
+    const intoW = leafGrad(weight),
+      intoB = leafGrad(bias);
+    let gw: Tensor | null = null,
+      gb: Tensor | null = null;
+    try {
+      gw = intoW ?? Tensor.full(weight.shape, 0);
+      gb = bias === null ? null : (intoB ?? Tensor.full([o], 0));
+      if (rows > 0 && i > 0) gemm(gy.ptr, x.ptr, gw.ptr, o, i, rows, { transA: true, beta: 1 }); // gyᵀ·x
+    } catch (e) {
+      for (const t of [gx, intoW === null ? gw : null, intoB === null ? gb : null]) t?.dispose();
+      throw e;
     }
+    if (gb !== null && rows > 0 && o > 0) addColumnSums(gy.ptr, rows, o, gb.ptr);
+    const res: (Tensor | null)[] = [gx, intoW === null ? gw : null];
+    if (bias !== null) res.push(intoB === null ? gb : null);
     return res;
   });
 }

@@ -6,6 +6,7 @@ import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
 import { Allocations, checkLayerSize, Module, type StateEntry, type StateDictInput } from './module';
+import { recordBatchNorm } from './functional';
 
 /** Options of a BatchNorm layer; `L` is the layouts its class takes (a layout it cannot take is a type error). */
 export interface BatchNormOptions<L extends Layout = Layout> {
@@ -139,7 +140,16 @@ abstract class BatchNorm extends Module {
     const useBatch = this.training || !this.trackRunningStats;
     if (useBatch) checkBatchSize(where, g, t.shape); // as PyTorch: batch statistics need > 1 value
     this.checkUsable(where);
-    const y = Tensor.empty(t.shape);
+    // a recorded forward's statistics belong to its op on the tape (the next forward overwrites the layer's)
+    const recording = this.records(t);
+    const stats = recording ? new Stats(this.numFeatures) : this.#stats;
+    let y: Tensor;
+    try {
+      y = Tensor.empty(t.shape);
+    } catch (e) {
+      if (recording) stats.block.dispose();
+      throw e;
+    }
     try {
       forwardCore(
         g,
@@ -148,7 +158,7 @@ abstract class BatchNorm extends Module {
         this.bias,
         useBatch,
         this.eps,
-        this.#stats,
+        stats,
         this.runningMean,
         this.runningVar,
         this.activation === 'relu',
@@ -156,12 +166,17 @@ abstract class BatchNorm extends Module {
       );
     } catch (e) {
       y.dispose();
+      if (recording) stats.block.dispose();
       throw e;
     }
     if (this.training && this.trackRunningStats) {
       this.numBatchesTracked += 1;
       const factor = this.momentum === null ? 1 / this.numBatchesTracked : this.momentum;
-      updateRunning(g, this.#stats, factor, this.runningMean!, this.runningVar!);
+      updateRunning(g, stats, factor, this.runningMean!, this.runningVar!);
+    }
+    if (recording) {
+      this.#input = null;
+      return this.recorded(recordBatchNorm(y, t, g, stats, this.weight, this.bias, useBatch, this.activation === 'relu'));
     }
     this.#input = t;
     this.#geometry = g;
@@ -180,6 +195,7 @@ abstract class BatchNorm extends Module {
 
   checkBackwardReady(): void {
     const where = `${this.kind}.backward`;
+    if (this.hasRecorded()) return this.checkRecordedReady(where);
     this.checkUsable(where);
     const x = this.#input;
     if (x === null || this.#geometry === null) throw new Error(`${where}: call forward() first`);
@@ -192,6 +208,8 @@ abstract class BatchNorm extends Module {
    */
   backward(dy: Tensor): Tensor {
     const where = `${this.kind}.backward`;
+    const r = this.backwardRecorded(where, dy, true, 'input');
+    if (r !== undefined) return r!;
     this.checkBackwardReady();
     const x = this.#input!,
       g = this.#geometry!;

@@ -12,7 +12,7 @@ import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
 import { Allocations, checkLayerSize, Module } from './module';
-import { backwardNCHW, backwardNHWC, chunkImages, forwardNCHW, forwardNHWC, rearranged } from '../autograd/conv_ops';
+import { backwardNCHW, backwardNHWC, chunkImages, conv2d, forwardNCHW, forwardNHWC, rearranged } from '../autograd/conv_ops';
 
 export type Conv2dLayout = 'NCHW' | 'NHWC';
 /** A size for both spatial axes, or [height, width]. */
@@ -215,6 +215,7 @@ export class Conv2d extends Module {
   }
 
   checkBackwardReady(where = 'Conv2d.backward'): void {
+    if (this.hasRecorded()) return this.checkRecordedReady(where);
     this.checkUsable(where);
     const x = this.#input;
     if (x === null || this.#geom === null) throw new Error(`${where}: call forward() first`);
@@ -226,6 +227,10 @@ export class Conv2d extends Module {
     const where = 'Conv2d.forward';
     const g = checkInput2d(where, x, this.layout, this.inChannels, this.kernelSize, this.stride, this.padding);
     this.checkUsable(where);
+    if (this.records(x)) {
+      this.#input = null;
+      return this.recorded(conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, layout: this.layout }));
+    }
     const win = slidingWindow(this.kernelSize, this.stride, this.padding, g);
     const y = Tensor.empty(this.#outShape(g));
     try {
@@ -261,6 +266,8 @@ export class Conv2d extends Module {
   }
 
   #backward(where: string, dy: Tensor, inputGrad: boolean): Tensor | null {
+    const r = this.backwardRecorded(where, dy, inputGrad);
+    if (r !== undefined) return r;
     this.checkBackwardReady(where);
     const x = this.#input!,
       g = this.#geom!,

@@ -3,7 +3,8 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.functional.batch_norm.html
 import { Tensor } from '../tensor';
 import { track } from '../autograd/engine';
-import { record } from '../autograd/functional';
+import { leafGrad, record } from '../autograd/functional';
+import type { Geometry } from '../kernels/batchnorm';
 import { bnBackward, channelAxis, LAYOUT_RANK, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit } from '../validate';
@@ -81,19 +82,38 @@ export function batchNorm(
     stats.block.dispose();
     throw e;
   }
-  // the backward differentiates through the batch statistics (training) or takes the running ones as constants
+  return recordBatchNorm(y!, x, g, stats, w, b, training, false);
+}
+
+/**
+ * Records the backward of a batch normalization on y (the tape then owns `stats`): through the batch
+ * statistics when `useBatch`, with the running ones as constants otherwise; `relu` when ReLU was fused.
+ */
+export function recordBatchNorm(
+  y: Tensor,
+  x: Tensor,
+  g: Geometry,
+  stats: Stats,
+  w: Tensor | null,
+  b: Tensor | null,
+  useBatch: boolean,
+  relu: boolean,
+): Tensor {
   const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
   return record(
-    y!,
+    y,
     'batchNorm',
     inputs,
     (gy) => {
       const gx = Tensor.empty(x.shape);
-      const gw = w ? Tensor.full(w.shape, 0) : null,
-        gb = b ? Tensor.full(b.shape, 0) : null;
+      // γ's and β's gradients go straight into their .grad when they are leaves (the kernel adds)
+      const intoW = leafGrad(w),
+        intoB = leafGrad(b);
+      const gw = w ? (intoW ?? Tensor.full(w.shape, 0)) : null,
+        gb = b ? (intoB ?? Tensor.full(b.shape, 0)) : null;
       if (g.size > 0)
-        bnBackward(g, x.ptr, gy.ptr, gx.ptr, w ? w.ptr : 0, stats.mean, stats.invstd, gw ? gw.ptr : 0, gb ? gb.ptr : 0, training);
-      return [gx, ...(w ? [gw] : []), ...(b ? [gb] : [])];
+        bnBackward(g, x.ptr, gy.ptr, gx.ptr, w ? w.ptr : 0, stats.mean, stats.invstd, gw ? gw.ptr : 0, gb ? gb.ptr : 0, useBatch, relu, b ? b.ptr : 0);
+      return [gx, ...(w ? [intoW === null ? gw : null] : []), ...(b ? [intoB === null ? gb : null] : [])];
     },
     () => stats.block.dispose(),
   );

@@ -6,6 +6,10 @@ import { activationBackward, activationForward, mulElementwise, SAVES, type Acti
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
 import { Module, saveBuffers } from './module';
+import { relu, reshape, sigmoid, tanh } from '../autograd/functional';
+import { dropout } from '../autograd/conv_ops';
+
+const OPS: Record<ActivationKind, (x: Tensor) => Tensor> = { relu, sigmoid, tanh };
 
 /** y = f(x) elementwise; the backward needs x (ReLU) or y (sigmoid, tanh) of the last forward. */
 abstract class Activation extends Module {
@@ -21,6 +25,10 @@ abstract class Activation extends Module {
   forward(x: Tensor): Tensor {
     const where = `${this.kind}.forward`;
     checkTensor(where, 'input', x);
+    if (this.records(x)) {
+      this.#saved = null;
+      return this.recorded(OPS[this.act](x));
+    }
     const y = Tensor.empty(x.shape);
     activationForward(this.act, x.ptr, y.ptr, x.size);
     this.#saved = SAVES[this.act] === 'input' ? x : y;
@@ -33,6 +41,7 @@ abstract class Activation extends Module {
 
   checkBackwardReady(): void {
     const where = `${this.kind}.backward`;
+    if (this.hasRecorded()) return this.checkRecordedReady(where);
     const s = this.#saved;
     if (s === null) throw new Error(`${where}: call forward() first`);
     if (s.disposed) throw new Error(`${where}: the ${SAVES[this.act]} of the last forward() was disposed; backward needs it`);
@@ -40,6 +49,8 @@ abstract class Activation extends Module {
 
   backward(dy: Tensor): Tensor {
     const where = `${this.kind}.backward`;
+    const r = this.backwardRecorded(where, dy, true);
+    if (r !== undefined) return r!;
     this.checkBackwardReady();
     const s = this.#saved!;
     checkTensor(where, 'gradOutput', dy);
@@ -101,6 +112,12 @@ export class Dropout extends Module {
 
   forward(x: Tensor): Tensor {
     checkTensor('Dropout.forward', 'input', x);
+    if (this.records(x)) {
+      const y = this.recorded(dropout(x, this.p, { training: this.training, generator: this.generator }));
+      this.#mask?.dispose();
+      this.#mask = null;
+      return y;
+    }
     const y = Tensor.empty(x.shape);
     let mask: Tensor | null = null;
     if (this.training && this.p !== 0) {
@@ -127,6 +144,8 @@ export class Dropout extends Module {
   }
 
   backward(dy: Tensor): Tensor {
+    const r = this.backwardRecorded('Dropout.backward', dy, true, 'input');
+    if (r !== undefined) return r!;
     checkTensor('Dropout.backward', 'gradOutput', dy);
     const mask = this.#mask;
     if (mask !== null && (mask.shape.length !== dy.shape.length || mask.shape.some((v, i) => v !== dy.shape[i]))) {
@@ -141,6 +160,7 @@ export class Dropout extends Module {
   }
 
   dispose(): void {
+    super.dispose();
     this.#mask?.dispose();
     this.#mask = null;
   }
@@ -159,7 +179,12 @@ export class Flatten extends Module {
 
   forward(x: Tensor): Tensor {
     checkTensor('Flatten.forward', 'input', x);
-    const y = Tensor.empty(this.outputShape(x.shape));
+    const shape = this.outputShape(x.shape);
+    if (this.records(x)) {
+      this.#shape = null;
+      return this.recorded(reshape(x, shape));
+    }
+    const y = Tensor.empty(shape);
     y.view().set(x.view());
     this.#shape = x.shape;
     return y;
@@ -172,10 +197,13 @@ export class Flatten extends Module {
   }
 
   checkBackwardReady(): void {
+    if (this.hasRecorded()) return this.checkRecordedReady('Flatten.backward');
     if (this.#shape === null) throw new Error('Flatten.backward: call forward() first');
   }
 
   backward(dy: Tensor): Tensor {
+    const r = this.backwardRecorded('Flatten.backward', dy, true);
+    if (r !== undefined) return r!;
     this.checkBackwardReady();
     checkTensor('Flatten.backward', 'gradOutput', dy);
     const shape = this.#shape!;
@@ -201,6 +229,8 @@ export class Sequential extends Module {
   /** The layers in the order forward applies them. */
   readonly layers: readonly Module[];
   #outputs: Tensor[] = [];
+  /** The output of the last forward when it recorded on the tape (its op owns the intermediates). */
+  #recordedOutput: Tensor | null = null;
 
   constructor(...layers: Module[]) {
     super();
@@ -227,18 +257,26 @@ export class Sequential extends Module {
     // what can still fail (an allocation) puts back the running statistics moved before it; in
     // eval no layer moves any, and inference skips the copy
     const restore = anyTraining(this) ? saveBuffers(this) : null;
+    const made: Tensor[] = [];
     let cur = x;
     try {
       this.layers.forEach((layer, i) => {
         const y = layer.forward(cur);
-        if (i < this.layers.length - 1) this.#outputs.push(y);
+        if (i < this.layers.length - 1) made.push(y);
         cur = y;
       });
     } catch (e) {
-      this.#release();
+      for (const t of made) t.dispose();
       restore?.();
       throw e;
     }
+    const fn = cur.gradFn;
+    if (fn !== null && !fn.done) {
+      // recorded: the intermediates are reachable only through the output's graph, and go with it
+      // (freed by its backward, or when the output is disposed or its training step ends)
+      fn.owns = [...(fn.owns ?? []), ...made];
+      this.#recordedOutput = cur;
+    } else this.#outputs = made;
     return cur;
   }
 
@@ -260,11 +298,16 @@ export class Sequential extends Module {
   backward(dy: Tensor): Tensor {
     checkTensor('Sequential.backward', 'gradOutput', dy);
     this.checkBackwardReady();
-    const g = this.#backTo(1, dy);
+    const owned = this.#takeRecorded();
     try {
-      return this.layers[0].backward(g);
+      const g = this.#backTo(1, dy);
+      try {
+        return this.layers[0].backward(g);
+      } finally {
+        if (g !== dy) g.dispose();
+      }
     } finally {
-      if (g !== dy) g.dispose();
+      this.#outputs.push(...owned);
     }
   }
 
@@ -272,12 +315,30 @@ export class Sequential extends Module {
   backwardParams(dy: Tensor): void {
     checkTensor('Sequential.backwardParams', 'gradOutput', dy);
     this.checkBackwardReady();
-    const g = this.#backTo(1, dy);
+    const owned = this.#takeRecorded();
     try {
-      this.layers[0].backwardParams(g);
+      const g = this.#backTo(1, dy);
+      try {
+        this.layers[0].backwardParams(g);
+      } finally {
+        if (g !== dy) g.dispose();
+      }
     } finally {
-      if (g !== dy) g.dispose();
+      this.#outputs.push(...owned);
     }
+  }
+
+  /**
+   * backward(dy) after a recorded forward: the intermediates go back from the output's op to this
+   * Sequential (the layers' ops, run by hand, must not free them on the way), freed at the next forward.
+   */
+  #takeRecorded(): Tensor[] {
+    const fn = this.#recordedOutput?.gradFn;
+    this.#recordedOutput = null;
+    if (fn === null || fn === undefined || fn.done || fn.owns === undefined) return [];
+    const owned = fn.owns;
+    fn.owns = undefined;
+    return owned;
   }
 
   /** Runs the layers after `first` backward; returns dL/d(input of layer `first`), dy itself if none ran. */
@@ -299,6 +360,7 @@ export class Sequential extends Module {
   #release(): void {
     for (const t of this.#outputs) t.dispose();
     this.#outputs = [];
+    this.#recordedOutput = null;
   }
 
   dispose(): void {

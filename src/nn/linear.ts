@@ -7,6 +7,7 @@ import { addColumnSums } from '../kernels/reduce';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
+import { linear } from '../autograd/nn_ops';
 import { Allocations, checkLayerSize, Module } from './module';
 
 /** Options of a Linear layer. */
@@ -78,6 +79,10 @@ export class Linear extends Module {
     checkTensor(where, 'input', x);
     this.outputShape(x.shape);
     this.checkUsable(where);
+    if (this.records(x)) {
+      this.#input = null;
+      return this.recorded(linear(x, this.weight, this.bias));
+    }
     const n = x.shape[0];
     const y = Tensor.empty([n, this.outFeatures]);
     try {
@@ -99,6 +104,7 @@ export class Linear extends Module {
   }
 
   checkBackwardReady(where = 'Linear.backward'): void {
+    if (this.hasRecorded()) return this.checkRecordedReady(where);
     this.checkUsable(where);
     const x = this.#input;
     if (x === null) throw new Error(`${where}: call forward() first`);
@@ -116,6 +122,8 @@ export class Linear extends Module {
   }
 
   #backward(where: string, dy: Tensor, inputGrad: boolean): Tensor | null {
+    const r = this.backwardRecorded(where, dy, inputGrad);
+    if (r !== undefined) return r;
     this.checkBackwardReady(where);
     const x = this.#input!;
     checkTensor(where, 'gradOutput', dy);

@@ -3,6 +3,8 @@
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py (Module);
 //      https://pytorch.org/docs/stable/generated/torch.nn.Module.html (state_dict, load_state_dict)
 import { Parameter, Tensor } from '../tensor';
+import { isGradEnabled, letGo, type GradFn } from '../autograd/engine';
+import * as ew from '../kernels/elementwise';
 import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../validate';
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
@@ -72,6 +74,11 @@ export abstract class Module {
   static readonly kind: string = 'Module';
   /** True in training mode (batch statistics, dropout on); false after eval(). */
   training = true;
+  /** The op the last forward recorded on the tape, for a backward(dy) after it; null when it did not record. */
+  #recordedFn: GradFn | null = null;
+  #recordedShape: readonly number[] = [];
+  /** Set when backward(dy) ran a recorded op: this module is driven by hand and records no more. */
+  #manual = false;
 
   /** This layer's public name for error messages (see `Module.kind`). */
   protected get kind(): string {
@@ -106,6 +113,78 @@ export abstract class Module {
     throw new Error(
       `${this.kind}.backward: this module has no manual backward; compute a loss from its forward with F ops and call loss.backward()`,
     );
+  }
+
+  /**
+   * True when a forward on `x` records on the tape: recording is on (outside noGrad and fit), and x
+   * requires a gradient or, in training mode, a parameter does. An eval-mode forward on data records
+   * nothing (inference), but passes gradients on when its input comes from recorded ops. A module
+   * whose backward(dy) was called runs its own saved-state path from then on (the tape is not needed).
+   */
+  protected records(x: Tensor): boolean {
+    const r = !this.#manual && isGradEnabled() && (x.requiresGrad || (this.training && this.ownParameters().some(([, p]) => p.requiresGrad)));
+    if (!r) this.#forget();
+    return r;
+  }
+
+  /** Holds y's recorded op (until the next forward) for a backward(dy) after this forward; returns y. */
+  protected recorded(y: Tensor): Tensor {
+    this.#forget();
+    const fn = y.gradFn;
+    if (fn !== null) {
+      fn.holds = (fn.holds ?? 1) + 1;
+      this.#recordedFn = fn;
+      this.#recordedShape = y.shape;
+    }
+    return y;
+  }
+
+  /** Lets go of the op the last forward recorded. */
+  #forget(): void {
+    if (this.#recordedFn !== null) letGo(this.#recordedFn);
+    this.#recordedFn = null;
+  }
+
+  /** True when the last forward recorded an op that has not run or been freed (backward(dy) runs it). */
+  protected hasRecorded(): boolean {
+    return this.#recordedFn !== null && !this.#recordedFn.done;
+  }
+
+  /** Throws what backward(dy) would throw for the recorded op of the last forward. */
+  protected checkRecordedReady(where: string): void {
+    this.checkUsable(where);
+    const x = this.#recordedFn?.inputs[0];
+    if (x?.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+  }
+
+  /**
+   * backward(dy) after a recorded forward: runs the recorded op, adds its parameters' gradients to
+   * their .grad and returns dL/dx (null unless `inputGrad`); the module records no more forwards. dy must have the shape of the last output (named in the error
+   * as the last `like`'s, the layer's own wording). Undefined when the last forward did not record.
+   */
+  protected backwardRecorded(where: string, dy: Tensor, inputGrad: boolean, like: 'input' | 'output' = 'output'): Tensor | null | undefined {
+    const fn = this.#recordedFn;
+    if (fn === null || fn.done) return undefined;
+    checkTensor(where, 'gradOutput', dy);
+    this.checkRecordedReady(where);
+    const shape = this.#recordedShape;
+    if (dy.shape.length !== shape.length || dy.shape.some((v, i) => v !== shape[i])) {
+      throw new RangeError(`${where}: gradOutput: expected shape [${shape.join(', ')}] (the last ${like}'s), got [${dy.shape.join(', ')}]`);
+    }
+    this.#manual = true;
+    const gis = fn.backward(dy, inputGrad);
+    let dx: Tensor | null = null;
+    fn.inputs.forEach((t, k) => {
+      const g = gis[k];
+      if (g === null || g === undefined) return;
+      if (k === 0 && inputGrad) dx = g;
+      else {
+        if (t instanceof Parameter && t.requiresGrad) ew.binary('add', t.grad.ptr, g.ptr, t.grad.ptr, 1, g.size);
+        g.dispose();
+      }
+    });
+    // the layer keeps holding the op until its next forward: backward(dy) may run again, as the saved-state path allows
+    return dx;
   }
 
   /**
@@ -234,6 +313,7 @@ export abstract class Module {
 
   /** Frees this module's memory (parameters with their gradients, buffers) and its children's. */
   dispose(): void {
+    this.#forget();
     for (const e of this.ownState()) if ('tensor' in e) e.tensor.dispose();
     for (const [, m] of this.children()) m.dispose();
   }

@@ -11,6 +11,7 @@ import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../k
 import { checkOneOf, checkOptions, kindOf } from '../validate';
 import { checkGradOutput, checkInput2d, checkShape2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from './conv';
 import { Module } from './module';
+import { avgPool2d as avgPoolOp, maxPool2d as maxPoolOp } from '../autograd/conv_ops';
 
 /** Options of MaxPool2d and AvgPool2d. */
 export interface Pool2dOptions {
@@ -73,7 +74,13 @@ abstract class Pool2d extends Module {
   }
 
   checkBackwardReady(): void {
+    if (this.hasRecorded()) return this.checkRecordedReady(`${this.kind}.backward`);
     if (this.saved === null) throw new Error(`${this.kind}.backward: call forward() first`);
+  }
+
+  /** The op's options, for a forward that records on the tape. */
+  protected get options(): { stride: [number, number]; padding: [number, number]; layout: Conv2dLayout } {
+    return { stride: [...this.stride], padding: [...this.padding], layout: this.layout };
   }
 
   /** A checked geometry as the kernels take it, and the output shape. */
@@ -108,6 +115,10 @@ export class MaxPool2d extends Pool2d {
   /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
   forward(x: Tensor): Tensor {
     const { p, win, out } = this.geometry('MaxPool2d.forward', x);
+    if (this.records(x)) {
+      this.saved = null;
+      return this.recorded(maxPoolOp(x, [...this.kernelSize], this.options));
+    }
     const y = Tensor.empty(out);
     let idx: I32Block;
     try {
@@ -125,6 +136,7 @@ export class MaxPool2d extends Pool2d {
 
   checkBackwardReady(): void {
     super.checkBackwardReady();
+    if (this.hasRecorded()) return;
     const idx = this.#idx!;
     if (idx.runtime !== runtime())
       throw new Error(
@@ -134,6 +146,8 @@ export class MaxPool2d extends Pool2d {
 
   /** dx: zero except dx[argmax] += dy, window by window. */
   backward(dy: Tensor): Tensor {
+    const r = this.backwardRecorded('MaxPool2d.backward', dy, true);
+    if (r !== undefined) return r!;
     const { shape, p } = this.checkBackward('MaxPool2d.backward', dy);
     this.checkBackwardReady();
     const idx = this.#idx!;
@@ -143,6 +157,7 @@ export class MaxPool2d extends Pool2d {
   }
 
   dispose(): void {
+    super.dispose();
     this.#idx?.dispose();
     this.#idx = null;
     this.saved = null;
@@ -159,6 +174,10 @@ export class AvgPool2d extends Pool2d {
   /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
   forward(x: Tensor): Tensor {
     const { p, win, out } = this.geometry('AvgPool2d.forward', x);
+    if (this.records(x)) {
+      this.saved = null;
+      return this.recorded(avgPoolOp(x, [...this.kernelSize], this.options));
+    }
     const y = Tensor.empty(out);
     avgPool2d(x.ptr, y.ptr, p.n, p.h, p.w, p.c, win);
     this.saved = { shape: x.shape, out, p, win };
@@ -167,6 +186,8 @@ export class AvgPool2d extends Pool2d {
 
   /** dx: each dy / (kh·kw) added over its window. */
   backward(dy: Tensor): Tensor {
+    const r = this.backwardRecorded('AvgPool2d.backward', dy, true);
+    if (r !== undefined) return r!;
     const { shape, p, win } = this.checkBackward('AvgPool2d.backward', dy);
     const dx = Tensor.empty(shape);
     avgPool2dBackward(dy.ptr, dx.ptr, p.n, p.h, p.w, p.c, win);
@@ -174,6 +195,7 @@ export class AvgPool2d extends Pool2d {
   }
 
   dispose(): void {
+    super.dispose();
     this.saved = null;
   }
 }

@@ -1,12 +1,13 @@
 // The training loop: fit (epochs of shuffled mini-batches, validation, callbacks, a progress display
 // registered by the node entry), evaluate and predict. Async so a browser page stays responsive between batches.
 // see: https://keras.io/api/models/model_training_apis/ (fit/evaluate/predict and callbacks)
-import { Tensor, tensor } from '../tensor';
+import { noGrad, Tensor, tensor } from '../tensor';
 import { Module } from '../nn/module';
 import { CrossEntropyLoss } from '../nn/loss';
 import { Optimizer } from '../optim/optimizers';
 import { Generator } from '../random';
 import { checkOptions, describe } from '../validate';
+import { untaped } from '../autograd/engine';
 import { callHooks, checkCallbacks, type Callback } from './callbacks';
 import { checkVerbose, epochLine, registeredDisplay } from './progress';
 
@@ -182,7 +183,7 @@ function classesOf(where: string, model: Module, d: Dataset): number {
   model.eval();
   const { x } = gather(d, d.y.length > 1 ? [0, 1] : [0]);
   try {
-    const out = model.forward(x);
+    const out = noGrad(() => model.forward(x));
     try {
       if (out.shape.length !== 2)
         throw new RangeError(
@@ -239,6 +240,7 @@ function splitData(where: string, d: Dataset, split: unknown): [Dataset, Dataset
 /** Trains `model` on `data`; returns the per-epoch logs. */
 export async function fit(model: Module, data: Dataset, options: FitOptions): Promise<EpochLogs[]> {
   const where = 'fit';
+  const manual = hasOwnBackward(model);
   checkModel(where, model);
   let n = checkData(where, 'data', data);
   checkOptions(where, options, FIT_KEYS);
@@ -301,10 +303,13 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
         let loss: number, acc: number;
         try {
           optimizer.zeroGrad();
-          logits = model.forward(x);
+          // a model with its own backward (Sequential, the layers) runs it untaped; a Module subclass
+          // that writes only forward gets its gradients from the tape
+          logits = manual ? untaped(() => model.forward(x)) : model.forward(x);
           loss = lossFn.forward(logits, y);
           dlogits = lossFn.backward();
-          model.backwardParams(dlogits);
+          if (manual) untaped(() => model.backwardParams(dlogits!));
+          else backwardFrom(where, logits, dlogits);
           optimizer.step();
           acc = argmaxHits(logits.view(), y, logits.shape[1]);
         } finally {
@@ -362,7 +367,7 @@ export function evaluate(model: Module, data: Dataset, options: EvaluateOptions 
       const { x, y } = gather(data, idx);
       let logits: Tensor | null = null;
       try {
-        logits = model.forward(x);
+        logits = noGrad(() => model.forward(x));
         // the first batch tells the class count: check every label before any loss is summed
         if (s === 0 && logits.shape.length === 2) checkLabels(where, 'data', data, logits.shape[1]);
         lossSum += lossFn.forward(logits, y) * y.length;
@@ -397,7 +402,7 @@ export function predict(model: Module, x: Float32Array, shape: readonly number[]
     for (let s = 0; s < n; s += bs) {
       const m = Math.min(bs, n - s);
       using xt = tensor(x.subarray(s * per, (s + m) * per), [m, ...shape]);
-      using y = model.forward(xt);
+      using y = noGrad(() => model.forward(xt));
       parts.push(y.toArray());
     }
   } finally {
@@ -410,4 +415,16 @@ export function predict(model: Module, x: Float32Array, shape: readonly number[]
     o += p.length;
   }
   return out;
+}
+
+/** True when the model has its own backward (the package's layers, Sequential); false for a Module subclass that writes only forward. */
+function hasOwnBackward(m: Module): boolean {
+  return m.backward !== Module.prototype.backward;
+}
+
+/** The tape's backward from the model's output, given dL/d(output). */
+function backwardFrom(where: string, out: Tensor, grad: Tensor): void {
+  if (out.gradFn === null)
+    throw new Error(`${where}: model: its forward recorded nothing on the tape (no parameter requires a gradient), so there is nothing to train`);
+  out.backward(grad);
 }
