@@ -19,6 +19,7 @@ import {
   gather,
   lossName,
   lossOf,
+  lossWeight,
   outputShape,
   splitData,
   takesLabels,
@@ -177,7 +178,8 @@ function measure(model: Module, d: Dataset, n: number, out: readonly number[], b
   model.eval();
   const tally = new Tally(meters),
     width = takesLabels(lossFn) ? 1 : size(out);
-  let lossSum = 0;
+  let lossSum = 0,
+    weights = 0;
   try {
     for (let s = 0; s < n; s += bs) {
       const m = Math.min(bs, n - s);
@@ -191,8 +193,13 @@ function measure(model: Module, d: Dataset, n: number, out: readonly number[], b
       try {
         o = model.forward(x);
         target = targetOf(y, out);
-        lossSum += lossOf(lossFn, o, target) * m;
+        const loss = lossOf(lossFn, o, target),
+          w = lossWeight(lossFn, y, m);
         lossFn.dispose();
+        if (w > 0) {
+          lossSum += loss * w;
+          weights += w;
+        }
         tally.add(o.view(), y, size(out));
       } finally {
         o?.dispose();
@@ -203,7 +210,7 @@ function measure(model: Module, d: Dataset, n: number, out: readonly number[], b
   } finally {
     model.train(wasTraining);
   }
-  return { loss: lossSum / Math.max(n, 1), tally };
+  return { loss: weights > 0 ? lossSum / weights : 0, tally };
 }
 
 /** Trains `model` on `data`; returns the per-epoch logs. */
@@ -268,7 +275,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
       }
       const tally = new Tally(meters);
       let lossSum = 0,
-        seen = 0;
+        seen = 0; // the weight of the losses summed (rows, unless lossWeight says otherwise)
       for (let b = 0; b < perEpoch; b++) {
         // per step, not per epoch: a callback may have switched the model to eval mode
         model.train();
@@ -293,14 +300,17 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
           if (target instanceof Tensor) target.dispose();
           x.dispose();
         }
-        lossSum += loss * rows;
-        seen += rows;
+        const w = lossWeight(lossFn, y, rows);
+        if (w > 0) {
+          lossSum += loss * w;
+          seen += w;
+        }
         step++;
         const stop = await callHooks(callbacks, 'onBatchEnd', { epoch, batch: b, step, loss, ...metrics });
         if (bar !== null) {
           const so = tally.means();
           bar.update(step, {
-            loss: (lossSum / seen).toFixed(4),
+            loss: (seen > 0 ? lossSum / seen : 0).toFixed(4),
             acc: so.accuracy?.toFixed(3) ?? '-',
             metrics: Object.entries(so)
               .map(([k, v]) => ` | ${k} ${v.toFixed(4)}`)
@@ -313,7 +323,7 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
           break;
         }
       }
-      const entry: EpochLogs = { epoch, loss: lossSum / Math.max(seen, 1), ...tally.means() };
+      const entry: EpochLogs = { epoch, loss: seen > 0 ? lossSum / seen : 0, ...tally.means() };
       if (validation !== undefined) {
         const v = measure(model, validation, nVal, out ?? [], batchSize, lossFn, meters);
         entry.valLoss = v.loss;

@@ -137,7 +137,9 @@ export function resolveMetrics(where: string, metrics: unknown, task: Task): Met
       const name = m as MetricName;
       if (task.labels) {
         if (name !== 'accuracy')
-          throw new TypeError(`${at}: '${name}' needs float targets, but ${task.loss} trains on class labels (try 'accuracy' or { topK: k })`);
+          throw new TypeError(
+            `${at}: '${name}' needs float targets, but ${task.loss} trains on class labels (try 'accuracy' or { topK: k })`,
+          );
         return { key: name, batch: labelAccuracy(task.ignoreIndex) };
       }
       if (name === 'mae') return { key: name, batch: absError };

@@ -3,16 +3,7 @@
 // and the batches gathered from it.
 import { Tensor, tensor } from '../tensor';
 import type { Module } from '../nn/module';
-import {
-  BCELoss,
-  BCEWithLogitsLoss,
-  CrossEntropyLoss,
-  HuberLoss,
-  L1Loss,
-  MSELoss,
-  NLLLoss,
-  SmoothL1Loss,
-} from '../nn/loss';
+import { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss } from '../nn/loss';
 import { describe, kindOf } from '../validate';
 
 /**
@@ -86,6 +77,19 @@ export function lossName(loss: FitLoss): string {
 /** The loss of `out` against labels or a target tensor; keeps dL/dout in the loss for backward(). */
 export function lossOf(loss: FitLoss, out: Tensor, y: Int32Array | Tensor): number {
   return takesLabels(loss) ? loss.forward(out, y as Int32Array) : loss.forward(out, y as Tensor);
+}
+
+/**
+ * What a batch's mean loss is weighted by in an epoch's mean: its rows, or for a class loss with
+ * class weights or ignored labels, the weight of its rows (PyTorch's denominator of 'mean'), so that
+ * the epoch's loss is the whole set's whatever the batches.
+ */
+export function lossWeight(loss: FitLoss, y: Int32Array | Float32Array, rows: number): number {
+  if (!takesLabels(loss) || loss.reduction !== 'mean') return rows;
+  const w = loss.weight?.view() ?? null;
+  let sum = 0;
+  for (let i = 0; i < y.length; i++) if (y[i] !== loss.ignoreIndex) sum += w === null ? 1 : w[y[i]];
+  return sum;
 }
 
 /** Checks `d`'s fields and the kind of its targets for `loss`; returns the sample count. */

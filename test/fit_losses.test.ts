@@ -1,0 +1,282 @@
+// fit() and evaluate() with every loss and with metrics: a regression against the float64
+// least-squares fit, a binary task with BCEWithLogitsLoss, every metric against a float64 reference
+// on outputs known in advance, the logs and lines that carry them, and bad targets or metrics.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  init,
+  tensor,
+  Adam,
+  BCELoss,
+  BCEWithLogitsLoss,
+  CrossEntropyLoss,
+  EarlyStopping,
+  Generator,
+  HuberLoss,
+  L1Loss,
+  Linear,
+  MSELoss,
+  Module,
+  ModelCheckpoint,
+  NLLLoss,
+  Parameter,
+  SGD,
+  Sequential,
+  SmoothL1Loss,
+  Tensor,
+  evaluate,
+  fit,
+  predict,
+  setProgressDisplay,
+  type Dataset,
+  type EpochLogs,
+  type FitLoss,
+  type Metric,
+} from '../src/index';
+import { BACKENDS, values } from './helpers';
+
+/** Returns a copy of its input, so that the metrics' reference sees exactly the outputs fit sees; its one parameter never moves. */
+class Identity extends Module {
+  readonly unused = new Parameter([1], 0);
+  forward(x: Tensor): Tensor {
+    return tensor(x.toArray(), x.shape);
+  }
+  backwardParams(): void {}
+}
+
+/** Every state value of `m`, copied. */
+const state = (m: Module) => ({ ...m.stateDict() });
+
+/** Rows of x (n × c) as arrays, in float64. */
+const rows = (x: ArrayLike<number>, c: number) => Array.from({ length: x.length / c }, (_, i) => Array.from(x).slice(i * c, i * c + c));
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+/** The index of the first largest value (the argmax convention of Keras and NumPy). */
+const firstMax = (r: number[]) => r.indexOf(Math.max(...r));
+
+// float64 references of each metric, written apart from src/train/metrics.ts
+const ref = {
+  accuracy: (x: number[][], y: ArrayLike<number>, ignore?: number) =>
+    mean(x.flatMap((r, i) => (y[i] === ignore ? [] : [firstMax(r) === y[i] ? 1 : 0]))),
+  // in top k when the label's value reaches the k-th largest value (ties at the boundary count as in)
+  topK: (x: number[][], y: ArrayLike<number>, k: number) =>
+    mean(x.map((r, i) => (r[y[i]] >= [...r].sort((a, b) => b - a)[Math.min(k, r.length) - 1] ? 1 : 0))),
+  categorical: (x: number[][], t: number[][]) => mean(x.map((r, i) => (firstMax(r) === firstMax(t[i]) ? 1 : 0))),
+  binary: (x: ArrayLike<number>, t: ArrayLike<number>, threshold: number) =>
+    mean(Array.from(x, (v, i) => ((v > threshold ? 1 : 0) === Math.round(t[i]) ? 1 : 0))),
+  mae: (x: ArrayLike<number>, t: ArrayLike<number>) => mean(Array.from(x, (v, i) => Math.abs(v - t[i]))),
+  mse: (x: ArrayLike<number>, t: ArrayLike<number>) => mean(Array.from(x, (v, i) => (v - t[i]) ** 2)),
+  bceLogits: (x: ArrayLike<number>, t: ArrayLike<number>) =>
+    mean(Array.from(x, (v, i) => Math.max(v, 0) - v * t[i] + Math.log1p(Math.exp(-Math.abs(v))))),
+  bce: (p: ArrayLike<number>, t: ArrayLike<number>) => mean(Array.from(p, (v, i) => -(t[i] * Math.log(v) + (1 - t[i]) * Math.log(1 - v)))),
+  crossEntropy: (x: number[][], y: ArrayLike<number>) => mean(x.map((r, i) => Math.log(r.reduce((a, v) => a + Math.exp(v), 0)) - r[y[i]])),
+  nll: (x: number[][], y: ArrayLike<number>, ignore: number) => mean(x.flatMap((r, i) => (y[i] === ignore ? [] : [-r[y[i]]]))),
+};
+
+const N = 20,
+  C = 4;
+/** Outputs on a coarse grid {−1, 0, 1, 2}: ties within a row are common, at the top-k boundary too. */
+const X = Float32Array.from(values(N * C, 11), (v) => Math.floor(v + 1) - 1);
+const LABELS = Int32Array.from({ length: N }, (_, i) => (i * 3) % C);
+/** Float targets in [−2, 2) and 0/1 targets for the BCE losses. */
+const T = values(N * C, 12);
+const BITS = Float32Array.from(values(N * C, 13), (v) => (v > 0 ? 1 : 0));
+/** Probabilities in (0.05, 0.95) for BCELoss. */
+const P = Float32Array.from(values(N * C, 14), (v) => 0.5 + 0.225 * v);
+
+interface MetricCase {
+  name: string;
+  loss: () => FitLoss;
+  x: Float32Array;
+  y: Int32Array | Float32Array;
+  metrics?: Metric[];
+  /** Expected loss and metrics on samples [from, to), by key. */
+  want(from: number, to: number): Record<string, number>;
+}
+
+const slice = <A extends Float32Array | Int32Array>(a: A, from: number, to: number, w: number) => a.slice(from * w, to * w) as A;
+
+const CASES: MetricCase[] = [
+  {
+    name: 'CrossEntropyLoss: accuracy (the default) and top-k',
+    loss: () => new CrossEntropyLoss(),
+    x: X,
+    y: LABELS,
+    metrics: ['accuracy', { topK: 2 }, { topK: 3 }],
+    want: (a, b) => {
+      const x = rows(slice(X, a, b, C), C),
+        y = LABELS.slice(a, b);
+      return {
+        loss: ref.crossEntropy(x, y),
+        accuracy: ref.accuracy(x, y),
+        top2Accuracy: ref.topK(x, y, 2),
+        top3Accuracy: ref.topK(x, y, 3),
+      };
+    },
+  },
+  {
+    name: 'NLLLoss with ignoreIndex: ignored rows count for neither loss nor accuracy',
+    loss: () => new NLLLoss({ ignoreIndex: -1 }),
+    x: X,
+    y: Int32Array.from(LABELS, (v, i) => (i % 3 === 1 ? -1 : v)),
+    want(a, b) {
+      const x = rows(slice(X, a, b, C), C),
+        y = (this.y as Int32Array).slice(a, b);
+      return { loss: ref.nll(x, y, -1), accuracy: ref.accuracy(x, y, -1) };
+    },
+  },
+  {
+    name: "MSELoss: mae, mse and 'accuracy' as argmax against argmax",
+    loss: () => new MSELoss(),
+    x: X,
+    y: T,
+    metrics: ['mae', 'mse', 'accuracy'],
+    want: (a, b) => {
+      const x = slice(X, a, b, C),
+        t = slice(T, a, b, C);
+      return { loss: ref.mse(x, t), mae: ref.mae(x, t), mse: ref.mse(x, t), accuracy: ref.categorical(rows(x, C), rows(t, C)) };
+    },
+  },
+  {
+    name: "BCEWithLogitsLoss: 'accuracy' and binaryAccuracy threshold logits at 0",
+    loss: () => new BCEWithLogitsLoss(),
+    x: X,
+    y: BITS,
+    metrics: ['accuracy', 'binaryAccuracy', 'mae'],
+    want: (a, b) => {
+      const x = slice(X, a, b, C),
+        t = slice(BITS, a, b, C);
+      return { loss: ref.bceLogits(x, t), accuracy: ref.binary(x, t, 0), binaryAccuracy: ref.binary(x, t, 0), mae: ref.mae(x, t) };
+    },
+  },
+  {
+    name: 'BCELoss: binaryAccuracy thresholds probabilities at 0.5',
+    loss: () => new BCELoss(),
+    x: P,
+    y: BITS,
+    metrics: ['binaryAccuracy', 'mse'],
+    want: (a, b) => {
+      const p = slice(P, a, b, C),
+        t = slice(BITS, a, b, C);
+      return { loss: ref.bce(p, t), binaryAccuracy: ref.binary(p, t, 0.5), mse: ref.mse(p, t) };
+    },
+  },
+];
+
+// NOTE: the losses are computed in f32 by the kernels (LOSS_TOL, relative); the metrics sum in
+// float64 over f32 outputs equal to the references' inputs, so they agree to rounding (METRIC_TOL).
+const LOSS_TOL = 1e-5,
+  METRIC_TOL = 1e-12;
+
+/** Each value of `want` is in `got` under `key(name)`, within its tolerance (relative to max(1, |want|)). */
+function expectClose(got: Record<string, number | undefined>, want: Record<string, number>, key = (k: string) => k): void {
+  for (const [k, v] of Object.entries(want)) {
+    const g = got[key(k)];
+    expect(g, key(k)).toBeTypeOf('number');
+    expect(Math.abs(g! - v), `${key(k)}: ${g} vs ${v}`).toBeLessThanOrEqual(
+      (k === 'loss' ? LOSS_TOL : METRIC_TOL) * Math.max(1, Math.abs(v)),
+    );
+  }
+}
+const val = (k: string) => `val${k[0].toUpperCase()}${k.slice(1)}`;
+
+for (const backend of BACKENDS) {
+  describe(`fit and evaluate with any loss and metrics (${backend})`, () => {
+    beforeAll(async () => {
+      await init({ backend });
+    });
+
+    it.each(CASES)('$name: evaluate, fit epoch logs, validation logs and batch logs equal the float64 reference', async (c) => {
+      const data: Dataset = { x: c.x, y: c.y, shape: [C] };
+      const m = new Identity();
+      const ev = evaluate(m, data, { loss: c.loss(), metrics: c.metrics, batchSize: 7 });
+      const whole = c.want(0, N),
+        keys = Object.keys(whole);
+      expect(Object.keys(ev)).toEqual(keys);
+      expectClose(ev, whole);
+      const batches: Record<string, number | undefined>[] = [];
+      const logs = await fit(m, data, {
+        epochs: 1,
+        batchSize: 5,
+        shuffle: false,
+        optimizer: new SGD(m.parameters(), { lr: 0.1 }),
+        loss: c.loss(),
+        metrics: c.metrics,
+        validation: data,
+        progress: false,
+        callbacks: { onBatchEnd: (l) => void batches.push({ ...l }) },
+      });
+      // epoch, loss, the metrics, then valLoss and the metrics' val keys, in that order
+      expect(Object.keys(logs[0])).toEqual(['epoch', ...keys, ...keys.map(val)]);
+      expectClose(logs[0], whole);
+      expectClose(logs[0], whole, val);
+      expect(batches).toHaveLength(N / 5);
+      batches.forEach((b, i) => {
+        expect(Object.keys(b)).toEqual(['epoch', 'batch', 'step', ...keys]);
+        expectClose(b, c.want(i * 5, i * 5 + 5));
+      });
+      m.dispose();
+    });
+
+    it('MSELoss on y = w·x + b + noise reaches the float64 least-squares fit', async () => {
+      const n = 200,
+        d = 3;
+      const x = values(n * d, 21);
+      const noise = values(n, 22);
+      const y = Float32Array.from({ length: n }, (_, i) => 1.5 * x[i * d] - 2 * x[i * d + 1] + 0.5 * x[i * d + 2] + 0.7 + 0.05 * noise[i]);
+      const ls = leastSquares(x, y, n, d);
+      const m = new Sequential(new Linear(d, 1, { generator: new Generator(4) }));
+      // full batch: gradient descent on a convex quadratic converges to the least-squares minimum
+      // itself (mini-batches would hover around it by the lr times the gradient noise)
+      const logs = await fit(
+        m,
+        { x, y, shape: [d] },
+        {
+          epochs: 300,
+          batchSize: n,
+          optimizer: new SGD(m.parameters(), { lr: 0.1 }),
+          loss: new MSELoss(),
+          metrics: ['mae'],
+          progress: false,
+        },
+      );
+      const [w, b] = m.parameters().map((p) => Array.from(p.toArray()));
+      // NOTE: 1e-4: f32 gradients of 200 samples leave the fixed point a few ulps of Σx² away from the f64 one
+      const FIT_TOL = 1e-4;
+      [...w, ...b].forEach((v, i) => expect(Math.abs(v - ls.coef[i]), `coefficient ${i}`).toBeLessThan(FIT_TOL));
+      const last = logs[logs.length - 1];
+      expect(Object.keys(last)).toEqual(['epoch', 'loss', 'mae']);
+      // the last epoch's loss is the residual mean square of the least-squares fit
+      expect(Math.abs(last.loss - ls.mse)).toBeLessThan(1e-6);
+      const out = predict(m, x, [d]);
+      const ev = evaluate(m, { x, y, shape: [d] }, { loss: 'mse', metrics: ['mae', 'mse'] });
+      expect(Math.abs(ev.mae! - ref.mae(out, y))).toBeLessThan(1e-12);
+      expect(Math.abs(ev.mse! - ref.mse(out, y))).toBeLessThan(1e-12);
+      expect(Math.abs(ev.loss - ev.mse!)).toBeLessThan(1e-7);
+      m.dispose();
+    });
+  });
+}
+
+/** Ordinary least squares in float64 for y ≈ X·w + b: the normal equations solved by Gaussian elimination. */
+function leastSquares(x: Float32Array, y: Float32Array, n: number, d: number): { coef: number[]; mse: number } {
+  const k = d + 1,
+    A = Array.from({ length: k }, () => new Array<number>(k + 1).fill(0));
+  for (let i = 0; i < n; i++) {
+    const r = [...Array.from(x.subarray(i * d, i * d + d)), 1];
+    for (let a = 0; a < k; a++) {
+      for (let b = 0; b < k; b++) A[a][b] += r[a] * r[b];
+      A[a][k] += r[a] * y[i];
+    }
+  }
+  for (let p = 0; p < k; p++) {
+    const piv = A.slice(p).reduce((best, row, j) => (Math.abs(row[p]) > Math.abs(A[best][p]) ? p + j : best), p);
+    [A[p], A[piv]] = [A[piv], A[p]];
+    for (let r = 0; r < k; r++) {
+      if (r === p) continue;
+      const f = A[r][p] / A[p][p];
+      for (let c = p; c <= k; c++) A[r][c] -= f * A[p][c];
+    }
+  }
+  const coef = A.map((row, i) => row[k] / row[i]);
+  const resid = Array.from(y, (v, i) => coef.slice(0, d).reduce((s, w, j) => s + w * x[i * d + j], coef[d]) - v);
+  return { coef, mse: mean(resid.map((r) => r * r)) };
+}
