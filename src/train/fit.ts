@@ -9,7 +9,7 @@ import { Optimizer } from '../optim/optimizers';
 import { Generator } from '../random';
 import { checkOptions, describe } from '../validate';
 import { callHooks, checkCallbacks, type Callback } from './callbacks';
-import { resolveMetrics, Tally, type Meter, type Metric, type Task } from './metrics';
+import { resolveMetrics, Tally, type Meter, type Metric } from './metrics';
 import { checkVerbose, epochLine, registeredDisplay } from './progress';
 import {
   checkData,
@@ -17,12 +17,13 @@ import {
   checkSampleShape,
   checkTargets,
   gather,
-  lossName,
   lossOf,
   lossWeight,
   outputShape,
   splitData,
   takesLabels,
+  targetOf,
+  taskOf,
   type Dataset,
   type FitLoss,
   type LossName,
@@ -160,17 +161,6 @@ function checkOptionalBool(where: string, name: string, v: unknown, fallback: bo
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** What the metrics measure on: `out` is one sample's output shape (null: no sample to tell). */
-function taskOf(loss: FitLoss, out: readonly number[] | null): Task {
-  const labels = takesLabels(loss);
-  return { labels, loss: lossName(loss), outputs: out && size(out), ignoreIndex: labels ? loss.ignoreIndex : undefined };
-}
-
-/** The targets of a batch as the loss takes them: the labels, or a tensor [rows, ...out] (the caller frees it). */
-function targetOf(y: Int32Array | Float32Array, out: readonly number[]): Int32Array | Tensor {
-  return y instanceof Int32Array ? y : tensor(y, [y.length / size(out), ...out]);
-}
 
 /** Mean loss and metric tally of `model` in eval mode over the n samples of checked `d`. */
 function measure(model: Module, d: Dataset, n: number, out: readonly number[], bs: number, lossFn: FitLoss, meters: readonly Meter[]) {

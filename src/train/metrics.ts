@@ -3,7 +3,12 @@
 // see: https://keras.io/api/metrics/ (accuracy, binary_accuracy, mae, mse, top_k_categorical_accuracy)
 import { describe } from '../validate';
 
-/** A metric by name: `'accuracy'`, `'binaryAccuracy'`, `'mae'` (mean |output − target|), `'mse'` (mean squared error). */
+/**
+ * A metric by name: `'accuracy'`, `'binaryAccuracy'`, `'mae'` (mean |output − target|), `'mse'` (mean
+ * squared error). As Keras, 'accuracy' is argmax against the labels; under a BCE loss the binary
+ * accuracy; on other float targets argmax against argmax (one-hot targets). The binary ones threshold
+ * BCEWithLogitsLoss outputs (logits) at 0 and other outputs at 0.5; a target counts as 1 above 0.5.
+ */
 export type MetricName = 'accuracy' | 'binaryAccuracy' | 'mae' | 'mse';
 /** A metric of fit() and evaluate(): a name, or `{ topK: k }` (the label among the k largest outputs; logged as `top${k}Accuracy`). */
 export type Metric = MetricName | { topK: number };
@@ -186,7 +191,7 @@ export class Tally {
     return batch;
   }
 
-  /** The means so far by key (`prefix` 'val' gives valAccuracy, valMae, …). */
+  /** The means so far by key (with `val`: under valAccuracy, valMae, …). */
   means(val = false): Record<string, number> {
     const out: Record<string, number> = {};
     this.meters.forEach((m, i) => (out[val ? valKey(m.key) : m.key] = this.counts[i] > 0 ? this.sums[i] / this.counts[i] : 0));

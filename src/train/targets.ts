@@ -5,6 +5,7 @@ import { Tensor, tensor } from '../tensor';
 import type { Module } from '../nn/module';
 import { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss } from '../nn/loss';
 import { describe, kindOf } from '../validate';
+import type { Task } from './metrics';
 
 /**
  * Samples stored flat: x holds n samples of `shape`; y one Int32Array class label per sample (for
@@ -90,6 +91,22 @@ export function lossWeight(loss: FitLoss, y: Int32Array | Float32Array, rows: nu
   let sum = 0;
   for (let i = 0; i < y.length; i++) if (y[i] !== loss.ignoreIndex) sum += w === null ? 1 : w[y[i]];
   return sum;
+}
+
+/** What the metrics measure on: `out` is one sample's output shape (null: no sample to tell). */
+export function taskOf(loss: FitLoss, out: readonly number[] | null): Task {
+  const labels = takesLabels(loss);
+  return {
+    labels,
+    loss: lossName(loss),
+    outputs: out && out.reduce((a, b) => a * b, 1),
+    ignoreIndex: labels ? loss.ignoreIndex : undefined,
+  };
+}
+
+/** The targets of a batch as the loss takes them: the labels, or a tensor [rows, ...out] (the caller frees it). */
+export function targetOf(y: Int32Array | Float32Array, out: readonly number[]): Int32Array | Tensor {
+  return y instanceof Int32Array ? y : tensor(y, [y.length / out.reduce((a, b) => a * b, 1), ...out]);
 }
 
 /** Checks `d`'s fields and the kind of its targets for `loss`; returns the sample count. */
