@@ -32,6 +32,7 @@ import {
   type FitLoss,
   type Metric,
 } from '../src/index';
+import { runtime } from '../src/runtime/index';
 import { BACKENDS, values } from './helpers';
 
 /** Returns a copy of its input, so that the metrics' reference sees exactly the outputs fit sees; its one parameter never moves. */
@@ -549,5 +550,37 @@ describe('fit and evaluate refuse mismatched targets and metrics before any stat
     expect(m.training).toBe(true);
     m.dispose();
     one.dispose();
+  });
+
+  it('a refused target or metric leaves no allocation behind', async () => {
+    const m = linear(3, 2),
+      opt = new SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
+    const d = regression(8);
+    await fit(m, d, { epochs: 1, batchSize: 4, optimizer: opt, loss: 'mse', progress: false }); // warm up: momentum buffers
+    const k = runtime().k;
+    const { alloc, free } = k;
+    const live = new Set<number>();
+    k.alloc = (bytes) => {
+      const p = alloc(bytes);
+      live.add(p);
+      return p;
+    };
+    k.free = (p) => {
+      live.delete(p);
+      free(p);
+    };
+    try {
+      const o = { epochs: 1, batchSize: 4, optimizer: opt, loss: 'mse' as const, progress: false as const };
+      await expect(fit(m, { ...d, y: d.y.subarray(0, 8) }, o)).rejects.toThrow(/^fit: data\.y: expected 8 × 2 = 16 targets/);
+      await expect(fit(m, d, { ...o, metrics: [{ topK: 1 }] })).rejects.toThrow(/^fit: metrics\[0\]: topK needs Int32Array class labels/);
+      expect(() => evaluate(m, d, { loss: 'mse', metrics: ['mae', 'mae'] })).toThrow(/^evaluate: metrics\[1\]: 'mae' is listed twice$/);
+      // what the layers keep from their last forward is theirs: freed with them
+      m.dispose();
+      opt.dispose();
+      expect([...live]).toEqual([]);
+    } finally {
+      k.alloc = alloc;
+      k.free = free;
+    }
   });
 });
