@@ -75,7 +75,7 @@ export interface EarlyStoppingOptions {
   patience?: number;
   /** The least change that counts as an improvement. Default 0. */
   minDelta?: number;
-  /** Default 'auto': 'max' for accuracies, 'min' for losses. */
+  /** Default 'auto': 'max' for the accuracies, 'min' for the loss, mae and mse. */
   mode?: 'min' | 'max' | 'auto';
   /** Load back the state of the best epoch when training ends. Default false. */
   restoreBestWeights?: boolean;
@@ -163,7 +163,7 @@ export class EarlyStopping implements Callback {
 export interface ModelCheckpointOptions {
   /** Default 'valLoss'. */
   monitor?: Monitor;
-  /** Default 'auto': 'max' for accuracies, 'min' for losses. */
+  /** Default 'auto': 'max' for the accuracies, 'min' for the loss, mae and mse. */
   mode?: 'min' | 'max' | 'auto';
   /** Save only when the monitored value improves (default), or after every epoch. */
   saveBestOnly?: boolean;
