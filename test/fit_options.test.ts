@@ -137,7 +137,9 @@ for (const b of BACKENDS) {
         d = data(8);
       expect(() => evaluate(m, d, { batchsize: 4 } as object)).toThrow(/^evaluate: unknown option 'batchsize'/);
       expect(() => predict(m, d.x, d.shape, { batch: 4 } as object)).toThrow(/^predict: unknown option 'batch'/);
-      expect(() => evaluate(m, d, { loss: 'ce' } as object)).toThrow(/^evaluate: loss: expected a CrossEntropyLoss, got 'ce'/);
+      expect(() => evaluate(m, d, { loss: 'ce' } as object)).toThrow(
+        /^evaluate: loss: expected a CrossEntropyLoss, NLLLoss, MSELoss, .* or one of 'crossEntropy', .*; got 'ce'$/,
+      );
       expect(() => evaluate(null as unknown as Module, d)).toThrow(/^evaluate: model: expected a Module, got null/);
       expect(() => predict(null as unknown as Module, d.x, d.shape)).toThrow(/^predict: model: expected a Module, got null/);
       expect(() => (predict as (m: Module, x: Float32Array) => Float32Array)(m, d.x)).toThrow(

@@ -112,7 +112,20 @@ export function recordBatchNorm(
       const gw = w ? (intoW ?? Tensor.full(w.shape, 0)) : null,
         gb = b ? (intoB ?? Tensor.full(b.shape, 0)) : null;
       if (g.size > 0)
-        bnBackward(g, x.ptr, gy.ptr, gx.ptr, w ? w.ptr : 0, stats.mean, stats.invstd, gw ? gw.ptr : 0, gb ? gb.ptr : 0, useBatch, relu, b ? b.ptr : 0);
+        bnBackward(
+          g,
+          x.ptr,
+          gy.ptr,
+          gx.ptr,
+          w ? w.ptr : 0,
+          stats.mean,
+          stats.invstd,
+          gw ? gw.ptr : 0,
+          gb ? gb.ptr : 0,
+          useBatch,
+          relu,
+          b ? b.ptr : 0,
+        );
       return [gx, ...(w ? [intoW === null ? gw : null] : []), ...(b ? [intoB === null ? gb : null] : [])];
     },
     () => stats.block.dispose(),

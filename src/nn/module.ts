@@ -122,7 +122,8 @@ export abstract class Module {
    * whose backward(dy) was called runs its own saved-state path from then on (the tape is not needed).
    */
   protected records(x: Tensor): boolean {
-    const r = !this.#manual && isGradEnabled() && (x.requiresGrad || (this.training && this.ownParameters().some(([, p]) => p.requiresGrad)));
+    const r =
+      !this.#manual && isGradEnabled() && (x.requiresGrad || (this.training && this.ownParameters().some(([, p]) => p.requiresGrad)));
     if (!r) this.#forget();
     return r;
   }
@@ -162,7 +163,12 @@ export abstract class Module {
    * their .grad and returns dL/dx (null unless `inputGrad`); the module records no more forwards. dy must have the shape of the last output (named in the error
    * as the last `like`'s, the layer's own wording). Undefined when the last forward did not record.
    */
-  protected backwardRecorded(where: string, dy: Tensor, inputGrad: boolean, like: 'input' | 'output' = 'output'): Tensor | null | undefined {
+  protected backwardRecorded(
+    where: string,
+    dy: Tensor,
+    inputGrad: boolean,
+    like: 'input' | 'output' = 'output',
+  ): Tensor | null | undefined {
     const fn = this.#recordedFn;
     if (fn === null || fn.done) return undefined;
     checkTensor(where, 'gradOutput', dy);

@@ -6,13 +6,16 @@ import type { Module, StateDict } from '../nn/module';
 import { saveSafetensors } from '../io/model';
 import { checkBool, checkOneOf, checkOptions, describe } from '../validate';
 import type { BatchLogs, EpochLogs } from './fit';
+import { isMetricKey, valKey, type MetricKey } from './metrics';
 
 /** What fit() tells a callback when training begins. */
 export interface TrainInfo {
   /** The number of epochs fit() was asked for. */
   epochs: number;
-  /** Whether the epoch logs will hold valLoss and valAccuracy. */
+  /** Whether the epoch logs will hold valLoss and the metrics' val… values. */
   validation: boolean;
+  /** The keys of the metrics the epoch logs will hold (`accuracy`, `mae`, …); absent: ['accuracy']. */
+  metrics?: readonly string[];
 }
 
 /** A callback object: every hook is optional; onBatchEnd or onEpochEnd returning true stops training. */
@@ -29,22 +32,39 @@ export interface Callback {
 
 export const CALLBACK_HOOKS = ['onTrainBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
 
-/** The epoch log a callback watches: training or validation loss or accuracy. */
-export type Monitor = 'valLoss' | 'loss' | 'valAccuracy' | 'accuracy';
-const MONITORS: readonly Monitor[] = ['valLoss', 'loss', 'valAccuracy', 'accuracy'];
+/** The epoch log a callback watches: the loss or a metric's key (`accuracy`, `mae`, `top5Accuracy`), or either's `val…` key. */
+export type Monitor = 'loss' | 'valLoss' | MetricKey | `val${Capitalize<MetricKey>}`;
 const MODES = ['min', 'max', 'auto'] as const;
 
-/** The monitored value and whether larger is better ('auto': accuracies grow, losses fall). */
+/** The key without its `val` prefix ('valTop5Accuracy' → 'top5Accuracy'); null when `key` is no log key. */
+function baseKey(key: string): string | null {
+  if (key === 'loss' || isMetricKey(key)) return key;
+  const base = key.startsWith('val') ? `${key[3]?.toLowerCase()}${key.slice(4)}` : '';
+  return (base === 'loss' || isMetricKey(base)) && valKey(base) === key ? base : null;
+}
+
+/** The monitored value and whether larger is better ('auto': accuracies grow, losses and errors fall). */
 function checkMonitor(where: string, monitor: unknown, mode: unknown): { monitor: Monitor; max: boolean } {
-  const m = checkOneOf(where, 'monitor', monitor ?? 'valLoss', MONITORS);
+  const m = monitor ?? 'valLoss';
+  if (typeof m !== 'string' || baseKey(m) === null)
+    throw new TypeError(
+      `${where}: monitor: expected 'loss', a metric's key ('accuracy', 'binaryAccuracy', 'mae', 'mse', 'top5Accuracy') ` +
+        `or either with the val prefix ('valLoss', 'valAccuracy', 'valMae', …), got ${describe(m)}`,
+    );
   const md = checkOneOf(where, 'mode', mode ?? 'auto', MODES);
-  return { monitor: m, max: md === 'max' || (md === 'auto' && m.endsWith('ccuracy')) };
+  return { monitor: m as Monitor, max: md === 'max' || (md === 'auto' && m.endsWith('ccuracy')) };
 }
 
 /** Throws before the first step when the monitored value will never be in the logs. */
 function checkLogsHold(where: string, monitor: Monitor, info: TrainInfo): void {
   if (monitor.startsWith('val') && !info.validation)
     throw new Error(`${where}: monitor: '${monitor}' needs validation data (fit's validation or validationSplit option)`);
+  const base = baseKey(monitor)!,
+    metrics = info.metrics ?? ['accuracy'];
+  if (base !== 'loss' && !metrics.includes(base))
+    throw new Error(
+      `${where}: monitor: '${monitor}' needs '${base}' among fit's metrics, which are ${metrics.length > 0 ? metrics.map((k) => `'${k}'`).join(', ') : 'none'}`,
+    );
 }
 
 /** Options of EarlyStopping (Keras' names and defaults). */
@@ -55,7 +75,7 @@ export interface EarlyStoppingOptions {
   patience?: number;
   /** The least change that counts as an improvement. Default 0. */
   minDelta?: number;
-  /** Default 'auto': 'max' for accuracies, 'min' for losses. */
+  /** Default 'auto': 'max' for the accuracies, 'min' for the loss, mae and mse. */
   mode?: 'min' | 'max' | 'auto';
   /** Load back the state of the best epoch when training ends. Default false. */
   restoreBestWeights?: boolean;
@@ -143,7 +163,7 @@ export class EarlyStopping implements Callback {
 export interface ModelCheckpointOptions {
   /** Default 'valLoss'. */
   monitor?: Monitor;
-  /** Default 'auto': 'max' for accuracies, 'min' for losses. */
+  /** Default 'auto': 'max' for the accuracies, 'min' for the loss, mae and mse. */
   mode?: 'min' | 'max' | 'auto';
   /** Save only when the monitored value improves (default), or after every epoch. */
   saveBestOnly?: boolean;

@@ -1,40 +1,55 @@
 // The training loop: fit (epochs of shuffled mini-batches, validation, callbacks, a progress display
-// registered by the node entry), evaluate and predict. Async so a browser page stays responsive between batches.
+// registered by the node entry), evaluate and predict, with any of the loss modules and a list of
+// metrics. Async so a browser page stays responsive between batches.
 // see: https://keras.io/api/models/model_training_apis/ (fit/evaluate/predict and callbacks)
 import { noGrad, Tensor, tensor } from '../tensor';
+import { untaped } from '../autograd/engine';
 import { Module } from '../nn/module';
-import { CrossEntropyLoss } from '../nn/loss';
+import type { CrossEntropyLoss, NLLLoss } from '../nn/loss';
 import { Optimizer } from '../optim/optimizers';
 import { Generator } from '../random';
 import { checkOptions, describe } from '../validate';
-import { untaped } from '../autograd/engine';
 import { callHooks, checkCallbacks, type Callback } from './callbacks';
+import { resolveMetrics, Tally, type Meter, type Metric } from './metrics';
 import { checkVerbose, epochLine, registeredDisplay } from './progress';
+import {
+  backwardFrom,
+  checkData,
+  checkLoss,
+  checkSampleShape,
+  checkTargets,
+  gather,
+  hasOwnBackward,
+  lossOf,
+  lossWeight,
+  outputShape,
+  splitData,
+  takesLabels,
+  targetOf,
+  taskOf,
+  type Dataset,
+  type FitLoss,
+  type LossName,
+} from './targets';
 
 export { setProgressDisplay, type ProgressDisplay, type ProgressBar, type ProgressInfo } from './progress';
+export type { Dataset, FitLoss, LossName } from './targets';
+export type { Metric, MetricName, MetricKey } from './metrics';
 
-/** Samples stored flat: x holds n samples of `shape`, y one integer label per sample. */
-export interface Dataset {
-  /** n samples of `shape`, stored flat. */
-  x: Float32Array;
-  /** n class labels. */
-  y: Int32Array;
-  /** The shape of one sample (e.g. [784] or [1, 28, 28]). */
-  shape: readonly number[];
-}
-
-/** What fit() reports after each epoch. */
+/** What fit() reports after each epoch: the loss and every metric, then the same for validation. */
 export interface EpochLogs {
   /** The epoch, from 0. */
   epoch: number;
   /** The mean training loss over the epoch's samples. */
   loss: number;
-  /** The fraction of training samples classified right during the epoch. */
-  accuracy: number;
+  /** The fraction of training samples classified right during the epoch, when 'accuracy' is a metric (the default for class labels). */
+  accuracy?: number;
   /** The validation loss, when there is validation data. */
   valLoss?: number;
-  /** The validation accuracy, when there is validation data. */
+  /** The validation accuracy, when there is validation data and 'accuracy' is a metric. */
   valAccuracy?: number;
+  /** Every metric by its key (`mae`, `mse`, `binaryAccuracy`, `top5Accuracy`) and `val…` (`valMae`) for validation. */
+  [metric: string]: number | undefined;
 }
 /** What fit() reports after each step. */
 export interface BatchLogs {
@@ -46,8 +61,19 @@ export interface BatchLogs {
   step: number;
   /** The batch's mean loss. */
   loss: number;
-  /** The fraction of the batch classified right. */
-  accuracy: number;
+  /** The fraction of the batch classified right, when 'accuracy' is a metric. */
+  accuracy?: number;
+  /** Every metric of the batch by its key (`mae`, `top5Accuracy`, …). */
+  [metric: string]: number | undefined;
+}
+/** What evaluate() returns: the mean loss and every metric by its key. */
+export interface EvaluateResult {
+  /** The mean loss over the samples. */
+  loss: number;
+  /** The fraction of samples classified right, when 'accuracy' is a metric (the default for class labels). */
+  accuracy?: number;
+  /** Every other metric by its key (`mae`, `mse`, `binaryAccuracy`, `top5Accuracy`). */
+  [metric: string]: number | undefined;
 }
 
 /** Options of fit(). */
@@ -58,8 +84,10 @@ export interface FitOptions {
   batchSize: number;
   /** The optimizer over the model's parameters. */
   optimizer: Optimizer;
-  /** The loss (default a new CrossEntropyLoss). */
-  loss?: CrossEntropyLoss;
+  /** A loss module, or its name ('mse', 'binaryCrossEntropyWithLogits', …: a new one with defaults). Default a new CrossEntropyLoss. */
+  loss?: FitLoss | LossName;
+  /** What to report beside the loss, e.g. ['accuracy', { topK: 5 }] or ['mae', 'mse']. Default ['accuracy'] for class labels, [] else. */
+  metrics?: readonly Metric[];
   /** Reshuffle the training samples every epoch (default true). */
   shuffle?: boolean;
   /** The seed of the shuffles (default 0). */
@@ -92,6 +120,7 @@ const FIT_KEYS = [
   'batchSize',
   'optimizer',
   'loss',
+  'metrics',
   'shuffle',
   'seed',
   'validation',
@@ -106,8 +135,10 @@ const FIT_KEYS = [
 export interface EvaluateOptions {
   /** Samples per forward (default 256): bounds the memory of one evaluation. */
   batchSize?: number;
-  /** The loss (default a new CrossEntropyLoss). */
-  loss?: CrossEntropyLoss;
+  /** A loss module or its name, as fit's (default a new CrossEntropyLoss). */
+  loss?: FitLoss | LossName;
+  /** The metrics to report, as fit's (default ['accuracy'] for class labels, [] else). */
+  metrics?: readonly Metric[];
 }
 /** Options of predict(). */
 export interface PredictOptions {
@@ -126,115 +157,53 @@ function checkBatchSize(where: string, v: unknown): number {
   return v;
 }
 
-function checkLoss(where: string, v: unknown): CrossEntropyLoss {
-  if (v === undefined) return new CrossEntropyLoss();
-  if (!(v instanceof CrossEntropyLoss)) throw new TypeError(`${where}: loss: expected a CrossEntropyLoss, got ${describe(v)}`);
-  return v;
-}
-
 function checkOptionalBool(where: string, name: string, v: unknown, fallback: boolean): boolean {
   if (v === undefined) return fallback;
   if (typeof v !== 'boolean') throw new TypeError(`${where}: ${name}: expected a boolean, got ${describe(v)}`);
   return v;
 }
 
-/** A shape of samples: an array of positive integers whose product stays a safe integer. */
-function checkSampleShape(where: string, name: string, shape: unknown): number[] {
-  if (
-    !Array.isArray(shape) ||
-    shape.some((v) => typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) ||
-    !Number.isSafeInteger(shape.reduce((a: number, b: number) => a * b, 1))
-  ) {
-    throw new TypeError(
-      `${where}: ${name}: expected an array of positive integers, got ${Array.isArray(shape) ? `[${shape.map(describe).join(', ')}]` : describe(shape)}`,
-    );
-  }
-  return shape;
-}
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-function checkData(where: string, name: string, d: Dataset): number {
-  if (d === null || typeof d !== 'object') throw new TypeError(`${where}: ${name}: expected { x, y, shape }, got ${describe(d)}`);
-  if (!(d.x instanceof Float32Array)) throw new TypeError(`${where}: ${name}.x: expected a Float32Array, got ${describe(d.x)}`);
-  if (!(d.y instanceof Int32Array)) throw new TypeError(`${where}: ${name}.y: expected an Int32Array of labels, got ${describe(d.y)}`);
-  checkSampleShape(where, `${name}.shape`, d.shape);
-  const per = d.shape.reduce((a, b) => a * b, 1);
-  if (d.x.length !== d.y.length * per)
-    throw new RangeError(
-      `${where}: ${name}: x has ${d.x.length} values, but ${d.y.length} labels × shape [${d.shape.join(', ')}] need ${d.y.length * per}`,
-    );
-  return d.y.length;
-}
-
-/** Throws unless every label of `d` is a class in [0, classes). */
-function checkLabels(where: string, name: string, d: Dataset, classes: number): void {
-  for (let i = 0; i < d.y.length; i++) {
-    if (d.y[i] < 0 || d.y[i] >= classes)
-      throw new RangeError(`${where}: ${name}.y[${i}]: expected a class in [0, ${classes}) (the model's outputs), got ${d.y[i]}`);
-  }
-}
-
-/**
- * The model's output count, from a forward in eval mode (which moves no state), so that labels are
- * checked before a training step moves BatchNorm statistics, counters or gradients. Two samples
- * where there are two: a BatchNorm without running statistics normalizes by the batch's in eval mode.
- */
-function classesOf(where: string, model: Module, d: Dataset): number {
+/** Mean loss and metric tally of `model` in eval mode over the n samples of checked `d`. */
+function measure(model: Module, d: Dataset, n: number, out: readonly number[], bs: number, lossFn: FitLoss, meters: readonly Meter[]) {
   const wasTraining = model.training;
   model.eval();
-  const { x } = gather(d, d.y.length > 1 ? [0, 1] : [0]);
+  const tally = new Tally(meters),
+    width = takesLabels(lossFn) ? 1 : size(out);
+  let lossSum = 0,
+    weights = 0;
   try {
-    const out = noGrad(() => model.forward(x));
-    try {
-      if (out.shape.length !== 2)
-        throw new RangeError(
-          `${where}: model: expected logits [N, classes] for CrossEntropyLoss, got an output of shape [${out.shape.join(', ')}]`,
-        );
-      return out.shape[1];
-    } finally {
-      out.dispose();
+    for (let s = 0; s < n; s += bs) {
+      const m = Math.min(bs, n - s);
+      const { x, y } = gather(
+        d,
+        Int32Array.from({ length: m }, (_, i) => s + i),
+        width,
+      );
+      let o: Tensor | null = null,
+        target: Int32Array | Tensor | null = null;
+      try {
+        o = noGrad(() => model.forward(x));
+        target = targetOf(y, out);
+        const loss = lossOf(lossFn, o, target),
+          w = lossWeight(lossFn, y, m);
+        lossFn.dispose();
+        if (w > 0) {
+          lossSum += loss * w;
+          weights += w;
+        }
+        tally.add(o.view(), y, size(out));
+      } finally {
+        o?.dispose();
+        if (target instanceof Tensor) target.dispose();
+        x.dispose();
+      }
     }
   } finally {
-    x.dispose();
     model.train(wasTraining);
   }
-}
-
-function argmaxHits(logits: Float32Array, labels: Int32Array, c: number): number {
-  let hits = 0;
-  for (let i = 0; i < labels.length; i++) {
-    let best = 0;
-    for (let j = 1; j < c; j++) if (logits[i * c + j] > logits[i * c + best]) best = j;
-    if (best === labels[i]) hits++;
-  }
-  return hits;
-}
-
-/** Copies samples `idx` of `d` into a tensor [idx.length, ...shape] and their labels. */
-function gather(d: Dataset, idx: ArrayLike<number>): { x: Tensor; y: Int32Array } {
-  const per = d.shape.reduce((a, b) => a * b, 1);
-  const xs = new Float32Array(idx.length * per),
-    ys = new Int32Array(idx.length);
-  for (let i = 0; i < idx.length; i++) {
-    xs.set(d.x.subarray(idx[i] * per, idx[i] * per + per), i * per);
-    ys[i] = d.y[idx[i]];
-  }
-  return { x: tensor(xs, [idx.length, ...d.shape]), y: ys };
-}
-
-/** The first samples of `d` for training and the last `split` of them for validation (Keras's split). */
-function splitData(where: string, d: Dataset, split: unknown): [Dataset, Dataset] {
-  if (typeof split !== 'number' || !(split > 0 && split < 1))
-    throw new RangeError(`${where}: validationSplit: expected a number in (0, 1), got ${describe(split)}`);
-  const n = d.y.length;
-  // see: keras/src/trainers/data_adapters/data_adapter_utils.py (train_validation_split: floor of n·(1 − split))
-  const at = Math.floor(n * (1 - split));
-  if (at === 0 || at === n)
-    throw new RangeError(`${where}: validationSplit: ${split} of ${n} samples leaves ${at === 0 ? 'no training' : 'no validation'} sample`);
-  const per = d.shape.reduce((a, b) => a * b, 1);
-  return [
-    { x: d.x.subarray(0, at * per), y: d.y.subarray(0, at), shape: d.shape },
-    { x: d.x.subarray(at * per), y: d.y.subarray(at), shape: d.shape },
-  ];
+  return { loss: weights > 0 ? lossSum / weights : 0, tally };
 }
 
 /** Trains `model` on `data`; returns the per-epoch logs. */
@@ -242,15 +211,15 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   const where = 'fit';
   const manual = hasOwnBackward(model);
   checkModel(where, model);
-  let n = checkData(where, 'data', data);
   checkOptions(where, options, FIT_KEYS);
+  const lossFn = checkLoss(where, options.loss);
+  let n = checkData(where, 'data', data, lossFn);
   const { epochs, optimizer } = options;
   if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0)
     throw new RangeError(`${where}: epochs: expected a non-negative integer, got ${describe(epochs)}`);
   const batchSize = checkBatchSize(where, options.batchSize);
   if (!(optimizer instanceof Optimizer))
     throw new TypeError(`${where}: optimizer: expected an Optimizer (SGD, Adam, AdamW), got ${describe(optimizer)}`);
-  const lossFn = checkLoss(where, options.loss);
   const shuffle = checkOptionalBool(where, 'shuffle', options.shuffle, true);
   const dropLast = checkOptionalBool(where, 'dropLast', options.dropLast, true);
   const seed = options.seed ?? 0;
@@ -259,26 +228,33 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   const verbose = checkVerbose(where, options.verbose, options.progress ?? 'auto');
   const callbacks = checkCallbacks(where, options.callbacks);
   let validation = options.validation;
-  if (validation !== undefined) checkData(where, 'validation', validation);
+  let nVal = validation === undefined ? 0 : checkData(where, 'validation', validation, lossFn);
   if (options.validationSplit !== undefined) {
     if (validation !== undefined) throw new TypeError(`${where}: validationSplit: cannot be given with validation`);
-    [data, validation] = splitData(where, data, options.validationSplit);
-    n = data.y.length;
+    const total = n;
+    [data, validation] = splitData(where, data, n, options.validationSplit);
+    n = checkData(where, 'data', data, lossFn);
+    nVal = total - n;
   }
-  // every label is checked against the model's outputs before the first step moves any state
-  if (n > 0 || (validation !== undefined && validation.y.length > 0)) {
-    const classes = classesOf(where, model, n > 0 ? data : validation!);
-    checkLabels(where, 'data', data, classes);
-    if (validation !== undefined) checkLabels(where, 'validation', validation, classes);
+  // every label or target is checked against the model's outputs before the first step moves any state
+  let out: number[] | null = null;
+  if (n > 0 || nVal > 0) {
+    out = n > 0 ? outputShape(model, data, n) : outputShape(model, validation!, nVal);
+    checkTargets(where, 'data', data, n, out, lossFn);
+    if (validation !== undefined) checkTargets(where, 'validation', validation, nVal, out, lossFn);
   }
+  const meters = resolveMetrics(where, options.metrics, taskOf(lossFn, out));
+  const info = { epochs, validation: validation !== undefined, metrics: meters.map((m) => m.key) };
   // a callback may refuse (a monitor the logs will not hold) before any state moves
-  for (const cb of callbacks) await cb.onTrainBegin?.(model, { epochs, validation: validation !== undefined });
+  for (const cb of callbacks) await cb.onTrainBegin?.(model, info);
   const gen = new Generator(seed);
   const perEpoch = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
   const display = registeredDisplay();
   const bar = verbose > 0 && display !== null ? await display(perEpoch * epochs, { epochs, bar: verbose === 1 }) : null;
   const logs: EpochLogs[] = [];
   const order = Int32Array.from({ length: n }, (_, i) => i);
+  const outputs = out === null ? 0 : size(out),
+    width = takesLabels(lossFn) ? 1 : outputs;
   const started = Date.now();
   let step = 0;
   let stopped = false;
@@ -291,52 +267,64 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
           [order[i], order[j]] = [order[j], order[i]];
         }
       }
+      const tally = new Tally(meters);
       let lossSum = 0,
-        hits = 0,
-        seen = 0;
+        seen = 0; // the weight of the losses summed (rows, unless lossWeight says otherwise)
       for (let b = 0; b < perEpoch; b++) {
         // per step, not per epoch: a callback may have switched the model to eval mode
         model.train();
-        const { x, y } = gather(data, order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize)));
+        const { x, y } = gather(data, order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize)), width);
+        const rows = x.shape[0];
         let logits: Tensor | null = null,
-          dlogits: Tensor | null = null;
-        let loss: number, acc: number;
+          dlogits: Tensor | null = null,
+          target: Int32Array | Tensor | null = null;
+        let loss: number, metrics: Record<string, number>;
         try {
           optimizer.zeroGrad();
           // a model with its own backward (Sequential, the layers) runs it untaped; a Module subclass
           // that writes only forward gets its gradients from the tape
           logits = manual ? untaped(() => model.forward(x)) : model.forward(x);
-          loss = lossFn.forward(logits, y);
+          target = targetOf(y, out!);
+          loss = lossOf(lossFn, logits, target);
           dlogits = lossFn.backward();
           if (manual) untaped(() => model.backwardParams(dlogits!));
           else backwardFrom(where, logits, dlogits);
           optimizer.step();
-          acc = argmaxHits(logits.view(), y, logits.shape[1]);
+          metrics = tally.add(logits.view(), y, outputs);
         } finally {
           logits?.dispose();
           dlogits?.dispose();
+          if (target instanceof Tensor) target.dispose();
           x.dispose();
         }
-        lossSum += loss * y.length;
-        hits += acc;
-        seen += y.length;
+        const w = lossWeight(lossFn, y, rows);
+        if (w > 0) {
+          lossSum += loss * w;
+          seen += w;
+        }
         step++;
-        const stop = await callHooks(callbacks, 'onBatchEnd', { epoch, batch: b, step, loss, accuracy: acc / y.length });
-        bar?.update(step, {
-          loss: (lossSum / seen).toFixed(4),
-          acc: (hits / seen).toFixed(3),
-          speed: (step / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(0),
-        });
+        const stop = await callHooks(callbacks, 'onBatchEnd', { epoch, batch: b, step, loss, ...metrics });
+        if (bar !== null) {
+          const so = tally.means();
+          bar.update(step, {
+            loss: (seen > 0 ? lossSum / seen : 0).toFixed(4),
+            acc: so.accuracy?.toFixed(3) ?? '-',
+            metrics: Object.entries(so)
+              .map(([k, v]) => ` | ${k} ${v.toFixed(4)}`)
+              .join(''),
+            speed: (step / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(0),
+          });
+        }
         if (stop) {
           stopped = true;
           break;
         }
       }
-      const entry: EpochLogs = { epoch, loss: lossSum / Math.max(seen, 1), accuracy: hits / Math.max(seen, 1) };
+      const entry: EpochLogs = { epoch, loss: seen > 0 ? lossSum / seen : 0, ...tally.means() };
       if (validation !== undefined) {
-        const v = evaluate(model, validation, { batchSize, loss: lossFn });
+        const v = measure(model, validation, nVal, out ?? [], batchSize, lossFn, meters);
         entry.valLoss = v.loss;
-        entry.valAccuracy = v.accuracy;
+        Object.assign(entry, v.tally.means(true));
       }
       logs.push(entry);
       bar?.log?.(epochLine(entry, epochs, (Date.now() - epochStarted) / 1000));
@@ -349,39 +337,30 @@ export async function fit(model: Module, data: Dataset, options: FitOptions): Pr
   return logs;
 }
 
-/** Mean loss and accuracy of `model` (in eval mode) on `data`. */
-export function evaluate(model: Module, data: Dataset, options: EvaluateOptions = {}): { loss: number; accuracy: number } {
+/** Options of evaluate() whose result holds `accuracy`: a classification loss and the default metrics. */
+export interface EvaluateAccuracyOptions extends EvaluateOptions {
+  /** CrossEntropyLoss (default) or NLLLoss, as a module or by name. */
+  loss?: CrossEntropyLoss | NLLLoss | 'crossEntropy' | 'nllLoss';
+  /** The default: ['accuracy']. */
+  metrics?: undefined;
+}
+
+/** Mean loss and accuracy of `model` (in eval mode) on `data` with class labels. */
+export function evaluate(model: Module, data: Dataset, options?: EvaluateAccuracyOptions): EvaluateResult & { accuracy: number };
+/** Mean loss and every metric of `model` (in eval mode) on `data`. */
+export function evaluate(model: Module, data: Dataset, options?: EvaluateOptions): EvaluateResult;
+export function evaluate(model: Module, data: Dataset, options: EvaluateOptions = {}): EvaluateResult {
   const where = 'evaluate';
   checkModel(where, model);
-  const n = checkData(where, 'data', data);
-  checkOptions(where, options, ['batchSize', 'loss']);
+  checkOptions(where, options, ['batchSize', 'loss', 'metrics']);
   const bs = options.batchSize === undefined ? 256 : checkBatchSize(where, options.batchSize);
   const lossFn = checkLoss(where, options.loss);
-  const wasTraining = model.training;
-  model.eval();
-  let lossSum = 0,
-    hits = 0;
-  try {
-    for (let s = 0; s < n; s += bs) {
-      const idx = Int32Array.from({ length: Math.min(bs, n - s) }, (_, i) => s + i);
-      const { x, y } = gather(data, idx);
-      let logits: Tensor | null = null;
-      try {
-        logits = noGrad(() => model.forward(x));
-        // the first batch tells the class count: check every label before any loss is summed
-        if (s === 0 && logits.shape.length === 2) checkLabels(where, 'data', data, logits.shape[1]);
-        lossSum += lossFn.forward(logits, y) * y.length;
-        lossFn.dispose();
-        hits += argmaxHits(logits.view(), y, logits.shape[1]);
-      } finally {
-        logits?.dispose();
-        x.dispose();
-      }
-    }
-  } finally {
-    model.train(wasTraining);
-  }
-  return { loss: lossSum / Math.max(n, 1), accuracy: hits / Math.max(n, 1) };
+  const n = checkData(where, 'data', data, lossFn);
+  const out = n > 0 ? outputShape(model, data, n) : null;
+  if (out !== null) checkTargets(where, 'data', data, n, out, lossFn);
+  const meters = resolveMetrics(where, options.metrics, taskOf(lossFn, out));
+  const { loss, tally } = measure(model, data, n, out ?? [], bs, lossFn, meters);
+  return { loss, ...tally.means() };
 }
 
 /** The model's outputs (eval mode) for every sample: a Float32Array of n × outputs. */
@@ -415,16 +394,4 @@ export function predict(model: Module, x: Float32Array, shape: readonly number[]
     o += p.length;
   }
   return out;
-}
-
-/** True when the model has its own backward (the package's layers, Sequential); false for a Module subclass that writes only forward. */
-function hasOwnBackward(m: Module): boolean {
-  return m.backward !== Module.prototype.backward;
-}
-
-/** The tape's backward from the model's output, given dL/d(output). */
-function backwardFrom(where: string, out: Tensor, grad: Tensor): void {
-  if (out.gradFn === null)
-    throw new Error(`${where}: model: its forward recorded nothing on the tape (no parameter requires a gradient), so there is nothing to train`);
-  out.backward(grad);
 }

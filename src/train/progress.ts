@@ -16,8 +16,11 @@ export interface ProgressInfo {
 export type ProgressDisplay = (total: number, info: ProgressInfo) => Promise<ProgressBar | null> | ProgressBar | null;
 /** What a ProgressDisplay returns: updated after every step, stopped at the end. */
 export interface ProgressBar {
-  /** Moves the bar to `step` with the running loss, accuracy and steps per second. */
-  update(step: number, values: { loss: string; acc: string; speed: string }): void;
+  /**
+   * Moves the bar to `step` with the epoch's running loss, accuracy ('-' when it is not a metric),
+   * every metric as ` | name value` text, and steps per second.
+   */
+  update(step: number, values: { loss: string; acc: string; metrics: string; speed: string }): void;
   /** Prints the epoch's line (a live bar makes room for it first). */
   log?(line: string): void;
   /** Ends the display. */
@@ -53,10 +56,12 @@ export function checkVerbose(where: string, verbose: unknown, progress: unknown)
   return verbose ?? 1;
 }
 
-/** `Epoch 3/10 - 1.2s - loss: 0.1234 - accuracy: 0.9650 - valLoss: 0.2345 - valAccuracy: 0.9400` */
+/**
+ * `Epoch 3/10 - 1.2s - loss: 0.1234 - accuracy: 0.9650 - valLoss: 0.2345 - valAccuracy: 0.9400`:
+ * every value of the logs in their order (the loss, the metrics, then the same for validation).
+ */
 export function epochLine(logs: EpochLogs, epochs: number, seconds: number): string {
-  let line = `Epoch ${logs.epoch + 1}/${epochs} - ${seconds.toFixed(1)}s - loss: ${logs.loss.toFixed(4)} - accuracy: ${logs.accuracy.toFixed(4)}`;
-  if (logs.valLoss !== undefined) line += ` - valLoss: ${logs.valLoss.toFixed(4)}`;
-  if (logs.valAccuracy !== undefined) line += ` - valAccuracy: ${logs.valAccuracy.toFixed(4)}`;
+  let line = `Epoch ${logs.epoch + 1}/${epochs} - ${seconds.toFixed(1)}s`;
+  for (const [key, v] of Object.entries(logs)) if (key !== 'epoch' && typeof v === 'number') line += ` - ${key}: ${v.toFixed(4)}`;
   return line;
 }

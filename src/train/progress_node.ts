@@ -16,7 +16,7 @@ export function streamProgress(stream: OutputStream): ProgressDisplay {
     const { default: cliProgress } = await import('cli-progress');
     const bar = new cliProgress.SingleBar(
       {
-        format: ' {bar} {value}/{total} steps | loss {loss} | acc {acc} | {speed} steps/s | ETA {eta_formatted}',
+        format: ' {bar} {value}/{total} steps | loss {loss}{metrics} | {speed} steps/s | ETA {eta_formatted}',
         hideCursor: true,
         // the bar clears itself to make room for each epoch's line, and for good at the end
         clearOnComplete: true,
@@ -26,7 +26,7 @@ export function streamProgress(stream: OutputStream): ProgressDisplay {
       cliProgress.Presets.shades_classic,
     );
     let live = true;
-    bar.start(total, 0, { loss: '-', acc: '-', speed: '-' });
+    bar.start(total, 0, { loss: '-', acc: '-', metrics: '', speed: '-' });
     const display: ProgressBar = {
       update(s, values) {
         if (live) bar.update(s, values);
