@@ -232,7 +232,7 @@ export function splitData(where: string, d: Dataset, n: number, split: unknown):
 
 /** True when the model has its own backward (the package's layers, Sequential); false for a Module subclass that writes only forward. */
 export function hasOwnBackward(m: Module): boolean {
-  return m.backward !== Module.prototype.backward;
+  return m.backward !== Module.prototype.backward || m.backwardParams !== Module.prototype.backwardParams;
 }
 
 /** The tape's backward from the model's output, given dL/d(output). */
