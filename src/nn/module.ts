@@ -102,7 +102,10 @@ export abstract class Module {
    */
   checkBackwardReady(): void {}
 
-  /** y = f(x); the caller owns y. */
+  /**
+   * y = f(x). y belongs to the enclosing noGrad scope or, after the first loss.backward(), to the
+   * training step (as every op's output); otherwise, and after keep(), the caller frees it.
+   */
   abstract forward(x: Tensor): Tensor;
   /**
    * dL/dx from dL/dy of the last forward; adds to the parameters' gradients. The caller owns dx.
