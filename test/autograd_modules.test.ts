@@ -18,6 +18,7 @@ import {
   SGD,
   CrossEntropyLoss,
   Generator,
+  fit,
   type Tensor,
 } from '../src/index';
 import { BACKENDS, bits, values } from './helpers';
@@ -139,6 +140,30 @@ for (const backend of BACKENDS) {
       for (const m of [net, seq]) m.dispose();
       o1.dispose();
       o2.dispose();
+    });
+
+    it('fit trains a Module subclass through the tape to the same weights as the same layers in a Sequential', async () => {
+      const net = new Net(new Generator(7));
+      const g2 = new Generator(7);
+      const seq = new Sequential(
+        new Conv2d(1, 4, 3, { padding: 1, generator: g2 }),
+        new BatchNorm2d(4),
+        new ReLU(),
+        new MaxPool2d(2),
+        new Flatten(),
+        new Linear(4 * 4 * 4, 3, { generator: g2 }),
+      );
+      const data = { x: values(24 * 64, 11), y: Int32Array.from({ length: 24 }, (_, i) => (i * 7) % 3), shape: [1, 8, 8] };
+      const logs = [];
+      for (const m of [net, seq]) {
+        const optimizer = new SGD(m.parameters(), { lr: 0.05, momentum: 0.9 });
+        logs.push(await fit(m, data, { epochs: 3, batchSize: 6, optimizer, seed: 3, verbose: 0 }));
+        optimizer.dispose();
+      }
+      expect(logs[0]).toEqual(logs[1]);
+      expect(logs[0][2].loss).toBeLessThan(logs[0][0].loss);
+      expect(net.parameters().map((p) => bits(p.toArray()))).toEqual(seq.parameters().map((p) => bits(p.toArray())));
+      for (const m of [net, seq]) m.dispose();
     });
 
     it('eval mode and noGrad record nothing; a training forward under noGrad still moves the running statistics, as PyTorch', () => {
