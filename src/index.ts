@@ -11,6 +11,17 @@ export {
   type BatchNormStateInput,
 } from './nn/batchnorm';
 export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';
+export {
+  LayerNorm,
+  GroupNorm,
+  InstanceNorm1d,
+  InstanceNorm2d,
+  InstanceNorm3d,
+  type LayerNormOptions,
+  type GroupNormOptions,
+  type InstanceNormOptions,
+} from './nn/norms';
+export { layerNorm, groupNorm, instanceNorm, type NormFunctionalOptions, type InstanceNormFunctionalOptions } from './nn/norm_functional';
 export type { Layout } from './kernels/batchnorm';
 export { Module, type StateDict, type StateDictInput } from './nn/module';
 export { ReLU, Sigmoid, Tanh, Dropout, Flatten, Sequential } from './nn/layers';

@@ -1,0 +1,151 @@
+// What LayerNorm, GroupNorm and InstanceNorm share. Each is BN's training forward and backward on a
+// view of its input as channel-first [1, rows, perRow], one BN "channel" per normalized group (a
+// sample's group, an instance's channel, a row of the last dims), so they keep BN's statistics
+// (shifted sums, f64 accumulation) and its guarantees at large offsets. Their affine runs apart:
+// its axes (channels, or the elements of normalizedShape) are not the normalized groups. It is BN's
+// normalize with mean 0 and invstd 1 (a = γ, b = β exactly), and its backward BN's eval backward with
+// the same constants (dx̂ = dy·γ, dγ += Σ dy·x̂, dβ += Σ dy), so no loop is written twice.
+// see: Wu & He 2018, Group Normalization, https://arxiv.org/abs/1803.08494 (Fig. 2: the axes);
+//      Ba et al. 2016, Layer Normalization, https://arxiv.org/abs/1607.06450;
+//      Ulyanov et al. 2016, Instance Normalization, https://arxiv.org/abs/1607.08022
+import { Tensor } from '../tensor';
+import { runtime } from '../runtime/index';
+import { F64Block } from '../runtime/block';
+import { leafGrad, record } from '../autograd/functional';
+import { bnBackward, bnNormalize, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
+import type { Stats } from './bn_core';
+
+/** How a norm sees its input: BN's geometry of the statistics view and of the affine. */
+export interface NormPlan {
+  /** [1, rows, perRow] channel-first: one BN channel per normalized group. */
+  view: Geometry;
+  /** Where γ and β apply: channels ([N, C, L]) or the last dims ([rows, D] channels-last). */
+  affine: Geometry;
+}
+
+const prod = (a: readonly number[]) => a.reduce((p, v) => p * v, 1);
+
+/** GroupNorm's (and InstanceNorm's, groups = C) plan for a checked [N, C, *] shape. */
+export function groupPlan(shape: readonly number[], groups: number): NormPlan {
+  const n = shape[0],
+    c = shape[1],
+    l = prod(shape.slice(2));
+  return { view: geometry('NCL', [1, n * groups, (c / groups) * l]), affine: geometry('NCL', [n, c, l]) };
+}
+
+/** LayerNorm's plan: the last `k` dims of a checked shape are one group per row. */
+export function layerPlan(shape: readonly number[], k: number): NormPlan {
+  const rows = prod(shape.slice(0, shape.length - k)),
+    d = prod(shape.slice(shape.length - k));
+  return { view: geometry('NCL', [1, rows, d]), affine: geometry('NC', [rows, d]) };
+}
+
+/** f64 [zeros(c), ones(c)]: mean 0 and invstd 1, under which BN's normalize is y = x·γ + β. */
+function unit(c: number): F64Block {
+  const u = new F64Block(2 * c);
+  u.f64()
+    .fill(0, 0, c)
+    .fill(1, c, 2 * c);
+  return u;
+}
+
+/** y = x·γ + β over the affine geometry (in place allowed); γ or β may be absent. */
+function affine(g: Geometry, x: number, y: number, w: Tensor | null, b: Tensor | null): void {
+  const u = unit(g.c);
+  try {
+    bnNormalize(g, x, y, w ? w.ptr : 0, b ? b.ptr : 0, u.ptr, u.ptr + 8 * g.c);
+  } finally {
+    u.dispose();
+  }
+}
+
+/** Training forward of a norm: statistics per group into `stats` (f64[rows]), then y = x̂·γ + β. */
+export function normForward(p: NormPlan, x: Tensor, y: Tensor, w: Tensor | null, b: Tensor | null, eps: number, stats: Stats): void {
+  if (p.view.size === 0) return;
+  bnTrain(p.view, x.ptr, y.ptr, 0, 0, eps, stats.mean, stats.vari, stats.invstd);
+  if (w || b) affine(p.affine, y.ptr, y.ptr, w, b);
+}
+
+/**
+ * Backward of normForward: dx, and Σ dy·x̂ into dw, Σ dy into db (f32, added to; 0 = not wanted).
+ * Every temporary is allocated before the first gradient is added to.
+ */
+export function normBackward(p: NormPlan, x: Tensor, dy: Tensor, dx: Tensor, w: Tensor | null, stats: Stats, dw: number, db: number): void {
+  if (p.view.size === 0) return;
+  if (w === null && dw === 0 && db === 0) {
+    bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true);
+    return;
+  }
+  const made: { dispose(): void }[] = [];
+  try {
+    const xh = Tensor.empty(x.shape);
+    made.push(xh);
+    const gxh = Tensor.empty(x.shape);
+    made.push(gxh);
+    const u = unit(p.affine.c);
+    made.push(u);
+    // x̂ as the forward made it, then the affine's backward, then the statistics' with γ = 1
+    bnNormalize(p.view, x.ptr, xh.ptr, 0, 0, stats.mean, stats.invstd);
+    bnBackward(p.affine, xh.ptr, dy.ptr, gxh.ptr, w ? w.ptr : 0, u.ptr, u.ptr + 8 * p.affine.c, dw, db, false);
+    bnBackward(p.view, x.ptr, gxh.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true);
+  } finally {
+    for (const t of made) t.dispose();
+  }
+}
+
+/**
+ * Records normForward's backward on y (the tape then owns `stats`); γ's and β's gradients go
+ * straight into their .grad when they are leaves, as recordBatchNorm does.
+ */
+export function recordNorm(name: string, y: Tensor, x: Tensor, p: NormPlan, stats: Stats, w: Tensor | null, b: Tensor | null): Tensor {
+  const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
+  return record(
+    y,
+    name,
+    inputs,
+    (gy) => {
+      const gx = Tensor.empty(x.shape);
+      const intoW = leafGrad(w),
+        intoB = leafGrad(b);
+      const gw = w ? (intoW ?? Tensor.full(w.shape, 0)) : null,
+        gb = b ? (intoB ?? Tensor.full(b.shape, 0)) : null;
+      normBackward(p, x, gy, gx, w, stats, gw ? gw.ptr : 0, gb ? gb.ptr : 0);
+      return [gx, ...(w ? [intoW === null ? gw : null] : []), ...(b ? [intoB === null ? gb : null] : [])];
+    },
+    () => stats.block.dispose(),
+  );
+}
+
+/**
+ * InstanceNorm's running update from per-(sample, channel) statistics (rows n·c + ch): PyTorch
+ * updates a copy per sample and keeps their mean, i.e. running = (1 − f)·running + f·mean over the
+ * batch of the instance means (and unbiased variances, l values each).
+ * see: https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/Normalization.cpp (instance_norm)
+ */
+export function updateRunningInstances(
+  n: number,
+  c: number,
+  l: number,
+  stats: Stats,
+  factor: number,
+  runMean: Tensor,
+  runVar: Tensor,
+): void {
+  if (n * c * l === 0) return;
+  const rt = runtime();
+  const mean = rt.f64(stats.mean, n * c),
+    vari = rt.f64(stats.vari, n * c);
+  const rm = runMean.view(),
+    rv = runVar.view();
+  const unbias = l / (l - 1);
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0,
+      q = 0;
+    for (let i = 0; i < n; i++) {
+      s += mean[i * c + ch];
+      q += vari[i * c + ch] * unbias;
+    }
+    rm[ch] = factor * (s / n) + (1 - factor) * rm[ch];
+    rv[ch] = factor * (q / n) + (1 - factor) * rv[ch];
+  }
+}
