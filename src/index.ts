@@ -22,6 +22,7 @@ export {
   type InstanceNormOptions,
 } from './nn/norms';
 export { layerNorm, groupNorm, instanceNorm, type NormFunctionalOptions, type InstanceNormFunctionalOptions } from './nn/norm_functional';
+export { GhostBatchNorm1d, GhostBatchNorm2d, GhostBatchNorm3d, type GhostBatchNormOptions } from './nn/ghost';
 export type { Layout } from './kernels/batchnorm';
 export { Module, type StateDict, type StateDictInput } from './nn/module';
 export { ReLU, Sigmoid, Tanh, Dropout, Flatten, Sequential } from './nn/layers';
