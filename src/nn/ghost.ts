@@ -10,6 +10,7 @@ import { checkShape, Tensor } from '../tensor';
 import { bnBackward, bnTrain, geometry, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
 import { BatchNorm, type BatchNormOptions } from './batchnorm';
+import { addingWhenDone } from './norm_core';
 import { checkOptions, checkTensor, describe, kindOf } from '../validate';
 
 /** Options of a Ghost BatchNorm layer: BatchNorm's and the ghost batch size. */
@@ -114,15 +115,21 @@ abstract class GhostBatchNorm extends BatchNorm {
     return track(y);
   }
 
-  /** dx (into gx) and dγ, dβ (added into gw, gb when non-zero) of a forward. */
+  /** dx (into gx) and dγ, dβ (added into gw, gb when non-zero) of a forward; adds nothing when it throws. */
   #backward(x: Tensor, dy: Tensor, gx: Tensor, parts: Part[], useBatch: boolean, gw: number, gb: number): void {
     const w = this.weight ? this.weight.ptr : 0,
-      b = this.bias ? this.bias.ptr : 0;
-    for (const { g, offset, stats } of parts) {
-      if (g.size === 0) continue;
-      const o = 4 * offset;
-      bnBackward(g, x.ptr + o, dy.ptr + o, gx.ptr + o, w, stats.mean, stats.invstd, gw, gb, useBatch, this.activation === 'relu', b);
-    }
+      b = this.bias ? this.bias.ptr : 0,
+      relu = this.activation === 'relu';
+    // one ghost batch adds to the gradients directly (BN's call); several, once all of them ran
+    const run = (tw: number, tb: number) => {
+      for (const { g, offset, stats } of parts) {
+        if (g.size === 0) continue;
+        const o = 4 * offset;
+        bnBackward(g, x.ptr + o, dy.ptr + o, gx.ptr + o, w, stats.mean, stats.invstd, tw, tb, useBatch, relu, b);
+      }
+    };
+    if (parts.length === 1) run(gw, gb);
+    else addingWhenDone(this.numFeatures, gw, gb, run);
   }
 
   /** Records the forward's backward on y; the tape owns the ghost batches' statistics. */

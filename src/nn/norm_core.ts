@@ -13,6 +13,7 @@ import { runtime } from '../runtime/index';
 import { F64Block } from '../runtime/block';
 import { leafGrad, record } from '../autograd/functional';
 import { bnBackward, bnNormalize, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
+import * as ew from '../kernels/elementwise';
 import type { Stats } from './bn_core';
 
 /** How a norm sees its input: BN's geometry of the statistics view and of the affine. */
@@ -67,9 +68,26 @@ export function normForward(p: NormPlan, x: Tensor, y: Tensor, w: Tensor | null,
 }
 
 /**
- * Backward of normForward: dx, and Σ dy·x̂ into dw, Σ dy into db (f32, added to; 0 = not wanted).
- * Every temporary is allocated before the first gradient is added to.
+ * Runs `compute(tw, tb)` with dγ and dβ (c values each, f32, 0 = not wanted) going to zeroed
+ * temporaries, then adds them to dw and db: a backward of several kernel calls, each of which may
+ * fail to allocate its workspace, then adds to no gradient unless all of them ran.
  */
+export function addingWhenDone(c: number, dw: number, db: number, compute: (tw: number, tb: number) => void): void {
+  if (dw === 0 && db === 0) return compute(0, 0);
+  const tw = Tensor.full([c], 0);
+  let tb: Tensor | null = null;
+  try {
+    tb = Tensor.full([c], 0);
+    compute(dw ? tw.ptr : 0, db ? tb.ptr : 0);
+    if (dw) ew.binary('add', dw, tw.ptr, dw, 1, c);
+    if (db) ew.binary('add', db, tb.ptr, db, 1, c);
+  } finally {
+    tw.dispose();
+    tb?.dispose();
+  }
+}
+
+/** Backward of normForward: dx, and Σ dy·x̂ into dw, Σ dy into db (f32, added to; 0 = not wanted). */
 export function normBackward(p: NormPlan, x: Tensor, dy: Tensor, dx: Tensor, w: Tensor | null, stats: Stats, dw: number, db: number): void {
   if (p.view.size === 0) return;
   if (w === null && dw === 0 && db === 0) {
@@ -84,10 +102,13 @@ export function normBackward(p: NormPlan, x: Tensor, dy: Tensor, dx: Tensor, w: 
     made.push(gxh);
     const u = unit(p.affine.c);
     made.push(u);
-    // x̂ as the forward made it, then the affine's backward, then the statistics' with γ = 1
-    bnNormalize(p.view, x.ptr, xh.ptr, 0, 0, stats.mean, stats.invstd);
-    bnBackward(p.affine, xh.ptr, dy.ptr, gxh.ptr, w ? w.ptr : 0, u.ptr, u.ptr + 8 * p.affine.c, dw, db, false);
-    bnBackward(p.view, x.ptr, gxh.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true);
+    const a = p.affine.c;
+    addingWhenDone(a, dw, db, (tw, tb) => {
+      // x̂ as the forward made it, then the affine's backward, then the statistics' with γ = 1
+      bnNormalize(p.view, x.ptr, xh.ptr, 0, 0, stats.mean, stats.invstd);
+      bnBackward(p.affine, xh.ptr, dy.ptr, gxh.ptr, w ? w.ptr : 0, u.ptr, u.ptr + 8 * a, tw, tb, false);
+      bnBackward(p.view, x.ptr, gxh.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true);
+    });
   } finally {
     for (const t of made) t.dispose();
   }
