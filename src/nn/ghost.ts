@@ -154,6 +154,10 @@ abstract class GhostBatchNorm extends BatchNorm {
     );
   }
 
+  extraRepr(): string {
+    return `${super.extraRepr()}, virtualBatchSize=${this.virtualBatchSize}`;
+  }
+
   /** The input's shape; throws what forward() would throw for it. */
   outputShape(shape: readonly number[]): number[] {
     const s = checkShape(`${this.kind}.forward`, shape);

@@ -193,6 +193,10 @@ export class LayerNorm extends Norm {
     return layerNormPlan(where, shape, this.normalizedShape);
   }
 
+  extraRepr(): string {
+    return `normalizedShape=(${this.normalizedShape.join(', ')}), eps=${this.eps}, elementwiseAffine=${this.elementwiseAffine}`;
+  }
+
   protected opName(): string {
     return 'layerNorm';
   }
@@ -237,6 +241,10 @@ export class GroupNorm extends Norm {
 
   protected planFor(where: string, shape: readonly number[]): NormPlan {
     return groupNormPlan(where, shape, this.numGroups, this.numChannels);
+  }
+
+  extraRepr(): string {
+    return `numGroups=${this.numGroups}, numChannels=${this.numChannels}, eps=${this.eps}, affine=${this.affine}`;
   }
 
   protected opName(): string {
@@ -320,6 +328,10 @@ abstract class InstanceNorm extends Norm {
 
   protected opName(): string {
     return 'instanceNorm';
+  }
+
+  extraRepr(): string {
+    return `numFeatures=${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.affine}, trackRunningStats=${this.trackRunningStats}`;
   }
 
   protected ownState(): StateEntry[] {
