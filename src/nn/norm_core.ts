@@ -1,8 +1,8 @@
 // What LayerNorm, GroupNorm and InstanceNorm share. Each is BN's training forward and backward on a
 // view of its input as channel-first [1, rows, perRow], one BN "channel" per normalized group (a
 // sample's group, an instance's channel, a row of the last dims), so they keep BN's statistics
-// (shifted sums, f64 accumulation) and its guarantees at large offsets. Their affine runs apart:
-// its axes (channels, or the elements of normalizedShape) are not the normalized groups. It is BN's
+// (shifted sums, f64 accumulation) and its guarantees at large offsets. Their affine runs apart
+// where its axes (channels, or the elements of normalizedShape) are not the view's rows. It is BN's
 // normalize with mean 0 and invstd 1 (a = γ, b = β exactly), and its backward BN's eval backward with
 // the same constants (dx̂ = dy·γ, dγ += Σ dy·x̂, dβ += Σ dy), so no loop is written twice.
 // see: Wu & He 2018, Group Normalization, https://arxiv.org/abs/1803.08494 (Fig. 2: the axes);
@@ -22,6 +22,12 @@ export interface NormPlan {
   view: Geometry;
   /** Where γ and β apply: channels ([N, C, L]) or the last dims ([rows, D] channels-last). */
   affine: Geometry;
+  /**
+   * Each view row is one channel of one sample (InstanceNorm; GroupNorm with a group per channel):
+   * then γ, β repeated per row are BN's own per-channel affine of the view, and the norm is one BN
+   * call each way, as fast as BN; else the affine takes its own pass.
+   */
+  rowAffine: boolean;
 }
 
 const prod = (a: readonly number[]) => a.reduce((p, v) => p * v, 1);
@@ -31,14 +37,14 @@ export function groupPlan(shape: readonly number[], groups: number): NormPlan {
   const n = shape[0],
     c = shape[1],
     l = prod(shape.slice(2));
-  return { view: geometry('NCL', [1, n * groups, (c / groups) * l]), affine: geometry('NCL', [n, c, l]) };
+  return { view: geometry('NCL', [1, n * groups, (c / groups) * l]), affine: geometry('NCL', [n, c, l]), rowAffine: groups === c };
 }
 
 /** LayerNorm's plan: the last `k` dims of a checked shape are one group per row. */
 export function layerPlan(shape: readonly number[], k: number): NormPlan {
   const rows = prod(shape.slice(0, shape.length - k)),
     d = prod(shape.slice(shape.length - k));
-  return { view: geometry('NCL', [1, rows, d]), affine: geometry('NC', [rows, d]) };
+  return { view: geometry('NCL', [1, rows, d]), affine: geometry('NC', [rows, d]), rowAffine: false };
 }
 
 /** f64 [zeros(c), ones(c)]: mean 0 and invstd 1, under which BN's normalize is y = x·γ + β. */
@@ -60,11 +66,67 @@ function affine(g: Geometry, x: number, y: number, w: Tensor | null, b: Tensor |
   }
 }
 
+/** γ or β (c values) repeated for each of the view's rows (row r takes channel r mod c); null stays null. */
+function perRow(p: NormPlan, t: Tensor | null): Tensor | null {
+  if (t === null) return null;
+  const rows = p.view.c,
+    c = p.affine.c;
+  const r = Tensor.empty([rows]);
+  const v = r.view(),
+    src = t.view();
+  for (let i = 0; i < rows; i++) v[i] = src[i % c];
+  return r;
+}
+
 /** Training forward of a norm: statistics per group into `stats` (f64[rows]), then y = x̂·γ + β. */
 export function normForward(p: NormPlan, x: Tensor, y: Tensor, w: Tensor | null, b: Tensor | null, eps: number, stats: Stats): void {
   if (p.view.size === 0) return;
+  if (p.rowAffine && (w || b)) {
+    const rw = perRow(p, w);
+    let rb: Tensor | null = null;
+    try {
+      rb = perRow(p, b);
+      bnTrain(p.view, x.ptr, y.ptr, rw ? rw.ptr : 0, rb ? rb.ptr : 0, eps, stats.mean, stats.vari, stats.invstd);
+    } finally {
+      rw?.dispose();
+      rb?.dispose();
+    }
+    return;
+  }
   bnTrain(p.view, x.ptr, y.ptr, 0, 0, eps, stats.mean, stats.vari, stats.invstd);
   if (w || b) affine(p.affine, y.ptr, y.ptr, w, b);
+}
+
+/** normBackward when each view row has one channel: BN's backward of the view with γ per row, dγ and dβ per row summed over the samples. */
+function rowBackward(p: NormPlan, x: Tensor, dy: Tensor, dx: Tensor, w: Tensor | null, stats: Stats, dw: number, db: number): void {
+  const rows = p.view.c,
+    c = p.affine.c;
+  const made: Tensor[] = [];
+  try {
+    const rw = perRow(p, w);
+    if (rw) made.push(rw);
+    const tw = Tensor.full([rows], 0);
+    made.push(tw);
+    const tb = Tensor.full([rows], 0);
+    made.push(tb);
+    bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, rw ? rw.ptr : 0, stats.mean, stats.invstd, dw ? tw.ptr : 0, db ? tb.ptr : 0, true);
+    const rt = runtime();
+    for (const [into, from] of [
+      [dw, tw],
+      [db, tb],
+    ] as const) {
+      if (into === 0) continue;
+      const g = rt.f32(into, c),
+        f = from.view();
+      for (let ch = 0; ch < c; ch++) {
+        let s = 0;
+        for (let r = ch; r < rows; r += c) s += f[r];
+        g[ch] += s;
+      }
+    }
+  } finally {
+    for (const t of made) t.dispose();
+  }
 }
 
 /**
@@ -94,6 +156,7 @@ export function normBackward(p: NormPlan, x: Tensor, dy: Tensor, dx: Tensor, w: 
     bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true);
     return;
   }
+  if (p.rowAffine) return rowBackward(p, x, dy, dx, w, stats, dw, db);
   const made: { dispose(): void }[] = [];
   try {
     const xh = Tensor.empty(x.shape);
