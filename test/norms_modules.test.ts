@@ -5,8 +5,15 @@
 // SIMD bit for bit; an empty batch; how the layers print.
 import { describe, expect, it } from 'vitest';
 import {
+  evaluate,
   F,
+  fit,
+  Generator,
+  GhostBatchNorm1d,
   GhostBatchNorm2d,
+  Linear,
+  ReLU,
+  SGD,
   GroupNorm,
   init,
   InstanceNorm2d,
@@ -195,6 +202,37 @@ for (const b of BACKENDS) {
     });
   });
 }
+
+describe('training with fit', () => {
+  it('a Sequential with LayerNorm, GroupNorm and Ghost BN learns four Gaussian blobs', async () => {
+    await init({ backend: 'wasm-simd' });
+    const blobs = (n: number, seed: number) => {
+      const noise = randn(n * 12, seed, 0, 0.7);
+      const y = Int32Array.from({ length: n }, (_, i) => (i * 7 + seed) % 4);
+      const x = Float32Array.from(noise, (v, j) => v + ((j % 12) % 4 === y[Math.floor(j / 12)] ? 2 : 0));
+      return { x, y, shape: [12] };
+    };
+    const gen = new Generator(5);
+    const m = new Sequential(
+      new Linear(12, 16, { generator: gen }),
+      new LayerNorm(16),
+      new ReLU(),
+      new Linear(16, 16, { generator: gen }),
+      new GroupNorm(4, 16),
+      new ReLU(),
+      new Linear(16, 16, { generator: gen }),
+      new GhostBatchNorm1d(16, { virtualBatchSize: 8 }),
+      new ReLU(),
+      new Linear(16, 4, { generator: gen }),
+    );
+    const opt = new SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
+    const logs = await fit(m, blobs(512, 3), { epochs: 4, batchSize: 32, optimizer: opt, seed: 1, progress: false });
+    expect(logs[3].loss).toBeLessThan(logs[0].loss / 2);
+    expect(evaluate(m, blobs(256, 4)).accuracy).toBeGreaterThan(0.9);
+    m.dispose();
+    opt.dispose();
+  });
+});
 
 describe('printing', () => {
   it('each layer shows its arguments', async () => {
