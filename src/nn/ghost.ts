@@ -35,7 +35,10 @@ interface Saved {
   useBatch: boolean;
 }
 
-/** What GhostBatchNorm1d, 2d and 3d share. */
+/**
+ * What GhostBatchNorm1d, 2d and 3d share. num_batches_tracked counts ghost batches (each is one
+ * running update), so momentum null averages over ghost batches.
+ */
 abstract class GhostBatchNorm extends BatchNorm {
   /** Samples per ghost batch in training. */
   readonly virtualBatchSize: number;
