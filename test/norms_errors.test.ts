@@ -38,7 +38,7 @@ for (const b of BACKENDS) {
         [
           () => new LayerNorm(4, { epsilon: 1 } as never),
           TypeError,
-          /^LayerNorm: unknown option 'epsilon' \(expected one of eps, elementwiseAffine\)$/,
+          /^LayerNorm: unknown option 'epsilon' \(expected one of eps, elementwiseAffine, activation\)$/,
         ],
         [() => new LayerNorm(4, { eps: -1 }), RangeError, /^LayerNorm: eps: expected a finite number > 0, got number -1$/],
         [() => new LayerNorm(4, { eps: null as never }), RangeError, /^LayerNorm: eps: expected a finite number > 0, got null$/],
@@ -46,6 +46,11 @@ for (const b of BACKENDS) {
           () => new LayerNorm(4, { elementwiseAffine: 1 as never }),
           TypeError,
           /^LayerNorm: elementwiseAffine: expected a boolean, got number 1$/,
+        ],
+        [
+          () => new GroupNorm(2, 4, { activation: 'gelu' as never }),
+          TypeError,
+          /^GroupNorm: activation: expected 'relu' or null, got 'gelu'$/,
         ],
         [() => new GroupNorm(0, 4), RangeError, /^GroupNorm: numGroups: expected a positive integer, got number 0$/],
         [() => new GroupNorm(2, 2.5), RangeError, /^GroupNorm: numChannels: expected a positive integer, got number 2\.5$/],

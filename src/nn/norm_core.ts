@@ -56,11 +56,11 @@ function unit(c: number): F64Block {
   return u;
 }
 
-/** y = x·γ + β over the affine geometry (in place allowed); γ or β may be absent. */
-function affine(g: Geometry, x: number, y: number, w: Tensor | null, b: Tensor | null): void {
+/** y = x·γ + β over the affine geometry (in place allowed), then ReLU when `relu`; γ or β may be absent. */
+function affine(g: Geometry, x: number, y: number, w: Tensor | null, b: Tensor | null, relu: boolean): void {
   const u = unit(g.c);
   try {
-    bnNormalize(g, x, y, w ? w.ptr : 0, b ? b.ptr : 0, u.ptr, u.ptr + 8 * g.c);
+    bnNormalize(g, x, y, w ? w.ptr : 0, b ? b.ptr : 0, u.ptr, u.ptr + 8 * g.c, relu);
   } finally {
     u.dispose();
   }
@@ -78,38 +78,65 @@ function perRow(p: NormPlan, t: Tensor | null): Tensor | null {
   return r;
 }
 
-/** Training forward of a norm: statistics per group into `stats` (f64[rows]), then y = x̂·γ + β. */
-export function normForward(p: NormPlan, x: Tensor, y: Tensor, w: Tensor | null, b: Tensor | null, eps: number, stats: Stats): void {
+/**
+ * Training forward of a norm: statistics per group into `stats` (f64[rows]), then y = x̂·γ + β (then
+ * ReLU in the same pass when `relu`, as BN's fused kernel).
+ */
+export function normForward(
+  p: NormPlan,
+  x: Tensor,
+  y: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  eps: number,
+  stats: Stats,
+  relu = false,
+): void {
   if (p.view.size === 0) return;
   if (p.rowAffine && (w || b)) {
     const rw = perRow(p, w);
     let rb: Tensor | null = null;
     try {
       rb = perRow(p, b);
-      bnTrain(p.view, x.ptr, y.ptr, rw ? rw.ptr : 0, rb ? rb.ptr : 0, eps, stats.mean, stats.vari, stats.invstd);
+      bnTrain(p.view, x.ptr, y.ptr, rw ? rw.ptr : 0, rb ? rb.ptr : 0, eps, stats.mean, stats.vari, stats.invstd, relu);
     } finally {
       rw?.dispose();
       rb?.dispose();
     }
     return;
   }
-  bnTrain(p.view, x.ptr, y.ptr, 0, 0, eps, stats.mean, stats.vari, stats.invstd);
-  if (w || b) affine(p.affine, y.ptr, y.ptr, w, b);
+  const apart = w !== null || b !== null;
+  bnTrain(p.view, x.ptr, y.ptr, 0, 0, eps, stats.mean, stats.vari, stats.invstd, relu && !apart);
+  if (apart) affine(p.affine, y.ptr, y.ptr, w, b, relu);
 }
 
 /** normBackward when each view row has one channel: BN's backward of the view with γ per row, dγ and dβ per row summed over the samples. */
-function rowBackward(p: NormPlan, x: Tensor, dy: Tensor, dx: Tensor, w: Tensor | null, stats: Stats, dw: number, db: number): void {
+function rowBackward(
+  p: NormPlan,
+  x: Tensor,
+  dy: Tensor,
+  dx: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  stats: Stats,
+  dw: number,
+  db: number,
+  relu: boolean,
+): void {
   const rows = p.view.c,
     c = p.affine.c;
   const made: Tensor[] = [];
   try {
     const rw = perRow(p, w);
     if (rw) made.push(rw);
+    const rb = relu ? perRow(p, b) : null; // β only tells where the fused ReLU's output was positive
+    if (rb) made.push(rb);
     const tw = Tensor.full([rows], 0);
     made.push(tw);
     const tb = Tensor.full([rows], 0);
     made.push(tb);
-    bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, rw ? rw.ptr : 0, stats.mean, stats.invstd, dw ? tw.ptr : 0, db ? tb.ptr : 0, true);
+    const [gw, gb] = [dw ? tw.ptr : 0, db ? tb.ptr : 0];
+    bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, rw ? rw.ptr : 0, stats.mean, stats.invstd, gw, gb, true, relu, rb ? rb.ptr : 0);
     const rt = runtime();
     for (const [into, from] of [
       [dw, tw],
@@ -149,14 +176,28 @@ export function addingWhenDone(c: number, dw: number, db: number, compute: (tw: 
   }
 }
 
-/** Backward of normForward: dx, and Σ dy·x̂ into dw, Σ dy into db (f32, added to; 0 = not wanted). */
-export function normBackward(p: NormPlan, x: Tensor, dy: Tensor, dx: Tensor, w: Tensor | null, stats: Stats, dw: number, db: number): void {
+/**
+ * Backward of normForward (with its fused ReLU when `relu`): dx, and Σ dy·x̂ into dw, Σ dy into db
+ * (f32, added to; 0 = not wanted).
+ */
+export function normBackward(
+  p: NormPlan,
+  x: Tensor,
+  dy: Tensor,
+  dx: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  stats: Stats,
+  dw: number,
+  db: number,
+  relu = false,
+): void {
   if (p.view.size === 0) return;
-  if (w === null && dw === 0 && db === 0) {
-    bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true);
+  if (w === null && b === null) {
+    bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true, relu);
     return;
   }
-  if (p.rowAffine) return rowBackward(p, x, dy, dx, w, stats, dw, db);
+  if (p.rowAffine) return rowBackward(p, x, dy, dx, w, b, stats, dw, db, relu);
   const made: { dispose(): void }[] = [];
   try {
     const xh = Tensor.empty(x.shape);
@@ -169,7 +210,7 @@ export function normBackward(p: NormPlan, x: Tensor, dy: Tensor, dx: Tensor, w: 
     addingWhenDone(a, dw, db, (tw, tb) => {
       // x̂ as the forward made it, then the affine's backward, then the statistics' with γ = 1
       bnNormalize(p.view, x.ptr, xh.ptr, 0, 0, stats.mean, stats.invstd);
-      bnBackward(p.affine, xh.ptr, dy.ptr, gxh.ptr, w ? w.ptr : 0, u.ptr, u.ptr + 8 * a, tw, tb, false);
+      bnBackward(p.affine, xh.ptr, dy.ptr, gxh.ptr, w ? w.ptr : 0, u.ptr, u.ptr + 8 * a, tw, tb, false, relu, b ? b.ptr : 0);
       bnBackward(p.view, x.ptr, gxh.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true);
     });
   } finally {
@@ -181,7 +222,16 @@ export function normBackward(p: NormPlan, x: Tensor, dy: Tensor, dx: Tensor, w: 
  * Records normForward's backward on y (the tape then owns `stats`); γ's and β's gradients go
  * straight into their .grad when they are leaves, as recordBatchNorm does.
  */
-export function recordNorm(name: string, y: Tensor, x: Tensor, p: NormPlan, stats: Stats, w: Tensor | null, b: Tensor | null): Tensor {
+export function recordNorm(
+  name: string,
+  y: Tensor,
+  x: Tensor,
+  p: NormPlan,
+  stats: Stats,
+  w: Tensor | null,
+  b: Tensor | null,
+  relu = false,
+): Tensor {
   const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
   return record(
     y,
@@ -193,7 +243,7 @@ export function recordNorm(name: string, y: Tensor, x: Tensor, p: NormPlan, stat
         intoB = leafGrad(b);
       const gw = w ? (intoW ?? Tensor.full(w.shape, 0)) : null,
         gb = b ? (intoB ?? Tensor.full(b.shape, 0)) : null;
-      normBackward(p, x, gy, gx, w, stats, gw ? gw.ptr : 0, gb ? gb.ptr : 0);
+      normBackward(p, x, gy, gx, w, b, stats, gw ? gw.ptr : 0, gb ? gb.ptr : 0, relu);
       return [gx, ...(w ? [intoW === null ? gw : null] : []), ...(b ? [intoB === null ? gb : null] : [])];
     },
     () => stats.block.dispose(),
