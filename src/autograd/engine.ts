@@ -82,6 +82,15 @@ export function track(t: Tensor): Tensor {
   return t;
 }
 
+/**
+ * A layer's output made off the tape (its own forward path): owned by the innermost noGrad scope
+ * when there is one, so an eval forward inside noGrad leaves nothing behind; else the caller's.
+ */
+export function scopeOwned<T extends Tensor>(t: T): T {
+  if (scopes.length > 0) track(t);
+  return t;
+}
+
 /** Takes `t` from its owner: the caller frees it (dispose or `using`). */
 export function untrack(t: Tensor): void {
   t._owner?.delete(t);

@@ -2,6 +2,7 @@
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167;
 //      https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
 import { checkShape, Parameter, Tensor } from '../tensor';
+import { scopeOwned } from '../autograd/engine';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
@@ -181,7 +182,7 @@ abstract class BatchNorm extends Module {
     this.#input = t;
     this.#geometry = g;
     this.#usedBatch = useBatch;
-    return y;
+    return scopeOwned(y);
   }
 
   /** The input's shape; throws what forward() would throw for it. */

@@ -2,6 +2,7 @@
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py;
 //      https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
 import { checkShape, Tensor } from '../tensor';
+import { scopeOwned } from '../autograd/engine';
 import { activationBackward, activationForward, mulElementwise, SAVES, type ActivationKind } from '../kernels/activations';
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
@@ -32,7 +33,7 @@ abstract class Activation extends Module {
     const y = Tensor.empty(x.shape);
     activationForward(this.act, x.ptr, y.ptr, x.size);
     this.#saved = SAVES[this.act] === 'input' ? x : y;
-    return y;
+    return scopeOwned(y);
   }
 
   outputShape(shape: readonly number[]): number[] {
@@ -133,14 +134,14 @@ export class Dropout extends Module {
     this.#mask = null;
     if (mask === null) {
       y.view().set(x.view());
-      return y;
+      return scopeOwned(y);
     }
     const m = mask.view(),
       keep = 1 / (1 - this.p);
     for (let i = 0; i < m.length; i++) m[i] = this.generator.uniform() < this.p ? 0 : keep;
     mulElementwise(x.ptr, mask.ptr, y.ptr, x.size);
     this.#mask = mask;
-    return y;
+    return scopeOwned(y);
   }
 
   backward(dy: Tensor): Tensor {
@@ -187,7 +188,7 @@ export class Flatten extends Module {
     const y = Tensor.empty(shape);
     y.view().set(x.view());
     this.#shape = x.shape;
-    return y;
+    return scopeOwned(y);
   }
 
   outputShape(shape: readonly number[]): number[] {

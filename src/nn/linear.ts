@@ -2,6 +2,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.Linear.html (default init:
 //      kaiming_uniform_(a=√5) for W, U(±1/√in) for b)
 import { checkShape, Parameter, Tensor } from '../tensor';
+import { scopeOwned } from '../autograd/engine';
 import { matmul } from '../kernels/gemm';
 import { addColumnSums } from '../kernels/reduce';
 import { defaultGenerator, Generator } from '../random';
@@ -92,7 +93,7 @@ export class Linear extends Module {
       throw e;
     }
     this.#input = x;
-    return y;
+    return scopeOwned(y);
   }
 
   outputShape(shape: readonly number[]): number[] {

@@ -4,6 +4,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html;
 //      https://pytorch.org/docs/stable/generated/torch.nn.AvgPool2d.html
 import { Tensor } from '../tensor';
+import { scopeOwned } from '../autograd/engine';
 import { runtime } from '../runtime/index';
 import { I32Block } from '../runtime/block';
 import { slidingWindow, type Window } from '../kernels/conv';
@@ -131,7 +132,7 @@ export class MaxPool2d extends Pool2d {
     this.#idx?.dispose();
     this.#idx = idx;
     this.saved = { shape: x.shape, out, p, win };
-    return y;
+    return scopeOwned(y);
   }
 
   checkBackwardReady(): void {
@@ -181,7 +182,7 @@ export class AvgPool2d extends Pool2d {
     const y = Tensor.empty(out);
     avgPool2d(x.ptr, y.ptr, p.n, p.h, p.w, p.c, win);
     this.saved = { shape: x.shape, out, p, win };
-    return y;
+    return scopeOwned(y);
   }
 
   /** dx: each dy / (kh·kw) added over its window. */
