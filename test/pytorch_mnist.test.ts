@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { init, manualSeed, memoryBytes, tensor, F, Adadelta, noGrad } from '../src/index';
 import { Net, test as testEpoch, train } from '../examples/pytorch-mnist/main';
-import { dataLoader, normalize, type Args, type Loader } from '../examples/pytorch-mnist/shims';
+import { dataLoader, format0, normalize, type Args, type Loader } from '../examples/pytorch-mnist/shims';
 import { countAllocations } from './alloc_count';
 import { loadMnist } from '../examples/mnist/data';
 
@@ -108,9 +108,14 @@ describe('PyTorch MNIST port', () => {
     const printed = captured(() => testEpoch(model, testLoader)).join('\n');
     const m = /Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)\/64 \((\d+)%\)/.exec(printed);
     expect(m).not.toBeNull();
-    expect(Number(m![3])).toBe(Math.round((100 * Number(m![2])) / 64));
+    expect(m![3]).toBe(format0((100 * Number(m![2])) / 64));
     model.dispose();
     optimizer.dispose();
+  });
+
+  it("prints percentages as Python's '{:.0f}' does (ties to even)", () => {
+    // Python 3: ' '.join('{:.0f}'.format(x) for x in [12.5, 96.5, 97.5, 0.5, 2.4, 2.6, 100*5/64])
+    expect([12.5, 96.5, 97.5, 0.5, 2.4, 2.6, (100 * 5) / 64].map(format0).join(' ')).toBe('12 96 98 0 2 3 8');
   });
 
   it('--dry-run stops after the first logged batch', () => {

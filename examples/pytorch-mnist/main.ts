@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { init, backend, memoryBytes, manualSeed, noGrad, saveSafetensors, type Tensor } from '../../src/index';
 import { F, Module, Conv2d, BatchNorm2d, Dropout, Linear, Adadelta, StepLR } from '../../src/index';
 import { loadMnist } from '../mnist/data';
-import { ArgumentParser, argmax, dataLoader, enumerate, eqSum, len, normalize, type Args, type Loader } from './shims';
+import { ArgumentParser, argmax, dataLoader, enumerate, eqSum, format0, len, normalize, type Args, type Loader } from './shims';
 
 /** The example's network: two convs (each followed by BatchNorm2d), max-pool, dropouts, two linears. */
 export class Net extends Module {
@@ -57,7 +57,7 @@ export function train(args: Args, model: Net, trainLoader: Loader, optimizer: Ad
     steps++;
     if (batchIdx % args.logInterval === 0) {
       console.log(
-        `Train Epoch: ${epoch} [${batchIdx * data.shape[0]!}/${len(trainLoader.dataset)} (${((100 * batchIdx) / trainLoader.length).toFixed(0)}%)]\tLoss: ${loss.item().toFixed(6)}`,
+        `Train Epoch: ${epoch} [${batchIdx * data.shape[0]!}/${len(trainLoader.dataset)} (${format0((100 * batchIdx) / trainLoader.length)}%)]\tLoss: ${loss.item().toFixed(6)}`,
       );
       if (args.dryRun) {
         break;
@@ -87,7 +87,7 @@ export function test(model: Net, testLoader: Loader): number {
   testLoss /= len(testLoader.dataset);
 
   console.log(
-    `\nTest set: Average loss: ${testLoss.toFixed(4)}, Accuracy: ${correct}/${len(testLoader.dataset)} (${((100 * correct) / len(testLoader.dataset)).toFixed(0)}%)\n`,
+    `\nTest set: Average loss: ${testLoss.toFixed(4)}, Accuracy: ${correct}/${len(testLoader.dataset)} (${format0((100 * correct) / len(testLoader.dataset))}%)\n`,
   );
   return correct;
 }
@@ -147,6 +147,6 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  // if __name__ == '__main__'
+  // if __name__ == '__main__' (bundled, import.meta.url is the bundle's: bundle this file as the entry)
   await main();
 }

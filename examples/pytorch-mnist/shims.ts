@@ -83,6 +83,12 @@ export class ArgumentParser {
   }
 }
 
+/** Python's '{:.0f}'.format(x) for x ≥ 0: the nearest integer, ties to even (toFixed(0) rounds ties up: 96.5 → 97). */
+export function format0(x: number): string {
+  const f = Math.floor(x);
+  return (x - f === 0.5 ? f + (f % 2) : Math.round(x)).toFixed(0);
+}
+
 /** Python's enumerate: [index, item] pairs. */
 export function* enumerate<T>(items: Iterable<T>): Generator<[number, T]> {
   let i = 0;
