@@ -56,8 +56,20 @@ export class ArgumentParser {
     return `${this.description}\n\noptions:\n${rows.map(([f, h]) => `  ${f!.padEnd(24)} ${h}`).join('\n')}`;
   }
 
-  /** Parses `argv` (default: the process's arguments); prints help and exits on --help. */
+  /**
+   * Parses `argv` (default: the process's arguments). As argparse: --help prints the help and exits,
+   * a bad argument prints the help and the error and exits with status 2.
+   */
   parseArgs(argv: string[] = process.argv.slice(2)): Parsed {
+    try {
+      return this.#parse(argv);
+    } catch (e) {
+      console.error(`${this.help()}\n\nerror: ${(e as Error).message}`);
+      process.exit(2);
+    }
+  }
+
+  #parse(argv: string[]): Parsed {
     const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
     for (const [name, s] of this.#specs) options[name] = { type: s.action ? 'boolean' : 'string' };
     const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
