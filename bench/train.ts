@@ -17,13 +17,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { foldBatchNorm, Generator, Linear, SGD, tensor, type Sequential, type Tensor } from '../src/index';
 import { mlp } from '../examples/demo/experiments';
 import { measure, measureAsync, type Budget, type Timing } from './timing';
 import { ourTrainer, runnable, useBackend, type OurBackend } from './ours';
 import { initTfjs } from './tfjs';
-import { cnnBench, cnnBudgets, fuseBench, printCnn, printFuse } from './cnn';
+import { tfCore, tfLayers, type MlpSpec } from './tfjs_mlp';
+import { cnnBench, cnnBudgets, printCnn } from './cnn';
+import { fuseBench, printFuse } from './fuse';
 import { AUTOGRAD_RATIO, autogradTrainer, MlpNet, stateDiffers, type Style } from './autograd';
 
 const BATCH = 60,
@@ -41,6 +42,7 @@ const SIZES: [number, number][] = [
 // and SGD add < 1 % and are not counted
 // the first Linear's dx (the gradient w.r.t. the input data) is computed by neither side:
 // TF.js prunes it from the tape, ours trains with backwardParams
+const SPEC: MlpSpec = { sizes: SIZES, lr: LR, eps: EPS };
 const FIRST_DX_FLOPS = 2 * BATCH * SIZES[0][0] * SIZES[0][1];
 const FLOPS = SIZES.reduce((s, [i, o]) => s + 3 * 2 * BATCH * i * o, 0) - FIRST_DX_FLOPS;
 const CHECK_STEPS = 3;
@@ -139,85 +141,6 @@ function inference(backend: OurBackend, model: Sequential, x: Tensor, b: Budget)
   return { backend, evalMs: evalT.ms, foldedMs: foldT.ms, speedup: evalT.ms / foldT.ms, maxAbsDiff: d, ok: d <= FOLD_TOL };
 }
 
-/** Weights as TF.js wants them: kernel [in, out] = Wᵀ, bias [out]. */
-function tfWeights(init: { w: Float32Array; b: Float32Array }[]): tf.Tensor[][] {
-  return init.map(({ w, b }, i) => {
-    const [inF, outF] = SIZES[i],
-      k = new Float32Array(inF * outF);
-    for (let o = 0; o < outF; o++) for (let j = 0; j < inF; j++) k[j * outF + o] = w[o * inF + j];
-    return [tf.tensor2d(k, [inF, outF]), tf.tensor1d(b)];
-  });
-}
-
-const softmaxCE = (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, logits);
-
-/** tf.layers: Dense (+ BatchNormalization) + sigmoid Activation per hidden layer, trainOnBatch with SGD. */
-function tfLayers(bn: boolean, init: { w: Float32Array; b: Float32Array }[], x: tf.Tensor, y1h: tf.Tensor) {
-  const model = tfl.sequential();
-  SIZES.forEach(([inF, outF], i) => {
-    model.add(tfl.layers.dense(i === 0 ? { units: outF, inputShape: [inF] } : { units: outF }));
-    if (i === SIZES.length - 1) return;
-    // epsilon as ours; momentum 0.9 is PyTorch's 0.1 (it only moves the running statistics)
-    if (bn) model.add(tfl.layers.batchNormalization({ epsilon: EPS, momentum: 0.9 }));
-    model.add(tfl.layers.activation({ activation: 'sigmoid' }));
-  });
-  model.compile({ optimizer: tf.train.sgd(LR), loss: softmaxCE });
-  const dense = model.layers.filter((l) => l.getClassName() === 'Dense');
-  for (const [i, ws] of tfWeights(init).entries()) {
-    dense[i].setWeights(ws);
-    tf.dispose(ws);
-  }
-  return {
-    step: async () => (await model.trainOnBatch(x, y1h)) as number,
-    dispose: () => {
-      model.optimizer.dispose();
-      model.dispose();
-    },
-  };
-}
-
-/** Core ops: fused matMul + bias, moments + batchNorm, sigmoid; variableGrads and applyGradients in a tidy. */
-function tfCore(bn: boolean, init: { w: Float32Array; b: Float32Array }[], x: tf.Tensor, y1h: tf.Tensor) {
-  const vars: tf.Variable[] = [];
-  const keep = (t: tf.Tensor) => {
-    const v = tf.variable(t);
-    t.dispose();
-    vars.push(v);
-    return v;
-  };
-  const layers = tfWeights(init).map(([w, b], i) => ({
-    w: keep(w),
-    b: keep(b),
-    norm: bn && i < SIZES.length - 1 ? { gamma: keep(tf.ones([SIZES[i][1]])), beta: keep(tf.zeros([SIZES[i][1]])) } : null,
-  }));
-  const loss = () => {
-    let h = x as tf.Tensor2D;
-    layers.forEach((l, i) => {
-      h = tf.fused.matMul({ a: h, b: l.w as tf.Tensor2D, bias: l.b }) as tf.Tensor2D;
-      if (i === layers.length - 1) return;
-      if (l.norm) {
-        const { mean, variance } = tf.moments(h, 0);
-        h = tf.batchNorm(h, mean, variance, l.norm.beta, l.norm.gamma, EPS) as tf.Tensor2D;
-      }
-      h = tf.sigmoid(h) as tf.Tensor2D;
-    });
-    return softmaxCE(y1h, h) as tf.Scalar;
-  };
-  const opt = tf.train.sgd(LR);
-  return {
-    step: () =>
-      tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(loss, vars);
-        opt.applyGradients(grads);
-        return value.dataSync()[0];
-      }),
-    dispose: () => {
-      opt.dispose();
-      tf.dispose(vars);
-    },
-  };
-}
-
 function machine() {
   const cpus = os.cpus();
   let commit = '';
@@ -296,14 +219,14 @@ async function main(): Promise<void> {
     for (const kind of TFJS) {
       const before = tf.memory().numTensors;
       if (kind === 'tfjs-layers') {
-        const c = tfLayers(bn, init, x, y1h);
+        const c = tfLayers(SPEC, bn, init, x, y1h);
         const losses: number[] = [];
         for (let i = 0; i < CHECK_STEPS; i++) losses.push(await c.step());
         const t = await measureAsync(c.step, b.slow);
         record(model, kind, t, losses, await c.step());
         c.dispose();
       } else {
-        const c = tfCore(bn, init, x, y1h);
+        const c = tfCore(SPEC, bn, init, x, y1h);
         const losses = firstLosses(c.step);
         record(model, kind, measure(c.step, b.slow), losses, c.step());
         c.dispose();
