@@ -8,14 +8,14 @@
 // as a GEMM (the rows the ratios use) and from TF.js's own kernels ('stock', one row).
 // All start from our weights (copied into TF.js), so the first losses are compared (untimed).
 // Ours runs twice per build: as the Sequential of examples/demo (backwardParams) and as a Module
-// subclass trained through the tape (bench/autograd.ts), whose state after the first steps must
-// be bit-identical to the Sequential's.
+// subclass trained through the tape (bench/autograd.ts), the two timed in alternating samples
+// (measurePair), whose state after the first steps must be bit-identical to the Sequential's.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Adam, Conv2d, Linear, tensor, type Module, type Sequential, type Tensor } from '../src/index';
 import { cnn } from '../examples/demo/cnn';
 import { ourTrainer, runnable, useBackend } from './ours';
-import { measure, measureAsync, type Budget, type Timing } from './timing';
+import { measure, measureAsync, measurePair, type Budget, type Timing } from './timing';
 import { checkConvGrads, setConvGrads } from './tfjs_conv';
 import { AUTOGRAD_RATIO, autogradTrainer, CnnNet, stateDiffers, type Style } from './autograd';
 
@@ -227,9 +227,8 @@ export async function cnnBench(
     const losses = Array.from({ length: CHECK_STEPS }, c.step),
       autoLosses = Array.from({ length: CHECK_STEPS }, a.step);
     sameState.push({ backend, steps: CHECK_STEPS, differs: stateDiffers(model, net) });
-    const t = measure(c.step, b.ours);
+    const [t, ta] = measurePair(c.step, a.step, b.ours);
     record(backend, t, losses, c.step(), 'Sequential');
-    const ta = measure(a.step, b.ours);
     record(backend, ta, autoLosses, a.step(), 'Module + autograd');
     rows[rows.length - 1].vsSequential = ta.ms / t.ms;
     for (const m of [c, a, model, net, xt]) m.dispose();

@@ -4,7 +4,8 @@
 // ours on the SIMD and scalar WASM builds and the pure-JS backend, against TF.js's wasm backend as
 // a tf.layers model (trainOnBatch) and as core ops (variableGrads + applyGradients); ours both as
 // the Sequential of examples/demo (backwardParams) and as a Module subclass trained through the tape
-// (bench/autograd.ts), which must end its first steps with bit-identical state. Then eval-mode
+// (bench/autograd.ts), timed in alternating samples (measurePair), which must end its first steps
+// with bit-identical state. Then eval-mode
 // inference of the trained BN model against the same model with BN folded into the Linears.
 // Every model starts from the same weights (ours, copied into TF.js), so the losses of the first
 // steps are compared (untimed). Then, from bench/cnn.ts: one Adam step of the demo CNN against
@@ -19,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { foldBatchNorm, Generator, Linear, SGD, tensor, type Sequential, type Tensor } from '../src/index';
 import { mlp } from '../examples/demo/experiments';
-import { measure, measureAsync, type Budget, type Timing } from './timing';
+import { measure, measureAsync, measurePair, type Budget, type Timing } from './timing';
 import { ourTrainer, runnable, useBackend, type OurBackend } from './ours';
 import { initTfjs } from './tfjs';
 import { tfCore, tfLayers, type MlpSpec } from './tfjs_mlp';
@@ -251,8 +252,9 @@ async function main(): Promise<void> {
         autoLosses = firstLosses(a.step);
       sameState.push({ model: name, backend, steps: CHECK_STEPS, differs: stateDiffers(model, net) });
       const budget = backend === 'wasm-simd' || backend === 'wasm-relaxed' ? b.fast : b.slow;
-      record(name, backend, measure(c.step, budget), losses, c.step(), 'Sequential');
-      record(name, backend, measure(a.step, budget), autoLosses, a.step(), 'Module + autograd');
+      const [ts, ta] = measurePair(c.step, a.step, budget);
+      record(name, backend, ts, losses, c.step(), 'Sequential');
+      record(name, backend, ta, autoLosses, a.step(), 'Module + autograd');
       a.dispose();
       net.dispose();
       if (bn) {
