@@ -162,6 +162,7 @@ export class Tensor {
   /** Frees the memory; later use throws. Safe to call twice. */
   dispose(): void {
     if (this.#ptr === 0) return;
+    untrack(this); // its scope or step no longer holds it (a manual loop never ends a step)
     // a disposed output abandons its recorded op: what the op saved is freed with it
     if (this.gradFn !== null) letGo(this.gradFn);
     this.gradFn = null;

@@ -18,3 +18,4 @@ export {
 } from './losses';
 export { conv2d, maxPool2d, avgPool2d, dropout, type Conv2dFunctionalOptions, type Pool2dFunctionalOptions } from './conv_ops';
 export { batchNorm, type BatchNormFunctionalOptions } from '../nn/functional';
+export { layerNorm, groupNorm, instanceNorm, type NormFunctionalOptions, type InstanceNormFunctionalOptions } from '../nn/norm_functional';

@@ -53,6 +53,11 @@ let stepOwnership = false;
 let currentStep = new Set<Tensor>();
 let previousStep = new Set<Tensor>();
 
+/** True inside noGrad (not fit's untaped step): no backward can follow, so intermediates may go at once. */
+export function inInference(): boolean {
+  return !gradEnabled && scopes.length > 0;
+}
+
 /** True when ops record onto the tape (outside noGrad). */
 export function isGradEnabled(): boolean {
   return gradEnabled;

@@ -1,6 +1,7 @@
 // BatchNorm1d/2d/3d with PyTorch's names and semantics; backward sits beside forward.
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167;
 //      https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
+import { track } from '../autograd/engine';
 import { checkShape, Parameter, Tensor } from '../tensor';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
@@ -48,7 +49,7 @@ export type BatchNormStateInput = {
 const OPTION_KEYS = ['eps', 'momentum', 'momentumConvention', 'affine', 'trackRunningStats', 'layout', 'activation'] as const;
 
 /** What BatchNorm1d, 2d and 3d share (PyTorch's _BatchNorm): per-channel normalization over the batch and every position. */
-abstract class BatchNorm extends Module {
+export abstract class BatchNorm extends Module {
   /** Channels C, each with its own statistics, γ and β (PyTorch's num_features). */
   readonly numFeatures: number;
   /** Added to the variance before the square root. */
@@ -181,7 +182,7 @@ abstract class BatchNorm extends Module {
     this.#input = t;
     this.#geometry = g;
     this.#usedBatch = useBatch;
-    return y;
+    return track(y);
   }
 
   /** The input's shape; throws what forward() would throw for it. */

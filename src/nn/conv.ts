@@ -6,6 +6,7 @@
 // see: Chellapilla et al. 2006, https://inria.hal.science/inria-00112631 (convolution as a matrix
 //      product); https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (shapes, default init:
 //      kaiming_uniform_(a=√5) on the weight, U(±1/√fan_in) on the bias, fan_in = in·kh·kw)
+import { track } from '../autograd/engine';
 import { checkShape, Parameter, Tensor } from '../tensor';
 import { slidingWindow, type Window } from '../kernels/conv';
 import { defaultGenerator, Generator } from '../random';
@@ -246,7 +247,7 @@ export class Conv2d extends Module {
     this.#input = x;
     this.#geom = g;
     this.#win = win;
-    return y;
+    return track(y);
   }
 
   /** Copies the weight [out, in, kh, kw] into the cached W' [out, kh, kw, in]. */

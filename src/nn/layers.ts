@@ -1,6 +1,7 @@
 // Elementwise activations, Flatten and Sequential; each backward sits beside its forward.
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py;
 //      https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
+import { inInference, track } from '../autograd/engine';
 import { checkShape, Tensor } from '../tensor';
 import { activationBackward, activationForward, mulElementwise, SAVES, type ActivationKind } from '../kernels/activations';
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
@@ -32,7 +33,7 @@ abstract class Activation extends Module {
     const y = Tensor.empty(x.shape);
     activationForward(this.act, x.ptr, y.ptr, x.size);
     this.#saved = SAVES[this.act] === 'input' ? x : y;
-    return y;
+    return track(y);
   }
 
   outputShape(shape: readonly number[]): number[] {
@@ -133,14 +134,14 @@ export class Dropout extends Module {
     this.#mask = null;
     if (mask === null) {
       y.view().set(x.view());
-      return y;
+      return track(y);
     }
     const m = mask.view(),
       keep = 1 / (1 - this.p);
     for (let i = 0; i < m.length; i++) m[i] = this.generator.uniform() < this.p ? 0 : keep;
     mulElementwise(x.ptr, mask.ptr, y.ptr, x.size);
     this.#mask = mask;
-    return y;
+    return track(y);
   }
 
   backward(dy: Tensor): Tensor {
@@ -187,7 +188,7 @@ export class Flatten extends Module {
     const y = Tensor.empty(shape);
     y.view().set(x.view());
     this.#shape = x.shape;
-    return y;
+    return track(y);
   }
 
   outputShape(shape: readonly number[]): number[] {
@@ -259,13 +260,19 @@ export class Sequential extends Module {
     const restore = anyTraining(this) ? saveBuffers(this) : null;
     const made: Tensor[] = [];
     let cur = x;
+    const early = inInference();
     try {
+      // under noGrad no backward follows: each intermediate goes once the next layer has read it, so
+      // peak memory is the largest input + output pair, not the sum of all activations
       this.layers.forEach((layer, i) => {
         const y = layer.forward(cur);
-        if (i < this.layers.length - 1) made.push(y);
+        if (early) {
+          if (cur !== x && cur !== y) cur.dispose();
+        } else if (i < this.layers.length - 1) made.push(y);
         cur = y;
       });
     } catch (e) {
+      if (early && cur !== x) cur.dispose();
       for (const t of made) t.dispose();
       restore?.();
       throw e;

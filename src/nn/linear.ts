@@ -1,6 +1,7 @@
 // Linear: y = x·Wᵀ + b, with W [out, in] as PyTorch stores it; backward beside forward.
 // see: https://pytorch.org/docs/stable/generated/torch.nn.Linear.html (default init:
 //      kaiming_uniform_(a=√5) for W, U(±1/√in) for b)
+import { track } from '../autograd/engine';
 import { checkShape, Parameter, Tensor } from '../tensor';
 import { matmul } from '../kernels/gemm';
 import { addColumnSums } from '../kernels/reduce';
@@ -92,7 +93,7 @@ export class Linear extends Module {
       throw e;
     }
     this.#input = x;
-    return y;
+    return track(y);
   }
 
   outputShape(shape: readonly number[]): number[] {

@@ -5,6 +5,7 @@
 import { Parameter, Tensor } from '../tensor';
 import { isGradEnabled, letGo, type GradFn } from '../autograd/engine';
 import * as ew from '../kernels/elementwise';
+import { reprOf, settingsOf, summaryOf } from './summary';
 import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../validate';
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
@@ -98,7 +99,10 @@ export abstract class Module {
    */
   checkBackwardReady(): void {}
 
-  /** y = f(x); the caller owns y. */
+  /**
+   * y = f(x). y belongs to the enclosing noGrad scope or, after the first loss.backward(), to the
+   * training step (as every op's output); otherwise, and after keep(), the caller frees it.
+   */
   abstract forward(x: Tensor): Tensor;
   /**
    * dL/dx from dL/dy of the last forward; adds to the parameters' gradients. The caller owns dx.
@@ -322,6 +326,34 @@ export abstract class Module {
       checkTensor(where, 'this (the layer)', e.tensor);
     }
     for (const [, m] of this.children()) m.checkUsable(where);
+  }
+
+  /** This module's settings in its printed line (PyTorch's extra_repr): override to show your own. */
+  extraRepr(): string {
+    return settingsOf(this);
+  }
+
+  /** The module as PyTorch prints it: `Net(\n  (conv1): Conv2d(inChannels=1, …)\n  …\n)`. */
+  toString(): string {
+    return reprOf(
+      this,
+      (m) => kindOf(m.constructor),
+      (m) => m.extraRepr(),
+    );
+  }
+
+  /** Node's console.log and util.inspect print toString(). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  /**
+   * A table of every module (dotted name, kind, own parameter count) and the totals; with
+   * `inputShape` (batch included), each module's output shape from one forward on zeros in eval mode
+   * under noGrad (no state moves).
+   */
+  summary(inputShape?: readonly number[]): string {
+    return summaryOf(this, (m) => kindOf(m.constructor), inputShape);
   }
 
   /** Frees this module's memory (parameters with their gradients, buffers) and its children's. */

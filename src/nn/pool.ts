@@ -3,6 +3,7 @@
 // input is passed to the kernels as N·C single-channel images, which is the same memory.
 // see: https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html;
 //      https://pytorch.org/docs/stable/generated/torch.nn.AvgPool2d.html
+import { track } from '../autograd/engine';
 import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
 import { I32Block } from '../runtime/block';
@@ -131,7 +132,7 @@ export class MaxPool2d extends Pool2d {
     this.#idx?.dispose();
     this.#idx = idx;
     this.saved = { shape: x.shape, out, p, win };
-    return y;
+    return track(y);
   }
 
   checkBackwardReady(): void {
@@ -181,7 +182,7 @@ export class AvgPool2d extends Pool2d {
     const y = Tensor.empty(out);
     avgPool2d(x.ptr, y.ptr, p.n, p.h, p.w, p.c, win);
     this.saved = { shape: x.shape, out, p, win };
-    return y;
+    return track(y);
   }
 
   /** dx: each dy / (kh·kw) added over its window. */
