@@ -1,23 +1,23 @@
-// Part of `npm run bench -- --train` (bench/train.ts runs and prints these):
-//
-// 1. One Adam training step of the demo CNN (examples/demo/cnn.ts: Conv 1→32 3×3, BN+ReLU fused,
-//    max-pool 2, Conv 32→64 3×3, BN+ReLU fused, max-pool 2, Linear 3136→10), batch 60, softmax
-//    cross-entropy, on our SIMD build (NCHW [60,1,28,28]) against the same network in TF.js's wasm
-//    backend (NHWC [60,28,28,1]: its conv2d is channels-last) as a tf.layers model (trainOnBatch)
-//    and as core ops (variableGrads + applyGradients). TF.js 4.22's wasm backend cannot train a
-//    conv2d on its own (no Conv2DBackpropFilter kernel): bench/tfjs_conv.ts supplies the gradients,
-//    as a GEMM (the rows the ratios use) and from TF.js's own kernels ('stock', one row).
-//    All start from our weights (copied into TF.js), so the first losses are compared (untimed).
-// 2. BatchNorm2d(C, { activation: 'relu' }) (one kernel forward, one backward) against
-//    BatchNorm2d then ReLU, forward + backward in train mode, on the SIMD build; outputs, dx, dγ
-//    and dβ are compared bit for bit (untimed).
+// Part of `npm run bench -- --train` (bench/train.ts runs and prints it): one Adam training step of
+// the demo CNN (examples/demo/cnn.ts: Conv 1→32 3×3, BN+ReLU fused, max-pool 2, Conv 32→64 3×3,
+// BN+ReLU fused, max-pool 2, Linear 3136→10), batch 60, softmax
+// cross-entropy, on our SIMD build (NCHW [60,1,28,28]) against the same network in TF.js's wasm
+// backend (NHWC [60,28,28,1]: its conv2d is channels-last) as a tf.layers model (trainOnBatch)
+// and as core ops (variableGrads + applyGradients). TF.js 4.22's wasm backend cannot train a
+// conv2d on its own (no Conv2DBackpropFilter kernel): bench/tfjs_conv.ts supplies the gradients,
+// as a GEMM (the rows the ratios use) and from TF.js's own kernels ('stock', one row).
+// All start from our weights (copied into TF.js), so the first losses are compared (untimed).
+// Ours runs twice per build: as the Sequential of examples/demo (backwardParams) and as a Module
+// subclass trained through the tape (bench/autograd.ts), the two timed in alternating samples
+// (measurePair), whose state after the first steps must be bit-identical to the Sequential's.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Adam, BatchNorm2d, Conv2d, Generator, Linear, ReLU, tensor, type Layout, type Sequential, type Tensor } from '../src/index';
+import { Adam, Conv2d, Linear, tensor, type Module, type Sequential, type Tensor } from '../src/index';
 import { cnn } from '../examples/demo/cnn';
 import { ourTrainer, runnable, useBackend } from './ours';
-import { measure, measureAsync, type Budget, type Timing } from './timing';
+import { measure, measureAsync, measurePair, type Budget, type Timing } from './timing';
 import { checkConvGrads, setConvGrads } from './tfjs_conv';
+import { AUTOGRAD_RATIO, autogradTrainer, CnnNet, stateDiffers, type Style } from './autograd';
 
 const BATCH = 60,
   SIDE = 28,
@@ -47,6 +47,8 @@ type CnnColumn = (typeof OUR_COLUMNS)[number] | (typeof TF_COLUMNS)[number];
 
 export interface CnnRow {
   backend: CnnColumn;
+  /** Ours only (TF.js rows: null). */
+  style: Style | null;
   ms: number;
   reps: number;
   warmCalls: number;
@@ -54,25 +56,19 @@ export interface CnnRow {
   losses: number[];
   lastLoss: number;
   vsOurs: number;
+  /** Module + autograd rows: this row's ms ÷ the Sequential row's on the same build. */
+  vsSequential: number | null;
 }
 export interface CnnResult {
   rows: CnnRow[];
   flopsPerStep: number;
   firstConvDxFlops: number;
-  lossChecks: { backend: CnnColumn; losses: number[]; diffs: number[]; ok: boolean }[];
+  lossChecks: { backend: CnnColumn; style: Style | null; losses: number[]; diffs: number[]; ok: boolean }[];
+  /** Entries whose bits differ between the two styles after CHECK_STEPS steps (empty: bit-identical), per build. */
+  sameState: { backend: CnnColumn; steps: number; differs: string[] }[];
   convGradCheck: { dW: number; dx: number };
   tfjsProfile: { kernel: string; ms: number }[];
   notes: string[];
-}
-export interface FuseRow {
-  layout: Layout;
-  shape: number[];
-  fusedMs: number;
-  unfusedMs: number;
-  speedup: number;
-  fusedReps: number;
-  unfusedReps: number;
-  identical: Record<'y' | 'dx' | 'dgamma' | 'dbeta', boolean>;
 }
 
 export function cnnBudgets(quick: boolean): Record<'ours' | 'tf' | 'stock' | 'fuse', Budget> {
@@ -207,26 +203,35 @@ export async function cnnBench(
   progress: (s: string) => void,
 ): Promise<CnnResult> {
   const rows: CnnRow[] = [],
-    notes: string[] = [];
+    notes: string[] = [],
+    sameState: CnnResult['sameState'] = [];
   let tfjsProfile: { kernel: string; ms: number }[] = [];
-  const record = (backend: CnnColumn, t: Timing, losses: number[], lastLoss: number) => {
-    rows.push({ backend, ms: t.ms, reps: t.reps, warmCalls: t.warmCalls, gflops: FLOPS / t.ms / 1e6, losses, lastLoss, vsOurs: 0 });
+  const record = (backend: CnnColumn, t: Timing, losses: number[], lastLoss: number, style: Style | null = null) => {
+    const gflops = FLOPS / t.ms / 1e6;
+    rows.push({ backend, style, ms: t.ms, reps: t.reps, warmCalls: t.warmCalls, gflops, losses, lastLoss, vsOurs: 0, vsSequential: null });
     progress(
-      `  CNN ${backend.padEnd(17)} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toFixed(4)})`,
+      `  CNN ${backend.padEnd(17)}${style === 'Module + autograd' ? ' autograd' : ''} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toFixed(4)})`,
     );
   };
   /** Our step on `backend`, timed; returns the initial weights (the same seed on every backend). */
   const runOurs = async (backend: (typeof OUR_COLUMNS)[number]): Promise<Init> => {
     await useBackend(backend);
-    const model = cnn(SEED, C1, C2);
+    const model = cnn(SEED, C1, C2),
+      net = new CnnNet(SEED, C1, C2);
     const weights = ourWeights(model);
-    const xt = tensor(data.x, [BATCH, 1, SIDE, SIDE]);
-    const c = ourTrainer(model, xt, data.y, new Adam(model.parameters(), { lr: LR, eps: ADAM_EPS }));
-    const losses = Array.from({ length: CHECK_STEPS }, c.step);
-    record(backend, measure(c.step, b.ours), losses, c.step());
-    c.dispose();
-    model.dispose();
-    xt.dispose();
+    // kept: after the first loss.backward() a tensor made outside a scope belongs to a training step
+    const xt = tensor(data.x, [BATCH, 1, SIDE, SIDE]).keep();
+    const adam = (m: Module) => new Adam(m.parameters(), { lr: LR, eps: ADAM_EPS });
+    const c = ourTrainer(model, xt, data.y, adam(model)),
+      a = autogradTrainer(net, xt, data.y, adam(net));
+    const losses = Array.from({ length: CHECK_STEPS }, c.step),
+      autoLosses = Array.from({ length: CHECK_STEPS }, a.step);
+    sameState.push({ backend, steps: CHECK_STEPS, differs: stateDiffers(model, net) });
+    const [t, ta] = measurePair(c.step, a.step, b.ours);
+    record(backend, t, losses, c.step(), 'Sequential');
+    record(backend, ta, autoLosses, a.step(), 'Module + autograd');
+    rows[rows.length - 1].vsSequential = ta.ms / t.ms;
+    for (const m of [c, a, model, net, xt]) m.dispose();
     return weights;
   };
   const init = await runOurs('wasm-simd');
@@ -263,9 +268,15 @@ export async function cnnBench(
   for (const r of rows) r.vsOurs = r.ms / ours.ms;
   const lossChecks = rows.slice(1).map((r) => {
     const diffs = r.losses.map((l, i) => Math.abs(l - ours.losses[i]));
-    return { backend: r.backend, losses: r.losses, diffs, ok: diffs[0] <= LOSS_TOL.first && diffs.every((d) => d <= LOSS_TOL.later) };
+    return {
+      backend: r.backend,
+      style: r.style,
+      losses: r.losses,
+      diffs,
+      ok: diffs[0] <= LOSS_TOL.first && diffs.every((d) => d <= LOSS_TOL.later),
+    };
   });
-  return { rows, flopsPerStep: FLOPS, firstConvDxFlops: CONV1, lossChecks, convGradCheck, tfjsProfile, notes };
+  return { rows, flopsPerStep: FLOPS, firstConvDxFlops: CONV1, lossChecks, sameState, convGradCheck, tfjsProfile, notes };
 }
 
 export function printCnn(r: CnnResult): void {
@@ -277,14 +288,21 @@ export function printCnn(r: CnnResult): void {
     `GEMM FLOP per step: ${f(FLOPS)} M (conv1 ${f(2 * CONV1)} M without its dx, which neither side computes; conv2 ${f(3 * CONV2)} M; linear ${f(3 * LIN)} M)`,
   );
   console.log(
-    `${'backend'.padEnd(19)}${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'GFLOP/s'.padStart(9)}${'÷ wasm-simd'.padStart(13)}${'loss step 1'.padStart(13)}`,
+    `${'backend'.padEnd(19)}${'written as'.padEnd(19)}${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'GFLOP/s'.padStart(9)}${'÷ wasm-simd'.padStart(13)}${'loss step 1'.padStart(13)}${'÷ Sequential'.padStart(14)}`,
   );
   for (const x of r.rows) {
     console.log(
-      `${x.backend.padEnd(19)}${x.ms.toFixed(2).padStart(9)}${(1000 / x.ms).toFixed(1).padStart(9)}${x.gflops.toFixed(1).padStart(9)}${`${x.vsOurs.toFixed(2)}×`.padStart(13)}${x.losses[0].toFixed(5).padStart(13)}`,
+      `${x.backend.padEnd(19)}${(x.style ?? '-').padEnd(19)}${x.ms.toFixed(2).padStart(9)}${(1000 / x.ms).toFixed(1).padStart(9)}${x.gflops.toFixed(1).padStart(9)}${`${x.vsOurs.toFixed(2)}×`.padStart(13)}${x.losses[0].toFixed(5).padStart(13)}${(x.vsSequential === null ? '' : `${x.vsSequential.toFixed(3)}×`).padStart(14)}`,
     );
   }
-  console.log('  ÷ wasm-simd: this row ms ÷ wasm-simd ms (how many times longer than ours a step takes)');
+  console.log('  ÷ wasm-simd: this row ms ÷ wasm-simd Sequential ms (how many times longer than ours a step takes)');
+  console.log('  Sequential: cnn() of examples/demo, CrossEntropyLoss, model.backwardParams(dlogits); Module + autograd: the same');
+  console.log('  layers as fields of a Module subclass (bench/autograd.ts), F.maxPool2d, F.flatten, F.crossEntropy, loss.backward()');
+  console.log(
+    `  state after ${r.sameState[0]?.steps ?? 0} steps from the same seed, Module + autograd against Sequential: ${r.sameState
+      .map((s) => `${s.backend} ${s.differs.length === 0 ? 'bit-identical' : `DIFFERS in ${s.differs.join(', ')}`}`)
+      .join('; ')}`,
+  );
   console.log('  TF.js conv gradients (bench/tfjs_conv.ts): tfjs-layers, tfjs-core: filter gradient as one XNNPACK matMul over');
   console.log('  transposed im2col columns, input gradient as a forward conv2d with the flipped filter; tfjs-layers-stock:');
   console.log("  TF.js's own Conv3DBackpropFilterV2 (depth 1) and Conv2DBackpropInput kernels");
@@ -306,104 +324,11 @@ export function printCnn(r: CnnResult): void {
   const ours = r.rows[0].losses.map((l) => l.toFixed(5)).join(' ');
   for (const c of r.lossChecks)
     console.log(
-      `  ${c.backend.padEnd(18)} ${c.losses.map((l) => l.toFixed(5)).join(' ')}  (simd ${ours}; max |diff| ${Math.max(...c.diffs).toExponential(2)})${c.ok ? '' : '  MISMATCH'}`,
+      `  ${c.backend.padEnd(18)}${c.style === 'Module + autograd' ? ' autograd' : ''} ${c.losses.map((l) => l.toFixed(5)).join(' ')}  (simd ${ours}; max |diff| ${Math.max(...c.diffs).toExponential(2)})${c.ok ? '' : '  MISMATCH'}`,
     );
   for (const n of r.notes) console.log(`  note: ${n}`);
-}
-
-const FUSE_CASES: { layout: 'NCHW' | 'NHWC'; shape: number[] }[] = [
-  { layout: 'NCHW', shape: [32, 64, 56, 56] },
-  { layout: 'NHWC', shape: [32, 56, 56, 64] },
-  { layout: 'NCHW', shape: [60, 16, 28, 28] },
-];
-
-function sameBits(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const u = new Uint32Array(a.buffer, a.byteOffset, a.length),
-    v = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
-  return true;
-}
-
-/** Fused BN+ReLU against BN then ReLU, forward + backward (train mode), on wasm-simd. */
-export async function fuseBench(b: Budget, progress: (s: string) => void): Promise<FuseRow[]> {
-  const rows: FuseRow[] = [];
-  for (const { layout, shape } of FUSE_CASES) {
-    // a fresh instance per shape: WASM memory never shrinks, and the unfused step holds six buffers
-    await useBackend('wasm-simd');
-    const C = layout === 'NCHW' ? shape[1] : shape[3],
-      size = shape.reduce((a, v) => a * v, 1);
-    const g = new Generator(SEED);
-    const x = tensor(g.fillUniform(new Float32Array(size), -2, 3), shape),
-      dy = tensor(g.fillUniform(new Float32Array(size), -1, 1), shape);
-    const params = { weight: g.fillUniform(new Float32Array(C), 0.5, 1.5), bias: g.fillUniform(new Float32Array(C), -0.5, 0.5) };
-    const fused = new BatchNorm2d(C, { activation: 'relu', layout }),
-      bn = new BatchNorm2d(C, { layout }),
-      relu = new ReLU();
-    fused.loadStateDict(params, { strict: false });
-    bn.loadStateDict(params, { strict: false });
-    const fusedStep = () => {
-      const y = fused.forward(x),
-        dx = fused.backward(dy);
-      y.dispose();
-      dx.dispose();
-    };
-    const unfusedStep = () => {
-      const h = bn.forward(x),
-        y = relu.forward(h),
-        dh = relu.backward(dy),
-        dx = bn.backward(dh);
-      h.dispose();
-      y.dispose();
-      dh.dispose();
-      dx.dispose();
-    };
-    // untimed: one step each from zeroed gradients, everything compared bit for bit
-    fused.zeroGrad();
-    bn.zeroGrad();
-    const yf = fused.forward(x),
-      dxf = fused.backward(dy);
-    const h = bn.forward(x),
-      yu = relu.forward(h),
-      dh = relu.backward(dy),
-      dxu = bn.backward(dh);
-    const identical = {
-      y: sameBits(yf.toArray(), yu.toArray()),
-      dx: sameBits(dxf.toArray(), dxu.toArray()),
-      dgamma: sameBits(fused.weight!.grad.toArray(), bn.weight!.grad.toArray()),
-      dbeta: sameBits(fused.bias!.grad.toArray(), bn.bias!.grad.toArray()),
-    };
-    for (const t of [yf, dxf, h, yu, dh, dxu]) t.dispose();
-    const tf_ = measure(fusedStep, b),
-      tu = measure(unfusedStep, b);
-    rows.push({
-      layout,
-      shape,
-      fusedMs: tf_.ms,
-      unfusedMs: tu.ms,
-      speedup: tu.ms / tf_.ms,
-      fusedReps: tf_.reps,
-      unfusedReps: tu.reps,
-      identical,
-    });
-    progress(`  BN+ReLU ${layout} ${shape.join('×')}: fused ${tf_.ms.toPrecision(3)} ms, unfused ${tu.ms.toPrecision(3)} ms`);
-    for (const t of [x, dy]) t.dispose();
-    fused.dispose();
-    bn.dispose();
-  }
-  return rows;
-}
-
-export function printFuse(rows: FuseRow[]): void {
-  console.log("\nBatchNorm2d(C, { activation: 'relu' }) (fused) vs BatchNorm2d then ReLU, forward + backward in train mode, wasm-simd;");
-  console.log('median ms per step, outputs and gradients disposed each step; y, dx, dγ, dβ of one step compared bit for bit');
-  console.log(`${'shape'.padEnd(20)}${'fused ms'.padStart(10)}${'BN, ReLU ms'.padStart(13)}${'speed-up'.padStart(10)}   bit-identical`);
-  for (const r of rows) {
-    const same = Object.entries(r.identical)
-      .map(([k, v]) => `${k} ${v ? 'yes' : 'NO'}`)
-      .join(', ');
+  for (const x of r.rows.filter((x) => x.vsSequential !== null))
     console.log(
-      `${`${r.layout} ${r.shape.join('×')}`.padEnd(20)}${r.fusedMs.toFixed(3).padStart(10)}${r.unfusedMs.toFixed(3).padStart(13)}${`${r.speedup.toFixed(2)}×`.padStart(10)}   ${same}`,
+      `Target (${x.backend}): Module + autograd ≤ ${AUTOGRAD_RATIO}× Sequential  ${x.vsSequential!.toFixed(2)}×  ${x.vsSequential! <= AUTOGRAD_RATIO ? 'PASS' : 'FAIL'}`,
     );
-  }
 }

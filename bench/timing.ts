@@ -60,6 +60,46 @@ export function measure(fn: () => void, b: Budget): Timing {
   return { ms: median(samples), reps: samples.length, inner, warmCalls: warm };
 }
 
+/**
+ * `measure` for two steps compared with each other: each is warmed up as `measure` does, then their
+ * samples alternate (a, b, a, b, …) for twice the time budget, so a change in the machine's load
+ * falls on both alike and their ratio holds where two timings one after the other would drift apart.
+ */
+export function measurePair(fa: () => void, fb: () => void, b: Budget): [Timing, Timing] {
+  const warm = (fn: () => void) => {
+    let n = 0;
+    const w0 = performance.now();
+    for (;;) {
+      fn();
+      n++;
+      const el = performance.now() - w0;
+      if ((n >= b.warmCalls && el >= b.warmMs) || el >= b.warmCapMs) return n;
+    }
+  };
+  const warmA = warm(fa),
+    warmB = warm(fb);
+  const sampleMs = b.sampleMs ?? SAMPLE_MS;
+  const innerA = batchSize(fa, sampleMs),
+    innerB = batchSize(fb, sampleMs);
+  const sa: number[] = [],
+    sb: number[] = [];
+  const sample = (fn: () => void, inner: number, out: number[]) => {
+    const s0 = performance.now();
+    for (let i = 0; i < inner; i++) fn();
+    out.push((performance.now() - s0) / inner);
+  };
+  const t0 = performance.now();
+  while (sa.length < b.maxReps) {
+    sample(fa, innerA, sa);
+    sample(fb, innerB, sb);
+    if (sa.length >= b.minReps && performance.now() - t0 >= 2 * b.timeMs) break;
+  }
+  return [
+    { ms: median(sa), reps: sa.length, inner: innerA, warmCalls: warmA },
+    { ms: median(sb), reps: sb.length, inner: innerB, warmCalls: warmB },
+  ];
+}
+
 /** Calls per sample: doubled until one batch takes at least `sampleMs`. */
 function batchSize(fn: () => void, sampleMs: number): number {
   let inner = 1;

@@ -2,7 +2,10 @@
 // One SGD training step of the BN paper's MLP (784-100-100-100-10, sigmoids, batch 60, softmax
 // cross-entropy, lr 0.5), with and without BN after each hidden Linear, on fixed random inputs:
 // ours on the SIMD and scalar WASM builds and the pure-JS backend, against TF.js's wasm backend as
-// a tf.layers model (trainOnBatch) and as core ops (variableGrads + applyGradients). Then eval-mode
+// a tf.layers model (trainOnBatch) and as core ops (variableGrads + applyGradients); ours both as
+// the Sequential of examples/demo (backwardParams) and as a Module subclass trained through the tape
+// (bench/autograd.ts), timed in alternating samples (measurePair), which must end its first steps
+// with bit-identical state. Then eval-mode
 // inference of the trained BN model against the same model with BN folded into the Linears.
 // Every model starts from the same weights (ours, copied into TF.js), so the losses of the first
 // steps are compared (untimed). Then, from bench/cnn.ts: one Adam step of the demo CNN against
@@ -15,13 +18,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { foldBatchNorm, Generator, Linear, SGD, tensor, type Sequential, type Tensor } from '../src/index';
 import { mlp } from '../examples/demo/experiments';
-import { measure, measureAsync, type Budget, type Timing } from './timing';
+import { measure, measureAsync, measurePair, type Budget, type Timing } from './timing';
 import { ourTrainer, runnable, useBackend, type OurBackend } from './ours';
 import { initTfjs } from './tfjs';
-import { cnnBench, cnnBudgets, fuseBench, printCnn, printFuse } from './cnn';
+import { tfCore, tfLayers, type MlpSpec } from './tfjs_mlp';
+import { cnnBench, cnnBudgets, printCnn } from './cnn';
+import { fuseBench, printFuse } from './fuse';
+import { AUTOGRAD_RATIO, autogradTrainer, MlpNet, stateDiffers, type Style } from './autograd';
 
 const BATCH = 60,
   LR = 0.5,
@@ -38,6 +43,7 @@ const SIZES: [number, number][] = [
 // and SGD add < 1 % and are not counted
 // the first Linear's dx (the gradient w.r.t. the input data) is computed by neither side:
 // TF.js prunes it from the tape, ours trains with backwardParams
+const SPEC: MlpSpec = { sizes: SIZES, lr: LR, eps: EPS };
 const FIRST_DX_FLOPS = 2 * BATCH * SIZES[0][0] * SIZES[0][1];
 const FLOPS = SIZES.reduce((s, [i, o]) => s + 3 * 2 * BATCH * i * o, 0) - FIRST_DX_FLOPS;
 const CHECK_STEPS = 3;
@@ -55,6 +61,8 @@ type Column = OurBackend | (typeof TFJS)[number];
 interface Row {
   model: 'BN' | 'no BN';
   backend: Column;
+  /** Ours only (TF.js rows: null). */
+  style: Style | null;
   ms: number;
   reps: number;
   warmCalls: number;
@@ -64,6 +72,8 @@ interface Row {
   lastLoss: number;
   vsTfjsLayers: number | null;
   vsTfjsCore: number | null;
+  /** Module + autograd rows: this row's ms ÷ the Sequential row's (same model, same backend). */
+  vsSequential: number | null;
 }
 interface Infer {
   backend: OurBackend;
@@ -132,85 +142,6 @@ function inference(backend: OurBackend, model: Sequential, x: Tensor, b: Budget)
   return { backend, evalMs: evalT.ms, foldedMs: foldT.ms, speedup: evalT.ms / foldT.ms, maxAbsDiff: d, ok: d <= FOLD_TOL };
 }
 
-/** Weights as TF.js wants them: kernel [in, out] = Wᵀ, bias [out]. */
-function tfWeights(init: { w: Float32Array; b: Float32Array }[]): tf.Tensor[][] {
-  return init.map(({ w, b }, i) => {
-    const [inF, outF] = SIZES[i],
-      k = new Float32Array(inF * outF);
-    for (let o = 0; o < outF; o++) for (let j = 0; j < inF; j++) k[j * outF + o] = w[o * inF + j];
-    return [tf.tensor2d(k, [inF, outF]), tf.tensor1d(b)];
-  });
-}
-
-const softmaxCE = (yTrue: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, logits);
-
-/** tf.layers: Dense (+ BatchNormalization) + sigmoid Activation per hidden layer, trainOnBatch with SGD. */
-function tfLayers(bn: boolean, init: { w: Float32Array; b: Float32Array }[], x: tf.Tensor, y1h: tf.Tensor) {
-  const model = tfl.sequential();
-  SIZES.forEach(([inF, outF], i) => {
-    model.add(tfl.layers.dense(i === 0 ? { units: outF, inputShape: [inF] } : { units: outF }));
-    if (i === SIZES.length - 1) return;
-    // epsilon as ours; momentum 0.9 is PyTorch's 0.1 (it only moves the running statistics)
-    if (bn) model.add(tfl.layers.batchNormalization({ epsilon: EPS, momentum: 0.9 }));
-    model.add(tfl.layers.activation({ activation: 'sigmoid' }));
-  });
-  model.compile({ optimizer: tf.train.sgd(LR), loss: softmaxCE });
-  const dense = model.layers.filter((l) => l.getClassName() === 'Dense');
-  for (const [i, ws] of tfWeights(init).entries()) {
-    dense[i].setWeights(ws);
-    tf.dispose(ws);
-  }
-  return {
-    step: async () => (await model.trainOnBatch(x, y1h)) as number,
-    dispose: () => {
-      model.optimizer.dispose();
-      model.dispose();
-    },
-  };
-}
-
-/** Core ops: fused matMul + bias, moments + batchNorm, sigmoid; variableGrads and applyGradients in a tidy. */
-function tfCore(bn: boolean, init: { w: Float32Array; b: Float32Array }[], x: tf.Tensor, y1h: tf.Tensor) {
-  const vars: tf.Variable[] = [];
-  const keep = (t: tf.Tensor) => {
-    const v = tf.variable(t);
-    t.dispose();
-    vars.push(v);
-    return v;
-  };
-  const layers = tfWeights(init).map(([w, b], i) => ({
-    w: keep(w),
-    b: keep(b),
-    norm: bn && i < SIZES.length - 1 ? { gamma: keep(tf.ones([SIZES[i][1]])), beta: keep(tf.zeros([SIZES[i][1]])) } : null,
-  }));
-  const loss = () => {
-    let h = x as tf.Tensor2D;
-    layers.forEach((l, i) => {
-      h = tf.fused.matMul({ a: h, b: l.w as tf.Tensor2D, bias: l.b }) as tf.Tensor2D;
-      if (i === layers.length - 1) return;
-      if (l.norm) {
-        const { mean, variance } = tf.moments(h, 0);
-        h = tf.batchNorm(h, mean, variance, l.norm.beta, l.norm.gamma, EPS) as tf.Tensor2D;
-      }
-      h = tf.sigmoid(h) as tf.Tensor2D;
-    });
-    return softmaxCE(y1h, h) as tf.Scalar;
-  };
-  const opt = tf.train.sgd(LR);
-  return {
-    step: () =>
-      tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(loss, vars);
-        opt.applyGradients(grads);
-        return value.dataSync()[0];
-      }),
-    dispose: () => {
-      opt.dispose();
-      tf.dispose(vars);
-    },
-  };
-}
-
 function machine() {
   const cpus = os.cpus();
   let commit = '';
@@ -255,10 +186,12 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const infer: Infer[] = [];
   const notes: string[] = [];
-  const record = (model: Row['model'], backend: Column, t: Timing, losses: number[], lastLoss: number) => {
+  const sameState: { model: Row['model']; backend: OurBackend; steps: number; differs: string[] }[] = [];
+  const record = (model: Row['model'], backend: Column, t: Timing, losses: number[], lastLoss: number, style: Style | null = null) => {
     rows.push({
       model,
       backend,
+      style,
       ms: t.ms,
       reps: t.reps,
       warmCalls: t.warmCalls,
@@ -268,9 +201,10 @@ async function main(): Promise<void> {
       lastLoss,
       vsTfjsLayers: null,
       vsTfjsCore: null,
+      vsSequential: null,
     });
     progress(
-      `  ${model.padEnd(5)} ${backend.padEnd(11)} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toExponential(2)})`,
+      `  ${model.padEnd(5)} ${backend.padEnd(11)}${style === 'Module + autograd' ? ' autograd' : ''} ${t.ms.toPrecision(3)} ms/step (${t.reps} samples after ${t.warmCalls} warm-up steps; loss ${losses[0].toFixed(4)} → ${lastLoss.toExponential(2)})`,
     );
   };
   const firstLosses = (step: () => number) => Array.from({ length: CHECK_STEPS }, step);
@@ -286,14 +220,14 @@ async function main(): Promise<void> {
     for (const kind of TFJS) {
       const before = tf.memory().numTensors;
       if (kind === 'tfjs-layers') {
-        const c = tfLayers(bn, init, x, y1h);
+        const c = tfLayers(SPEC, bn, init, x, y1h);
         const losses: number[] = [];
         for (let i = 0; i < CHECK_STEPS; i++) losses.push(await c.step());
         const t = await measureAsync(c.step, b.slow);
         record(model, kind, t, losses, await c.step());
         c.dispose();
       } else {
-        const c = tfCore(bn, init, x, y1h);
+        const c = tfCore(SPEC, bn, init, x, y1h);
         const losses = firstLosses(c.step);
         record(model, kind, measure(c.step, b.slow), losses, c.step());
         c.dispose();
@@ -306,13 +240,23 @@ async function main(): Promise<void> {
 
   for (const backend of OURS) {
     await useBackend(backend);
-    const xt = tensor(data.x, [BATCH, SIZES[0][0]]);
+    // kept: after the first loss.backward() a tensor made outside a scope belongs to a training step
+    const xt = tensor(data.x, [BATCH, SIZES[0][0]]).keep();
     for (const bn of [true, false]) {
-      const model = mlp(bn, 1, SEED);
+      const name = bn ? 'BN' : 'no BN';
+      const model = mlp(bn, 1, SEED),
+        net = new MlpNet(bn, SEED);
       const c = ourTrainer(model, xt, data.y, new SGD(model.parameters(), { lr: LR }));
-      const losses = firstLosses(c.step);
-      const t = measure(c.step, backend === 'wasm-simd' || backend === 'wasm-relaxed' ? b.fast : b.slow);
-      record(bn ? 'BN' : 'no BN', backend, t, losses, c.step());
+      const a = autogradTrainer(net, xt, data.y, new SGD(net.parameters(), { lr: LR }));
+      const losses = firstLosses(c.step),
+        autoLosses = firstLosses(a.step);
+      sameState.push({ model: name, backend, steps: CHECK_STEPS, differs: stateDiffers(model, net) });
+      const budget = backend === 'wasm-simd' || backend === 'wasm-relaxed' ? b.fast : b.slow;
+      const [ts, ta] = measurePair(c.step, a.step, budget);
+      record(name, backend, ts, losses, c.step(), 'Sequential');
+      record(name, backend, ta, autoLosses, a.step(), 'Module + autograd');
+      a.dispose();
+      net.dispose();
       if (bn) {
         const r = inference(backend, model, xt, b.infer);
         infer.push(r);
@@ -331,25 +275,30 @@ async function main(): Promise<void> {
   const fuse = await fuseBench(cb.fuse, progress);
 
   // ratios, loss checks, targets
-  const ms = (model: string, backend: Column) => rows.find((r) => r.model === model && r.backend === backend)!.ms;
+  // TF.js rows and our Sequential rows
+  const plain = (r: Row) => r.style !== 'Module + autograd';
+  const ms = (model: string, backend: Column) => rows.find((r) => r.model === model && r.backend === backend && plain(r))!.ms;
   for (const r of rows) {
     r.vsTfjsLayers = ms(r.model, 'tfjs-layers') / r.ms;
     r.vsTfjsCore = ms(r.model, 'tfjs-core') / r.ms;
+    if (!plain(r)) r.vsSequential = r.ms / ms(r.model, r.backend);
   }
   const checks = rows
-    .filter((r) => r.backend !== 'wasm-simd')
+    .filter((r) => r.backend !== 'wasm-simd' || !plain(r))
     .map((r) => {
-      const ref = rows.find((s) => s.model === r.model && s.backend === 'wasm-simd')!;
+      const ref = rows.find((s) => s.model === r.model && s.backend === 'wasm-simd' && plain(s))!;
       const diffs = r.losses.map((l, i) => Math.abs(l - ref.losses[i]));
       const ok = diffs[0] <= LOSS_TOL.first && diffs.every((d) => d <= LOSS_TOL.later);
-      return { model: r.model, backend: r.backend, losses: r.losses, reference: ref.losses, diffs, ok };
+      return { model: r.model, backend: r.backend, style: r.style, losses: r.losses, reference: ref.losses, diffs, ok };
     });
   const targets = (['BN', 'no BN'] as const).flatMap((model) => {
     const simd = ms(model, 'wasm-simd'),
+      auto = rows.find((r) => r.model === model && r.backend === 'wasm-simd' && !plain(r))!.ms,
       best = Math.min(ms(model, 'tfjs-layers'), ms(model, 'tfjs-core'));
     return [
       { model, target: `step ≤ ${TARGET_MS} ms`, value: simd, ok: simd <= TARGET_MS },
       { model, target: `≥ ${TARGET_SPEEDUP}× faster than the faster TF.js variant`, value: best / simd, ok: best / simd >= TARGET_SPEEDUP },
+      { model, target: `Module + autograd ≤ ${AUTOGRAD_RATIO}× Sequential`, value: auto / simd, ok: auto / simd <= AUTOGRAD_RATIO },
     ];
   });
 
@@ -359,14 +308,25 @@ async function main(): Promise<void> {
   console.log(
     `GEMM FLOP per step: ${(FLOPS / 1e6).toFixed(2)} M (3 GEMMs per Linear, 2·m·n·k each, less the first Linear's dx, ${(FIRST_DX_FLOPS / 1e6).toFixed(2)} M, which neither side computes)`,
   );
-  const head = `${'model'.padEnd(7)}${'backend'.padEnd(13)}${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'GFLOP/s'.padStart(9)}${'÷ tfjs-layers'.padStart(15)}${'÷ tfjs-core'.padStart(13)}${'loss step 1'.padStart(13)}`;
+  const head = `${'model'.padEnd(7)}${'backend'.padEnd(13)}${'written as'.padEnd(19)}${'ms/step'.padStart(9)}${'steps/s'.padStart(9)}${'GFLOP/s'.padStart(9)}${'÷ tfjs-layers'.padStart(15)}${'÷ tfjs-core'.padStart(13)}${'loss step 1'.padStart(13)}${'÷ Sequential'.padStart(14)}`;
   console.log(head);
   for (const r of rows) {
     console.log(
-      `${r.model.padEnd(7)}${r.backend.padEnd(13)}${r.ms.toFixed(3).padStart(9)}${r.stepsPerS.toFixed(0).padStart(9)}${r.gflops.toFixed(1).padStart(9)}${`${fmt(r.vsTfjsLayers)}×`.padStart(15)}${`${fmt(r.vsTfjsCore)}×`.padStart(13)}${r.losses[0].toFixed(5).padStart(13)}`,
+      `${r.model.padEnd(7)}${r.backend.padEnd(13)}${(r.style ?? '-').padEnd(19)}${r.ms.toFixed(3).padStart(9)}${r.stepsPerS.toFixed(0).padStart(9)}${r.gflops.toFixed(1).padStart(9)}${`${fmt(r.vsTfjsLayers)}×`.padStart(15)}${`${fmt(r.vsTfjsCore)}×`.padStart(13)}${r.losses[0].toFixed(5).padStart(13)}${(r.vsSequential === null ? '' : `${r.vsSequential.toFixed(3)}×`).padStart(14)}`,
     );
   }
   console.log('  ÷ tfjs-X: TF.js variant ms ÷ this row ms (> 1: this row is faster); GFLOP/s: GEMM FLOP ÷ whole-step time');
+  console.log(
+    '  Sequential: mlp() of examples/demo, CrossEntropyLoss, model.backwardParams(dlogits); Module + autograd: the same layers as fields',
+  );
+  console.log(
+    '  of a Module subclass (bench/autograd.ts), F.crossEntropy, loss.backward(); ÷ Sequential: this row ms ÷ the Sequential row ms',
+  );
+  console.log(
+    `  state after ${CHECK_STEPS} steps from the same seed, Module + autograd against Sequential: ${sameState
+      .map((s) => `${s.model} ${s.backend} ${s.differs.length === 0 ? 'bit-identical' : `DIFFERS in ${s.differs.join(', ')}`}`)
+      .join('; ')}`,
+  );
   console.log(
     '  tfjs-layers: tf.layers Sequential, model.trainOnBatch (async, reads the loss); tfjs-core: tf.variableGrads + optimizer.applyGradients in tf.tidy, loss read with dataSync',
   );
@@ -387,7 +347,7 @@ async function main(): Promise<void> {
   );
   for (const c of checks)
     console.log(
-      `  ${c.model.padEnd(6)}${c.backend.padEnd(12)} ${c.losses.map((l) => l.toFixed(5)).join(' ')}  (simd ${c.reference.map((l) => l.toFixed(5)).join(' ')}; max |diff| ${Math.max(...c.diffs).toExponential(2)})${c.ok ? '' : '  MISMATCH'}`,
+      `  ${c.model.padEnd(6)}${c.backend.padEnd(12)}${c.style === 'Module + autograd' ? ' autograd' : ''} ${c.losses.map((l) => l.toFixed(5)).join(' ')}  (simd ${c.reference.map((l) => l.toFixed(5)).join(' ')}; max |diff| ${Math.max(...c.diffs).toExponential(2)})${c.ok ? '' : '  MISMATCH'}`,
     );
   for (const n of notes) console.log(`  note: ${n}`);
 
@@ -417,6 +377,7 @@ async function main(): Promise<void> {
         rows,
         inference: infer,
         lossChecks: checks,
+        sameState,
         targets,
         notes,
         cnn: { budgets: cb, ...cnnResult },
@@ -428,8 +389,12 @@ async function main(): Promise<void> {
     ) + '\n',
   );
   console.log(`wrote ${file}`);
-  const cnnOk = cnnResult.lossChecks.every((c) => c.ok) && fuse.every((r) => Object.values(r.identical).every(Boolean));
-  if (checks.some((c) => !c.ok) || infer.some((r) => !r.ok) || !cnnOk) process.exitCode = 1;
+  const cnnOk =
+    cnnResult.lossChecks.every((c) => c.ok) &&
+    cnnResult.sameState.every((s) => s.differs.length === 0) &&
+    fuse.every((r) => Object.values(r.identical).every(Boolean));
+  const sameOk = sameState.every((s) => s.differs.length === 0);
+  if (checks.some((c) => !c.ok) || infer.some((r) => !r.ok) || !cnnOk || !sameOk) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {

@@ -52,17 +52,14 @@ export class Allocations {
  * counters); the function returned puts them back. Sequential calls it when a layer throws midway.
  */
 export function saveBuffers(m: Module): () => void {
-  const restores = m
-    .stateEntries()
-    .filter((e) => !('tensor' in e) || !(e.tensor instanceof Parameter))
-    .map((e) => {
-      if (!('tensor' in e)) {
-        const n = e.count();
-        return () => e.setCount(n);
-      }
-      const v = e.tensor.toArray();
-      return () => e.tensor.view().set(v);
-    });
+  const restores = m._movable().map((e) => {
+    if (!('tensor' in e)) {
+      const n = e.count();
+      return () => e.setCount(n);
+    }
+    const v = e.tensor.toArray();
+    return () => e.tensor.view().set(v);
+  });
   return () => restores.forEach((r) => r());
 }
 
@@ -254,6 +251,16 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /**
+   * @internal The state entries a forward may move (all but the parameters), this module's then its
+   * children's, unnamed: saveBuffers runs on every training forward of a Sequential, so no names are built.
+   */
+  _movable(out: StateEntry[] = []): StateEntry[] {
+    for (const e of this.ownState()) if (!('tensor' in e) || !(e.tensor instanceof Parameter)) out.push(e);
+    for (const [, m] of this.children()) m._movable(out);
+    return out;
+  }
+
   /** All state entries with dotted names, this module's first. */
   stateEntries(prefix = ''): StateEntry[] {
     const own = this.ownState().map((e) => ({ ...e, name: prefix + e.name }));
@@ -361,10 +368,13 @@ export abstract class Module {
 // see: https://github.com/pytorch/pytorch/blob/main/torch/nn/modules/module.py (__setattr__ registers submodules)
 function fieldsOf<T>(obj: object, is: (v: unknown) => v is T): [string, T][] {
   const found: [string, T][] = [];
-  for (const [key, v] of Object.entries(obj)) {
+  // Object.keys, not entries, and primitives skipped first: every forward walks the fields (checkUsable, records)
+  for (const key of Object.keys(obj)) {
+    const v: unknown = (obj as Record<string, unknown>)[key];
+    if (v === null || typeof v !== 'object') continue;
     if (is(v)) found.push([key, v]);
     else if (Array.isArray(v)) v.forEach((e, i) => is(e) && found.push([`${key}.${i}`, e]));
-    else if (v !== null && typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)) {
+    else if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
       for (const [k, e] of Object.entries(v)) if (is(e)) found.push([`${key}.${k}`, e]);
     }
   }
