@@ -14,6 +14,8 @@ export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';
 export type { Layout } from './kernels/batchnorm';
 export { Module, type StateDict, type StateDictInput } from './nn/module';
 export { ReLU, Sigmoid, Tanh, Dropout, Flatten, Sequential } from './nn/layers';
+export { ReLU6, Hardtanh, LeakyReLU, Hardswish, Hardsigmoid, Softmax, LogSoftmax } from './nn/activations';
+export { AdaptiveAvgPool2d, type AdaptivePool2dLayerOptions } from './nn/adaptive_pool';
 export { Linear, type LinearOptions } from './nn/linear';
 export { foldBatchNorm } from './nn/fold';
 export { Conv2d, type Conv2dOptions } from './nn/conv';

@@ -1,5 +1,6 @@
 // `F`: the functional namespace, as torch.nn.functional.
 export { add, sub, mul, div, neg, sum, mean, reshape, view, flatten, relu, sigmoid, tanh, concat } from './functional';
+export { hardtanh, relu6, leakyRelu, hardswish, hardsigmoid } from './functional';
 export { matmul, linear } from './nn_ops';
 export {
   softmax,
@@ -17,4 +18,5 @@ export {
   type Reduction,
 } from './losses';
 export { conv2d, maxPool2d, avgPool2d, dropout, type Conv2dFunctionalOptions, type Pool2dFunctionalOptions } from './conv_ops';
+export { adaptiveAvgPool2d, type AdaptivePool2dOptions } from './adaptive_pool';
 export { batchNorm, type BatchNormFunctionalOptions } from '../nn/functional';

@@ -103,6 +103,14 @@ export interface Kernels {
   sigmoidBackward(y: number, dy: number, dx: number, n: number): void;
   tanhForward(x: number, y: number, n: number): void;
   tanhBackward(y: number, dy: number, dx: number, n: number): void;
+  clampForward(x: number, y: number, n: number, lo: number, hi: number): void;
+  clampBackward(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
+  leakyReluForward(x: number, y: number, n: number, slope: number): void;
+  leakyReluBackward(x: number, dy: number, dx: number, n: number, slope: number): void;
+  hardswishForward(x: number, y: number, n: number): void;
+  hardswishBackward(x: number, dy: number, dx: number, n: number): void;
+  hardsigmoidForward(x: number, y: number, n: number): void;
+  hardsigmoidBackward(x: number, dy: number, dx: number, n: number): void;
   mulElementwise(a: number, b: number, y: number, n: number): void;
   addColumnSums(x: number, m: number, n: number, out: number): void;
   softmaxCrossEntropy(z: number, labels: number, n: number, c: number, smoothing: number, dz: number): number;
