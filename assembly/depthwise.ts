@@ -1,0 +1,140 @@
+// Depthwise convolution computed directly (groups = in channels, out = mult·in): each output channel
+// o reads only input channel o / mult through its own kh×kw filter, so im2col would copy kh·kw times
+// the input to feed a product with one row per group. One kernel serves both layouts through the
+// channel and pixel strides; every element is summed in the same order in both, in every build and
+// in src/js/depthwise.ts, so NCHW and NHWC, SIMD, scalar and JS give the same bits.
+// see: Howard et al. 2017, MobileNets, https://arxiv.org/abs/1704.04861 (depthwise separable
+//      convolutions); https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (groups, dilation)
+
+/** Channel stride of a tensor with `c` channels of h×w pixels in the layout. */
+// @ts-ignore: decorator
+@inline function chanStride(hw: i32, nhwc: i32): i32 {
+  return nhwc ? 1 : hw;
+}
+
+/** Pixel stride of a tensor with `c` channels in the layout. */
+// @ts-ignore: decorator
+@inline function pixStride(c: i32, nhwc: i32): i32 {
+  return nhwc ? c : 1;
+}
+
+/**
+ * y = x ⋆ w (+ b) over n images, x [n, c, h, w] or [n, h, w, c] (nhwc = 1), w [c·mult, kh, kw],
+ * b [c·mult] or 0 for none; taps (i, j) read x at (oy·sh − ph + i·dh, ox·sw − pw + j·dw).
+ */
+export function depthwiseForward(
+  x: usize, wt: usize, b: usize, y: usize, n: i32, c: i32, h: i32, w: i32, mult: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, oh: i32, ow: i32, nhwc: i32,
+): void {
+  let oc = c * mult,
+    xc = chanStride(h * w, nhwc), xp = pixStride(c, nhwc),
+    yc = chanStride(oh * ow, nhwc), yp = pixStride(oc, nhwc);
+  for (let q = 0; q < n; q++) {
+    let xq = x + (<usize>(q * c * h * w) << 2),
+      yq = y + (<usize>(q * oc * oh * ow) << 2);
+    for (let o = 0; o < oc; o++) {
+      let xo = xq + (<usize>((o / mult) * xc) << 2),
+        wo = wt + (<usize>(o * kh * kw) << 2),
+        yo = yq + (<usize>(o * yc) << 2);
+      let bias: f32 = b ? load<f32>(b + (<usize>o << 2)) : 0;
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          let s: f32 = 0;
+          for (let i = 0; i < kh; i++) {
+            let iy = oy * sh - ph + i * dh;
+            if (iy < 0 || iy >= h) continue;
+            for (let j = 0; j < kw; j++) {
+              let ix = ox * sw - pw + j * dw;
+              if (ix < 0 || ix >= w) continue;
+              s += load<f32>(xo + (<usize>((iy * w + ix) * xp) << 2)) * load<f32>(wo + (<usize>(i * kw + j) << 2));
+            }
+          }
+          store<f32>(yo + (<usize>((oy * ow + ox) * yp) << 2), b ? s + bias : s);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * dx (overwritten) = the adjoint of depthwiseForward applied to dy, gathered per input element over
+ * (m, i, j), so each element's sum has one order whatever the layout.
+ */
+export function depthwiseBackwardInput(
+  dy: usize, wt: usize, dx: usize, n: i32, c: i32, h: i32, w: i32, mult: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, oh: i32, ow: i32, nhwc: i32,
+): void {
+  let oc = c * mult,
+    xc = chanStride(h * w, nhwc), xp = pixStride(c, nhwc),
+    yc = chanStride(oh * ow, nhwc), yp = pixStride(oc, nhwc);
+  for (let q = 0; q < n; q++) {
+    let dxq = dx + (<usize>(q * c * h * w) << 2),
+      dyq = dy + (<usize>(q * oc * oh * ow) << 2);
+    for (let ci = 0; ci < c; ci++) {
+      for (let iy = 0; iy < h; iy++) {
+        for (let ix = 0; ix < w; ix++) {
+          let s: f32 = 0;
+          for (let m = 0; m < mult; m++) {
+            let o = ci * mult + m;
+            let wo = wt + (<usize>(o * kh * kw) << 2),
+              dyo = dyq + (<usize>(o * yc) << 2);
+            for (let i = 0; i < kh; i++) {
+              let ty = iy + ph - i * dh;
+              if (ty < 0 || ty % sh != 0 || ty / sh >= oh) continue;
+              let oy = ty / sh;
+              for (let j = 0; j < kw; j++) {
+                let tx = ix + pw - j * dw;
+                if (tx < 0 || tx % sw != 0 || tx / sw >= ow) continue;
+                let ox = tx / sw;
+                s += load<f32>(dyo + (<usize>((oy * ow + ox) * yp) << 2)) * load<f32>(wo + (<usize>(i * kw + j) << 2));
+              }
+            }
+          }
+          store<f32>(dxq + (<usize>(ci * xc + (iy * w + ix) * xp) << 2), s);
+        }
+      }
+    }
+  }
+}
+
+/** dwt[o][i][j] += Σ over images and outputs of x·dy, and db[o] += Σ dy when db ≠ 0. */
+export function depthwiseBackwardWeight(
+  x: usize, dy: usize, dwt: usize, db: usize, n: i32, c: i32, h: i32, w: i32, mult: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, oh: i32, ow: i32, nhwc: i32,
+): void {
+  let oc = c * mult,
+    xc = chanStride(h * w, nhwc), xp = pixStride(c, nhwc),
+    yc = chanStride(oh * ow, nhwc), yp = pixStride(oc, nhwc);
+  for (let o = 0; o < oc; o++) {
+    let ci = o / mult;
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        let s: f32 = 0;
+        for (let q = 0; q < n; q++) {
+          let xo = x + (<usize>(q * c * h * w + ci * xc) << 2),
+            dyo = dy + (<usize>(q * oc * oh * ow + o * yc) << 2);
+          for (let oy = 0; oy < oh; oy++) {
+            let iy = oy * sh - ph + i * dh;
+            if (iy < 0 || iy >= h) continue;
+            for (let ox = 0; ox < ow; ox++) {
+              let ix = ox * sw - pw + j * dw;
+              if (ix < 0 || ix >= w) continue;
+              s += load<f32>(xo + (<usize>((iy * w + ix) * xp) << 2)) * load<f32>(dyo + (<usize>((oy * ow + ox) * yp) << 2));
+            }
+          }
+        }
+        let at = dwt + (<usize>((o * kh + i) * kw + j) << 2);
+        store<f32>(at, load<f32>(at) + s);
+      }
+    }
+    if (db) {
+      let s: f32 = 0;
+      for (let q = 0; q < n; q++) {
+        let dyo = dy + (<usize>(q * oc * oh * ow + o * yc) << 2);
+        for (let p = 0; p < oh * ow; p++) s += load<f32>(dyo + (<usize>(p * yp) << 2));
+      }
+      let at = db + (<usize>o << 2);
+      store<f32>(at, load<f32>(at) + s);
+    }
+  }
+}
