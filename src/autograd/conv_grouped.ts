@@ -1,16 +1,16 @@
 // Grouped and dilated 2-D convolution (PyTorch's groups and dilation), forward and backward, for
 // F.conv2d and the Conv2d layer. Depthwise (groups = in channels, out = mult·in) runs the direct
-// kernel of assembly/depthwise.ts. Any other grouping or dilation runs the dense im2col + GEMM path on
-// the weight spread into a dense [out, in, (kh−1)·dh + 1, (kw−1)·dw + 1] filter, zero off its group and
-// in the dilation holes: a zero term adds nothing to an f32 sum, so the values are those of the
-// grouped, dilated convolution, in both layouts and on every backend the dense path serves.
+// kernel of assembly/depthwise.ts. Any other grouping runs im2col + GEMM per image and group over the
+// group's channels (NCHW; NHWC through transposed copies). Dilation spreads each filter to
+// (kh−1)·dh + 1 × (kw−1)·dw + 1 with zeros in the holes: a zero term adds nothing to an f32 sum, so the
+// values are the dilated convolution's, at the cost of the holes' products.
 // see: https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (groups, dilation);
 //      Yu & Koltun 2016, https://arxiv.org/abs/1511.07122 (dilated convolutions)
 import { Tensor } from '../tensor';
 import { guarded, leafGrad, out, record } from './functional';
-import { slidingWindow, type Window } from '../kernels/conv';
+import { col2imNCHW, convBiasGradNCHW, convBiasNCHW, im2colNCHW, slidingWindow } from '../kernels/conv';
+import { matmul } from '../kernels/gemm';
 import { depthwiseBackwardInput, depthwiseBackwardWeight, depthwiseForward, type Depthwise } from '../kernels/depthwise';
-import { backwardNCHW, backwardNHWC, chunkImages, forwardNCHW, forwardNHWC, rearranged } from './conv_ops';
 import { checkInput2d, checkShape2d, type Conv2dLayout, type Geometry2d } from '../nn/conv';
 
 /** A grouped or dilated convolution: the weight [out, in/groups, kh, kw] and how it slides. */
@@ -67,56 +67,128 @@ function depthwise(s: GroupedSpec, g: Geometry2d): Depthwise {
   };
 }
 
-/** Index of weight element (o, ci in its group, i, j) in the dense filter [out, in, ekh, ekw]. */
-function denseIndex(s: GroupedSpec): (o: number, ci: number, i: number, j: number) => number {
+/** The filter [out, in/groups, (kh−1)·dh + 1, (kw−1)·dw + 1]: `weight` with zeros in the dilation holes. */
+function spread(s: GroupedSpec, weight: Tensor): Tensor {
   const [ekh, ekw] = effectiveKernel(s),
-    og = s.outChannels / s.groups,
-    cg = s.inChannels / s.groups;
-  return (o, ci, i, j) => ((o * s.inChannels + Math.floor(o / og) * cg + ci) * ekh + i * s.dilation[0]) * ekw + j * s.dilation[1];
-}
-
-/** Visits every weight element (o, ci, i, j) with its flat index in [out, in/groups, kh, kw] and in the dense filter. */
-function eachTap(s: GroupedSpec, f: (flat: number, dense: number) => void): void {
-  const at = denseIndex(s),
     [kh, kw] = s.kernelSize,
     cg = s.inChannels / s.groups;
-  let flat = 0;
-  for (let o = 0; o < s.outChannels; o++)
-    for (let ci = 0; ci < cg; ci++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) f(flat++, at(o, ci, i, j));
-}
-
-/** The dense path's window, flags and weights (the dense filter, and its NHWC order when needed). */
-interface Dense {
-  win: Window;
-  pointwise: boolean;
-  dense: Tensor;
-  wT: Tensor | null;
-  per: number;
-}
-
-function dense(s: GroupedSpec, g: Geometry2d, weight: Tensor): Dense {
-  const [ekh, ekw] = effectiveKernel(s);
-  const win = slidingWindow([ekh, ekw], s.stride, s.padding, g);
-  const pointwise = ekh === 1 && ekw === 1 && s.stride[0] === 1 && s.stride[1] === 1 && s.padding[0] === 0 && s.padding[1] === 0;
-  const d = Tensor.full([s.outChannels, s.inChannels, ekh, ekw], 0);
+  const t = Tensor.full([s.outChannels, cg, ekh, ekw], 0);
   const W = weight.view(),
-    D = d.view();
-  eachTap(s, (flat, at) => (D[at] = W[flat]));
-  const wT = guarded([d], () => (s.layout === 'NHWC' && !pointwise && s.inChannels > 1 && ekh * ekw > 1 ? rearranged(d) : null));
-  return { win, pointwise, dense: d, wT, per: chunkImages(g, g.oh * g.ow, s.inChannels * ekh * ekw) };
+    T = t.view();
+  for (let r = 0; r < s.outChannels * cg; r++)
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++) T[(r * ekh + i * s.dilation[0]) * ekw + j * s.dilation[1]] = W[(r * kh + i) * kw + j];
+  return t;
 }
+
+/** dW += the taps of a gradient `g` of the spread filter (the holes' gradients are dropped). */
+function gather(s: GroupedSpec, g: Tensor, dW: Tensor): void {
+  const [ekh, ekw] = effectiveKernel(s),
+    [kh, kw] = s.kernelSize,
+    cg = s.inChannels / s.groups;
+  const G = g.view(),
+    D = dW.view();
+  for (let r = 0; r < s.outChannels * cg; r++)
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++) D[(r * kh + i) * kw + j] += G[(r * ekh + i * s.dilation[0]) * ekw + j * s.dilation[1]];
+}
+
+/** dst (NCHW) = src (NHWC) when `toNCHW`, else the reverse, for n images of c channels h×w. */
+function transpose(src: Tensor, dst: Tensor, n: number, c: number, h: number, w: number, toNCHW: boolean): void {
+  const S = src.view(),
+    D = dst.view(),
+    hw = h * w;
+  for (let q = 0; q < n; q++)
+    for (let ci = 0; ci < c; ci++)
+      for (let p = 0; p < hw; p++) {
+        const a = (q * c + ci) * hw + p,
+          b = (q * hw + p) * c + ci;
+        if (toNCHW) D[a] = S[b];
+        else D[b] = S[a];
+      }
+}
+
+/** The per-group products' sizes: og filters of Kg taps over P output pixels, and the sliding window. */
+function plan(s: GroupedSpec, g: Geometry2d) {
+  const [ekh, ekw] = effectiveKernel(s);
+  const pointwise = ekh === 1 && ekw === 1 && s.stride[0] === 1 && s.stride[1] === 1 && s.padding[0] === 0 && s.padding[1] === 0;
+  const cg = s.inChannels / s.groups;
+  return {
+    win: slidingWindow([ekh, ekw], s.stride, s.padding, g),
+    pointwise,
+    og: s.outChannels / s.groups,
+    cg,
+    Kg: cg * ekh * ekw,
+    P: g.oh * g.ow,
+    img: g.c * g.h * g.w,
+  };
+}
+
+/** NCHW, per image and group: y_g [og, P] = W_g [og, Kg] · im2col(x_g) [Kg, P] (+ b). Pointers. */
+function forwardGroups(s: GroupedSpec, g: Geometry2d, x: number, w: number, b: number, y: number): void {
+  const { win, pointwise, og, cg, Kg, P, img } = plan(s, g),
+    o = s.outChannels;
+  const cols = pointwise ? null : Tensor.empty([Kg, P]);
+  try {
+    for (let i = 0; i < g.n; i++)
+      for (let k = 0; k < s.groups; k++) {
+        const xi = x + 4 * (i * img + k * cg * g.h * g.w);
+        if (cols) im2colNCHW(xi, cols.ptr, cg, g.h, g.w, win);
+        matmul(w + 4 * k * og * Kg, cols ? cols.ptr : xi, y + 4 * (i * o + k * og) * P, og, P, Kg);
+      }
+  } finally {
+    cols?.dispose();
+  }
+  if (b) convBiasNCHW(y, g.n, o, P, b);
+}
+
+/** NCHW, per image and group: dW_g += dy_g · colsᵀ, dx_g = col2im(W_gᵀ · dy_g) (dx = 0: none), db += Σ dy. */
+function backwardGroups(s: GroupedSpec, g: Geometry2d, x: number, w: number, dy: number, dx: number, dw: number, db: number): void {
+  const { win, pointwise, og, cg, Kg, P, img } = plan(s, g),
+    o = s.outChannels;
+  const cols = pointwise ? null : Tensor.empty([Kg, P]);
+  try {
+    if (db) convBiasGradNCHW(dy, g.n, o, P, db);
+    for (let i = 0; i < g.n; i++)
+      for (let k = 0; k < s.groups; k++) {
+        const xi = x + 4 * (i * img + k * cg * g.h * g.w),
+          dyi = dy + 4 * (i * o + k * og) * P;
+        if (cols) im2colNCHW(xi, cols.ptr, cg, g.h, g.w, win);
+        matmul(dyi, cols ? cols.ptr : xi, dw + 4 * k * og * Kg, og, Kg, P, { transB: true, beta: 1 });
+        if (!dx) continue;
+        const dxi = dx + 4 * (i * img + k * cg * g.h * g.w);
+        matmul(w + 4 * k * og * Kg, dyi, cols ? cols.ptr : dxi, Kg, P, og, { transA: true });
+        if (cols) col2imNCHW(cols.ptr, dxi, cg, g.h, g.w, win);
+      }
+  } finally {
+    cols?.dispose();
+  }
+}
+
+const dilated = (s: GroupedSpec) => s.dilation[0] !== 1 || s.dilation[1] !== 1;
+
+/** Frees every tensor of `ts` (nulls skipped). */
+const free = (ts: (Tensor | null)[]) => ts.forEach((t) => t?.dispose());
 
 /** y (shaped groupedOutShape) = x ⋆ weight (+ bias) for the grouped or dilated convolution `s`. */
 export function groupedForward(s: GroupedSpec, g: Geometry2d, x: Tensor, weight: Tensor, bias: Tensor | null, y: Tensor): void {
   if (g.n === 0) return;
   if (isDepthwise(s)) return depthwiseForward(x.ptr, weight.ptr, bias ? bias.ptr : 0, y.ptr, depthwise(s, g));
-  const d = dense(s, g, weight);
+  // NHWC runs the NCHW products on transposed copies: a group's channels are then one contiguous run
+  const nhwc = s.layout === 'NHWC',
+    made: (Tensor | null)[] = [];
   try {
-    if (s.layout === 'NCHW') forwardNCHW(g, d.win, x, d.dense, bias, y, d.pointwise);
-    else forwardNHWC(g, d.win, x, d.wT ?? d.dense, bias, y, d.pointwise, d.per);
+    const w = dilated(s) ? spread(s, weight) : null;
+    made.push(w);
+    const xT = nhwc ? Tensor.empty([g.n, g.c, g.h, g.w]) : null;
+    made.push(xT);
+    const yT = nhwc ? Tensor.empty([g.n, s.outChannels, g.oh, g.ow]) : null;
+    made.push(yT);
+    if (xT) transpose(x, xT, g.n, g.c, g.h, g.w, true);
+    forwardGroups(s, g, (xT ?? x).ptr, (w ?? weight).ptr, bias ? bias.ptr : 0, (yT ?? y).ptr);
+    if (yT) transpose(yT, y, g.n, s.outChannels, g.oh, g.ow, false);
   } finally {
-    d.dense.dispose();
-    d.wT?.dispose();
+    free(made);
   }
 }
 
@@ -137,18 +209,27 @@ export function groupedBackward(
     if (dx) depthwiseBackwardInput(dy.ptr, weight.ptr, dx.ptr, q);
     return depthwiseBackwardWeight(x.ptr, dy.ptr, dW.ptr, db ? db.ptr : 0, q);
   }
-  const d = dense(s, g, weight);
-  const dDense = guarded([d.dense, d.wT], () => Tensor.full(d.dense.shape, 0));
+  const nhwc = s.layout === 'NHWC',
+    made: (Tensor | null)[] = [];
   try {
-    if (s.layout === 'NCHW') backwardNCHW(g, d.win, x, d.dense, dy, dx, dDense, db, d.pointwise);
-    else backwardNHWC(g, d.win, x, d.wT ?? d.dense, dy, dx, dDense, db, d.pointwise, d.per, d.wT !== null);
-    const G = dW.view(),
-      D = dDense.view();
-    eachTap(s, (flat, at) => (G[flat] += D[at]));
+    const w = dilated(s) ? spread(s, weight) : null;
+    made.push(w);
+    const dw = w ? Tensor.full(w.shape, 0) : null;
+    made.push(dw);
+    const xT = nhwc ? Tensor.empty([g.n, g.c, g.h, g.w]) : null;
+    made.push(xT);
+    const dyT = nhwc ? Tensor.empty([g.n, s.outChannels, g.oh, g.ow]) : null;
+    made.push(dyT);
+    const dxT = nhwc && dx ? Tensor.empty([g.n, g.c, g.h, g.w]) : null;
+    made.push(dxT);
+    if (xT) transpose(x, xT, g.n, g.c, g.h, g.w, true);
+    if (dyT) transpose(dy, dyT, g.n, s.outChannels, g.oh, g.ow, true);
+    const dxp = dx ? (dxT ?? dx).ptr : 0;
+    backwardGroups(s, g, (xT ?? x).ptr, (w ?? weight).ptr, (dyT ?? dy).ptr, dxp, (dw ?? dW).ptr, db ? db.ptr : 0);
+    if (dw) gather(s, dw, dW);
+    if (dxT) transpose(dxT, dx!, g.n, g.c, g.h, g.w, false);
   } finally {
-    d.dense.dispose();
-    d.wT?.dispose();
-    dDense.dispose();
+    free(made);
   }
 }
 
