@@ -18,39 +18,87 @@
   return nhwc ? c : 1;
 }
 
+/** One output: Σ over the taps inside the image, in (i, j) order, of x·w (+ bias when hasBias). */
+// @ts-ignore: decorator
+@inline function tapSum(
+  xo: usize, wo: usize, oy: i32, ox: i32, h: i32, w: i32, xp: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, hasBias: bool, bias: f32,
+): f32 {
+  let s: f32 = 0;
+  for (let i = 0; i < kh; i++) {
+    let iy = oy * sh - ph + i * dh;
+    if (iy < 0 || iy >= h) continue;
+    for (let j = 0; j < kw; j++) {
+      let ix = ox * sw - pw + j * dw;
+      if (ix < 0 || ix >= w) continue;
+      s += load<f32>(xo + (<usize>((iy * w + ix) * xp) << 2)) * load<f32>(wo + (<usize>(i * kw + j) << 2));
+    }
+  }
+  return hasBias ? s + bias : s;
+}
+
 /**
  * y = x ⋆ w (+ b) over n images, x [n, c, h, w] or [n, h, w, c] (nhwc = 1), w [c·mult, kh, kw],
  * b [c·mult] or 0 for none; taps (i, j) read x at (oy·sh − ph + i·dh, ox·sw − pw + j·dw).
+ * NCHW with stride 1 along x computes four outputs of a row at once where every tap is inside (the
+ * same products summed in the same order per lane); NHWC walks pixels outermost, channels inside.
  */
 export function depthwiseForward(
   x: usize, wt: usize, b: usize, y: usize, n: i32, c: i32, h: i32, w: i32, mult: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, oh: i32, ow: i32, nhwc: i32,
 ): void {
-  let oc = c * mult,
-    xc = chanStride(h * w, nhwc), xp = pixStride(c, nhwc),
-    yc = chanStride(oh * ow, nhwc), yp = pixStride(oc, nhwc);
-  for (let q = 0; q < n; q++) {
-    let xq = x + (<usize>(q * c * h * w) << 2),
-      yq = y + (<usize>(q * oc * oh * ow) << 2);
-    for (let o = 0; o < oc; o++) {
-      let xo = xq + (<usize>((o / mult) * xc) << 2),
-        wo = wt + (<usize>(o * kh * kw) << 2),
-        yo = yq + (<usize>(o * yc) << 2);
-      let bias: f32 = b ? load<f32>(b + (<usize>o << 2)) : 0;
+  let oc = c * mult;
+  let hasBias = b != 0;
+  if (nhwc) {
+    for (let q = 0; q < n; q++) {
+      let xq = x + (<usize>(q * c * h * w) << 2),
+        yq = y + (<usize>(q * oc * oh * ow) << 2);
       for (let oy = 0; oy < oh; oy++) {
         for (let ox = 0; ox < ow; ox++) {
-          let s: f32 = 0;
-          for (let i = 0; i < kh; i++) {
-            let iy = oy * sh - ph + i * dh;
-            if (iy < 0 || iy >= h) continue;
-            for (let j = 0; j < kw; j++) {
-              let ix = ox * sw - pw + j * dw;
-              if (ix < 0 || ix >= w) continue;
-              s += load<f32>(xo + (<usize>((iy * w + ix) * xp) << 2)) * load<f32>(wo + (<usize>(i * kw + j) << 2));
-            }
+          let yp = yq + (<usize>((oy * ow + ox) * oc) << 2);
+          for (let o = 0; o < oc; o++) {
+            let bias: f32 = hasBias ? load<f32>(b + (<usize>o << 2)) : 0;
+            let xo = xq + (<usize>(o / mult) << 2),
+              wo = wt + (<usize>(o * kh * kw) << 2);
+            store<f32>(yp + (<usize>o << 2), tapSum(xo, wo, oy, ox, h, w, c, kh, kw, sh, sw, ph, pw, dh, dw, hasBias, bias));
           }
-          store<f32>(yo + (<usize>((oy * ow + ox) * yp) << 2), b ? s + bias : s);
         }
+      }
+    }
+    return;
+  }
+  // the outputs whose taps all lie inside the row: ox·sw − pw ≥ 0 and ox·sw − pw + (kw − 1)·dw < w
+  let ox0 = pw > 0 ? (pw + sw - 1) / sw : 0;
+  let lastIn = w - 1 - (kw - 1) * dw + pw;
+  let ox1 = lastIn < 0 ? 0 : min(ow, lastIn / sw + 1);
+  if (ox0 > ox1) ox0 = ox1;
+  for (let q = 0; q < n; q++) {
+    for (let o = 0; o < oc; o++) {
+      let xo = x + (<usize>((q * c + o / mult) * h * w) << 2),
+        wo = wt + (<usize>(o * kh * kw) << 2),
+        yo = y + (<usize>((q * oc + o) * oh * ow) << 2);
+      let bias: f32 = hasBias ? load<f32>(b + (<usize>o << 2)) : 0;
+      for (let oy = 0; oy < oh; oy++) {
+        let yr = yo + (<usize>(oy * ow) << 2);
+        let ox = 0;
+        for (; ox < ox0; ox++) store<f32>(yr + (<usize>ox << 2), tapSum(xo, wo, oy, ox, h, w, 1, kh, kw, sh, sw, ph, pw, dh, dw, hasBias, bias));
+        if (ASC_FEATURE_SIMD && sw == 1) {
+          let vb = f32x4.splat(bias);
+          for (; ox + 4 <= ox1; ox += 4) {
+            let acc = f32x4.splat(0);
+            for (let i = 0; i < kh; i++) {
+              let iy = oy * sh - ph + i * dh;
+              if (iy < 0 || iy >= h) continue;
+              let xr = xo + (<usize>(iy * w + ox - pw) << 2);
+              for (let j = 0; j < kw; j++) {
+                let wv = f32x4.splat(load<f32>(wo + (<usize>(i * kw + j) << 2)));
+                acc = f32x4.add(acc, f32x4.mul(v128.load(xr + (<usize>(j * dw) << 2)), wv));
+              }
+            }
+            v128.store(yr + (<usize>ox << 2), hasBias ? f32x4.add(acc, vb) : acc);
+          }
+        }
+        for (; ox < ow; ox++) store<f32>(yr + (<usize>ox << 2), tapSum(xo, wo, oy, ox, h, w, 1, kh, kw, sh, sw, ph, pw, dh, dw, hasBias, bias));
       }
     }
   }

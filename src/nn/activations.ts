@@ -32,6 +32,11 @@ export class Hardtanh extends Activation {
     [this.minVal, this.maxVal] = clampBounds(this.kind, minVal, maxVal);
     this.params = [this.minVal, this.maxVal];
   }
+
+  /** `minVal=…, maxVal=…`, as PyTorch prints it. */
+  extraRepr(): string {
+    return `minVal=${this.minVal}, maxVal=${this.maxVal}`;
+  }
 }
 
 /** min(max(x, 0), 6) elementwise (Hardtanh on [0, 6]). */
@@ -62,6 +67,11 @@ export class LeakyReLU extends Activation {
     this.negativeSlope = negativeSlope;
     this.params = [negativeSlope];
   }
+
+  /** `negativeSlope=…`, as PyTorch prints it. */
+  extraRepr(): string {
+    return `negativeSlope=${this.negativeSlope}`;
+  }
 }
 
 /** x·relu6(x + 3)/6 elementwise. */
@@ -89,6 +99,11 @@ abstract class SoftmaxBase extends Module {
     none(this.kind, rest);
     if (!Number.isInteger(dim)) throw new TypeError(`${this.kind}: dim: expected an integer, got ${describe(dim)}`);
     this.dim = dim;
+  }
+
+  /** `dim=…`, as PyTorch prints it. */
+  extraRepr(): string {
+    return `dim=${this.dim}`;
   }
 
   #axis(where: string, shape: readonly number[]): number {

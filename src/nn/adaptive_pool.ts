@@ -36,6 +36,11 @@ export class AdaptiveAvgPool2d extends Module {
     this.layout = checkOneOf(this.kind, 'layout', options.layout ?? 'NCHW', ['NCHW', 'NHWC'] as const);
   }
 
+  /** `outputSize=(oh, ow), layout='…'`. */
+  extraRepr(): string {
+    return `outputSize=(${this.outputSize.join(', ')}), layout='${this.layout}'`;
+  }
+
   outputShape(shape: readonly number[]): number[] {
     return adaptiveGeometry(`${this.kind}.forward`, shape, [...this.outputSize], this.layout).shape;
   }

@@ -223,6 +223,13 @@ export class Conv2d extends Module {
     return { outChannels, inChannels, kernelSize, stride, padding, dilation, groups, layout };
   }
 
+  /** The printed settings: PyTorch's, with dilation and groups where they are not 1 (as PyTorch prints them). */
+  extraRepr(): string {
+    const extra = this.dilation.some((d) => d !== 1) ? [`dilation=(${this.dilation.join(', ')})`] : [];
+    if (this.groups !== 1) extra.push(`groups=${this.groups}`);
+    return [super.extraRepr(), ...extra].join(', ');
+  }
+
   /** A 1×1 kernel with stride 1 and no padding: the input is its own column matrix. */
   get #pointwise(): boolean {
     const [kh, kw] = this.kernelSize,
