@@ -200,15 +200,15 @@ for (const b of BACKENDS) {
     });
 
     it('the depthwise kernel gives the same bits on every backend and in both layouts', async () => {
-      // stride 2 (scalar everywhere) and stride 1 on rows of 23 (NCHW's four-wide interior and its edges)
+      // stride 2 with two filters per channel (scalar everywhere); stride 1 on rows of 23 with one
+      // filter per channel (NCHW's four-wide interior and its edges, NHWC's four channels and a fifth)
       const configs = [
-        { h: 9, w: 8, stride: 2, padding: [1, 2] as [number, number], dilation: [2, 1] as [number, number] },
-        { h: 6, w: 23, stride: 1, padding: [1, 2] as [number, number], dilation: [1, 2] as [number, number] },
+        { h: 9, w: 8, o: 10, stride: 2, padding: [1, 2] as [number, number], dilation: [2, 1] as [number, number] },
+        { h: 6, w: 23, o: 5, stride: 1, padding: [1, 2] as [number, number], dilation: [1, 2] as [number, number] },
       ];
-      for (const { h, w, stride, padding, dilation } of configs) {
+      for (const { h, w, o, stride, padding, dilation } of configs) {
         const n = 2,
-          c = 5,
-          o = 10;
+          c = 5;
         const x = randn(n * c * h * w, 31),
           wt = randn(o * 3 * 3, 32, 0, 0.3),
           bias = randn(o, 33);
@@ -335,6 +335,10 @@ for (const b of BACKENDS) {
       throwsLike(() => F.conv2d(x, w, null, { groups: 3 }), RangeError, /^F\.conv2d: input: expected a rank-4 NCHW tensor with 6 channels/);
       throwsLike(() => F.conv2d(x, w, null, { groups: 2, dilation: [1, 0] }), RangeError, /^F\.conv2d: dilation: expected an integer ≥ 1/);
       throwsLike(() => F.conv2d(x, w, null, { group: 2 } as never), TypeError, /^F\.conv2d: unknown option 'group'/);
+      // padding 'same' spreads with the dilation: (k − 1)/2 · d on each side keeps the size
+      using ws = tensor(randn(4 * 1 * 3 * 5, 61), [4, 1, 3, 5]);
+      using same = F.conv2d(x, ws, null, { padding: 'same', dilation: [3, 2], groups: 4 });
+      expect(same.shape).toEqual(x.shape);
       const before = conv.weight.toArray();
       expect(conv.weight.grad.toArray().every((v) => v === 0)).toBe(true);
       expect(conv.weight.toArray()).toEqual(before);

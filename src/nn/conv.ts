@@ -183,7 +183,7 @@ export class Conv2d extends Module {
     const wFloats = outChannels * cg * k[0] * k[1];
     checkLayerSize(
       where,
-      `outChannels × inChannels/groups × kh × kw = ${outChannels} × ${cg} × ${k[0]} × ${k[1]}`,
+      `outChannels × inChannels${groups === 1 ? '' : '/groups'} × kh × kw = ${outChannels} × ${cg} × ${k[0]} × ${k[1]}`,
       wFloats,
       (layout === 'NHWC' ? 3 : 2) * wFloats + (hasBias ? 2 * outChannels : 0),
     );
