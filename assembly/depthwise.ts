@@ -6,6 +6,11 @@
 // see: Howard et al. 2017, MobileNets, https://arxiv.org/abs/1704.04861 (depthwise separable
 //      convolutions); https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (groups, dilation)
 
+/** Most taps whose gathered filter vectors fit the scratch below (a 7×9 kernel); larger ones run scalar. */
+const MAX_TAPS: i32 = 64;
+/** Scratch for one block of four channels' filters, one f32x4 per tap (static: kernels allocate nothing). */
+const TAPS: usize = memory.data(MAX_TAPS * 16, 16);
+
 /** Channel stride of a tensor with `c` channels of h×w pixels in the layout. */
 // @ts-ignore: decorator
 @inline function chanStride(hw: i32, nhwc: i32): i32 {
@@ -40,8 +45,9 @@
 /**
  * y = x ⋆ w (+ b) over n images, x [n, c, h, w] or [n, h, w, c] (nhwc = 1), w [c·mult, kh, kw],
  * b [c·mult] or 0 for none; taps (i, j) read x at (oy·sh − ph + i·dh, ox·sw − pw + j·dw).
- * NCHW with stride 1 along x computes four outputs of a row at once where every tap is inside (the
- * same products summed in the same order per lane); NHWC walks pixels outermost, channels inside.
+ * NCHW with stride 1 along x computes four outputs of a row at once where every tap is inside; NHWC
+ * with one filter per channel computes four channels of a pixel at once (the same products summed in
+ * the same order per lane as the scalar code, so every build gives the same bits).
  */
 export function depthwiseForward(
   x: usize, wt: usize, b: usize, y: usize, n: i32, c: i32, h: i32, w: i32, mult: i32,
@@ -50,13 +56,52 @@ export function depthwiseForward(
   let oc = c * mult;
   let hasBias = b != 0;
   if (nhwc) {
+    let kk = kh * kw,
+      o0 = 0;
+    if (ASC_FEATURE_SIMD && mult == 1 && kk <= MAX_TAPS) {
+      // four channels at a time: their filters gathered as one vector per tap, the pixels' channels
+      // are contiguous in x and y
+      for (; o0 + 4 <= oc; o0 += 4) {
+        for (let t = 0; t < kk; t++) {
+          let at = wt + (<usize>(o0 * kk + t) << 2),
+            stride = <usize>kk << 2;
+          let v = f32x4.splat(load<f32>(at));
+          v = f32x4.replace_lane(v, 1, load<f32>(at + stride));
+          v = f32x4.replace_lane(v, 2, load<f32>(at + 2 * stride));
+          v = f32x4.replace_lane(v, 3, load<f32>(at + 3 * stride));
+          v128.store(TAPS + (<usize>t << 4), v);
+        }
+        let vb = hasBias ? v128.load(b + (<usize>o0 << 2)) : f32x4.splat(0);
+        for (let q = 0; q < n; q++) {
+          let xq = x + (<usize>(q * c * h * w + o0) << 2),
+            yq = y + (<usize>(q * oc * oh * ow + o0) << 2);
+          for (let oy = 0; oy < oh; oy++) {
+            for (let ox = 0; ox < ow; ox++) {
+              let acc = f32x4.splat(0);
+              for (let i = 0; i < kh; i++) {
+                let iy = oy * sh - ph + i * dh;
+                if (iy < 0 || iy >= h) continue;
+                for (let j = 0; j < kw; j++) {
+                  let ix = ox * sw - pw + j * dw;
+                  if (ix < 0 || ix >= w) continue;
+                  let xv = v128.load(xq + (<usize>((iy * w + ix) * c) << 2));
+                  acc = f32x4.add(acc, f32x4.mul(xv, v128.load(TAPS + (<usize>(i * kw + j) << 4))));
+                }
+              }
+              v128.store(yq + (<usize>((oy * ow + ox) * oc) << 2), hasBias ? f32x4.add(acc, vb) : acc);
+            }
+          }
+        }
+      }
+    }
+    if (o0 == oc) return;
     for (let q = 0; q < n; q++) {
       let xq = x + (<usize>(q * c * h * w) << 2),
         yq = y + (<usize>(q * oc * oh * ow) << 2);
       for (let oy = 0; oy < oh; oy++) {
         for (let ox = 0; ox < ow; ox++) {
           let yp = yq + (<usize>((oy * ow + ox) * oc) << 2);
-          for (let o = 0; o < oc; o++) {
+          for (let o = o0; o < oc; o++) {
             let bias: f32 = hasBias ? load<f32>(b + (<usize>o << 2)) : 0;
             let xo = xq + (<usize>(o / mult) << 2),
               wo = wt + (<usize>(o * kh * kw) << 2);
