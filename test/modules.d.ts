@@ -18,3 +18,9 @@ declare module 'mnist' {
 declare const Deno: { version: { deno: string; v8: string } } | undefined;
 /** Bun's global, where the runtime is Bun. */
 declare const Bun: { version: string } | undefined;
+
+/** A file's text through Vite's `?raw` suffix (the README, for the tests that run its code). */
+declare module '*?raw' {
+  const text: string;
+  export default text;
+}

@@ -49,7 +49,7 @@ export type BatchNormStateInput = {
 const OPTION_KEYS = ['eps', 'momentum', 'momentumConvention', 'affine', 'trackRunningStats', 'layout', 'activation'] as const;
 
 /** What BatchNorm1d, 2d and 3d share (PyTorch's _BatchNorm): per-channel normalization over the batch and every position. */
-abstract class BatchNorm extends Module {
+export abstract class BatchNorm extends Module {
   /** Channels C, each with its own statistics, γ and β (PyTorch's num_features). */
   readonly numFeatures: number;
   /** Added to the variance before the square root. */

@@ -1,0 +1,285 @@
+// What LayerNorm, GroupNorm and InstanceNorm share. Each is BN's training forward and backward on a
+// view of its input as channel-first [1, rows, perRow], one BN "channel" per normalized group (a
+// sample's group, an instance's channel, a row of the last dims), so they keep BN's statistics
+// (shifted sums, f64 accumulation) and its guarantees at large offsets. Their affine runs apart
+// where its axes (channels, or the elements of normalizedShape) are not the view's rows. It is BN's
+// normalize with mean 0 and invstd 1 (a = γ, b = β exactly), and its backward BN's eval backward with
+// the same constants (dx̂ = dy·γ, dγ += Σ dy·x̂, dβ += Σ dy), so no loop is written twice.
+// see: Wu & He 2018, Group Normalization, https://arxiv.org/abs/1803.08494 (Fig. 2: the axes);
+//      Ba et al. 2016, Layer Normalization, https://arxiv.org/abs/1607.06450;
+//      Ulyanov et al. 2016, Instance Normalization, https://arxiv.org/abs/1607.08022
+import { Tensor } from '../tensor';
+import { runtime } from '../runtime/index';
+import { F64Block } from '../runtime/block';
+import { leafGrad, record } from '../autograd/functional';
+import { bnBackward, bnNormalize, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
+import * as ew from '../kernels/elementwise';
+import type { Stats } from './bn_core';
+
+/** How a norm sees its input: BN's geometry of the statistics view and of the affine. */
+export interface NormPlan {
+  /** [1, rows, perRow] channel-first: one BN channel per normalized group. */
+  view: Geometry;
+  /** Where γ and β apply: channels ([N, C, L]) or the last dims ([rows, D] channels-last). */
+  affine: Geometry;
+  /**
+   * Each view row is one channel of one sample (InstanceNorm; GroupNorm with a group per channel):
+   * then γ, β repeated per row are BN's own per-channel affine of the view, and the norm is one BN
+   * call each way, as fast as BN; else the affine takes its own pass.
+   */
+  rowAffine: boolean;
+}
+
+const prod = (a: readonly number[]) => a.reduce((p, v) => p * v, 1);
+
+/** GroupNorm's (and InstanceNorm's, groups = C) plan for a checked [N, C, *] shape. */
+export function groupPlan(shape: readonly number[], groups: number): NormPlan {
+  const n = shape[0],
+    c = shape[1],
+    l = prod(shape.slice(2));
+  return { view: geometry('NCL', [1, n * groups, (c / groups) * l]), affine: geometry('NCL', [n, c, l]), rowAffine: groups === c };
+}
+
+/** LayerNorm's plan: the last `k` dims of a checked shape are one group per row. */
+export function layerPlan(shape: readonly number[], k: number): NormPlan {
+  const rows = prod(shape.slice(0, shape.length - k)),
+    d = prod(shape.slice(shape.length - k));
+  return { view: geometry('NCL', [1, rows, d]), affine: geometry('NC', [rows, d]), rowAffine: false };
+}
+
+/** f64 [zeros(c), ones(c)]: mean 0 and invstd 1, under which BN's normalize is y = x·γ + β. */
+function unit(c: number): F64Block {
+  const u = new F64Block(2 * c);
+  u.f64()
+    .fill(0, 0, c)
+    .fill(1, c, 2 * c);
+  return u;
+}
+
+/** y = x·γ + β over the affine geometry (in place allowed), then ReLU when `relu`; γ or β may be absent. */
+function affine(g: Geometry, x: number, y: number, w: Tensor | null, b: Tensor | null, relu: boolean): void {
+  const u = unit(g.c);
+  try {
+    bnNormalize(g, x, y, w ? w.ptr : 0, b ? b.ptr : 0, u.ptr, u.ptr + 8 * g.c, relu);
+  } finally {
+    u.dispose();
+  }
+}
+
+/** γ or β (c values) repeated for each of the view's rows (row r takes channel r mod c); null stays null. */
+function perRow(p: NormPlan, t: Tensor | null): Tensor | null {
+  if (t === null) return null;
+  const rows = p.view.c,
+    c = p.affine.c;
+  const r = Tensor.empty([rows]);
+  const v = r.view(),
+    src = t.view();
+  for (let i = 0; i < rows; i++) v[i] = src[i % c];
+  return r;
+}
+
+/**
+ * Training forward of a norm: statistics per group into `stats` (f64[rows]), then y = x̂·γ + β (then
+ * ReLU in the same pass when `relu`, as BN's fused kernel).
+ */
+export function normForward(
+  p: NormPlan,
+  x: Tensor,
+  y: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  eps: number,
+  stats: Stats,
+  relu = false,
+): void {
+  if (p.view.size === 0) return;
+  if (p.rowAffine && (w || b)) {
+    const rw = perRow(p, w);
+    let rb: Tensor | null = null;
+    try {
+      rb = perRow(p, b);
+      bnTrain(p.view, x.ptr, y.ptr, rw ? rw.ptr : 0, rb ? rb.ptr : 0, eps, stats.mean, stats.vari, stats.invstd, relu);
+    } finally {
+      rw?.dispose();
+      rb?.dispose();
+    }
+    return;
+  }
+  const apart = w !== null || b !== null;
+  bnTrain(p.view, x.ptr, y.ptr, 0, 0, eps, stats.mean, stats.vari, stats.invstd, relu && !apart);
+  if (apart) affine(p.affine, y.ptr, y.ptr, w, b, relu);
+}
+
+/** normBackward when each view row has one channel: BN's backward of the view with γ per row, dγ and dβ per row summed over the samples. */
+function rowBackward(
+  p: NormPlan,
+  x: Tensor,
+  dy: Tensor,
+  dx: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  stats: Stats,
+  dw: number,
+  db: number,
+  relu: boolean,
+): void {
+  const rows = p.view.c,
+    c = p.affine.c;
+  const made: Tensor[] = [];
+  try {
+    const rw = perRow(p, w);
+    if (rw) made.push(rw);
+    const rb = relu ? perRow(p, b) : null; // β only tells where the fused ReLU's output was positive
+    if (rb) made.push(rb);
+    const tw = Tensor.full([rows], 0);
+    made.push(tw);
+    const tb = Tensor.full([rows], 0);
+    made.push(tb);
+    const [gw, gb] = [dw ? tw.ptr : 0, db ? tb.ptr : 0];
+    bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, rw ? rw.ptr : 0, stats.mean, stats.invstd, gw, gb, true, relu, rb ? rb.ptr : 0);
+    const rt = runtime();
+    for (const [into, from] of [
+      [dw, tw],
+      [db, tb],
+    ] as const) {
+      if (into === 0) continue;
+      const g = rt.f32(into, c),
+        f = from.view();
+      for (let ch = 0; ch < c; ch++) {
+        let s = 0;
+        for (let r = ch; r < rows; r += c) s += f[r];
+        g[ch] += s;
+      }
+    }
+  } finally {
+    for (const t of made) t.dispose();
+  }
+}
+
+/**
+ * Runs `compute(tw, tb)` with dγ and dβ (c values each, f32, 0 = not wanted) going to zeroed
+ * temporaries, then adds them to dw and db: a backward of several kernel calls, each of which may
+ * fail to allocate its workspace, then adds to no gradient unless all of them ran.
+ */
+export function addingWhenDone(c: number, dw: number, db: number, compute: (tw: number, tb: number) => void): void {
+  if (dw === 0 && db === 0) return compute(0, 0);
+  const tw = Tensor.full([c], 0);
+  let tb: Tensor | null = null;
+  try {
+    tb = Tensor.full([c], 0);
+    compute(dw ? tw.ptr : 0, db ? tb.ptr : 0);
+    if (dw) ew.binary('add', dw, tw.ptr, dw, 1, c);
+    if (db) ew.binary('add', db, tb.ptr, db, 1, c);
+  } finally {
+    tw.dispose();
+    tb?.dispose();
+  }
+}
+
+/**
+ * Backward of normForward (with its fused ReLU when `relu`): dx, and Σ dy·x̂ into dw, Σ dy into db
+ * (f32, added to; 0 = not wanted).
+ */
+export function normBackward(
+  p: NormPlan,
+  x: Tensor,
+  dy: Tensor,
+  dx: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  stats: Stats,
+  dw: number,
+  db: number,
+  relu = false,
+): void {
+  if (p.view.size === 0) return;
+  if (w === null && b === null) {
+    bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true, relu);
+    return;
+  }
+  if (p.rowAffine) return rowBackward(p, x, dy, dx, w, b, stats, dw, db, relu);
+  const made: { dispose(): void }[] = [];
+  try {
+    const xh = Tensor.empty(x.shape);
+    made.push(xh);
+    const gxh = Tensor.empty(x.shape);
+    made.push(gxh);
+    const u = unit(p.affine.c);
+    made.push(u);
+    const a = p.affine.c;
+    addingWhenDone(a, dw, db, (tw, tb) => {
+      // x̂ as the forward made it, then the affine's backward, then the statistics' with γ = 1
+      bnNormalize(p.view, x.ptr, xh.ptr, 0, 0, stats.mean, stats.invstd);
+      bnBackward(p.affine, xh.ptr, dy.ptr, gxh.ptr, w ? w.ptr : 0, u.ptr, u.ptr + 8 * a, tw, tb, false, relu, b ? b.ptr : 0);
+      bnBackward(p.view, x.ptr, gxh.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true);
+    });
+  } finally {
+    for (const t of made) t.dispose();
+  }
+}
+
+/**
+ * Records normForward's backward on y (the tape then owns `stats`); γ's and β's gradients go
+ * straight into their .grad when they are leaves, as recordBatchNorm does.
+ */
+export function recordNorm(
+  name: string,
+  y: Tensor,
+  x: Tensor,
+  p: NormPlan,
+  stats: Stats,
+  w: Tensor | null,
+  b: Tensor | null,
+  relu = false,
+): Tensor {
+  const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
+  return record(
+    y,
+    name,
+    inputs,
+    (gy) => {
+      const gx = Tensor.empty(x.shape);
+      const intoW = leafGrad(w),
+        intoB = leafGrad(b);
+      const gw = w ? (intoW ?? Tensor.full(w.shape, 0)) : null,
+        gb = b ? (intoB ?? Tensor.full(b.shape, 0)) : null;
+      normBackward(p, x, gy, gx, w, b, stats, gw ? gw.ptr : 0, gb ? gb.ptr : 0, relu);
+      return [gx, ...(w ? [intoW === null ? gw : null] : []), ...(b ? [intoB === null ? gb : null] : [])];
+    },
+    () => stats.block.dispose(),
+  );
+}
+
+/**
+ * InstanceNorm's running update from per-(sample, channel) statistics (rows n·c + ch): PyTorch
+ * updates a copy per sample and keeps their mean, i.e. running = (1 − f)·running + f·mean over the
+ * batch of the instance means (and unbiased variances, l values each).
+ * see: https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/Normalization.cpp (instance_norm)
+ */
+export function updateRunningInstances(
+  n: number,
+  c: number,
+  l: number,
+  stats: Stats,
+  factor: number,
+  runMean: Tensor,
+  runVar: Tensor,
+): void {
+  if (n * c * l === 0) return;
+  const rt = runtime();
+  const mean = rt.f64(stats.mean, n * c),
+    vari = rt.f64(stats.vari, n * c);
+  const rm = runMean.view(),
+    rv = runVar.view();
+  const unbias = l / (l - 1);
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0,
+      q = 0;
+    for (let i = 0; i < n; i++) {
+      s += mean[i * c + ch];
+      q += vari[i * c + ch] * unbias;
+    }
+    rm[ch] = factor * (s / n) + (1 - factor) * rm[ch];
+    rv[ch] = factor * (q / n) + (1 - factor) * rv[ch];
+  }
+}
