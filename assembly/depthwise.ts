@@ -59,7 +59,7 @@ const TAPS: usize = memory.data(MAX_TAPS * 16, 16);
 /**
  * y = x ⋆ w (+ b) over n images, x [n, c, h, w] or [n, h, w, c] (nhwc = 1), w [c·mult, kh, kw],
  * b [c·mult] or 0 for none; taps (i, j) read x at (oy·sh − ph + i·dh, ox·sw − pw + j·dw).
- * NCHW with stride 1 along x computes four outputs of a row at once where every tap is inside; NHWC
+ * NCHW with stride 1 or 2 along x computes four outputs of a row at once where every tap is inside; NHWC
  * with one filter per channel computes four channels of a pixel at once (the same products summed in
  * the same order per lane as the scalar code, so every build gives the same bits).
  */
@@ -144,6 +144,24 @@ export function depthwiseForward(
               for (let j = 0; j < kw; j++) {
                 let wv = f32x4.splat(load<f32>(wo + (<usize>(i * kw + j) << 2)));
                 acc = f32x4.add(acc, f32x4.mul(v128.load(xr + (<usize>(j * dw) << 2)), wv));
+              }
+            }
+            v128.store(yr + (<usize>ox << 2), hasBias ? f32x4.add(acc, vb) : acc);
+          }
+        } else if (ASC_FEATURE_SIMD && sw == 2) {
+          // the even lanes of eight inputs from 2·ox − pw + j·dw; the eighth read must stay in the row
+          let vb = f32x4.splat(bias);
+          for (; ox + 4 <= ox1 && 2 * ox - pw + (kw - 1) * dw + 8 <= w; ox += 4) {
+            let acc = f32x4.splat(0);
+            for (let i = 0; i < kh; i++) {
+              let iy = oy * sh - ph + i * dh;
+              if (iy < 0 || iy >= h) continue;
+              let xr = xo + (<usize>(iy * w + 2 * ox - pw) << 2);
+              for (let j = 0; j < kw; j++) {
+                let wv = f32x4.splat(load<f32>(wo + (<usize>(i * kw + j) << 2)));
+                let at = xr + (<usize>(j * dw) << 2);
+                let xv = v128.shuffle<f32>(v128.load(at), v128.load(at + 16), 0, 2, 4, 6);
+                acc = f32x4.add(acc, f32x4.mul(xv, wv));
               }
             }
             v128.store(yr + (<usize>ox << 2), hasBias ? f32x4.add(acc, vb) : acc);

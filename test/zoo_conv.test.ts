@@ -201,10 +201,12 @@ for (const b of BACKENDS) {
 
     it('the depthwise kernel gives the same bits on every backend and in both layouts', async () => {
       // stride 2 with two filters per channel (scalar everywhere); stride 1 on rows of 23 with one
-      // filter per channel (NCHW's four-wide interior and its edges, NHWC's four channels and a fifth)
+      // filter per channel (NCHW's four-wide interior and its edges, NHWC's four channels and a fifth);
+      // stride 2 on rows of 41 (NCHW's four-wide interior from even lanes)
       const configs = [
         { h: 9, w: 8, o: 10, stride: 2, padding: [1, 2] as [number, number], dilation: [2, 1] as [number, number] },
         { h: 6, w: 23, o: 5, stride: 1, padding: [1, 2] as [number, number], dilation: [1, 2] as [number, number] },
+        { h: 7, w: 41, o: 5, stride: 2, padding: [1, 1] as [number, number], dilation: [1, 1] as [number, number] },
       ];
       for (const { h, w, o, stride, padding, dilation } of configs) {
         const n = 2,
