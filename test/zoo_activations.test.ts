@@ -130,6 +130,10 @@ for (const b of BACKENDS) {
         ['leakyRelu', (x) => F.leakyRelu(x, 0.1), (v) => (v > 0 ? v : f(v * f(0.1)))],
         ['hardswish', F.hardswish, (v) => f(f(v * Math.min(Math.max(f(v + 3), 0), 6)) / 6)],
         ['hardsigmoid', F.hardsigmoid, (v) => f(Math.min(Math.max(f(v + 3), 0), 6) / 6)],
+        ['clip max only', (x) => F.clip(x, -Infinity, 0.5), (v) => Math.min(v, 0.5)],
+        ['clip min only', (x) => F.clip(x, -1.25), (v) => Math.max(v, -1.25)],
+        // ONNX Clip: min > max sets every value to max
+        ['clip min > max', (x) => F.clip(x, 2, -3), () => -3],
       ];
       for (let n = 0; n <= 33; n++) {
         const x = Float32Array.from({ length: n }, (_, i) => f(((i * 7919) % 97) / 6 - 8));
@@ -163,6 +167,14 @@ for (const b of BACKENDS) {
         ([x]) => F.hardtanh(x, -1, 3),
         ([x]) => x.map((v) => clamp(v, -1, 3)),
         2,
+        false,
+        away,
+      );
+      check(
+        [[3, 11]],
+        ([x]) => F.clip(x, -Infinity, 1),
+        ([x]) => x.map((v) => Math.min(v, 1)),
+        8,
         false,
         away,
       );
@@ -225,7 +237,7 @@ for (const b of BACKENDS) {
     it('bad arguments throw naming the argument, and allocate nothing', async () => {
       await init({ backend: b });
       throwsLike(() => new Hardtanh(2, 1), RangeError, /^Hardtanh: min: expected at most max \(1\), got 2$/);
-      throwsLike(() => new Hardtanh(NaN), TypeError, /^Hardtanh: min: expected a finite number, got number NaN$/);
+      throwsLike(() => new Hardtanh(NaN), TypeError, /^Hardtanh: min: expected a number or ±Infinity, got number NaN$/);
       throwsLike(() => new LeakyReLU('0.1' as never), TypeError, /^LeakyReLU: negativeSlope: expected a finite number, got '0.1'$/);
       throwsLike(() => new ReLU6(true as never), TypeError, /^ReLU6: expected no arguments, got 1$/);
       throwsLike(() => new Hardswish(true as never), TypeError, /^Hardswish: expected no arguments, got 1$/);
@@ -234,6 +246,7 @@ for (const b of BACKENDS) {
       throwsLike(() => new AdaptiveAvgPool2d(2, { layout: 'NCWH' as never }), TypeError, /^AdaptiveAvgPool2d: layout: expected one of/);
       using x = tensor(new Float32Array(24), [2, 3, 4]);
       const before = x.toArray();
+      throwsLike(() => F.clip(x, 0, '1' as never), TypeError, /^F\.clip: max: expected a number or ±Infinity, got '1'$/);
       throwsLike(() => F.hardtanh(x, 1, -1), RangeError, /^F\.hardtanh: min: expected at most max \(-1\), got 1$/);
       throwsLike(() => F.leakyRelu(x, Infinity), TypeError, /^F\.leakyRelu: slope: expected a finite number, got number Infinity$/);
       throwsLike(() => F.adaptiveAvgPool2d(x, 2), RangeError, /^F\.adaptiveAvgPool2d: input: expected a rank-4 NCHW tensor/);

@@ -1,6 +1,6 @@
 // `F`: the functional namespace, as torch.nn.functional.
 export { add, sub, mul, div, neg, sum, mean, reshape, view, flatten, relu, sigmoid, tanh, concat } from './functional';
-export { hardtanh, relu6, leakyRelu, hardswish, hardsigmoid } from './functional';
+export { hardtanh, clip, relu6, leakyRelu, hardswish, hardsigmoid } from './functional';
 export { matmul, linear } from './nn_ops';
 export {
   softmax,

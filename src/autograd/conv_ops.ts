@@ -62,7 +62,8 @@ export function rearranged(weight: Tensor, into: Tensor | null = null): Tensor {
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dFunctionalOptions = {}): Tensor {
   const where = 'F.conv2d';
   checkTensor(where, 'weight', weight);
-  if (weight.shape.length !== 4) throw new RangeError(`${where}: weight: expected [out, in, kh, kw], got [${weight.shape.join(', ')}]`);
+  if (weight.shape.length !== 4)
+    throw new RangeError(`${where}: weight: expected [out, in/groups, kh, kw], got [${weight.shape.join(', ')}]`);
   const [o, c, kh, kw] = weight.shape;
   if (bias !== null) {
     checkTensor(where, 'bias', bias);

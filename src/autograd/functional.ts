@@ -228,10 +228,17 @@ function finite(where: string, name: string, v: unknown): number {
   return v;
 }
 
-/** Checks Hardtanh's bounds (finite, min ≤ max, as PyTorch requires); returns [min, max]. */
+/** Throws unless v is a number other than NaN (a bound may be ±Infinity: none on that side); returns it. */
+function bound(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || Number.isNaN(v))
+    throw new TypeError(`${where}: ${name}: expected a number or ±Infinity, got ${describe(v)}`);
+  return v;
+}
+
+/** Checks Hardtanh's bounds (numbers, ±Infinity for none, min ≤ max as PyTorch requires); returns [min, max]. */
 export function clampBounds(where: string, min: unknown, max: unknown): [number, number] {
-  const lo = finite(where, 'min', min),
-    hi = finite(where, 'max', max);
+  const lo = bound(where, 'min', min),
+    hi = bound(where, 'max', max);
   if (lo > hi) throw new RangeError(`${where}: min: expected at most max (${hi}), got ${lo}`);
   return [lo, hi];
 }
@@ -244,6 +251,12 @@ export const sigmoid = (x: Tensor): Tensor => activation('sigmoid', x);
 export const tanh = (x: Tensor): Tensor => activation('tanh', x);
 /** min(max(x, min), max) (PyTorch's F.hardtanh, ONNX Clip); the gradient passes strictly inside. */
 export const hardtanh = (x: Tensor, min = -1, max = 1): Tensor => activation('clamp', x, clampBounds('F.hardtanh', min, max), 'hardtanh');
+/**
+ * min(max(x, min), max) with ONNX Clip's defaults (no bound on a side left out) and its rule for
+ * min > max (every value becomes max, as torch.clamp); the gradient passes strictly inside.
+ */
+export const clip = (x: Tensor, min = -Infinity, max = Infinity): Tensor =>
+  activation('clamp', x, [bound('F.clip', 'min', min), bound('F.clip', 'max', max)], 'clip');
 /** min(max(x, 0), 6). */
 export const relu6 = (x: Tensor): Tensor => activation('clamp', x, [0, 6], 'relu6');
 /** x > 0 ? x : slope·x (PyTorch's default slope 0.01). */

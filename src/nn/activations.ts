@@ -17,7 +17,7 @@ function none(where: string, args: unknown[]): void {
   if (args.length > 0) throw new TypeError(`${where}: expected no arguments, got ${args.length}`);
 }
 
-/** min(max(x, min), max) elementwise (PyTorch's nn.Hardtanh, ONNX Clip); default [−1, 1]. */
+/** min(max(x, min), max) elementwise (PyTorch's nn.Hardtanh, ONNX Clip); default [−1, 1], ±Infinity for no bound. */
 export class Hardtanh extends Activation {
   static readonly kind: string = 'Hardtanh';
   protected readonly act = 'clamp';
