@@ -57,8 +57,12 @@ function close(at: string, got: ArrayLike<number>, want: readonly number[]): voi
   expect(worst, at).toBeLessThanOrEqual(TOL_TORCH * Math.max(1, maxAbs(want)));
 }
 
-/** A fixture case run in `layout` through the layer by hand or F.conv2d on the tape; results in NCHW. */
-function runCase(f: ConvFixture, layout: 'NCHW' | 'NHWC', tape: boolean) {
+/** How a case runs: the layer's backward(dy), F.conv2d on the tape, or the layer recording on the tape. */
+type Mode = 'by hand' | 'F.conv2d' | 'layer on the tape';
+
+/** A fixture case run in `layout` in one mode; results in NCHW. */
+function runCase(f: ConvFixture, layout: 'NCHW' | 'NHWC', mode: Mode) {
+  const tape = mode !== 'by hand';
   const nhwc = layout === 'NHWC';
   const [n, c, h, w] = f.shape,
     [, o, oh, ow] = f.yShape;
@@ -77,7 +81,7 @@ function runCase(f: ConvFixture, layout: 'NCHW' | 'NHWC', tape: boolean) {
   let y: Float32Array, dx: Float32Array;
   if (tape) {
     const opts = { stride: f.stride, padding: f.padding, dilation: f.dilation, groups: f.groups, layout };
-    const yt = F.conv2d(x, conv.weight, conv.bias, opts);
+    const yt = mode === 'F.conv2d' ? F.conv2d(x, conv.weight, conv.bias, opts) : conv.forward(x);
     expect(yt.shape).toEqual(dy.shape);
     y = yt.toArray();
     F.sum(F.mul(yt, dy)).backward();
@@ -149,13 +153,13 @@ function permute64(a: Float64Array, shape: number[], perm: number[]): Float64Arr
 
 for (const b of BACKENDS) {
   describe(`${b}: grouped, depthwise and dilated Conv2d`, () => {
-    it('PyTorch fixtures: both layouts, the layer by hand and F.conv2d on the tape', async () => {
+    it('PyTorch fixtures: both layouts, the layer by hand and on the tape, and F.conv2d', async () => {
       await init({ backend: b });
       for (const f of fixture.convs) {
         for (const layout of ['NCHW', 'NHWC'] as const) {
-          for (const tape of [false, true]) {
-            const at = `${f.name} ${layout} ${tape ? 'tape' : 'by hand'}`;
-            const r = runCase(f, layout, tape);
+          for (const mode of ['by hand', 'F.conv2d', 'layer on the tape'] as const) {
+            const at = `${f.name} ${layout} ${mode}`;
+            const r = runCase(f, layout, mode);
             close(`${at} y`, r.y, f.y);
             close(`${at} dx`, r.dx, f.dx);
             close(`${at} dW`, r.dW, f.dW);
