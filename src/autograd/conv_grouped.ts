@@ -1,14 +1,20 @@
 // Grouped and dilated 2-D convolution (PyTorch's groups and dilation), forward and backward, for
 // F.conv2d and the Conv2d layer. Depthwise (groups = in channels, out = mult·in) runs the direct
-// kernel of assembly/depthwise.ts. Any other grouping runs im2col + GEMM per image and group over the
-// group's channels (NCHW; NHWC through transposed copies). Dilation spreads each filter to
-// (kh−1)·dh + 1 × (kw−1)·dw + 1 with zeros in the holes: a zero term adds nothing to an f32 sum, so the
-// values are the dilated convolution's, at the cost of the holes' products.
+// kernel of assembly/depthwise.ts. Any other grouping or dilation runs im2col (dilated where needed)
+// + GEMM per image and group over the group's channels (NCHW; NHWC through transposed copies).
 // see: https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (groups, dilation);
 //      Yu & Koltun 2016, https://arxiv.org/abs/1511.07122 (dilated convolutions)
 import { Tensor } from '../tensor';
 import { guarded, leafGrad, out, record } from './functional';
-import { col2imNCHW, convBiasGradNCHW, convBiasNCHW, im2colNCHW, slidingWindow } from '../kernels/conv';
+import {
+  col2imDilatedNCHW,
+  col2imNCHW,
+  convBiasGradNCHW,
+  convBiasNCHW,
+  im2colDilatedNCHW,
+  im2colNCHW,
+  slidingWindow,
+} from '../kernels/conv';
 import { matmul } from '../kernels/gemm';
 import { depthwiseBackwardInput, depthwiseBackwardWeight, depthwiseForward, type Depthwise } from '../kernels/depthwise';
 import { checkInput2d, checkShape2d, type Conv2dLayout, type Geometry2d } from '../nn/conv';
@@ -67,32 +73,6 @@ function depthwise(s: GroupedSpec, g: Geometry2d): Depthwise {
   };
 }
 
-/** The filter [out, in/groups, (kh−1)·dh + 1, (kw−1)·dw + 1]: `weight` with zeros in the dilation holes. */
-function spread(s: GroupedSpec, weight: Tensor): Tensor {
-  const [ekh, ekw] = effectiveKernel(s),
-    [kh, kw] = s.kernelSize,
-    cg = s.inChannels / s.groups;
-  const t = Tensor.full([s.outChannels, cg, ekh, ekw], 0);
-  const W = weight.view(),
-    T = t.view();
-  for (let r = 0; r < s.outChannels * cg; r++)
-    for (let i = 0; i < kh; i++)
-      for (let j = 0; j < kw; j++) T[(r * ekh + i * s.dilation[0]) * ekw + j * s.dilation[1]] = W[(r * kh + i) * kw + j];
-  return t;
-}
-
-/** dW += the taps of a gradient `g` of the spread filter (the holes' gradients are dropped). */
-function gather(s: GroupedSpec, g: Tensor, dW: Tensor): void {
-  const [ekh, ekw] = effectiveKernel(s),
-    [kh, kw] = s.kernelSize,
-    cg = s.inChannels / s.groups;
-  const G = g.view(),
-    D = dW.view();
-  for (let r = 0; r < s.outChannels * cg; r++)
-    for (let i = 0; i < kh; i++)
-      for (let j = 0; j < kw; j++) D[(r * kh + i) * kw + j] += G[(r * ekh + i * s.dilation[0]) * ekw + j * s.dilation[1]];
-}
-
 /** dst (NCHW) = src (NHWC) when `toNCHW`, else the reverse, for n images of c channels h×w. */
 function transpose(src: Tensor, dst: Tensor, n: number, c: number, h: number, w: number, toNCHW: boolean): void {
   const S = src.view(),
@@ -110,15 +90,24 @@ function transpose(src: Tensor, dst: Tensor, n: number, c: number, h: number, w:
 
 /** The per-group products' sizes: og filters of Kg taps over P output pixels, and the sliding window. */
 function plan(s: GroupedSpec, g: Geometry2d) {
-  const [ekh, ekw] = effectiveKernel(s);
-  const pointwise = ekh === 1 && ekw === 1 && s.stride[0] === 1 && s.stride[1] === 1 && s.padding[0] === 0 && s.padding[1] === 0;
+  const [kh, kw] = s.kernelSize;
+  const pointwise = kh === 1 && kw === 1 && s.stride[0] === 1 && s.stride[1] === 1 && s.padding[0] === 0 && s.padding[1] === 0;
   const cg = s.inChannels / s.groups;
+  const [dh, dw] = s.dilation,
+    win = slidingWindow([kh, kw], s.stride, s.padding, g);
+  const dilated = dh !== 1 || dw !== 1;
   return {
-    win: slidingWindow([ekh, ekw], s.stride, s.padding, g),
+    win,
     pointwise,
+    /** im2col of the group's channels of one image into cols, dilated or not. */
+    im2col: (x: number, cols: number) =>
+      dilated ? im2colDilatedNCHW(x, cols, cg, g.h, g.w, win, dh, dw) : im2colNCHW(x, cols, cg, g.h, g.w, win),
+    /** Its adjoint: dx of the group's channels (overwritten) from the column gradient. */
+    col2im: (cols: number, dx: number) =>
+      dilated ? col2imDilatedNCHW(cols, dx, cg, g.h, g.w, win, dh, dw) : col2imNCHW(cols, dx, cg, g.h, g.w, win),
     og: s.outChannels / s.groups,
     cg,
-    Kg: cg * ekh * ekw,
+    Kg: cg * kh * kw,
     P: g.oh * g.ow,
     img: g.c * g.h * g.w,
   };
@@ -126,14 +115,14 @@ function plan(s: GroupedSpec, g: Geometry2d) {
 
 /** NCHW, per image and group: y_g [og, P] = W_g [og, Kg] · im2col(x_g) [Kg, P] (+ b). Pointers. */
 function forwardGroups(s: GroupedSpec, g: Geometry2d, x: number, w: number, b: number, y: number): void {
-  const { win, pointwise, og, cg, Kg, P, img } = plan(s, g),
+  const { im2col, pointwise, og, cg, Kg, P, img } = plan(s, g),
     o = s.outChannels;
   const cols = pointwise ? null : Tensor.empty([Kg, P]);
   try {
     for (let i = 0; i < g.n; i++)
       for (let k = 0; k < s.groups; k++) {
         const xi = x + 4 * (i * img + k * cg * g.h * g.w);
-        if (cols) im2colNCHW(xi, cols.ptr, cg, g.h, g.w, win);
+        if (cols) im2col(xi, cols.ptr);
         matmul(w + 4 * k * og * Kg, cols ? cols.ptr : xi, y + 4 * (i * o + k * og) * P, og, P, Kg);
       }
   } finally {
@@ -144,7 +133,7 @@ function forwardGroups(s: GroupedSpec, g: Geometry2d, x: number, w: number, b: n
 
 /** NCHW, per image and group: dW_g += dy_g · colsᵀ, dx_g = col2im(W_gᵀ · dy_g) (dx = 0: none), db += Σ dy. */
 function backwardGroups(s: GroupedSpec, g: Geometry2d, x: number, w: number, dy: number, dx: number, dw: number, db: number): void {
-  const { win, pointwise, og, cg, Kg, P, img } = plan(s, g),
+  const { im2col, col2im, pointwise, og, cg, Kg, P, img } = plan(s, g),
     o = s.outChannels;
   const cols = pointwise ? null : Tensor.empty([Kg, P]);
   try {
@@ -153,19 +142,17 @@ function backwardGroups(s: GroupedSpec, g: Geometry2d, x: number, w: number, dy:
       for (let k = 0; k < s.groups; k++) {
         const xi = x + 4 * (i * img + k * cg * g.h * g.w),
           dyi = dy + 4 * (i * o + k * og) * P;
-        if (cols) im2colNCHW(xi, cols.ptr, cg, g.h, g.w, win);
+        if (cols) im2col(xi, cols.ptr);
         matmul(dyi, cols ? cols.ptr : xi, dw + 4 * k * og * Kg, og, Kg, P, { transB: true, beta: 1 });
         if (!dx) continue;
         const dxi = dx + 4 * (i * img + k * cg * g.h * g.w);
         matmul(w + 4 * k * og * Kg, dyi, cols ? cols.ptr : dxi, Kg, P, og, { transA: true });
-        if (cols) col2imNCHW(cols.ptr, dxi, cg, g.h, g.w, win);
+        if (cols) col2im(cols.ptr, dxi);
       }
   } finally {
     cols?.dispose();
   }
 }
-
-const dilated = (s: GroupedSpec) => s.dilation[0] !== 1 || s.dilation[1] !== 1;
 
 /** Frees every tensor of `ts` (nulls skipped). */
 const free = (ts: (Tensor | null)[]) => ts.forEach((t) => t?.dispose());
@@ -178,14 +165,12 @@ export function groupedForward(s: GroupedSpec, g: Geometry2d, x: Tensor, weight:
   const nhwc = s.layout === 'NHWC',
     made: (Tensor | null)[] = [];
   try {
-    const w = dilated(s) ? spread(s, weight) : null;
-    made.push(w);
     const xT = nhwc ? Tensor.empty([g.n, g.c, g.h, g.w]) : null;
     made.push(xT);
     const yT = nhwc ? Tensor.empty([g.n, s.outChannels, g.oh, g.ow]) : null;
     made.push(yT);
     if (xT) transpose(x, xT, g.n, g.c, g.h, g.w, true);
-    forwardGroups(s, g, (xT ?? x).ptr, (w ?? weight).ptr, bias ? bias.ptr : 0, (yT ?? y).ptr);
+    forwardGroups(s, g, (xT ?? x).ptr, weight.ptr, bias ? bias.ptr : 0, (yT ?? y).ptr);
     if (yT) transpose(yT, y, g.n, s.outChannels, g.oh, g.ow, false);
   } finally {
     free(made);
@@ -212,10 +197,6 @@ export function groupedBackward(
   const nhwc = s.layout === 'NHWC',
     made: (Tensor | null)[] = [];
   try {
-    const w = dilated(s) ? spread(s, weight) : null;
-    made.push(w);
-    const dw = w ? Tensor.full(w.shape, 0) : null;
-    made.push(dw);
     const xT = nhwc ? Tensor.empty([g.n, g.c, g.h, g.w]) : null;
     made.push(xT);
     const dyT = nhwc ? Tensor.empty([g.n, s.outChannels, g.oh, g.ow]) : null;
@@ -225,8 +206,7 @@ export function groupedBackward(
     if (xT) transpose(x, xT, g.n, g.c, g.h, g.w, true);
     if (dyT) transpose(dy, dyT, g.n, s.outChannels, g.oh, g.ow, true);
     const dxp = dx ? (dxT ?? dx).ptr : 0;
-    backwardGroups(s, g, (xT ?? x).ptr, (w ?? weight).ptr, (dyT ?? dy).ptr, dxp, (dw ?? dW).ptr, db ? db.ptr : 0);
-    if (dw) gather(s, dw, dW);
+    backwardGroups(s, g, (xT ?? x).ptr, weight.ptr, (dyT ?? dy).ptr, dxp, dW.ptr, db ? db.ptr : 0);
     if (dxT) transpose(dxT, dx!, g.n, g.c, g.h, g.w, false);
   } finally {
     free(made);

@@ -236,6 +236,40 @@ export interface Kernels {
     oh: number,
     ow: number,
   ): void;
+  im2colDilatedNCHW(
+    x: number,
+    cols: number,
+    c: number,
+    h: number,
+    w: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    dh: number,
+    dw: number,
+    oh: number,
+    ow: number,
+  ): void;
+  col2imDilatedNCHW(
+    cols: number,
+    dx: number,
+    c: number,
+    h: number,
+    w: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    dh: number,
+    dw: number,
+    oh: number,
+    ow: number,
+  ): void;
   convBiasNCHW(y: number, n: number, c: number, l: number, bias: number): void;
   convBiasGradNCHW(dy: number, n: number, c: number, l: number, db: number): void;
   depthwiseForward(
