@@ -274,3 +274,68 @@ export function convBiasGradNCHW(dy: usize, n: i32, c: i32, l: i32, db: usize): 
     store<f32>(o, <f32>(<f64>load<f32>(o) + total));
   }
 }
+
+/**
+ * One image: x [c, h, w] → cols [c·kh·kw, oh·ow] with taps dh, dw pixels apart (dilation): row
+ * (ci, ki, kj), column (oy, ox), value x[ci, oy·sh − ph + ki·dh, ox·sw − pw + kj·dw] or 0 outside.
+ * see: Yu & Koltun 2016, https://arxiv.org/abs/1511.07122 (dilated convolutions)
+ */
+export function im2colDilatedNCHW(x: usize, cols: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, oh: i32, ow: i32): void {
+  let dst = cols;
+  for (let ci = 0; ci < c; ci++) {
+    let xc = x + ((<usize>ci * <usize>h * <usize>w) << 2);
+    for (let ki = 0; ki < kh; ki++) {
+      for (let kj = 0; kj < kw; kj++) {
+        let off = kj * dw - pw;
+        let lo = min(firstInside(off, sw), ow), hi = max(endInside(off, sw, w, ow), lo);
+        for (let oy = 0; oy < oh; oy++) {
+          let d = dst + (<usize>(oy * ow) << 2);
+          let iy = oy * sh - ph + ki * dh;
+          if (iy < 0 || iy >= h) {
+            memory.fill(d, 0, <usize>ow << 2);
+            continue;
+          }
+          memory.fill(d, 0, <usize>lo << 2);
+          let s = xc + ((<usize>iy * <usize>w + <usize>(lo * sw + off)) << 2);
+          if (sw == 1) copyF32(d + (<usize>lo << 2), s, hi - lo);
+          else for (let ox = lo; ox < hi; ox++) store<f32>(d + (<usize>ox << 2), load<f32>(s + (<usize>((ox - lo) * sw) << 2)));
+          memory.fill(d + (<usize>hi << 2), 0, <usize>(ow - hi) << 2);
+        }
+        dst += <usize>(oh * ow) << 2;
+      }
+    }
+  }
+}
+
+/**
+ * One image: dx [c, h, w] (overwritten) = the adjoint of im2colDilatedNCHW applied to cols, added
+ * in (ci, ki, kj, oy, ox) order (src/js/conv.ts adds in the same order: the same bits).
+ */
+export function col2imDilatedNCHW(cols: usize, dx: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, oh: i32, ow: i32): void {
+  memory.fill(dx, 0, (<usize>c * <usize>h * <usize>w) << 2);
+  let src = cols;
+  for (let ci = 0; ci < c; ci++) {
+    let xc = dx + ((<usize>ci * <usize>h * <usize>w) << 2);
+    for (let ki = 0; ki < kh; ki++) {
+      for (let kj = 0; kj < kw; kj++) {
+        let off = kj * dw - pw;
+        let lo = min(firstInside(off, sw), ow), hi = max(endInside(off, sw, w, ow), lo);
+        for (let oy = 0; oy < oh; oy++) {
+          let iy = oy * sh - ph + ki * dh;
+          if (iy < 0 || iy >= h) continue;
+          let s = src + ((<usize>oy * <usize>ow) << 2);
+          let d = xc + ((<usize>iy * <usize>w + <usize>(lo * sw + off)) << 2);
+          if (sw == 1) {
+            addF32(d, s + (<usize>lo << 2), hi - lo);
+            continue;
+          }
+          for (let ox = lo; ox < hi; ox++) {
+            let p = d + (<usize>((ox - lo) * sw) << 2);
+            store<f32>(p, load<f32>(p) + load<f32>(s + (<usize>ox << 2)));
+          }
+        }
+        src += <usize>(oh * ow) << 2;
+      }
+    }
+  }
+}

@@ -12,3 +12,4 @@ export * from './conv';
 export * from './pool';
 export * from './elementwise';
 export * from './softmax';
+export * from './depthwise';

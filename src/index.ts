@@ -18,6 +18,8 @@ export { GhostBatchNorm1d, GhostBatchNorm2d, GhostBatchNorm3d, type GhostBatchNo
 export type { Layout } from './kernels/batchnorm';
 export { Module, type StateDict, type StateDictInput } from './nn/module';
 export { ReLU, Sigmoid, Tanh, Dropout, Flatten, Sequential } from './nn/layers';
+export { ReLU6, Hardtanh, LeakyReLU, Hardswish, Hardsigmoid, Softmax, LogSoftmax } from './nn/activations';
+export { AdaptiveAvgPool2d, type AdaptivePool2dLayerOptions } from './nn/adaptive_pool';
 export { Linear, type LinearOptions } from './nn/linear';
 export { foldBatchNorm } from './nn/fold';
 export { Conv2d, type Conv2dOptions } from './nn/conv';

@@ -232,7 +232,7 @@ for (const b of BACKENDS) {
         /^Conv2d: layout: expected one of 'NCHW', 'NHWC', got 'NCWH'$/,
       );
       throws(() => new Conv2d(3, 4, 3, { generator: {} as never }), TypeError, /^Conv2d: generator: expected a Generator, got Object$/);
-      throws(() => new Conv2d(3, 4, 3, { dilation: 2 } as never), TypeError, /^Conv2d: unknown option 'dilation'/);
+      throws(() => new Conv2d(3, 4, 3, { dilations: 2 } as never), TypeError, /^Conv2d: unknown option 'dilations'/);
       throws(
         () => new MaxPool2d(3, { padding: 2 }),
         RangeError,

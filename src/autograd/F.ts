@@ -1,5 +1,6 @@
 // `F`: the functional namespace, as torch.nn.functional.
 export { add, sub, mul, div, neg, sum, mean, reshape, view, flatten, relu, sigmoid, tanh, concat } from './functional';
+export { hardtanh, clip, relu6, leakyRelu, hardswish, hardsigmoid } from './functional';
 export { matmul, linear } from './nn_ops';
 export {
   softmax,
@@ -17,5 +18,6 @@ export {
   type Reduction,
 } from './losses';
 export { conv2d, maxPool2d, avgPool2d, dropout, type Conv2dFunctionalOptions, type Pool2dFunctionalOptions } from './conv_ops';
+export { adaptiveAvgPool2d, type AdaptivePool2dOptions } from './adaptive_pool';
 export { batchNorm, type BatchNormFunctionalOptions } from '../nn/functional';
 export { layerNorm, groupNorm, instanceNorm, type NormFunctionalOptions, type InstanceNormFunctionalOptions } from '../nn/norm_functional';

@@ -21,9 +21,10 @@ import { mulElementwise } from '../kernels/activations';
 import { I32Block } from '../runtime/block';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, checkUnit, describe } from '../validate';
-import { checkInput2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from '../nn/conv';
+import { checkGroups, checkInput2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from '../nn/conv';
+import { groupedConv2d } from './conv_grouped';
 
-/** Options of F.conv2d (PyTorch's F.conv2d keyword arguments, groups = dilation = 1). */
+/** Options of F.conv2d (PyTorch's F.conv2d keyword arguments). */
 export interface Conv2dFunctionalOptions {
   /** Step of the kernel, in pixels: one for both axes or [h, w]. Default 1. */
   stride?: Size2;
@@ -31,6 +32,10 @@ export interface Conv2dFunctionalOptions {
   padding?: Size2 | 'same';
   /** Memory layout of input and output: 'NCHW' (PyTorch's, default) or 'NHWC' (channels last). */
   layout?: Conv2dLayout;
+  /** Spacing between kernel taps, in pixels: one for both axes or [h, w]. Default 1. */
+  dilation?: Size2;
+  /** Channel groups: input and output channels split into `groups` independent convolutions; the weight is [out, in/groups, kh, kw]. Default 1. */
+  groups?: number;
 }
 
 /** Floats of im2col columns per NHWC chunk: bounds the buffer (WASM memory never shrinks). */
@@ -53,26 +58,42 @@ export function rearranged(weight: Tensor, into: Tensor | null = null): Tensor {
   return t;
 }
 
-/** Cross-correlation of x with weight [out, in, kh, kw] (+ bias [out]), PyTorch's F.conv2d. */
+/** Cross-correlation of x with weight [out, in/groups, kh, kw] (+ bias [out]), PyTorch's F.conv2d. */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dFunctionalOptions = {}): Tensor {
   const where = 'F.conv2d';
   checkTensor(where, 'weight', weight);
-  if (weight.shape.length !== 4) throw new RangeError(`${where}: weight: expected [out, in, kh, kw], got [${weight.shape.join(', ')}]`);
+  if (weight.shape.length !== 4)
+    throw new RangeError(`${where}: weight: expected [out, in/groups, kh, kw], got [${weight.shape.join(', ')}]`);
   const [o, c, kh, kw] = weight.shape;
   if (bias !== null) {
     checkTensor(where, 'bias', bias);
     if (bias.shape.length !== 1 || bias.shape[0] !== o)
       throw new RangeError(`${where}: bias: expected shape [${o}], got [${bias.shape.join(', ')}]`);
   }
-  checkOptions(where, options, ['stride', 'padding', 'layout']);
+  checkOptions(where, options, ['stride', 'padding', 'layout', 'dilation', 'groups']);
   const layout = checkOneOf(where, 'layout', options.layout ?? 'NCHW', ['NCHW', 'NHWC'] as const);
   const s = pair(where, 'stride', options.stride ?? 1, 1);
+  const d = pair(where, 'dilation', options.dilation ?? 1, 1);
+  const groups = checkGroups(where, options.groups ?? 1, o);
   let p: [number, number];
   if (options.padding === 'same') {
     if (s[0] !== 1 || s[1] !== 1) throw new RangeError(`${where}: padding 'same' needs stride 1, got [${s.join(', ')}]`);
     if (kh % 2 === 0 || kw % 2 === 0) throw new RangeError(`${where}: padding 'same' needs an odd kernel here, got ${kh}×${kw}`);
-    p = [(kh - 1) / 2, (kw - 1) / 2];
+    p = [((kh - 1) / 2) * d[0], ((kw - 1) / 2) * d[1]];
   } else p = pair(where, 'padding', options.padding ?? 0, 0);
+  if (groups !== 1 || d[0] !== 1 || d[1] !== 1) {
+    const spec = {
+      outChannels: o,
+      inChannels: c * groups,
+      kernelSize: [kh, kw],
+      stride: s,
+      padding: p,
+      dilation: d,
+      groups,
+      layout,
+    } as const;
+    return groupedConv2d(spec, x, weight, bias);
+  }
   const g = checkInput2d(where, x, layout, c, [kh, kw], s, p);
   const win = slidingWindow([kh, kw], s, p, g);
   const nchw = layout === 'NCHW';

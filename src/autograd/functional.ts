@@ -210,16 +210,37 @@ export function flatten(x: Tensor, startDim = 1, endDim = -1): Tensor {
 
 // ---- activations ----
 
-/** An elementwise activation; its backward reads the input (ReLU) or the output (sigmoid, tanh). */
-function activation(kind: ActivationKind, x: Tensor): Tensor {
-  checkTensor(`F.${kind}`, 'x', x);
+/** An elementwise activation with the kind's scalar `params`; its backward reads the input or the output (SAVES). */
+export function activation(kind: ActivationKind, x: Tensor, params: readonly number[] = [], name: string = kind): Tensor {
+  checkTensor(`F.${name}`, 'x', x);
   const y = out(x.shape);
-  activationForward(kind, x.ptr, y.ptr, x.size);
-  return record(y, kind, [x], (gy) => {
+  activationForward(kind, x.ptr, y.ptr, x.size, params);
+  return record(y, name, [x], (gy) => {
     const g = Tensor.empty(x.shape);
-    activationBackward(kind, SAVES[kind] === 'input' ? x.ptr : y.ptr, gy.ptr, g.ptr, x.size);
+    activationBackward(kind, SAVES[kind] === 'input' ? x.ptr : y.ptr, gy.ptr, g.ptr, x.size, params);
     return [g];
   });
+}
+
+/** Throws unless v is a finite number; returns it. */
+function finite(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${where}: ${name}: expected a finite number, got ${describe(v)}`);
+  return v;
+}
+
+/** Throws unless v is a number other than NaN (a bound may be ±Infinity: none on that side); returns it. */
+function bound(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || Number.isNaN(v))
+    throw new TypeError(`${where}: ${name}: expected a number or ±Infinity, got ${describe(v)}`);
+  return v;
+}
+
+/** Checks Hardtanh's bounds (numbers, ±Infinity for none, min ≤ max as PyTorch requires); returns [min, max]. */
+export function clampBounds(where: string, min: unknown, max: unknown): [number, number] {
+  const lo = bound(where, 'min', min),
+    hi = bound(where, 'max', max);
+  if (lo > hi) throw new RangeError(`${where}: min: expected at most max (${hi}), got ${lo}`);
+  return [lo, hi];
 }
 
 /** max(x, 0). */
@@ -228,6 +249,23 @@ export const relu = (x: Tensor): Tensor => activation('relu', x);
 export const sigmoid = (x: Tensor): Tensor => activation('sigmoid', x);
 /** tanh(x). */
 export const tanh = (x: Tensor): Tensor => activation('tanh', x);
+/** min(max(x, min), max) (PyTorch's F.hardtanh, ONNX Clip); the gradient passes strictly inside. */
+export const hardtanh = (x: Tensor, min = -1, max = 1): Tensor => activation('clamp', x, clampBounds('F.hardtanh', min, max), 'hardtanh');
+/**
+ * min(max(x, min), max) with ONNX Clip's defaults (no bound on a side left out) and its rule for
+ * min > max (every value becomes max, as torch.clamp); the gradient passes strictly inside.
+ */
+export const clip = (x: Tensor, min = -Infinity, max = Infinity): Tensor =>
+  activation('clamp', x, [bound('F.clip', 'min', min), bound('F.clip', 'max', max)], 'clip');
+/** min(max(x, 0), 6). */
+export const relu6 = (x: Tensor): Tensor => activation('clamp', x, [0, 6], 'relu6');
+/** x > 0 ? x : slope·x (PyTorch's default slope 0.01). */
+export const leakyRelu = (x: Tensor, slope = 0.01): Tensor =>
+  activation('leakyRelu', x, [finite('F.leakyRelu', 'slope', slope)], 'leakyRelu');
+/** x·relu6(x + 3)/6 (MobileNetV3). */
+export const hardswish = (x: Tensor): Tensor => activation('hardswish', x);
+/** relu6(x + 3)/6. */
+export const hardsigmoid = (x: Tensor): Tensor => activation('hardsigmoid', x);
 
 /** Joins tensors along `dim` (default 0); every other dimension must agree. */
 export function concat(tensors: readonly Tensor[], dim = 0): Tensor {

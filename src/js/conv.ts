@@ -185,3 +185,78 @@ export function convBiasGradNCHW(dy: number, n: number, c: number, l: number, db
     B[ch] += s;
   }
 }
+
+/** One image: x [c, h, w] → cols [c·kh·kw, oh·ow] with taps dh, dw apart; see assembly/conv.ts. */
+export function im2colDilatedNCHW(
+  x: number,
+  cols: number,
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  dh: number,
+  dw: number,
+  oh: number,
+  ow: number,
+): void {
+  const X = f32(x, c * h * w),
+    C = f32(cols, c * kh * kw * oh * ow);
+  let r = 0;
+  for (let ci = 0; ci < c; ci++)
+    for (let ki = 0; ki < kh; ki++)
+      for (let kj = 0; kj < kw; kj++, r += oh * ow)
+        for (let oy = 0; oy < oh; oy++) {
+          const iy = oy * sh - ph + ki * dh;
+          const d = r + oy * ow;
+          if (iy < 0 || iy >= h) {
+            C.fill(0, d, d + ow);
+            continue;
+          }
+          const row = (ci * h + iy) * w;
+          for (let ox = 0; ox < ow; ox++) {
+            const ix = ox * sw - pw + kj * dw;
+            C[d + ox] = ix >= 0 && ix < w ? X[row + ix] : 0;
+          }
+        }
+}
+
+/** One image: dx [c, h, w] (overwritten) from dilated columns, added in (ci, ki, kj, oy, ox) order. */
+export function col2imDilatedNCHW(
+  cols: number,
+  dx: number,
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  dh: number,
+  dw: number,
+  oh: number,
+  ow: number,
+): void {
+  const C = f32(cols, c * kh * kw * oh * ow),
+    D = f32(dx, c * h * w);
+  D.fill(0);
+  let r = 0;
+  for (let ci = 0; ci < c; ci++)
+    for (let ki = 0; ki < kh; ki++)
+      for (let kj = 0; kj < kw; kj++, r += oh * ow)
+        for (let oy = 0; oy < oh; oy++) {
+          const iy = oy * sh - ph + ki * dh;
+          if (iy < 0 || iy >= h) continue;
+          const row = (ci * h + iy) * w;
+          for (let ox = 0; ox < ow; ox++) {
+            const ix = ox * sw - pw + kj * dw;
+            if (ix >= 0 && ix < w) D[row + ix] += C[r + oy * ow + ox];
+          }
+        }
+}

@@ -63,3 +63,13 @@ export function convBiasNCHW(y: number, n: number, c: number, l: number, bias: n
 export function convBiasGradNCHW(dy: number, n: number, c: number, l: number, db: number): void {
   runtime().k.convBiasGradNCHW(dy, n, c, l, db);
 }
+
+/** Columns [c·kh·kw][oh·ow] of one channel-first image, taps dh, dw pixels apart (dilation). */
+export function im2colDilatedNCHW(x: number, cols: number, c: number, h: number, w: number, win: Window, dh: number, dw: number): void {
+  runtime().k.im2colDilatedNCHW(x, cols, c, h, w, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, dh, dw, win.oh, win.ow);
+}
+
+/** dx[c][h][w] (overwritten) from the column gradient of one channel-first image, taps dh, dw apart. */
+export function col2imDilatedNCHW(cols: number, dx: number, c: number, h: number, w: number, win: Window, dh: number, dw: number): void {
+  runtime().k.col2imDilatedNCHW(cols, dx, c, h, w, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, dh, dw, win.oh, win.ow);
+}

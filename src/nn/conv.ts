@@ -14,6 +14,7 @@ import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../v
 import { kaimingUniform, uniform } from './init';
 import { Allocations, checkLayerSize, Module } from './module';
 import { backwardNCHW, backwardNHWC, chunkImages, conv2d, forwardNCHW, forwardNHWC, rearranged } from '../autograd/conv_ops';
+import { groupedBackward, groupedForward, groupedGeometry, groupedOutShape, type GroupedSpec } from '../autograd/conv_grouped';
 
 export type Conv2dLayout = 'NCHW' | 'NHWC';
 /** A size for both spatial axes, or [height, width]. */
@@ -31,6 +32,21 @@ export interface Conv2dOptions {
   layout?: Conv2dLayout;
   /** Generator for the initial weights (Kaiming uniform, as PyTorch); default the global one. */
   generator?: Generator;
+  /** Spacing between kernel taps, in pixels: one for both axes or [h, w]. Default 1. */
+  dilation?: Size2;
+  /** Channel groups (both channel counts divisible by it); groups = inChannels is a depthwise convolution. Default 1. */
+  groups?: number;
+}
+
+/** Checks a `groups` argument: a positive integer dividing `outChannels`; returns it. */
+export function checkGroups(where: string, groups: unknown, outChannels: number): number {
+  if (!Number.isInteger(groups) || (groups as number) < 1)
+    throw new (typeof groups === 'number' ? RangeError : TypeError)(
+      `${where}: groups: expected a positive integer, got ${describe(groups)}`,
+    );
+  if (outChannels % (groups as number) !== 0)
+    throw new RangeError(`${where}: groups: expected a divisor of the output channels (${outChannels}), got ${groups}`);
+  return groups as number;
 }
 
 /** Reads a number or [h, w] of integers ≥ min; throws naming the argument otherwise. */
@@ -111,7 +127,7 @@ export function checkGradOutput(where: string, dy: unknown, shape: readonly numb
 
 /** Floats of im2col columns per NHWC chunk: bounds the buffer (and WASM memory, which never shrinks). */
 
-/** 2-D convolution (PyTorch's nn.Conv2d, groups = dilation = 1): y = x ⋆ weight + bias, over NCHW or NHWC input. */
+/** 2-D convolution (PyTorch's nn.Conv2d, with groups and dilation): y = x ⋆ weight + bias, over NCHW or NHWC input. */
 export class Conv2d extends Module {
   static readonly kind: string = 'Conv2d';
   /** Channels of the input (C_in). */
@@ -126,7 +142,11 @@ export class Conv2d extends Module {
   readonly padding: readonly [number, number];
   /** Memory layout of input and output: 'NCHW' or 'NHWC'. */
   readonly layout: Conv2dLayout;
-  /** The filters, f32 [C_out, C_in, kh, kw] (PyTorch's layout, whatever the input layout). */
+  /** Spacing between kernel taps along height and width, in pixels. */
+  readonly dilation: readonly [number, number];
+  /** Channel groups: each output channel sees C_in/groups input channels. */
+  readonly groups: number;
+  /** The filters, f32 [C_out, C_in/groups, kh, kw] (PyTorch's layout, whatever the input layout). */
   readonly weight: Parameter;
   /** Bias per output channel, f32 [C_out]; null when options.bias is false. */
   readonly bias: Parameter | null;
@@ -147,18 +167,23 @@ export class Conv2d extends Module {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`${where}: ${name}: expected a positive integer, got ${describe(v)}`);
     }
     const k = pair(where, 'kernelSize', kernelSize, 1);
-    checkOptions(where, options, ['stride', 'padding', 'bias', 'layout', 'generator']);
+    checkOptions(where, options, ['stride', 'padding', 'bias', 'layout', 'generator', 'dilation', 'groups']);
     const s = pair(where, 'stride', options.stride ?? 1, 1);
     const p = pair(where, 'padding', options.padding ?? 0, 0);
+    const d = pair(where, 'dilation', options.dilation ?? 1, 1);
+    const groups = checkGroups(where, options.groups ?? 1, outChannels);
+    if (inChannels % groups !== 0)
+      throw new RangeError(`${where}: groups: expected a divisor of the input channels (${inChannels}), got ${groups}`);
+    const cg = inChannels / groups;
     const hasBias = checkBool(where, 'bias', options.bias ?? true);
     const layout = checkOneOf(where, 'layout', options.layout ?? 'NCHW', ['NCHW', 'NHWC'] as const);
     const gen = options.generator ?? defaultGenerator;
     if (!(gen instanceof Generator)) throw new TypeError(`${where}: generator: expected a Generator, got ${describe(gen)}`);
     // the weight, the bias and their gradients, and the NHWC forward's rearranged copy of the weight
-    const wFloats = outChannels * inChannels * k[0] * k[1];
+    const wFloats = outChannels * cg * k[0] * k[1];
     checkLayerSize(
       where,
-      `outChannels × inChannels × kh × kw = ${outChannels} × ${inChannels} × ${k[0]} × ${k[1]}`,
+      `outChannels × inChannels${groups === 1 ? '' : '/groups'} × kh × kw = ${outChannels} × ${cg} × ${k[0]} × ${k[1]}`,
       wFloats,
       (layout === 'NHWC' ? 3 : 2) * wFloats + (hasBias ? 2 * outChannels : 0),
     );
@@ -167,16 +192,18 @@ export class Conv2d extends Module {
     this.kernelSize = Object.freeze(k);
     this.stride = Object.freeze(s);
     this.padding = Object.freeze(p);
+    this.dilation = Object.freeze(d);
+    this.groups = groups;
     this.layout = layout;
     const made = new Allocations();
     try {
-      this.weight = made.add(new Parameter([outChannels, inChannels, k[0], k[1]], 0, `${where}: weight`));
+      this.weight = made.add(new Parameter([outChannels, cg, k[0], k[1]], 0, `${where}: weight`));
       this.bias = hasBias ? made.add(new Parameter([outChannels], 0, `${where}: bias`)) : null;
     } catch (e) {
       throw made.free(e);
     }
     kaimingUniform(this.weight, Math.sqrt(5), gen);
-    const bound = 1 / Math.sqrt(inChannels * k[0] * k[1]);
+    const bound = 1 / Math.sqrt(cg * k[0] * k[1]);
     if (this.bias) uniform(this.bias, -bound, bound, gen);
   }
 
@@ -187,6 +214,20 @@ export class Conv2d extends Module {
           ['bias', this.bias],
         ]
       : [['weight', this.weight]];
+  }
+
+  /** The grouped or dilated convolution this layer computes; null for the dense one (groups = dilation = 1). */
+  get #spec(): GroupedSpec | null {
+    if (this.groups === 1 && this.dilation[0] === 1 && this.dilation[1] === 1) return null;
+    const { outChannels, inChannels, kernelSize, stride, padding, dilation, groups, layout } = this;
+    return { outChannels, inChannels, kernelSize, stride, padding, dilation, groups, layout };
+  }
+
+  /** The printed settings: PyTorch's, with dilation and groups where they are not 1 (as PyTorch prints them). */
+  extraRepr(): string {
+    const extra = this.dilation.some((d) => d !== 1) ? [`dilation=(${this.dilation.join(', ')})`] : [];
+    if (this.groups !== 1) extra.push(`groups=${this.groups}`);
+    return [super.extraRepr(), ...extra].join(', ');
   }
 
   /** A 1×1 kernel with stride 1 and no padding: the input is its own column matrix. */
@@ -212,6 +253,8 @@ export class Conv2d extends Module {
   }
 
   outputShape(shape: readonly number[]): number[] {
+    const spec = this.#spec;
+    if (spec) return groupedOutShape(spec, groupedGeometry('Conv2d.forward', spec, shape));
     return this.#outShape(checkShape2d('Conv2d.forward', shape, this.layout, this.inChannels, this.kernelSize, this.stride, this.padding));
   }
 
@@ -226,11 +269,27 @@ export class Conv2d extends Module {
   /** x [N, in, H, W] (NCHW) or [N, H, W, in] (NHWC) → y [N, out, OH, OW] or [N, OH, OW, out]. */
   forward(x: Tensor): Tensor {
     const where = 'Conv2d.forward';
-    const g = checkInput2d(where, x, this.layout, this.inChannels, this.kernelSize, this.stride, this.padding);
+    const spec = this.#spec;
+    const g = spec
+      ? groupedGeometry(where, spec, x)
+      : checkInput2d(where, x, this.layout, this.inChannels, this.kernelSize, this.stride, this.padding);
     this.checkUsable(where);
     if (this.records(x)) {
       this.#input = null;
-      return this.recorded(conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, layout: this.layout }));
+      const { stride, padding, layout, dilation, groups } = this;
+      return this.recorded(conv2d(x, this.weight, this.bias, { stride, padding, layout, ...(spec ? { dilation, groups } : {}) }));
+    }
+    if (spec) {
+      const y = Tensor.empty(groupedOutShape(spec, g));
+      try {
+        groupedForward(spec, g, x, this.weight, this.bias, y);
+      } catch (e) {
+        y.dispose();
+        throw e;
+      }
+      this.#input = x;
+      this.#geom = g;
+      return track(y);
     }
     const win = slidingWindow(this.kernelSize, this.stride, this.padding, g);
     const y = Tensor.empty(this.#outShape(g));
@@ -272,11 +331,13 @@ export class Conv2d extends Module {
     this.checkBackwardReady(where);
     const x = this.#input!,
       g = this.#geom!,
-      win = this.#win!;
+      win = this.#win!,
+      spec = this.#spec;
     checkGradOutput(where, dy, this.#outShape(g));
     const dx = inputGrad ? Tensor.empty(x.shape) : null;
     try {
-      if (g.n > 0) {
+      if (spec) groupedBackward(spec, g, x, this.weight, dy, dx, this.weight.grad, this.bias ? this.bias.grad : null);
+      else if (g.n > 0) {
         const pw = this.#pointwise,
           re = this.#rearranged,
           db = this.bias ? this.bias.grad : null;

@@ -92,6 +92,8 @@ function convWith(l: Conv2d, w: Float32Array, b: Float32Array, made: Module[]): 
   const f = new Conv2d(l.inChannels, l.outChannels, l.kernelSize as [number, number], {
     stride: l.stride as [number, number],
     padding: l.padding as [number, number],
+    dilation: l.dilation as [number, number],
+    groups: l.groups,
     layout: l.layout,
     generator: new Generator(0),
   });

@@ -7,15 +7,15 @@ import { activationBackward, activationForward, mulElementwise, SAVES, type Acti
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
 import { Module, saveBuffers } from './module';
-import { relu, reshape, sigmoid, tanh } from '../autograd/functional';
+import { activation, reshape } from '../autograd/functional';
 import { dropout } from '../autograd/conv_ops';
 
-const OPS: Record<ActivationKind, (x: Tensor) => Tensor> = { relu, sigmoid, tanh };
-
 /** y = f(x) elementwise; the backward needs x (ReLU) or y (sigmoid, tanh) of the last forward. */
-abstract class Activation extends Module {
+export abstract class Activation extends Module {
   #saved: Tensor | null = null;
   protected abstract readonly act: ActivationKind;
+  /** The kernel's scalars (Hardtanh's bounds, LeakyReLU's slope); set by a subclass's constructor. */
+  protected params: readonly number[] = [];
 
   /** Takes no arguments: one given is a mistake (e.g. PyTorch's `inplace`), not silently ignored. */
   constructor(...args: never[]) {
@@ -28,10 +28,10 @@ abstract class Activation extends Module {
     checkTensor(where, 'input', x);
     if (this.records(x)) {
       this.#saved = null;
-      return this.recorded(OPS[this.act](x));
+      return this.recorded(activation(this.act, x, this.params));
     }
     const y = Tensor.empty(x.shape);
-    activationForward(this.act, x.ptr, y.ptr, x.size);
+    activationForward(this.act, x.ptr, y.ptr, x.size, this.params);
     this.#saved = SAVES[this.act] === 'input' ? x : y;
     return track(y);
   }
@@ -61,7 +61,7 @@ abstract class Activation extends Module {
       );
     }
     const dx = Tensor.empty(s.shape);
-    activationBackward(this.act, s.ptr, dy.ptr, dx.ptr, s.size);
+    activationBackward(this.act, s.ptr, dy.ptr, dx.ptr, s.size, this.params);
     return dx;
   }
 }

@@ -13,6 +13,7 @@ import * as jsReduce from '../js/reduce';
 import * as jsGemm from '../js/gemm';
 import * as jsConv from '../js/conv';
 import * as jsPool from '../js/pool';
+import * as jsDepthwise from '../js/depthwise';
 import * as jsElementwise from '../js/elementwise';
 import * as jsSoftmax from '../js/softmax';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
@@ -85,6 +86,7 @@ const jsKernels = {
   ...jsGemm,
   ...jsConv,
   ...jsPool,
+  ...jsDepthwise,
   ...jsElementwise,
   ...jsSoftmax,
 };

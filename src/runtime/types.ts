@@ -103,6 +103,14 @@ export interface Kernels {
   sigmoidBackward(y: number, dy: number, dx: number, n: number): void;
   tanhForward(x: number, y: number, n: number): void;
   tanhBackward(y: number, dy: number, dx: number, n: number): void;
+  clampForward(x: number, y: number, n: number, lo: number, hi: number): void;
+  clampBackward(x: number, dy: number, dx: number, n: number, lo: number, hi: number): void;
+  leakyReluForward(x: number, y: number, n: number, slope: number): void;
+  leakyReluBackward(x: number, dy: number, dx: number, n: number, slope: number): void;
+  hardswishForward(x: number, y: number, n: number): void;
+  hardswishBackward(x: number, dy: number, dx: number, n: number): void;
+  hardsigmoidForward(x: number, y: number, n: number): void;
+  hardsigmoidBackward(x: number, dy: number, dx: number, n: number): void;
   mulElementwise(a: number, b: number, y: number, n: number): void;
   addColumnSums(x: number, m: number, n: number, out: number): void;
   softmaxCrossEntropy(z: number, labels: number, n: number, c: number, smoothing: number, dz: number): number;
@@ -228,8 +236,107 @@ export interface Kernels {
     oh: number,
     ow: number,
   ): void;
+  im2colDilatedNCHW(
+    x: number,
+    cols: number,
+    c: number,
+    h: number,
+    w: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    dh: number,
+    dw: number,
+    oh: number,
+    ow: number,
+  ): void;
+  col2imDilatedNCHW(
+    cols: number,
+    dx: number,
+    c: number,
+    h: number,
+    w: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    dh: number,
+    dw: number,
+    oh: number,
+    ow: number,
+  ): void;
   convBiasNCHW(y: number, n: number, c: number, l: number, bias: number): void;
   convBiasGradNCHW(dy: number, n: number, c: number, l: number, db: number): void;
+  depthwiseForward(
+    x: number,
+    wt: number,
+    b: number,
+    y: number,
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    mult: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    dh: number,
+    dw: number,
+    oh: number,
+    ow: number,
+    nhwc: number,
+  ): void;
+  depthwiseBackwardInput(
+    dy: number,
+    wt: number,
+    dx: number,
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    mult: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    dh: number,
+    dw: number,
+    oh: number,
+    ow: number,
+    nhwc: number,
+  ): void;
+  depthwiseBackwardWeight(
+    x: number,
+    dy: number,
+    dwt: number,
+    db: number,
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    mult: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    dh: number,
+    dw: number,
+    oh: number,
+    ow: number,
+    nhwc: number,
+  ): void;
   maxPool2d(
     x: number,
     y: number,
