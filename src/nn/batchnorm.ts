@@ -6,7 +6,7 @@ import { checkShape, Parameter, Tensor } from '../tensor';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
-import { Allocations, checkLayerSize, Module, type StateEntry, type StateDictInput } from './module';
+import { Allocations, checkLayerSize, Module, type StateEntry, type StateDictInput, leafLayer } from './module';
 import { recordBatchNorm } from './functional';
 
 /** Options of a BatchNorm layer; `L` is the layouts its class takes (a layout it cannot take is a type error). */
@@ -321,3 +321,5 @@ export class BatchNorm3d extends BatchNorm {
     super(numFeatures, options, ['NCDHW', 'NDHWC']);
   }
 }
+
+for (const cls of [BatchNorm1d, BatchNorm2d, BatchNorm3d]) leafLayer(cls);

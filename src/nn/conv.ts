@@ -12,7 +12,7 @@ import { slidingWindow, type Window } from '../kernels/conv';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
-import { Allocations, checkLayerSize, Module } from './module';
+import { Allocations, checkLayerSize, Module, leafLayer } from './module';
 import { backwardNCHW, backwardNHWC, chunkImages, conv2d, forwardNCHW, forwardNHWC, rearranged } from '../autograd/conv_ops';
 import { groupedBackward, groupedForward, groupedGeometry, groupedOutShape, type GroupedSpec } from '../autograd/conv_grouped';
 
@@ -361,3 +361,5 @@ export class Conv2d extends Module {
     this.#win = null;
   }
 }
+
+leafLayer(Conv2d);

@@ -6,7 +6,7 @@ import { checkShape, Tensor } from '../tensor';
 import { activationBackward, activationForward, mulElementwise, SAVES, type ActivationKind } from '../kernels/activations';
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
-import { Module, saveBuffers } from './module';
+import { Module, saveBuffers, leafLayer, type StateEntry } from './module';
 import { activation, reshape } from '../autograd/functional';
 import { dropout } from '../autograd/conv_ops';
 
@@ -230,6 +230,9 @@ export class Sequential extends Module {
   /** The layers in the order forward applies them. */
   readonly layers: readonly Module[];
   #outputs: Tensor[] = [];
+  /** The running statistics and counters a forward may move (the layers are fixed), and their copy's buffer. */
+  #movable: StateEntry[] | null = null;
+  #scratch = { buf: new Float32Array(0) };
   /** The output of the last forward when it recorded on the tape (its op owns the intermediates). */
   #recordedOutput: Tensor | null = null;
 
@@ -257,7 +260,7 @@ export class Sequential extends Module {
     this.#release();
     // what can still fail (an allocation) puts back the running statistics moved before it; in
     // eval no layer moves any, and inference skips the copy
-    const restore = anyTraining(this) ? saveBuffers(this) : null;
+    const restore = anyTraining(this) ? saveBuffers(this, this.#scratch, (this.#movable ??= this._movable())) : null;
     const made: Tensor[] = [];
     let cur = x;
     const early = inInference();
@@ -375,3 +378,5 @@ export class Sequential extends Module {
     super.dispose();
   }
 }
+
+for (const cls of [ReLU, Sigmoid, Tanh, Dropout, Flatten]) leafLayer(cls, true);

@@ -9,7 +9,7 @@ import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
 import { linear } from '../autograd/nn_ops';
-import { Allocations, checkLayerSize, Module } from './module';
+import { Allocations, checkLayerSize, Module, leafLayer } from './module';
 
 /** Options of a Linear layer. */
 export interface LinearOptions {
@@ -150,3 +150,5 @@ export class Linear extends Module {
     this.#input = null;
   }
 }
+
+leafLayer(Linear);

@@ -51,16 +51,45 @@ export class Allocations {
  * Copies what a forward may move (every state entry but the parameters: running statistics and
  * counters); the function returned puts them back. Sequential calls it when a layer throws midway.
  */
-export function saveBuffers(m: Module): () => void {
-  const restores = m._movable().map((e) => {
-    if (!('tensor' in e)) {
-      const n = e.count();
-      return () => e.setCount(n);
+export function saveBuffers(m: Module, scratch: { buf: Float32Array } = { buf: new Float32Array(0) }, movable = m._movable()): () => void {
+  // one copy of every movable value into `scratch` (reused by the caller across forwards)
+  let total = 0;
+  for (const e of movable) if ('tensor' in e) total += e.tensor.size;
+  if (scratch.buf.length < total) scratch.buf = new Float32Array(total);
+  const buf = scratch.buf,
+    counts: number[] = [];
+  let o = 0;
+  for (const e of movable) {
+    if ('tensor' in e) {
+      buf.set(e.tensor.view(), o);
+      o += e.tensor.size;
+    } else counts.push(e.count());
+  }
+  return () => {
+    let at = 0,
+      k = 0;
+    for (const e of movable) {
+      if ('tensor' in e) {
+        e.tensor.view().set(buf.subarray(at, at + e.tensor.size));
+        at += e.tensor.size;
+      } else e.setCount(counts[k++]);
     }
-    const v = e.tensor.toArray();
-    return () => e.tensor.view().set(v);
-  });
-  return () => restores.forEach((r) => r());
+  };
+}
+
+/** The package's layer classes without child modules, and those also without Parameter fields. */
+const LEAF_CLASSES = new WeakSet<object>(),
+  PARAMLESS_CLASSES = new WeakSet<object>();
+
+/**
+ * @internal Marks the package's layer class `cls` as holding no child modules (and, with
+ * `paramless`, no Parameter fields): children() and ownParameters() then skip the walk over the
+ * fields that every training forward would repeat, for instances of exactly `cls` (a user's
+ * subclass still has its fields walked).
+ */
+export function leafLayer(cls: object, paramless = false): void {
+  LEAF_CLASSES.add(cls);
+  if (paramless) PARAMLESS_CLASSES.add(cls);
 }
 
 /**
@@ -209,11 +238,13 @@ export abstract class Module {
    * (`heads.left`, …). Sequential names its children '0', '1', ….
    */
   children(): [string, Module][] {
+    if (LEAF_CLASSES.has(this.constructor)) return [];
     return fieldsOf(this, (v): v is Module => v instanceof Module);
   }
 
   /** This module's own parameters by name (its Parameter fields, in arrays and plain objects too). */
   protected ownParameters(): [string, Parameter][] {
+    if (PARAMLESS_CLASSES.has(this.constructor)) return [];
     return fieldsOf(this, (v): v is Parameter => v instanceof Parameter);
   }
 

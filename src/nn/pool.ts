@@ -11,7 +11,7 @@ import { slidingWindow, type Window } from '../kernels/conv';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../kernels/pool';
 import { checkOneOf, checkOptions, kindOf } from '../validate';
 import { checkGradOutput, checkInput2d, checkShape2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from './conv';
-import { Module } from './module';
+import { Module, leafLayer } from './module';
 import { avgPool2d as avgPoolOp, maxPool2d as maxPoolOp } from '../autograd/conv_ops';
 
 /** Options of MaxPool2d and AvgPool2d. */
@@ -200,3 +200,5 @@ export class AvgPool2d extends Pool2d {
     this.saved = null;
   }
 }
+
+for (const cls of [MaxPool2d, AvgPool2d]) leafLayer(cls, true);
