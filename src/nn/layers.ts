@@ -6,7 +6,7 @@ import { checkShape, Tensor } from '../tensor';
 import { activationBackward, activationForward, mulElementwise, SAVES, type ActivationKind } from '../kernels/activations';
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
-import { Module, saveBuffers, leafLayer, type StateEntry } from './module';
+import { Module, saveBuffers, leafLayer, isLeafLayer, type StateEntry } from './module';
 import { activation, reshape } from '../autograd/functional';
 import { dropout } from '../autograd/conv_ops';
 
@@ -233,6 +233,8 @@ export class Sequential extends Module {
   /** The running statistics and counters a forward may move (the layers are fixed), and their copy's buffer. */
   #movable: StateEntry[] | null = null;
   #scratch = { buf: new Float32Array(0) };
+  /** The input shape and layer modes the whole chain last accepted. */
+  #accepted: string | null = null;
   /** The output of the last forward when it recorded on the tape (its op owns the intermediates). */
   #recordedOutput: Tensor | null = null;
 
@@ -255,7 +257,10 @@ export class Sequential extends Module {
    */
   forward(x: Tensor): Tensor {
     checkTensor('Sequential.forward', 'input', x);
-    this.outputShape(x.shape);
+    // a chain of the package's layers accepts a shape in a mode once for all (their settings are fixed)
+    const key = this.layers.every(isLeafLayer) ? `${x.shape.join(',')}|${this.layers.map((l) => (l.training ? 1 : 0)).join('')}` : null;
+    if (key === null || key !== this.#accepted) this.outputShape(x.shape);
+    this.#accepted = key;
     this.checkUsable('Sequential.forward');
     this.#release();
     // what can still fail (an allocation) puts back the running statistics moved before it; in

@@ -92,6 +92,11 @@ export function leafLayer(cls: object, paramless = false): void {
   if (paramless) PARAMLESS_CLASSES.add(cls);
 }
 
+/** @internal True for an instance of exactly one of the package's leaf layer classes (see leafLayer). */
+export function isLeafLayer(m: Module): boolean {
+  return LEAF_CLASSES.has(m.constructor);
+}
+
 /**
  * The base of every layer (PyTorch's nn.Module): parameters and sub-modules found from its fields,
  * stateDict, train/eval, forward/backward.
