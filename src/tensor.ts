@@ -4,6 +4,7 @@
 import { runtime, type Runtime } from './runtime/index';
 import { describe } from './validate';
 import { letGo, runBackward, scoped, track, untrack, type GradFn } from './autograd/engine';
+import { noteUse, planning } from './autograd/plan';
 import * as ew from './kernels/elementwise';
 
 const disposeSymbol: typeof Symbol.dispose =
@@ -71,16 +72,19 @@ export class Tensor {
 
   /** True once dispose() has freed the memory; reading or computing with it then throws. */
   get disposed(): boolean {
+    if (planning.run !== null) noteUse(this);
     return this.#ptr === 0;
   }
 
   /** The backend that holds this tensor. */
   get runtime(): Runtime {
+    if (planning.run !== null) noteUse(this);
     return this.#rt;
   }
 
   /** Address (WASM) or handle (JS) of the data; throws if disposed or from another backend. */
   get ptr(): number {
+    if (planning.run !== null) noteUse(this);
     if (this.#ptr === 0) throw new Error(`tensor [${this.shape.join(', ')}] was disposed and cannot be used`);
     const rt = runtime();
     if (rt !== this.#rt)

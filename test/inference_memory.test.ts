@@ -85,3 +85,63 @@ describe('inference memory (js backend: live bytes)', () => {
     net.dispose();
   });
 });
+
+/** Six Linear + ReLU pairs written as a Module subclass, with a probe before the output. */
+class Deep extends Module {
+  fcs: Linear[];
+  probe = new Probe();
+  branch = false;
+  constructor(gen: Generator) {
+    super();
+    this.fcs = Array.from({ length: 6 }, () => new Linear(64, 64, { generator: gen }));
+  }
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const f of this.fcs) h = F.relu(f.forward(h));
+    // a data-dependent path: another shape at this step than the plan's
+    if (this.branch) h = F.concat([h, h], 1);
+    return this.probe.forward(h);
+  }
+}
+
+describe('predict and evaluate free at last use in any forward (js backend: live bytes)', () => {
+  beforeAll(async () => {
+    await init({ backend: 'js' });
+  });
+
+  it('from the second batch of a shape on, a Module subclass holds the largest live set, not every activation', () => {
+    const net = new Deep(new Generator(3));
+    const data = values(8 * 64 * 4, 5);
+    const act = 8 * 64 * 4;
+    const base = memoryBytes();
+    const out = predict(net, data, [64], { batchSize: 8 });
+    // the first batch learns the plan: the input and 12 intermediates; then the input and the last two
+    expect(net.probe.seen.map((v) => (v - base) / act)).toEqual([13, 3, 3, 3]);
+    // the same values as a plain forward under noGrad, batch by batch
+    for (let b = 0; b < 4; b++) {
+      const x = tensor(data.subarray(b * 8 * 64, (b + 1) * 8 * 64), [8, 64]);
+      const y = noGrad(() => net.forward(x));
+      expect(out.subarray(b * 8 * 64, (b + 1) * 8 * 64)).toEqual(y.toArray());
+      for (const t of [x, y]) t.dispose();
+    }
+    expect(memoryBytes()).toBe(base);
+    net.dispose();
+  });
+
+  it('a forward that takes another path than its plan stops freeing early where it leaves it, and relearns', () => {
+    const net = new Deep(new Generator(4));
+    const data = values(8 * 64 * 3, 6);
+    const base = memoryBytes();
+    const plain = predict(net, data, [64], { batchSize: 8 });
+    net.branch = true;
+    net.probe.seen = [];
+    const branched = predict(net, data, [64], { batchSize: 8 });
+    // the first run of the new path follows the plan up to the step where its shapes leave it (then
+    // frees nothing more early), the second relearns (everything live), the third follows the new plan
+    expect(net.probe.seen.map((v) => (v - base) / (8 * 64 * 4))).toEqual([1 + 1 + 1 + 2, 1 + 12 + 2, 1 + 1 + 2]);
+    for (let i = 0; i < plain.length / 64; i++)
+      expect(branched.subarray(i * 128, i * 128 + 64)).toEqual(plain.subarray(i * 64, i * 64 + 64));
+    expect(memoryBytes()).toBe(base);
+    net.dispose();
+  });
+});

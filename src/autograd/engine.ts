@@ -8,6 +8,7 @@
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/engine.py (topological backward);
 //      https://github.com/tensorflow/tfjs/blob/master/tfjs-core/src/engine.ts (scopes, keep)
 import type { Tensor } from '../tensor';
+import { noteMade, planning } from './plan';
 
 /** How an op computes its inputs' gradients from its output's; what it saved it frees in release(). */
 export interface GradFn {
@@ -79,6 +80,7 @@ export function untaped<T>(fn: () => T): T {
 
 /** Gives a new tensor its owner: the innermost scope, else the current step (after the first backward). */
 export function track(t: Tensor): Tensor {
+  if (planning.run !== null) noteMade(t);
   const owner = scopes.length > 0 ? scopes[scopes.length - 1] : stepOwnership ? currentStep : null;
   if (owner !== null) {
     owner.add(t);

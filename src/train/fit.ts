@@ -2,8 +2,9 @@
 // registered by the node entry), evaluate and predict, with any of the loss modules and a list of
 // metrics. Async so a browser page stays responsive between batches.
 // see: https://keras.io/api/models/model_training_apis/ (fit/evaluate/predict and callbacks)
-import { noGrad, Tensor, tensor } from '../tensor';
+import { Tensor, tensor } from '../tensor';
 import { untaped } from '../autograd/engine';
+import { inferenceForward } from './infer';
 import { Module } from '../nn/module';
 import type { CrossEntropyLoss, NLLLoss } from '../nn/loss';
 import { Optimizer } from '../optim/optimizers';
@@ -184,7 +185,7 @@ function measure(model: Module, d: Dataset, n: number, out: readonly number[], b
       let o: Tensor | null = null,
         target: Int32Array | Tensor | null = null;
       try {
-        o = noGrad(() => model.forward(x));
+        o = inferenceForward(model, x);
         target = targetOf(y, out);
         const loss = lossOf(lossFn, o, target),
           w = lossWeight(lossFn, y, m);
@@ -381,7 +382,7 @@ export function predict(model: Module, x: Float32Array, shape: readonly number[]
     for (let s = 0; s < n; s += bs) {
       const m = Math.min(bs, n - s);
       using xt = tensor(x.subarray(s * per, (s + m) * per), [m, ...shape]);
-      using y = noGrad(() => model.forward(xt));
+      using y = inferenceForward(model, xt);
       parts.push(y.toArray());
     }
   } finally {
