@@ -73,6 +73,18 @@ class Net extends Module {
   }
 }
 
+/** Net's layers in a Sequential, initialised from `gen` in the same order. */
+function netAsSequential(gen: Generator): Sequential {
+  return new Sequential(
+    new Conv2d(1, 4, 3, { padding: 1, generator: gen }),
+    new BatchNorm2d(4),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Flatten(),
+    new Linear(4 * 4 * 4, 3, { generator: gen }),
+  );
+}
+
 for (const backend of BACKENDS) {
   describe(`modules on the tape (${backend})`, () => {
     beforeAll(async () => {
@@ -103,15 +115,7 @@ for (const backend of BACKENDS) {
 
     it('a Module subclass trained by loss.backward() equals the same layers driven by backwardParams, bit for bit', () => {
       const net = new Net(new Generator(3));
-      const g2 = new Generator(3);
-      const seq = new Sequential(
-        new Conv2d(1, 4, 3, { padding: 1, generator: g2 }),
-        new BatchNorm2d(4),
-        new ReLU(),
-        new MaxPool2d(2),
-        new Flatten(),
-        new Linear(4 * 4 * 4, 3, { generator: g2 }),
-      );
+      const seq = netAsSequential(new Generator(3));
       expect(net.parameters().map((p) => bits(p.toArray()))).toEqual(seq.parameters().map((p) => bits(p.toArray())));
       const o1 = new SGD(net.parameters(), { lr: 0.1, momentum: 0.9 }),
         o2 = new SGD(seq.parameters(), { lr: 0.1, momentum: 0.9 });
@@ -144,15 +148,7 @@ for (const backend of BACKENDS) {
 
     it('fit trains a Module subclass through the tape to the same weights as the same layers in a Sequential', async () => {
       const net = new Net(new Generator(7));
-      const g2 = new Generator(7);
-      const seq = new Sequential(
-        new Conv2d(1, 4, 3, { padding: 1, generator: g2 }),
-        new BatchNorm2d(4),
-        new ReLU(),
-        new MaxPool2d(2),
-        new Flatten(),
-        new Linear(4 * 4 * 4, 3, { generator: g2 }),
-      );
+      const seq = netAsSequential(new Generator(7));
       const data = { x: values(24 * 64, 11), y: Int32Array.from({ length: 24 }, (_, i) => (i * 7) % 3), shape: [1, 8, 8] };
       const logs = [];
       for (const m of [net, seq]) {

@@ -5,7 +5,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (groups, dilation);
 //      Yu & Koltun 2016, https://arxiv.org/abs/1511.07122 (dilated convolutions)
 import { Tensor } from '../tensor';
-import { guarded, leafGrad, out, record } from './functional';
+import { guarded, gradSink, out, record } from './functional';
 import {
   col2imDilatedNCHW,
   col2imNCHW,
@@ -222,12 +222,9 @@ export function groupedConv2d(s: GroupedSpec, x: Tensor, weight: Tensor, bias: T
   return record(y, 'conv2d', inputs, (gy, inputGrad) => {
     const gx = (inputGrad ?? x.requiresGrad) ? Tensor.empty(x.shape) : null;
     // a parameter's gradient goes straight into its .grad (the kernels add), as in the dense conv2d
-    const intoW = leafGrad(weight),
-      intoB = leafGrad(bias);
-    const gw = intoW ?? Tensor.full(weight.shape, 0);
-    const gb = bias === null ? null : (intoB ?? Tensor.full([s.outChannels], 0));
-    groupedBackward(s, g, x, weight, gy, gx, gw, gb);
-    const res = [gx, intoW === null ? gw : null];
-    return bias === null ? res : [...res, intoB === null ? gb : null];
+    const gw = gradSink(weight)!,
+      gb = gradSink(bias);
+    groupedBackward(s, g, x, weight, gy, gx, gw.into, gb?.into ?? null);
+    return bias === null ? [gx, gw.give] : [gx, gw.give, gb!.give];
   });
 }

@@ -3,7 +3,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.functional.conv2d.html (shapes and padding);
 //      Chellapilla et al. 2006, https://inria.hal.science/inria-00112631 (convolution as a matrix product)
 import { Tensor } from '../tensor';
-import { guarded, leafGrad, out, record } from './functional';
+import { guarded, gradSink, out, record } from './functional';
 import { matmul } from '../kernels/gemm';
 import { addColumnSums } from '../kernels/reduce';
 import {
@@ -118,16 +118,13 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     (gy, inputGrad) => {
       const gx = (inputGrad ?? x.requiresGrad) ? Tensor.full(x.shape, 0) : null;
       // a parameter's gradient goes straight into its .grad (the kernels add), as Conv2d.backward does
-      const intoW = leafGrad(weight),
-        intoB = leafGrad(bias);
-      const gw = intoW ?? Tensor.full(weight.shape, 0);
-      const gb = bias === null ? null : (intoB ?? Tensor.full([o], 0));
+      const gw = gradSink(weight)!,
+        gb = gradSink(bias);
       if (g.n > 0) {
-        if (nchw) backwardNCHW(g, win, x, weight, gy, gx, gw, gb, pointwise);
-        else backwardNHWC(g, win, x, wT ?? weight, gy, gx, gw, gb, pointwise, per, wT !== null);
+        if (nchw) backwardNCHW(g, win, x, weight, gy, gx, gw.into, gb?.into ?? null, pointwise);
+        else backwardNHWC(g, win, x, wT ?? weight, gy, gx, gw.into, gb?.into ?? null, pointwise, per, wT !== null);
       }
-      const res = [gx, intoW === null ? gw : null];
-      return bias === null ? res : [...res, intoB === null ? gb : null];
+      return bias === null ? [gx, gw.give] : [gx, gw.give, gb!.give];
     },
     () => wT?.dispose(),
   );

@@ -32,15 +32,24 @@ export function record(y: Tensor, name: string, inputs: Tensor[], backward: Grad
   return y;
 }
 
+/** Where an op's backward adds an input's gradient (`into`), and what it hands the engine (`give`). */
+export interface GradSink {
+  into: Tensor;
+  give: Tensor | null;
+}
+
 /**
- * The .grad of `t` when `t` is a leaf that requires a gradient and has one: an op's backward may
- * add its part there in place (as the layers' own backward does), saving a temporary and an add.
- * Summing into .grad in the tape's order gives PyTorch's result after zeroGrad (0 + a = a exactly).
+ * Where an op's backward adds the gradient of input `t` (null for an absent input): the .grad of a
+ * leaf that requires a gradient and has one, added to in place as the layers' own backward does
+ * (`give` null: a temporary and an add saved; summing into .grad in the tape's order gives PyTorch's
+ * result after zeroGrad, 0 + a = a exactly), else a zero temporary handed to the engine (`give`).
  */
-export function leafGrad(t: Tensor | null): Tensor | null {
-  if (t === null || !t.requiresGrad || t.gradFn !== null) return null;
-  const g = t.grad;
-  return g !== null && !g.disposed && g.size === t.size ? g : null;
+export function gradSink(t: Tensor | null): GradSink | null {
+  if (t === null) return null;
+  const g = t.requiresGrad && t.gradFn === null ? t.grad : null;
+  if (g !== null && !g.disposed && g.size === t.size) return { into: g, give: null };
+  const z = Tensor.full(t.shape, 0);
+  return { into: z, give: z };
 }
 
 /** A copy of t's values under `shape` (default t's), owned by the caller. */

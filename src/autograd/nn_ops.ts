@@ -1,7 +1,7 @@
 // Differentiable matrix products of `F`, over the GEMM kernels.
 // see: https://pytorch.org/docs/stable/nn.functional.html
 import { Tensor } from '../tensor';
-import { guarded, leafGrad, out, record } from './functional';
+import { gradSink, guarded, out, record, type GradSink } from './functional';
 import { addColumnSums } from '../kernels/reduce';
 import { matmul as gemm } from '../kernels/gemm';
 import { checkTensor } from '../validate';
@@ -59,21 +59,17 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     }
     // a parameter's gradient goes straight into its .grad (beta 1), as Linear.backward does; what can
     // fail (an allocation) fails before anything is added
-    const intoW = leafGrad(weight),
-      intoB = leafGrad(bias);
-    let gw: Tensor | null = null,
-      gb: Tensor | null = null;
+    let gw: GradSink | null = null,
+      gb: GradSink | null = null;
     try {
-      gw = intoW ?? Tensor.full(weight.shape, 0);
-      gb = bias === null ? null : (intoB ?? Tensor.full([o], 0));
-      if (rows > 0 && i > 0) gemm(gy.ptr, x.ptr, gw.ptr, o, i, rows, { transA: true, beta: 1 }); // gyᵀ·x
+      gw = gradSink(weight)!;
+      gb = gradSink(bias);
+      if (rows > 0 && i > 0) gemm(gy.ptr, x.ptr, gw.into.ptr, o, i, rows, { transA: true, beta: 1 }); // gyᵀ·x
     } catch (e) {
-      for (const t of [gx, intoW === null ? gw : null, intoB === null ? gb : null]) t?.dispose();
+      for (const t of [gx, gw?.give, gb?.give]) t?.dispose();
       throw e;
     }
-    if (gb !== null && rows > 0 && o > 0) addColumnSums(gy.ptr, rows, o, gb.ptr);
-    const res: (Tensor | null)[] = [gx, intoW === null ? gw : null];
-    if (bias !== null) res.push(intoB === null ? gb : null);
-    return res;
+    if (gb !== null && rows > 0 && o > 0) addColumnSums(gy.ptr, rows, o, gb.into.ptr);
+    return bias === null ? [gx, gw.give] : [gx, gw.give, gb!.give];
   });
 }

@@ -3,7 +3,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.functional.batch_norm.html
 import { Tensor } from '../tensor';
 import { track } from '../autograd/engine';
-import { leafGrad, record } from '../autograd/functional';
+import { gradSink, record } from '../autograd/functional';
 import type { Geometry } from '../kernels/batchnorm';
 import { bnBackward, channelAxis, LAYOUT_RANK, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
@@ -107,10 +107,8 @@ export function recordBatchNorm(
     (gy) => {
       const gx = Tensor.empty(x.shape);
       // γ's and β's gradients go straight into their .grad when they are leaves (the kernel adds)
-      const intoW = leafGrad(w),
-        intoB = leafGrad(b);
-      const gw = w ? (intoW ?? Tensor.full(w.shape, 0)) : null,
-        gb = b ? (intoB ?? Tensor.full(b.shape, 0)) : null;
+      const gw = gradSink(w),
+        gb = gradSink(b);
       if (g.size > 0)
         bnBackward(
           g,
@@ -120,13 +118,13 @@ export function recordBatchNorm(
           w ? w.ptr : 0,
           stats.mean,
           stats.invstd,
-          gw ? gw.ptr : 0,
-          gb ? gb.ptr : 0,
+          gw ? gw.into.ptr : 0,
+          gb ? gb.into.ptr : 0,
           useBatch,
           relu,
           b ? b.ptr : 0,
         );
-      return [gx, ...(w ? [intoW === null ? gw : null] : []), ...(b ? [intoB === null ? gb : null] : [])];
+      return [gx, ...(gw ? [gw.give] : []), ...(gb ? [gb.give] : [])];
     },
     () => stats.block.dispose(),
   );

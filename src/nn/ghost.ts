@@ -5,7 +5,7 @@
 // batch (samples are contiguous in every layout), so one ghost batch is BN bit for bit.
 // see: Hoffer, Hubara & Soudry 2017, Train longer, generalize better, https://arxiv.org/abs/1705.08741 (Algorithm 1)
 import { track } from '../autograd/engine';
-import { leafGrad, record } from '../autograd/functional';
+import { gradSink, record } from '../autograd/functional';
 import { checkShape, Tensor } from '../tensor';
 import { bnBackward, bnTrain, geometry, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
@@ -146,12 +146,10 @@ abstract class GhostBatchNorm extends BatchNorm {
       inputs,
       (gy) => {
         const gx = Tensor.empty(x.shape);
-        const intoW = leafGrad(w),
-          intoB = leafGrad(b);
-        const gw = w ? (intoW ?? Tensor.full(w.shape, 0)) : null,
-          gb = b ? (intoB ?? Tensor.full(b.shape, 0)) : null;
-        this.#backward(x, gy, gx, parts, useBatch, gw ? gw.ptr : 0, gb ? gb.ptr : 0);
-        return [gx, ...(w && b ? [intoW === null ? gw : null, intoB === null ? gb : null] : [])];
+        const gw = gradSink(w),
+          gb = gradSink(b);
+        this.#backward(x, gy, gx, parts, useBatch, gw ? gw.into.ptr : 0, gb ? gb.into.ptr : 0);
+        return [gx, ...(gw && gb ? [gw.give, gb.give] : [])];
       },
       () => parts.forEach((p) => p.stats.block.dispose()),
     );

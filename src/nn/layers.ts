@@ -235,6 +235,8 @@ export class Sequential extends Module {
   #scratch = { buf: new Float32Array(0) };
   /** The input shape and layer modes the whole chain last accepted. */
   #accepted: string | null = null;
+  /** Every layer is one of the package's (their settings fixed), so an accepted shape stays accepted. */
+  readonly #leafChain: boolean;
   /** The output of the last forward when it recorded on the tape (its op owns the intermediates). */
   #recordedOutput: Tensor | null = null;
 
@@ -245,6 +247,7 @@ export class Sequential extends Module {
       if (!(l instanceof Module)) throw new TypeError(`Sequential: layer ${i}: expected a Module, got ${describe(l)}`);
     });
     this.layers = Object.freeze([...layers]);
+    this.#leafChain = this.layers.every(isLeafLayer);
   }
 
   children(): [string, Module][] {
@@ -258,7 +261,7 @@ export class Sequential extends Module {
   forward(x: Tensor): Tensor {
     checkTensor('Sequential.forward', 'input', x);
     // a chain of the package's layers accepts a shape in a mode once for all (their settings are fixed)
-    const key = this.layers.every(isLeafLayer) ? `${x.shape.join(',')}|${this.layers.map((l) => (l.training ? 1 : 0)).join('')}` : null;
+    const key = this.#leafChain ? `${x.shape.join(',')}|${this.layers.map((l) => (l.training ? 1 : 0)).join('')}` : null;
     if (key === null || key !== this.#accepted) this.outputShape(x.shape);
     this.#accepted = key;
     this.checkUsable('Sequential.forward');

@@ -11,7 +11,7 @@
 import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
 import { F64Block } from '../runtime/block';
-import { leafGrad, record } from '../autograd/functional';
+import { gradSink, record } from '../autograd/functional';
 import { bnBackward, bnNormalize, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
 import * as ew from '../kernels/elementwise';
 import type { Stats } from './bn_core';
@@ -239,12 +239,10 @@ export function recordNorm(
     inputs,
     (gy) => {
       const gx = Tensor.empty(x.shape);
-      const intoW = leafGrad(w),
-        intoB = leafGrad(b);
-      const gw = w ? (intoW ?? Tensor.full(w.shape, 0)) : null,
-        gb = b ? (intoB ?? Tensor.full(b.shape, 0)) : null;
-      normBackward(p, x, gy, gx, w, b, stats, gw ? gw.ptr : 0, gb ? gb.ptr : 0, relu);
-      return [gx, ...(w ? [intoW === null ? gw : null] : []), ...(b ? [intoB === null ? gb : null] : [])];
+      const gw = gradSink(w),
+        gb = gradSink(b);
+      normBackward(p, x, gy, gx, w, b, stats, gw ? gw.into.ptr : 0, gb ? gb.into.ptr : 0, relu);
+      return [gx, ...(gw ? [gw.give] : []), ...(gb ? [gb.give] : [])];
     },
     () => stats.block.dispose(),
   );
