@@ -42,6 +42,8 @@ export class Tensor {
   _owner: Set<Tensor> | null = null;
   /** @internal Kept by the user: never freed by a scope, a step or backward(). */
   _kept = false;
+  /** @internal Freed at its last use by an inference plan (src/autograd/plan.ts): named in the error of a later read. */
+  _freedEarly = false;
   /** @internal backward() freed the graph that made this tensor. */
   _freedGraph = false;
 
@@ -85,7 +87,7 @@ export class Tensor {
   /** Address (WASM) or handle (JS) of the data; throws if disposed or from another backend. */
   get ptr(): number {
     if (planning.run !== null) noteUse(this);
-    if (this.#ptr === 0) throw new Error(`tensor [${this.shape.join(', ')}] was disposed and cannot be used`);
+    if (this.#ptr === 0) throw new Error(disposedMessage(this, 'was disposed and cannot be used'));
     const rt = runtime();
     if (rt !== this.#rt)
       throw new Error(
@@ -288,6 +290,16 @@ export function tensor(
   t.view().set(data);
   t.requiresGrad = options.requiresGrad ?? false;
   return track(t);
+}
+
+/** @internal Why `t` can no longer be read: disposed, or freed at its planned last use (src/autograd/plan.ts). */
+export function disposedMessage(t: Tensor, plain = 'was disposed'): string {
+  const head = `tensor [${t.shape.join(', ')}]`;
+  if (!t._freedEarly) return `${head} ${plain}`;
+  return (
+    `${head} was freed at its last use in the first call of this forward under noGrad for these shapes, and read later: ` +
+    'keep() a tensor used after the forward, or set `static planInference = false` on a Module subclass whose forward takes another path for the same shapes'
+  );
 }
 
 /** Runs `fn` without recording gradients and frees every tensor it made except those it returns. */

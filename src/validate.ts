@@ -1,6 +1,6 @@
 // Argument checks shared by every public entry: each error names the argument, what was
 // expected, and what came.
-import { Tensor } from './tensor';
+import { disposedMessage, Tensor } from './tensor';
 import { runtime } from './runtime/index';
 
 /** A short description of a value for error messages. */
@@ -36,7 +36,7 @@ export function checkOptions<T extends object>(where: string, options: T, allowe
 /** Throws unless `t` is a live tensor of the active backend. */
 export function checkTensor(where: string, name: string, t: unknown): Tensor {
   if (!(t instanceof Tensor)) throw new TypeError(`${where}: ${name}: expected a Tensor (see tensor()), got ${describe(t)}`);
-  if (t.disposed) throw new Error(`${where}: ${name}: tensor [${t.shape.join(', ')}] was disposed`);
+  if (t.disposed) throw new Error(`${where}: ${name}: ${disposedMessage(t)}`);
   if (t.runtime !== runtime())
     throw new Error(`${where}: ${name}: tensor belongs to backend '${t.runtime.name}', but the active backend is '${runtime().name}'`);
   return t;

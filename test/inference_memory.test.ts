@@ -145,3 +145,71 @@ describe('predict and evaluate free at last use in any forward (js backend: live
     net.dispose();
   });
 });
+
+/** Keeps a feature map in a field (read after the forward) and can add an earlier activation back at the end. */
+class Keeper extends Module {
+  fcs: Linear[];
+  feature: Tensor | null = null;
+  skip = false;
+  constructor(gen: Generator) {
+    super();
+    this.fcs = Array.from({ length: 3 }, () => new Linear(64, 64, { generator: gen }));
+  }
+  forward(x: Tensor): Tensor {
+    const a = F.relu(this.fcs[0].forward(x));
+    this.feature = F.relu(this.fcs[1].forward(a));
+    const b = this.fcs[2].forward(this.feature);
+    // same shapes either way: a plan learnt without the skip frees `a` before this read
+    return this.skip ? F.add(b, a) : b;
+  }
+}
+
+class Unplanned extends Keeper {
+  static planInference = false;
+}
+
+describe('a Module subclass called under noGrad frees at last use (js backend: live bytes)', () => {
+  beforeAll(async () => {
+    await init({ backend: 'js' });
+  });
+
+  it('from its second call per shape it holds the largest live set, with the values of the first call', () => {
+    const net = new Deep(new Generator(7));
+    const x = tensor(values(8 * 64, 8), [8, 64]);
+    const act = 8 * 64 * 4;
+    const base = memoryBytes();
+    const ys = [0, 1, 2].map(() => noGrad(() => net.forward(x)));
+    // x is the caller's (in base): the first call holds the 12 intermediates, later ones the last two
+    expect(net.probe.seen.map((v) => (v - base) / act)).toEqual([12, 2 + 1, 2 + 2]);
+    expect(ys[1].toArray()).toEqual(ys[0].toArray());
+    expect(ys[2].toArray()).toEqual(ys[0].toArray());
+    for (const y of ys) y.dispose();
+    expect(memoryBytes()).toBe(base);
+    x.dispose();
+    net.dispose();
+  });
+
+  it('a tensor left in a field survives the call; a path the plan did not see is named in the error; planInference = false opts out', () => {
+    const x = tensor(values(8 * 64, 9), [8, 64]);
+    const net = new Keeper(new Generator(10));
+    for (let i = 0; i < 3; i++) {
+      noGrad(() => {
+        const y = net.forward(x);
+        expect(net.feature!.disposed).toBe(false);
+        expect(y.toArray().length).toBe(8 * 64);
+      });
+    }
+    net.skip = true;
+    expect(() => noGrad(() => net.forward(x))).toThrow(/freed at its last use in the first call of this forward.*planInference = false/);
+    const un = new Unplanned(new Generator(10));
+    un.skip = true;
+    const want = noGrad(() => {
+      const a = F.relu(un.fcs[0].forward(x));
+      return F.add(un.fcs[2].forward(F.relu(un.fcs[1].forward(a))), a).toArray();
+    });
+    for (let i = 0; i < 3; i++) expect(noGrad(() => un.forward(x).toArray())).toEqual(want);
+    x.dispose();
+    net.dispose();
+    un.dispose();
+  });
+});

@@ -50,7 +50,10 @@ export function noteMade(t: Tensor): void {
   }
   for (const i of plan.freeAt[k] ?? []) {
     const old = run.made[i];
-    if (!old._kept) old.dispose();
+    if (!old._kept) {
+      old._freedEarly = true;
+      old.dispose();
+    }
   }
 }
 

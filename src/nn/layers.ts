@@ -6,7 +6,7 @@ import { checkShape, Tensor } from '../tensor';
 import { activationBackward, activationForward, mulElementwise, SAVES, type ActivationKind } from '../kernels/activations';
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
-import { Module, saveBuffers, leafLayer, isLeafLayer, type StateEntry } from './module';
+import { Module, saveBuffers, leafLayer, isLeafLayer, freesItself, type StateEntry } from './module';
 import { activation, reshape } from '../autograd/functional';
 import { dropout } from '../autograd/conv_ops';
 
@@ -388,3 +388,4 @@ export class Sequential extends Module {
 }
 
 for (const cls of [ReLU, Sigmoid, Tanh, Dropout, Flatten]) leafLayer(cls, true);
+freesItself(Sequential);

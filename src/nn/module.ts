@@ -6,6 +6,7 @@ import { Parameter, Tensor } from '../tensor';
 import { isGradEnabled, letGo, type GradFn } from '../autograd/engine';
 import * as ew from '../kernels/elementwise';
 import { reprOf, settingsOf, summaryOf } from './summary';
+import { planForward } from '../train/infer';
 import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../validate';
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
@@ -17,65 +18,7 @@ type Values = Float32Array | Float64Array | readonly number[];
 /** What loadStateDict() takes: the same names, values as Float32Array, Float64Array, number[], or a number/bigint counter. */
 export type StateDictInput = Record<string, Values | number | bigint>;
 
-/** WebAssembly's 32-bit memory holds 4 GiB in all; a layer's own memory must fit in it (every backend keeps that cap). */
-const MAX_LAYER_BYTES = 2 ** 32;
-
-/**
- * Throws a RangeError naming the layer and argument when a layer's parameters, gradients and state
- * (`floats` in all) cannot fit: `expr = value` says which argument made it so.
- */
-export function checkLayerSize(where: string, expr: string, value: number, floats: number): void {
-  const bytes = floats * 4;
-  if (bytes > MAX_LAYER_BYTES) {
-    throw new RangeError(
-      `${where}: ${expr} = ${value}: ${bytes} bytes of parameters, gradients and state, more than WebAssembly's 4 GiB memory`,
-    );
-  }
-}
-
-/** What a constructor has allocated so far, freed all at once when a later step throws. */
-export class Allocations {
-  #made: { dispose(): void }[] = [];
-  add<T extends { dispose(): void }>(t: T): T {
-    this.#made.push(t);
-    return t;
-  }
-  /** Frees everything added; returns `e` for the caller to rethrow (`throw made.free(e)`). */
-  free(e: unknown): unknown {
-    for (const t of this.#made) t.dispose();
-    return e;
-  }
-}
-
-/**
- * Copies what a forward may move (every state entry but the parameters: running statistics and
- * counters); the function returned puts them back. Sequential calls it when a layer throws midway.
- */
-export function saveBuffers(m: Module, scratch: { buf: Float32Array } = { buf: new Float32Array(0) }, movable = m._movable()): () => void {
-  // one copy of every movable value into `scratch` (reused by the caller across forwards)
-  let total = 0;
-  for (const e of movable) if ('tensor' in e) total += e.tensor.size;
-  if (scratch.buf.length < total) scratch.buf = new Float32Array(total);
-  const buf = scratch.buf,
-    counts: number[] = [];
-  let o = 0;
-  for (const e of movable) {
-    if ('tensor' in e) {
-      buf.set(e.tensor.view(), o);
-      o += e.tensor.size;
-    } else counts.push(e.count());
-  }
-  return () => {
-    let at = 0,
-      k = 0;
-    for (const e of movable) {
-      if ('tensor' in e) {
-        e.tensor.view().set(buf.subarray(at, at + e.tensor.size));
-        at += e.tensor.size;
-      } else e.setCount(counts[k++]);
-    }
-  };
-}
+export { Allocations, checkLayerSize, saveBuffers } from './allocations';
 
 /** The package's layer classes without child modules, and those also without Parameter fields. */
 const LEAF_CLASSES = new WeakSet<object>(),
@@ -87,9 +30,18 @@ const LEAF_CLASSES = new WeakSet<object>(),
  * fields that every training forward would repeat, for instances of exactly `cls` (a user's
  * subclass still has its fields walked).
  */
-export function leafLayer(cls: object, paramless = false): void {
+export function leafLayer(cls: { prototype: object }, paramless = false): void {
+  freesItself(cls);
   LEAF_CLASSES.add(cls);
   if (paramless) PARAMLESS_CLASSES.add(cls);
+}
+
+/** Forwards that free their own intermediates under noGrad (one op each, or Sequential's chain): not planned. */
+const SELF_FREEING = new WeakSet<object>();
+
+/** @internal Marks `cls`'s forward as freeing its own intermediates: its instances' forward is not wrapped by planForward. */
+export function freesItself(cls: { prototype: object }): void {
+  SELF_FREEING.add((cls.prototype as { forward: object }).forward);
 }
 
 /** @internal True for an instance of exactly one of the package's leaf layer classes (see leafLayer). */
@@ -104,6 +56,13 @@ export function isLeafLayer(m: Module): boolean {
 export abstract class Module {
   /** The public class name that error messages start with (minifiers rename classes, not strings). */
   static readonly kind: string = 'Module';
+  /**
+   * A subclass's forward called under noGrad frees each intermediate at its last use, learnt from its
+   * first call per input shape and mode (see docs/autograd.md, Memory). Set `static planInference = false`
+   * on a subclass whose forward takes another path for the same shapes (a branch on data or on outside
+   * state): its intermediates are then freed when the noGrad scope ends.
+   */
+  static planInference = true;
   /** True in training mode (batch statistics, dropout on); false after eval(). */
   training = true;
   /** The op the last forward recorded on the tape, for a backward(dy) after it; null when it did not record. */
@@ -111,6 +70,16 @@ export abstract class Module {
   #recordedShape: readonly number[] = [];
   /** Set when backward(dy) ran a recorded op: this module is driven by hand and records no more. */
   #manual = false;
+
+  constructor() {
+    // PyTorch plans nothing: reference counts free a tensor at its last use; here a forward is
+    // wrapped so its first call under noGrad learns the last uses (src/autograd/plan.ts)
+    const cls = new.target as typeof Module;
+    const forward = cls.prototype.forward as object;
+    if (cls.planInference && !SELF_FREEING.has(forward)) {
+      Object.defineProperty(this, 'forward', { value: planForward(forward as Module['forward']), writable: true, configurable: true });
+    }
+  }
 
   /** This layer's public name for error messages (see `Module.kind`). */
   protected get kind(): string {
