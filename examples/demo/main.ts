@@ -1,207 +1,76 @@
-// `npm run demo [-- --full]`: what Batch Normalization does, measured on 10 000 real MNIST digits
-// (8 000 train / 2 000 held out, fixed seeded split). Prints a summary and which of BN's claims held,
-// writes results/demo.json and the charts results/*.svg and *.png.
+// `npm run demo [-- --full] [part …]`: what Batch Normalization does, measured on 10 000 real MNIST
+// digits (8 000 train / 2 000 held out, fixed seeded split). Each part prints its runs and which of
+// BN's claims held (criteria fixed in its code before the runs) and writes its charts; all parts
+// run by default, any alone by name or letter: `npm run demo -- placement`, `npm run demo -- f`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { backend, init, setProgressDisplay } from '../../src/index';
 import { terminalProgress } from '../../src/train/progress_node';
 import { loadMnist } from '../mnist/data';
-import { lineChart, percentileChart, saveChart } from '../mnist/charts';
-import { run, type RunResult, type RunSpec } from './experiments';
-import { runCnn } from './cnn';
+import type { Claim, Context, PartResult } from './part';
+import { paperPart } from './paper';
+import { regularizationPart } from './regularization';
+import { placementPart } from './placement';
+import { batchSizePart } from './batch_size';
 
-const { values: args } = parseArgs({ options: { full: { type: 'boolean', default: false }, out: { type: 'string', default: 'results' } } });
-const FULL = args.full;
-const OUT = args.out;
-// default: under a minute on 2 cores; --full: 40 epochs a run
-const EPOCHS_A = FULL ? 40 : 12,
-  EPOCHS_BC = FULL ? 40 : 12,
-  EPOCHS_D = FULL ? 20 : 8,
-  EVAL_EVERY = FULL ? 100 : 50;
-const BASE_LR = 0.5,
-  BATCH = 60,
-  SEED = 1;
+const PARTS: { name: string; letters: string; run: (ctx: Context) => Promise<PartResult> }[] = [
+  { name: 'paper', letters: 'abcd', run: paperPart },
+  { name: 'regularization', letters: 'f', run: regularizationPart },
+  { name: 'placement', letters: 'g', run: placementPart },
+  { name: 'batch', letters: 'h', run: batchSizePart },
+];
+
+const { values: args, positionals } = parseArgs({
+  options: { full: { type: 'boolean', default: false }, out: { type: 'string', default: 'results' } },
+  allowPositionals: true,
+});
+const chosen = positionals.length === 0 ? PARTS : positionals.map((p) => PARTS.find((x) => x.name === p || x.letters.includes(p)));
+const unknown = positionals.filter((_, i) => chosen[i] === undefined);
+if (unknown.length > 0) {
+  console.error(`demo: unknown part ${unknown.join(', ')}; parts: ${PARTS.map((p) => `${p.name} (${p.letters})`).join(', ')}`);
+  process.exit(2);
+}
+const SEED = 1;
 
 setProgressDisplay(terminalProgress); // fit()'s bar in a terminal, as the package's node entry shows it
 await init();
 const { train, test } = loadMnist({ seed: SEED });
-const trainSet = { x: train.x, y: train.y, shape: [784] };
-const testSet = { x: test.x, y: test.y, shape: [784] };
-console.log(
-  `batchnorm-wasm demo (${FULL ? 'full' : 'default'} run), backend ${backend()}: MNIST ${train.n} train / ${test.n} held-out digits`,
-);
-
-const spec = (name: string, bn: boolean, lr: number, initScale: number, epochs: number, trackUnit?: number): RunSpec => ({
-  name,
-  bn,
-  lr,
-  initScale,
-  epochs,
-  batchSize: BATCH,
-  evalEvery: EVAL_EVERY,
+const ctx: Context = {
+  full: args.full,
+  out: args.out,
   seed: SEED,
-  trackUnit,
-});
-
-// a configuration already trained (lr × 1 and init × 1 are experiment (a)'s runs) is not trained again
-const done = new Map<string, RunResult>();
-async function runAll(title: string, specs: RunSpec[]): Promise<RunResult[]> {
-  console.log(`\n${title}`);
-  const out: RunResult[] = [];
-  for (const s of specs) {
-    const key = JSON.stringify([s.bn, s.lr, s.initScale, s.epochs]);
-    const prev = done.get(key);
-    console.log(`  ${s.name}${prev ? ` (the same run as '${prev.spec.name}')` : ''}`);
-    const r = prev ? { ...prev, spec: { ...prev.spec, name: s.name } } : await run(s, trainSet, testSet);
-    done.set(key, r);
-    out.push(r);
-  }
-  return out;
-}
-
-const a = await runAll('(a) §4.1: MLP 784-100-100-100-10, sigmoid, batch 60, SGD lr 0.5', [
-  spec('baseline', false, BASE_LR, 1, EPOCHS_A, 0),
-  spec('BN', true, BASE_LR, 1, EPOCHS_A, 0),
-]);
-const b = await runAll(
-  '(b) higher learning rates: lr × 1, × 5, × 30',
-  [1, 5, 30].flatMap((m) => [
-    spec(`baseline lr×${m}`, false, BASE_LR * m, 1, EPOCHS_BC),
-    spec(`BN lr×${m}`, true, BASE_LR * m, 1, EPOCHS_BC),
-  ]),
-);
-const c = await runAll(
-  '(c) weight initialisation scale × 0.1, × 1, × 10',
-  [0.1, 1, 10].flatMap((s) => [
-    spec(`baseline init×${s}`, false, BASE_LR, s, EPOCHS_BC),
-    spec(`BN init×${s}`, true, BASE_LR, s, EPOCHS_BC),
-  ]),
-);
-
-console.log(`\n(d) a small CNN: Conv(32)-BN-ReLU, Conv(64)-BN-ReLU (fused BN+ReLU), max-pooling, Linear; Adam lr 1e-3, cosine-annealed`);
-const d = await runCnn({ ...trainSet, shape: [1, 28, 28] }, { ...testSet, shape: [1, 28, 28] }, EPOCHS_D, SEED);
-console.log(`  held-out accuracy by epoch: ${d.accuracy.map(([e, acc]) => `${e}: ${(100 * acc).toFixed(1)}%`).join(', ')}`);
-
-// ---- summary
-const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-const firstReaching = (r: RunResult, level: number) => r.accuracy.find(([, acc]) => acc >= level)?.[0] ?? null;
-console.log('\nrun                     steps   held-out acc   ms/step   note');
-for (const r of [...a, ...b, ...c]) {
-  console.log(
-    `${r.spec.name.padEnd(22)} ${String(r.steps).padStart(6)}   ${pct(r.finalAccuracy).padStart(12)}   ${r.msPerStep.toFixed(2).padStart(7)}   ${r.diverged ? 'diverged (NaN loss)' : ''}`,
-  );
-}
-console.log(
-  `${'CNN (d)'.padEnd(22)} ${String(d.steps).padStart(6)}   ${pct(d.finalAccuracy).padStart(12)}   ${d.msPerStep.toFixed(2).padStart(7)}`,
-);
-
-// ---- BN's claims, judged by fixed criteria stated here (not tuned to the outcome)
-const [base, bn] = a;
-const aligned = base.accuracy.filter(([s]) => s > 0).map(([s, acc]) => [acc, bn.accuracy.find(([t]) => t === s)?.[1] ?? NaN]);
-const higherEverywhere = aligned.every(([x, y]) => y > x);
-const reach = firstReaching(bn, base.finalAccuracy);
-const within3 = reach !== null && reach <= base.steps / 3;
-const at30 = (bnRun: boolean) => b.find((r) => r.spec.bn === bnRun && r.spec.lr === BASE_LR * 30)!;
-const lr30 = { base: at30(false), bn: at30(true) };
-// "fails": no better than 50 % held out (or diverged); "trains": within 5 points of BN at lr × 1
-const bnLr1 = b.find((r) => r.spec.bn && r.spec.lr === BASE_LR)!;
-const highLr = lr30.bn.finalAccuracy >= bnLr1.finalAccuracy - 0.05 && (lr30.base.diverged || lr30.base.finalAccuracy <= 0.5);
-const spread = (bnRun: boolean) => {
-  const accs = c.filter((r) => r.spec.bn === bnRun).map((r) => r.finalAccuracy);
-  return Math.max(...accs) - Math.min(...accs);
+  trainSet: { x: train.x, y: train.y, shape: [784] },
+  testSet: { x: test.x, y: test.y, shape: [784] },
 };
-const initClaim = spread(true) < spread(false);
-const cnnTarget = d.finalAccuracy >= 0.98;
-const claims = [
-  {
-    claim: 'higher held-out accuracy at every checkpoint',
-    held: higherEverywhere,
-    detail: `${aligned.filter(([x, y]) => y > x).length}/${aligned.length} checkpoints; final ${pct(bn.finalAccuracy)} vs ${pct(base.finalAccuracy)}`,
-  },
-  {
-    claim: "the baseline's final accuracy reached in ≤ 1/3 of its steps",
-    held: within3,
-    detail: `BN reached ${pct(base.finalAccuracy)} at step ${reach ?? 'never'} of ${base.steps}`,
-  },
-  {
-    claim: 'trains at 30× the learning rate where the baseline fails',
-    held: highLr,
-    detail: `lr ${BASE_LR * 30}: BN ${pct(lr30.bn.finalAccuracy)}, baseline ${lr30.base.diverged ? 'diverged' : pct(lr30.base.finalAccuracy)} (BN at lr ${BASE_LR}: ${pct(bnLr1.finalAccuracy)})`,
-  },
-  {
-    claim: 'less sensitive to the initialisation scale',
-    held: initClaim,
-    detail: `spread of final accuracy over init × 0.1/1/10: BN ${pct(spread(true))}, baseline ${pct(spread(false))}`,
-  },
-  {
-    claim: 'a small Conv-BN-ReLU CNN reaches ≥ 98 % held out',
-    held: cnnTarget,
-    detail: `${pct(d.finalAccuracy)} after ${d.epochs} epochs (${d.steps} steps, ${d.msPerStep.toFixed(1)} ms/step)`,
-  },
-];
-console.log('\nBN claims on this data:');
-for (const k of claims) console.log(`  ${k.held ? 'held      ' : 'NOT held  '} ${k.claim}: ${k.detail}`);
+console.log(
+  `batchnorm-wasm demo (${ctx.full ? 'full' : 'default'} run), backend ${backend()}: MNIST ${train.n} train / ${test.n} held-out digits`,
+);
+mkdirSync(ctx.out, { recursive: true });
 
-// ---- results and charts
-mkdirSync(OUT, { recursive: true });
-const strip = (r: RunResult) => ({ ...r, spec: r.spec });
+const started = performance.now();
+const claims: { part: string; claims: Claim[] }[] = [];
+const json: Record<string, unknown> = {};
+const charts: string[] = [];
+for (const part of new Set(chosen as (typeof PARTS)[number][])) {
+  const t0 = performance.now();
+  const r = await part.run(ctx);
+  claims.push({ part: part.name, claims: r.claims });
+  Object.assign(json, r.json, { [`${part.name}Seconds`]: (performance.now() - t0) / 1000 });
+  charts.push(...r.charts);
+}
+
+console.log('\nBN claims on this data:');
+for (const { part, claims: cs } of claims) {
+  console.log(`  ${part}:`);
+  for (const k of cs) console.log(`    ${k.held ? 'held      ' : 'NOT held  '} ${k.claim}: ${k.detail}`);
+}
+const seconds = (performance.now() - started) / 1000;
 writeFileSync(
-  `${OUT}/demo.json`,
+  `${ctx.out}/demo.json`,
   JSON.stringify(
-    { full: FULL, backend: backend(), date: new Date().toISOString(), claims, a: a.map(strip), b: b.map(strip), c: c.map(strip), d },
+    { full: ctx.full, backend: backend(), date: new Date().toISOString(), seconds, claims: claims.flatMap((c) => c.claims), ...json },
     null,
     1,
   ),
 );
-const curves = (runs: RunResult[]) =>
-  runs.map((r) => ({ name: r.spec.name, points: r.accuracy.filter(([, v]) => Number.isFinite(v)), dashed: !r.spec.bn }));
-await saveChart(
-  await lineChart({
-    title: 'Held-out accuracy, MLP with sigmoids (BN paper §4.1)',
-    xTitle: 'training step',
-    yTitle: 'held-out accuracy',
-    series: curves(a),
-    yDomain: [0, 1],
-  }),
-  `${OUT}/a-accuracy`,
-);
-await saveChart(
-  await percentileChart({
-    title: 'Input to a last-layer sigmoid over training: 15th, 50th, 85th percentiles',
-    series: a.map((r) => ({ name: r.spec.bn ? 'with BN' : 'without BN', ...r.percentiles! })),
-    xTitle: 'training step',
-    yTitle: 'sigmoid input',
-  }),
-  `${OUT}/a-percentiles`,
-);
-await saveChart(
-  await lineChart({
-    title: 'Learning rate × 1, × 5, × 30 (dashed: without BN)',
-    xTitle: 'training step',
-    yTitle: 'held-out accuracy',
-    series: curves(b),
-    yDomain: [0, 1],
-  }),
-  `${OUT}/b-learning-rate`,
-);
-await saveChart(
-  await lineChart({
-    title: 'Initial weights × 0.1, × 1, × 10 (dashed: without BN)',
-    xTitle: 'training step',
-    yTitle: 'held-out accuracy',
-    series: curves(c),
-    yDomain: [0, 1],
-  }),
-  `${OUT}/c-init-scale`,
-);
-await saveChart(
-  await lineChart({
-    title: 'Small CNN with fused Conv-BN-ReLU blocks',
-    xTitle: 'epoch',
-    yTitle: 'held-out accuracy',
-    series: [{ name: 'CNN', points: d.accuracy }],
-    yDomain: [0.9, 1],
-  }),
-  `${OUT}/d-cnn`,
-);
-console.log(`\nwrote ${OUT}/demo.json and charts ${OUT}/{a-accuracy,a-percentiles,b-learning-rate,c-init-scale,d-cnn}.{svg,png}`);
+console.log(`\nwrote ${ctx.out}/demo.json and charts ${ctx.out}/{${charts.join(',')}}.{svg,png} in ${seconds.toFixed(0)} s`);
