@@ -62,7 +62,7 @@ export abstract class Norm extends Module {
   }
 
   /** After a training forward: InstanceNorm's running update. */
-  protected afterForward(_plan: NormPlan, _stats: Stats, _shape: readonly number[]): void {}
+  protected afterForward(_plan: NormPlan, _stats: Stats): void {}
 
   /** Normalizes `x` and applies the affine. */
   forward(x: Tensor): Tensor {
@@ -89,7 +89,7 @@ export abstract class Norm extends Module {
       stats.block.dispose();
       throw e;
     }
-    if (this.training) this.afterForward(plan, stats, t.shape);
+    if (this.training) this.afterForward(plan, stats);
     this.#release();
     if (recording) {
       const w = this.weight,
