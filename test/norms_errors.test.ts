@@ -38,7 +38,7 @@ for (const b of BACKENDS) {
         [
           () => new LayerNorm(4, { epsilon: 1 } as never),
           TypeError,
-          /^LayerNorm: unknown option 'epsilon' \(expected one of eps, elementwiseAffine, activation\)$/,
+          /^LayerNorm: unknown option 'epsilon' \(expected one of eps, elementwiseAffine, bias, activation\)$/,
         ],
         [() => new LayerNorm(4, { eps: -1 }), RangeError, /^LayerNorm: eps: expected a finite number > 0, got number -1$/],
         [() => new LayerNorm(4, { eps: null as never }), RangeError, /^LayerNorm: eps: expected a finite number > 0, got null$/],
