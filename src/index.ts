@@ -11,6 +11,7 @@ export {
   type BatchNormStateInput,
 } from './nn/batchnorm';
 export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';
+export { batchRenorm, type BatchRenormFunctionalOptions } from './nn/renorm_functional';
 export { LayerNorm, GroupNorm, type LayerNormOptions, type GroupNormOptions } from './nn/norms';
 export { InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, type InstanceNormOptions } from './nn/instance_norm';
 export { layerNorm, groupNorm, instanceNorm, type NormFunctionalOptions, type InstanceNormFunctionalOptions } from './nn/norm_functional';

@@ -205,6 +205,45 @@ for (const b of BACKENDS) {
       t.dispose();
     });
 
+    it('F.batchRenorm: the layer bit for bit (3 training steps with r and d binding, then eval), on the tape', async () => {
+      await init({ backend: b });
+      const shape = [5, 3, 2, 4],
+        size = 120;
+      const m = new BatchRenorm2d(3, { rMax: 1.25, dMax: 0.25, warmup: null, momentum: 0.2 });
+      const gamma = randn(3, 11, 1, 0.4),
+        beta = randn(3, 12);
+      m.loadStateDict({ ...m.stateDict(), weight: gamma, bias: beta });
+      const rm = tensor(new Float32Array(3)).keep(),
+        rv = tensor(new Float32Array(3).fill(1)).keep();
+      for (const [step, mode] of (['train', 'train', 'train', 'eval'] as const).entries()) {
+        const at = `step ${step}`;
+        const x = randn(size, 70 + step, step - 1, 1 + step),
+          dy = randn(size, 80 + step);
+        m.train(mode === 'train');
+        m.zeroGrad();
+        const xl = tensor(x, shape, { requiresGrad: true });
+        const yl: Tensor = m.forward(xl);
+        const ylv = yl.toArray();
+        F.sum(F.mul(yl, tensor(dy, shape))).backward();
+        const xf = tensor(x, shape, { requiresGrad: true }),
+          w = tensor(gamma, [3], { requiresGrad: true }),
+          bb = tensor(beta, [3], { requiresGrad: true });
+        const yf = F.batchRenorm(xf, rm, rv, { weight: w, bias: bb, training: mode === 'train', momentum: 0.2, rMax: 1.25, dMax: 0.25 });
+        const yfv = yf.toArray();
+        F.sum(F.mul(yf, tensor(dy, shape))).backward();
+        expect(bits(yfv), `${at} y`).toEqual(bits(ylv));
+        expect(bits(xf.grad!.toArray()), `${at} dx`).toEqual(bits(xl.grad!.toArray()));
+        expect(bits(w.grad!.toArray()), `${at} dγ`).toEqual(bits(m.weight!.grad.toArray()));
+        expect(bits(bb.grad!.toArray()), `${at} dβ`).toEqual(bits(m.bias!.grad.toArray()));
+        expect(bits(rm.toArray()), `${at} running_mean`).toEqual(bits(m.runningMean!.toArray()));
+        expect(bits(rv.toArray()), `${at} running_var`).toEqual(bits(m.runningVar!.toArray()));
+        for (const t of [xl, xf, w, bb]) t.dispose();
+      }
+      rm.dispose();
+      rv.dispose();
+      m.dispose();
+    });
+
     it('affine false: r and d alone, against the reference', async () => {
       await init({ backend: b });
       const shape = [8, 4];

@@ -2,7 +2,7 @@
 // reference, a constant channel, NaN in one channel), bad options and inputs that throw a specific
 // message and move no state, and an allocation failing anywhere that leaves nothing behind.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BatchRenorm1d, BatchRenorm2d, init, noGrad, tensor, type Tensor } from '../src/index';
+import { BatchRenorm1d, BatchRenorm2d, F, init, noGrad, tensor, type Tensor } from '../src/index';
 import { BACKENDS, bits, filled, throwsLike } from './helpers';
 import { countAllocations } from './alloc_count';
 import { maxAbs, maxAbsDiff, randn } from './reference';
@@ -196,6 +196,48 @@ for (const b of BACKENDS) {
       m.eval();
       noGrad(() => m.forward(one)).dispose(); // eval is BN's: running statistics, any batch
       m.dispose();
+    });
+
+    it("F.batchRenorm: its own checks, and batchNorm's", () => {
+      using x = filled([4, 3], 1);
+      using rm = tensor(new Float32Array(3));
+      using rv = tensor(new Float32Array(3).fill(1));
+      const bad: [() => unknown, new (...a: never[]) => Error, RegExp][] = [
+        [
+          () => F.batchRenorm(x, rm, rv, { training: true, rMax: 0 }),
+          RangeError,
+          /^batchRenorm: rMax: expected a number ≥ 1, got number 0$/,
+        ],
+        [
+          () => F.batchRenorm(x, rm, rv, { training: true, dMax: -0.5 }),
+          RangeError,
+          /^batchRenorm: dMax: expected a number ≥ 0, got number -0\.5$/,
+        ],
+        [
+          () => F.batchRenorm(x, null, null, { training: true }),
+          TypeError,
+          /^batchRenorm: runningMean\/runningVar: required \(r and d are taken against them\)$/,
+        ],
+        [
+          () => F.batchRenorm(x, rm, null, { training: true }),
+          TypeError,
+          /^batchRenorm: runningMean and runningVar: give both or neither$/,
+        ],
+        [() => F.batchRenorm(x, rm, rv, { clip: 3 } as never), TypeError, /^batchRenorm: unknown option 'clip'/],
+        [
+          () => F.batchRenorm(x, rm, rv, { training: true, weight: tensor(new Float32Array(2)) }),
+          RangeError,
+          /^batchRenorm: weight: expected shape \[3\], got \[2\]$/,
+        ],
+      ];
+      for (const [fn, cls, re] of bad) throwsLike(fn, cls, re);
+      expect(Array.from(rm.toArray())).toEqual([0, 0, 0]);
+      expect(Array.from(rv.toArray())).toEqual([1, 1, 1]);
+      const count = countAllocations();
+      noGrad(() => F.batchRenorm(x, rm, rv, { training: true, rMax: 1.1, dMax: 0.1 })).dispose();
+      const live = count.live();
+      count.stop();
+      expect(live, 'nothing left behind without the tape').toBe(0);
     });
 
     it('an allocation failing anywhere in a forward or backward moves no state and leaves nothing allocated', () => {
