@@ -1,13 +1,14 @@
-// Batch Renormalization's training step on BN's kernels. With the batch statistics μ_B, σ_B and the
-// running μ, σ (before their update), r = clip(σ_B/σ, 1/rMax, rMax) and d = clip((μ_B − μ)/σ, −dMax,
-// dMax) are constants, and y = γ·(x̂·r + d) + β is BN's normalize with γ' = γ·r and β' = β + γ·d;
-// its backward is BN's training backward with γ' (∂ℓ/∂x̂ carries r), with dγ = r·Σdy·x̂ + d·Σdy.
+// Batch Renormalization's training step on BN's statistics, normalize and backward kernels. With
+// the batch statistics μ_B, σ_B and the running μ, σ (before their update), r = clip(σ_B/σ,
+// 1/rMax, rMax) and d = clip((μ_B − μ)/σ, −dMax, dMax) are constants, and y = γ·(x̂·r + d) + β is
+// BN's normalize with γ' = γ·r and β' = β + γ·d; its backward is BN's training backward with γ'
+// (∂ℓ/∂x̂ carries r), with dγ = r·Σdy·x̂ + d·Σdy.
 // see: Ioffe 2017, Batch Renormalization, https://arxiv.org/abs/1702.03275 (Algorithm 1 and §3)
 import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
 import { F64Block } from '../runtime/block';
 import { gradSink, record } from '../autograd/functional';
-import { bnBackward, bnNormalize, bnTrain, type Geometry } from '../kernels/batchnorm';
+import { bnBackward, bnNormalize, bnStats, type Geometry } from '../kernels/batchnorm';
 import type { Stats } from './bn_core';
 
 /**
@@ -49,8 +50,8 @@ export class Correction {
 const clip = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi); // NaN stays NaN
 
 /**
- * Training forward: BN's statistics (into `stats`) and y, then r and d from them and the running
- * statistics (into `corr`), and y again with γ', β' unless the correction is the identity.
+ * Training forward: BN's statistics (into `stats`), then r and d from them and the running
+ * statistics (into `corr`), then y by BN's normalize with γ', β' (γ, β when the correction is the identity).
  */
 export function renormForward(
   g: Geometry,
@@ -73,7 +74,7 @@ export function renormForward(
     corr.identity = true;
     return;
   }
-  bnTrain(g, x.ptr, y.ptr, wp, bp, eps, stats.mean, stats.vari, stats.invstd, relu);
+  bnStats(g, x.ptr, eps, stats.mean, stats.vari, stats.invstd);
   const rt = runtime(),
     c = g.c;
   const mean = rt.f64(stats.mean, c),
@@ -98,7 +99,9 @@ export function renormForward(
     ba[ch] = (gb ? gb[ch] : 0) + gam * d[ch];
   }
   corr.identity = identity;
-  if (!identity) bnNormalize(g, x.ptr, y.ptr, corr.gamma, corr.beta, stats.mean, stats.invstd, relu);
+  // one pass over x for y either way; the identity's is BN's training forward bit for bit
+  if (identity) bnNormalize(g, x.ptr, y.ptr, wp, bp, stats.mean, stats.invstd, relu);
+  else bnNormalize(g, x.ptr, y.ptr, corr.gamma, corr.beta, stats.mean, stats.invstd, relu);
 }
 
 /**
