@@ -2,11 +2,16 @@
 // sends l = 1 to the channels-last kernels, which is the same memory). Each export is the one
 // driver of its pass (bn_driver.ts) on the path of its shape: runs of l values in memory order, or
 // for short runs with enough batch items the channels-last passes over c·l virtual channels.
-import { pathOf, trainPass, normalizeOnly, backwardPass } from './bn_driver';
+import { pathOf, statsPass, trainPass, normalizeOnly, backwardPass } from './bn_driver';
 
 /** Training forward: batch mean and biased variance per channel, then y (clamped at 0 when relu = 1). Writes mean, var, invstd (f64[c]). */
 export function bnTrainNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: i32, ws: usize): void {
   trainPass(pathOf(false, n, c, l), x, y, n, c, l, gamma, beta, eps, mean, vari, invstd, relu != 0, ws);
+}
+
+/** Batch mean, biased variance and invstd per channel (f64[c]) alone, as bnTrainNCL computes them (Batch Renorm needs them before y). */
+export function bnStatsNCL(x: usize, n: i32, c: i32, l: i32, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): void {
+  statsPass(pathOf(false, n, c, l), x, n, c, l, eps, mean, vari, invstd, ws);
 }
 
 /** Normalizes with given per-channel mean and invstd (f64[c]), then ReLU when relu = 1: inference with running statistics. */

@@ -187,8 +187,8 @@ function normalizeWith(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws
   }
 }
 
-/** Training forward: batch mean and biased variance per channel, then y (clamped at 0 when relu). */
-export function trainPass(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: bool, ws: usize): void {
+/** Batch mean, biased variance and invstd per channel (f64[c]), without y. */
+export function statsPass(path: i32, x: usize, n: i32, c: i32, l: i32, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): void {
   let w = channelArea(path, n, c, l, ws);
   // a shift near the mean is all it takes: (mean − K)²/var only scales rounding
   shifts(path, x, n, c, l, w);
@@ -197,6 +197,12 @@ export function trainPass(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32,
     meanShifts(c, mean, at(w, c, WS_K));
     statistics(path, x, n, c, l, eps, mean, vari, invstd, ws);
   }
+}
+
+/** Training forward: batch mean and biased variance per channel, then y (clamped at 0 when relu). */
+export function trainPass(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: bool, ws: usize): void {
+  statsPass(path, x, n, c, l, eps, mean, vari, invstd, ws);
+  let w = channelArea(path, n, c, l, ws);
   normalizeConstants(c, gamma, beta, mean, invstd, at(w, c, WS_KS), at(w, c, WS_KA), at(w, c, WS_KB));
   normalizeWith(path, x, y, n, c, l, ws, relu);
 }

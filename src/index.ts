@@ -11,10 +11,12 @@ export {
   type BatchNormStateInput,
 } from './nn/batchnorm';
 export { batchNorm, type BatchNormFunctionalOptions } from './nn/functional';
+export { batchRenorm, type BatchRenormFunctionalOptions } from './nn/renorm_functional';
 export { LayerNorm, GroupNorm, type LayerNormOptions, type GroupNormOptions } from './nn/norms';
 export { InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, type InstanceNormOptions } from './nn/instance_norm';
 export { layerNorm, groupNorm, instanceNorm, type NormFunctionalOptions, type InstanceNormFunctionalOptions } from './nn/norm_functional';
 export { GhostBatchNorm1d, GhostBatchNorm2d, GhostBatchNorm3d, type GhostBatchNormOptions } from './nn/ghost';
+export { BatchRenorm1d, BatchRenorm2d, BatchRenorm3d, type BatchRenormOptions, type RenormWarmup } from './nn/renorm';
 export type { Layout } from './kernels/batchnorm';
 export { Module, type StateDict, type StateDictInput } from './nn/module';
 export { ReLU, Sigmoid, Tanh, Dropout, Flatten, Sequential } from './nn/layers';

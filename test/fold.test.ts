@@ -15,6 +15,9 @@ import {
   CrossEntropyLoss,
   foldBatchNorm,
   Generator,
+  GhostBatchNorm1d,
+  BatchRenorm1d,
+  BatchRenorm2d,
 } from '../src/index';
 import { BACKENDS } from './helpers';
 import { maxAbs, maxAbsDiff, randn } from './reference';
@@ -100,6 +103,43 @@ for (const b of BACKENDS) {
         expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(TOL_FOLD * Math.max(1, maxAbs(want)));
       });
     }
+
+    it('Ghost BN and Batch Renorm (r and d binding) fold as BN does: their eval is BN eval', async () => {
+      await init({ backend: b });
+      const gen = new Generator(5);
+      const model = new Sequential(
+        new Linear(12, 10, { generator: gen }),
+        new GhostBatchNorm1d(10, { virtualBatchSize: 4 }),
+        new ReLU(),
+        new Linear(10, 8, { generator: gen }),
+        new BatchRenorm1d(8, { rMax: 1.5, dMax: 0.5, warmup: { hold: 1, rMaxAt: 3, dMaxAt: 3 } }),
+        new Linear(8, 3, { generator: gen }),
+      );
+      const opt = new SGD(model.parameters(), { lr: 0.1 });
+      const lossFn = new CrossEntropyLoss();
+      for (let s = 0; s < 6; s++) {
+        opt.zeroGrad();
+        using x = tensor(randn(16 * 12, 30 + s, s - 2, 1 + s), [16, 12]);
+        using y = model.forward(x);
+        lossFn.forward(
+          y,
+          Array.from({ length: 16 }, (_, i) => (i + s) % 3),
+        );
+        using g = lossFn.backward();
+        model.backward(g).dispose();
+        opt.step();
+      }
+      model.eval();
+      const folded = foldBatchNorm(model);
+      expect(folded.layers.map((l) => l.constructor.name)).toEqual(['Linear', 'ReLU', 'Linear', 'Linear']);
+      using x = tensor(randn(9 * 12, 98, 0.5, 2), [9, 12]);
+      const want = model.forward(x).toArray();
+      const got = folded.forward(x).toArray();
+      expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(TOL_FOLD * Math.max(1, maxAbs(want)));
+      // a fused ReLU stays behind, as BN's
+      const conv = new Sequential(new Conv2d(2, 3, 3, { generator: gen }), new BatchRenorm2d(3, { activation: 'relu' })).eval();
+      expect(foldBatchNorm(conv).layers.map((l) => l.constructor.name)).toEqual(['Conv2d', 'ReLU']);
+    });
 
     it('refuses a BatchNorm without running statistics and a channel mismatch', async () => {
       await init({ backend: b });

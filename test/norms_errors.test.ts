@@ -38,7 +38,7 @@ for (const b of BACKENDS) {
         [
           () => new LayerNorm(4, { epsilon: 1 } as never),
           TypeError,
-          /^LayerNorm: unknown option 'epsilon' \(expected one of eps, elementwiseAffine, activation\)$/,
+          /^LayerNorm: unknown option 'epsilon' \(expected one of eps, elementwiseAffine, bias, activation\)$/,
         ],
         [() => new LayerNorm(4, { eps: -1 }), RangeError, /^LayerNorm: eps: expected a finite number > 0, got number -1$/],
         [() => new LayerNorm(4, { eps: null as never }), RangeError, /^LayerNorm: eps: expected a finite number > 0, got null$/],
@@ -102,7 +102,7 @@ for (const b of BACKENDS) {
         [
           new InstanceNorm2d(3, { trackRunningStats: true, affine: true }),
           [2, 3, 4],
-          /^InstanceNorm2d\.forward: input: expected a rank-4 tensor with 3 channels \(\[N, 3, H, W\]\), got \[2, 3, 4\]$/,
+          /^InstanceNorm2d\.forward: input: expected a rank-4 tensor with 3 channels \(\[N, 3, H, W\]\) or an unbatched rank-3 one \(\[3, H, W\]\), got \[2, 3, 4\]$/,
         ],
         [
           new InstanceNorm1d(3, { trackRunningStats: true }),

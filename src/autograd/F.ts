@@ -20,4 +20,5 @@ export {
 export { conv2d, maxPool2d, avgPool2d, dropout, type Conv2dFunctionalOptions, type Pool2dFunctionalOptions } from './conv_ops';
 export { adaptiveAvgPool2d, type AdaptivePool2dOptions } from './adaptive_pool';
 export { batchNorm, type BatchNormFunctionalOptions } from '../nn/functional';
+export { batchRenorm, type BatchRenormFunctionalOptions } from '../nn/renorm_functional';
 export { layerNorm, groupNorm, instanceNorm, type NormFunctionalOptions, type InstanceNormFunctionalOptions } from '../nn/norm_functional';

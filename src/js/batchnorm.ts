@@ -30,6 +30,11 @@ function train(
   invstd: number,
   relu: number,
 ): void {
+  stats(w, c, size, x, eps, mean, vari, invstd);
+  normalize(w, c, size, x, y, gamma, beta, mean, invstd, relu);
+}
+
+function stats(w: Walk, c: number, size: number, x: number, eps: number, mean: number, vari: number, invstd: number): void {
   const X = f32(x, size),
     M = f64(mean, c),
     V = f64(vari, c),
@@ -49,7 +54,6 @@ function train(
     V[ch] = q / count;
     I[ch] = 1 / Math.sqrt(V[ch] + eps);
   }
-  normalize(w, c, size, x, y, gamma, beta, mean, invstd, relu);
 }
 
 function normalize(
@@ -165,6 +169,21 @@ export function bnTrainNCL(
   train(ncl(n, c, l), c, n * c * l, x, y, gamma, beta, eps, mean, vari, invstd, relu);
 }
 
+/** Batch statistics alone, channel-first. */
+export function bnStatsNCL(
+  x: number,
+  n: number,
+  c: number,
+  l: number,
+  eps: number,
+  mean: number,
+  vari: number,
+  invstd: number,
+  _ws: number,
+): void {
+  stats(ncl(n, c, l), c, n * c * l, x, eps, mean, vari, invstd);
+}
+
 /** Normalize channel-first x with given mean and invstd. */
 export function bnNormalizeNCL(
   x: number,
@@ -224,6 +243,11 @@ export function bnTrainNHWC(
   _ws: number,
 ): void {
   train(nhwc(m, c), c, m * c, x, y, gamma, beta, eps, mean, vari, invstd, relu);
+}
+
+/** Batch statistics alone, channels-last. */
+export function bnStatsNHWC(x: number, m: number, c: number, eps: number, mean: number, vari: number, invstd: number, _ws: number): void {
+  stats(nhwc(m, c), c, m * c, x, eps, mean, vari, invstd);
 }
 
 /** Normalize channels-last x with given mean and invstd. */

@@ -73,6 +73,18 @@ export function bnTrain(
   }
 }
 
+/** Batch statistics alone into mean/vari/invstd (f64[c]), the same values as bnTrain's. */
+export function bnStats(g: Geometry, x: number, eps: number, mean: number, vari: number, invstd: number): void {
+  const k = runtime().k,
+    ws = workspace(g);
+  try {
+    if (g.channelsLast) k.bnStatsNHWC(x, g.m, g.c, eps, mean, vari, invstd, ws);
+    else k.bnStatsNCL(x, g.n, g.c, g.l, eps, mean, vari, invstd, ws);
+  } finally {
+    k.free(ws);
+  }
+}
+
 /** Normalize with given mean and invstd (f64[c]) (then ReLU when `relu`). */
 export function bnNormalize(
   g: Geometry,

@@ -1,12 +1,13 @@
 // foldBatchNorm: an inference model in which every BatchNorm that follows a Linear or Conv2d is
 // folded into that layer's weight and bias: W' = W·a per output, b' = (b − mean)·a + β with
 // a = γ/√(running_var + eps); a fused BN+ReLU leaves a ReLU behind (Conv-BN-ReLU becomes
-// Conv-ReLU). The folded model computes the same function in eval mode.
+// Conv-ReLU). The folded model computes the same function in eval mode. Ghost BN and Batch Renorm
+// fold as BN does: their eval is BN's, with the running statistics.
 // see: Jacob et al. 2018, https://arxiv.org/abs/1712.05877 (§3.2, batch normalization folding)
 import { Linear } from './linear';
 import { Conv2d } from './conv';
 import { ReLU } from './layers';
-import { BatchNorm1d, BatchNorm2d, BatchNorm3d } from './batchnorm';
+import { BatchNorm } from './batchnorm';
 import { Sequential } from './layers';
 import { Module } from './module';
 import { checkOptions, describe, kindOf } from '../validate';
@@ -17,12 +18,12 @@ interface FoldableLinear extends Module {
   weight: { shape: readonly number[]; toArray(): Float32Array };
 }
 
-function isNorm(m: Module | undefined): m is BatchNorm1d | BatchNorm2d | BatchNorm3d {
-  return m instanceof BatchNorm1d || m instanceof BatchNorm2d || m instanceof BatchNorm3d;
+function isNorm(m: Module | undefined): m is BatchNorm {
+  return m instanceof BatchNorm;
 }
 
 /**
- * Returns a new Sequential for inference with each BatchNorm after a Linear/Conv folded in; the
+ * Returns a new Sequential for inference with each BatchNorm (Ghost BN and Batch Renorm too) after a Linear/Conv folded in; the
  * other layers are shared with `model` (not copied). Needs running statistics (trackRunningStats).
  * `makeFolded(layer, weight, bias)` builds the replacement for other layer types; Linear and Conv2d are built in.
  */

@@ -41,9 +41,32 @@ export function batchNorm(
   runningVar: Tensor | null,
   options: BatchNormFunctionalOptions = {},
 ): Tensor {
-  const where = 'batchNorm';
+  const { x, g, rm, rv, w, b, training, momentum, eps } = checkBatchNormArgs('batchNorm', input, runningMean, runningVar, options, KEYS);
+  const stats = new Stats(g.c);
+  let y: Tensor | null = null;
+  try {
+    y = track(Tensor.empty(x.shape));
+    forwardCore(g, x, w, b, training, eps, stats, rm, rv, false, y);
+    if (training && rm && rv) updateRunning(g, stats, momentum, rm, rv);
+  } catch (e) {
+    y?.dispose(); // a kernel's workspace could not be allocated
+    stats.block.dispose();
+    throw e;
+  }
+  return recordBatchNorm(y!, x, g, stats, w, b, training, false);
+}
+
+/** batchNorm's arguments, checked (and those of the functional forms that share its signature). */
+export function checkBatchNormArgs(
+  where: string,
+  input: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  options: BatchNormFunctionalOptions,
+  keys: readonly string[],
+) {
   const x = checkTensor(where, 'input', input);
-  checkOptions(where, options, KEYS);
+  checkOptions(where, options, keys);
   // undefined means omitted; null is not a value here (unlike the layers' momentum: null)
   const training = checkBool(where, 'training', options.training === undefined ? false : options.training);
   const momentum = checkUnit(where, 'momentum', options.momentum === undefined ? 0.1 : options.momentum);
@@ -71,18 +94,7 @@ export function batchNorm(
   const w = perChannel('weight', options.weight),
     b = perChannel('bias', options.bias);
   if (training) checkBatchSize(where, g, x.shape);
-  const stats = new Stats(g.c);
-  let y: Tensor | null = null;
-  try {
-    y = track(Tensor.empty(x.shape));
-    forwardCore(g, x, w, b, training, eps, stats, rm, rv, false, y);
-    if (training && rm && rv) updateRunning(g, stats, momentum, rm, rv);
-  } catch (e) {
-    y?.dispose(); // a kernel's workspace could not be allocated
-    stats.block.dispose();
-    throw e;
-  }
-  return recordBatchNorm(y!, x, g, stats, w, b, training, false);
+  return { x, g, rm, rv, w, b, training, momentum, eps };
 }
 
 /**

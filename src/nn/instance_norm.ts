@@ -71,7 +71,7 @@ abstract class InstanceNorm extends Norm {
   }
 
   protected planFor(where: string, shape: readonly number[]): NormPlan {
-    return instanceNormPlan(where, shape, this.#rank, this.numFeatures, this.usesInputStats());
+    return instanceNormPlan(where, shape, this.#rank, this.numFeatures, this.usesInputStats(), true);
   }
 
   protected usesInputStats(): boolean {
@@ -82,9 +82,10 @@ abstract class InstanceNorm extends Norm {
     return [this.runningMean, this.runningVar];
   }
 
-  protected afterForward(plan: NormPlan, stats: Stats, shape: readonly number[]): void {
+  protected afterForward(plan: NormPlan, stats: Stats): void {
     if (!this.trackRunningStats) return;
-    updateRunningInstances(shape[0], this.numFeatures, plan.affine.l, stats, this.momentum, this.runningMean!, this.runningVar!);
+    // the plan's batch: an unbatched input is one instance per channel
+    updateRunningInstances(plan.affine.n, this.numFeatures, plan.affine.l, stats, this.momentum, this.runningMean!, this.runningVar!);
   }
 
   protected opName(): string {
@@ -114,7 +115,7 @@ abstract class InstanceNorm extends Norm {
   }
 }
 
-/** InstanceNorm over [N, C, L]. */
+/** InstanceNorm over [N, C, L], or an unbatched [C, L] (PyTorch's). */
 export class InstanceNorm1d extends InstanceNorm {
   static readonly kind: string = 'InstanceNorm1d';
   constructor(numFeatures: number, options: InstanceNormOptions = {}) {
@@ -122,7 +123,7 @@ export class InstanceNorm1d extends InstanceNorm {
   }
 }
 
-/** InstanceNorm over [N, C, H, W]. */
+/** InstanceNorm over [N, C, H, W], or an unbatched [C, H, W] (PyTorch's). */
 export class InstanceNorm2d extends InstanceNorm {
   static readonly kind: string = 'InstanceNorm2d';
   constructor(numFeatures: number, options: InstanceNormOptions = {}) {
@@ -130,7 +131,7 @@ export class InstanceNorm2d extends InstanceNorm {
   }
 }
 
-/** InstanceNorm over [N, C, D, H, W]. */
+/** InstanceNorm over [N, C, D, H, W], or an unbatched [C, D, H, W] (PyTorch's). */
 export class InstanceNorm3d extends InstanceNorm {
   static readonly kind: string = 'InstanceNorm3d';
   constructor(numFeatures: number, options: InstanceNormOptions = {}) {

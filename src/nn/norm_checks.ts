@@ -34,15 +34,27 @@ export function groupNormPlan(where: string, shape: readonly number[], groups: n
 }
 
 /**
- * InstanceNorm's plan for an input of `rank` with `channels` channels; with the instance's own
- * statistics there must be more than one position (PyTorch's check).
+ * InstanceNorm's plan for an input of `rank` with `channels` channels, or (`unbatched`, the layers
+ * as PyTorch's) of rank − 1 without the batch dim, which is the same memory as a batch of one; with
+ * the instance's own statistics there must be more than one position (PyTorch's check).
  */
-export function instanceNormPlan(where: string, shape: readonly number[], rank: number, channels: number, inputStats: boolean): NormPlan {
-  if (shape.length !== rank || shape[1] !== channels)
+export function instanceNormPlan(
+  where: string,
+  shape: readonly number[],
+  rank: number,
+  channels: number,
+  inputStats: boolean,
+  unbatched = false,
+): NormPlan {
+  const batched = shape.length === rank && shape[1] === channels;
+  const single = unbatched && shape.length === rank - 1 && shape[0] === channels;
+  if (!batched && !single) {
+    const also = unbatched ? ` or an unbatched rank-${rank - 1} one ([${channels}, ${SPATIAL[rank]}])` : '';
     throw new RangeError(
-      `${where}: input: expected a rank-${rank} tensor with ${channels} channels ([N, ${channels}, ${SPATIAL[rank]}]), got [${shape.join(', ')}]`,
+      `${where}: input: expected a rank-${rank} tensor with ${channels} channels ([N, ${channels}, ${SPATIAL[rank]}])${also}, got [${shape.join(', ')}]`,
     );
-  const plan = groupPlan(shape, channels);
+  }
+  const plan = groupPlan(batched ? shape : [1, ...shape], channels);
   if (inputStats && plan.affine.l === 1)
     throw new RangeError(`${where}: expected more than 1 spatial element when training, got input size [${shape.join(', ')}]`);
   return plan;

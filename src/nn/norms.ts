@@ -27,13 +27,13 @@ export abstract class Norm extends Module {
   readonly eps: number;
   /** γ, initialised to 1 (per channel, or shaped as normalizedShape for LayerNorm); null without an affine. */
   readonly weight: Parameter | null;
-  /** β, initialised to 0, shaped as weight; null without an affine. */
+  /** β, initialised to 0, shaped as weight; null without an affine (or LayerNorm's bias: false). */
   readonly bias: Parameter | null;
   /** 'relu' when ReLU is fused after the normalization (one pass fewer each way, as BatchNorm's). */
   readonly activation: 'relu' | null;
   #saved: Saved | null = null;
 
-  constructor(where: string, eps: unknown, activation: unknown, affineShape: readonly number[] | null) {
+  constructor(where: string, eps: unknown, activation: unknown, affineShape: readonly number[] | null, withBias = true) {
     super();
     this.eps = checkPositive(where, 'eps', eps);
     if (activation !== null && activation !== 'relu')
@@ -42,7 +42,7 @@ export abstract class Norm extends Module {
     const made = new Allocations();
     try {
       this.weight = affineShape ? made.add(new Parameter(affineShape, 1, `${where}: weight`)) : null;
-      this.bias = affineShape ? made.add(new Parameter(affineShape, 0, `${where}: bias`)) : null;
+      this.bias = affineShape && withBias ? made.add(new Parameter(affineShape, 0, `${where}: bias`)) : null;
     } catch (e) {
       throw made.free(e);
     }
@@ -62,7 +62,7 @@ export abstract class Norm extends Module {
   }
 
   /** After a training forward: InstanceNorm's running update. */
-  protected afterForward(_plan: NormPlan, _stats: Stats, _shape: readonly number[]): void {}
+  protected afterForward(_plan: NormPlan, _stats: Stats): void {}
 
   /** Normalizes `x` and applies the affine. */
   forward(x: Tensor): Tensor {
@@ -89,7 +89,7 @@ export abstract class Norm extends Module {
       stats.block.dispose();
       throw e;
     }
-    if (this.training) this.afterForward(plan, stats, t.shape);
+    if (this.training) this.afterForward(plan, stats);
     this.#release();
     if (recording) {
       const w = this.weight,
@@ -154,12 +154,10 @@ export abstract class Norm extends Module {
   }
 
   protected ownParameters(): [string, Parameter][] {
-    return this.weight && this.bias
-      ? [
-          ['weight', this.weight],
-          ['bias', this.bias],
-        ]
-      : [];
+    const own: [string, Parameter][] = [];
+    if (this.weight) own.push(['weight', this.weight]);
+    if (this.bias) own.push(['bias', this.bias]);
+    return own;
   }
 
   #release(): void {
@@ -180,6 +178,8 @@ export interface LayerNormOptions {
   eps?: number;
   /** Learnable γ (init 1) and β (init 0) shaped as normalizedShape. Default true. */
   elementwiseAffine?: boolean;
+  /** false: γ only, no β (PyTorch 2.1's bias=False; state_dict holds weight alone). Default true. */
+  bias?: boolean;
   /** 'relu': the norm then ReLU in one pass each way. Default null. */
   activation?: 'relu' | null;
 }
@@ -189,19 +189,23 @@ export class LayerNorm extends Norm {
   static readonly kind: string = 'LayerNorm';
   /** The trailing dims normalized together. */
   readonly normalizedShape: readonly number[];
-  /** Whether the layer has γ (weight) and β (bias). */
+  /** Whether the layer has γ (weight) and β (bias, unless hasBias is false). */
   readonly elementwiseAffine: boolean;
+  /** Whether the affine has β (PyTorch's bias option; false only with elementwiseAffine). */
+  readonly hasBias: boolean;
 
   constructor(normalizedShape: number | readonly number[], options: LayerNormOptions = {}) {
     const where = kindOf(new.target);
     const shape = checkNormalizedShape(where, normalizedShape);
-    checkOptions(where, options, ['eps', 'elementwiseAffine', 'activation']);
+    checkOptions(where, options, ['eps', 'elementwiseAffine', 'bias', 'activation']);
     const affine = checkBool(where, 'elementwiseAffine', given(options.elementwiseAffine, true));
+    const bias = checkBool(where, 'bias', given(options.bias, true));
     const d = shape.reduce((p, v) => p * v, 1);
-    checkLayerSize(where, 'normalizedShape', d, affine ? 4 * d : 0);
-    super(where, given(options.eps, 1e-5 as unknown), given(options.activation, null), affine ? shape : null);
+    checkLayerSize(where, 'normalizedShape', d, affine ? (bias ? 4 : 2) * d : 0);
+    super(where, given(options.eps, 1e-5 as unknown), given(options.activation, null), affine ? shape : null, bias);
     this.normalizedShape = shape;
     this.elementwiseAffine = affine;
+    this.hasBias = affine && bias;
   }
 
   protected planFor(where: string, shape: readonly number[]): NormPlan {
@@ -209,7 +213,8 @@ export class LayerNorm extends Norm {
   }
 
   extraRepr(): string {
-    return `normalizedShape=(${this.normalizedShape.join(', ')}), eps=${this.eps}, elementwiseAffine=${this.elementwiseAffine}${this.reluRepr()}`;
+    const bias = this.elementwiseAffine && !this.hasBias ? ', bias=false' : '';
+    return `normalizedShape=(${this.normalizedShape.join(', ')}), eps=${this.eps}, elementwiseAffine=${this.elementwiseAffine}${bias}${this.reluRepr()}`;
   }
 
   protected opName(): string {

@@ -24,6 +24,7 @@ export interface Kernels {
     relu: number,
     ws: number,
   ): void;
+  bnStatsNCL(x: number, n: number, c: number, l: number, eps: number, mean: number, vari: number, invstd: number, ws: number): void;
   bnNormalizeNCL(
     x: number,
     y: number,
@@ -69,6 +70,7 @@ export interface Kernels {
     relu: number,
     ws: number,
   ): void;
+  bnStatsNHWC(x: number, m: number, c: number, eps: number, mean: number, vari: number, invstd: number, ws: number): void;
   bnNormalizeNHWC(
     x: number,
     y: number,
