@@ -1,10 +1,11 @@
-// Part (h), batch size: the CNN at batch 2 … 32 with BN, Ghost BN (at the large end), GroupNorm and
+// Part (h), batch size: the CNN at batch 2 … 32 with BN, Batch Renorm, Ghost BN (at the large end), GroupNorm and
 // LayerNorm (GroupNorm with one group: Wu & He's LN for convolutional nets), the same number of
 // epochs and the learning rate scaled with the batch: held-out accuracy per batch size, the shape
 // of Wu & He 2018, Fig. 1 (BN's error grows as the batch shrinks; GN's stays).
-// see: Wu & He 2018, https://arxiv.org/abs/1803.08494 (Fig. 1); Hoffer et al. 2017, https://arxiv.org/abs/1705.08741 (ghost batches)
+// see: Wu & He 2018, https://arxiv.org/abs/1803.08494 (Fig. 1); Ioffe 2017, https://arxiv.org/abs/1702.03275; Hoffer et al. 2017, https://arxiv.org/abs/1705.08741 (ghost batches)
 import {
   BatchNorm2d,
+  BatchRenorm2d,
   Conv2d,
   Flatten,
   Generator,
@@ -22,8 +23,8 @@ import { train } from './train';
 
 interface Norm {
   name: string;
-  /** The normalization after a convolution (with the ReLU fused), for this batch size. */
-  make: (channels: number) => Module;
+  /** The normalization after a convolution (with the ReLU fused), for a run of `steps` steps. */
+  make: (channels: number, steps: number) => Module;
   /** Batch sizes it runs at. */
   batches: number[];
 }
@@ -33,6 +34,16 @@ const GHOST = 8;
 const NORMS: Norm[] = [
   { name: 'BN', make: (c) => new BatchNorm2d(c, { activation: 'relu' }), batches: BATCHES },
   {
+    // the paper's warm-up (BN for 5 k of 130 k+ steps, rMax 1→3 by 40 k, dMax 0→5 by 25 k) scaled to the run
+    name: 'Batch Renorm',
+    make: (c, steps) =>
+      new BatchRenorm2d(c, {
+        activation: 'relu',
+        warmup: { hold: Math.round(0.05 * steps), rMaxAt: Math.round(0.4 * steps), dMaxAt: Math.round(0.25 * steps) },
+      }),
+    batches: BATCHES,
+  },
+  {
     name: `Ghost BN (${GHOST} per ghost batch)`,
     make: (c) => new GhostBatchNorm2d(c, { virtualBatchSize: GHOST, activation: 'relu' }),
     batches: BATCHES.filter((b) => b > GHOST),
@@ -41,9 +52,13 @@ const NORMS: Norm[] = [
   { name: 'LayerNorm (1 group)', make: (c) => new GroupNorm(1, c, { activation: 'relu' }), batches: BATCHES },
 ];
 
-function cnn(norm: Norm, seed: number): Module {
+function cnn(norm: Norm, seed: number, steps: number): Module {
   const gen = new Generator(seed);
-  const block = (i: number, o: number): Module[] => [new Conv2d(i, o, 3, { padding: 1, generator: gen }), norm.make(o), new MaxPool2d(2)];
+  const block = (i: number, o: number): Module[] => [
+    new Conv2d(i, o, 3, { padding: 1, generator: gen }),
+    norm.make(o, steps),
+    new MaxPool2d(2),
+  ];
   return new Sequential(...block(1, 8), ...block(8, 16), new Flatten(), new Linear(16 * 7 * 7, 10, { generator: gen }));
 }
 
@@ -60,7 +75,7 @@ export async function batchSizePart(ctx: Context): Promise<PartResult> {
   for (const norm of NORMS) {
     const line: string[] = [];
     for (const batch of norm.batches) {
-      const net = cnn(norm, ctx.seed);
+      const net = cnn(norm, ctx.seed, Math.ceil(N / batch) * EPOCHS);
       const r = await train(net, new SGD(net.parameters(), { lr: lr(batch), momentum: 0.9 }), trainSet, testSet, {
         epochs: EPOCHS,
         batchSize: batch,
@@ -78,7 +93,7 @@ export async function batchSizePart(ctx: Context): Promise<PartResult> {
     small = BATCHES[0];
   const seedRuns = [results.find((r) => r.norm === 'BN' && r.batch === large)!.test];
   for (const seed of [ctx.seed + 1, ctx.seed + 2]) {
-    const net = cnn(NORMS[0], seed);
+    const net = cnn(NORMS[0], seed, Math.ceil(N / large) * EPOCHS);
     const r = await train(net, new SGD(net.parameters(), { lr: lr(large), momentum: 0.9 }), trainSet, testSet, {
       epochs: EPOCHS,
       batchSize: large,
@@ -112,6 +127,11 @@ export async function batchSizePart(ctx: Context): Promise<PartResult> {
       claim: `GroupNorm beats BN at batch ${small}, ${beyond}`,
       held: at('GroupNorm', small) - at('BN', small) > noise,
       detail: `${pct(at('GroupNorm', small))} vs ${pct(at('BN', small))}`,
+    },
+    {
+      claim: `Batch Renorm beats BN at batch ${small}, ${beyond}`,
+      held: at('Batch Renorm', small) - at('BN', small) > noise,
+      detail: `${pct(at('Batch Renorm', small))} vs ${pct(at('BN', small))}`,
     },
     {
       claim: `Ghost BN beats BN at batch ${large}, ${beyond}`,
