@@ -175,13 +175,14 @@ export class Graph extends Module {
     const ins: readonly string[] = typeof inputs === 'string' ? [inputs] : inputs;
     if (!Array.isArray(ins)) throw new TypeError(`${where}: inputs: expected a name or an array of names, got ${describe(inputs)}`);
     const a = checkOp(where, op, ins.length, attrs ?? {});
-    let n = name;
-    if (n === undefined)
-      do n = `${op}_${++this.#autoName}`;
-      while (this.#byName.has(n));
+    // an unnamed node is `op_k`, k counting the unnamed nodes added (a refused call counts none)
+    let n = name,
+      k = this.#autoName;
+    while (n === undefined || (name === undefined && this.#byName.has(n))) n = `${op}_${++k}`;
     this.#free(where, n);
     for (const x of ins) this.#known(where, n, x);
     this.#add({ kind: 'op', name: n, op, inputs: Object.freeze([...ins]), attrs: a });
+    this.#autoName = k;
     return n;
   }
 

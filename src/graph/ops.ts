@@ -9,10 +9,15 @@ import { checkTensor, describe } from '../validate';
 
 /** The attributes of each functional op a Graph node can run (an empty object: none). */
 export interface GraphOpAttrs {
+  /** a + b, b broadcast over a's leading axes (as F.add). */
   add: Record<string, never>;
+  /** a − b (as F.sub). */
   sub: Record<string, never>;
+  /** a · b elementwise (as F.mul). */
   mul: Record<string, never>;
+  /** a / b elementwise (as F.div). */
   div: Record<string, never>;
+  /** a·b for a [m, k] and b [k, n]. */
   matmul: Record<string, never>;
   /** Joins its inputs along `axis` (negative counts from the end). */
   concat: { axis: number };
@@ -22,11 +27,17 @@ export interface GraphOpAttrs {
   flatten: { axis?: number };
   /** Permutes the dimensions: output dimension i is input dimension perm[i] (a copy). */
   transpose: { perm: readonly number[] };
+  /** max(x, 0). */
   relu: Record<string, never>;
+  /** 1 / (1 + e^(−x)). */
   sigmoid: Record<string, never>;
+  /** tanh(x). */
   tanh: Record<string, never>;
+  /** min(max(x, 0), 6). */
   relu6: Record<string, never>;
+  /** x·relu6(x + 3)/6. */
   hardswish: Record<string, never>;
+  /** relu6(x + 3)/6 (PyTorch's; ONNX HardSigmoid with alpha 1/6). */
   hardsigmoid: Record<string, never>;
   /** Clamp to [min, max] (default [−1, 1]), as PyTorch's Hardtanh. */
   hardtanh: { min?: number; max?: number };

@@ -9,23 +9,33 @@ import type { GraphOp, GraphOpAttrs } from './ops';
 
 /** A layer node: `layer.forward(input)`; its state under `name.` unless `stateNames` maps a local name (e.g. 'weight') to another. */
 export interface GraphLayerSpec {
+  /** The node's name, which is also its output tensor's and its state's prefix. */
   name: string;
+  /** The module the node runs (one node per module). */
   layer: Module;
+  /** The name of the tensor it reads. */
   input: string;
+  /** The layer's local state names mapped to the state dict's (default `name.local`). */
   stateNames?: Readonly<Record<string, string>>;
 }
 
 /** A functional node: `op` on the tensors named by `inputs`, with its attributes. */
 export interface GraphOpSpec<K extends GraphOp = GraphOp> {
+  /** The node's name, which is also its output tensor's. */
   name: string;
+  /** The functional op it runs. */
   op: K;
+  /** The names of the tensors it reads, in the op's order. */
   inputs: readonly string[];
+  /** The op's attributes (see GraphOpAttrs). */
   attrs?: GraphOpAttrs[K];
 }
 
 /** A constant node: a buffer, or a trainable Parameter, in the state dict under `name`; the graph owns it. */
 export interface GraphConstantSpec {
+  /** The tensor's name in the graph and in the state dict. */
   name: string;
+  /** The tensor (a Parameter is trained); the graph takes ownership of it. */
   constant: Tensor;
 }
 
@@ -34,8 +44,11 @@ export type GraphNodeSpec = GraphLayerSpec | GraphOpSpec | GraphConstantSpec;
 
 /** A whole graph: named inputs, nodes in any order, and each output's name with the tensor it returns. */
 export interface GraphSpec {
+  /** The graph's input names, in the order run() documents them. */
   inputs: readonly string[];
+  /** The nodes, in any order (sorted topologically when the graph is made). */
   nodes: readonly GraphNodeSpec[];
+  /** Each output's name mapped to the name of the tensor it returns. */
   outputs: Readonly<Record<string, string>>;
 }
 
