@@ -4,24 +4,24 @@
 // see: https://onnx.ai/onnx/operators/ (the attribute names a loader maps from)
 import { Tensor } from '../tensor';
 import * as F from '../autograd/F';
-import { out, record } from '../autograd/functional';
-import { checkTensor, describe } from '../validate';
+import { describe } from '../validate';
+import { broadcastOp, flattenAt, reshapeAt, transpose } from './shape_ops';
 
 /** The attributes of each functional op a Graph node can run (an empty object: none). */
 export interface GraphOpAttrs {
-  /** a + b, b broadcast over a's leading axes (as F.add). */
+  /** a + b with NumPy (ONNX) broadcasting. */
   add: Record<string, never>;
-  /** a − b (as F.sub). */
+  /** a − b with NumPy (ONNX) broadcasting. */
   sub: Record<string, never>;
-  /** a · b elementwise (as F.mul). */
+  /** a · b elementwise with NumPy (ONNX) broadcasting. */
   mul: Record<string, never>;
-  /** a / b elementwise (as F.div). */
+  /** a / b elementwise with NumPy (ONNX) broadcasting. */
   div: Record<string, never>;
   /** a·b for a [m, k] and b [k, n]. */
   matmul: Record<string, never>;
   /** Joins its inputs along `axis` (negative counts from the end). */
   concat: { axis: number };
-  /** The same values under `shape` (one −1 is inferred; 0 is a zero-size dimension, not ONNX's copy). */
+  /** The same values under `shape`, as ONNX Reshape: a 0 copies the input's dimension there, one −1 is inferred. */
   reshape: { shape: readonly number[] };
   /** ONNX Flatten: [d0…d(axis−1), d(axis)…] → [Π before, Π from axis] (default axis 1). */
   flatten: { axis?: number };
@@ -85,13 +85,13 @@ const unary = (run: (x: Tensor, a: Record<string, unknown>) => Tensor, attrs: Op
 const binary = (run: (a: Tensor, b: Tensor) => Tensor): OpDef => ({ arity: 2, attrs: {}, run: (xs) => run(xs[0], xs[1]) });
 
 const OPS: Record<GraphOp, OpDef> = {
-  add: binary(F.add),
-  sub: binary(F.sub),
-  mul: binary(F.mul),
-  div: binary(F.div),
+  add: binary((a, b) => broadcastOp('add', a, b)),
+  sub: binary((a, b) => broadcastOp('sub', a, b)),
+  mul: binary((a, b) => broadcastOp('mul', a, b)),
+  div: binary((a, b) => broadcastOp('div', a, b)),
   matmul: binary(F.matmul),
   concat: { arity: 'many', attrs: { axis: int }, run: (xs, a) => F.concat(xs, a.axis as number) },
-  reshape: unary((x, a) => F.reshape(x, a.shape as number[]), { shape: ints }),
+  reshape: unary((x, a) => reshapeAt(x, a.shape as number[]), { shape: ints }),
   flatten: unary((x, a) => flattenAt(x, (a.axis as number | undefined) ?? 1), { axis: int }),
   transpose: unary((x, a) => transpose(x, a.perm as number[]), { perm }),
   relu: unary(F.relu),
@@ -151,58 +151,4 @@ export function checkOp(where: string, op: unknown, inputs: number, attrs: unkno
 /** Runs a checked op on its input tensors. */
 export function runOp(op: GraphOp, xs: readonly Tensor[], attrs: Readonly<Record<string, unknown>>): Tensor {
   return OPS[op].run(xs, attrs as Record<string, unknown>);
-}
-
-/** ONNX Flatten: everything before `axis` becomes the first dimension, the rest the second. */
-function flattenAt(x: Tensor, axis: number): Tensor {
-  checkTensor('F.flatten', 'x', x);
-  const r = x.shape.length,
-    a = axis < 0 ? axis + r : axis;
-  if (a < 0 || a > r) throw new RangeError(`flatten: axis: expected an integer in [${-r}, ${r}], got ${axis}`);
-  const lead = x.shape.slice(0, a).reduce((p, d) => p * d, 1);
-  return F.reshape(x, [lead, x.size === 0 ? 0 : x.size / Math.max(lead, 1)]);
-}
-
-/** Output dimension i = input dimension perm[i]; the backward permutes back by the inverse. */
-function transpose(x: Tensor, p: readonly number[]): Tensor {
-  checkTensor('transpose', 'x', x);
-  if (p.length !== x.shape.length)
-    throw new RangeError(`transpose: perm: expected ${x.shape.length} dimensions for input [${x.shape.join(', ')}], got [${p.join(', ')}]`);
-  const y = out(p.map((d) => x.shape[d]));
-  permuteInto(x, y, p);
-  const inv: number[] = [];
-  p.forEach((d, i) => (inv[d] = i));
-  return record(y, 'transpose', [x], (gy) => {
-    const g = Tensor.empty(x.shape);
-    permuteInto(gy, g, inv);
-    return [g];
-  });
-}
-
-/** Copies x into y (shape x.shape permuted by p), walking y in order with an odometer over x's strides. */
-function permuteInto(x: Tensor, y: Tensor, p: readonly number[]): void {
-  const r = p.length,
-    X = x.view(),
-    Y = y.view();
-  const xs: number[] = new Array<number>(r);
-  let s = 1;
-  for (let d = r - 1; d >= 0; d--) {
-    xs[d] = s;
-    s *= x.shape[d];
-  }
-  const dims = p.map((d) => x.shape[d]),
-    step = p.map((d) => xs[d]),
-    idx = new Array<number>(r).fill(0);
-  let src = 0;
-  for (let i = 0; i < Y.length; i++) {
-    Y[i] = X[src];
-    for (let k = r - 1; k >= 0; k--) {
-      if (++idx[k] < dims[k]) {
-        src += step[k];
-        break;
-      }
-      src -= step[k] * (dims[k] - 1);
-      idx[k] = 0;
-    }
-  }
 }
