@@ -16,6 +16,7 @@ import {
   Parameter,
   Generator,
   type GraphSpec,
+  type Tensor,
 } from '../src/index';
 import { BACKENDS, throwsLike, values } from './helpers';
 
@@ -172,7 +173,19 @@ for (const backend of BACKENDS) {
         TypeError,
         /^Graph\.op: concat: attribute 'axis' is required$/,
       );
-      // the module of a refused spec is not taken: it can go into another graph
+      // a refused spec takes nothing: its constant stays its scope's (freed when the scope ends), its module can go into another graph
+      let t: Tensor | null = null;
+      const before = noGrad(() => {
+        t = tensor([1, 2, 3, 4], [4]);
+        const spec = bad([
+          { name: 'k', constant: t },
+          { name: 'a', op: 'add', inputs: ['x', 'k'] },
+          { name: 'b', op: 'gelu' as never, inputs: ['a'] },
+        ]);
+        throwsLike(() => new Graph(spec), TypeError, /^Graph\.op: op: expected one of/);
+        return t.disposed;
+      });
+      expect([before, t!.disposed]).toEqual([false, true]);
       const h = new Graph();
       h.output('y', h.layer('c', other, h.input('x')));
       for (const t of [x, y]) t.dispose();

@@ -103,6 +103,37 @@ for (const backend of BACKENDS) {
       for (const g of [r, f, t]) g.dispose();
     });
 
+    it('matmul folds the leading dimensions of a [..., m, k] into m: values and gradients of both operands', () => {
+      const g = opGraph('matmul', 2);
+      check(
+        [
+          [2, 3, 4],
+          [4, 5],
+        ],
+        (ts) => {
+          const y = runOn(g)(ts);
+          expect(y.shape).toEqual([2, 3, 5]);
+          return y;
+        },
+        ([a, b]) =>
+          Float64Array.from({ length: 30 }, (_, i) => {
+            const row = Math.floor(i / 5),
+              col = i % 5;
+            let s = 0;
+            for (let k = 0; k < 4; k++) s += a[row * 4 + k] * b[k * 5 + col];
+            return s;
+          }),
+      );
+      using a = tensor(new Float32Array(24), [2, 3, 4]),
+        b = tensor(new Float32Array(15), [3, 5]);
+      throwsLike(
+        () => g.run({ x0: a, x1: b }),
+        RangeError,
+        /^Graph\.run: node 'matmul_1' \(matmul\): matmul: expected a \[\.\.\., m, k\] and b \[k, n\], got \[2, 3, 4\] and \[3, 5\]$/,
+      );
+      g.dispose();
+    });
+
     it('every op named in GRAPH_OPS runs in a graph', () => {
       expect([...GRAPH_OPS].sort()).toEqual(
         [

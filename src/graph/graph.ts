@@ -64,6 +64,9 @@ export class Graph extends Module {
   #inputs: string[] = [];
   #outputs: [string, string][] = [];
   #modules = new Set<Module>();
+  #constants = new Set<Tensor>();
+  /** While a spec is being added: its constants, kept once every node is in. */
+  #adopting: Tensor[] | null = null;
   #stateNames = new Set<string>();
   #autoName = 0;
   /** What a run needs, rebuilt after the graph changes. */
@@ -75,6 +78,8 @@ export class Graph extends Module {
     super();
     if (spec === undefined) return;
     const order = sortSpec('Graph', spec);
+    // the constants are taken from their owners only once every node is in: a refused spec leaves them as they were
+    const adopted: Tensor[] = (this.#adopting = []);
     for (const name of spec.inputs) this.input(name);
     for (const n of order) {
       if ('layer' in n) this.layer(n.name, n.layer, n.input, n.stateNames === undefined ? {} : { stateNames: n.stateNames });
@@ -83,6 +88,8 @@ export class Graph extends Module {
       else throw new TypeError(`Graph: node '${(n as { name: string }).name}': expected a layer, op or constant node`);
     }
     for (const [o, from] of Object.entries(spec.outputs)) this.output(o, from);
+    this.#adopting = null;
+    for (const t of adopted) t.keep();
   }
 
   /** The nodes in topological order (the order forward runs them). */
@@ -125,10 +132,14 @@ export class Graph extends Module {
     this.#free(where, name);
     checkTensor(where, 'tensor', tensor);
     if (this.#stateNames.has(name)) throw new Error(`${where}: '${name}': the state dict already has this name`);
-    for (const n of this.#nodes) {
-      if (n.kind === 'constant' && n.tensor === tensor) throw new Error(`${where}: '${name}': this tensor is already constant '${n.name}'`);
+    if (this.#constants.has(tensor)) {
+      const at = this.#nodes.find((n) => n.kind === 'constant' && n.tensor === tensor)!;
+      throw new Error(`${where}: '${name}': this tensor is already constant '${at.name}'`);
     }
-    tensor.keep(); // no scope or training step frees what the graph owns
+    // no scope or training step frees what the graph owns
+    if (this.#adopting !== null) this.#adopting.push(tensor);
+    else tensor.keep();
+    this.#constants.add(tensor);
     this.#add({ kind: 'constant', name, tensor });
     this.#stateNames.add(name);
     return name;

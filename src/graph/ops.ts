@@ -5,7 +5,7 @@
 import { Tensor } from '../tensor';
 import * as F from '../autograd/F';
 import { describe } from '../validate';
-import { broadcastOp, flattenAt, reshapeAt, transpose } from './shape_ops';
+import { broadcastOp, flattenAt, matmulAt, reshapeAt, transpose } from './shape_ops';
 
 /** The attributes of each functional op a Graph node can run (an empty object: none). */
 export interface GraphOpAttrs {
@@ -17,7 +17,7 @@ export interface GraphOpAttrs {
   mul: Record<string, never>;
   /** a / b elementwise with NumPy (ONNX) broadcasting. */
   div: Record<string, never>;
-  /** a·b for a [m, k] and b [k, n]. */
+  /** a·b for a [..., m, k] and b [k, n] (a's leading dimensions fold into m). */
   matmul: Record<string, never>;
   /** Joins its inputs along `axis` (negative counts from the end). */
   concat: { axis: number };
@@ -89,7 +89,7 @@ const OPS: Record<GraphOp, OpDef> = {
   sub: binary((a, b) => broadcastOp('sub', a, b)),
   mul: binary((a, b) => broadcastOp('mul', a, b)),
   div: binary((a, b) => broadcastOp('div', a, b)),
-  matmul: binary(F.matmul),
+  matmul: binary(matmulAt),
   concat: { arity: 'many', attrs: { axis: int }, run: (xs, a) => F.concat(xs, a.axis as number) },
   reshape: unary((x, a) => reshapeAt(x, a.shape as number[]), { shape: ints }),
   flatten: unary((x, a) => flattenAt(x, (a.axis as number | undefined) ?? 1), { axis: int }),

@@ -49,11 +49,36 @@ export function broadcastOp(op: Elementwise, a: Tensor, b: Tensor): Tensor {
       temps.push(e);
       return e;
     };
-    const y = f(grown(a), grown(b));
-    // the copies live as long as y's op may read them (its backward, or y's dispose), else go now
-    if (y.gradFn !== null) y.gradFn.owns = [...(y.gradFn.owns ?? []), ...temps];
-    else for (const t of temps) t.dispose();
-    return y;
+    return settle(f(grown(a), grown(b)), temps);
+  } catch (e) {
+    for (const t of temps) t.dispose();
+    throw e;
+  }
+}
+
+/** y, with the temporaries made on its way: they live as long as y's op may read them (its backward, or y's dispose), else go now. */
+function settle(y: Tensor, temps: readonly Tensor[]): Tensor {
+  if (y.gradFn !== null) y.gradFn.owns = [...(y.gradFn.owns ?? []), ...temps];
+  else for (const t of temps) t.dispose();
+  return y;
+}
+
+/** ONNX MatMul for a [..., m, k] and b [k, n]: a's leading dimensions fold into m (F.matmul on a 2-D view). */
+export function matmulAt(a: Tensor, b: Tensor): Tensor {
+  checkTensor('matmul', 'a', a);
+  checkTensor('matmul', 'b', b);
+  const r = a.shape.length;
+  if (r <= 2 || b.shape.length !== 2) return F.matmul(a, b);
+  const k = a.shape[r - 1];
+  if (k !== b.shape[0])
+    throw new RangeError(`matmul: expected a [..., m, k] and b [k, n], got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+  const temps: Tensor[] = [];
+  try {
+    const a2 = F.reshape(a, [a.size / Math.max(k, 1), k]);
+    temps.push(a2);
+    const y2 = F.matmul(a2, b);
+    temps.push(y2);
+    return settle(F.reshape(y2, [...a.shape.slice(0, -1), b.shape[1]]), temps);
   } catch (e) {
     for (const t of temps) t.dispose();
     throw e;
