@@ -97,5 +97,31 @@ for (const backend of BACKENDS) {
       for (const t of [ta, tb, y1, y2]) t.dispose();
       g.dispose();
     });
+
+    it('two runs before one backward (a siamese use): each run keeps what its recorded outputs need, the gradients add up', () => {
+      const w = new Parameter([C], 0.25);
+      const g = build(w);
+      const a = Float64Array.from(randn(R * C, 7), Math.fround),
+        b = Float64Array.from(randn(R * C, 8), Math.fround);
+      const grads = (runs: number) => {
+        w.grad.view().fill(0);
+        const ta = tensor(a, [R, C], { requiresGrad: true }),
+          tb = tensor(b, [R, C], { requiresGrad: true });
+        const outs = Array.from({ length: runs }, () => g.run({ a: ta, b: tb }));
+        outs
+          .map(({ y1, y2 }) => F.add(F.sum(y1), F.sum(F.mul(y2, y2))))
+          .reduce((p, l) => F.add(p, l))
+          .backward();
+        const out = [ta.grad!.toArray(), tb.grad!.toArray(), w.grad.toArray()];
+        for (const t of [ta, tb, ...outs.flatMap((o) => [o.y1, o.y2])]) t.dispose();
+        return out;
+      };
+      const once = grads(1),
+        twice = grads(2);
+      // x + x is exact in f32: twice the gradient, bit for bit
+      twice.forEach((gr, k) => expect(Array.from(gr)).toEqual(Array.from(once[k], (v) => v * 2)));
+      expect(once[0].some((v) => v !== 0)).toBe(true);
+      g.dispose();
+    });
   });
 }

@@ -105,7 +105,7 @@ describe('Graph memory (js backend: live bytes)', () => {
     for (let i = 0; i < 20; i++) step();
     expect(memoryBytes()).toBe(trained);
     opt.dispose();
-    // two outputs read from the tape: the intermediates wait for the next run
+    // two outputs read from the tape: the intermediates go once both outputs' ops are done
     const two = new Graph();
     const i0 = two.input('x');
     const bn = two.layer('bn', new BatchNorm1d(W), i0);

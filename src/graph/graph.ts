@@ -71,7 +71,7 @@ export class Graph extends Module {
   #autoName = 0;
   /** What a run needs, rebuilt after the graph changes. */
   #plan: RunPlan | null = null;
-  #run: RunState = { held: [], movable: null, scratch: { buf: new Float32Array(0) } };
+  #run: RunState = { movable: null, scratch: { buf: new Float32Array(0) } };
 
   /** An empty graph to build with input(), layer(), op(), constant() and output(); or the whole graph of `spec`, checked first. */
   constructor(spec?: GraphSpec) {
@@ -329,13 +329,6 @@ export class Graph extends Module {
     });
     for (const [o, from] of this.#outputs) lines.push(`(${o}): output ← ${from}`);
     return `Graph(\n${lines.map((l) => `  ${l}`).join('\n')}\n)`;
-  }
-
-  /** Frees the graph's constants, its layers and what the last forward left to it. */
-  dispose(): void {
-    for (const t of this.#run.held) t.dispose();
-    this.#run.held = [];
-    super.dispose();
   }
 }
 

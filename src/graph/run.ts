@@ -2,7 +2,7 @@
 // knows every tensor's consumers, so under noGrad (inference: no backward follows) each
 // intermediate is freed as soon as its last consumer has run and peak memory is the largest live
 // set, not the sum of all activations; outputs, inputs and constants are never freed. When the
-// forward records, the intermediates belong to the output's op (freed by its backward or dispose).
+// forward records, the intermediates belong to the outputs' ops (freed by their backward or dispose).
 // see: https://github.com/microsoft/onnxruntime/blob/main/onnxruntime/core/framework/allocation_planner.cc (free at last use)
 import { inInference } from '../autograd/engine';
 import { reshape } from '../autograd/functional';
@@ -22,9 +22,8 @@ export interface RunPlan {
   sources: Set<string>;
 }
 
-/** What a graph keeps between runs: tensors the last run left to it, its movable state and a scratch copy of it. */
+/** What a graph keeps between runs: its movable state and a scratch copy of it. */
 export interface RunState {
-  held: Tensor[];
   movable: StateEntry[] | null;
   scratch: { buf: Float32Array };
 }
@@ -66,8 +65,6 @@ export function execute(
   feeds: ReadonlyMap<string, Tensor>,
 ): Map<string, Tensor> {
   graph.checkUsable(where);
-  for (const t of state.held) t.dispose();
-  state.held = [];
   const values = new Map(feeds);
   const fixed = new Set(feeds.values()); // inputs and constants: never freed, never handed out as an output
   for (const n of nodes) {
@@ -124,6 +121,17 @@ export function execute(
     // as a Sequential's: reachable only through the output's graph, freed with its op
     const fn = recorded[0].gradFn!;
     fn.owns = [...(fn.owns ?? []), ...rest];
-  } else state.held = rest; // several recorded outputs: freed at the next run or dispose
+  } else {
+    // several: freed once every recorded output's op is done (by a backward, or the output's dispose)
+    let left = recorded.length;
+    for (const t of recorded) {
+      const fn = t.gradFn!,
+        release = fn.release;
+      fn.release = () => {
+        release?.();
+        if (--left === 0) for (const r of rest) r.dispose();
+      };
+    }
+  }
   return outs;
 }
