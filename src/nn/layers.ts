@@ -2,7 +2,7 @@
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py;
 //      https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
 import { inInference, track } from '../autograd/engine';
-import { checkShape, sameShape, Tensor } from '../tensor';
+import { checkShape, sameShape, type Parameter, Tensor } from '../tensor';
 import { activationBackward, activationForward, mulElementwise, SAVES, type ActivationKind } from '../kernels/activations';
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
@@ -218,7 +218,9 @@ export class Flatten extends Module {
 
 /** True when `m` or a layer inside it trains: its forward may move running statistics. */
 function anyTraining(m: Module): boolean {
-  return m.training || m.children().some(([, c]) => anyTraining(c));
+  if (m.training) return true;
+  // a Sequential's layers without the named pairs children() builds (this runs on every forward)
+  return m instanceof Sequential ? m.layers.some(anyTraining) : m.children().some(([, c]) => anyTraining(c));
 }
 
 /**
@@ -252,6 +254,11 @@ export class Sequential extends Module {
 
   children(): [string, Module][] {
     return this.layers.map((l, i): [string, Module] => [String(i), l]);
+  }
+
+  /** None of its own (its layers hold them); a subclass's Parameter fields are still found. */
+  protected ownParameters(): [string, Parameter][] {
+    return this.constructor === Sequential ? [] : super.ownParameters();
   }
 
   /**
