@@ -114,10 +114,11 @@ export abstract class Module {
   /** A leaf layer's own tensors and parameters, found once (its fields are fixed; see leafLayer). */
   #leaf: { tensors: Tensor[]; params: Parameter[] } | null = null;
 
-  /** This layer's public name for error messages (see `Module.kind`). */
+  /** This layer's public name for error messages (see `Module.kind`), looked up once: every call names itself. */
   protected get kind(): string {
-    return kindOf(this.constructor);
+    return (this.#kind ??= kindOf(this.constructor));
   }
+  #kind: string | undefined;
 
   /**
    * The shape forward() would return for an input of `shape`, throwing the error forward() would
