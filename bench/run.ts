@@ -1,7 +1,8 @@
-// `npm run bench [-- --quick] [--name NAME] [--shapes a,b] [--backends a,b]`
+// `npm run bench [-- --quick] [--name NAME] [--shapes a,b] [--backends a,b] [--calls]`
 // Times BatchNorm forward (training), inference and backward on our SIMD and scalar WASM builds,
 // our pure-JS backend and TF.js's wasm backend; compares each to the memory roofline measured in
-// the SIMD build at the same size; writes bench/results/<name>.json.
+// the SIMD build at the same size; then, in the SIMD build, each layer call against its kernel
+// (bench/callcost.ts); writes bench/results/<name>.json.
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { budgets, measure, type Budget } from './timing';
 import { makeInputs, SHAPES, xBytes, type Inputs, type ShapeSpec } from './inputs';
 import { layerOutputs, OPS, rooflineSteps, setupOurs, useBackend, type Op, type OurBackend } from './ours';
 import { initTfjs, setupTfjs, tfjsTensors } from './tfjs';
+import { CALL_RATIO, CALL_SMALL_US, callCost, type CallRow } from './callcost';
 import {
   BACKENDS,
   TFJS,
@@ -20,6 +22,7 @@ import {
   MIN_SPEEDUP,
   printRoofs,
   printRows,
+  printTable,
   roofTarget,
   twoPassBound,
   type Backend,
@@ -27,8 +30,9 @@ import {
   type Row,
 } from './report';
 
-const USAGE = `usage: npm run bench -- [--quick] [--name NAME] [--shapes LIST] [--backends LIST]
+const USAGE = `usage: npm run bench -- [--quick] [--name NAME] [--shapes LIST] [--backends LIST] [--calls]
   --quick          short warm-up and timing budgets (smoke run; figures are rough)
+  --calls          only the cost of the layer calls against their kernels (SIMD build)
   --name NAME      results file bench/results/NAME.json (default: latest)
   --shapes LIST    comma-separated substrings of shape names (${SHAPES.map((s) => s.name).join(', ')})
   --backends LIST  comma-separated: ${BACKENDS.join(', ')} (aliases simd, scalar; tfjs = both tfjs-*)`;
@@ -53,6 +57,7 @@ const OPTIONS = {
   name: { type: 'string', default: 'latest' },
   shapes: { type: 'string' },
   backends: { type: 'string' },
+  calls: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -89,7 +94,13 @@ function parse() {
         return names;
       })
     : BACKENDS;
-  return { quick: values.quick, name: values.name, shapes, backends: BACKENDS.filter((b) => backends.includes(b)) };
+  return {
+    quick: values.quick,
+    name: values.name,
+    shapes,
+    backends: BACKENDS.filter((b) => backends.includes(b)),
+    callsOnly: values.calls,
+  };
 }
 
 function machine() {
@@ -283,17 +294,25 @@ async function main(): Promise<void> {
   if (tfjs) console.log(`reference: ${tfjs}`);
 
   const out = { rows: [] as Row[], roofs: [] as Roof[], checks: [] as Check[] };
-  for (const [i, spec] of opts.shapes.entries()) {
-    progress(`[${i + 1}/${opts.shapes.length}] ${spec.name}`);
-    await benchShape(makeInputs(spec), opts.backends, b, out);
-  }
-  if (tfjs && tfjsTensors() > 0) progress(`note: ${tfjsTensors()} TF.js tensors still alive after the run`);
+  if (!opts.callsOnly) {
+    for (const [i, spec] of opts.shapes.entries()) {
+      progress(`[${i + 1}/${opts.shapes.length}] ${spec.name}`);
+      await benchShape(makeInputs(spec), opts.backends, b, out);
+    }
+    if (tfjs && tfjsTensors() > 0) progress(`note: ${tfjsTensors()} TF.js tensors still alive after the run`);
 
-  console.log('\nMemory roofline (SIMD build, v128 loops over the benchmarked buffers; median per call):');
-  printRoofs(out.roofs);
-  console.log('');
-  printRows(out.rows);
-  printFooter(opts.shapes);
+    console.log('\nMemory roofline (SIMD build, v128 loops over the benchmarked buffers; median per call):');
+    printRoofs(out.roofs);
+    console.log('');
+    printRows(out.rows);
+    printFooter(opts.shapes);
+  }
+
+  // the layer calls against their kernels, in the build whose figures are judged
+  progress('layer calls against their kernels (wasm-simd)');
+  await useBackend('wasm-simd');
+  const calls = callCost(opts.shapes, b.fast, progress);
+  printCalls(calls);
 
   const bad = out.checks.filter((c) => !c.ok);
   const worst = new Map<string, number>();
@@ -305,7 +324,7 @@ async function main(): Promise<void> {
   const judged = out.rows.filter((r) => r.verdict);
   const durationS = (performance.now() - t0) / 1000;
   console.log(
-    `\nSIMD targets: ${judged.filter((r) => r.verdict === 'PASS').length}/${judged.length} PASS; run took ${durationS.toFixed(0)} s`,
+    `\nSIMD targets: ${judged.filter((r) => r.verdict === 'PASS').length}/${judged.length} PASS; layer calls: ${calls.filter((c) => c.ok).length}/${calls.length} within target; run took ${durationS.toFixed(0)} s`,
   );
 
   const dir = fileURLToPath(new URL('../bench/results/', import.meta.url));
@@ -325,6 +344,7 @@ async function main(): Promise<void> {
         roofline: out.roofs,
         rows: out.rows,
         checks: out.checks,
+        calls,
         durationS,
       },
       null,
@@ -350,6 +370,28 @@ const TARGETS = [
   'channels-last beyond cache: forward ≥ 55 %, backward ≥ 50 %',
   `≥ ${MIN_SPEEDUP}× faster than tfjs-bn on every shape and op; tiny shapes: % of roof reported, not judged`,
 ];
+
+/** The layer-call table: layer µs, kernel µs, their ratio and difference, and the verdict. */
+function printCalls(calls: CallRow[]): void {
+  console.log(
+    `\nLayer calls against their kernels (SIMD build; median µs per call, the two timed in alternating samples; output disposed):`,
+  );
+  printTable(
+    ['layer', 'shape', 'op', 'layer µs', 'kernel µs', 'ratio', '+µs', ''],
+    calls.map((c) => [
+      c.layer,
+      c.shape,
+      c.op,
+      c.layerUs.toFixed(2),
+      c.kernelUs.toFixed(2),
+      `${c.ratio.toFixed(3)}×`,
+      c.extraUs.toFixed(2),
+      c.ok ? 'PASS' : 'MISS',
+    ]),
+    [false, false, false, true, true, true, true, false],
+  );
+  console.log(`  target: ≤ ${CALL_RATIO}× the kernel; at the MLP's shape ≤ ${CALL_SMALL_US} µs more than the kernel`);
+}
 
 function printFooter(shapes: ShapeSpec[]): void {
   console.log('');

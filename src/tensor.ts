@@ -14,8 +14,23 @@ interface Held {
   rt: Runtime;
   ptr: number;
 }
-// Frees the memory of tensors that are garbage-collected without dispose().
-const registry = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Held>((h) => h.rt.k.free(h.ptr)) : null;
+// Frees the memory of tensors that are garbage-collected without dispose(). Registered without an
+// unregister token (dispose() zeroes the held pointer instead: a token costs a map entry per
+// register and a lookup per unregister), and in batches: a new tensor waits in `pending` until 64
+// have been made or the current task ends, and only those not disposed by then are registered.
+// Most tensors of a training step or a layer call are disposed sooner and never cost V8 a weak
+// cell, which was most of a small call's time beyond its kernel (allocation and collection).
+const registry =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<Held>((h) => {
+        if (h.ptr !== 0) h.rt.k.free(h.ptr);
+      })
+    : null;
+const PENDING_MAX = 64;
+const pending: Tensor[] = [];
+/** A registration of `pending` is queued for the end of the current task (one at a time). */
+let queued = false;
+const later: (fn: () => void) => void = typeof queueMicrotask === 'function' ? queueMicrotask : (fn) => void Promise.resolve().then(fn);
 
 const HOOKS = {
   ones: (t: Tensor) => Tensor.full(t.shape, 1),
@@ -51,17 +66,42 @@ export class Tensor {
   constructor(rt: Runtime, ptr: number, shape: readonly number[], own = true) {
     this.#rt = rt;
     this.#ptr = ptr;
-    this.shape = Object.freeze([...shape]);
-    this.size = shape.reduce((a, b) => a * b, 1);
+    // a frozen shape (another tensor's) is shared, not copied
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
+    let size = 1;
+    for (let i = 0; i < shape.length; i++) size *= shape[i];
+    this.size = size;
     this.#held = own ? { rt, ptr } : null;
-    if (own && registry) registry.register(this, this.#held!, this);
+    if (own && registry) {
+      if (pending.push(this) >= PENDING_MAX) Tensor.#registerPending();
+      else if (!queued) {
+        queued = true;
+        later(() => {
+          queued = false;
+          Tensor.#registerPending();
+        });
+      }
+    }
+  }
+
+  /** Registers the pending tensors that are still alive with the finalizer (see `registry`). */
+  static #registerPending(): void {
+    for (const t of pending) if (t.#ptr !== 0) registry!.register(t, t.#held!);
+    pending.length = 0;
   }
 
   /** Allocates an uninitialised tensor of `shape` in the active backend. */
   static empty(shape: readonly number[]): Tensor {
-    const dims = checkShape('Tensor.empty', shape);
+    return Tensor._empty(checkShape('Tensor.empty', shape));
+  }
+
+  /**
+   * @internal Tensor.empty for a shape already checked (a live tensor's, or one a layer computed
+   * from it): a layer's output skips the check every call would repeat.
+   */
+  static _empty(shape: readonly number[]): Tensor {
     const rt = runtime();
-    return new Tensor(rt, allocFloats(rt, 'Tensor.empty', dims), dims);
+    return new Tensor(rt, allocFloats(rt, 'Tensor.empty', shape), shape);
   }
 
   /** Allocates a tensor of `shape` filled with `value`. */
@@ -173,7 +213,7 @@ export class Tensor {
     if (this.gradFn !== null) letGo(this.gradFn);
     this.gradFn = null;
     if (this.#held) {
-      registry?.unregister(this);
+      this.#held.ptr = 0; // the registry's callback, if it ever runs, then frees nothing
       this.#rt.k.free(this.#ptr);
     }
     this.#ptr = 0;
@@ -239,25 +279,38 @@ function allocFloats(rt: Runtime, where: string, shape: readonly number[]): numb
 
 /** Element count of a checked shape. */
 function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) n *= shape[i];
+  return n;
+}
+
+/** @internal True when two shapes have the same dimensions (no closure: layers compare on every call). */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Checks a shape: an array of non-negative safe integers whose product is a safe integer. Returns a copy. */
 export function checkShape(where: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw new TypeError(`${where}: shape: expected an array of non-negative integers, got ${describe(shape)}`);
-  shape.forEach((d, i) => {
-    if (!Number.isSafeInteger(d) || d < 0)
+  // indexed loops, no closures: every Tensor.empty runs this
+  let zero = false;
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (!Number.isSafeInteger(d) || (d as number) < 0)
       throw new TypeError(`${where}: shape[${i}]: expected a non-negative integer, got ${describe(d)}`);
-  });
+    if (d === 0) zero = true;
+  }
   // checked step by step, so that huge dims cannot overflow to Infinity and then NaN (× 0)
-  if (!shape.includes(0)) {
+  if (!zero) {
     let n = 1;
-    for (const d of shape as number[]) {
-      n *= d;
+    for (let i = 0; i < shape.length; i++) {
+      n *= shape[i] as number;
       if (!Number.isSafeInteger(n)) throw new RangeError(`${where}: shape [${shape.join(', ')}]: the element count passes 2^53 - 1`);
     }
   }
-  return [...shape];
+  return shape.slice() as number[];
 }
 
 /**

@@ -2,9 +2,9 @@
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167;
 //      https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
 import { track } from '../autograd/engine';
-import { checkShape, Parameter, Tensor } from '../tensor';
+import { checkShape, Parameter, sameShape, Tensor } from '../tensor';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
-import { checkBatchSize, checkInput, checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
+import { checkBatchSize, checkInputShape, EvalCache, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
 import { Allocations, checkLayerSize, Module, type StateEntry, type StateDictInput, leafLayer } from './module';
 import { recordBatchNorm } from './functional';
@@ -75,6 +75,8 @@ export abstract class BatchNorm extends Module {
   /** Training batches seen (PyTorch's num_batches_tracked); sets the factor when momentum is null. */
   numBatchesTracked = 0;
   #stats: Stats;
+  /** Whether #stats hold the eval constants of the running statistics (see EvalCache). */
+  #evalCache: EvalCache;
   #input: Tensor | null = null;
   #geometry: Geometry | null = null;
   #usedBatch = true;
@@ -128,6 +130,7 @@ export abstract class BatchNorm extends Module {
       this.runningMean = this.trackRunningStats ? made.add(Tensor.full([numFeatures], 0)) : null;
       this.runningVar = this.trackRunningStats ? made.add(Tensor.full([numFeatures], 1)) : null;
       this.#stats = new Stats(numFeatures);
+      this.#evalCache = new EvalCache(numFeatures);
     } catch (e) {
       throw made.free(e);
     }
@@ -137,7 +140,7 @@ export abstract class BatchNorm extends Module {
   forward(x: Tensor): Tensor {
     const where = `${this.kind}.forward`;
     const t = checkTensor(where, 'input', x);
-    const g = checkInput(where, 'input', t, this.layoutFor(t.shape.length), this.numFeatures);
+    const g = checkInputShape(where, 'input', t.shape, this.layoutFor(t.shape.length), this.numFeatures);
     const useBatch = this.training || !this.trackRunningStats;
     if (useBatch) checkBatchSize(where, g, t.shape); // as PyTorch: batch statistics need > 1 value
     this.checkUsable(where);
@@ -146,11 +149,13 @@ export abstract class BatchNorm extends Module {
     const stats = recording ? new Stats(this.numFeatures) : this.#stats;
     let y: Tensor;
     try {
-      y = Tensor.empty(t.shape);
+      y = Tensor._empty(t.shape);
     } catch (e) {
       if (recording) stats.block.dispose();
       throw e;
     }
+    // the layer's own Stats keep the eval constants between eval forwards; batch statistics overwrite them
+    if (useBatch && !recording) this.#evalCache.invalidate();
     try {
       forwardCore(
         g,
@@ -164,6 +169,7 @@ export abstract class BatchNorm extends Module {
         this.runningVar,
         this.activation === 'relu',
         y,
+        recording ? null : this.#evalCache,
       );
     } catch (e) {
       y.dispose();
@@ -215,11 +221,10 @@ export abstract class BatchNorm extends Module {
     const x = this.#input!,
       g = this.#geometry!;
     const d = checkTensor(where, 'gradOutput', dy);
-    if (d.shape.length !== x.shape.length || d.shape.some((v, i) => v !== x.shape[i])) {
+    if (!sameShape(d.shape, x.shape)) {
       throw new RangeError(`${where}: gradOutput: expected shape [${x.shape.join(', ')}] (the last input's), got [${d.shape.join(', ')}]`);
     }
-    this.checkUsable(where);
-    const dx = Tensor.empty(x.shape);
+    const dx = Tensor._empty(x.shape);
     if (g.size === 0) return dx;
     bnBackward(
       g,

@@ -26,11 +26,11 @@ export function checkInput(where: string, name: string, x: unknown, layout: Layo
 export function checkInputShape(where: string, name: string, shape: readonly number[], layout: Layout, channels: number): Geometry {
   const rank = LAYOUT_RANK[layout];
   const ax = channelAxis(layout);
-  const want = AXES[layout]
-    .split(', ')
-    .map((a) => (a === 'C' ? String(channels) : a))
-    .join(', ');
   if (shape.length !== rank || shape[ax] !== channels) {
+    const want = AXES[layout]
+      .split(', ')
+      .map((a) => (a === 'C' ? String(channels) : a))
+      .join(', ');
     throw new RangeError(
       `${where}: ${name}: expected a rank-${rank} ${layout} tensor with ${channels} channels ([${want}]), got [${shape.join(', ')}]`,
     );
@@ -65,7 +65,8 @@ export class Stats {
  * y = BN(x), or ReLU(BN(x)) in one pass when `relu`. Batch statistics (into `stats`) when `useBatch`,
  * else `runMean`/`runVar` (f32 tensors).
  * Checks are the caller's; this only computes. Into `y` when given: a caller that frees it when
- * a kernel's workspace cannot be allocated.
+ * a kernel's workspace cannot be allocated. With `cache`, the eval constants in `stats` are reused
+ * while the running statistics are unchanged.
  */
 export function forwardCore(
   g: Geometry,
@@ -79,6 +80,7 @@ export function forwardCore(
   runVar: Tensor | null,
   relu = false,
   y: Tensor = Tensor.empty(x.shape),
+  cache: EvalCache | null = null,
 ): Tensor {
   if (g.size === 0) return y;
   const gamma = weight ? weight.ptr : 0,
@@ -86,18 +88,61 @@ export function forwardCore(
   if (useBatch) {
     bnTrain(g, x.ptr, y.ptr, gamma, beta, eps, stats.mean, stats.vari, stats.invstd, relu);
   } else {
-    const rt = runtime();
-    const rm = runMean!.view(),
-      rv = runVar!.view();
-    const mean = rt.f64(stats.mean, g.c),
-      inv = rt.f64(stats.invstd, g.c);
-    for (let c = 0; c < g.c; c++) {
-      mean[c] = rm[c];
-      inv[c] = 1 / Math.sqrt(rv[c] + eps);
-    }
+    if (cache === null) evalConstants(g.c, stats, runMean!, runVar!, eps);
+    else cache.fill(g.c, stats, runMean!, runVar!, eps);
     bnNormalize(g, x.ptr, y.ptr, gamma, beta, stats.mean, stats.invstd, relu);
   }
   return y;
+}
+
+/** The eval constants: the running mean as f64 and 1/√(running var + eps), into stats.mean and stats.invstd. */
+function evalConstants(c: number, stats: Stats, runMean: Tensor, runVar: Tensor, eps: number): void {
+  const rt = runtime();
+  const rm = runMean.view(),
+    rv = runVar.view();
+  const mean = rt.f64(stats.mean, c),
+    inv = rt.f64(stats.invstd, c);
+  for (let i = 0; i < c; i++) {
+    mean[i] = rm[i];
+    inv[i] = 1 / Math.sqrt(rv[i] + eps);
+  }
+}
+
+/**
+ * A layer's eval constants kept in its Stats between eval forwards, recomputed only when the bits
+ * of the running statistics differ from those they were computed from, or after the Stats were
+ * overwritten (invalidate). Comparing the bits, not counting writes, sees every way the statistics
+ * change (a training forward, loadStateDict, a user writing through view()), so a kept constant is
+ * always the one evalConstants would compute now.
+ */
+export class EvalCache {
+  #bits: Int32Array;
+  #valid = false;
+  constructor(c: number) {
+    this.#bits = new Int32Array(2 * c);
+  }
+
+  /** The Stats no longer hold the constants (a training forward wrote its batch statistics there). */
+  invalidate(): void {
+    this.#valid = false;
+  }
+
+  /** Makes stats.mean and stats.invstd the eval constants of runMean and runVar. */
+  fill(c: number, stats: Stats, runMean: Tensor, runVar: Tensor, eps: number): void {
+    const rt = runtime();
+    const m = rt.i32(runMean.ptr, c),
+      v = rt.i32(runVar.ptr, c),
+      bits = this.#bits;
+    if (this.#valid) {
+      let same = true;
+      for (let i = 0; i < c && same; i++) same = m[i] === bits[i] && v[i] === bits[c + i];
+      if (same) return;
+    }
+    bits.set(m);
+    bits.set(v, c);
+    evalConstants(c, stats, runMean, runVar, eps);
+    this.#valid = true;
+  }
 }
 
 /** running = (1 − f)·running + f·batch, with the unbiased batch variance (PyTorch's update). */

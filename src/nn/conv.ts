@@ -7,7 +7,7 @@
 //      product); https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (shapes, default init:
 //      kaiming_uniform_(a=√5) on the weight, U(±1/√fan_in) on the bias, fan_in = in·kh·kw)
 import { track } from '../autograd/engine';
-import { checkShape, Parameter, Tensor } from '../tensor';
+import { checkShape, Parameter, sameShape, Tensor } from '../tensor';
 import { slidingWindow, type Window } from '../kernels/conv';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
@@ -119,7 +119,7 @@ export function checkShape2d(
 /** Throws unless dy has `shape` (the last forward's output shape). */
 export function checkGradOutput(where: string, dy: unknown, shape: readonly number[]): Tensor {
   const t = checkTensor(where, 'gradOutput', dy);
-  if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) {
+  if (!sameShape(t.shape, shape)) {
     throw new RangeError(`${where}: gradOutput: expected shape [${shape.join(', ')}] (the last output's), got [${t.shape.join(', ')}]`);
   }
   return t;
@@ -334,7 +334,7 @@ export class Conv2d extends Module {
       win = this.#win!,
       spec = this.#spec;
     checkGradOutput(where, dy, this.#outShape(g));
-    const dx = inputGrad ? Tensor.empty(x.shape) : null;
+    const dx = inputGrad ? Tensor._empty(x.shape) : null;
     try {
       if (spec) groupedBackward(spec, g, x, this.weight, dy, dx, this.weight.grad, this.bias ? this.bias.grad : null);
       else if (g.n > 0) {

@@ -111,7 +111,7 @@ export function recordBatchNorm(
   useBatch: boolean,
   relu: boolean,
 ): Tensor {
-  const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
+  const inputs = w ? (b ? [x, w, b] : [x, w]) : b ? [x, b] : [x];
   return record(
     y,
     'batchNorm',

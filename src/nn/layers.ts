@@ -2,7 +2,7 @@
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py;
 //      https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
 import { inInference, track } from '../autograd/engine';
-import { checkShape, Tensor } from '../tensor';
+import { checkShape, sameShape, type Parameter, Tensor } from '../tensor';
 import { activationBackward, activationForward, mulElementwise, SAVES, type ActivationKind } from '../kernels/activations';
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
@@ -30,7 +30,7 @@ export abstract class Activation extends Module {
       this.#saved = null;
       return this.recorded(activation(this.act, x, this.params));
     }
-    const y = Tensor.empty(x.shape);
+    const y = Tensor._empty(x.shape);
     activationForward(this.act, x.ptr, y.ptr, x.size, this.params);
     this.#saved = SAVES[this.act] === 'input' ? x : y;
     return track(y);
@@ -55,12 +55,12 @@ export abstract class Activation extends Module {
     this.checkBackwardReady();
     const s = this.#saved!;
     checkTensor(where, 'gradOutput', dy);
-    if (dy.shape.length !== s.shape.length || dy.shape.some((v, i) => v !== s.shape[i])) {
+    if (!sameShape(dy.shape, s.shape)) {
       throw new RangeError(
         `${where}: gradOutput: expected shape [${s.shape.join(', ')}] (the last output's), got [${dy.shape.join(', ')}]`,
       );
     }
-    const dx = Tensor.empty(s.shape);
+    const dx = Tensor._empty(s.shape);
     activationBackward(this.act, s.ptr, dy.ptr, dx.ptr, s.size, this.params);
     return dx;
   }
@@ -218,7 +218,9 @@ export class Flatten extends Module {
 
 /** True when `m` or a layer inside it trains: its forward may move running statistics. */
 function anyTraining(m: Module): boolean {
-  return m.training || m.children().some(([, c]) => anyTraining(c));
+  if (m.training) return true;
+  // a Sequential's layers without the named pairs children() builds (this runs on every forward)
+  return m instanceof Sequential ? m.layers.some(anyTraining) : m.children().some(([, c]) => anyTraining(c));
 }
 
 /**
@@ -252,6 +254,11 @@ export class Sequential extends Module {
 
   children(): [string, Module][] {
     return this.layers.map((l, i): [string, Module] => [String(i), l]);
+  }
+
+  /** None of its own (its layers hold them); a subclass's Parameter fields are still found. */
+  protected ownParameters(): [string, Parameter][] {
+    return this.constructor === Sequential ? [] : super.ownParameters();
   }
 
   /**

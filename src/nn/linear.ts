@@ -78,14 +78,15 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     const where = 'Linear.forward';
     checkTensor(where, 'input', x);
-    this.outputShape(x.shape);
+    // the shape's error from outputShape, without its copy of the shape on every call
+    if (x.shape.length !== 2 || x.shape[1] !== this.inFeatures) this.outputShape(x.shape);
     this.checkUsable(where);
     if (this.records(x)) {
       this.#input = null;
       return this.recorded(linear(x, this.weight, this.bias));
     }
     const n = x.shape[0];
-    const y = Tensor.empty([n, this.outFeatures]);
+    const y = Tensor._empty(Object.freeze([n, this.outFeatures]));
     try {
       matmul(x.ptr, this.weight.ptr, y.ptr, n, this.outFeatures, this.inFeatures, { transB: true, bias: this.bias ? this.bias.ptr : 0 });
     } catch (e) {
@@ -133,7 +134,7 @@ export class Linear extends Module {
       throw new RangeError(`${where}: gradOutput: expected [${n}, ${this.outFeatures}], got [${dy.shape.join(', ')}]`);
     }
     // dx first: what can fail (an allocation) fails before any gradient is added to
-    const dx = inputGrad ? Tensor.empty([n, this.inFeatures]) : null;
+    const dx = inputGrad ? Tensor._empty(Object.freeze([n, this.inFeatures])) : null;
     try {
       if (dx) matmul(dy.ptr, this.weight.ptr, dx.ptr, n, this.inFeatures, this.outFeatures);
       matmul(dy.ptr, x.ptr, this.weight.grad.ptr, this.outFeatures, this.inFeatures, n, { transA: true, beta: 1 });

@@ -70,6 +70,8 @@ export abstract class Module {
   #recordedShape: readonly number[] = [];
   /** Set when backward(dy) ran a recorded op: this module is driven by hand and records no more. */
   #manual = false;
+  /** A leaf layer's own tensors and parameters, found once (its fields are fixed; see leafLayer). */
+  #leaf: { tensors: Tensor[]; params: Parameter[] } | null = null;
 
   constructor() {
     // PyTorch plans nothing: reference counts free a tensor at its last use; here a forward is
@@ -81,10 +83,11 @@ export abstract class Module {
     }
   }
 
-  /** This layer's public name for error messages (see `Module.kind`). */
+  /** This layer's public name for error messages (see `Module.kind`), looked up once: every call names itself. */
   protected get kind(): string {
-    return kindOf(this.constructor);
+    return (this.#kind ??= kindOf(this.constructor));
   }
+  #kind: string | undefined;
 
   /**
    * The shape forward() would return for an input of `shape`, throwing the error forward() would
@@ -126,10 +129,23 @@ export abstract class Module {
    * whose backward(dy) was called runs its own saved-state path from then on (the tape is not needed).
    */
   protected records(x: Tensor): boolean {
-    const r =
-      !this.#manual && isGradEnabled() && (x.requiresGrad || (this.training && this.ownParameters().some(([, p]) => p.requiresGrad)));
+    const r = !this.#manual && isGradEnabled() && (x.requiresGrad || (this.training && this.#paramRequiresGrad()));
     if (!r) this.#forget();
     return r;
+  }
+
+  #paramRequiresGrad(): boolean {
+    const leaf = this.#leafState();
+    return leaf === null ? this.ownParameters().some(([, p]) => p.requiresGrad) : leaf.params.some((p) => p.requiresGrad);
+  }
+
+  /** A leaf layer's own tensors and parameters, listed once (checked on every call); null for other modules. */
+  #leafState(): { tensors: Tensor[]; params: Parameter[] } | null {
+    if (this.#leaf === null && LEAF_CLASSES.has(this.constructor)) {
+      const tensors = this.ownState().flatMap((e) => ('tensor' in e ? [e.tensor] : []));
+      this.#leaf = { tensors, params: this.ownParameters().map(([, p]) => p) };
+    }
+    return this.#leaf;
   }
 
   /** Holds y's recorded op (until the next forward) for a backward(dy) after this forward; returns y. */
@@ -325,6 +341,14 @@ export abstract class Module {
 
   /** Throws if this module or a child can no longer be used (disposed, or another backend). */
   checkUsable(where: string): void {
+    const leaf = this.#leafState();
+    if (leaf !== null) {
+      for (const t of leaf.tensors) {
+        if (t.disposed) throw new Error(`${where}: the layer was disposed`);
+        checkTensor(where, 'this (the layer)', t);
+      }
+      return;
+    }
     for (const e of this.ownState()) {
       if (!('tensor' in e)) continue;
       if (e.tensor.disposed) throw new Error(`${where}: the layer was disposed`);

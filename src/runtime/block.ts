@@ -16,8 +16,15 @@ interface Held {
   rt: Runtime;
   ptr: number;
 }
-// Frees the memory of blocks that are garbage-collected without dispose().
-const registry = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Held>((h) => h.rt.k.free(h.ptr)) : null;
+// Frees the memory of blocks that are garbage-collected without dispose(); registered without an
+// unregister token (dispose() zeroes the held pointer), as tensors are: a token costs a map entry
+// per register and a lookup per unregister, on every loss call and recorded BatchNorm forward.
+const registry =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<Held>((h) => {
+        if (h.ptr !== 0) h.rt.k.free(h.ptr);
+      })
+    : null;
 
 /** `length` values of one dtype in the active backend (at least one value's bytes are allocated). */
 export abstract class Block {
@@ -25,6 +32,7 @@ export abstract class Block {
   readonly length: number;
   #rt: Runtime;
   #ptr: number;
+  #held: Held;
 
   protected constructor(dtype: BlockDtype, length: number) {
     const where = `${dtype} block`;
@@ -44,7 +52,8 @@ export abstract class Block {
     this.length = length;
     this.#rt = rt;
     this.#ptr = ptr;
-    registry?.register(this, { rt, ptr }, this);
+    this.#held = { rt, ptr };
+    registry?.register(this, this.#held);
   }
 
   get disposed(): boolean {
@@ -76,7 +85,7 @@ export abstract class Block {
   /** Frees the memory; later use throws. Safe to call twice. */
   dispose(): void {
     if (this.#ptr === 0) return;
-    registry?.unregister(this);
+    this.#held.ptr = 0;
     this.#rt.k.free(this.#ptr);
     this.#ptr = 0;
   }
