@@ -4,7 +4,7 @@
 // init() and a memory grown between two parallel calls leave nothing hanging and nothing wrong.
 import { afterAll, describe, expect, it } from 'vitest';
 import { init, threads, disposeThreads, threadPool, runtime } from '../src/runtime/index';
-import { gemmParts, bnParts } from '../src/runtime/threads';
+import { gemmParts, bnParts, counts } from '../src/runtime/threads';
 import { matmul, type MatmulOptions } from '../src/kernels/gemm';
 import { bnTrain, bnNormalize, geometry } from '../src/kernels/batchnorm';
 import { Sequential, Linear, BatchNorm1d, ReLU, SGD, CrossEntropyLoss, Generator, tensor } from '../src/index';
@@ -20,8 +20,18 @@ function values(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** The bits of a Float32Array, to compare exactly (NaN payloads and −0 included). */
-const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
+/** The bits of a Float32Array (a copy), to compare exactly: NaN payloads and −0 included. */
+const bits = (a: Float32Array) => new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+
+/** Index of the first element where two results differ, −1 when they are bit-identical (a fast check of millions). */
+function firstDiff(a: Uint32Array, b: Uint32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+/** firstDiff of each result against its reference. */
+const diffs = (got: Uint32Array[], ref: Uint32Array[]) => got.map((g, i) => firstDiff(g, ref[i]));
 
 interface GemmCase {
   m: number;
@@ -42,7 +52,7 @@ const GEMM_CASES: GemmCase[] = [
 ];
 
 /** C of each case on the active backend (bias: a vector of n values when o.bias is −1). */
-function gemmResults(): number[][] {
+function gemmResults(): Uint32Array[] {
   const rt = runtime();
   return GEMM_CASES.map(({ m, n, k, o }, i) => {
     const sizes = [m * k, k * n, m * n, n];
@@ -65,7 +75,7 @@ const BN_SHAPES: [number, number, number, number][] = [
 ];
 
 /** y, mean, var and invstd of a training forward (BN+ReLU for odd cases), then y of inference with those statistics, per shape. */
-function bnResults(): number[][] {
+function bnResults(): Uint32Array[] {
   const rt = runtime();
   return BN_SHAPES.flatMap((shape, i) => {
     const g = geometry('NCHW', shape);
@@ -90,7 +100,7 @@ function bnResults(): number[][] {
 }
 
 /** A 3-layer MLP with BatchNorm trained 8 SGD steps on layers large enough to run on every thread: the final weights' bits. */
-function trainMlp(): number[] {
+function trainMlp(): Uint32Array {
   const generator = new Generator(3);
   const model = new Sequential(new Linear(256, 384, { generator }), new BatchNorm1d(384), new ReLU(), new Linear(384, 10, { generator }));
   const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
@@ -108,9 +118,11 @@ function trainMlp(): number[] {
     for (const t of [dLogits, logits, x]) t.dispose();
   }
   const sd = model.stateDict();
-  const out = Object.keys(sd)
-    .sort()
-    .flatMap((key) => (sd[key] instanceof Float32Array ? bits(sd[key] as Float32Array) : []));
+  const out = Uint32Array.from(
+    Object.keys(sd)
+      .sort()
+      .flatMap((key) => (sd[key] instanceof Float32Array ? Array.from(bits(sd[key] as Float32Array)) : [])),
+  );
   opt.dispose();
   lossFn.dispose();
   model.dispose();
@@ -132,7 +144,7 @@ describe('threads: the same bits on any number of threads', () => {
       // every case is really split on this many threads
       for (const { m, n: cols, k } of GEMM_CASES) expect(gemmParts(m, cols, k, n)).toBe(n);
       const got = gemmResults();
-      for (let i = 0; i < GEMM_CASES.length; i++) expect(got[i], `${n} threads, case ${i}`).toEqual(reference[i]);
+      for (let i = 0; i < GEMM_CASES.length; i++) expect(firstDiff(got[i], reference[i]), `${n} threads, case ${i}`).toBe(-1);
     }
   });
 
@@ -144,8 +156,11 @@ describe('threads: the same bits on any number of threads', () => {
       const e = runtime().k as unknown as { bnRunsNCL(n: number, c: number, l: number): number };
       // every shape is really split, into blocks that do not depend on the thread count
       for (const [b, c, h, w] of BN_SHAPES) expect(bnParts(b, c, h * w, e)).toBe(Math.ceil(c / 8));
+      const again = counts.bnStatsAgain;
       const got = bnResults();
-      for (let i = 0; i < got.length; i++) expect(got[i], `${n} threads, result ${i}`).toEqual(reference[i]);
+      // the channel with far first values made every shape take its statistics again, split too
+      expect(counts.bnStatsAgain - again).toBe(BN_SHAPES.length);
+      for (let i = 0; i < got.length; i++) expect(firstDiff(got[i], reference[i]), `${n} threads, result ${i}`).toBe(-1);
     }
   });
 
@@ -154,7 +169,7 @@ describe('threads: the same bits on any number of threads', () => {
     const reference = trainMlp();
     for (const n of [1, 2]) {
       await init({ threads: n });
-      expect(trainMlp(), `${n} threads`).toEqual(reference);
+      expect(firstDiff(trainMlp(), reference), `${n} threads`).toBe(-1);
     }
   });
 });
@@ -195,7 +210,7 @@ describe('threads: robustness', () => {
     await new Promise((r) => setTimeout(r, 50)); // the exit event
     expect(threads()).toBe(1);
     expect(pool.broken).toMatch(/^worker exited with code/);
-    expect(gemmResults()).toEqual(reference);
+    expect(diffs(gemmResults(), reference)).toEqual(reference.map(() => -1));
   });
 
   it('a new init() and disposeThreads() stop the workers', async () => {
@@ -221,8 +236,8 @@ describe('threads: robustness', () => {
     expect(rt.memoryBytes()).toBeGreaterThan(before);
     const second = gemmResults();
     rt.k.free(big);
-    expect(first).toEqual(reference);
-    expect(second).toEqual(reference);
+    expect(diffs(first, reference)).toEqual(reference.map(() => -1));
+    expect(diffs(second, reference)).toEqual(reference.map(() => -1));
   });
 
   it('a Node process with a pool exits without disposeThreads()', async () => {

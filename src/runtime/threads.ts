@@ -27,6 +27,9 @@ export const BN_MIN_ELEMENTS = 1 << 16;
 const BN_UNIT = 8,
   BN_MAX_PARTS = 64;
 
+/** How often the split BatchNorm took its statistics again (RESHIFT), so tests can see that phase run. */
+export const counts = { bnStatsAgain: 0 };
+
 /** A shared memory for the threaded build: as large as WebAssembly allows, grown on demand. */
 export function sharedMemory(): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true } as WebAssembly.MemoryDescriptor);
@@ -65,8 +68,10 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       try {
         pool.run(BN_STATS, parts, [x, n, c, l, eps, mean, vari, invstd, ws, far, 0]);
         // NOTE: whether the statistics are taken again is decided for every channel at once (RESHIFT), as on one thread
-        if (new Int32Array(e.memory.buffer, far, parts).some((v) => v !== 0))
+        if (new Int32Array(e.memory.buffer, far, parts).some((v) => v !== 0)) {
+          counts.bnStatsAgain++;
           pool.run(BN_STATS, parts, [x, n, c, l, eps, mean, vari, invstd, ws, far, 1]);
+        }
       } finally {
         e.free(far);
       }
