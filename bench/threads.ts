@@ -6,7 +6,7 @@
 // and of the MLP at batch 60 (small: below the thresholds, it must be no slower). `--quick` cuts
 // the budgets. Writes bench/results/threads.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Adam, BatchNorm2d, Conv2d, Linear, BatchNorm1d, ReLU, Sequential, tensor, type Tensor } from '../src/index';
+import { Adam, BatchNorm2d, Conv2d, Generator, Linear, BatchNorm1d, ReLU, Sequential, tensor, type Tensor } from '../src/index';
 import { init, runtime, threadPool, threads } from '../src/runtime/index';
 import { forkJoinMicros } from '../src/runtime/threads';
 import { matmul } from '../src/kernels/gemm';
@@ -145,12 +145,21 @@ const BN_SHAPE = [32, 64, 56, 56]; // 24.5 MiB of f32
 const CASES: Case[] = [
   gemmCase('GEMM 256³', 256, 256, 256),
   gemmCase('CNN conv2 GEMM 64×196×288', 64, 196, 288),
-  layerCase('CNN conv2 forward [60,32,14,14]', () => new Conv2d(32, 64, 3, { padding: 1 }), [60, 32, 14, 14], 2 * 60 * 196 * 64 * 288, 0),
+  layerCase(
+    'CNN conv2 forward [60,32,14,14]',
+    () => new Conv2d(32, 64, 3, { padding: 1, generator: new Generator(1) }),
+    [60, 32, 14, 14],
+    2 * 60 * 196 * 64 * 288,
+    0,
+  ),
   layerCase('BatchNorm2d train NCHW 24.5 MiB', () => new BatchNorm2d(64), BN_SHAPE, 0, 2 * 4 * BN_SHAPE.reduce((a, b) => a * b)),
   trainCase('CNN training step, batch 60', () => cnn(1), [60, 1, 28, 28], 10),
   trainCase(
     'MLP training step, batch 60',
-    () => new Sequential(new Linear(784, 100), new BatchNorm1d(100), new ReLU(), new Linear(100, 10)),
+    () => {
+      const generator = new Generator(1);
+      return new Sequential(new Linear(784, 100, { generator }), new BatchNorm1d(100), new ReLU(), new Linear(100, 10, { generator }));
+    },
     [60, 784],
     10,
   ),
