@@ -196,11 +196,16 @@ const same = (a: Float32Array, b: Float32Array) =>
 const one = await timeAll(1);
 const two = await timeAll(2);
 // the empty fork-join: a call of the part kernel that does nothing, shared by both threads
+// (spread: each thread takes one part, the round trip through every worker; else the calling thread
+// takes what the workers have not claimed yet, as a kernel call does)
 const forkJoin: Record<string, number> = {};
 for (const n of [2, 3, 4]) {
   await init({ threads: n });
-  forkJoinMicros(threadPool()!, 2000); // warm-up
-  forkJoin[`${n} threads`] = Math.min(...[0, 1, 2, 3, 4].map(() => forkJoinMicros(threadPool()!, 5000)));
+  for (const spread of [true, false]) {
+    forkJoinMicros(threadPool()!, 2000, spread); // warm-up
+    const best = Math.min(...[0, 1, 2, 3, 4].map(() => forkJoinMicros(threadPool()!, 5000, spread)));
+    forkJoin[`${n} threads${spread ? ', one part each' : ''}`] = +best.toFixed(2);
+  }
 }
 await init();
 
@@ -215,7 +220,7 @@ const rows: Row[] = CASES.map((c, i) => ({
 }));
 console.log('1 thread (SIMD build) vs 2 threads (shared-memory build); ratio = ms at 1 ÷ ms at 2');
 console.table(rows);
-console.log('empty fork-join, µs per call (best of 5 runs of 5000):', forkJoin);
+console.log('empty fork-join, µs per call (best of 5 runs of 5000 calls):', forkJoin);
 if (rows.some((r) => !r.sameBits)) {
   console.error('bench: 1 and 2 threads gave different bits');
   process.exitCode = 1;

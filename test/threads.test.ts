@@ -3,7 +3,7 @@
 // checks against float64 and PyTorch); a training run hashes the same; a worker that dies, a new
 // init() and a memory grown between two parallel calls leave nothing hanging and nothing wrong.
 import { afterAll, describe, expect, it } from 'vitest';
-import { init, threads, disposeThreads, threadPool, runtime } from '../src/runtime/index';
+import { init, threads, disposeThreads, threadPool, runtime, threadsUnavailableReason } from '../src/runtime/index';
 import { gemmParts, bnParts, counts } from '../src/runtime/threads';
 import { matmul, type MatmulOptions } from '../src/kernels/gemm';
 import { bnTrain, bnNormalize, geometry } from '../src/kernels/batchnorm';
@@ -133,6 +133,9 @@ afterAll(async () => {
   await init();
 });
 
+// the browser suite (vitest.browser.config.ts) serves COOP/COEP headers: its page is cross-origin isolated
+const inBrowser = typeof window === 'object' && typeof document === 'object';
+
 describe('threads: the same bits on any number of threads', () => {
   it('GEMM at 1, 2, 3 and 4 threads equals the single-threaded SIMD build, bit for bit', async () => {
     await init({ backend: 'wasm-simd' });
@@ -175,10 +178,10 @@ describe('threads: the same bits on any number of threads', () => {
 });
 
 describe('threads: options and where they run', () => {
-  it("'auto' runs the cores Node reports (at most 8); threads() follows init()", async () => {
-    const { availableParallelism } = await import('node:os');
+  it("'auto' runs the cores the runtime reports (at most 8); threads() follows init()", async () => {
+    const cores = inBrowser ? navigator.hardwareConcurrency : (await import('node:os')).availableParallelism();
     await init({ threads: 'auto' });
-    expect(threads()).toBe(Math.min(availableParallelism(), 8));
+    expect(threads()).toBe(Math.min(cores, 8));
     await init();
     expect(threads()).toBe(1);
   });
@@ -200,8 +203,35 @@ describe('threads: options and where they run', () => {
   });
 });
 
+// Node only: the page's crossOriginIsolated and SharedArrayBuffer cannot be taken away there
+describe.skipIf(inBrowser)('threads: where they cannot run', () => {
+  it('a page that is not cross-origin isolated, and a runtime without SharedArrayBuffer, run the single-threaded build and say why', async () => {
+    const g = globalThis as { crossOriginIsolated?: boolean; SharedArrayBuffer?: unknown };
+    const sab = g.SharedArrayBuffer;
+    try {
+      g.crossOriginIsolated = false;
+      expect(await init({ threads: 2 })).toBe('wasm-simd');
+      expect(threads()).toBe(1);
+      expect(threadPool()).toBeNull();
+      expect(threadsUnavailableReason()).toBe('the page is not cross-origin isolated (it needs COOP/COEP headers)');
+      delete g.crossOriginIsolated;
+      g.SharedArrayBuffer = undefined;
+      await init({ threads: 'auto' });
+      expect(threads()).toBe(1);
+      expect(threadsUnavailableReason()).toBe('SharedArrayBuffer is not available');
+    } finally {
+      delete g.crossOriginIsolated;
+      g.SharedArrayBuffer = sab;
+    }
+    await init({ threads: 2 });
+    expect(threads()).toBe(2);
+    expect(threadsUnavailableReason()).toBeNull();
+  });
+});
+
 describe('threads: robustness', () => {
-  it('a worker that dies: the next calls run on one thread, with the same bits, and nothing hangs', async () => {
+  // Node only: a terminated Web Worker sends no event, so the pool cannot tell (its parts are then taken by the calling thread)
+  it.skipIf(inBrowser)('a worker that dies: the next calls run on one thread, with the same bits, and nothing hangs', async () => {
     await init({ backend: 'wasm-simd' });
     const reference = gemmResults();
     await init({ threads: 3 });
@@ -240,7 +270,7 @@ describe('threads: robustness', () => {
     expect(diffs(second, reference)).toEqual(reference.map(() => -1));
   });
 
-  it('a Node process with a pool exits without disposeThreads()', async () => {
+  it.skipIf(inBrowser)('a Node process with a pool exits without disposeThreads()', async () => {
     const { spawnSync } = await import('node:child_process');
     const code = `
       const lib = await import(${JSON.stringify(new URL('../build/node.js', import.meta.url).href)});

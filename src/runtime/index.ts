@@ -90,6 +90,7 @@ const MAX_THREADS = 64;
 
 let active: Runtime | null = null;
 let activePool: Pool | null = null; // the active runtime's threads, when it has more than one
+let threadsFailure: string | null = null; // why the last init() that asked for threads runs one
 let initCalls = 0;
 let activeCall = 0; // the number of the init() call whose runtime is active
 
@@ -305,11 +306,21 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
   }
   if (name === 'js' && options.module !== undefined) throw new TypeError(`init: options.module: the 'js' backend takes no module`);
   const threads = threadCount(options.threads, name, options.module !== undefined);
+  threadsFailure = threads > 1 || options.threads === undefined || options.threads === 1 ? null : (threadsUnavailable() ?? null);
   const call = ++initCalls;
   const fromModule = options.backend === undefined && options.module !== undefined;
   let rt: Runtime,
     pool: Pool | null = null;
-  if (threads > 1) ({ rt, pool } = await threadedRuntime(threads));
+  let started: { rt: Runtime; pool: Pool } | null = null;
+  if (threads > 1) {
+    try {
+      started = await threadedRuntime(threads);
+    } catch (e) {
+      // workers that cannot start here (a platform that has the API but refuses it): one thread, as threads() says
+      threadsFailure = (e as Error).message;
+    }
+  }
+  if (started !== null) ({ rt, pool } = started);
   else rt = name === 'js' ? jsRuntime() : await wasmRuntime(name, options.module, fromModule);
   // When calls overlap, the last one made among those that succeed decides, whichever finishes
   // first: a failing call changes nothing, and an older one finishing late does not override.
@@ -341,6 +352,16 @@ export function threads(): number {
  */
 export function disposeThreads(): void {
   activePool?.terminate('disposed');
+}
+
+/**
+ * Why the active backend runs one thread although `init({ threads })` asked for more (no
+ * SharedArrayBuffer, a page that is not cross-origin isolated, no workers, a worker that failed
+ * to start or died), or null.
+ */
+export function threadsUnavailableReason(): string | null {
+  runtime();
+  return activePool?.broken ?? threadsFailure;
 }
 
 /** The active backend's pool, or null (for tests and benchmarks). */

@@ -267,8 +267,9 @@ export class Pool {
   /**
    * Runs part kernel `fn` (an index into the pool's names) as `parts` parts over `args`, on every
    * thread, and returns when all are done. Throws if a part trapped (after all parts have ended).
+   * `callerParts` caps the parts the calling thread takes (to time the workers' round trip).
    */
-  run(fn: number, parts: number, args: readonly number[]): void {
+  run(fn: number, parts: number, args: readonly number[], callerParts = Infinity): void {
     const c = this.#ctrl;
     if (parts <= 1 || this.broken !== null) {
       for (let p = 0; p < parts; p++) this.#local[fn](p, parts, ...args);
@@ -288,11 +289,12 @@ export class Pool {
     Atomics.notify(c, GEN);
     const local = this.#local[fn];
     let error: unknown = null;
-    for (;;) {
+    for (let mine = 0; mine < callerParts; ) {
       const v = Atomics.load(c, CLAIM),
         next = (v >>> 10) & 0x3ff;
       if (next >= parts) break;
       if (Atomics.compareExchange(c, CLAIM, v, v + 1024) !== v) continue;
+      mine++;
       try {
         local(next, parts, ...args);
       } catch (e) {

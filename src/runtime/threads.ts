@@ -102,10 +102,14 @@ export function gemmParts(m: number, n: number, k: number, threads: number): num
   return Math.max(1, Math.min(threads, Math.floor(macs / GEMM_PART_MACS), MAX_PARTS));
 }
 
-/** Times `rounds` fork-joins of the empty part kernel over every thread; returns µs per fork-join. */
-export function forkJoinMicros(pool: Pool, rounds: number): number {
+/**
+ * Times `rounds` fork-joins of the empty part kernel as `pool.size` parts; returns µs per fork-join.
+ * With `spread` the calling thread takes one part and waits for the workers to take the others (the
+ * round trip through every thread); without, it takes whatever the workers have not claimed yet.
+ */
+export function forkJoinMicros(pool: Pool, rounds: number, spread: boolean): number {
   const t0 = performance.now();
-  for (let i = 0; i < rounds; i++) pool.run(NOP, pool.size, []);
+  for (let i = 0; i < rounds; i++) pool.run(NOP, pool.size, [], spread ? 1 : Infinity);
   return ((performance.now() - t0) * 1000) / rounds;
 }
 
