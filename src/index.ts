@@ -3,6 +3,7 @@ export {
   init,
   backend,
   threads,
+  threadsUnavailableReason,
   disposeThreads,
   memoryBytes,
   simdSupported,
