@@ -18,7 +18,7 @@ import * as jsElementwise from '../js/elementwise';
 import * as jsSoftmax from '../js/softmax';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
-import { Pool, PART_KERNELS, sharedMemory, threadedKernels } from './threads';
+import { Pool, PART_KERNELS, threadedKernels } from './threads';
 import { reportedCores, threadsUnavailable } from './pool';
 
 export type { BackendName, Kernels, Runtime, WasmBuild } from './types';
@@ -207,7 +207,8 @@ async function wasmRuntime(name: WasmBuild, source: InitOptions['module'], nameF
  */
 async function threadedRuntime(threads: number): Promise<{ rt: Runtime; pool: Pool }> {
   const mod = await toModule('wasm-simd-threads', undefined);
-  const memory = sharedMemory();
+  // as large as WebAssembly allows (reserved, not committed, where it is 64-bit), grown on demand
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true } as WebAssembly.MemoryDescriptor);
   const inst = await instantiate<Record<string, unknown>>(mod, { env: { memory } });
   const missing = [...KERNEL_NAMES, ...PART_KERNELS].filter((k) => inst.exports[k] === undefined);
   if (missing.length > 0)

@@ -8,6 +8,11 @@
 // see: https://github.com/WebAssembly/threads/blob/main/proposals/threads/Overview.md (shared memory,
 //      wait/notify); https://v8.dev/features/atomics
 
+/** A shared WebAssembly.Memory, as far as the pool and the runtime use it (its type is not in the ES library). */
+export interface SharedMemory {
+  readonly buffer: ArrayBufferLike;
+}
+
 /** What the pool needs of a worker, in Node (worker_threads) and on the web (Web Workers) alike. */
 interface PoolWorker {
   postMessage(message: unknown): void;
@@ -54,7 +59,7 @@ export const MAX_PARTS = 1023;
  * worker evaluates. A worker spins a little before it sleeps, so that back-to-back calls find it awake.
  */
 function workerMain(
-  data: { module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: SharedArrayBuffer; names: string[] },
+  data: { module: WebAssembly.Module; memory: SharedMemory; ctrl: SharedArrayBuffer; names: string[] },
   post: (m: unknown) => void,
 ): void {
   const c = new Int32Array(data.ctrl),
@@ -64,7 +69,7 @@ function workerMain(
     const abort = () => {
       throw new Error('abort');
     };
-    const exports = new WebAssembly.Instance(data.module, { env: { memory: data.memory, abort } }).exports as Record<
+    const exports = new WebAssembly.Instance(data.module, { env: { memory: data.memory as WebAssembly.Memory, abort } }).exports as Record<
       string,
       (...a: number[]) => void
     >;
@@ -196,7 +201,7 @@ export class Pool {
   static async start(
     size: number,
     module: WebAssembly.Module,
-    memory: WebAssembly.Memory,
+    memory: SharedMemory,
     exports: Record<string, unknown>,
     names: string[],
   ): Promise<Pool> {

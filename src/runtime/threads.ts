@@ -2,7 +2,7 @@
 // shared WebAssembly.Memory on the calling thread and in each worker of a Pool. Its kernels are the
 // SIMD build's, with the same results; a few of them share a large call between the threads through
 // their part kernels (assembly/parts.ts), which split only where the bits cannot change.
-import { Pool, MAX_PARTS } from './pool';
+import { Pool, MAX_PARTS, type SharedMemory } from './pool';
 import type { Kernels } from './types';
 
 /** The part kernels the pool runs, in this order (an index into this list names one to the workers). */
@@ -11,9 +11,6 @@ const NOP = 0,
   SGEMM = 1,
   BN_STATS = 2,
   BN_NORMALIZE = 3;
-
-/** Pages of the shared memory at most: all of WebAssembly's 4 GiB (reserved, not committed, where it is 64-bit). */
-const MAX_PAGES = 65536;
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -30,13 +27,8 @@ const BN_UNIT = 8,
 /** How often the split BatchNorm took its statistics again (RESHIFT), so tests can see that phase run. */
 export const counts = { bnStatsAgain: 0 };
 
-/** A shared memory for the threaded build: as large as WebAssembly allows, grown on demand. */
-export function sharedMemory(): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true } as WebAssembly.MemoryDescriptor);
-}
-
 type Exports = Kernels & {
-  memory: WebAssembly.Memory;
+  memory: SharedMemory;
   sgemmPartWorkspace(m: number, n: number, k: number): number;
   bnRunsNCL(n: number, c: number, l: number): number;
 };
