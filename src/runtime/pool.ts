@@ -78,8 +78,9 @@ function workerMain(
     post({ error: String(e) });
     return;
   }
-  post({ ready: true });
+  // read before saying ready: the first job may be posted the moment the caller hears it
   let gen = Atomics.load(c, 0);
+  post({ ready: true });
   for (;;) {
     for (let spin = 0; spin < 20000 && Atomics.load(c, 0) === gen; spin++);
     if (Atomics.load(c, 0) === gen) Atomics.wait(c, 0, gen);
