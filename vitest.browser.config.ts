@@ -9,6 +9,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export default defineConfig({
   define: { __WASM_BASE__: JSON.stringify('../../build/') },
   optimizeDeps: { include: ['buffer'] },
+  // cross-origin isolation, so that SharedArrayBuffer and init({ threads }) work (test/threads.test.ts)
+  server: { headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } },
   test: {
     name: 'chromium',
     include: ['test/**/*.test.ts'],

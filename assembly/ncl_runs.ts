@@ -86,7 +86,7 @@ export function runDx(x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, w:
 }
 
 /** y = max((x − s0)·a0 + b0, floor) over `n` contiguous values (x·a0 + b0 when s0 = 0). */
-function normRun(px: usize, py: usize, n: i32, s0: f32, a0: f32, b0: f32, floor: f32): void {
+export function normRun(px: usize, py: usize, n: i32, s0: f32, a0: f32, b0: f32, floor: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     // pmax(v, floor) = v < floor ? floor : v: one instruction, NaN kept; floor −∞ changes nothing

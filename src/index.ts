@@ -1,5 +1,16 @@
 // batchnorm-wasm: Batch Normalization in WebAssembly SIMD with a PyTorch-shaped API.
-export { init, backend, memoryBytes, simdSupported, relaxedSimdSupported, type InitOptions, type BackendName } from './runtime/index';
+export {
+  init,
+  backend,
+  threads,
+  threadsUnavailableReason,
+  disposeThreads,
+  memoryBytes,
+  simdSupported,
+  relaxedSimdSupported,
+  type InitOptions,
+  type BackendName,
+} from './runtime/index';
 export { tensor, Tensor, Parameter, noGrad } from './tensor';
 export * as F from './autograd/F';
 export {

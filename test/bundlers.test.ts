@@ -66,7 +66,7 @@ describe('bundling the browser entry', () => {
     expect(info.errors).toEqual([]);
     expect(info.warnings).toEqual([]); // was: twice "Critical dependency: the request of a dependency is an expression"
     const files = readdirSync(out);
-    expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(3);
+    expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(4);
     const code = files
       .filter((f) => f.endsWith('.js'))
       .map((f) => readFileSync(join(out, f), 'utf8'))

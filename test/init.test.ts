@@ -30,7 +30,11 @@ for (const b of BACKENDS) {
       };
 
       it('rejects an unknown option and a non-object', async () => {
-        await keeps(init({ backend: b, foo: 1 } as never), TypeError, /^init: options\.foo: unknown option \(expected backend, module\)$/);
+        await keeps(
+          init({ backend: b, foo: 1 } as never),
+          TypeError,
+          /^init: options\.foo: unknown option \(expected backend, module, threads\)$/,
+        );
         await keeps(init(null as never), TypeError, /^init: options: expected an object, got null$/);
         await keeps(init('js' as never), TypeError, /^init: options: expected an object, got 'js'$/);
       });

@@ -111,6 +111,7 @@ describe('the packed package', () => {
     expect(files.filter((f) => !f.startsWith('build/types/'))).toEqual([
       'README.md',
       'build/batchnorm-relaxed.wasm',
+      'build/batchnorm-simd-threads.wasm',
       'build/batchnorm-simd.wasm',
       'build/batchnorm.wasm',
       'build/core.js',
@@ -166,6 +167,7 @@ describe('the packed package', () => {
     expect(viaBrowser.source).toContain('new URL("./batchnorm-simd.wasm", import.meta.url)');
     expect(viaBrowser.source).toContain('new URL("./batchnorm.wasm", import.meta.url)');
     expect(viaBrowser.source).toContain('new URL("./batchnorm-relaxed.wasm", import.meta.url)');
+    expect(viaBrowser.source).toContain('new URL("./batchnorm-simd-threads.wasm", import.meta.url)');
     // the emulation is real: bytes cannot be compiled there, yet init() worked from the imports
     expect(viaWorkerd.bytes).toMatch(/forbidden/);
     const workerdSource = readFileSync(join(app, 'node_modules/batchnorm-wasm/build/workerd.js'), 'utf8');

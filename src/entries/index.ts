@@ -12,5 +12,7 @@ setModuleLocator((name) =>
     ? new URL('./batchnorm-simd.wasm', import.meta.url)
     : name === 'wasm-relaxed'
       ? new URL('./batchnorm-relaxed.wasm', import.meta.url)
-      : new URL('./batchnorm.wasm', import.meta.url),
+      : name === 'wasm-simd-threads'
+        ? new URL('./batchnorm-simd-threads.wasm', import.meta.url)
+        : new URL('./batchnorm.wasm', import.meta.url),
 );

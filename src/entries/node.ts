@@ -16,7 +16,9 @@ setModuleLocator(async (name) => {
       ? new URL('./batchnorm-simd.wasm', import.meta.url)
       : name === 'wasm-relaxed'
         ? new URL('./batchnorm-relaxed.wasm', import.meta.url)
-        : new URL('./batchnorm.wasm', import.meta.url);
+        : name === 'wasm-simd-threads'
+          ? new URL('./batchnorm-simd-threads.wasm', import.meta.url)
+          : new URL('./batchnorm.wasm', import.meta.url);
   try {
     return await readFile(url);
   } catch (e) {

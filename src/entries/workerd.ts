@@ -11,9 +11,10 @@ import { setModuleLocator } from '../runtime/index';
 export * from '../index';
 
 setModuleLocator((name) => {
-  if (name === 'wasm-relaxed') {
+  // workerd has no workers: init({ threads }) runs one thread there and never asks for the shared-memory build
+  if (name === 'wasm-relaxed' || name === 'wasm-simd-threads') {
     throw new Error(
-      "init: the workerd entry bundles no 'wasm-relaxed' module; import 'batchnorm-wasm/batchnorm-relaxed.wasm' and pass it as options.module",
+      `init: the workerd entry bundles no '${name}' module; import 'batchnorm-wasm/batchnorm-relaxed.wasm' and pass it as options.module`,
     );
   }
   return name === 'wasm-simd' ? simd : scalar;

@@ -18,6 +18,8 @@ import * as jsElementwise from '../js/elementwise';
 import * as jsSoftmax from '../js/softmax';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
+import { Pool, PART_KERNELS, threadedKernels } from './threads';
+import { reportedCores, threadsUnavailable } from './pool';
 
 export type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 
@@ -33,8 +35,13 @@ export const WASM_FILES: Record<WasmBuild, string> = {
   wasm: 'batchnorm.wasm',
 };
 
+/** The shared-memory build: the SIMD kernels and their part kernels, for `init({ threads })`. */
+export const THREADS_FILE = 'batchnorm-simd-threads.wasm';
+/** A file a locator is asked for: a backend's build, or the shared-memory build of 'wasm-simd'. */
+export type ModuleName = WasmBuild | 'wasm-simd-threads';
+
 /** Where an entry finds the module of a build when `init()` is given none: a Module, bytes or a URL. */
-export type ModuleLocator = (name: WasmBuild) => Promise<NonNullable<InitOptions['module']>> | NonNullable<InitOptions['module']>;
+export type ModuleLocator = (name: ModuleName) => Promise<NonNullable<InitOptions['module']>> | NonNullable<InitOptions['module']>;
 let locate: ModuleLocator | null = null;
 
 /**
@@ -67,9 +74,23 @@ export interface InitOptions {
   backend?: BackendName;
   /** The compiled module, its bytes, or where to fetch them (edge runtimes forbid compiling from bytes). */
   module?: WebAssembly.Module | ArrayBufferView<ArrayBuffer> | ArrayBuffer | URL;
+  /**
+   * Threads that share each large kernel call (default 1): a number, or 'auto' for the cores the
+   * runtime reports (at most 8). Results are bit-identical for every count. Threads run with the
+   * 'wasm-simd' backend where the runtime has workers and SharedArrayBuffer (Node, Deno, Bun, pages
+   * that are cross-origin isolated); elsewhere (workerd, other pages) one thread runs, as threads() says.
+   */
+  threads?: number | 'auto';
 }
 
+/** Most threads 'auto' starts. */
+const AUTO_THREADS_CAP = 8;
+/** Most threads a number may ask for. */
+const MAX_THREADS = 64;
+
 let active: Runtime | null = null;
+let activePool: Pool | null = null; // the active runtime's threads, when it has more than one
+let threadsFailure: string | null = null; // why the last init() that asked for threads runs one
 let initCalls = 0;
 let activeCall = 0; // the number of the init() call whose runtime is active
 
@@ -145,10 +166,11 @@ async function fetchModule(url: URL): Promise<WebAssembly.Module> {
   return WebAssembly.compile(await got.arrayBuffer());
 }
 
-async function toModule(name: WasmBuild, source: InitOptions['module']): Promise<WebAssembly.Module> {
+async function toModule(name: ModuleName, source: InitOptions['module']): Promise<WebAssembly.Module> {
   if (source === undefined) {
     if (locate !== null) source = await locate(name);
-    else if (typeof __WASM_BASE__ === 'string') source = new URL(__WASM_BASE__ + WASM_FILES[name], import.meta.url);
+    else if (typeof __WASM_BASE__ === 'string')
+      source = new URL(__WASM_BASE__ + (name === 'wasm-simd-threads' ? THREADS_FILE : WASM_FILES[name]), import.meta.url);
     else throw new Error(`init: no default location for the '${name}' module in this build; pass options.module`);
   }
   if (source instanceof WebAssembly.Module) return source;
@@ -177,6 +199,48 @@ async function wasmRuntime(name: WasmBuild, source: InitOptions['module'], nameF
     i32: (ptr, len) => new Int32Array(memory.buffer, ptr, len),
     memoryBytes: () => memory.buffer.byteLength,
   };
+}
+
+/**
+ * The 'wasm-simd' backend on `threads` threads: the shared-memory build over a shared memory, here
+ * and in threads − 1 workers. Resolves to the runtime and its pool.
+ */
+async function threadedRuntime(threads: number): Promise<{ rt: Runtime; pool: Pool }> {
+  const mod = await toModule('wasm-simd-threads', undefined);
+  // as large as WebAssembly allows (reserved, not committed, where it is 64-bit), grown on demand
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true } as WebAssembly.MemoryDescriptor);
+  const inst = await instantiate<Record<string, unknown>>(mod, { env: { memory } });
+  const missing = [...KERNEL_NAMES, ...PART_KERNELS].filter((k) => inst.exports[k] === undefined);
+  if (missing.length > 0)
+    throw new TypeError(`init: ${THREADS_FILE} is not the shared-memory build (missing exports: ${missing.join(', ')})`);
+  const e = inst.exports as unknown as Parameters<typeof threadedKernels>[0];
+  const pool = await Pool.start(threads, mod, memory, inst.exports, [...PART_KERNELS]);
+  const rt: Runtime = {
+    name: 'wasm-simd',
+    k: threadedKernels(e, (bytes) => wasmAlloc(e.alloc, memory, bytes), pool),
+    // a grown shared memory leaves older views valid (not detached) over the bytes they had; these are new
+    f32: (ptr, len) => new Float32Array(memory.buffer, ptr, len),
+    f64: (ptr, len) => new Float64Array(memory.buffer, ptr, len),
+    i32: (ptr, len) => new Int32Array(memory.buffer, ptr, len),
+    memoryBytes: () => memory.buffer.byteLength,
+  };
+  return { rt, pool };
+}
+
+/** The threads `init()` runs for `asked` on backend `name` (1 where threads cannot run); throws on a bad value. */
+function threadCount(asked: InitOptions['threads'], name: BackendName, hasModule: boolean): number {
+  if (asked === undefined || asked === 1) return 1;
+  if (asked !== 'auto' && !(Number.isInteger(asked) && asked >= 1 && asked <= MAX_THREADS))
+    throw new TypeError(`init: options.threads: expected 'auto' or an integer from 1 to ${MAX_THREADS}, got ${describe(asked)}`);
+  const auto = asked === 'auto';
+  if (name !== 'wasm-simd' || hasModule) {
+    if (auto) return 1;
+    throw new TypeError(
+      `init: options.threads: ${asked} threads run only with the 'wasm-simd' backend's own shared-memory build (backend '${name}'${hasModule ? ', options.module given' : ''})`,
+    );
+  }
+  if (threadsUnavailable() !== null) return 1;
+  return auto ? Math.max(1, Math.min(reportedCores(), AUTO_THREADS_CAP)) : asked;
 }
 
 /** WebAssembly's 32-bit memory: 65 536 pages of 64 KiB. */
@@ -223,7 +287,8 @@ function jsRuntime(): Runtime {
 export async function init(options: InitOptions = {}): Promise<BackendName> {
   if (options === null || typeof options !== 'object') throw new TypeError(`init: options: expected an object, got ${describe(options)}`);
   for (const key of Object.keys(options)) {
-    if (key !== 'backend' && key !== 'module') throw new TypeError(`init: options.${key}: unknown option (expected backend, module)`);
+    if (key !== 'backend' && key !== 'module' && key !== 'threads')
+      throw new TypeError(`init: options.${key}: unknown option (expected backend, module, threads)`);
   }
   const name = options.backend === undefined ? defaultBackend() : options.backend;
   if (!(name === 'js' || (typeof name === 'string' && Object.hasOwn(WASM_FILES, name)))) {
@@ -241,15 +306,31 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
     );
   }
   if (name === 'js' && options.module !== undefined) throw new TypeError(`init: options.module: the 'js' backend takes no module`);
+  const threads = threadCount(options.threads, name, options.module !== undefined);
+  threadsFailure = threads > 1 || options.threads === undefined || options.threads === 1 ? null : (threadsUnavailable() ?? null);
   const call = ++initCalls;
   const fromModule = options.backend === undefined && options.module !== undefined;
-  const rt = name === 'js' ? jsRuntime() : await wasmRuntime(name, options.module, fromModule);
+  let rt: Runtime,
+    pool: Pool | null = null;
+  let started: { rt: Runtime; pool: Pool } | null = null;
+  if (threads > 1) {
+    try {
+      started = await threadedRuntime(threads);
+    } catch (e) {
+      // workers that cannot start here (a platform that has the API but refuses it): one thread, as threads() says
+      threadsFailure = (e as Error).message;
+    }
+  }
+  if (started !== null) ({ rt, pool } = started);
+  else rt = name === 'js' ? jsRuntime() : await wasmRuntime(name, options.module, fromModule);
   // When calls overlap, the last one made among those that succeed decides, whichever finishes
   // first: a failing call changes nothing, and an older one finishing late does not override.
   if (call > activeCall) {
+    activePool?.terminate();
     active = rt;
+    activePool = pool;
     activeCall = call;
-  }
+  } else pool?.terminate();
   return active!.name;
 }
 
@@ -257,6 +338,36 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
 export function runtime(): Runtime {
   if (active === null) throw new Error('batchnorm-wasm: call `await init()` first');
   return active;
+}
+
+/** How many threads share the active backend's kernel calls (1 unless `init({ threads })` started more). */
+export function threads(): number {
+  runtime();
+  return activePool === null || activePool.broken !== null ? 1 : activePool.size;
+}
+
+/**
+ * Stops the active backend's worker threads (a new `init()` does too); its kernels then run on the
+ * calling thread, with the same results. Idle workers never keep a Node process alive, so this is
+ * needed only to free them early.
+ */
+export function disposeThreads(): void {
+  activePool?.terminate('disposed');
+}
+
+/**
+ * Why the active backend runs one thread although `init({ threads })` asked for more (no
+ * SharedArrayBuffer, a page that is not cross-origin isolated, no workers, a worker that failed
+ * to start or died), or null.
+ */
+export function threadsUnavailableReason(): string | null {
+  runtime();
+  return activePool?.broken ?? threadsFailure;
+}
+
+/** The active backend's pool, or null (for tests and benchmarks). */
+export function threadPool(): Pool | null {
+  return activePool;
 }
 
 /** Name of the active backend: 'wasm-simd', 'wasm-relaxed', 'wasm' or 'js'. */

@@ -1,0 +1,5 @@
+// The shared-memory build's exports (asconfig target simd-threads): every kernel of index.ts, and
+// the part kernels the runtime's threads run (parts.ts, parts_bn.ts).
+export * from './index';
+export * from './parts';
+export * from './parts_bn';

@@ -1,0 +1,232 @@
+// `npm run bench -- --threads`: the same calls on one thread (the SIMD build, no pool) and on 2
+// threads (init({ threads: 2 }): the shared-memory build), with the ratio; the cost of an empty
+// fork-join; and the bits of every timed output compared between the two (they must be equal).
+// Rows: GEMM 256³, the demo CNN's second convolution (a layer forward, im2col + GEMM per image) and
+// its GEMM alone, BatchNorm2d's training forward on NCHW 24.5 MiB, one training step of the demo CNN
+// and of the MLP at batch 60 (small: below the thresholds, it must be no slower). `--quick` cuts
+// the budgets. Writes bench/results/threads.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Adam, BatchNorm2d, Conv2d, Generator, Linear, BatchNorm1d, ReLU, Sequential, tensor, type Tensor } from '../src/index';
+import { init, runtime, threadPool, threads } from '../src/runtime/index';
+import { forkJoinMicros } from '../src/runtime/threads';
+import { matmul } from '../src/kernels/gemm';
+import { cnn } from '../examples/demo/cnn';
+import { ourTrainer } from './ours';
+import { budgets, measure, type Budget } from './timing';
+
+const quick = process.argv.includes('--quick');
+const { fast } = budgets(quick);
+const slowBudget: Budget = quick ? fast : { ...fast, warmCalls: 10, minReps: 10, timeMs: 2000, maxReps: 200 };
+
+/** Deterministic inputs in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s >>> 8) * 2 ** -23 - 1;
+  }
+  return out;
+}
+
+interface Case {
+  name: string;
+  /** Work per call for the GFLOP/s column (0: none). */
+  flops: number;
+  /** Bytes moved per call for the GB/s column (0: none). */
+  bytes: number;
+  /** Sets the case up on the active backend; returns the timed call, its output's bits, and a cleanup. */
+  setup(): { run: () => void; out: () => Float32Array; dispose: () => void };
+}
+
+function gemmCase(name: string, m: number, n: number, k: number): Case {
+  return {
+    name,
+    flops: 2 * m * n * k,
+    bytes: 0,
+    setup() {
+      const rt = runtime();
+      const p = [m * k, k * n, m * n].map((s, i) => {
+        const ptr = rt.k.alloc(4 * s);
+        rt.f32(ptr, s).set(values(s, i + 1));
+        return ptr;
+      });
+      return {
+        run: () => matmul(p[0], p[1], p[2], m, n, k),
+        out: () =>
+          runtime()
+            .f32(p[2], m * n)
+            .slice(),
+        dispose: () => p.forEach((q) => rt.k.free(q)),
+      };
+    },
+  };
+}
+
+/** A layer's forward on x of `shape`, output disposed each call. */
+function layerCase(
+  name: string,
+  make: () => { forward(x: Tensor): Tensor; dispose(): void },
+  shape: number[],
+  flops: number,
+  bytes: number,
+): Case {
+  return {
+    name,
+    flops,
+    bytes,
+    setup() {
+      const layer = make();
+      const x = tensor(
+        values(
+          shape.reduce((a, b) => a * b),
+          3,
+        ),
+        shape,
+      );
+      let last: Float32Array | null = null;
+      return {
+        run: () => {
+          const y = layer.forward(x);
+          y.dispose();
+        },
+        out: () => {
+          const y = layer.forward(x);
+          last = y.toArray();
+          y.dispose();
+          return last;
+        },
+        dispose: () => {
+          x.dispose();
+          layer.dispose();
+        },
+      };
+    },
+  };
+}
+
+/** One training step (Adam, cross-entropy) of `model` on a fixed batch; the output: the weights after one more step. */
+function trainCase(name: string, make: () => Sequential, shape: number[], classes: number): Case {
+  return {
+    name,
+    flops: 0,
+    bytes: 0,
+    setup() {
+      const model = make();
+      const x = tensor(
+        values(
+          shape.reduce((a, b) => a * b),
+          5,
+        ),
+        shape,
+      );
+      const labels = new Int32Array(shape[0]).map((_, i) => i % classes);
+      const t = ourTrainer(model, x, labels, new Adam(model.parameters(), { lr: 1e-3 }));
+      return {
+        run: () => void t.step(),
+        out: () => {
+          t.step();
+          const sd = model.stateDict();
+          return Float32Array.from(
+            Object.keys(sd).flatMap((k) => (sd[k] instanceof Float32Array ? Array.from(sd[k] as Float32Array) : [])),
+          );
+        },
+        dispose: () => {
+          t.dispose();
+          x.dispose();
+          model.dispose();
+        },
+      };
+    },
+  };
+}
+
+const BN_SHAPE = [32, 64, 56, 56]; // 24.5 MiB of f32
+const CASES: Case[] = [
+  gemmCase('GEMM 256³', 256, 256, 256),
+  gemmCase('CNN conv2 GEMM 64×196×288', 64, 196, 288),
+  layerCase(
+    'CNN conv2 forward [60,32,14,14]',
+    () => new Conv2d(32, 64, 3, { padding: 1, generator: new Generator(1) }),
+    [60, 32, 14, 14],
+    2 * 60 * 196 * 64 * 288,
+    0,
+  ),
+  layerCase('BatchNorm2d train NCHW 24.5 MiB', () => new BatchNorm2d(64), BN_SHAPE, 0, 2 * 4 * BN_SHAPE.reduce((a, b) => a * b)),
+  trainCase('CNN training step, batch 60', () => cnn(1), [60, 1, 28, 28], 10),
+  trainCase(
+    'MLP training step, batch 60',
+    () => {
+      const generator = new Generator(1);
+      return new Sequential(new Linear(784, 100, { generator }), new BatchNorm1d(100), new ReLU(), new Linear(100, 10, { generator }));
+    },
+    [60, 784],
+    10,
+  ),
+];
+
+interface Row {
+  case: string;
+  ms1: number;
+  ms2: number;
+  ratio: number;
+  gflops2: number | null;
+  gbps2: number | null;
+  sameBits: boolean;
+}
+
+async function timeAll(n: number): Promise<{ ms: number[]; outs: Float32Array[] }> {
+  await init(n === 1 ? { backend: 'wasm-simd' } : { threads: n });
+  if (threads() !== n) throw new Error(`bench: ${n} threads asked, ${threads()} run`);
+  const ms: number[] = [],
+    outs: Float32Array[] = [];
+  for (const c of CASES) {
+    const s = c.setup();
+    outs.push(s.out());
+    ms.push(measure(s.run, c.name.includes('step') || c.name.includes('BatchNorm') ? slowBudget : fast).ms);
+    s.dispose();
+  }
+  return { ms, outs };
+}
+
+const same = (a: Float32Array, b: Float32Array) =>
+  a.length === b.length &&
+  new Uint32Array(a.buffer, a.byteOffset, a.length).every((v, i) => v === new Uint32Array(b.buffer, b.byteOffset, b.length)[i]);
+
+const one = await timeAll(1);
+const two = await timeAll(2);
+// the empty fork-join: a call of the part kernel that does nothing, shared by both threads
+// (spread: each thread takes one part, the round trip through every worker; else the calling thread
+// takes what the workers have not claimed yet, as a kernel call does)
+const forkJoin: Record<string, number> = {};
+for (const n of [2, 3, 4]) {
+  await init({ threads: n });
+  for (const spread of [true, false]) {
+    forkJoinMicros(threadPool()!, 2000, spread); // warm-up
+    const best = Math.min(...[0, 1, 2, 3, 4].map(() => forkJoinMicros(threadPool()!, 5000, spread)));
+    forkJoin[`${n} threads${spread ? ', one part each' : ''}`] = +best.toFixed(2);
+  }
+}
+await init();
+
+const rows: Row[] = CASES.map((c, i) => ({
+  case: c.name,
+  ms1: +one.ms[i].toFixed(4),
+  ms2: +two.ms[i].toFixed(4),
+  ratio: +(one.ms[i] / two.ms[i]).toFixed(2),
+  gflops2: c.flops ? +(c.flops / two.ms[i] / 1e6).toFixed(1) : null,
+  gbps2: c.bytes ? +(c.bytes / two.ms[i] / 1e6).toFixed(1) : null,
+  sameBits: same(one.outs[i], two.outs[i]),
+}));
+console.log('1 thread (SIMD build) vs 2 threads (shared-memory build); ratio = ms at 1 ÷ ms at 2');
+console.table(rows);
+console.log('empty fork-join, µs per call (best of 5 runs of 5000 calls):', forkJoin);
+if (rows.some((r) => !r.sameBits)) {
+  console.error('bench: 1 and 2 threads gave different bits');
+  process.exitCode = 1;
+}
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(
+  'bench/results/threads.json',
+  JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, rows, forkJoinMicros: forkJoin }, null, 2) + '\n',
+);

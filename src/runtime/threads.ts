@@ -1,0 +1,108 @@
+// The threaded runtime: the shared-memory build (batchnorm-simd-threads.wasm) instantiated over a
+// shared WebAssembly.Memory on the calling thread and in each worker of a Pool. Its kernels are the
+// SIMD build's, with the same results; a few of them share a large call between the threads through
+// their part kernels (assembly/parts.ts), which split only where the bits cannot change.
+import { Pool, MAX_PARTS, type SharedMemory } from './pool';
+import type { Kernels } from './types';
+
+/** The part kernels the pool runs, in this order (an index into this list names one to the workers). */
+export const PART_KERNELS = ['nopPart', 'sgemmPart', 'bnStatsNCLPart', 'bnNormalizeNCLPart'] as const;
+const NOP = 0,
+  SGEMM = 1,
+  BN_STATS = 2,
+  BN_NORMALIZE = 3;
+
+// Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
+// see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
+/** Multiply-adds (m·n·k) of a GEMM below which it runs on one thread. */
+export const GEMM_MIN_MACS = 1 << 17;
+/** Multiply-adds each part of a GEMM gets at least. */
+const GEMM_PART_MACS = 1 << 16;
+/** Elements of a channel-first BatchNorm below which it runs on one thread. */
+export const BN_MIN_ELEMENTS = 1 << 16;
+/** Channels per block of a BatchNorm part (assembly/parts_bn.ts's UNIT), and most blocks per call. */
+const BN_UNIT = 8,
+  BN_MAX_PARTS = 64;
+
+/** How often the split BatchNorm took its statistics again (RESHIFT), so tests can see that phase run. */
+export const counts = { bnStatsAgain: 0 };
+
+type Exports = Kernels & {
+  memory: SharedMemory;
+  sgemmPartWorkspace(m: number, n: number, k: number): number;
+  bnRunsNCL(n: number, c: number, l: number): number;
+};
+
+/**
+ * The kernels of the threaded build with the parallel ones routed through `pool` (`alloc` is the
+ * runtime's checked allocator). The pool's size may change (a worker dies: it runs alone), so each
+ * call asks it.
+ */
+export function threadedKernels(e: Exports, alloc: (bytes: number) => number, pool: Pool): Kernels {
+  return {
+    ...e,
+    alloc,
+    sgemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, beta, bias, ws) {
+      const parts = pool.broken === null ? gemmParts(m, n, k, pool.size) : 1;
+      if (parts <= 1) return e.sgemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, beta, bias, ws);
+      const bytes = e.sgemmPartWorkspace(m, n, k);
+      const rest = alloc((parts - 1) * bytes);
+      try {
+        pool.run(SGEMM, parts, [tA, tB, m, n, k, a, lda, b, ldb, c, ldc, beta, bias, ws, rest, bytes]);
+      } finally {
+        e.free(rest);
+      }
+    },
+    bnTrainNCL(x, y, n, c, l, gamma, beta, eps, mean, vari, invstd, relu, ws) {
+      const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
+      if (parts <= 1) return e.bnTrainNCL(x, y, n, c, l, gamma, beta, eps, mean, vari, invstd, relu, ws);
+      const far = alloc(4 * parts);
+      try {
+        pool.run(BN_STATS, parts, [x, n, c, l, eps, mean, vari, invstd, ws, far, 0]);
+        // NOTE: whether the statistics are taken again is decided for every channel at once (RESHIFT), as on one thread
+        if (new Int32Array(e.memory.buffer, far, parts).some((v) => v !== 0)) {
+          counts.bnStatsAgain++;
+          pool.run(BN_STATS, parts, [x, n, c, l, eps, mean, vari, invstd, ws, far, 1]);
+        }
+      } finally {
+        e.free(far);
+      }
+      pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
+    },
+    bnNormalizeNCL(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws) {
+      const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
+      if (parts <= 1) return e.bnNormalizeNCL(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws);
+      pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
+    },
+  };
+}
+
+/**
+ * Blocks of channels a channel-first BatchNorm of x[n][c][l] is split into (1: not split): a
+ * function of the shape alone, so the blocks are the same on every number of threads; the threads
+ * take them one at a time. Only the path of long runs (RUNS) is split.
+ */
+export function bnParts(n: number, c: number, l: number, e: Pick<Exports, 'bnRunsNCL'>): number {
+  if (n * c * l < BN_MIN_ELEMENTS || e.bnRunsNCL(n, c, l) === 0) return 1;
+  return Math.min(Math.ceil(c / BN_UNIT), BN_MAX_PARTS);
+}
+
+/** How many parts a GEMM of m·n·k gets on `threads` threads (1: not split). */
+export function gemmParts(m: number, n: number, k: number, threads: number): number {
+  const macs = m * n * k;
+  if (threads <= 1 || macs < GEMM_MIN_MACS) return 1;
+  return Math.max(1, Math.min(threads, Math.floor(macs / GEMM_PART_MACS), MAX_PARTS));
+}
+
+/**
+ * Times `rounds` fork-joins of the empty part kernel as `pool.size` parts; returns µs per fork-join.
+ * With `spread` the calling thread takes one part and waits for the workers to take the others (the
+ * round trip through every thread); without, it takes whatever the workers have not claimed yet.
+ */
+export function forkJoinMicros(pool: Pool, rounds: number, spread: boolean): number {
+  const t0 = performance.now();
+  for (let i = 0; i < rounds; i++) pool.run(NOP, pool.size, [], spread ? 1 : Infinity);
+  return ((performance.now() - t0) * 1000) / rounds;
+}
+
+export { Pool };
