@@ -16,6 +16,7 @@ import * as jsPool from '../js/pool';
 import * as jsDepthwise from '../js/depthwise';
 import * as jsElementwise from '../js/elementwise';
 import * as jsSoftmax from '../js/softmax';
+import * as jsRecurrent from '../js/recurrent';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
 
@@ -89,6 +90,7 @@ const jsKernels = {
   ...jsDepthwise,
   ...jsElementwise,
   ...jsSoftmax,
+  ...jsRecurrent,
 };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
