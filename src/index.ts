@@ -65,3 +65,4 @@ export {
   type EarlyStoppingOptions,
   type ModelCheckpointOptions,
 } from './train/callbacks';
+export { RNN, LSTM, GRU, type RecurrentOptions, type RNNOptions, type RecurrentState, type RecurrentOutput } from './nn/recurrent';

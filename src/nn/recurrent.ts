@@ -1,0 +1,264 @@
+// RNN, LSTM and GRU with PyTorch's semantics, parameter names, layouts, gate orders and init, so
+// that stateDict and safetensors take PyTorch's weights as they are. Each layer of the stack is one
+// op on the tape (src/autograd/recurrent.ts): loss.backward() runs backpropagation through time.
+// see: https://pytorch.org/docs/stable/generated/torch.nn.LSTM.html, torch.nn.GRU, torch.nn.RNN
+import { noGrad, Parameter, Tensor } from '../tensor';
+import { isGradEnabled } from '../autograd/engine';
+import { concat } from '../autograd/functional';
+import { dropout } from '../autograd/conv_ops';
+import { part, recurrentLayer, swap01, GATES, type CellKind } from '../autograd/recurrent';
+import { defaultGenerator, Generator } from '../random';
+import { checkBool, checkOptions, checkTensor, checkUnit, describe } from '../validate';
+import { uniform } from './init';
+import { Allocations, checkLayerSize, Module, leafLayer } from './module';
+
+/** Options of RNN, LSTM and GRU (PyTorch's, by the same names in camelCase). */
+export interface RecurrentOptions {
+  /** Stacked layers, each reading the one below's output. Default 1. */
+  numLayers?: number;
+  /** Learn b_ih and b_hh. Default true. */
+  bias?: boolean;
+  /** Input and output as [N, T, features] instead of [T, N, features]. Default false. */
+  batchFirst?: boolean;
+  /** Dropout probability on every layer's output but the last's, in training mode. Default 0. */
+  dropout?: number;
+  /** Generator for the initial weights (U(±1/√H), as PyTorch) and for dropout; default the global one. */
+  generator?: Generator;
+}
+
+/** Options of RNN: RecurrentOptions and the nonlinearity. */
+export interface RNNOptions extends RecurrentOptions {
+  /** 'tanh' (default) or 'relu'. */
+  nonlinearity?: 'tanh' | 'relu';
+}
+
+/** Initial states: h0 (and c0 for an LSTM) [numLayers, N, H]; zeros where left out. */
+export interface RecurrentState {
+  /** The initial hidden state of every layer, [numLayers, N, hiddenSize]. */
+  h0?: Tensor | null;
+  /** The initial cell state of every layer (LSTM only), [numLayers, N, hiddenSize]. */
+  c0?: Tensor | null;
+}
+
+/** What a recurrent layer's forward returns. */
+export interface RecurrentOutput {
+  /** The last layer's h_t at every step, [T, N, H] ([N, T, H] with batchFirst); zero past a sequence's length. */
+  output: Tensor;
+  /** Every layer's last (valid) hidden state, [numLayers, N, H]. */
+  hN: Tensor;
+  /** Every layer's last (valid) cell state, [numLayers, N, H] (LSTM only). */
+  cN?: Tensor;
+}
+
+// Module's forward takes one tensor and returns one; these take states and return three tensors:
+// at run time they are Modules (children(), stateDict, train/eval, dispose), with their own forward type
+const ModuleBase = Module as unknown as abstract new () => Omit<Module, 'forward'>;
+
+/** The shared body of RNN, LSTM and GRU: a stack of one-direction layers of one cell kind. */
+abstract class Recurrent extends ModuleBase {
+  /** Features per input step. */
+  readonly inputSize: number;
+  /** Features of the hidden state. */
+  readonly hiddenSize: number;
+  /** Stacked layers. */
+  readonly numLayers: number;
+  /** Input and output are [N, T, features]. */
+  readonly batchFirst: boolean;
+  /** Dropout between layers in training mode. */
+  readonly dropout: number;
+  /** The parameters by PyTorch's names: weight_ih_l0 [gates·H, I], weight_hh_l0 [gates·H, H], bias_ih_l0, bias_hh_l0, …_l1, …. */
+  readonly weights: Readonly<Record<string, Parameter>>;
+  readonly #cell: CellKind;
+  readonly #gen: Generator;
+  readonly #where: string;
+
+  constructor(where: string, cell: CellKind, inputSize: number, hiddenSize: number, options: RNNOptions, allowed: readonly string[]) {
+    super();
+    this.#where = where;
+    for (const [name, v] of [
+      ['inputSize', inputSize],
+      ['hiddenSize', hiddenSize],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${where}: ${name}: expected a positive integer, got ${describe(v)}`);
+    }
+    checkOptions(where, options, allowed);
+    const L = options.numLayers ?? 1;
+    if (!Number.isInteger(L) || L < 1) throw new RangeError(`${where}: numLayers: expected a positive integer, got ${describe(L)}`);
+    const bias = checkBool(where, 'bias', options.bias ?? true);
+    this.batchFirst = checkBool(where, 'batchFirst', options.batchFirst ?? false);
+    this.dropout = checkUnit(where, 'dropout', options.dropout ?? 0);
+    const gen = options.generator ?? defaultGenerator;
+    if (!(gen instanceof Generator)) throw new TypeError(`${where}: generator: expected a Generator, got ${describe(gen)}`);
+    const gH = GATES[cell] * hiddenSize;
+    const floats = Array.from({ length: L }, (_, l) => gH * ((l === 0 ? inputSize : hiddenSize) + hiddenSize + (bias ? 2 : 0))).reduce(
+      (a, b) => a + b,
+      0,
+    );
+    checkLayerSize(where, `hiddenSize = ${hiddenSize}`, hiddenSize, 2 * floats);
+    this.inputSize = inputSize;
+    this.hiddenSize = hiddenSize;
+    this.numLayers = L;
+    this.#cell = cell;
+    this.#gen = gen;
+    const made = new Allocations();
+    const weights: Record<string, Parameter> = {};
+    try {
+      for (let l = 0; l < L; l++) {
+        const inF = l === 0 ? inputSize : hiddenSize;
+        weights[`weight_ih_l${l}`] = made.add(new Parameter([gH, inF], 0, `${where}: weight_ih_l${l}`));
+        weights[`weight_hh_l${l}`] = made.add(new Parameter([gH, hiddenSize], 0, `${where}: weight_hh_l${l}`));
+        if (bias) {
+          weights[`bias_ih_l${l}`] = made.add(new Parameter([gH], 0, `${where}: bias_ih_l${l}`));
+          weights[`bias_hh_l${l}`] = made.add(new Parameter([gH], 0, `${where}: bias_hh_l${l}`));
+        }
+      }
+    } catch (e) {
+      throw made.free(e);
+    }
+    // PyTorch's reset_parameters: every parameter U(−1/√H, 1/√H), in state_dict order
+    const k = 1 / Math.sqrt(hiddenSize);
+    for (const p of Object.values(weights)) uniform(p, -k, k, gen);
+    this.weights = weights;
+  }
+
+  protected ownParameters(): [string, Parameter][] {
+    return Object.entries(this.weights);
+  }
+
+  /** This layer's settings in its printed line. */
+  extraRepr = (): string => {
+    const parts = [`${this.inputSize}`, `${this.hiddenSize}`];
+    if (this.numLayers !== 1) parts.push(`numLayers=${this.numLayers}`);
+    if (!('bias_ih_l0' in this.weights)) parts.push('bias=false');
+    if (this.batchFirst) parts.push('batchFirst=true');
+    if (this.dropout !== 0) parts.push(`dropout=${this.dropout}`);
+    if (this.#cell === 'rnn_relu') parts.push("nonlinearity='relu'");
+    return parts.join(', ');
+  };
+
+  /**
+   * Runs the stack over x [T, N, inputSize] ([N, T, inputSize] with batchFirst) from `state` (zeros
+   * where left out). `lengths` (N integers in 1…T, any order): each sequence's valid steps, as
+   * PyTorch's packed sequences: outputs past a length are zero, hN/cN are each sequence's last
+   * valid state. Every argument is checked before anything is made.
+   */
+  forward(x: Tensor, state: RecurrentState | null = null, lengths: ArrayLike<number> | null = null): RecurrentOutput {
+    const where = `${this.#where}.forward`;
+    const lstm = this.#cell === 'lstm';
+    checkTensor(where, 'input', x);
+    const I = this.inputSize,
+      H = this.hiddenSize,
+      L = this.numLayers;
+    const s = x.shape;
+    const layout = this.batchFirst ? 'N, T' : 'T, N';
+    if (s.length !== 3 || s[2] !== I) throw new RangeError(`${where}: input: expected [${layout}, ${I}], got [${s.join(', ')}]`);
+    const [T, N] = this.batchFirst ? [s[1], s[0]] : [s[0], s[1]];
+    if (T < 1 || N < 1) throw new RangeError(`${where}: input: expected at least one step and one sequence, got [${s.join(', ')}]`);
+    let h0: Tensor | null = null,
+      c0: Tensor | null = null;
+    if (state !== null && state !== undefined) {
+      if (typeof state !== 'object' || state instanceof Tensor)
+        throw new TypeError(`${where}: state: expected an object { h0${lstm ? ', c0' : ''} }, got ${describe(state)}`);
+      for (const key of Object.keys(state))
+        if (key !== 'h0' && !(lstm && key === 'c0'))
+          throw new TypeError(`${where}: state: unexpected key '${key}' (expected ${lstm ? 'h0, c0' : 'h0'})`);
+      for (const [name, v] of [
+        ['h0', state.h0],
+        ['c0', state.c0],
+      ] as const) {
+        if (v === undefined || v === null) continue;
+        checkTensor(where, name, v);
+        if (v.shape.length !== 3 || v.shape[0] !== L || v.shape[1] !== N || v.shape[2] !== H)
+          throw new RangeError(`${where}: ${name}: expected [${L}, ${N}, ${H}], got [${v.shape.join(', ')}]`);
+        if (name === 'h0') h0 = v;
+        else c0 = v;
+      }
+    }
+    let lens: Int32Array | null = null;
+    if (lengths !== null && lengths !== undefined) {
+      if (typeof lengths !== 'object' || typeof lengths.length !== 'number')
+        throw new TypeError(`${where}: lengths: expected an array of ${N} integers, got ${describe(lengths)}`);
+      if (lengths.length !== N) throw new RangeError(`${where}: lengths: expected ${N} lengths (one per sequence), got ${lengths.length}`);
+      lens = new Int32Array(N);
+      for (let r = 0; r < N; r++) {
+        const v = lengths[r];
+        if (!Number.isInteger(v) || v < 1 || v > T)
+          throw new RangeError(`${where}: lengths[${r}]: expected an integer in [1, ${T}] (the steps of the input), got ${describe(v)}`);
+        lens[r] = v;
+      }
+      if (lens.every((v) => v === T)) lens = null;
+    }
+    this.checkUsable(where);
+    return this.#run(x, h0, c0, lens, T, N);
+  }
+
+  #run(x: Tensor, h0: Tensor | null, c0: Tensor | null, lens: Int32Array | null, T: number, N: number): RecurrentOutput {
+    const H = this.hiddenSize,
+      NH = N * H,
+      lstm = this.#cell === 'lstm';
+    // recorded, the intermediates are the tape's (backward frees them); else a scope frees them here
+    const records =
+      isGradEnabled() &&
+      (x.requiresGrad || h0?.requiresGrad === true || c0?.requiresGrad === true || this.parameters().some((p) => p.requiresGrad));
+    const body = (): RecurrentOutput => {
+      let inp = this.batchFirst ? swap01(x) : x;
+      const hs: Tensor[] = [],
+        cs: Tensor[] = [];
+      for (let l = 0; l < this.numLayers; l++) {
+        if (l > 0 && this.dropout > 0 && this.training) inp = dropout(inp, this.dropout, { training: true, generator: this.#gen });
+        const w = this.weights;
+        const y = recurrentLayer(
+          this.#cell,
+          inp,
+          h0 === null ? null : part(h0, l * NH, [N, H]),
+          c0 === null ? null : part(c0, l * NH, [N, H]),
+          { wih: w[`weight_ih_l${l}`], whh: w[`weight_hh_l${l}`], bih: w[`bias_ih_l${l}`] ?? null, bhh: w[`bias_hh_l${l}`] ?? null },
+          lens,
+        );
+        inp = part(y, 0, [T, N, H]);
+        hs.push(part(y, T * NH, [1, N, H]));
+        if (lstm) cs.push(part(y, (T + 1) * NH, [1, N, H]));
+      }
+      const output = this.batchFirst ? swap01(inp) : inp;
+      const hN = hs.length === 1 ? hs[0] : concat(hs, 0);
+      if (!lstm) return { output, hN };
+      return { output, hN, cN: cs.length === 1 ? cs[0] : concat(cs, 0) };
+    };
+    return records ? body() : noGrad(body);
+  }
+}
+
+/** Elman RNN, h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh) (or ReLU), PyTorch's nn.RNN. */
+export class RNN extends Recurrent {
+  static readonly kind: string = 'RNN';
+  constructor(inputSize: number, hiddenSize: number, options: RNNOptions = {}) {
+    const nl = options?.nonlinearity ?? 'tanh';
+    if (nl !== 'tanh' && nl !== 'relu') throw new TypeError(`RNN: nonlinearity: expected 'tanh' or 'relu', got ${describe(nl)}`);
+    super('RNN', nl === 'relu' ? 'rnn_relu' : 'rnn_tanh', inputSize, hiddenSize, options, [
+      'numLayers',
+      'bias',
+      'batchFirst',
+      'dropout',
+      'generator',
+      'nonlinearity',
+    ]);
+  }
+}
+
+/** Long short-term memory with PyTorch's gate order i, f, g, o (nn.LSTM); forward returns cN too. */
+export class LSTM extends Recurrent {
+  static readonly kind: string = 'LSTM';
+  constructor(inputSize: number, hiddenSize: number, options: RecurrentOptions = {}) {
+    super('LSTM', 'lstm', inputSize, hiddenSize, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'generator']);
+  }
+}
+
+/** Gated recurrent unit with PyTorch's gate order r, z, n and n = tanh(W_in·x + b_in + r ⊙ (W_hn·h + b_hn)) (nn.GRU). */
+export class GRU extends Recurrent {
+  static readonly kind: string = 'GRU';
+  constructor(inputSize: number, hiddenSize: number, options: RecurrentOptions = {}) {
+    super('GRU', 'gru', inputSize, hiddenSize, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'generator']);
+  }
+}
+
+for (const cls of [RNN, LSTM, GRU]) leafLayer(cls);
