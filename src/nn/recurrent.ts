@@ -94,7 +94,7 @@ abstract class Recurrent extends ModuleBase {
       (a, b) => a + b,
       0,
     );
-    checkLayerSize(where, `hiddenSize = ${hiddenSize}`, hiddenSize, 2 * floats);
+    checkLayerSize(where, 'hiddenSize', hiddenSize, 2 * floats);
     this.inputSize = inputSize;
     this.hiddenSize = hiddenSize;
     this.numLayers = L;
