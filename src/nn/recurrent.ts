@@ -52,6 +52,7 @@ export interface RecurrentOutput {
 
 // Module's forward takes one tensor and returns one; these take states and return three tensors:
 // at run time they are Modules (children(), stateDict, train/eval, dispose), with their own forward type
+/** Module, typed without its one-tensor forward. */
 const ModuleBase = Module as unknown as abstract new () => Omit<Module, 'forward'>;
 
 /** The shared body of RNN, LSTM and GRU: a stack of one-direction layers of one cell kind. */
@@ -230,6 +231,7 @@ abstract class Recurrent extends ModuleBase {
 
 /** Elman RNN, h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh) (or ReLU), PyTorch's nn.RNN. */
 export class RNN extends Recurrent {
+  /** The public class name that error messages start with. */
   static readonly kind: string = 'RNN';
   constructor(inputSize: number, hiddenSize: number, options: RNNOptions = {}) {
     const nl = options?.nonlinearity ?? 'tanh';
@@ -247,6 +249,7 @@ export class RNN extends Recurrent {
 
 /** Long short-term memory with PyTorch's gate order i, f, g, o (nn.LSTM); forward returns cN too. */
 export class LSTM extends Recurrent {
+  /** The public class name that error messages start with. */
   static readonly kind: string = 'LSTM';
   constructor(inputSize: number, hiddenSize: number, options: RecurrentOptions = {}) {
     super('LSTM', 'lstm', inputSize, hiddenSize, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'generator']);
@@ -255,6 +258,7 @@ export class LSTM extends Recurrent {
 
 /** Gated recurrent unit with PyTorch's gate order r, z, n and n = tanh(W_in·x + b_in + r ⊙ (W_hn·h + b_hn)) (nn.GRU). */
 export class GRU extends Recurrent {
+  /** The public class name that error messages start with. */
   static readonly kind: string = 'GRU';
   constructor(inputSize: number, hiddenSize: number, options: RecurrentOptions = {}) {
     super('GRU', 'gru', inputSize, hiddenSize, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'generator']);
