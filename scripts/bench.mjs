@@ -1,7 +1,8 @@
 // @ts-check
 // Bundles bench/run.ts (which imports src/ directly) into build/bench.mjs beside the .wasm files,
 // then runs it with this script's arguments: `npm run bench -- --quick`. With --gemm it runs the
-// matrix-multiply benchmark, bench/gemm.ts, instead; with --train the training-step one, bench/train.ts.
+// matrix-multiply benchmark, bench/gemm.ts, instead; with --train the training-step one, bench/train.ts;
+// with --lstm the LSTM training step, bench/lstm.ts.
 // With --runtimes it also bundles bench/kernels_portable.ts (platform neutral) into
 // build/bench-kernels.mjs and runs bench/runtimes.ts, which times that bundle in Node, Chromium, Deno and Bun.
 import { build } from 'esbuild';
@@ -33,7 +34,9 @@ await build({
         ? 'bench/gemm.ts'
         : process.argv.includes('--train')
           ? 'bench/train.ts'
-          : 'bench/run.ts',
+          : process.argv.includes('--lstm')
+            ? 'bench/lstm.ts'
+            : 'bench/run.ts',
   ],
   bundle: true,
   platform: 'node',
