@@ -21,3 +21,4 @@ export { conv2d, maxPool2d, avgPool2d, dropout, type Conv2dFunctionalOptions, ty
 export { adaptiveAvgPool2d, type AdaptivePool2dOptions } from './adaptive_pool';
 export { batchNorm, type BatchNormFunctionalOptions } from '../nn/functional';
 export { layerNorm, groupNorm, instanceNorm, type NormFunctionalOptions, type InstanceNormFunctionalOptions } from '../nn/norm_functional';
+export { rnn, lstm, gru, type RecurrentWeights, type RecurrentFunctionalOptions } from './recurrent_stack';

@@ -2,13 +2,11 @@
 // that stateDict and safetensors take PyTorch's weights as they are. Each layer of the stack is one
 // op on the tape (src/autograd/recurrent.ts): loss.backward() runs backpropagation through time.
 // see: https://pytorch.org/docs/stable/generated/torch.nn.LSTM.html, torch.nn.GRU, torch.nn.RNN
-import { noGrad, Parameter, Tensor } from '../tensor';
-import { isGradEnabled } from '../autograd/engine';
-import { concat } from '../autograd/functional';
-import { dropout } from '../autograd/conv_ops';
-import { part, recurrentLayer, swap01, GATES, type CellKind } from '../autograd/recurrent';
+import { Parameter, type Tensor } from '../tensor';
+import { GATES, type CellKind } from '../autograd/recurrent';
+import { checkStackArgs, runStack, type RecurrentOutput, type RecurrentState } from '../autograd/recurrent_stack';
 import { defaultGenerator, Generator } from '../random';
-import { checkBool, checkOptions, checkTensor, checkUnit, describe } from '../validate';
+import { checkBool, checkOptions, checkUnit, describe } from '../validate';
 import { uniform } from './init';
 import { Allocations, checkLayerSize, Module, leafLayer } from './module';
 
@@ -30,24 +28,6 @@ export interface RecurrentOptions {
 export interface RNNOptions extends RecurrentOptions {
   /** 'tanh' (default) or 'relu'. */
   nonlinearity?: 'tanh' | 'relu';
-}
-
-/** Initial states: h0 (and c0 for an LSTM) [numLayers, N, H]; zeros where left out. */
-export interface RecurrentState {
-  /** The initial hidden state of every layer, [numLayers, N, hiddenSize]. */
-  h0?: Tensor | null;
-  /** The initial cell state of every layer (LSTM only), [numLayers, N, hiddenSize]. */
-  c0?: Tensor | null;
-}
-
-/** What a recurrent layer's forward returns. */
-export interface RecurrentOutput {
-  /** The last layer's h_t at every step, [T, N, H] ([N, T, H] with batchFirst); zero past a sequence's length. */
-  output: Tensor;
-  /** Every layer's last (valid) hidden state, [numLayers, N, H]. */
-  hN: Tensor;
-  /** Every layer's last (valid) cell state, [numLayers, N, H] (LSTM only). */
-  cN?: Tensor;
 }
 
 // Module's forward takes one tensor and returns one; these take states and return three tensors:
@@ -145,87 +125,18 @@ abstract class Recurrent extends ModuleBase {
    */
   forward(x: Tensor, state: RecurrentState | null = null, lengths: ArrayLike<number> | null = null): RecurrentOutput {
     const where = `${this.#where}.forward`;
-    const lstm = this.#cell === 'lstm';
-    checkTensor(where, 'input', x);
-    const I = this.inputSize,
-      H = this.hiddenSize,
-      L = this.numLayers;
-    const s = x.shape;
-    const layout = this.batchFirst ? 'N, T' : 'T, N';
-    if (s.length !== 3 || s[2] !== I) throw new RangeError(`${where}: input: expected [${layout}, ${I}], got [${s.join(', ')}]`);
-    const [T, N] = this.batchFirst ? [s[1], s[0]] : [s[0], s[1]];
-    if (T < 1 || N < 1) throw new RangeError(`${where}: input: expected at least one step and one sequence, got [${s.join(', ')}]`);
-    let h0: Tensor | null = null,
-      c0: Tensor | null = null;
-    if (state !== null && state !== undefined) {
-      if (typeof state !== 'object' || state instanceof Tensor)
-        throw new TypeError(`${where}: state: expected an object { h0${lstm ? ', c0' : ''} }, got ${describe(state)}`);
-      for (const key of Object.keys(state))
-        if (key !== 'h0' && !(lstm && key === 'c0'))
-          throw new TypeError(`${where}: state: unexpected key '${key}' (expected ${lstm ? 'h0, c0' : 'h0'})`);
-      for (const [name, v] of [
-        ['h0', state.h0],
-        ['c0', state.c0],
-      ] as const) {
-        if (v === undefined || v === null) continue;
-        checkTensor(where, name, v);
-        if (v.shape.length !== 3 || v.shape[0] !== L || v.shape[1] !== N || v.shape[2] !== H)
-          throw new RangeError(`${where}: ${name}: expected [${L}, ${N}, ${H}], got [${v.shape.join(', ')}]`);
-        if (name === 'h0') h0 = v;
-        else c0 = v;
-      }
-    }
-    let lens: Int32Array | null = null;
-    if (lengths !== null && lengths !== undefined) {
-      if (typeof lengths !== 'object' || typeof lengths.length !== 'number')
-        throw new TypeError(`${where}: lengths: expected an array of ${N} integers, got ${describe(lengths)}`);
-      if (lengths.length !== N) throw new RangeError(`${where}: lengths: expected ${N} lengths (one per sequence), got ${lengths.length}`);
-      lens = new Int32Array(N);
-      for (let r = 0; r < N; r++) {
-        const v = lengths[r];
-        if (!Number.isInteger(v) || v < 1 || v > T)
-          throw new RangeError(`${where}: lengths[${r}]: expected an integer in [1, ${T}] (the steps of the input), got ${describe(v)}`);
-        lens[r] = v;
-      }
-      if (lens.every((v) => v === T)) lens = null;
-    }
+    const dims = { I: this.inputSize, H: this.hiddenSize, L: this.numLayers, batchFirst: this.batchFirst };
+    const a = checkStackArgs(where, this.#cell === 'lstm', x, dims, state, lengths);
     this.checkUsable(where);
-    return this.#run(x, h0, c0, lens, T, N);
-  }
-
-  #run(x: Tensor, h0: Tensor | null, c0: Tensor | null, lens: Int32Array | null, T: number, N: number): RecurrentOutput {
-    const H = this.hiddenSize,
-      NH = N * H,
-      lstm = this.#cell === 'lstm';
-    // recorded, the intermediates are the tape's (backward frees them); else a scope frees them here
-    const records =
-      isGradEnabled() &&
-      (x.requiresGrad || h0?.requiresGrad === true || c0?.requiresGrad === true || this.parameters().some((p) => p.requiresGrad));
-    const body = (): RecurrentOutput => {
-      let inp = this.batchFirst ? swap01(x) : x;
-      const hs: Tensor[] = [],
-        cs: Tensor[] = [];
-      for (let l = 0; l < this.numLayers; l++) {
-        if (l > 0 && this.dropout > 0 && this.training) inp = dropout(inp, this.dropout, { training: true, generator: this.#gen });
-        const w = this.weights;
-        const y = recurrentLayer(
-          this.#cell,
-          inp,
-          h0 === null ? null : part(h0, l * NH, [N, H]),
-          c0 === null ? null : part(c0, l * NH, [N, H]),
-          { wih: w[`weight_ih_l${l}`], whh: w[`weight_hh_l${l}`], bih: w[`bias_ih_l${l}`] ?? null, bhh: w[`bias_hh_l${l}`] ?? null },
-          lens,
-        );
-        inp = part(y, 0, [T, N, H]);
-        hs.push(part(y, T * NH, [1, N, H]));
-        if (lstm) cs.push(part(y, (T + 1) * NH, [1, N, H]));
-      }
-      const output = this.batchFirst ? swap01(inp) : inp;
-      const hN = hs.length === 1 ? hs[0] : concat(hs, 0);
-      if (!lstm) return { output, hN };
-      return { output, hN, cN: cs.length === 1 ? cs[0] : concat(cs, 0) };
-    };
-    return records ? body() : noGrad(body);
+    const w = this.weights;
+    const layers = Array.from({ length: this.numLayers }, (_, l) => ({
+      wih: w[`weight_ih_l${l}`],
+      whh: w[`weight_hh_l${l}`],
+      bih: w[`bias_ih_l${l}`] ?? null,
+      bhh: w[`bias_hh_l${l}`] ?? null,
+    }));
+    const drop = this.training && this.dropout > 0 ? { p: this.dropout, generator: this.#gen } : null;
+    return runStack(this.#cell, x, layers, a, this.batchFirst, drop);
   }
 }
 
