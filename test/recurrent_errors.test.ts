@@ -26,6 +26,12 @@ describe('constructor arguments', () => {
       TypeError,
       /^RNN: nonlinearity: expected 'tanh' or 'relu', got 'sigmoid'$/,
     ],
+    [
+      'norm of another kind',
+      () => new LSTM(I, H, { norm: 'layer' as never }),
+      TypeError,
+      /^LSTM: norm: expected 'sequence-bn' or null, got 'layer'$/,
+    ],
     ['generator a number', () => new GRU(I, H, { generator: 3 as never }), TypeError, /^GRU: generator: expected a Generator, got/],
     ['a size beyond memory', () => new LSTM(I, 2 ** 16), RangeError, /^LSTM: hiddenSize = 65536: .* more than WebAssembly's 4 GiB memory$/],
   ];

@@ -19,9 +19,9 @@ export type CellKind = 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu';
 /** Gates per cell: W_ih is [gates·H, I], W_hh [gates·H, H]. */
 export const GATES: Record<CellKind, number> = { lstm: 4, gru: 3, rnn_tanh: 1, rnn_relu: 1 };
 
-/** One layer's weights in PyTorch's layout. */
+/** One layer's weights in PyTorch's layout; wih null: the layer's x is already x·W_ihᵀ ([T, N, gates·H], a normalized projection). */
 export interface LayerWeights {
-  wih: Tensor;
+  wih: Tensor | null;
   whh: Tensor;
   bih: Tensor | null;
   bhh: Tensor | null;
@@ -81,7 +81,11 @@ export function recurrentLayer(
       if (c0 !== null) Cs.view().set(c0.view());
       else Cs.view().fill(0, 0, NH);
     }
-    gemm(x.ptr, w.wih.ptr, G.ptr, T * N, gH, I, { transB: true, bias: w.bih?.ptr ?? 0 });
+    if (w.wih !== null) gemm(x.ptr, w.wih.ptr, G.ptr, T * N, gH, I, { transB: true, bias: w.bih?.ptr ?? 0 });
+    else {
+      G.view().set(x.view());
+      if (w.bih !== null) ew.binary('add', G.ptr, w.bih.ptr, G.ptr, T * N, gH);
+    }
     for (let t = 0; t < T; t++) {
       const hp = Hs.ptr + t * NH * F4,
         hn = hp + NH * F4,
@@ -225,7 +229,10 @@ function backward(
     gemm(dGh.ptr + t * N * gH * F4, w.whh.ptr, dh.ptr, N, H, gH, { beta: 1 });
   }
   const TN = T * N;
-  if (dx !== null) gemm(dG.ptr, w.wih.ptr, dx.ptr, TN, I, gH);
+  if (dx !== null) {
+    if (w.wih !== null) gemm(dG.ptr, w.wih.ptr, dx.ptr, TN, I, gH);
+    else dx.view().set(dG.view());
+  }
   const [swih, swhh, sbih, sbhh] = sinks;
   if (swih) gemm(dG.ptr, x.ptr, swih.into.ptr, gH, I, TN, { transA: true, beta: 1 });
   if (swhh) gemm(dGh.ptr, Hs.ptr, swhh.into.ptr, gH, H, TN, { transA: true, beta: 1 });
@@ -265,4 +272,40 @@ export function swap01(x: Tensor): Tensor {
     move(gy.view(), g.view(), B, A);
     return [g];
   });
+}
+
+/** The rows `rows` of x [R, C], in that order: [rows.length, C], differentiable. */
+export function gatherRows(x: Tensor, rows: Int32Array): Tensor {
+  const C = x.shape[1];
+  const y = out([rows.length, C]);
+  const X = x.view(),
+    Y = y.view();
+  rows.forEach((r, i) => Y.set(X.subarray(r * C, (r + 1) * C), i * C));
+  return record(y, 'gatherRows', [x], (gy) => [scatterInto(gy, rows, x.shape[0])]);
+}
+
+/** y [total, C] with row rows[i] = x's row i and zeros elsewhere, differentiable. */
+export function scatterRows(x: Tensor, rows: Int32Array, total: number): Tensor {
+  const C = x.shape[1];
+  const y = out([total, C]);
+  y.view().fill(0);
+  const X = x.view(),
+    Y = y.view();
+  rows.forEach((r, i) => Y.set(X.subarray(i * C, (i + 1) * C), r * C));
+  return record(y, 'scatterRows', [x], (gy) => {
+    const g = Tensor.empty(x.shape),
+      G = gy.view(),
+      V = g.view();
+    rows.forEach((r, i) => V.set(G.subarray(r * C, (r + 1) * C), i * C));
+    return [g];
+  });
+}
+
+function scatterInto(g: Tensor, rows: Int32Array, total: number): Tensor {
+  const C = g.shape[1];
+  const d = Tensor.full([total, C], 0),
+    D = d.view(),
+    G = g.view();
+  rows.forEach((r, i) => D.set(G.subarray(i * C, (i + 1) * C), r * C));
+  return d;
 }

@@ -4,9 +4,10 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.LSTM.html
 import { noGrad, Tensor } from '../tensor';
 import { isGradEnabled } from './engine';
-import { concat } from './functional';
+import { concat, reshape } from './functional';
+import { linear } from './nn_ops';
 import { dropout } from './conv_ops';
-import { GATES, part, recurrentLayer, swap01, type CellKind, type LayerWeights } from './recurrent';
+import { GATES, gatherRows, part, recurrentLayer, scatterRows, swap01, type CellKind, type LayerWeights } from './recurrent';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOptions, checkTensor, checkUnit, describe } from '../validate';
 
@@ -98,6 +99,7 @@ export function runStack(
   a: StackArgs,
   batchFirst: boolean,
   drop: { p: number; generator: Generator } | null,
+  norms: readonly ((p: Tensor) => Tensor)[] | null = null,
 ): RecurrentOutput {
   const { T, N, h0, c0, lens } = a;
   const H = layers[0].whh.shape[1],
@@ -116,12 +118,14 @@ export function runStack(
       cs: Tensor[] = [];
     layers.forEach((w, l) => {
       if (l > 0 && drop !== null && drop.p > 0) inp = dropout(inp, drop.p, { training: true, generator: drop.generator });
+      // sequence-wise BN: the normalization of x·W_ihᵀ over batch and time (valid steps only)
+      const x1 = norms === null ? inp : normalizedProjection(inp, w, norms[l], lens);
       const y = recurrentLayer(
         cell,
-        inp,
+        x1,
         h0 === null ? null : part(h0, l * NH, [N, H]),
         c0 === null ? null : part(c0, l * NH, [N, H]),
-        w,
+        norms === null ? w : { ...w, wih: null },
         lens,
       );
       inp = part(y, 0, [T, N, H]);
@@ -134,6 +138,22 @@ export function runStack(
     return { output, hN, cN: cs.length === 1 ? cs[0] : concat(cs, 0) };
   };
   return records ? body() : noGrad(body);
+}
+
+/**
+ * norm(x·W_ihᵀ) [T, N, gates·H] for x [T, N, in]: `norm` sees the rows of valid steps only, [M, gates·H]
+ * (Laurent et al. 2016: statistics over batch and time; padding excluded); padded rows are zero.
+ * see: https://arxiv.org/abs/1510.01378 (Batch Normalized Recurrent Neural Networks, sequence-wise BN)
+ */
+function normalizedProjection(x: Tensor, w: LayerWeights, norm: (p: Tensor) => Tensor, lens: Int32Array | null): Tensor {
+  const [T, N] = x.shape,
+    gH = w.wih!.shape[0];
+  const p = reshape(linear(x, w.wih!, null), [T * N, gH]);
+  if (lens === null) return reshape(norm(p), [T, N, gH]);
+  const idx: number[] = [];
+  for (let t = 0; t < T; t++) for (let r = 0; r < N; r++) if (t < lens[r]) idx.push(t * N + r);
+  const rows = Int32Array.from(idx);
+  return reshape(scatterRows(norm(gatherRows(p, rows)), rows, T * N), [T, N, gH]);
 }
 
 // ---- F.rnn, F.lstm, F.gru ----
@@ -220,7 +240,7 @@ function functional(
     where,
     cell === 'lstm',
     x,
-    { I: layers[0].wih.shape[1], H, L: layers.length, batchFirst },
+    { I: weights[0].weightIh.shape[1], H, L: layers.length, batchFirst },
     cell === 'lstm' ? { h0: options.h0, c0: options.c0 } : { h0: options.h0 },
     options.lengths,
   );

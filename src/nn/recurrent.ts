@@ -8,7 +8,8 @@ import { checkStackArgs, runStack, type RecurrentOutput, type RecurrentState } f
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOptions, checkUnit, describe } from '../validate';
 import { uniform } from './init';
-import { Allocations, checkLayerSize, Module, leafLayer } from './module';
+import { Allocations, checkLayerSize, Module } from './module';
+import { BatchNorm1d } from './batchnorm';
 
 /** Options of RNN, LSTM and GRU (PyTorch's, by the same names in camelCase). */
 export interface RecurrentOptions {
@@ -22,6 +23,12 @@ export interface RecurrentOptions {
   dropout?: number;
   /** Generator for the initial weights (U(±1/√H), as PyTorch) and for dropout; default the global one. */
   generator?: Generator;
+  /**
+   * 'sequence-bn': Batch Normalization of each layer's x·W_ihᵀ with statistics over batch and time
+   * (valid steps only when lengths are given), Laurent et al. 2016 / Deep Speech 2; a BatchNorm1d
+   * per layer, `bn_ih_l0`, …. Default null: none.
+   */
+  norm?: 'sequence-bn' | null;
 }
 
 /** Options of RNN: RecurrentOptions and the nonlinearity. */
@@ -49,6 +56,9 @@ abstract class Recurrent extends ModuleBase {
   readonly dropout: number;
   /** The parameters by PyTorch's names: weight_ih_l0 [gates·H, I], weight_hh_l0 [gates·H, H], bias_ih_l0, bias_hh_l0, …_l1, …. */
   readonly weights: Readonly<Record<string, Parameter>>;
+  /** What normalizes x·W_ihᵀ: 'sequence-bn', or null. */
+  readonly norm: 'sequence-bn' | null;
+  readonly #norms: BatchNorm1d[] | null;
   readonly #cell: CellKind;
   readonly #gen: Generator;
   readonly #where: string;
@@ -70,6 +80,10 @@ abstract class Recurrent extends ModuleBase {
     this.dropout = checkUnit(where, 'dropout', options.dropout ?? 0);
     const gen = options.generator ?? defaultGenerator;
     if (!(gen instanceof Generator)) throw new TypeError(`${where}: generator: expected a Generator, got ${describe(gen)}`);
+    const norm = options.norm ?? null;
+    if (norm !== null && norm !== 'sequence-bn')
+      throw new TypeError(`${where}: norm: expected 'sequence-bn' or null, got ${describe(norm)}`);
+    this.norm = norm;
     const gH = GATES[cell] * hiddenSize;
     const floats = Array.from({ length: L }, (_, l) => gH * ((l === 0 ? inputSize : hiddenSize) + hiddenSize + (bias ? 2 : 0))).reduce(
       (a, b) => a + b,
@@ -96,6 +110,13 @@ abstract class Recurrent extends ModuleBase {
     } catch (e) {
       throw made.free(e);
     }
+    let norms: BatchNorm1d[] | null = null;
+    try {
+      if (norm === 'sequence-bn') norms = Array.from({ length: L }, () => made.add(new BatchNorm1d(gH)));
+    } catch (e) {
+      throw made.free(e);
+    }
+    this.#norms = norms;
     // PyTorch's reset_parameters: every parameter U(−1/√H, 1/√H), in state_dict order
     const k = 1 / Math.sqrt(hiddenSize);
     for (const p of Object.values(weights)) uniform(p, -k, k, gen);
@@ -106,6 +127,9 @@ abstract class Recurrent extends ModuleBase {
     return Object.entries(this.weights);
   }
 
+  /** The sequence-wise BatchNorm1d of each layer (`bn_ih_l0`, …), none without `norm`. */
+  children = (): [string, Module][] => (this.#norms === null ? [] : this.#norms.map((m, l): [string, Module] => [`bn_ih_l${l}`, m]));
+
   /** This layer's settings in its printed line. */
   extraRepr = (): string => {
     const parts = [`${this.inputSize}`, `${this.hiddenSize}`];
@@ -114,6 +138,7 @@ abstract class Recurrent extends ModuleBase {
     if (this.batchFirst) parts.push('batchFirst=true');
     if (this.dropout !== 0) parts.push(`dropout=${this.dropout}`);
     if (this.#cell === 'rnn_relu') parts.push("nonlinearity='relu'");
+    if (this.norm !== null) parts.push(`norm='${this.norm}'`);
     return parts.join(', ');
   };
 
@@ -136,7 +161,8 @@ abstract class Recurrent extends ModuleBase {
       bhh: w[`bias_hh_l${l}`] ?? null,
     }));
     const drop = this.training && this.dropout > 0 ? { p: this.dropout, generator: this.#gen } : null;
-    return runStack(this.#cell, x, layers, a, this.batchFirst, drop);
+    const norms = this.#norms === null ? null : this.#norms.map((bn) => (p: Tensor) => bn.forward(p));
+    return runStack(this.#cell, x, layers, a, this.batchFirst, drop, norms);
   }
 }
 
@@ -154,6 +180,7 @@ export class RNN extends Recurrent {
       'dropout',
       'generator',
       'nonlinearity',
+      'norm',
     ]);
   }
 }
@@ -163,7 +190,7 @@ export class LSTM extends Recurrent {
   /** The public class name that error messages start with. */
   static readonly kind: string = 'LSTM';
   constructor(inputSize: number, hiddenSize: number, options: RecurrentOptions = {}) {
-    super('LSTM', 'lstm', inputSize, hiddenSize, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'generator']);
+    super('LSTM', 'lstm', inputSize, hiddenSize, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'generator', 'norm']);
   }
 }
 
@@ -172,8 +199,6 @@ export class GRU extends Recurrent {
   /** The public class name that error messages start with. */
   static readonly kind: string = 'GRU';
   constructor(inputSize: number, hiddenSize: number, options: RecurrentOptions = {}) {
-    super('GRU', 'gru', inputSize, hiddenSize, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'generator']);
+    super('GRU', 'gru', inputSize, hiddenSize, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'generator', 'norm']);
   }
 }
-
-for (const cls of [RNN, LSTM, GRU]) leafLayer(cls);
