@@ -13,3 +13,4 @@ export * from './pool';
 export * from './elementwise';
 export * from './softmax';
 export * from './depthwise';
+export * from './recurrent';

@@ -22,3 +22,4 @@ export { adaptiveAvgPool2d, type AdaptivePool2dOptions } from './adaptive_pool';
 export { batchNorm, type BatchNormFunctionalOptions } from '../nn/functional';
 export { batchRenorm, type BatchRenormFunctionalOptions } from '../nn/renorm_functional';
 export { layerNorm, groupNorm, instanceNorm, type NormFunctionalOptions, type InstanceNormFunctionalOptions } from '../nn/norm_functional';
+export { rnn, lstm, gru, type RecurrentWeights, type RecurrentFunctionalOptions } from './recurrent_stack';

@@ -16,6 +16,7 @@ import * as jsPool from '../js/pool';
 import * as jsDepthwise from '../js/depthwise';
 import * as jsElementwise from '../js/elementwise';
 import * as jsSoftmax from '../js/softmax';
+import * as jsRecurrent from '../js/recurrent';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
 import { Pool, PART_KERNELS, threadedKernels } from './threads';
@@ -110,6 +111,7 @@ const jsKernels = {
   ...jsDepthwise,
   ...jsElementwise,
   ...jsSoftmax,
+  ...jsRecurrent,
 };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 

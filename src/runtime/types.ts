@@ -397,6 +397,12 @@ export interface Kernels {
   rooflineRead(src: number, bytes: number): number;
   rooflineCopy(src: number, dst: number, bytes: number): void;
   rooflineAdds(rounds: number, step: number): number;
+  lstmCellForward(g: number, cPrev: number, c: number, h: number, rows: number, hs: number): void;
+  lstmCellBackward(g: number, cPrev: number, c: number, dh: number, dc: number, dg: number, rows: number, hs: number): void;
+  gruCellForward(xg: number, hg: number, hPrev: number, h: number, rows: number, hs: number): void;
+  gruCellBackward(xg: number, hg: number, hPrev: number, dh: number, dxg: number, dhg: number, rows: number, hs: number): void;
+  rnnCellForward(pre: number, h: number, n: number, relu: number): void;
+  rnnCellBackward(h: number, dh: number, dpre: number, n: number, relu: number): void;
 }
 
 /** An initialised backend: its kernels and the views over its memory. */
