@@ -66,9 +66,13 @@ export function foldOnnx(model: OnnxModel, inputShapes: Record<string, OnnxDim[]
   for (const o of model.outputs)
     if (consts.has(o.name) && !initializers.has(o.name))
       initializers.set(o.name, model.initializers.get(o.name) ?? toOutput(o.name, consts.get(o.name)!));
+  // shapes of the values that remain: inputs, initializers, node outputs
+  const kept = new Map<string, OnnxDim[]>();
+  for (const name of [...model.inputs.map((v) => v.name), ...initializers.keys(), ...nodes.flatMap((n) => n.outputs)])
+    if (shapes.has(name)) kept.set(name, shapes.get(name)!);
   const outputs = model.outputs.map((o) => ({ ...o, shape: shapes.get(o.name) ?? o.shape }));
   const inputs = model.inputs.map((v) => ({ ...v, shape: shapes.get(v.name)! }));
-  return { ...model, inputs, outputs, initializers, nodes, shapes };
+  return { ...model, inputs, outputs, initializers, nodes, shapes: kept };
 }
 
 function toOutput(name: string, c: Const): OnnxTensor {
