@@ -28,6 +28,7 @@ export default defineConfig({
       'test/safetensors.test.ts', // binary fixtures via node:fs, process.memoryUsage(), writes files
       'test/onnx_node.test.ts', // onnxruntime-node (a native addon) and fixtures read through node:fs
       'test/onnx_fixtures.test.ts', // onnxruntime-node (a native addon) and fixtures read through node:fs
+      'test/onnx_runtimes.test.ts', // bundles with esbuild, runs Node, Deno, Bun and workerd as child processes
     ],
     // Some tests compare bytes with Node's Buffer; the browser gets the `buffer` package's.
     setupFiles: ['test/browser-setup.ts'],
