@@ -69,12 +69,22 @@ class Residual(nn.Module):
         return self.fc(torch.flatten(self.pool(self.blocks(self.stem(x))), 1))
 
 
+class SqueezeExcite(nn.Module):
+    # MobileNetV3's channel gate: global pool, two 1x1 convolutions, Hardsigmoid, a broadcast Mul
+    def __init__(self, c):
+        super().__init__()
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, 4, 1), nn.ReLU(), nn.Conv2d(4, c, 1), nn.Hardsigmoid())
+
+    def forward(self, x):
+        return x * self.gate(x)
+
+
 class Depthwise(nn.Module):
     def __init__(self):
         super().__init__()
         self.net = nn.Sequential(
             *conv_bn(3, 8), nn.ReLU6(),
-            *conv_bn(8, 8, 3, 2, groups=8), nn.ReLU6(), *conv_bn(8, 12, 1), nn.Hardswish(),
+            *conv_bn(8, 8, 3, 2, groups=8), nn.ReLU6(), *conv_bn(8, 12, 1), nn.Hardswish(), SqueezeExcite(12),
             *conv_bn(12, 12, 3, 1, groups=12), nn.ReLU6(), *conv_bn(12, 16, 1), nn.Hardswish(),
             nn.AvgPool2d(2, count_include_pad=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4), nn.LogSoftmax(dim=1))
 
@@ -114,9 +124,11 @@ def export(model, x, name, opset, training=torch.onnx.TrainingMode.PRESERVE, dyn
     return path
 
 
-def small(name, model, shape, opset, training=False, dynamic_batch=False):
-    g = torch.Generator().manual_seed(sum(map(ord, name)))
+def small(name, make, shape, opset, training=False, dynamic_batch=False):
+    # seeded before the model is made, so that its initial weights and the files are reproducible
     torch.manual_seed(sum(map(ord, name)))
+    model = make()
+    g = torch.Generator().manual_seed(sum(map(ord, name)))
     randomize_bn(model, g)
     x = torch.randn(*shape, generator=g)
     if training:
@@ -165,10 +177,10 @@ def stripped(name, model, opset):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    small('conv_bn_relu', ConvBnRelu(), (2, 1, 12, 12), 11, dynamic_batch=True)
-    small('residual', Residual(), (2, 3, 16, 16), 13)
-    small('depthwise', Depthwise(), (2, 3, 16, 16), 17)
-    small('bn_training', BnTraining(), (4, 2, 5, 5), 15, training=True)
+    small('conv_bn_relu', ConvBnRelu, (2, 1, 12, 12), 11, dynamic_batch=True)
+    small('residual', Residual, (2, 3, 16, 16), 13)
+    small('depthwise', Depthwise, (2, 3, 16, 16), 17)
+    small('bn_training', BnTraining, (4, 2, 5, 5), 15, training=True)
     stripped('resnet18', torchvision.models.resnet18(), 17)
     stripped('mobilenet_v2', torchvision.models.mobilenet_v2(), 13)
     stripped('squeezenet1_1', torchvision.models.squeezenet1_1(), 12)

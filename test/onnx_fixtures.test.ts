@@ -20,7 +20,20 @@ const SMALL = [
   {
     name: 'depthwise',
     opset: 17,
-    ops: ['Conv', 'BatchNormalization', 'Clip', 'HardSwish', 'AveragePool', 'GlobalAveragePool', 'Flatten', 'Gemm', 'LogSoftmax'],
+    ops: [
+      'Conv',
+      'BatchNormalization',
+      'Clip',
+      'HardSwish',
+      'Relu',
+      'HardSigmoid',
+      'Mul',
+      'AveragePool',
+      'GlobalAveragePool',
+      'Flatten',
+      'Gemm',
+      'LogSoftmax',
+    ],
   },
   { name: 'bn_training', opset: 15, ops: ['Conv', 'BatchNormalization', 'Relu', 'Flatten', 'Gemm'] },
 ];

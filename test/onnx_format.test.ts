@@ -217,3 +217,22 @@ describe('foldOnnx and encodeOnnx', () => {
     for (const [k, t] of folded.initializers) expect(again.initializers.get(k)).toEqual(t);
   });
 });
+
+describe('foldOnnx: Identity of a constant', () => {
+  it("becomes an initializer of its own (torch.onnx.export's merged equal initializers)", () => {
+    const m = modelProto({
+      nodes: [
+        node('Identity', ['w'], ['w2'], {}, 'alias'),
+        node('Add', ['x', 'w'], ['s'], {}, 'add'),
+        node('Mul', ['s', 'w2'], ['y'], {}, 'mul'),
+      ],
+      initializers: [floatTensor('w', [2], [3, -1])],
+      inputs: [floatValue('x', [2])],
+      outputs: [floatValue('y', [2])],
+    });
+    const folded = foldOnnx(parseOnnx(encodeProto(m)));
+    expect(folded.nodes.map((n) => n.op)).toEqual(['Add', 'Mul']);
+    expect(folded.initializers.get('w2')!.data).toEqual(Float32Array.of(3, -1));
+    expect(folded.initializers.get('w2')!.data).not.toBe(folded.initializers.get('w')!.data);
+  });
+});

@@ -39,7 +39,13 @@ export function foldOnnx(model: OnnxModel, inputShapes: Record<string, OnnxDim[]
   for (const node of model.nodes) {
     const ins = node.inputs.map((x) => (x === '' ? undefined : consts.get(x)));
     const allConst = node.inputs.every((x, i) => x === '' || ins[i] !== undefined);
-    if (!COMPUTE_OPS.has(node.op) || (allConst && INT_FOLDABLE.has(node.op) && ins.every((c) => c === undefined || c.dtype === 'int64'))) {
+    // torch.onnx.export writes Identity(initializer) where it merged equal initializers: a constant too
+    const constIdentity = node.op === 'Identity' && allConst;
+    if (
+      !COMPUTE_OPS.has(node.op) ||
+      constIdentity ||
+      (allConst && INT_FOLDABLE.has(node.op) && ins.every((c) => c === undefined || c.dtype === 'int64'))
+    ) {
       const out = evalShapeOp(node, ins, (x) => shapes.get(x), model.opset);
       consts.set(node.outputs[0], out);
       shapes.set(node.outputs[0], out.dims);
@@ -80,7 +86,8 @@ function toOutput(name: string, c: Const): OnnxTensor {
 }
 
 function toTensor(name: string, c: Const, node: OnnxNode): OnnxTensor {
-  if (c.dtype === 'float32') return { name, dtype: 'float32', dims: c.dims, data: c.values as Float32Array };
+  // a copy: two names never share one array (an aliased initializer becomes a parameter of its own)
+  if (c.dtype === 'float32') return { name, dtype: 'float32', dims: c.dims, data: Float32Array.from(c.values as Float32Array) };
   const data = new BigInt64Array(c.values.length);
   c.values.forEach((v, i) => {
     if (typeof v !== 'number') throw nodeError(FN, node, `input '${name}': expected known integers, got the symbolic dimension '${v}'`);
