@@ -236,3 +236,23 @@ describe('foldOnnx: Identity of a constant', () => {
     expect(folded.initializers.get('w2')!.data).not.toBe(folded.initializers.get('w')!.data);
   });
 });
+
+describe('parseOnnx checks each node against its operator', () => {
+  it('input counts, unknown attributes and attribute types', () => {
+    const few = convRelu();
+    few.graph!.node[0].input = ['x'];
+    expect(() => parseOnnx(encodeProto(few))).toThrow("parseOnnx: node 'conv' (Conv): expected 2–3 inputs, got 1");
+    const unknown = convRelu();
+    unknown.graph!.node[1].attribute.push(
+      create(AttributeProtoSchema, { name: 'alpha', type: AttributeProto_AttributeType.FLOAT, f: 0.1 }),
+    );
+    expect(() => parseOnnx(encodeProto(unknown))).toThrow(
+      "parseOnnx: node 'relu' (Relu): attribute alpha: expected no attributes, got an unknown attribute",
+    );
+    const typed = convRelu();
+    typed.graph!.node[0].attribute[0].type = AttributeProto_AttributeType.FLOATS;
+    expect(() => parseOnnx(encodeProto(typed))).toThrow(
+      "parseOnnx: node 'conv' (Conv): attribute kernel_shape: expected type ints, got floats",
+    );
+  });
+});

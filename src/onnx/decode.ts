@@ -11,6 +11,7 @@ import {
   type NodeProto,
   type ValueInfoProto,
 } from './onnx_pb.js';
+import { schemaProblem } from './schema.js';
 import { checkTensor, convertTensor, dataTypeName, type CheckedTensor } from './tensor.js';
 import {
   COMPUTE_OPS,
@@ -112,6 +113,9 @@ function checkNode(n: NodeProto, index: number): PendingNode {
     if (a.type === AT.TENSOR) tensors.set(a.name, checkTensor(a.t!, `${FN}: node '${node.name}' (${node.op}): attribute ${a.name}`));
     else node.attrs[a.name] = attr!;
   }
+  const types = Object.fromEntries(n.attribute.map((a) => [a.name, a.type === AT.TENSOR ? 'tensor' : node.attrs[a.name].type] as const));
+  const problem = schemaProblem(n.opType, n.input, types);
+  if (problem !== null) throw nodeError(FN, node, problem);
   if (n.opType === 'Cast') {
     const to = node.attrs.to;
     if (to?.type !== 'int' || (to.value !== TensorProto_DataType.FLOAT && to.value !== TensorProto_DataType.INT64))
