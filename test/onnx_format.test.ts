@@ -256,3 +256,28 @@ describe('parseOnnx checks each node against its operator', () => {
     );
   });
 });
+
+describe('parseOnnx: nesting', () => {
+  it("graphs nested deeper than the decoder's recursion limit (a stack-exhaustion attempt) are refused", () => {
+    // ModelProto.graph (7) → GraphProto.node (1) → NodeProto.attribute (5) → AttributeProto.g (6) → …
+    const wrap = (tag: number, inner: Uint8Array): Uint8Array => {
+      const len: number[] = [];
+      for (let n = inner.length; ; n >>>= 7) {
+        if (n < 0x80) {
+          len.push(n);
+          break;
+        }
+        len.push((n & 0x7f) | 0x80);
+      }
+      const out = new Uint8Array(1 + len.length + inner.length);
+      out.set([tag, ...len]);
+      out.set(inner, 1 + len.length);
+      return out;
+    };
+    let graph = new Uint8Array(0);
+    for (let i = 0; i < 500; i++) graph = wrap(0x0a, wrap(0x2a, wrap(0x32, graph)));
+    expect(() => parseOnnx(wrap(0x3a, graph))).toThrow(
+      /^parseOnnx: bytes: expected an ONNX ModelProto, got a truncated or malformed protobuf \(.*recursion depth/,
+    );
+  });
+});
