@@ -22,94 +22,40 @@ export const file_onnx: GenFile =
  * @generated from message onnx.AttributeProto
  */
 export type AttributeProto = Message<'onnx.AttributeProto'> & {
-  /**
-   * @generated from field: optional string name = 1;
-   */
   name: string;
 
-  /**
-   * @generated from field: optional string ref_attr_name = 21;
-   */
   refAttrName: string;
 
-  /**
-   * @generated from field: optional string doc_string = 13;
-   */
   docString: string;
 
-  /**
-   * @generated from field: optional onnx.AttributeProto.AttributeType type = 20;
-   */
   type: AttributeProto_AttributeType;
 
-  /**
-   * @generated from field: optional float f = 2;
-   */
   f: number;
 
-  /**
-   * @generated from field: optional int64 i = 3;
-   */
   i: bigint;
 
-  /**
-   * @generated from field: optional bytes s = 4;
-   */
   s: Uint8Array;
 
-  /**
-   * @generated from field: optional onnx.TensorProto t = 5;
-   */
   t?: TensorProto | undefined;
 
-  /**
-   * @generated from field: optional onnx.GraphProto g = 6;
-   */
   g?: GraphProto | undefined;
 
-  /**
-   * @generated from field: optional onnx.SparseTensorProto sparse_tensor = 22;
-   */
   sparseTensor?: SparseTensorProto | undefined;
 
-  /**
-   * @generated from field: optional onnx.TypeProto tp = 14;
-   */
   tp?: TypeProto | undefined;
 
-  /**
-   * @generated from field: repeated float floats = 7;
-   */
   floats: number[];
 
-  /**
-   * @generated from field: repeated int64 ints = 8;
-   */
   ints: bigint[];
 
-  /**
-   * @generated from field: repeated bytes strings = 9;
-   */
   strings: Uint8Array[];
 
-  /**
-   * @generated from field: repeated onnx.TensorProto tensors = 10;
-   */
   tensors: TensorProto[];
 
-  /**
-   * @generated from field: repeated onnx.GraphProto graphs = 11;
-   */
   graphs: GraphProto[];
 
-  /**
-   * @generated from field: repeated onnx.SparseTensorProto sparse_tensors = 23;
-   */
   sparseTensors: SparseTensorProto[];
 
-  /**
-   * @generated from field: repeated onnx.TypeProto type_protos = 15;
-   */
   typeProtos: TypeProto[];
 };
 
@@ -123,79 +69,34 @@ export const AttributeProtoSchema: GenMessage<AttributeProto> = /*@__PURE__*/ me
  * @generated from enum onnx.AttributeProto.AttributeType
  */
 export enum AttributeProto_AttributeType {
-  /**
-   * @generated from enum value: UNDEFINED = 0;
-   */
   UNDEFINED = 0,
 
-  /**
-   * @generated from enum value: FLOAT = 1;
-   */
   FLOAT = 1,
 
-  /**
-   * @generated from enum value: INT = 2;
-   */
   INT = 2,
 
-  /**
-   * @generated from enum value: STRING = 3;
-   */
   STRING = 3,
 
-  /**
-   * @generated from enum value: TENSOR = 4;
-   */
   TENSOR = 4,
 
-  /**
-   * @generated from enum value: GRAPH = 5;
-   */
   GRAPH = 5,
 
-  /**
-   * @generated from enum value: SPARSE_TENSOR = 11;
-   */
   SPARSE_TENSOR = 11,
 
-  /**
-   * @generated from enum value: TYPE_PROTO = 13;
-   */
   TYPE_PROTO = 13,
 
-  /**
-   * @generated from enum value: FLOATS = 6;
-   */
   FLOATS = 6,
 
-  /**
-   * @generated from enum value: INTS = 7;
-   */
   INTS = 7,
 
-  /**
-   * @generated from enum value: STRINGS = 8;
-   */
   STRINGS = 8,
 
-  /**
-   * @generated from enum value: TENSORS = 9;
-   */
   TENSORS = 9,
 
-  /**
-   * @generated from enum value: GRAPHS = 10;
-   */
   GRAPHS = 10,
 
-  /**
-   * @generated from enum value: SPARSE_TENSORS = 12;
-   */
   SPARSE_TENSORS = 12,
 
-  /**
-   * @generated from enum value: TYPE_PROTOS = 14;
-   */
   TYPE_PROTOS = 14,
 }
 
@@ -208,24 +109,12 @@ export const AttributeProto_AttributeTypeSchema: GenEnum<AttributeProto_Attribut
  * @generated from message onnx.ValueInfoProto
  */
 export type ValueInfoProto = Message<'onnx.ValueInfoProto'> & {
-  /**
-   * @generated from field: optional string name = 1;
-   */
   name: string;
 
-  /**
-   * @generated from field: optional onnx.TypeProto type = 2;
-   */
   type?: TypeProto | undefined;
 
-  /**
-   * @generated from field: optional string doc_string = 3;
-   */
   docString: string;
 
-  /**
-   * @generated from field: repeated onnx.StringStringEntryProto metadata_props = 4;
-   */
   metadataProps: StringStringEntryProto[];
 };
 
@@ -239,54 +128,24 @@ export const ValueInfoProtoSchema: GenMessage<ValueInfoProto> = /*@__PURE__*/ me
  * @generated from message onnx.NodeProto
  */
 export type NodeProto = Message<'onnx.NodeProto'> & {
-  /**
-   * @generated from field: repeated string input = 1;
-   */
   input: string[];
 
-  /**
-   * @generated from field: repeated string output = 2;
-   */
   output: string[];
 
-  /**
-   * @generated from field: optional string name = 3;
-   */
   name: string;
 
-  /**
-   * @generated from field: optional string op_type = 4;
-   */
   opType: string;
 
-  /**
-   * @generated from field: optional string domain = 7;
-   */
   domain: string;
 
-  /**
-   * @generated from field: optional string overload = 8;
-   */
   overload: string;
 
-  /**
-   * @generated from field: repeated onnx.AttributeProto attribute = 5;
-   */
   attribute: AttributeProto[];
 
-  /**
-   * @generated from field: optional string doc_string = 6;
-   */
   docString: string;
 
-  /**
-   * @generated from field: repeated onnx.StringStringEntryProto metadata_props = 9;
-   */
   metadataProps: StringStringEntryProto[];
 
-  /**
-   * @generated from field: repeated onnx.NodeDeviceConfigurationProto device_configurations = 10;
-   */
   deviceConfigurations: NodeDeviceConfigurationProto[];
 };
 
@@ -300,14 +159,8 @@ export const NodeProtoSchema: GenMessage<NodeProto> = /*@__PURE__*/ messageDesc(
  * @generated from message onnx.IntIntListEntryProto
  */
 export type IntIntListEntryProto = Message<'onnx.IntIntListEntryProto'> & {
-  /**
-   * @generated from field: optional int64 key = 1;
-   */
   key: bigint;
 
-  /**
-   * @generated from field: repeated int64 value = 2;
-   */
   value: bigint[];
 };
 
@@ -321,19 +174,10 @@ export const IntIntListEntryProtoSchema: GenMessage<IntIntListEntryProto> = /*@_
  * @generated from message onnx.NodeDeviceConfigurationProto
  */
 export type NodeDeviceConfigurationProto = Message<'onnx.NodeDeviceConfigurationProto'> & {
-  /**
-   * @generated from field: optional string configuration_id = 1;
-   */
   configurationId: string;
 
-  /**
-   * @generated from field: repeated onnx.ShardingSpecProto sharding_spec = 2;
-   */
   shardingSpec: ShardingSpecProto[];
 
-  /**
-   * @generated from field: optional int32 pipeline_stage = 3;
-   */
   pipelineStage: number;
 };
 
@@ -347,24 +191,12 @@ export const NodeDeviceConfigurationProtoSchema: GenMessage<NodeDeviceConfigurat
  * @generated from message onnx.ShardingSpecProto
  */
 export type ShardingSpecProto = Message<'onnx.ShardingSpecProto'> & {
-  /**
-   * @generated from field: optional string tensor_name = 1;
-   */
   tensorName: string;
 
-  /**
-   * @generated from field: repeated int64 device = 2;
-   */
   device: bigint[];
 
-  /**
-   * @generated from field: repeated onnx.IntIntListEntryProto index_to_device_group_map = 3;
-   */
   indexToDeviceGroupMap: IntIntListEntryProto[];
 
-  /**
-   * @generated from field: repeated onnx.ShardedDimProto sharded_dim = 4;
-   */
   shardedDim: ShardedDimProto[];
 };
 
@@ -378,14 +210,8 @@ export const ShardingSpecProtoSchema: GenMessage<ShardingSpecProto> = /*@__PURE_
  * @generated from message onnx.ShardedDimProto
  */
 export type ShardedDimProto = Message<'onnx.ShardedDimProto'> & {
-  /**
-   * @generated from field: optional int64 axis = 1;
-   */
   axis: bigint;
 
-  /**
-   * @generated from field: repeated onnx.SimpleShardedDimProto simple_sharding = 2;
-   */
   simpleSharding: SimpleShardedDimProto[];
 };
 
@@ -404,24 +230,15 @@ export type SimpleShardedDimProto = Message<'onnx.SimpleShardedDimProto'> & {
    */
   dim:
     | {
-        /**
-         * @generated from field: int64 dim_value = 1;
-         */
         value: bigint;
         case: 'dimValue';
       }
     | {
-        /**
-         * @generated from field: string dim_param = 2;
-         */
         value: string;
         case: 'dimParam';
       }
     | { case: undefined; value?: undefined };
 
-  /**
-   * @generated from field: optional int64 num_shards = 3;
-   */
   numShards: bigint;
 };
 
@@ -435,24 +252,12 @@ export const SimpleShardedDimProtoSchema: GenMessage<SimpleShardedDimProto> = /*
  * @generated from message onnx.TrainingInfoProto
  */
 export type TrainingInfoProto = Message<'onnx.TrainingInfoProto'> & {
-  /**
-   * @generated from field: optional onnx.GraphProto initialization = 1;
-   */
   initialization?: GraphProto | undefined;
 
-  /**
-   * @generated from field: optional onnx.GraphProto algorithm = 2;
-   */
   algorithm?: GraphProto | undefined;
 
-  /**
-   * @generated from field: repeated onnx.StringStringEntryProto initialization_binding = 3;
-   */
   initializationBinding: StringStringEntryProto[];
 
-  /**
-   * @generated from field: repeated onnx.StringStringEntryProto update_binding = 4;
-   */
   updateBinding: StringStringEntryProto[];
 };
 
@@ -466,64 +271,28 @@ export const TrainingInfoProtoSchema: GenMessage<TrainingInfoProto> = /*@__PURE_
  * @generated from message onnx.ModelProto
  */
 export type ModelProto = Message<'onnx.ModelProto'> & {
-  /**
-   * @generated from field: optional int64 ir_version = 1;
-   */
   irVersion: bigint;
 
-  /**
-   * @generated from field: repeated onnx.OperatorSetIdProto opset_import = 8;
-   */
   opsetImport: OperatorSetIdProto[];
 
-  /**
-   * @generated from field: optional string producer_name = 2;
-   */
   producerName: string;
 
-  /**
-   * @generated from field: optional string producer_version = 3;
-   */
   producerVersion: string;
 
-  /**
-   * @generated from field: optional string domain = 4;
-   */
   domain: string;
 
-  /**
-   * @generated from field: optional int64 model_version = 5;
-   */
   modelVersion: bigint;
 
-  /**
-   * @generated from field: optional string doc_string = 6;
-   */
   docString: string;
 
-  /**
-   * @generated from field: optional onnx.GraphProto graph = 7;
-   */
   graph?: GraphProto | undefined;
 
-  /**
-   * @generated from field: repeated onnx.StringStringEntryProto metadata_props = 14;
-   */
   metadataProps: StringStringEntryProto[];
 
-  /**
-   * @generated from field: repeated onnx.TrainingInfoProto training_info = 20;
-   */
   trainingInfo: TrainingInfoProto[];
 
-  /**
-   * @generated from field: repeated onnx.FunctionProto functions = 25;
-   */
   functions: FunctionProto[];
 
-  /**
-   * @generated from field: repeated onnx.DeviceConfigurationProto configuration = 26;
-   */
   configuration: DeviceConfigurationProto[];
 };
 
@@ -537,19 +306,10 @@ export const ModelProtoSchema: GenMessage<ModelProto> = /*@__PURE__*/ messageDes
  * @generated from message onnx.DeviceConfigurationProto
  */
 export type DeviceConfigurationProto = Message<'onnx.DeviceConfigurationProto'> & {
-  /**
-   * @generated from field: optional string name = 1;
-   */
   name: string;
 
-  /**
-   * @generated from field: optional int32 num_devices = 2;
-   */
   numDevices: number;
 
-  /**
-   * @generated from field: repeated string device = 3;
-   */
   device: string[];
 };
 
@@ -563,14 +323,8 @@ export const DeviceConfigurationProtoSchema: GenMessage<DeviceConfigurationProto
  * @generated from message onnx.StringStringEntryProto
  */
 export type StringStringEntryProto = Message<'onnx.StringStringEntryProto'> & {
-  /**
-   * @generated from field: optional string key = 1;
-   */
   key: string;
 
-  /**
-   * @generated from field: optional string value = 2;
-   */
   value: string;
 };
 
@@ -584,14 +338,8 @@ export const StringStringEntryProtoSchema: GenMessage<StringStringEntryProto> = 
  * @generated from message onnx.TensorAnnotation
  */
 export type TensorAnnotation = Message<'onnx.TensorAnnotation'> & {
-  /**
-   * @generated from field: optional string tensor_name = 1;
-   */
   tensorName: string;
 
-  /**
-   * @generated from field: repeated onnx.StringStringEntryProto quant_parameter_tensor_names = 2;
-   */
   quantParameterTensorNames: StringStringEntryProto[];
 };
 
@@ -605,54 +353,24 @@ export const TensorAnnotationSchema: GenMessage<TensorAnnotation> = /*@__PURE__*
  * @generated from message onnx.GraphProto
  */
 export type GraphProto = Message<'onnx.GraphProto'> & {
-  /**
-   * @generated from field: repeated onnx.NodeProto node = 1;
-   */
   node: NodeProto[];
 
-  /**
-   * @generated from field: optional string name = 2;
-   */
   name: string;
 
-  /**
-   * @generated from field: repeated onnx.TensorProto initializer = 5;
-   */
   initializer: TensorProto[];
 
-  /**
-   * @generated from field: repeated onnx.SparseTensorProto sparse_initializer = 15;
-   */
   sparseInitializer: SparseTensorProto[];
 
-  /**
-   * @generated from field: optional string doc_string = 10;
-   */
   docString: string;
 
-  /**
-   * @generated from field: repeated onnx.ValueInfoProto input = 11;
-   */
   input: ValueInfoProto[];
 
-  /**
-   * @generated from field: repeated onnx.ValueInfoProto output = 12;
-   */
   output: ValueInfoProto[];
 
-  /**
-   * @generated from field: repeated onnx.ValueInfoProto value_info = 13;
-   */
   valueInfo: ValueInfoProto[];
 
-  /**
-   * @generated from field: repeated onnx.TensorAnnotation quantization_annotation = 14;
-   */
   quantizationAnnotation: TensorAnnotation[];
 
-  /**
-   * @generated from field: repeated onnx.StringStringEntryProto metadata_props = 16;
-   */
   metadataProps: StringStringEntryProto[];
 };
 
@@ -666,79 +384,34 @@ export const GraphProtoSchema: GenMessage<GraphProto> = /*@__PURE__*/ messageDes
  * @generated from message onnx.TensorProto
  */
 export type TensorProto = Message<'onnx.TensorProto'> & {
-  /**
-   * @generated from field: repeated int64 dims = 1;
-   */
   dims: bigint[];
 
-  /**
-   * @generated from field: optional int32 data_type = 2;
-   */
   dataType: number;
 
-  /**
-   * @generated from field: optional onnx.TensorProto.Segment segment = 3;
-   */
   segment?: TensorProto_Segment | undefined;
 
-  /**
-   * @generated from field: repeated float float_data = 4 [packed = true];
-   */
   floatData: number[];
 
-  /**
-   * @generated from field: repeated int32 int32_data = 5 [packed = true];
-   */
   int32Data: number[];
 
-  /**
-   * @generated from field: repeated bytes string_data = 6;
-   */
   stringData: Uint8Array[];
 
-  /**
-   * @generated from field: repeated int64 int64_data = 7 [packed = true];
-   */
   int64Data: bigint[];
 
-  /**
-   * @generated from field: optional string name = 8;
-   */
   name: string;
 
-  /**
-   * @generated from field: optional string doc_string = 12;
-   */
   docString: string;
 
-  /**
-   * @generated from field: optional bytes raw_data = 9;
-   */
   rawData: Uint8Array;
 
-  /**
-   * @generated from field: repeated onnx.StringStringEntryProto external_data = 13;
-   */
   externalData: StringStringEntryProto[];
 
-  /**
-   * @generated from field: optional onnx.TensorProto.DataLocation data_location = 14;
-   */
   dataLocation: TensorProto_DataLocation;
 
-  /**
-   * @generated from field: repeated double double_data = 10 [packed = true];
-   */
   doubleData: number[];
 
-  /**
-   * @generated from field: repeated uint64 uint64_data = 11 [packed = true];
-   */
   uint64Data: bigint[];
 
-  /**
-   * @generated from field: repeated onnx.StringStringEntryProto metadata_props = 16;
-   */
   metadataProps: StringStringEntryProto[];
 };
 
@@ -752,14 +425,8 @@ export const TensorProtoSchema: GenMessage<TensorProto> = /*@__PURE__*/ messageD
  * @generated from message onnx.TensorProto.Segment
  */
 export type TensorProto_Segment = Message<'onnx.TensorProto.Segment'> & {
-  /**
-   * @generated from field: optional int64 begin = 1;
-   */
   begin: bigint;
 
-  /**
-   * @generated from field: optional int64 end = 2;
-   */
   end: bigint;
 };
 
@@ -773,139 +440,58 @@ export const TensorProto_SegmentSchema: GenMessage<TensorProto_Segment> = /*@__P
  * @generated from enum onnx.TensorProto.DataType
  */
 export enum TensorProto_DataType {
-  /**
-   * @generated from enum value: UNDEFINED = 0;
-   */
   UNDEFINED = 0,
 
-  /**
-   * @generated from enum value: FLOAT = 1;
-   */
   FLOAT = 1,
 
-  /**
-   * @generated from enum value: UINT8 = 2;
-   */
   UINT8 = 2,
 
-  /**
-   * @generated from enum value: INT8 = 3;
-   */
   INT8 = 3,
 
-  /**
-   * @generated from enum value: UINT16 = 4;
-   */
   UINT16 = 4,
 
-  /**
-   * @generated from enum value: INT16 = 5;
-   */
   INT16 = 5,
 
-  /**
-   * @generated from enum value: INT32 = 6;
-   */
   INT32 = 6,
 
-  /**
-   * @generated from enum value: INT64 = 7;
-   */
   INT64 = 7,
 
-  /**
-   * @generated from enum value: STRING = 8;
-   */
   STRING = 8,
 
-  /**
-   * @generated from enum value: BOOL = 9;
-   */
   BOOL = 9,
 
-  /**
-   * @generated from enum value: FLOAT16 = 10;
-   */
   FLOAT16 = 10,
 
-  /**
-   * @generated from enum value: DOUBLE = 11;
-   */
   DOUBLE = 11,
 
-  /**
-   * @generated from enum value: UINT32 = 12;
-   */
   UINT32 = 12,
 
-  /**
-   * @generated from enum value: UINT64 = 13;
-   */
   UINT64 = 13,
 
-  /**
-   * @generated from enum value: COMPLEX64 = 14;
-   */
   COMPLEX64 = 14,
 
-  /**
-   * @generated from enum value: COMPLEX128 = 15;
-   */
   COMPLEX128 = 15,
 
-  /**
-   * @generated from enum value: BFLOAT16 = 16;
-   */
   BFLOAT16 = 16,
 
-  /**
-   * @generated from enum value: FLOAT8E4M3FN = 17;
-   */
   FLOAT8E4M3FN = 17,
 
-  /**
-   * @generated from enum value: FLOAT8E4M3FNUZ = 18;
-   */
   FLOAT8E4M3FNUZ = 18,
 
-  /**
-   * @generated from enum value: FLOAT8E5M2 = 19;
-   */
   FLOAT8E5M2 = 19,
 
-  /**
-   * @generated from enum value: FLOAT8E5M2FNUZ = 20;
-   */
   FLOAT8E5M2FNUZ = 20,
 
-  /**
-   * @generated from enum value: UINT4 = 21;
-   */
   UINT4 = 21,
 
-  /**
-   * @generated from enum value: INT4 = 22;
-   */
   INT4 = 22,
 
-  /**
-   * @generated from enum value: FLOAT4E2M1 = 23;
-   */
   FLOAT4E2M1 = 23,
 
-  /**
-   * @generated from enum value: FLOAT8E8M0 = 24;
-   */
   FLOAT8E8M0 = 24,
 
-  /**
-   * @generated from enum value: UINT2 = 25;
-   */
   UINT2 = 25,
 
-  /**
-   * @generated from enum value: INT2 = 26;
-   */
   INT2 = 26,
 }
 
@@ -918,14 +504,8 @@ export const TensorProto_DataTypeSchema: GenEnum<TensorProto_DataType> = /*@__PU
  * @generated from enum onnx.TensorProto.DataLocation
  */
 export enum TensorProto_DataLocation {
-  /**
-   * @generated from enum value: DEFAULT = 0;
-   */
   DEFAULT = 0,
 
-  /**
-   * @generated from enum value: EXTERNAL = 1;
-   */
   EXTERNAL = 1,
 }
 
@@ -938,19 +518,10 @@ export const TensorProto_DataLocationSchema: GenEnum<TensorProto_DataLocation> =
  * @generated from message onnx.SparseTensorProto
  */
 export type SparseTensorProto = Message<'onnx.SparseTensorProto'> & {
-  /**
-   * @generated from field: optional onnx.TensorProto values = 1;
-   */
   values?: TensorProto | undefined;
 
-  /**
-   * @generated from field: optional onnx.TensorProto indices = 2;
-   */
   indices?: TensorProto | undefined;
 
-  /**
-   * @generated from field: repeated int64 dims = 3;
-   */
   dims: bigint[];
 };
 
@@ -964,9 +535,6 @@ export const SparseTensorProtoSchema: GenMessage<SparseTensorProto> = /*@__PURE_
  * @generated from message onnx.TensorShapeProto
  */
 export type TensorShapeProto = Message<'onnx.TensorShapeProto'> & {
-  /**
-   * @generated from field: repeated onnx.TensorShapeProto.Dimension dim = 1;
-   */
   dim: TensorShapeProto_Dimension[];
 };
 
@@ -985,24 +553,15 @@ export type TensorShapeProto_Dimension = Message<'onnx.TensorShapeProto.Dimensio
    */
   value:
     | {
-        /**
-         * @generated from field: int64 dim_value = 1;
-         */
         value: bigint;
         case: 'dimValue';
       }
     | {
-        /**
-         * @generated from field: string dim_param = 2;
-         */
         value: string;
         case: 'dimParam';
       }
     | { case: undefined; value?: undefined };
 
-  /**
-   * @generated from field: optional string denotation = 3;
-   */
   denotation: string;
 };
 
@@ -1021,45 +580,27 @@ export type TypeProto = Message<'onnx.TypeProto'> & {
    */
   value:
     | {
-        /**
-         * @generated from field: onnx.TypeProto.Tensor tensor_type = 1;
-         */
         value: TypeProto_Tensor;
         case: 'tensorType';
       }
     | {
-        /**
-         * @generated from field: onnx.TypeProto.Sequence sequence_type = 4;
-         */
         value: TypeProto_Sequence;
         case: 'sequenceType';
       }
     | {
-        /**
-         * @generated from field: onnx.TypeProto.Map map_type = 5;
-         */
         value: TypeProto_Map;
         case: 'mapType';
       }
     | {
-        /**
-         * @generated from field: onnx.TypeProto.Optional optional_type = 9;
-         */
         value: TypeProto_Optional;
         case: 'optionalType';
       }
     | {
-        /**
-         * @generated from field: onnx.TypeProto.SparseTensor sparse_tensor_type = 8;
-         */
         value: TypeProto_SparseTensor;
         case: 'sparseTensorType';
       }
     | { case: undefined; value?: undefined };
 
-  /**
-   * @generated from field: optional string denotation = 6;
-   */
   denotation: string;
 };
 
@@ -1073,14 +614,8 @@ export const TypeProtoSchema: GenMessage<TypeProto> = /*@__PURE__*/ messageDesc(
  * @generated from message onnx.TypeProto.Tensor
  */
 export type TypeProto_Tensor = Message<'onnx.TypeProto.Tensor'> & {
-  /**
-   * @generated from field: optional int32 elem_type = 1;
-   */
   elemType: number;
 
-  /**
-   * @generated from field: optional onnx.TensorShapeProto shape = 2;
-   */
   shape?: TensorShapeProto | undefined;
 };
 
@@ -1094,9 +629,6 @@ export const TypeProto_TensorSchema: GenMessage<TypeProto_Tensor> = /*@__PURE__*
  * @generated from message onnx.TypeProto.Sequence
  */
 export type TypeProto_Sequence = Message<'onnx.TypeProto.Sequence'> & {
-  /**
-   * @generated from field: optional onnx.TypeProto elem_type = 1;
-   */
   elemType?: TypeProto | undefined;
 };
 
@@ -1110,14 +642,8 @@ export const TypeProto_SequenceSchema: GenMessage<TypeProto_Sequence> = /*@__PUR
  * @generated from message onnx.TypeProto.Map
  */
 export type TypeProto_Map = Message<'onnx.TypeProto.Map'> & {
-  /**
-   * @generated from field: optional int32 key_type = 1;
-   */
   keyType: number;
 
-  /**
-   * @generated from field: optional onnx.TypeProto value_type = 2;
-   */
   valueType?: TypeProto | undefined;
 };
 
@@ -1131,9 +657,6 @@ export const TypeProto_MapSchema: GenMessage<TypeProto_Map> = /*@__PURE__*/ mess
  * @generated from message onnx.TypeProto.Optional
  */
 export type TypeProto_Optional = Message<'onnx.TypeProto.Optional'> & {
-  /**
-   * @generated from field: optional onnx.TypeProto elem_type = 1;
-   */
   elemType?: TypeProto | undefined;
 };
 
@@ -1147,14 +670,8 @@ export const TypeProto_OptionalSchema: GenMessage<TypeProto_Optional> = /*@__PUR
  * @generated from message onnx.TypeProto.SparseTensor
  */
 export type TypeProto_SparseTensor = Message<'onnx.TypeProto.SparseTensor'> & {
-  /**
-   * @generated from field: optional int32 elem_type = 1;
-   */
   elemType: number;
 
-  /**
-   * @generated from field: optional onnx.TensorShapeProto shape = 2;
-   */
   shape?: TensorShapeProto | undefined;
 };
 
@@ -1168,14 +685,8 @@ export const TypeProto_SparseTensorSchema: GenMessage<TypeProto_SparseTensor> = 
  * @generated from message onnx.OperatorSetIdProto
  */
 export type OperatorSetIdProto = Message<'onnx.OperatorSetIdProto'> & {
-  /**
-   * @generated from field: optional string domain = 1;
-   */
   domain: string;
 
-  /**
-   * @generated from field: optional int64 version = 2;
-   */
   version: bigint;
 };
 
@@ -1189,64 +700,28 @@ export const OperatorSetIdProtoSchema: GenMessage<OperatorSetIdProto> = /*@__PUR
  * @generated from message onnx.FunctionProto
  */
 export type FunctionProto = Message<'onnx.FunctionProto'> & {
-  /**
-   * @generated from field: optional string name = 1;
-   */
   name: string;
 
-  /**
-   * @generated from field: repeated string input = 4;
-   */
   input: string[];
 
-  /**
-   * @generated from field: repeated string output = 5;
-   */
   output: string[];
 
-  /**
-   * @generated from field: repeated string attribute = 6;
-   */
   attribute: string[];
 
-  /**
-   * @generated from field: repeated onnx.AttributeProto attribute_proto = 11;
-   */
   attributeProto: AttributeProto[];
 
-  /**
-   * @generated from field: repeated onnx.NodeProto node = 7;
-   */
   node: NodeProto[];
 
-  /**
-   * @generated from field: optional string doc_string = 8;
-   */
   docString: string;
 
-  /**
-   * @generated from field: repeated onnx.OperatorSetIdProto opset_import = 9;
-   */
   opsetImport: OperatorSetIdProto[];
 
-  /**
-   * @generated from field: optional string domain = 10;
-   */
   domain: string;
 
-  /**
-   * @generated from field: optional string overload = 13;
-   */
   overload: string;
 
-  /**
-   * @generated from field: repeated onnx.ValueInfoProto value_info = 12;
-   */
   valueInfo: ValueInfoProto[];
 
-  /**
-   * @generated from field: repeated onnx.StringStringEntryProto metadata_props = 14;
-   */
   metadataProps: StringStringEntryProto[];
 };
 
@@ -1260,74 +735,32 @@ export const FunctionProtoSchema: GenMessage<FunctionProto> = /*@__PURE__*/ mess
  * @generated from enum onnx.Version
  */
 export enum Version {
-  /**
-   * @generated from enum value: _START_VERSION = 0;
-   */
   _START_VERSION = 0,
 
-  /**
-   * @generated from enum value: IR_VERSION_2017_10_10 = 1;
-   */
   IR_VERSION_2017_10_10 = 1,
 
-  /**
-   * @generated from enum value: IR_VERSION_2017_10_30 = 2;
-   */
   IR_VERSION_2017_10_30 = 2,
 
-  /**
-   * @generated from enum value: IR_VERSION_2017_11_3 = 3;
-   */
   IR_VERSION_2017_11_3 = 3,
 
-  /**
-   * @generated from enum value: IR_VERSION_2019_1_22 = 4;
-   */
   IR_VERSION_2019_1_22 = 4,
 
-  /**
-   * @generated from enum value: IR_VERSION_2019_3_18 = 5;
-   */
   IR_VERSION_2019_3_18 = 5,
 
-  /**
-   * @generated from enum value: IR_VERSION_2019_9_19 = 6;
-   */
   IR_VERSION_2019_9_19 = 6,
 
-  /**
-   * @generated from enum value: IR_VERSION_2020_5_8 = 7;
-   */
   IR_VERSION_2020_5_8 = 7,
 
-  /**
-   * @generated from enum value: IR_VERSION_2021_7_30 = 8;
-   */
   IR_VERSION_2021_7_30 = 8,
 
-  /**
-   * @generated from enum value: IR_VERSION_2023_5_5 = 9;
-   */
   IR_VERSION_2023_5_5 = 9,
 
-  /**
-   * @generated from enum value: IR_VERSION_2024_3_25 = 10;
-   */
   IR_VERSION_2024_3_25 = 10,
 
-  /**
-   * @generated from enum value: IR_VERSION_2025_05_12 = 11;
-   */
   IR_VERSION_2025_05_12 = 11,
 
-  /**
-   * @generated from enum value: IR_VERSION_2025_08_26 = 12;
-   */
   IR_VERSION_2025_08_26 = 12,
 
-  /**
-   * @generated from enum value: IR_VERSION = 13;
-   */
   IR_VERSION = 13,
 }
 
@@ -1340,14 +773,8 @@ export const VersionSchema: GenEnum<Version> = /*@__PURE__*/ enumDesc(file_onnx,
  * @generated from enum onnx.OperatorStatus
  */
 export enum OperatorStatus {
-  /**
-   * @generated from enum value: EXPERIMENTAL = 0;
-   */
   EXPERIMENTAL = 0,
 
-  /**
-   * @generated from enum value: STABLE = 1;
-   */
   STABLE = 1,
 }
 
