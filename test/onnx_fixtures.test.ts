@@ -93,6 +93,17 @@ describe('ONNX fixtures from torch.onnx.export', () => {
     expect([...five.initializers.values()].every((t) => t.dtype === 'float32')).toBe(true);
   });
 
+  it('conv_bn_relu folded for a symbolic batch runs in onnxruntime at any batch, like the original', async () => {
+    const bytes = readOnnxFixture('conv_bn_relu.onnx');
+    const encoded = encodeOnnx(foldOnnx(parseOnnx(bytes)));
+    for (const n of [1, 5]) {
+      const feeds = { input: { dims: [n, 1, 12, 12], data: seededInput([n, 1, 12, 12], n) } };
+      const [a, b] = await Promise.all([runOrt(bytes, feeds), runOrt(encoded, feeds)]);
+      expect(b.output.dims).toEqual([n, 10]);
+      expect(maxAbsDiff(a.output.data, b.output.data)).toBeLessThanOrEqual(REENCODE_TOL);
+    }
+  });
+
   it('bn_training: BatchNormalization keeps training_mode = 1 and its running-statistics outputs', () => {
     const folded = foldOnnx(parseOnnx(readOnnxFixture('bn_training.onnx')));
     const bn = folded.nodes.find((n) => n.op === 'BatchNormalization')!;
