@@ -9,12 +9,14 @@ import { terminalProgress } from '../../src/train/progress_node';
 import { loadMnist } from '../mnist/data';
 import type { Claim, Context, PartResult } from './part';
 import { paperPart } from './paper';
+import { recurrentPart } from './recurrent';
 import { regularizationPart } from './regularization';
 import { placementPart } from './placement';
 import { batchSizePart } from './batch_size';
 
 const PARTS: { name: string; letters: string; run: (ctx: Context) => Promise<PartResult> }[] = [
   { name: 'paper', letters: 'abcd', run: paperPart },
+  { name: 'rnn', letters: 'e', run: recurrentPart },
   { name: 'regularization', letters: 'f', run: regularizationPart },
   { name: 'placement', letters: 'g', run: placementPart },
   { name: 'batch', letters: 'h', run: batchSizePart },
