@@ -22,6 +22,9 @@ export { ReLU6, Hardtanh, LeakyReLU, Hardswish, Hardsigmoid, Softmax, LogSoftmax
 export { AdaptiveAvgPool2d, type AdaptivePool2dLayerOptions } from './nn/adaptive_pool';
 export { Linear, type LinearOptions } from './nn/linear';
 export { foldBatchNorm } from './nn/fold';
+export { Graph, type GraphNode, type GraphLayerOptions } from './graph/graph';
+export { GRAPH_OPS, type GraphOp, type GraphOpAttrs } from './graph/ops';
+export { type GraphSpec, type GraphNodeSpec, type GraphLayerSpec, type GraphOpSpec, type GraphConstantSpec } from './graph/spec';
 export { Conv2d, type Conv2dOptions } from './nn/conv';
 export { MaxPool2d, AvgPool2d, type Pool2dOptions } from './nn/pool';
 export { Generator, manualSeed } from './random';

@@ -109,7 +109,7 @@ for (const b of BACKENDS) {
       expect(() => foldBatchNorm(new Sequential(new Linear(3, 4), new BatchNorm1d(5)))).toThrow(
         /^foldBatchNorm: layer 1: BatchNorm has 5 features, layer 0 has 4 outputs$/,
       );
-      expect(() => foldBatchNorm({} as never)).toThrow(/^foldBatchNorm: model: expected a Sequential, got Object$/);
+      expect(() => foldBatchNorm({} as never)).toThrow(/^foldBatchNorm: model: expected a Sequential or a Graph, got Object$/);
     });
   });
 }

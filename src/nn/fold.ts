@@ -11,6 +11,8 @@ import { Sequential } from './layers';
 import { Module } from './module';
 import { checkOptions, describe, kindOf } from '../validate';
 import { Generator } from '../random';
+import { Graph } from '../graph/graph';
+import { foldGraph } from '../graph/fold';
 
 /** A layer with weight [out, …] and optional bias [out] that BN can fold into. */
 interface FoldableLinear extends Module {
@@ -22,16 +24,21 @@ function isNorm(m: Module | undefined): m is BatchNorm1d | BatchNorm2d | BatchNo
 }
 
 /**
- * Returns a new Sequential for inference with each BatchNorm after a Linear/Conv folded in; the
- * other layers are shared with `model` (not copied). Needs running statistics (trackRunningStats).
+ * Returns a new Sequential (or Graph) for inference with each BatchNorm after a Linear/Conv folded
+ * in; the other layers are shared with `model` (not copied). Needs running statistics (trackRunningStats).
  * `makeFolded(layer, weight, bias)` builds the replacement for other layer types; Linear and Conv2d are built in.
+ * In a Graph, a Conv2d/Linear node whose only reader is a BatchNorm node is folded, the graph rewired.
  */
-export function foldBatchNorm(model: Sequential, options: { makeFolded?: MakeFolded } = {}): Sequential {
-  if (!(model instanceof Sequential)) throw new TypeError(`foldBatchNorm: model: expected a Sequential, got ${describe(model)}`);
+export function foldBatchNorm(model: Sequential, options?: { makeFolded?: MakeFolded }): Sequential;
+export function foldBatchNorm(model: Graph, options?: { makeFolded?: MakeFolded }): Graph;
+export function foldBatchNorm(model: Sequential | Graph, options: { makeFolded?: MakeFolded } = {}): Sequential | Graph {
+  if (!(model instanceof Sequential || model instanceof Graph))
+    throw new TypeError(`foldBatchNorm: model: expected a Sequential or a Graph, got ${describe(model)}`);
   checkOptions('foldBatchNorm', options, ['makeFolded']);
   const make = options.makeFolded;
   if (make !== undefined && typeof make !== 'function')
     throw new TypeError(`foldBatchNorm: makeFolded: expected a function, got ${describe(make)}`);
+  if (model instanceof Graph) return foldGraph(model, foldBatchNorm, options);
   // the layers made here (not those shared with `model`), freed if a later fold throws
   const made: Module[] = [];
   try {

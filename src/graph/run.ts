@@ -1,0 +1,137 @@
+// How a Graph runs: its nodes in topological order, each on the tensors its inputs name. The graph
+// knows every tensor's consumers, so under noGrad (inference: no backward follows) each
+// intermediate is freed as soon as its last consumer has run and peak memory is the largest live
+// set, not the sum of all activations; outputs, inputs and constants are never freed. When the
+// forward records, the intermediates belong to the outputs' ops (freed by their backward or dispose).
+// see: https://github.com/microsoft/onnxruntime/blob/main/onnxruntime/core/framework/allocation_planner.cc (free at last use)
+import { inInference } from '../autograd/engine';
+import { reshape } from '../autograd/functional';
+import { saveBuffers, type Module, type StateEntry } from '../nn/module';
+import { Tensor } from '../tensor';
+import { describe, kindOf } from '../validate';
+import type { GraphNode } from './graph';
+import { runOp } from './ops';
+
+type Step = GraphNode & { kind: 'layer' | 'op' };
+
+/** What a run needs, made once per graph (until it changes): the nodes the outputs depend on, and each tensor's consumer count. */
+export interface RunPlan {
+  steps: Step[];
+  uses: Map<string, number>;
+  outputs: readonly (readonly [string, string])[];
+  sources: Set<string>;
+}
+
+/** What a graph keeps between runs: its movable state and a scratch copy of it. */
+export interface RunState {
+  movable: StateEntry[] | null;
+  scratch: { buf: Float32Array };
+}
+
+/** The nodes the outputs depend on (a node nothing reads is not run), and how many node inputs read each tensor. */
+export function planRun(nodes: readonly GraphNode[], outputs: readonly (readonly [string, string])[]): RunPlan {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const need = new Set<string>();
+  const stack = outputs.map(([, from]) => from);
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    if (need.has(name)) continue;
+    need.add(name);
+    const n = byName.get(name)!;
+    if (n.kind === 'layer' || n.kind === 'op') stack.push(...n.inputs);
+  }
+  const steps = nodes.filter((n): n is Step => (n.kind === 'layer' || n.kind === 'op') && need.has(n.name));
+  const uses = new Map<string, number>();
+  for (const n of steps) for (const x of n.inputs) uses.set(x, (uses.get(x) ?? 0) + 1);
+  return { steps, uses, outputs, sources: new Set(outputs.map(([, from]) => from)) };
+}
+
+/** True when `m` or a module inside it trains: its forward may move running statistics. */
+function anyTraining(m: Module): boolean {
+  return m.training || m.children().some(([, c]) => anyTraining(c));
+}
+
+/**
+ * Runs the plan on `feeds` (input name → tensor); returns each output by name. A node that throws
+ * leaves nothing behind: the tensors made so far are freed and the running statistics moved by
+ * earlier nodes put back; its error names the node.
+ */
+export function execute(
+  graph: Module,
+  nodes: readonly GraphNode[],
+  where: string,
+  plan: RunPlan,
+  state: RunState,
+  feeds: ReadonlyMap<string, Tensor>,
+): Map<string, Tensor> {
+  graph.checkUsable(where);
+  const values = new Map(feeds);
+  const fixed = new Set(feeds.values()); // inputs and constants: never freed, never handed out as an output
+  for (const n of nodes) {
+    if (n.kind === 'constant') {
+      values.set(n.name, n.tensor);
+      fixed.add(n.tensor);
+    }
+  }
+  const restore = anyTraining(graph) ? saveBuffers(graph, state.scratch, (state.movable ??= graph._movable())) : null;
+  const made = new Set<Tensor>(),
+    kept = new Set<Tensor>(),
+    left = new Map<Tensor, number>();
+  const early = inInference();
+  const outs = new Map<string, Tensor>();
+  let at: Step | null = null;
+  try {
+    for (const n of plan.steps) {
+      at = n;
+      const xs = n.inputs.map((x) => values.get(x)!);
+      const y = n.kind === 'layer' ? n.module.forward(xs[0]) : runOp(n.op, xs, n.attrs);
+      if (!(y instanceof Tensor)) throw new TypeError(`the layer's forward returned ${describe(y)}, expected a Tensor`);
+      values.set(n.name, y);
+      if (!fixed.has(y)) made.add(y);
+      if (plan.sources.has(n.name)) kept.add(y);
+      if (!early) continue;
+      // a tensor's count is its readers' (an identity node's output is its input: the counts add up)
+      left.set(y, (left.get(y) ?? 0) + (plan.uses.get(n.name) ?? 0));
+      for (const x of xs) {
+        const k = left.get(x);
+        if (k === undefined) continue;
+        left.set(x, k - 1);
+        if (k === 1 && !kept.has(x) && made.delete(x)) x.dispose();
+      }
+    }
+    at = null;
+    for (const [o, from] of plan.outputs) {
+      const t = values.get(from)!;
+      // an input, a constant or a tensor another output returns: a copy, so the caller owns each output
+      outs.set(o, fixed.has(t) || [...outs.values()].includes(t) ? reshape(t, t.shape) : t);
+    }
+  } catch (e) {
+    for (const t of made) t.dispose();
+    for (const t of outs.values()) t.dispose();
+    restore?.();
+    if (at !== null && e instanceof Error)
+      e.message = `${where}: node '${at.name}' (${at.kind === 'op' ? at.op : kindOf(at.module.constructor)}): ${e.message}`;
+    throw e;
+  }
+  const given = new Set(outs.values());
+  const rest = [...made].filter((t) => !given.has(t));
+  const recorded = [...given].filter((t) => t.gradFn !== null && !t.gradFn.done);
+  if (early || recorded.length === 0) for (const t of rest) t.dispose();
+  else if (recorded.length === 1) {
+    // as a Sequential's: reachable only through the output's graph, freed with its op
+    const fn = recorded[0].gradFn!;
+    fn.owns = [...(fn.owns ?? []), ...rest];
+  } else {
+    // several: freed once every recorded output's op is done (by a backward, or the output's dispose)
+    let left = recorded.length;
+    for (const t of recorded) {
+      const fn = t.gradFn!,
+        release = fn.release;
+      fn.release = () => {
+        release?.();
+        if (--left === 0) for (const r of rest) r.dispose();
+      };
+    }
+  }
+  return outs;
+}
