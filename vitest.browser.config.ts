@@ -26,6 +26,9 @@ export default defineConfig({
       'test/jsdoc.test.ts', // reads build/types with the TypeScript compiler through node:fs
       'test/types.test.ts', // compiles the built .d.ts files with the TypeScript compiler, temp files // Node 20/22/24, Deno, Bun and workerd as child processes
       'test/safetensors.test.ts', // binary fixtures via node:fs, process.memoryUsage(), writes files
+      'test/onnx_node.test.ts', // onnxruntime-node (a native addon) and fixtures read through node:fs
+      'test/onnx_fixtures.test.ts', // onnxruntime-node (a native addon) and fixtures read through node:fs
+      'test/onnx_runtimes.test.ts', // bundles with esbuild, runs Node, Deno, Bun and workerd as child processes
     ],
     // Some tests compare bytes with Node's Buffer; the browser gets the `buffer` package's.
     setupFiles: ['test/browser-setup.ts'],
