@@ -66,7 +66,10 @@ function plan(model: OnnxModel): { makes: Make[]; ctx: PlanContext } {
   const makes = model.nodes.map((n) => planNode(ctx, n));
   for (const o of model.outputs) {
     const t = model.initializers.get(o.name);
-    if (t !== undefined) ctx.constants.set(o.name, ctx.constants.get(o.name) ?? false);
+    if (t === undefined) continue;
+    // a model whose output folds to a constant (Shape of an input): only float32 data is a tensor here
+    if (t.dtype !== 'float32') throw new Error(`${FN}: output '${o.name}': a constant of ${t.dtype}, expected float32 data`);
+    ctx.constants.set(o.name, ctx.constants.get(o.name) ?? false);
   }
   return { makes, ctx };
 }
