@@ -13,7 +13,7 @@ import { Dropout, Flatten, ReLU, Sequential, Sigmoid, Tanh } from '../nn/layers'
 import { Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU6, Softmax } from '../nn/activations';
 import type { Module } from '../nn/module';
 import type { Tensor } from '../tensor';
-import { describe, kindOf } from '../validate';
+import { checkOptions, describe, kindOf } from '../validate';
 import { encodeOnnx } from './encode';
 import type { OnnxAttribute, OnnxModel, OnnxNode, OnnxTensor } from './ir';
 
@@ -188,6 +188,21 @@ function op(w: Writer, n: Extract<Graph['nodes'][number], { kind: 'op' }>): void
   }
 }
 
+/** Options of toOnnx. */
+export interface ToOnnxOptions {
+  /** Each input's shape by name (a string is a symbolic size); default from the first layer that reads it: `['batch', C, 'height', 'width']` for a convolution, `['batch', features]` for a Linear. */
+  inputShapes?: Readonly<Record<string, readonly (number | string)[]>>;
+}
+
+/** The shape a layer reading a graph input implies, with symbolic batch and spatial sizes. */
+function impliedShape(m: Module | undefined): (number | string)[] | null {
+  if (m instanceof Sequential) return impliedShape(m.layers[0]);
+  if (m instanceof Conv2d && m.layout === 'NCHW') return ['batch', m.inChannels, 'height', 'width'];
+  if (m instanceof BatchNorm && m.layout === 'NCHW') return ['batch', m.numFeatures, 'height', 'width'];
+  if (m instanceof Linear) return ['batch', m.inFeatures];
+  return null;
+}
+
 /**
  * Writes a Sequential or a Graph as an ONNX model (opset 17) of its eval-mode function:
  * parameters and buffers become initializers under their state-dict names, BatchNorm a
@@ -199,8 +214,12 @@ function op(w: Writer, n: Extract<Graph['nodes'][number], { kind: 'op' }>): void
  * const bytes = toOnnx(model); // onnxruntime, or loadOnnx(bytes), runs it
  * ```
  */
-export function toOnnx(model: Sequential | Graph): Uint8Array {
+export function toOnnx(model: Sequential | Graph, options: ToOnnxOptions = {}): Uint8Array {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${FN}: options: expected an object, got ${describe(options)}`);
+  checkOptions(FN, options, ['inputShapes']);
+  const given = options.inputShapes ?? {};
   const w = new Writer();
+  const firstReader = new Map<string, Module>();
   const inputs: string[] = [];
   const outputs: string[] = [];
   if (model instanceof Sequential) {
@@ -214,12 +233,14 @@ export function toOnnx(model: Sequential | Graph): Uint8Array {
     );
     inputs.push('input');
     outputs.push('output');
+    if (model.layers.length > 0) firstReader.set('input', model.layers[0]);
   } else if (model instanceof Graph) {
     for (const n of model.nodes) {
       if (n.kind === 'input') inputs.push(n.name);
       else if (n.kind === 'constant') w.tensor(n.name, n.tensor);
       else if (n.kind === 'op') op(w, n);
-      else
+      else {
+        if (!firstReader.has(n.inputs[0])) firstReader.set(n.inputs[0], n.module);
         layer(
           w,
           n.module,
@@ -228,6 +249,7 @@ export function toOnnx(model: Sequential | Graph): Uint8Array {
           (k) => (Object.hasOwn(n.stateNames, k) ? n.stateNames[k] : `${n.name}.${k}`),
           `node '${n.name}'`,
         );
+      }
     }
     for (const o of model.outputNames) {
       const from = model.outputSource(o);
@@ -240,7 +262,12 @@ export function toOnnx(model: Sequential | Graph): Uint8Array {
     opset: 17,
     producer: 'batchnorm-wasm',
     graphName: 'model',
-    inputs: inputs.map((name) => ({ name, dtype: 'float32', shape: null })),
+    inputs: inputs.map((name) => {
+      const shape = Object.hasOwn(given, name) ? [...given[name]] : impliedShape(firstReader.get(name));
+      if (shape === null)
+        throw new Error(`${FN}: input '${name}': its shape cannot be told from the layer that reads it; give options.inputShapes.${name}`);
+      return { name, dtype: 'float32' as const, shape };
+    }),
     outputs: outputs.map((name) => ({ name, dtype: 'float32', shape: null })),
     initializers: w.initializers,
     nodes: w.nodes,
