@@ -274,7 +274,7 @@ describe('parseOnnx: nesting', () => {
       out.set(inner, 1 + len.length);
       return out;
     };
-    let graph = new Uint8Array(0);
+    let graph: Uint8Array = new Uint8Array(0);
     for (let i = 0; i < 500; i++) graph = wrap(0x0a, wrap(0x2a, wrap(0x32, graph)));
     expect(() => parseOnnx(wrap(0x3a, graph))).toThrow(
       /^parseOnnx: bytes: expected an ONNX ModelProto, got a truncated or malformed protobuf \(.*recursion depth/,
