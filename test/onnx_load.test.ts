@@ -89,7 +89,9 @@ for (const backend of BACKENDS) {
       expect(Object.keys(sd)).toContain('stem.1.running_var');
       expect(Object.keys(sd)).toContain('stem.1.num_batches_tracked');
       expect(Object.keys(sd)).toContain('fc.bias');
-      expect(g.children().some(([, m]) => m instanceof BatchNorm2d)).toBe(true);
+      const bn = g.children().find(([, m]) => m instanceof BatchNorm2d)![1] as BatchNorm2d;
+      // PyTorch's eps 1e-5 and momentum 0.1, written as float32 0.9 (ONNX's complement) and read back
+      expect([bn.eps, bn.momentum]).toEqual([1e-5, 0.1]);
       const f = await loadOnnx(bytes);
       expect(f.children().some(([, m]) => m instanceof BatchNorm2d)).toBe(false);
       expect(f.children().filter(([, m]) => m instanceof Conv2d || m instanceof Linear).length).toBe(

@@ -117,7 +117,13 @@ export async function loadOnnx(bytes: Uint8Array, options: LoadOnnxOptions = {})
   if (o.training) return graph.train();
   graph.eval();
   if (!o.fold) return graph;
-  const folded = foldBatchNorm(graph);
+  let folded: Graph;
+  try {
+    folded = foldBatchNorm(graph);
+  } catch (e) {
+    graph.dispose();
+    throw e;
+  }
   // the layers the folded graph replaced are no one's now
   const kept = new Set(folded.children().map(([, m]) => m));
   for (const [, m] of graph.children()) if (!kept.has(m)) m.dispose();

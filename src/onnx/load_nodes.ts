@@ -157,7 +157,7 @@ function batchNorm(ctx: PlanContext, node: OnnxNode): Make {
   if (rank < 2 || rank > 4) throw fail(node, `input of rank ${rank}: expected 2, 3 or 4`);
   const eps = float32Decimal(attrFloat(node, 'epsilon', 1e-5));
   // ONNX's momentum weighs the old value, PyTorch's the batch statistic
-  const momentum = float32Decimal(1 - Math.fround(attrFloat(node, 'momentum', 0.9)));
+  const momentum = float32Decimal(1 - float32Decimal(attrFloat(node, 'momentum', 0.9)));
   const y = node.outputs[0];
   const readers = ctx.readers.get(y) ?? [];
   const relu = readers.length === 1 && readers[0].op === 'Relu' && !ctx.outputs.has(y);
