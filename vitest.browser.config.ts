@@ -30,6 +30,10 @@ export default defineConfig({
       'test/safetensors.test.ts', // binary fixtures via node:fs, process.memoryUsage(), writes files
       'test/onnx_node.test.ts', // onnxruntime-node (a native addon) and fixtures read through node:fs
       'test/onnx_fixtures.test.ts', // onnxruntime-node (a native addon) and fixtures read through node:fs
+      'test/onnx_load.test.ts', // onnxruntime-node (a native addon) and fixtures read through node:fs
+      'test/onnx_load_node.test.ts', // ONNX's node tests read through node:fs
+      'test/onnx_export.test.ts', // onnxruntime-node (a native addon)
+      'test/onnx_load_train.test.ts', // the mnist package's digits through node:fs
       'test/onnx_runtimes.test.ts', // bundles with esbuild, runs Node, Deno, Bun and workerd as child processes
     ],
     // Some tests compare bytes with Node's Buffer; the browser gets the `buffer` package's.

@@ -1,0 +1,319 @@
+// How each ONNX compute operator becomes Graph nodes. plan() checks a node completely and returns
+// a thunk that makes its layer (allocating) later, so an unsupported node is refused before
+// anything of the model is allocated.
+// see: https://onnx.ai/onnx/operators/ (attribute names and defaults)
+import { Conv2d } from '../nn/conv';
+import { Linear } from '../nn/linear';
+import { AvgPool2d, MaxPool2d } from '../nn/pool';
+import { AdaptiveAvgPool2d } from '../nn/adaptive_pool';
+import { Generator } from '../random';
+import type { Module } from '../nn/module';
+import type { GraphNodeSpec } from '../graph/spec';
+import type { GraphOp } from '../graph/ops';
+import { OnnxBatchNorm1d, OnnxBatchNorm2d } from './batchnorm_onnx';
+import { attrFloat, attrInt, attrInts, attrString, nodeError, type OnnxDim, type OnnxModel, type OnnxNode, type OnnxTensor } from './ir';
+
+/** What the planner knows of the whole model. */
+export interface PlanContext {
+  model: OnnxModel;
+  /** Value name → the nodes that read it. */
+  readers: Map<string, OnnxNode[]>;
+  /** Names of the graph's outputs. */
+  outputs: Set<string>;
+  /** Values that a fused BN+ReLU makes: the Relu node reading them becomes an identity. */
+  fusedRelu: Set<string>;
+  /** Initializers read as data (by an op node): each becomes a constant node; true: a trained Parameter. */
+  constants: Map<string, boolean>;
+}
+
+/** Makes a node's modules and returns its specs; may allocate. */
+export type Make = (made: Module[]) => GraphNodeSpec[];
+
+const FN = 'loadOnnx';
+
+function fail(node: OnnxNode, why: string): Error {
+  return nodeError(FN, node, why);
+}
+
+/** The shortest decimal that rounds to the same float32: the value the exporter wrote (1e-5, not 9.99999975e-6). */
+export function float32Decimal(x: number): number {
+  for (let p = 1; p <= 9; p++) {
+    const d = Number(x.toPrecision(p));
+    if (Math.fround(d) === Math.fround(x)) return d;
+  }
+  return x;
+}
+
+function init(ctx: PlanContext, node: OnnxNode, i: number, what: string): OnnxTensor {
+  const t = ctx.model.initializers.get(node.inputs[i] ?? '');
+  if (t === undefined || t.dtype !== 'float32')
+    throw fail(node, `${what} '${node.inputs[i]}': expected a float32 initializer (a weight given at run time is not supported)`);
+  return t;
+}
+
+function shapeOf(ctx: PlanContext, name: string): OnnxDim[] | undefined {
+  return ctx.model.shapes.get(name);
+}
+
+/** Rank of a value, or throws naming the node when foldOnnx could not tell it. */
+function rankOf(ctx: PlanContext, node: OnnxNode, name: string): number {
+  const s = shapeOf(ctx, name);
+  if (s === undefined) throw fail(node, `the rank of input '${name}' is unknown`);
+  return s.length;
+}
+
+/** Symmetric [ph, pw] padding of a 2-D window op (pads, or auto_pad from the input's size); throws when ONNX's padding is not symmetric. */
+function pads2d(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], d: number[]): [number, number] {
+  const auto = attrString(node, 'auto_pad', 'NOTSET');
+  let p: number[];
+  if (auto === 'NOTSET') p = attrInts(node, 'pads', [0, 0, 0, 0]);
+  else if (auto === 'VALID') p = [0, 0, 0, 0];
+  else if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
+    const x = shapeOf(ctx, node.inputs[0]);
+    if (x === undefined || typeof x[2] !== 'number' || typeof x[3] !== 'number')
+      throw fail(node, `auto_pad ${auto} needs the input's height and width, which are not known`);
+    const total = [0, 1].map((i) =>
+      Math.max((Math.ceil((x[2 + i] as number) / s[i]) - 1) * s[i] + (k[i] - 1) * d[i] + 1 - (x[2 + i] as number), 0),
+    );
+    const small = total.map((t) => t >> 1);
+    const big = total.map((t, i) => t - small[i]);
+    p = auto === 'SAME_UPPER' ? [...small, ...big] : [...big, ...small];
+  } else throw fail(node, `auto_pad: expected NOTSET, VALID, SAME_UPPER or SAME_LOWER, got ${auto}`);
+  if (p.length !== 4) throw fail(node, `pads: expected 4 values for a 2-D window, got [${p.join(', ')}]`);
+  if (p[0] !== p[2] || p[1] !== p[3])
+    throw fail(
+      node,
+      `pads [${p.join(', ')}] (top, left, bottom, right) are not symmetric, which Conv2d and the pooling layers cannot represent`,
+    );
+  return [p[0], p[1]];
+}
+
+/** ceil_mode = 1 is accepted where, for the known input size, it gives the floor-mode output size. */
+function checkCeil(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], p: number[]): void {
+  if (attrInt(node, 'ceil_mode', 0) === 0) return;
+  const x = shapeOf(ctx, node.inputs[0]);
+  const same = [0, 1].every((i) => {
+    const h = x?.[2 + i];
+    if (typeof h !== 'number') return false;
+    const span = h + 2 * p[i] - k[i];
+    return Math.floor(span / s[i]) === Math.ceil(span / s[i]) || (Math.ceil(span / s[i]) - 1) * s[i] >= h + p[i];
+  });
+  if (!same) throw fail(node, 'ceil_mode = 1 changes the output size for this input size (only floor mode is supported)');
+}
+
+function window2d(ctx: PlanContext, node: OnnxNode): { k: [number, number]; s: [number, number]; p: [number, number] } {
+  const k = attrInts(node, 'kernel_shape', []);
+  if (k.length !== 2) throw fail(node, `kernel_shape: expected a 2-D window, got [${k.join(', ')}]`);
+  const s = attrInts(node, 'strides', [1, 1]);
+  const d = attrInts(node, 'dilations', [1, 1]);
+  if (d.some((v) => v !== 1)) throw fail(node, `dilations [${d.join(', ')}]: pooling supports only 1`);
+  const p = pads2d(ctx, node, k, s, d);
+  if (2 * p[0] > k[0] || 2 * p[1] > k[1]) throw fail(node, `pads [${p.join(', ')}] exceed half the window [${k.join(', ')}]`);
+  checkCeil(ctx, node, k, s, p);
+  return { k: [k[0], k[1]], s: [s[0], s[1]], p };
+}
+
+/** No reader and no graph output for a node's optional outputs past the first (BN's running statistics, Dropout's mask). */
+function firstOutputOnly(ctx: PlanContext, node: OnnxNode): void {
+  for (const o of node.outputs.slice(1)) {
+    if (o !== '' && ((ctx.readers.get(o)?.length ?? 0) > 0 || ctx.outputs.has(o)))
+      throw fail(node, `output '${o}' is read, only the first output is supported`);
+  }
+}
+
+const gen = (): Generator => new Generator(0); // initial weights are overwritten: keep the global stream untouched
+
+function conv(ctx: PlanContext, node: OnnxNode): Make {
+  const w = init(ctx, node, 1, 'weight');
+  if (w.dims.length !== 4) throw fail(node, `weight of dims [${w.dims.join(', ')}]: only 2-D convolutions are supported`);
+  const b = node.inputs[2] ? init(ctx, node, 2, 'bias') : null;
+  const groups = attrInt(node, 'group', 1);
+  const k = attrInts(node, 'kernel_shape', w.dims.slice(2));
+  const s = attrInts(node, 'strides', [1, 1]);
+  const d = attrInts(node, 'dilations', [1, 1]);
+  const p = pads2d(ctx, node, k, s, d);
+  const [cout, cg] = w.dims;
+  return (made) => {
+    const m = new Conv2d(cg * groups, cout, [k[0], k[1]], {
+      stride: [s[0], s[1]],
+      padding: p,
+      dilation: [d[0], d[1]],
+      groups,
+      bias: b !== null,
+      generator: gen(),
+    });
+    made.push(m);
+    m.loadStateDict(b === null ? { weight: w.data as Float32Array } : { weight: w.data as Float32Array, bias: b.data as Float32Array });
+    const stateNames: Record<string, string> = { weight: w.name };
+    if (b !== null) stateNames.bias = b.name;
+    return [{ name: node.outputs[0], layer: m, input: node.inputs[0], stateNames }];
+  };
+}
+
+function batchNorm(ctx: PlanContext, node: OnnxNode): Make {
+  const [scale, bias, mean, vari] = [1, 2, 3, 4].map((i) => init(ctx, node, i, ['scale', 'B', 'input_mean', 'input_var'][i - 1]));
+  firstOutputOnly(ctx, node);
+  const rank = rankOf(ctx, node, node.inputs[0]);
+  if (rank < 2 || rank > 4) throw fail(node, `input of rank ${rank}: expected 2, 3 or 4`);
+  const eps = float32Decimal(attrFloat(node, 'epsilon', 1e-5));
+  // ONNX's momentum weighs the old value, PyTorch's the batch statistic
+  const momentum = float32Decimal(1 - float32Decimal(attrFloat(node, 'momentum', 0.9)));
+  const y = node.outputs[0];
+  const readers = ctx.readers.get(y) ?? [];
+  const relu = readers.length === 1 && readers[0].op === 'Relu' && !ctx.outputs.has(y);
+  if (relu) ctx.fusedRelu.add(y);
+  const c = scale.dims[0];
+  return (made) => {
+    const options = { eps, momentum, activation: relu ? ('relu' as const) : null };
+    const m = rank === 4 ? new OnnxBatchNorm2d(c, options) : new OnnxBatchNorm1d(c, options);
+    made.push(m);
+    const data = (t: OnnxTensor) => t.data as Float32Array;
+    m.loadStateDict({ weight: data(scale), bias: data(bias), running_mean: data(mean), running_var: data(vari) }, { strict: false });
+    const stateNames: Record<string, string> = { weight: scale.name, bias: bias.name, running_mean: mean.name, running_var: vari.name };
+    // PyTorch's counter sits beside running_mean (torch.onnx.export drops it)
+    if (mean.name.endsWith('.running_mean'))
+      stateNames.num_batches_tracked = `${mean.name.slice(0, -'running_mean'.length)}num_batches_tracked`;
+    return [{ name: y, layer: m, input: node.inputs[0], stateNames }];
+  };
+}
+
+function gemm(ctx: PlanContext, node: OnnxNode): Make {
+  if (attrInt(node, 'transA', 0) !== 0) throw fail(node, 'transA = 1 is not supported (A must be [M, K])');
+  if (rankOf(ctx, node, node.inputs[0]) !== 2) throw fail(node, 'A must be a matrix');
+  const w = init(ctx, node, 1, 'B');
+  const transB = attrInt(node, 'transB', 0) === 1;
+  const alpha = attrFloat(node, 'alpha', 1);
+  const beta = attrFloat(node, 'beta', 1);
+  const [n, k] = transB ? w.dims : [w.dims[1], w.dims[0]];
+  const c = node.inputs[2] ? init(ctx, node, 2, 'C') : null;
+  if (c !== null && !(c.data.length === n && c.dims.every((v, i) => v === 1 || i === c.dims.length - 1)))
+    throw fail(node, `C of dims [${c.dims.join(', ')}]: expected a bias of ${n} values (a [M, N] matrix is not supported)`);
+  return (made) => {
+    const m = new Linear(k, n, { bias: c !== null, generator: gen() });
+    made.push(m);
+    const src = w.data as Float32Array;
+    const weight = new Float32Array(n * k);
+    for (let o = 0; o < n; o++) for (let j = 0; j < k; j++) weight[o * k + j] = alpha * (transB ? src[o * k + j] : src[j * n + o]);
+    const state: Record<string, Float32Array> = { weight };
+    if (c !== null) state.bias = (c.data as Float32Array).map((v) => beta * v);
+    m.loadStateDict(state);
+    // ONNX names only where the values are the initializer's own (PyTorch's Linear: transB = 1, alpha = beta = 1)
+    const stateNames: Record<string, string> = {};
+    if (transB && alpha === 1) stateNames.weight = w.name;
+    if (c !== null && beta === 1 && c.dims.length === 1) stateNames.bias = c.name;
+    return [{ name: node.outputs[0], layer: m, input: node.inputs[0], stateNames }];
+  };
+}
+
+function pool(ctx: PlanContext, node: OnnxNode): Make {
+  if (rankOf(ctx, node, node.inputs[0]) !== 4) throw fail(node, 'only 2-D pooling of [N, C, H, W] is supported');
+  const { k, s, p } = window2d(ctx, node);
+  if (node.op === 'MaxPool') {
+    firstOutputOnly(ctx, node);
+    if (attrInt(node, 'storage_order', 0) !== 0) throw fail(node, 'storage_order = 1 is not supported');
+  } else if (attrInt(node, 'count_include_pad', 0) === 0 && (p[0] > 0 || p[1] > 0))
+    throw fail(node, 'count_include_pad = 0 with padding is not supported (AvgPool2d counts the padding)');
+  return (made) => {
+    const m = node.op === 'MaxPool' ? new MaxPool2d(k, { stride: s, padding: p }) : new AvgPool2d(k, { stride: s, padding: p });
+    made.push(m);
+    return [{ name: node.outputs[0], layer: m, input: node.inputs[0] }];
+  };
+}
+
+function op(name: string, o: GraphOp, inputs: readonly string[], attrs: Record<string, unknown> = {}): Make {
+  return () => [{ name, op: o, inputs, attrs } as GraphNodeSpec];
+}
+
+/** Reads initializers given as data inputs as constant nodes; true marks a trained one (MatMul's weight). */
+function dataInputs(ctx: PlanContext, node: OnnxNode, trained = false): string[] {
+  node.inputs.forEach((x, i) => {
+    const t = ctx.model.initializers.get(x);
+    if (t === undefined) return;
+    if (t.dtype !== 'float32') throw fail(node, `input '${x}': expected float32, got ${t.dtype}`);
+    ctx.constants.set(x, (ctx.constants.get(x) ?? false) || (trained && i === 1));
+  });
+  return node.inputs;
+}
+
+function axisOf(ctx: PlanContext, node: OnnxNode, fallback: number): number {
+  const a = attrInt(node, 'axis', fallback);
+  return a < 0 ? a + rankOf(ctx, node, node.inputs[0]) : a;
+}
+
+/** Checks one folded ONNX node and returns how to make its Graph nodes. */
+export function planNode(ctx: PlanContext, node: OnnxNode): Make {
+  const y = node.outputs[0];
+  const x = node.inputs[0];
+  switch (node.op) {
+    case 'Conv':
+      return conv(ctx, node);
+    case 'BatchNormalization':
+      return batchNorm(ctx, node);
+    case 'Gemm':
+      return gemm(ctx, node);
+    case 'MaxPool':
+    case 'AveragePool':
+      return pool(ctx, node);
+    case 'GlobalAveragePool':
+      if (rankOf(ctx, node, x) !== 4) throw fail(node, 'only [N, C, H, W] input is supported');
+      return (made) => {
+        const m = new AdaptiveAvgPool2d(1);
+        made.push(m);
+        return [{ name: y, layer: m, input: x }];
+      };
+    case 'MatMul': {
+      const b = shapeOf(ctx, node.inputs[1]);
+      if (b?.length !== 2)
+        throw fail(node, `the second operand must be a matrix [K, N], got ${b === undefined ? 'an unknown shape' : `[${b.join(', ')}]`}`);
+      return op(y, 'matmul', dataInputs(ctx, node, true));
+    }
+    case 'Add':
+    case 'Sub':
+    case 'Mul':
+    case 'Div':
+      return op(y, node.op.toLowerCase() as GraphOp, dataInputs(ctx, node));
+    case 'Relu':
+      return op(y, ctx.fusedRelu.has(x) ? 'identity' : 'relu', [x]);
+    case 'Sigmoid':
+      return op(y, 'sigmoid', [x]);
+    case 'Tanh':
+      return op(y, 'tanh', [x]);
+    case 'HardSwish':
+      return op(y, 'hardswish', [x]);
+    case 'HardSigmoid': {
+      const alpha = attrFloat(node, 'alpha', 0.2);
+      const beta = attrFloat(node, 'beta', 0.5);
+      if (alpha === Math.fround(1 / 6) && beta === 0.5) return op(y, 'hardsigmoid', [x]);
+      throw fail(node, `alpha ${alpha}, beta ${beta}: only PyTorch's Hardsigmoid (alpha 1/6, beta 0.5) is supported`);
+    }
+    case 'LeakyRelu':
+      return op(y, 'leakyRelu', [x], { slope: float32Decimal(attrFloat(node, 'alpha', 0.01)) });
+    case 'Clip': {
+      const lo = node.attrs.min === undefined ? undefined : float32Decimal(attrFloat(node, 'min', 0));
+      const hi = node.attrs.max === undefined ? undefined : float32Decimal(attrFloat(node, 'max', 0));
+      if (lo === 0 && hi === 6) return op(y, 'relu6', [x]);
+      if (lo !== undefined && hi !== undefined) return op(y, 'hardtanh', [x], { min: lo, max: hi });
+      return op(y, 'clip', [x], { min: lo, max: hi });
+    }
+    case 'Flatten':
+      return op(y, 'flatten', [x], { axis: axisOf(ctx, node, 1) });
+    case 'Reshape':
+      return op(y, 'reshape', [x], { shape: attrInts(node, 'shape', []) });
+    case 'Concat':
+      return op(y, 'concat', dataInputs(ctx, node), { axis: axisOf(ctx, node, 0) });
+    case 'Transpose':
+      return op(y, 'transpose', [x], { perm: attrInts(node, 'perm', []) });
+    case 'Dropout':
+    case 'Identity':
+      if (node.op === 'Dropout') {
+        firstOutputOnly(ctx, node);
+        if (attrInt(node, 'training_mode', 0) !== 0) throw fail(node, 'training_mode = 1 is not supported (dropout is an identity here)');
+      }
+      return op(y, 'identity', dataInputs(ctx, node));
+    case 'Softmax':
+    case 'LogSoftmax':
+      return op(y, node.op === 'Softmax' ? 'softmax' : 'logSoftmax', [x], { axis: axisOf(ctx, node, -1) });
+    default:
+      throw fail(node, 'the operator is not supported by the Graph loader');
+  }
+}

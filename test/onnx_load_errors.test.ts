@@ -1,0 +1,96 @@
+// loadOnnx's refusals: bad arguments and options, and nodes the package's layers cannot represent,
+// each refused with a message naming the node, its operator and why, before anything is allocated; an
+// allocation failing halfway through the build leaves nothing behind. Models are built in memory.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { init, loadOnnx } from '../src/index';
+import { encodeProto, floatTensor, floatValue, modelProto, node } from './onnx_helpers';
+import { countAllocations } from './alloc_count';
+import { BACKENDS } from './helpers';
+
+/** Conv (3→4, 3×3, with `convAttrs`) then `tail` nodes reading 'h', on a [1, 3, 6, 6] input. */
+function model(convAttrs: Record<string, number | number[]>, tail: ReturnType<typeof node>[] = [], out = 'h'): Uint8Array {
+  return encodeProto(
+    modelProto({
+      nodes: [node('Conv', ['x', 'w', 'b'], ['h'], { kernel_shape: [3, 3], ...convAttrs }, 'conv0'), ...tail],
+      initializers: [floatTensor('w', [4, 3, 3, 3]), floatTensor('b', [4])],
+      inputs: [floatValue('x', [1, 3, 6, 6])],
+      outputs: [floatValue(out, [])],
+    }),
+  );
+}
+
+/** Expects loadOnnx to reject with `message` having made no allocation. */
+async function refusedClean(bytes: Uint8Array, options: object, message: string | RegExp): Promise<void> {
+  const counter = countAllocations();
+  try {
+    await expect(loadOnnx(bytes, options)).rejects.toThrow(message);
+    expect(counter.calls()).toBe(0);
+  } finally {
+    counter.stop();
+  }
+}
+
+for (const backend of BACKENDS) {
+  describe(`loadOnnx refusals (${backend})`, () => {
+    beforeAll(async () => {
+      await init({ backend });
+    });
+
+    it('bad bytes and options, named', async () => {
+      const ok = model({ pads: [1, 1, 1, 1] });
+      await refusedClean('model.onnx' as never, {}, "loadOnnx: bytes: expected a Uint8Array, got 'model.onnx'");
+      await refusedClean(ok, { fold: 1 }, 'loadOnnx: fold: expected a boolean, got number 1');
+      await refusedClean(ok, { training: 'yes' }, "loadOnnx: training: expected a boolean, got 'yes'");
+      await refusedClean(
+        ok,
+        { training: true, fold: true },
+        'loadOnnx: fold: BatchNorm can be folded only in eval mode, got fold: true with training: true',
+      );
+      await refusedClean(ok, { inputShapes: { x: [1, -3] } }, 'loadOnnx: inputShapes.x: expected an array of integers ≥ 0, got');
+      await refusedClean(ok, { shapes: {} }, /^loadOnnx: unknown option 'shapes'/);
+      await refusedClean(ok, null as never, 'loadOnnx: options: expected an object, got null');
+    });
+
+    it('nodes the layers cannot represent, refused by node, operator and reason, before any allocation', async () => {
+      await refusedClean(
+        model({ pads: [0, 0, 1, 1] }),
+        {},
+        "loadOnnx: node 'conv0' (Conv): pads [0, 0, 1, 1] (top, left, bottom, right) are not symmetric, which Conv2d and the pooling layers cannot represent",
+      );
+      // the Conv before it would have allocated its weights: the whole model is checked first
+      await refusedClean(
+        model({}, [node('HardSigmoid', ['h'], ['y'], { alpha: 0.5 }, 'gate')], 'y'),
+        {},
+        "loadOnnx: node 'gate' (HardSigmoid): alpha 0.5, beta 0.5: only PyTorch's Hardsigmoid (alpha 1/6, beta 0.5) is supported",
+      );
+      await refusedClean(
+        model({}, [node('AveragePool', ['h'], ['y'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'pool')], 'y'),
+        {},
+        "loadOnnx: node 'pool' (AveragePool): count_include_pad = 0 with padding is not supported (AvgPool2d counts the padding)",
+      );
+      await refusedClean(
+        model({}, [node('MaxPool', ['h'], ['y'], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }, 'pool')], 'y'),
+        {},
+        "loadOnnx: node 'pool' (MaxPool): ceil_mode = 1 changes the output size for this input size (only floor mode is supported)",
+      );
+      await refusedClean(
+        model({}, [node('Flatten', ['h'], ['f'], {}, 'flat'), node('Gemm', ['f', 'f'], ['y'], { transA: 1 }, 'fc')], 'y'),
+        {},
+        "loadOnnx: node 'fc' (Gemm): transA = 1 is not supported (A must be [M, K])",
+      );
+    });
+
+    it('an allocation failing halfway through the build leaves nothing allocated', async () => {
+      for (const at of [1, 2, 3]) {
+        const counter = countAllocations();
+        counter.failAt(at);
+        try {
+          await expect(loadOnnx(model({ pads: [1, 1, 1, 1] }))).rejects.toThrow('test: this allocation fails');
+          expect(counter.live()).toBe(0);
+        } finally {
+          counter.stop();
+        }
+      }
+    });
+  });
+}
