@@ -2,7 +2,7 @@
 // sigmoids, batch 60, SGD, with and without BN; learning rates × 1/5/30; initialisation × 0.1/1/10)
 // and a small Conv-BN-ReLU CNN, judged by criteria fixed here before the runs.
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167 (§4.1, Fig. 1)
-import { lineChart, percentileChart, saveChart } from '../mnist/charts';
+import { lineChart, percentileChart, saveChart, type LineSeries } from '../mnist/charts';
 import { run, type RunResult, type RunSpec } from './experiments';
 import { runCnn } from './cnn';
 import type { Claim, Context, PartResult } from './part';
@@ -126,18 +126,16 @@ export async function paperPart(ctx: Context): Promise<PartResult> {
     },
   ];
 
+  const accuracyChart = async (
+    title: string,
+    series: LineSeries[],
+    file: string,
+    xTitle = 'training step',
+    yDomain: [number, number] = [0, 1],
+  ) => saveChart(await lineChart({ title, xTitle, yTitle: 'held-out accuracy', series, yDomain }), `${OUT}/${file}`);
   const curves = (runs: RunResult[]) =>
     runs.map((r) => ({ name: r.spec.name, points: r.accuracy.filter(([, v]) => Number.isFinite(v)), dashed: !r.spec.bn }));
-  await saveChart(
-    await lineChart({
-      title: 'Held-out accuracy, MLP with sigmoids (BN paper §4.1)',
-      xTitle: 'training step',
-      yTitle: 'held-out accuracy',
-      series: curves(a),
-      yDomain: [0, 1],
-    }),
-    `${OUT}/a-accuracy`,
-  );
+  await accuracyChart('Held-out accuracy, MLP with sigmoids (BN paper §4.1)', curves(a), 'a-accuracy');
   await saveChart(
     await percentileChart({
       title: 'Input to a last-layer sigmoid over training: 15th, 50th, 85th percentiles',
@@ -147,36 +145,9 @@ export async function paperPart(ctx: Context): Promise<PartResult> {
     }),
     `${OUT}/a-percentiles`,
   );
-  await saveChart(
-    await lineChart({
-      title: 'Learning rate × 1, × 5, × 30 (dashed: without BN)',
-      xTitle: 'training step',
-      yTitle: 'held-out accuracy',
-      series: curves(b),
-      yDomain: [0, 1],
-    }),
-    `${OUT}/b-learning-rate`,
-  );
-  await saveChart(
-    await lineChart({
-      title: 'Initial weights × 0.1, × 1, × 10 (dashed: without BN)',
-      xTitle: 'training step',
-      yTitle: 'held-out accuracy',
-      series: curves(c),
-      yDomain: [0, 1],
-    }),
-    `${OUT}/c-init-scale`,
-  );
-  await saveChart(
-    await lineChart({
-      title: 'Small CNN with fused Conv-BN-ReLU blocks',
-      xTitle: 'epoch',
-      yTitle: 'held-out accuracy',
-      series: [{ name: 'CNN', points: d.accuracy }],
-      yDomain: [0.9, 1],
-    }),
-    `${OUT}/d-cnn`,
-  );
+  await accuracyChart('Learning rate × 1, × 5, × 30 (dashed: without BN)', curves(b), 'b-learning-rate');
+  await accuracyChart('Initial weights × 0.1, × 1, × 10 (dashed: without BN)', curves(c), 'c-init-scale');
+  await accuracyChart('Small CNN with fused Conv-BN-ReLU blocks', [{ name: 'CNN', points: d.accuracy }], 'd-cnn', 'epoch', [0.9, 1]);
   return {
     claims,
     json: { a, b, c, d },
