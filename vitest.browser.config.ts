@@ -34,6 +34,7 @@ export default defineConfig({
       'test/onnx_load_node.test.ts', // ONNX's node tests read through node:fs
       'test/onnx_export.test.ts', // onnxruntime-node (a native addon)
       'test/onnx_safetensors.test.ts', // fixtures read through node:fs
+      'test/onnx_dynamic.test.ts', // onnxruntime-node (a native addon) and fixtures read through node:fs
       'test/onnx_load_train.test.ts', // the mnist package's digits through node:fs
       'test/onnx_runtimes.test.ts', // bundles with esbuild, runs Node, Deno, Bun and workerd as child processes
     ],

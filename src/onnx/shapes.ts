@@ -52,8 +52,13 @@ function spatial(node: OnnxNode, x: OnnxDim[], kernel: number[], dilationsOk: bo
   const out: OnnxDim[] = x.slice(0, 2);
   for (let i = 0; i < n; i++) {
     const size = x[i + 2];
-    if (typeof size !== 'number') throw nodeError(FN, node, `input: expected a known spatial size, got '${size}'`);
     const k = (kernel[i] - 1) * dil[i] + 1;
+    // a free input size (an export's dynamic height or width) gives a free output size, named after
+    // the output; the loader refuses only what needs the number (auto_pad SAME, ceil_mode)
+    if (typeof size !== 'number') {
+      out.push(`${node.outputs[0]}_${i + 2}`);
+      continue;
+    }
     let o: number;
     if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') o = Math.ceil(size / strides[i]);
     else if (autoPad === 'VALID') o = Math.floor((size - k) / strides[i]) + 1;
