@@ -73,11 +73,25 @@ for (const backend of BACKENDS) {
         {},
         "loadOnnx: node 'pool' (MaxPool): ceil_mode = 1 changes the output size for this input size (only floor mode is supported)",
       );
+      // beta 1 left out: an integer would be written as an INT attribute
+      const gemm = (c: number[], beta?: number) =>
+        encodeProto(
+          modelProto({
+            nodes: [
+              node('Flatten', ['x'], ['f'], {}, 'flat'),
+              node('Gemm', ['f', 'B', 'C'], ['y'], beta === undefined ? {} : { beta }, 'fc'),
+            ],
+            initializers: [floatTensor('B', [108, 2]), floatTensor('C', c)],
+            inputs: [floatValue('x', [3, 3, 6, 6])],
+            outputs: [floatValue('y', [])],
+          }),
+        );
       await refusedClean(
-        model({}, [node('Flatten', ['h'], ['f'], {}, 'flat'), node('Gemm', ['f', 'f'], ['y'], { transA: 1 }, 'fc')], 'y'),
+        gemm([3, 2], 0.5),
         {},
-        "loadOnnx: node 'fc' (Gemm): transA = 1 is not supported (A must be [M, K])",
+        "loadOnnx: node 'fc' (Gemm): C of dims [3, 2] with beta 0.5: a matrix C is supported with beta 1 only",
       );
+      await refusedClean(gemm([3, 2, 1]), {}, "loadOnnx: node 'fc' (Gemm): C of dims [3, 2, 1]: expected dims broadcastable to [M, 2]");
     });
 
     it('an allocation failing halfway through the build leaves nothing allocated', async () => {

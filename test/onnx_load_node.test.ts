@@ -30,7 +30,6 @@ const REFUSED: Record<string, RegExp> = {
   test_slice: /Slice/,
   test_shape: /output 'y': a constant of int64, expected float32 data/,
   test_averagepool_2d_precomputed_pads: /\(AveragePool\): count_include_pad = 0 with padding is not supported/,
-  test_gemm_default_matrix_bias: /\(Gemm\): C of dims \[3, 4\]: expected a bias of 4 values/,
 };
 
 function int64Proto(t: OnnxTensor) {

@@ -178,30 +178,43 @@ function batchNorm(ctx: PlanContext, node: OnnxNode): Make {
 }
 
 function gemm(ctx: PlanContext, node: OnnxNode): Make {
-  if (attrInt(node, 'transA', 0) !== 0) throw fail(node, 'transA = 1 is not supported (A must be [M, K])');
   if (rankOf(ctx, node, node.inputs[0]) !== 2) throw fail(node, 'A must be a matrix');
+  const transA = attrInt(node, 'transA', 0) === 1;
   const w = init(ctx, node, 1, 'B');
   const transB = attrInt(node, 'transB', 0) === 1;
   const alpha = attrFloat(node, 'alpha', 1);
   const beta = attrFloat(node, 'beta', 1);
   const [n, k] = transB ? w.dims : [w.dims[1], w.dims[0]];
-  const c = node.inputs[2] ? init(ctx, node, 2, 'C') : null;
-  if (c !== null && !(c.data.length === n && c.dims.every((v, i) => v === 1 || i === c.dims.length - 1)))
-    throw fail(node, `C of dims [${c.dims.join(', ')}]: expected a bias of ${n} values (a [M, N] matrix is not supported)`);
+  const c = node.inputs[2] && beta !== 0 ? init(ctx, node, 2, 'C') : null;
+  // C of N values is Linear's bias; any other C broadcastable to [M, N] is added after it, as a constant
+  const vector = c !== null && c.data.length === n && c.dims.every((v, i) => v === 1 || i === c.dims.length - 1);
+  if (c !== null && !vector) {
+    if (beta !== 1) throw fail(node, `C of dims [${c.dims.join(', ')}] with beta ${beta}: a matrix C is supported with beta 1 only`);
+    if (c.dims.length > 2 || (c.dims.length === 2 && c.dims[1] !== 1 && c.dims[1] !== n))
+      throw fail(node, `C of dims [${c.dims.join(', ')}]: expected dims broadcastable to [M, ${n}]`);
+    dataInputs(ctx, { ...node, inputs: [c.name] });
+  }
   return (made) => {
-    const m = new Linear(k, n, { bias: c !== null, generator: gen() });
+    const m = new Linear(k, n, { bias: vector, generator: gen() });
     made.push(m);
     const src = w.data as Float32Array;
     const weight = new Float32Array(n * k);
     for (let o = 0; o < n; o++) for (let j = 0; j < k; j++) weight[o * k + j] = alpha * (transB ? src[o * k + j] : src[j * n + o]);
     const state: Record<string, Float32Array> = { weight };
-    if (c !== null) state.bias = (c.data as Float32Array).map((v) => beta * v);
+    if (vector) state.bias = (c.data as Float32Array).map((v) => beta * v);
     m.loadStateDict(state);
     // ONNX names only where the values are the initializer's own (PyTorch's Linear: transB = 1, alpha = beta = 1)
     const stateNames: Record<string, string> = {};
     if (transB && alpha === 1) stateNames.weight = w.name;
-    if (c !== null && beta === 1 && c.dims.length === 1) stateNames.bias = c.name;
-    return [{ name: node.outputs[0], layer: m, input: node.inputs[0], stateNames }];
+    if (vector && beta === 1 && c.dims.length === 1) stateNames.bias = c.name;
+    const y = node.outputs[0];
+    const a = transA ? `${y}::A` : node.inputs[0];
+    const linear = c !== null && !vector ? `${y}::AB` : y;
+    const specs: GraphNodeSpec[] = [];
+    if (transA) specs.push({ name: a, op: 'transpose', inputs: [node.inputs[0]], attrs: { perm: [1, 0] } } as GraphNodeSpec);
+    specs.push({ name: linear, layer: m, input: a, stateNames });
+    if (linear !== y) specs.push({ name: y, op: 'add', inputs: [linear, c!.name], attrs: {} } as GraphNodeSpec);
+    return specs;
   };
 }
 
