@@ -158,7 +158,7 @@ describe('bundling the browser entry', () => {
     expect(ran.slice(1).map((v) => Math.round((v as number) * 1e3) / 1e3)).toEqual([-1, -1, 1, 1]);
   }, 120_000);
 
-  it('the .wasm subpath exports have types: a static import is a WebAssembly.Module init() takes', () => {
+  it('the .wasm and onnx subpath exports have types: a static import is a WebAssembly.Module init() takes; loadOnnx gives a Graph', () => {
     const project = join(dir, 'types');
     mkdirSync(project);
     symlinkSync(join(dir, 'node_modules'), join(project, 'node_modules'), 'dir');
@@ -167,9 +167,12 @@ describe('bundling the browser entry', () => {
       `import simd from 'batchnorm-wasm/batchnorm-simd.wasm';
 import relaxed from 'batchnorm-wasm/batchnorm-relaxed.wasm';
 import scalar from 'batchnorm-wasm/batchnorm.wasm';
-import { init } from 'batchnorm-wasm';
+import { init, type Graph } from 'batchnorm-wasm';
+import { loadOnnx, toOnnx } from 'batchnorm-wasm/onnx';
 const m: WebAssembly.Module = simd;
 export const ready = Promise.all([init({ module: m }), init({ module: relaxed }), init({ module: scalar })]);
+// the ONNX entry's Graph is the default entry's (one declaration: a class with private fields)
+export const roundTrip = async (g: Graph): Promise<Graph> => loadOnnx(toOnnx(g));
 `,
     );
     writeFileSync(
