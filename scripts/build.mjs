@@ -74,7 +74,8 @@ if (/from\s*["']\.\.?\/(?!internal\.js)/.test(onnxCode)) throw new Error('build:
 
 rmSync('build/types', { recursive: true, force: true });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
-// every entry has the API of src/index.ts, so build/types/index.d.ts types them all
+// every default-entry file has the API of src/index.ts, so build/types/index.d.ts types them all;
+// build/types/onnx/index.d.ts types batchnorm-wasm/onnx
 rmSync('build/types/entries', { recursive: true });
 
 // tsc (moduleResolution "Bundler") writes extensionless relative specifiers, which Node16/NodeNext
