@@ -38,8 +38,6 @@ export { foldBatchNorm } from './nn/fold';
 export { Graph, type GraphNode, type GraphLayerOptions } from './graph/graph';
 export { GRAPH_OPS, type GraphOp, type GraphOpAttrs } from './graph/ops';
 export { type GraphSpec, type GraphNodeSpec, type GraphLayerSpec, type GraphOpSpec, type GraphConstantSpec } from './graph/spec';
-export { loadOnnx, type LoadOnnxOptions } from './onnx/load';
-export { toOnnx, type ToOnnxOptions } from './onnx/export';
 export { Conv2d, type Conv2dOptions } from './nn/conv';
 export { MaxPool2d, AvgPool2d, type Pool2dOptions } from './nn/pool';
 export { Generator, manualSeed } from './random';

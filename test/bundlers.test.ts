@@ -1,14 +1,17 @@
 // The browser entry through real bundlers: webpack 5 and esbuild bundle it without a warning and
 // without Node-only code (node:fs, cli-progress); a bundle whose .wasm files were not copied beside it
-// says what to do; the .wasm subpath exports type-check. Needs `npm run build` (build/).
+// says what to do; the .wasm subpath exports type-check. The default entry carries no ONNX or protobuf
+// code; `batchnorm-wasm/onnx` beside it adds that and no second copy of the library. Needs `npm run build` (build/).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import webpack from 'webpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxAbsDiff, readOnnxFixture, readTensorPb } from './onnx_node_helpers';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 let dir = '';
@@ -23,6 +26,26 @@ export async function main() {
 }
 `;
 
+// an app that reads an ONNX model: the default entry for init and tensors, the ONNX entry for the rest
+const ONNX_APP = `import { init, backend, tensor, noGrad } from 'batchnorm-wasm';
+import { loadOnnx, parseOnnx, toOnnx } from 'batchnorm-wasm/onnx';
+export async function main(bytes, pixels, dims) {
+  await init();
+  const g = await loadOnnx(bytes);
+  const y = noGrad(() => g.forward(tensor(pixels, dims)));
+  const input = parseOnnx(bytes).inputs[0].name;
+  const again = await loadOnnx(toOnnx(g, { inputShapes: { [input]: dims } }));
+  const z = noGrad(() => again.forward(tensor(pixels, dims)));
+  return { backend: backend(), y: Array.from(y.toArray()), z: Array.from(z.toArray()) };
+}
+`;
+
+// protobuf's runtime (@bufbuild/protobuf: its reader and descriptor.proto) and the ONNX schema
+const PROTOBUF = /google\.protobuf|BinaryReader|onnx\.ModelProto|parseOnnx/;
+// the whole default entry (every export kept) minified and gzipped: 70.6 kB measured (2026-12-07);
+// 70.3 kB before loadOnnx and toOnnx were merged, 106.3 kB while they were in it (protobuf: 36 kB)
+const DEFAULT_GZIP_BUDGET = 85_000;
+
 /** Node-only code in a browser bundle: the progress bar's package, or a dynamic import (of node:fs). */
 function nodeOnly(code: string): string[] {
   return [/cli-progress/, /\bimport\s*\(/, /from\s*["']node:/].filter((re) => re.test(code)).map(String);
@@ -33,6 +56,8 @@ beforeAll(() => {
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(ROOT, join(dir, 'node_modules', 'batchnorm-wasm'), 'dir');
   writeFileSync(join(dir, 'app.js'), APP);
+  writeFileSync(join(dir, 'onnx_app.js'), ONNX_APP);
+  writeFileSync(join(dir, 'whole.js'), "export * from 'batchnorm-wasm';\n");
 });
 
 afterAll(() => {
@@ -133,7 +158,7 @@ describe('bundling the browser entry', () => {
     expect(ran.slice(1).map((v) => Math.round((v as number) * 1e3) / 1e3)).toEqual([-1, -1, 1, 1]);
   }, 120_000);
 
-  it('the .wasm subpath exports have types: a static import is a WebAssembly.Module init() takes', () => {
+  it('the .wasm and onnx subpath exports have types: a static import is a WebAssembly.Module init() takes; loadOnnx gives a Graph', () => {
     const project = join(dir, 'types');
     mkdirSync(project);
     symlinkSync(join(dir, 'node_modules'), join(project, 'node_modules'), 'dir');
@@ -142,9 +167,12 @@ describe('bundling the browser entry', () => {
       `import simd from 'batchnorm-wasm/batchnorm-simd.wasm';
 import relaxed from 'batchnorm-wasm/batchnorm-relaxed.wasm';
 import scalar from 'batchnorm-wasm/batchnorm.wasm';
-import { init } from 'batchnorm-wasm';
+import { init, type Graph } from 'batchnorm-wasm';
+import { loadOnnx, toOnnx } from 'batchnorm-wasm/onnx';
 const m: WebAssembly.Module = simd;
 export const ready = Promise.all([init({ module: m }), init({ module: relaxed }), init({ module: scalar })]);
+// the ONNX entry's Graph is the default entry's (one declaration: a class with private fields)
+export const roundTrip = async (g: Graph): Promise<Graph> => loadOnnx(toOnnx(g));
 `,
     );
     writeFileSync(
@@ -171,4 +199,64 @@ export const ready = Promise.all([init({ module: m }), init({ module: relaxed })
     }
     expect(output).toBe(''); // was: TS2307 Cannot find module 'batchnorm-wasm/batchnorm-simd.wasm'
   }, 60_000);
+});
+
+describe('the ONNX entry apart from the default one', () => {
+  it(`the whole default entry has no protobuf or ONNX code and stays under ${DEFAULT_GZIP_BUDGET} bytes gzipped`, async () => {
+    const out = await build({
+      entryPoints: [join(dir, 'whole.js')],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      minify: true,
+      write: false,
+      logLevel: 'silent',
+    });
+    const code = out.outputFiles[0].text;
+    expect(code).not.toMatch(PROTOBUF);
+    const gz = gzipSync(code, { level: 9 }).length;
+    console.log(`default entry: ${code.length} bytes minified, ${gz} gzipped`);
+    expect(gz).toBeLessThan(DEFAULT_GZIP_BUDGET);
+    // the package's own build: the shared chunk has none either, the ONNX entry has it
+    expect(readFileSync(join(ROOT, 'build/core.js'), 'utf8')).not.toMatch(PROTOBUF);
+    expect(readFileSync(join(ROOT, 'build/onnx.js'), 'utf8')).toMatch(PROTOBUF);
+  }, 60_000);
+
+  for (const platform of ['browser', 'node'] as const) {
+    it(`esbuild (${platform}) bundles both entries with one copy of the library; the bundle loads a PyTorch export and runs it`, async () => {
+      const out = join(dir, `onnx-${platform}`);
+      const result = await build({
+        entryPoints: [join(dir, 'onnx_app.js')],
+        bundle: true,
+        platform,
+        format: 'esm',
+        outdir: out,
+        write: true,
+        external: platform === 'node' ? ['cli-progress'] : [],
+        logLevel: 'silent',
+      });
+      expect(result.errors).toEqual([]);
+      expect(result.warnings).toEqual([]);
+      const code = readFileSync(join(out, 'onnx_app.js'), 'utf8');
+      if (platform === 'browser') expect(nodeOnly(code)).toEqual([]);
+      // one runtime: the message of a call before init() is in the bundle once
+      expect(code.split('call `await init()` first').length - 1).toBe(1);
+      for (const f of ['batchnorm-simd.wasm', 'batchnorm.wasm', 'batchnorm-relaxed.wasm'])
+        writeFileSync(join(out, f), readFileSync(join(ROOT, 'build', f)));
+      const x = readTensorPb('conv_bn_relu.input.pb');
+      const want = readTensorPb('conv_bn_relu.output.pb').data as Float32Array;
+      const model = Array.from(readOnnxFixture('conv_bn_relu.onnx'));
+      const ran = runNode(
+        `const { main } = await import('./onnx_app.js');
+        const r = await main(new Uint8Array(${JSON.stringify(model)}), new Float32Array(${JSON.stringify(Array.from(x.data as Float32Array))}), ${JSON.stringify(x.dims)});
+        console.log(JSON.stringify(r));`,
+        out,
+      ) as { backend: string; y: number[]; z: number[] };
+      expect(ran.backend).toBe('wasm-simd');
+      // 1e-4: PyTorch's f32 output of a small Conv-BN-ReLU net (test/onnx_load.test.ts, SMALL_TOL)
+      expect(maxAbsDiff(ran.y, want)).toBeLessThanOrEqual(1e-4);
+      // toOnnx then loadOnnx gives the same outputs bit for bit
+      expect(ran.z).toEqual(ran.y);
+    }, 120_000);
+  }
 });

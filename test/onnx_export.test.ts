@@ -4,8 +4,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   init,
-  loadOnnx,
-  toOnnx,
   noGrad,
   tensor,
   Graph,
@@ -33,6 +31,7 @@ import {
   Parameter,
   type Module,
 } from '../src/index';
+import { loadOnnx, toOnnx } from '../src/onnx/index';
 import { maxAbsDiff, runOrt } from './onnx_node_helpers';
 import { BACKENDS, bits } from './helpers';
 

@@ -2,7 +2,8 @@
 // PyTorch outputs stored with them and against onnxruntime-node, folded and unfolded; the
 // torchvision topologies (weights from a seeded generator) against onnxruntime-node; on every backend.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { init, loadOnnx, memoryBytes, noGrad, tensor, BatchNorm2d, Conv2d, Linear, type Graph } from '../src/index';
+import { init, memoryBytes, noGrad, tensor, BatchNorm2d, Conv2d, Linear, type Graph } from '../src/index';
+import { loadOnnx } from '../src/onnx/index';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema } from '../src/onnx/onnx_pb';
 import { fillStripped, seededInput } from './onnx_helpers';

@@ -2,7 +2,8 @@
 // each refused with a message naming the node, its operator and why, before anything is allocated; an
 // allocation failing halfway through the build leaves nothing behind. Models are built in memory.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { init, loadOnnx } from '../src/index';
+import { init } from '../src/index';
+import { loadOnnx } from '../src/onnx/index';
 import { encodeProto, floatTensor, floatValue, modelProto, node } from './onnx_helpers';
 import { countAllocations } from './alloc_count';
 import { BACKENDS } from './helpers';

@@ -3,7 +3,8 @@
 // with a message naming the node, the operator and why, with nothing allocated.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { init, loadOnnx, noGrad, tensor, type Tensor } from '../src/index';
+import { init, noGrad, tensor, type Tensor } from '../src/index';
+import { loadOnnx } from '../src/onnx/index';
 import { ModelProtoSchema, TensorProto_DataType, TensorProtoSchema } from '../src/onnx/onnx_pb';
 import type { OnnxTensor } from '../src/onnx/index';
 import { countAllocations } from './alloc_count';

@@ -3,7 +3,8 @@
 // (downsampled to 12×12): the loss falls, the BatchNorm running statistics move, the frozen weights
 // do not, and the last layer's gradients match central differences of the loss. On every backend.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { init, loadOnnx, fit, noGrad, tensor, F, SGD, type Graph } from '../src/index';
+import { init, fit, noGrad, tensor, F, SGD, type Graph } from '../src/index';
+import { loadOnnx } from '../src/onnx/index';
 import { loadMnist, IMAGE_SIDE } from '../examples/mnist/data';
 import { readOnnxFixture } from './onnx_node_helpers';
 import { BACKENDS, bits } from './helpers';

@@ -54,6 +54,9 @@ out.moduleOnly = await lib.init({ module: scalarModule }); out.moduleOnlyStats =
 // another entry in the same process shares the one runtime (build/core.js)
 const other = await import(new URL('./index.js', out.resolved).href);
 out.shared = other.BatchNorm2d === lib.BatchNorm2d && other.backend() === lib.backend();
+// the ONNX names live in their own entry, which makes graphs of the same classes
+const onnx = await import('batchnorm-wasm/onnx');
+out.onnx = typeof onnx.toOnnx === 'function' && !('loadOnnx' in lib) && (await onnx.loadOnnx(onnx.toOnnx(new lib.Sequential(new lib.Linear(2, 3))))) instanceof lib.Graph;
 console.log(JSON.stringify(out));
 `;
 
@@ -116,7 +119,9 @@ describe('the packed package', () => {
       'build/batchnorm.wasm',
       'build/core.js',
       'build/index.js',
+      'build/internal.js',
       'build/node.js',
+      'build/onnx.js',
       'build/wasm.d.ts',
       'build/workerd.js',
       'package.json',
@@ -163,6 +168,7 @@ describe('the packed package', () => {
     );
     expectNormalized(viaNode.moduleOnlyStats);
     expect(viaNode.shared).toBe(true);
+    expect(viaNode.onnx).toBe(true);
     // bundlers find the .wasm files only through these literal forms
     expect(viaBrowser.source).toContain('new URL("./batchnorm-simd.wasm", import.meta.url)');
     expect(viaBrowser.source).toContain('new URL("./batchnorm.wasm", import.meta.url)');

@@ -40,9 +40,9 @@ await build({
   outfile: here('dist/worker.js'),
   // `batchnorm-wasm` is this package itself: under the workerd condition it is build/workerd.js
   conditions: ['workerd', 'worker'],
-  // The .wasm files (imported by build/workerd.js) and the weights stay separate modules of the
+  // The .wasm files (imported by build/workerd.js), the weights and the ONNX file stay separate modules of the
   // Worker: config.capnp gives workerd each one as a compiled WebAssembly.Module or an ArrayBuffer.
-  external: ['*.wasm', '*.safetensors'],
+  external: ['*.wasm', '*.safetensors', '*.onnx'],
   logLevel: 'warning',
 });
 console.log(`wrote ${here('dist/worker.js')}`);

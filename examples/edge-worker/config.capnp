@@ -15,6 +15,7 @@ const worker :Workerd.Worker = (
     (name = "batchnorm-simd.wasm", wasm = embed "../../build/batchnorm-simd.wasm"),
     (name = "batchnorm.wasm", wasm = embed "../../build/batchnorm.wasm"),
     (name = "model.safetensors", data = embed "model.safetensors"),
+    (name = "resnet.onnx", data = embed "resnet.onnx"),
   ],
   compatibilityDate = "2026-11-01",
 );

@@ -3,3 +3,9 @@ declare module '*.safetensors' {
   const bytes: ArrayBuffer;
   export default bytes;
 }
+
+// config.capnp makes resnet.onnx a `data` module too.
+declare module '*.onnx' {
+  const bytes: ArrayBuffer;
+  export default bytes;
+}

@@ -1,13 +1,18 @@
-// A Cloudflare Worker (workerd) that classifies 28×28 digits with the folded MNIST MLP.
-//   POST /predict  Content-Type: application/json          {"pixels": [784 numbers in 0..1]}
-//                  Content-Type: application/octet-stream  784 little-endian f32 (3 136 bytes)
+// A Cloudflare Worker (workerd) that classifies 28×28 digits with one of two models:
+//   ?model=mlp (default)  the folded MNIST MLP (model.safetensors, model.json)
+//   ?model=resnet         a small ResNet with BatchNorm trained and exported by PyTorch (resnet.onnx)
+//   POST /predict[?model=…]  Content-Type: application/json          {"pixels": [784 numbers in 0..1]}
+//                            Content-Type: application/octet-stream  784 little-endian f32 (3 136 bytes)
 //   → 200 {"probabilities": [10 numbers], "class": k}; a bad request gets a 4xx {"error": "…"}.
 // The library comes in as a user of the package imports it: under the `workerd` condition
 // `batchnorm-wasm` is build/workerd.js (see package.json "exports"), whose two .wasm builds are
-// static imports that workerd hands over as compiled WebAssembly.Modules; the weights are a `data`
-// module (an ArrayBuffer) and model.json is inlined by esbuild. Bundle with build.mjs.
-import { backend, init, Linear, loadSafetensors, predict, Sequential, Sigmoid } from 'batchnorm-wasm';
+// static imports that workerd hands over as compiled WebAssembly.Modules, and `batchnorm-wasm/onnx`
+// is build/onnx.js; the weights and the ONNX file are `data` modules (ArrayBuffers) and model.json
+// is inlined by esbuild. Bundle with build.mjs.
+import { backend, init, Linear, loadSafetensors, noGrad, predict, Sequential, Sigmoid, tensor, type Graph } from 'batchnorm-wasm';
+import { loadOnnx } from 'batchnorm-wasm/onnx';
 import weights from './model.safetensors';
+import resnetOnnx from './resnet.onnx';
 import modelJson from './model.json';
 import { argmax, checkArchitecture, rebuildModel, softmax } from './architecture';
 
@@ -16,6 +21,7 @@ const INPUTS = arch.layers[0]!;
 // Largest request body read, in bytes; a longer one is refused with 413. (Not exported: every
 // named export of a Worker's main module must be a handler.)
 const MAX_BODY = 64 * 1024;
+const MODELS = ['mlp', 'resnet'];
 
 class HttpError extends Error {
   constructor(
@@ -31,22 +37,50 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
-// The model is built once per isolate, on the first request; a failed load is retried next time.
-let ready: Promise<Sequential> | null = null;
-function model(): Promise<Sequential> {
-  if (ready === null) {
-    const loading = (async () => {
-      await init();
-      const m = rebuildModel({ Sequential, Linear, Sigmoid }, arch);
-      loadSafetensors(m, new Uint8Array(weights));
-      return m;
-    })();
-    loading.catch(() => {
-      if (ready === loading) ready = null;
-    });
-    ready = loading;
+// Each model is built once per isolate, on its first request; a failed load is retried next time.
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let ready: Promise<T> | null = null;
+  return () => {
+    if (ready === null) {
+      const loading = load();
+      loading.catch(() => {
+        if (ready === loading) ready = null;
+      });
+      ready = loading;
+    }
+    return ready;
+  };
+}
+
+// one init() for both models: a second call would start a new backend and retire the first one's layers
+const initOnce = once(() => init());
+
+const mlp = once(async () => {
+  await initOnce();
+  const m = rebuildModel({ Sequential, Linear, Sigmoid }, arch);
+  loadSafetensors(m, new Uint8Array(weights));
+  return m;
+});
+
+// loadOnnx returns the graph in eval mode with each BatchNorm folded into the convolution before it
+const resnet = once(async () => {
+  await initOnce();
+  return loadOnnx(new Uint8Array(resnetOnnx));
+});
+
+/** The ResNet's logits for one digit; the tensors made here are freed before it returns. */
+function resnetLogits(g: Graph, x: Float32Array): Float32Array {
+  const input = tensor(x, [1, 1, 28, 28]);
+  try {
+    const y = noGrad(() => g.forward(input));
+    try {
+      return y.toArray();
+    } finally {
+      y.dispose();
+    }
+  } finally {
+    input.dispose();
   }
-  return ready;
 }
 
 /** The body, or a 413 as soon as it is known to exceed MAX_BODY (from Content-Length or while streaming). */
@@ -118,17 +152,16 @@ function fromF32(body: Uint8Array): Float32Array {
   return x;
 }
 
-async function handlePredict(request: Request): Promise<Response> {
+async function handlePredict(request: Request, name: string): Promise<Response> {
   const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json' && type !== 'application/octet-stream') {
     throw new HttpError(415, `unsupported Content-Type '${type}': send application/json or application/octet-stream`);
   }
   const body = await readBody(request);
   const x = type === 'application/json' ? fromJson(body) : fromF32(body);
-  const m = await model();
-  const logits = predict(m, x, [INPUTS]);
+  const logits = name === 'resnet' ? resnetLogits(await resnet(), x) : predict(await mlp(), x, [INPUTS]);
   const probabilities = softmax(logits);
-  return json(200, { probabilities, class: argmax(logits) }, { 'x-backend': backend() });
+  return json(200, { probabilities, class: argmax(logits) }, { 'x-backend': backend(), 'x-model': name });
 }
 
 export default {
@@ -137,7 +170,10 @@ export default {
     try {
       if (pathname !== '/predict') throw new HttpError(404, `no route ${pathname}: POST /predict`);
       if (request.method !== 'POST') throw new HttpError(405, `method ${request.method} not allowed: POST /predict`, { allow: 'POST' });
-      return await handlePredict(request);
+      const name = new URL(request.url).searchParams.get('model') ?? 'mlp';
+      if (!MODELS.includes(name))
+        throw new HttpError(400, `model: expected one of ${MODELS.map((m) => `'${m}'`).join(', ')}, got '${name}'`);
+      return await handlePredict(request, name);
     } catch (e) {
       if (e instanceof HttpError) return json(e.status, { error: e.message }, e.headers);
       console.error(e);

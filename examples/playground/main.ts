@@ -1,4 +1,5 @@
-// The playground page: starts the training worker, draws its curves, and hands drawn digits to it.
+// The playground page: starts the training worker, draws its curves, and hands drawn digits to it,
+// and an .onnx digit classifier dropped on the page (or chosen with the file input).
 import type { FromWorker, ModelStats, ToWorker } from './protocol';
 import { drawPlot } from './plot';
 import { DigitPad } from './pad';
@@ -63,8 +64,36 @@ function plot(m: Extract<FromWorker, { type: 'progress' }>): void {
   drawPlot($<HTMLCanvasElement>('loss-plot'), series('loss'), { title: 'training loss (cross-entropy)', xMax, yMin: 0, yMax: 2.5 });
 }
 
-const pad = new DigitPad($<HTMLCanvasElement>('draw'), () => {
-  if (!pad.empty()) send({ type: 'predict', pixels: pad.pixels() });
+const classifyPad = () => {
+  if (pad.empty()) return;
+  const pixels = pad.pixels();
+  // the last input classified, on the pad (the playground test checks the answer against onnxruntime)
+  $('draw').dataset.pixels = JSON.stringify(Array.from(pixels));
+  send({ type: 'predict', pixels });
+};
+const pad = new DigitPad($<HTMLCanvasElement>('draw'), classifyPad);
+
+async function loadOnnxFile(file: File): Promise<void> {
+  const status = $('onnx-status');
+  status.className = 'muted';
+  status.textContent = `loading ${file.name}…`;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  send({ type: 'load-onnx', name: file.name, bytes });
+}
+$<HTMLInputElement>('onnx-file').addEventListener('change', (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (file) void loadOnnxFile(file);
+});
+document.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  document.body.classList.add('dragging');
+});
+document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
+document.addEventListener('drop', (e) => {
+  e.preventDefault();
+  document.body.classList.remove('dragging');
+  const file = e.dataTransfer?.files[0];
+  if (file) void loadOnnxFile(file);
 });
 $('clear').addEventListener('click', () => {
   pad.clear();
@@ -106,8 +135,19 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
   } else if (m.type === 'done') {
     setTraining(false);
     $('status').textContent = 'done';
-  } else if (m.type === 'prediction') showPrediction(m.probs);
-  else if (m.type === 'error') $('status').textContent = `error: ${m.message}`;
+  } else if (m.type === 'prediction') {
+    $('classifier').textContent = m.model === 'BN model' ? 'classified by the BN model as it trains' : `classified by ${m.model}`;
+    $('prediction').dataset.model = m.model;
+    showPrediction(m.probs);
+  } else if (m.type === 'onnx-loaded') {
+    $('onnx-status').className = 'muted';
+    $('onnx-status').textContent = `loaded ${m.name}`;
+    $('classifier').textContent = `classified by ${m.name}`;
+    classifyPad();
+  } else if (m.type === 'onnx-error') {
+    $('onnx-status').className = 'error';
+    $('onnx-status').textContent = `${m.name}: ${m.message}`;
+  } else if (m.type === 'error') $('status').textContent = `error: ${m.message}`;
 };
 worker.onerror = (e) => {
   $('status').textContent = `worker error: ${e.message}`;

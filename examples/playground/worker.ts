@@ -1,10 +1,13 @@
 // The playground's Web Worker: trains the BN paper's MNIST MLP (784-100-100-100-10, sigmoids,
 // batch 60, SGD) with and without BatchNorm side by side, step for step on the same batches, and
-// classifies drawn digits with the BN model. Messages (see protocol.ts):
-//   in:  start { lr }, stop, predict { pixels: Float32Array(784) in [0, 1] }
-//   out: ready { backend }, progress { … }, done, prediction { probs }, error { message }
+// classifies drawn digits with the BN model, or with an ONNX model the page hands over (onnx_model.ts).
+// Messages (see protocol.ts):
+//   in:  start { lr }, stop, predict { pixels: Float32Array(784) in [0, 1] }, load-onnx { name, bytes }
+//   out: ready { backend }, progress { … }, done, prediction { probs, model }, onnx-loaded { name },
+//        onnx-error { name, message }, error { message }
 import { backend, CrossEntropyLoss, evaluate, init, predict, SGD, tensor, type Dataset, type Sequential } from '../../src/index';
 import { mlp } from '../demo/experiments';
+import { classify, loadDigitModel, type DigitModel } from './onnx_model';
 import type { FromWorker, ModelStats, ToWorker } from './protocol';
 
 const BATCH = 60;
@@ -87,6 +90,7 @@ function checkpoint(r: Run, s: number, test: Dataset): void {
 let data: { train: Dataset; test: Dataset } | null = null;
 let runs: { bn: Run; plain: Run } | null = null;
 let generation = 0;
+let onnx: { name: string; model: DigitModel } | null = null;
 const ready = (async () => {
   const [, buf] = await Promise.all([
     init(),
@@ -178,14 +182,27 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
   const fail = (err: Error) => post({ type: 'error', message: err.message });
   if (m.type === 'start') train(m.lr).catch(fail);
   else if (m.type === 'stop') generation++;
-  else if (m.type === 'predict') {
-    if (!runs) return post({ type: 'error', message: 'train the model first' });
+  else if (m.type === 'load-onnx') {
+    // the previous model stays until the new one has loaded and passed its checks
+    ready
+      .then(() => loadDigitModel(m.bytes))
+      .then(
+        (model) => {
+          onnx?.model.graph.dispose();
+          onnx = { name: m.name, model };
+          post({ type: 'onnx-loaded', name: m.name });
+        },
+        (err: Error) => post({ type: 'onnx-error', name: m.name, message: err.message }),
+      );
+  } else if (m.type === 'predict') {
+    if (!runs && !onnx) return post({ type: 'error', message: 'train the model first, or drop an .onnx digit classifier on the page' });
     try {
-      const logits = predict(runs.bn.model, m.pixels, [784]);
+      if (onnx) return post({ type: 'prediction', probs: classify(onnx.model, m.pixels), model: onnx.name });
+      const logits = predict(runs!.bn.model, m.pixels, [784]);
       const max = Math.max(...logits);
       const exp = Array.from(logits, (v) => Math.exp(v - max));
       const sum = exp.reduce((a, b) => a + b, 0);
-      post({ type: 'prediction', probs: exp.map((v) => v / sum) });
+      post({ type: 'prediction', probs: exp.map((v) => v / sum), model: 'BN model' });
     } catch (err) {
       fail(err as Error);
     }

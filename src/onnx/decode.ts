@@ -33,7 +33,6 @@ const FN = 'parseOnnx';
  * Decodes and checks an ONNX model (opsets 11–21 of the default domain, float32 data, the operators
  * of COMPUTE_OPS and SHAPE_OPS). A file outside that is refused with an error naming the node, the
  * operator and why, before any tensor is copied.
- * @internal
  */
 export function parseOnnx(bytes: Uint8Array): OnnxModel {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${FN}: bytes: expected a Uint8Array, got ${typeof bytes}`);

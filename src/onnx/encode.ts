@@ -88,7 +88,6 @@ function valueInfo(v: OnnxValueInfo): ValueInfoProto {
 /**
  * Writes a model as ONNX protobuf bytes (opset 17, IR version 8). Takes foldOnnx's output, or a parsed
  * model of opset ≥ 13 (whose operators mean the same at 17).
- * @internal
  */
 export function encodeOnnx(model: OnnxModel): Uint8Array {
   // operators changed meaning at opset 13 (Softmax's axis, Squeeze's axes); foldOnnx writes them in 13's terms

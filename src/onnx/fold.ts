@@ -19,7 +19,6 @@ const INT_FOLDABLE = new Set(['Concat', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 
 /**
  * Folds the shape subgraphs of a parsed model for the given input shapes (default: the file's) and
  * returns a new model of compute operators only (see the list at the top of fold.ts).
- * @internal
  */
 export function foldOnnx(model: OnnxModel, inputShapes: Record<string, OnnxDim[]> = {}): OnnxModel {
   const shapes = new Map<string, OnnxDim[]>();

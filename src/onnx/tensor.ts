@@ -69,7 +69,6 @@ export function convertTensor(c: CheckedTensor, name: string): OnnxTensor {
 
 /**
  * Reads a serialized TensorProto (the `.pb` files of ONNX's node tests). float32 and int64 only.
- * @internal
  */
 export function parseOnnxTensor(bytes: Uint8Array): OnnxTensor {
   let proto: TensorProto;
