@@ -18,8 +18,8 @@ import {
   Sequential,
   type Module,
 } from '../src/index';
-import { loadOnnx } from '../src/onnx/load';
-import { toOnnx } from '../src/onnx/export';
+import { loadOnnx } from '../src/onnx/index';
+import { toOnnx } from '../src/onnx/index';
 import { ModelProtoSchema } from '../src/onnx/onnx_pb';
 import { seededInput } from './onnx_helpers';
 import { maxAbsDiff, readOnnxFixture, runOrt } from './onnx_node_helpers';

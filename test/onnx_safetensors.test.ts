@@ -5,7 +5,7 @@
 // (other weights as safetensors, torch's output with them).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, foldBatchNorm, init, loadSafetensors, noGrad, tensor } from '../src/index';
-import { loadOnnx } from '../src/onnx/load';
+import { loadOnnx } from '../src/onnx/index';
 import { maxAbsDiff, readOnnxFixture, readTensorPb } from './onnx_node_helpers';
 import { BACKENDS } from './helpers';
 
