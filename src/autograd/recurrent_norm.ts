@@ -11,6 +11,7 @@ import { add, concat, mul, out, record, reshape, sigmoid, tanh } from './functio
 import { linear } from './nn_ops';
 import { dropout } from './conv_ops';
 import { gatherRows, part, scatterRows, swap01, type LayerWeights } from './recurrent';
+import * as rk from '../kernels/recurrent';
 import type { RecurrentOutput, StackArgs } from './recurrent_stack';
 import type { Generator } from '../random';
 
@@ -122,11 +123,10 @@ export function normLayer(
     H = w.whh.shape[1];
   const p = linear(reshape(x, [T * N, I]), w.wih!, null);
   const all = norms.xAll(p, T, N);
-  const xs = splitSteps(all ?? p, T, N);
-  if (!records) {
-    p.dispose();
-    all?.dispose();
-  }
+  // the biases go on before the split when x is normalized at once (BN step by step would remove them)
+  const biased = all === null ? null : withBias(all, w);
+  const xs = splitSteps(biased ?? p, T, N);
+  if (!records) for (const v of new Set([p, all, biased])) v?.dispose();
   let h = h0 ?? zeros([N, H]),
     c = c0 ?? zeros([N, H]);
   const outs: Tensor[] = [];
@@ -134,13 +134,9 @@ export function normLayer(
     const rows = activeRows(t, N, lens);
     const step = () => {
       const pick = (v: Tensor) => (rows === null ? v : gatherRows(v, rows));
-      const xt = all === null ? norms.xStep(pick(xs[t]), t) : pick(xs[t]);
-      const hA = pick(h),
-        cA = pick(c);
-      let pre = add(xt, norms.hStep(linear(hA, w.whh, null), t));
-      if (w.bih !== null) pre = add(pre, w.bih);
-      if (w.bhh !== null) pre = add(pre, w.bhh);
-      const cn = add(mul(sigmoid(gate(pre, 1, H)), cA), mul(sigmoid(gate(pre, 0, H)), tanh(gate(pre, 2, H))));
+      const xt = all === null ? withBias(norms.xStep(pick(xs[t]), t), w) : pick(xs[t]);
+      const pre = add(xt, norms.hStep(linear(pick(h), w.whh, null), t));
+      const cn = cellState(pre, pick(c));
       const hn = mul(sigmoid(gate(pre, 3, H)), tanh(norms.cStep(cn, t)));
       if (rows === null) return { o: hn, h: hn, c: cn };
       return { o: scatterRows(hn, rows, N), h: mergeRows(h, hn, rows), c: mergeRows(c, cn, rows) };
@@ -162,6 +158,57 @@ export function normLayer(
   );
   if (!records) for (const o of outs) if (o !== h) o.dispose();
   return { output, h, c };
+}
+
+/** v + b_ih + b_hh (the biases that are present). */
+function withBias(v: Tensor, w: LayerWeights): Tensor {
+  let y = v;
+  if (w.bih !== null) y = add(y, w.bih);
+  if (w.bhh !== null) y = add(y, w.bhh);
+  return y;
+}
+
+/**
+ * c_t = σ(f)⊙c_{t−1} + σ(i)⊙tanh(g) from the pre-activations [M, 4H] (i, f, g, o), by the fused LSTM
+ * kernels: the backward runs lstmCellBackward with no gradient on its h, so o's part of d(pre) is zero
+ * (h = σ(o)⊙tanh(norm(c_t)) is built from ops after it, which give o its gradient).
+ */
+export function cellState(pre: Tensor, cPrev: Tensor): Tensor {
+  const [M, G] = pre.shape,
+    H = G / 4;
+  const c = out([M, H]);
+  const acts = Tensor.empty(pre.shape);
+  const release = () => acts.dispose();
+  try {
+    const scratch = Tensor.empty([M, H]);
+    try {
+      acts.view().set(pre.view());
+      rk.lstmCellForward(acts.ptr, cPrev.ptr, c.ptr, scratch.ptr, M, H);
+    } finally {
+      scratch.dispose();
+    }
+  } catch (e) {
+    release();
+    throw e;
+  }
+  return record(
+    c,
+    'lstmCellState',
+    [pre, cPrev],
+    (gy) => {
+      const dh = Tensor.full([M, H], 0),
+        dc = Tensor.empty([M, H]),
+        dg = Tensor.empty(pre.shape);
+      try {
+        dc.view().set(gy.view());
+        rk.lstmCellBackward(acts.ptr, cPrev.ptr, c.ptr, dh.ptr, dc.ptr, dg.ptr, M, H);
+      } finally {
+        dh.dispose();
+      }
+      return [dg, dc];
+    },
+    release,
+  );
 }
 
 function zeros(shape: number[]): Tensor {
