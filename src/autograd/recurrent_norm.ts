@@ -12,6 +12,7 @@ import { linear } from './nn_ops';
 import { dropout } from './conv_ops';
 import { gatherRows, part, scatterRows, swap01, type LayerWeights } from './recurrent';
 import * as rk from '../kernels/recurrent';
+import * as ew from '../kernels/elementwise';
 import type { RecurrentOutput, StackArgs } from './recurrent_stack';
 import type { Generator } from '../random';
 
@@ -39,18 +40,16 @@ export function splitSteps(p: Tensor, T: number, N: number): Tensor[] {
   const C = p.shape[1],
     NC = N * C;
   let acc: Tensor | null = null;
-  const P = p.view();
   const steps: Tensor[] = [];
   for (let t = 0; t < T; t++) {
     const y = out([N, C]);
-    y.view().set(P.subarray(t * NC, (t + 1) * NC));
+    y.view().set(p.view().subarray(t * NC, (t + 1) * NC)); // views taken after out(): it may grow memory
     steps.push(
       record(y, 'step', [p], (gy) => {
         const first = acc === null;
         if (first) acc = Tensor.full(p.shape, 0);
-        const A = acc!.view(),
-          G = gy.view();
-        for (let i = 0; i < NC; i++) A[t * NC + i] += G[i];
+        const at = acc!.ptr + t * NC * 4; // bytes
+        ew.binary('add', at, gy.ptr, at, 1, NC);
         return [first ? acc : null];
       }),
     );
