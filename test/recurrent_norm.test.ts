@@ -143,6 +143,11 @@ for (const b of BACKENDS) {
       const got = noGrad(() => m.forward(tensor(xs, [T, N, I])).output.toArray());
       const ref = referenceNormLSTM({ ...cfg, training: false }, p, Float64Array.from(xs), zeros, zeros, w, run);
       expectClose(got, ref.out, TOL_FWD, 'eval output');
+      // eval with lengths: each step's running statistics for the rows still inside their sequence
+      const lengths = [5, 1, 3, 2];
+      const gotL = noGrad(() => m.forward(tensor(xs, [T, N, I]), null, lengths).output.toArray());
+      const refL = referenceNormLSTM({ ...cfg, training: false, lengths }, p, Float64Array.from(xs), zeros, zeros, w, run);
+      expectClose(gotL, refL.out, TOL_FWD, 'eval output with lengths');
       m.dispose();
     });
 
