@@ -122,10 +122,17 @@ export function normLayer(
     H = w.whh.shape[1];
   const p = linear(reshape(x, [T * N, I]), w.wih!, null);
   const all = norms.xAll(p, T, N);
+  if (!records && all !== null) p.dispose();
   // the biases go on before the split when x is normalized at once (BN step by step would remove them)
-  const biased = all === null ? null : withBias(all, w);
-  const xs = splitSteps(biased ?? p, T, N);
-  if (!records) for (const v of new Set([p, all, biased])) v?.dispose();
+  const src = all === null ? p : withBias(all, w, !records);
+  // recorded: every step's rows sliced once (the tape keeps them); else copied as each step needs them
+  const xs = records ? splitSteps(src, T, N) : null;
+  const rowsOf = (t: number): Tensor => {
+    if (xs !== null) return xs[t];
+    const y = out([N, src.shape[1]]);
+    y.view().set(src.view().subarray(t * y.size, (t + 1) * y.size));
+    return y;
+  };
   let h = h0 ?? zeros([N, H]),
     c = c0 ?? zeros([N, H]);
   const outs: Tensor[] = [];
@@ -133,7 +140,7 @@ export function normLayer(
     const rows = activeRows(t, N, lens);
     const step = () => {
       const pick = (v: Tensor) => (rows === null ? v : gatherRows(v, rows));
-      const xt = all === null ? withBias(norms.xStep(pick(xs[t]), t), w) : pick(xs[t]);
+      const xt = all === null ? withBias(norms.xStep(pick(rowsOf(t)), t), w, false) : pick(rowsOf(t));
       const pre = add(xt, norms.hStep(linear(pick(h), w.whh, null), t));
       const cn = cellState(pre, pick(c));
       const hn = mul(sigmoid(gate(pre, 3, H)), tanh(norms.cStep(cn, t)));
@@ -145,7 +152,6 @@ export function normLayer(
       // nothing reads the previous states any more: free them now, not when the whole stack ends
       if (h !== h0 && h !== outs[outs.length - 1]) h.dispose();
       if (c !== c0) c.dispose();
-      xs[t].dispose();
     }
     outs.push(r.o);
     h = r.h;
@@ -155,15 +161,22 @@ export function normLayer(
     outs.map((o) => reshape(o, [1, N, H])),
     0,
   );
-  if (!records) for (const o of outs) if (o !== h) o.dispose();
+  if (!records) {
+    for (const o of outs) if (o !== h) o.dispose();
+    src.dispose();
+  }
   return { output, h, c };
 }
 
-/** v + b_ih + b_hh (the biases that are present). */
-function withBias(v: Tensor, w: LayerWeights): Tensor {
+/** v + b_ih + b_hh (the biases that are present); `free`: nothing records, v and the partial sum are freed. */
+function withBias(v: Tensor, w: LayerWeights, free: boolean): Tensor {
   let y = v;
-  if (w.bih !== null) y = add(y, w.bih);
-  if (w.bhh !== null) y = add(y, w.bhh);
+  for (const b of [w.bih, w.bhh]) {
+    if (b === null) continue;
+    const next = add(y, b);
+    if (free) y.dispose();
+    y = next;
+  }
   return y;
 }
 
