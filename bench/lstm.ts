@@ -5,6 +5,8 @@
 // backend running tf.layers.lstm + dense with trainOnBatch in the same run, from the same weights
 // (the first losses are compared, untimed), and against the FLOP floor of the step's matrix
 // products: the GEMM rate is bench/gemm.ts's, so the % column says how much of it the step keeps.
+// Then the normalized LSTMs on the first backend (sequence-wise BN, the BN-LSTM of Cooijmans et al.,
+// the LN-LSTM of Ba et al.): the same step, measured in alternating rounds, as a ratio to the plain LSTM.
 // Writes bench/results/lstm-NAME.json.
 import os from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { F, Generator, Linear, LSTM, Module, SGD, tensor, type Tensor } from '../src/index';
+import { F, Generator, Linear, LSTM, Module, SGD, tensor, type RecurrentNorm, type Tensor } from '../src/index';
 import { matmul } from '../src/kernels/gemm';
 import { measure, measureAsync, type Budget } from './timing';
 import { runnable, useBackend } from './ours';
@@ -42,9 +44,9 @@ const budget: Budget = args.quick
 class RowLSTM extends Module {
   lstm: LSTM;
   head: Linear;
-  constructor(gen: Generator) {
+  constructor(gen: Generator, norm: RecurrentNorm | null = null) {
     super();
-    this.lstm = new LSTM(I, H, { generator: gen });
+    this.lstm = new LSTM(I, H, { generator: gen, norm });
     this.head = new Linear(H, C, { generator: gen });
   }
   forward(x: Tensor): Tensor {
@@ -63,8 +65,8 @@ function inputs() {
 }
 
 /** Our step on the active backend; returns it and the model's initial weights. */
-function ours(d: ReturnType<typeof inputs>) {
-  const net = new RowLSTM(new Generator(1));
+function ours(d: ReturnType<typeof inputs>, norm: RecurrentNorm | null = null) {
+  const net = new RowLSTM(new Generator(1), norm);
   const sd = net.stateDict();
   const opt = new SGD(net.parameters(), { lr: LR });
   const step = () => {
@@ -137,6 +139,20 @@ for (const b of OURS) {
   o.dispose();
   rows.push({ backend: b, ms, gflops: FLOPS / ms / 1e6, gemmGflops: gemmRate(), firstLoss });
 }
+
+// the normalized variants against the plain LSTM: median of alternating rounds (A B C D A B C D …)
+const VARIANTS = [null, 'sequence-bn', 'recurrent-bn', 'layer'] as const;
+await useBackend(OURS[0]);
+const models = VARIANTS.map((v) => ours(d, v));
+for (const m of models) m.step();
+const rounds = args.quick ? 2 : 5;
+const per = VARIANTS.map(() => [] as number[]);
+for (let r = 0; r < rounds; r++)
+  models.forEach((m, k) => per[k].push(measure(() => void m.step(), { ...budget, timeMs: budget.timeMs / rounds }).ms));
+for (const m of models) m.dispose();
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const variantRows = VARIANTS.map((v, k) => ({ norm: v ?? 'none', ms: median(per[k]) }));
+
 const tfDesc = await initTfjs();
 const t = tfjs(d, sd);
 const tfFirst = await t.step();
@@ -167,12 +183,16 @@ for (const r of rows) {
       r.firstLoss.toFixed(5).padStart(10),
   );
 }
+console.log(`\nnormalized LSTMs on ${OURS[0]} (median of ${rounds} alternating rounds; load ${os.loadavg()[0].toFixed(1)})`);
+console.log('norm'.padEnd(28) + 'ms/step'.padStart(10) + '× LSTM'.padStart(10));
+for (const r of variantRows)
+  console.log(r.norm.padEnd(28) + r.ms.toFixed(2).padStart(10) + `${(r.ms / variantRows[0].ms).toFixed(2)}×`.padStart(10));
 const lossOk = rows.every((r) => Math.abs(r.firstLoss - tfFirst) <= LOSS_TOL * Math.max(1, Math.abs(tfFirst)));
 console.log(`first-step losses agree with TF.js's within ${LOSS_TOL}: ${lossOk ? 'yes' : 'NO'}`);
 const dir = fileURLToPath(new URL('../bench/results/', import.meta.url));
 mkdirSync(dir, { recursive: true });
 writeFileSync(
   `${dir}lstm-${args.name}.json`,
-  JSON.stringify({ date: new Date().toISOString(), T, N, I, H, flops: FLOPS, rows, lossOk }, null, 2),
+  JSON.stringify({ date: new Date().toISOString(), T, N, I, H, flops: FLOPS, rows, variants: variantRows, lossOk }, null, 2),
 );
 if (!lossOk) process.exitCode = 1;

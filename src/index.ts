@@ -81,5 +81,5 @@ export {
   type EarlyStoppingOptions,
   type ModelCheckpointOptions,
 } from './train/callbacks';
-export { RNN, LSTM, GRU, type RecurrentOptions, type RNNOptions } from './nn/recurrent';
+export { RNN, LSTM, GRU, type RecurrentOptions, type RNNOptions, type RecurrentNorm } from './nn/recurrent';
 export type { RecurrentState, RecurrentOutput, RecurrentWeights, RecurrentFunctionalOptions } from './autograd/recurrent_stack';

@@ -28,9 +28,9 @@ describe('constructor arguments', () => {
     ],
     [
       'norm of another kind',
-      () => new LSTM(I, H, { norm: 'layer' as never }),
+      () => new LSTM(I, H, { norm: 'group' as never }),
       TypeError,
-      /^LSTM: norm: expected 'sequence-bn' or null, got 'layer'$/,
+      /^LSTM: norm: expected 'sequence-bn', 'recurrent-bn', 'layer' or null, got 'group'$/,
     ],
     ['generator a number', () => new GRU(I, H, { generator: 3 as never }), TypeError, /^GRU: generator: expected a Generator, got/],
     ['a size beyond memory', () => new LSTM(I, 2 ** 16), RangeError, /^LSTM: hiddenSize = 65536: .* more than WebAssembly's 4 GiB memory$/],

@@ -9,6 +9,8 @@ export interface TrainOptions {
   seed: number;
   /** Held-out accuracy every this many steps (and at the end). */
   evalEvery: number;
+  /** Stop after this many steps (within the epochs); default: all of them. */
+  maxSteps?: number;
   /** Also measure the accuracy on the training set at the end. */
   trainAccuracy?: boolean;
 }
@@ -53,7 +55,7 @@ export async function train(
         steps = step;
         if (!Number.isFinite(loss)) return (diverged = true); // a NaN loss stays NaN: stop here
         if (step % o.evalEvery === 0) checkpoint(step);
-        return false;
+        return o.maxSteps !== undefined && step >= o.maxSteps;
       },
     },
   });

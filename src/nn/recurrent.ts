@@ -10,6 +10,8 @@ import { checkBool, checkOptions, checkUnit, describe } from '../validate';
 import { uniform } from './init';
 import { Allocations, checkLayerSize, freesItself, Module } from './module';
 import { BatchNorm1d } from './batchnorm';
+import { runNormStack } from '../autograd/recurrent_norm';
+import { cellNorms, makeBNNorms, makeLNNorms, type LayerNorms } from './recurrent_norm';
 
 /** Options of RNN, LSTM and GRU (PyTorch's, by the same names in camelCase). */
 export interface RecurrentOptions {
@@ -26,10 +28,23 @@ export interface RecurrentOptions {
   /**
    * 'sequence-bn': Batch Normalization of each layer's x·W_ihᵀ with statistics over batch and time
    * (valid steps only when lengths are given), Laurent et al. 2016 / Deep Speech 2; a BatchNorm1d
-   * per layer, `bn_ih_l0`, …. Default null: none.
+   * per layer, `bn_ih_l0`, …. LSTM only:
+   * 'recurrent-bn': the BN-LSTM of Cooijmans et al. 2016, BN on W_ih·x_t and on W_hh·h_{t−1} (γ only,
+   * `bn_ih_l0.weight`, `bn_hh_l0.weight`) and on c_t before the output tanh (`bn_c_l0.weight`, `.bias`),
+   * with statistics per time step (`running_mean` and `running_var` [tMax, C], flattened);
+   * 'layer': the LN-LSTM of Ba et al. 2016, LayerNorm at the same three places (`ln_ih_l0`, `ln_hh_l0`,
+   * `ln_c_l0`, gain and bias each). Default null: none.
    */
-  norm?: 'sequence-bn' | null;
+  norm?: RecurrentNorm | null;
+  /**
+   * 'recurrent-bn' only: the time steps with their own running statistics; later steps use the last
+   * one's. Default: the length of the first sequence seen in training.
+   */
+  tMax?: number;
 }
+
+/** What normalizes a recurrent layer (see RecurrentOptions.norm). */
+export type RecurrentNorm = 'sequence-bn' | 'recurrent-bn' | 'layer';
 
 /** Options of RNN: RecurrentOptions and the nonlinearity. */
 export interface RNNOptions extends RecurrentOptions {
@@ -56,9 +71,10 @@ abstract class Recurrent extends ModuleBase {
   readonly dropout: number;
   /** The parameters by PyTorch's names: weight_ih_l0 [gates·H, I], weight_hh_l0 [gates·H, H], bias_ih_l0, bias_hh_l0, …_l1, …. */
   readonly weights: Readonly<Record<string, Parameter>>;
-  /** What normalizes x·W_ihᵀ: 'sequence-bn', or null. */
-  readonly norm: 'sequence-bn' | null;
+  /** What normalizes the layer: 'sequence-bn', 'recurrent-bn', 'layer', or null. */
+  readonly norm: RecurrentNorm | null;
   readonly #norms: BatchNorm1d[] | null;
+  readonly #cellNorms: LayerNorms[] | null;
   readonly #cell: CellKind;
   readonly #gen: Generator;
   readonly #where: string;
@@ -81,8 +97,17 @@ abstract class Recurrent extends ModuleBase {
     const gen = options.generator ?? defaultGenerator;
     if (!(gen instanceof Generator)) throw new TypeError(`${where}: generator: expected a Generator, got ${describe(gen)}`);
     const norm = options.norm ?? null;
-    if (norm !== null && norm !== 'sequence-bn')
-      throw new TypeError(`${where}: norm: expected 'sequence-bn' or null, got ${describe(norm)}`);
+    if (norm !== null && norm !== 'sequence-bn' && norm !== 'recurrent-bn' && norm !== 'layer')
+      throw new TypeError(`${where}: norm: expected 'sequence-bn', 'recurrent-bn', 'layer' or null, got ${describe(norm)}`);
+    if ((norm === 'recurrent-bn' || norm === 'layer') && cell !== 'lstm')
+      throw new TypeError(
+        `${where}: norm: '${norm}' is for LSTM only (the BN-LSTM and LN-LSTM); expected 'sequence-bn' or null, got '${norm}'`,
+      );
+    const tMax = options.tMax ?? null;
+    if (tMax !== null && norm !== 'recurrent-bn')
+      throw new TypeError(`${where}: tMax: only norm 'recurrent-bn' keeps statistics per step, got tMax with norm ${describe(norm)}`);
+    if (tMax !== null && (!Number.isInteger(tMax) || tMax < 1))
+      throw new RangeError(`${where}: tMax: expected a positive integer, got ${describe(tMax)}`);
     this.norm = norm;
     const gH = GATES[cell] * hiddenSize;
     const floats = Array.from({ length: L }, (_, l) => gH * ((l === 0 ? inputSize : hiddenSize) + hiddenSize + (bias ? 2 : 0))).reduce(
@@ -111,12 +136,16 @@ abstract class Recurrent extends ModuleBase {
       throw made.free(e);
     }
     let norms: BatchNorm1d[] | null = null;
+    let cells: LayerNorms[] | null = null;
     try {
       if (norm === 'sequence-bn') norms = Array.from({ length: L }, () => made.add(new BatchNorm1d(gH)));
+      if (norm === 'recurrent-bn') cells = Array.from({ length: L }, () => makeBNNorms(hiddenSize, tMax, made));
+      if (norm === 'layer') cells = Array.from({ length: L }, () => makeLNNorms(hiddenSize, made));
     } catch (e) {
       throw made.free(e);
     }
     this.#norms = norms;
+    this.#cellNorms = cells;
     // PyTorch's reset_parameters: every parameter U(−1/√H, 1/√H), in state_dict order
     const k = 1 / Math.sqrt(hiddenSize);
     for (const p of Object.values(weights)) uniform(p, -k, k, gen);
@@ -127,8 +156,15 @@ abstract class Recurrent extends ModuleBase {
     return Object.entries(this.weights);
   }
 
-  /** The sequence-wise BatchNorm1d of each layer (`bn_ih_l0`, …), none without `norm`. */
-  children = (): [string, Module][] => (this.#norms === null ? [] : this.#norms.map((m, l): [string, Module] => [`bn_ih_l${l}`, m]));
+  /** The normalizations: sequence-wise `bn_ih_l0`, …; BN-LSTM `bn_ih_l0`, `bn_hh_l0`, `bn_c_l0`, …; LN-LSTM `ln_…`; none without `norm`. */
+  children = (): [string, Module][] => {
+    if (this.#norms !== null) return this.#norms.map((m, l): [string, Module] => [`bn_ih_l${l}`, m]);
+    if (this.#cellNorms === null) return [];
+    const stem = this.norm === 'layer' ? 'ln' : 'bn';
+    return this.#cellNorms.flatMap((n, l) =>
+      (['ih', 'hh', 'c'] as const).map((k): [string, Module] => [`${stem}_${k}_l${l}`, n[k] as unknown as Module]),
+    );
+  };
 
   /** This layer's settings in its printed line. */
   extraRepr = (): string => {
@@ -139,6 +175,8 @@ abstract class Recurrent extends ModuleBase {
     if (this.dropout !== 0) parts.push(`dropout=${this.dropout}`);
     if (this.#cell === 'rnn_relu') parts.push("nonlinearity='relu'");
     if (this.norm !== null) parts.push(`norm='${this.norm}'`);
+    const tMax = this.#cellNorms?.[0].kind === 'recurrent-bn' ? this.#cellNorms[0].c.tMax : null;
+    if (tMax !== null) parts.push(`tMax=${tMax}`);
     return parts.join(', ');
   };
 
@@ -161,6 +199,21 @@ abstract class Recurrent extends ModuleBase {
       bhh: w[`bias_hh_l${l}`] ?? null,
     }));
     const drop = this.training && this.dropout > 0 ? { p: this.dropout, generator: this.#gen } : null;
+    if (this.#cellNorms !== null) {
+      const cells = this.#cellNorms;
+      if (this.norm === 'recurrent-bn' && this.training) {
+        // BN's batch statistics need two values per feature at every step: checked before anything moves
+        const active = (t: number) => (a.lens === null ? a.N : a.lens.reduce((k, v) => k + (v > t ? 1 : 0), 0));
+        for (let t = 0; t < a.T; t++)
+          if (active(t) < 2)
+            throw new RangeError(
+              `${where}: input: norm 'recurrent-bn' in training needs at least 2 sequences at every step (batch statistics), got ${active(t)} at step ${t}`,
+            );
+        for (const n of cells) if (n.kind === 'recurrent-bn') for (const m of [n.ih, n.hh, n.c]) m.fixTMax(a.T);
+      }
+      const ops = cells.map((n) => cellNorms(n, this.training, a.lens !== null));
+      return runNormStack(x, layers, ops, a, this.batchFirst, drop);
+    }
     const norms = this.#norms === null ? null : this.#norms.map((bn) => (p: Tensor) => bn.forward(p));
     return runStack(this.#cell, x, layers, a, this.batchFirst, drop, norms);
   }
@@ -190,7 +243,7 @@ export class LSTM extends Recurrent {
   /** The public class name that error messages start with. */
   static readonly kind: string = 'LSTM';
   constructor(inputSize: number, hiddenSize: number, options: RecurrentOptions = {}) {
-    super('LSTM', 'lstm', inputSize, hiddenSize, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'generator', 'norm']);
+    super('LSTM', 'lstm', inputSize, hiddenSize, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'generator', 'norm', 'tMax']);
   }
 }
 
