@@ -2,11 +2,15 @@
 // trained here loads with torch's load_state_dict and back.
 // see: https://github.com/huggingface/safetensors (format); src/io/safetensors.ts
 import { Module, type StateDictInput } from '../nn/module';
-import { decodeSafetensors, encodeSafetensors, type SafetensorsInput } from './safetensors';
+import { decodeSafetensors, encodeSafetensors, type SafetensorsFile, type SafetensorsInput } from './safetensors';
+import { sizeForState } from '../nn/state_sizing';
 import { checkOptions, describe } from '../validate';
 
+/** Any module, the recurrent layers included (their forward takes other arguments than Module's). */
+type AnyModule = Omit<Module, 'forward'>;
+
 /** The model's state as safetensors bytes: F32 tensors, I64 scalar counters (num_batches_tracked). */
-export function saveSafetensors(model: Module, metadata?: Record<string, string>): Uint8Array {
+export function saveSafetensors(model: AnyModule, metadata?: Record<string, string>): Uint8Array {
   if (!(model instanceof Module)) throw new TypeError(`saveSafetensors: model: expected a Module, got ${describe(model)}`);
   const tensors: Record<string, SafetensorsInput> = {};
   for (const e of model.stateEntries()) {
@@ -36,7 +40,7 @@ export interface LoadSafetensorsOptions {
  * written: a corrupt or mismatched file leaves the model unchanged. The header may hold at most 64
  * tensors beyond the model's.
  */
-export function loadSafetensors(model: Module, bytes: Uint8Array, options: LoadSafetensorsOptions = {}): void {
+export function loadSafetensors(model: AnyModule, bytes: Uint8Array, options: LoadSafetensorsOptions = {}): void {
   const where = 'loadSafetensors';
   if (!(model instanceof Module)) throw new TypeError(`${where}: model: expected a Module, got ${describe(model)}`);
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${where}: bytes: expected a Uint8Array, got ${describe(bytes)}`);
@@ -45,6 +49,19 @@ export function loadSafetensors(model: Module, bytes: Uint8Array, options: LoadS
   const maxEntries = entries.size + EXTRA_ENTRIES;
   const maxHeaderBytes = options.maxHeaderBytes ?? maxEntries * HEADER_BYTES_PER_ENTRY + HEADER_BYTES_METADATA;
   const { tensors } = decodeSafetensors(bytes, { maxEntries, maxHeaderBytes });
+  // state a first training forward would size (BN-LSTM statistics) takes the file's size; put back on a refusal
+  const sized = sizeForState(model, (name) => (Object.hasOwn(tensors, name) ? tensors[name].data.length : undefined));
+  try {
+    loadTensors(where, model, tensors, options.strict);
+  } catch (e) {
+    sized.undo();
+    throw e;
+  }
+  sized.commit();
+}
+
+function loadTensors(where: string, model: Module, tensors: SafetensorsFile['tensors'], strict: boolean | undefined): void {
+  const entries = new Map(model.stateEntries().map((e) => [e.name, e]));
   // a null prototype: a file's name such as '__proto__' stays a key that loadStateDict checks
   const state: StateDictInput = Object.create(null) as StateDictInput;
   for (const [name, t] of Object.entries(tensors)) {
@@ -66,7 +83,7 @@ export function loadSafetensors(model: Module, bytes: Uint8Array, options: LoadS
       put(state, name, t.data[0]);
     }
   }
-  model.loadStateDict(state, { strict: options.strict });
+  model.loadStateDict(state, { strict });
 }
 
 /** Sets an own, enumerable property (a name from a file is data, never a prototype). */

@@ -8,6 +8,7 @@ import * as ew from '../kernels/elementwise';
 import { reprOf, settingsOf, summaryOf } from './summary';
 import { planForward } from '../train/infer';
 import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../validate';
+import { sizeForState } from './state_sizing';
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
 export type StateEntry = { name: string; tensor: Tensor } | { name: string; count: () => number; setCount: (v: number) => void };
@@ -301,6 +302,20 @@ export abstract class Module {
     if (state === null || typeof state !== 'object') throw new TypeError(`${where}: state: expected an object, got ${describe(state)}`);
     checkOptions(where, options, ['strict']);
     const strict = checkBool(where, 'strict', options.strict === undefined ? true : options.strict);
+    const sized = sizeForState(this, (name) => {
+      const v = state[name];
+      return v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v) ? v.length : undefined;
+    });
+    try {
+      this.#loadChecked(where, state, strict);
+    } catch (e) {
+      sized.undo();
+      throw e;
+    }
+    sized.commit();
+  }
+
+  #loadChecked(where: string, state: StateDictInput, strict: boolean): void {
     const entries = this.stateEntries();
     const names = entries.map((e) => e.name);
     if (strict) {

@@ -10,6 +10,7 @@ import { batchNorm } from './functional';
 import { layerNorm } from './norm_functional';
 import { LayerNorm } from './norms';
 import { Allocations, Module, type StateEntry } from './module';
+import type { Resized } from './state_sizing';
 
 // not a one-tensor layer: the LSTM drives step() and allSteps(); at run time a Module (stateDict, dispose)
 const ModuleBase = Module as unknown as abstract new () => Omit<Module, 'forward'>;
@@ -76,6 +77,40 @@ export class StepBatchNorm extends ModuleBase {
     this.#mean = m;
     this.#var = v;
     this.#fixed = true;
+  }
+
+  /** Before a load while tMax is not fixed: the running statistics sized to the loaded rows, tMax fixed by them. */
+  sizeForState(lengthOf: (local: string) => number | undefined): Resized | null {
+    const n = lengthOf('running_mean');
+    const C = this.numFeatures;
+    // other lengths are left to the load's own checks, which report them
+    if (this.#fixed || n === undefined || n === 0 || n % C !== 0) return null;
+    const old: [Tensor, Tensor] = [this.#mean, this.#var];
+    const steps = n / C;
+    if (steps !== old[0].shape[0]) {
+      const m = Tensor.full([steps, C], 0);
+      try {
+        this.#var = Tensor.full([steps, C], 1);
+      } catch (e) {
+        m.dispose();
+        throw e;
+      }
+      this.#mean = m;
+    }
+    this.#fixed = true;
+    return {
+      commit: () => {
+        if (this.#mean !== old[0]) old.forEach((t) => t.dispose());
+      },
+      undo: () => {
+        if (this.#mean !== old[0]) {
+          this.#mean.dispose();
+          this.#var.dispose();
+          [this.#mean, this.#var] = old;
+        }
+        this.#fixed = false;
+      },
+    };
   }
 
   protected ownParameters(): [string, Parameter][] {
