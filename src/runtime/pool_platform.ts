@@ -35,7 +35,7 @@ interface WebGlobals {
   Blob?: new (parts: string[], options: { type: string }) => unknown;
   URL?: { createObjectURL(blob: unknown): string; revokeObjectURL(url: string): void };
   crossOriginIsolated?: boolean;
-  navigator?: { hardwareConcurrency?: number };
+  navigator?: { hardwareConcurrency?: number; userAgent?: string };
   process?: { getBuiltinModule?(id: string): unknown };
 }
 const g = globalThis as unknown as WebGlobals;
@@ -146,9 +146,13 @@ export interface Spawner {
 
 /** Why threads cannot run here, or null when they can. */
 export function threadsUnavailable(): string | null {
-  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return 'SharedArrayBuffer is not available';
+  // first: a page that is not isolated has no SharedArrayBuffer either, and this says what to change
   if (g.crossOriginIsolated === false) return 'the page is not cross-origin isolated (it needs COOP/COEP headers)';
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return 'SharedArrayBuffer is not available';
   if (spawner() === null) return 'this runtime has no workers';
+  // workerd has node:worker_threads, but its Worker throws ERR_METHOD_NOT_IMPLEMENTED; it names itself so
+  // see: https://developers.cloudflare.com/workers/runtime-apis/web-standards/#navigatoruseragent
+  if (g.navigator?.userAgent === 'Cloudflare-Workers') return 'this runtime has no workers (workerd cannot start a Worker)';
   return null;
 }
 
