@@ -127,6 +127,26 @@ describe('threads: a worker that dies while it holds a part', () => {
   });
 });
 
+describe('threads: a worker that dies while it holds a part, on the web', () => {
+  // a page has no watchdog (a terminated Web Worker sends no event a spinning page could see): the call
+  // ends when no part has finished for pool.stallMs (60 s; shortened here)
+  it.runIf(inBrowser)('ends the call after the stall guard; later calls run on one thread with the same bits', async () => {
+    await init({ backend: 'wasm-simd' });
+    const reference = gemm256();
+    await init({ threads: 2 });
+    const pool = threadPool()!;
+    pool.stallMs = 300;
+    const call = sgemmCall(256);
+    pool.exitOnNextPart();
+    expect(() => pool.run(PART_KERNELS.indexOf('sgemmPart'), 2, call.args, 1)).toThrow(
+      /^sgemmPart: a worker thread stopped responding \(no part finished in 0\.3 s\); the call's output is incomplete, and the pool is stopped/,
+    );
+    expect(threads()).toBe(1);
+    call.free();
+    expect(gemm256()).toEqual(reference);
+  });
+});
+
 describe('threads: workers that cannot start, and pools that end', () => {
   // Node only: the test replaces worker_threads' Worker with one whose thread fails at its start
   it.skipIf(inBrowser)(

@@ -47,6 +47,9 @@ function canWait(ctrl: Int32Array): boolean {
 /** A part kernel as the calling thread runs it. */
 type PartFn = (part: number, parts: number, ...args: number[]) => void;
 
+/** No part finishing for this long means a worker stopped (where no watchdog sees workers die: the web); far beyond any part's time. */
+const STALL_MS = 60_000;
+
 /** Workers over one module and shared memory, and the fork-join that runs part kernels on them. */
 export class Pool {
   /** Threads that run a call: the workers and the calling thread. */
@@ -60,6 +63,11 @@ export class Pool {
   #gen = 0;
   #wait: boolean;
   #broken: string | null = null;
+  /**
+   * Milliseconds without a part finishing after which a call gives up (the only sign of a dead worker
+   * where no watchdog runs: the web); tests shorten it.
+   */
+  stallMs = STALL_MS;
   #forks: number[];
   #started = 0;
   #ended = 0;
@@ -276,13 +284,24 @@ export class Pool {
       if (done !== last) {
         last = done;
         since = Date.now();
-      } else if (Date.now() - since > STALL_MS) {
-        this.#lost(`a worker stopped responding (no part finished in ${STALL_MS / 1000} s)`);
+      } else if (Date.now() - since > this.stallMs) {
+        this.#closeClaims(parts);
+        const seconds = this.stallMs / 1000;
+        this.#lost(`a worker stopped responding (no part finished in ${seconds} s)`);
         throw new Error(
-          `${this.#names[fn]}: a worker thread stopped responding (no part finished in ${STALL_MS / 1000} s); the pool is stopped`,
+          `${this.#names[fn]}: a worker thread stopped responding (no part finished in ${seconds} s); the call's output is incomplete, and the pool is stopped (later calls run on one thread)`,
         );
       }
       if (this.#wait) Atomics.wait(c, DONE, done, 100);
+    }
+  }
+
+  /** Marks every part of the current job as claimed, so that no thread starts one from now on. */
+  #closeClaims(parts: number): void {
+    const c = this.#ctrl;
+    for (;;) {
+      const v = Atomics.load(c, CLAIM);
+      if (((v >>> 10) & 0x3ff) >= parts || Atomics.compareExchange(c, CLAIM, v, (v & ~(0x3ff << 10)) | (parts << 10)) === v) return;
     }
   }
 
@@ -292,10 +311,7 @@ export class Pool {
    */
   #died(fn: number, parts: number): never {
     const c = this.#ctrl;
-    for (;;) {
-      const v = Atomics.load(c, CLAIM);
-      if (((v >>> 10) & 0x3ff) >= parts || Atomics.compareExchange(c, CLAIM, v, (v & ~(0x3ff << 10)) | (parts << 10)) === v) break;
-    }
+    this.#closeClaims(parts);
     const gone = this.#gone();
     let held = -1;
     for (let i = 0; i < this.size - 1; i++) {
@@ -313,6 +329,3 @@ export class Pool {
     );
   }
 }
-
-/** No part finishing for this long means a worker stopped (where no watchdog sees workers die: the web). */
-const STALL_MS = 60_000;

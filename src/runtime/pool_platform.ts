@@ -87,7 +87,10 @@ export function workerMain(
         continue;
       }
       // the part is ours: its job cannot end, nor its arguments change, before it is done
-      if (Atomics.load(c, 8) !== 0 && Atomics.compareExchange(c, 8, 1, 0) === 1) exit();
+      if (Atomics.load(c, 8) !== 0 && Atomics.compareExchange(c, 8, 1, 0) === 1) {
+        exit();
+        return;
+      }
       const n = Atomics.load(c, 4);
       try {
         fns[Atomics.load(c, 3)](next, parts, ...args.subarray(0, n));
@@ -125,7 +128,7 @@ function watchdogMain(data: { ctrl: SharedArrayBuffer; ports: NodePort[] }): voi
 const NODE_PRELUDE = `const { parentPort } = process.getBuiltinModule('node:worker_threads');
 parentPort.once('message', (d) => { globalThis.batchnormWasmAlive = d.alive; d.alive.unref(); workerMain(d, (m) => parentPort.postMessage(m), () => process.exit(70)); });
 `;
-const WEB_PRELUDE = `self.onmessage = (e) => { self.onmessage = null; workerMain(e.data, (m) => self.postMessage(m), () => { self.close(); throw new Error('exit'); }); };
+const WEB_PRELUDE = `self.onmessage = (e) => { self.onmessage = null; workerMain(e.data, (m) => self.postMessage(m), () => self.close()); };
 `;
 const WATCHDOG_PRELUDE = `const { parentPort } = process.getBuiltinModule('node:worker_threads');
 parentPort.once('message', (d) => { watchdogMain(d); parentPort.postMessage({ ready: true }); });
