@@ -19,8 +19,11 @@ export interface PoolWorker {
 interface NodeWorker extends PoolWorker {
   on(event: 'message' | 'error' | 'exit', fn: (value: unknown) => void): void;
 }
+/** One end of a node:worker_threads MessageChannel, as the watchdog uses it. */
 export interface NodePort {
+  /** Listens for a message or for the other end closing. */
   on(event: 'message' | 'close', fn: () => void): void;
+  /** Lets the thread end while the port is open. */
   unref(): void;
 }
 interface NodeWorkerThreads {
@@ -139,7 +142,9 @@ parentPort.once('message', (d) => { watchdogMain(d); parentPort.postMessage({ re
  * ended), and, where it can, a watchdog over `count` workers: one transferable per worker to hand it.
  */
 export interface Spawner {
+  /** Starts a worker that evaluates `source` after the platform's prelude. */
   spawn(source: string, name: string, onMessage: (m: unknown) => void, onExit: (why: string, gone: boolean) => void): PoolWorker;
+  /** Starts the watchdog over the control words `ctrl`; resolves when it listens. */
   watchdog?(
     ctrl: SharedArrayBuffer,
     count: number,
@@ -167,6 +172,7 @@ export function reportedCores(): number {
   return os === undefined ? 1 : (os.availableParallelism?.() ?? os.cpus().length);
 }
 
+/** How this platform starts the pool's threads, or null where it cannot. */
 export function spawner(): Spawner | null {
   // Node (and Bun, which has worker_threads too): a function call, not an import (see readFileModule)
   const wt = g.process?.getBuiltinModule?.('node:worker_threads') as NodeWorkerThreads | undefined;
