@@ -37,6 +37,7 @@ export default defineConfig({
       'test/onnx_dynamic.test.ts', // onnxruntime-node (a native addon) and fixtures read through node:fs
       'test/onnx_load_train.test.ts', // the mnist package's digits through node:fs
       'test/onnx_runtimes.test.ts', // bundles with esbuild, runs Node, Deno, Bun and workerd as child processes
+      'test/threads_pages.test.ts', // serves pages over node:http and drives Chromium from Node with Playwright
     ],
     // Some tests compare bytes with Node's Buffer; the browser gets the `buffer` package's.
     setupFiles: ['test/browser-setup.ts'],

@@ -6,6 +6,10 @@
 // The default build (wasm-simd) and the pure-JS backend must each give bit-identical weights and
 // outputs everywhere. The opt-in relaxed build may fuse its multiply-adds or not (the engine's
 // choice): it must give one of two results, fused or the SIMD build's, the same in every V8 runtime.
+// A larger run (its GEMMs and BatchNorm large enough to be split between threads) trains on one
+// thread and with init({ threads: 2 }): Node, Deno and Bun run 2 threads, workerd falls back to one
+// and says why; every runtime gives the same hashes on both. (Chromium, with and without
+// cross-origin isolation: test/threads_pages.test.ts.)
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +27,11 @@ const EXPECTED = {
   js: { backend: 'js', weightsHash: '1612fd4a156345b5', outputHash: '9f3a110fb09ff333' },
   // wasm-relaxed with relaxed_madd fused (V8 on a CPU with FMA); unfused it is the SIMD build's
   relaxedFused: { backend: 'wasm-relaxed', weightsHash: 'a101165b4e93db46', outputHash: 'de0ef7cb5bec5d47' },
+  // threadedRuns in workload.mjs, on one thread and on two
+  threaded: { weightsHash: '281ffb7fe083e859', outputHash: '4562fafab24f148f' },
 };
+/** Why workerd runs one thread (it has no workers). */
+const WORKERD_NO_THREADS = 'this runtime has no workers (workerd cannot start a Worker)';
 
 interface Run {
   backend: string;
@@ -34,12 +42,17 @@ interface Run {
   evalAccuracy: number;
   output: number[];
 }
+interface Hashes {
+  weightsHash: string;
+  outputHash: string;
+}
 interface Result {
   runtime: string;
   resolved: string;
   default: Run;
   js: Run;
   relaxed: Run | null;
+  threaded: { threads: number; reason: string | null; single: Hashes; threaded: Hashes };
   ms: number;
   wallMs: number;
 }
@@ -239,6 +252,12 @@ describe('the packed package in every runtime', () => {
       // every runtime here has relaxed SIMD (Node 20 through the flag)
       expect(res.relaxed, `${r.name}: relaxed SIMD`).not.toBeNull();
       expectRun(res.relaxed!, EXPECTED.relaxedFused);
+      // threads where the runtime has workers and SharedArrayBuffer; workerd runs one and says why
+      const workerd = r.name === 'workerd';
+      expect({ threads: res.threaded.threads, reason: res.threaded.reason }, `${r.name}: init({ threads: 2 })`).toEqual(
+        workerd ? { threads: 1, reason: WORKERD_NO_THREADS } : { threads: 2, reason: null },
+      );
+      expect(res.threaded.threaded, `${r.name}: the same bits on ${res.threaded.threads} threads as on one`).toEqual(res.threaded.single);
     }, 60_000);
   }
 
@@ -251,6 +270,7 @@ describe('the packed package in every runtime', () => {
       simd: `${res.default.weightsHash} ${res.default.outputHash}`,
       js: `${res.js.weightsHash} ${res.js.outputHash}`,
       relaxed: res.relaxed && `${res.relaxed.weightsHash} ${res.relaxed.outputHash}`,
+      threads: `${res.threaded.threads}: ${res.threaded.threaded.weightsHash} ${res.threaded.threaded.outputHash}`,
     }));
     console.table(rows);
     for (const [name, res] of all) {
@@ -267,6 +287,14 @@ describe('the packed package in every runtime', () => {
           outputHash: EXPECTED[backend].outputHash,
         });
       }
+    }
+    // the larger run: one answer in every runtime, on one thread and on two
+    for (const [name, res] of all) {
+      for (const run of ['single', 'threaded'] as const)
+        expect(res.threaded[run], `${name}, threadedRuns ${run}`).toEqual({
+          weightsHash: EXPECTED.threaded.weightsHash,
+          outputHash: EXPECTED.threaded.outputHash,
+        });
     }
     // the relaxed build: fused or exactly the SIMD build, and one answer across the V8 runtimes
     const hashes = (run: Run | null) => run && { weightsHash: run.weightsHash, outputHash: run.outputHash };

@@ -137,6 +137,86 @@ function trainOnce(lib) {
 }
 
 /**
+ * A short run whose kernels are large enough to be split between threads (GEMMs above 2^17
+ * multiply-adds, a channel-first BatchNorm above 2^16 elements): 5 Adam steps of Conv-BN-ReLU-pool
+ * and two Linear layers on [12, 1, 28, 28]. Returns the hashes of the weights (running statistics
+ * included) with the losses, and of one eval output.
+ * @param {Lib} lib
+ */
+function trainLarge(lib) {
+  const generator = new lib.Generator(2);
+  const model = new lib.Sequential(
+    new lib.Conv2d(1, 16, 3, { padding: 1, generator }),
+    new lib.BatchNorm2d(16, { activation: 'relu' }),
+    new lib.MaxPool2d(2),
+    new lib.Flatten(),
+    new lib.Linear(16 * 14 * 14, 64, { generator }),
+    new lib.ReLU(),
+    new lib.Linear(64, CLASSES, { generator }),
+  );
+  const opt = new lib.Adam(model.parameters(), { lr: 1e-3 });
+  const lossFn = new lib.CrossEntropyLoss();
+  const data = { s: 777 };
+  const batch = 12,
+    size = 28 * 28;
+  const losses = new Float32Array(5);
+  /** [12, 1, 28, 28] inputs (the first IN pixels of each image from makeData, the rest from the LCG) and labels. */
+  const images = () => {
+    const { x, labels } = makeData(data, batch);
+    const img = new Float32Array(batch * size);
+    for (let i = 0; i < img.length; i++) {
+      data.s = (Math.imul(data.s, 1664525) + 1013904223) >>> 0;
+      img[i] = (data.s >>> 8) * 2 ** -23 - 1;
+    }
+    for (let i = 0; i < batch; i++) img.set(x.subarray(i * IN, (i + 1) * IN), i * size);
+    return { input: lib.tensor(img, [batch, 1, 28, 28]), labels };
+  };
+  model.train();
+  for (let step = 0; step < losses.length; step++) {
+    const { input, labels } = images();
+    opt.zeroGrad();
+    const logits = model.forward(input);
+    losses[step] = lossFn.forward(logits, labels);
+    const dLogits = lossFn.backward();
+    const dInput = model.backward(dLogits);
+    opt.step();
+    for (const t of [dInput, dLogits, logits, input]) t.dispose();
+  }
+  model.eval();
+  const { input } = images();
+  const out = model.forward(input);
+  const output = out.toArray();
+  out.dispose();
+  input.dispose();
+  const sd = model.stateDict();
+  const weights = new Fnv1a64().f32(losses);
+  for (const key of Object.keys(sd).sort()) {
+    const v = sd[key];
+    if (v instanceof Float32Array) weights.text(key).f32(v);
+  }
+  opt.dispose();
+  lossFn.dispose();
+  model.dispose();
+  return { weightsHash: weights.hex(), outputHash: new Fnv1a64().f32(output).hex() };
+}
+
+/**
+ * trainLarge on the default backend's single-threaded build, then with `init({ threads: 2 })`:
+ * how many threads ran, why not more, and both runs' hashes (equal wherever it runs).
+ * @param {Lib} lib
+ */
+export async function threadedRuns(lib) {
+  await lib.init();
+  const single = trainLarge(lib);
+  await lib.init({ threads: 2 });
+  const threads = lib.threads();
+  const reason = lib.threadsUnavailableReason();
+  const threaded = trainLarge(lib);
+  lib.disposeThreads();
+  return { threads, reason, single, threaded };
+}
+
+/**
  * The workload on the default backend (init() with no options).
  * @param {Lib} lib
  */
@@ -147,7 +227,8 @@ export async function workload(lib) {
 
 /**
  * The same workload on the default backend, on the pure-JS backend and, where the runtime has relaxed
- * SIMD, on the opt-in 'wasm-relaxed' build (`relaxedModule` where the entry bundles none: workerd).
+ * SIMD, on the opt-in 'wasm-relaxed' build (`relaxedModule` where the entry bundles none: workerd);
+ * then threadedRuns.
  * @param {Lib} lib
  * @param {WebAssembly.Module} [relaxedModule]
  */
@@ -161,6 +242,7 @@ export async function workloadAll(lib, relaxedModule) {
     await lib.init(relaxedModule ? { backend: 'wasm-relaxed', module: relaxedModule } : { backend: 'wasm-relaxed' });
     relaxed = trainOnce(lib);
   }
+  const threaded = await threadedRuns(lib);
   await lib.init(); // leave the default backend active
-  return { default: wasm, js, relaxed, ms: Date.now() - t0 };
+  return { default: wasm, js, relaxed, threaded, ms: Date.now() - t0 };
 }
