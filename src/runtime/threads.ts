@@ -3,14 +3,25 @@
 // SIMD build's, with the same results; a few of them share a large call between the threads through
 // their part kernels (assembly/parts.ts), which split only where the bits cannot change.
 import { Pool, MAX_PARTS, type SharedMemory } from './pool';
-import type { Kernels } from './types';
+import type { Kernels, ParallelKernels } from './types';
 
 /** The part kernels the pool runs, in this order (an index into this list names one to the workers). */
-export const PART_KERNELS = ['nopPart', 'sgemmPart', 'bnStatsNCLPart', 'bnNormalizeNCLPart'] as const;
+export const PART_KERNELS = [
+  'nopPart',
+  'sgemmPart',
+  'bnStatsNCLPart',
+  'bnNormalizeNCLPart',
+  'convForwardNCHWPart',
+  'convBackwardNCHWPart',
+  'convWeightGradNCHWPart',
+] as const;
 const NOP = 0,
   SGEMM = 1,
   BN_STATS = 2,
-  BN_NORMALIZE = 3;
+  BN_NORMALIZE = 3,
+  CONV_FORWARD = 4,
+  CONV_BACKWARD = 5,
+  CONV_WGRAD = 6;
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -24,13 +35,30 @@ export const BN_MIN_ELEMENTS = 1 << 16;
 const BN_UNIT = 8,
   BN_MAX_PARTS = 64;
 
-/** How often the split BatchNorm took its statistics again (RESHIFT), so tests can see that phase run. */
-export const counts = { bnStatsAgain: 0 };
+/** Multiply-adds (n·o·oh·ow·c·kh·kw) of a convolution below which its per-image loop runs on one thread. */
+export const CONV_MIN_MACS = 1 << 18;
+/** Floats of im2col columns the backward keeps for the weight gradient at once (as conv_ops.ts's NHWC chunks). */
+const CONV_COLS_FLOATS = 1 << 22;
+
+/** How often the split BatchNorm took its statistics again (RESHIFT), and calls of each other split loop, so tests can see them run. */
+export const counts = { bnStatsAgain: 0, convForward: 0, convBackward: 0 };
 
 type Exports = Kernels & {
   memory: SharedMemory;
   sgemmPartWorkspace(m: number, n: number, k: number): number;
   bnRunsNCL(n: number, c: number, l: number): number;
+  convPartWorkspace(
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+    o: number,
+  ): number;
 };
 
 /**
@@ -73,6 +101,80 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
       if (parts <= 1) return e.bnNormalizeNCL(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws);
       pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
+    },
+  };
+}
+
+/**
+ * The per-image loops of the channel-first convolution on `pool` (ParallelKernels): blocks of
+ * images per part, and the weight gradient as slices of dw, each summed over the images in order.
+ */
+export function parallelKernels(e: Exports, alloc: (bytes: number) => number, pool: Pool): ParallelKernels {
+  /** Parts of a convolution's per-image loop (1: it stays on one thread). */
+  const convParts = (n: number, macs: number) => (pool.broken !== null || n < 2 || macs < CONV_MIN_MACS ? 1 : Math.min(n, pool.size));
+  return {
+    convForwardNCHW(x, w, y, bias, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o) {
+      const parts = convParts(n, n * o * oh * ow * c * kh * kw);
+      if (parts <= 1) return false;
+      const bytes = e.convPartWorkspace(c, kh, kw, sh, sw, ph, pw, oh, ow, o);
+      const ws = alloc(parts * bytes);
+      counts.convForward++;
+      try {
+        pool.run(CONV_FORWARD, parts, [x, w, y, bias, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o, ws, bytes]);
+      } finally {
+        e.free(ws);
+      }
+      return true;
+    },
+    convBackwardNCHW(x, w, dy, dx, dw, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o) {
+      const P = oh * ow,
+        K = c * kh * kw;
+      const parts = convParts(n, n * o * P * K);
+      if (parts <= 1) return false;
+      const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0;
+      // the columns of a chunk of images are kept between the two phases (x itself when pointwise)
+      const per = pointwise ? n : Math.max(1, Math.min(n, Math.floor(CONV_COLS_FLOATS / (K * P))));
+      const bytes = e.convPartWorkspace(c, kh, kw, sh, sw, ph, pw, oh, ow, o);
+      const ws = alloc(pool.size * bytes);
+      counts.convBackward++;
+      let cols = 0;
+      try {
+        if (!pointwise) cols = alloc(4 * per * K * P);
+        const img = 4 * c * h * wd,
+          out = 4 * o * P;
+        for (let i = 0; i < n; i += per) {
+          const cnt = Math.min(per, n - i);
+          const xi = x + i * img;
+          pool.run(CONV_BACKWARD, Math.min(cnt, pool.size), [
+            xi,
+            w,
+            dy + i * out,
+            dx === 0 ? 0 : dx + i * img,
+            cols,
+            cnt,
+            c,
+            h,
+            wd,
+            kh,
+            kw,
+            sh,
+            sw,
+            ph,
+            pw,
+            oh,
+            ow,
+            o,
+            ws,
+            bytes,
+          ]);
+          // NOTE: any slicing of dw gives the same bits (sgemmPart), and every slice adds the images in order
+          pool.run(CONV_WGRAD, pool.size, [dy + i * out, pointwise ? xi : cols, K * P, dw, cnt, o, K, P, ws, bytes]);
+        }
+      } finally {
+        if (cols !== 0) e.free(cols);
+        e.free(ws);
+      }
+      return true;
     },
   };
 }

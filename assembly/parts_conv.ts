@@ -1,0 +1,88 @@
+// Part kernels of the channel-first convolution (src/autograd/conv_ops.ts's per-image loops) for the
+// threaded build. The forward and the input gradient are independent per image: part p takes a
+// block of images and does for each what the single-threaded loop does (im2col, the same sgemm
+// call, bias or col2im). The weight gradient sums over images: rather than partial sums per block,
+// which would change the order of the sums, part p takes a slice of dW (sgemmPart's slices) and adds
+// every image's product into it in image order, so each element of dW gets the single-threaded
+// loop's additions in its order, whatever the number of parts.
+import { sgemm, sgemmWorkspace } from './gemm';
+import { sgemmPart, sliceStart } from './parts';
+import { im2colNCHW, col2imNCHW, convBiasNCHW } from './conv';
+
+/** Whether the window is a 1×1 kernel at stride 1 without padding (then x is its own im2col columns). */
+// @ts-ignore: decorator
+@inline function isPointwise(kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
+  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
+}
+
+/** Bytes rounded up to 16, so each part's region starts aligned. */
+// @ts-ignore: decorator
+@inline function align16(bytes: i32): i32 {
+  return (bytes + 15) & ~15;
+}
+
+/**
+ * Bytes of workspace each part of convForwardNCHWPart or convBackwardNCHWPart needs: one image's
+ * columns (none when pointwise) and the largest sgemm workspace of the loop.
+ */
+export function convPartWorkspace(c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, o: i32): i32 {
+  let P = oh * ow, K = c * kh * kw;
+  let cols = isPointwise(kh, kw, sh, sw, ph, pw) ? 0 : align16((K * P) << 2);
+  return cols + align16(max(sgemmWorkspace(o, P, K), max(sgemmWorkspace(K, P, o), sgemmWorkspace(o, K, P))));
+}
+
+/**
+ * Part `part` of `parts` of the forward of a channel-first convolution of x[n][c][h][wd] with
+ * w[o][c·kh·kw] into y[n][o][oh·ow] (+ bias[o] when bias ≠ 0): a block of images, each as the
+ * single-threaded loop does it. Part p uses the wsBytes (convPartWorkspace) at ws + p·wsBytes.
+ */
+export function convForwardNCHWPart(part: i32, parts: i32, x: usize, w: usize, y: usize, bias: usize, n: i32, c: i32, h: i32, wd: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, o: i32, ws: usize, wsBytes: i32): void {
+  let i0 = sliceStart(part, parts, n), i1 = sliceStart(part + 1, parts, n);
+  let P = oh * ow, K = c * kh * kw;
+  let pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
+  let cols = ws + <usize>part * <usize>wsBytes;
+  let gws = cols + (pointwise ? 0 : <usize>align16((K * P) << 2));
+  let img = (<usize>c * <usize>h * <usize>wd) << 2, out = (<usize>o * <usize>P) << 2;
+  for (let i = i0; i < i1; i++) {
+    let xi = x + <usize>i * img, yi = y + <usize>i * out;
+    if (!pointwise) im2colNCHW(xi, cols, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow);
+    sgemm(0, 0, o, P, K, w, K, pointwise ? xi : cols, P, yi, P, 0, 0, gws);
+    if (bias != 0) convBiasNCHW(yi, 1, o, P, bias);
+  }
+}
+
+/**
+ * Part `part` of `parts` of the per-image half of a channel-first convolution's backward, for a
+ * block of images of x[n][c][h][wd] and dy[n][o][oh·ow]: each image's im2col columns into
+ * cols + i·K·P floats (kept for convWeightGradNCHWPart; nothing when pointwise), and, when dx ≠ 0,
+ * dx[i] = col2im(wᵀ·dy[i]) as the single-threaded loop computes it. Workspace as convForwardNCHWPart.
+ */
+export function convBackwardNCHWPart(part: i32, parts: i32, x: usize, w: usize, dy: usize, dx: usize, cols: usize, n: i32, c: i32, h: i32, wd: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, o: i32, ws: usize, wsBytes: i32): void {
+  let i0 = sliceStart(part, parts, n), i1 = sliceStart(part + 1, parts, n);
+  let P = oh * ow, K = c * kh * kw;
+  let pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
+  let dcols = ws + <usize>part * <usize>wsBytes;
+  let gws = dcols + (pointwise ? 0 : <usize>align16((K * P) << 2));
+  let img = (<usize>c * <usize>h * <usize>wd) << 2, out = (<usize>o * <usize>P) << 2, kp = (<usize>K * <usize>P) << 2;
+  for (let i = i0; i < i1; i++) {
+    let xi = x + <usize>i * img, dyi = dy + <usize>i * out;
+    if (!pointwise) im2colNCHW(xi, cols + <usize>i * kp, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow);
+    if (dx == 0) continue;
+    let dxi = dx + <usize>i * img;
+    sgemm(1, 0, K, P, o, w, K, dyi, P, pointwise ? dxi : dcols, P, 0, 0, gws);
+    if (!pointwise) col2imNCHW(dcols, dxi, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow);
+  }
+}
+
+/**
+ * Part `part` of `parts` of dw[o][K] += Σ over the n images of dy[i]·cols[i]ᵀ (dy[i] o×P, cols[i]
+ * K×P, `stride` floats apart): sgemmPart's slice of dw, every image added into it in image order,
+ * as the single-threaded loop adds them. Part p uses the wsBytes at ws + p·wsBytes.
+ */
+export function convWeightGradNCHWPart(part: i32, parts: i32, dy: usize, cols: usize, stride: i32, dw: usize, n: i32, o: i32, K: i32, P: i32, ws: usize, wsBytes: i32): void {
+  let mine = ws + <usize>part * <usize>wsBytes;
+  let out = (<usize>o * <usize>P) << 2, step = <usize>stride << 2;
+  for (let i = 0; i < n; i++) {
+    sgemmPart(part, parts, 0, 1, o, K, P, dy + <usize>i * out, P, cols + <usize>i * step, P, dw, K, 1, 0, mine, mine, 0);
+  }
+}

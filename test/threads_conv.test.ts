@@ -1,0 +1,126 @@
+// Threads: the channel-first convolution's per-image loops (forward, input gradient, weight gradient
+// summed over the images) split between threads give the bits of the single-threaded SIMD build
+// (the build every other test checks against float64 and PyTorch) at 1, 2, 3 and 4 threads, with
+// uneven blocks of images, a pointwise kernel, strides, and a batch whose columns take two chunks.
+import { afterAll, describe, expect, it } from 'vitest';
+import { init, threads } from '../src/runtime/index';
+import { counts } from '../src/runtime/threads';
+import { Conv2d, Generator, tensor } from '../src/index';
+
+/** Deterministic values in [-1, 1) (a 32-bit LCG), exact in f32. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s >>> 8) * 2 ** -23 - 1;
+  }
+  return out;
+}
+
+/** The bits of a Float32Array (a copy). */
+const bits = (a: Float32Array) => new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+
+/** Index of the first element where two results differ, −1 when they are bit-identical. */
+function firstDiff(a: Uint32Array, b: Uint32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+interface ConvCase {
+  /** Input [n, c, h, w]. */
+  x: [number, number, number, number];
+  out: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+  /** Whether the backward computes dx (else only the parameters' gradients). */
+  dx: boolean;
+}
+
+// 7 and 5 images split unevenly on 2, 3 and 4 threads; the demo's two convolutions; a pointwise
+// kernel; stride 2 with padding; [30, 16, 32, 32] keeps its columns in two chunks (4 Mi floats each);
+// one channel in (dw's columns fewer than its rows: split by rows)
+const CASES: ConvCase[] = [
+  { x: [7, 5, 13, 11], out: 12, kernel: 3, stride: 1, padding: 1, dx: true },
+  { x: [5, 1, 28, 28], out: 32, kernel: 3, stride: 1, padding: 1, dx: false },
+  { x: [6, 32, 14, 14], out: 64, kernel: 3, stride: 1, padding: 1, dx: true },
+  { x: [9, 24, 10, 10], out: 20, kernel: 1, stride: 1, padding: 0, dx: true },
+  { x: [4, 6, 17, 15], out: 10, kernel: 5, stride: 2, padding: 2, dx: true },
+  { x: [30, 16, 32, 32], out: 8, kernel: 3, stride: 1, padding: 1, dx: true },
+];
+
+/** y, dx (when asked), dW and db of a forward and two backward calls (dW, db accumulate) per case. */
+function convResults(): Uint32Array[] {
+  return CASES.flatMap((k, i) => {
+    const conv = new Conv2d(k.x[1], k.out, k.kernel, { stride: k.stride, padding: k.padding, generator: new Generator(11 + i) });
+    const x = tensor(
+      values(
+        k.x.reduce((a, b) => a * b),
+        21 + i,
+      ),
+      k.x,
+    );
+    const y = conv.forward(x);
+    const dy = tensor(values(y.size, 41 + i), y.shape);
+    const out = [bits(y.toArray())];
+    for (let round = 0; round < 2; round++) {
+      if (k.dx) {
+        const dx = conv.backward(dy);
+        out.push(bits(dx.toArray()));
+        dx.dispose();
+      } else conv.backwardParams(dy);
+    }
+    out.push(bits(conv.weight.grad.toArray()), bits(conv.bias!.grad.toArray()));
+    for (const t of [dy, y, x]) t.dispose();
+    conv.dispose();
+    return out;
+  });
+}
+
+afterAll(async () => {
+  await init();
+});
+
+describe('threads: convolution', () => {
+  it('forward, input and weight gradients at 1, 2, 3 and 4 threads equal the single-threaded SIMD build, bit for bit', async () => {
+    await init({ backend: 'wasm-simd' });
+    const reference = convResults();
+    for (const n of [1, 2, 3, 4]) {
+      await init({ threads: n });
+      expect(threads()).toBe(n);
+      const before = { ...counts };
+      const got = convResults();
+      // every case ran its loops split (on one thread: not split)
+      expect(counts.convForward - before.convForward).toBe(n === 1 ? 0 : CASES.length);
+      expect(counts.convBackward - before.convBackward).toBe(n === 1 ? 0 : 2 * CASES.length);
+      expect(got.length).toBe(reference.length);
+      for (let i = 0; i < got.length; i++) expect(firstDiff(got[i], reference[i]), `${n} threads, result ${i}`).toBe(-1);
+    }
+  });
+
+  it('a single image or a small convolution stays on one thread', async () => {
+    await init({ threads: 2 });
+    const before = { ...counts };
+    for (const shape of [
+      [1, 32, 14, 14],
+      [4, 2, 6, 6],
+    ]) {
+      const conv = new Conv2d(shape[1], 8, 3, { padding: 1, generator: new Generator(1) });
+      const x = tensor(
+        values(
+          shape.reduce((a, b) => a * b),
+          1,
+        ),
+        shape,
+      );
+      const y = conv.forward(x);
+      conv.backward(y).dispose();
+      for (const t of [y, x]) t.dispose();
+      conv.dispose();
+    }
+    expect(counts.convForward - before.convForward).toBe(0);
+    expect(counts.convBackward - before.convBackward).toBe(0);
+  });
+});
