@@ -15,6 +15,23 @@ import { im2colNCHW, col2imNCHW, convBiasNCHW } from './conv';
   return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
 }
 
+/**
+ * A free workspace of `count` (one per thread: no more parts than threads run at once), claimed
+ * with a compare-and-swap on its word of `slots`; the parts can then be many more than the threads
+ * (small blocks, so a thread the machine delays holds up little) without a workspace each.
+ */
+function takeSlot(slots: usize, count: i32): i32 {
+  let s = 0;
+  while (atomic.cmpxchg<i32>(slots + (<usize>s << 2), 0, 1) != 0) s = s + 1 < count ? s + 1 : 0;
+  return s;
+}
+
+/** Gives workspace `s` of `slots` back. */
+// @ts-ignore: decorator
+@inline function giveSlot(slots: usize, s: i32): void {
+  atomic.store<i32>(slots + (<usize>s << 2), 0);
+}
+
 /** Bytes rounded up to 16, so each part's region starts aligned. */
 // @ts-ignore: decorator
 @inline function align16(bytes: i32): i32 {
@@ -34,13 +51,15 @@ export function convPartWorkspace(c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph
 /**
  * Part `part` of `parts` of the forward of a channel-first convolution of x[n][c][h][wd] with
  * w[o][c·kh·kw] into y[n][o][oh·ow] (+ bias[o] when bias ≠ 0): a block of images, each as the
- * single-threaded loop does it. Part p uses the wsBytes (convPartWorkspace) at ws + p·wsBytes.
+ * single-threaded loop does it. A part takes one of the `count` workspaces of wsBytes
+ * (convPartWorkspace) at ws, whose i32 words at `slots` say which are free.
  */
-export function convForwardNCHWPart(part: i32, parts: i32, x: usize, w: usize, y: usize, bias: usize, n: i32, c: i32, h: i32, wd: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, o: i32, ws: usize, wsBytes: i32): void {
+export function convForwardNCHWPart(part: i32, parts: i32, x: usize, w: usize, y: usize, bias: usize, n: i32, c: i32, h: i32, wd: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, o: i32, slots: usize, count: i32, ws: usize, wsBytes: i32): void {
   let i0 = sliceStart(part, parts, n), i1 = sliceStart(part + 1, parts, n);
   let P = oh * ow, K = c * kh * kw;
   let pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
-  let cols = ws + <usize>part * <usize>wsBytes;
+  let slot = takeSlot(slots, count);
+  let cols = ws + <usize>slot * <usize>wsBytes;
   let gws = cols + (pointwise ? 0 : <usize>align16((K * P) << 2));
   let img = (<usize>c * <usize>h * <usize>wd) << 2, out = (<usize>o * <usize>P) << 2;
   for (let i = i0; i < i1; i++) {
@@ -49,6 +68,7 @@ export function convForwardNCHWPart(part: i32, parts: i32, x: usize, w: usize, y
     sgemm(0, 0, o, P, K, w, K, pointwise ? xi : cols, P, yi, P, 0, 0, gws);
     if (bias != 0) convBiasNCHW(yi, 1, o, P, bias);
   }
+  giveSlot(slots, slot);
 }
 
 /**
@@ -57,11 +77,12 @@ export function convForwardNCHWPart(part: i32, parts: i32, x: usize, w: usize, y
  * cols + i·K·P floats (kept for convWeightGradNCHWPart; nothing when pointwise), and, when dx ≠ 0,
  * dx[i] = col2im(wᵀ·dy[i]) as the single-threaded loop computes it. Workspace as convForwardNCHWPart.
  */
-export function convBackwardNCHWPart(part: i32, parts: i32, x: usize, w: usize, dy: usize, dx: usize, cols: usize, n: i32, c: i32, h: i32, wd: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, o: i32, ws: usize, wsBytes: i32): void {
+export function convBackwardNCHWPart(part: i32, parts: i32, x: usize, w: usize, dy: usize, dx: usize, cols: usize, n: i32, c: i32, h: i32, wd: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, o: i32, slots: usize, count: i32, ws: usize, wsBytes: i32): void {
   let i0 = sliceStart(part, parts, n), i1 = sliceStart(part + 1, parts, n);
   let P = oh * ow, K = c * kh * kw;
   let pointwise = isPointwise(kh, kw, sh, sw, ph, pw);
-  let dcols = ws + <usize>part * <usize>wsBytes;
+  let slot = takeSlot(slots, count);
+  let dcols = ws + <usize>slot * <usize>wsBytes;
   let gws = dcols + (pointwise ? 0 : <usize>align16((K * P) << 2));
   let img = (<usize>c * <usize>h * <usize>wd) << 2, out = (<usize>o * <usize>P) << 2, kp = (<usize>K * <usize>P) << 2;
   for (let i = i0; i < i1; i++) {
@@ -72,17 +93,20 @@ export function convBackwardNCHWPart(part: i32, parts: i32, x: usize, w: usize, 
     sgemm(1, 0, K, P, o, w, K, dyi, P, pointwise ? dxi : dcols, P, 0, 0, gws);
     if (!pointwise) col2imNCHW(dcols, dxi, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow);
   }
+  giveSlot(slots, slot);
 }
 
 /**
  * Part `part` of `parts` of dw[o][K] += Σ over the n images of dy[i]·cols[i]ᵀ (dy[i] o×P, cols[i]
  * K×P, `stride` floats apart): sgemmPart's slice of dw, every image added into it in image order,
- * as the single-threaded loop adds them. Part p uses the wsBytes at ws + p·wsBytes.
+ * as the single-threaded loop adds them. Workspaces as convForwardNCHWPart.
  */
-export function convWeightGradNCHWPart(part: i32, parts: i32, dy: usize, cols: usize, stride: i32, dw: usize, n: i32, o: i32, K: i32, P: i32, ws: usize, wsBytes: i32): void {
-  let mine = ws + <usize>part * <usize>wsBytes;
+export function convWeightGradNCHWPart(part: i32, parts: i32, dy: usize, cols: usize, stride: i32, dw: usize, n: i32, o: i32, K: i32, P: i32, slots: usize, count: i32, ws: usize, wsBytes: i32): void {
+  let slot = takeSlot(slots, count);
+  let mine = ws + <usize>slot * <usize>wsBytes;
   let out = (<usize>o * <usize>P) << 2, step = <usize>stride << 2;
   for (let i = 0; i < n; i++) {
     sgemmPart(part, parts, 0, 1, o, K, P, dy + <usize>i * out, P, cols + <usize>i * step, P, dw, K, 1, 0, mine, mine, 0);
   }
+  giveSlot(slots, slot);
 }

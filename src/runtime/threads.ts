@@ -37,6 +37,8 @@ const BN_UNIT = 8,
 
 /** Multiply-adds (n·o·oh·ow·c·kh·kw) of a convolution below which its per-image loop runs on one thread. */
 export const CONV_MIN_MACS = 1 << 18;
+/** Parts per thread of a convolution's loop over images (at most one per image). */
+const CONV_PARTS_PER_THREAD = 4;
 /** Floats of im2col columns the backward keeps for the weight gradient at once (as conv_ops.ts's NHWC chunks). */
 const CONV_COLS_FLOATS = 1 << 22;
 
@@ -110,70 +112,59 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
  * images per part, and the weight gradient as slices of dw, each summed over the images in order.
  */
 export function parallelKernels(e: Exports, alloc: (bytes: number) => number, pool: Pool): ParallelKernels {
-  /** Parts of a convolution's per-image loop (1: it stays on one thread). */
-  const convParts = (n: number, macs: number) => (pool.broken !== null || n < 2 || macs < CONV_MIN_MACS ? 1 : Math.min(n, pool.size));
+  /** Parts of a convolution's per-image loop (1: it stays on one thread): small blocks, so a delayed thread holds up little. */
+  const convParts = (n: number, macs: number) =>
+    pool.broken !== null || pool.size <= 1 || n < 2 || macs < CONV_MIN_MACS ? 1 : Math.min(n, CONV_PARTS_PER_THREAD * pool.size);
+  /**
+   * Runs `body` with one workspace of `bytes` per thread and the words that say which are free
+   * (assembly/parts_conv.ts's slots): [slots, count, ws, bytes].
+   */
+  const withSlots = (bytes: number, body: (slots: number[]) => void) => {
+    const count = pool.size,
+      head = 16 * Math.ceil(count / 4);
+    const base = alloc(head + count * bytes);
+    try {
+      new Int32Array(e.memory.buffer, base, count).fill(0);
+      body([base, count, base + head, bytes]);
+    } finally {
+      e.free(base);
+    }
+  };
   return {
     convForwardNCHW(x, w, y, bias, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o) {
       const parts = convParts(n, n * o * oh * ow * c * kh * kw);
       if (parts <= 1) return false;
-      const bytes = e.convPartWorkspace(c, kh, kw, sh, sw, ph, pw, oh, ow, o);
-      const ws = alloc(parts * bytes);
       counts.convForward++;
-      try {
-        pool.run(CONV_FORWARD, parts, [x, w, y, bias, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o, ws, bytes]);
-      } finally {
-        e.free(ws);
-      }
+      withSlots(e.convPartWorkspace(c, kh, kw, sh, sw, ph, pw, oh, ow, o), (slots) =>
+        pool.run(CONV_FORWARD, parts, [x, w, y, bias, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o, ...slots]),
+      );
       return true;
     },
     convBackwardNCHW(x, w, dy, dx, dw, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o) {
       const P = oh * ow,
         K = c * kh * kw;
-      const parts = convParts(n, n * o * P * K);
-      if (parts <= 1) return false;
+      if (convParts(n, n * o * P * K) <= 1) return false;
+      counts.convBackward++;
       const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0;
       // the columns of a chunk of images are kept between the two phases (x itself when pointwise)
       const per = pointwise ? n : Math.max(1, Math.min(n, Math.floor(CONV_COLS_FLOATS / (K * P))));
-      const bytes = e.convPartWorkspace(c, kh, kw, sh, sw, ph, pw, oh, ow, o);
-      const ws = alloc(pool.size * bytes);
-      counts.convBackward++;
-      let cols = 0;
-      try {
-        if (!pointwise) cols = alloc(4 * per * K * P);
-        const img = 4 * c * h * wd,
-          out = 4 * o * P;
-        for (let i = 0; i < n; i += per) {
-          const cnt = Math.min(per, n - i);
-          const xi = x + i * img;
-          pool.run(CONV_BACKWARD, Math.min(cnt, pool.size), [
-            xi,
-            w,
-            dy + i * out,
-            dx === 0 ? 0 : dx + i * img,
-            cols,
-            cnt,
-            c,
-            h,
-            wd,
-            kh,
-            kw,
-            sh,
-            sw,
-            ph,
-            pw,
-            oh,
-            ow,
-            o,
-            ws,
-            bytes,
-          ]);
-          // NOTE: any slicing of dw gives the same bits (sgemmPart), and every slice adds the images in order
-          pool.run(CONV_WGRAD, pool.size, [dy + i * out, pointwise ? xi : cols, K * P, dw, cnt, o, K, P, ws, bytes]);
+      withSlots(e.convPartWorkspace(c, kh, kw, sh, sw, ph, pw, oh, ow, o), (slots) => {
+        const cols = pointwise ? 0 : alloc(4 * per * K * P);
+        try {
+          const img = 4 * c * h * wd,
+            out = 4 * o * P;
+          for (let i = 0; i < n; i += per) {
+            const cnt = Math.min(per, n - i),
+              xi = x + i * img;
+            const args = [xi, w, dy + i * out, dx === 0 ? 0 : dx + i * img, cols, cnt, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o];
+            pool.run(CONV_BACKWARD, convParts(cnt, CONV_MIN_MACS), [...args, ...slots]);
+            // NOTE: any slicing of dw gives the same bits (sgemmPart), and every slice adds the images in order
+            pool.run(CONV_WGRAD, 2 * pool.size, [dy + i * out, pointwise ? xi : cols, K * P, dw, cnt, o, K, P, ...slots]);
+          }
+        } finally {
+          if (cols !== 0) e.free(cols);
         }
-      } finally {
-        if (cols !== 0) e.free(cols);
-        e.free(ws);
-      }
+      });
       return true;
     },
   };
