@@ -14,6 +14,7 @@ export const PART_KERNELS = [
   'convForwardNCHWPart',
   'convBackwardNCHWPart',
   'convWeightGradNCHWPart',
+  'bnBackwardNCLPart',
 ] as const;
 const NOP = 0,
   SGEMM = 1,
@@ -21,7 +22,8 @@ const NOP = 0,
   BN_NORMALIZE = 3,
   CONV_FORWARD = 4,
   CONV_BACKWARD = 5,
-  CONV_WGRAD = 6;
+  CONV_WGRAD = 6,
+  BN_BACKWARD = 7;
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -98,6 +100,11 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
         e.free(far);
       }
       pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
+    },
+    bnBackwardNCL(x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws) {
+      const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
+      if (parts <= 1) return e.bnBackwardNCL(x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws);
+      pool.run(BN_BACKWARD, parts, [x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws]);
     },
     bnNormalizeNCL(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws) {
       const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
