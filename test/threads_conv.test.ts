@@ -1,10 +1,13 @@
 // Threads: the channel-first convolution's per-image loops (forward, input gradient, weight gradient
-// summed over the images) split between threads give the bits of the single-threaded SIMD build
-// (the build every other test checks against float64 and PyTorch) at 1, 2, 3 and 4 threads, with
-// uneven blocks of images, a pointwise kernel, strides, and a batch whose columns take two chunks.
+// summed over the images) and pooling split between threads give the bits of the single-threaded
+// SIMD build (the build every other test checks against float64 and PyTorch) at 1, 2, 3 and 4
+// threads, with uneven blocks of images, a pointwise kernel, strides, and a batch whose columns
+// take two chunks.
 import { afterAll, describe, expect, it } from 'vitest';
-import { init, threads } from '../src/runtime/index';
-import { counts } from '../src/runtime/threads';
+import { init, runtime, threadPool, threads } from '../src/runtime/index';
+import { counts, poolParts } from '../src/runtime/threads';
+import { slidingWindow } from '../src/kernels/conv';
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../src/kernels/pool';
 import { Conv2d, Generator, tensor } from '../src/index';
 
 /** Deterministic values in [-1, 1) (a 32-bit LCG), exact in f32. */
@@ -79,6 +82,39 @@ function convResults(): Uint32Array[] {
   });
 }
 
+// pooled inputs [n, h, w, c] (channels last; NCHW pools as n·c images of one channel) with windows
+// [k, stride, pad]: 192 images of one channel, 2×2; 9 images of 40 channels, 3×3 stride 2 padded;
+// 7 images of 5 channels whose rows leave a remainder; all above the size below which one thread runs
+const POOLS: { x: [number, number, number, number]; win: [number, number, number] }[] = [
+  { x: [192, 28, 28, 1], win: [2, 2, 0] },
+  { x: [9, 20, 20, 40], win: [3, 2, 1] },
+  { x: [7, 61, 33, 5], win: [3, 3, 1] },
+];
+
+/** y, idx and dx of max pooling, then y and dx of average pooling, per input. */
+function poolResults(): Uint32Array[] {
+  const rt = runtime();
+  return POOLS.flatMap(({ x: [n, h, w, c], win: [k, s, p] }, i) => {
+    const oh = Math.floor((h + 2 * p - k) / s) + 1,
+      ow = Math.floor((w + 2 * p - k) / s) + 1;
+    const win = slidingWindow([k, k], [s, s], [p, p], { oh, ow });
+    const size = n * h * w * c,
+      osize = n * oh * ow * c;
+    const [x, dx] = [size, size].map((b) => rt.k.alloc(4 * b));
+    const [y, idx, dy] = [osize, osize, osize].map((b) => rt.k.alloc(4 * b));
+    rt.f32(x, size).set(values(size, 71 + i));
+    rt.f32(dy, osize).set(values(osize, 81 + i));
+    maxPool2d(x, y, idx, n, h, w, c, win);
+    maxPool2dBackward(dy, idx, dx, n, h * w, c, oh * ow);
+    const out = [bits(rt.f32(y, osize).slice()), bits(new Float32Array(rt.i32(idx, osize).slice().buffer)), bits(rt.f32(dx, size).slice())];
+    avgPool2d(x, y, n, h, w, c, win);
+    avgPool2dBackward(dy, dx, n, h, w, c, win);
+    out.push(bits(rt.f32(y, osize).slice()), bits(rt.f32(dx, size).slice()));
+    for (const q of [x, dx, y, idx, dy]) rt.k.free(q);
+    return out;
+  });
+}
+
 afterAll(async () => {
   await init();
 });
@@ -95,6 +131,19 @@ describe('threads: convolution', () => {
       // every case ran its loops split (on one thread: not split)
       expect(counts.convForward - before.convForward).toBe(n === 1 ? 0 : CASES.length);
       expect(counts.convBackward - before.convBackward).toBe(n === 1 ? 0 : 2 * CASES.length);
+      expect(got.length).toBe(reference.length);
+      for (let i = 0; i < got.length; i++) expect(firstDiff(got[i], reference[i]), `${n} threads, result ${i}`).toBe(-1);
+    }
+  });
+
+  it('max and average pooling, forward and backward, at 1, 2, 3 and 4 threads equal the single-threaded SIMD build, bit for bit', async () => {
+    await init({ backend: 'wasm-simd' });
+    const reference = poolResults();
+    for (const n of [1, 2, 3, 4]) {
+      await init({ threads: n });
+      // every input is really split into blocks of images (one thread runs the SIMD build itself)
+      if (n > 1) for (const { x } of POOLS) expect(poolParts(x[0], x[0] * x[1] * x[2] * x[3], threadPool()!)).toBeGreaterThan(1);
+      const got = poolResults();
       expect(got.length).toBe(reference.length);
       for (let i = 0; i < got.length; i++) expect(firstDiff(got[i], reference[i]), `${n} threads, result ${i}`).toBe(-1);
     }

@@ -15,6 +15,10 @@ export const PART_KERNELS = [
   'convBackwardNCHWPart',
   'convWeightGradNCHWPart',
   'bnBackwardNCLPart',
+  'maxPool2dPart',
+  'maxPool2dBackwardPart',
+  'avgPool2dPart',
+  'avgPool2dBackwardPart',
 ] as const;
 const NOP = 0,
   SGEMM = 1,
@@ -23,7 +27,11 @@ const NOP = 0,
   CONV_FORWARD = 4,
   CONV_BACKWARD = 5,
   CONV_WGRAD = 6,
-  BN_BACKWARD = 7;
+  BN_BACKWARD = 7,
+  MAX_POOL = 8,
+  MAX_POOL_BACKWARD = 9,
+  AVG_POOL = 10,
+  AVG_POOL_BACKWARD = 11;
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -39,6 +47,8 @@ const BN_UNIT = 8,
 
 /** Multiply-adds (n·o·oh·ow·c·kh·kw) of a convolution below which its per-image loop runs on one thread. */
 export const CONV_MIN_MACS = 1 << 18;
+/** Input elements of a pooling call below which it runs on one thread (memory-bound, as BatchNorm). */
+export const POOL_MIN_ELEMENTS = 1 << 16;
 /** Parts per thread of a convolution's loop over images (at most one per image). */
 const CONV_PARTS_PER_THREAD = 4;
 /** Floats of im2col columns the backward keeps for the weight gradient at once (as conv_ops.ts's NHWC chunks). */
@@ -100,6 +110,26 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
         e.free(far);
       }
       pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
+    },
+    maxPool2d(x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow) {
+      const parts = poolParts(n, n * h * w * c, pool);
+      if (parts <= 1) return e.maxPool2d(x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+      pool.run(MAX_POOL, parts, [x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
+    },
+    maxPool2dBackward(dy, idx, dx, n, hw, c, ohw) {
+      const parts = poolParts(n, n * hw * c, pool);
+      if (parts <= 1) return e.maxPool2dBackward(dy, idx, dx, n, hw, c, ohw);
+      pool.run(MAX_POOL_BACKWARD, parts, [dy, idx, dx, n, hw, c, ohw]);
+    },
+    avgPool2d(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow) {
+      const parts = poolParts(n, n * h * w * c, pool);
+      if (parts <= 1) return e.avgPool2d(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+      pool.run(AVG_POOL, parts, [x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
+    },
+    avgPool2dBackward(dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow) {
+      const parts = poolParts(n, n * h * w * c, pool);
+      if (parts <= 1) return e.avgPool2dBackward(dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+      pool.run(AVG_POOL_BACKWARD, parts, [dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
     },
     bnBackwardNCL(x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws) {
       const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
@@ -185,6 +215,12 @@ export function parallelKernels(e: Exports, alloc: (bytes: number) => number, po
 export function bnParts(n: number, c: number, l: number, e: Pick<Exports, 'bnRunsNCL'>): number {
   if (n * c * l < BN_MIN_ELEMENTS || e.bnRunsNCL(n, c, l) === 0) return 1;
   return Math.min(Math.ceil(c / BN_UNIT), BN_MAX_PARTS);
+}
+
+/** Blocks of images a pooling call over n images of `elements` input values in all gets (1: not split). */
+export function poolParts(n: number, elements: number, pool: Pool): number {
+  if (pool.broken !== null || pool.size <= 1 || n < 2 || elements < POOL_MIN_ELEMENTS) return 1;
+  return Math.min(n, CONV_PARTS_PER_THREAD * pool.size, MAX_PARTS);
 }
 
 /** How many parts a GEMM of m·n·k gets on `threads` threads (1: not split). */
