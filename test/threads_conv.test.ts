@@ -1,8 +1,7 @@
 // Threads: the channel-first convolution's per-image loops (forward, input gradient, weight gradient
 // summed over the images) and pooling split between threads give the bits of the single-threaded
 // SIMD build (the build every other test checks against float64 and PyTorch) at 1, 2, 3 and 4
-// threads, with uneven blocks of images, a pointwise kernel, strides, and a batch whose columns
-// take two chunks.
+// threads, with uneven blocks of images, a pointwise kernel and strides.
 import { afterAll, describe, expect, it } from 'vitest';
 import { init, runtime, threadPool, threads } from '../src/runtime/index';
 import { counts, poolParts } from '../src/runtime/threads';
@@ -43,8 +42,7 @@ interface ConvCase {
 }
 
 // 7 and 5 images split unevenly on 2, 3 and 4 threads; the demo's two convolutions; a pointwise
-// kernel; stride 2 with padding; [30, 16, 32, 32] keeps its columns in two chunks (4 Mi floats each);
-// one channel in (dw's columns fewer than its rows: split by rows)
+// kernel; stride 2 with padding; a larger batch; one channel in (dw split by rows, not channels)
 const CASES: ConvCase[] = [
   { x: [7, 5, 13, 11], out: 12, kernel: 3, stride: 1, padding: 1, dx: true },
   { x: [5, 1, 28, 28], out: 32, kernel: 3, stride: 1, padding: 1, dx: false },

@@ -12,7 +12,7 @@ export const PART_KERNELS = [
   'bnStatsNCLPart',
   'bnNormalizeNCLPart',
   'convForwardNCHWPart',
-  'convBackwardNCHWPart',
+  'convInputGradNCHWPart',
   'convWeightGradNCHWPart',
   'bnBackwardNCLPart',
   'maxPool2dPart',
@@ -25,7 +25,7 @@ const NOP = 0,
   BN_STATS = 2,
   BN_NORMALIZE = 3,
   CONV_FORWARD = 4,
-  CONV_BACKWARD = 5,
+  CONV_INPUT_GRAD = 5,
   CONV_WGRAD = 6,
   BN_BACKWARD = 7,
   MAX_POOL = 8,
@@ -51,8 +51,6 @@ export const CONV_MIN_MACS = 1 << 18;
 export const POOL_MIN_ELEMENTS = 1 << 16;
 /** Parts per thread of a convolution's loop over images (at most one per image). */
 const CONV_PARTS_PER_THREAD = 4;
-/** Floats of im2col columns the backward keeps for the weight gradient at once (as conv_ops.ts's NHWC chunks). */
-const CONV_COLS_FLOATS = 1 << 22;
 
 /** How often the split BatchNorm took its statistics again (RESHIFT), and calls of each other split loop, so tests can see them run. */
 export const counts = { bnStatsAgain: 0, convForward: 0, convBackward: 0 };
@@ -146,7 +144,8 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
 
 /**
  * The per-image loops of the channel-first convolution on `pool` (ParallelKernels): blocks of
- * images per part, and the weight gradient as slices of dw, each summed over the images in order.
+ * images per part for the forward and dx, and the weight gradient as slices of dw, each summed
+ * over the images in order.
  */
 export function parallelKernels(e: Exports, alloc: (bytes: number) => number, pool: Pool): ParallelKernels {
   /** Parts of a convolution's per-image loop (1: it stays on one thread): small blocks, so a delayed thread holds up little. */
@@ -178,29 +177,15 @@ export function parallelKernels(e: Exports, alloc: (bytes: number) => number, po
       return true;
     },
     convBackwardNCHW(x, w, dy, dx, dw, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o) {
-      const P = oh * ow,
-        K = c * kh * kw;
-      if (convParts(n, n * o * P * K) <= 1) return false;
+      const parts = convParts(n, n * o * oh * ow * c * kh * kw);
+      if (parts <= 1) return false;
       counts.convBackward++;
-      const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0;
-      // the columns of a chunk of images are kept between the two phases (x itself when pointwise)
-      const per = pointwise ? n : Math.max(1, Math.min(n, Math.floor(CONV_COLS_FLOATS / (K * P))));
+      const win = [kh, kw, sh, sw, ph, pw, oh, ow, o];
       withSlots(e.convPartWorkspace(c, kh, kw, sh, sw, ph, pw, oh, ow, o), (slots) => {
-        const cols = pointwise ? 0 : alloc(4 * per * K * P);
-        try {
-          const img = 4 * c * h * wd,
-            out = 4 * o * P;
-          for (let i = 0; i < n; i += per) {
-            const cnt = Math.min(per, n - i),
-              xi = x + i * img;
-            const args = [xi, w, dy + i * out, dx === 0 ? 0 : dx + i * img, cols, cnt, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o];
-            pool.run(CONV_BACKWARD, convParts(cnt, CONV_MIN_MACS), [...args, ...slots]);
-            // NOTE: any slicing of dw gives the same bits (sgemmPart), and every slice adds the images in order
-            pool.run(CONV_WGRAD, 2 * pool.size, [dy + i * out, pointwise ? xi : cols, K * P, dw, cnt, o, K, P, ...slots]);
-          }
-        } finally {
-          if (cols !== 0) e.free(cols);
-        }
+        // dw in slices (blocks of channels, or of rows when the channels are fewer than the parts)
+        const wParts = Math.min(CONV_PARTS_PER_THREAD * pool.size, c >= 2 * pool.size ? c : Math.ceil(o / 4));
+        pool.run(CONV_WGRAD, wParts, [x, dy, dw, n, c, h, wd, ...win, ...slots]);
+        if (dx !== 0) pool.run(CONV_INPUT_GRAD, parts, [w, dy, dx, n, c, h, wd, ...win, ...slots]);
       });
       return true;
     },
