@@ -1,12 +1,13 @@
 // `npm run bench -- --threads`: the same calls on one thread (the SIMD build, no pool) and on 2
 // threads (init({ threads: 2 }): the shared-memory build), with the ratio; the cost of an empty
 // fork-join; and the bits of every timed output compared between the two (they must be equal).
-// Rows: GEMM 256³, the demo CNN's second convolution (a layer forward, im2col + GEMM per image) and
-// its GEMM alone, BatchNorm2d's training forward on NCHW 24.5 MiB, one training step of the demo CNN
+// Rows: GEMM 256³, the demo CNN's second convolution (a layer forward, im2col + GEMM per image; its
+// backward) and its GEMM alone, BatchNorm2d's training forward and backward on NCHW 24.5 MiB, the
+// demo's first max-pool, one training step of the demo CNN
 // and of the MLP at batch 60 (small: below the thresholds, it must be no slower). `--quick` cuts
 // the budgets; `--only=conv,MLP` times the cases whose names contain one of the words. Writes bench/results/threads.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Adam, BatchNorm2d, Conv2d, Generator, Linear, BatchNorm1d, ReLU, Sequential, tensor, type Tensor } from '../src/index';
+import { Adam, BatchNorm2d, Conv2d, MaxPool2d, Generator, Linear, BatchNorm1d, ReLU, Sequential, tensor, type Tensor } from '../src/index';
 import { init, runtime, threadPool, threads } from '../src/runtime/index';
 import { forkJoinMicros } from '../src/runtime/threads';
 import { matmul } from '../src/kernels/gemm';
@@ -141,12 +142,18 @@ function trainCase(name: string, make: () => Sequential, shape: number[], classe
   };
 }
 
-/** A layer's forward and backward (dx, and the parameters' gradients) on x of `shape`; the output: dx. */
-function backwardCase(name: string, make: () => Conv2d, shape: number[], flops: number): Case {
+/** A layer's backward (dx, and the parameters' gradients) after one forward on x of `shape`; the output: dx. */
+function backwardCase(
+  name: string,
+  make: () => { forward(x: Tensor): Tensor; backward(dy: Tensor): Tensor; dispose(): void },
+  shape: number[],
+  flops: number,
+  bytes = 0,
+): Case {
   return {
     name,
     flops,
-    bytes: 0,
+    bytes,
     setup() {
       const layer = make();
       const x = tensor(
@@ -194,6 +201,9 @@ const CASES: Case[] = [
     4 * 60 * 196 * 64 * 288,
   ),
   layerCase('BatchNorm2d train NCHW 24.5 MiB', () => new BatchNorm2d(64), BN_SHAPE, 0, 2 * 4 * BN_SHAPE.reduce((a, b) => a * b)),
+  // reads x, dy twice (sums, then dx) and writes dx
+  backwardCase('BatchNorm2d backward NCHW 24.5 MiB', () => new BatchNorm2d(64), BN_SHAPE, 0, 5 * 4 * BN_SHAPE.reduce((a, b) => a * b)),
+  layerCase('MaxPool2d(2) NCHW [60,32,28,28]', () => new MaxPool2d(2), [60, 32, 28, 28], 0, 1.25 * 4 * 60 * 32 * 28 * 28),
   trainCase('CNN training step, batch 60', () => cnn(1), [60, 1, 28, 28], 10),
   trainCase(
     'MLP training step, batch 60',
