@@ -7,7 +7,8 @@ import { init, runtime, threadPool, threads } from '../src/runtime/index';
 import { counts, poolParts } from '../src/runtime/threads';
 import { slidingWindow } from '../src/kernels/conv';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../src/kernels/pool';
-import { Conv2d, Generator, tensor } from '../src/index';
+import { cnn } from '../examples/demo/cnn';
+import { Conv2d, CrossEntropyLoss, Generator, SGD, tensor } from '../src/index';
 
 /** Deterministic values in [-1, 1) (a 32-bit LCG), exact in f32. */
 function values(n: number, seed: number): Float32Array {
@@ -113,6 +114,35 @@ function poolResults(): Uint32Array[] {
   });
 }
 
+/** The demo's CNN (narrowed to 8 and 16 channels) trained 4 SGD steps on batches of 12: the final weights' bits. */
+function trainCnn(): Uint32Array {
+  const model = cnn(5, 8, 16);
+  const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+  const lossFn = new CrossEntropyLoss();
+  model.train();
+  for (let step = 0; step < 4; step++) {
+    const x = tensor(values(12 * 28 * 28, 200 + step), [12, 1, 28, 28]);
+    const labels = new Int32Array(12).map((_, i) => (i * 3 + step) % 10);
+    opt.zeroGrad();
+    const logits = model.forward(x);
+    lossFn.forward(logits, labels);
+    const dLogits = lossFn.backward();
+    model.backward(dLogits).dispose();
+    opt.step();
+    for (const t of [dLogits, logits, x]) t.dispose();
+  }
+  const sd = model.stateDict();
+  const out = Uint32Array.from(
+    Object.keys(sd)
+      .sort()
+      .flatMap((key) => (sd[key] instanceof Float32Array ? Array.from(bits(sd[key] as Float32Array)) : [])),
+  );
+  opt.dispose();
+  lossFn.dispose();
+  model.dispose();
+  return out;
+}
+
 afterAll(async () => {
   await init();
 });
@@ -144,6 +174,18 @@ describe('threads: convolution', () => {
       const got = poolResults();
       expect(got.length).toBe(reference.length);
       for (let i = 0; i < got.length; i++) expect(firstDiff(got[i], reference[i]), `${n} threads, result ${i}`).toBe(-1);
+    }
+  });
+
+  it("the demo's CNN trained at 2 and 3 threads ends with the weights of the single-threaded build", async () => {
+    await init({ backend: 'wasm-simd' });
+    const reference = trainCnn();
+    for (const n of [2, 3]) {
+      await init({ threads: n });
+      const before = { ...counts };
+      expect(firstDiff(trainCnn(), reference), `${n} threads`).toBe(-1);
+      // both convolutions ran split (4 steps)
+      expect(counts.convBackward - before.convBackward).toBe(8);
     }
   });
 
