@@ -19,6 +19,8 @@ export const PART_KERNELS = [
   'maxPool2dBackwardPart',
   'avgPool2dPart',
   'avgPool2dBackwardPart',
+  'sgdStepPart',
+  'adamStepPart',
 ] as const;
 const NOP = 0,
   SGEMM = 1,
@@ -31,7 +33,9 @@ const NOP = 0,
   MAX_POOL = 8,
   MAX_POOL_BACKWARD = 9,
   AVG_POOL = 10,
-  AVG_POOL_BACKWARD = 11;
+  AVG_POOL_BACKWARD = 11,
+  SGD_STEP = 12,
+  ADAM_STEP = 13;
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -49,6 +53,8 @@ const BN_UNIT = 8,
 export const CONV_MIN_MACS = 1 << 18;
 /** Input elements of a pooling call below which it runs on one thread (memory-bound, as BatchNorm). */
 export const POOL_MIN_ELEMENTS = 1 << 16;
+/** Elements of a parameter below which its optimizer update runs on one thread (a few ns each). */
+export const OPTIM_MIN_ELEMENTS = 1 << 16;
 /** Parts per thread of a convolution's loop over images (at most one per image). */
 const CONV_PARTS_PER_THREAD = 4;
 
@@ -129,6 +135,16 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       if (parts <= 1) return e.avgPool2dBackward(dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
       pool.run(AVG_POOL_BACKWARD, parts, [dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
     },
+    sgdStep(p, g, buf, n, lr, momentum, dampening, weightDecay, nesterov, first) {
+      const parts = elementParts(n, OPTIM_MIN_ELEMENTS, pool);
+      if (parts <= 1) return e.sgdStep(p, g, buf, n, lr, momentum, dampening, weightDecay, nesterov, first);
+      pool.run(SGD_STEP, parts, [p, g, buf, n, lr, momentum, dampening, weightDecay, nesterov, first]);
+    },
+    adamStep(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, t) {
+      const parts = elementParts(n, OPTIM_MIN_ELEMENTS, pool);
+      if (parts <= 1) return e.adamStep(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, t);
+      pool.run(ADAM_STEP, parts, [p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, t]);
+    },
     bnBackwardNCL(x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws) {
       const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
       if (parts <= 1) return e.bnBackwardNCL(x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws);
@@ -206,6 +222,12 @@ export function bnParts(n: number, c: number, l: number, e: Pick<Exports, 'bnRun
 export function poolParts(n: number, elements: number, pool: Pool): number {
   if (pool.broken !== null || pool.size <= 1 || n < 2 || elements < POOL_MIN_ELEMENTS) return 1;
   return Math.min(n, CONV_PARTS_PER_THREAD * pool.size, MAX_PARTS);
+}
+
+/** Slices of an elementwise call over n elements (1: not split below `min`): whole units of 16 elements (assembly/parts_optim.ts). */
+export function elementParts(n: number, min: number, pool: Pool): number {
+  if (pool.broken !== null || pool.size <= 1 || n < min) return 1;
+  return Math.min(Math.ceil(n / 16), CONV_PARTS_PER_THREAD * pool.size, MAX_PARTS);
 }
 
 /** How many parts a GEMM of m·n·k gets on `threads` threads (1: not split). */
