@@ -1,5 +1,8 @@
 // The shared-memory build's exports (asconfig target simd-threads): every kernel of index.ts, and
-// the part kernels the runtime's threads run (parts.ts, parts_bn.ts).
+// the part kernels the runtime's threads run (parts*.ts).
 export * from './index';
 export * from './parts';
 export * from './parts_bn';
+export * from './parts_conv';
+export * from './parts_pool';
+export * from './parts_optim';

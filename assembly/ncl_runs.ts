@@ -124,7 +124,7 @@ export function normRun(px: usize, py: usize, n: i32, s0: f32, a0: f32, b0: f32,
 }
 
 /** dx = a·dy − b·(x − s) − k over `n` contiguous values (no subtraction when s = 0). */
-function dxRun(px: usize, pdy: usize, pdx: usize, n: i32, s0: f32, a0: f32, b0: f32, k0: f32): void {
+export function dxRun(px: usize, pdy: usize, pdx: usize, n: i32, s0: f32, a0: f32, b0: f32, k0: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     let s = f32x4.splat(s0), a = f32x4.splat(a0), b = f32x4.splat(b0), k = f32x4.splat(k0);
@@ -153,7 +153,7 @@ function dxRun(px: usize, pdy: usize, pdx: usize, n: i32, s0: f32, a0: f32, b0: 
 }
 
 /** dxRun for BN+ReLU: dy counts only where the forward's output (constants fs, fa, fb) was positive. */
-function dxRunRelu(px: usize, pdy: usize, pdx: usize, n: i32, s0: f32, a0: f32, b0: f32, k0: f32, fs: f32, fa: f32, fb: f32): void {
+export function dxRunRelu(px: usize, pdy: usize, pdx: usize, n: i32, s0: f32, a0: f32, b0: f32, k0: f32, fs: f32, fa: f32, fb: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     let s = f32x4.splat(s0), a = f32x4.splat(a0), b = f32x4.splat(b0), k = f32x4.splat(k0);
@@ -174,7 +174,7 @@ function dxRunRelu(px: usize, pdy: usize, pdx: usize, n: i32, s0: f32, a0: f32, 
 }
 
 /** dx = a·dy over `n` contiguous values (backward through fixed statistics). */
-function scaleRun(pdy: usize, pdx: usize, n: i32, a0: f32): void {
+export function scaleRun(pdy: usize, pdx: usize, n: i32, a0: f32): void {
   let i = 0;
   if (ASC_FEATURE_SIMD) {
     let a = f32x4.splat(a0);

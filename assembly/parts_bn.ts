@@ -4,11 +4,12 @@
 // sums (two read streams beyond the caches, as runSums), the same constants (blocks start at a
 // multiple of 8 channels, so the f64x2 pairs of finishChannels and normalizeConstants pair the same
 // channels), the same runs. Channels are independent, except RESHIFT: whether the statistics are
-// taken again is decided for all channels at once, so the caller joins between the phases.
-import { shiftedSums, shiftedSums2, sumsReset, sum1, sum2 } from './stats';
-import { at, STREAM_BYTES, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB } from './nhwc_passes';
-import { runShifts, normRun } from './ncl_runs';
-import { finishChannels, meanShifts, normalizeConstants } from './constants';
+// taken again is decided for all channels at once, so the caller joins between the phases. The
+// backward's channels are independent: one phase.
+import { shiftedSums, shiftedSums2, dotSums, dotSumsRelu, sumsReset, sum1, sum2 } from './stats';
+import { at, STREAM_BYTES, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
+import { runShifts, normRun, dxRun, dxRunRelu, scaleRun } from './ncl_runs';
+import { finishChannels, meanShifts, normalizeConstants, backwardShifts, backwardConstants } from './constants';
 import { pathOf, RUNS } from './bn_driver';
 import { sliceStart } from './parts';
 
@@ -109,5 +110,80 @@ export function bnNormalizeNCLPart(part: i32, parts: i32, x: usize, y: usize, n:
       normRun(x + p, y + p, l, load<f32>(ps + q), load<f32>(pa + q), load<f32>(pb + q), floor);
       p += run;
     }
+  }
+}
+
+/**
+ * The backward (of BN, or BN+ReLU when relu = 1) of a block of channels of x[n][c][l] (part `part`
+ * of `parts`), as bnBackwardNCL's path of long runs: the same shifts, sums (runDots, then exactSums
+ * for sums that are not finite), constants and dx runs; dgamma, dbeta (f32[c], 0: none) added to
+ * for the block's channels. ws: bnWorkspace(n, c, l) bytes, shared by the parts (each writes its channels).
+ */
+export function bnBackwardNCLPart(part: i32, parts: i32, x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, relu: i32, ws: usize): void {
+  let c0 = blockStart(part, parts, c), c1 = blockStart(part + 1, parts, c), cb = c1 - c0;
+  if (cb <= 0) return;
+  let o4 = <usize>c0 << 2, o8 = <usize>c0 << 3;
+  let g = gamma != 0 ? gamma + o4 : 0;
+  let fs = at(ws, c, WS_FS), fa = at(ws, c, WS_FA), fb = at(ws, c, WS_FB), pk = at(ws, c, WS_K);
+  let s1 = at(ws, c, WS_S1), s2 = at(ws, c, WS_S2);
+  if (relu) normalizeConstants(cb, g, beta != 0 ? beta + o4 : 0, mean + o8, invstd + o8, fs + o4, fa + o4, fb + o4);
+  backwardShifts(cb, mean + o8, invstd + o8, pk + o4);
+  blockDots(x, dy, n, c, l, c0, c1, pk, s1, s2, fs, fa, fb, relu != 0);
+  exactBlockDots(x, dy, n, c, l, c0, c1, pk, s1, s2, fs, fa, fb, relu != 0);
+  let ps = at(ws, c, WS_KS), pa = at(ws, c, WS_KA), pb = at(ws, c, WS_KB), pc = at(ws, c, WS_KC);
+  backwardConstants(cb, <f64>n * <f64>l, g, mean + o8, invstd + o8, s1 + o8, s2 + o8, dgamma != 0 ? dgamma + o4 : 0, dbeta != 0 ? dbeta + o4 : 0, train, ps + o4, pa + o4, pb + o4, pc + o4);
+  let item = <usize>c * <usize>l << 2, run = <usize>l << 2;
+  for (let b = 0; b < n; b++) {
+    let o = <usize>b * item + <usize>c0 * run;
+    for (let ch = c0; ch < c1; ch++) {
+      let p = <usize>ch << 2;
+      if (relu) {
+        dxRunRelu(x + o, dy + o, dx + o, l, load<f32>(ps + p), load<f32>(pa + p), load<f32>(pb + p), load<f32>(pc + p), load<f32>(fs + p), load<f32>(fa + p), load<f32>(fb + p));
+      } else if (train) {
+        dxRun(x + o, dy + o, dx + o, l, load<f32>(ps + p), load<f32>(pa + p), load<f32>(pb + p), load<f32>(pc + p));
+      } else {
+        scaleRun(dy + o, dx + o, l, load<f32>(pa + p));
+      }
+      o += run;
+    }
+  }
+}
+
+/** Σg, Σg·(x − K) of channels c0..c1 as runDots (ncl_runs.ts) takes them: the same runs and order. */
+function blockDots(x: usize, dy: usize, n: i32, c: i32, l: i32, c0: i32, c1: i32, pk: usize, s1: usize, s2: usize, fs: usize, fa: usize, fb: usize, relu: bool): void {
+  memory.fill(s1 + (<usize>c0 << 3), 0, <usize>(c1 - c0) << 3);
+  memory.fill(s2 + (<usize>c0 << 3), 0, <usize>(c1 - c0) << 3);
+  let item = <usize>c * <usize>l << 2, run = <usize>l << 2;
+  for (let b = 0; b < n; b++) {
+    let o = <usize>b * item + <usize>c0 * run;
+    for (let ch = c0; ch < c1; ch++) {
+      let q = <usize>ch << 3, p = <usize>ch << 2, k = load<f32>(pk + p);
+      sumsReset();
+      if (relu) dotSumsRelu(x + o, dy + o, l, k, load<f32>(fs + p), load<f32>(fa + p), load<f32>(fb + p));
+      else dotSums(x + o, dy + o, l, k);
+      store<f64>(s1 + q, load<f64>(s1 + q) + sum1);
+      store<f64>(s2 + q, load<f64>(s2 + q) + sum2);
+      o += run;
+    }
+  }
+}
+
+/** Σg, Σg·(x − K) again in f64 for the channels of c0..c1 whose sums are not finite, as exactSums (bn_driver.ts) for the backward. */
+function exactBlockDots(x: usize, dy: usize, n: i32, c: i32, l: i32, c0: i32, c1: i32, pk: usize, s1: usize, s2: usize, pfs: usize, pfa: usize, pfb: usize, relu: bool): void {
+  for (let ch = c0; ch < c1; ch++) {
+    let o = <usize>ch << 3, o4 = <usize>ch << 2;
+    if (Math.abs(load<f64>(s1 + o)) < Infinity && Math.abs(load<f64>(s2 + o)) < Infinity) continue;
+    let k = <f64>load<f32>(pk + o4), a: f64 = 0, b: f64 = 0;
+    let fs = load<f32>(pfs + o4), fa = load<f32>(pfa + o4), fb = load<f32>(pfb + o4);
+    for (let i = 0; i < n; i++) {
+      let p = (<usize>i * <usize>c + <usize>ch) * <usize>l << 2;
+      for (let j = 0; j < l; j++) {
+        let q = p + (<usize>j << 2), xv = load<f32>(x + q), e = <f64>xv - k;
+        let gv = <f64>load<f32>(dy + q);
+        if (relu && !((xv - fs) * fa + fb > 0)) gv = 0;
+        a += gv; b += gv * e;
+      }
+    }
+    store<f64>(s1 + o, a); store<f64>(s2 + o, b);
   }
 }

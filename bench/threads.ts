@@ -1,12 +1,13 @@
 // `npm run bench -- --threads`: the same calls on one thread (the SIMD build, no pool) and on 2
 // threads (init({ threads: 2 }): the shared-memory build), with the ratio; the cost of an empty
 // fork-join; and the bits of every timed output compared between the two (they must be equal).
-// Rows: GEMM 256³, the demo CNN's second convolution (a layer forward, im2col + GEMM per image) and
-// its GEMM alone, BatchNorm2d's training forward on NCHW 24.5 MiB, one training step of the demo CNN
+// Rows: GEMM 256³, the demo CNN's second convolution (a layer forward, im2col + GEMM per image; its
+// backward) and its GEMM alone, BatchNorm2d's training forward and backward on NCHW 24.5 MiB, the
+// demo's first max-pool, one training step of the demo CNN
 // and of the MLP at batch 60 (small: below the thresholds, it must be no slower). `--quick` cuts
-// the budgets. Writes bench/results/threads.json.
+// the budgets; `--only=conv,MLP` times the cases whose names contain one of the words. Writes bench/results/threads.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Adam, BatchNorm2d, Conv2d, Generator, Linear, BatchNorm1d, ReLU, Sequential, tensor, type Tensor } from '../src/index';
+import { Adam, BatchNorm2d, Conv2d, MaxPool2d, Generator, Linear, BatchNorm1d, ReLU, Sequential, tensor, type Tensor } from '../src/index';
 import { init, runtime, threadPool, threads } from '../src/runtime/index';
 import { forkJoinMicros } from '../src/runtime/threads';
 import { matmul } from '../src/kernels/gemm';
@@ -141,6 +142,47 @@ function trainCase(name: string, make: () => Sequential, shape: number[], classe
   };
 }
 
+/** A layer's backward (dx, and the parameters' gradients) after one forward on x of `shape`; the output: dx. */
+function backwardCase(
+  name: string,
+  make: () => { forward(x: Tensor): Tensor; backward(dy: Tensor): Tensor; dispose(): void },
+  shape: number[],
+  flops: number,
+  bytes = 0,
+): Case {
+  return {
+    name,
+    flops,
+    bytes,
+    setup() {
+      const layer = make();
+      const x = tensor(
+        values(
+          shape.reduce((a, b) => a * b),
+          3,
+        ),
+        shape,
+      );
+      const y = layer.forward(x);
+      const dy = tensor(values(y.size, 4), y.shape);
+      const step = () => layer.backward(dy);
+      return {
+        run: () => step().dispose(),
+        out: () => {
+          const dx = step();
+          const v = dx.toArray();
+          dx.dispose();
+          return v;
+        },
+        dispose: () => {
+          for (const t of [dy, y, x]) t.dispose();
+          layer.dispose();
+        },
+      };
+    },
+  };
+}
+
 const BN_SHAPE = [32, 64, 56, 56]; // 24.5 MiB of f32
 const CASES: Case[] = [
   gemmCase('GEMM 256³', 256, 256, 256),
@@ -152,7 +194,16 @@ const CASES: Case[] = [
     2 * 60 * 196 * 64 * 288,
     0,
   ),
+  backwardCase(
+    'CNN conv2 backward [60,32,14,14]',
+    () => new Conv2d(32, 64, 3, { padding: 1, generator: new Generator(1) }),
+    [60, 32, 14, 14],
+    4 * 60 * 196 * 64 * 288,
+  ),
   layerCase('BatchNorm2d train NCHW 24.5 MiB', () => new BatchNorm2d(64), BN_SHAPE, 0, 2 * 4 * BN_SHAPE.reduce((a, b) => a * b)),
+  // reads x, dy twice (sums, then dx) and writes dx
+  backwardCase('BatchNorm2d backward NCHW 24.5 MiB', () => new BatchNorm2d(64), BN_SHAPE, 0, 5 * 4 * BN_SHAPE.reduce((a, b) => a * b)),
+  layerCase('MaxPool2d(2) NCHW [60,32,28,28]', () => new MaxPool2d(2), [60, 32, 28, 28], 0, 1.25 * 4 * 60 * 32 * 28 * 28),
   trainCase('CNN training step, batch 60', () => cnn(1), [60, 1, 28, 28], 10),
   trainCase(
     'MLP training step, batch 60',
@@ -164,6 +215,13 @@ const CASES: Case[] = [
     10,
   ),
 ];
+
+// `--only=a,b`: the cases whose names contain one of these (to time a few quickly)
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
+if (only) CASES.splice(0, CASES.length, ...CASES.filter((c) => only.some((o) => c.name.includes(o))));
 
 interface Row {
   case: string;
@@ -193,8 +251,20 @@ const same = (a: Float32Array, b: Float32Array) =>
   a.length === b.length &&
   new Uint32Array(a.buffer, a.byteOffset, a.length).every((v, i) => v === new Uint32Array(b.buffer, b.byteOffset, b.length)[i]);
 
+// 1 and 2 threads alternate (A B A B …), each case's best of the rounds kept, so that a change in the
+// machine's load falls on both alike
+const ROUNDS = quick ? 2 : 3;
 const one = await timeAll(1);
 const two = await timeAll(2);
+for (let r = 1; r < ROUNDS; r++) {
+  for (const [n, acc] of [
+    [1, one],
+    [2, two],
+  ] as const) {
+    const again = await timeAll(n);
+    again.ms.forEach((ms, i) => (acc.ms[i] = Math.min(acc.ms[i], ms)));
+  }
+}
 // the empty fork-join: a call of the part kernel that does nothing, shared by both threads
 // (spread: each thread takes one part, the round trip through every worker; else the calling thread
 // takes what the workers have not claimed yet, as a kernel call does)

@@ -19,6 +19,7 @@ import {
 import { avgPool2d as avgKernel, avgPool2dBackward, maxPool2d as maxKernel, maxPool2dBackward } from '../kernels/pool';
 import { mulElementwise } from '../kernels/activations';
 import { I32Block } from '../runtime/block';
+import { runtime } from '../runtime/index';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { checkGroups, checkInput2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from '../nn/conv';
@@ -130,11 +131,18 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   );
 }
 
+/** A window's kh, kw, sh, sw, ph, pw, oh, ow, as the kernels take them. */
+function spread(win: Window): [number, number, number, number, number, number, number, number] {
+  return [win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.oh, win.ow];
+}
+
 /** The forward pass of a convolution in NCHW: y = W ⋆ x (+ b). */
 export function forwardNCHW(g: Geometry2d, win: Window, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, pointwise: boolean): void {
   const P = g.oh * g.ow,
     K = g.c * win.kh * win.kw,
     o = w.shape[0];
+  const par = runtime().par;
+  if (par?.convForwardNCHW(x.ptr, w.ptr, y.ptr, b ? b.ptr : 0, g.n, g.c, g.h, g.w, ...spread(win), o)) return;
   const cols = pointwise ? null : Tensor.empty([K, P]);
   try {
     for (let i = 0; i < g.n; i++) {
@@ -192,9 +200,11 @@ export function backwardNCHW(
     K = g.c * win.kh * win.kw,
     o = w.shape[0],
     img = g.c * g.h * g.w;
+  if (db) convBiasGradNCHW(dy.ptr, g.n, o, P, db.ptr);
+  const par = runtime().par;
+  if (par?.convBackwardNCHW(x.ptr, w.ptr, dy.ptr, dx ? dx.ptr : 0, dw.ptr, g.n, g.c, g.h, g.w, ...spread(win), o)) return;
   const cols = pointwise ? null : Tensor.empty([K, P]);
   try {
-    if (db) convBiasGradNCHW(dy.ptr, g.n, o, P, db.ptr);
     for (let i = 0; i < g.n; i++) {
       const xi = x.ptr + 4 * i * img,
         dyi = dy.ptr + 4 * i * o * P;

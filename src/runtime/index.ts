@@ -19,7 +19,7 @@ import * as jsSoftmax from '../js/softmax';
 import * as jsRecurrent from '../js/recurrent';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
-import { Pool, PART_KERNELS, threadedKernels } from './threads';
+import { Pool, PART_KERNELS, parallelKernels, threadedKernels } from './threads';
 import { reportedCores, threadsUnavailable } from './pool';
 
 export type { BackendName, Kernels, Runtime, WasmBuild } from './types';
@@ -217,9 +217,11 @@ async function threadedRuntime(threads: number): Promise<{ rt: Runtime; pool: Po
     throw new TypeError(`init: ${THREADS_FILE} is not the shared-memory build (missing exports: ${missing.join(', ')})`);
   const e = inst.exports as unknown as Parameters<typeof threadedKernels>[0];
   const pool = await Pool.start(threads, mod, memory, inst.exports, [...PART_KERNELS]);
+  const alloc = (bytes: number) => wasmAlloc(e.alloc, memory, bytes);
   const rt: Runtime = {
     name: 'wasm-simd',
-    k: threadedKernels(e, (bytes) => wasmAlloc(e.alloc, memory, bytes), pool),
+    k: threadedKernels(e, alloc, pool),
+    par: parallelKernels(e, alloc, pool),
     // a grown shared memory leaves older views valid (not detached) over the bytes they had; these are new
     f32: (ptr, len) => new Float32Array(memory.buffer, ptr, len),
     f64: (ptr, len) => new Float64Array(memory.buffer, ptr, len),

@@ -3,14 +3,39 @@
 // SIMD build's, with the same results; a few of them share a large call between the threads through
 // their part kernels (assembly/parts.ts), which split only where the bits cannot change.
 import { Pool, MAX_PARTS, type SharedMemory } from './pool';
-import type { Kernels } from './types';
+import type { Kernels, ParallelKernels } from './types';
 
 /** The part kernels the pool runs, in this order (an index into this list names one to the workers). */
-export const PART_KERNELS = ['nopPart', 'sgemmPart', 'bnStatsNCLPart', 'bnNormalizeNCLPart'] as const;
+export const PART_KERNELS = [
+  'nopPart',
+  'sgemmPart',
+  'bnStatsNCLPart',
+  'bnNormalizeNCLPart',
+  'convForwardNCHWPart',
+  'convInputGradNCHWPart',
+  'convWeightGradNCHWPart',
+  'bnBackwardNCLPart',
+  'maxPool2dPart',
+  'maxPool2dBackwardPart',
+  'avgPool2dPart',
+  'avgPool2dBackwardPart',
+  'sgdStepPart',
+  'adamStepPart',
+] as const;
 const NOP = 0,
   SGEMM = 1,
   BN_STATS = 2,
-  BN_NORMALIZE = 3;
+  BN_NORMALIZE = 3,
+  CONV_FORWARD = 4,
+  CONV_INPUT_GRAD = 5,
+  CONV_WGRAD = 6,
+  BN_BACKWARD = 7,
+  MAX_POOL = 8,
+  MAX_POOL_BACKWARD = 9,
+  AVG_POOL = 10,
+  AVG_POOL_BACKWARD = 11,
+  SGD_STEP = 12,
+  ADAM_STEP = 13;
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -24,13 +49,34 @@ export const BN_MIN_ELEMENTS = 1 << 16;
 const BN_UNIT = 8,
   BN_MAX_PARTS = 64;
 
-/** How often the split BatchNorm took its statistics again (RESHIFT), so tests can see that phase run. */
-export const counts = { bnStatsAgain: 0 };
+/** Multiply-adds (n·o·oh·ow·c·kh·kw) of a convolution below which its per-image loop runs on one thread. */
+export const CONV_MIN_MACS = 1 << 18;
+/** Input elements of a pooling call below which it runs on one thread (memory-bound, as BatchNorm). */
+export const POOL_MIN_ELEMENTS = 1 << 16;
+/** Elements of a parameter below which its optimizer update runs on one thread (a few ns each). */
+export const OPTIM_MIN_ELEMENTS = 1 << 16;
+/** Parts per thread of a convolution's loop over images (at most one per image). */
+const CONV_PARTS_PER_THREAD = 4;
+
+/** How often the split BatchNorm took its statistics again (RESHIFT), and calls of each other split loop, so tests can see them run. */
+export const counts = { bnStatsAgain: 0, convForward: 0, convBackward: 0 };
 
 type Exports = Kernels & {
   memory: SharedMemory;
   sgemmPartWorkspace(m: number, n: number, k: number): number;
   bnRunsNCL(n: number, c: number, l: number): number;
+  convPartWorkspace(
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+    o: number,
+  ): number;
 };
 
 /**
@@ -69,10 +115,95 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       }
       pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
     },
+    maxPool2d(x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow) {
+      const parts = poolParts(n, n * h * w * c, pool);
+      if (parts <= 1) return e.maxPool2d(x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+      pool.run(MAX_POOL, parts, [x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
+    },
+    maxPool2dBackward(dy, idx, dx, n, hw, c, ohw) {
+      const parts = poolParts(n, n * hw * c, pool);
+      if (parts <= 1) return e.maxPool2dBackward(dy, idx, dx, n, hw, c, ohw);
+      pool.run(MAX_POOL_BACKWARD, parts, [dy, idx, dx, n, hw, c, ohw]);
+    },
+    avgPool2d(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow) {
+      const parts = poolParts(n, n * h * w * c, pool);
+      if (parts <= 1) return e.avgPool2d(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+      pool.run(AVG_POOL, parts, [x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
+    },
+    avgPool2dBackward(dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow) {
+      const parts = poolParts(n, n * h * w * c, pool);
+      if (parts <= 1) return e.avgPool2dBackward(dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+      pool.run(AVG_POOL_BACKWARD, parts, [dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
+    },
+    sgdStep(p, g, buf, n, lr, momentum, dampening, weightDecay, nesterov, first) {
+      const parts = elementParts(n, OPTIM_MIN_ELEMENTS, pool);
+      if (parts <= 1) return e.sgdStep(p, g, buf, n, lr, momentum, dampening, weightDecay, nesterov, first);
+      pool.run(SGD_STEP, parts, [p, g, buf, n, lr, momentum, dampening, weightDecay, nesterov, first]);
+    },
+    adamStep(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, t) {
+      const parts = elementParts(n, OPTIM_MIN_ELEMENTS, pool);
+      if (parts <= 1) return e.adamStep(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, t);
+      pool.run(ADAM_STEP, parts, [p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, t]);
+    },
+    bnBackwardNCL(x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws) {
+      const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
+      if (parts <= 1) return e.bnBackwardNCL(x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws);
+      pool.run(BN_BACKWARD, parts, [x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws]);
+    },
     bnNormalizeNCL(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws) {
       const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
       if (parts <= 1) return e.bnNormalizeNCL(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws);
       pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
+    },
+  };
+}
+
+/**
+ * The per-image loops of the channel-first convolution on `pool` (ParallelKernels): blocks of
+ * images per part for the forward and dx, and the weight gradient as slices of dw, each summed
+ * over the images in order.
+ */
+export function parallelKernels(e: Exports, alloc: (bytes: number) => number, pool: Pool): ParallelKernels {
+  /** Parts of a convolution's per-image loop (1: it stays on one thread): small blocks, so a delayed thread holds up little. */
+  const convParts = (n: number, macs: number) =>
+    pool.broken !== null || pool.size <= 1 || n < 2 || macs < CONV_MIN_MACS ? 1 : Math.min(n, CONV_PARTS_PER_THREAD * pool.size);
+  /**
+   * Runs `body` with one workspace of `bytes` per thread and the words that say which are free
+   * (assembly/parts_conv.ts's slots): [slots, count, ws, bytes].
+   */
+  const withSlots = (bytes: number, body: (slots: number[]) => void) => {
+    const count = pool.size,
+      head = 16 * Math.ceil(count / 4);
+    const base = alloc(head + count * bytes);
+    try {
+      new Int32Array(e.memory.buffer, base, count).fill(0);
+      body([base, count, base + head, bytes]);
+    } finally {
+      e.free(base);
+    }
+  };
+  return {
+    convForwardNCHW(x, w, y, bias, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o) {
+      const parts = convParts(n, n * o * oh * ow * c * kh * kw);
+      if (parts <= 1) return false;
+      counts.convForward++;
+      withSlots(e.convPartWorkspace(c, kh, kw, sh, sw, ph, pw, oh, ow, o), (slots) =>
+        pool.run(CONV_FORWARD, parts, [x, w, y, bias, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o, ...slots]),
+      );
+      return true;
+    },
+    convBackwardNCHW(x, w, dy, dx, dw, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o) {
+      const parts = convParts(n, n * o * oh * ow * c * kh * kw);
+      if (parts <= 1) return false;
+      counts.convBackward++;
+      const win = [kh, kw, sh, sw, ph, pw, oh, ow, o];
+      withSlots(e.convPartWorkspace(c, kh, kw, sh, sw, ph, pw, oh, ow, o), (slots) => {
+        // dw in slices (blocks of channels, or of rows when the channels are fewer than the parts)
+        const wParts = Math.min(CONV_PARTS_PER_THREAD * pool.size, c >= 2 * pool.size ? c : Math.ceil(o / 4));
+        pool.run(CONV_WGRAD, wParts, [x, dy, dw, n, c, h, wd, ...win, ...slots]);
+        if (dx !== 0) pool.run(CONV_INPUT_GRAD, parts, [w, dy, dx, n, c, h, wd, ...win, ...slots]);
+      });
+      return true;
     },
   };
 }
@@ -85,6 +216,18 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
 export function bnParts(n: number, c: number, l: number, e: Pick<Exports, 'bnRunsNCL'>): number {
   if (n * c * l < BN_MIN_ELEMENTS || e.bnRunsNCL(n, c, l) === 0) return 1;
   return Math.min(Math.ceil(c / BN_UNIT), BN_MAX_PARTS);
+}
+
+/** Blocks of images a pooling call over n images of `elements` input values in all gets (1: not split). */
+export function poolParts(n: number, elements: number, pool: Pool): number {
+  if (pool.broken !== null || pool.size <= 1 || n < 2 || elements < POOL_MIN_ELEMENTS) return 1;
+  return Math.min(n, CONV_PARTS_PER_THREAD * pool.size, MAX_PARTS);
+}
+
+/** Slices of an elementwise call over n elements (1: not split below `min`): whole units of 16 elements (assembly/parts_optim.ts). */
+export function elementParts(n: number, min: number, pool: Pool): number {
+  if (pool.broken !== null || pool.size <= 1 || n < min) return 1;
+  return Math.min(Math.ceil(n / 16), CONV_PARTS_PER_THREAD * pool.size, MAX_PARTS);
 }
 
 /** How many parts a GEMM of m·n·k gets on `threads` threads (1: not split). */

@@ -417,6 +417,56 @@ export interface Runtime {
   i32(ptr: number, len: number): Int32Array;
   /** Bytes of memory the backend holds (WASM: linear memory size). */
   memoryBytes(): number;
+  /** Loops of several kernel calls that threads share (only on `init({ threads })` with more than one). */
+  readonly par?: ParallelKernels;
+}
+
+/**
+ * Whole per-image loops run by the threaded runtime's pool, each with the bits of the loop it
+ * replaces. Each returns false, having done nothing, when the call stays on one thread (too small).
+ */
+export interface ParallelKernels {
+  /** y[n][o][oh·ow] = w ⋆ x[n][c][h][wd] (+ bias[o] when bias ≠ 0), im2col + GEMM per image. */
+  convForwardNCHW(
+    x: number,
+    w: number,
+    y: number,
+    bias: number,
+    n: number,
+    c: number,
+    h: number,
+    wd: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+    o: number,
+  ): boolean;
+  /** dw += Σ dy[i]·im2col(x[i])ᵀ in image order, and dx[i] = col2im(wᵀ·dy[i]) when dx ≠ 0. */
+  convBackwardNCHW(
+    x: number,
+    w: number,
+    dy: number,
+    dx: number,
+    dw: number,
+    n: number,
+    c: number,
+    h: number,
+    wd: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+    o: number,
+  ): boolean;
 }
 
 // The few platform types the public declarations name, declared so that they compile with only the

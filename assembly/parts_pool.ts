@@ -1,0 +1,38 @@
+// Part kernels of the pooling kernels (pool.ts) for the threaded build: part p of a call takes a
+// block of whole images, and runs the single-threaded kernel on them (an image's outputs, indices
+// and gradients depend on that image alone: indices count from its first pixel), so the bits do
+// not depend on the blocks.
+import { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './pool';
+import { sliceStart } from './parts';
+
+/** maxPool2d (same arguments) on images i0..i1 of block `part` of `parts`. */
+export function maxPool2dPart(part: i32, parts: i32, x: usize, y: usize, idx: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32): void {
+  let i0 = sliceStart(part, parts, n), i1 = sliceStart(part + 1, parts, n);
+  if (i1 <= i0) return;
+  let xo = (<usize>i0 * <usize>h * <usize>w * <usize>c) << 2, yo = (<usize>i0 * <usize>oh * <usize>ow * <usize>c) << 2;
+  maxPool2d(x + xo, y + yo, idx + yo, i1 - i0, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+}
+
+/** maxPool2dBackward (same arguments) on images i0..i1 of block `part` of `parts`. */
+export function maxPool2dBackwardPart(part: i32, parts: i32, dy: usize, idx: usize, dx: usize, n: i32, hw: i32, c: i32, ohw: i32): void {
+  let i0 = sliceStart(part, parts, n), i1 = sliceStart(part + 1, parts, n);
+  if (i1 <= i0) return;
+  let xo = (<usize>i0 * <usize>hw * <usize>c) << 2, yo = (<usize>i0 * <usize>ohw * <usize>c) << 2;
+  maxPool2dBackward(dy + yo, idx + yo, dx + xo, i1 - i0, hw, c, ohw);
+}
+
+/** avgPool2d (same arguments) on images i0..i1 of block `part` of `parts`. */
+export function avgPool2dPart(part: i32, parts: i32, x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32): void {
+  let i0 = sliceStart(part, parts, n), i1 = sliceStart(part + 1, parts, n);
+  if (i1 <= i0) return;
+  let xo = (<usize>i0 * <usize>h * <usize>w * <usize>c) << 2, yo = (<usize>i0 * <usize>oh * <usize>ow * <usize>c) << 2;
+  avgPool2d(x + xo, y + yo, i1 - i0, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+}
+
+/** avgPool2dBackward (same arguments) on images i0..i1 of block `part` of `parts`. */
+export function avgPool2dBackwardPart(part: i32, parts: i32, dy: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32): void {
+  let i0 = sliceStart(part, parts, n), i1 = sliceStart(part + 1, parts, n);
+  if (i1 <= i0) return;
+  let xo = (<usize>i0 * <usize>h * <usize>w * <usize>c) << 2, yo = (<usize>i0 * <usize>oh * <usize>ow * <usize>c) << 2;
+  avgPool2dBackward(dy + yo, dx + xo, i1 - i0, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+}
