@@ -1,8 +1,8 @@
 // Inference convolution (NCHW, groups = 1, dilation 1) as an implicit GEMM: y[o, P] = W[o, K] ·
 // cols[K, P] with the columns never written out whole. Per block of KC taps and NC output pixels,
 // the window values are gathered from x straight into strips of 8 pixels (the packed-B layout of
-// gemm.ts), and a register tile of 6 output channels × 8 pixels runs over them with the weight rows
-// read in place. The write-out adds the bias of each output channel and clamps to [lo, hi] (ReLU:
+// gemm.ts), and a register tile of 4 output channels × 8 pixels runs over each strip, which stays
+// in L1, with the weight rows read in place. The write-out adds the bias of each output channel and clamps to [lo, hi] (ReLU:
 // [0, ∞), ReLU6: [0, 6]), so a folded Conv-BN-ReLU is one pass over y.
 // NOTE: the sums have gemm.ts's order (k panels of 256, each summed from 0 in k order with mul +
 // add, then added to what the earlier panels stored; the bias after the last), so y is bit-identical
@@ -11,8 +11,12 @@
 //      product); Goto & van de Geijn 2008, https://doi.org/10.1145/1356052.1356053 (packed panels,
 //      register tiles); docs/benchmarks.md (the model timings)
 
-/** Rows of the register tile (output channels); twelve f32x4 accumulators. */
-const MR: i32 = 6;
+/**
+ * Rows of the register tile (output channels): eight f32x4 accumulators. Six rows (twelve) spill in
+ * V8's x64 code, which keeps two of the sixteen xmm registers for itself: measured 0.8× the speed of
+ * four, at gemm.ts's own rate with four (docs/benchmarks.md, models).
+ */
+const MR: i32 = 4;
 /** Pixels per strip (two f32x4). */
 const NR: i32 = 8;
 /** Taps per k panel: gemm.ts's, so the sums round alike. */
@@ -39,14 +43,14 @@ export function convInferNCHW(x: usize, wt: usize, bias: usize, y: usize, ws: us
       let kc = min(KC, K - pc);
       let first = pc == 0, last = pc + kc == K;
       for (let j = 0; j < nc; j += NR) gather(x, ws + (<usize>(j * kc) << 2), pc, kc, jc + j, min(NR, nc - j), c, h, w, kh, kw, sh, sw, ph, pw, ow);
-      for (let i = 0; i < o; i += MR) {
-        let r = min(MR, o - i);
-        let a = wt + <usize>i * ld + (<usize>pc << 2);
-        let bi = bias != 0 ? bias + (<usize>i << 2) : 0;
-        for (let j = 0; j < nc; j += NR) {
-          let cols = min(NR, nc - j);
+      // a strip of gathered columns (kc·8 floats) stays in L1 while the weight rows stream past it
+      for (let j = 0; j < nc; j += NR) {
+        let cols = min(NR, nc - j);
+        let pb = ws + (<usize>(j * kc) << 2);
+        for (let i = 0; i < o; i += MR) {
           let cp = y + <usize>i * ys + (<usize>(jc + j) << 2);
-          strip(r, cols, kc, a, ld, ws + (<usize>(j * kc) << 2), cp, ys, first, last, bi, lo, hi);
+          let bi = bias != 0 ? bias + (<usize>i << 2) : 0;
+          strip(min(MR, o - i), cols, kc, wt + <usize>i * ld + (<usize>pc << 2), ld, pb, cp, ys, first, last, bi, lo, hi);
         }
       }
     }
@@ -113,9 +117,7 @@ function gather(x: usize, d: usize, pc: i32, kc: i32, q0: i32, cnt: i32, c: i32,
 /** The r × cols tile at cp (rows ys bytes apart): the SIMD tile where the build has it, else scalar. */
 function strip(r: i32, cols: i32, kc: i32, a: usize, ld: usize, pb: usize, cp: usize, ys: usize, first: bool, last: bool, bias: usize, lo: f32, hi: f32): void {
   if (ASC_FEATURE_SIMD) {
-    if (r == 6) tile(6, kc, a, ld, pb, cp, ys, cols, first, last, bias, lo, hi);
-    else if (r == 5) tile(5, kc, a, ld, pb, cp, ys, cols, first, last, bias, lo, hi);
-    else if (r == 4) tile(4, kc, a, ld, pb, cp, ys, cols, first, last, bias, lo, hi);
+    if (r == 4) tile(4, kc, a, ld, pb, cp, ys, cols, first, last, bias, lo, hi);
     else if (r == 3) tile(3, kc, a, ld, pb, cp, ys, cols, first, last, bias, lo, hi);
     else if (r == 2) tile(2, kc, a, ld, pb, cp, ys, cols, first, last, bias, lo, hi);
     else tile(1, kc, a, ld, pb, cp, ys, cols, first, last, bias, lo, hi);
@@ -131,7 +133,7 @@ function strip(r: i32, cols: i32, kc: i32, a: usize, ld: usize, pb: usize, cp: u
 // @ts-ignore: decorator
 @inline function tile(R: i32, kc: i32, a: usize, ld: usize, pb: usize, cp: usize, ys: usize, cols: i32, first: bool, last: bool, bias: usize, lo: f32, hi: f32): void {
   let z = f32x4.splat(0);
-  let c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+  let c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
   for (let p = 0; p < kc; p++) {
     let b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let x = v128.load32_splat(a);
@@ -152,16 +154,6 @@ function strip(r: i32, cols: i32, kc: i32, a: usize, ld: usize, pb: usize, cp: u
       c30 = madd(x, b0, c30);
       c31 = madd(x, b1, c31);
     }
-    if (R > 4) {
-      x = v128.load32_splat(a + 4 * ld);
-      c40 = madd(x, b0, c40);
-      c41 = madd(x, b1, c41);
-    }
-    if (R > 5) {
-      x = v128.load32_splat(a + 5 * ld);
-      c50 = madd(x, b0, c50);
-      c51 = madd(x, b1, c51);
-    }
     pb += NR << 2;
     a += 4;
   }
@@ -169,8 +161,6 @@ function strip(r: i32, cols: i32, kc: i32, a: usize, ld: usize, pb: usize, cp: u
   if (R > 1) put(cp + ys, c10, c11, cols, first, last, bias != 0 ? bias + 4 : 0, lo, hi);
   if (R > 2) put(cp + 2 * ys, c20, c21, cols, first, last, bias != 0 ? bias + 8 : 0, lo, hi);
   if (R > 3) put(cp + 3 * ys, c30, c31, cols, first, last, bias != 0 ? bias + 12 : 0, lo, hi);
-  if (R > 4) put(cp + 4 * ys, c40, c41, cols, first, last, bias != 0 ? bias + 16 : 0, lo, hi);
-  if (R > 5) put(cp + 5 * ys, c50, c51, cols, first, last, bias != 0 ? bias + 20 : 0, lo, hi);
 }
 
 /** Stores one row of 8 (the first `cols`) sums: + what earlier panels stored, then on the last panel + bias and the clamp. */

@@ -1,4 +1,4 @@
-// `npm run bench -- --models [--quick] [--profile] [--only a,b]`
+// `npm run bench -- --models [--quick] [--profile] [--only a,b] [--build wasm-simd|wasm-relaxed] [--name NAME]`
 // Inference latency of whole models: resnet18 and mobilenet_v2 (the stripped topologies of
 // test/fixtures/onnx, weights filled from a seeded generator) at batch 1, 224×224, and the demo CNN
 // (examples/demo/cnn.ts, exported with toOnnx) at batch 60. The same model bytes go to this package
@@ -43,8 +43,12 @@ interface ModelCase {
   dims: number[];
 }
 
+/** Our builds the bench can run: the default SIMD one, or the opt-in relaxed-SIMD one (fused multiply-adds where the CPU has FMA). */
+type Build = 'wasm-simd' | 'wasm-relaxed';
+
 interface Row {
   model: string;
+  build: Build;
   batch: number;
   gflop: number;
   ms: { ours: number; web: number; node: number };
@@ -148,8 +152,8 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Number.isNaN(m) ? Infinity : m;
 }
 
-async function runCase(c: ModelCase, rounds: number, warm: number, showProfile: boolean): Promise<Row> {
-  await useBackend('wasm-simd'); // a fresh instance: its linear memory starts small
+async function runCase(c: ModelCase, build: Build, rounds: number, warm: number, showProfile: boolean): Promise<Row> {
+  await useBackend(build); // a fresh instance: its linear memory starts small
   const data = seededInput(c.dims, SEED + 1);
   const graph = await loadOnnx(c.bytes);
   const x = tensor(data, c.dims);
@@ -199,6 +203,7 @@ async function runCase(c: ModelCase, rounds: number, warm: number, showProfile: 
     const g = (v: number) => flop / v / 1e6;
     return {
       model: c.name,
+      build,
       batch: c.dims[0],
       gflop: flop / 1e9,
       ms,
@@ -226,18 +231,21 @@ async function main(): Promise<void> {
       profile: { type: 'boolean', default: false },
       only: { type: 'string' },
       name: { type: 'string', default: 'models' },
+      build: { type: 'string', default: 'wasm-simd' },
     },
     strict: true,
   });
   if (!/^[\w.-]+$/.test(values.name)) throw new Error(`--name: use letters, digits, '.', '-', '_' only, got '${values.name}'`);
+  const build = values.build as Build;
+  if (build !== 'wasm-simd' && build !== 'wasm-relaxed') throw new Error(`--build: expected wasm-simd or wasm-relaxed, got '${build}'`);
   ortWeb.env.wasm.numThreads = 1;
   ortWeb.env.wasm.simd = true;
   const load0 = os.loadavg()[0];
   const rows: Row[] = [];
-  await useBackend('wasm-simd'); // the demo CNN is built (and exported) here
+  await useBackend(build); // the demo CNN is built (and exported) here
   for (const c of cases(values.only?.split(',') ?? null)) {
     console.log(`${c.name} [${c.dims.join(', ')}] …`);
-    const row = await runCase(c, values.quick ? 5 : 15, values.quick ? 2 : 5, values.profile);
+    const row = await runCase(c, build, values.quick ? 5 : 15, values.quick ? 2 : 5, values.profile);
     rows.push(row);
     const ok = row.maxAbsDiff.ours <= OUTPUT_TOL && row.maxAbsDiff.web <= OUTPUT_TOL;
     console.log(

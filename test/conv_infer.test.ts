@@ -26,7 +26,7 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  // o = 13: two full tiles of 6 rows and one of 1; 5×7 = 35 pixels: 4 strips of 8 and a tail of 3
+  // o = 13: three full tiles of 4 rows and one of 1; 5×7 = 35 pixels: 4 strips of 8 and a tail of 3
   { name: '3×3 pad 1, tails in rows and pixels', c: 3, o: 13, k: [3, 3], s: [1, 1], p: [1, 1], hw: [5, 7], n: 2, bias: true },
   // K = 30·9 = 270 taps: two k panels (256 + 14)
   { name: 'two k panels', c: 30, o: 8, k: [3, 3], s: [1, 1], p: [1, 1], hw: [6, 6], n: 1, bias: true },
@@ -34,7 +34,17 @@ const CASES: Case[] = [
   { name: '1×1 stride 2', c: 4, o: 5, k: [1, 1], s: [2, 2], p: [0, 0], hw: [9, 9], n: 1, bias: true },
   { name: '7×7 stride 2 pad 3 (a ResNet stem)', c: 3, o: 6, k: [7, 7], s: [2, 2], p: [3, 3], hw: [20, 20], n: 1, bias: false },
   { name: '5×3 stride [2, 1] pad [2, 0]', c: 2, o: 4, k: [5, 3], s: [2, 1], p: [2, 0], hw: [9, 21], n: 1, bias: true },
-  { name: 'wide rows (strips inside one row)', c: 2, o: 7, k: [3, 3], s: [1, 1], p: [1, 1], hw: [3, 40], n: 1, bias: true },
+  {
+    name: 'wide rows (strips inside one row), a tile of 3 rows',
+    c: 2,
+    o: 7,
+    k: [3, 3],
+    s: [1, 1],
+    p: [1, 1],
+    hw: [3, 40],
+    n: 1,
+    bias: true,
+  },
   { name: 'batch 0', c: 2, o: 3, k: [3, 3], s: [1, 1], p: [1, 1], hw: [4, 4], n: 0, bias: true },
 ];
 
