@@ -9,6 +9,7 @@ export * from './optim';
 export * from './reduce';
 export * from './gemm';
 export * from './conv';
+export * from './conv_infer';
 export * from './pool';
 export * from './elementwise';
 export * from './softmax';

@@ -2,7 +2,8 @@
 // Bundles bench/run.ts (which imports src/ directly) into build/bench.mjs beside the .wasm files,
 // then runs it with this script's arguments: `npm run bench -- --quick`. With --gemm it runs the
 // matrix-multiply benchmark, bench/gemm.ts, instead; with --train the training-step one, bench/train.ts;
-// with --threads the 1-against-2-threads one, bench/threads.ts; with --lstm the LSTM training step, bench/lstm.ts.
+// with --threads the 1-against-2-threads one, bench/threads.ts; with --lstm the LSTM training step, bench/lstm.ts;
+// with --models whole-model inference against onnxruntime-web and -node, bench/models.ts.
 // With --runtimes it also bundles bench/kernels_portable.ts (platform neutral) into
 // build/bench-kernels.mjs and runs bench/runtimes.ts, which times that bundle in Node, Chromium, Deno and Bun.
 import { build } from 'esbuild';
@@ -38,7 +39,9 @@ await build({
             ? 'bench/threads.ts'
             : process.argv.includes('--lstm')
               ? 'bench/lstm.ts'
-              : 'bench/run.ts',
+              : process.argv.includes('--models')
+                ? 'bench/models.ts'
+                : 'bench/run.ts',
   ],
   bundle: true,
   platform: 'node',
@@ -47,8 +50,15 @@ await build({
   outfile: 'build/bench.mjs',
   // the runtime looks for the .wasm files relative to the bundle
   define: { __WASM_BASE__: '"./"' },
-  // TF.js stays in node_modules: it loads its own .wasm files from its package directory
-  external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), '@tensorflow/*', 'playwright-core'],
+  // TF.js and onnxruntime stay in node_modules: they load their own .wasm (or native) files from there
+  external: [
+    ...builtinModules,
+    ...builtinModules.map((m) => `node:${m}`),
+    '@tensorflow/*',
+    'playwright-core',
+    'onnxruntime-node',
+    'onnxruntime-web',
+  ],
   sourcemap: 'inline',
   logLevel: 'warning',
 });

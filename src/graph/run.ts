@@ -11,6 +11,8 @@ import { Tensor } from '../tensor';
 import { describe, kindOf } from '../validate';
 import type { GraphNode } from './graph';
 import { runOp } from './ops';
+import { planFusions, runFusedConv, type Fusions } from './fuse';
+import type { Conv2d } from '../nn/conv';
 
 type Step = GraphNode & { kind: 'layer' | 'op' };
 
@@ -20,6 +22,8 @@ export interface RunPlan {
   uses: Map<string, number>;
   outputs: readonly (readonly [string, string])[];
   sources: Set<string>;
+  /** What an inference run (under noGrad) fuses; a recording run fuses nothing. */
+  fusions: Fusions;
 }
 
 /** What a graph keeps between runs: its movable state and a scratch copy of it. */
@@ -43,7 +47,8 @@ export function planRun(nodes: readonly GraphNode[], outputs: readonly (readonly
   const steps = nodes.filter((n): n is Step => (n.kind === 'layer' || n.kind === 'op') && need.has(n.name));
   const uses = new Map<string, number>();
   for (const n of steps) for (const x of n.inputs) uses.set(x, (uses.get(x) ?? 0) + 1);
-  return { steps, uses, outputs, sources: new Set(outputs.map(([, from]) => from)) };
+  const sources = new Set(outputs.map(([, from]) => from));
+  return { steps, uses, outputs, sources, fusions: planFusions(steps, uses, sources) };
 }
 
 /** True when `m` or a module inside it trains: its forward may move running statistics. */
@@ -84,7 +89,15 @@ export function execute(
     for (const n of plan.steps) {
       at = n;
       const xs = n.inputs.map((x) => values.get(x)!);
-      const y = n.kind === 'layer' ? n.module.forward(xs[0]) : runOp(n.op, xs, n.attrs);
+      const fused = early && n.kind === 'layer' ? plan.fusions.convs.get(n.name) : undefined;
+      const y =
+        n.kind === 'layer'
+          ? fused !== undefined
+            ? runFusedConv(n.module as Conv2d, xs[0], fused)
+            : n.module.forward(xs[0])
+          : early && plan.fusions.absorbed.has(n.name)
+            ? xs[0] // done by the convolution before it
+            : runOp(n.op, xs, n.attrs);
       if (!(y instanceof Tensor)) throw new TypeError(`the layer's forward returned ${describe(y)}, expected a Tensor`);
       values.set(n.name, y);
       if (!fixed.has(y)) made.add(y);

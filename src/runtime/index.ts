@@ -12,6 +12,7 @@ import * as jsOptim from '../js/optim';
 import * as jsReduce from '../js/reduce';
 import * as jsGemm from '../js/gemm';
 import * as jsConv from '../js/conv';
+import * as jsConvInfer from '../js/conv_infer';
 import * as jsPool from '../js/pool';
 import * as jsDepthwise from '../js/depthwise';
 import * as jsElementwise from '../js/elementwise';
@@ -107,6 +108,7 @@ const jsKernels = {
   ...jsReduce,
   ...jsGemm,
   ...jsConv,
+  ...jsConvInfer,
   ...jsPool,
   ...jsDepthwise,
   ...jsElementwise,

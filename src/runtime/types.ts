@@ -274,6 +274,28 @@ export interface Kernels {
   ): void;
   convBiasNCHW(y: number, n: number, c: number, l: number, bias: number): void;
   convBiasGradNCHW(dy: number, n: number, c: number, l: number, db: number): void;
+  convInferWorkspace(K: number, P: number): number;
+  convInferNCHW(
+    x: number,
+    wt: number,
+    bias: number,
+    y: number,
+    ws: number,
+    c: number,
+    h: number,
+    w: number,
+    o: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+    lo: number,
+    hi: number,
+  ): void;
   depthwiseForward(
     x: number,
     wt: number,

@@ -1,0 +1,278 @@
+// `npm run bench -- --models [--quick] [--profile] [--only a,b] [--build wasm-simd|wasm-relaxed] [--name NAME]`
+// Inference latency of whole models: resnet18 and mobilenet_v2 (the stripped topologies of
+// test/fixtures/onnx, weights filled from a seeded generator) at batch 1, 224×224, and the demo CNN
+// (examples/demo/cnn.ts, exported with toOnnx) at batch 60. The same model bytes go to this package
+// (loadOnnx: eval, BN folded, run under noGrad), onnxruntime-web (its WebAssembly backend, SIMD, one
+// thread) and onnxruntime-node (native CPU, one intra-op thread), timed in one process in alternating
+// rounds (ours, web, node, ours, …) so a change in the machine's load falls on all three alike.
+// Outputs are compared with onnxruntime-node's, so a fast wrong result cannot pass. --profile times
+// each of our layers (and the ops between them) on one model run. Writes bench/results/models.json.
+import os from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { memoryBytes } from '../src/runtime/index';
+import { tensor, noGrad, type Tensor } from '../src/tensor';
+import { loadOnnx } from '../src/onnx/load';
+import { toOnnx } from '../src/onnx/export';
+import type { Graph } from '../src/graph/graph';
+import { runFusedConv } from '../src/graph/fuse';
+import type { Module } from '../src/nn/module';
+import { Conv2d } from '../src/nn/conv';
+import { Linear } from '../src/nn/linear';
+import { BatchNorm2d } from '../src/nn/batchnorm';
+import { Generator } from '../src/random';
+import { cnn } from '../examples/demo/cnn';
+import { fillStripped, seededInput } from '../test/onnx_helpers';
+import { useBackend } from './ours';
+import { median } from './timing';
+
+const FIXTURES = fileURLToPath(new URL('../test/fixtures/onnx/', import.meta.url));
+const SEED = 7;
+// |ours − onnxruntime-node| on logits of order 1 after ≤ 50 layers of f32 sums in another order
+// (and, for ours, BN folded into the weights before the sums): seen ≤ 1e-4; a wrong result is O(1)
+const OUTPUT_TOL = 1e-3;
+
+interface ModelCase {
+  name: string;
+  bytes: Uint8Array;
+  input: string;
+  dims: number[];
+}
+
+/** Our builds the bench can run: the default SIMD one, or the opt-in relaxed-SIMD one (fused multiply-adds where the CPU has FMA). */
+type Build = 'wasm-simd' | 'wasm-relaxed';
+
+interface Row {
+  model: string;
+  build: Build;
+  batch: number;
+  gflop: number;
+  ms: { ours: number; web: number; node: number };
+  rounds: number;
+  gflops: { ours: number; web: number; node: number };
+  /** web ÷ ours and node ÷ ours: above 1, ours is faster. */
+  speedup: { web: number; node: number };
+  /** Our WASM linear memory: after loading, and its high-water mark after the runs (it never shrinks). */
+  memory: { loadedBytes: number; peakBytes: number; runBytes: number };
+  maxAbsDiff: { ours: number; web: number };
+}
+
+function cases(only: string[] | null): ModelCase[] {
+  const zoo = (name: string): ModelCase => ({
+    name,
+    bytes: fillStripped(new Uint8Array(readFileSync(FIXTURES + `${name}.onnx`)), SEED),
+    input: 'input',
+    dims: [1, 3, 224, 224],
+  });
+  const all = [zoo('resnet18'), zoo('mobilenet_v2'), { name: 'demo-cnn', bytes: demoCnn(), input: 'input', dims: [60, 1, 28, 28] }];
+  return all.filter((c) => only === null || only.some((o) => c.name.includes(o)));
+}
+
+/** The demo CNN with seeded weights and seeded running statistics, as ONNX. */
+function demoCnn(): Uint8Array {
+  const m = cnn(SEED);
+  const g = new Generator(SEED);
+  for (const l of m.layers) {
+    if (!(l instanceof BatchNorm2d)) continue;
+    const c = l.numFeatures;
+    const u = (lo: number, hi: number) => g.fillUniform(new Float32Array(c), lo, hi);
+    l.loadStateDict({ weight: u(0.7, 1.3), bias: u(-0.2, 0.2), running_mean: u(-0.2, 0.2), running_var: u(0.5, 1.5) }, { strict: false });
+  }
+  const bytes = toOnnx(m.eval(), { inputShapes: { input: ['batch', 1, 28, 28] } });
+  m.dispose();
+  return bytes;
+}
+
+/** Each layer call of one run, with its input shape: a recorded run (outside noGrad, so nothing is fused) calls every layer's forward. */
+function layerCalls(graph: Graph, x: Tensor): { m: Module; shape: number[]; outSize: number }[] {
+  const calls: { m: Module; shape: number[]; outSize: number }[] = [];
+  const undo: (() => void)[] = [];
+  for (const [, m] of graph.children()) {
+    const fwd = m.forward.bind(m);
+    m.forward = (t: Tensor) => {
+      const y = fwd(t);
+      calls.push({ m, shape: [...t.shape], outSize: y.size });
+      return y;
+    };
+    undo.push(() => delete (m as { forward?: unknown }).forward);
+  }
+  try {
+    graph.forward(x).dispose();
+  } finally {
+    for (const u of undo) u();
+  }
+  return calls;
+}
+
+/** Multiply-adds ×2 of the convolutions and Linear layers of one run. */
+function countFlop(graph: Graph, x: Tensor): number {
+  let flop = 0;
+  for (const { m, outSize } of layerCalls(graph, x)) {
+    if (m instanceof Conv2d) flop += 2 * outSize * (m.inChannels / m.groups) * m.kernelSize[0] * m.kernelSize[1];
+    else if (m instanceof Linear) flop += 2 * outSize * m.inFeatures;
+  }
+  return flop;
+}
+
+/** Milliseconds in each of our layers as an inference run calls them (each timed alone on a seeded input of its shape), by kind and shape. */
+function profile(graph: Graph, x: Tensor, runMs: number): void {
+  const rows = new Map<string, { ms: number; calls: number }>();
+  for (const { m, shape } of layerCalls(graph, x)) {
+    let key = `${m.constructor.name} [${shape.join('×')}]`;
+    if (m instanceof Conv2d) key += ` k${m.kernelSize[0]} s${m.stride[0]} g${m.groups} → ${m.outChannels}`;
+    const t = tensor(seededInput(shape, 3), shape);
+    const call = () => noGrad(() => (m instanceof Conv2d ? runFusedConv(m, t, null) : m.forward(t))).dispose();
+    call();
+    const s: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      call();
+      s.push(performance.now() - t0);
+    }
+    t.dispose();
+    const r = rows.get(key) ?? { ms: 0, calls: 0 };
+    r.ms += median(s);
+    r.calls++;
+    rows.set(key, r);
+  }
+  const sorted = [...rows].sort((a, b) => b[1].ms - a[1].ms);
+  const layers = sorted.reduce((s, [, r]) => s + r.ms, 0);
+  console.log(`  profile: a run ${runMs.toFixed(1)} ms; its layers alone ${layers.toFixed(1)} ms (the rest: ops and the graph)`);
+  for (const [k, r] of sorted.slice(0, 20)) console.log(`  ${r.ms.toFixed(2).padStart(8)} ms  ${String(r.calls).padStart(3)}×  ${k}`);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return Number.isNaN(m) ? Infinity : m;
+}
+
+async function runCase(c: ModelCase, build: Build, rounds: number, warm: number, showProfile: boolean): Promise<Row> {
+  await useBackend(build); // a fresh instance: its linear memory starts small
+  const data = seededInput(c.dims, SEED + 1);
+  const graph = await loadOnnx(c.bytes);
+  const x = tensor(data, c.dims);
+  const loadedBytes = memoryBytes();
+  const web = await ortWeb.InferenceSession.create(c.bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const nat = await ortNode.InferenceSession.create(c.bytes, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  try {
+    const feedsWeb = { [c.input]: new ortWeb.Tensor('float32', data, c.dims) };
+    const feedsNode = { [c.input]: new ortNode.Tensor('float32', data, c.dims) };
+    const ours = (): Float32Array => {
+      const y = noGrad(() => graph.forward(x));
+      const v = y.toArray();
+      y.dispose();
+      return v;
+    };
+    const outName = web.outputNames[0];
+    const runWeb = async () => (await web.run(feedsWeb))[outName].data as Float32Array;
+    const runNode = async () => (await nat.run(feedsNode))[outName].data as Float32Array;
+    const ref = await runNode();
+    const diff = { ours: maxAbsDiff(ours(), ref), web: maxAbsDiff(await runWeb(), ref) };
+    for (let i = 0; i < warm; i++) {
+      ours();
+      await runWeb();
+      await runNode();
+    }
+    const t = { ours: [] as number[], web: [] as number[], node: [] as number[] };
+    for (let r = 0; r < rounds; r++) {
+      let t0 = performance.now();
+      ours();
+      t.ours.push(performance.now() - t0);
+      t0 = performance.now();
+      await runWeb();
+      t.web.push(performance.now() - t0);
+      t0 = performance.now();
+      await runNode();
+      t.node.push(performance.now() - t0);
+    }
+    const peakBytes = memoryBytes();
+    const flop = countFlop(graph, x);
+    const ms = { ours: median(t.ours), web: median(t.web), node: median(t.node) };
+    if (showProfile) profile(graph, x, ms.ours);
+    const g = (v: number) => flop / v / 1e6;
+    return {
+      model: c.name,
+      build,
+      batch: c.dims[0],
+      gflop: flop / 1e9,
+      ms,
+      rounds,
+      gflops: { ours: g(ms.ours), web: g(ms.web), node: g(ms.node) },
+      speedup: { web: ms.web / ms.ours, node: ms.node / ms.ours },
+      memory: { loadedBytes, peakBytes, runBytes: peakBytes - loadedBytes },
+      maxAbsDiff: diff,
+    };
+  } finally {
+    await web.release();
+    await nat.release();
+    x.dispose();
+    graph.dispose();
+  }
+}
+
+const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      name: { type: 'string', default: 'models' },
+      build: { type: 'string', default: 'wasm-simd' },
+    },
+    strict: true,
+  });
+  if (!/^[\w.-]+$/.test(values.name)) throw new Error(`--name: use letters, digits, '.', '-', '_' only, got '${values.name}'`);
+  const build = values.build as Build;
+  if (build !== 'wasm-simd' && build !== 'wasm-relaxed') throw new Error(`--build: expected wasm-simd or wasm-relaxed, got '${build}'`);
+  ortWeb.env.wasm.numThreads = 1;
+  ortWeb.env.wasm.simd = true;
+  const load0 = os.loadavg()[0];
+  const rows: Row[] = [];
+  await useBackend(build); // the demo CNN is built (and exported) here
+  for (const c of cases(values.only?.split(',') ?? null)) {
+    console.log(`${c.name} [${c.dims.join(', ')}] …`);
+    const row = await runCase(c, build, values.quick ? 5 : 15, values.quick ? 2 : 5, values.profile);
+    rows.push(row);
+    const ok = row.maxAbsDiff.ours <= OUTPUT_TOL && row.maxAbsDiff.web <= OUTPUT_TOL;
+    console.log(
+      `  ${row.gflop.toFixed(2)} GFLOP; ms (median of ${row.rounds}): ours ${row.ms.ours.toFixed(1)}, ort-web ${row.ms.web.toFixed(1)}, ` +
+        `ort-node ${row.ms.node.toFixed(1)}; GFLOP/s ${row.gflops.ours.toFixed(1)} / ${row.gflops.web.toFixed(1)} / ${row.gflops.node.toFixed(1)}`,
+    );
+    console.log(
+      `  ours ×${row.speedup.web.toFixed(2)} of ort-web's speed, ×${row.speedup.node.toFixed(2)} of ort-node's; ` +
+        `WASM memory ${MiB(row.memory.loadedBytes)} MiB loaded, ${MiB(row.memory.peakBytes)} MiB peak; ` +
+        `max |Δ| vs ort-node: ours ${row.maxAbsDiff.ours.toExponential(1)}, ort-web ${row.maxAbsDiff.web.toExponential(1)} ${ok ? 'ok' : 'FAIL'}`,
+    );
+  }
+  const load1 = os.loadavg()[0];
+  console.log(
+    `load average (1 min) ${load0.toFixed(2)} before, ${load1.toFixed(2)} after; ${os.cpus().length} CPUs; Node ${process.version}`,
+  );
+  const dir = fileURLToPath(new URL('../bench/results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: os.cpus()[0]?.model,
+    load: [load0, load1],
+    outputTol: OUTPUT_TOL,
+  };
+  writeFileSync(`${dir}${values.name}.json`, JSON.stringify({ meta, rows }, null, 2) + '\n');
+  if (rows.some((r) => !(r.maxAbsDiff.ours <= OUTPUT_TOL && r.maxAbsDiff.web <= OUTPUT_TOL))) process.exitCode = 1;
+}
+
+await main();
