@@ -2,7 +2,8 @@
 // Bundles bench/run.ts (which imports src/ directly) into build/bench.mjs beside the .wasm files,
 // then runs it with this script's arguments: `npm run bench -- --quick`. With --gemm it runs the
 // matrix-multiply benchmark, bench/gemm.ts, instead; with --train the training-step one, bench/train.ts;
-// with --threads the 1-against-2-threads one, bench/threads.ts; with --lstm the LSTM training step, bench/lstm.ts.
+// with --threads the 1-against-2-threads one, bench/threads.ts; with --lstm the LSTM training step, bench/lstm.ts;
+// with --norms LayerNorm, GroupNorm and InstanceNorm against BatchNorm, bench/norms.ts.
 // With --runtimes it also bundles bench/kernels_portable.ts (platform neutral) into
 // build/bench-kernels.mjs and runs bench/runtimes.ts, which times that bundle in Node, Chromium, Deno and Bun.
 import { build } from 'esbuild';
@@ -38,7 +39,9 @@ await build({
             ? 'bench/threads.ts'
             : process.argv.includes('--lstm')
               ? 'bench/lstm.ts'
-              : 'bench/run.ts',
+              : process.argv.includes('--norms')
+                ? 'bench/norms.ts'
+                : 'bench/run.ts',
   ],
   bundle: true,
   platform: 'node',
