@@ -4,10 +4,10 @@
 import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
 import { F64Block } from '../runtime/block';
-import { bnBackward, bnNormalize, bnStats } from '../kernels/batchnorm';
+import { bnBackward, bnNormalize } from '../kernels/batchnorm';
 import { activationBackward } from '../kernels/activations';
 import type { Stats } from './bn_core';
-import type { NormPlan } from './norm_core';
+import type { NormGrad, NormPlan } from './norm_core';
 
 /** γ or β (c values) repeated for each row of `fine` (row r takes channel r mod c); null stays null. */
 export function perRow(p: NormPlan, t: Tensor | null): Tensor | null {
@@ -40,27 +40,13 @@ function fineStats(p: NormPlan, stats: Stats, unitScale: boolean): F64Block {
   return e;
 }
 
-/**
- * GroupNorm's forward with its affine: the group statistics, then one normalize of `fine` with γ, β
- * and the statistics per row; given `known` (fineStats of earlier statistics), the normalize alone.
- */
-export function groupForward(
-  p: NormPlan,
-  x: Tensor,
-  y: Tensor,
-  w: Tensor | null,
-  b: Tensor | null,
-  eps: number,
-  stats: Stats,
-  relu: boolean,
-  known: F64Block | null = null,
-): void {
+/** GroupNorm's forward after its statistics: y = x̂·γ + β (then ReLU) by one normalize of `fine` with γ, β and the statistics per row. */
+export function groupNormalize(p: NormPlan, x: Tensor, y: Tensor, w: Tensor | null, b: Tensor | null, stats: Stats, relu: boolean): void {
   const f = p.fine!;
-  if (!known) bnStats(p.view, x.ptr, eps, stats.mean, stats.vari, stats.invstd);
   const made: { dispose(): void }[] = [];
   try {
-    const e = known ?? fineStats(p, stats, false);
-    if (!known) made.push(e);
+    const e = fineStats(p, stats, false);
+    made.push(e);
     const rw = perRow(p, w);
     if (rw) made.push(rw);
     const rb = perRow(p, b);
@@ -72,18 +58,8 @@ export function groupForward(
 }
 
 /** normBackward when each view row has one channel: BN's backward of the view with γ per row, dγ and dβ per row summed over the samples. */
-export function rowBackward(
-  p: NormPlan,
-  x: Tensor,
-  dy: Tensor,
-  dx: Tensor,
-  w: Tensor | null,
-  b: Tensor | null,
-  stats: Stats,
-  dw: number,
-  db: number,
-  relu: boolean,
-): void {
+export function rowBackward(a: NormGrad): void {
+  const { p, x, dy, dx, w, b, stats, dw, db, relu } = a;
   const rows = p.view.c,
     c = p.affine.c;
   const made: Tensor[] = [];
@@ -125,18 +101,10 @@ function addOverSamples(into: number, c: number, rows: number, row: (r: number) 
  * statistics' backward in turn. With the fused ReLU, dy is first masked (into dx) where the
  * forward's output, made again, was positive: the same sums as the norm then ReLU, bit for bit.
  */
-export function groupBackward(
-  p: NormPlan,
-  x: Tensor,
-  dy: Tensor,
-  dx: Tensor,
-  w: Tensor | null,
-  b: Tensor | null,
-  stats: Stats,
-  dw: number,
-  db: number,
-  relu: boolean,
-): void {
+export function groupBackward(a: NormGrad): void {
+  const { p, x, w, b, stats, dw, db, relu } = a;
+  let dy = a.dy;
+  const dx = a.dx;
   const f = p.fine!,
     rows = f.c,
     c = p.affine.c;
@@ -145,9 +113,7 @@ export function groupBackward(
     if (relu) {
       const y = Tensor.empty(x.shape);
       made.push(y);
-      const full = fineStats(p, stats, false);
-      made.push(full);
-      groupForward(p, x, y, w, b, 0, stats, false, full);
+      groupNormalize(p, x, y, w, b, stats, false);
       activationBackward('relu', y.ptr, dy.ptr, dx.ptr, x.size);
       dy = dx; // read by the first pass below, before the second writes dx
     }

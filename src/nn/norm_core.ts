@@ -12,10 +12,10 @@ import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
 import { F64Block } from '../runtime/block';
 import { gradSink, record } from '../autograd/functional';
-import { bnBackward, bnNormalize, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
+import { bnBackward, bnNormalize, bnStats, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
 import * as ew from '../kernels/elementwise';
 import type { Stats } from './bn_core';
-import { groupBackward, groupForward, perRow, rowBackward } from './group_core';
+import { groupBackward, groupNormalize, perRow, rowBackward } from './group_core';
 
 /** How a norm sees its input: BN's geometry of the statistics view and of the affine. */
 export interface NormPlan {
@@ -108,7 +108,10 @@ export function normForward(
     }
     return;
   }
-  if (p.fine && (w || b)) return groupForward(p, x, y, w, b, eps, stats, relu);
+  if (p.fine && (w || b)) {
+    bnStats(p.view, x.ptr, eps, stats.mean, stats.vari, stats.invstd);
+    return groupNormalize(p, x, y, w, b, stats, relu);
+  }
   const apart = w !== null || b !== null;
   bnTrain(p.view, x.ptr, y.ptr, 0, 0, eps, stats.mean, stats.vari, stats.invstd, relu && !apart);
   if (apart) affine(p.affine, y.ptr, y.ptr, w, b, relu);
@@ -134,6 +137,21 @@ export function addingWhenDone(c: number, dw: number, db: number, compute: (tw: 
   }
 }
 
+/** What a norm's backward takes: normBackward's arguments. */
+export interface NormGrad {
+  p: NormPlan;
+  x: Tensor;
+  dy: Tensor;
+  dx: Tensor;
+  w: Tensor | null;
+  b: Tensor | null;
+  stats: Stats;
+  /** f32 dγ, dβ to add to (0 = not wanted). */
+  dw: number;
+  db: number;
+  relu: boolean;
+}
+
 /**
  * Backward of normForward (with its fused ReLU when `relu`): dx, and Σ dy·x̂ into dw, Σ dy into db
  * (f32, added to; 0 = not wanted).
@@ -155,8 +173,8 @@ export function normBackward(
     bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true, relu);
     return;
   }
-  if (p.rowAffine) return rowBackward(p, x, dy, dx, w, b, stats, dw, db, relu);
-  if (p.fine) return groupBackward(p, x, dy, dx, w, b, stats, dw, db, relu);
+  if (p.rowAffine) return rowBackward({ p, x, dy, dx, w, b, stats, dw, db, relu });
+  if (p.fine) return groupBackward({ p, x, dy, dx, w, b, stats, dw, db, relu });
   const made: { dispose(): void }[] = [];
   try {
     const xh = Tensor.empty(x.shape);
