@@ -1,8 +1,9 @@
 // What LayerNorm, GroupNorm and InstanceNorm share. Each is BN's training forward and backward on a
 // view of its input as channel-first [1, rows, perRow], one BN "channel" per normalized group (a
 // sample's group, an instance's channel, a row of the last dims), so they keep BN's statistics
-// (shifted sums, f64 accumulation) and its guarantees at large offsets. Their affine runs apart
-// where its axes (channels, or the elements of normalizedShape) are not the view's rows. It is BN's
+// (shifted sums, f64 accumulation) and its guarantees at large offsets. GroupNorm's and
+// InstanceNorm's affine joins BN's passes on [1, N·C, L] (group_core.ts); LayerNorm's runs apart,
+// its γ, β varying along the view's rows. It is BN's
 // normalize with mean 0 and invstd 1 (a = γ, b = β exactly), and its backward BN's eval backward with
 // the same constants (dx̂ = dy·γ, dγ += Σ dy·x̂, dβ += Σ dy), so no loop is written twice.
 // see: Wu & He 2018, Group Normalization, https://arxiv.org/abs/1803.08494 (Fig. 2: the axes);
