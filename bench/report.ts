@@ -87,6 +87,17 @@ export function judge(row: Row, roofPct: number | null): void {
   row.verdict = ok ? 'PASS' : 'MISS';
 }
 
+/** The largest |a[i] − b[i]| (Infinity for a NaN or a length mismatch). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
 function fmt(v: number | null, digits: number): string {
   if (v === null || !Number.isFinite(v)) return '-';
   return v.toFixed(digits);

@@ -19,6 +19,7 @@ import {
   TFJS,
   IN_CACHE_BYTES,
   judge,
+  maxAbsDiff,
   MIN_SPEEDUP,
   printRoofs,
   printRows,
@@ -126,16 +127,6 @@ function gitDescribe(): string {
   } catch {
     return '';
   }
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
 }
 
 const progress = (s: string) => process.stderr.write(`${s}\n`);

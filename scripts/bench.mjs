@@ -3,7 +3,8 @@
 // then runs it with this script's arguments: `npm run bench -- --quick`. With --gemm it runs the
 // matrix-multiply benchmark, bench/gemm.ts, instead; with --train the training-step one, bench/train.ts;
 // with --threads the 1-against-2-threads one, bench/threads.ts; with --lstm the LSTM training step, bench/lstm.ts;
-// with --models whole-model inference against onnxruntime-web and -node, bench/models.ts.
+// with --models whole-model inference against onnxruntime-web and -node, bench/models.ts;
+// with --norms LayerNorm, GroupNorm and InstanceNorm against BatchNorm, bench/norms.ts.
 // With --runtimes it also bundles bench/kernels_portable.ts (platform neutral) into
 // build/bench-kernels.mjs and runs bench/runtimes.ts, which times that bundle in Node, Chromium, Deno and Bun.
 import { build } from 'esbuild';
@@ -11,6 +12,15 @@ import { spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { RELAXED_SIMD_FLAGS } from './node-flags.mjs';
 
+/** The bench a flag picks (bench/run.ts without one). */
+const BENCHES = {
+  '--gemm': 'bench/gemm.ts',
+  '--train': 'bench/train.ts',
+  '--threads': 'bench/threads.ts',
+  '--lstm': 'bench/lstm.ts',
+  '--models': 'bench/models.ts',
+  '--norms': 'bench/norms.ts',
+};
 const runtimes = process.argv.includes('--runtimes');
 if (runtimes) {
   await build({
@@ -29,19 +39,7 @@ if (runtimes) {
 
 await build({
   entryPoints: [
-    runtimes
-      ? 'bench/runtimes.ts'
-      : process.argv.includes('--gemm')
-        ? 'bench/gemm.ts'
-        : process.argv.includes('--train')
-          ? 'bench/train.ts'
-          : process.argv.includes('--threads')
-            ? 'bench/threads.ts'
-            : process.argv.includes('--lstm')
-              ? 'bench/lstm.ts'
-              : process.argv.includes('--models')
-                ? 'bench/models.ts'
-                : 'bench/run.ts',
+    runtimes ? 'bench/runtimes.ts' : (BENCHES[Object.keys(BENCHES).find((f) => process.argv.includes(f)) ?? ''] ?? 'bench/run.ts'),
   ],
   bundle: true,
   platform: 'node',

@@ -2,9 +2,9 @@
 // reference, a constant channel, NaN in one channel), bad options and inputs that throw a specific
 // message and move no state, and an allocation failing anywhere that leaves nothing behind.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BatchRenorm1d, BatchRenorm2d, F, init, noGrad, tensor, type Tensor } from '../src/index';
-import { BACKENDS, bits, filled, throwsLike } from './helpers';
-import { countAllocations } from './alloc_count';
+import { BatchRenorm1d, BatchRenorm2d, F, init, noGrad, tensor } from '../src/index';
+import { BACKENDS, filled, throwsLike } from './helpers';
+import { countAllocations, failEachAllocation } from './alloc_count';
 import { maxAbs, maxAbsDiff, randn } from './reference';
 import { renormRef } from './renorm_reference';
 
@@ -245,30 +245,7 @@ for (const b of BACKENDS) {
         const m = new BatchRenorm2d(4, { warmup, rMax: 1.5, dMax: 0.5 });
         using x = filled([5, 4, 2, 3], 7);
         using dy = filled([5, 4, 2, 3], 8);
-        for (const phase of ['forward', 'backward'] as const) {
-          for (let n = 1; ; n++) {
-            if (phase === 'backward') noGrad(() => m.forward(x)).dispose(); // saved state for backward
-            const before = m.stateDict();
-            const grads = m.parameters().map((p) => bits(p.grad.toArray()));
-            const count = countAllocations();
-            count.failAt(n);
-            let out: Tensor | null = null,
-              threw = false;
-            try {
-              out = phase === 'forward' ? noGrad(() => m.forward(x)) : m.backward(dy);
-            } catch {
-              threw = true;
-            }
-            count.failAt(null);
-            out?.dispose();
-            const live = count.live();
-            count.stop();
-            if (!threw) break; // every allocation of this call has been made to fail in turn
-            expect(live, `warmup ${warmup} ${phase}: allocation ${n} failed`).toBe(0);
-            expect(m.stateDict(), `warmup ${warmup} ${phase}: allocation ${n} failed`).toEqual(before);
-            expect(m.parameters().map((p) => bits(p.grad.toArray()))).toEqual(grads);
-          }
-        }
+        failEachAllocation(m, x, dy, `warmup ${warmup}`);
         m.dispose();
       }
     });

@@ -2,11 +2,11 @@
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167;
 //      https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
 import { track } from '../autograd/engine';
-import { checkShape, Parameter, sameShape, Tensor } from '../tensor';
+import { checkShape, Parameter, Tensor } from '../tensor';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInputShape, EvalCache, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
-import { Allocations, checkLayerSize, Module, type StateEntry, type StateDictInput, leafLayer } from './module';
+import { Allocations, checkGradOutput, checkLayerSize, Module, type StateEntry, type StateDictInput, leafLayer } from './module';
 import { recordBatchNorm } from './functional';
 
 /** Options of a BatchNorm layer; `L` is the layouts its class takes (a layout it cannot take is a type error). */
@@ -220,10 +220,7 @@ export abstract class BatchNorm extends Module {
     this.checkBackwardReady();
     const x = this.#input!,
       g = this.#geometry!;
-    const d = checkTensor(where, 'gradOutput', dy);
-    if (!sameShape(d.shape, x.shape)) {
-      throw new RangeError(`${where}: gradOutput: expected shape [${x.shape.join(', ')}] (the last input's), got [${d.shape.join(', ')}]`);
-    }
+    const d = checkGradOutput(where, dy, x.shape, 'input');
     const dx = Tensor._empty(x.shape);
     if (g.size === 0) return dx;
     bnBackward(

@@ -7,12 +7,13 @@
 //      product); https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (shapes, default init:
 //      kaiming_uniform_(a=√5) on the weight, U(±1/√fan_in) on the bias, fan_in = in·kh·kw)
 import { track } from '../autograd/engine';
-import { checkShape, Parameter, sameShape, Tensor } from '../tensor';
+import { checkShape, Parameter, Tensor } from '../tensor';
 import { slidingWindow, type Window } from '../kernels/conv';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
-import { Allocations, checkLayerSize, Module, leafLayer } from './module';
+import { Allocations, checkGradOutput, checkLayerSize, Module, leafLayer } from './module';
+export { checkGradOutput };
 import { backwardNCHW, backwardNHWC, chunkImages, conv2d, forwardNCHW, forwardNHWC, rearranged } from '../autograd/conv_ops';
 import { groupedBackward, groupedForward, groupedGeometry, groupedOutShape, type GroupedSpec } from '../autograd/conv_grouped';
 
@@ -114,15 +115,6 @@ export function checkShape2d(
     );
   }
   return { n, c, h, w, oh: Math.floor((ph - k[0]) / s[0]) + 1, ow: Math.floor((pw - k[1]) / s[1]) + 1 };
-}
-
-/** Throws unless dy has `shape` (the last forward's output shape). */
-export function checkGradOutput(where: string, dy: unknown, shape: readonly number[]): Tensor {
-  const t = checkTensor(where, 'gradOutput', dy);
-  if (!sameShape(t.shape, shape)) {
-    throw new RangeError(`${where}: gradOutput: expected shape [${shape.join(', ')}] (the last output's), got [${t.shape.join(', ')}]`);
-  }
-  return t;
 }
 
 /** Floats of im2col columns per NHWC chunk: bounds the buffer (and WASM memory, which never shrinks). */

@@ -10,6 +10,7 @@ import { checkShape, Tensor } from '../tensor';
 import { bnBackward, bnTrain, geometry, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
 import { BatchNorm, type BatchNormOptions } from './batchnorm';
+import { checkGradOutput } from './module';
 import { addingWhenDone } from './norm_core';
 import { checkOptions, checkTensor, describe, kindOf } from '../validate';
 
@@ -167,11 +168,7 @@ abstract class GhostBatchNorm extends BatchNorm {
   }
 
   checkBackwardReady(): void {
-    const where = `${this.kind}.backward`;
-    if (this.hasRecorded()) return this.checkRecordedReady(where);
-    this.checkUsable(where);
-    if (this.#saved === null) throw new Error(`${where}: call forward() first`);
-    if (this.#saved.x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+    this.checkSavedReady(`${this.kind}.backward`, this.#saved?.x ?? null);
   }
 
   /** Gradient of the last forward (through each ghost batch's statistics in training): returns dx, adds dγ, dβ. */
@@ -181,10 +178,7 @@ abstract class GhostBatchNorm extends BatchNorm {
     if (r !== undefined) return r!;
     this.checkBackwardReady();
     const { x, parts, useBatch } = this.#saved!;
-    const d = checkTensor(where, 'gradOutput', dy);
-    if (d.shape.length !== x.shape.length || d.shape.some((v, i) => v !== x.shape[i])) {
-      throw new RangeError(`${where}: gradOutput: expected shape [${x.shape.join(', ')}] (the last input's), got [${d.shape.join(', ')}]`);
-    }
+    const d = checkGradOutput(where, dy, x.shape, 'input');
     const dx = Tensor.empty(x.shape);
     try {
       this.#backward(x, d, dx, parts, useBatch, this.weight ? this.weight.grad.ptr : 0, this.bias ? this.bias.grad.ptr : 0);

@@ -6,7 +6,7 @@ import { checkShape, sameShape, type Parameter, Tensor } from '../tensor';
 import { activationBackward, activationForward, mulElementwise, SAVES, type ActivationKind } from '../kernels/activations';
 import { checkOptions, checkTensor, checkUnit, describe } from '../validate';
 import { defaultGenerator, Generator } from '../random';
-import { Module, saveBuffers, leafLayer, isLeafLayer, freesItself, type StateEntry } from './module';
+import { checkGradOutput, Module, saveBuffers, leafLayer, isLeafLayer, freesItself, type StateEntry } from './module';
 import { activation, reshape } from '../autograd/functional';
 import { dropout } from '../autograd/conv_ops';
 
@@ -147,13 +147,9 @@ export class Dropout extends Module {
   backward(dy: Tensor): Tensor {
     const r = this.backwardRecorded('Dropout.backward', dy, true, 'input');
     if (r !== undefined) return r!;
-    checkTensor('Dropout.backward', 'gradOutput', dy);
     const mask = this.#mask;
-    if (mask !== null && (mask.shape.length !== dy.shape.length || mask.shape.some((v, i) => v !== dy.shape[i]))) {
-      throw new RangeError(
-        `Dropout.backward: gradOutput: expected shape [${mask.shape.join(', ')}] (the last input's), got [${dy.shape.join(', ')}]`,
-      );
-    }
+    if (mask === null) checkTensor('Dropout.backward', 'gradOutput', dy);
+    else checkGradOutput('Dropout.backward', dy, mask.shape, 'input');
     const dx = Tensor.empty(dy.shape);
     if (mask === null) dx.view().set(dy.view());
     else mulElementwise(dy.ptr, mask.ptr, dx.ptr, dy.size);

@@ -2,13 +2,25 @@
 // and the forward/backward pair (each layer's backward sits beside its forward).
 // see: https://github.com/karpathy/micrograd/blob/master/micrograd/nn.py (Module);
 //      https://pytorch.org/docs/stable/generated/torch.nn.Module.html (state_dict, load_state_dict)
-import { Parameter, Tensor } from '../tensor';
+import { Parameter, sameShape, Tensor } from '../tensor';
 import { isGradEnabled, letGo, type GradFn } from '../autograd/engine';
 import * as ew from '../kernels/elementwise';
 import { reprOf, settingsOf, summaryOf } from './summary';
 import { planForward } from '../train/infer';
 import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../validate';
 import { sizeForState } from './state_sizing';
+
+/**
+ * Throws unless dy is a tensor of `shape`, the shape of the last forward's output; the error names
+ * it as the last `like`'s (a layer whose output has its input's shape says 'input').
+ */
+export function checkGradOutput(where: string, dy: unknown, shape: readonly number[], like: 'input' | 'output' = 'output'): Tensor {
+  const t = checkTensor(where, 'gradOutput', dy);
+  if (!sameShape(t.shape, shape)) {
+    throw new RangeError(`${where}: gradOutput: expected shape [${shape.join(', ')}] (the last ${like}'s), got [${t.shape.join(', ')}]`);
+  }
+  return t;
+}
 
 /** One entry of a module's state: a tensor (parameter or buffer) or a counter. */
 export type StateEntry = { name: string; tensor: Tensor } | { name: string; count: () => number; setCount: (v: number) => void };
@@ -180,6 +192,17 @@ export abstract class Module {
   }
 
   /**
+   * Throws what backward(dy) would before it runs: the recorded op's checks when the last forward
+   * recorded, else those of the input it saved (`x`, null before any forward).
+   */
+  protected checkSavedReady(where: string, x: Tensor | null): void {
+    if (this.hasRecorded()) return this.checkRecordedReady(where);
+    this.checkUsable(where);
+    if (x === null) throw new Error(`${where}: call forward() first`);
+    if (x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+  }
+
+  /**
    * backward(dy) after a recorded forward: runs the recorded op, adds its parameters' gradients to
    * their .grad and returns dL/dx (null unless `inputGrad`); the module records no more forwards. dy must have the shape of the last output (named in the error
    * as the last `like`'s, the layer's own wording). Undefined when the last forward did not record.
@@ -194,10 +217,7 @@ export abstract class Module {
     if (fn === null || fn.done) return undefined;
     checkTensor(where, 'gradOutput', dy);
     this.checkRecordedReady(where);
-    const shape = this.#recordedShape;
-    if (dy.shape.length !== shape.length || dy.shape.some((v, i) => v !== shape[i])) {
-      throw new RangeError(`${where}: gradOutput: expected shape [${shape.join(', ')}] (the last ${like}'s), got [${dy.shape.join(', ')}]`);
-    }
+    checkGradOutput(where, dy, this.#recordedShape, like);
     this.#manual = true;
     const gis = fn.backward(dy, inputGrad);
     let dx: Tensor | null = null;

@@ -1,8 +1,9 @@
 // What LayerNorm, GroupNorm and InstanceNorm share. Each is BN's training forward and backward on a
 // view of its input as channel-first [1, rows, perRow], one BN "channel" per normalized group (a
 // sample's group, an instance's channel, a row of the last dims), so they keep BN's statistics
-// (shifted sums, f64 accumulation) and its guarantees at large offsets. Their affine runs apart
-// where its axes (channels, or the elements of normalizedShape) are not the view's rows. It is BN's
+// (shifted sums, f64 accumulation) and its guarantees at large offsets. GroupNorm's and
+// InstanceNorm's affine joins BN's passes on [1, N·C, L] (group_core.ts); LayerNorm's runs apart,
+// its γ, β varying along the view's rows. It is BN's
 // normalize with mean 0 and invstd 1 (a = γ, b = β exactly), and its backward BN's eval backward with
 // the same constants (dx̂ = dy·γ, dγ += Σ dy·x̂, dβ += Σ dy), so no loop is written twice.
 // see: Wu & He 2018, Group Normalization, https://arxiv.org/abs/1803.08494 (Fig. 2: the axes);
@@ -12,9 +13,10 @@ import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
 import { F64Block } from '../runtime/block';
 import { gradSink, record } from '../autograd/functional';
-import { bnBackward, bnNormalize, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
+import { bnBackward, bnNormalize, bnStats, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
 import * as ew from '../kernels/elementwise';
 import type { Stats } from './bn_core';
+import { groupBackward, groupNormalize, perRow, rowBackward } from './group_core';
 
 /** How a norm sees its input: BN's geometry of the statistics view and of the affine. */
 export interface NormPlan {
@@ -28,6 +30,14 @@ export interface NormPlan {
    * call each way, as fast as BN; else the affine takes its own pass.
    */
   rowAffine: boolean;
+  /**
+   * GroupNorm's input as [1, N·C, L], one row per channel of a sample, and the rows per group: γ, β
+   * and the group's statistics are constants along a row there, so the affine joins BN's normalize
+   * and dx's pass (two passes each way, as BN). Null for LayerNorm (its γ varies along a row).
+   */
+  fine: Geometry | null;
+  /** Rows of `fine` per row of `view` (channels per group). */
+  per: number;
 }
 
 const prod = (a: readonly number[]) => a.reduce((p, v) => p * v, 1);
@@ -37,14 +47,20 @@ export function groupPlan(shape: readonly number[], groups: number): NormPlan {
   const n = shape[0],
     c = shape[1],
     l = prod(shape.slice(2));
-  return { view: geometry('NCL', [1, n * groups, (c / groups) * l]), affine: geometry('NCL', [n, c, l]), rowAffine: groups === c };
+  return {
+    view: geometry('NCL', [1, n * groups, (c / groups) * l]),
+    affine: geometry('NCL', [n, c, l]),
+    rowAffine: groups === c,
+    fine: geometry('NCL', [1, n * c, l]),
+    per: c / groups,
+  };
 }
 
 /** LayerNorm's plan: the last `k` dims of a checked shape are one group per row. */
 export function layerPlan(shape: readonly number[], k: number): NormPlan {
   const rows = prod(shape.slice(0, shape.length - k)),
     d = prod(shape.slice(shape.length - k));
-  return { view: geometry('NCL', [1, rows, d]), affine: geometry('NC', [rows, d]), rowAffine: false };
+  return { view: geometry('NCL', [1, rows, d]), affine: geometry('NC', [rows, d]), rowAffine: false, fine: null, per: 1 };
 }
 
 /** f64 [zeros(c), ones(c)]: mean 0 and invstd 1, under which BN's normalize is y = x·γ + β. */
@@ -64,18 +80,6 @@ function affine(g: Geometry, x: number, y: number, w: Tensor | null, b: Tensor |
   } finally {
     u.dispose();
   }
-}
-
-/** γ or β (c values) repeated for each of the view's rows (row r takes channel r mod c); null stays null. */
-function perRow(p: NormPlan, t: Tensor | null): Tensor | null {
-  if (t === null) return null;
-  const rows = p.view.c,
-    c = p.affine.c;
-  const r = Tensor.empty([rows]);
-  const v = r.view(),
-    src = t.view();
-  for (let i = 0; i < rows; i++) v[i] = src[i % c];
-  return r;
 }
 
 /**
@@ -105,55 +109,13 @@ export function normForward(
     }
     return;
   }
+  if (p.fine && (w || b)) {
+    bnStats(p.view, x.ptr, eps, stats.mean, stats.vari, stats.invstd);
+    return groupNormalize(p, x, y, w, b, stats, relu);
+  }
   const apart = w !== null || b !== null;
   bnTrain(p.view, x.ptr, y.ptr, 0, 0, eps, stats.mean, stats.vari, stats.invstd, relu && !apart);
   if (apart) affine(p.affine, y.ptr, y.ptr, w, b, relu);
-}
-
-/** normBackward when each view row has one channel: BN's backward of the view with γ per row, dγ and dβ per row summed over the samples. */
-function rowBackward(
-  p: NormPlan,
-  x: Tensor,
-  dy: Tensor,
-  dx: Tensor,
-  w: Tensor | null,
-  b: Tensor | null,
-  stats: Stats,
-  dw: number,
-  db: number,
-  relu: boolean,
-): void {
-  const rows = p.view.c,
-    c = p.affine.c;
-  const made: Tensor[] = [];
-  try {
-    const rw = perRow(p, w);
-    if (rw) made.push(rw);
-    const rb = relu ? perRow(p, b) : null; // β only tells where the fused ReLU's output was positive
-    if (rb) made.push(rb);
-    const tw = Tensor.full([rows], 0);
-    made.push(tw);
-    const tb = Tensor.full([rows], 0);
-    made.push(tb);
-    const [gw, gb] = [dw ? tw.ptr : 0, db ? tb.ptr : 0];
-    bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, rw ? rw.ptr : 0, stats.mean, stats.invstd, gw, gb, true, relu, rb ? rb.ptr : 0);
-    const rt = runtime();
-    for (const [into, from] of [
-      [dw, tw],
-      [db, tb],
-    ] as const) {
-      if (into === 0) continue;
-      const g = rt.f32(into, c),
-        f = from.view();
-      for (let ch = 0; ch < c; ch++) {
-        let s = 0;
-        for (let r = ch; r < rows; r += c) s += f[r];
-        g[ch] += s;
-      }
-    }
-  } finally {
-    for (const t of made) t.dispose();
-  }
 }
 
 /**
@@ -174,6 +136,21 @@ export function addingWhenDone(c: number, dw: number, db: number, compute: (tw: 
     tw.dispose();
     tb?.dispose();
   }
+}
+
+/** What a norm's backward takes: normBackward's arguments. */
+export interface NormGrad {
+  p: NormPlan;
+  x: Tensor;
+  dy: Tensor;
+  dx: Tensor;
+  w: Tensor | null;
+  b: Tensor | null;
+  stats: Stats;
+  /** f32 dγ, dβ to add to (0 = not wanted). */
+  dw: number;
+  db: number;
+  relu: boolean;
 }
 
 /**
@@ -197,7 +174,8 @@ export function normBackward(
     bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true, relu);
     return;
   }
-  if (p.rowAffine) return rowBackward(p, x, dy, dx, w, b, stats, dw, db, relu);
+  if (p.rowAffine) return rowBackward({ p, x, dy, dx, w, b, stats, dw, db, relu });
+  if (p.fine) return groupBackward({ p, x, dy, dx, w, b, stats, dw, db, relu });
   const made: { dispose(): void }[] = [];
   try {
     const xh = Tensor.empty(x.shape);

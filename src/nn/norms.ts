@@ -10,7 +10,7 @@ import { recordBatchNorm } from './functional';
 import { normBackward, normForward, recordNorm, type NormPlan } from './norm_core';
 import { checkNormalizedShape, given, groupNormPlan, layerNormPlan } from './norm_checks';
 import { checkBool, checkOptions, checkPositive, checkTensor, describe, kindOf } from '../validate';
-import { Allocations, checkLayerSize, Module } from './module';
+import { Allocations, checkGradOutput, checkLayerSize, Module } from './module';
 
 /** What a forward saved for backward(dy) when it did not record on the tape. */
 interface Saved {
@@ -118,11 +118,7 @@ export abstract class Norm extends Module {
   }
 
   checkBackwardReady(): void {
-    const where = `${this.kind}.backward`;
-    if (this.hasRecorded()) return this.checkRecordedReady(where);
-    this.checkUsable(where);
-    if (this.#saved === null) throw new Error(`${where}: call forward() first`);
-    if (this.#saved.x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+    this.checkSavedReady(`${this.kind}.backward`, this.#saved?.x ?? null);
   }
 
   /** Gradient of the last forward: returns dx and adds dγ, dβ to weight.grad, bias.grad. */
@@ -132,10 +128,7 @@ export abstract class Norm extends Module {
     if (r !== undefined) return r!;
     this.checkBackwardReady();
     const { x, plan, stats, batch } = this.#saved!;
-    const d = checkTensor(where, 'gradOutput', dy);
-    if (d.shape.length !== x.shape.length || d.shape.some((v, i) => v !== x.shape[i])) {
-      throw new RangeError(`${where}: gradOutput: expected shape [${x.shape.join(', ')}] (the last input's), got [${d.shape.join(', ')}]`);
-    }
+    const d = checkGradOutput(where, dy, x.shape, 'input');
     const dx = Tensor.empty(x.shape);
     const w = this.weight,
       b = this.bias,

@@ -9,6 +9,7 @@ import { Tensor } from '../tensor';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
 import { BatchNorm, type BatchNormOptions } from './batchnorm';
+import { checkGradOutput } from './module';
 import { recordBatchNorm } from './functional';
 import { Correction, ramp, recordRenorm, renormBackward, renormForward } from './renorm_core';
 import { checkOptions, checkTensor, describe, kindOf } from '../validate';
@@ -144,11 +145,7 @@ abstract class BatchRenorm extends BatchNorm {
   }
 
   checkBackwardReady(): void {
-    const where = `${this.kind}.backward`;
-    if (this.hasRecorded()) return this.checkRecordedReady(where);
-    this.checkUsable(where);
-    if (this.#saved === null) throw new Error(`${where}: call forward() first`);
-    if (this.#saved.x.disposed) throw new Error(`${where}: the input of the last forward() was disposed; backward needs it`);
+    this.checkSavedReady(`${this.kind}.backward`, this.#saved?.x ?? null);
   }
 
   /** Gradient of the last forward (r and d as constants in training): returns dx, adds dγ, dβ. */
@@ -158,10 +155,7 @@ abstract class BatchRenorm extends BatchNorm {
     if (r !== undefined) return r!;
     this.checkBackwardReady();
     const { x, g, stats, corr } = this.#saved!;
-    const d = checkTensor(where, 'gradOutput', dy);
-    if (d.shape.length !== x.shape.length || d.shape.some((v, i) => v !== x.shape[i])) {
-      throw new RangeError(`${where}: gradOutput: expected shape [${x.shape.join(', ')}] (the last input's), got [${d.shape.join(', ')}]`);
-    }
+    const d = checkGradOutput(where, dy, x.shape, 'input');
     const w = this.weight,
       b = this.bias,
       relu = this.activation === 'relu';
