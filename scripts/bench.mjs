@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { RELAXED_SIMD_FLAGS } from './node-flags.mjs';
 
-/** The bench a flag picks (bench/run.ts without one). */
+/** The bench a flag picks (bench/run.ts without one). @type {Record<string, string>} */
 const BENCHES = {
   '--gemm': 'bench/gemm.ts',
   '--train': 'bench/train.ts',
