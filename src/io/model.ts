@@ -3,7 +3,7 @@
 // see: https://github.com/huggingface/safetensors (format); src/io/safetensors.ts
 import { Module, type StateDictInput } from '../nn/module';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsFile, type SafetensorsInput } from './safetensors';
-import { sizeForState } from '../nn/state_sizing';
+import { sizeForState } from '../nn/state_dict';
 import { checkOptions, describe } from '../validate';
 
 /** Any module, the recurrent layers included (their forward takes other arguments than Module's). */

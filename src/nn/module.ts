@@ -8,7 +8,7 @@ import * as ew from '../kernels/elementwise';
 import { reprOf, settingsOf, summaryOf } from './summary';
 import { planForward } from '../train/infer';
 import { checkBool, checkOptions, checkTensor, describe, kindOf } from '../validate';
-import { sizeForState } from './state_sizing';
+import { loadState } from './state_dict';
 
 /**
  * Throws unless dy is a tensor of `shape`, the shape of the last forward's output; the error names
@@ -322,56 +322,7 @@ export abstract class Module {
     if (state === null || typeof state !== 'object') throw new TypeError(`${where}: state: expected an object, got ${describe(state)}`);
     checkOptions(where, options, ['strict']);
     const strict = checkBool(where, 'strict', options.strict === undefined ? true : options.strict);
-    const sized = sizeForState(this, (name) => {
-      const v = state[name];
-      return v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v) ? v.length : undefined;
-    });
-    try {
-      this.#loadChecked(where, state, strict);
-    } catch (e) {
-      sized.undo();
-      throw e;
-    }
-    sized.commit();
-  }
-
-  #loadChecked(where: string, state: StateDictInput, strict: boolean): void {
-    const entries = this.stateEntries();
-    const names = entries.map((e) => e.name);
-    if (strict) {
-      for (const key of Object.keys(state)) {
-        if (!names.includes(key)) throw new Error(`${where}: unexpected key '${key}' (expected ${names.join(', ')})`);
-      }
-    }
-    const writes: (() => void)[] = [];
-    for (const e of entries) {
-      const v = state[e.name];
-      if (v === undefined) {
-        if (strict) throw new Error(`${where}: missing key '${e.name}'`);
-        continue;
-      }
-      if ('tensor' in e) {
-        const t = e.tensor;
-        if (!(v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v))) {
-          throw new TypeError(`${where}: ${e.name}: expected a Float32Array, Float64Array or number[], got ${describe(v)}`);
-        }
-        const arr = v as Values;
-        if (arr.length !== t.size) throw new RangeError(`${where}: ${e.name}: expected length ${t.size}, got ${arr.length}`);
-        if (Array.isArray(arr)) {
-          for (let i = 0; i < arr.length; i++) {
-            if (typeof arr[i] !== 'number') throw new TypeError(`${where}: ${e.name}[${i}]: expected a number, got ${describe(arr[i])}`);
-          }
-        }
-        writes.push(() => t.view().set(arr));
-      } else {
-        const n = typeof v === 'bigint' ? Number(v) : v;
-        if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
-          throw new TypeError(`${where}: ${e.name}: expected a non-negative integer, got ${describe(v)}`);
-        writes.push(() => e.setCount(n));
-      }
-    }
-    this.checkUsable(where);
-    for (const w of writes) w();
+    loadState(this, where, state, strict);
   }
 
   /** Throws if this module or a child can no longer be used (disposed, or another backend). */

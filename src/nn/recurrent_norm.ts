@@ -10,7 +10,7 @@ import { batchNorm } from './functional';
 import { layerNorm } from './norm_functional';
 import { LayerNorm } from './norms';
 import { Allocations, Module, type StateEntry } from './module';
-import type { Resized } from './state_sizing';
+import type { Resized } from './state_dict';
 
 // not a one-tensor layer: the LSTM drives step() and allSteps(); at run time a Module (stateDict, dispose)
 const ModuleBase = Module as unknown as abstract new () => Omit<Module, 'forward'>;
