@@ -7,31 +7,8 @@ import { init, threads, disposeThreads, threadPool, runtime, threadsUnavailableR
 import { gemmParts, bnParts, counts } from '../src/runtime/threads';
 import { matmul, type MatmulOptions } from '../src/kernels/gemm';
 import { bnTrain, bnNormalize, geometry } from '../src/kernels/batchnorm';
-import { Sequential, Linear, BatchNorm1d, ReLU, SGD, CrossEntropyLoss, Generator, tensor } from '../src/index';
-
-/** Deterministic values in [-1, 1) (a 32-bit LCG), exact in f32. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 8) * 2 ** -23 - 1;
-  }
-  return out;
-}
-
-/** The bits of a Float32Array (a copy), to compare exactly: NaN payloads and −0 included. */
-const bits = (a: Float32Array) => new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
-
-/** Index of the first element where two results differ, −1 when they are bit-identical (a fast check of millions). */
-function firstDiff(a: Uint32Array, b: Uint32Array): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
-  return -1;
-}
-
-/** firstDiff of each result against its reference. */
-const diffs = (got: Uint32Array[], ref: Uint32Array[]) => got.map((g, i) => firstDiff(g, ref[i]));
+import { Sequential, Linear, BatchNorm1d, ReLU, Generator } from '../src/index';
+import { values, bits, firstDiff, diffs, trainedBits } from './threads_helpers';
 
 interface GemmCase {
   m: number;
@@ -103,30 +80,7 @@ function bnResults(): Uint32Array[] {
 function trainMlp(): Uint32Array {
   const generator = new Generator(3);
   const model = new Sequential(new Linear(256, 384, { generator }), new BatchNorm1d(384), new ReLU(), new Linear(384, 10, { generator }));
-  const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
-  const lossFn = new CrossEntropyLoss();
-  model.train();
-  for (let step = 0; step < 8; step++) {
-    const x = tensor(values(96 * 256, 100 + step), [96, 256]);
-    const labels = new Int32Array(96).map((_, i) => (i * 7 + step) % 10);
-    opt.zeroGrad();
-    const logits = model.forward(x);
-    lossFn.forward(logits, labels);
-    const dLogits = lossFn.backward();
-    model.backward(dLogits).dispose();
-    opt.step();
-    for (const t of [dLogits, logits, x]) t.dispose();
-  }
-  const sd = model.stateDict();
-  const out = Uint32Array.from(
-    Object.keys(sd)
-      .sort()
-      .flatMap((key) => (sd[key] instanceof Float32Array ? Array.from(bits(sd[key] as Float32Array)) : [])),
-  );
-  opt.dispose();
-  lossFn.dispose();
-  model.dispose();
-  return out;
+  return trainedBits(model, 8, [96, 256], 100, 7);
 }
 
 afterAll(async () => {

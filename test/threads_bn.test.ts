@@ -6,27 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { init, runtime, threads } from '../src/runtime/index';
 import { bnParts } from '../src/runtime/threads';
 import { bnTrain, bnBackward, geometry } from '../src/kernels/batchnorm';
-
-/** Deterministic values in [-1, 1) (a 32-bit LCG), exact in f32. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 8) * 2 ** -23 - 1;
-  }
-  return out;
-}
-
-/** The bits of a Float32Array (a copy). */
-const bits = (a: Float32Array) => new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
-
-/** Index of the first element where two results differ, −1 when they are bit-identical. */
-function firstDiff(a: Uint32Array, b: Uint32Array): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
-  return -1;
-}
+import { values, bits, firstDiff } from './threads_helpers';
 
 // channel-first shapes on the path of long runs: channels not a multiple of 8 (37, 19: a last block
 // of 5 and 3, and an odd channel at the end), more than 8 MiB, one long run per channel

@@ -8,28 +8,8 @@ import { counts, poolParts } from '../src/runtime/threads';
 import { slidingWindow } from '../src/kernels/conv';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../src/kernels/pool';
 import { cnn } from '../examples/demo/cnn';
-import { Conv2d, CrossEntropyLoss, Generator, SGD, tensor } from '../src/index';
-
-/** Deterministic values in [-1, 1) (a 32-bit LCG), exact in f32. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 8) * 2 ** -23 - 1;
-  }
-  return out;
-}
-
-/** The bits of a Float32Array (a copy). */
-const bits = (a: Float32Array) => new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
-
-/** Index of the first element where two results differ, −1 when they are bit-identical. */
-function firstDiff(a: Uint32Array, b: Uint32Array): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
-  return -1;
-}
+import { Conv2d, Generator, tensor } from '../src/index';
+import { values, bits, firstDiff, trainedBits } from './threads_helpers';
 
 interface ConvCase {
   /** Input [n, c, h, w]. */
@@ -116,31 +96,7 @@ function poolResults(): Uint32Array[] {
 
 /** The demo's CNN (narrowed to 8 and 16 channels) trained 4 SGD steps on batches of 12: the final weights' bits. */
 function trainCnn(): Uint32Array {
-  const model = cnn(5, 8, 16);
-  const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
-  const lossFn = new CrossEntropyLoss();
-  model.train();
-  for (let step = 0; step < 4; step++) {
-    const x = tensor(values(12 * 28 * 28, 200 + step), [12, 1, 28, 28]);
-    const labels = new Int32Array(12).map((_, i) => (i * 3 + step) % 10);
-    opt.zeroGrad();
-    const logits = model.forward(x);
-    lossFn.forward(logits, labels);
-    const dLogits = lossFn.backward();
-    model.backward(dLogits).dispose();
-    opt.step();
-    for (const t of [dLogits, logits, x]) t.dispose();
-  }
-  const sd = model.stateDict();
-  const out = Uint32Array.from(
-    Object.keys(sd)
-      .sort()
-      .flatMap((key) => (sd[key] instanceof Float32Array ? Array.from(bits(sd[key] as Float32Array)) : [])),
-  );
-  opt.dispose();
-  lossFn.dispose();
-  model.dispose();
-  return out;
+  return trainedBits(cnn(5, 8, 16), 4, [12, 1, 28, 28], 200, 3);
 }
 
 afterAll(async () => {

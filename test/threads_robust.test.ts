@@ -8,21 +8,11 @@ import { init, threads, disposeThreads, threadPool, runtime, threadsUnavailableR
 import { PART_KERNELS } from '../src/runtime/threads';
 import { matmul } from '../src/kernels/gemm';
 import { bnTrain, bnNormalize, geometry } from '../src/kernels/batchnorm';
+import { values } from './threads_helpers';
 
 // the browser suite's page blocks in no event loop either, but it has no watchdog: a Web Worker that
 // is terminated sends no event, and MessagePort's close event is not one every browser has
 const inBrowser = typeof window === 'object' && typeof document === 'object';
-
-/** Deterministic values in [-1, 1) (a 32-bit LCG), exact in f32. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 8) * 2 ** -23 - 1;
-  }
-  return out;
-}
 
 const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.slice().buffer));
 

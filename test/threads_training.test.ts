@@ -8,20 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { init, threads, disposeThreads, threadPool } from '../src/runtime/index';
 import { Adam, BatchNorm1d, CrossEntropyLoss, Generator, Linear, ReLU, SGD, Sequential, tensor, type Optimizer } from '../src/index';
 import { cnn } from '../examples/demo/cnn';
+import { values } from './threads_helpers';
 
 const STEPS = 100;
 const THREADS = [1, 2, 3, 4];
-
-/** Deterministic values in [-1, 1) (a 32-bit LCG), exact in f32. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 8) * 2 ** -23 - 1;
-  }
-  return out;
-}
 
 interface RunBits {
   /** Every Float32Array of the final state dict (weights, biases, running mean and variance), by key. */
@@ -99,12 +89,19 @@ const CASES: {
   },
   {
     // the demo CNN, narrower: BatchNorm2d(16) over [12, 16, 28, 28] = 150 528 elements in two blocks
-    // of 8 channels; the second convolution's GEMMs are 8·196·144 = 225 792 multiply-adds per image
+    // of 8 channels; the convolutions (12·16·784·9 and 12·8·196·144 multiply-adds) split by images
     name: 'demo CNN (16, 8 channels), batch 12, Adam',
     make: () => cnn(5, 16, 8),
     opt: (m) => new Adam(m.parameters(), { lr: 1e-3 }),
     shape: [12, 1, 28, 28],
-    split: ['sgemmPart', 'bnStatsNCLPart', 'bnNormalizeNCLPart'],
+    split: [
+      'convForwardNCHWPart',
+      'convInputGradNCHWPart',
+      'convWeightGradNCHWPart',
+      'bnStatsNCLPart',
+      'bnNormalizeNCLPart',
+      'bnBackwardNCLPart',
+    ],
   },
 ];
 
