@@ -1,10 +1,10 @@
-// `npm run demo [-- --full] [part …]`: what Batch Normalization does, measured on 10 000 real MNIST
+// `npm run demo [-- --full] [--threads n|auto] [part …]`: what Batch Normalization does, measured on 10 000 real MNIST
 // digits (8 000 train / 2 000 held out, fixed seeded split). Each part prints its runs and which of
 // BN's claims held (criteria fixed in its code before the runs) and writes its charts; all parts
 // run by default, any alone by name or letter: `npm run demo -- placement`, `npm run demo -- f`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { backend, init, setProgressDisplay } from '../../src/index';
+import { backend, init, setProgressDisplay, threads } from '../../src/index';
 import { terminalProgress } from '../../src/train/progress_node';
 import { loadMnist } from '../mnist/data';
 import type { Claim, Context, PartResult } from './part';
@@ -23,7 +23,11 @@ const PARTS: { name: string; letters: string; run: (ctx: Context) => Promise<Par
 ];
 
 const { values: args, positionals } = parseArgs({
-  options: { full: { type: 'boolean', default: false }, out: { type: 'string', default: 'results' } },
+  options: {
+    full: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'results' },
+    threads: { type: 'string', default: 'auto' },
+  },
   allowPositionals: true,
 });
 const chosen = positionals.length === 0 ? PARTS : positionals.map((p) => PARTS.find((x) => x.name === p || x.letters.includes(p)));
@@ -35,7 +39,10 @@ if (unknown.length > 0) {
 const SEED = 1;
 
 setProgressDisplay(terminalProgress); // fit()'s bar in a terminal, as the package's node entry shows it
-await init();
+// threads change no bit of any result (every kernel sums in the same order on any thread count),
+// only the time: `--threads 1` runs the single-threaded build
+const asked = args.threads === 'auto' ? 'auto' : Number(args.threads);
+await init({ threads: asked });
 const { train, test } = loadMnist({ seed: SEED });
 const ctx: Context = {
   full: args.full,
@@ -45,7 +52,7 @@ const ctx: Context = {
   testSet: { x: test.x, y: test.y, shape: [784] },
 };
 console.log(
-  `batchnorm-wasm demo (${ctx.full ? 'full' : 'default'} run), backend ${backend()}: MNIST ${train.n} train / ${test.n} held-out digits`,
+  `batchnorm-wasm demo (${ctx.full ? 'full' : 'default'} run), backend ${backend()}, ${threads()} thread(s): MNIST ${train.n} train / ${test.n} held-out digits`,
 );
 mkdirSync(ctx.out, { recursive: true });
 
@@ -70,7 +77,15 @@ const seconds = (performance.now() - started) / 1000;
 writeFileSync(
   `${ctx.out}/demo.json`,
   JSON.stringify(
-    { full: ctx.full, backend: backend(), date: new Date().toISOString(), seconds, claims: claims.flatMap((c) => c.claims), ...json },
+    {
+      full: ctx.full,
+      backend: backend(),
+      threads: threads(),
+      date: new Date().toISOString(),
+      seconds,
+      claims: claims.flatMap((c) => c.claims),
+      ...json,
+    },
     null,
     1,
   ),
