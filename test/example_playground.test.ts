@@ -92,6 +92,14 @@ describe.skipIf(!inNode)('browser playground', () => {
       const onnxCls = Number(await page.textContent('#predicted-class'));
       expect(onnxCls).toBe(want.indexOf(Math.max(...want)));
 
+      // the picture shows the loaded model, before the refusals below replace its status line
+      const update = process.env.UPDATE_SCREENSHOT === '1';
+      // for the README's picture, longer curves (about 3 s more)
+      if (update) await page.waitForFunction(() => Number(document.getElementById('step')!.textContent) >= 1200, null, { timeout: 30_000 });
+      await page.waitForTimeout(300); // let the curves redraw once more
+      const shot = update ? path.resolve('docs/img/playground.png') : path.join(os.tmpdir(), 'batchnorm-wasm-playground.png'); // one file, overwritten each run
+      await page.screenshot({ path: shot, fullPage: true });
+
       // models that do not fit, made here with the library and toOnnx, and bytes that are no ONNX
       const lib = await load<typeof import('../src/index')>('../src/index');
       const { toOnnx } = await load<typeof import('../src/onnx/index')>('../src/onnx/index');
@@ -125,12 +133,6 @@ describe.skipIf(!inNode)('browser playground', () => {
       // the ResNet stays the classifier
       expect(await page.textContent('#classifier')).toBe('classified by resnet.onnx');
 
-      const update = process.env.UPDATE_SCREENSHOT === '1';
-      // for the README's picture, longer curves (about 3 s more)
-      if (update) await page.waitForFunction(() => Number(document.getElementById('step')!.textContent) >= 1200, null, { timeout: 30_000 });
-      await page.waitForTimeout(300); // let the curves redraw once more
-      const shot = update ? path.resolve('docs/img/playground.png') : path.join(os.tmpdir(), 'batchnorm-wasm-playground.png'); // one file, overwritten each run
-      await page.screenshot({ path: shot, fullPage: true });
       expect(errors).toEqual([]);
       console.log(
         `playground: ready ${tReady - t0} ms, BN ≥ ${TARGET} % after ${tTrained - tReady} ms of training ` +
