@@ -7,3 +7,6 @@ export * from './parts_bn_rows';
 export * from './parts_conv';
 export * from './parts_pool';
 export * from './parts_optim';
+export * from './parts_roofline';
+export * from './parts_elementwise';
+export * from './parts_recurrent';

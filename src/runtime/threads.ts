@@ -4,6 +4,7 @@
 // their part kernels (assembly/parts.ts), which split only where the bits cannot change.
 import { Pool, MAX_PARTS, type SharedMemory } from './pool';
 import type { Kernels, ParallelKernels } from './types';
+import { ELEMENTWISE_PART_KERNELS, elementwiseKernels } from './threads_elementwise';
 
 /** The part kernels the pool runs, in this order (an index into this list names one to the workers). */
 export const PART_KERNELS = [
@@ -24,6 +25,9 @@ export const PART_KERNELS = [
   'bnRowSumsPart',
   'bnRowsNormalizePart',
   'bnRowsDxPart',
+  'rooflineCopyPart',
+  'rooflineReadPart',
+  ...ELEMENTWISE_PART_KERNELS,
 ] as const;
 const NOP = 0,
   SGEMM = 1,
@@ -41,7 +45,11 @@ const NOP = 0,
   ADAM_STEP = 13,
   BN_ROW_SUMS = 14,
   BN_ROW_NORMALIZE = 15,
-  BN_ROW_DX = 16;
+  BN_ROW_DX = 16,
+  ROOF_COPY = 17,
+  ROOF_READ = 18;
+/** Index of the first of ELEMENTWISE_PART_KERNELS. */
+const ELEMENTWISE_FIRST = PART_KERNELS.indexOf(ELEMENTWISE_PART_KERNELS[0]);
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -140,6 +148,7 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
   };
   return {
     ...e,
+    ...elementwiseKernels(e, pool, ELEMENTWISE_FIRST),
     alloc,
     sgemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, beta, bias, ws) {
       const parts = pool.broken === null ? gemmParts(m, n, k, pool.size) : 1;
@@ -344,6 +353,15 @@ export function forkJoinMicros(pool: Pool, rounds: number, spread: boolean): num
   const t0 = performance.now();
   for (let i = 0; i < rounds; i++) pool.run(NOP, pool.size, [], spread ? 1 : Infinity);
   return ((performance.now() - t0) * 1000) / rounds;
+}
+
+/**
+ * The memory roof on `pool`'s threads: each thread copies (`out` = 0) or reads (the sums to `out`,
+ * f32 per thread) one slice of `bytes` at src, with the one-thread roof loops (bench/threads.ts).
+ */
+export function roofline(pool: Pool, src: number, dst: number, bytes: number, out: number): void {
+  if (out === 0) pool.run(ROOF_COPY, pool.size, [src, dst, bytes], 1);
+  else pool.run(ROOF_READ, pool.size, [src, bytes, out], 1);
 }
 
 export { Pool };
