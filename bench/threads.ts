@@ -9,7 +9,20 @@
 // `--only=conv,MLP` times the cases whose names contain one of the words. Writes
 // bench/results/threads.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Adam, BatchNorm2d, Conv2d, MaxPool2d, Generator, Linear, BatchNorm1d, ReLU, Sequential, tensor, type Tensor } from '../src/index';
+import {
+  Adam,
+  RMSprop,
+  BatchNorm2d,
+  Conv2d,
+  MaxPool2d,
+  Generator,
+  Linear,
+  BatchNorm1d,
+  ReLU,
+  Sequential,
+  tensor,
+  type Tensor,
+} from '../src/index';
 import { init, runtime, threadPool, threads } from '../src/runtime/index';
 import { forkJoinMicros, roofline } from '../src/runtime/threads';
 import { rooflineCopy, rooflineRead } from '../src/kernels/roofline';
@@ -186,6 +199,35 @@ function backwardCase(
   };
 }
 
+/** One RMSprop step on a Linear(1024, 1024)'s weights (2^20 values) after one backward; the output: the weights after one more step. */
+function rmspropCase(name: string): Case {
+  return {
+    name,
+    flops: 0,
+    bytes: 0,
+    setup() {
+      const layer = new Linear(1024, 1024, { generator: new Generator(2) });
+      const x = tensor(values(8 * 1024, 6), [8, 1024]);
+      const y = layer.forward(x);
+      const dy = tensor(values(y.size, 7), y.shape);
+      layer.backward(dy).dispose();
+      const opt = new RMSprop(layer.parameters(), { lr: 1e-3, momentum: 0.9 });
+      return {
+        run: () => opt.step(),
+        out: () => {
+          opt.step();
+          return layer.stateDict()['weight'] as Float32Array;
+        },
+        dispose: () => {
+          for (const t of [dy, y, x]) t.dispose();
+          opt.dispose();
+          layer.dispose();
+        },
+      };
+    },
+  };
+}
+
 const BN_SHAPE = [32, 64, 56, 56]; // 24.5 MiB of f32
 const BN_NHWC = [32, 56, 56, 64];
 /** Bytes of the BatchNorm rows' x (the roof's buffer). */
@@ -212,6 +254,10 @@ const CASES: Case[] = [
   layerCase('BatchNorm2d train NHWC 24.5 MiB', () => new BatchNorm2d(64, { layout: 'NHWC' }), BN_NHWC, 0, 2 * BN_BYTES),
   backwardCase('BatchNorm2d backward NHWC 24.5 MiB', () => new BatchNorm2d(64, { layout: 'NHWC' }), BN_NHWC, 0, 5 * BN_BYTES),
   layerCase('MaxPool2d(2) NCHW [60,32,28,28]', () => new MaxPool2d(2), [60, 32, 28, 28], 0, 1.25 * 4 * 60 * 32 * 28 * 28),
+  // at the split threshold (2^16 values) and above it
+  layerCase('ReLU forward [64,1024] (2^16)', () => new ReLU(), [64, 1024], 0, 8 * 65536),
+  layerCase('ReLU forward [60,32,28,28]', () => new ReLU(), [60, 32, 28, 28], 0, 8 * 60 * 32 * 28 * 28),
+  rmspropCase('RMSprop step, 2^20 weights'),
   trainCase('CNN training step, batch 60', () => cnn(1), [60, 1, 28, 28], 10),
   trainCase(
     'MLP training step, batch 60',
