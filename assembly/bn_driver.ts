@@ -110,15 +110,15 @@ function shifts(path: i32, x: usize, n: i32, c: i32, l: i32, w: usize): void {
  */
 function sums(path: i32, x: usize, dy: usize, n: i32, c: i32, l: i32, ws: usize, dot: bool, relu: bool): void {
   pathSums(path, x, dy, n, c, l, ws, dot, relu);
-  exactSums(x, dy, n, c, l, channelArea(path, n, c, l, ws), dot, relu);
+  exactSums(x, dy, n, c, l, channelArea(path, n, c, l, ws), dot, relu, 0, c);
 }
 
 /** `sums` as each path takes them (f32 partial sums in the SIMD build). */
 function pathSums(path: i32, x: usize, dy: usize, n: i32, c: i32, l: i32, ws: usize, dot: bool, relu: bool): void {
   let w = channelArea(path, n, c, l, ws);
   if (path == RUNS) {
-    if (dot) runDots(x, dy, n, c, l, w, relu);
-    else runSums(x, n, c, l, w);
+    if (dot) runDots(x, dy, n, c, l, w, relu, 0, c);
+    else runSums(x, n, c, l, w, 0, c);
     return;
   }
   if (path == ROWS) {
@@ -142,10 +142,10 @@ function pathSums(path: i32, x: usize, dy: usize, n: i32, c: i32, l: i32, ws: us
 // NOTE: the SIMD build sums (x − K)² and dy·(x − K) in f32 before the f64 flush: |x − K| ≳ 1.8e19
 // overflows there (and x − K itself past ±3.4e38 in every build). A channel whose sums came out ±∞
 // or NaN takes them again in f64 (a NaN or ±∞ in the data gives the same result as before).
-/** S1, S2 of each channel of w whose sums are not finite, again in f64 (as `sums`, x − K in f64 too). */
-function exactSums(x: usize, dy: usize, n: i32, c: i32, l: i32, w: usize, dot: bool, relu: bool): void {
+/** S1, S2 of each channel of c0..c1 of w whose sums are not finite, again in f64 (as `sums`, x − K in f64 too). */
+export function exactSums(x: usize, dy: usize, n: i32, c: i32, l: i32, w: usize, dot: bool, relu: bool, c0: i32, c1: i32): void {
   let s1 = at(w, c, WS_S1), s2 = at(w, c, WS_S2), pk = at(w, c, WS_K);
-  for (let ch = 0; ch < c; ch++) {
+  for (let ch = c0; ch < c1; ch++) {
     let o = <usize>ch << 3, o4 = <usize>ch << 2;
     if (Math.abs(load<f64>(s1 + o)) < Infinity && Math.abs(load<f64>(s2 + o)) < Infinity) continue;
     let k = <f64>load<f32>(pk + o4), a: f64 = 0, b: f64 = 0;
@@ -173,7 +173,7 @@ function statistics(path: i32, x: usize, n: i32, c: i32, l: i32, eps: f64, mean:
 /** y from the normalize constants kS, kA, kB of w, clamped at 0 when relu. */
 function normalizeWith(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws: usize, relu: bool): void {
   let w = channelArea(path, n, c, l, ws);
-  if (path == RUNS) runNormalize(x, y, n, c, l, w, relu);
+  if (path == RUNS) runNormalize(x, y, n, c, l, w, relu, 0, c);
   else if (path == ROWS) normalizePass(x, y, n, c, ws, relu);
   else {
     let v = virtualChannels(path, n, c, l);
@@ -226,7 +226,7 @@ export function backwardPass(path: i32, x: usize, dy: usize, dx: usize, n: i32, 
   sums(path, x, dy, n, c, l, ws, true, relu);
   backwardConstants(c, <f64>n * <f64>l, gamma, mean, invstd, at(w, c, WS_S1), at(w, c, WS_S2), dgamma, dbeta, train, at(w, c, WS_KS), at(w, c, WS_KA), at(w, c, WS_KB), at(w, c, WS_KC));
   if (path == RUNS) {
-    runDx(x, dy, dx, n, c, l, w, train, relu);
+    runDx(x, dy, dx, n, c, l, w, train, relu, 0, c);
     return;
   }
   if (path == ROWS) {

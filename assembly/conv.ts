@@ -8,6 +8,7 @@
 //
 // NOTE: every output element of col2im receives its additions in the same order in the SIMD and
 // the scalar builds (and in src/js/conv.ts), so the three give bit-identical dx for the same dcols.
+import { biasGradChannels } from './conv_bias';
 
 /** Below this many floats a copy is a short loop; above it, memory.copy (one bulk instruction). */
 const BULK: i32 = 32;
@@ -256,23 +257,7 @@ export function convBiasNCHW(y: usize, n: i32, c: i32, l: i32, bias: usize): voi
  * f32 (four lanes in the SIMD build) and the rows in f64, so the error does not grow with n.
  */
 export function convBiasGradNCHW(dy: usize, n: i32, c: i32, l: i32, db: usize): void {
-  for (let ch = 0; ch < c; ch++) {
-    let total: f64 = 0;
-    for (let i = 0; i < n; i++) {
-      let p = dy + ((<usize>i * <usize>c + <usize>ch) * <usize>l << 2);
-      let s: f32 = 0;
-      let j = 0;
-      if (ASC_FEATURE_SIMD) {
-        let v = f32x4.splat(0);
-        for (; j + 4 <= l; j += 4) v = f32x4.add(v, v128.load(p + (<usize>j << 2)));
-        s = (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-      }
-      for (; j < l; j++) s += load<f32>(p + (<usize>j << 2));
-      total += <f64>s;
-    }
-    let o = db + (<usize>ch << 2);
-    store<f32>(o, <f32>(<f64>load<f32>(o) + total));
-  }
+  biasGradChannels(dy, n, c, l, db, 0, c);
 }
 
 /**

@@ -10,36 +10,46 @@ export function runShifts(x: usize, c: i32, l: i32, pk: usize): void {
   for (let ch = 0; ch < c; ch++) store<f32>(pk + (<usize>ch << 2), shiftOf(x + (<usize>ch * <usize>l << 2), min(l, SHIFT_SAMPLE), 4));
 }
 
-/** S1 = Σ(x − K), S2 = Σ(x − K)² per channel (f64 in the workspace w of c channels, shifts K there). */
-export function runSums(x: usize, n: i32, c: i32, l: i32, w: usize): void {
+// Each pass takes channels c0..c1 (all of them on one thread; a block of them in a part of the
+// threaded build, parts_bn.ts): the same runs in the same order whatever the block.
+
+/** S1 = Σ(x − K), S2 = Σ(x − K)² of channels c0..c1 (f64 in the workspace w of c channels, shifts K there). */
+export function runSums(x: usize, n: i32, c: i32, l: i32, w: usize, c0: i32, c1: i32): void {
   let s1 = at(w, c, WS_S1), s2 = at(w, c, WS_S2), pk = at(w, c, WS_K);
-  memory.fill(s1, 0, <usize>c << 4);
-  // beyond the caches (SIMD build) batch items b and b + n/2 side by side: two read streams
-  let item = <usize>c * <usize>l << 2;
+  memory.fill(s1 + (<usize>c0 << 3), 0, <usize>(c1 - c0) << 3);
+  memory.fill(s2 + (<usize>c0 << 3), 0, <usize>(c1 - c0) << 3);
+  // beyond the caches (SIMD build) batch items b and b + n/2 side by side: two read streams (the
+  // whole tensor's size decides, for every block of channels)
+  let item = <usize>c * <usize>l << 2, run = <usize>l << 2;
   let h = ASC_FEATURE_SIMD && <usize>n * item > STREAM_BYTES ? n >> 1 : 0, gap = <usize>h * item;
-  let p = x;
   for (let b = 0; b < n; b++) {
-    if (b == h && h > 0) { b = 2 * h; p = x + gap * 2; if (b == n) break; }
-    for (let ch = 0; ch < c; ch++) {
+    if (b == h && h > 0) {
+      b = 2 * h;
+      if (b == n) break;
+    }
+    let p = x + <usize>b * item + <usize>c0 * run;
+    for (let ch = c0; ch < c1; ch++) {
       let o = <usize>ch << 3, k = load<f32>(pk + (<usize>ch << 2));
       sumsReset();
       if (b < h) shiftedSums2(p, gap, l, k);
       else shiftedSums(p, l, k);
       store<f64>(s1 + o, load<f64>(s1 + o) + sum1);
       store<f64>(s2 + o, load<f64>(s2 + o) + sum2);
-      p += <usize>l << 2;
+      p += run;
     }
   }
 }
 
-/** S1 = Σg, S2 = Σg·(x − K) per channel, g = dy, or for BN+ReLU dy where the forward's output was positive. */
-export function runDots(x: usize, dy: usize, n: i32, c: i32, l: i32, w: usize, relu: bool): void {
+/** S1 = Σg, S2 = Σg·(x − K) of channels c0..c1, g = dy, or for BN+ReLU dy where the forward's output was positive. */
+export function runDots(x: usize, dy: usize, n: i32, c: i32, l: i32, w: usize, relu: bool, c0: i32, c1: i32): void {
   let s1 = at(w, c, WS_S1), s2 = at(w, c, WS_S2), pk = at(w, c, WS_K);
   let fs = at(w, c, WS_FS), fa = at(w, c, WS_FA), fb = at(w, c, WS_FB);
-  memory.fill(s1, 0, <usize>c << 4);
-  let run = <usize>l << 2, o: usize = 0;
+  memory.fill(s1 + (<usize>c0 << 3), 0, <usize>(c1 - c0) << 3);
+  memory.fill(s2 + (<usize>c0 << 3), 0, <usize>(c1 - c0) << 3);
+  let item = <usize>c * <usize>l << 2, run = <usize>l << 2;
   for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
+    let o = <usize>b * item + <usize>c0 * run;
+    for (let ch = c0; ch < c1; ch++) {
       let q = <usize>ch << 3, p = <usize>ch << 2, k = load<f32>(pk + p);
       sumsReset();
       if (relu) dotSumsRelu(x + o, dy + o, l, k, load<f32>(fs + p), load<f32>(fa + p), load<f32>(fb + p));
@@ -51,13 +61,14 @@ export function runDots(x: usize, dy: usize, n: i32, c: i32, l: i32, w: usize, r
   }
 }
 
-/** y over every run with its channel's constants kS, kA, kB (f32 in w), clamped at 0 when relu. */
-export function runNormalize(x: usize, y: usize, n: i32, c: i32, l: i32, w: usize, relu: bool): void {
+/** y over every run of channels c0..c1 with its channel's constants kS, kA, kB (f32 in w), clamped at 0 when relu. */
+export function runNormalize(x: usize, y: usize, n: i32, c: i32, l: i32, w: usize, relu: bool, c0: i32, c1: i32): void {
   let ps = at(w, c, WS_KS), pa = at(w, c, WS_KA), pb = at(w, c, WS_KB);
   let floor: f32 = relu ? 0 : -Infinity;
-  let run = <usize>l << 2, o: usize = 0;
+  let item = <usize>c * <usize>l << 2, run = <usize>l << 2;
   for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
+    let o = <usize>b * item + <usize>c0 * run;
+    for (let ch = c0; ch < c1; ch++) {
       let p = <usize>ch << 2;
       normRun(x + o, y + o, l, load<f32>(ps + p), load<f32>(pa + p), load<f32>(pb + p), floor);
       o += run;
@@ -65,13 +76,14 @@ export function runNormalize(x: usize, y: usize, n: i32, c: i32, l: i32, w: usiz
   }
 }
 
-/** dx over every run with its channel's constants kS, kA, kB, kC (and for BN+ReLU the forward's fS, fA, fB) in w. */
-export function runDx(x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, w: usize, train: i32, relu: bool): void {
+/** dx over every run of channels c0..c1 with its channel's constants kS, kA, kB, kC (and for BN+ReLU the forward's fS, fA, fB) in w. */
+export function runDx(x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, w: usize, train: i32, relu: bool, c0: i32, c1: i32): void {
   let ps = at(w, c, WS_KS), pa = at(w, c, WS_KA), pb = at(w, c, WS_KB), pc = at(w, c, WS_KC);
   let fs = at(w, c, WS_FS), fa = at(w, c, WS_FA), fb = at(w, c, WS_FB);
-  let run = <usize>l << 2, o: usize = 0;
+  let item = <usize>c * <usize>l << 2, run = <usize>l << 2;
   for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
+    let o = <usize>b * item + <usize>c0 * run;
+    for (let ch = c0; ch < c1; ch++) {
       let p = <usize>ch << 2;
       if (relu) {
         dxRunRelu(x + o, dy + o, dx + o, l, load<f32>(ps + p), load<f32>(pa + p), load<f32>(pb + p), load<f32>(pc + p), load<f32>(fs + p), load<f32>(fa + p), load<f32>(fb + p));

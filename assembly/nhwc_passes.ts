@@ -25,8 +25,11 @@ export const WS_KC: i32 = 40;
 export const WS_FS: i32 = 44;
 export const WS_FA: i32 = 48;
 export const WS_FB: i32 = 52;
+/** f64 sums of a row block after the first, before they are added to S1 and S2 (see rowSums). */
+export const WS_P1: i32 = 56;
+export const WS_P2: i32 = 64;
 /** Workspace bytes per channel. */
-export const WS_UNITS: i32 = 56;
+export const WS_UNITS: i32 = 72;
 
 // Channel-first x[n][c][l] is channels-last x[n][c·l] with l "virtual channels" per channel, each
 // summed over the n rows and merged per channel in f64: for short runs and enough rows that beats a
@@ -76,40 +79,92 @@ const PAIR_STRIDE: usize = 256;
   return ws + <usize>c * <usize>unit;
 }
 
+// Row blocks: the sums over the rows are taken block by block, each from zero, and the blocks' f64
+// sums added to S1, S2 in block order. The blocks are a function of the shape alone, so the threaded
+// build's parts, which take one block each (parts_bn_rows.ts), give the bits of one thread.
+/** Elements of x[m][c] per row block (at least; below twice this, one block). */
+const BLOCK_ELEMENTS: i64 = 1 << 15;
+/** Most row blocks of a call. */
+const MAX_ROW_BLOCKS: i64 = 64;
+/** Rows per unit of a block (a step of 4 rows stays within a block). */
+const BLOCK_ROWS: i32 = 4;
+
+/** Row blocks of the sums over x[m][c]: a function of the shape alone. */
+export function rowBlocks(m: i32, c: i32): i32 {
+  let units = <i64>((m + BLOCK_ROWS - 1) / BLOCK_ROWS);
+  return <i32>max<i64>(1, min<i64>(min<i64>((<i64>m * <i64>c) / BLOCK_ELEMENTS, MAX_ROW_BLOCKS), units));
+}
+
+/** First row of block b of nb over m rows (whole units of BLOCK_ROWS; the last ends at m). */
+export function rowBlockStart(b: i32, nb: i32, m: i32): i32 {
+  let units = (m + BLOCK_ROWS - 1) / BLOCK_ROWS;
+  return min(m, <i32>((<i64>b * <i64>units) / <i64>nb) * BLOCK_ROWS);
+}
+
 /**
- * S1 += Σa, S2 += Σb per channel over all rows, where (dot = 0) a = x − K, b = (x − K)², or
- * (dot = 1) a = dy, b = dy·(x − K). f32 partial sums take FLUSH terms (of 2 or 4 rows each)
- * before they are flushed to f64.
+ * S1 = Σa, S2 = Σb per channel over all rows, where (dot = 0) a = x − K, b = (x − K)², or
+ * (dot = 1) a = dy, b = dy·(x − K): block by block (rowBlocks), each block's sums (rowBlockSums)
+ * added in order.
  */
 export function rowSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, dot: bool, relu: bool): void {
-  // one compiled copy of the loops per mode (flags as type arguments): no branches in the inner loop,
-  // no subtraction where every K = 0 (see: docs/performance.md#mode-flags)
-  let shifted = !allZero(at(ws, c, WS_K), c);
-  if (!dot) {
-    if (shifted) rowSumsMode<Off, On, Off>(x, dy, m, c, ws);
-    else rowSumsMode<Off, Off, Off>(x, dy, m, c, ws);
-  } else if (!relu) {
-    if (shifted) rowSumsMode<On, On, Off>(x, dy, m, c, ws);
-    else rowSumsMode<On, Off, Off>(x, dy, m, c, ws);
-  } else {
-    if (shifted) rowSumsMode<On, On, On>(x, dy, m, c, ws);
-    else rowSumsMode<On, Off, On>(x, dy, m, c, ws);
+  let nb = rowBlocks(m, c);
+  let s1 = at(ws, c, WS_S1), s2 = at(ws, c, WS_S2), p1 = at(ws, c, WS_P1), p2 = at(ws, c, WS_P2);
+  let a1 = at(ws, c, WS_A1), a2 = at(ws, c, WS_A2);
+  rowBlockSums(x, dy, m, c, ws, 0, nb, a1, a2, s1, s2, dot, relu);
+  for (let b = 1; b < nb; b++) {
+    rowBlockSums(x, dy, m, c, ws, b, nb, a1, a2, p1, p2, dot, relu);
+    addSums(c, p1, p2, s1, s2);
   }
 }
 
-function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws: usize): void {
+/** S1 += P1, S2 += P2 (f64[c] each). */
+export function addSums(c: i32, p1: usize, p2: usize, s1: usize, s2: usize): void {
+  for (let ch = 0; ch < c; ch++) {
+    let o = <usize>ch << 3;
+    store<f64>(s1 + o, load<f64>(s1 + o) + load<f64>(p1 + o));
+    store<f64>(s2 + o, load<f64>(s2 + o) + load<f64>(p2 + o));
+  }
+}
+
+/**
+ * Σa, Σb per channel (f64 at s1, s2, from zero) over the rows of block b of nb, with the shifts
+ * (and the forward's constants, relu) of ws; f32 partial sums at a1, a2 (f32[c] each) take FLUSH
+ * terms (of 2 or 4 rows each) before they are flushed to f64.
+ */
+export function rowBlockSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, b: i32, nb: i32, a1: usize, a2: usize, s1: usize, s2: usize, dot: bool, relu: bool): void {
+  // one compiled copy of the loops per mode (flags as type arguments): no branches in the inner loop,
+  // no subtraction where every K = 0 (see: docs/performance.md#mode-flags)
+  let shifted = !allZero(at(ws, c, WS_K), c);
+  // the whole tensor's size decides how the rows are read, for every block
+  let big = <usize>m * (<usize>c << 2) > STREAM_BYTES;
+  let r0 = rowBlockStart(b, nb, m), r1 = rowBlockStart(b + 1, nb, m), o = <usize>r0 * (<usize>c << 2);
+  let px = x + o, pdy = dot ? dy + o : 0, rows = r1 - r0;
+  if (!dot) {
+    if (shifted) rowSumsMode<Off, On, Off>(px, pdy, rows, c, big, ws, a1, a2, s1, s2);
+    else rowSumsMode<Off, Off, Off>(px, pdy, rows, c, big, ws, a1, a2, s1, s2);
+  } else if (!relu) {
+    if (shifted) rowSumsMode<On, On, Off>(px, pdy, rows, c, big, ws, a1, a2, s1, s2);
+    else rowSumsMode<On, Off, Off>(px, pdy, rows, c, big, ws, a1, a2, s1, s2);
+  } else {
+    if (shifted) rowSumsMode<On, On, On>(px, pdy, rows, c, big, ws, a1, a2, s1, s2);
+    else rowSumsMode<On, Off, On>(px, pdy, rows, c, big, ws, a1, a2, s1, s2);
+  }
+}
+
+function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, big: bool, ws: usize, a1: usize, a2: usize, s1: usize, s2: usize): void {
   const dot = isInteger<DOT>(), shifted = isInteger<SHIFTED>(), relu = isInteger<RELU>();
   let stride = <usize>c << 2;
-  let s1 = at(ws, c, WS_S1), s2 = at(ws, c, WS_S2), a1 = at(ws, c, WS_A1), a2 = at(ws, c, WS_A2), pk = at(ws, c, WS_K);
+  let pk = at(ws, c, WS_K);
   let fs = at(ws, c, WS_FS), fa = at(ws, c, WS_FA), fb = at(ws, c, WS_FB);
   let c4 = ASC_FEATURE_SIMD ? c & ~3 : 0;
-  memory.fill(s1, 0, <usize>c << 4);
+  memory.fill(s1, 0, <usize>c << 3);
+  memory.fill(s2, 0, <usize>c << 3);
   if (ASC_FEATURE_SIMD && c4 > 0) {
     // 4 neighbouring rows a step in cache. Beyond the caches the statistics read two halves of x at
     // once (rows r and r + h), with rows up to PAIR_STRIDE long two neighbouring rows of each half a
     // step; the backward's sums read two streams already (x and dy): 2 rows a step, or 1 for longer
     // rows. see: docs/performance.md#rows-per-step, #two-streams
-    let big = <usize>m * stride > STREAM_BYTES, pairs = stride <= PAIR_STRIDE;
+    let pairs = stride <= PAIR_STRIDE;
     let h = 0, R = 4, rowsPerStep = 4;
     let gap: usize = stride, far: usize = 2 * stride;
     if (big && !dot) {
@@ -123,7 +178,8 @@ function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws
     let steps = h > 0 ? h / rowsPerStep : m / R, step = <usize>rowsPerStep * stride;
     for (let s0 = 0; s0 < steps; s0 += FLUSH) {
       let n = min(FLUSH, steps - s0), o = <usize>s0 * step;
-      memory.fill(a1, 0, <usize>c << 3);
+      memory.fill(a1, 0, <usize>c << 2);
+      memory.fill(a2, 0, <usize>c << 2);
       if (R == 4) rowsSums(x + o, dy + o, n, step, gap, far, c4, pk, a1, a2, fs, fa, fb, 4, dot, shifted, relu);
       else if (R == 2) rowsSums(x + o, dy + o, n, step, gap, far, c4, pk, a1, a2, fs, fa, fb, 2, dot, shifted, relu);
       else rowsSums(x + o, dy + o, n, step, gap, far, c4, pk, a1, a2, fs, fa, fb, 1, dot, shifted, relu);
@@ -137,7 +193,8 @@ function rowSumsMode<DOT, SHIFTED, RELU>(x: usize, dy: usize, m: i32, c: i32, ws
     let done = steps * R;
     if (done < m) {
       let o = <usize>done * stride;
-      memory.fill(a1, 0, <usize>c << 3);
+      memory.fill(a1, 0, <usize>c << 2);
+      memory.fill(a2, 0, <usize>c << 2);
       rowsSums(x + o, dy + o, m - done, stride, stride, 2 * stride, c4, pk, a1, a2, fs, fa, fb, 1, dot, shifted, relu);
       flushSums(c4, a1, a2, s1, s2);
       tailSums(x, dy, done, m, stride, c4, c, pk, fs, fa, fb, s1, s2, dot, relu);

@@ -8,6 +8,7 @@
 import { sgemm, sgemmWorkspace } from './gemm';
 import { sliceStart } from './parts';
 import { im2colNCHW, col2imNCHW, convBiasNCHW } from './conv';
+import { biasGradChannels } from './conv_bias';
 
 /** Whether the window is a 1×1 kernel at stride 1 without padding (then x is its own im2col columns). */
 // @ts-ignore: decorator
@@ -123,4 +124,10 @@ export function convWeightGradNCHWPart(part: i32, parts: i32, x: usize, dy: usiz
     sgemm(0, 1, rows, cb * kk, P, dyr, P, pointwise ? xc : cols, P, dw + ((<usize>r0 * <usize>K + <usize>c0 * <usize>kk) << 2), K, 1, 0, gws);
   }
   giveSlot(slots, slot);
+}
+
+/** The bias gradient (convBiasGradNCHW, same arguments) of block `part` of `parts` of the channels: each channel's sum is the one-thread sum. */
+export function convBiasGradNCHWPart(part: i32, parts: i32, dy: usize, n: i32, c: i32, l: i32, db: usize): void {
+  let c0 = sliceStart(part, parts, c), c1 = sliceStart(part + 1, parts, c);
+  if (c1 > c0) biasGradChannels(dy, n, c, l, db, c0, c1);
 }

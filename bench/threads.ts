@@ -2,14 +2,30 @@
 // threads (init({ threads: 2 }): the shared-memory build), with the ratio; the cost of an empty
 // fork-join; and the bits of every timed output compared between the two (they must be equal).
 // Rows: GEMM 256³, the demo CNN's second convolution (a layer forward, im2col + GEMM per image; its
-// backward) and its GEMM alone, BatchNorm2d's training forward and backward on NCHW 24.5 MiB, the
-// demo's first max-pool, one training step of the demo CNN
-// and of the MLP at batch 60 (small: below the thresholds, it must be no slower). `--quick` cuts
-// the budgets; `--only=conv,MLP` times the cases whose names contain one of the words. Writes bench/results/threads.json.
+// backward) and its GEMM alone, BatchNorm2d's training forward and backward on NCHW and NHWC 24.5
+// MiB (with the memory roof of 1 and 2 threads measured in the same run, and each thread count's
+// share of its roof), the demo's first max-pool, one training step of the demo CNN and of the MLP
+// at batch 60 (small: below the thresholds, it must be no slower). `--quick` cuts the budgets;
+// `--only=conv,MLP` times the cases whose names contain one of the words. Writes
+// bench/results/threads.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Adam, BatchNorm2d, Conv2d, MaxPool2d, Generator, Linear, BatchNorm1d, ReLU, Sequential, tensor, type Tensor } from '../src/index';
+import {
+  Adam,
+  RMSprop,
+  BatchNorm2d,
+  Conv2d,
+  MaxPool2d,
+  Generator,
+  Linear,
+  BatchNorm1d,
+  ReLU,
+  Sequential,
+  tensor,
+  type Tensor,
+} from '../src/index';
 import { init, runtime, threadPool, threads } from '../src/runtime/index';
-import { forkJoinMicros } from '../src/runtime/threads';
+import { forkJoinMicros, roofline } from '../src/runtime/threads';
+import { rooflineCopy, rooflineRead } from '../src/kernels/roofline';
 import { matmul } from '../src/kernels/gemm';
 import { cnn } from '../examples/demo/cnn';
 import { ourTrainer } from './ours';
@@ -183,7 +199,39 @@ function backwardCase(
   };
 }
 
+/** One RMSprop step on a Linear(1024, 1024)'s weights (2^20 values) after one backward; the output: the weights after one more step. */
+function rmspropCase(name: string): Case {
+  return {
+    name,
+    flops: 0,
+    bytes: 0,
+    setup() {
+      const layer = new Linear(1024, 1024, { generator: new Generator(2) });
+      const x = tensor(values(8 * 1024, 6), [8, 1024]);
+      const y = layer.forward(x);
+      const dy = tensor(values(y.size, 7), y.shape);
+      layer.backward(dy).dispose();
+      const opt = new RMSprop(layer.parameters(), { lr: 1e-3, momentum: 0.9 });
+      return {
+        run: () => opt.step(),
+        out: () => {
+          opt.step();
+          return layer.stateDict()['weight'] as Float32Array;
+        },
+        dispose: () => {
+          for (const t of [dy, y, x]) t.dispose();
+          opt.dispose();
+          layer.dispose();
+        },
+      };
+    },
+  };
+}
+
 const BN_SHAPE = [32, 64, 56, 56]; // 24.5 MiB of f32
+const BN_NHWC = [32, 56, 56, 64];
+/** Bytes of the BatchNorm rows' x (the roof's buffer). */
+const BN_BYTES = 4 * BN_SHAPE.reduce((a, b) => a * b);
 const CASES: Case[] = [
   gemmCase('GEMM 256³', 256, 256, 256),
   gemmCase('CNN conv2 GEMM 64×196×288', 64, 196, 288),
@@ -203,7 +251,13 @@ const CASES: Case[] = [
   layerCase('BatchNorm2d train NCHW 24.5 MiB', () => new BatchNorm2d(64), BN_SHAPE, 0, 2 * 4 * BN_SHAPE.reduce((a, b) => a * b)),
   // reads x, dy twice (sums, then dx) and writes dx
   backwardCase('BatchNorm2d backward NCHW 24.5 MiB', () => new BatchNorm2d(64), BN_SHAPE, 0, 5 * 4 * BN_SHAPE.reduce((a, b) => a * b)),
+  layerCase('BatchNorm2d train NHWC 24.5 MiB', () => new BatchNorm2d(64, { layout: 'NHWC' }), BN_NHWC, 0, 2 * BN_BYTES),
+  backwardCase('BatchNorm2d backward NHWC 24.5 MiB', () => new BatchNorm2d(64, { layout: 'NHWC' }), BN_NHWC, 0, 5 * BN_BYTES),
   layerCase('MaxPool2d(2) NCHW [60,32,28,28]', () => new MaxPool2d(2), [60, 32, 28, 28], 0, 1.25 * 4 * 60 * 32 * 28 * 28),
+  // at the split threshold (2^16 values) and above it
+  layerCase('ReLU forward [64,1024] (2^16)', () => new ReLU(), [64, 1024], 0, 8 * 65536),
+  layerCase('ReLU forward [60,32,28,28]', () => new ReLU(), [60, 32, 28, 28], 0, 8 * 60 * 32 * 28 * 28),
+  rmspropCase('RMSprop step, 2^20 weights'),
   trainCase('CNN training step, batch 60', () => cnn(1), [60, 1, 28, 28], 10),
   trainCase(
     'MLP training step, batch 60',
@@ -222,6 +276,8 @@ const only = process.argv
   ?.slice(7)
   .split(',');
 if (only) CASES.splice(0, CASES.length, ...CASES.filter((c) => only.some((o) => c.name.includes(o))));
+/** Whether a BatchNorm row runs (then the roof is measured beside it). */
+const bnRows = () => CASES.some((c) => c.name.startsWith('BatchNorm2d'));
 
 interface Row {
   case: string;
@@ -233,7 +289,26 @@ interface Row {
   sameBits: boolean;
 }
 
-async function timeAll(n: number): Promise<{ ms: number[]; outs: Float32Array[] }> {
+/**
+ * The memory roof of the BatchNorm rows at the active thread count, ms: a copy of BN_BYTES (the
+ * forward's: read x, write y) and a read of them (the backward's: a read and a copy), each thread
+ * taking its half on 2 threads (src/runtime/threads.ts's roofline).
+ */
+function roofs(n: number): { copy: number; read: number } {
+  const rt = runtime(),
+    src = rt.k.alloc(BN_BYTES),
+    dst = rt.k.alloc(BN_BYTES),
+    out = rt.k.alloc(16);
+  rt.f32(src, BN_BYTES / 4).set(values(BN_BYTES / 4, 7));
+  const pool = threadPool();
+  const copy = n === 1 ? () => rooflineCopy(src, dst, BN_BYTES) : () => roofline(pool!, src, dst, BN_BYTES, 0);
+  const read = n === 1 ? () => void rooflineRead(src, BN_BYTES) : () => roofline(pool!, src, 0, BN_BYTES, out);
+  const r = { copy: measure(copy, slowBudget).ms, read: measure(read, slowBudget).ms };
+  for (const p of [src, dst, out]) rt.k.free(p);
+  return r;
+}
+
+async function timeAll(n: number): Promise<{ ms: number[]; outs: Float32Array[]; roof: { copy: number; read: number } }> {
   await init(n === 1 ? { backend: 'wasm-simd' } : { threads: n });
   if (threads() !== n) throw new Error(`bench: ${n} threads asked, ${threads()} run`);
   const ms: number[] = [],
@@ -244,7 +319,7 @@ async function timeAll(n: number): Promise<{ ms: number[]; outs: Float32Array[] 
     ms.push(measure(s.run, c.name.includes('step') || c.name.includes('BatchNorm') ? slowBudget : fast).ms);
     s.dispose();
   }
-  return { ms, outs };
+  return { ms, outs, roof: bnRows() ? roofs(n) : { copy: NaN, read: NaN } };
 }
 
 const same = (a: Float32Array, b: Float32Array) =>
@@ -263,6 +338,8 @@ for (let r = 1; r < ROUNDS; r++) {
   ] as const) {
     const again = await timeAll(n);
     again.ms.forEach((ms, i) => (acc.ms[i] = Math.min(acc.ms[i], ms)));
+    acc.roof.copy = Math.min(acc.roof.copy, again.roof.copy);
+    acc.roof.read = Math.min(acc.roof.read, again.roof.read);
   }
 }
 // the empty fork-join: a call of the part kernel that does nothing, shared by both threads
@@ -291,6 +368,25 @@ const rows: Row[] = CASES.map((c, i) => ({
 console.log('1 thread (SIMD build) vs 2 threads (shared-memory build); ratio = ms at 1 ÷ ms at 2');
 console.table(rows);
 console.log('empty fork-join, µs per call (best of 5 runs of 5000 calls):', forkJoin);
+// BatchNorm against the memory roof of as many threads (issue's criterion: the share of the roof
+// at 2 threads at least that at 1): forward roof = a copy of x, backward roof = a read and a copy
+const roofRows = CASES.flatMap((c, i) => {
+  if (!c.name.startsWith('BatchNorm2d')) return [];
+  const roof = (r: typeof one.roof) => (c.name.includes('backward') ? r.read + r.copy : r.copy);
+  const pct1 = (100 * roof(one.roof)) / one.ms[i],
+    pct2 = (100 * roof(two.roof)) / two.ms[i];
+  return [{ case: c.name, '% roof, 1 thread': +pct1.toFixed(1), '% roof, 2 threads': +pct2.toFixed(1), met: pct2 >= pct1 }];
+});
+const roofMs = {
+  copy1: +one.roof.copy.toFixed(3),
+  copy2: +two.roof.copy.toFixed(3),
+  read1: +one.roof.read.toFixed(3),
+  read2: +two.roof.read.toFixed(3),
+};
+if (roofRows.length > 0) {
+  console.log(`memory roof of ${(BN_BYTES / 2 ** 20).toFixed(1)} MiB, ms (copy, read; 1 and 2 threads):`, roofMs);
+  console.table(roofRows);
+}
 if (rows.some((r) => !r.sameBits)) {
   console.error('bench: 1 and 2 threads gave different bits');
   process.exitCode = 1;
@@ -298,5 +394,9 @@ if (rows.some((r) => !r.sameBits)) {
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/threads.json',
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, rows, forkJoinMicros: forkJoin }, null, 2) + '\n',
+  JSON.stringify(
+    { date: new Date().toISOString(), node: process.version, quick, rows, roofMs, roofRows, forkJoinMicros: forkJoin },
+    null,
+    2,
+  ) + '\n',
 );

@@ -4,17 +4,50 @@
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167
 import { f32, f64 } from './memory';
 
-/** How one channel's elements are laid out: `runs` runs of `len`, `step` apart inside a run. */
+/**
+ * How one channel's elements are laid out: `runs` runs of `len`, `step` apart inside a run; the sums
+ * over a run are taken in blocks ending at `ends` (each from zero, added in order).
+ */
 interface Walk {
   runs: number;
   len: number;
   runStride: number;
   step: number;
   chanStride: number;
+  ends: number[];
 }
 
-const ncl = (n: number, c: number, l: number): Walk => ({ runs: n, len: l, runStride: c * l, step: 1, chanStride: l });
-const nhwc = (m: number, c: number): Walk => ({ runs: 1, len: m, runStride: 0, step: c, chanStride: 1 });
+const ncl = (n: number, c: number, l: number): Walk => ({ runs: n, len: l, runStride: c * l, step: 1, chanStride: l, ends: [l] });
+const nhwc = (m: number, c: number): Walk => ({ runs: 1, len: m, runStride: 0, step: c, chanStride: 1, ends: rowBlockEnds(m, c) });
+
+/**
+ * Ends of the row blocks of channels-last x[m][c], as the WASM builds sum them
+ * (assembly/nhwc_passes.ts's rowBlocks: one per 2^15 elements, at most 64, whole units of 4 rows).
+ */
+function rowBlockEnds(m: number, c: number): number[] {
+  const units = Math.ceil(m / 4),
+    nb = Math.max(1, Math.min(Math.floor((m * c) / 2 ** 15), 64, units));
+  return Array.from({ length: nb }, (_, b) => Math.min(m, Math.floor(((b + 1) * units) / nb) * 4));
+}
+
+/** Σ f(p) over one channel's elements (p from `first`): each run's blocks summed from zero and added in order (one block: in element order). */
+function channelSum(w: Walk, first: number, f: (p: number) => number): number {
+  let s = 0;
+  for (let r = 0; r < w.runs; r++) {
+    let i = 0,
+      p = first + r * w.runStride;
+    if (w.ends.length === 1) {
+      for (; i < w.len; i++, p += w.step) s += f(p);
+      continue;
+    }
+    for (const end of w.ends) {
+      let part = 0;
+      for (; i < end; i++, p += w.step) part += f(p);
+      s += part;
+    }
+  }
+  return s;
+}
 
 function train(
   w: Walk,
@@ -41,15 +74,8 @@ function stats(w: Walk, c: number, size: number, x: number, eps: number, mean: n
     I = f64(invstd, c);
   const count = w.runs * w.len;
   for (let ch = 0; ch < c; ch++) {
-    let s = 0;
-    for (let r = 0; r < w.runs; r++) {
-      for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) s += X[p];
-    }
-    const mu = s / count;
-    let q = 0;
-    for (let r = 0; r < w.runs; r++) {
-      for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) q += (X[p] - mu) ** 2;
-    }
+    const mu = channelSum(w, ch * w.chanStride, (p) => X[p]) / count;
+    const q = channelSum(w, ch * w.chanStride, (p) => (X[p] - mu) ** 2);
     M[ch] = mu;
     V[ch] = q / count;
     I[ch] = 1 / Math.sqrt(V[ch] + eps);
@@ -128,14 +154,8 @@ function backward(
   for (let ch = 0; ch < c; ch++) {
     const mu = M[ch],
       inv = I[ch];
-    let sdy = 0,
-      dot = 0;
-    for (let r = 0; r < w.runs; r++) {
-      for (let i = 0, p = ch * w.chanStride + r * w.runStride; i < w.len; i++, p += w.step) {
-        sdy += DY[p];
-        dot += DY[p] * (X[p] - mu);
-      }
-    }
+    const sdy = channelSum(w, ch * w.chanStride, (p) => DY[p]),
+      dot = channelSum(w, ch * w.chanStride, (p) => DY[p] * (X[p] - mu));
     const dg = dot * inv;
     if (DG) DG[ch] += dg;
     if (DB) DB[ch] += sdy;

@@ -4,6 +4,7 @@
 // their part kernels (assembly/parts.ts), which split only where the bits cannot change.
 import { Pool, MAX_PARTS, type SharedMemory } from './pool';
 import type { Kernels, ParallelKernels } from './types';
+import { ELEMENTWISE_PART_KERNELS, elementwiseKernels } from './threads_elementwise';
 
 /** The part kernels the pool runs, in this order (an index into this list names one to the workers). */
 export const PART_KERNELS = [
@@ -21,6 +22,12 @@ export const PART_KERNELS = [
   'avgPool2dBackwardPart',
   'sgdStepPart',
   'adamStepPart',
+  'bnRowSumsPart',
+  'bnRowsNormalizePart',
+  'bnRowsDxPart',
+  'rooflineCopyPart',
+  'rooflineReadPart',
+  ...ELEMENTWISE_PART_KERNELS,
 ] as const;
 const NOP = 0,
   SGEMM = 1,
@@ -35,7 +42,14 @@ const NOP = 0,
   AVG_POOL = 10,
   AVG_POOL_BACKWARD = 11,
   SGD_STEP = 12,
-  ADAM_STEP = 13;
+  ADAM_STEP = 13,
+  BN_ROW_SUMS = 14,
+  BN_ROW_NORMALIZE = 15,
+  BN_ROW_DX = 16,
+  ROOF_COPY = 17,
+  ROOF_READ = 18;
+/** Index of the first of ELEMENTWISE_PART_KERNELS. */
+const ELEMENTWISE_FIRST = PART_KERNELS.indexOf(ELEMENTWISE_PART_KERNELS[0]);
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -65,6 +79,39 @@ type Exports = Kernels & {
   memory: SharedMemory;
   sgemmPartWorkspace(m: number, n: number, k: number): number;
   bnRunsNCL(n: number, c: number, l: number): number;
+  bnRowBlocksNHWC(m: number, c: number): number;
+  bnRowBlockBytes(c: number): number;
+  bnRowsShifts(x: number, m: number, c: number, mean: number, ws: number, again: number): void;
+  bnRowsBackwardShifts(c: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, ws: number): void;
+  bnRowsStatsFinish(
+    x: number,
+    m: number,
+    c: number,
+    eps: number,
+    mean: number,
+    vari: number,
+    invstd: number,
+    ws: number,
+    blocks: number,
+    nb: number,
+  ): number;
+  bnRowsNormalizeConstants(c: number, gamma: number, beta: number, mean: number, invstd: number, ws: number): void;
+  bnRowsBackwardFinish(
+    x: number,
+    dy: number,
+    m: number,
+    c: number,
+    gamma: number,
+    mean: number,
+    invstd: number,
+    dgamma: number,
+    dbeta: number,
+    train: number,
+    relu: number,
+    ws: number,
+    blocks: number,
+    nb: number,
+  ): void;
   convPartWorkspace(
     c: number,
     kh: number,
@@ -85,8 +132,23 @@ type Exports = Kernels & {
  * call asks it.
  */
 export function threadedKernels(e: Exports, alloc: (bytes: number) => number, pool: Pool): Kernels {
+  /** The statistics of channels-last x[m][c] from nb row blocks summed in parts (RESHIFT decided on all channels after the join, as on one thread). */
+  const rowStats = (x: number, m: number, c: number, eps: number, mean: number, vari: number, invstd: number, ws: number, nb: number) => {
+    const blocks = alloc(nb * e.bnRowBlockBytes(c));
+    try {
+      for (let again = 0; again < 2; again++) {
+        e.bnRowsShifts(x, m, c, mean, ws, again);
+        pool.run(BN_ROW_SUMS, nb, [x, 0, m, c, ws, blocks, 0, 0]);
+        if (e.bnRowsStatsFinish(x, m, c, eps, mean, vari, invstd, ws, blocks, nb) === 0) break;
+        if (again === 0) counts.bnStatsAgain++;
+      }
+    } finally {
+      e.free(blocks);
+    }
+  };
   return {
     ...e,
+    ...elementwiseKernels(e, pool, ELEMENTWISE_FIRST),
     alloc,
     sgemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, beta, bias, ws) {
       const parts = pool.broken === null ? gemmParts(m, n, k, pool.size) : 1;
@@ -149,6 +211,36 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
       if (parts <= 1) return e.bnBackwardNCL(x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws);
       pool.run(BN_BACKWARD, parts, [x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws]);
+    },
+    bnTrainNHWC(x, y, m, c, gamma, beta, eps, mean, vari, invstd, relu, ws) {
+      const nb = rowBlocks(m, c, e, pool);
+      if (nb <= 1) return e.bnTrainNHWC(x, y, m, c, gamma, beta, eps, mean, vari, invstd, relu, ws);
+      rowStats(x, m, c, eps, mean, vari, invstd, ws, nb);
+      e.bnRowsNormalizeConstants(c, gamma, beta, mean, invstd, ws);
+      pool.run(BN_ROW_NORMALIZE, rowParts(m, pool), [x, y, m, c, ws, relu]);
+    },
+    bnStatsNHWC(x, m, c, eps, mean, vari, invstd, ws) {
+      const nb = rowBlocks(m, c, e, pool);
+      if (nb <= 1) return e.bnStatsNHWC(x, m, c, eps, mean, vari, invstd, ws);
+      rowStats(x, m, c, eps, mean, vari, invstd, ws, nb);
+    },
+    bnNormalizeNHWC(x, y, m, c, gamma, beta, mean, invstd, relu, ws) {
+      if (rowBlocks(m, c, e, pool) <= 1) return e.bnNormalizeNHWC(x, y, m, c, gamma, beta, mean, invstd, relu, ws);
+      e.bnRowsNormalizeConstants(c, gamma, beta, mean, invstd, ws);
+      pool.run(BN_ROW_NORMALIZE, rowParts(m, pool), [x, y, m, c, ws, relu]);
+    },
+    bnBackwardNHWC(x, dy, dx, m, c, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws) {
+      const nb = rowBlocks(m, c, e, pool);
+      if (nb <= 1) return e.bnBackwardNHWC(x, dy, dx, m, c, gamma, beta, mean, invstd, dgamma, dbeta, train, relu, ws);
+      e.bnRowsBackwardShifts(c, gamma, beta, mean, invstd, relu, ws);
+      const blocks = alloc(nb * e.bnRowBlockBytes(c));
+      try {
+        pool.run(BN_ROW_SUMS, nb, [x, dy, m, c, ws, blocks, 1, relu]);
+        e.bnRowsBackwardFinish(x, dy, m, c, gamma, mean, invstd, dgamma, dbeta, train, relu, ws, blocks, nb);
+      } finally {
+        e.free(blocks);
+      }
+      pool.run(BN_ROW_DX, rowParts(m, pool), [x, dy, dx, m, c, ws, train, relu]);
     },
     bnNormalizeNCL(x, y, n, c, l, gamma, beta, mean, invstd, relu, ws) {
       const parts = pool.broken === null ? bnParts(n, c, l, e) : 1;
@@ -218,6 +310,21 @@ export function bnParts(n: number, c: number, l: number, e: Pick<Exports, 'bnRun
   return Math.min(Math.ceil(c / BN_UNIT), BN_MAX_PARTS);
 }
 
+/**
+ * Row blocks a channels-last BatchNorm of x[m][c] sums in parts (1: not split): the blocks of the
+ * one-thread pass (assembly/nhwc_passes.ts's rowBlocks), a function of the shape alone. Only the
+ * path of rows (ROWS) is split, from BN_MIN_ELEMENTS elements.
+ */
+export function rowBlocks(m: number, c: number, e: Pick<Exports, 'bnRowBlocksNHWC'>, pool: Pool): number {
+  if (pool.broken !== null || pool.size <= 1 || m * c < BN_MIN_ELEMENTS) return 1;
+  return e.bnRowBlocksNHWC(m, c);
+}
+
+/** Slices of rows of a channels-last normalize or dx pass: any slices give the same bits (each element reads its channel's constants alone). */
+function rowParts(m: number, pool: Pool): number {
+  return Math.max(1, Math.min(Math.ceil(m / 16), CONV_PARTS_PER_THREAD * pool.size, MAX_PARTS));
+}
+
 /** Blocks of images a pooling call over n images of `elements` input values in all gets (1: not split). */
 export function poolParts(n: number, elements: number, pool: Pool): number {
   if (pool.broken !== null || pool.size <= 1 || n < 2 || elements < POOL_MIN_ELEMENTS) return 1;
@@ -246,6 +353,15 @@ export function forkJoinMicros(pool: Pool, rounds: number, spread: boolean): num
   const t0 = performance.now();
   for (let i = 0; i < rounds; i++) pool.run(NOP, pool.size, [], spread ? 1 : Infinity);
   return ((performance.now() - t0) * 1000) / rounds;
+}
+
+/**
+ * The memory roof on `pool`'s threads: each thread copies (`out` = 0) or reads (the sums to `out`,
+ * f32 per thread) one slice of `bytes` at src, with the one-thread roof loops (bench/threads.ts).
+ */
+export function roofline(pool: Pool, src: number, dst: number, bytes: number, out: number): void {
+  if (out === 0) pool.run(ROOF_COPY, pool.size, [src, dst, bytes], 1);
+  else pool.run(ROOF_READ, pool.size, [src, bytes, out], 1);
 }
 
 export { Pool };
