@@ -11,7 +11,7 @@ import { Tensor } from '../tensor';
 import { describe, kindOf } from '../validate';
 import type { GraphNode } from './graph';
 import { runOp } from './ops';
-import { planFusions, runFusedConv, type Fusions } from './fuse';
+import { inferredPool, planFusions, runFusedConv, runMaxPoolInfer, type Fusions } from './fuse';
 import type { Conv2d } from '../nn/conv';
 
 type Step = GraphNode & { kind: 'layer' | 'op' };
@@ -94,7 +94,9 @@ export function execute(
         n.kind === 'layer'
           ? fused !== undefined
             ? runFusedConv(n.module as Conv2d, xs[0], fused)
-            : n.module.forward(xs[0])
+            : early && inferredPool(n.module)
+              ? runMaxPoolInfer(n.module, xs[0])
+              : n.module.forward(xs[0])
           : early && plan.fusions.absorbed.has(n.name)
             ? xs[0] // done by the convolution before it
             : runOp(n.op, xs, n.attrs);
