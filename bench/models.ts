@@ -6,7 +6,8 @@
 // thread) and onnxruntime-node (native CPU, one intra-op thread), timed in one process in alternating
 // rounds (ours, web, node, ours, …) so a change in the machine's load falls on all three alike.
 // Outputs are compared with onnxruntime-node's, so a fast wrong result cannot pass. --profile times
-// each of our layers (and the ops between them) on one model run. Writes bench/results/models.json.
+// every step of inference runs by kind (layers with their fused activation, and the ops between
+// them), then each layer alone by kind and shape. Writes bench/results/models.json.
 import os from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,8 @@ import { tensor, noGrad, type Tensor } from '../src/tensor';
 import { loadOnnx } from '../src/onnx/load';
 import { toOnnx } from '../src/onnx/export';
 import type { Graph } from '../src/graph/graph';
-import { runFusedConv } from '../src/graph/fuse';
+import { setStepTimer } from '../src/graph/run';
+import { inferredPool, runFusedConv, runMaxPoolInfer } from '../src/graph/fuse';
 import type { Module } from '../src/nn/module';
 import { Conv2d } from '../src/nn/conv';
 import { Linear } from '../src/nn/linear';
@@ -125,7 +127,9 @@ function profile(graph: Graph, x: Tensor, runMs: number): void {
     let key = `${m.constructor.name} [${shape.join('×')}]`;
     if (m instanceof Conv2d) key += ` k${m.kernelSize[0]} s${m.stride[0]} g${m.groups} → ${m.outChannels}`;
     const t = tensor(seededInput(shape, 3), shape);
-    const call = () => noGrad(() => (m instanceof Conv2d ? runFusedConv(m, t, null) : m.forward(t))).dispose();
+    // the kernels an inference run calls: fused convolutions, max pooling without its argmax
+    const call = () =>
+      noGrad(() => (m instanceof Conv2d ? runFusedConv(m, t, null) : inferredPool(m) ? runMaxPoolInfer(m, t) : m.forward(t))).dispose();
     call();
     const s: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -139,9 +143,27 @@ function profile(graph: Graph, x: Tensor, runMs: number): void {
     r.calls++;
     rows.set(key, r);
   }
+  // every step of real inference runs (noGrad), by kind: layers and the ops between them
+  const kinds = new Map<string, { ms: number; calls: number }>();
+  setStepTimer((kind, ms) => {
+    const r = kinds.get(kind) ?? { ms: 0, calls: 0 };
+    r.ms += ms;
+    r.calls++;
+    kinds.set(kind, r);
+  });
+  const RUNS = 3;
+  try {
+    for (let i = 0; i < RUNS; i++) noGrad(() => graph.forward(x)).dispose();
+  } finally {
+    setStepTimer(null);
+  }
+  const steps = [...kinds].sort((a, b) => b[1].ms - a[1].ms);
+  const inSteps = steps.reduce((s, [, r]) => s + r.ms, 0) / RUNS;
+  console.log(`  profile: a run ${runMs.toFixed(1)} ms; its steps ${inSteps.toFixed(1)} ms, by kind (mean of ${RUNS} runs):`);
+  for (const [k, r] of steps) console.log(`  ${(r.ms / RUNS).toFixed(2).padStart(8)} ms  ${String(r.calls / RUNS).padStart(3)}×  ${k}`);
   const sorted = [...rows].sort((a, b) => b[1].ms - a[1].ms);
   const layers = sorted.reduce((s, [, r]) => s + r.ms, 0);
-  console.log(`  profile: a run ${runMs.toFixed(1)} ms; its layers alone ${layers.toFixed(1)} ms (the rest: ops and the graph)`);
+  console.log(`  each layer timed alone on an input of its shape: ${layers.toFixed(1)} ms in all, by kind and shape:`);
   for (const [k, r] of sorted.slice(0, 20)) console.log(`  ${r.ms.toFixed(2).padStart(8)} ms  ${String(r.calls).padStart(3)}×  ${k}`);
 }
 

@@ -2,14 +2,19 @@
 // its own output kept apart): every dense NCHW Conv2d runs the implicit-GEMM inference kernel
 // (assembly/conv_infer.ts: no im2col buffer, the bias in the write-out), and an activation that
 // is the only reader of a convolution's output (through identities: a folded BatchNorm leaves one)
-// is done by the convolution — in the kernel's write-out for a dense one, in place on its output
-// otherwise — while its own node passes the tensor on unchanged.
+// is done by the convolution — in the kernel's write-out for a dense one and for a 3×3 depthwise one
+// (assembly/depthwise_infer.ts), in place on its output otherwise — while its own node passes the
+// tensor on unchanged.
 // NOTE: the dense kernel's sums are gemm.ts's, so outputs equal the unfused run's bit for bit, except
 // that a fused ReLU (a clamp to [0, ∞)) gives +0 where the ReLU kernel keeps a −0.
 // see: https://github.com/microsoft/onnxruntime/blob/main/onnxruntime/core/optimizer/conv_activation_fusion.cc
 import { track } from '../autograd/engine';
 import { activationForward } from '../kernels/activations';
 import { convInferNCHW } from '../kernels/conv_infer';
+import { depthwise3x3Infer } from '../kernels/depthwise_infer';
+import { maxPool2dInfer } from '../kernels/pool_infer';
+import { slidingWindow } from '../kernels/conv';
+import { MaxPool2d } from '../nn/pool';
 import { checkInput2d, Conv2d } from '../nn/conv';
 import { Tensor } from '../tensor';
 import type { GraphNode } from './graph';
@@ -32,6 +37,25 @@ export interface Fusions {
 /** True when the inference kernel computes this layer: NCHW, groups 1, dilation 1. */
 function dense(m: Conv2d): boolean {
   return m.layout === 'NCHW' && m.groups === 1 && m.dilation[0] === 1 && m.dilation[1] === 1;
+}
+
+/** True when the direct 3×3 depthwise inference kernel computes this layer: NCHW, one filter per channel, padding 1, stride 1 or 2. */
+function depthwise3x3(m: Conv2d): boolean {
+  const [kh, kw] = m.kernelSize,
+    [sh, sw] = m.stride;
+  return (
+    m.layout === 'NCHW' &&
+    m.groups === m.inChannels &&
+    m.outChannels === m.inChannels &&
+    kh === 3 &&
+    kw === 3 &&
+    sh === sw &&
+    (sh === 1 || sh === 2) &&
+    m.padding[0] === 1 &&
+    m.padding[1] === 1 &&
+    m.dilation[0] === 1 &&
+    m.dilation[1] === 1
+  );
 }
 
 /** The activation an op step computes, or null for any other op. */
@@ -72,7 +96,7 @@ export function planFusions(steps: readonly Step[], uses: ReadonlyMap<string, nu
     while (next !== null && next.kind === 'op' && next.op === 'identity') next = only(next.name);
     const act = next === null ? null : activationOf(next);
     if (act !== null) absorbed.add(next!.name);
-    if (act !== null || dense(n.module)) convs.set(n.name, act);
+    if (act !== null || dense(n.module) || depthwise3x3(n.module)) convs.set(n.name, act);
   }
   return { convs, absorbed };
 }
@@ -88,6 +112,7 @@ export function runFusedConv(m: Conv2d, x: Tensor, act: FusedActivation | null):
     activationForward(act.kind, y.ptr, z.ptr, y.size, act.kind === 'clamp' ? [act.lo, act.hi] : []);
     return track(z);
   }
+  if (depthwise3x3(m)) return runDepthwise3x3(m, x, act);
   if (!dense(m)) {
     const y = m.forward(x);
     // its output is a fresh tensor that only the absorbed activation reads
@@ -108,5 +133,38 @@ export function runFusedConv(m: Conv2d, x: Tensor, act: FusedActivation | null):
     y.dispose();
     throw e;
   }
+  return track(y);
+}
+
+/** A 3×3 depthwise convolution's inference forward, its bias and activation in the kernel's write-out. */
+function runDepthwise3x3(m: Conv2d, x: Tensor, act: FusedActivation | null): Tensor {
+  const where = 'Conv2d.forward';
+  const g = checkInput2d(where, x, 'NCHW', m.inChannels, m.kernelSize, m.stride, m.padding);
+  m.checkUsable(where);
+  const y = Tensor.empty([g.n, m.outChannels, g.oh, g.ow]);
+  try {
+    const geom = { n: g.n, c: g.c, h: g.h, w: g.w, s: m.stride[0] as 1 | 2, oh: g.oh, ow: g.ow };
+    depthwise3x3Infer(x.ptr, m.weight.ptr, m.bias ? m.bias.ptr : 0, y.ptr, geom, act?.lo ?? -Infinity, act?.hi ?? Infinity);
+  } catch (e) {
+    y.dispose();
+    throw e;
+  }
+  return track(y);
+}
+
+/** True when an inference run computes this layer with runMaxPoolInfer: a MaxPool2d whose forward is its class's. */
+export function inferredPool(m: unknown): m is MaxPool2d {
+  return m instanceof MaxPool2d && !Object.hasOwn(m, 'forward');
+}
+
+/** A MaxPool2d's inference forward: the maxima only (assembly/pool_infer.ts), no argmax kept for a backward. */
+export function runMaxPoolInfer(m: MaxPool2d, x: Tensor): Tensor {
+  const where = 'MaxPool2d.forward';
+  const g = checkInput2d(where, x, m.layout, null, m.kernelSize, m.stride, m.padding);
+  m.checkUsable(where);
+  const nchw = m.layout === 'NCHW';
+  const y = Tensor.empty(nchw ? [g.n, g.c, g.oh, g.ow] : [g.n, g.oh, g.ow, g.c]);
+  // NCHW is n·c channels-last images of one channel: the same memory
+  maxPool2dInfer(x.ptr, y.ptr, nchw ? g.n * g.c : g.n, g.h, g.w, nchw ? 1 : g.c, slidingWindow(m.kernelSize, m.stride, m.padding, g));
   return track(y);
 }

@@ -11,7 +11,7 @@ import { Tensor } from '../tensor';
 import { describe, kindOf } from '../validate';
 import type { GraphNode } from './graph';
 import { runOp } from './ops';
-import { planFusions, runFusedConv, type Fusions } from './fuse';
+import { inferredPool, planFusions, runFusedConv, runMaxPoolInfer, type Fusions } from './fuse';
 import type { Conv2d } from '../nn/conv';
 
 type Step = GraphNode & { kind: 'layer' | 'op' };
@@ -51,6 +51,15 @@ export function planRun(nodes: readonly GraphNode[], outputs: readonly (readonly
   return { steps, uses, outputs, sources, fusions: planFusions(steps, uses, sources) };
 }
 
+/** A step's kind and the milliseconds it took, reported after each step when a timer is set (bench/models.ts --profile). */
+export type StepTimer = (kind: string, ms: number) => void;
+let stepTimer: StepTimer | null = null;
+
+/** Sets (or clears, with null) the timer every Graph run reports its steps to; for profiling only. */
+export function setStepTimer(timer: StepTimer | null): void {
+  stepTimer = timer;
+}
+
 /** True when `m` or a module inside it trains: its forward may move running statistics. */
 function anyTraining(m: Module): boolean {
   return m.training || m.children().some(([, c]) => anyTraining(c));
@@ -88,17 +97,21 @@ export function execute(
   try {
     for (const n of plan.steps) {
       at = n;
+      const t0 = stepTimer === null ? 0 : performance.now();
       const xs = n.inputs.map((x) => values.get(x)!);
       const fused = early && n.kind === 'layer' ? plan.fusions.convs.get(n.name) : undefined;
       const y =
         n.kind === 'layer'
           ? fused !== undefined
             ? runFusedConv(n.module as Conv2d, xs[0], fused)
-            : n.module.forward(xs[0])
+            : early && inferredPool(n.module)
+              ? runMaxPoolInfer(n.module, xs[0])
+              : n.module.forward(xs[0])
           : early && plan.fusions.absorbed.has(n.name)
             ? xs[0] // done by the convolution before it
             : runOp(n.op, xs, n.attrs);
       if (!(y instanceof Tensor)) throw new TypeError(`the layer's forward returned ${describe(y)}, expected a Tensor`);
+      if (stepTimer !== null) stepTimer(stepKind(n, plan), performance.now() - t0);
       values.set(n.name, y);
       if (!fixed.has(y)) made.add(y);
       if (plan.sources.has(n.name)) kept.add(y);
@@ -147,4 +160,11 @@ export function execute(
     }
   }
   return outs;
+}
+
+/** A step's kind for a profile: the op, or the layer's class with its fused activation. */
+function stepKind(n: Step, plan: RunPlan): string {
+  if (n.kind === 'op') return plan.fusions.absorbed.has(n.name) ? `${n.op} (fused)` : n.op;
+  const act = plan.fusions.convs.get(n.name);
+  return act ? `${kindOf(n.module.constructor)}+${act.kind}` : kindOf(n.module.constructor);
 }

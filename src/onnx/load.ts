@@ -5,7 +5,6 @@
 // see: https://onnx.ai/onnx/repo-docs/IR.html; docs/onnx.md (the mapping table)
 import { Graph } from '../graph/graph';
 import type { GraphNodeSpec } from '../graph/spec';
-import { foldBatchNorm } from '../nn/fold';
 import type { Module } from '../nn/module';
 import { Parameter, tensor, type Tensor } from '../tensor';
 import { checkOptions, describe } from '../validate';
@@ -14,6 +13,7 @@ import { planNode, type Make, type PlanContext } from './load_nodes';
 import type { OnnxModel, OnnxNode } from './ir';
 import { parseOnnx } from './decode';
 import { foldOnnx } from './fold';
+import { planBatchNormFolds } from './fold_bn';
 
 /** Options of loadOnnx. */
 export interface LoadOnnxOptions {
@@ -53,15 +53,17 @@ function checkLoadOptions(options: unknown): { shapes?: Record<string, number[]>
 }
 
 /** Checks every node and plans its Graph nodes; allocates nothing. */
-function plan(model: OnnxModel): { makes: Make[]; ctx: PlanContext } {
+function plan(model: OnnxModel, fold: boolean): { makes: Make[]; ctx: PlanContext } {
   const readers = new Map<string, OnnxNode[]>();
   for (const n of model.nodes) for (const x of n.inputs) if (x !== '') readers.set(x, [...(readers.get(x) ?? []), n]);
+  const outputs = new Set(model.outputs.map((o) => o.name));
   const ctx: PlanContext = {
     model,
     readers,
-    outputs: new Set(model.outputs.map((o) => o.name)),
+    outputs,
     fusedRelu: new Set(),
     constants: new Map(),
+    folds: fold ? planBatchNormFolds(model, readers, outputs) : new Map(),
   };
   const makes = model.nodes.map((n) => planNode(ctx, n));
   for (const o of model.outputs) {
@@ -93,7 +95,7 @@ export async function loadOnnx(bytes: Uint8Array, options: LoadOnnxOptions = {})
   const o = checkLoadOptions(options);
   runtime(); // throws before any parsing when init() has not run
   const model = foldOnnx(parseOnnx(bytes), o.shapes);
-  const { makes, ctx } = plan(model);
+  const { makes, ctx } = plan(model, o.fold);
   const made: Module[] = [];
   const consts: Tensor[] = [];
   let graph: Graph;
@@ -115,17 +117,6 @@ export async function loadOnnx(bytes: Uint8Array, options: LoadOnnxOptions = {})
     throw e;
   }
   if (o.training) return graph.train();
-  graph.eval();
-  if (!o.fold) return graph;
-  let folded: Graph;
-  try {
-    folded = foldBatchNorm(graph);
-  } catch (e) {
-    graph.dispose();
-    throw e;
-  }
-  // the layers the folded graph replaced are no one's now
-  const kept = new Set(folded.children().map(([, m]) => m));
-  for (const [, m] of graph.children()) if (!kept.has(m)) m.dispose();
-  return folded;
+  // folded while planned: a BatchNorm left is one no Conv/Gemm alone feeds, which foldBatchNorm leaves too
+  return graph.eval();
 }

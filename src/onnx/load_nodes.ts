@@ -11,6 +11,7 @@ import type { Module } from '../nn/module';
 import type { GraphNodeSpec } from '../graph/spec';
 import type { GraphOp } from '../graph/ops';
 import { OnnxBatchNorm1d, OnnxBatchNorm2d } from './batchnorm_onnx';
+import { bnData, foldInto } from './fold_bn';
 import { attrFloat, attrInt, attrInts, attrString, nodeError, type OnnxDim, type OnnxModel, type OnnxNode, type OnnxTensor } from './ir';
 
 /** What the planner knows of the whole model. */
@@ -24,6 +25,8 @@ export interface PlanContext {
   fusedRelu: Set<string>;
   /** Initializers read as data (by an op node): each becomes a constant node; true: a trained Parameter. */
   constants: Map<string, boolean>;
+  /** Conv/Gemm output → the BatchNormalization node folded into that layer (empty unless folding). */
+  folds: ReadonlyMap<string, OnnxNode>;
 }
 
 /** Makes a node's modules and returns its specs; may allocate. */
@@ -133,21 +136,30 @@ function conv(ctx: PlanContext, node: OnnxNode): Make {
   const d = attrInts(node, 'dilations', [1, 1]);
   const p = pads2d(ctx, node, k, s, d);
   const [cout, cg] = w.dims;
+  const bn = ctx.folds.get(node.outputs[0]);
   return (made) => {
     const m = new Conv2d(cg * groups, cout, [k[0], k[1]], {
       stride: [s[0], s[1]],
       padding: p,
       dilation: [d[0], d[1]],
       groups,
-      bias: b !== null,
+      bias: b !== null || bn !== undefined,
       generator: gen(),
     });
     made.push(m);
-    m.loadStateDict(b === null ? { weight: w.data as Float32Array } : { weight: w.data as Float32Array, bias: b.data as Float32Array });
+    if (bn !== undefined)
+      m.loadStateDict(foldInto(w.data as Float32Array, b === null ? null : (b.data as Float32Array), bnData(ctx.model, bn, bnEps(bn))));
+    else
+      m.loadStateDict(b === null ? { weight: w.data as Float32Array } : { weight: w.data as Float32Array, bias: b.data as Float32Array });
     const stateNames: Record<string, string> = { weight: w.name };
     if (b !== null) stateNames.bias = b.name;
     return [{ name: node.outputs[0], layer: m, input: node.inputs[0], stateNames }];
   };
+}
+
+/** A BatchNormalization node's eps, as PyTorch wrote it. */
+function bnEps(node: OnnxNode): number {
+  return float32Decimal(attrFloat(node, 'epsilon', 1e-5));
 }
 
 function batchNorm(ctx: PlanContext, node: OnnxNode): Make {
@@ -155,13 +167,15 @@ function batchNorm(ctx: PlanContext, node: OnnxNode): Make {
   firstOutputOnly(ctx, node);
   const rank = rankOf(ctx, node, node.inputs[0]);
   if (rank < 2 || rank > 4) throw fail(node, `input of rank ${rank}: expected 2, 3 or 4`);
-  const eps = float32Decimal(attrFloat(node, 'epsilon', 1e-5));
+  const eps = bnEps(node);
   // ONNX's momentum weighs the old value, PyTorch's the batch statistic
   const momentum = float32Decimal(1 - float32Decimal(attrFloat(node, 'momentum', 0.9)));
   const y = node.outputs[0];
   const readers = ctx.readers.get(y) ?? [];
   const relu = readers.length === 1 && readers[0].op === 'Relu' && !ctx.outputs.has(y);
   if (relu) ctx.fusedRelu.add(y);
+  // folded into the layer before it: what stays is the activation it fused, or nothing
+  if (ctx.folds.get(node.inputs[0]) === node) return op(y, relu ? 'relu' : 'identity', [node.inputs[0]]);
   const c = scale.dims[0];
   return (made) => {
     const options = { eps, momentum, activation: relu ? ('relu' as const) : null };
@@ -194,15 +208,16 @@ function gemm(ctx: PlanContext, node: OnnxNode): Make {
       throw fail(node, `C of dims [${c.dims.join(', ')}]: expected dims broadcastable to [M, ${n}]`);
     dataInputs(ctx, { ...node, inputs: [c.name] });
   }
+  const bn = ctx.folds.get(node.outputs[0]);
   return (made) => {
-    const m = new Linear(k, n, { bias: vector, generator: gen() });
+    const m = new Linear(k, n, { bias: vector || bn !== undefined, generator: gen() });
     made.push(m);
     const src = w.data as Float32Array;
     const weight = new Float32Array(n * k);
     for (let o = 0; o < n; o++) for (let j = 0; j < k; j++) weight[o * k + j] = alpha * (transB ? src[o * k + j] : src[j * n + o]);
     const state: Record<string, Float32Array> = { weight };
     if (vector) state.bias = (c.data as Float32Array).map((v) => beta * v);
-    m.loadStateDict(state);
+    m.loadStateDict(bn === undefined ? state : foldInto(weight, state.bias ?? null, bnData(ctx.model, bn, bnEps(bn))));
     // ONNX names only where the values are the initializer's own (PyTorch's Linear: transB = 1, alpha = beta = 1)
     const stateNames: Record<string, string> = {};
     if (transB && alpha === 1) stateNames.weight = w.name;

@@ -15,6 +15,8 @@ import * as jsConv from '../js/conv';
 import * as jsConvInfer from '../js/conv_infer';
 import * as jsPool from '../js/pool';
 import * as jsDepthwise from '../js/depthwise';
+import * as jsPoolInfer from '../js/pool_infer';
+import * as jsDepthwiseInfer from '../js/depthwise_infer';
 import * as jsElementwise from '../js/elementwise';
 import * as jsSoftmax from '../js/softmax';
 import * as jsRecurrent from '../js/recurrent';
@@ -110,7 +112,9 @@ const jsKernels = {
   ...jsConv,
   ...jsConvInfer,
   ...jsPool,
+  ...jsPoolInfer,
   ...jsDepthwise,
+  ...jsDepthwiseInfer,
   ...jsElementwise,
   ...jsSoftmax,
   ...jsRecurrent,

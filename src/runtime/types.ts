@@ -296,6 +296,37 @@ export interface Kernels {
     lo: number,
     hi: number,
   ): void;
+  maxPool2dInfer(
+    x: number,
+    y: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void;
+  depthwise3x3Infer(
+    x: number,
+    wt: number,
+    b: number,
+    y: number,
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    s: number,
+    oh: number,
+    ow: number,
+    lo: number,
+    hi: number,
+  ): void;
   depthwiseForward(
     x: number,
     wt: number,
