@@ -86,9 +86,48 @@ export function avgPool2d(
   oh: number,
   ow: number,
 ): void {
+  avgPool2dAny(false, x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+}
+
+/** avgPool2d with the padding left out of the divisor (count_include_pad = False). */
+export function avgPool2dExclude(
+  x: number,
+  y: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  avgPool2dAny(true, x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+}
+
+function avgPool2dAny(
+  exclude: boolean,
+  x: number,
+  y: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
   const X = f32(x, n * h * w * c),
     Y = f32(y, n * oh * ow * c);
-  const div = kh * kw;
   let o = 0;
   for (let img = 0; img < n; img++) {
     for (let oy = 0; oy < oh; oy++) {
@@ -97,6 +136,7 @@ export function avgPool2d(
       for (let ox = 0; ox < ow; ox++, o += c) {
         const x0 = Math.max(ox * sw - pw, 0),
           x1 = Math.min(ox * sw - pw + kw, w);
+        const div = exclude ? (y1 - y0) * (x1 - x0) : kh * kw;
         for (let ch = 0; ch < c; ch++) {
           let s = 0;
           for (let iy = y0; iy < y1; iy++) {
@@ -126,10 +166,49 @@ export function avgPool2dBackward(
   oh: number,
   ow: number,
 ): void {
+  avgPool2dBackwardAny(false, dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+}
+
+/** avgPool2dBackward of avgPool2dExclude: each dy / the window's pixels inside x. */
+export function avgPool2dExcludeBackward(
+  dy: number,
+  dx: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  avgPool2dBackwardAny(true, dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
+}
+
+function avgPool2dBackwardAny(
+  exclude: boolean,
+  dy: number,
+  dx: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
   const G = f32(dy, n * oh * ow * c),
     D = f32(dx, n * h * w * c);
   D.fill(0);
-  const div = kh * kw;
   let o = 0;
   for (let img = 0; img < n; img++) {
     for (let oy = 0; oy < oh; oy++) {
@@ -138,6 +217,7 @@ export function avgPool2dBackward(
       for (let ox = 0; ox < ow; ox++, o += c) {
         const x0 = Math.max(ox * sw - pw, 0),
           x1 = Math.min(ox * sw - pw + kw, w);
+        const div = exclude ? (y1 - y0) * (x1 - x0) : kh * kw;
         for (let ch = 0; ch < c; ch++) {
           const g = fround(G[o + ch] / div);
           for (let iy = y0; iy < y1; iy++) {

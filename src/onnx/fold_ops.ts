@@ -22,7 +22,8 @@ export function fromTensor(t: OnnxTensor): Const {
   return { dtype: t.dtype, dims: t.dims, values: t.data instanceof Float32Array ? t.data : Array.from(t.data, Number) };
 }
 
-function ints(node: OnnxNode, c: Const | undefined, what: string): number[] {
+/** The known integers of a constant input; throws naming it when absent or symbolic. */
+export function ints(node: OnnxNode, c: Const | undefined, what: string): number[] {
   if (c === undefined) throw nodeError(FN, node, `input ${what}: expected a constant, got none`);
   return Array.from(c.values as ArrayLike<OnnxDim>, (v) => {
     if (typeof v !== 'number' || !Number.isInteger(v)) throw nodeError(FN, node, `input ${what}: expected known integers, got '${v}'`);

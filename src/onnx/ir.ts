@@ -79,6 +79,7 @@ export interface OnnxModel {
 /** Operators that compute on data and remain after folding; the package's Graph runs these. */
 export const COMPUTE_OPS: ReadonlySet<string> = new Set([
   'Conv',
+  'Pad',
   'BatchNormalization',
   'Relu',
   'Clip',
