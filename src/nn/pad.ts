@@ -20,7 +20,7 @@ export function padding4(where: string, v: unknown): [number, number, number, nu
   const ok = (d: unknown): d is number => Number.isInteger(d) && (d as number) >= 0;
   if (ok(v)) return [v, v, v, v];
   if (Array.isArray(v) && v.length === 4 && v.every(ok)) return [v[0], v[1], v[2], v[3]];
-  const got = Array.isArray(v) ? `[${v.map(describe).join(', ')}]` : describe(v);
+  const got = Array.isArray(v) ? `[${v.map((d) => (typeof d === 'number' ? String(d) : describe(d))).join(', ')}]` : describe(v);
   throw new (typeof v === 'number' || Array.isArray(v) ? RangeError : TypeError)(
     `${where}: padding: expected an integer ≥ 0 or [left, right, top, bottom] of them, got ${got}`,
   );
