@@ -212,7 +212,8 @@ export interface ToOnnxOptions {
 
 /** The shape a layer reading a graph input implies, with symbolic batch and spatial sizes. */
 function impliedShape(m: Module | undefined): (number | string)[] | null {
-  if (m instanceof Sequential) return impliedShape(m.layers[0]);
+  // a padding layer keeps the channels and leaves height and width free: the next layer tells
+  if (m instanceof Sequential) return impliedShape(m.layers.find((l) => !(l instanceof ConstantPad2d)));
   if (m instanceof Conv2d && m.layout === 'NCHW') return ['batch', m.inChannels, 'height', 'width'];
   if (m instanceof BatchNorm && m.layout === 'NCHW') return ['batch', m.numFeatures, 'height', 'width'];
   if (m instanceof Linear) return ['batch', m.inFeatures];
@@ -249,7 +250,7 @@ export function toOnnx(model: Sequential | Graph, options: ToOnnxOptions = {}): 
     );
     inputs.push('input');
     outputs.push('output');
-    if (model.layers.length > 0) firstReader.set('input', model.layers[0]);
+    firstReader.set('input', model);
   } else if (model instanceof Graph) {
     for (const n of model.nodes) {
       if (n.kind === 'input') inputs.push(n.name);
