@@ -21,10 +21,10 @@ import {
 } from '../src/index';
 import { loadOnnx, toOnnx } from '../src/onnx/index';
 import { encodeProto, floatTensor, floatValue, modelProto, node, seededInput } from './onnx_helpers';
-import { maxAbsDiff, runOrt } from './onnx_node_helpers';
+import { maxAbsDiff, readOnnxFixture, readTensorPb, runOrt } from './onnx_node_helpers';
 import { BACKENDS, bits } from './helpers';
 
-// onnxruntime's float32 kernels against ours on outputs of order 1 through a few layers; the
+// onnxruntime's (and PyTorch's) float32 kernels against ours on outputs of order 1 through a few layers; the
 // count_include_pad = 0 correction multiplies the zero-padded mean by kh·kw/count (one more rounding)
 const ORT_TOL = 1e-5;
 
@@ -86,6 +86,16 @@ for (const backend of BACKENDS) {
       expect(bits(run(again, x))).toEqual(bits(got.toArray()));
       g.dispose();
       again.dispose();
+    });
+
+    it("a PyTorch export (ZeroPad2d, ConstantPad2d as Pad with a shape subgraph, count_include_pad=False): PyTorch's outputs", async () => {
+      const x = readTensorPb('torch_pads.input.pb');
+      const want = readTensorPb('torch_pads.output.pb');
+      const g = await loadOnnx(readOnnxFixture('torch_pads.onnx'));
+      const y = noGrad(() => g.forward(tensor(x.data as Float32Array, x.dims)));
+      expect(y.shape).toEqual(want.dims);
+      expect(maxAbsDiff(y.toArray(), want.data as Float32Array)).toBeLessThanOrEqual(ORT_TOL);
+      g.dispose();
     });
 
     it('a Sequential of ZeroPad2d, ConstantPad2d, AvgPool2d(countIncludePad: false) and Hardsigmoid: exported, run by onnxruntime-node, loaded back bit for bit', async () => {

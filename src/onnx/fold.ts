@@ -14,7 +14,8 @@ import { evalShapeOp, fromTensor, ints, type Const } from './fold_ops.js';
 const FN = 'foldOnnx';
 
 // Operators folded when every input is a constant integer tensor (integer shape arithmetic).
-const INT_FOLDABLE = new Set(['Concat', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Reshape', 'Flatten']);
+// (Transpose: torch.onnx.export reorders Pad's pads [[begin, end] per axis] with it)
+const INT_FOLDABLE = new Set(['Concat', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Reshape', 'Flatten', 'Transpose']);
 
 /**
  * Folds the shape subgraphs of a parsed model for the given input shapes (default: the file's) and

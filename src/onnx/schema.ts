@@ -59,6 +59,7 @@ export const SCHEMAS: Readonly<Record<string, OpSchema>> = {
   Squeeze: { attrs: { axes: 'ints' }, inputs: [1, 2] },
   Cast: { attrs: { to: 'int', saturate: 'int' }, inputs: [1, 1] },
   Slice: { attrs: {}, inputs: [3, 5] },
+  ConstantOfShape: { attrs: { value: 'tensor' }, inputs: [1, 1] },
 };
 
 /** Why a node does not fit its operator's schema, or null when it does. */
