@@ -1,8 +1,10 @@
 // foldOnnx: evaluates the shape subgraphs torch.onnx.export emits (Shape → Gather → Unsqueeze →
-// Concat → Reshape, Constant, Cast, Squeeze, Slice, integer arithmetic) for the model's input shapes,
-// and returns a model of compute operators only, whose constant inputs have become attributes:
+// Concat → Reshape, Constant, ConstantOfShape, Cast, Squeeze, Slice, integer arithmetic and
+// Transpose) for the model's input shapes, and returns a model of compute operators only, whose
+// constant inputs have become attributes:
 //   Reshape: attrs.shape (ints, with ONNX's 0 = copy and −1 = the rest), inputs [data]
 //   Clip: attrs.min / attrs.max (floats, when given), inputs [x]
+//   Pad: attrs.pads (ints, [begins…, ends…] for every axis), attrs.value (float, when given), inputs [x]
 //   Dropout: attrs.ratio (float), attrs.training_mode (int), inputs [x]
 //   Softmax, LogSoftmax: attrs.axis ≥ 0 with opset-13 semantics (one axis)
 //   BatchNormalization: attrs.training_mode set (from the outputs before opset 14)
