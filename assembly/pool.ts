@@ -2,7 +2,8 @@
 // [N, C, H, W] is the same memory as channels-last with n = N·C and c = 1, so one kernel serves
 // both layouts. The SIMD build handles four channels per instruction when c ≥ 4, and four
 // neighbouring outputs of a row when c = 1. Semantics are PyTorch's (CPU): padding is excluded from
-// a max and counted in an average (count_include_pad = True), and the argmax is the index iy·w + ix
+// a max and counted in an average (count_include_pad = True; the *Exclude kernels leave it out
+// of the divisor, count_include_pad = False), and the argmax is the index iy·w + ix
 // of the first maximum in window order, or of the last NaN, since NaN propagates.
 // see: https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/cpu/MaxPoolKernel.cpp;
 //      https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/cpu/AvgPoolKernel.cpp
@@ -158,7 +159,21 @@ export function maxPool2dBackward(dy: usize, idx: usize, dx: usize, n: i32, hw: 
  * zeros (count_include_pad). The sum runs in window order in f32, as PyTorch's CPU kernel does.
  */
 export function avgPool2d(x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32): void {
-  let div = <f32>(kh * kw);
+  avgPool2dAny(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, false);
+}
+
+/** avgPool2d with the padding left out of the count (count_include_pad = False): each sum / the window's pixels inside x. */
+export function avgPool2dExclude(x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32): void {
+  avgPool2dAny(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, true);
+}
+
+/** The window's divisor: kh·kw, or with `exclude` the pixels of the clipped window (PyTorch's divide_factor). */
+// @ts-ignore: decorator
+@inline function divisor(kh: i32, kw: i32, y0: i32, y1: i32, x0: i32, x1: i32, exclude: bool): f32 {
+  return <f32>(exclude ? (y1 - y0) * (x1 - x0) : kh * kw);
+}
+
+function avgPool2dAny(x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, exclude: bool): void {
   let cb = <usize>c << 2, rb = <usize>w * cb;
   let range = interior(w, kw, sw, pw, ow, sw == 2 ? 1 : 0);
   let lo = <i32>(range >> 32), hi = <i32>range;
@@ -170,11 +185,16 @@ export function avgPool2d(x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, kh
       let yo = y + (<usize>(img * oh + oy) * <usize>ow) * cb;
       let ox = 0;
       if (ASC_FEATURE_SIMD) {
-        let dv = f32x4.splat(div);
+        // interior windows lie inside the row: only their rows can be clipped
+        let dv = f32x4.splat(divisor(kh, kw, y0, y1, 0, kw, exclude));
         if (c == 1) {
           // four outputs of the row at once once the windows are inside the row; each lane sums
           // in window order, as the scalar code does
-          for (; ox < lo; ox++) avgWindow(xi, yo + (<usize>ox << 2), w, 1, y0, y1, max(ox * sw - pw, 0), min(ox * sw - pw + kw, w), div);
+          for (; ox < lo; ox++) {
+            let x0 = ox * sw - pw, x1 = min(x0 + kw, w);
+            x0 = max(x0, 0);
+            avgWindow(xi, yo + (<usize>ox << 2), w, 1, y0, y1, x0, x1, divisor(kh, kw, y0, y1, x0, x1, exclude));
+          }
           for (; ox + 4 <= hi; ox += 4) {
             let x0 = ox * sw - pw;
             let s = f32x4.splat(0);
@@ -188,6 +208,8 @@ export function avgPool2d(x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, kh
         for (; ox < ow && c >= 4; ox++) {
           let x0 = ox * sw - pw, x1 = min(x0 + kw, w);
           x0 = max(x0, 0);
+          let div = divisor(kh, kw, y0, y1, x0, x1, exclude);
+          dv = f32x4.splat(div);
           let ch = 0;
           for (; ch + 4 <= c; ch += 4) {
             let s = f32x4.splat(0);
@@ -206,6 +228,7 @@ export function avgPool2d(x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, kh
       for (; ox < ow; ox++) {
         let x0 = ox * sw - pw, x1 = min(x0 + kw, w);
         x0 = max(x0, 0);
+        let div = divisor(kh, kw, y0, y1, x0, x1, exclude);
         for (let ch = 0; ch < c; ch++) avgWindow(xi + (<usize>ch << 2), yo + <usize>ox * cb + (<usize>ch << 2), w, c, y0, y1, x0, x1, div);
       }
     }
@@ -231,8 +254,16 @@ export function avgPool2d(x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, kh
 
 /** dx [n, h, w, c] = 0, then each dy[img, oy, ox, ch] / (kh·kw) is added over its window. */
 export function avgPool2dBackward(dy: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32): void {
+  avgPool2dBackwardAny(dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, false);
+}
+
+/** avgPool2dBackward of avgPool2dExclude: each dy / the window's pixels inside x. */
+export function avgPool2dExcludeBackward(dy: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32): void {
+  avgPool2dBackwardAny(dy, dx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, true);
+}
+
+function avgPool2dBackwardAny(dy: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32, exclude: bool): void {
   memory.fill(dx, 0, (<usize>n * <usize>h * <usize>w * <usize>c) << 2);
-  let div = <f32>(kh * kw);
   let cb = <usize>c << 2, rb = <usize>w * cb;
   let go = dy;
   for (let img = 0; img < n; img++) {
@@ -243,6 +274,7 @@ export function avgPool2dBackward(dy: usize, dx: usize, n: i32, h: i32, w: i32, 
       for (let ox = 0; ox < ow; ox++) {
         let x0 = ox * sw - pw, x1 = min(x0 + kw, w);
         x0 = max(x0, 0);
+        let div = divisor(kh, kw, y0, y1, x0, x1, exclude);
         let ch = 0;
         if (ASC_FEATURE_SIMD) {
           let dv = f32x4.splat(div);

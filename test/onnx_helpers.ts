@@ -75,14 +75,32 @@ export function floatValue(name: string, dims: number[]): ValueInfoProto {
   });
 }
 
-/** A node: op, inputs, outputs, and int / ints / float attributes. */
-export function node(op: string, input: string[], output: string[], attrs: Record<string, number | number[]> = {}, name = ''): NodeProto {
+/** An int64 TensorProto (Pad's pads, Reshape's shape), for building models in tests. */
+export function int64Tensor(name: string, values: readonly number[]): TensorProto {
+  return create(TensorProtoSchema, {
+    name,
+    dims: [BigInt(values.length)],
+    dataType: TensorProto_DataType.INT64,
+    rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer),
+  });
+}
+
+/** A node: op, inputs, outputs, and int / ints / float / string attributes. */
+export function node(
+  op: string,
+  input: string[],
+  output: string[],
+  attrs: Record<string, number | number[] | string> = {},
+  name = '',
+): NodeProto {
   const attribute = Object.entries(attrs).map(([k, v]) =>
-    Array.isArray(v)
-      ? { name: k, type: AttributeProto_AttributeType.INTS, ints: v.map(BigInt) }
-      : Number.isInteger(v)
-        ? { name: k, type: AttributeProto_AttributeType.INT, i: BigInt(v) }
-        : { name: k, type: AttributeProto_AttributeType.FLOAT, f: v },
+    typeof v === 'string'
+      ? { name: k, type: AttributeProto_AttributeType.STRING, s: new TextEncoder().encode(v) }
+      : Array.isArray(v)
+        ? { name: k, type: AttributeProto_AttributeType.INTS, ints: v.map(BigInt) }
+        : Number.isInteger(v)
+          ? { name: k, type: AttributeProto_AttributeType.INT, i: BigInt(v) }
+          : { name: k, type: AttributeProto_AttributeType.FLOAT, f: v },
   );
   return create(NodeProtoSchema, { opType: op, input, output, name: name || `${op.toLowerCase()}0`, attribute });
 }

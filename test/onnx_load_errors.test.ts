@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { init } from '../src/index';
 import { loadOnnx } from '../src/onnx/index';
-import { encodeProto, floatTensor, floatValue, modelProto, node } from './onnx_helpers';
+import { encodeProto, floatTensor, floatValue, int64Tensor, modelProto, node } from './onnx_helpers';
 import { countAllocations } from './alloc_count';
 import { BACKENDS } from './helpers';
 
@@ -54,25 +54,62 @@ for (const backend of BACKENDS) {
 
     it('nodes the layers cannot represent, refused by node, operator and reason, before any allocation', async () => {
       await refusedClean(
-        model({ pads: [0, 0, 1, 1] }),
+        model({ pads: [0, 0, -1, 1] }),
         {},
-        "loadOnnx: node 'conv0' (Conv): pads [0, 0, 1, 1] (top, left, bottom, right) are not symmetric, which Conv2d and the pooling layers cannot represent",
+        "loadOnnx: node 'conv0' (Conv): pads: expected 4 values ≥ 0 (top, left, bottom, right) for a 2-D window, got [0, 0, -1, 1]",
+      );
+      await refusedClean(
+        model({ pads: [1, 1, 1] }),
+        {},
+        "foldOnnx: node 'conv0' (Conv): expected 2 strides and dilations and 4 pads, got [1,1], [1,1], [1,1,1]",
       );
       // the Conv before it would have allocated its weights: the whole model is checked first
       await refusedClean(
-        model({}, [node('HardSigmoid', ['h'], ['y'], { alpha: 0.5 }, 'gate')], 'y'),
+        model({}, [node('AveragePool', ['h'], ['y'], { kernel_shape: [3, 3], pads: [3, 0, 0, 0] }, 'pool')], 'y'),
         {},
-        "loadOnnx: node 'gate' (HardSigmoid): alpha 0.5, beta 0.5: only PyTorch's Hardsigmoid (alpha 1/6, beta 0.5) is supported",
-      );
-      await refusedClean(
-        model({}, [node('AveragePool', ['h'], ['y'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'pool')], 'y'),
-        {},
-        "loadOnnx: node 'pool' (AveragePool): count_include_pad = 0 with padding is not supported (AvgPool2d counts the padding)",
+        "loadOnnx: node 'pool' (AveragePool): pads [3, 0, 0, 0]: expected each smaller than the window [3, 3]",
       );
       await refusedClean(
         model({}, [node('MaxPool', ['h'], ['y'], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }, 'pool')], 'y'),
         {},
         "loadOnnx: node 'pool' (MaxPool): ceil_mode = 1 changes the output size for this input size (only floor mode is supported)",
+      );
+      const pad = (pads: number[], mode?: string) =>
+        encodeProto(
+          modelProto({
+            nodes: [
+              node('Conv', ['x', 'w'], ['h'], { kernel_shape: [3, 3] }, 'conv0'),
+              node('Pad', ['h', 'pads'], ['y'], mode === undefined ? {} : { mode }, 'pad'),
+            ],
+            initializers: [floatTensor('w', [4, 3, 3, 3]), int64Tensor('pads', pads)],
+            inputs: [floatValue('x', [1, 3, 6, 6])],
+            outputs: [floatValue('y', [])],
+          }),
+        );
+      await refusedClean(
+        pad([0, 0, 1, 1, 0, 0, 1, 1], 'reflect'),
+        {},
+        "loadOnnx: node 'pad' (Pad): mode 'reflect': only 'constant' is supported (no reflect, edge or wrap padding)",
+      );
+      await refusedClean(
+        pad([0, 0, 1, 1, 0, 0, 1, 1], 'edge'),
+        {},
+        "loadOnnx: node 'pad' (Pad): mode 'edge': only 'constant' is supported (no reflect, edge or wrap padding)",
+      );
+      await refusedClean(
+        pad([0, 1, 0, 0, 0, 0, 0, 0]),
+        {},
+        "loadOnnx: node 'pad' (Pad): pads [0, 1, 0, 0, 0, 0, 0, 0]: only the last two axes (height and width) can be padded",
+      );
+      await refusedClean(
+        pad([0, 0, 0, -1, 0, 0, 0, 0]),
+        {},
+        "loadOnnx: node 'pad' (Pad): pads [0, 0, 0, -1, 0, 0, 0, 0]: negative pads (cropping) are not supported",
+      );
+      await refusedClean(
+        pad([0, 0, 1, 1]),
+        {},
+        "foldOnnx: node 'pad' (Pad): input pads: expected 2 × 4 values for axes [0, 1, 2, 3] of rank 4, got [0, 0, 1, 1]",
       );
       // beta 1 left out: an integer would be written as an INT attribute
       const gemm = (c: number[], beta?: number) =>

@@ -22,9 +22,9 @@ const REFUSED: Record<string, RegExp> = {
 // Shape-subgraph operators applied to a graph input: foldOnnx evaluates them on constants only.
 const FOLD_REFUSED = ['test_gather_0', 'test_unsqueeze_axis_0', 'test_squeeze', 'test_slice'];
 
-// Cases that feed an operator's configuration (Clip's bounds, Reshape's shape) as graph inputs; an
+// Cases that feed an operator's configuration (Clip's bounds, Reshape's shape, Pad's pads) as graph inputs; an
 // exported model has them as constants, and so do these once the inputs become initializers.
-const CONFIG_INPUTS = /^test_(clip|reshape)/;
+const CONFIG_INPUTS = /^test_(clip|reshape|constant_pad)/;
 
 describe('ONNX node tests', () => {
   const cases = nodeTests();

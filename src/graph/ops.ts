@@ -37,8 +37,8 @@ export interface GraphOpAttrs {
   relu6: Record<string, never>;
   /** x·relu6(x + 3)/6. */
   hardswish: Record<string, never>;
-  /** relu6(x + 3)/6 (PyTorch's; ONNX HardSigmoid with alpha 1/6). */
-  hardsigmoid: Record<string, never>;
+  /** max(0, min(1, alpha·x + beta)) (ONNX HardSigmoid; default PyTorch's alpha 1/6, beta 1/2). */
+  hardsigmoid: { alpha?: number; beta?: number };
   /** Clamp to [min, max] (default [−1, 1]), as PyTorch's Hardtanh. */
   hardtanh: { min?: number; max?: number };
   /** Clamp to [min, max] (default unbounded), as ONNX Clip. */
@@ -99,7 +99,10 @@ const OPS: Record<GraphOp, OpDef> = {
   tanh: unary(F.tanh),
   relu6: unary(F.relu6),
   hardswish: unary(F.hardswish),
-  hardsigmoid: unary(F.hardsigmoid),
+  hardsigmoid: unary((x, a) => F.hardsigmoid(x, (a.alpha as number | undefined) ?? 1 / 6, (a.beta as number | undefined) ?? 0.5), {
+    alpha: fin,
+    beta: fin,
+  }),
   hardtanh: unary((x, a) => F.hardtanh(x, (a.min as number | undefined) ?? -1, (a.max as number | undefined) ?? 1), { min: num, max: num }),
   clip: unary((x, a) => F.clip(x, (a.min as number | undefined) ?? -Infinity, (a.max as number | undefined) ?? Infinity), {
     min: num,

@@ -69,82 +69,93 @@ export function maxPool2dBackward(dy: number, idx: number, dx: number, n: number
   }
 }
 
-/** y = (f32 sum over each window of x, in window order) / (kh·kw), padding counted as zeros. */
-export function avgPool2d(
-  x: number,
-  y: number,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  ph: number,
-  pw: number,
-  oh: number,
-  ow: number,
-): void {
-  const X = f32(x, n * h * w * c),
-    Y = f32(y, n * oh * ow * c);
-  const div = kh * kw;
-  let o = 0;
-  for (let img = 0; img < n; img++) {
-    for (let oy = 0; oy < oh; oy++) {
-      const y0 = Math.max(oy * sh - ph, 0),
-        y1 = Math.min(oy * sh - ph + kh, h);
-      for (let ox = 0; ox < ow; ox++, o += c) {
-        const x0 = Math.max(ox * sw - pw, 0),
-          x1 = Math.min(ox * sw - pw + kw, w);
-        for (let ch = 0; ch < c; ch++) {
-          let s = 0;
-          for (let iy = y0; iy < y1; iy++) {
-            for (let ix = x0; ix < x1; ix++) s = fround(s + X[((img * h + iy) * w + ix) * c + ch]);
+/** The forward kernel: each window's f32 sum in window order / kh·kw, or with `exclude` / its pixels inside x. */
+const avgPool2dKernel = (exclude: boolean) =>
+  function (
+    x: number,
+    y: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void {
+    const X = f32(x, n * h * w * c),
+      Y = f32(y, n * oh * ow * c);
+    let o = 0;
+    for (let img = 0; img < n; img++) {
+      for (let oy = 0; oy < oh; oy++) {
+        const y0 = Math.max(oy * sh - ph, 0),
+          y1 = Math.min(oy * sh - ph + kh, h);
+        for (let ox = 0; ox < ow; ox++, o += c) {
+          const x0 = Math.max(ox * sw - pw, 0),
+            x1 = Math.min(ox * sw - pw + kw, w);
+          const div = exclude ? (y1 - y0) * (x1 - x0) : kh * kw;
+          for (let ch = 0; ch < c; ch++) {
+            let s = 0;
+            for (let iy = y0; iy < y1; iy++) {
+              for (let ix = x0; ix < x1; ix++) s = fround(s + X[((img * h + iy) * w + ix) * c + ch]);
+            }
+            Y[o + ch] = s / div;
           }
-          Y[o + ch] = s / div;
         }
       }
     }
-  }
-}
+  };
 
-/** dx = 0, then each dy / (kh·kw) is added over its window. */
-export function avgPool2dBackward(
-  dy: number,
-  dx: number,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  ph: number,
-  pw: number,
-  oh: number,
-  ow: number,
-): void {
-  const G = f32(dy, n * oh * ow * c),
-    D = f32(dx, n * h * w * c);
-  D.fill(0);
-  const div = kh * kw;
-  let o = 0;
-  for (let img = 0; img < n; img++) {
-    for (let oy = 0; oy < oh; oy++) {
-      const y0 = Math.max(oy * sh - ph, 0),
-        y1 = Math.min(oy * sh - ph + kh, h);
-      for (let ox = 0; ox < ow; ox++, o += c) {
-        const x0 = Math.max(ox * sw - pw, 0),
-          x1 = Math.min(ox * sw - pw + kw, w);
-        for (let ch = 0; ch < c; ch++) {
-          const g = fround(G[o + ch] / div);
-          for (let iy = y0; iy < y1; iy++) {
-            for (let ix = x0; ix < x1; ix++) D[((img * h + iy) * w + ix) * c + ch] += g;
+/** The backward kernel: dx = 0, then each dy / the forward's divisor added over its window. */
+const avgPool2dBackwardKernel = (exclude: boolean) =>
+  function (
+    dy: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void {
+    const G = f32(dy, n * oh * ow * c),
+      D = f32(dx, n * h * w * c);
+    D.fill(0);
+    let o = 0;
+    for (let img = 0; img < n; img++) {
+      for (let oy = 0; oy < oh; oy++) {
+        const y0 = Math.max(oy * sh - ph, 0),
+          y1 = Math.min(oy * sh - ph + kh, h);
+        for (let ox = 0; ox < ow; ox++, o += c) {
+          const x0 = Math.max(ox * sw - pw, 0),
+            x1 = Math.min(ox * sw - pw + kw, w);
+          const div = exclude ? (y1 - y0) * (x1 - x0) : kh * kw;
+          for (let ch = 0; ch < c; ch++) {
+            const g = fround(G[o + ch] / div);
+            for (let iy = y0; iy < y1; iy++) {
+              for (let ix = x0; ix < x1; ix++) D[((img * h + iy) * w + ix) * c + ch] += g;
+            }
           }
         }
       }
     }
-  }
-}
+  };
+
+/** y = (f32 sum over each window of x, in window order) / (kh·kw), padding counted as zeros. */
+export const avgPool2d = avgPool2dKernel(false);
+/** avgPool2d with the padding left out of the divisor (count_include_pad = False). */
+export const avgPool2dExclude = avgPool2dKernel(true);
+/** dx = 0, then each dy / (kh·kw) is added over its window. */
+export const avgPool2dBackward = avgPool2dBackwardKernel(false);
+/** avgPool2dBackward of avgPool2dExclude: each dy / the window's pixels inside x. */
+export const avgPool2dExcludeBackward = avgPool2dBackwardKernel(true);

@@ -23,3 +23,13 @@ export function avgPool2d(x: number, y: number, n: number, h: number, w: number,
 export function avgPool2dBackward(dy: number, dx: number, n: number, h: number, w: number, c: number, win: Window): void {
   runtime().k.avgPool2dBackward(dy, dx, n, h, w, c, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.oh, win.ow);
 }
+
+/** avgPool2d with the padding left out: each window's sum / its pixels inside x (count_include_pad = False). */
+export function avgPool2dExclude(x: number, y: number, n: number, h: number, w: number, c: number, win: Window): void {
+  runtime().k.avgPool2dExclude(x, y, n, h, w, c, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.oh, win.ow);
+}
+
+/** dx[n][h][w][c] = 0, then each dy / its window's pixels inside x added over the window. */
+export function avgPool2dExcludeBackward(dy: number, dx: number, n: number, h: number, w: number, c: number, win: Window): void {
+  runtime().k.avgPool2dExcludeBackward(dy, dx, n, h, w, c, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.oh, win.ow);
+}

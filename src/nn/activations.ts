@@ -80,10 +80,14 @@ export class Hardswish extends Activation {
   protected readonly act = 'hardswish';
 }
 
-/** relu6(x + 3)/6 elementwise. */
+/** relu6(x + 3)/6 elementwise: max(0, min(1, alpha·x + beta)) with PyTorch's alpha 1/6 and beta 1/2. */
 export class Hardsigmoid extends Activation {
   static readonly kind: string = 'Hardsigmoid';
   protected readonly act = 'hardsigmoid';
+  /** The slope, 1/6 (ONNX HardSigmoid's alpha, written by toOnnx). */
+  readonly alpha: number = 1 / 6;
+  /** The offset, 1/2 (ONNX HardSigmoid's beta). */
+  readonly beta: number = 0.5;
 }
 
 /** (Log)softmax along one dimension as a layer; backward needs the last forward's output. */

@@ -8,8 +8,8 @@ import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
 import { I32Block } from '../runtime/block';
 import { slidingWindow, type Window } from '../kernels/conv';
-import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../kernels/pool';
-import { checkOneOf, checkOptions, kindOf } from '../validate';
+import { avgPool2d, avgPool2dBackward, avgPool2dExclude, avgPool2dExcludeBackward, maxPool2d, maxPool2dBackward } from '../kernels/pool';
+import { checkBool, checkOneOf, checkOptions, kindOf } from '../validate';
 import { checkGradOutput, checkInput2d, checkShape2d, pair, type Conv2dLayout, type Geometry2d, type Size2 } from './conv';
 import { Module, leafLayer } from './module';
 import { avgPool2d as avgPoolOp, maxPool2d as maxPoolOp } from '../autograd/conv_ops';
@@ -22,6 +22,12 @@ export interface Pool2dOptions {
   padding?: Size2;
   /** Memory layout of input and output: 'NCHW' (default) or 'NHWC'. */
   layout?: Conv2dLayout;
+}
+
+/** Options of AvgPool2d. */
+export interface AvgPool2dOptions extends Pool2dOptions {
+  /** Count the padding's zeros in each window's divisor (PyTorch's count_include_pad). Default true. */
+  countIncludePad?: boolean;
 }
 
 /** Sizes as the kernels take them: n images of h×w with c channels last. */
@@ -47,11 +53,11 @@ abstract class Pool2d extends Module {
   /** Input shape and sizes of the last forward. */
   protected saved: { shape: readonly number[]; out: readonly number[]; p: Planes; win: Window } | null = null;
 
-  constructor(kernelSize: Size2, options: Pool2dOptions) {
+  constructor(kernelSize: Size2, options: Pool2dOptions, keys: readonly string[] = []) {
     super();
     const where = kindOf(new.target);
     const k = pair(where, 'kernelSize', kernelSize, 1);
-    checkOptions(where, options, ['stride', 'padding', 'layout']);
+    checkOptions(where, options, ['stride', 'padding', 'layout', ...keys]);
     const s = options.stride === undefined || options.stride === null ? k : pair(where, 'stride', options.stride, 1);
     const p = pair(where, 'padding', options.padding ?? 0, 0);
     if (2 * p[0] > k[0] || 2 * p[1] > k[1]) {
@@ -165,11 +171,19 @@ export class MaxPool2d extends Pool2d {
   }
 }
 
-/** The mean of each window, padding counted as zeros (count_include_pad = True). */
+/** The mean of each window, padding counted as zeros (count_include_pad = True) unless countIncludePad is false. */
 export class AvgPool2d extends Pool2d {
   static readonly kind: string = 'AvgPool2d';
-  constructor(kernelSize: Size2, options: Pool2dOptions = {}) {
-    super(kernelSize, options);
+  /** Whether the padding's zeros count in each window's divisor (false: the pixels inside the input only). */
+  readonly countIncludePad: boolean;
+
+  constructor(kernelSize: Size2, options: AvgPool2dOptions = {}) {
+    super(kernelSize, options, ['countIncludePad']);
+    this.countIncludePad = checkBool(this.kind, 'countIncludePad', options.countIncludePad ?? true);
+  }
+
+  protected get options(): { stride: [number, number]; padding: [number, number]; layout: Conv2dLayout; countIncludePad: boolean } {
+    return { ...super.options, countIncludePad: this.countIncludePad };
   }
 
   /** x [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC) → y [N, C, OH, OW] or [N, OH, OW, C]. */
@@ -180,18 +194,18 @@ export class AvgPool2d extends Pool2d {
       return this.recorded(avgPoolOp(x, [...this.kernelSize], this.options));
     }
     const y = Tensor.empty(out);
-    avgPool2d(x.ptr, y.ptr, p.n, p.h, p.w, p.c, win);
+    (this.countIncludePad ? avgPool2d : avgPool2dExclude)(x.ptr, y.ptr, p.n, p.h, p.w, p.c, win);
     this.saved = { shape: x.shape, out, p, win };
     return track(y);
   }
 
-  /** dx: each dy / (kh·kw) added over its window. */
+  /** dx: each dy / its window's divisor added over its window. */
   backward(dy: Tensor): Tensor {
     const r = this.backwardRecorded('AvgPool2d.backward', dy, true);
     if (r !== undefined) return r!;
     const { shape, p, win } = this.checkBackward('AvgPool2d.backward', dy);
     const dx = Tensor.empty(shape);
-    avgPool2dBackward(dy.ptr, dx.ptr, p.n, p.h, p.w, p.c, win);
+    (this.countIncludePad ? avgPool2dBackward : avgPool2dExcludeBackward)(dy.ptr, dx.ptr, p.n, p.h, p.w, p.c, win);
     return dx;
   }
 

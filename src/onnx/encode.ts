@@ -125,6 +125,12 @@ export function encodeOnnx(model: OnnxModel): Uint8Array {
       if (lo !== undefined) inputs[1] = addConst(node, 'min', { dtype: 'float32', dims: [], data: Float32Array.of(lo.value as number) });
       if (hi !== undefined) inputs[2] = addConst(node, 'max', { dtype: 'float32', dims: [], data: Float32Array.of(hi.value as number) });
       for (let i = 1; i < inputs.length; i++) inputs[i] ??= '';
+    } else if (node.op === 'Pad' && attrs.pads?.type === 'ints') {
+      const pads = take('pads')!.value as number[];
+      const value = take('value');
+      inputs[1] = addConst(node, 'pads', { dtype: 'int64', dims: [pads.length], data: BigInt64Array.from(pads, BigInt) });
+      if (value !== undefined)
+        inputs[2] = addConst(node, 'value', { dtype: 'float32', dims: [], data: Float32Array.of(value.value as number) });
     } else if (node.op === 'Dropout') {
       const ratio = take('ratio');
       const training = take('training_mode');

@@ -9,6 +9,7 @@ import { Conv2d } from '../nn/conv';
 import { Linear } from '../nn/linear';
 import { AvgPool2d, MaxPool2d } from '../nn/pool';
 import { AdaptiveAvgPool2d } from '../nn/adaptive_pool';
+import { ConstantPad2d } from '../nn/pad';
 import { Dropout, Flatten, ReLU, Sequential, Sigmoid, Tanh } from '../nn/layers';
 import { Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU6, Softmax } from '../nn/activations';
 import type { Module } from '../nn/module';
@@ -35,6 +36,12 @@ class Writer {
 
   init(name: string, dims: readonly number[], data: Float32Array): string {
     this.initializers.set(name, { name, dtype: 'float32', dims: [...dims], data });
+    return name;
+  }
+
+  /** An int64 initializer (Pad's pads). */
+  ints(name: string, values: readonly number[]): string {
+    this.initializers.set(name, { name, dtype: 'int64', dims: [values.length], data: BigInt64Array.from(values, BigInt) });
     return name;
   }
 
@@ -88,8 +95,14 @@ function layer(w: Writer, m: Module, x: string, y: string, state: (k: string) =>
     nchw(m.layout);
     const [ph, pw] = m.padding;
     const attrs: Attrs = { kernel_shape: ints(m.kernelSize), strides: ints(m.stride), pads: ints([ph, pw, ph, pw]) };
-    if (m instanceof AvgPool2d) attrs.count_include_pad = int(1);
+    if (m instanceof AvgPool2d) attrs.count_include_pad = int(m.countIncludePad ? 1 : 0);
     w.node(m instanceof MaxPool2d ? 'MaxPool' : 'AveragePool', [x], y, attrs);
+  } else if (m instanceof ConstantPad2d) {
+    // opset 17's Pad: pads as an input, [begin of each axis…, end of each axis…], 4-D NCHW
+    const [l, r, t, b] = m.padding;
+    const pads = w.ints(`${y}::pads`, [0, 0, t, l, 0, 0, b, r]);
+    const value = w.init(`${y}::value`, [], Float32Array.of(m.value));
+    w.node('Pad', [x, pads, value], y, { mode: { type: 'string', value: 'constant' } });
   } else if (m instanceof AdaptiveAvgPool2d) {
     nchw(m.layout);
     if (m.outputSize[0] !== 1 || m.outputSize[1] !== 1)
@@ -102,7 +115,7 @@ function layer(w: Writer, m: Module, x: string, y: string, state: (k: string) =>
   else if (m instanceof Hardtanh) clip(w, x, y, m.minVal, m.maxVal);
   else if (m instanceof LeakyReLU) w.node('LeakyRelu', [x], y, { alpha: float(m.negativeSlope) });
   else if (m instanceof Hardswish) w.node('HardSwish', [x], y);
-  else if (m instanceof Hardsigmoid) w.node('HardSigmoid', [x], y, { alpha: float(1 / 6) });
+  else if (m instanceof Hardsigmoid) w.node('HardSigmoid', [x], y, { alpha: float(m.alpha), beta: float(m.beta) });
   else if (m instanceof Softmax || m instanceof LogSoftmax)
     w.node(m instanceof Softmax ? 'Softmax' : 'LogSoftmax', [x], y, { axis: int(m.dim) });
   else if (m instanceof Flatten) w.node('Flatten', [x], y, { axis: int(1) });
@@ -177,7 +190,10 @@ function op(w: Writer, n: Extract<Graph['nodes'][number], { kind: 'op' }>): void
     case 'clip':
       return clip(w, ins[0], n.name, a.min as number | undefined, a.max as number | undefined);
     case 'hardsigmoid':
-      return w.node('HardSigmoid', ins, n.name, { alpha: float(1 / 6) });
+      return w.node('HardSigmoid', ins, n.name, {
+        alpha: float((a.alpha as number | undefined) ?? 1 / 6),
+        beta: float((a.beta as number | undefined) ?? 0.5),
+      });
     case 'leakyRelu':
       return w.node('LeakyRelu', ins, n.name, { alpha: float((a.slope as number | undefined) ?? 0.01) });
     case 'softmax':
@@ -196,7 +212,8 @@ export interface ToOnnxOptions {
 
 /** The shape a layer reading a graph input implies, with symbolic batch and spatial sizes. */
 function impliedShape(m: Module | undefined): (number | string)[] | null {
-  if (m instanceof Sequential) return impliedShape(m.layers[0]);
+  // a padding layer keeps the channels and leaves height and width free: the next layer tells
+  if (m instanceof Sequential) return impliedShape(m.layers.find((l) => !(l instanceof ConstantPad2d)));
   if (m instanceof Conv2d && m.layout === 'NCHW') return ['batch', m.inChannels, 'height', 'width'];
   if (m instanceof BatchNorm && m.layout === 'NCHW') return ['batch', m.numFeatures, 'height', 'width'];
   if (m instanceof Linear) return ['batch', m.inFeatures];
@@ -233,7 +250,7 @@ export function toOnnx(model: Sequential | Graph, options: ToOnnxOptions = {}): 
     );
     inputs.push('input');
     outputs.push('output');
-    if (model.layers.length > 0) firstReader.set('input', model.layers[0]);
+    firstReader.set('input', model);
   } else if (model instanceof Graph) {
     for (const n of model.nodes) {
       if (n.kind === 'input') inputs.push(n.name);

@@ -1,20 +1,23 @@
 // foldOnnx: evaluates the shape subgraphs torch.onnx.export emits (Shape → Gather → Unsqueeze →
-// Concat → Reshape, Constant, Cast, Squeeze, Slice, integer arithmetic) for the model's input shapes,
-// and returns a model of compute operators only, whose constant inputs have become attributes:
+// Concat → Reshape, Constant, ConstantOfShape, Cast, Squeeze, Slice, integer arithmetic and
+// Transpose) for the model's input shapes, and returns a model of compute operators only, whose
+// constant inputs have become attributes:
 //   Reshape: attrs.shape (ints, with ONNX's 0 = copy and −1 = the rest), inputs [data]
 //   Clip: attrs.min / attrs.max (floats, when given), inputs [x]
+//   Pad: attrs.pads (ints, [begins…, ends…] for every axis), attrs.value (float, when given), inputs [x]
 //   Dropout: attrs.ratio (float), attrs.training_mode (int), inputs [x]
 //   Softmax, LogSoftmax: attrs.axis ≥ 0 with opset-13 semantics (one axis)
 //   BatchNormalization: attrs.training_mode set (from the outputs before opset 14)
 // and with the shape of every value in `shapes`.
 import { attrInt, attrInts, COMPUTE_OPS, nodeError, type OnnxDim, type OnnxModel, type OnnxNode, type OnnxTensor } from './ir.js';
 import { inferShapes } from './shapes.js';
-import { evalShapeOp, fromTensor, type Const } from './fold_ops.js';
+import { evalShapeOp, fromTensor, ints, type Const } from './fold_ops.js';
 
 const FN = 'foldOnnx';
 
 // Operators folded when every input is a constant integer tensor (integer shape arithmetic).
-const INT_FOLDABLE = new Set(['Concat', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Reshape', 'Flatten']);
+// (Transpose: torch.onnx.export reorders Pad's pads [[begin, end] per axis] with it)
+const INT_FOLDABLE = new Set(['Concat', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Reshape', 'Flatten', 'Transpose']);
 
 /**
  * Folds the shape subgraphs of a parsed model for the given input shapes (default: the file's) and
@@ -164,6 +167,31 @@ function canonical(node: OnnxNode, consts: Map<string, Const>, shapes: Map<strin
     case 'BatchNormalization':
       if (opset < 14) n.attrs.training_mode = { type: 'int', value: node.outputs.filter((o) => o !== '').length > 1 ? 1 : 0 };
       break;
+    case 'Pad': {
+      // pads for every axis [begins…, ends…] (the axes input, opset 18, picks the axes they are for)
+      const pads = ints(node, constInput(node, consts, 1, 'pads'), 'pads');
+      const value = constInput(node, consts, 2, 'constant_value');
+      const axesIn = constInput(node, consts, 3, 'axes');
+      const axes = axesIn === undefined ? [...Array(rank).keys()] : ints(node, axesIn, 'axes').map((a) => (a < 0 ? a + rank : a));
+      if (pads.length !== 2 * axes.length || axes.some((a) => a < 0 || a >= rank))
+        throw nodeError(
+          FN,
+          node,
+          `input pads: expected 2 × ${axes.length} values for axes [${axes.join(', ')}] of rank ${rank}, got [${pads.join(', ')}]`,
+        );
+      const full = new Array<number>(2 * rank).fill(0);
+      axes.forEach((a, i) => {
+        full[a] = pads[i];
+        full[a + rank] = pads[i + axes.length];
+      });
+      n.attrs.pads = { type: 'ints', value: full };
+      if (value !== undefined) {
+        if (value.dtype !== 'float32') throw nodeError(FN, node, `input constant_value: expected float32, got ${value.dtype}`);
+        n.attrs.value = { type: 'float', value: scalar(node, value, 'constant_value') };
+      }
+      n.inputs = [node.inputs[0]];
+      break;
+    }
     case 'Transpose':
       if (node.attrs.perm === undefined) n.attrs.perm = { type: 'ints', value: attrInts(node, 'perm', [...Array(rank).keys()].reverse()) };
       break;

@@ -22,7 +22,8 @@ export function fromTensor(t: OnnxTensor): Const {
   return { dtype: t.dtype, dims: t.dims, values: t.data instanceof Float32Array ? t.data : Array.from(t.data, Number) };
 }
 
-function ints(node: OnnxNode, c: Const | undefined, what: string): number[] {
+/** The known integers of a constant input; throws naming it when absent or symbolic. */
+export function ints(node: OnnxNode, c: Const | undefined, what: string): number[] {
   if (c === undefined) throw nodeError(FN, node, `input ${what}: expected a constant, got none`);
   return Array.from(c.values as ArrayLike<OnnxDim>, (v) => {
     if (typeof v !== 'number' || !Number.isInteger(v)) throw nodeError(FN, node, `input ${what}: expected known integers, got '${v}'`);
@@ -140,20 +141,56 @@ export function evalShapeOp(
       return { dtype: c.dtype, dims: ins[1]!.dims.slice(), values: c.dtype === 'float32' ? Float32Array.from(values as number[]) : values };
     }
     case 'Slice': {
-      if (c.dims.length !== 1) throw nodeError(FN, node, `input data: expected a 1-D constant, got dims [${c.dims.join(', ')}]`);
+      // one axis of a constant (torch.onnx.export reverses Pad's [begin, end] rows with step −1)
       const [start, end] = [ints(node, ins[1], 'starts'), ints(node, ins[2], 'ends')];
       const axes = ins[3] === undefined ? [0] : ints(node, ins[3], 'axes');
       const step = ins[4] === undefined ? 1 : ints(node, ins[4], 'steps')[0];
-      if (start.length !== 1 || end.length !== 1 || norm(node, axes[0], 1) !== 0 || step === 0)
-        throw nodeError(FN, node, 'expected one slice along axis 0 with a non-zero step');
-      const n = c.dims[0];
+      if (c.dims.length < 1 || start.length !== 1 || end.length !== 1 || step === 0)
+        throw nodeError(FN, node, 'expected one slice along one axis with a non-zero step');
+      const axis = norm(node, axes[0], c.dims.length);
+      const n = c.dims[axis];
       // ONNX clamps a start to [0, n] and an end to [0, n] going forward, to [0, n−1] and [−1, n−1] going back
       const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v < 0 ? v + n : v));
       const first = step > 0 ? clamp(start[0], 0, n) : clamp(start[0], 0, n - 1);
       const last = step > 0 ? clamp(end[0], 0, n) : clamp(end[0], -1, n - 1);
+      const picked: number[] = [];
+      for (let i = first; step > 0 ? i < last : i > last; i += step) picked.push(i);
+      const inner = sizeOf(c.dims.slice(axis + 1)),
+        outer = sizeOf(c.dims.slice(0, axis));
       const out: OnnxDim[] = [];
-      for (let i = first; step > 0 ? i < last : i > last; i += step) out.push(vals[i]);
-      return { dtype: c.dtype, dims: [out.length], values: c.dtype === 'float32' ? Float32Array.from(out as number[]) : out };
+      for (let o = 0; o < outer; o++) for (const i of picked) for (let k = 0; k < inner; k++) out.push(vals[(o * n + i) * inner + k]);
+      const dims = c.dims.map((d, i) => (i === axis ? picked.length : d));
+      return { dtype: c.dtype, dims, values: c.dtype === 'float32' ? Float32Array.from(out as number[]) : out };
+    }
+    case 'ConstantOfShape': {
+      const dims = ints(node, c, 'input');
+      if (dims.some((d) => d < 0) || sizeOf(dims) > 64)
+        throw nodeError(FN, node, `input: expected a small shape (a shape subgraph's), got [${dims.join(', ')}]`);
+      const v =
+        node.attrs.value === undefined
+          ? fromTensor({ name: '', dtype: 'float32', dims: [1], data: Float32Array.of(0) })
+          : constantValue(node);
+      if (v.values.length !== 1) throw nodeError(FN, node, `attribute value: expected one element, got ${v.values.length}`);
+      const n = sizeOf(dims);
+      return v.dtype === 'float32'
+        ? { dtype: 'float32', dims, values: new Float32Array(n).fill((v.values as Float32Array)[0]) }
+        : { dtype: 'int64', dims, values: new Array<OnnxDim>(n).fill((v.values as OnnxDim[])[0]) };
+    }
+    case 'Transpose': {
+      const r = c.dims.length;
+      const perm = attrInts(node, 'perm', [...Array(r).keys()].reverse());
+      const dims = perm.map((p) => c.dims[p]);
+      const strides = c.dims.map((_, i) => sizeOf(c.dims.slice(i + 1)));
+      const out: OnnxDim[] = [];
+      for (let j = 0; j < sizeOf(dims); j++) {
+        let src = 0;
+        for (let i = r - 1, rest = j; i >= 0; i--) {
+          src += (rest % dims[i]) * strides[perm[i]];
+          rest = Math.floor(rest / dims[i]);
+        }
+        out.push(vals[src]);
+      }
+      return { dtype: c.dtype, dims, values: out };
     }
     case 'Concat': {
       const parts = ins as Const[];

@@ -79,6 +79,7 @@ export interface OnnxModel {
 /** Operators that compute on data and remain after folding; the package's Graph runs these. */
 export const COMPUTE_OPS: ReadonlySet<string> = new Set([
   'Conv',
+  'Pad',
   'BatchNormalization',
   'Relu',
   'Clip',
@@ -107,7 +108,16 @@ export const COMPUTE_OPS: ReadonlySet<string> = new Set([
 ]);
 
 /** Operators of the shape subgraphs torch.onnx.export emits; foldOnnx evaluates them at load time. */
-export const SHAPE_OPS: ReadonlySet<string> = new Set(['Constant', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Cast', 'Slice']);
+export const SHAPE_OPS: ReadonlySet<string> = new Set([
+  'Constant',
+  'Shape',
+  'Gather',
+  'Unsqueeze',
+  'Squeeze',
+  'Cast',
+  'Slice',
+  'ConstantOfShape',
+]);
 
 /** The opset versions of the default domain that parseOnnx accepts. */
 export const OPSET_MIN = 11;

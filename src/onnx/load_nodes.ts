@@ -6,13 +6,14 @@ import { Conv2d } from '../nn/conv';
 import { Linear } from '../nn/linear';
 import { AvgPool2d, MaxPool2d } from '../nn/pool';
 import { AdaptiveAvgPool2d } from '../nn/adaptive_pool';
+import { countCorrection, padBefore, pads2d, planPad, symmetric, window2d } from './load_window';
 import { Generator } from '../random';
 import type { Module } from '../nn/module';
 import type { GraphNodeSpec } from '../graph/spec';
 import type { GraphOp } from '../graph/ops';
 import { OnnxBatchNorm1d, OnnxBatchNorm2d } from './batchnorm_onnx';
 import { bnData, foldInto } from './fold_bn';
-import { attrFloat, attrInt, attrInts, attrString, nodeError, type OnnxDim, type OnnxModel, type OnnxNode, type OnnxTensor } from './ir';
+import { attrFloat, attrInt, attrInts, nodeError, type OnnxDim, type OnnxModel, type OnnxNode, type OnnxTensor } from './ir';
 
 /** What the planner knows of the whole model. */
 export interface PlanContext {
@@ -65,57 +66,6 @@ function rankOf(ctx: PlanContext, node: OnnxNode, name: string): number {
   return s.length;
 }
 
-/** Symmetric [ph, pw] padding of a 2-D window op (pads, or auto_pad from the input's size); throws when ONNX's padding is not symmetric. */
-function pads2d(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], d: number[]): [number, number] {
-  const auto = attrString(node, 'auto_pad', 'NOTSET');
-  let p: number[];
-  if (auto === 'NOTSET') p = attrInts(node, 'pads', [0, 0, 0, 0]);
-  else if (auto === 'VALID') p = [0, 0, 0, 0];
-  else if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
-    const x = shapeOf(ctx, node.inputs[0]);
-    if (x === undefined || typeof x[2] !== 'number' || typeof x[3] !== 'number')
-      throw fail(node, `auto_pad ${auto} needs the input's height and width, which are not known`);
-    const total = [0, 1].map((i) =>
-      Math.max((Math.ceil((x[2 + i] as number) / s[i]) - 1) * s[i] + (k[i] - 1) * d[i] + 1 - (x[2 + i] as number), 0),
-    );
-    const small = total.map((t) => t >> 1);
-    const big = total.map((t, i) => t - small[i]);
-    p = auto === 'SAME_UPPER' ? [...small, ...big] : [...big, ...small];
-  } else throw fail(node, `auto_pad: expected NOTSET, VALID, SAME_UPPER or SAME_LOWER, got ${auto}`);
-  if (p.length !== 4) throw fail(node, `pads: expected 4 values for a 2-D window, got [${p.join(', ')}]`);
-  if (p[0] !== p[2] || p[1] !== p[3])
-    throw fail(
-      node,
-      `pads [${p.join(', ')}] (top, left, bottom, right) are not symmetric, which Conv2d and the pooling layers cannot represent`,
-    );
-  return [p[0], p[1]];
-}
-
-/** ceil_mode = 1 is accepted where, for the known input size, it gives the floor-mode output size. */
-function checkCeil(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], p: number[]): void {
-  if (attrInt(node, 'ceil_mode', 0) === 0) return;
-  const x = shapeOf(ctx, node.inputs[0]);
-  const same = [0, 1].every((i) => {
-    const h = x?.[2 + i];
-    if (typeof h !== 'number') return false;
-    const span = h + 2 * p[i] - k[i];
-    return Math.floor(span / s[i]) === Math.ceil(span / s[i]) || (Math.ceil(span / s[i]) - 1) * s[i] >= h + p[i];
-  });
-  if (!same) throw fail(node, 'ceil_mode = 1 changes the output size for this input size (only floor mode is supported)');
-}
-
-function window2d(ctx: PlanContext, node: OnnxNode): { k: [number, number]; s: [number, number]; p: [number, number] } {
-  const k = attrInts(node, 'kernel_shape', []);
-  if (k.length !== 2) throw fail(node, `kernel_shape: expected a 2-D window, got [${k.join(', ')}]`);
-  const s = attrInts(node, 'strides', [1, 1]);
-  const d = attrInts(node, 'dilations', [1, 1]);
-  if (d.some((v) => v !== 1)) throw fail(node, `dilations [${d.join(', ')}]: pooling supports only 1`);
-  const p = pads2d(ctx, node, k, s, d);
-  if (2 * p[0] > k[0] || 2 * p[1] > k[1]) throw fail(node, `pads [${p.join(', ')}] exceed half the window [${k.join(', ')}]`);
-  checkCeil(ctx, node, k, s, p);
-  return { k: [k[0], k[1]], s: [s[0], s[1]], p };
-}
-
 /** No reader and no graph output for a node's optional outputs past the first (BN's running statistics, Dropout's mask). */
 function firstOutputOnly(ctx: PlanContext, node: OnnxNode): void {
   for (const o of node.outputs.slice(1)) {
@@ -138,9 +88,10 @@ function conv(ctx: PlanContext, node: OnnxNode): Make {
   const [cout, cg] = w.dims;
   const bn = ctx.folds.get(node.outputs[0]);
   return (made) => {
+    const pad = padBefore(node, p, symmetric(p), 0, made);
     const m = new Conv2d(cg * groups, cout, [k[0], k[1]], {
       stride: [s[0], s[1]],
-      padding: p,
+      padding: pad === null ? [p[0], p[1]] : 0,
       dilation: [d[0], d[1]],
       groups,
       bias: b !== null || bn !== undefined,
@@ -153,7 +104,8 @@ function conv(ctx: PlanContext, node: OnnxNode): Make {
       m.loadStateDict(b === null ? { weight: w.data as Float32Array } : { weight: w.data as Float32Array, bias: b.data as Float32Array });
     const stateNames: Record<string, string> = { weight: w.name };
     if (b !== null) stateNames.bias = b.name;
-    return [{ name: node.outputs[0], layer: m, input: node.inputs[0], stateNames }];
+    const conv: GraphNodeSpec = { name: node.outputs[0], layer: m, input: pad?.input ?? node.inputs[0], stateNames };
+    return pad === null ? [conv] : [pad.spec, conv];
   };
 }
 
@@ -234,17 +186,29 @@ function gemm(ctx: PlanContext, node: OnnxNode): Make {
 }
 
 function pool(ctx: PlanContext, node: OnnxNode): Make {
-  if (rankOf(ctx, node, node.inputs[0]) !== 4) throw fail(node, 'only 2-D pooling of [N, C, H, W] is supported');
-  const { k, s, p } = window2d(ctx, node);
-  if (node.op === 'MaxPool') {
+  const x = node.inputs[0];
+  if (rankOf(ctx, node, x) !== 4) throw fail(node, 'only 2-D pooling of [N, C, H, W] is supported');
+  const { k, s, p, fits } = window2d(ctx, node);
+  const max = node.op === 'MaxPool';
+  const include = !max && attrInt(node, 'count_include_pad', 0) !== 0;
+  // a border the layer cannot take that the average leaves out of its count: the padded pool's counts are corrected
+  // by a constant per output position, which needs the input's height and width
+  let divisors: OnnxTensor | null = null;
+  if (max) {
     firstOutputOnly(ctx, node);
     if (attrInt(node, 'storage_order', 0) !== 0) throw fail(node, 'storage_order = 1 is not supported');
-  } else if (attrInt(node, 'count_include_pad', 0) === 0 && (p[0] > 0 || p[1] > 0))
-    throw fail(node, 'count_include_pad = 0 with padding is not supported (AvgPool2d counts the padding)');
+  } else if (!include && !fits) divisors = countCorrection(ctx, node, k, s, p);
   return (made) => {
-    const m = node.op === 'MaxPool' ? new MaxPool2d(k, { stride: s, padding: p }) : new AvgPool2d(k, { stride: s, padding: p });
+    // the pad value: a max never picks −Infinity, an average counts zeros
+    const pad = padBefore(node, p, fits, max ? -Infinity : 0, made);
+    const options = { stride: s, padding: pad === null ? ([p[0], p[1]] as [number, number]) : 0 };
+    const m = max ? new MaxPool2d(k, options) : new AvgPool2d(k, { ...options, countIncludePad: include || pad !== null });
     made.push(m);
-    return [{ name: node.outputs[0], layer: m, input: node.inputs[0] }];
+    const y = node.outputs[0];
+    const pooled = divisors === null ? y : `${y}::sum`;
+    const specs: GraphNodeSpec[] = [{ name: pooled, layer: m, input: pad?.input ?? x }];
+    if (divisors !== null) specs.push({ name: y, op: 'mul', inputs: [pooled, divisors.name], attrs: {} } as GraphNodeSpec);
+    return pad === null ? specs : [pad.spec, ...specs];
   };
 }
 
@@ -282,6 +246,8 @@ export function planNode(ctx: PlanContext, node: OnnxNode): Make {
     case 'MaxPool':
     case 'AveragePool':
       return pool(ctx, node);
+    case 'Pad':
+      return planPad(ctx, node);
     case 'GlobalAveragePool':
       if (rankOf(ctx, node, x) !== 4) throw fail(node, 'only [N, C, H, W] input is supported');
       return (made) => {
@@ -311,8 +277,10 @@ export function planNode(ctx: PlanContext, node: OnnxNode): Make {
     case 'HardSigmoid': {
       const alpha = attrFloat(node, 'alpha', 0.2);
       const beta = attrFloat(node, 'beta', 0.5);
+      // PyTorch's export (alpha 1/6 in f32, beta 0.5) runs its own kernel, as the layer does
       if (alpha === Math.fround(1 / 6) && beta === 0.5) return op(y, 'hardsigmoid', [x]);
-      throw fail(node, `alpha ${alpha}, beta ${beta}: only PyTorch's Hardsigmoid (alpha 1/6, beta 0.5) is supported`);
+      if (!Number.isFinite(alpha) || !Number.isFinite(beta)) throw fail(node, `alpha ${alpha}, beta ${beta}: expected finite numbers`);
+      return op(y, 'hardsigmoid', [x], { alpha, beta });
     }
     case 'LeakyRelu':
       return op(y, 'leakyRelu', [x], { slope: float32Decimal(attrFloat(node, 'alpha', 0.01)) });

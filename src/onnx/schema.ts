@@ -33,6 +33,8 @@ export const SCHEMAS: Readonly<Record<string, OpSchema>> = {
   MaxPool: { attrs: { ...POOL, dilations: 'ints', storage_order: 'int' }, inputs: [1, 1] },
   AveragePool: { attrs: { ...POOL, dilations: 'ints', count_include_pad: 'int' }, inputs: [1, 1] },
   GlobalAveragePool: UNARY,
+  // opset 11 on: pads, constant_value and (18) axes are inputs
+  Pad: { attrs: { mode: 'string' }, inputs: [2, 4] },
   Gemm: { attrs: { alpha: 'float', beta: 'float', transA: 'int', transB: 'int' }, inputs: [2, 3] },
   MatMul: BINARY,
   Add: BINARY,
@@ -57,6 +59,7 @@ export const SCHEMAS: Readonly<Record<string, OpSchema>> = {
   Squeeze: { attrs: { axes: 'ints' }, inputs: [1, 2] },
   Cast: { attrs: { to: 'int', saturate: 'int' }, inputs: [1, 1] },
   Slice: { attrs: {}, inputs: [3, 5] },
+  ConstantOfShape: { attrs: { value: 'tensor' }, inputs: [1, 1] },
 };
 
 /** Why a node does not fit its operator's schema, or null when it does. */

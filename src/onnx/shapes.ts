@@ -116,6 +116,13 @@ export function inferShapes(node: OnnxNode, ins: OnnxDim[][]): OnnxDim[][] {
     }
     case 'GlobalAveragePool':
       return [[...x.slice(0, 2), ...x.slice(2).map(() => 1)]];
+    case 'Pad': {
+      // foldOnnx gave attrs.pads for every axis: [begins…, ends…]
+      const pads = attrInts(node, 'pads', []);
+      if (pads.length !== 2 * x.length) throw nodeError(FN, node, `pads: expected ${2 * x.length} values, got [${pads.join(', ')}]`);
+      const grow = (i: number) => pads[i] + pads[i + x.length];
+      return [x.map((d, i) => (typeof d === 'number' ? d + grow(i) : grow(i) === 0 ? d : `${node.outputs[0]}_${i}`))];
+    }
     case 'Gemm': {
       const [m, k1] = attrInt(node, 'transA', 0) ? [x[1], x[0]] : [x[0], x[1]];
       const b = ins[1];

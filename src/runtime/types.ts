@@ -442,6 +442,40 @@ export interface Kernels {
     oh: number,
     ow: number,
   ): void;
+  /** avgPool2d with the padding left out of the divisor (count_include_pad = False). */
+  avgPool2dExclude(
+    x: number,
+    y: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void;
+  /** avgPool2dBackward of avgPool2dExclude. */
+  avgPool2dExcludeBackward(
+    dy: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+  ): void;
   ewBinary(op: number, a: number, b: number, y: number, rows: number, m: number): void;
   ewScalar(op: number, a: number, s: number, y: number, n: number, swap: number): void;
   sumAll(x: number, n: number): number;

@@ -1,0 +1,134 @@
+// The padding of ONNX's window operators (Conv, MaxPool, AveragePool) and the Pad operator, as
+// the loader maps them: pads the layers take go to the layer, the others to a ConstantPad2d before it.
+// see: https://onnx.ai/onnx/operators/onnx__AveragePool.html (pads, auto_pad, count_include_pad);
+//      https://onnx.ai/onnx/operators/onnx__Pad.html
+import { ConstantPad2d } from '../nn/pad';
+import type { Module } from '../nn/module';
+import type { GraphNodeSpec } from '../graph/spec';
+import { attrFloat, attrInt, attrInts, attrString, nodeError, type OnnxDim, type OnnxNode, type OnnxTensor } from './ir';
+import type { Make, PlanContext } from './load_nodes';
+
+function fail(node: OnnxNode, why: string): Error {
+  return nodeError('loadOnnx', node, why);
+}
+
+function shapeOf(ctx: PlanContext, name: string): OnnxDim[] | undefined {
+  return ctx.model.shapes.get(name);
+}
+
+/** ONNX's [top, left, bottom, right] padding of a 2-D window op (pads, or auto_pad from the input's size). */
+export function pads2d(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], d: number[]): Pads4 {
+  const auto = attrString(node, 'auto_pad', 'NOTSET');
+  let p: number[];
+  if (auto === 'NOTSET') p = attrInts(node, 'pads', [0, 0, 0, 0]);
+  else if (auto === 'VALID') p = [0, 0, 0, 0];
+  else if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
+    const x = shapeOf(ctx, node.inputs[0]);
+    if (x === undefined || typeof x[2] !== 'number' || typeof x[3] !== 'number')
+      throw fail(node, `auto_pad ${auto} needs the input's height and width, which are not known`);
+    const total = [0, 1].map((i) =>
+      Math.max((Math.ceil((x[2 + i] as number) / s[i]) - 1) * s[i] + (k[i] - 1) * d[i] + 1 - (x[2 + i] as number), 0),
+    );
+    const small = total.map((t) => t >> 1);
+    const big = total.map((t, i) => t - small[i]);
+    p = auto === 'SAME_UPPER' ? [...small, ...big] : [...big, ...small];
+  } else throw fail(node, `auto_pad: expected NOTSET, VALID, SAME_UPPER or SAME_LOWER, got ${auto}`);
+  if (p.length !== 4 || p.some((v) => v < 0))
+    throw fail(node, `pads: expected 4 values ≥ 0 (top, left, bottom, right) for a 2-D window, got [${p.join(', ')}]`);
+  return [p[0], p[1], p[2], p[3]];
+}
+
+/** ONNX pads [top, left, bottom, right]. */
+export type Pads4 = [number, number, number, number];
+
+export const symmetric = (p: Pads4): boolean => p[0] === p[2] && p[1] === p[3];
+
+/**
+ * The padding layer that goes before a window op whose pads the layer cannot take (`fits` false):
+ * Conv2d and the pools take one padding per axis (the kernels and every layout path depend on it),
+ * the pools at most half the window (PyTorch's rule), so an uneven or wider border is made explicit
+ * and the op then runs unpadded. Null when the pads fit.
+ */
+export function padBefore(
+  node: OnnxNode,
+  p: Pads4,
+  fits: boolean,
+  value: number,
+  made: Module[],
+): { spec: GraphNodeSpec; input: string } | null {
+  if (fits) return null;
+  const m = new ConstantPad2d([p[1], p[3], p[0], p[2]], value);
+  made.push(m);
+  const name = `${node.outputs[0]}::pad`;
+  return { spec: { name, layer: m, input: node.inputs[0] }, input: name };
+}
+
+/** ceil_mode = 1 is accepted where, for the known input size, it gives the floor-mode output size. */
+function checkCeil(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], p: Pads4): void {
+  if (attrInt(node, 'ceil_mode', 0) === 0) return;
+  const x = shapeOf(ctx, node.inputs[0]);
+  const same = [0, 1].every((i) => {
+    const h = x?.[2 + i];
+    if (typeof h !== 'number') return false;
+    const span = h + p[i] + p[i + 2] - k[i];
+    return Math.floor(span / s[i]) === Math.ceil(span / s[i]) || (Math.ceil(span / s[i]) - 1) * s[i] >= h + p[i];
+  });
+  if (!same) throw fail(node, 'ceil_mode = 1 changes the output size for this input size (only floor mode is supported)');
+}
+
+export function window2d(ctx: PlanContext, node: OnnxNode): { k: [number, number]; s: [number, number]; p: Pads4; fits: boolean } {
+  const k = attrInts(node, 'kernel_shape', []);
+  if (k.length !== 2) throw fail(node, `kernel_shape: expected a 2-D window, got [${k.join(', ')}]`);
+  const s = attrInts(node, 'strides', [1, 1]);
+  const d = attrInts(node, 'dilations', [1, 1]);
+  if (d.some((v) => v !== 1)) throw fail(node, `dilations [${d.join(', ')}]: pooling supports only 1`);
+  const p = pads2d(ctx, node, k, s, d);
+  // ONNX's bound: a window always holds a pixel of the input
+  if (p.some((v, i) => v >= k[i % 2])) throw fail(node, `pads [${p.join(', ')}]: expected each smaller than the window [${k.join(', ')}]`);
+  checkCeil(ctx, node, k, s, p);
+  const fits = symmetric(p) && 2 * p[0] <= k[0] && 2 * p[1] <= k[1];
+  return { k: [k[0], k[1]], s: [s[0], s[1]], p, fits };
+}
+
+/**
+ * For AveragePool with count_include_pad = 0 and pads AvgPool2d cannot take: kh·kw / (the window's pixels inside
+ * the input) per output position, a [OH, OW] constant that turns the zero-padded average into
+ * ONNX's (the sum over the pixels inside, divided by their number).
+ */
+export function countCorrection(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], p: Pads4): OnnxTensor {
+  const x = shapeOf(ctx, node.inputs[0]);
+  const [h, w] = [x?.[2], x?.[3]];
+  if (typeof h !== 'number' || typeof w !== 'number')
+    throw fail(node, `count_include_pad = 0 with pads [${p.join(', ')}] needs the input's height and width, which are not known`);
+  const counts = (size: number, i: number) => {
+    const n = Math.floor((size + p[i] + p[i + 2] - k[i]) / s[i]) + 1;
+    return Array.from({ length: n }, (_, o) => Math.min(o * s[i] - p[i] + k[i], size) - Math.max(o * s[i] - p[i], 0));
+  };
+  const rows = counts(h, 0),
+    cols = counts(w, 1);
+  const data = new Float32Array(rows.length * cols.length);
+  rows.forEach((r, i) => cols.forEach((c, j) => (data[i * cols.length + j] = (k[0] * k[1]) / (r * c))));
+  const name = `${node.outputs[0]}::divisors`;
+  const t: OnnxTensor = { name, dtype: 'float32', dims: [rows.length, cols.length], data };
+  ctx.model.initializers.set(name, t);
+  ctx.constants.set(name, false);
+  return t;
+}
+
+/** ONNX Pad in constant mode on the last two axes: a ConstantPad2d. */
+export function planPad(ctx: PlanContext, node: OnnxNode): Make {
+  const mode = attrString(node, 'mode', 'constant');
+  if (mode !== 'constant') throw fail(node, `mode '${mode}': only 'constant' is supported (no reflect, edge or wrap padding)`);
+  const r = shapeOf(ctx, node.inputs[0])?.length ?? 0;
+  const p = attrInts(node, 'pads', []);
+  if (r < 2 || p.some((v, i) => v !== 0 && i % r < r - 2))
+    throw fail(node, `pads [${p.join(', ')}]: only the last two axes (height and width) can be padded`);
+  if (p.some((v) => v < 0)) throw fail(node, `pads [${p.join(', ')}]: negative pads (cropping) are not supported`);
+  const value = attrFloat(node, 'value', 0);
+  if (Number.isNaN(value)) throw fail(node, 'constant_value NaN is not supported');
+  return (made) => {
+    const m = new ConstantPad2d([p[r - 1], p[2 * r - 1], p[r - 2], p[2 * r - 2]], value);
+    made.push(m);
+    return [{ name: node.outputs[0], layer: m, input: node.inputs[0] }];
+  };
+}
