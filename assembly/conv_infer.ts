@@ -1,15 +1,17 @@
 // Inference convolution (NCHW, groups = 1, dilation 1) as an implicit GEMM: y[o, P] = W[o, K] ·
 // cols[K, P] with the columns never written out whole. Per block of KC taps and NC output pixels,
 // the window values are gathered from x straight into strips of 8 pixels (the packed-B layout of
-// gemm.ts), and a register tile of 4 output channels × 8 pixels runs over each strip, which stays
-// in L1, with the weight rows read in place. The write-out adds the bias of each output channel and clamps to [lo, hi] (ReLU:
-// [0, ∞), ReLU6: [0, 6]), so a folded Conv-BN-ReLU is one pass over y.
+// gemm.ts); then, per 4 output channels, their weights are packed (4 per tap, gemm.ts's packed-A
+// layout, 4 KiB that stay in L1) and a register tile of 4 channels × 8 pixels runs over every
+// strip of the block. The write-out adds the bias of each output channel and clamps to [lo, hi]
+// (ReLU: [0, ∞), ReLU6: [0, 6]), so a folded Conv-BN-ReLU is one pass over y.
 // NOTE: the sums have gemm.ts's order (k panels of 256, each summed from 0 in k order with mul +
 // add, then added to what the earlier panels stored; the bias after the last), so y is bit-identical
 // to im2col + sgemm + convBiasNCHW in every build; the clamp is applied after that.
 // see: Chellapilla et al. 2006, https://inria.hal.science/inria-00112631 (convolution as a matrix
 //      product); Goto & van de Geijn 2008, https://doi.org/10.1145/1356052.1356053 (packed panels,
 //      register tiles); docs/benchmarks.md (the model timings)
+import { transpose4 } from './gemm_pack';
 
 /**
  * Rows of the register tile (output channels): eight f32x4 accumulators. Six rows (twelve) spill in
@@ -26,7 +28,8 @@ const NC: i32 = 256;
 
 /** Bytes of workspace convInferNCHW needs for K taps (c·kh·kw) and P output pixels. */
 export function convInferWorkspace(K: i32, P: i32): i32 {
-  return (min(K, KC) * ((min(P, NC) + NR - 1) & ~(NR - 1))) << 2;
+  // the gathered block, then one tile's weights packed (MR per tap)
+  return (min(K, KC) * (((min(P, NC) + NR - 1) & ~(NR - 1)) + MR)) << 2;
 }
 
 /**
@@ -43,18 +46,73 @@ export function convInferNCHW(x: usize, wt: usize, bias: usize, y: usize, ws: us
       let kc = min(KC, K - pc);
       let first = pc == 0, last = pc + kc == K;
       for (let j = 0; j < nc; j += NR) gather(x, ws + (<usize>(j * kc) << 2), pc, kc, jc + j, min(NR, nc - j), c, h, w, kh, kw, sh, sw, ph, pw, ow);
-      // a strip of gathered columns (kc·8 floats) stays in L1 while the weight rows stream past it
-      for (let j = 0; j < nc; j += NR) {
-        let cols = min(NR, nc - j);
-        let pb = ws + (<usize>(j * kc) << 2);
-        for (let i = 0; i < o; i += MR) {
+      let wp = ws + (<usize>(kc * ((nc + NR - 1) & ~(NR - 1))) << 2);
+      // tiles of output channels outside: one tile's weights, packed, stay in L1 while the block
+      // of gathered columns (in L2) streams past them
+      for (let i = 0; i < o; i += MR) {
+        let r = min(MR, o - i);
+        let a = wt + <usize>i * ld + (<usize>pc << 2);
+        let bi = bias != 0 ? bias + (<usize>i << 2) : 0;
+        let packed = ASC_FEATURE_SIMD && r == MR && nc > NR;
+        if (packed) packW(a, ld, kc, wp);
+        for (let j = 0; j < nc; j += NR) {
+          let cols = min(NR, nc - j);
+          let pb = ws + (<usize>(j * kc) << 2);
           let cp = y + <usize>i * ys + (<usize>(jc + j) << 2);
-          let bi = bias != 0 ? bias + (<usize>i << 2) : 0;
-          strip(min(MR, o - i), cols, kc, wt + <usize>i * ld + (<usize>pc << 2), ld, pb, cp, ys, first, last, bi, lo, hi);
+          if (ASC_FEATURE_SIMD) {
+            if (packed) {
+              packedTile(kc, wp, pb, cp, ys, cols, first, last, bi, lo, hi);
+              continue;
+            }
+          }
+          strip(r, cols, kc, a, ld, pb, cp, ys, first, last, bi, lo, hi);
         }
       }
     }
   }
+}
+
+/** Packs the kc taps of MR weight rows (ld bytes apart) at a into d, MR floats per tap. */
+function packW(a: usize, ld: usize, kc: i32, d: usize): void {
+  let p = 0;
+  if (ASC_FEATURE_SIMD) {
+    // 4 taps of each of the 4 rows, transposed in registers
+    for (; p + 4 <= kc; p += 4) transpose4(a + (<usize>p << 2), ld, d + (<usize>p << 4), 16);
+  }
+  for (; p < kc; p++) {
+    let s = a + (<usize>p << 2), q = d + (<usize>p << 4);
+    for (let r = 0; r < MR; r++) store<f32>(q + (<usize>r << 2), load<f32>(s + <usize>r * ld));
+  }
+}
+
+/**
+ * `tile` for 4 rows over packed weights (16 bytes per tap) and a strip: constant strides and the
+ * loop counted by the strip's pointer (as gemm.ts's packedTile; the same sums in the same order).
+ */
+function packedTile(kc: i32, pa: usize, pb: usize, cp: usize, ys: usize, cols: i32, first: bool, last: bool, bias: usize, lo: f32, hi: f32): void {
+  let z = f32x4.splat(0);
+  let c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  for (let end = pb + (<usize>kc << 5); pb < end; ) {
+    let b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let x = v128.load32_splat(pa);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load32_splat(pa, 4);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load32_splat(pa, 8);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load32_splat(pa, 12);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    pa += MR << 2;
+    pb += NR << 2;
+  }
+  put(cp, c00, c01, cols, first, last, bias, lo, hi);
+  put(cp + ys, c10, c11, cols, first, last, bias != 0 ? bias + 4 : 0, lo, hi);
+  put(cp + 2 * ys, c20, c21, cols, first, last, bias != 0 ? bias + 8 : 0, lo, hi);
+  put(cp + 3 * ys, c30, c31, cols, first, last, bias != 0 ? bias + 12 : 0, lo, hi);
 }
 
 /**

@@ -1,9 +1,10 @@
 // Single-precision GEMM, row-major: C[m×n] = op(A)·op(B) + beta·C (+ bias[n] on every row).
 // B is packed panel by panel into the caller's workspace (strips of 8 columns, contiguous in k),
 // except B[k×n] when C has at most 4 rows: each value of B is then used once, so it is read in place;
-// A is read where it lies (rows of A, or the columns of Aᵀ, which are contiguous), except for Aᵀ
-// with rows a multiple of 4 KiB apart (see packsA). A register tile of 4 rows × 8 columns (eight
-// f32x4 accumulators) sums each element of C in k order with mul + add: no FMA and no relaxed SIMD,
+// A is packed into strips of 4 rows when more than two strips of B use it in the SIMD build, else
+// read where it lies (rows of A, or the columns of Aᵀ, which are contiguous; see packsA). A
+// register tile of 4 rows × 8 columns (eight f32x4 accumulators; twelve spill in V8's x64 code)
+// sums each element of C in k order with mul + add: no FMA and no relaxed SIMD,
 // so results do not depend on the CPU, and the scalar build, which sums in the same order, gives
 // bit-identical results. The opt-in relaxed build (asconfig target `relaxed`) takes relaxed_madd
 // there instead: one fused multiply-add where the CPU has FMA (one rounding fewer, so its products
@@ -12,10 +13,8 @@
 //      https://doi.org/10.1145/1356052.1356053; BLIS, https://github.com/flame/blis (loop nest around
 //      a micro-kernel over packed panels)
 
-/** Rows of the register tile. */
-const MR: i32 = 4;
-/** Columns of the register tile (two f32x4). */
-const NR: i32 = 8;
+import { MR, NR, packB, packAT, packAN } from './gemm_pack';
+
 /** k per panel: a packed B strip (KC·NR·4 = 8 KiB) stays in L1 while A streams past it. */
 const KC: i32 = 256;
 /** Columns per B panel: KC·NC·4 = 512 KiB stays in L2. */
@@ -27,16 +26,19 @@ const MC: i32 = 64;
 // with beta = 0 it may hold NaN, which must not reach the output.
 
 /**
- * True where A is packed. Rows of A (transA = 0) stream well in place: MR streams of contiguous k,
- * each value used for 8 columns, measured as fast as packed. Columns of A (transA = 1) are read one
- * row of A per step of k, lda·4 bytes apart: when that is a multiple of 4 KiB every line falls in
- * the same cache sets and they evict each other (m = 1024, lda = 1024: 31 GFLOP/s in place, 44
- * packed; lda = 1000: 46 in place, 41 packed), so only then is A copied, if more than one column
- * strip reuses it.
+ * True where A is packed into strips of MR rows (MR values per step of k), the layout the full
+ * tile's loop reads with one pointer and constant offsets. In the SIMD build that pays once a
+ * block of A serves more than two column strips: the loop then carries two pointers, not five,
+ * and V8's x64 code for a step of k is 31 instructions, not 34; the front end's issue rate is what
+ * bounds it (measured 1.05–1.2× on every orientation; docs/benchmarks.md). Otherwise (the scalar build, and
+ * products with at most two strips, e.g. im2col's [P×9]·[9×16]) rows of A stream well in place,
+ * except Aᵀ with rows a multiple of 4 KiB apart: every line falls in the same cache sets and they
+ * evict each other (m = 1024, lda = 1024: 31 GFLOP/s in place, 44 packed).
  */
 // @ts-ignore: decorator
 @inline function packsA(transA: i32, m: i32, n: i32, lda: i32): bool {
-  return transA != 0 && m > MR && n > NR && (lda & 1023) == 0;
+  if (m <= MR || n <= NR) return false;
+  return (ASC_FEATURE_SIMD && n > 2 * NR) || (transA != 0 && (lda & 1023) == 0);
 }
 
 /** Bytes of workspace `sgemm` needs (at most a KC×NC panel of B and an MC×KC block of A: 640 KiB). */
@@ -44,6 +46,7 @@ export function sgemmWorkspace(m: i32, n: i32, k: i32): i32 {
   let kc = min(k, KC);
   // B strips are 8 or 4 columns wide, the last one padded with zeros; A strips are MR rows tall
   let nc = (min(n, NC) + 3) & ~3;
+  // packsA's widest case (Aᵀ, lda a multiple of 1024) bounds every other
   let mc = packsA(1, m, n, 0) ? (min(m, MC) + MR - 1) & ~(MR - 1) : 0;
   return (kc * nc + mc * kc) << 2;
 }
@@ -93,7 +96,8 @@ export function sgemm(transA: i32, transB: i32, m: i32, n: i32, k: i32, a: usize
         // A(i, p) of this block is at pa + (i / MR)·ms + (i % MR)·ra + p·sa
         let pa: usize, ra: usize, sa: usize, ms: usize;
         if (packA) {
-          packAT(mc, kc, a + ((<usize>pc * <usize>lda + <usize>ic) << 2), lda, wsA);
+          if (transA) packAT(mc, kc, a + ((<usize>pc * <usize>lda + <usize>ic) << 2), lda, wsA);
+          else packAN(mc, kc, a + ((<usize>ic * <usize>lda + <usize>pc) << 2), lda, wsA);
           pa = wsA; ra = 4; sa = MR << 2; ms = <usize>(kc * MR) << 2;
         } else if (transA) {
           pa = a + ((<usize>pc * <usize>lda + <usize>ic) << 2); ra = 4; sa = <usize>lda << 2; ms = MR << 2;
@@ -112,92 +116,6 @@ export function sgemm(transA: i32, transB: i32, m: i32, n: i32, k: i32, a: usize
   if (bias != 0) x += load<f32>(bias);
   if (beta != 0) x += beta * load<f32>(p);
   return x;
-}
-
-/**
- * Packs op(B)[pc:pc+kc, jc:jc+nc] into ws as strips of 8 columns (kc rows of 8 floats), then a
- * strip of 4 if 4 or more columns remain, then the last 1–3 columns as a strip of 4 padded with
- * zeros. The strip of column j starts at ws + j·kc floats.
- */
-function packB(transB: i32, kc: i32, nc: i32, b: usize, ldb: i32, pc: i32, jc: i32, ws: usize): void {
-  let ld = <usize>ldb << 2;
-  let dst = ws;
-  for (let j = 0; j < nc; ) {
-    let w = nc - j >= NR ? NR : 4;
-    let cols = min(w, nc - j);
-    let bw = <usize>w << 2;
-    if (transB) {
-      // column j of op(B) is row j of B, contiguous in p
-      let src = b + <usize>(jc + j) * ld + (<usize>pc << 2);
-      let p = 0;
-      if (ASC_FEATURE_SIMD) {
-        // 4 values of k from each of 4 rows of B, transposed in registers, per half strip
-        if (cols >= 4) {
-          for (; p + 4 <= kc; p += 4) {
-            let s = src + (<usize>p << 2), d = dst + <usize>p * bw;
-            transpose4(s, ld, d, bw);
-            if (cols == NR) transpose4(s + 4 * ld, ld, d + 16, bw);
-          }
-        }
-      }
-      for (; p < kc; p++) {
-        let s = src + (<usize>p << 2), d = dst + <usize>p * bw;
-        for (let jj = 0; jj < cols; jj++) store<f32>(d + (<usize>jj << 2), load<f32>(s + <usize>jj * ld));
-        for (let jj = cols; jj < w; jj++) store<f32>(d + (<usize>jj << 2), 0);
-      }
-    } else {
-      let src = b + <usize>pc * ld + (<usize>(jc + j) << 2);
-      for (let p = 0; p < kc; p++) {
-        let s = src + <usize>p * ld, d = dst + <usize>p * bw;
-        if (ASC_FEATURE_SIMD) {
-          if (cols == NR) {
-            v128.store(d, v128.load(s));
-            v128.store(d, v128.load(s, 16), 16);
-            continue;
-          } else if (cols == 4) {
-            v128.store(d, v128.load(s));
-            continue;
-          }
-        }
-        for (let jj = 0; jj < cols; jj++) store<f32>(d + (<usize>jj << 2), load<f32>(s + (<usize>jj << 2)));
-        for (let jj = cols; jj < w; jj++) store<f32>(d + (<usize>jj << 2), 0);
-      }
-    }
-    dst += <usize>kc * bw;
-    j += w;
-  }
-}
-
-/** Writes the 4×4 block at s (rows ld bytes apart) transposed to d (rows dw bytes apart). */
-// @ts-ignore: decorator
-@inline function transpose4(s: usize, ld: usize, d: usize, dw: usize): void {
-  let r0 = v128.load(s), r1 = v128.load(s + ld), r2 = v128.load(s + 2 * ld), r3 = v128.load(s + 3 * ld);
-  let t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
-  let t2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5), t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
-  v128.store(d, i32x4.shuffle(t0, t2, 0, 1, 4, 5));
-  v128.store(d + dw, i32x4.shuffle(t0, t2, 2, 3, 6, 7));
-  v128.store(d + 2 * dw, i32x4.shuffle(t1, t3, 0, 1, 4, 5));
-  v128.store(d + 3 * dw, i32x4.shuffle(t1, t3, 2, 3, 6, 7));
-}
-
-/** Packs op(A) = Aᵀ (A stored [kc×mc], row stride lda) into strips of MR columns of A, MR floats per k. */
-function packAT(mc: i32, kc: i32, a: usize, lda: i32, dst: usize): void {
-  let ld = <usize>lda << 2;
-  for (let i = 0; i < mc; i += MR) {
-    let r = min(MR, mc - i);
-    let src = a + (<usize>i << 2);
-    for (let p = 0; p < kc; p++) {
-      let s = src + <usize>p * ld, d = dst + (<usize>(p * MR) << 2);
-      if (ASC_FEATURE_SIMD) {
-        if (r == MR) {
-          v128.store(d, v128.load(s));
-          continue;
-        }
-      }
-      for (let rr = 0; rr < r; rr++) store<f32>(d + (<usize>rr << 2), load<f32>(s + (<usize>rr << 2)));
-    }
-    dst += <usize>(kc * MR) << 2;
-  }
 }
 
 /**
@@ -221,10 +139,13 @@ function panel(mc: i32, nc: i32, kc: i32, pa: usize, ra: usize, sa: usize, ms: u
     }
     let bj = bias != 0 ? bias + jo : 0;
     let ap = pa, cp = cb + jo;
+    // a full strip over packed A (or Aᵀ laid out alike) and packed B: the constant-stride tile
+    let fast = w == NR && ra == 4 && sa == MR << 2 && bw == NR << 2;
     for (let i = 0; i < mc; i += MR) {
       let r = min(MR, mc - i);
       if (ASC_FEATURE_SIMD) {
-        simdTile(r, w, cols, kc, ap, ra, sa, bs, bw, cp, cs, beta, bj);
+        if (fast && r == MR) packedTile(kc, ap, bs, cp, cs, beta, bj);
+        else simdTile(r, w, cols, kc, ap, ra, sa, bs, bw, cp, cs, beta, bj);
       } else {
         for (let g = 0; g < cols; g += 4) {
           let go = <usize>g << 2;
@@ -340,6 +261,38 @@ function simdTile(r: i32, w: i32, cols: i32, kc: i32, pa: usize, ra: usize, sa: 
       else tile(1, 4, false, kc, pa, ra, 4, pb, bw, cp, cs, cols, beta, bias);
     }
   }
+}
+
+/**
+ * The full tile over packed A and packed B: `tile` with every stride a constant and the loop
+ * counted by B's pointer: a step of k is its 6 loads and 16 vector operations, two pointer steps
+ * and the loop's tests. Not unrolled: V8 (11–13) then hoists the loads of all the unrolled steps
+ * above the arithmetic and spills the accumulators (measured 0.65×).
+ */
+function packedTile(kc: i32, pa: usize, pb: usize, cp: usize, cs: usize, beta: f32, bias: usize): void {
+  let z = f32x4.splat(0);
+  let c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  for (let end = pb + (<usize>kc << 5); pb < end; ) {
+    let b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let x = v128.load32_splat(pa);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load32_splat(pa, 4);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load32_splat(pa, 8);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load32_splat(pa, 12);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    pa += MR << 2;
+    pb += NR << 2;
+  }
+  out(8, cp, c00, c01, 8, beta, bias);
+  out(8, cp + cs, c10, c11, 8, beta, bias);
+  out(8, cp + 2 * cs, c20, c21, 8, beta, bias);
+  out(8, cp + 3 * cs, c30, c31, 8, beta, bias);
 }
 
 /**

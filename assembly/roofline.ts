@@ -1,6 +1,7 @@
 // Memory roofline: the fastest a v128 loop can read (reduction) and read+write (copy) a buffer.
 // Benchmarks divide a kernel's bytes/s by these to report "% of roof". Also the vector-add
-// throughput, which bounds a statistics pass (two additions per vector: Σx and Σx²).
+// throughput, which bounds a statistics pass (two additions per vector: Σx and Σx²), and the
+// mul + add throughput, which bounds a matrix product (bench/gemm.ts: "% of peak").
 
 /**
  * Sums `bytes` (multiple of 64) at `src` with v128 loads; returns a value so the loop is kept. Reads
@@ -60,4 +61,39 @@ export function rooflineAdds(rounds: i32, step: f32): f32 {
     a0 += step; a1 += step; a2 += step; a3 += step; a4 += step; a5 += step; a6 += step; a7 += step;
   }
   return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+}
+
+/**
+ * `rounds` rounds of 12 independent chains a = a + a·step (a mul then an add each, f32x4), in
+ * registers: 96 flops a round at the core's mul + add throughput, the most a GEMM that sums with
+ * mul + add (no FMA) can reach. Twelve chains cover the add's latency (3–4 cycles) at two adds a
+ * cycle and fit V8's x64 registers with `step` and a temporary. Returns a value so the loop is kept.
+ * Pass step = 0 to keep the values in range: denormals would slow the loop.
+ */
+export function rooflineMulAdds(rounds: i32, step: f32): f32 {
+  if (ASC_FEATURE_SIMD) {
+    let y = f32x4.splat(step);
+    let a0 = f32x4.splat(1), a1 = f32x4.splat(2), a2 = f32x4.splat(3), a3 = f32x4.splat(4);
+    let a4 = f32x4.splat(5), a5 = f32x4.splat(6), a6 = f32x4.splat(7), a7 = f32x4.splat(8);
+    let a8 = f32x4.splat(9), a9 = f32x4.splat(10), a10 = f32x4.splat(11), a11 = f32x4.splat(12);
+    for (let i = 0; i < rounds; i++) {
+      a0 = f32x4.add(a0, f32x4.mul(a0, y)); a1 = f32x4.add(a1, f32x4.mul(a1, y));
+      a2 = f32x4.add(a2, f32x4.mul(a2, y)); a3 = f32x4.add(a3, f32x4.mul(a3, y));
+      a4 = f32x4.add(a4, f32x4.mul(a4, y)); a5 = f32x4.add(a5, f32x4.mul(a5, y));
+      a6 = f32x4.add(a6, f32x4.mul(a6, y)); a7 = f32x4.add(a7, f32x4.mul(a7, y));
+      a8 = f32x4.add(a8, f32x4.mul(a8, y)); a9 = f32x4.add(a9, f32x4.mul(a9, y));
+      a10 = f32x4.add(a10, f32x4.mul(a10, y)); a11 = f32x4.add(a11, f32x4.mul(a11, y));
+    }
+    let s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+    s = f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11)));
+    return f32x4.extract_lane(s, 0);
+  }
+  // the scalar build: the same 12 chains, one lane each
+  let a0: f32 = 1, a1: f32 = 2, a2: f32 = 3, a3: f32 = 4, a4: f32 = 5, a5: f32 = 6;
+  let a6: f32 = 7, a7: f32 = 8, a8: f32 = 9, a9: f32 = 10, a10: f32 = 11, a11: f32 = 12;
+  for (let i = 0; i < rounds; i++) {
+    a0 += a0 * step; a1 += a1 * step; a2 += a2 * step; a3 += a3 * step; a4 += a4 * step; a5 += a5 * step;
+    a6 += a6 * step; a7 += a7 * step; a8 += a8 * step; a9 += a9 * step; a10 += a10 * step; a11 += a11 * step;
+  }
+  return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11));
 }

@@ -2,7 +2,9 @@
 // GFLOP/s of C = A·B (sgemm through src/kernels/gemm.ts, workspace included) on our SIMD, relaxed
 // SIMD (FMA; where the runtime has relaxed SIMD) and scalar WASM builds and the pure-JS backend,
 // against TF.js's wasm backend (tf.matMul, XNNPACK), on the same inputs; outputs are checked against
-// each other (untimed). Writes bench/results/NAME.json.
+// each other (untimed). Beside them, the SIMD build's rate as a % of the core's f32x4 mul + add peak
+// (bench/peak.ts, measured before and after the shapes; the larger is taken). Writes
+// bench/results/NAME.json.
 import os from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,7 @@ import { matmul } from '../src/kernels/gemm';
 import { budgets, measure, type Budget } from './timing';
 import { runnable, useBackend, type OurBackend } from './ours';
 import { initTfjs } from './tfjs';
+import { mulAddPeak } from './peak';
 
 interface Shape {
   name: string;
@@ -126,6 +129,8 @@ async function main(): Promise<void> {
     `machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores; node ${process.versions.node} (V8 ${process.versions.v8})${values.quick ? '; --quick (rough figures)' : ''}`,
   );
   console.log(`reference: ${reference}; our workspace alloc/free is inside the timed call`);
+  await useBackend('wasm-simd');
+  const peak0 = mulAddPeak(b.fast);
   const results: Result[] = [];
   const checks: { shape: string; column: Column; maxRelDiff: number; ok: boolean }[] = [];
   for (const [i, s] of SHAPES.entries()) {
@@ -149,14 +154,18 @@ async function main(): Promise<void> {
     }
   }
 
+  await useBackend('wasm-simd');
+  const peak = Math.max(peak0, mulAddPeak(b.fast));
   const w = Math.max(...SHAPES.map((s) => s.name.length)) + 2;
   console.log(
-    `\nGFLOP/s (2·m·n·k ÷ median time per call; single thread)\n${'shape (m×k·k×n)'.padEnd(w)}${COLUMNS.map((c) => c.padStart(13)).join('')}   SIMD ÷ TF.js`,
+    `\nGFLOP/s (2·m·n·k ÷ median time per call; single thread); mul + add peak ${peak.toFixed(1)} GFLOP/s ` +
+      `(${peak0.toFixed(1)} before the shapes)\n${'shape (m×k·k×n)'.padEnd(w)}${COLUMNS.map((c) => c.padStart(13)).join('')}   SIMD ÷ TF.js  SIMD % of peak`,
   );
   for (const s of SHAPES) {
     const g = (c: Column) => results.find((r) => r.shape === s.name && r.column === c)!.gflops;
     console.log(
-      `${s.name.padEnd(w)}${COLUMNS.map((c) => g(c).toFixed(1).padStart(13)).join('')}   ${(g('wasm-simd') / g('tfjs-wasm')).toFixed(2).padStart(8)}×`,
+      `${s.name.padEnd(w)}${COLUMNS.map((c) => g(c).toFixed(1).padStart(13)).join('')}   ${(g('wasm-simd') / g('tfjs-wasm')).toFixed(2).padStart(8)}×` +
+        `${((100 * g('wasm-simd')) / peak).toFixed(0).padStart(14)}%`,
     );
   }
   const bad = checks.filter((c) => !c.ok);
@@ -171,7 +180,16 @@ async function main(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { name: values.name, quick: values.quick, reference, date: new Date().toISOString(), budgets: b, results, checks },
+      {
+        name: values.name,
+        quick: values.quick,
+        reference,
+        date: new Date().toISOString(),
+        budgets: b,
+        mulAddPeakGflops: peak,
+        results,
+        checks,
+      },
       null,
       1,
     ) + '\n',

@@ -30,6 +30,8 @@ import { Generator } from '../src/random';
 import { cnn } from '../examples/demo/cnn';
 import { fillStripped, seededInput } from '../test/onnx_helpers';
 import { useBackend } from './ours';
+import { mulAddPeak } from './peak';
+import { budgets } from './timing';
 import { median } from './timing';
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/onnx/', import.meta.url));
@@ -265,6 +267,9 @@ async function main(): Promise<void> {
   const load0 = os.loadavg()[0];
   const rows: Row[] = [];
   await useBackend(build); // the demo CNN is built (and exported) here
+  // our GFLOP/s as a % of the core's f32x4 mul + add peak, measured now on this build
+  const peak = mulAddPeak(budgets(values.quick).fast);
+  console.log(`mul + add peak (bench/peak.ts): ${peak.toFixed(1)} GFLOP/s`);
   for (const c of cases(values.only?.split(',') ?? null)) {
     console.log(`${c.name} [${c.dims.join(', ')}] …`);
     const row = await runCase(c, build, values.quick ? 5 : 15, values.quick ? 2 : 5, values.profile);
@@ -272,7 +277,8 @@ async function main(): Promise<void> {
     const ok = row.maxAbsDiff.ours <= OUTPUT_TOL && row.maxAbsDiff.web <= OUTPUT_TOL;
     console.log(
       `  ${row.gflop.toFixed(2)} GFLOP; ms (median of ${row.rounds}): ours ${row.ms.ours.toFixed(1)}, ort-web ${row.ms.web.toFixed(1)}, ` +
-        `ort-node ${row.ms.node.toFixed(1)}; GFLOP/s ${row.gflops.ours.toFixed(1)} / ${row.gflops.web.toFixed(1)} / ${row.gflops.node.toFixed(1)}`,
+        `ort-node ${row.ms.node.toFixed(1)}; GFLOP/s ${row.gflops.ours.toFixed(1)} / ${row.gflops.web.toFixed(1)} / ${row.gflops.node.toFixed(1)}` +
+        ` (ours ${((100 * row.gflops.ours) / peak).toFixed(0)}% of the mul + add peak)`,
     );
     console.log(
       `  ours ×${row.speedup.web.toFixed(2)} of ort-web's speed, ×${row.speedup.node.toFixed(2)} of ort-node's; ` +
@@ -291,6 +297,7 @@ async function main(): Promise<void> {
     node: process.version,
     cpu: os.cpus()[0]?.model,
     load: [load0, load1],
+    mulAddPeakGflops: peak,
     outputTol: OUTPUT_TOL,
   };
   writeFileSync(`${dir}${values.name}.json`, JSON.stringify({ meta, rows }, null, 2) + '\n');

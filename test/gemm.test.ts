@@ -212,6 +212,29 @@ for (const b of BACKENDS) {
       expect(worst, where).toBeLessThanOrEqual(1);
     });
 
+    it('packed A (more than two column strips): m 1..9 × n 17..25 × k 1..9 and 255..257, strided: within the f32 bound', async () => {
+      await init({ backend: b });
+      let worst = 0,
+        where = '';
+      for (const [tA, tB] of TRANSPOSES) {
+        for (let m = 1; m <= 9; m++) {
+          for (let n = 17; n <= 25; n++) {
+            for (const k of [1, 2, 3, 4, 5, 6, 7, 8, 9, 255, 256, 257]) {
+              const c: Case = { tA, tB, m, n, k, beta: (m + n) % 2, withBias: (m + k) % 2 === 0 };
+              const o = new Operands(c, m * 1000 + n * 37 + k, { a: m % 3, b: n % 2, c: k % 3 });
+              const e = o.check(o.run());
+              o.dispose();
+              if (e > worst) {
+                worst = e;
+                where = name(c);
+              }
+            }
+          }
+        }
+      }
+      expect(worst, where).toBeLessThanOrEqual(1);
+    });
+
     it.each(SIZES)('m=%i n=%i k=%i (transA %i, transB %i), beta 0 and 1, bias: within the f32 bound', async (m, n, k, tA, tB) => {
       await init({ backend: b });
       for (const [beta, withBias] of [
@@ -285,6 +308,11 @@ describe('sgemm: SIMD, scalar WASM and JS agree', () => {
     [60, 784, 100, 0, 1],
     [17, 15, 13, 1, 1],
     [6272, 32, 144, 0, 0],
+    // packed A and its tile remainders: 9 rows (4 + 4 + 1), 25 columns (8 + 8 + 8 + 1), k past a panel
+    [9, 25, 257, 0, 0],
+    [9, 25, 257, 1, 1],
+    [70, 45, 300, 1, 0],
+    [70, 45, 300, 0, 1],
   ] as const)('m=%i n=%i k=%i (transA %i, transB %i)', async (m, n, k, tA, tB) => {
     const c: Case = { tA, tB, m, n, k, beta: 1, withBias: true };
     const outs: Record<string, Float32Array> = {};

@@ -34,5 +34,14 @@ for (const b of ['wasm-simd', 'wasm', 'js'] as const) {
       // 8 accumulators start at `step` and each adds it once a round: 8·(rounds + 1)·step
       expect(runtime().k.rooflineAdds(10, 0.5)).toBe(8 * 11 * 0.5);
     });
+
+    it('multiplies and adds 12 chains a round', async () => {
+      await init({ backend: b });
+      // chain i starts at i and becomes i·(1 + step)^rounds: exact in f32 for these values
+      const want = (rounds: number, step: number) => 78 * (1 + step) ** rounds;
+      expect(runtime().k.rooflineMulAdds(3, 0.5)).toBe(want(3, 0.5));
+      expect(runtime().k.rooflineMulAdds(5, -0.5)).toBe(want(5, -0.5));
+      expect(runtime().k.rooflineMulAdds(1000, 0)).toBe(78);
+    });
   });
 }

@@ -5,7 +5,7 @@ import { f32 } from './memory';
 
 /** Bytes of workspace the WASM kernel needs (the JS one uses none; same value, so callers agree). */
 export function convInferWorkspace(K: number, P: number): number {
-  return (Math.min(K, 256) * ((Math.min(P, 256) + 7) & ~7)) << 2;
+  return (Math.min(K, 256) * (((Math.min(P, 256) + 7) & ~7) + 4)) << 2;
 }
 
 /** One image: y[o, oh·ow] = clamp(W[o, c·kh·kw] ⋆ x[c, h, w] + bias, lo, hi); bias = 0: none. */

@@ -37,3 +37,24 @@ export function rooflineAdds(rounds: number, step: number): number {
   }
   return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
 }
+
+/** `rounds` rounds of 12 chains a = a + a·step (the JS mul + add throughput); returns their sum. */
+export function rooflineMulAdds(rounds: number, step: number): number {
+  const a = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  let [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11] = a;
+  for (let i = 0; i < rounds; i++) {
+    a0 += a0 * step;
+    a1 += a1 * step;
+    a2 += a2 * step;
+    a3 += a3 * step;
+    a4 += a4 * step;
+    a5 += a5 * step;
+    a6 += a6 * step;
+    a7 += a7 * step;
+    a8 += a8 * step;
+    a9 += a9 * step;
+    a10 += a10 * step;
+    a11 += a11 * step;
+  }
+  return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
+}

@@ -16,3 +16,8 @@ export function rooflineCopy(src: number, dst: number, bytes: number): void {
 export function rooflineAdds(rounds: number, step: number): number {
   return runtime().k.rooflineAdds(rounds, step);
 }
+
+/** `rounds` rounds of 12 chains a = a + a·step (48 multiplies and 48 adds in the SIMD build); returns their sum. */
+export function rooflineMulAdds(rounds: number, step: number): number {
+  return runtime().k.rooflineMulAdds(rounds, step);
+}

@@ -484,6 +484,7 @@ export interface Kernels {
   rooflineRead(src: number, bytes: number): number;
   rooflineCopy(src: number, dst: number, bytes: number): void;
   rooflineAdds(rounds: number, step: number): number;
+  rooflineMulAdds(rounds: number, step: number): number;
   lstmCellForward(g: number, cPrev: number, c: number, h: number, rows: number, hs: number): void;
   lstmCellBackward(g: number, cPrev: number, c: number, dh: number, dc: number, dg: number, rows: number, hs: number): void;
   gruCellForward(xg: number, hg: number, hPrev: number, h: number, rows: number, hs: number): void;
