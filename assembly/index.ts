@@ -15,3 +15,4 @@ export * from './elementwise';
 export * from './softmax';
 export * from './depthwise';
 export * from './recurrent';
+export * from './rownorm';

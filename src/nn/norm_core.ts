@@ -15,6 +15,7 @@ import { F64Block } from '../runtime/block';
 import { gradSink, record } from '../autograd/functional';
 import { bnBackward, bnNormalize, bnStats, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
 import * as ew from '../kernels/elementwise';
+import { rowNormBackward, rowNormForward } from '../kernels/rownorm';
 import type { Stats } from './bn_core';
 import { groupBackward, groupNormalize, perRow, rowBackward } from './group_core';
 
@@ -38,6 +39,11 @@ export interface NormPlan {
   fine: Geometry | null;
   /** Rows of `fine` per row of `view` (channels per group). */
   per: number;
+  /**
+   * LayerNorm: each view row is contiguous with γ, β per column, so the row kernel
+   * (kernels/rownorm.ts) takes it whole, its statistics and normalize while the row is in L1.
+   */
+  rowwise: boolean;
 }
 
 const prod = (a: readonly number[]) => a.reduce((p, v) => p * v, 1);
@@ -53,6 +59,7 @@ export function groupPlan(shape: readonly number[], groups: number): NormPlan {
     rowAffine: groups === c,
     fine: geometry('NCL', [1, n * c, l]),
     per: c / groups,
+    rowwise: false,
   };
 }
 
@@ -60,7 +67,14 @@ export function groupPlan(shape: readonly number[], groups: number): NormPlan {
 export function layerPlan(shape: readonly number[], k: number): NormPlan {
   const rows = prod(shape.slice(0, shape.length - k)),
     d = prod(shape.slice(shape.length - k));
-  return { view: geometry('NCL', [1, rows, d]), affine: geometry('NC', [rows, d]), rowAffine: false, fine: null, per: 1 };
+  return {
+    view: geometry('NCL', [1, rows, d]),
+    affine: geometry('NC', [rows, d]),
+    rowAffine: false,
+    fine: null,
+    per: 1,
+    rowwise: true,
+  };
 }
 
 /** f64 [zeros(c), ones(c)]: mean 0 and invstd 1, under which BN's normalize is y = x·γ + β. */
@@ -97,6 +111,9 @@ export function normForward(
   relu = false,
 ): void {
   if (p.view.size === 0) return;
+  const v = p.view;
+  if (p.rowwise && !relu)
+    return rowNormForward(x.ptr, y.ptr, v.c, v.l, w ? w.ptr : 0, b ? b.ptr : 0, eps, stats.mean, stats.vari, stats.invstd);
   if (p.rowAffine && (w || b)) {
     const rw = perRow(p, w);
     let rb: Tensor | null = null;
@@ -170,6 +187,8 @@ export function normBackward(
   relu = false,
 ): void {
   if (p.view.size === 0) return;
+  const v = p.view;
+  if (p.rowwise && !relu) return rowNormBackward(x.ptr, dy.ptr, dx.ptr, v.c, v.l, w ? w.ptr : 0, stats.mean, stats.invstd, dw, db);
   if (w === null && b === null) {
     bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true, relu);
     return;

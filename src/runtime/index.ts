@@ -18,6 +18,7 @@ import * as jsDepthwise from '../js/depthwise';
 import * as jsElementwise from '../js/elementwise';
 import * as jsSoftmax from '../js/softmax';
 import * as jsRecurrent from '../js/recurrent';
+import * as jsRownorm from '../js/rownorm';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
 import { Pool, PART_KERNELS, parallelKernels, threadedKernels } from './threads';
@@ -114,6 +115,7 @@ const jsKernels = {
   ...jsElementwise,
   ...jsSoftmax,
   ...jsRecurrent,
+  ...jsRownorm,
 };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 

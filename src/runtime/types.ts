@@ -425,6 +425,32 @@ export interface Kernels {
   gruCellBackward(xg: number, hg: number, hPrev: number, dh: number, dxg: number, dhg: number, rows: number, hs: number): void;
   rnnCellForward(pre: number, h: number, n: number, relu: number): void;
   rnnCellBackward(h: number, dh: number, dpre: number, n: number, relu: number): void;
+  rowNormWorkspace(d: number): number;
+  rowNormForward(
+    x: number,
+    y: number,
+    rows: number,
+    d: number,
+    gamma: number,
+    beta: number,
+    eps: number,
+    mean: number,
+    vari: number,
+    invstd: number,
+  ): void;
+  rowNormBackward(
+    x: number,
+    dy: number,
+    dx: number,
+    rows: number,
+    d: number,
+    gamma: number,
+    mean: number,
+    invstd: number,
+    dgamma: number,
+    dbeta: number,
+    ws: number,
+  ): void;
 }
 
 /** An initialised backend: its kernels and the views over its memory. */
