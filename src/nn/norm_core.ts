@@ -15,7 +15,8 @@ import { F64Block } from '../runtime/block';
 import { gradSink, record } from '../autograd/functional';
 import { bnBackward, bnNormalize, bnStats, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
 import * as ew from '../kernels/elementwise';
-import { rowNormBackward, rowNormForward } from '../kernels/rownorm';
+import { rowNormBackward, rowNormForward, rowNormNormalize } from '../kernels/rownorm';
+import { activationBackward } from '../kernels/activations';
 import type { Stats } from './bn_core';
 import { groupBackward, groupNormalize, perRow, rowBackward } from './group_core';
 
@@ -112,8 +113,8 @@ export function normForward(
 ): void {
   if (p.view.size === 0) return;
   const v = p.view;
-  if (p.rowwise && !relu)
-    return rowNormForward(x.ptr, y.ptr, v.c, v.l, w ? w.ptr : 0, b ? b.ptr : 0, eps, stats.mean, stats.vari, stats.invstd);
+  if (p.rowwise)
+    return rowNormForward(x.ptr, y.ptr, v.c, v.l, w ? w.ptr : 0, b ? b.ptr : 0, eps, stats.mean, stats.vari, stats.invstd, relu);
   if (p.rowAffine && (w || b)) {
     const rw = perRow(p, w);
     let rb: Tensor | null = null;
@@ -188,7 +189,7 @@ export function normBackward(
 ): void {
   if (p.view.size === 0) return;
   const v = p.view;
-  if (p.rowwise && !relu) return rowNormBackward(x.ptr, dy.ptr, dx.ptr, v.c, v.l, w ? w.ptr : 0, stats.mean, stats.invstd, dw, db);
+  if (p.rowwise) return rowwiseBackward(p, x, dy, dx, w, b, stats, dw, db, relu);
   if (w === null && b === null) {
     bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true, relu);
     return;
@@ -212,6 +213,36 @@ export function normBackward(
     });
   } finally {
     for (const t of made) t.dispose();
+  }
+}
+
+/**
+ * LayerNorm's backward by the row kernel; with the fused ReLU, dy is first masked (into dx) where
+ * the forward's output, made again with the same kernel, was positive: then the same sums as the
+ * norm then ReLU, bit for bit (the kernel reads each dy before it writes that dx).
+ */
+function rowwiseBackward(
+  p: NormPlan,
+  x: Tensor,
+  dy: Tensor,
+  dx: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  stats: Stats,
+  dw: number,
+  db: number,
+  relu: boolean,
+): void {
+  const v = p.view,
+    g = w ? w.ptr : 0;
+  if (!relu) return rowNormBackward(x.ptr, dy.ptr, dx.ptr, v.c, v.l, g, stats.mean, stats.invstd, dw, db);
+  const y = Tensor.empty(x.shape);
+  try {
+    rowNormNormalize(x.ptr, y.ptr, v.c, v.l, g, b ? b.ptr : 0, stats.mean, stats.invstd, true);
+    activationBackward('relu', y.ptr, dy.ptr, dx.ptr, x.size);
+    rowNormBackward(x.ptr, dx.ptr, dx.ptr, v.c, v.l, g, stats.mean, stats.invstd, dw, db);
+  } finally {
+    y.dispose();
   }
 }
 

@@ -437,6 +437,18 @@ export interface Kernels {
     mean: number,
     vari: number,
     invstd: number,
+    relu: number,
+  ): void;
+  rowNormNormalize(
+    x: number,
+    y: number,
+    rows: number,
+    d: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    invstd: number,
+    relu: number,
   ): void;
   rowNormBackward(
     x: number,
@@ -444,6 +456,22 @@ export interface Kernels {
     dx: number,
     rows: number,
     d: number,
+    gamma: number,
+    mean: number,
+    invstd: number,
+    dgamma: number,
+    dbeta: number,
+    ws: number,
+  ): void;
+  groupNormWorkspace(c: number): number;
+  groupNormBackward(
+    x: number,
+    dy: number,
+    dx: number,
+    rows: number,
+    c: number,
+    per: number,
+    l: number,
     gamma: number,
     mean: number,
     invstd: number,
