@@ -22,11 +22,8 @@ export function perRow(p: NormPlan, t: Tensor | null): Tensor | null {
   return r;
 }
 
-/**
- * f64 [mean, invstd] per row of `fine`: each its group's, invstd 1 where `unitScale` (then BN's
- * eval backward of `fine` gives dy·γ, and Σdy·(x − mean) unscaled).
- */
-function fineStats(p: NormPlan, stats: Stats, unitScale: boolean): F64Block {
+/** f64 [mean, invstd] per row of `fine`: each its group's. */
+function fineStats(p: NormPlan, stats: Stats): F64Block {
   const rows = p.fine!.c,
     per = p.per;
   const e = new F64Block(2 * rows);
@@ -36,7 +33,7 @@ function fineStats(p: NormPlan, stats: Stats, unitScale: boolean): F64Block {
     inv = rt.f64(stats.invstd, p.view.c);
   for (let r = 0; r < rows; r++) {
     v[r] = mean[Math.floor(r / per)];
-    v[rows + r] = unitScale ? 1 : inv[Math.floor(r / per)];
+    v[rows + r] = inv[Math.floor(r / per)];
   }
   return e;
 }
@@ -46,7 +43,7 @@ export function groupNormalize(p: NormPlan, x: Tensor, y: Tensor, w: Tensor | nu
   const f = p.fine!;
   const made: { dispose(): void }[] = [];
   try {
-    const e = fineStats(p, stats, false);
+    const e = fineStats(p, stats);
     made.push(e);
     const rw = perRow(p, w);
     if (rw) made.push(rw);
