@@ -17,3 +17,4 @@ export * from './softmax';
 export * from './depthwise';
 export * from './depthwise_infer';
 export * from './recurrent';
+export * from './rownorm';

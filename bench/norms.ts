@@ -1,4 +1,4 @@
-// `npm run bench -- --norms [--quick] [--name NAME]`
+// `npm run bench -- --norms [--quick] [--name NAME] [--case TEXT]` (--case: only the norms whose name contains TEXT)
 // LayerNorm, GroupNorm and InstanceNorm2d forward (training) and backward through the public layer
 // calls, at the bytes of a BatchNorm row of `npm run bench`, against the same memory roofline and
 // two-pass bound (bench/report.ts), with BatchNorm's own figure (kernel and layer call) beside them,
@@ -19,7 +19,12 @@ import { maxAbsDiff, printTable, twoPassBound, type Roof } from './report';
 import { initTfjs } from './tfjs';
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, name: { type: 'string', default: 'latest' }, norms: { type: 'boolean' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    name: { type: 'string', default: 'latest' },
+    norms: { type: 'boolean' },
+    case: { type: 'string', default: '' },
+  },
 });
 const budget: Budget = args.quick
   ? { warmCalls: 20, warmMs: 50, warmCapMs: 300, minReps: 5, timeMs: 100, maxReps: 500 }
@@ -113,7 +118,7 @@ async function main(): Promise<void> {
   const tfDesc = await initTfjs();
   const rows: Row[] = [];
   const checks: { norm: string; shape: string; op: Op; maxAbsDiff: number }[] = [];
-  for (const c of CASES) {
+  for (const c of CASES.filter((k) => k.norm.includes(args.case!))) {
     const shapeName = c.shape.join('x');
     progress(`${c.norm} ${shapeName}`);
     const inp = makeInputs(c.bn);

@@ -5,6 +5,7 @@ import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
 import { F64Block } from '../runtime/block';
 import { bnBackward, bnNormalize } from '../kernels/batchnorm';
+import { groupNormBackward } from '../kernels/rownorm';
 import { activationBackward } from '../kernels/activations';
 import type { Stats } from './bn_core';
 import type { NormGrad, NormPlan } from './norm_core';
@@ -21,11 +22,8 @@ export function perRow(p: NormPlan, t: Tensor | null): Tensor | null {
   return r;
 }
 
-/**
- * f64 [mean, invstd] per row of `fine`: each its group's, invstd 1 where `unitScale` (then BN's
- * eval backward of `fine` gives dy·γ, and Σdy·(x − mean) unscaled).
- */
-function fineStats(p: NormPlan, stats: Stats, unitScale: boolean): F64Block {
+/** f64 [mean, invstd] per row of `fine`: each its group's. */
+function fineStats(p: NormPlan, stats: Stats): F64Block {
   const rows = p.fine!.c,
     per = p.per;
   const e = new F64Block(2 * rows);
@@ -35,7 +33,7 @@ function fineStats(p: NormPlan, stats: Stats, unitScale: boolean): F64Block {
     inv = rt.f64(stats.invstd, p.view.c);
   for (let r = 0; r < rows; r++) {
     v[r] = mean[Math.floor(r / per)];
-    v[rows + r] = unitScale ? 1 : inv[Math.floor(r / per)];
+    v[rows + r] = inv[Math.floor(r / per)];
   }
   return e;
 }
@@ -45,7 +43,7 @@ export function groupNormalize(p: NormPlan, x: Tensor, y: Tensor, w: Tensor | nu
   const f = p.fine!;
   const made: { dispose(): void }[] = [];
   try {
-    const e = fineStats(p, stats, false);
+    const e = fineStats(p, stats);
     made.push(e);
     const rw = perRow(p, w);
     if (rw) made.push(rw);
@@ -95,44 +93,24 @@ function addOverSamples(into: number, c: number, rows: number, row: (r: number) 
 }
 
 /**
- * GroupNorm's backward with its affine: BN's eval backward of `fine` with invstd 1 gives g = dy·γ
- * and, per row, Σdy and Σdy·(x − mean); BN's training backward of the view with γ = 1 then takes g
- * to dx. Three passes and a copy's worth, against five for normalize, the affine's backward and the
- * statistics' backward in turn. With the fused ReLU, dy is first masked (into dx) where the
- * forward's output, made again, was positive: the same sums as the norm then ReLU, bit for bit.
+ * GroupNorm's backward with its affine, in BN's two passes (kernels/rownorm.ts groupNormBackward):
+ * each channel run's Σdy, Σdy·(x − mean) merged per group, then dx with per-run constants. With the
+ * fused ReLU, dy is first masked (into dx) where the forward's output, made again, was positive:
+ * the same sums as the norm then ReLU, bit for bit (the kernel reads each dy before it writes that dx).
  */
 export function groupBackward(a: NormGrad): void {
   const { p, x, w, b, stats, dw, db, relu } = a;
   let dy = a.dy;
   const dx = a.dx;
-  const f = p.fine!,
-    rows = f.c,
-    c = p.affine.c;
-  const made: { dispose(): void }[] = [];
-  try {
-    if (relu) {
-      const y = Tensor.empty(x.shape);
-      made.push(y);
+  if (relu) {
+    const y = Tensor.empty(x.shape);
+    try {
       groupNormalize(p, x, y, w, b, stats, false);
       activationBackward('relu', y.ptr, dy.ptr, dx.ptr, x.size);
-      dy = dx; // read by the first pass below, before the second writes dx
+    } finally {
+      y.dispose();
     }
-    const e = fineStats(p, stats, true);
-    made.push(e);
-    const rw = perRow(p, w);
-    if (rw) made.push(rw);
-    const sums = Tensor.full([2 * rows], 0);
-    made.push(sums);
-    const g = Tensor.empty(x.shape);
-    made.push(g);
-    bnBackward(f, x.ptr, dy.ptr, g.ptr, rw ? rw.ptr : 0, e.ptr, e.ptr + 8 * rows, sums.ptr, sums.ptr + 4 * rows, false);
-    bnBackward(p.view, x.ptr, g.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true);
-    // dγ = Σ dy·(x − mean)·invstd and dβ = Σ dy per channel, over the samples (f64), added when all ran
-    const s = sums.view(),
-      inv = runtime().f64(stats.invstd, p.view.c);
-    addOverSamples(dw, c, rows, (r) => s[r] * inv[Math.floor(r / p.per)]);
-    addOverSamples(db, c, rows, (r) => s[rows + r]);
-  } finally {
-    for (const t of made) t.dispose();
+    dy = dx;
   }
+  groupNormBackward(x.ptr, dy.ptr, dx.ptr, p.view.c, p.affine.c, p.per, p.affine.l, w ? w.ptr : 0, stats.mean, stats.invstd, dw, db);
 }

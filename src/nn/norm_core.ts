@@ -1,20 +1,21 @@
-// What LayerNorm, GroupNorm and InstanceNorm share. Each is BN's training forward and backward on a
-// view of its input as channel-first [1, rows, perRow], one BN "channel" per normalized group (a
-// sample's group, an instance's channel, a row of the last dims), so they keep BN's statistics
-// (shifted sums, f64 accumulation) and its guarantees at large offsets. GroupNorm's and
-// InstanceNorm's affine joins BN's passes on [1, N·C, L] (group_core.ts); LayerNorm's runs apart,
-// its γ, β varying along the view's rows. It is BN's
-// normalize with mean 0 and invstd 1 (a = γ, b = β exactly), and its backward BN's eval backward with
-// the same constants (dx̂ = dy·γ, dγ += Σ dy·x̂, dβ += Σ dy), so no loop is written twice.
+// What LayerNorm, GroupNorm and InstanceNorm share. Each is BN's statistics on a view of its input
+// as channel-first [1, rows, perRow], one BN "channel" per normalized group (a sample's group, an
+// instance's channel, a row of the last dims), so they keep BN's shifted sums in f64 and its
+// guarantees at large offsets. InstanceNorm is one BN call each way; GroupNorm's affine joins BN's
+// normalize on [1, N·C, L] and its backward is two passes (group_core.ts, kernels/rownorm.ts);
+// LayerNorm's rows are contiguous with γ, β per column: the row kernel (kernels/rownorm.ts) takes
+// them whole. Without an affine, GroupNorm and InstanceNorm are BN's training forward and backward
+// of the view.
 // see: Wu & He 2018, Group Normalization, https://arxiv.org/abs/1803.08494 (Fig. 2: the axes);
 //      Ba et al. 2016, Layer Normalization, https://arxiv.org/abs/1607.06450;
 //      Ulyanov et al. 2016, Instance Normalization, https://arxiv.org/abs/1607.08022
 import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
-import { F64Block } from '../runtime/block';
 import { gradSink, record } from '../autograd/functional';
-import { bnBackward, bnNormalize, bnStats, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
+import { bnBackward, bnStats, bnTrain, geometry, type Geometry } from '../kernels/batchnorm';
 import * as ew from '../kernels/elementwise';
+import { rowNormBackward, rowNormForward, rowNormNormalize } from '../kernels/rownorm';
+import { activationBackward } from '../kernels/activations';
 import type { Stats } from './bn_core';
 import { groupBackward, groupNormalize, perRow, rowBackward } from './group_core';
 
@@ -38,6 +39,11 @@ export interface NormPlan {
   fine: Geometry | null;
   /** Rows of `fine` per row of `view` (channels per group). */
   per: number;
+  /**
+   * LayerNorm: each view row is contiguous with γ, β per column, so the row kernel
+   * (kernels/rownorm.ts) takes it whole, its statistics and normalize while the row is in L1.
+   */
+  rowwise: boolean;
 }
 
 const prod = (a: readonly number[]) => a.reduce((p, v) => p * v, 1);
@@ -53,6 +59,7 @@ export function groupPlan(shape: readonly number[], groups: number): NormPlan {
     rowAffine: groups === c,
     fine: geometry('NCL', [1, n * c, l]),
     per: c / groups,
+    rowwise: false,
   };
 }
 
@@ -60,26 +67,14 @@ export function groupPlan(shape: readonly number[], groups: number): NormPlan {
 export function layerPlan(shape: readonly number[], k: number): NormPlan {
   const rows = prod(shape.slice(0, shape.length - k)),
     d = prod(shape.slice(shape.length - k));
-  return { view: geometry('NCL', [1, rows, d]), affine: geometry('NC', [rows, d]), rowAffine: false, fine: null, per: 1 };
-}
-
-/** f64 [zeros(c), ones(c)]: mean 0 and invstd 1, under which BN's normalize is y = x·γ + β. */
-function unit(c: number): F64Block {
-  const u = new F64Block(2 * c);
-  u.f64()
-    .fill(0, 0, c)
-    .fill(1, c, 2 * c);
-  return u;
-}
-
-/** y = x·γ + β over the affine geometry (in place allowed), then ReLU when `relu`; γ or β may be absent. */
-function affine(g: Geometry, x: number, y: number, w: Tensor | null, b: Tensor | null, relu: boolean): void {
-  const u = unit(g.c);
-  try {
-    bnNormalize(g, x, y, w ? w.ptr : 0, b ? b.ptr : 0, u.ptr, u.ptr + 8 * g.c, relu);
-  } finally {
-    u.dispose();
-  }
+  return {
+    view: geometry('NCL', [1, rows, d]),
+    affine: geometry('NC', [rows, d]),
+    rowAffine: false,
+    fine: null,
+    per: 1,
+    rowwise: true,
+  };
 }
 
 /**
@@ -97,6 +92,9 @@ export function normForward(
   relu = false,
 ): void {
   if (p.view.size === 0) return;
+  const v = p.view;
+  if (p.rowwise)
+    return rowNormForward(x.ptr, y.ptr, v.c, v.l, w ? w.ptr : 0, b ? b.ptr : 0, eps, stats.mean, stats.vari, stats.invstd, relu);
   if (p.rowAffine && (w || b)) {
     const rw = perRow(p, w);
     let rb: Tensor | null = null;
@@ -113,9 +111,8 @@ export function normForward(
     bnStats(p.view, x.ptr, eps, stats.mean, stats.vari, stats.invstd);
     return groupNormalize(p, x, y, w, b, stats, relu);
   }
-  const apart = w !== null || b !== null;
-  bnTrain(p.view, x.ptr, y.ptr, 0, 0, eps, stats.mean, stats.vari, stats.invstd, relu && !apart);
-  if (apart) affine(p.affine, y.ptr, y.ptr, w, b, relu);
+  // no affine: BN's training forward of the view
+  bnTrain(p.view, x.ptr, y.ptr, 0, 0, eps, stats.mean, stats.vari, stats.invstd, relu);
 }
 
 /**
@@ -170,29 +167,42 @@ export function normBackward(
   relu = false,
 ): void {
   if (p.view.size === 0) return;
+  if (p.rowwise) return rowwiseBackward(p, x, dy, dx, w, b, stats, dw, db, relu);
   if (w === null && b === null) {
     bnBackward(p.view, x.ptr, dy.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true, relu);
     return;
   }
   if (p.rowAffine) return rowBackward({ p, x, dy, dx, w, b, stats, dw, db, relu });
-  if (p.fine) return groupBackward({ p, x, dy, dx, w, b, stats, dw, db, relu });
-  const made: { dispose(): void }[] = [];
+  return groupBackward({ p, x, dy, dx, w, b, stats, dw, db, relu });
+}
+
+/**
+ * LayerNorm's backward by the row kernel; with the fused ReLU, dy is first masked (into dx) where
+ * the forward's output, made again with the same kernel, was positive: then the same sums as the
+ * norm then ReLU, bit for bit (the kernel reads each dy before it writes that dx).
+ */
+function rowwiseBackward(
+  p: NormPlan,
+  x: Tensor,
+  dy: Tensor,
+  dx: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  stats: Stats,
+  dw: number,
+  db: number,
+  relu: boolean,
+): void {
+  const v = p.view,
+    g = w ? w.ptr : 0;
+  if (!relu) return rowNormBackward(x.ptr, dy.ptr, dx.ptr, v.c, v.l, g, stats.mean, stats.invstd, dw, db);
+  const y = Tensor.empty(x.shape);
   try {
-    const xh = Tensor.empty(x.shape);
-    made.push(xh);
-    const gxh = Tensor.empty(x.shape);
-    made.push(gxh);
-    const u = unit(p.affine.c);
-    made.push(u);
-    const a = p.affine.c;
-    addingWhenDone(a, dw, db, (tw, tb) => {
-      // x̂ as the forward made it, then the affine's backward, then the statistics' with γ = 1
-      bnNormalize(p.view, x.ptr, xh.ptr, 0, 0, stats.mean, stats.invstd);
-      bnBackward(p.affine, xh.ptr, dy.ptr, gxh.ptr, w ? w.ptr : 0, u.ptr, u.ptr + 8 * a, tw, tb, false, relu, b ? b.ptr : 0);
-      bnBackward(p.view, x.ptr, gxh.ptr, dx.ptr, 0, stats.mean, stats.invstd, 0, 0, true);
-    });
+    rowNormNormalize(x.ptr, y.ptr, v.c, v.l, g, b ? b.ptr : 0, stats.mean, stats.invstd, true);
+    activationBackward('relu', y.ptr, dy.ptr, dx.ptr, x.size);
+    rowNormBackward(x.ptr, dx.ptr, dx.ptr, v.c, v.l, g, stats.mean, stats.invstd, dw, db);
   } finally {
-    for (const t of made) t.dispose();
+    y.dispose();
   }
 }
 

@@ -20,6 +20,7 @@ import * as jsDepthwiseInfer from '../js/depthwise_infer';
 import * as jsElementwise from '../js/elementwise';
 import * as jsSoftmax from '../js/softmax';
 import * as jsRecurrent from '../js/recurrent';
+import * as jsRownorm from '../js/rownorm';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
 import { Pool, PART_KERNELS, parallelKernels, threadedKernels } from './threads';
@@ -118,6 +119,7 @@ const jsKernels = {
   ...jsElementwise,
   ...jsSoftmax,
   ...jsRecurrent,
+  ...jsRownorm,
 };
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 

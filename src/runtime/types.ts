@@ -491,6 +491,60 @@ export interface Kernels {
   gruCellBackward(xg: number, hg: number, hPrev: number, dh: number, dxg: number, dhg: number, rows: number, hs: number): void;
   rnnCellForward(pre: number, h: number, n: number, relu: number): void;
   rnnCellBackward(h: number, dh: number, dpre: number, n: number, relu: number): void;
+  rowNormWorkspace(d: number): number;
+  rowNormForward(
+    x: number,
+    y: number,
+    rows: number,
+    d: number,
+    gamma: number,
+    beta: number,
+    eps: number,
+    mean: number,
+    vari: number,
+    invstd: number,
+    relu: number,
+  ): void;
+  rowNormNormalize(
+    x: number,
+    y: number,
+    rows: number,
+    d: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    invstd: number,
+    relu: number,
+  ): void;
+  rowNormBackward(
+    x: number,
+    dy: number,
+    dx: number,
+    rows: number,
+    d: number,
+    gamma: number,
+    mean: number,
+    invstd: number,
+    dgamma: number,
+    dbeta: number,
+    ws: number,
+  ): void;
+  groupNormWorkspace(c: number): number;
+  groupNormBackward(
+    x: number,
+    dy: number,
+    dx: number,
+    rows: number,
+    c: number,
+    per: number,
+    l: number,
+    gamma: number,
+    mean: number,
+    invstd: number,
+    dgamma: number,
+    dbeta: number,
+    ws: number,
+  ): void;
 }
 
 /** An initialised backend: its kernels and the views over its memory. */
