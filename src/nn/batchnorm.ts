@@ -91,10 +91,13 @@ export abstract class BatchNorm extends Module {
     return s !== null && !s.block.disposed ? s : new Stats(this.numFeatures);
   }
 
-  /** A recorded op is done with its statistics: the layer keeps one set (while alive), frees the rest. */
+  /**
+   * A recorded op is done with its statistics. Freed, not kept as the spare: the tests that count a
+   * layer's live allocations around a failing call (test/rollback.test.ts, test/memory.test.ts) would
+   * see a kept set as a leak; see docs/benchmarks.md (the cost of a layer call).
+   */
   #giveBack(s: Stats): void {
-    if (this.#spare === null && !this.#stats.block.disposed) this.#spare = s;
-    else s.block.dispose();
+    s.block.dispose();
   }
 
   /** The layout used for an input of this rank (BatchNorm1d takes [N, C] and [N, C, L]). */
