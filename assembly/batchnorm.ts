@@ -23,3 +23,17 @@ export function bnNormalizeNCL(x: usize, y: usize, n: i32, c: i32, l: i32, gamma
 export function bnBackwardNCL(x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, relu: i32, ws: usize): void {
   backwardPass(pathOf(false, n, c, l), x, dy, dx, n, c, l, gamma, beta, mean, invstd, dgamma, dbeta, train, relu != 0, ws);
 }
+
+/**
+ * The running-statistics update in one call: rm = f·mean + (1 − f)·rm, rv = f·vari·unbias + (1 − f)·rv
+ * over c channels (mean, vari f64[c]; rm, rv f32[c]), in f64 rounded once to f32, as the facade's JS did.
+ */
+export function bnUpdateRunning(mean: usize, vari: usize, rm: usize, rv: usize, c: i32, factor: f64, unbias: f64): void {
+  const keep = 1 - factor;
+  for (let i = 0; i < c; i++) {
+    const o8 = (<usize>i) << 3,
+      o4 = (<usize>i) << 2;
+    store<f32>(rm + o4, <f32>(factor * load<f64>(mean + o8) + keep * <f64>load<f32>(rm + o4)));
+    store<f32>(rv + o4, <f32>(factor * load<f64>(vari + o8) * unbias + keep * <f64>load<f32>(rv + o4)));
+  }
+}

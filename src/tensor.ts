@@ -61,6 +61,12 @@ export class Tensor {
   _freedEarly = false;
   /** @internal backward() freed the graph that made this tensor. */
   _freedGraph = false;
+  /**
+   * @internal Bumped whenever the data may have been written: by view() and set() (a view may be
+   * written through until the next call that may allocate) and by kernels that write a layer's
+   * state in place (the running statistics); a cache of values derived from the data keys on it.
+   */
+  _version = 0;
 
   /** Wraps `size` floats at `ptr`, allocated in `rt`; `own` = free them on dispose. */
   constructor(rt: Runtime, ptr: number, shape: readonly number[], own = true) {
@@ -138,6 +144,7 @@ export class Tensor {
 
   /** A fresh view over the data; valid only until the next call that may allocate. */
   view(): Float32Array {
+    this._version++;
     return this.#rt.f32(this.ptr, this.size);
   }
 

@@ -305,3 +305,16 @@ export function bnBackwardNHWC(
 ): void {
   backward(nhwc(m, c), c, m * c, x, dy, dx, gamma, beta, mean, invstd, dgamma, dbeta, isTrain, relu);
 }
+
+/** The running-statistics update, as assembly/batchnorm.ts's (f64 arithmetic rounded once to f32). */
+export function bnUpdateRunning(mean: number, vari: number, rm: number, rv: number, c: number, factor: number, unbias: number): void {
+  const mu = f64(mean, c),
+    va = f64(vari, c),
+    m = f32(rm, c),
+    v = f32(rv, c);
+  const keep = 1 - factor;
+  for (let i = 0; i < c; i++) {
+    m[i] = factor * mu[i] + keep * m[i];
+    v[i] = factor * va[i] * unbias + keep * v[i];
+  }
+}

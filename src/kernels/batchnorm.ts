@@ -136,3 +136,8 @@ export function bnBackward(
     k.free(ws);
   }
 }
+
+/** running = (1 − factor)·running + factor·batch over c channels (mean, vari f64[c]; rm, rv f32[c]), one call. */
+export function bnUpdateRunning(c: number, mean: number, vari: number, rm: number, rv: number, factor: number, unbias: number): void {
+  runtime().k.bnUpdateRunning(mean, vari, rm, rv, c, factor, unbias);
+}

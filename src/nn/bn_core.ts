@@ -5,7 +5,16 @@ import { Tensor } from '../tensor';
 import { runtime } from '../runtime/index';
 import { F64Block } from '../runtime/block';
 import { checkTensor } from '../validate';
-import { bnNormalize, bnTrain, channelAxis, geometry, LAYOUT_RANK, type Geometry, type Layout } from '../kernels/batchnorm';
+import {
+  bnNormalize,
+  bnTrain,
+  bnUpdateRunning,
+  channelAxis,
+  geometry,
+  LAYOUT_RANK,
+  type Geometry,
+  type Layout,
+} from '../kernels/batchnorm';
 
 const AXES: Record<Layout, string> = {
   NC: 'N, C',
@@ -98,8 +107,9 @@ export function forwardCore(
 /** The eval constants: the running mean as f64 and 1/√(running var + eps), into stats.mean and stats.invstd. */
 function evalConstants(c: number, stats: Stats, runMean: Tensor, runVar: Tensor, eps: number): void {
   const rt = runtime();
-  const rm = runMean.view(),
-    rv = runVar.view();
+  // raw views: reading the statistics is no write (view() would bump their _version)
+  const rm = rt.f32(runMean.ptr, c),
+    rv = rt.f32(runVar.ptr, c);
   const mean = rt.f64(stats.mean, c),
     inv = rt.f64(stats.invstd, c);
   for (let i = 0; i < c; i++) {
@@ -109,53 +119,34 @@ function evalConstants(c: number, stats: Stats, runMean: Tensor, runVar: Tensor,
 }
 
 /**
- * A layer's eval constants kept in its Stats between eval forwards, recomputed only when the bits
- * of the running statistics differ from those they were computed from, or after the Stats were
- * overwritten (invalidate). Comparing the bits, not counting writes, sees every way the statistics
- * change (a training forward, loadStateDict, a user writing through view()), so a kept constant is
- * always the one evalConstants would compute now.
+ * A layer's eval constants kept in its Stats between eval forwards, recomputed only after the running
+ * statistics were written (their tensors' _version moved: a training forward's update, loadStateDict,
+ * a user's set() or view()) or the Stats were overwritten (invalidate). Comparing two counters, not
+ * the statistics' bits, keeps an eval call's cost independent of the channel count.
  */
 export class EvalCache {
-  #bits: Int32Array;
-  #valid = false;
-  constructor(c: number) {
-    this.#bits = new Int32Array(2 * c);
-  }
+  #mean = -1;
+  #var = -1;
 
   /** The Stats no longer hold the constants (a training forward wrote its batch statistics there). */
   invalidate(): void {
-    this.#valid = false;
+    this.#mean = -1;
   }
 
   /** Makes stats.mean and stats.invstd the eval constants of runMean and runVar. */
   fill(c: number, stats: Stats, runMean: Tensor, runVar: Tensor, eps: number): void {
-    const rt = runtime();
-    const m = rt.i32(runMean.ptr, c),
-      v = rt.i32(runVar.ptr, c),
-      bits = this.#bits;
-    if (this.#valid) {
-      let same = true;
-      for (let i = 0; i < c && same; i++) same = m[i] === bits[i] && v[i] === bits[c + i];
-      if (same) return;
-    }
-    bits.set(m);
-    bits.set(v, c);
+    if (this.#mean === runMean._version && this.#var === runVar._version) return;
     evalConstants(c, stats, runMean, runVar, eps);
-    this.#valid = true;
+    // after evalConstants: its own reads of the statistics do not count as writes
+    this.#mean = runMean._version;
+    this.#var = runVar._version;
   }
 }
 
-/** running = (1 − f)·running + f·batch, with the unbiased batch variance (PyTorch's update). */
+/** running = (1 − f)·running + f·batch, with the unbiased batch variance (PyTorch's update), in one kernel call. */
 export function updateRunning(g: Geometry, stats: Stats, factor: number, runMean: Tensor, runVar: Tensor): void {
   if (g.size === 0) return;
-  const rt = runtime();
-  const mean = rt.f64(stats.mean, g.c),
-    vari = rt.f64(stats.vari, g.c);
-  const rm = runMean.view(),
-    rv = runVar.view();
-  const unbias = g.m / (g.m - 1);
-  for (let c = 0; c < g.c; c++) {
-    rm[c] = factor * mean[c] + (1 - factor) * rm[c];
-    rv[c] = factor * vari[c] * unbias + (1 - factor) * rv[c];
-  }
+  bnUpdateRunning(g.c, stats.mean, stats.vari, runMean.ptr, runVar.ptr, factor, g.m / (g.m - 1));
+  runMean._version++;
+  runVar._version++;
 }

@@ -100,6 +100,7 @@ export function checkBatchNormArgs(
 /**
  * Records the backward of a batch normalization on y (the tape then owns `stats`): through the batch
  * statistics when `useBatch`, with the running ones as constants otherwise; `relu` when ReLU was fused.
+ * `release` frees `stats` when the op is done (default: dispose; a layer takes them back for its next forward).
  */
 export function recordBatchNorm(
   y: Tensor,
@@ -110,6 +111,7 @@ export function recordBatchNorm(
   b: Tensor | null,
   useBatch: boolean,
   relu: boolean,
+  release: () => void = () => stats.block.dispose(),
 ): Tensor {
   const inputs = w ? (b ? [x, w, b] : [x, w]) : b ? [x, b] : [x];
   return record(
@@ -138,6 +140,6 @@ export function recordBatchNorm(
         );
       return [gx, ...(gw ? [gw.give] : []), ...(gb ? [gb.give] : [])];
     },
-    () => stats.block.dispose(),
+    release,
   );
 }

@@ -56,6 +56,7 @@ export interface Kernels {
     ws: number,
   ): void;
   bnWorkspace(n: number, c: number, l: number): number;
+  bnUpdateRunning(mean: number, vari: number, rm: number, rv: number, c: number, factor: number, unbias: number): void;
   bnTrainNHWC(
     x: number,
     y: number,
