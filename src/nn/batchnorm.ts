@@ -81,20 +81,9 @@ export abstract class BatchNorm extends Module {
   #geometry: Geometry | null = null;
   #usedBatch = true;
 
-  /** Saved statistics of a recorded op that is done, kept for the next recorded forward (no allocation per call). */
-  #spare: Stats | null = null;
-
-  /** Statistics for a recorded forward's op: the spare ones, else new. */
-  #takeSpare(): Stats {
-    const s = this.#spare;
-    this.#spare = null;
-    return s !== null && !s.block.disposed ? s : new Stats(this.numFeatures);
-  }
-
   /**
-   * A recorded op is done with its statistics. Freed, not kept as the spare: the tests that count a
-   * layer's live allocations around a failing call (test/rollback.test.ts, test/memory.test.ts) would
-   * see a kept set as a leak; see docs/benchmarks.md (the cost of a layer call).
+   * A recorded op is done with its statistics: freed, not kept for the next forward (a kept set would
+   * be a layer's allocation that outlives a failing call; see docs/benchmarks.md, the cost of a layer call).
    */
   #giveBack(s: Stats): void {
     s.block.dispose();
@@ -165,7 +154,7 @@ export abstract class BatchNorm extends Module {
     this.checkUsable(where);
     // a recorded forward's statistics belong to its op on the tape (the next forward overwrites the layer's)
     const recording = this.records(t);
-    const stats = recording ? this.#takeSpare() : this.#stats;
+    const stats = recording ? new Stats(this.numFeatures) : this.#stats;
     let y: Tensor;
     try {
       y = Tensor._empty(t.shape);
@@ -313,8 +302,6 @@ export abstract class BatchNorm extends Module {
   dispose(): void {
     super.dispose();
     this.#stats.block.dispose();
-    this.#spare?.block.dispose();
-    this.#spare = null;
     this.#input = null;
   }
 }
