@@ -114,13 +114,13 @@ for (const b of BACKENDS) {
         const gc = (globalThis as { gc?: () => void }).gc;
         expect(gc, 'gc() (run with --expose-gc)').toBeTypeOf('function');
         const collect = async () => {
-          for (let i = 0; i < 2; i++) {
+          for (let i = 0; i < 3; i++) {
             gc!();
-            await new Promise((r) => setTimeout(r, 0));
+            await new Promise((r) => setTimeout(r, 1));
           }
         };
         const MIB = 1 << 20,
-          ROUNDS = 8;
+          ROUNDS = 16;
         const drop = () => {
           tensor(new Float32Array(MIB / 4), [MIB / 4]);
         };
@@ -132,9 +132,10 @@ for (const b of BACKENDS) {
         }
         // js counts live bytes: all returned (and perhaps an earlier test's garbage whose finalizer ran
         // late, so at most `before`). WASM memory never shrinks, but a freed block is reused: without
-        // the finalizer it would grow by ROUNDS MiB, with it by at most the first block.
+        // the finalizer it would grow by ROUNDS MiB; with it by a few blocks at most (a busy machine
+        // may run a finalizer a round late, so two or three blocks can be live at once).
         if (b === 'js') expect(memoryBytes()).toBeLessThanOrEqual(before);
-        else expect(memoryBytes() - before).toBeLessThanOrEqual(2 * MIB);
+        else expect(memoryBytes() - before).toBeLessThanOrEqual((ROUNDS / 4) * MIB);
       });
     });
 
