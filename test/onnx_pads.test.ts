@@ -88,6 +88,35 @@ for (const backend of BACKENDS) {
       again.dispose();
     });
 
+    it('ceil_mode = 1 (MaxPool, AveragePool counting its pads or not): onnxruntime-node gives the loaded graph’s outputs', async () => {
+      const pool = (op: string, attrs: Record<string, number | number[]>) =>
+        encodeProto(
+          modelProto({
+            nodes: [node(op, ['x'], ['y'], { ceil_mode: 1, ...attrs }, 'pool')],
+            initializers: [],
+            inputs: [floatValue('x', X)],
+            outputs: [floatValue('y', [])],
+          }),
+        );
+      const cases: [string, Record<string, number | number[]>][] = [
+        ['MaxPool', { kernel_shape: [3, 3], strides: [2, 2] }], // squeezenet's pools: 9×8 → 4×4 (floor: 4×3)
+        ['MaxPool', { kernel_shape: [2, 3], strides: [2, 2], pads: [1, 0, 0, 1] }],
+        ['AveragePool', { kernel_shape: [2, 2], strides: [2, 2], count_include_pad: 0 }],
+        ['AveragePool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 }],
+        ['AveragePool', { kernel_shape: [3, 2], strides: [2, 3], pads: [1, 0, 1, 1], count_include_pad: 0 }],
+      ];
+      const x = seededInput(X, 13);
+      for (const [op, attrs] of cases) {
+        const bytes = pool(op, attrs);
+        const want = (await runOrt(bytes, { x: { dims: X, data: x } })).y;
+        const g = await loadOnnx(bytes);
+        const got = noGrad(() => g.forward(tensor(x, X)));
+        expect(got.shape, `${op} ${JSON.stringify(attrs)}`).toEqual(want.dims);
+        expect(maxAbsDiff(got.toArray(), want.data), `${op} ${JSON.stringify(attrs)}`).toBeLessThanOrEqual(ORT_TOL);
+        g.dispose();
+      }
+    });
+
     it("a PyTorch export (ZeroPad2d, ConstantPad2d as Pad with a shape subgraph, count_include_pad=False): PyTorch's outputs", async () => {
       const x = readTensorPb('torch_pads.input.pb');
       const want = readTensorPb('torch_pads.output.pb');

@@ -188,21 +188,21 @@ function gemm(ctx: PlanContext, node: OnnxNode): Make {
 function pool(ctx: PlanContext, node: OnnxNode): Make {
   const x = node.inputs[0];
   if (rankOf(ctx, node, x) !== 4) throw fail(node, 'only 2-D pooling of [N, C, H, W] is supported');
-  const { k, s, p, fits } = window2d(ctx, node);
+  const { k, s, p, fits, extra } = window2d(ctx, node);
   const max = node.op === 'MaxPool';
   const include = !max && attrInt(node, 'count_include_pad', 0) !== 0;
-  // a border the layer cannot take that the average leaves out of its count: the padded pool's counts are corrected
-  // by a constant per output position, which needs the input's height and width
+  // a border the layer cannot take that the average leaves out of its count (and ceil_mode's, never counted): the
+  // zero-padded pool's counts are corrected by a constant per output position, which needs the input's height and width
   let divisors: OnnxTensor | null = null;
   if (max) {
     firstOutputOnly(ctx, node);
     if (attrInt(node, 'storage_order', 0) !== 0) throw fail(node, 'storage_order = 1 is not supported');
-  } else if (!include && !fits) divisors = countCorrection(ctx, node, k, s, p);
+  } else if ((!include && !fits) || extra[0] + extra[1] > 0) divisors = countCorrection(ctx, node, k, s, p, include, extra);
   return (made) => {
     // the pad value: a max never picks −Infinity, an average counts zeros
     const pad = padBefore(node, p, fits, max ? -Infinity : 0, made);
     const options = { stride: s, padding: pad === null ? ([p[0], p[1]] as [number, number]) : 0 };
-    const m = max ? new MaxPool2d(k, options) : new AvgPool2d(k, { ...options, countIncludePad: include || pad !== null });
+    const m = max ? new MaxPool2d(k, options) : new AvgPool2d(k, { ...options, countIncludePad: include || divisors !== null });
     made.push(m);
     const y = node.outputs[0];
     const pooled = divisors === null ? y : `${y}::sum`;

@@ -63,46 +63,70 @@ export function padBefore(
   return { spec: { name, layer: m, input: node.inputs[0] }, input: name };
 }
 
-/** ceil_mode = 1 is accepted where, for the known input size, it gives the floor-mode output size. */
-function checkCeil(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], p: Pads4): void {
-  if (attrInt(node, 'ceil_mode', 0) === 0) return;
+/**
+ * ceil_mode = 1: the rows and columns past the bottom and right pads that the last window reaches, as
+ * more bottom and right padding (the windows then run in floor mode). A window that would start in the
+ * right padding is dropped (ONNX's and PyTorch's rule). [0, 0] in floor mode.
+ * see: https://onnx.ai/onnx/operators/onnx__MaxPool.html (ceil_mode, output shape)
+ */
+function ceilExtra(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], p: Pads4): [number, number] {
+  if (attrInt(node, 'ceil_mode', 0) === 0) return [0, 0];
   const x = shapeOf(ctx, node.inputs[0]);
-  const same = [0, 1].every((i) => {
+  const extra = [0, 1].map((i) => {
     const h = x?.[2 + i];
-    if (typeof h !== 'number') return false;
+    if (typeof h !== 'number') throw fail(node, "ceil_mode = 1 needs the input's height and width, which are not known");
     const span = h + p[i] + p[i + 2] - k[i];
-    return Math.floor(span / s[i]) === Math.ceil(span / s[i]) || (Math.ceil(span / s[i]) - 1) * s[i] >= h + p[i];
+    let n = Math.ceil(span / s[i]) + 1;
+    if ((n - 1) * s[i] >= h + p[i]) n--;
+    return Math.max((n - 1) * s[i] + k[i] - (h + p[i] + p[i + 2]), 0);
   });
-  if (!same) throw fail(node, 'ceil_mode = 1 changes the output size for this input size (only floor mode is supported)');
+  return [extra[0], extra[1]];
 }
 
-export function window2d(ctx: PlanContext, node: OnnxNode): { k: [number, number]; s: [number, number]; p: Pads4; fits: boolean } {
+export function window2d(
+  ctx: PlanContext,
+  node: OnnxNode,
+): { k: [number, number]; s: [number, number]; p: Pads4; fits: boolean; extra: [number, number] } {
   const k = attrInts(node, 'kernel_shape', []);
   if (k.length !== 2) throw fail(node, `kernel_shape: expected a 2-D window, got [${k.join(', ')}]`);
   const s = attrInts(node, 'strides', [1, 1]);
   const d = attrInts(node, 'dilations', [1, 1]);
   if (d.some((v) => v !== 1)) throw fail(node, `dilations [${d.join(', ')}]: pooling supports only 1`);
-  const p = pads2d(ctx, node, k, s, d);
+  const given = pads2d(ctx, node, k, s, d);
   // ONNX's bound: a window always holds a pixel of the input
-  if (p.some((v, i) => v >= k[i % 2])) throw fail(node, `pads [${p.join(', ')}]: expected each smaller than the window [${k.join(', ')}]`);
-  checkCeil(ctx, node, k, s, p);
+  if (given.some((v, i) => v >= k[i % 2]))
+    throw fail(node, `pads [${given.join(', ')}]: expected each smaller than the window [${k.join(', ')}]`);
+  const [eh, ew] = ceilExtra(ctx, node, k, s, given);
+  const p: Pads4 = [given[0], given[1], given[2] + eh, given[3] + ew];
   const fits = symmetric(p) && 2 * p[0] <= k[0] && 2 * p[1] <= k[1];
-  return { k: [k[0], k[1]], s: [s[0], s[1]], p, fits };
+  return { k: [k[0], k[1]], s: [s[0], s[1]], p, fits, extra: [eh, ew] };
 }
 
 /**
- * For AveragePool with count_include_pad = 0 and pads AvgPool2d cannot take: kh·kw / (the window's pixels inside
- * the input) per output position, a [OH, OW] constant that turns the zero-padded average into
- * ONNX's (the sum over the pixels inside, divided by their number).
+ * For an AveragePool whose divisor the zero-padded AvgPool2d cannot give (count_include_pad = 0 with
+ * pads it cannot take; ceil_mode's extra border, never counted): kh·kw / (the window's pixels inside the
+ * input, or inside the input and its given pads when `include`) per output position, a [OH, OW]
+ * constant that turns the zero-padded average into ONNX's. `p` holds the given pads plus ceil_mode's
+ * extra bottom and right ones, which `extra` says.
  */
-export function countCorrection(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], p: Pads4): OnnxTensor {
+export function countCorrection(
+  ctx: PlanContext,
+  node: OnnxNode,
+  k: number[],
+  s: number[],
+  p: Pads4,
+  include: boolean,
+  extra: [number, number],
+): OnnxTensor {
   const x = shapeOf(ctx, node.inputs[0]);
   const [h, w] = [x?.[2], x?.[3]];
   if (typeof h !== 'number' || typeof w !== 'number')
     throw fail(node, `count_include_pad = 0 with pads [${p.join(', ')}] needs the input's height and width, which are not known`);
   const counts = (size: number, i: number) => {
     const n = Math.floor((size + p[i] + p[i + 2] - k[i]) / s[i]) + 1;
-    return Array.from({ length: n }, (_, o) => Math.min(o * s[i] - p[i] + k[i], size) - Math.max(o * s[i] - p[i], 0));
+    const lo = include ? -p[i] : 0,
+      hi = include ? size + p[i + 2] - extra[i] : size;
+    return Array.from({ length: n }, (_, o) => Math.min(o * s[i] - p[i] + k[i], hi) - Math.max(o * s[i] - p[i], lo));
   };
   const rows = counts(h, 0),
     cols = counts(w, 1);
