@@ -3,139 +3,83 @@
 // see: Caffe's im2col_cpu, https://github.com/BVLC/caffe/blob/master/src/caffe/util/im2col.cpp
 import { f32 } from './memory';
 
-/**
- * The channel-first pair over one image, taps dh, dw apart: im2col copies x [c, h, w] into cols
- * [c·kh·kw, oh·ow] (row (ci, ki, kj), column (oy, ox); padding is 0); col2im (`fold`) overwrites dx
- * [c, h, w] with cols added back in that same order, so overlapping windows add up as in assembly/conv.ts.
- */
-const nchwKernel = (fold: boolean) =>
-  function (
-    src: number,
-    dst: number,
-    c: number,
-    h: number,
-    w: number,
-    kh: number,
-    kw: number,
-    sh: number,
-    sw: number,
-    ph: number,
-    pw: number,
-    dh: number,
-    dw: number,
-    oh: number,
-    ow: number,
-  ): void {
-    const X = f32(fold ? dst : src, c * h * w),
-      C = f32(fold ? src : dst, c * kh * kw * oh * ow);
-    if (fold) X.fill(0);
-    let r = 0;
-    for (let ci = 0; ci < c; ci++) {
-      for (let ki = 0; ki < kh; ki++) {
-        for (let kj = 0; kj < kw; kj++, r += oh * ow) {
-          for (let oy = 0; oy < oh; oy++) {
-            const iy = oy * sh - ph + ki * dh;
-            const d = r + oy * ow;
-            if (iy < 0 || iy >= h) {
-              if (!fold) C.fill(0, d, d + ow);
-              continue;
-            }
-            const row = (ci * h + iy) * w;
-            for (let ox = 0; ox < ow; ox++) {
-              const ix = ox * sw - pw + kj * dw,
-                inside = ix >= 0 && ix < w;
-              if (!fold) C[d + ox] = inside ? X[row + ix] : 0;
-              else if (inside) X[row + ix] += C[d + ox];
-            }
-          }
-        }
-      }
-    }
-  };
-
-/** One image: x [c, h, w] → cols [c·kh·kw, oh·ow] with taps dh, dw apart; see assembly/conv.ts. */
-export const im2colDilatedNCHW = nchwKernel(false);
-/** One image: dx [c, h, w] (overwritten) from dilated columns, added in (ci, ki, kj, oy, ox) order. */
-export const col2imDilatedNCHW = nchwKernel(true);
-
-/** The undilated kernel (taps one apart) of a dilated one. */
-const undilated = (f: ReturnType<typeof nchwKernel>) =>
-  function (
-    src: number,
-    dst: number,
-    c: number,
-    h: number,
-    w: number,
-    kh: number,
-    kw: number,
-    sh: number,
-    sw: number,
-    ph: number,
-    pw: number,
-    oh: number,
-    ow: number,
-  ): void {
-    f(src, dst, c, h, w, kh, kw, sh, sw, ph, pw, 1, 1, oh, ow);
-  };
-
 /** One image: x [c, h, w] → cols [c·kh·kw, oh·ow] (row (ci, ki, kj), column (oy, ox)); padding is 0. */
-export const im2colNCHW = undilated(im2colDilatedNCHW);
-/** One image: dx [c, h, w] = col2im(cols [c·kh·kw, oh·ow]), overwritten; overlapping windows add up. */
-export const col2imNCHW = undilated(col2imDilatedNCHW);
+export function im2colNCHW(
+  x: number,
+  cols: number,
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  nchw(false, x, cols, { c, h, w, kh, kw, sh, sw, ph, pw, dh: 1, dw: 1, oh, ow });
+}
 
-/**
- * The channels-last pair over n images: im2col copies x [n, h, w, c] into cols [n·oh·ow, kh·kw·c]
- * (row (img, oy, ox), column (ki, kj, ci); padding is 0); col2im (`fold`) overwrites dx [n, h, w, c]
- * with cols added back in that same order.
- */
-const nhwcKernel = (fold: boolean) =>
-  function (
-    src: number,
-    dst: number,
-    n: number,
-    h: number,
-    w: number,
-    c: number,
-    kh: number,
-    kw: number,
-    sh: number,
-    sw: number,
-    ph: number,
-    pw: number,
-    oh: number,
-    ow: number,
-  ): void {
-    const X = f32(fold ? dst : src, n * h * w * c),
-      C = f32(fold ? src : dst, n * oh * ow * kh * kw * c);
-    if (fold) X.fill(0);
-    let d = 0;
-    for (let img = 0; img < n; img++) {
-      for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++) {
-          for (let ki = 0; ki < kh; ki++) {
-            const iy = oy * sh - ph + ki;
-            for (let kj = 0; kj < kw; kj++, d += c) {
-              const ix = ox * sw - pw + kj;
-              if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-                if (!fold) C.fill(0, d, d + c);
-                continue;
-              }
-              const o = ((img * h + iy) * w + ix) * c;
-              for (let ch = 0; ch < c; ch++) {
-                if (fold) X[o + ch] += C[d + ch];
-                else C[d + ch] = X[o + ch];
-              }
-            }
-          }
-        }
-      }
-    }
-  };
+/** One image: dx [c, h, w] = col2im(cols [c·kh·kw, oh·ow]), overwritten; overlapping windows add up. */
+export function col2imNCHW(
+  cols: number,
+  dx: number,
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  nchw(true, cols, dx, { c, h, w, kh, kw, sh, sw, ph, pw, dh: 1, dw: 1, oh, ow });
+}
 
 /** n images: x [n, h, w, c] → cols [n·oh·ow, kh·kw·c] (row (img, oy, ox), column (ki, kj, ci)). */
-export const im2colNHWC = nhwcKernel(false);
+export function im2colNHWC(
+  x: number,
+  cols: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  nhwc(false, x, cols, { n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow });
+}
+
 /** n images: dx [n, h, w, c] = col2im(cols [n·oh·ow, kh·kw·c]), overwritten; overlapping windows add up. */
-export const col2imNHWC = nhwcKernel(true);
+export function col2imNHWC(
+  cols: number,
+  dx: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  nhwc(true, cols, dx, { n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow });
+}
 
 /** y[i, ch, :] += bias[ch] for y [n, c, l]. */
 export function convBiasNCHW(y: number, n: number, c: number, l: number, bias: number): void {
@@ -161,5 +105,116 @@ export function convBiasGradNCHW(dy: number, n: number, c: number, l: number, db
       for (let j = 0; j < l; j++) s += G[o + j];
     }
     B[ch] += s;
+  }
+}
+
+/** One image: x [c, h, w] → cols [c·kh·kw, oh·ow] with taps dh, dw apart; see assembly/conv.ts. */
+export function im2colDilatedNCHW(
+  x: number,
+  cols: number,
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  dh: number,
+  dw: number,
+  oh: number,
+  ow: number,
+): void {
+  nchw(false, x, cols, { c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow });
+}
+
+/** One image: dx [c, h, w] (overwritten) from dilated columns, added in (ci, ki, kj, oy, ox) order. */
+export function col2imDilatedNCHW(
+  cols: number,
+  dx: number,
+  c: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  ph: number,
+  pw: number,
+  dh: number,
+  dw: number,
+  oh: number,
+  ow: number,
+): void {
+  nchw(true, cols, dx, { c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow });
+}
+
+/** Sizes of a convolution's im2col: channels c, input h × w, kernel kh × kw, strides, padding, dilation, output oh × ow (n images: NHWC). */
+type Geometry = Record<'c' | 'h' | 'w' | 'kh' | 'kw' | 'sh' | 'sw' | 'ph' | 'pw' | 'oh' | 'ow', number>;
+
+/**
+ * The channel-first pair over one image, taps dh, dw apart: im2col copies x [c, h, w] into cols
+ * [c·kh·kw, oh·ow] (row (ci, ki, kj), column (oy, ox); padding is 0); col2im (`fold`) overwrites dx
+ * [c, h, w] with cols added back in that same order, so overlapping windows add up as in assembly/conv.ts.
+ */
+function nchw(fold: boolean, src: number, dst: number, g: Geometry & { dh: number; dw: number }): void {
+  const { c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  const X = f32(fold ? dst : src, c * h * w),
+    C = f32(fold ? src : dst, c * kh * kw * oh * ow);
+  if (fold) X.fill(0);
+  let r = 0;
+  for (let ci = 0; ci < c; ci++) {
+    for (let ki = 0; ki < kh; ki++) {
+      for (let kj = 0; kj < kw; kj++, r += oh * ow) {
+        for (let oy = 0; oy < oh; oy++) {
+          const iy = oy * sh - ph + ki * dh;
+          const d = r + oy * ow;
+          if (iy < 0 || iy >= h) {
+            if (!fold) C.fill(0, d, d + ow);
+            continue;
+          }
+          const row = (ci * h + iy) * w;
+          // the direction tested per row, not per value
+          if (fold) {
+            for (let ox = 0, ix = kj * dw - pw; ox < ow; ox++, ix += sw) if (ix >= 0 && ix < w) X[row + ix] += C[d + ox];
+          } else {
+            for (let ox = 0, ix = kj * dw - pw; ox < ow; ox++, ix += sw) C[d + ox] = ix >= 0 && ix < w ? X[row + ix] : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The channels-last pair over n images: im2col copies x [n, h, w, c] into cols [n·oh·ow, kh·kw·c]
+ * (row (img, oy, ox), column (ki, kj, ci); padding is 0); col2im (`fold`) overwrites dx [n, h, w, c]
+ * with cols added back in that same order.
+ */
+function nhwc(fold: boolean, src: number, dst: number, g: Geometry & { n: number }): void {
+  const { n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow } = g;
+  const X = f32(fold ? dst : src, n * h * w * c),
+    C = f32(fold ? src : dst, n * oh * ow * kh * kw * c);
+  if (fold) X.fill(0);
+  let d = 0;
+  for (let img = 0; img < n; img++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let ki = 0; ki < kh; ki++) {
+          const iy = oy * sh - ph + ki;
+          for (let kj = 0; kj < kw; kj++, d += c) {
+            const ix = ox * sw - pw + kj;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+              if (!fold) C.fill(0, d, d + c);
+              continue;
+            }
+            const o = ((img * h + iy) * w + ix) * c;
+            if (fold) for (let ch = 0; ch < c; ch++) X[o + ch] += C[d + ch];
+            else for (let ch = 0; ch < c; ch++) C[d + ch] = X[o + ch];
+          }
+        }
+      }
+    }
   }
 }

@@ -27,7 +27,7 @@ export function maxPool2d(
   const X = f32(x, n * h * w * c),
     Y = f32(y, n * oh * ow * c),
     I = i32(idx, n * oh * ow * c);
-  forEachWindow(n, h, w, kh, kw, sh, sw, ph, pw, oh, ow, (p, img, y0, y1, x0, x1) => {
+  forEachWindow({ n, h, w, kh, kw, sh, sw, ph, pw, oh, ow }, (p, img, y0, y1, x0, x1) => {
     for (let ch = 0, o = p * c; ch < c; ch++) {
       const bi = windowArgmax(X, img * h * w * c + ch, w, c, y0, y1, x0, x1);
       Y[o + ch] = bi < 0 ? -Infinity : X[(img * h * w + bi) * c + ch];
@@ -71,7 +71,7 @@ const avgPool2dKernel = (exclude: boolean) =>
   ): void {
     const X = f32(x, n * h * w * c),
       Y = f32(y, n * oh * ow * c);
-    forEachWindow(n, h, w, kh, kw, sh, sw, ph, pw, oh, ow, (p, img, y0, y1, x0, x1) => {
+    forEachWindow({ n, h, w, kh, kw, sh, sw, ph, pw, oh, ow }, (p, img, y0, y1, x0, x1) => {
       const div = exclude ? (y1 - y0) * (x1 - x0) : kh * kw;
       for (let ch = 0; ch < c; ch++) {
         let s = 0;
@@ -104,7 +104,7 @@ const avgPool2dBackwardKernel = (exclude: boolean) =>
     const G = f32(dy, n * oh * ow * c),
       D = f32(dx, n * h * w * c);
     D.fill(0);
-    forEachWindow(n, h, w, kh, kw, sh, sw, ph, pw, oh, ow, (p, img, y0, y1, x0, x1) => {
+    forEachWindow({ n, h, w, kh, kw, sh, sw, ph, pw, oh, ow }, (p, img, y0, y1, x0, x1) => {
       const div = exclude ? (y1 - y0) * (x1 - x0) : kh * kw;
       for (let ch = 0; ch < c; ch++) {
         const g = fround(G[p * c + ch] / div);

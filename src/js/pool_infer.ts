@@ -21,7 +21,7 @@ export function maxPool2dInfer(
 ): void {
   const X = f32(x, n * h * w * c),
     Y = f32(y, n * oh * ow * c);
-  forEachWindow(n, h, w, kh, kw, sh, sw, ph, pw, oh, ow, (p, img, y0, y1, x0, x1) => {
+  forEachWindow({ n, h, w, kh, kw, sh, sw, ph, pw, oh, ow }, (p, img, y0, y1, x0, x1) => {
     for (let ch = 0; ch < c; ch++) {
       const bi = windowArgmax(X, img * h * w * c + ch, w, c, y0, y1, x0, x1);
       Y[p * c + ch] = bi < 0 ? -Infinity : X[(img * h * w + bi) * c + ch];

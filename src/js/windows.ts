@@ -1,25 +1,16 @@
 // The pooling window loop that the pure-JS pool twins share (pool.ts, pool_infer.ts). Not a kernel
 // family: it exports no kernel, as assembly/'s helper modules (gemm_pack.ts, nhwc_passes.ts) export none.
 
+/** A pooling kernel's sizes: n images h × w, windows kh × kw at strides sh, sw with padding ph, pw, outputs oh × ow. */
+export type PoolGeometry = Record<'n' | 'h' | 'w' | 'kh' | 'kw' | 'sh' | 'sw' | 'ph' | 'pw' | 'oh' | 'ow', number>;
+
 /**
  * Calls `f(p, img, y0, y1, x0, x1)` for each pooling window over images [n, h, w, ·], in output
  * order: p = (img·oh + oy)·ow + ox is the output pixel; rows y0…y1 and columns x0…x1 (ends
  * excluded) are its window clipped to the image.
  */
-export function forEachWindow(
-  n: number,
-  h: number,
-  w: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  ph: number,
-  pw: number,
-  oh: number,
-  ow: number,
-  f: (p: number, img: number, y0: number, y1: number, x0: number, x1: number) => void,
-): void {
+export function forEachWindow(g: PoolGeometry, f: (p: number, img: number, y0: number, y1: number, x0: number, x1: number) => void): void {
+  const { n, h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
   for (let img = 0, p = 0; img < n; img++) {
     for (let oy = 0; oy < oh; oy++) {
       const y0 = Math.max(oy * sh - ph, 0),
