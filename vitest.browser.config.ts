@@ -22,7 +22,7 @@ export default defineConfig({
       'test/example_edge_worker.test.ts', // starts workerd as a child process, loads MNIST through node:fs
       'test/example_mnist.test.ts', // the mnist package's data, resvg (native addon), temp files
       'test/pytorch_mnist.test.ts', // the port reads the mnist package's digits through node:fs
-      'test/kernel_interface.test.ts', // reads src/runtime/types.ts and assembly/index.ts through node:fs
+      'test/kernel_interface.test.ts', // type-checks src/runtime/types.ts and reads assembly/index.ts through node:fs
       'test/package.test.ts', // npm pack + install, child Node processes per export condition
       'test/runtimes.test.ts',
       'test/jsdoc.test.ts', // reads build/types with the TypeScript compiler through node:fs

@@ -12,6 +12,7 @@
 //      product); Goto & van de Geijn 2008, https://doi.org/10.1145/1356052.1356053 (packed panels,
 //      register tiles); docs/benchmarks.md (the model timings)
 import { transpose4 } from './gemm_pack';
+import { madd, put, putOne, tile4x8 } from './tile';
 
 /**
  * Rows of the register tile (output channels): eight f32x4 accumulators. Six rows (twelve) spill in
@@ -85,34 +86,9 @@ function packW(a: usize, ld: usize, kc: i32, d: usize): void {
   }
 }
 
-/**
- * `tile` for 4 rows over packed weights (16 bytes per tap) and a strip: constant strides and the
- * loop counted by the strip's pointer (as gemm.ts's packedTile; the same sums in the same order).
- */
+/** The tile of 4 output channels over packed weights and a strip (tile.ts: gemm.ts's sums in the same order), with conv_infer's write-out. */
 function packedTile(kc: i32, pa: usize, pb: usize, cp: usize, ys: usize, cols: i32, first: bool, last: bool, bias: usize, lo: f32, hi: f32): void {
-  let z = f32x4.splat(0);
-  let c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-  for (let end = pb + (<usize>kc << 5); pb < end; ) {
-    let b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    let x = v128.load32_splat(pa);
-    c00 = madd(x, b0, c00);
-    c01 = madd(x, b1, c01);
-    x = v128.load32_splat(pa, 4);
-    c10 = madd(x, b0, c10);
-    c11 = madd(x, b1, c11);
-    x = v128.load32_splat(pa, 8);
-    c20 = madd(x, b0, c20);
-    c21 = madd(x, b1, c21);
-    x = v128.load32_splat(pa, 12);
-    c30 = madd(x, b0, c30);
-    c31 = madd(x, b1, c31);
-    pa += MR << 2;
-    pb += NR << 2;
-  }
-  put(cp, c00, c01, cols, first, last, bias, lo, hi);
-  put(cp + ys, c10, c11, cols, first, last, bias != 0 ? bias + 4 : 0, lo, hi);
-  put(cp + 2 * ys, c20, c21, cols, first, last, bias != 0 ? bias + 8 : 0, lo, hi);
-  put(cp + 3 * ys, c30, c31, cols, first, last, bias != 0 ? bias + 12 : 0, lo, hi);
+  tile4x8(true, kc, pa, pb, cp, ys, cols, 0, first, last, bias, lo, hi);
 }
 
 /**
@@ -166,12 +142,6 @@ function gather(x: usize, d: usize, pc: i32, kc: i32, q0: i32, cnt: i32, c: i32,
   }
 }
 
-/** c + a·b: relaxed_madd in the relaxed build (as gemm.ts), else mul then add. */
-// @ts-ignore: decorator
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  return ASC_FEATURE_RELAXED_SIMD ? f32x4.relaxed_madd(a, b, c) : f32x4.add(c, f32x4.mul(a, b));
-}
-
 /** The r × cols tile at cp (rows ys bytes apart): the SIMD tile where the build has it, else scalar. */
 function strip(r: i32, cols: i32, kc: i32, a: usize, ld: usize, pb: usize, cp: usize, ys: usize, first: bool, last: bool, bias: usize, lo: f32, hi: f32): void {
   if (ASC_FEATURE_SIMD) {
@@ -221,55 +191,6 @@ function strip(r: i32, cols: i32, kc: i32, a: usize, ld: usize, pb: usize, cp: u
   if (R > 3) put(cp + 3 * ys, c30, c31, cols, first, last, bias != 0 ? bias + 12 : 0, lo, hi);
 }
 
-/** Stores one row of 8 (the first `cols`) sums: + what earlier panels stored, then on the last panel + bias and the clamp. */
-// @ts-ignore: decorator
-@inline function put(p: usize, v0: v128, v1: v128, cols: i32, first: bool, last: bool, bias: usize, lo: f32, hi: f32): void {
-  if (cols < NR) {
-    for (let t = 0; t < cols; t++) {
-      // extract_lane takes a constant index: lane() picks it
-      let s = lane(t < 4 ? v0 : v1, t & 3);
-      let q = p + (<usize>t << 2);
-      store<f32>(q, finish(s, q, first, last, bias, lo, hi));
-    }
-    return;
-  }
-  if (!first) {
-    v0 = f32x4.add(v0, v128.load(p));
-    v1 = f32x4.add(v1, v128.load(p, 16));
-  }
-  if (last) {
-    if (bias != 0) {
-      let b = v128.load32_splat(bias);
-      v0 = f32x4.add(v0, b);
-      v1 = f32x4.add(v1, b);
-    }
-    let l = f32x4.splat(lo), u = f32x4.splat(hi);
-    v0 = f32x4.min(f32x4.max(v0, l), u);
-    v1 = f32x4.min(f32x4.max(v1, l), u);
-  }
-  v128.store(p, v0);
-  v128.store(p, v1, 16);
-}
-
-// @ts-ignore: decorator
-@inline function lane(v: v128, i: i32): f32 {
-  if (i == 0) return f32x4.extract_lane(v, 0);
-  if (i == 1) return f32x4.extract_lane(v, 1);
-  if (i == 2) return f32x4.extract_lane(v, 2);
-  return f32x4.extract_lane(v, 3);
-}
-
-/** One sum's write-out (the scalar path and the SIMD tail): as `put`, lane by lane. */
-// @ts-ignore: decorator
-@inline function finish(s: f32, q: usize, first: bool, last: bool, bias: usize, lo: f32, hi: f32): f32 {
-  if (!first) s += load<f32>(q);
-  if (last) {
-    if (bias != 0) s += load<f32>(bias);
-    s = min(max(s, lo), hi);
-  }
-  return s;
-}
-
 /** The scalar build's row: 8 sums over kc taps in k order with mul + add, as the SIMD lanes do. */
 function scalarRow(kc: i32, a: usize, pb: usize, cp: usize, cols: i32, first: bool, last: bool, bias: usize, lo: f32, hi: f32): void {
   let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0, s4: f32 = 0, s5: f32 = 0, s6: f32 = 0, s7: f32 = 0;
@@ -279,12 +200,12 @@ function scalarRow(kc: i32, a: usize, pb: usize, cp: usize, cols: i32, first: bo
     s0 += x * load<f32>(b); s1 += x * load<f32>(b, 4); s2 += x * load<f32>(b, 8); s3 += x * load<f32>(b, 12);
     s4 += x * load<f32>(b, 16); s5 += x * load<f32>(b, 20); s6 += x * load<f32>(b, 24); s7 += x * load<f32>(b, 28);
   }
-  store<f32>(cp, finish(s0, cp, first, last, bias, lo, hi));
-  if (cols > 1) store<f32>(cp + 4, finish(s1, cp + 4, first, last, bias, lo, hi));
-  if (cols > 2) store<f32>(cp + 8, finish(s2, cp + 8, first, last, bias, lo, hi));
-  if (cols > 3) store<f32>(cp + 12, finish(s3, cp + 12, first, last, bias, lo, hi));
-  if (cols > 4) store<f32>(cp + 16, finish(s4, cp + 16, first, last, bias, lo, hi));
-  if (cols > 5) store<f32>(cp + 20, finish(s5, cp + 20, first, last, bias, lo, hi));
-  if (cols > 6) store<f32>(cp + 24, finish(s6, cp + 24, first, last, bias, lo, hi));
-  if (cols > 7) store<f32>(cp + 28, finish(s7, cp + 28, first, last, bias, lo, hi));
+  store<f32>(cp, putOne(s0, cp, first, last, bias, lo, hi));
+  if (cols > 1) store<f32>(cp + 4, putOne(s1, cp + 4, first, last, bias, lo, hi));
+  if (cols > 2) store<f32>(cp + 8, putOne(s2, cp + 8, first, last, bias, lo, hi));
+  if (cols > 3) store<f32>(cp + 12, putOne(s3, cp + 12, first, last, bias, lo, hi));
+  if (cols > 4) store<f32>(cp + 16, putOne(s4, cp + 16, first, last, bias, lo, hi));
+  if (cols > 5) store<f32>(cp + 20, putOne(s5, cp + 20, first, last, bias, lo, hi));
+  if (cols > 6) store<f32>(cp + 24, putOne(s6, cp + 24, first, last, bias, lo, hi));
+  if (cols > 7) store<f32>(cp + 28, putOne(s7, cp + 28, first, last, bias, lo, hi));
 }

@@ -14,6 +14,7 @@
 //      a micro-kernel over packed panels)
 
 import { MR, NR, packB, packAT, packAN } from './gemm_pack';
+import { finish, madd, out, tile4x8 } from './tile';
 
 /** k per panel: a packed B strip (KC·NR·4 = 8 KiB) stays in L1 while A streams past it. */
 const KC: i32 = 256;
@@ -110,14 +111,6 @@ export function sgemm(transA: i32, transB: i32, m: i32, n: i32, k: i32, a: usize
   }
 }
 
-/** x + bias + beta·C for one element of C at p (bias: address of its bias value, or 0). */
-// @ts-ignore: decorator
-@inline function finish(x: f32, p: usize, beta: f32, bias: usize): f32 {
-  if (bias != 0) x += load<f32>(bias);
-  if (beta != 0) x += beta * load<f32>(p);
-  return x;
-}
-
 /**
  * One mc×nc block of C (row stride cs bytes) from A (see sgemm for pa, ra, sa, ms) and B: strips
  * of columns outside, tiles of MR rows inside, so a B strip stays in L1. B is the packed panel at
@@ -157,35 +150,6 @@ function panel(mc: i32, nc: i32, kc: i32, pa: usize, ra: usize, sa: usize, ms: u
     }
     j += w;
   }
-}
-
-/** Adds the bias and beta·C to a row of W accumulators (the first `cols` when W = 4) and stores them. */
-// @ts-ignore: decorator
-@inline function out(W: i32, p: usize, v0: v128, v1: v128, cols: i32, beta: f32, bias: usize): void {
-  if (W == 4 && cols < 4) {
-    // the tail of a row: lane by lane, touching neither C nor bias past the last column
-    store<f32>(p, finish(f32x4.extract_lane(v0, 0), p, beta, bias));
-    if (cols > 1) store<f32>(p + 4, finish(f32x4.extract_lane(v0, 1), p + 4, beta, bias != 0 ? bias + 4 : 0));
-    if (cols > 2) store<f32>(p + 8, finish(f32x4.extract_lane(v0, 2), p + 8, beta, bias != 0 ? bias + 8 : 0));
-    return;
-  }
-  if (bias != 0) {
-    v0 = f32x4.add(v0, v128.load(bias));
-    if (W == 8) v1 = f32x4.add(v1, v128.load(bias, 16));
-  }
-  if (beta != 0) {
-    let bt = f32x4.splat(beta);
-    v0 = f32x4.add(v0, f32x4.mul(bt, v128.load(p)));
-    if (W == 8) v1 = f32x4.add(v1, f32x4.mul(bt, v128.load(p, 16)));
-  }
-  v128.store(p, v0);
-  if (W == 8) v128.store(p, v1, 16);
-}
-
-/** c + a·b: relaxed_madd in the relaxed build (fused where the CPU has FMA), else mul then add. */
-// @ts-ignore: decorator
-@inline function madd(a: v128, b: v128, c: v128): v128 {
-  return ASC_FEATURE_RELAXED_SIMD ? f32x4.relaxed_madd(a, b, c) : f32x4.add(c, f32x4.mul(a, b));
 }
 
 /**
@@ -263,36 +227,9 @@ function simdTile(r: i32, w: i32, cols: i32, kc: i32, pa: usize, ra: usize, sa: 
   }
 }
 
-/**
- * The full tile over packed A and packed B: `tile` with every stride a constant and the loop
- * counted by B's pointer: a step of k is its 6 loads and 16 vector operations, two pointer steps
- * and the loop's tests. Not unrolled: V8 (11–13) then hoists the loads of all the unrolled steps
- * above the arithmetic and spills the accumulators (measured 0.65×).
- */
+/** The full tile over packed A and packed B (tile.ts), with gemm's write-out. */
 function packedTile(kc: i32, pa: usize, pb: usize, cp: usize, cs: usize, beta: f32, bias: usize): void {
-  let z = f32x4.splat(0);
-  let c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-  for (let end = pb + (<usize>kc << 5); pb < end; ) {
-    let b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    let x = v128.load32_splat(pa);
-    c00 = madd(x, b0, c00);
-    c01 = madd(x, b1, c01);
-    x = v128.load32_splat(pa, 4);
-    c10 = madd(x, b0, c10);
-    c11 = madd(x, b1, c11);
-    x = v128.load32_splat(pa, 8);
-    c20 = madd(x, b0, c20);
-    c21 = madd(x, b1, c21);
-    x = v128.load32_splat(pa, 12);
-    c30 = madd(x, b0, c30);
-    c31 = madd(x, b1, c31);
-    pa += MR << 2;
-    pb += NR << 2;
-  }
-  out(8, cp, c00, c01, 8, beta, bias);
-  out(8, cp + cs, c10, c11, 8, beta, bias);
-  out(8, cp + 2 * cs, c20, c21, 8, beta, bias);
-  out(8, cp + 3 * cs, c30, c31, 8, beta, bias);
+  tile4x8(false, kc, pa, pb, cp, cs, 8, beta, true, true, bias, 0, 0);
 }
 
 /**

@@ -19,28 +19,7 @@ export function im2colNCHW(
   oh: number,
   ow: number,
 ): void {
-  const X = f32(x, c * h * w),
-    C = f32(cols, c * kh * kw * oh * ow);
-  let r = 0;
-  for (let ci = 0; ci < c; ci++) {
-    for (let ki = 0; ki < kh; ki++) {
-      for (let kj = 0; kj < kw; kj++, r += oh * ow) {
-        for (let oy = 0; oy < oh; oy++) {
-          const iy = oy * sh - ph + ki;
-          const d = r + oy * ow;
-          if (iy < 0 || iy >= h) {
-            C.fill(0, d, d + ow);
-            continue;
-          }
-          const row = (ci * h + iy) * w;
-          for (let ox = 0; ox < ow; ox++) {
-            const ix = ox * sw - pw + kj;
-            C[d + ox] = ix >= 0 && ix < w ? X[row + ix] : 0;
-          }
-        }
-      }
-    }
-  }
+  nchw(false, x, cols, { c, h, w, kh, kw, sh, sw, ph, pw, dh: 1, dw: 1, oh, ow });
 }
 
 /** One image: dx [c, h, w] = col2im(cols [c·kh·kw, oh·ow]), overwritten; overlapping windows add up. */
@@ -59,26 +38,7 @@ export function col2imNCHW(
   oh: number,
   ow: number,
 ): void {
-  const D = f32(dx, c * h * w),
-    C = f32(cols, c * kh * kw * oh * ow);
-  D.fill(0);
-  let r = 0;
-  for (let ci = 0; ci < c; ci++) {
-    for (let ki = 0; ki < kh; ki++) {
-      for (let kj = 0; kj < kw; kj++, r += oh * ow) {
-        for (let oy = 0; oy < oh; oy++) {
-          const iy = oy * sh - ph + ki;
-          if (iy < 0 || iy >= h) continue;
-          const row = (ci * h + iy) * w,
-            s = r + oy * ow;
-          for (let ox = 0; ox < ow; ox++) {
-            const ix = ox * sw - pw + kj;
-            if (ix >= 0 && ix < w) D[row + ix] += C[s + ox];
-          }
-        }
-      }
-    }
-  }
+  nchw(true, cols, dx, { c, h, w, kh, kw, sh, sw, ph, pw, dh: 1, dw: 1, oh, ow });
 }
 
 /** n images: x [n, h, w, c] → cols [n·oh·ow, kh·kw·c] (row (img, oy, ox), column (ki, kj, ci)). */
@@ -98,27 +58,7 @@ export function im2colNHWC(
   oh: number,
   ow: number,
 ): void {
-  const X = f32(x, n * h * w * c),
-    C = f32(cols, n * oh * ow * kh * kw * c);
-  let d = 0;
-  for (let img = 0; img < n; img++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        for (let ki = 0; ki < kh; ki++) {
-          const iy = oy * sh - ph + ki;
-          for (let kj = 0; kj < kw; kj++, d += c) {
-            const ix = ox * sw - pw + kj;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-              for (let ch = 0; ch < c; ch++) C[d + ch] = 0;
-            } else {
-              const o = ((img * h + iy) * w + ix) * c;
-              for (let ch = 0; ch < c; ch++) C[d + ch] = X[o + ch];
-            }
-          }
-        }
-      }
-    }
-  }
+  nhwc(false, x, cols, { n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow });
 }
 
 /** n images: dx [n, h, w, c] = col2im(cols [n·oh·ow, kh·kw·c]), overwritten; overlapping windows add up. */
@@ -138,25 +78,7 @@ export function col2imNHWC(
   oh: number,
   ow: number,
 ): void {
-  const D = f32(dx, n * h * w * c),
-    C = f32(cols, n * oh * ow * kh * kw * c);
-  D.fill(0);
-  let s = 0;
-  for (let img = 0; img < n; img++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        for (let ki = 0; ki < kh; ki++) {
-          const iy = oy * sh - ph + ki;
-          for (let kj = 0; kj < kw; kj++, s += c) {
-            const ix = ox * sw - pw + kj;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-            const o = ((img * h + iy) * w + ix) * c;
-            for (let ch = 0; ch < c; ch++) D[o + ch] += C[s + ch];
-          }
-        }
-      }
-    }
-  }
+  nhwc(true, cols, dx, { n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow });
 }
 
 /** y[i, ch, :] += bias[ch] for y [n, c, l]. */
@@ -204,25 +126,7 @@ export function im2colDilatedNCHW(
   oh: number,
   ow: number,
 ): void {
-  const X = f32(x, c * h * w),
-    C = f32(cols, c * kh * kw * oh * ow);
-  let r = 0;
-  for (let ci = 0; ci < c; ci++)
-    for (let ki = 0; ki < kh; ki++)
-      for (let kj = 0; kj < kw; kj++, r += oh * ow)
-        for (let oy = 0; oy < oh; oy++) {
-          const iy = oy * sh - ph + ki * dh;
-          const d = r + oy * ow;
-          if (iy < 0 || iy >= h) {
-            C.fill(0, d, d + ow);
-            continue;
-          }
-          const row = (ci * h + iy) * w;
-          for (let ox = 0; ox < ow; ox++) {
-            const ix = ox * sw - pw + kj * dw;
-            C[d + ox] = ix >= 0 && ix < w ? X[row + ix] : 0;
-          }
-        }
+  nchw(false, x, cols, { c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow });
 }
 
 /** One image: dx [c, h, w] (overwritten) from dilated columns, added in (ci, ki, kj, oy, ox) order. */
@@ -243,20 +147,74 @@ export function col2imDilatedNCHW(
   oh: number,
   ow: number,
 ): void {
-  const C = f32(cols, c * kh * kw * oh * ow),
-    D = f32(dx, c * h * w);
-  D.fill(0);
+  nchw(true, cols, dx, { c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow });
+}
+
+/** Sizes of a convolution's im2col: channels c, input h × w, kernel kh × kw, strides, padding, dilation, output oh × ow (n images: NHWC). */
+type Geometry = Record<'c' | 'h' | 'w' | 'kh' | 'kw' | 'sh' | 'sw' | 'ph' | 'pw' | 'oh' | 'ow', number>;
+
+/**
+ * The channel-first pair over one image, taps dh, dw apart: im2col copies x [c, h, w] into cols
+ * [c·kh·kw, oh·ow] (row (ci, ki, kj), column (oy, ox); padding is 0); col2im (`fold`) overwrites dx
+ * [c, h, w] with cols added back in that same order, so overlapping windows add up as in assembly/conv.ts.
+ */
+function nchw(fold: boolean, src: number, dst: number, g: Geometry & { dh: number; dw: number }): void {
+  const { c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+  const X = f32(fold ? dst : src, c * h * w),
+    C = f32(fold ? src : dst, c * kh * kw * oh * ow);
+  if (fold) X.fill(0);
   let r = 0;
-  for (let ci = 0; ci < c; ci++)
-    for (let ki = 0; ki < kh; ki++)
-      for (let kj = 0; kj < kw; kj++, r += oh * ow)
+  for (let ci = 0; ci < c; ci++) {
+    for (let ki = 0; ki < kh; ki++) {
+      for (let kj = 0; kj < kw; kj++, r += oh * ow) {
         for (let oy = 0; oy < oh; oy++) {
           const iy = oy * sh - ph + ki * dh;
-          if (iy < 0 || iy >= h) continue;
+          const d = r + oy * ow;
+          if (iy < 0 || iy >= h) {
+            if (!fold) C.fill(0, d, d + ow);
+            continue;
+          }
           const row = (ci * h + iy) * w;
-          for (let ox = 0; ox < ow; ox++) {
-            const ix = ox * sw - pw + kj * dw;
-            if (ix >= 0 && ix < w) D[row + ix] += C[r + oy * ow + ox];
+          // the direction tested per row, not per value
+          if (fold) {
+            for (let ox = 0, ix = kj * dw - pw; ox < ow; ox++, ix += sw) if (ix >= 0 && ix < w) X[row + ix] += C[d + ox];
+          } else {
+            for (let ox = 0, ix = kj * dw - pw; ox < ow; ox++, ix += sw) C[d + ox] = ix >= 0 && ix < w ? X[row + ix] : 0;
           }
         }
+      }
+    }
+  }
+}
+
+/**
+ * The channels-last pair over n images: im2col copies x [n, h, w, c] into cols [n·oh·ow, kh·kw·c]
+ * (row (img, oy, ox), column (ki, kj, ci); padding is 0); col2im (`fold`) overwrites dx [n, h, w, c]
+ * with cols added back in that same order.
+ */
+function nhwc(fold: boolean, src: number, dst: number, g: Geometry & { n: number }): void {
+  const { n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow } = g;
+  const X = f32(fold ? dst : src, n * h * w * c),
+    C = f32(fold ? src : dst, n * oh * ow * kh * kw * c);
+  if (fold) X.fill(0);
+  let d = 0;
+  for (let img = 0; img < n; img++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let ki = 0; ki < kh; ki++) {
+          const iy = oy * sh - ph + ki;
+          for (let kj = 0; kj < kw; kj++, d += c) {
+            const ix = ox * sw - pw + kj;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+              if (!fold) C.fill(0, d, d + c);
+              continue;
+            }
+            const o = ((img * h + iy) * w + ix) * c;
+            if (fold) for (let ch = 0; ch < c; ch++) X[o + ch] += C[d + ch];
+            else for (let ch = 0; ch < c; ch++) C[d + ch] = X[o + ch];
+          }
+        }
+      }
+    }
+  }
 }

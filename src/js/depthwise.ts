@@ -1,6 +1,11 @@
 // Pure-JS depthwise convolution: the same entry points and summation orders as assembly/depthwise.ts.
 import { f32 } from './memory';
 
+/** Strides of one channel (xc, yc) and of one pixel (xp, yp) in x [n, c, h, w] and y [n, oc, oh, ow], or their channels-last layouts. */
+function strides(c: number, h: number, w: number, oc: number, oh: number, ow: number, nhwc: number) {
+  return { xc: nhwc ? 1 : h * w, xp: nhwc ? c : 1, yc: nhwc ? 1 : oh * ow, yp: nhwc ? oc : 1 };
+}
+
 /** y = x ⋆ w (+ b) per channel; see assembly/depthwise.ts. */
 export function depthwiseForward(
   x: number,
@@ -29,10 +34,7 @@ export function depthwiseForward(
     W = f32(wt, oc * kh * kw),
     B = b ? f32(b, oc) : null,
     Y = f32(y, n * oc * oh * ow);
-  const xc = nhwc ? 1 : h * w,
-    xp = nhwc ? c : 1,
-    yc = nhwc ? 1 : oh * ow,
-    yp = nhwc ? oc : 1;
+  const { xc, xp, yc, yp } = strides(c, h, w, oc, oh, ow, nhwc);
   for (let q = 0; q < n; q++)
     for (let o = 0; o < oc; o++) {
       const xo = q * c * h * w + Math.floor(o / mult) * xc,
@@ -81,10 +83,7 @@ export function depthwiseBackwardInput(
   const G = f32(dy, n * oc * oh * ow),
     W = f32(wt, oc * kh * kw),
     D = f32(dx, n * c * h * w);
-  const xc = nhwc ? 1 : h * w,
-    xp = nhwc ? c : 1,
-    yc = nhwc ? 1 : oh * ow,
-    yp = nhwc ? oc : 1;
+  const { xc, xp, yc, yp } = strides(c, h, w, oc, oh, ow, nhwc);
   for (let q = 0; q < n; q++)
     for (let ci = 0; ci < c; ci++)
       for (let iy = 0; iy < h; iy++)
@@ -137,10 +136,7 @@ export function depthwiseBackwardWeight(
     G = f32(dy, n * oc * oh * ow),
     DW = f32(dwt, oc * kh * kw),
     DB = db ? f32(db, oc) : null;
-  const xc = nhwc ? 1 : h * w,
-    xp = nhwc ? c : 1,
-    yc = nhwc ? 1 : oh * ow,
-    yp = nhwc ? oc : 1;
+  const { xc, xp, yc, yp } = strides(c, h, w, oc, oh, ow, nhwc);
   for (let o = 0; o < oc; o++) {
     const ci = Math.floor(o / mult);
     for (let i = 0; i < kh; i++)

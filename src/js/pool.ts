@@ -2,6 +2,7 @@
 // (channels-last x [n, h, w, c]; channel-first data is passed as n = N·C, c = 1).
 // see: https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/cpu/MaxPoolKernel.cpp
 import { f32, i32 } from './memory';
+import { forEachWindow, windowArgmax } from './windows';
 
 const fround = Math.fround;
 
@@ -26,32 +27,13 @@ export function maxPool2d(
   const X = f32(x, n * h * w * c),
     Y = f32(y, n * oh * ow * c),
     I = i32(idx, n * oh * ow * c);
-  let o = 0;
-  for (let img = 0; img < n; img++) {
-    for (let oy = 0; oy < oh; oy++) {
-      const y0 = Math.max(oy * sh - ph, 0),
-        y1 = Math.min(oy * sh - ph + kh, h);
-      for (let ox = 0; ox < ow; ox++, o += c) {
-        const x0 = Math.max(ox * sw - pw, 0),
-          x1 = Math.min(ox * sw - pw + kw, w);
-        for (let ch = 0; ch < c; ch++) {
-          let best = -Infinity,
-            bi = y0 * w + x0;
-          for (let iy = y0; iy < y1; iy++) {
-            for (let ix = x0; ix < x1; ix++) {
-              const v = X[((img * h + iy) * w + ix) * c + ch];
-              if (v > best || v !== v) {
-                best = v;
-                bi = iy * w + ix;
-              }
-            }
-          }
-          Y[o + ch] = best;
-          I[o + ch] = bi;
-        }
-      }
+  forEachWindow({ n, h, w, kh, kw, sh, sw, ph, pw, oh, ow }, (p, img, y0, y1, x0, x1) => {
+    for (let ch = 0, o = p * c; ch < c; ch++) {
+      const bi = windowArgmax(X, img * h * w * c + ch, w, c, y0, y1, x0, x1);
+      Y[o + ch] = bi < 0 ? -Infinity : X[(img * h * w + bi) * c + ch];
+      I[o + ch] = bi < 0 ? y0 * w + x0 : bi;
     }
-  }
+  });
 }
 
 /** dx [n, hw, c] = 0, then dx[img, idx, ch] += dy[img, p, ch]. */
@@ -89,25 +71,16 @@ const avgPool2dKernel = (exclude: boolean) =>
   ): void {
     const X = f32(x, n * h * w * c),
       Y = f32(y, n * oh * ow * c);
-    let o = 0;
-    for (let img = 0; img < n; img++) {
-      for (let oy = 0; oy < oh; oy++) {
-        const y0 = Math.max(oy * sh - ph, 0),
-          y1 = Math.min(oy * sh - ph + kh, h);
-        for (let ox = 0; ox < ow; ox++, o += c) {
-          const x0 = Math.max(ox * sw - pw, 0),
-            x1 = Math.min(ox * sw - pw + kw, w);
-          const div = exclude ? (y1 - y0) * (x1 - x0) : kh * kw;
-          for (let ch = 0; ch < c; ch++) {
-            let s = 0;
-            for (let iy = y0; iy < y1; iy++) {
-              for (let ix = x0; ix < x1; ix++) s = fround(s + X[((img * h + iy) * w + ix) * c + ch]);
-            }
-            Y[o + ch] = s / div;
-          }
+    forEachWindow({ n, h, w, kh, kw, sh, sw, ph, pw, oh, ow }, (p, img, y0, y1, x0, x1) => {
+      const div = exclude ? (y1 - y0) * (x1 - x0) : kh * kw;
+      for (let ch = 0; ch < c; ch++) {
+        let s = 0;
+        for (let iy = y0; iy < y1; iy++) {
+          for (let ix = x0; ix < x1; ix++) s = fround(s + X[((img * h + iy) * w + ix) * c + ch]);
         }
+        Y[p * c + ch] = s / div;
       }
-    }
+    });
   };
 
 /** The backward kernel: dx = 0, then each dy / the forward's divisor added over its window. */
@@ -131,24 +104,15 @@ const avgPool2dBackwardKernel = (exclude: boolean) =>
     const G = f32(dy, n * oh * ow * c),
       D = f32(dx, n * h * w * c);
     D.fill(0);
-    let o = 0;
-    for (let img = 0; img < n; img++) {
-      for (let oy = 0; oy < oh; oy++) {
-        const y0 = Math.max(oy * sh - ph, 0),
-          y1 = Math.min(oy * sh - ph + kh, h);
-        for (let ox = 0; ox < ow; ox++, o += c) {
-          const x0 = Math.max(ox * sw - pw, 0),
-            x1 = Math.min(ox * sw - pw + kw, w);
-          const div = exclude ? (y1 - y0) * (x1 - x0) : kh * kw;
-          for (let ch = 0; ch < c; ch++) {
-            const g = fround(G[o + ch] / div);
-            for (let iy = y0; iy < y1; iy++) {
-              for (let ix = x0; ix < x1; ix++) D[((img * h + iy) * w + ix) * c + ch] += g;
-            }
-          }
+    forEachWindow({ n, h, w, kh, kw, sh, sw, ph, pw, oh, ow }, (p, img, y0, y1, x0, x1) => {
+      const div = exclude ? (y1 - y0) * (x1 - x0) : kh * kw;
+      for (let ch = 0; ch < c; ch++) {
+        const g = fround(G[p * c + ch] / div);
+        for (let iy = y0; iy < y1; iy++) {
+          for (let ix = x0; ix < x1; ix++) D[((img * h + iy) * w + ix) * c + ch] += g;
         }
       }
-    }
+    });
   };
 
 /** y = (f32 sum over each window of x, in window order) / (kh·kw), padding counted as zeros. */

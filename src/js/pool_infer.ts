@@ -1,5 +1,6 @@
 // Pure-JS twin of assembly/pool_infer.ts: max pooling without the argmax, the same choice per window.
 import { f32 } from './memory';
+import { forEachWindow, windowArgmax } from './windows';
 
 /** y [n, oh, ow, c] = the maximum of each window of x [n, h, w, c] (the first maximum, or the last NaN); see assembly/pool_infer.ts. */
 export function maxPool2dInfer(
@@ -20,22 +21,10 @@ export function maxPool2dInfer(
 ): void {
   const X = f32(x, n * h * w * c),
     Y = f32(y, n * oh * ow * c);
-  for (let img = 0; img < n; img++)
-    for (let oy = 0; oy < oh; oy++) {
-      const y0 = Math.max(oy * sh - ph, 0),
-        y1 = Math.min(oy * sh - ph + kh, h);
-      for (let ox = 0; ox < ow; ox++) {
-        const x0 = Math.max(ox * sw - pw, 0),
-          x1 = Math.min(ox * sw - pw + kw, w);
-        for (let ch = 0; ch < c; ch++) {
-          let best = -Infinity;
-          for (let iy = y0; iy < y1; iy++)
-            for (let ix = x0; ix < x1; ix++) {
-              const v = X[((img * h + iy) * w + ix) * c + ch];
-              if (v > best || v !== v) best = v;
-            }
-          Y[((img * oh + oy) * ow + ox) * c + ch] = best;
-        }
-      }
+  forEachWindow({ n, h, w, kh, kw, sh, sw, ph, pw, oh, ow }, (p, img, y0, y1, x0, x1) => {
+    for (let ch = 0; ch < c; ch++) {
+      const bi = windowArgmax(X, img * h * w * c + ch, w, c, y0, y1, x0, x1);
+      Y[p * c + ch] = bi < 0 ? -Infinity : X[(img * h * w + bi) * c + ch];
     }
+  });
 }

@@ -4,23 +4,7 @@
 // @assemblyscript/loader lives only here, so `asc --bindings raw` could replace it in one place.
 import { instantiate } from '@assemblyscript/loader';
 import * as jsMemory from '../js/memory';
-import * as jsBatchnorm from '../js/batchnorm';
-import * as jsRoofline from '../js/roofline';
-import * as jsActivations from '../js/activations';
-import * as jsLoss from '../js/loss';
-import * as jsOptim from '../js/optim';
-import * as jsReduce from '../js/reduce';
-import * as jsGemm from '../js/gemm';
-import * as jsConv from '../js/conv';
-import * as jsConvInfer from '../js/conv_infer';
-import * as jsPool from '../js/pool';
-import * as jsDepthwise from '../js/depthwise';
-import * as jsPoolInfer from '../js/pool_infer';
-import * as jsDepthwiseInfer from '../js/depthwise_infer';
-import * as jsElementwise from '../js/elementwise';
-import * as jsSoftmax from '../js/softmax';
-import * as jsRecurrent from '../js/recurrent';
-import * as jsRownorm from '../js/rownorm';
+import { jsKernels } from './js_kernels';
 import type { BackendName, Kernels, Runtime, WasmBuild } from './types';
 import { describe } from '../validate';
 import { Pool, PART_KERNELS, parallelKernels, threadedKernels } from './threads';
@@ -99,28 +83,7 @@ let threadsFailure: string | null = null; // why the last init() that asked for 
 let initCalls = 0;
 let activeCall = 0; // the number of the init() call whose runtime is active
 
-/** Every kernel a module must export (the JS backend has the same names). */
-// one entry per kernel family, in the order of assembly/index.ts (memory apart: the runtime owns it);
-// test/kernel_interface.test.ts checks these, each build's exports and the Kernels type agree
-const jsKernels = {
-  ...jsBatchnorm,
-  ...jsRoofline,
-  ...jsActivations,
-  ...jsLoss,
-  ...jsOptim,
-  ...jsReduce,
-  ...jsGemm,
-  ...jsConv,
-  ...jsConvInfer,
-  ...jsPool,
-  ...jsPoolInfer,
-  ...jsDepthwise,
-  ...jsDepthwiseInfer,
-  ...jsElementwise,
-  ...jsSoftmax,
-  ...jsRecurrent,
-  ...jsRownorm,
-};
+/** Every kernel a module must export (the JS backend has the same names; test/kernel_interface.test.ts checks each build). */
 const KERNEL_NAMES = Object.keys(jsKernels).concat('alloc', 'free');
 
 /** True where WebAssembly exists and validates a SIMD instruction. */
