@@ -49,8 +49,8 @@ export class Tensor {
   #held: Held | null;
   /** Set on a leaf to have backward() fill its .grad; ops set it on outputs of inputs that have it. */
   requiresGrad = false;
-  /** dL/d(this) summed by backward() on a leaf that requires a gradient (null until then). */
-  grad: Tensor | null = null;
+  /** @internal The gradient behind `grad`, read by internals that must not allocate a Parameter's (null while it has none). */
+  _grad: Tensor | null = null;
   /** The recorded op that made this tensor (null for leaves, and after backward() freed the graph). */
   gradFn: GradFn | null = null;
   /** @internal The set that owns this tensor (a scope or a training step), if any. */
@@ -67,6 +67,14 @@ export class Tensor {
    * state in place (the running statistics); a cache of values derived from the data keys on it.
    */
   _version = 0;
+
+  /** dL/d(this) summed by backward() on a leaf that requires a gradient (null until then). */
+  get grad(): Tensor | null {
+    return this._grad;
+  }
+  set grad(g: Tensor | null) {
+    this._grad = g;
+  }
 
   /** Wraps `size` floats at `ptr`, allocated in `rt`; `own` = free them on dispose. */
   constructor(rt: Runtime, ptr: number, shape: readonly number[], own = true) {
@@ -247,31 +255,57 @@ export class Tensor {
   }
 }
 
-/** A trainable tensor with a gradient of the same shape (zero until a backward adds to it). */
+/**
+ * A trainable tensor with a gradient of the same shape (zero until a backward adds to it). The
+ * gradient is allocated at its first read (a backward, an optimizer step, the user): a model that
+ * only infers holds its weights once, not twice.
+ */
 export class Parameter extends Tensor {
-  declare grad: Tensor;
+  #where: string;
   /** `where` names the owner in errors (a layer passes e.g. 'Linear: weight'). */
   constructor(shape: readonly number[], value: number, where = 'Parameter') {
-    // every check before the first allocation, and the data freed if the gradient cannot be had
+    // every check before the allocation
     const dims = checkShape(where, shape);
     if (typeof value !== 'number') throw new TypeError(`${where}: value: expected a number, got ${describe(value)}`);
     const rt = runtime();
     super(rt, allocFloats(rt, where, dims), dims);
-    try {
-      this.grad = new Tensor(rt, allocFloats(rt, `${where} (gradient)`, dims), dims);
-    } catch (e) {
-      super.dispose(); // the values are freed when the gradient cannot be allocated
-      throw e;
-    }
+    this.#where = where;
     this.view().fill(value);
-    this.grad.view().fill(0);
     this.requiresGrad = true;
+  }
+
+  /**
+   * dL/d(this), summed by backward(): zero-filled in this parameter's backend at its first read.
+   * Throws, naming the parameter, if it cannot be allocated (nothing else changes) or if the
+   * parameter was disposed before it had one.
+   */
+  get grad(): Tensor {
+    return this._grad ?? this.#allocGrad();
+  }
+  set grad(g: Tensor | null) {
+    this._grad = g;
+  }
+
+  #allocGrad(): Tensor {
+    if (this.disposed) throw new Error(`${this.#where} (gradient): the parameter was disposed`);
+    const rt = this.runtime;
+    const ptr = allocFloats(rt, `${this.#where} (gradient)`, this.shape);
+    rt.f32(ptr, this.size).fill(0);
+    return (this._grad = new Tensor(rt, ptr, this.shape));
   }
 
   dispose(): void {
     super.dispose();
-    this.grad.dispose();
+    this._grad?.dispose();
   }
+}
+
+/**
+ * @internal Where a layer's own backward adds `p`'s gradient: its .grad (allocated at the first
+ * need), or null for an absent parameter or a frozen one (requiresGrad false gets none, as on the tape).
+ */
+export function gradOf(p: Parameter | null): Tensor | null {
+  return p !== null && p.requiresGrad ? p.grad : null;
 }
 
 /** Allocates room for the floats of `shape` (at least one) in `rt`; the runtime refuses a block over its cap. */

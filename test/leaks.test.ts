@@ -157,7 +157,8 @@ for (const b of BACKENDS) {
     });
 
     // Each constructor (and fold) is run with its 1st, 2nd, … allocation failing: every run throws
-    // the allocation's error and leaves nothing allocated.
+    // the allocation's error and leaves nothing allocated. A Parameter makes one (its gradient waits
+    // for its first read: test/limits.test.ts), a layer several.
     const params = () => [new Parameter([3], 1), new Parameter([2, 2], 1)];
     const constructors: [string, () => { dispose(): void } | void][] = [
       ['BatchNorm1d', () => new BatchNorm1d(3)],
@@ -171,7 +172,7 @@ for (const b of BACKENDS) {
       it(`${name}: any allocation failing frees those before it`, () => {
         make()?.dispose();
         const n = count.calls();
-        expect(n).toBeGreaterThan(1);
+        expect(n).toBeGreaterThan(name === 'Parameter' ? 0 : 1);
         expect(count.live()).toBe(0);
         for (let k = 1; k <= n; k++) {
           count.failAt(k);

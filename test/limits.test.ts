@@ -105,7 +105,7 @@ for (const b of BACKENDS) {
       await init({ backend: b });
     });
 
-    it('checks its shape before allocating, frees its values when the gradient fails, and names its caller', () => {
+    it('checks its shape before allocating, allocates its gradient at the first read, names its caller when that fails', () => {
       const k = runtime().k,
         alloc = k.alloc,
         free = k.free;
@@ -126,16 +126,27 @@ for (const b of BACKENDS) {
         expect(caught(() => new Parameter([1.5], 0)).message).toBe('Parameter: shape[0]: expected a non-negative integer, got number 1.5');
         expect(caught(() => new Parameter([2], '1' as never, 'Linear')).message).toBe("Linear: value: expected a number, got '1'");
         expect(calls).toBe(0);
-        calls = 0;
-        failAt = 2; // the gradient's allocation fails
-        const e = caught(() => new Parameter([4], 1, 'Linear'));
+        const q = new Parameter([4], 1, 'Linear');
+        expect(calls).toBe(1); // the values only: no gradient until one is needed
+        failAt = 2; // the gradient's allocation fails at its first read
+        const e = caught(() => q.grad);
         expect(e.message).toBe('Linear (gradient): could not allocate 16 bytes for shape [4]: no memory left (simulated)');
-        expect([...live]).toEqual([]);
+        expect(q._grad).toBeNull(); // nothing half-made: the next read tries again
+        expect([...q.toArray()]).toEqual([1, 1, 1, 1]);
         failAt = 0;
+        expect([...q.grad.toArray()]).toEqual([0, 0, 0, 0]);
+        expect(q.grad).toBe(q.grad); // allocated once
+        q.dispose();
+        expect([...live]).toEqual([]);
         const p = new Parameter([2, 3], 0.5, 'Linear');
         expect([...p.toArray()]).toEqual(Array(6).fill(0.5));
         expect([...p.grad.toArray()]).toEqual(Array(6).fill(0));
         p.dispose();
+        expect([...live]).toEqual([]);
+        expect(caught(() => p.grad.toArray()).message).toBe('tensor [2, 3] was disposed and cannot be used');
+        const r = new Parameter([3], 0, 'Conv2d: bias');
+        r.dispose(); // disposed before it had a gradient: a read names it instead of allocating one
+        expect(caught(() => r.grad).message).toBe('Conv2d: bias (gradient): the parameter was disposed');
         expect([...live]).toEqual([]);
         expect(caught(() => new Parameter([2 ** 31], 0, 'BatchNorm1d')).message).toMatch(
           /^BatchNorm1d: could not allocate 8589934592 bytes for shape \[2147483648\]: out of memory/,

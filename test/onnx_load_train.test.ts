@@ -67,6 +67,8 @@ for (const backend of BACKENDS) {
         },
       );
       expect(logs[2].loss).toBeLessThan(logs[0].loss);
+      // a frozen parameter never gets a gradient buffer (src/tensor.ts: allocated at the first need)
+      for (const [k, p] of g.namedParameters()) expect(p._grad === null, k).toBe(!k.startsWith('fc.'));
       const after = g.stateDict();
       for (const [k, v] of Object.entries(before)) {
         if (typeof v === 'number' || v === undefined) continue;

@@ -183,6 +183,8 @@ export function runBackward(root: Tensor, gradient: Tensor | null, hooks: Backwa
   if (root.gradFn === null && root._freedGraph)
     throw new Error(`${where}: the graph was already freed by an earlier backward(); run the forward again`);
   const topo = order(root);
+  // a Parameter's .grad is allocated at its first read: every leaf's before any gradient is added
+  for (const t of topo) if (t.gradFn === null) void t.grad;
   const grads = new Map<Tensor, Tensor>();
   grads.set(root, gradient ?? hooks.ones(root));
   try {

@@ -2,7 +2,7 @@
 // see: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167;
 //      https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
 import { track } from '../autograd/engine';
-import { checkShape, Parameter, Tensor } from '../tensor';
+import { checkShape, gradOf, Parameter, Tensor } from '../tensor';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInputShape, EvalCache, forwardCore, Stats, updateRunning } from './bn_core';
 import { checkBool, checkOneOf, checkOptions, checkPositive, checkTensor, checkUnit, describe, kindOf } from '../validate';
@@ -230,6 +230,9 @@ export abstract class BatchNorm extends Module {
     const x = this.#input!,
       g = this.#geometry!;
     const d = checkGradOutput(where, dy, x.shape, 'input');
+    // the gradients are allocated at their first need (none for a frozen parameter), before dx
+    const dw = gradOf(this.weight),
+      db = gradOf(this.bias);
     const dx = Tensor._empty(x.shape);
     if (g.size === 0) return dx;
     bnBackward(
@@ -240,8 +243,8 @@ export abstract class BatchNorm extends Module {
       this.weight ? this.weight.ptr : 0,
       this.#stats.mean,
       this.#stats.invstd,
-      this.weight ? this.weight.grad.ptr : 0,
-      this.bias ? this.bias.grad.ptr : 0,
+      dw ? dw.ptr : 0,
+      db ? db.ptr : 0,
       this.#usedBatch,
       this.activation === 'relu',
       this.bias ? this.bias.ptr : 0,

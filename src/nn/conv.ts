@@ -7,7 +7,7 @@
 //      product); https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html (shapes, default init:
 //      kaiming_uniform_(a=√5) on the weight, U(±1/√fan_in) on the bias, fan_in = in·kh·kw)
 import { track } from '../autograd/engine';
-import { checkShape, Parameter, Tensor } from '../tensor';
+import { checkShape, gradOf, Parameter, Tensor } from '../tensor';
 import { slidingWindow, type Window } from '../kernels/conv';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOneOf, checkOptions, checkTensor, describe } from '../validate';
@@ -326,20 +326,27 @@ export class Conv2d extends Module {
       win = this.#win!,
       spec = this.#spec;
     checkGradOutput(where, dy, this.#outShape(g));
-    const dx = inputGrad ? Tensor._empty(x.shape) : null;
+    // the gradients (allocated at their first need) and dx before any is added to; a frozen weight's
+    // goes to a temporary, as on the tape (the kernels compute it beside dx), and a frozen bias gets none
+    const db = gradOf(this.bias),
+      own = gradOf(this.weight);
+    const dw = own ?? Tensor.full(this.weight.shape, 0);
+    let dx: Tensor | null = null;
     try {
-      if (spec) groupedBackward(spec, g, x, this.weight, dy, dx, this.weight.grad, this.bias ? this.bias.grad : null);
+      dx = inputGrad ? Tensor._empty(x.shape) : null;
+      if (spec) groupedBackward(spec, g, x, this.weight, dy, dx, dw, db);
       else if (g.n > 0) {
         const pw = this.#pointwise,
-          re = this.#rearranged,
-          db = this.bias ? this.bias.grad : null;
-        if (this.layout === 'NCHW') backwardNCHW(g, win, x, this.weight, dy, dx, this.weight.grad, db, pw);
+          re = this.#rearranged;
+        if (this.layout === 'NCHW') backwardNCHW(g, win, x, this.weight, dy, dx, dw, db, pw);
         // the forward that saved x also refreshed W'
-        else backwardNHWC(g, win, x, re ? this.#wT! : this.weight, dy, dx, this.weight.grad, db, pw, this.#chunk(g), re);
+        else backwardNHWC(g, win, x, re ? this.#wT! : this.weight, dy, dx, dw, db, pw, this.#chunk(g), re);
       }
     } catch (e) {
       dx?.dispose();
       throw e;
+    } finally {
+      if (own === null) dw.dispose();
     }
     return dx;
   }

@@ -6,7 +6,7 @@
 // see: Hoffer, Hubara & Soudry 2017, Train longer, generalize better, https://arxiv.org/abs/1705.08741 (Algorithm 1)
 import { track } from '../autograd/engine';
 import { gradSink, record } from '../autograd/functional';
-import { checkShape, Tensor } from '../tensor';
+import { checkShape, gradOf, Tensor } from '../tensor';
 import { bnBackward, bnTrain, geometry, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkInputShape, forwardCore, Stats, updateRunning } from './bn_core';
 import { BatchNorm, type BatchNormOptions } from './batchnorm';
@@ -179,9 +179,12 @@ abstract class GhostBatchNorm extends BatchNorm {
     this.checkBackwardReady();
     const { x, parts, useBatch } = this.#saved!;
     const d = checkGradOutput(where, dy, x.shape, 'input');
+    // the gradients are allocated at their first need (none for a frozen parameter), before dx
+    const dw = gradOf(this.weight)?.ptr ?? 0,
+      db = gradOf(this.bias)?.ptr ?? 0;
     const dx = Tensor.empty(x.shape);
     try {
-      this.#backward(x, d, dx, parts, useBatch, this.weight ? this.weight.grad.ptr : 0, this.bias ? this.bias.grad.ptr : 0);
+      this.#backward(x, d, dx, parts, useBatch, dw, db);
     } catch (e) {
       dx.dispose();
       throw e;

@@ -2,7 +2,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.Linear.html (default init:
 //      kaiming_uniform_(a=√5) for W, U(±1/√in) for b)
 import { track } from '../autograd/engine';
-import { checkShape, Parameter, Tensor } from '../tensor';
+import { checkShape, gradOf, Parameter, Tensor } from '../tensor';
 import { matmul } from '../kernels/gemm';
 import { addColumnSums } from '../kernels/reduce';
 import { defaultGenerator, Generator } from '../random';
@@ -133,16 +133,19 @@ export class Linear extends Module {
     if (dy.shape.length !== 2 || dy.shape[0] !== n || dy.shape[1] !== this.outFeatures) {
       throw new RangeError(`${where}: gradOutput: expected [${n}, ${this.outFeatures}], got [${dy.shape.join(', ')}]`);
     }
-    // dx first: what can fail (an allocation) fails before any gradient is added to
+    // the gradients (allocated at their first need; none for a frozen parameter) and dx first: what
+    // can fail (an allocation) fails before any gradient is added to
+    const dw = gradOf(this.weight),
+      db = gradOf(this.bias);
     const dx = inputGrad ? Tensor._empty(Object.freeze([n, this.inFeatures])) : null;
     try {
       if (dx) matmul(dy.ptr, this.weight.ptr, dx.ptr, n, this.inFeatures, this.outFeatures);
-      matmul(dy.ptr, x.ptr, this.weight.grad.ptr, this.outFeatures, this.inFeatures, n, { transA: true, beta: 1 });
+      if (dw) matmul(dy.ptr, x.ptr, dw.ptr, this.outFeatures, this.inFeatures, n, { transA: true, beta: 1 });
     } catch (e) {
       dx?.dispose();
       throw e;
     }
-    if (this.bias) addColumnSums(dy.ptr, n, this.outFeatures, this.bias.grad.ptr);
+    if (db) addColumnSums(dy.ptr, n, this.outFeatures, db.ptr);
     return dx;
   }
 

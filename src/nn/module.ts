@@ -219,6 +219,8 @@ export abstract class Module {
     this.checkRecordedReady(where);
     checkGradOutput(where, dy, this.#recordedShape, like);
     this.#manual = true;
+    // the parameters' gradients are allocated (at their first need) before any is added to
+    for (const t of fn.inputs) if (t instanceof Parameter && t.requiresGrad) void t.grad;
     const gis = fn.backward(dy, inputGrad);
     let dx: Tensor | null = null;
     fn.inputs.forEach((t, k) => {
@@ -275,9 +277,9 @@ export abstract class Module {
     return this.namedParameters().map(([, p]) => p);
   }
 
-  /** Sets every gradient to zero. */
+  /** Sets every gradient to zero (one not allocated yet stays so: it is zero when first read). */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad.view().fill(0);
+    for (const p of this.parameters()) p._grad?.view().fill(0);
   }
 
   /** Training mode for this module and its children. Returns this. */

@@ -3,7 +3,7 @@
 // see: https://pytorch.org/docs/stable/generated/torch.nn.LayerNorm.html,
 //      https://pytorch.org/docs/stable/generated/torch.nn.GroupNorm.html
 import { track } from '../autograd/engine';
-import { checkShape, Parameter, Tensor } from '../tensor';
+import { checkShape, gradOf, Parameter, Tensor } from '../tensor';
 import { bnBackward } from '../kernels/batchnorm';
 import { forwardCore, Stats } from './bn_core';
 import { recordBatchNorm } from './functional';
@@ -129,12 +129,13 @@ export abstract class Norm extends Module {
     this.checkBackwardReady();
     const { x, plan, stats, batch } = this.#saved!;
     const d = checkGradOutput(where, dy, x.shape, 'input');
-    const dx = Tensor.empty(x.shape);
     const w = this.weight,
       b = this.bias,
       relu = this.activation === 'relu';
-    const dw = w ? w.grad.ptr : 0,
-      db = b ? b.grad.ptr : 0;
+    // the gradients are allocated at their first need (none for a frozen parameter), before dx
+    const dw = gradOf(w)?.ptr ?? 0,
+      db = gradOf(b)?.ptr ?? 0;
+    const dx = Tensor.empty(x.shape);
     try {
       if (batch) normBackward(plan, x, d, dx, w, b, stats, dw, db, relu);
       else if (plan.affine.size > 0)

@@ -5,7 +5,7 @@
 // names) is BN's, and an instance is a BatchNorm wherever one is expected (foldBatchNorm folds it).
 // see: Ioffe 2017, Batch Renormalization, https://arxiv.org/abs/1702.03275 (Algorithm 1; §4: the warm-up)
 import { track } from '../autograd/engine';
-import { Tensor } from '../tensor';
+import { gradOf, Tensor } from '../tensor';
 import { bnBackward, type Geometry, type Layout } from '../kernels/batchnorm';
 import { checkBatchSize, checkInput, forwardCore, Stats, updateRunning } from './bn_core';
 import { BatchNorm, type BatchNormOptions } from './batchnorm';
@@ -159,8 +159,9 @@ abstract class BatchRenorm extends BatchNorm {
     const w = this.weight,
       b = this.bias,
       relu = this.activation === 'relu';
-    const dw = w ? w.grad.ptr : 0,
-      db = b ? b.grad.ptr : 0;
+    // allocated at their first need (none for a frozen parameter), before dx
+    const dw = gradOf(w)?.ptr ?? 0,
+      db = gradOf(b)?.ptr ?? 0;
     const dx = Tensor.empty(x.shape);
     try {
       if (corr) renormBackward(g, x, d, dx, w, b, stats, corr, dw, db, relu);

@@ -66,12 +66,12 @@ export class RMSprop extends Optimizer {
     this.#state = states(this.params, 1 + (this.centered ? 1 : 0) + (this.momentum !== 0 ? 1 : 0));
   }
 
-  protected update(p: Parameter, i: number): void {
+  protected update(p: Parameter, i: number, grad: Tensor): void {
     const { v, avg, buf } = this.#named();
     const g = this.groupOf(i);
     rmspropStep(
       p.ptr,
-      p.grad.ptr,
+      grad.ptr,
       v[i].ptr,
       avg ? avg[i].ptr : 0,
       buf ? buf[i].ptr : 0,
@@ -138,9 +138,9 @@ export class Adagrad extends Optimizer {
     this.#sum = states(this.params, 1, init)[0];
   }
 
-  protected update(p: Parameter, i: number): void {
+  protected update(p: Parameter, i: number, grad: Tensor): void {
     const g = this.groupOf(i);
-    adagradStep(p.ptr, p.grad.ptr, this.#sum[i].ptr, p.size, g.lr, this.lrDecay, this.eps, g.weightDecay ?? this.weightDecay, this.steps);
+    adagradStep(p.ptr, grad.ptr, this.#sum[i].ptr, p.size, g.lr, this.lrDecay, this.eps, g.weightDecay ?? this.weightDecay, this.steps);
   }
 
   protected stateTensors(): Record<string, readonly Tensor[]> {
@@ -186,10 +186,10 @@ export class Adadelta extends Optimizer {
     this.#state = states(this.params, 2);
   }
 
-  protected update(p: Parameter, i: number): void {
+  protected update(p: Parameter, i: number, grad: Tensor): void {
     const [v, u] = this.#state;
     const g = this.groupOf(i);
-    adadeltaStep(p.ptr, p.grad.ptr, v[i].ptr, u[i].ptr, p.size, g.lr, this.rho, this.eps, g.weightDecay ?? this.weightDecay);
+    adadeltaStep(p.ptr, grad.ptr, v[i].ptr, u[i].ptr, p.size, g.lr, this.rho, this.eps, g.weightDecay ?? this.weightDecay);
   }
 
   protected stateTensors(): Record<string, readonly Tensor[]> {

@@ -18,15 +18,20 @@ export function clipGradNorm(params: readonly Parameter[], maxNorm: number, norm
   if (normType !== 1 && normType !== 2 && normType !== Infinity)
     throw new RangeError(`${where}: normType: expected 1, 2 or Infinity, got ${describe(normType)}`);
   let total = 0;
+  // a parameter without a gradient yet (allocated at its first read) adds zero: it is skipped, not allocated
   for (const p of params) {
-    if (p.grad === null) continue;
-    const g = p.grad.view();
+    if (p._grad === null) continue;
+    const g = p._grad.view();
     if (normType === Infinity) for (let i = 0; i < g.length; i++) total = Math.max(total, Math.abs(g[i]));
     else if (normType === 1) for (let i = 0; i < g.length; i++) total += Math.abs(g[i]);
     else for (let i = 0; i < g.length; i++) total += g[i] * g[i];
   }
   if (normType === 2) total = Math.sqrt(total);
   const coef = maxNorm / (total + 1e-6);
-  if (coef < 1) for (const p of params) if (p.grad !== null) ew.scalar('mul', p.grad.ptr, coef, p.grad.ptr, p.grad.size);
+  if (coef < 1)
+    for (const p of params) {
+      const g = p._grad;
+      if (g !== null) ew.scalar('mul', g.ptr, coef, g.ptr, g.size);
+    }
   return total;
 }

@@ -170,16 +170,31 @@ export abstract class Optimizer {
     if (this.#disposed) throw new Error(`${where}: the optimizer was disposed`);
     this.paramGroups.forEach((g, k) => checkNonNegative(where, this.paramGroups.length > 1 ? `paramGroups[${k}].lr` : 'lr', g.lr));
     this.params.forEach((p, i) => checkTensor(where, `params[${i}]`, p));
-    this.steps += 1;
-    this.params.forEach((p, i) => this.update(p, i));
+    // every parameter is stepped, with a zero gradient where no backward reached it (weight decay and
+    // momentum still act). A trainable one gets its own zero .grad now; a frozen one (requiresGrad
+    // false) shares one zero block freed after the step, so it never holds one. Both are had before
+    // any parameter moves.
+    let frozen = 0;
+    for (const p of this.params) {
+      if (p._grad !== null) continue;
+      if (p.requiresGrad) void p.grad;
+      else frozen = Math.max(frozen, p.size);
+    }
+    const zero = frozen > 0 ? Tensor.full([frozen], 0) : null;
+    try {
+      this.steps += 1;
+      this.params.forEach((p, i) => this.update(p, i, p._grad ?? zero!));
+    } finally {
+      zero?.dispose();
+    }
   }
 
-  /** The update rule for parameter i. */
-  protected abstract update(p: Parameter, i: number): void;
+  /** The update rule for parameter i; `grad` is its gradient (p.grad, or zeros for a frozen parameter that has none). */
+  protected abstract update(p: Parameter, i: number, grad: Tensor): void;
 
-  /** Sets every gradient to zero. */
+  /** Sets every gradient to zero (one not allocated yet stays so: it is zero when first read). */
   zeroGrad(): void {
-    for (const p of this.params) p.grad.view().fill(0);
+    for (const p of this.params) p._grad?.view().fill(0);
   }
 
   /** Frees the optimizer's state; step() then throws. */
@@ -227,12 +242,12 @@ export class SGD extends Optimizer {
     this.#buffers = this.momentum !== 0 ? zerosLike(this.params) : [];
   }
 
-  protected update(p: Parameter, i: number): void {
+  protected update(p: Parameter, i: number, grad: Tensor): void {
     const buf = this.momentum !== 0 ? this.#buffers[i].ptr : 0;
     const g = this.groupOf(i);
     sgdStep(
       p.ptr,
-      p.grad.ptr,
+      grad.ptr,
       buf,
       p.size,
       g.lr,
@@ -299,10 +314,10 @@ export class Adam extends Optimizer {
     }
   }
 
-  protected update(p: Parameter, i: number): void {
+  protected update(p: Parameter, i: number, grad: Tensor): void {
     adamStep(
       p.ptr,
-      p.grad.ptr,
+      grad.ptr,
       this.#m[i].ptr,
       this.#v[i].ptr,
       p.size,
