@@ -1,8 +1,9 @@
 // A Graph keeps the buffers of its inference runs: the first run of an input shape under noGrad
-// lays out one block for its intermediates, later runs of that shape place them there. The
-// references: the same graph with reuse off (each intermediate allocated and freed as before) and a
-// recorded run (nothing fused, nothing placed), bit for bit on every backend; the backend's own
-// alloc/free calls, counted, for what a run allocates and what dispose frees.
+// lays out one block for its intermediates, later runs of that shape place them there; an add read
+// only by a ReLU runs as one pass. The references: the same graph without either (each intermediate
+// allocated and freed, the add and its ReLU apart) and a recorded run (nothing fused, nothing
+// placed), bit for bit on every backend; the backend's own alloc/free calls, counted, for what a run
+// allocates and what dispose frees.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
@@ -20,7 +21,7 @@ import {
   SGD,
   type Tensor,
 } from '../src/index';
-import { reuse } from '../src/graph/arena';
+import { betweenLayers } from '../src/graph/arena';
 import { setStepTimer } from '../src/graph/run';
 import { loadOnnx } from '../src/onnx/load';
 import { BACKENDS, bits } from './helpers';
@@ -72,8 +73,14 @@ function inferBits(g: Graph, x: Tensor): number[] {
   return b;
 }
 
+/** Buffers kept and add+ReLU fused (the default), or neither: each intermediate allocated and freed, each op its own kernel. */
+function between(on: boolean): void {
+  betweenLayers.reuse = on;
+  betweenLayers.addRelu = on;
+}
+
 afterEach(() => {
-  reuse.on = true;
+  between(true);
 });
 
 describe.each(BACKENDS)('Graph buffers kept between inference runs (%s)', (backend) => {
@@ -84,10 +91,10 @@ describe.each(BACKENDS)('Graph buffers kept between inference runs (%s)', (backe
   it('later runs place the intermediates in one kept block and give the bits of runs without it', () => {
     const g = resBlocks();
     const x = input([2, 3, 9, 9]);
-    reuse.on = false;
+    between(false);
     const want = inferBits(g, x);
     expect(g._arenaBytes).toBe(0);
-    reuse.on = true;
+    between(true);
     for (let i = 0; i < 4; i++) expect(inferBits(g, x), `run ${i}`).toEqual(want);
     expect(g._arenaBytes).toBeGreaterThan(0);
     x.dispose();
@@ -103,7 +110,7 @@ describe.each(BACKENDS)('Graph buffers kept between inference runs (%s)', (backe
     expect(on.heldAcross, 'blocks of the run other than the output alive at a later allocation').toBe(0);
     expect(on.kept, 'blocks alive after the run: the output').toBe(1);
     // the same measure sees the intermediates when the graph keeps no buffers
-    reuse.on = false;
+    between(false);
     const off = allocationTrace(() => noGrad(() => g.forward(x)));
     expect(off.heldAcross).toBeGreaterThan(5);
     expect(off.kept).toBe(1);
@@ -114,9 +121,9 @@ describe.each(BACKENDS)('Graph buffers kept between inference runs (%s)', (backe
   it('the stripped resnet18 (seeded weights): the same bits with and without kept buffers, run after run', async () => {
     const g = await loadOnnx(fillStripped(new Uint8Array(readFileSync(RESNET18)), 7));
     const x = input([1, 3, 64, 64], 8);
-    reuse.on = false;
+    between(false);
     const want = inferBits(g, x);
-    reuse.on = true;
+    between(true);
     for (let i = 0; i < 3; i++) expect(inferBits(g, x), `run ${i}`).toEqual(want);
     expect(g._arenaBytes).toBeGreaterThan(0);
     x.dispose();
@@ -127,10 +134,10 @@ describe.each(BACKENDS)('Graph buffers kept between inference runs (%s)', (backe
     const g = resBlocks();
     const a = input([2, 3, 9, 9]),
       b = input([3, 3, 12, 10], 5);
-    reuse.on = false;
+    between(false);
     const wantA = inferBits(g, a),
       wantB = inferBits(g, b);
-    reuse.on = true;
+    between(true);
     const ya = noGrad(() => g.forward(a)).keep();
     for (const [x, want] of [
       [a, wantA],

@@ -14,6 +14,12 @@ import type { Tensor } from '../tensor';
 
 /** Offsets in the arena are multiples of this many bytes (a v128, so SIMD loads stay aligned). */
 const ALIGN = 16;
+/**
+ * Bytes of space after each tensor: activations are often whole multiples of 4 KiB, and tensors
+ * packed end to end would then sit at addresses 4 KiB apart, whose loads the CPU confuses with the
+ * stores before them (4K aliasing); a cache line apart they are not.
+ */
+const SKEW = 64;
 
 /** What the first run of a shape learnt, and the block laid out from it. */
 interface Layout {
@@ -44,8 +50,12 @@ export interface ArenaRun {
   strayed: boolean;
 }
 
-/** @internal Off: graphs keep no buffers between runs (bench/models.ts times both in one process). */
-export const reuse = { on: true };
+/**
+ * @internal Switches for timing a Graph's inference with and without what this file and fuse.ts add
+ * between layers, in one process (bench/models.ts): `reuse` off, runs neither use nor learn a block
+ * (a block already laid out is kept); `addRelu` off, an add and its ReLU run apart.
+ */
+export const betweenLayers = { reuse: true, addRelu: true };
 
 /** The run whose allocations Tensor._empty routes here (null: none); read by src/tensor.ts. */
 export const arena: { run: ArenaRun | null } = { run: null };
@@ -118,7 +128,7 @@ function layOut(sizes: readonly number[], freedAt: readonly number[]): { offsets
 }
 
 /** Rounds a tensor's bytes up to the arena's alignment (one float at least, as Tensor.empty allocates). */
-const aligned = (size: number) => Math.ceil((Math.max(size, 1) * 4) / ALIGN) * ALIGN;
+const aligned = (size: number) => Math.ceil((Math.max(size, 1) * 4) / ALIGN) * ALIGN + SKEW;
 
 /** The arena a Graph keeps: one layout, for the input shapes of its last inference runs. */
 export class Arena {
@@ -129,7 +139,7 @@ export class Arena {
   /** Routes the allocations of an inference run with input shapes `key` here until end(); returns the run. */
   begin(rt: Runtime, key: string): { run: ArenaRun; prev: ArenaRun | null } {
     const prev = arena.run;
-    if (this.#layout !== null && (this.#layout.key !== key || this.#layout.rt !== rt || !reuse.on)) this.#drop();
+    if (this.#layout !== null && (this.#layout.key !== key || this.#layout.rt !== rt)) this.#drop();
     const run: ArenaRun = { key, rt, layout: this.#layout, made: [], freedAt: [], live: [], placed: new Set(), strayed: false };
     arena.run = run;
     return { run, prev };
@@ -152,7 +162,7 @@ export class Arena {
       else if (run.strayed || run.made.length !== layout.shapes.length) this.#drop();
       return;
     }
-    if (!ok || run.strayed || run.made.length === 0 || !reuse.on) return;
+    if (!ok || run.strayed || run.made.length === 0) return;
     for (const i of run.live) if (run.made[i].disposed) run.freedAt[i] = run.made.length;
     const sizes = run.made.map((t) => aligned(t.size));
     const { offsets, bytes } = layOut(sizes, run.freedAt);

@@ -33,11 +33,15 @@ export interface FusedActivation {
   readonly hi: number;
 }
 
-/** What an inference run fuses: the convolution steps with their activation (null: none), the add steps that do the ReLU after them, and the activation steps these absorb. */
+/**
+ * What an inference run fuses: the convolution steps with their activation (null: none) and the
+ * activation steps they absorb; the add steps that do the ReLU after them, and those ReLU steps.
+ */
 export interface Fusions {
   readonly convs: ReadonlyMap<string, FusedActivation | null>;
-  readonly addRelus: ReadonlySet<string>;
   readonly absorbed: ReadonlySet<string>;
+  readonly addRelus: ReadonlySet<string>;
+  readonly afterAdd: ReadonlySet<string>;
 }
 
 /** True when the inference kernel computes this layer: NCHW, groups 1, dilation 1. */
@@ -95,7 +99,8 @@ export function planFusions(steps: readonly Step[], uses: ReadonlyMap<string, nu
     return r !== undefined && r.length === 1 && uses.get(name) === 1 && !sources.has(name) ? r[0] : null;
   };
   const convs = new Map<string, FusedActivation | null>();
-  const addRelus = new Set<string>();
+  const addRelus = new Set<string>(),
+    afterAdd = new Set<string>();
   const absorbed = new Set<string>();
   for (const n of steps) {
     if (n.kind === 'op' && n.op === 'add') {
@@ -103,7 +108,7 @@ export function planFusions(steps: readonly Step[], uses: ReadonlyMap<string, nu
       const next = only(n.name);
       if (next !== null && next.kind === 'op' && next.op === 'relu') {
         addRelus.add(n.name);
-        absorbed.add(next.name);
+        afterAdd.add(next.name);
       }
     }
     if (n.kind !== 'layer' || !(n.module instanceof Conv2d)) continue;
@@ -113,7 +118,7 @@ export function planFusions(steps: readonly Step[], uses: ReadonlyMap<string, nu
     if (act !== null) absorbed.add(next!.name);
     if (act !== null || dense(n.module) || depthwise3x3(n.module)) convs.set(n.name, act);
   }
-  return { convs, addRelus, absorbed };
+  return { convs, absorbed, addRelus, afterAdd };
 }
 
 /** relu(a + b) for an add step whose ReLU it absorbed: one pass where the shapes are the same, else the add, then the ReLU in place. */

@@ -14,7 +14,7 @@ import { runOp } from './ops';
 import { inferredPool, planFusions, runAddRelu, runFusedConv, runMaxPoolInfer, type Fusions } from './fuse';
 import type { Conv2d } from '../nn/conv';
 import { runtime } from '../runtime/index';
-import type { Arena } from './arena';
+import { betweenLayers, type Arena } from './arena';
 
 type Step = GraphNode & { kind: 'layer' | 'op' };
 
@@ -97,7 +97,8 @@ export function execute(
   const early = inInference();
   const outs = new Map<string, Tensor>();
   // under noGrad the intermediates are placed in the buffer the graph keeps for these input shapes
-  const session = early ? state.arena.begin(runtime(), [...feeds.values()].map((t) => t.shape.join('x')).join(';')) : null;
+  const session =
+    early && betweenLayers.reuse ? state.arena.begin(runtime(), [...feeds.values()].map((t) => t.shape.join('x')).join(';')) : null;
   let at: Step | null = null;
   try {
     for (const n of plan.steps) {
@@ -112,9 +113,9 @@ export function execute(
             : early && inferredPool(n.module)
               ? runMaxPoolInfer(n.module, xs[0])
               : n.module.forward(xs[0])
-          : early && plan.fusions.absorbed.has(n.name)
+          : early && (plan.fusions.absorbed.has(n.name) || (betweenLayers.addRelu && plan.fusions.afterAdd.has(n.name)))
             ? xs[0] // done by the convolution or the add before it
-            : early && plan.fusions.addRelus.has(n.name)
+            : early && betweenLayers.addRelu && plan.fusions.addRelus.has(n.name)
               ? runAddRelu(xs[0], xs[1])
               : runOp(n.op, xs, n.attrs);
       if (!(y instanceof Tensor)) throw new TypeError(`the layer's forward returned ${describe(y)}, expected a Tensor`);
@@ -180,7 +181,11 @@ export function execute(
 /** A step's kind for a profile: the op, or the layer's class with its fused activation. */
 function stepKind(n: Step, plan: RunPlan): string {
   if (n.kind === 'op')
-    return plan.fusions.absorbed.has(n.name) ? `${n.op} (fused)` : plan.fusions.addRelus.has(n.name) ? `${n.op}+relu` : n.op;
+    return plan.fusions.absorbed.has(n.name) || (betweenLayers.addRelu && plan.fusions.afterAdd.has(n.name))
+      ? `${n.op} (fused)`
+      : betweenLayers.addRelu && plan.fusions.addRelus.has(n.name)
+        ? `${n.op}+relu`
+        : n.op;
   const act = plan.fusions.convs.get(n.name);
   return act ? `${kindOf(n.module.constructor)}+${act.kind}` : kindOf(n.module.constructor);
 }
