@@ -3,16 +3,23 @@
 // every build, so SIMD, scalar and JS give the same bits.
 // see: https://pytorch.org/docs/stable/notes/broadcasting.html
 
-/** The operations, by code: 0 add, 1 sub, 2 mul, 3 div. */
+/** The operations, by code: 0 add, 1 sub, 2 mul, 3 div, 4 add then ReLU (ewBinary only). */
 @inline function apply(op: i32, a: f32, b: f32): f32 {
+  if (op == 4) {
+    // reluForward's scalar rule on the f32 sum, so the bits are those of add then ReLU
+    let v = a + b;
+    return 0 < v ? v : (v != v ? v : 0);
+  }
   return op == 0 ? a + b : op == 1 ? a - b : op == 2 ? a * b : a / b;
 }
 
 @inline function applyV(op: i32, a: v128, b: v128): v128 {
+  // op 4: reluForward's pmax on the sum (a residual block's end, one pass instead of two)
+  if (op == 4) return f32x4.pmax(f32x4.add(a, b), f32x4.splat(0));
   return op == 0 ? f32x4.add(a, b) : op == 1 ? f32x4.sub(a, b) : op == 2 ? f32x4.mul(a, b) : f32x4.div(a, b);
 }
 
-/** y[r·m + j] = a[r·m + j] ∘ b[j] for r < rows, j < m (op: 0 add, 1 sub, 2 mul, 3 div). */
+/** y[r·m + j] = a[r·m + j] ∘ b[j] for r < rows, j < m (op: 0 add, 1 sub, 2 mul, 3 div, 4 max(a + b, 0)). */
 export function ewBinary(op: i32, a: usize, b: usize, y: usize, rows: i32, m: i32): void {
   let rowBytes = <usize>m << 2;
   for (let r = 0; r < rows; r++) {

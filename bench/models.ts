@@ -4,7 +4,8 @@
 // (examples/demo/cnn.ts, exported with toOnnx) at batch 60. The same model bytes go to this package
 // (loadOnnx: eval, BN folded, run under noGrad), onnxruntime-web (its WebAssembly backend, SIMD, one
 // thread) and onnxruntime-node (native CPU, one intra-op thread), timed in one process in alternating
-// rounds (ours, web, node, ours, …) so a change in the machine's load falls on all three alike.
+// rounds (ours, ours without the buffers kept between runs and the add+ReLU pass, web, node, ours,
+// …) so a change in the machine's load falls on all alike.
 // Outputs are compared with onnxruntime-node's, so a fast wrong result cannot pass. --profile times
 // every step of inference runs by kind (layers with their fused activation, and the ops between
 // them), then each layer alone by kind and shape. Writes bench/results/models.json.
@@ -21,6 +22,7 @@ import { loadOnnx } from '../src/onnx/load';
 import { toOnnx } from '../src/onnx/export';
 import type { Graph } from '../src/graph/graph';
 import { setStepTimer } from '../src/graph/run';
+import { betweenLayers } from '../src/graph/arena';
 import { inferredPool, runFusedConv, runMaxPoolInfer } from '../src/graph/fuse';
 import type { Module } from '../src/nn/module';
 import { Conv2d } from '../src/nn/conv';
@@ -55,7 +57,7 @@ interface Row {
   build: Build;
   batch: number;
   gflop: number;
-  ms: { ours: number; web: number; node: number };
+  ms: { ours: number; web: number; node: number; oursBefore: number };
   rounds: number;
   gflops: { ours: number; web: number; node: number };
   /** web ÷ ours and node ÷ ours: above 1, ours is faster. */
@@ -198,6 +200,15 @@ async function runCase(c: ModelCase, build: Build, rounds: number, warm: number,
       y.dispose();
       return v;
     };
+    // ours without the buffers kept between runs and the add+ReLU pass (src/graph/arena.ts), in the same rounds
+    const oursBefore = (): Float32Array => {
+      betweenLayers.reuse = betweenLayers.addRelu = false;
+      try {
+        return ours();
+      } finally {
+        betweenLayers.reuse = betweenLayers.addRelu = true;
+      }
+    };
     const outName = web.outputNames[0];
     const runWeb = async () => (await web.run(feedsWeb))[outName].data as Float32Array;
     const runNode = async () => (await nat.run(feedsNode))[outName].data as Float32Array;
@@ -205,14 +216,18 @@ async function runCase(c: ModelCase, build: Build, rounds: number, warm: number,
     const diff = { ours: maxAbsDiff(ours(), ref), web: maxAbsDiff(await runWeb(), ref) };
     for (let i = 0; i < warm; i++) {
       ours();
+      oursBefore();
       await runWeb();
       await runNode();
     }
-    const t = { ours: [] as number[], web: [] as number[], node: [] as number[] };
+    const t = { ours: [] as number[], web: [] as number[], node: [] as number[], oursBefore: [] as number[] };
     for (let r = 0; r < rounds; r++) {
       let t0 = performance.now();
       ours();
       t.ours.push(performance.now() - t0);
+      t0 = performance.now();
+      oursBefore();
+      t.oursBefore.push(performance.now() - t0);
       t0 = performance.now();
       await runWeb();
       t.web.push(performance.now() - t0);
@@ -222,7 +237,7 @@ async function runCase(c: ModelCase, build: Build, rounds: number, warm: number,
     }
     const peakBytes = memoryBytes();
     const flop = countFlop(graph, x);
-    const ms = { ours: median(t.ours), web: median(t.web), node: median(t.node) };
+    const ms = { ours: median(t.ours), web: median(t.web), node: median(t.node), oursBefore: median(t.oursBefore) };
     if (showProfile) profile(graph, x, ms.ours);
     const g = (v: number) => flop / v / 1e6;
     return {
@@ -279,6 +294,9 @@ async function main(): Promise<void> {
       `  ${row.gflop.toFixed(2)} GFLOP; ms (median of ${row.rounds}): ours ${row.ms.ours.toFixed(1)}, ort-web ${row.ms.web.toFixed(1)}, ` +
         `ort-node ${row.ms.node.toFixed(1)}; GFLOP/s ${row.gflops.ours.toFixed(1)} / ${row.gflops.web.toFixed(1)} / ${row.gflops.node.toFixed(1)}` +
         ` (ours ${((100 * row.gflops.ours) / peak).toFixed(0)}% of the mul + add peak)`,
+    );
+    console.log(
+      `  ours without the kept buffers and the add+ReLU pass: ${row.ms.oursBefore.toFixed(1)} ms (×${(row.ms.oursBefore / row.ms.ours).toFixed(2)} of ours with them)`,
     );
     console.log(
       `  ours ×${row.speedup.web.toFixed(2)} of ort-web's speed, ×${row.speedup.node.toFixed(2)} of ort-node's; ` +

@@ -5,6 +5,7 @@ import { runtime, type Runtime } from './runtime/index';
 import { describe } from './validate';
 import { letGo, runBackward, scoped, track, untrack, type GradFn } from './autograd/engine';
 import { noteUse, planning } from './autograd/plan';
+import { arena, arenaEmpty } from './graph/arena';
 import * as ew from './kernels/elementwise';
 
 const disposeSymbol: typeof Symbol.dispose =
@@ -115,6 +116,14 @@ export class Tensor {
    */
   static _empty(shape: readonly number[]): Tensor {
     const rt = runtime();
+    // a Graph's inference run may place its intermediates in the buffer it keeps (src/graph/arena.ts)
+    if (arena.run !== null)
+      return arenaEmpty(
+        rt,
+        shape,
+        () => new Tensor(rt, allocFloats(rt, 'Tensor.empty', shape), shape),
+        (ptr) => new Tensor(rt, ptr, shape, false),
+      );
     return new Tensor(rt, allocFloats(rt, 'Tensor.empty', shape), shape);
   }
 

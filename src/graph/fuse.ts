@@ -5,6 +5,8 @@
 // is done by the convolution — in the kernel's write-out for a dense one and for a 3×3 depthwise one
 // (assembly/depthwise_infer.ts), in place on its output otherwise — while its own node passes the
 // tensor on unchanged.
+// An add whose only reader is a ReLU (a residual block's end) is done in one pass with the ReLU, the
+// same f32 sum and the same ReLU rule as the two kernels, so the same bits.
 // NOTE: the dense kernel's sums are gemm.ts's, so outputs equal the unfused run's bit for bit, except
 // that a fused ReLU (a clamp to [0, ∞)) gives +0 where the ReLU kernel keeps a −0.
 // see: https://github.com/microsoft/onnxruntime/blob/main/onnxruntime/core/optimizer/conv_activation_fusion.cc
@@ -16,8 +18,11 @@ import { maxPool2dInfer } from '../kernels/pool_infer';
 import { slidingWindow } from '../kernels/conv';
 import { MaxPool2d } from '../nn/pool';
 import { checkInput2d, Conv2d } from '../nn/conv';
-import { Tensor } from '../tensor';
+import { binary } from '../kernels/elementwise';
+import { sameShape, Tensor } from '../tensor';
+import { checkTensor } from '../validate';
 import type { GraphNode } from './graph';
+import { broadcastOp } from './shape_ops';
 
 type Step = GraphNode & { kind: 'layer' | 'op' };
 
@@ -28,10 +33,15 @@ export interface FusedActivation {
   readonly hi: number;
 }
 
-/** What an inference run fuses: the convolution steps with their activation (null: none), and the activation steps they absorb. */
+/**
+ * What an inference run fuses: the convolution steps with their activation (null: none) and the
+ * activation steps they absorb; the add steps that do the ReLU after them, and those ReLU steps.
+ */
 export interface Fusions {
   readonly convs: ReadonlyMap<string, FusedActivation | null>;
   readonly absorbed: ReadonlySet<string>;
+  readonly addRelus: ReadonlySet<string>;
+  readonly afterAdd: ReadonlySet<string>;
 }
 
 /** True when the inference kernel computes this layer: NCHW, groups 1, dilation 1. */
@@ -89,8 +99,18 @@ export function planFusions(steps: readonly Step[], uses: ReadonlyMap<string, nu
     return r !== undefined && r.length === 1 && uses.get(name) === 1 && !sources.has(name) ? r[0] : null;
   };
   const convs = new Map<string, FusedActivation | null>();
+  const addRelus = new Set<string>(),
+    afterAdd = new Set<string>();
   const absorbed = new Set<string>();
   for (const n of steps) {
+    if (n.kind === 'op' && n.op === 'add') {
+      // a residual block's end: relu(a + b) in one pass
+      const next = only(n.name);
+      if (next !== null && next.kind === 'op' && next.op === 'relu') {
+        addRelus.add(n.name);
+        afterAdd.add(next.name);
+      }
+    }
     if (n.kind !== 'layer' || !(n.module instanceof Conv2d)) continue;
     let next = only(n.name);
     while (next !== null && next.kind === 'op' && next.op === 'identity') next = only(next.name);
@@ -98,7 +118,22 @@ export function planFusions(steps: readonly Step[], uses: ReadonlyMap<string, nu
     if (act !== null) absorbed.add(next!.name);
     if (act !== null || dense(n.module) || depthwise3x3(n.module)) convs.set(n.name, act);
   }
-  return { convs, absorbed };
+  return { convs, absorbed, addRelus, afterAdd };
+}
+
+/** relu(a + b) for an add step whose ReLU it absorbed: one pass where the shapes are the same, else the add, then the ReLU in place. */
+export function runAddRelu(a: Tensor, b: Tensor): Tensor {
+  if (!sameShape(a.shape, b.shape)) {
+    const y = broadcastOp('add', a, b);
+    // its output is a fresh tensor that only the absorbed ReLU reads
+    activationForward('relu', y.ptr, y.ptr, y.size);
+    return y;
+  }
+  checkTensor('add', 'a', a);
+  checkTensor('add', 'b', b);
+  const y = Tensor.empty(a.shape);
+  binary('addRelu', a.ptr, b.ptr, y.ptr, 1, a.size);
+  return track(y);
 }
 
 /** A convolution's inference forward with its fused activation (null: none). */

@@ -10,6 +10,7 @@ import { checkOptions, checkTensor, describe, kindOf } from '../validate';
 import { checkOp, type GraphOp, type GraphOpAttrs } from './ops';
 import { sortSpec, type GraphSpec } from './spec';
 import { execute, planRun, type RunPlan, type RunState } from './run';
+import { Arena } from './arena';
 
 /** One node of a Graph, as `graph.nodes` lists them (in topological order). Each produces the tensor named by `name`. */
 export type GraphNode =
@@ -71,7 +72,7 @@ export class Graph extends Module {
   #autoName = 0;
   /** What a run needs, rebuilt after the graph changes. */
   #plan: RunPlan | null = null;
-  #run: RunState = { movable: null, scratch: { buf: new Float32Array(0) } };
+  #run: RunState = { movable: null, scratch: { buf: new Float32Array(0) }, arena: new Arena() };
 
   /** An empty graph to build with input(), layer(), op(), constant() and output(); or the whole graph of `spec`, checked first. */
   constructor(spec?: GraphSpec) {
@@ -226,6 +227,7 @@ export class Graph extends Module {
     this.#byName.set(n.name, n);
     this.#plan = null;
     this.#run.movable = null;
+    this.#run.arena.dispose();
   }
 
   /**
@@ -311,6 +313,17 @@ export class Graph extends Module {
   _movable(out: StateEntry[] = []): StateEntry[] {
     for (const [, m] of this.children()) m._movable(out);
     return out;
+  }
+
+  /** Frees the graph's layers and constants, and the buffers its inference runs kept. */
+  dispose(): void {
+    this.#run.arena.dispose();
+    super.dispose();
+  }
+
+  /** @internal Bytes of the buffer the graph keeps for its inference runs (0: none yet). */
+  get _arenaBytes(): number {
+    return this.#run.arena.bytes;
   }
 
   extraRepr(): string {

@@ -11,8 +11,10 @@ import { Tensor } from '../tensor';
 import { describe, kindOf } from '../validate';
 import type { GraphNode } from './graph';
 import { runOp } from './ops';
-import { inferredPool, planFusions, runFusedConv, runMaxPoolInfer, type Fusions } from './fuse';
+import { inferredPool, planFusions, runAddRelu, runFusedConv, runMaxPoolInfer, type Fusions } from './fuse';
 import type { Conv2d } from '../nn/conv';
+import { runtime } from '../runtime/index';
+import { betweenLayers, type Arena } from './arena';
 
 type Step = GraphNode & { kind: 'layer' | 'op' };
 
@@ -26,10 +28,11 @@ export interface RunPlan {
   fusions: Fusions;
 }
 
-/** What a graph keeps between runs: its movable state and a scratch copy of it. */
+/** What a graph keeps between runs: its movable state, a scratch copy of it, and the buffers of its inference runs. */
 export interface RunState {
   movable: StateEntry[] | null;
   scratch: { buf: Float32Array };
+  arena: Arena;
 }
 
 /** The nodes the outputs depend on (a node nothing reads is not run), and how many node inputs read each tensor. */
@@ -93,6 +96,9 @@ export function execute(
     left = new Map<Tensor, number>();
   const early = inInference();
   const outs = new Map<string, Tensor>();
+  // under noGrad the intermediates are placed in the buffer the graph keeps for these input shapes
+  const session =
+    early && betweenLayers.reuse ? state.arena.begin(runtime(), [...feeds.values()].map((t) => t.shape.join('x')).join(';')) : null;
   let at: Step | null = null;
   try {
     for (const n of plan.steps) {
@@ -107,9 +113,11 @@ export function execute(
             : early && inferredPool(n.module)
               ? runMaxPoolInfer(n.module, xs[0])
               : n.module.forward(xs[0])
-          : early && plan.fusions.absorbed.has(n.name)
-            ? xs[0] // done by the convolution before it
-            : runOp(n.op, xs, n.attrs);
+          : early && (plan.fusions.absorbed.has(n.name) || (betweenLayers.addRelu && plan.fusions.afterAdd.has(n.name)))
+            ? xs[0] // done by the convolution or the add before it
+            : early && betweenLayers.addRelu && plan.fusions.addRelus.has(n.name)
+              ? runAddRelu(xs[0], xs[1])
+              : runOp(n.op, xs, n.attrs);
       if (!(y instanceof Tensor)) throw new TypeError(`the layer's forward returned ${describe(y)}, expected a Tensor`);
       if (stepTimer !== null) stepTimer(stepKind(n, plan), performance.now() - t0);
       values.set(n.name, y);
@@ -126,14 +134,20 @@ export function execute(
       }
     }
     at = null;
+    if (session !== null) state.arena.end(session.prev);
     for (const [o, from] of plan.outputs) {
       const t = values.get(from)!;
-      // an input, a constant or a tensor another output returns: a copy, so the caller owns each output
-      outs.set(o, fixed.has(t) || [...outs.values()].includes(t) ? reshape(t, t.shape) : t);
+      // an input, a constant, a tensor another output returns or one in the graph's buffer: a copy, so the caller owns each output
+      const copy = fixed.has(t) || [...outs.values()].includes(t) || session?.run.placed.has(t) === true;
+      outs.set(o, copy ? reshape(t, t.shape) : t);
     }
   } catch (e) {
     for (const t of made) t.dispose();
     for (const t of outs.values()) t.dispose();
+    if (session !== null) {
+      state.arena.end(session.prev);
+      state.arena.finish(session.run, false);
+    }
     restore?.();
     if (at !== null && e instanceof Error)
       e.message = `${where}: node '${at.name}' (${at.kind === 'op' ? at.op : kindOf(at.module.constructor)}): ${e.message}`;
@@ -159,12 +173,19 @@ export function execute(
       };
     }
   }
+  // the intermediates are freed: a first run of these shapes lays out the buffer from what it saw
+  if (session !== null) state.arena.finish(session.run, true);
   return outs;
 }
 
 /** A step's kind for a profile: the op, or the layer's class with its fused activation. */
 function stepKind(n: Step, plan: RunPlan): string {
-  if (n.kind === 'op') return plan.fusions.absorbed.has(n.name) ? `${n.op} (fused)` : n.op;
+  if (n.kind === 'op')
+    return plan.fusions.absorbed.has(n.name) || (betweenLayers.addRelu && plan.fusions.afterAdd.has(n.name))
+      ? `${n.op} (fused)`
+      : betweenLayers.addRelu && plan.fusions.addRelus.has(n.name)
+        ? `${n.op}+relu`
+        : n.op;
   const act = plan.fusions.convs.get(n.name);
   return act ? `${kindOf(n.module.constructor)}+${act.kind}` : kindOf(n.module.constructor);
 }

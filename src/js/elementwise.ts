@@ -3,10 +3,15 @@
 import { f32 } from './memory';
 
 function apply(op: number, a: number, b: number): number {
+  if (op === 4) {
+    // add then ReLU (reluForward's rule on the f32 sum)
+    const v = Math.fround(a + b);
+    return v > 0 || v !== v ? v : 0;
+  }
   return op === 0 ? a + b : op === 1 ? a - b : op === 2 ? a * b : a / b;
 }
 
-/** y[r·m + j] = a[r·m + j] ∘ b[j] (op: 0 add, 1 sub, 2 mul, 3 div). */
+/** y[r·m + j] = a[r·m + j] ∘ b[j] (op: 0 add, 1 sub, 2 mul, 3 div, 4 max(a + b, 0)). */
 export function ewBinary(op: number, a: number, b: number, y: number, rows: number, m: number): void {
   const A = f32(a, rows * m),
     B = f32(b, m),

@@ -1,7 +1,8 @@
 // Thin wrapper over the elementwise kernels (assembly/elementwise.ts, src/js/elementwise.ts).
 import { runtime } from '../runtime/index';
 
-export const OP = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+/** Op codes of ewBinary; addRelu is max(a + b, 0) with the ReLU kernel's rule (inference only). */
+export const OP = { add: 0, sub: 1, mul: 2, div: 3, addRelu: 4 } as const;
 export type BinaryOp = keyof typeof OP;
 
 /** y[r·m + j] = a[r·m + j] ∘ b[j] for `rows` rows of `m` values (pointers of the active backend). */
@@ -10,7 +11,7 @@ export function binary(op: BinaryOp, a: number, b: number, y: number, rows: numb
 }
 
 /** y = a ∘ s over n values, or s ∘ a when `swap`. */
-export function scalar(op: BinaryOp, a: number, s: number, y: number, n: number, swap = false): void {
+export function scalar(op: Exclude<BinaryOp, 'addRelu'>, a: number, s: number, y: number, n: number, swap = false): void {
   if (n > 0) runtime().k.ewScalar(OP[op], a, s, y, n, swap ? 1 : 0);
 }
 
