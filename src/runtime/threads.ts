@@ -5,6 +5,7 @@
 import { Pool, MAX_PARTS, type SharedMemory } from './pool';
 import type { Kernels, ParallelKernels } from './types';
 import { ELEMENTWISE_PART_KERNELS, elementwiseKernels } from './threads_elementwise';
+import { INFER_PART_KERNELS, inferKernels, parallelInferKernels } from './threads_infer';
 
 /** The part kernels the pool runs, in this order (an index into this list names one to the workers). */
 export const PART_KERNELS = [
@@ -28,6 +29,7 @@ export const PART_KERNELS = [
   'rooflineCopyPart',
   'rooflineReadPart',
   ...ELEMENTWISE_PART_KERNELS,
+  ...INFER_PART_KERNELS,
 ] as const;
 const NOP = 0,
   SGEMM = 1,
@@ -50,6 +52,8 @@ const NOP = 0,
   ROOF_READ = 18;
 /** Index of the first of ELEMENTWISE_PART_KERNELS. */
 const ELEMENTWISE_FIRST = PART_KERNELS.indexOf(ELEMENTWISE_PART_KERNELS[0]);
+/** Index of the first of INFER_PART_KERNELS. */
+const INFER_FIRST = PART_KERNELS.indexOf(INFER_PART_KERNELS[0]);
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -78,6 +82,7 @@ export const counts = { bnStatsAgain: 0, convForward: 0, convBackward: 0 };
 type Exports = Kernels & {
   memory: SharedMemory;
   sgemmPartWorkspace(m: number, n: number, k: number): number;
+  convInferPartWorkspace(K: number, P: number): number;
   bnRunsNCL(n: number, c: number, l: number): number;
   bnRowBlocksNHWC(m: number, c: number): number;
   bnRowBlockBytes(c: number): number;
@@ -149,6 +154,7 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
   return {
     ...e,
     ...elementwiseKernels(e, pool, ELEMENTWISE_FIRST),
+    ...inferKernels(e, pool, INFER_FIRST),
     alloc,
     sgemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, beta, bias, ws) {
       const parts = pool.broken === null ? gemmParts(m, n, k, pool.size) : 1;
@@ -275,6 +281,7 @@ export function parallelKernels(e: Exports, alloc: (bytes: number) => number, po
     }
   };
   return {
+    ...parallelInferKernels(e, alloc, pool, INFER_FIRST),
     convForwardNCHW(x, w, y, bias, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o) {
       const parts = convParts(n, n * o * oh * ow * c * kh * kw);
       if (parts <= 1) return false;
