@@ -11,3 +11,4 @@ export * from './parts_roofline';
 export * from './parts_elementwise';
 export * from './parts_recurrent';
 export * from './parts_infer';
+export * from './parts_depthwise';

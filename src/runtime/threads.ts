@@ -154,7 +154,7 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
   return {
     ...e,
     ...elementwiseKernels(e, pool, ELEMENTWISE_FIRST),
-    ...inferKernels(e, pool, INFER_FIRST),
+    ...inferKernels(e, alloc, pool, INFER_FIRST),
     alloc,
     sgemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, beta, bias, ws) {
       const parts = pool.broken === null ? gemmParts(m, n, k, pool.size) : 1;

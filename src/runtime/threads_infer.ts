@@ -1,19 +1,32 @@
 // The threaded runtime's inference kernels: the implicit-GEMM convolution (units of image, block of
 // output pixels and group of output channels), the 3×3 depthwise convolution and max pooling without
-// argmax (runs of channel planes), each shared between the threads above a size; below it the
-// single-threaded kernel runs. Their part kernels (assembly/parts_infer.ts) compute every output with
-// the code and order of the single-threaded kernel, so the bits do not depend on the split.
+// argmax (runs of channel planes); and the training depthwise convolution (blocks of images forward
+// and for dx, blocks of output channels for the weight gradient), each shared between the threads
+// above a size; below it the single-threaded kernel runs. Their part kernels (assembly/parts_infer.ts,
+// parts_depthwise.ts) compute every output with the code and order of the single-threaded kernel,
+// so the bits do not depend on the split.
 import { MAX_PARTS, type Pool, type SharedMemory } from './pool';
 import type { Kernels, ParallelInferKernels } from './types';
 
 /** The part kernels of this file, in the order they follow the others in threads.ts's PART_KERNELS. */
-export const INFER_PART_KERNELS = ['convInferNCHWPart', 'depthwise3x3InferPart', 'maxPool2dInferPart'] as const;
+export const INFER_PART_KERNELS = [
+  'convInferNCHWPart',
+  'depthwise3x3InferPart',
+  'maxPool2dInferPart',
+  'depthwiseForwardPart',
+  'depthwiseBackwardInputPart',
+  'depthwiseBackwardWeightPart',
+] as const;
 
 // Below these sizes a call stays on one thread (docs/threads.md: measured with bench --threads)
 /** Multiply-adds (n·o·oh·ow·c·kh·kw) of an inference convolution below which it runs on one thread. */
 export const CONV_INFER_MIN_MACS = 1 << 18;
 /** Outputs (n·c·oh·ow) of a 3×3 depthwise inference call below which it runs on one thread (nine multiply-adds each: bound by memory). */
 export const DEPTHWISE_INFER_MIN = 1 << 16;
+/** Outputs (n·c·mult·oh·ow) of a training depthwise convolution below which it runs on one thread. */
+export const DEPTHWISE_MIN = 1 << 16;
+/** Bytes of a depthwise part's scratch of gathered filters (assembly/depthwise_body.ts's TAPS_BYTES). */
+const TAPS_BYTES = 64 * 16;
 /** Input elements of a max pooling without argmax below which it runs on one thread. */
 export const POOL_INFER_MIN = 1 << 16;
 /** Output pixels per block of the inference convolution (assembly/conv_infer_blocks.ts's NC). */
@@ -44,9 +57,36 @@ export function inferGroups(n: number, blocks: number, o: number, threads: numbe
   return Math.max(1, Math.min(want, Math.floor(o / GROUP_CHANNELS)));
 }
 
-/** depthwise3x3Infer and maxPool2dInfer routed through `pool` (`first`: the index of INFER_PART_KERNELS[0] in its list). */
-export function inferKernels(e: Exports, pool: Pool, first: number): Partial<Kernels> {
+/**
+ * depthwise3x3Infer, maxPool2dInfer and the training depthwise kernels routed through `pool`
+ * (`first`: the index of INFER_PART_KERNELS[0] in its list; `alloc`: the runtime's allocator).
+ */
+export function inferKernels(e: Exports, alloc: (bytes: number) => number, pool: Pool, first: number): Partial<Kernels> {
+  /** Runs depthwise part `fn` over blocks of images, each part with a scratch of its own after `args`. */
+  const imageBlocks = (fn: number, parts: number, args: number[]) => {
+    const taps = alloc(parts * TAPS_BYTES);
+    try {
+      pool.run(first + fn, parts, [...args, taps]);
+    } finally {
+      e.free(taps);
+    }
+  };
   return {
+    depthwiseForward(x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc) {
+      const parts = n < 2 ? 1 : unitParts(n, n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
+      if (parts <= 1) return e.depthwiseForward(x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc);
+      imageBlocks(3, parts, [x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
+    },
+    depthwiseBackwardInput(dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc) {
+      const parts = n < 2 ? 1 : unitParts(n, n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
+      if (parts <= 1) return e.depthwiseBackwardInput(dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc);
+      imageBlocks(4, parts, [dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
+    },
+    depthwiseBackwardWeight(x, dy, dwt, db, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc) {
+      const parts = unitParts(Math.ceil((c * mult) / 4), n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
+      if (parts <= 1) return e.depthwiseBackwardWeight(x, dy, dwt, db, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc);
+      pool.run(first + 5, parts, [x, dy, dwt, db, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
+    },
     depthwise3x3Infer(x, wt, b, y, n, c, h, w, s, oh, ow, lo, hi) {
       const parts = unitParts(n * c, n * c * oh * ow, DEPTHWISE_INFER_MIN, pool);
       if (parts <= 1) return e.depthwise3x3Infer(x, wt, b, y, n, c, h, w, s, oh, ow, lo, hi);
