@@ -6,6 +6,7 @@ import { Pool, MAX_PARTS, type SharedMemory } from './pool';
 import type { Kernels, ParallelKernels } from './types';
 import { ELEMENTWISE_PART_KERNELS, elementwiseKernels } from './threads_elementwise';
 import { INFER_PART_KERNELS, inferKernels, parallelInferKernels } from './threads_infer';
+import { virtualBnKernels } from './threads_bn_virtual';
 
 /** The part kernels the pool runs, in this order (an index into this list names one to the workers). */
 export const PART_KERNELS = [
@@ -86,6 +87,20 @@ type Exports = Kernels & {
   bnRunsNCL(n: number, c: number, l: number): number;
   bnRowBlocksNHWC(m: number, c: number): number;
   bnRowBlockBytes(c: number): number;
+  bnPathOf(channelsLast: number, n: number, c: number, l: number): number;
+  bnFoldRows(m: number, c: number): number;
+  bnVirtualConstants(
+    channelsLast: number,
+    n: number,
+    c: number,
+    l: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    invstd: number,
+    ws: number,
+  ): void;
+  bnVirtualRest(channelsLast: number, x: number, y: number, n: number, c: number, l: number, ws: number, relu: number): void;
   bnRowsShifts(x: number, m: number, c: number, mean: number, ws: number, again: number): void;
   bnRowsBackwardShifts(c: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, ws: number): void;
   bnRowsStatsFinish(
@@ -151,7 +166,7 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       e.free(blocks);
     }
   };
-  return {
+  const k: Kernels = {
     ...e,
     ...elementwiseKernels(e, pool, ELEMENTWISE_FIRST),
     ...inferKernels(e, alloc, pool, INFER_FIRST),
@@ -254,6 +269,8 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
     },
   };
+  // BatchNorm's virtual-channel paths: the statistics as above (one thread), the normalize split
+  return { ...k, ...virtualBnKernels(k, e, pool, BN_ROW_NORMALIZE, BN_MIN_ELEMENTS) };
 }
 
 /**
