@@ -36,6 +36,7 @@ export default defineConfig({
       'test/onnx_safetensors.test.ts', // fixtures read through node:fs
       'test/onnx_dynamic.test.ts', // onnxruntime-node (a native addon) and fixtures read through node:fs
       'test/graph_reuse_zoo.test.ts', // the stripped resnet18 fixture read through node:fs
+      'test/threads_infer_model.test.ts', // the stripped resnet18 fixture read through node:fs (onnx_node_helpers)
       'test/onnx_memory.test.ts', // the stripped zoo fixtures read through node:fs (onnx_node_helpers imports onnxruntime-node)
       'test/onnx_pads.test.ts', // onnxruntime-node (a native addon) and ONNX's node tests read through node:fs
       'test/onnx_load_train.test.ts', // the mnist package's digits through node:fs

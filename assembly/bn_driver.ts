@@ -187,6 +187,24 @@ function normalizeWith(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws
   }
 }
 
+/**
+ * What normalizeWith does on a virtual-channel path (SHORT, FOLD) before its passes: the normalize
+ * constants from gamma, beta, mean, invstd, spread to the virtual channels. The threaded build then
+ * splits the pass over the virtual rows (parts_bn_rows.ts) and runs virtualRest.
+ */
+export function virtualConstants(path: i32, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, ws: usize): void {
+  let w = channelArea(path, n, c, l, ws);
+  normalizeConstants(c, gamma, beta, mean, invstd, at(w, c, WS_KS), at(w, c, WS_KA), at(w, c, WS_KB));
+  spread(path, n, c, l, ws, WS_KS); spread(path, n, c, l, ws, WS_KA); spread(path, n, c, l, ws, WS_KB);
+}
+
+/** normalizeWith's rows left over after the folded ones on FOLD (none on SHORT), with the c channels' constants. */
+export function virtualRest(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws: usize, relu: bool): void {
+  if (path != FOLD) return;
+  let rem = leftOverRows(n, c), off = leftOver(n, c);
+  if (rem > 0) normalizePass(x + off, y + off, rem, c, channelArea(path, n, c, l, ws), relu);
+}
+
 /** Batch mean, biased variance and invstd per channel (f64[c]), without y. */
 export function statsPass(path: i32, x: usize, n: i32, c: i32, l: i32, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): void {
   let w = channelArea(path, n, c, l, ws);

@@ -10,3 +10,5 @@ export * from './parts_optim';
 export * from './parts_roofline';
 export * from './parts_elementwise';
 export * from './parts_recurrent';
+export * from './parts_infer';
+export * from './parts_depthwise';

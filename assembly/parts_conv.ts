@@ -21,7 +21,7 @@ import { biasGradChannels } from './conv_bias';
  * with a compare-and-swap on its word of `slots`; the parts can then be many more than the threads
  * (small blocks, so a thread the machine delays holds up little) without a workspace each.
  */
-function takeSlot(slots: usize, count: i32): i32 {
+export function takeSlot(slots: usize, count: i32): i32 {
   let s = 0;
   while (atomic.cmpxchg<i32>(slots + (<usize>s << 2), 0, 1) != 0) s = s + 1 < count ? s + 1 : 0;
   return s;
@@ -29,13 +29,13 @@ function takeSlot(slots: usize, count: i32): i32 {
 
 /** Gives workspace `s` of `slots` back. */
 // @ts-ignore: decorator
-@inline function giveSlot(slots: usize, s: i32): void {
+@inline export function giveSlot(slots: usize, s: i32): void {
   atomic.store<i32>(slots + (<usize>s << 2), 0);
 }
 
 /** Bytes rounded up to 16, so each part's region starts aligned. */
 // @ts-ignore: decorator
-@inline function align16(bytes: i32): i32 {
+@inline export function align16(bytes: i32): i32 {
   return (bytes + 15) & ~15;
 }
 

@@ -1,4 +1,4 @@
-// `npm run bench -- --models [--quick] [--profile] [--only a,b] [--build wasm-simd|wasm-relaxed] [--name NAME]`
+// `npm run bench -- --models [--quick] [--profile] [--only a,b] [--build wasm-simd|wasm-relaxed] [--name NAME] [--threads=1,2]`
 // Inference latency of whole models: resnet18 and mobilenet_v2 (the stripped topologies of
 // test/fixtures/onnx, weights filled from a seeded generator) at batch 1, 224×224, and the demo CNN
 // (examples/demo/cnn.ts, exported with toOnnx) at batch 60. The same model bytes go to this package
@@ -8,7 +8,10 @@
 // …) so a change in the machine's load falls on all alike.
 // Outputs are compared with onnxruntime-node's, so a fast wrong result cannot pass. --profile times
 // every step of inference runs by kind (layers with their fused activation, and the ops between
-// them), then each layer alone by kind and shape. Writes bench/results/models.json.
+// them), then each layer alone by kind and shape. --threads=1,2 times ours alone at each thread count
+// instead (1: the SIMD build; n > 1: init({ threads: n })), in alternating rounds, with the ratio to
+// the first count and whether the outputs' bits agree. Writes bench/results/models.json (or
+// models-threads.json).
 import os from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
-import { memoryBytes } from '../src/runtime/index';
+import { init, memoryBytes, threads } from '../src/runtime/index';
 import { tensor, noGrad, type Tensor } from '../src/tensor';
 import { loadOnnx } from '../src/onnx/load';
 import { toOnnx } from '../src/onnx/export';
@@ -260,6 +263,55 @@ async function runCase(c: ModelCase, build: Build, rounds: number, warm: number,
   }
 }
 
+interface ThreadRow {
+  model: string;
+  batch: number;
+  threads: number[];
+  /** Per thread count: the best over the rounds of each round's median. */
+  ms: number[];
+  /** ms at the first thread count ÷ ms at each. */
+  ratio: number[];
+  /** Whether every thread count gave the first one's output bits. */
+  sameBits: boolean;
+}
+
+/** Our inference of `c` at each of `counts` threads, alternating (1 2 1 2 …) in `rounds` rounds of `runs` timed runs each, a fresh runtime and graph per turn. */
+async function threadCase(c: ModelCase, counts: number[], rounds: number, runs: number, warm: number): Promise<ThreadRow> {
+  const data = seededInput(c.dims, SEED + 1);
+  const best = counts.map(() => Infinity);
+  let first: Uint32Array | null = null,
+    sameBits = true;
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, n] of counts.entries()) {
+      await init(n === 1 ? { backend: 'wasm-simd' } : { threads: n });
+      if (threads() !== n) throw new Error(`bench: ${n} threads asked, ${threads()} run`);
+      const graph = await loadOnnx(c.bytes);
+      const x = tensor(data, c.dims);
+      const run = (): Float32Array => {
+        const y = noGrad(() => graph.forward(x));
+        const v = y.toArray();
+        y.dispose();
+        return v;
+      };
+      const out = run();
+      const b = new Uint32Array(out.buffer, out.byteOffset, out.length);
+      if (first === null) first = b.slice();
+      else if (b.length !== first.length || b.some((v, j) => v !== first![j])) sameBits = false;
+      for (let k = 0; k < warm; k++) run();
+      const t: number[] = [];
+      for (let k = 0; k < runs; k++) {
+        const t0 = performance.now();
+        run();
+        t.push(performance.now() - t0);
+      }
+      best[i] = Math.min(best[i], median(t));
+      x.dispose();
+      graph.dispose();
+    }
+  }
+  return { model: c.name, batch: c.dims[0], threads: counts, ms: best, ratio: best.map((m) => best[0] / m), sameBits };
+}
+
 const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
 
 async function main(): Promise<void> {
@@ -271,12 +323,20 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       name: { type: 'string', default: 'models' },
       build: { type: 'string', default: 'wasm-simd' },
+      threads: { type: 'string' },
     },
     strict: true,
   });
   if (!/^[\w.-]+$/.test(values.name)) throw new Error(`--name: use letters, digits, '.', '-', '_' only, got '${values.name}'`);
   const build = values.build as Build;
   if (build !== 'wasm-simd' && build !== 'wasm-relaxed') throw new Error(`--build: expected wasm-simd or wasm-relaxed, got '${build}'`);
+  if (values.threads !== undefined) {
+    const counts = values.threads.split(',').map(Number);
+    if (counts.some((n) => !Number.isInteger(n) || n < 1) || build !== 'wasm-simd')
+      throw new Error(`--threads: expected thread counts such as 1,2 (the wasm-simd build), got '${values.threads}'`);
+    await threadMain(counts, values.only?.split(',') ?? null, values.quick, values.name === 'models' ? 'models-threads' : values.name);
+    return;
+  }
   ortWeb.env.wasm.numThreads = 1;
   ortWeb.env.wasm.simd = true;
   const load0 = os.loadavg()[0];
@@ -320,6 +380,31 @@ async function main(): Promise<void> {
   };
   writeFileSync(`${dir}${values.name}.json`, JSON.stringify({ meta, rows }, null, 2) + '\n');
   if (rows.some((r) => !(r.maxAbsDiff.ours <= OUTPUT_TOL && r.maxAbsDiff.web <= OUTPUT_TOL))) process.exitCode = 1;
+}
+
+/** --threads: ours at each thread count, alternating, with the ratios; writes bench/results/NAME.json. */
+async function threadMain(counts: number[], only: string[] | null, quick: boolean, name: string): Promise<void> {
+  const load0 = os.loadavg()[0];
+  const rows: ThreadRow[] = [];
+  await useBackend('wasm-simd'); // the demo CNN is built (and exported) here
+  for (const c of cases(only)) {
+    const row = await threadCase(c, counts, quick ? 2 : 3, quick ? 5 : 10, 2);
+    rows.push(row);
+    const cols = counts.map((n, i) => `${n} thread${n > 1 ? 's' : ''} ${row.ms[i].toFixed(1)} ms (×${row.ratio[i].toFixed(2)})`);
+    console.log(
+      `${c.name} [${c.dims.join(', ')}]: ${cols.join(', ')}; bits ${row.sameBits ? 'the same' : 'DIFFER'}; load ${os.loadavg()[0].toFixed(2)}`,
+    );
+  }
+  const load1 = os.loadavg()[0];
+  console.log(
+    `load average (1 min) ${load0.toFixed(2)} before, ${load1.toFixed(2)} after; ${os.cpus().length} CPUs; Node ${process.version}`,
+  );
+  const dir = fileURLToPath(new URL('../bench/results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const meta = { date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, load: [load0, load1] };
+  writeFileSync(`${dir}${name}.json`, JSON.stringify({ meta, rows }, null, 2) + '\n');
+  await init();
+  if (rows.some((r) => !r.sameBits)) process.exitCode = 1;
 }
 
 await main();

@@ -5,7 +5,8 @@
 // backward) and its GEMM alone, BatchNorm2d's training forward and backward on NCHW and NHWC 24.5
 // MiB (with the memory roof of 1 and 2 threads measured in the same run, and each thread count's
 // share of its roof), the demo's first max-pool, one training step of the demo CNN and of the MLP
-// at batch 60 (small: below the thresholds, it must be no slower). `--quick` cuts the budgets;
+// at batch 60 (small: below the thresholds, it must be no slower); the inference kernels and the
+// training depthwise convolution (bench/threads_infer.ts). `--quick` cuts the budgets;
 // `--only=conv,MLP` times the cases whose names contain one of the words. Writes
 // bench/results/threads.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,6 +30,7 @@ import { rooflineCopy, rooflineRead } from '../src/kernels/roofline';
 import { matmul } from '../src/kernels/gemm';
 import { cnn } from '../examples/demo/cnn';
 import { ourTrainer } from './ours';
+import { inferCases } from './threads_infer';
 import { budgets, measure, type Budget } from './timing';
 
 const quick = process.argv.includes('--quick');
@@ -268,6 +270,7 @@ const CASES: Case[] = [
     [60, 784],
     10,
   ),
+  ...inferCases(values),
 ];
 
 // `--only=a,b`: the cases whose names contain one of these (to time a few quickly)

@@ -16,9 +16,10 @@ import { RELAXED_SIMD_FLAGS } from './node-flags.mjs';
 const BENCHES = {
   '--gemm': 'bench/gemm.ts',
   '--train': 'bench/train.ts',
+  // --models before --threads: `--models --threads=1,2` is the models bench at those thread counts
+  '--models': 'bench/models.ts',
   '--threads': 'bench/threads.ts',
   '--lstm': 'bench/lstm.ts',
-  '--models': 'bench/models.ts',
   '--norms': 'bench/norms.ts',
 };
 const runtimes = process.argv.includes('--runtimes');

@@ -5,6 +5,8 @@
 import { Pool, MAX_PARTS, type SharedMemory } from './pool';
 import type { Kernels, ParallelKernels } from './types';
 import { ELEMENTWISE_PART_KERNELS, elementwiseKernels } from './threads_elementwise';
+import { INFER_PART_KERNELS, inferKernels, parallelInferKernels } from './threads_infer';
+import { virtualBnKernels } from './threads_bn_virtual';
 
 /** The part kernels the pool runs, in this order (an index into this list names one to the workers). */
 export const PART_KERNELS = [
@@ -28,6 +30,7 @@ export const PART_KERNELS = [
   'rooflineCopyPart',
   'rooflineReadPart',
   ...ELEMENTWISE_PART_KERNELS,
+  ...INFER_PART_KERNELS,
 ] as const;
 const NOP = 0,
   SGEMM = 1,
@@ -50,6 +53,8 @@ const NOP = 0,
   ROOF_READ = 18;
 /** Index of the first of ELEMENTWISE_PART_KERNELS. */
 const ELEMENTWISE_FIRST = PART_KERNELS.indexOf(ELEMENTWISE_PART_KERNELS[0]);
+/** Index of the first of INFER_PART_KERNELS. */
+const INFER_FIRST = PART_KERNELS.indexOf(INFER_PART_KERNELS[0]);
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -78,9 +83,24 @@ export const counts = { bnStatsAgain: 0, convForward: 0, convBackward: 0 };
 type Exports = Kernels & {
   memory: SharedMemory;
   sgemmPartWorkspace(m: number, n: number, k: number): number;
+  convInferPartWorkspace(K: number, P: number): number;
   bnRunsNCL(n: number, c: number, l: number): number;
   bnRowBlocksNHWC(m: number, c: number): number;
   bnRowBlockBytes(c: number): number;
+  bnPathOf(channelsLast: number, n: number, c: number, l: number): number;
+  bnFoldRows(m: number, c: number): number;
+  bnVirtualConstants(
+    channelsLast: number,
+    n: number,
+    c: number,
+    l: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    invstd: number,
+    ws: number,
+  ): void;
+  bnVirtualRest(channelsLast: number, x: number, y: number, n: number, c: number, l: number, ws: number, relu: number): void;
   bnRowsShifts(x: number, m: number, c: number, mean: number, ws: number, again: number): void;
   bnRowsBackwardShifts(c: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, ws: number): void;
   bnRowsStatsFinish(
@@ -146,9 +166,10 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       e.free(blocks);
     }
   };
-  return {
+  const k: Kernels = {
     ...e,
     ...elementwiseKernels(e, pool, ELEMENTWISE_FIRST),
+    ...inferKernels(e, alloc, pool, INFER_FIRST),
     alloc,
     sgemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc, beta, bias, ws) {
       const parts = pool.broken === null ? gemmParts(m, n, k, pool.size) : 1;
@@ -248,6 +269,8 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
     },
   };
+  // BatchNorm's virtual-channel paths: the statistics as above (one thread), the normalize split
+  return { ...k, ...virtualBnKernels(k, e, pool, BN_ROW_NORMALIZE, BN_MIN_ELEMENTS) };
 }
 
 /**
@@ -275,6 +298,7 @@ export function parallelKernels(e: Exports, alloc: (bytes: number) => number, po
     }
   };
   return {
+    ...parallelInferKernels(e, alloc, pool, INFER_FIRST),
     convForwardNCHW(x, w, y, bias, n, c, h, wd, kh, kw, sh, sw, ph, pw, oh, ow, o) {
       const parts = convParts(n, n * o * oh * ow * c * kh * kw);
       if (parts <= 1) return false;

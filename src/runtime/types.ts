@@ -35,7 +35,7 @@ export interface Runtime {
  * Whole per-image loops run by the threaded runtime's pool, each with the bits of the loop it
  * replaces. Each returns false, having done nothing, when the call stays on one thread (too small).
  */
-export interface ParallelKernels {
+export interface ParallelKernels extends ParallelInferKernels {
   /** y[n][o][oh·ow] = w ⋆ x[n][c][h][wd] (+ bias[o] when bias ≠ 0), im2col + GEMM per image. */
   convForwardNCHW(
     x: number,
@@ -76,6 +76,32 @@ export interface ParallelKernels {
     oh: number,
     ow: number,
     o: number,
+  ): boolean;
+}
+
+/** The inference convolution's loop over images (src/kernels/conv_infer.ts) shared by the threaded runtime's pool. */
+export interface ParallelInferKernels {
+  /** y[n][o][oh·ow] = clamp(wt ⋆ x[n][c][h][w] + b, lo, hi) (b = 0: no bias), as convInferNCHW per image; false: not split. */
+  convInferNCHW(
+    x: number,
+    wt: number,
+    b: number,
+    y: number,
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    o: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    ph: number,
+    pw: number,
+    oh: number,
+    ow: number,
+    lo: number,
+    hi: number,
   ): boolean;
 }
 
