@@ -31,6 +31,36 @@ function rowSums(p: usize, d: i32, k: f32): void {
   rowS1 = a; rowS2 = b;
 }
 
+/** rowSums for a row of at most FLUSH·16 values, inlined: shiftedSums's sums in its order (same bits) without its call and flush loop. */
+// @ts-ignore: decorator
+@inline function rowSumsShort(p: usize, d: i32, k: f32): void {
+  let j = 0, v1: f64 = 0, v2: f64 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let kv = f32x4.splat(k), n16 = d & ~15, z = f32x4.splat(0);
+    let a0 = z, a1 = z, a2 = z, a3 = z, q0 = z, q1 = z, q2 = z, q3 = z;
+    for (; j < n16; j += 16) {
+      let q = p + (<usize>j << 2);
+      let e0 = f32x4.sub(v128.load(q), kv), e1 = f32x4.sub(v128.load(q, 16), kv);
+      let e2 = f32x4.sub(v128.load(q, 32), kv), e3 = f32x4.sub(v128.load(q, 48), kv);
+      a0 = f32x4.add(a0, e0); q0 = f32x4.add(q0, f32x4.mul(e0, e0));
+      a1 = f32x4.add(a1, e1); q1 = f32x4.add(q1, f32x4.mul(e1, e1));
+      a2 = f32x4.add(a2, e2); q2 = f32x4.add(q2, f32x4.mul(e2, e2));
+      a3 = f32x4.add(a3, e3); q3 = f32x4.add(q3, f32x4.mul(e3, e3));
+    }
+    // as shiftedSums: 0 + the two lanes (a −0 becomes +0 there too), then + the tail's f64 sum
+    let a = widen(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    let b = widen(f32x4.add(f32x4.add(q0, q1), f32x4.add(q2, q3)));
+    v1 += f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
+    v2 += f64x2.extract_lane(b, 0) + f64x2.extract_lane(b, 1);
+  }
+  let s1: f64 = 0, s2: f64 = 0;
+  for (; j < d; j++) {
+    let e = <f64>(load<f32>(p + (<usize>j << 2)) - k);
+    s1 += e; s2 += e * e;
+  }
+  rowS1 = v1 + s1; rowS2 = v2 + s2;
+}
+
 /** Rows taken a block at a time (≤ 16 KB of x, ≤ 64 rows): each step's statistics of all rows, then each step's use of them. */
 // NOTE: a row's divisions and square root, then its normalize, form one chain of dependent
 // instructions; a block's rows are independent, so each phase's rows overlap in the pipeline.
@@ -44,7 +74,9 @@ function blockStats(x: usize, r0: i32, r1: i32, d: i32, eps: f64, mean: usize, v
   // sums around each row's first value, parked in vari (Σ) and invstd (Σ²) until finished
   for (let r = r0; r < r1; r++) {
     let o = <usize>r << 3, p = x + (<usize>r * <usize>d << 2);
-    rowSums(p, d, load<f32>(p));
+    // (a row with overflowed f32 sums goes the long way, which sums again in f64)
+    if (d <= FLUSH * 16) rowSumsShort(p, d, load<f32>(p));
+    if (d > FLUSH * 16 || !(Math.abs(rowS1) < Infinity && Math.abs(rowS2) < Infinity)) rowSums(p, d, load<f32>(p));
     store<f64>(vari + o, rowS1); store<f64>(invstd + o, rowS2);
   }
   for (let r = r0; r < r1; r++) {
@@ -88,6 +120,20 @@ export function rowNormNormalize(x: usize, y: usize, rows: i32, d: i32, gamma: u
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     let sv = f32x4.splat(s), iv = f32x4.splat(i), rv = f32x4.splat(rem), one = f32x4.splat(1), zero = f32x4.splat(0);
+    if (isInteger<Plain>()) {
+      // four vectors a step: the loop's own work is a quarter of the arithmetic (see docs/performance.md#row-kernel)
+      for (; j + 16 <= d; j += 16) {
+        let o = <usize>j << 2, pg = gamma + o, pb = beta + o, pq = q + o;
+        let t0 = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(p + o), sv), iv), rv);
+        let t1 = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(p + o, 16), sv), iv), rv);
+        let t2 = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(p + o, 32), sv), iv), rv);
+        let t3 = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(p + o, 48), sv), iv), rv);
+        v128.store(pq, f32x4.add(f32x4.mul(t0, v128.load(pg)), v128.load(pb)));
+        v128.store(pq, f32x4.add(f32x4.mul(t1, v128.load(pg, 16)), v128.load(pb, 16)), 16);
+        v128.store(pq, f32x4.add(f32x4.mul(t2, v128.load(pg, 32)), v128.load(pb, 32)), 32);
+        v128.store(pq, f32x4.add(f32x4.mul(t3, v128.load(pg, 48)), v128.load(pb, 48)), 48);
+      }
+    }
     for (; j + 4 <= d; j += 4) {
       let o = <usize>j << 2;
       let t = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(p + o), sv), iv), rv);
