@@ -492,6 +492,9 @@ export interface Kernels {
   gruCellBackward(xg: number, hg: number, hPrev: number, dh: number, dxg: number, dhg: number, rows: number, hs: number): void;
   rnnCellForward(pre: number, h: number, n: number, relu: number): void;
   rnnCellBackward(h: number, dh: number, dpre: number, n: number, relu: number): void;
+  // a normalized LSTM's output gate h = σ(o)·tanh(z) (assembly/recurrent.ts)
+  lstmOutForward(g: number, z: number, h: number, rows: number, hs: number): void;
+  lstmOutBackward(g: number, z: number, dh: number, dg: number, dz: number, rows: number, hs: number): void;
   rowNormWorkspace(d: number): number;
   rowNormForward(
     x: number,
