@@ -313,3 +313,59 @@ export function rnnCellBackward(h: usize, dh: usize, dpre: usize, n: i32, relu: 
     store<f32>(dh + o, 0);
   }
 }
+
+/**
+ * The output gate of a normalized LSTM step over `rows` rows: h = σ(o)·tanh(z), o the last H columns
+ * of each row of the pre-activations g [rows, 4H] (not modified), z [rows, H] the normalized cell.
+ */
+export function lstmOutForward(g: usize, z: usize, h: usize, rows: i32, hs: i32): void {
+  let gs = <usize>hs << 4,
+    cs = <usize>hs << 2;
+  for (let r = 0; r < rows; r++) {
+    let go = g + <usize>r * gs + 3 * cs,
+      rc = <usize>r * cs;
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; j + 4 <= hs; j += 4) {
+        let o = <usize>j << 2;
+        v128.store(h + rc + o, f32x4.mul(sigmV(v128.load(go + o)), tanhV(v128.load(z + rc + o))));
+      }
+    }
+    for (; j < hs; j++) {
+      let o = <usize>j << 2;
+      store<f32>(h + rc + o, sigm(load<f32>(go + o)) * tanhf(load<f32>(z + rc + o)));
+    }
+  }
+}
+
+/** The backward of lstmOutForward: dg [rows, 4H] (o's columns dh·tanh(z)·σ'(o), the others 0) and dz [rows, H] = dh·σ(o)·tanh'(z). */
+export function lstmOutBackward(g: usize, z: usize, dh: usize, dg: usize, dz: usize, rows: i32, hs: i32): void {
+  let gs = <usize>hs << 4,
+    cs = <usize>hs << 2;
+  memory.fill(dg, 0, <usize>rows * gs);
+  for (let r = 0; r < rows; r++) {
+    let go = g + <usize>r * gs + 3 * cs,
+      dgo = dg + <usize>r * gs + 3 * cs,
+      rc = <usize>r * cs;
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      let one = f32x4.splat(1);
+      for (; j + 4 <= hs; j += 4) {
+        let o = <usize>j << 2;
+        let ov = sigmV(v128.load(go + o)),
+          tz = tanhV(v128.load(z + rc + o)),
+          d = v128.load(dh + rc + o);
+        v128.store(dgo + o, f32x4.mul(f32x4.mul(d, tz), f32x4.mul(ov, f32x4.sub(one, ov))));
+        v128.store(dz + rc + o, f32x4.mul(f32x4.mul(d, ov), f32x4.sub(one, f32x4.mul(tz, tz))));
+      }
+    }
+    for (; j < hs; j++) {
+      let o = <usize>j << 2;
+      let ov = sigm(load<f32>(go + o)),
+        tz = tanhf(load<f32>(z + rc + o)),
+        d = load<f32>(dh + rc + o);
+      store<f32>(dgo + o, d * tz * (ov * (ONE - ov)));
+      store<f32>(dz + rc + o, d * ov * (ONE - tz * tz));
+    }
+  }
+}

@@ -6,7 +6,7 @@
 // so the guarantees at large offsets are BN's. A row longer than L1 is read twice each way, as BN.
 // see: Ba et al. 2016, Layer Normalization, https://arxiv.org/abs/1607.06450 (§3);
 //      Chan, Golub, LeVeque 1983 (shifted data): assembly/stats.ts
-import { sum1, sum2, sumsReset, shiftedSums, dotSums, finishStats, finiteScale, FLUSH } from './stats';
+import { sum1, sum2, sumsReset, shiftedSums, dotSums, finishStats, finiteScale, FLUSH, On, Off } from './stats';
 
 /** Workspace bytes of rowNormBackward for rows of `d` values: f64 dγ, dβ and their f32 partial sums per column, a block's row sums. */
 export function rowNormWorkspace(d: i32): i32 {
@@ -31,6 +31,36 @@ function rowSums(p: usize, d: i32, k: f32): void {
   rowS1 = a; rowS2 = b;
 }
 
+/** rowSums for a row of at most FLUSH·16 values, inlined: shiftedSums's sums in its order (same bits) without its call and flush loop. */
+// @ts-ignore: decorator
+@inline function rowSumsShort(p: usize, d: i32, k: f32): void {
+  let j = 0, v1: f64 = 0, v2: f64 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let kv = f32x4.splat(k), n16 = d & ~15, z = f32x4.splat(0);
+    let a0 = z, a1 = z, a2 = z, a3 = z, q0 = z, q1 = z, q2 = z, q3 = z;
+    for (; j < n16; j += 16) {
+      let q = p + (<usize>j << 2);
+      let e0 = f32x4.sub(v128.load(q), kv), e1 = f32x4.sub(v128.load(q, 16), kv);
+      let e2 = f32x4.sub(v128.load(q, 32), kv), e3 = f32x4.sub(v128.load(q, 48), kv);
+      a0 = f32x4.add(a0, e0); q0 = f32x4.add(q0, f32x4.mul(e0, e0));
+      a1 = f32x4.add(a1, e1); q1 = f32x4.add(q1, f32x4.mul(e1, e1));
+      a2 = f32x4.add(a2, e2); q2 = f32x4.add(q2, f32x4.mul(e2, e2));
+      a3 = f32x4.add(a3, e3); q3 = f32x4.add(q3, f32x4.mul(e3, e3));
+    }
+    // as shiftedSums: 0 + the two lanes (a −0 becomes +0 there too), then + the tail's f64 sum
+    let a = widen(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    let b = widen(f32x4.add(f32x4.add(q0, q1), f32x4.add(q2, q3)));
+    v1 += f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
+    v2 += f64x2.extract_lane(b, 0) + f64x2.extract_lane(b, 1);
+  }
+  let s1: f64 = 0, s2: f64 = 0;
+  for (; j < d; j++) {
+    let e = <f64>(load<f32>(p + (<usize>j << 2)) - k);
+    s1 += e; s2 += e * e;
+  }
+  rowS1 = v1 + s1; rowS2 = v2 + s2;
+}
+
 /** Rows taken a block at a time (≤ 16 KB of x, ≤ 64 rows): each step's statistics of all rows, then each step's use of them. */
 // NOTE: a row's divisions and square root, then its normalize, form one chain of dependent
 // instructions; a block's rows are independent, so each phase's rows overlap in the pipeline.
@@ -44,7 +74,9 @@ function blockStats(x: usize, r0: i32, r1: i32, d: i32, eps: f64, mean: usize, v
   // sums around each row's first value, parked in vari (Σ) and invstd (Σ²) until finished
   for (let r = r0; r < r1; r++) {
     let o = <usize>r << 3, p = x + (<usize>r * <usize>d << 2);
-    rowSums(p, d, load<f32>(p));
+    // (a row with overflowed f32 sums goes the long way, which sums again in f64)
+    if (d <= FLUSH * 16) rowSumsShort(p, d, load<f32>(p));
+    if (d > FLUSH * 16 || !(Math.abs(rowS1) < Infinity && Math.abs(rowS2) < Infinity)) rowSums(p, d, load<f32>(p));
     store<f64>(vari + o, rowS1); store<f64>(invstd + o, rowS2);
   }
   for (let r = r0; r < r1; r++) {
@@ -62,30 +94,53 @@ function blockStats(x: usize, r0: i32, r1: i32, d: i32, eps: f64, mean: usize, v
 // constant row gives β), i = invstd (±F32_MAX at most) and r = (mean − s)·invstd the remainder.
 /** Training forward over `rows` rows of `d` values: statistics per row into mean/vari/invstd (f64[rows]), then y (clamped at 0 when relu); γ, β (f32[d]) may be 0 (1 and 0). */
 export function rowNormForward(x: usize, y: usize, rows: i32, d: i32, gamma: usize, beta: usize, eps: f64, mean: usize, vari: usize, invstd: usize, relu: i32): void {
-  let step = blockRows(d);
+  // γ and β given, no ReLU (the common case): a loop without their tests (see stats.ts On/Off)
+  let step = blockRows(d), plain = gamma != 0 && beta != 0 && relu == 0;
   for (let r0 = 0; r0 < rows; r0 += step) {
     let r1 = min(rows, r0 + step);
     blockStats(x, r0, r1, d, eps, mean, vari, invstd);
-    for (let r = r0; r < r1; r++) normalizeRow(x, y, r, d, gamma, beta, load<f64>(mean + (<usize>r << 3)), load<f64>(invstd + (<usize>r << 3)), relu != 0);
+    for (let r = r0; r < r1; r++) {
+      let m = load<f64>(mean + (<usize>r << 3)), inv = load<f64>(invstd + (<usize>r << 3));
+      if (plain) normalizeRow<On>(x, y, r, d, gamma, beta, m, inv, false);
+      else normalizeRow<Off>(x, y, r, d, gamma, beta, m, inv, relu != 0);
+    }
   }
 }
 
 /** y from given per-row mean and invstd (f64[rows]), clamped at 0 when relu: rowNormForward's normalize alone. */
 export function rowNormNormalize(x: usize, y: usize, rows: i32, d: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: i32): void {
-  for (let r = 0; r < rows; r++) normalizeRow(x, y, r, d, gamma, beta, load<f64>(mean + (<usize>r << 3)), load<f64>(invstd + (<usize>r << 3)), relu != 0);
+  for (let r = 0; r < rows; r++) normalizeRow<Off>(x, y, r, d, gamma, beta, load<f64>(mean + (<usize>r << 3)), load<f64>(invstd + (<usize>r << 3)), relu != 0);
 }
 
 /** y of row r from its mean and invstd (then ReLU: v < 0 ? 0 : v, as the ReLU kernel). */
 // @ts-ignore: decorator
-@inline function normalizeRow(x: usize, y: usize, r: i32, d: i32, gamma: usize, beta: usize, m: f64, inv: f64, relu: bool): void {
+@inline function normalizeRow<Plain>(x: usize, y: usize, r: i32, d: i32, gamma: usize, beta: usize, m: f64, inv: f64, relu: bool): void {
   let off = <usize>r * <usize>d << 2, p = x + off, q = y + off;
   let s = <f32>m, i = <f32>finiteScale(inv), rem = <f32>((m - <f64>s) * inv);
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     let sv = f32x4.splat(s), iv = f32x4.splat(i), rv = f32x4.splat(rem), one = f32x4.splat(1), zero = f32x4.splat(0);
+    if (isInteger<Plain>()) {
+      // four vectors a step: the loop's own work is a quarter of the arithmetic (see docs/performance.md#row-kernel)
+      for (; j + 16 <= d; j += 16) {
+        let o = <usize>j << 2, pg = gamma + o, pb = beta + o, pq = q + o;
+        let t0 = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(p + o), sv), iv), rv);
+        let t1 = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(p + o, 16), sv), iv), rv);
+        let t2 = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(p + o, 32), sv), iv), rv);
+        let t3 = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(p + o, 48), sv), iv), rv);
+        v128.store(pq, f32x4.add(f32x4.mul(t0, v128.load(pg)), v128.load(pb)));
+        v128.store(pq, f32x4.add(f32x4.mul(t1, v128.load(pg, 16)), v128.load(pb, 16)), 16);
+        v128.store(pq, f32x4.add(f32x4.mul(t2, v128.load(pg, 32)), v128.load(pb, 32)), 32);
+        v128.store(pq, f32x4.add(f32x4.mul(t3, v128.load(pg, 48)), v128.load(pb, 48)), 48);
+      }
+    }
     for (; j + 4 <= d; j += 4) {
       let o = <usize>j << 2;
       let t = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(p + o), sv), iv), rv);
+      if (isInteger<Plain>()) {
+        v128.store(q + o, f32x4.add(f32x4.mul(t, v128.load(gamma + o)), v128.load(beta + o)));
+        continue;
+      }
       let g = gamma ? v128.load(gamma + o) : one, b = beta ? v128.load(beta + o) : zero;
       let v = f32x4.add(f32x4.mul(t, g), b);
       v128.store(q + o, relu ? f32x4.pmax(v, zero) : v);
@@ -109,11 +164,14 @@ export function rowNormNormalize(x: usize, y: usize, rows: i32, d: i32, gamma: u
 export function rowNormBackward(x: usize, dy: usize, dx: usize, rows: i32, d: i32, gamma: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, ws: usize): void {
   let cw = ws, cb = ws + (<usize>d << 3), fw = ws + (<usize>d << 4), fb = fw + (<usize>d << 2), sums = fb + (<usize>d << 2);
   memory.fill(ws, 0, <usize>rowNormWorkspace(d));
-  let cols = dgamma != 0 || dbeta != 0, step = blockRows(d);
+  // γ given and the column sums wanted (the common case): a loop without their tests
+  let cols = dgamma != 0 || dbeta != 0, step = blockRows(d), plain = cols && gamma != 0;
   for (let r0 = 0; r0 < rows; r0 += step) {
     let r1 = min(rows, r0 + step);
     for (let r = r0; r < r1; r++) {
-      rowDots(x, dy, r, rows, d, gamma, load<f64>(mean + (<usize>r << 3)), load<f64>(invstd + (<usize>r << 3)), cols, cw, cb, fw, fb);
+      let m = load<f64>(mean + (<usize>r << 3)), inv = load<f64>(invstd + (<usize>r << 3));
+      if (plain) rowDots<On>(x, dy, r, rows, d, gamma, m, inv, true, cw, cb, fw, fb);
+      else rowDots<Off>(x, dy, r, rows, d, gamma, m, inv, cols, cw, cb, fw, fb);
       let o = sums + (<usize>(r - r0) << 4);
       store<f64>(o, rowS1); store<f64>(o, rowS2, 8);
     }
@@ -129,7 +187,7 @@ export function rowNormBackward(x: usize, dy: usize, dx: usize, rows: i32, d: i3
 
 /** Row r's Σg, Σg·(x − s) into rowS1, rowS2, and (when `cols`) its dy·x̂, dy added to the column sums. */
 // @ts-ignore: decorator
-@inline function rowDots(x: usize, dy: usize, r: i32, rows: i32, d: i32, gamma: usize, m: f64, inv: f64, cols: bool, cw: usize, cb: usize, fw: usize, fb: usize): void {
+@inline function rowDots<Plain>(x: usize, dy: usize, r: i32, rows: i32, d: i32, gamma: usize, m: f64, inv: f64, cols: bool, cw: usize, cb: usize, fw: usize, fb: usize): void {
   let off = <usize>r * <usize>d << 2, px = x + off, pg = dy + off;
   let s = <f32>m, i = <f32>finiteScale(inv), rem = <f32>((m - <f64>s) * inv);
   let a: f64 = 0, b: f64 = 0, j = 0;
@@ -142,9 +200,9 @@ export function rowNormBackward(x: usize, dy: usize, dx: usize, rows: i32, d: i3
       for (; j < end; j += 4) {
         let o = <usize>j << 2;
         let xe = f32x4.sub(v128.load(px + o), sv), e = v128.load(pg + o);
-        let g = gamma ? f32x4.mul(e, v128.load(gamma + o)) : e;
+        let g = isInteger<Plain>() ? f32x4.mul(e, v128.load(gamma + o)) : gamma ? f32x4.mul(e, v128.load(gamma + o)) : e;
         a0 = f32x4.add(a0, g); b0 = f32x4.add(b0, f32x4.mul(g, xe));
-        if (cols) {
+        if (isInteger<Plain>() || cols) {
           let t = f32x4.sub(f32x4.mul(xe, iv), rv);
           v128.store(fw + o, f32x4.add(v128.load(fw + o), f32x4.mul(e, t)));
           v128.store(fb + o, f32x4.add(v128.load(fb + o), e));

@@ -3,7 +3,8 @@
 // every backend; one ghost batch is BatchNorm bit for bit; the tape and backward(dy) agree.
 import { describe, expect, it } from 'vitest';
 import { F, GhostBatchNorm1d, GhostBatchNorm2d, init, noGrad, tensor, type Tensor } from '../src/index';
-import { BACKENDS, bits, makeLayer } from './helpers';
+import { expectBatchNormBits } from './bn_bits';
+import { BACKENDS } from './helpers';
 import { maxAbs, maxAbsDiff, randn, refBackward, refForwardTrain, type Layout } from './reference';
 
 // f32 kernels against f64 equations on O(1) data: outputs and dx within 1e-5 of the largest |value|,
@@ -110,55 +111,13 @@ for (const b of BACKENDS) {
       for (const activation of [undefined, 'relu'] as const) {
         it(`${layout} ${activation ?? ''}: one ghost batch is BatchNorm bit for bit (train, train, eval; layer and tape)`, async () => {
           await init({ backend: b });
-          const c = layout === 'NHWC' ? shape[3] : shape[1];
-          const bn = makeLayer(layout, c, { activation, momentum: null });
-          const gh = ghost(layout, c, { virtualBatchSize: shape[0] + 3, momentum: null, activation });
-          const gamma = randn(c, 3, 1, 0.5),
-            beta = randn(c, 4, 0, 0.5);
-          for (const l of [bn, gh]) l.loadStateDict({ ...l.stateDict(), weight: gamma, bias: beta });
-          const size = shape.reduce((p, v) => p * v, 1);
-          for (const [step, mode] of (['train', 'train', 'eval'] as const).entries()) {
-            const x = randn(size, 30 + step, 0.5, 2),
-              dy = randn(size, 40 + step);
-            const outs = [bn, gh].map((l) => {
-              l.train(mode === 'train');
-              l.zeroGrad();
-              using xt = tensor(x, shape);
-              using y = noGrad(() => l.forward(xt));
-              using dyt = tensor(dy, shape);
-              using dx = l.backward(dyt);
-              const sd = l.stateDict();
-              return [
-                y.toArray(),
-                dx.toArray(),
-                l.weight!.grad.toArray(),
-                l.bias!.grad.toArray(),
-                sd.running_mean,
-                sd.running_var,
-                sd.num_batches_tracked,
-              ];
-            });
-            outs[0].forEach((v, i) =>
-              expect(typeof v === 'number' ? v : bits(v), `step ${step} output ${i}`).toEqual(
-                typeof v === 'number' ? outs[1][i] : bits(outs[1][i] as Float32Array),
-              ),
-            );
-            // on the tape (both layers, whose running statistics move again alike): the same bits through loss.backward()
-            const taped = [bn, gh].map((l) => {
-              l.zeroGrad();
-              const xt = tensor(x, shape, { requiresGrad: true });
-              const y: Tensor = l.forward(xt);
-              const yv = y.toArray();
-              F.sum(F.mul(y, tensor(dy, shape))).backward(); // frees y
-              const r = [yv, xt.grad!.toArray(), l.weight!.grad.toArray(), l.bias!.grad.toArray()];
-              xt.dispose();
-              return r.map(bits);
-            });
-            expect(taped[1], `step ${step} on the tape`).toEqual(taped[0]);
-            expect(taped[1][0]).toEqual(bits(outs[0][0] as Float32Array));
-          }
-          bn.dispose();
-          gh.dispose();
+          expectBatchNormBits(
+            layout,
+            shape,
+            activation,
+            (c) => ghost(layout, c, { virtualBatchSize: shape[0] + 3, momentum: null, activation }),
+            true,
+          );
         });
       }
     }

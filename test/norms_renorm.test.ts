@@ -4,6 +4,7 @@
 // bit; the tape and backward(dy) agree; bad options throw and bad input moves no state.
 import { describe, expect, it } from 'vitest';
 import { BatchRenorm1d, BatchRenorm2d, BatchRenorm3d, F, init, noGrad, tensor, type BatchRenormOptions, type Tensor } from '../src/index';
+import { expectBatchNormBits } from './bn_bits';
 import { BACKENDS, bits, makeLayer } from './helpers';
 import { maxAbs, maxAbsDiff, randn, type Layout } from './reference';
 import { renormFiniteDiff, renormRef } from './renorm_reference';
@@ -135,42 +136,7 @@ for (const b of BACKENDS) {
         ] as const) {
           it(`${layout} ${activation ?? ''} ${label}: BatchNorm bit for bit (train, train, eval; layer and tape)`, async () => {
             await init({ backend: b });
-            const c = channels(layout, shape);
-            const bn = makeLayer(layout, c, { activation, momentum: null });
-            const rn = renorm(layout, c, { ...opts, activation, momentum: null });
-            const gamma = randn(c, 3, 1, 0.5),
-              beta = randn(c, 4, 0, 0.5);
-            for (const l of [bn, rn]) l.loadStateDict({ ...l.stateDict(), weight: gamma, bias: beta });
-            const size = shape.reduce((p, v) => p * v, 1);
-            for (const [step, mode] of (['train', 'train', 'eval'] as const).entries()) {
-              const x = randn(size, 30 + step, 0.5, 2),
-                dy = randn(size, 40 + step);
-              const outs = [bn, rn].map((l) => {
-                l.train(mode === 'train');
-                l.zeroGrad();
-                using xt = tensor(x, shape);
-                using y = noGrad(() => l.forward(xt));
-                using dyt = tensor(dy, shape);
-                using dx = l.backward(dyt);
-                const sd = l.stateDict();
-                const arrays = [y, dx, l.weight!.grad, l.bias!.grad].map((t) => bits(t.toArray()));
-                return [...arrays, bits(sd.running_mean), bits(sd.running_var), sd.num_batches_tracked];
-              });
-              expect(outs[1], `step ${step}`).toEqual(outs[0]);
-              const taped = [bn, rn].map((l) => {
-                l.zeroGrad();
-                const xt = tensor(x, shape, { requiresGrad: true });
-                const y: Tensor = l.forward(xt);
-                const yv = y.toArray();
-                F.sum(F.mul(y, tensor(dy, shape))).backward(); // frees y
-                const r = [yv, xt.grad!.toArray(), l.weight!.grad.toArray(), l.bias!.grad.toArray()];
-                xt.dispose();
-                return r.map(bits);
-              });
-              expect(taped[1], `step ${step} on the tape`).toEqual(taped[0]);
-            }
-            bn.dispose();
-            rn.dispose();
+            expectBatchNormBits(layout, shape, activation, (c) => renorm(layout, c, { ...opts, activation, momentum: null }));
           });
         }
       }

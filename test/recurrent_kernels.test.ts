@@ -76,6 +76,18 @@ const CASES: Case[] = [
       },
     }),
   ),
+  {
+    name: 'lstm output gate',
+    gates: 4,
+    step: ([g, , z, dh], rows, hs) => {
+      const [, , h] = run([g, z, new Float32Array(rows * hs)], (p) => rk.lstmOutForward(p[0], p[1], p[2], rows, hs));
+      const back = run([g, z, dh, new Float32Array(g.length), new Float32Array(rows * hs)], (p) =>
+        rk.lstmOutBackward(p[0], p[1], p[2], p[3], p[4], rows, hs),
+      );
+      expect(bits(back[0]), 'g is kept').toEqual(bits(g));
+      return [h, back[3], back[4]];
+    },
+  },
 ];
 
 /** float64 LSTM step of PyTorch's equations: activated gates, c, h, dh (0), dcPrev, dg. */
@@ -189,6 +201,33 @@ describe('recurrent gate kernels', () => {
         );
         close(dh2, new Array(40).fill(0), 'dh');
       }
+    });
+
+    it(`${b}: the normalized LSTM's output gate against float64`, async () => {
+      await init({ backend: b });
+      const rows = 3,
+        hs = 7;
+      const g = randn(rows * 4 * hs, 80, 0, 3),
+        z = randn(rows * hs, 81, 0, 2),
+        dh = randn(rows * hs, 82);
+      g[3 * hs] = 30;
+      g[3 * hs + 1] = -30;
+      const [h, dg, dz] = CASES[4].step([g, g, z, dh], rows, hs);
+      const wantH: number[] = [],
+        wantDg: number[] = new Array(g.length).fill(0),
+        wantDz: number[] = [];
+      for (let r = 0; r < rows; r++)
+        for (let j = 0; j < hs; j++) {
+          const k = r * hs + j,
+            o = sig(g[r * 4 * hs + 3 * hs + j]),
+            tz = Math.tanh(z[k]);
+          wantH[k] = o * tz;
+          wantDg[r * 4 * hs + 3 * hs + j] = dh[k] * tz * o * (1 - o);
+          wantDz[k] = dh[k] * o * (1 - tz * tz);
+        }
+      close(h, wantH, 'h');
+      close(dg, wantDg, 'dg');
+      close(dz, wantDz, 'dz');
     });
 
     it(`${b}: saturated and non-finite pre-activations give no NaN but from NaN`, async () => {

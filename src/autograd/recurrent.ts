@@ -259,13 +259,17 @@ export function part(x: Tensor, offset: number, shape: readonly number[]): Tenso
   });
 }
 
-/** [A, B, C] → [B, A, C] (batch-first ↔ time-first), differentiable. */
-export function swap01(x: Tensor): Tensor {
-  const [A, B, C] = x.shape;
+/**
+ * [A, B, C] → [B, A, C] (batch-first ↔ time-first), differentiable. `dims`: x's values read as
+ * [A, B, C] whatever its shape; `shape`: the result's (of B·A·C values), so a reshape on either side
+ * costs no copy.
+ */
+export function swap01(x: Tensor, dims: readonly number[] = x.shape, shape?: number[]): Tensor {
+  const [A, B, C] = dims;
   const move = (src: Float32Array, dst: Float32Array, a: number, b: number) => {
     for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) dst.set(src.subarray((i * b + j) * C, (i * b + j + 1) * C), (j * a + i) * C);
   };
-  const y = out([B, A, C]);
+  const y = out(shape ?? [B, A, C]);
   move(x.view(), y.view(), A, B);
   return record(y, 'transpose', [x], (gy) => {
     const g = Tensor.empty(x.shape);

@@ -7,7 +7,7 @@
 //      https://arxiv.org/abs/1607.06450 (Layer Normalization, §3.1 and the LN-LSTM of its appendix)
 import { noGrad, Tensor } from '../tensor';
 import { isGradEnabled } from './engine';
-import { add, concat, mul, out, record, reshape, sigmoid, tanh } from './functional';
+import { add, concat, out, record, reshape } from './functional';
 import { linear } from './nn_ops';
 import { dropout } from './conv_ops';
 import { gatherRows, part, scatterRows, swap01, type LayerWeights } from './recurrent';
@@ -55,22 +55,6 @@ export function splitSteps(p: Tensor, T: number, N: number): Tensor[] {
     );
   }
   return steps;
-}
-
-/** Columns [k·H, (k + 1)·H) of x [M, K·H]: one gate's pre-activation, differentiable. */
-export function gate(x: Tensor, k: number, H: number): Tensor {
-  const [M, KH] = x.shape;
-  const y = out([M, H]);
-  const X = x.view(),
-    Y = y.view();
-  for (let r = 0; r < M; r++) Y.set(X.subarray(r * KH + k * H, r * KH + (k + 1) * H), r * H);
-  return record(y, 'gate', [x], (gy) => {
-    const g = Tensor.full(x.shape, 0),
-      G = g.view(),
-      D = gy.view();
-    for (let r = 0; r < M; r++) G.set(D.subarray(r * H, (r + 1) * H), r * KH + k * H);
-    return [g];
-  });
 }
 
 /** `old` [N, H] with its rows `rows` replaced by those of `upd` [rows.length, H], differentiable. */
@@ -143,7 +127,7 @@ export function normLayer(
       const xt = all === null ? withBias(norms.xStep(pick(rowsOf(t)), t), w, false) : pick(rowsOf(t));
       const pre = add(xt, norms.hStep(linear(pick(h), w.whh, null), t));
       const cn = cellState(pre, pick(c));
-      const hn = mul(sigmoid(gate(pre, 3, H)), tanh(norms.cStep(cn, t)));
+      const hn = outputGate(pre, norms.cStep(cn, t));
       if (rows === null) return { o: hn, h: hn, c: cn };
       return { o: scatterRows(hn, rows, N), h: mergeRows(h, hn, rows), c: mergeRows(c, cn, rows) };
     };
@@ -183,7 +167,7 @@ function withBias(v: Tensor, w: LayerWeights, free: boolean): Tensor {
 /**
  * c_t = σ(f)⊙c_{t−1} + σ(i)⊙tanh(g) from the pre-activations [M, 4H] (i, f, g, o), by the fused LSTM
  * kernels: the backward runs lstmCellBackward with no gradient on its h, so o's part of d(pre) is zero
- * (h = σ(o)⊙tanh(norm(c_t)) is built from ops after it, which give o its gradient).
+ * (outputGate, h = σ(o)⊙tanh(norm(c_t)) after the cell's norm, gives o its gradient).
  */
 export function cellState(pre: Tensor, cPrev: Tensor): Tensor {
   const [M, G] = pre.shape,
@@ -221,6 +205,29 @@ export function cellState(pre: Tensor, cPrev: Tensor): Tensor {
     },
     release,
   );
+}
+
+/**
+ * h = σ(o)⊙tanh(z) from the pre-activations [M, 4H] (o: each row's last H) and the normalized cell z
+ * [M, H], by one fused kernel each way (in place of a gate copy, sigmoid, tanh and mul on the tape).
+ */
+export function outputGate(pre: Tensor, z: Tensor): Tensor {
+  const [M, G] = pre.shape,
+    H = G / 4;
+  const h = out([M, H]);
+  rk.lstmOutForward(pre.ptr, z.ptr, h.ptr, M, H);
+  return record(h, 'lstmOutputGate', [pre, z], (gy) => {
+    const dg = Tensor.empty(pre.shape);
+    let dz: Tensor;
+    try {
+      dz = Tensor.empty(z.shape);
+    } catch (e) {
+      dg.dispose();
+      throw e;
+    }
+    rk.lstmOutBackward(pre.ptr, z.ptr, gy.ptr, dg.ptr, dz.ptr, M, H);
+    return [dg, dz];
+  });
 }
 
 function zeros(shape: number[]): Tensor {

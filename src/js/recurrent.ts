@@ -178,3 +178,35 @@ export function rnnCellBackward(h: number, dh: number, dpre: number, n: number, 
     DH[i] = 0;
   }
 }
+
+/** The output gate of a normalized LSTM step: h = σ(o)·tanh(z), o the last H columns of each row of g [rows, 4H] (kept). */
+export function lstmOutForward(g: number, z: number, h: number, rows: number, hs: number): void {
+  const G = f32(g, rows * 4 * hs),
+    Z = f32(z, rows * hs),
+    Hh = f32(h, rows * hs);
+  for (let r = 0; r < rows; r++) {
+    const b = r * 4 * hs + 3 * hs;
+    for (let j = 0; j < hs; j++) Hh[r * hs + j] = sigm(G[b + j]) * tanhf(Z[r * hs + j]);
+  }
+}
+
+/** The backward of lstmOutForward: dg [rows, 4H] (o's columns, the others 0) and dz [rows, H]. */
+export function lstmOutBackward(g: number, z: number, dh: number, dg: number, dz: number, rows: number, hs: number): void {
+  const G = f32(g, rows * 4 * hs),
+    Z = f32(z, rows * hs),
+    DH = f32(dh, rows * hs),
+    DG = f32(dg, rows * 4 * hs),
+    DZ = f32(dz, rows * hs);
+  DG.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const b = r * 4 * hs + 3 * hs;
+    for (let j = 0; j < hs; j++) {
+      const k = r * hs + j;
+      const o = sigm(G[b + j]),
+        tz = tanhf(Z[k]),
+        d = DH[k];
+      DG[b + j] = fr(d * tz) * fr(o * fr(1 - o));
+      DZ[k] = fr(d * o) * fr(1 - fr(tz * tz));
+    }
+  }
+}

@@ -40,3 +40,13 @@ export function rnnCellForward(pre: number, h: number, n: number, relu: boolean)
 export function rnnCellBackward(h: number, dh: number, dpre: number, n: number, relu: boolean): void {
   if (n > 0) runtime().k.rnnCellBackward(h, dh, dpre, n, relu ? 1 : 0);
 }
+
+/** A normalized LSTM step's output gate: h [rows, H] = σ(o)·tanh(z), o from g [rows, 4H] (kept), z [rows, H]. */
+export function lstmOutForward(g: number, z: number, h: number, rows: number, hs: number): void {
+  if (rows > 0 && hs > 0) runtime().k.lstmOutForward(g, z, h, rows, hs);
+}
+
+/** Its backward: dg [rows, 4H] (o's columns; the others 0) and dz [rows, H] from dh. */
+export function lstmOutBackward(g: number, z: number, dh: number, dg: number, dz: number, rows: number, hs: number): void {
+  if (rows > 0 && hs > 0) runtime().k.lstmOutBackward(g, z, dh, dg, dz, rows, hs);
+}

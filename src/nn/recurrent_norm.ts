@@ -202,11 +202,11 @@ export class StepBatchNorm extends ModuleBase {
     const C = this.numFeatures;
     const [m, v] = this.#rows(T);
     try {
-      const xr = reshape(swap01(reshape(p, [T, N, C])), [N, T * C]);
+      const xr = swap01(p, [T, N, C], [N, T * C]);
       const y = batchNorm(xr, m, v, { training, momentum: this.momentum, eps: this.eps });
       if (training) this.#store(m, v, 0, T);
       // γ is shared by the steps: applied after, broadcast over [N, T, C]
-      return reshape(swap01(mul(reshape(y, [N, T, C]), this.weight)), [T * N, C]);
+      return swap01(mul(reshape(y, [N, T, C]), this.weight), [N, T, C], [T * N, C]);
     } finally {
       m.dispose();
       v.dispose();
