@@ -112,8 +112,9 @@ describe('threads: inference kernels', () => {
     }
   }, 120_000);
 
-  it('channel groups: enough units for four parts per thread, of 16 channels at least', () => {
-    expect(inferGroups(1, 1, 512, 2)).toBe(8); // resnet18's layer4: one block of 49 pixels
+  it('channel groups: one unit per thread where images and pixel blocks are too few, of 16 channels at least', () => {
+    expect(inferGroups(1, 1, 512, 2)).toBe(2); // resnet18's layer4: one block of 49 pixels
+    expect(inferGroups(1, 1, 512, 4)).toBe(4);
     expect(inferGroups(1, 13, 64, 2)).toBe(1); // its layer1: 13 blocks of 256 pixels
     expect(inferGroups(1, 1, 24, 4)).toBe(1); // too few channels to split
     expect(inferGroups(60, 1, 64, 2)).toBe(1); // a batch: images are the units

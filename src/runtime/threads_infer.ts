@@ -49,11 +49,13 @@ function unitParts(units: number, size: number, min: number, pool: Pool): number
 
 /**
  * Groups of output channels an inference convolution of n images, `blocks` pixel blocks each, is
- * split into: enough for PARTS_PER_THREAD units per thread where images and blocks are too few, of
- * GROUP_CHANNELS channels at least.
+ * split into: one unit per thread where images and blocks are too few, of GROUP_CHANNELS channels at
+ * least. Not more: each group gathers its block's windows again, which at 7×7 (strips wrap rows, the
+ * slow gather) cost more than the split gained (resnet18's layer4 at 2 threads: 8 groups ran 0.74×
+ * one thread, 2 groups 1.6–2×; docs/threads.md).
  */
 export function inferGroups(n: number, blocks: number, o: number, threads: number): number {
-  const want = Math.ceil((PARTS_PER_THREAD * threads) / (n * blocks));
+  const want = Math.ceil(threads / (n * blocks));
   return Math.max(1, Math.min(want, Math.floor(o / GROUP_CHANNELS)));
 }
 
