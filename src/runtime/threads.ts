@@ -5,8 +5,8 @@
 import { Pool, MAX_PARTS, type SharedMemory } from './pool';
 import type { Kernels, ParallelKernels } from './types';
 import { ELEMENTWISE_PART_KERNELS, elementwiseKernels } from './threads_elementwise';
-import { INFER_PART_KERNELS, inferKernels, parallelInferKernels } from './threads_infer';
-import { virtualBnKernels } from './threads_bn_virtual';
+import { INFER_PART_KERNELS, inferKernels, parallelInferKernels, type InferExports } from './threads_infer';
+import { virtualBnKernels, type BnVirtualExports } from './threads_bn_virtual';
 
 /** The part kernels the pool runs, in this order (an index into this list names one to the workers). */
 export const PART_KERNELS = [
@@ -80,71 +80,58 @@ const CONV_PARTS_PER_THREAD = 4;
 /** How often the split BatchNorm took its statistics again (RESHIFT), and calls of each other split loop, so tests can see them run. */
 export const counts = { bnStatsAgain: 0, convForward: 0, convBackward: 0 };
 
-type Exports = Kernels & {
-  memory: SharedMemory;
-  sgemmPartWorkspace(m: number, n: number, k: number): number;
-  convInferPartWorkspace(K: number, P: number): number;
-  bnRunsNCL(n: number, c: number, l: number): number;
-  bnRowBlocksNHWC(m: number, c: number): number;
-  bnRowBlockBytes(c: number): number;
-  bnPathOf(channelsLast: number, n: number, c: number, l: number): number;
-  bnFoldRows(m: number, c: number): number;
-  bnVirtualConstants(
-    channelsLast: number,
-    n: number,
-    c: number,
-    l: number,
-    gamma: number,
-    beta: number,
-    mean: number,
-    invstd: number,
-    ws: number,
-  ): void;
-  bnVirtualRest(channelsLast: number, x: number, y: number, n: number, c: number, l: number, ws: number, relu: number): void;
-  bnRowsShifts(x: number, m: number, c: number, mean: number, ws: number, again: number): void;
-  bnRowsBackwardShifts(c: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, ws: number): void;
-  bnRowsStatsFinish(
-    x: number,
-    m: number,
-    c: number,
-    eps: number,
-    mean: number,
-    vari: number,
-    invstd: number,
-    ws: number,
-    blocks: number,
-    nb: number,
-  ): number;
-  bnRowsNormalizeConstants(c: number, gamma: number, beta: number, mean: number, invstd: number, ws: number): void;
-  bnRowsBackwardFinish(
-    x: number,
-    dy: number,
-    m: number,
-    c: number,
-    gamma: number,
-    mean: number,
-    invstd: number,
-    dgamma: number,
-    dbeta: number,
-    train: number,
-    relu: number,
-    ws: number,
-    blocks: number,
-    nb: number,
-  ): void;
-  convPartWorkspace(
-    c: number,
-    kh: number,
-    kw: number,
-    sh: number,
-    sw: number,
-    ph: number,
-    pw: number,
-    oh: number,
-    ow: number,
-    o: number,
-  ): number;
-};
+type Exports = Kernels &
+  BnVirtualExports &
+  InferExports & {
+    memory: SharedMemory;
+    sgemmPartWorkspace(m: number, n: number, k: number): number;
+    bnRunsNCL(n: number, c: number, l: number): number;
+    bnRowBlocksNHWC(m: number, c: number): number;
+    bnRowBlockBytes(c: number): number;
+    bnRowsShifts(x: number, m: number, c: number, mean: number, ws: number, again: number): void;
+    bnRowsBackwardShifts(c: number, gamma: number, beta: number, mean: number, invstd: number, relu: number, ws: number): void;
+    bnRowsStatsFinish(
+      x: number,
+      m: number,
+      c: number,
+      eps: number,
+      mean: number,
+      vari: number,
+      invstd: number,
+      ws: number,
+      blocks: number,
+      nb: number,
+    ): number;
+    bnRowsNormalizeConstants(c: number, gamma: number, beta: number, mean: number, invstd: number, ws: number): void;
+    bnRowsBackwardFinish(
+      x: number,
+      dy: number,
+      m: number,
+      c: number,
+      gamma: number,
+      mean: number,
+      invstd: number,
+      dgamma: number,
+      dbeta: number,
+      train: number,
+      relu: number,
+      ws: number,
+      blocks: number,
+      nb: number,
+    ): void;
+    convPartWorkspace(
+      c: number,
+      kh: number,
+      kw: number,
+      sh: number,
+      sw: number,
+      ph: number,
+      pw: number,
+      oh: number,
+      ow: number,
+      o: number,
+    ): number;
+  };
 
 /**
  * The kernels of the threaded build with the parallel ones routed through `pool` (`alloc` is the

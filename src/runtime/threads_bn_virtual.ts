@@ -15,7 +15,8 @@ const UNIT = 16;
 /** Parts per thread. */
 const PARTS_PER_THREAD = 4;
 
-type Exports = Kernels & {
+/** The shared-memory build's exports the virtual-channel paths read besides the kernels. */
+export interface BnVirtualExports {
   bnPathOf(channelsLast: number, n: number, c: number, l: number): number;
   bnFoldRows(m: number, c: number): number;
   bnVirtualConstants(
@@ -30,7 +31,8 @@ type Exports = Kernels & {
     ws: number,
   ): void;
   bnVirtualRest(channelsLast: number, x: number, y: number, n: number, c: number, l: number, ws: number, relu: number): void;
-};
+}
+type Exports = Kernels & BnVirtualExports;
 
 /** How many virtual-channel normalize passes ran split, so tests can see the path run. */
 export const virtualCounts = { normalize: 0 };

@@ -36,10 +36,12 @@ const PARTS_PER_THREAD = 4;
 /** Output channels a group of the inference convolution holds at least (each group gathers its block's windows again). */
 const GROUP_CHANNELS = 16;
 
-type Exports = Kernels & {
+/** The shared-memory build's exports the inference parts read besides the kernels. */
+export interface InferExports {
   memory: SharedMemory;
   convInferPartWorkspace(K: number, P: number): number;
-};
+}
+type Exports = Kernels & InferExports;
 
 /** Parts of a call over `units` independent units (1: it stays on one thread). */
 function unitParts(units: number, size: number, min: number, pool: Pool): number {
