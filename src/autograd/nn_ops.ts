@@ -2,6 +2,7 @@
 // see: https://pytorch.org/docs/stable/nn.functional.html
 import { Tensor } from '../tensor';
 import { gradSink, guarded, out, record, type GradSink } from './functional';
+import { track } from './engine';
 import { addColumnSums } from '../kernels/reduce';
 import { matmul as gemm } from '../kernels/gemm';
 import { checkTensor } from '../validate';
@@ -41,15 +42,36 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
       `${where}: expected x [..., in] and weight [out, in], got [${x.shape.join(', ')}] and [${weight.shape.join(', ')}]`,
     );
   }
-  const [o, i] = weight.shape;
+  const o = weight.shape[0];
   if (bias !== null && (bias.shape.length !== 1 || bias.shape[0] !== o))
     throw new RangeError(`${where}: bias: expected shape [${o}], got [${bias.shape.join(', ')}]`);
+  return linearChecked(x, weight, bias);
+}
+
+/**
+ * @internal F.linear on operands already checked (Linear.forward checks its input and its own
+ * parameters): the checks are not repeated on every call.
+ */
+export function linearChecked(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  const r = x.shape.length;
+  const [o, i] = weight.shape;
   const rows = i === 0 ? x.shape.slice(0, -1).reduce((p, d) => p * d, 1) : x.size / i;
-  const y = out([...x.shape.slice(0, -1), o]);
+  // x's shape with o last, built once and frozen: it comes from checked tensors, so Tensor.empty's
+  // check and copies are skipped (a call at the MLP's shape is a few µs beyond its product)
+  const yShape = x.shape.slice();
+  yShape[r - 1] = o;
+  const y = track(Tensor._empty(Object.freeze(yShape)));
   if (i === 0) {
     y.view().fill(0);
     if (bias !== null) for (let q = 0; q < rows; q++) y.view().set(bias.view(), q * o);
-  } else guarded([y], () => gemm(x.ptr, weight.ptr, y.ptr, rows, o, i, { transB: true, bias: bias === null ? 0 : bias.ptr }));
+  } else {
+    try {
+      gemm(x.ptr, weight.ptr, y.ptr, rows, o, i, { transB: true, bias: bias === null ? 0 : bias.ptr });
+    } catch (e) {
+      y.dispose(); // the product's workspace could not be had
+      throw e;
+    }
+  }
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record(y, 'linear', inputs, (gy, inputGrad) => {
     let gx: Tensor | null = null;

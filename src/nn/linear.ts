@@ -8,7 +8,7 @@ import { addColumnSums } from '../kernels/reduce';
 import { defaultGenerator, Generator } from '../random';
 import { checkBool, checkOptions, checkTensor, describe } from '../validate';
 import { kaimingUniform, uniform } from './init';
-import { linear } from '../autograd/nn_ops';
+import { linearChecked } from '../autograd/nn_ops';
 import { Allocations, checkLayerSize, Module, leafLayer } from './module';
 
 /** Options of a Linear layer. */
@@ -83,7 +83,7 @@ export class Linear extends Module {
     this.checkUsable(where);
     if (this.records(x)) {
       this.#input = null;
-      return this.recorded(linear(x, this.weight, this.bias));
+      return this.recorded(linearChecked(x, this.weight, this.bias));
     }
     const n = x.shape[0];
     const y = Tensor._empty(Object.freeze([n, this.outFeatures]));

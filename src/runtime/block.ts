@@ -19,12 +19,28 @@ interface Held {
 // Frees the memory of blocks that are garbage-collected without dispose(); registered without an
 // unregister token (dispose() zeroes the held pointer), as tensors are: a token costs a map entry
 // per register and a lookup per unregister, on every loss call and recorded BatchNorm forward.
+// Registered in batches, as tensors are (tensor.ts): a new block waits in `pending` until 64 have
+// been made or the current task ends, and only those still live then cost V8 a weak cell (a
+// recorded BatchNorm forward's statistics are mostly freed by the next forward, in the same task).
 const registry =
   typeof FinalizationRegistry === 'function'
     ? new FinalizationRegistry<Held>((h) => {
         if (h.ptr !== 0) h.rt.k.free(h.ptr);
       })
     : null;
+const PENDING_MAX = 64;
+const pending: Held[] = [];
+const owners: Block[] = [];
+/** A registration of `pending` is queued for the end of the current task (one at a time). */
+let queued = false;
+const later: (fn: () => void) => void = typeof queueMicrotask === 'function' ? queueMicrotask : (fn) => void Promise.resolve().then(fn);
+
+/** Registers the pending blocks that are still live with the finalizer. */
+function registerPending(): void {
+  for (let i = 0; i < pending.length; i++) if (pending[i].ptr !== 0) registry!.register(owners[i], pending[i]);
+  pending.length = 0;
+  owners.length = 0;
+}
 
 /** `length` values of one dtype in the active backend (at least one value's bytes are allocated). */
 export abstract class Block {
@@ -53,7 +69,17 @@ export abstract class Block {
     this.#rt = rt;
     this.#ptr = ptr;
     this.#held = { rt, ptr };
-    registry?.register(this, this.#held);
+    if (registry) {
+      owners.push(this);
+      if (pending.push(this.#held) >= PENDING_MAX) registerPending();
+      else if (!queued) {
+        queued = true;
+        later(() => {
+          queued = false;
+          registerPending();
+        });
+      }
+    }
   }
 
   get disposed(): boolean {
