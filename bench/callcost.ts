@@ -17,7 +17,7 @@ import { checkShape2d } from '../src/nn/conv';
 import { kernelCase } from './kernel_case';
 import { makeInputs, type ShapeSpec } from './inputs';
 import { EPS } from './inputs';
-import { measurePair, type Budget } from './timing';
+import { measureCpuPair, measurePair, type Budget, type CpuClock } from './timing';
 
 /** The MLP's hidden layers: BatchNorm1d(100) and Linear(100, 100) at batch 60. */
 export const MLP_SHAPE: ShapeSpec = { name: 'NC 60x100 (MLP)', layout: 'NC', shape: [60, 100], tiny: true };
@@ -38,6 +38,8 @@ export interface CallRow {
   /** ≤ CALL_SMALL_US extra at the MLP's shape, ≤ CALL_RATIO elsewhere. */
   ok: boolean;
   small: boolean;
+  /** The same two columns by CPU time (measureCpuPair), when the runtime gave a CPU clock; else null. */
+  cpu: { layerUs: number; kernelUs: number; ratio: number; extraUs: number; ok: boolean } | null;
 }
 
 export interface Case {
@@ -203,15 +205,22 @@ export function cases(shapes: ShapeSpec[], owned: { dispose(): void }[], only: (
   return out.filter((c) => only(c.layer, c.shape));
 }
 
+/** Whether a layer's time passes against its kernel's: CALL_SMALL_US extra at the MLP's shape, CALL_RATIO elsewhere. */
+function within(small: boolean, layerUs: number, kernelUs: number): boolean {
+  return small ? layerUs - kernelUs <= CALL_SMALL_US : layerUs <= CALL_RATIO * kernelUs;
+}
+
 /**
- * Times every case in the active backend: layer and kernel in alternating samples. The layer's
- * extra time is judged against CALL_SMALL_US at the MLP's shape and CALL_RATIO elsewhere.
+ * Times every case in the active backend: layer and kernel in alternating samples, by the wall
+ * clock and, given `cpu` (a CPU-time clock in ms), by CPU time too, which judges the target under
+ * load. The layer's extra time is judged against CALL_SMALL_US at the MLP's shape and CALL_RATIO elsewhere.
  */
 export function callCost(
   shapes: ShapeSpec[],
   budget: Budget,
   progress: (s: string) => void = () => {},
   only: (layer: string, shape: string) => boolean = () => true,
+  cpu: CpuClock | null = null,
 ): CallRow[] {
   const owned: { dispose(): void }[] = [];
   try {
@@ -220,9 +229,28 @@ export function callCost(
       const layerUs = l.ms * 1e3,
         kernelUs = k.ms * 1e3,
         extraUs = layerUs - kernelUs;
-      const ok = c.small ? extraUs <= CALL_SMALL_US : layerUs <= CALL_RATIO * kernelUs;
-      progress(`  ${c.layer} ${c.shape} ${c.op}: ${layerUs.toFixed(2)} µs against ${kernelUs.toFixed(2)} µs`);
-      return { layer: c.layer, shape: c.shape, op: c.op, layerUs, kernelUs, ratio: layerUs / kernelUs, extraUs, ok, small: c.small };
+      const ok = within(c.small, layerUs, kernelUs);
+      let byCpu: CallRow['cpu'] = null;
+      if (cpu !== null) {
+        const [lc, kc] = measureCpuPair(c.run, c.kernel, cpu);
+        const l = lc * 1e3,
+          k = kc * 1e3;
+        byCpu = { layerUs: l, kernelUs: k, ratio: l / k, extraUs: l - k, ok: within(c.small, l, k) };
+      }
+      const cpuNote = byCpu ? `; CPU time ${byCpu.layerUs.toFixed(2)} against ${byCpu.kernelUs.toFixed(2)}` : '';
+      progress(`  ${c.layer} ${c.shape} ${c.op}: ${layerUs.toFixed(2)} µs against ${kernelUs.toFixed(2)} µs${cpuNote}`);
+      return {
+        layer: c.layer,
+        shape: c.shape,
+        op: c.op,
+        layerUs,
+        kernelUs,
+        ratio: layerUs / kernelUs,
+        extraUs,
+        ok,
+        small: c.small,
+        cpu: byCpu,
+      };
     });
   } finally {
     for (const o of owned.reverse()) o.dispose();
