@@ -6,7 +6,7 @@
 // so the guarantees at large offsets are BN's. A row longer than L1 is read twice each way, as BN.
 // see: Ba et al. 2016, Layer Normalization, https://arxiv.org/abs/1607.06450 (§3);
 //      Chan, Golub, LeVeque 1983 (shifted data): assembly/stats.ts
-import { sum1, sum2, sumsReset, shiftedSums, dotSums, finishStats, finiteScale, FLUSH, On, Off } from './stats';
+import { sum1, sum2, sumsReset, shiftedSums, dotSums, finishStats, finiteScale, FLUSH, RESHIFT, On, Off } from './stats';
 
 /** Workspace bytes of rowNormBackward for rows of `d` values: f64 dγ, dβ and their f32 partial sums per column, a block's row sums. */
 export function rowNormWorkspace(d: i32): i32 {
@@ -79,7 +79,9 @@ function blockStats(x: usize, r0: i32, r1: i32, d: i32, eps: f64, mean: usize, v
     if (d > FLUSH * 16 || !(Math.abs(rowS1) < Infinity && Math.abs(rowS2) < Infinity)) rowSums(p, d, load<f32>(p));
     store<f64>(vari + o, rowS1); store<f64>(invstd + o, rowS2);
   }
-  for (let r = r0; r < r1; r++) {
+  let r = r0;
+  if (ASC_FEATURE_SIMD) r = finishPairs(x, r0, r1, d, eps, mean, vari, invstd);
+  for (; r < r1; r++) {
     let o = <usize>r << 3, p = x + (<usize>r * <usize>d << 2);
     let k = load<f32>(p);
     if (!finishStats(k, load<f64>(vari + o), load<f64>(invstd + o), <f64>d, eps, mean + o, vari + o, invstd + o)) continue;
@@ -88,6 +90,38 @@ function blockStats(x: usize, r0: i32, r1: i32, d: i32, eps: f64, mean: usize, v
     rowSums(p, d, k);
     finishStats(k, rowS1, rowS2, <f64>d, eps, mean + o, vari + o, invstd + o);
   }
+}
+
+// NOTE: per row three divisions by d, a square root and a reciprocal: for rows of 64 they cost as
+// much as the row's sums. Two rows a step in f64x2 lanes halve them (lane-wise the same IEEE ops as
+// finishStats, so the same bits), and x/d = x·(1/d) exactly when d is a power of two.
+/** finishStats for the rows [r0, r1) two at a time (sums parked as in blockStats); returns the first row left to finish. */
+function finishPairs(x: usize, r0: i32, r1: i32, d: i32, eps: f64, mean: usize, vari: usize, invstd: usize): i32 {
+  let n = <f64>d, pow2 = (d & (d - 1)) == 0, nv = f64x2.splat(n), rn = f64x2.splat(1 / n);
+  let ev = f64x2.splat(eps), one = f64x2.splat(1), zero = f64x2.splat(0), lim = f64x2.splat(RESHIFT);
+  let r = r0, row = <usize>d << 2;
+  for (; r + 2 <= r1; r += 2) {
+    let o = <usize>r << 3, p = x + <usize>r * row;
+    let s1 = v128.load(vari + o), s2 = v128.load(invstd + o);
+    let sq = f64x2.mul(s1, s1);
+    let m2 = f64x2.pmax(f64x2.sub(s2, pow2 ? f64x2.mul(sq, rn) : f64x2.div(sq, nv)), zero); // NaN stays NaN
+    let v = pow2 ? f64x2.mul(m2, rn) : f64x2.div(m2, nv);
+    let dd = pow2 ? f64x2.mul(s1, rn) : f64x2.div(s1, nv);
+    let k = f64x2.replace_lane(f64x2.splat(<f64>load<f32>(p)), 1, <f64>load<f32>(p + row));
+    v128.store(mean + o, f64x2.add(k, dd));
+    v128.store(vari + o, v);
+    v128.store(invstd + o, f64x2.div(one, f64x2.sqrt(f64x2.add(v, ev))));
+    let far = f64x2.gt(f64x2.mul(dd, dd), f64x2.mul(lim, v));
+    if (!v128.any_true(far)) continue;
+    // a first value unlike the rest (see RESHIFT): once more around the mean
+    for (let t = 0; t < 2; t++) {
+      if (!(t == 0 ? i64x2.extract_lane(far, 0) : i64x2.extract_lane(far, 1))) continue;
+      let ot = o + (<usize>t << 3), kt = <f32>load<f64>(mean + ot);
+      rowSums(p + <usize>t * row, d, kt);
+      finishStats(kt, rowS1, rowS2, n, eps, mean + ot, vari + ot, invstd + ot);
+    }
+  }
+  return r;
 }
 
 // NOTE: y = ((x − s)·i − r)·γ + β with s the mean rounded to f32 (x − s exact near the mean, so a

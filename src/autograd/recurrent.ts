@@ -176,11 +176,13 @@ function backward(
   const temps: (Tensor | null)[] = [];
   const sinks: (GradSink | null)[] = [];
   let dx: Tensor | null = null;
-  let dG: Tensor, dHG: Tensor | null, dh: Tensor, dc: Tensor | null;
+  let dG: Tensor, dHG: Tensor | null, dh: Tensor, dc: Tensor | null, bsum: Tensor | null;
   try {
-    dG = Tensor.full([T, N, gH], 0);
+    // the cell kernels write every gate of a row inside its sequence: zeros needed only for rows past one
+    const fresh = (shape: number[]) => (lengths === null ? Tensor.empty(shape) : Tensor.full(shape, 0));
+    dG = fresh([T, N, gH]);
     temps.push(dG);
-    dHG = gru ? Tensor.full([T, N, gH], 0) : null;
+    dHG = gru ? fresh([T, N, gH]) : null;
     temps.push(dHG);
     dh = Tensor.empty([N, H]);
     temps.push(dh);
@@ -188,6 +190,9 @@ function backward(
     temps.push(dc);
     if (inputGrad) dx = Tensor.empty(x.shape);
     for (const p of [w.wih, w.whh, w.bih, w.bhh]) sinks.push(p === null || !p.requiresGrad ? null : gradSink(p));
+    // without GRU's separate dHG both biases get dG's column sums: summed once, added to each
+    bsum = sinks[2] && sinks[3] && !gru ? Tensor.full([gH], 0) : null;
+    temps.push(bsum);
   } catch (e) {
     for (const t of temps) t?.dispose();
     dx?.dispose();
@@ -236,8 +241,16 @@ function backward(
   const [swih, swhh, sbih, sbhh] = sinks;
   if (swih) gemm(dG.ptr, x.ptr, swih.into.ptr, gH, I, TN, { transA: true, beta: 1 });
   if (swhh) gemm(dGh.ptr, Hs.ptr, swhh.into.ptr, gH, H, TN, { transA: true, beta: 1 });
-  if (sbih) addColumnSums(dG.ptr, TN, gH, sbih.into.ptr);
-  if (sbhh) addColumnSums(dGh.ptr, TN, gH, sbhh.into.ptr);
+  if (bsum !== null) {
+    // into + (0 + Σ) as addColumnSums adds into + Σ: the same values (a −0 sum aside)
+    addColumnSums(dG.ptr, TN, gH, bsum.ptr);
+    ew.binary('add', sbih!.into.ptr, bsum.ptr, sbih!.into.ptr, 1, gH);
+    ew.binary('add', sbhh!.into.ptr, bsum.ptr, sbhh!.into.ptr, 1, gH);
+    bsum.dispose();
+  } else {
+    if (sbih) addColumnSums(dG.ptr, TN, gH, sbih.into.ptr);
+    if (sbhh) addColumnSums(dGh.ptr, TN, gH, sbhh.into.ptr);
+  }
   dG.dispose();
   dHG?.dispose();
   const dh0 = h0 !== null && h0.requiresGrad ? dh : (dh.dispose(), null);
