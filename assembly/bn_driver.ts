@@ -12,7 +12,7 @@
 //      the backward in §3); PyTorch aten/src/ATen/native/cpu/batch_norm_kernel.cpp
 import { shiftOf } from './stats';
 import { rowShifts, finishChannels, meanShifts, normalizeConstants, backwardShifts, backwardConstants } from './constants';
-import { at, rowSums, normalizePass, dxPass, shortRuns, foldRows, repeatChannels, WS_UNITS, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
+import { at, rowSums, normalizePass, dxPass, streams, shortRuns, foldRows, repeatChannels, WS_UNITS, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
 import { runShifts, runSums, runDots, runNormalize, runDx } from './ncl_runs';
 
 /** Channel-first, a run at a time. */
@@ -174,15 +174,15 @@ function statistics(path: i32, x: usize, n: i32, c: i32, l: i32, eps: f64, mean:
 function normalizeWith(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws: usize, relu: bool): void {
   let w = channelArea(path, n, c, l, ws);
   if (path == RUNS) runNormalize(x, y, n, c, l, w, relu, 0, c);
-  else if (path == ROWS) normalizePass(x, y, n, c, ws, relu);
+  else if (path == ROWS) normalizePass(x, y, n, c, ws, relu, streams(n, c));
   else {
     let v = virtualChannels(path, n, c, l);
     spread(path, n, c, l, ws, WS_KS); spread(path, n, c, l, ws, WS_KA); spread(path, n, c, l, ws, WS_KB);
-    if (path == SHORT) normalizePass(x, y, n, v, ws, relu);
+    if (path == SHORT) normalizePass(x, y, n, v, ws, relu, streams(n, v));
     else {
       let rows = foldedRows(n, c), off = leftOver(n, c), rem = leftOverRows(n, c);
-      normalizePass(x, y, rows, v, ws, relu);
-      if (rem > 0) normalizePass(x + off, y + off, rem, c, w, relu);
+      normalizePass(x, y, rows, v, ws, relu, streams(rows, v));
+      if (rem > 0) normalizePass(x + off, y + off, rem, c, w, relu, streams(rem, c));
     }
   }
 }
@@ -202,7 +202,7 @@ export function virtualConstants(path: i32, n: i32, c: i32, l: i32, gamma: usize
 export function virtualRest(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws: usize, relu: bool): void {
   if (path != FOLD) return;
   let rem = leftOverRows(n, c), off = leftOver(n, c);
-  if (rem > 0) normalizePass(x + off, y + off, rem, c, channelArea(path, n, c, l, ws), relu);
+  if (rem > 0) normalizePass(x + off, y + off, rem, c, channelArea(path, n, c, l, ws), relu, streams(rem, c));
 }
 
 /** Batch mean, biased variance and invstd per channel (f64[c]), without y. */
@@ -248,15 +248,15 @@ export function backwardPass(path: i32, x: usize, dy: usize, dx: usize, n: i32, 
     return;
   }
   if (path == ROWS) {
-    dxPass(x, dy, dx, n, c, ws, train, relu);
+    dxPass(x, dy, dx, n, c, ws, train, relu, streams(n, c));
     return;
   }
   let v = virtualChannels(path, n, c, l);
   spread(path, n, c, l, ws, WS_KS); spread(path, n, c, l, ws, WS_KA); spread(path, n, c, l, ws, WS_KB); spread(path, n, c, l, ws, WS_KC);
-  if (path == SHORT) dxPass(x, dy, dx, n, v, ws, train, relu);
+  if (path == SHORT) dxPass(x, dy, dx, n, v, ws, train, relu, streams(n, v));
   else {
     let rows = foldedRows(n, c), off = leftOver(n, c), rem = leftOverRows(n, c);
-    dxPass(x, dy, dx, rows, v, ws, train, relu);
-    if (rem > 0) dxPass(x + off, dy + off, dx + off, rem, c, w, train, relu);
+    dxPass(x, dy, dx, rows, v, ws, train, relu, streams(rows, v));
+    if (rem > 0) dxPass(x + off, dy + off, dx + off, rem, c, w, train, relu, streams(rem, c));
   }
 }

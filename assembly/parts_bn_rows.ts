@@ -2,12 +2,13 @@
 // build. The sums over rows are taken in row blocks that depend on the shape alone (rowBlocks in
 // nhwc_passes.ts), each from zero into its own area, and added in block order after the join, as
 // the one-thread rowSums adds them: part b of the sums is block b. Normalize and dx compute each
-// element from its channel's constants alone, so their parts are any slices of whole rows. The
+// element from its channel's constants alone, so their parts are any slices of whole rows; a slice
+// takes the loops of the whole pass (a slice of a tensor beyond the caches is not in cache either). The
 // per-channel steps between the passes (shifts, combining the blocks, constants) run on the calling
 // thread, through the exports below, with the single-threaded code. The virtual-channel paths
 // (SHORT: channel-first short runs as n rows of c·l channels; FOLD: few channels, k rows folded into
 // one of k·c) split their normalize pass the same way, over the virtual rows.
-import { at, rowBlocks, rowBlockSums, addSums, normalizePass, dxPass, foldRows, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
+import { at, rowBlocks, rowBlockSums, addSums, normalizePass, dxPass, streams, foldRows, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
 import { rowShifts, finishChannels, meanShifts, normalizeConstants, backwardShifts, backwardConstants } from './constants';
 import { pathOf, exactSums, ROWS, virtualConstants, virtualRest } from './bn_driver';
 import { sliceStart } from './parts';
@@ -87,7 +88,7 @@ export function bnRowsNormalizePart(part: i32, parts: i32, x: usize, y: usize, m
   let r0 = rowStart(part, parts, m), r1 = rowStart(part + 1, parts, m);
   if (r1 <= r0) return;
   let o = <usize>r0 * (<usize>c << 2);
-  normalizePass(x + o, y + o, r1 - r0, c, ws, relu != 0);
+  normalizePass(x + o, y + o, r1 - r0, c, ws, relu != 0, streams(m, c));
 }
 
 /** dx of slice `part` of `parts` of the rows of x[m][c] with the constants of ws (train, relu as bnBackwardNHWC). */
@@ -95,7 +96,7 @@ export function bnRowsDxPart(part: i32, parts: i32, x: usize, dy: usize, dx: usi
   let r0 = rowStart(part, parts, m), r1 = rowStart(part + 1, parts, m);
   if (r1 <= r0) return;
   let o = <usize>r0 * (<usize>c << 2);
-  dxPass(x + o, dy + o, dx + o, r1 - r0, c, ws, train, relu != 0);
+  dxPass(x + o, dy + o, dx + o, r1 - r0, c, ws, train, relu != 0, streams(m, c));
 }
 
 /** The BatchNorm path of x (channelsLast ≠ 0: x[n][c] with l = 1; else x[n][c][l]): bn_driver.ts's RUNS 0, SHORT 1, ROWS 2, FOLD 3. */
