@@ -32,8 +32,7 @@ const MODES: [boolean, boolean, boolean][] = [
 ];
 
 /** Offset of the k-th of channel ch's m values in x. */
-const offset = (g: Geometry, ch: number, k: number) =>
-  g.channelsLast ? k * g.c + ch : (Math.floor(k / g.l) * g.c + ch) * g.l + (k % g.l);
+const offset = (g: Geometry, ch: number, k: number) => (g.channelsLast ? k * g.c + ch : (Math.floor(k / g.l) * g.c + ch) * g.l + (k % g.l));
 
 /** Per shape: y, mean, var, invstd of the training forward (with ReLU on odd shapes), the statistics alone, inference with and without ReLU, then dx, dgamma, dbeta per mode. */
 function results(): Uint32Array[] {

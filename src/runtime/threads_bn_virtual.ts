@@ -129,7 +129,17 @@ export function virtualBnKernels(
   /** Slices of the virtual rows for the normalize and dx parts. */
   const slices = (rows: number) => Math.max(1, Math.min(Math.ceil(rows / UNIT), PARTS_PER_THREAD * pool.size, MAX_PARTS));
   /** The statistics: the virtual rows' blocks summed in parts, RESHIFT decided on all channels after the join (as on one thread). */
-  const stats = (last: number, rv: [number, number], x: number, n: number, c: number, l: number, eps: number, out: number[], ws: number) => {
+  const stats = (
+    last: number,
+    rv: [number, number],
+    x: number,
+    n: number,
+    c: number,
+    l: number,
+    eps: number,
+    out: number[],
+    ws: number,
+  ) => {
     const [rows, v] = rv;
     const [mean, vari, invstd] = out;
     const nb = e.bnVirtualRowBlocks(last, n, c, l);
@@ -146,7 +156,18 @@ export function virtualBnKernels(
     }
   };
   /** The constants, the virtual rows' normalize in parts, and FOLD's leftover rows. */
-  const normalize = (last: number, rv: [number, number], x: number, y: number, n: number, c: number, l: number, p: number[], relu: number, ws: number) => {
+  const normalize = (
+    last: number,
+    rv: [number, number],
+    x: number,
+    y: number,
+    n: number,
+    c: number,
+    l: number,
+    p: number[],
+    relu: number,
+    ws: number,
+  ) => {
     const [rows, v] = rv;
     const [gamma, beta, mean, invstd] = p;
     virtualCounts.normalize++;
