@@ -12,7 +12,7 @@
 //      the backward in §3); PyTorch aten/src/ATen/native/cpu/batch_norm_kernel.cpp
 import { shiftOf } from './stats';
 import { rowShifts, finishChannels, meanShifts, normalizeConstants, backwardShifts, backwardConstants } from './constants';
-import { at, rowSums, normalizePass, dxPass, shortRuns, foldRows, repeatChannels, WS_UNITS, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
+import { at, rowSums, normalizePass, dxPass, streams, shortRuns, foldRows, repeatChannels, WS_UNITS, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
 import { runShifts, runSums, runDots, runNormalize, runDx } from './ncl_runs';
 
 /** Channel-first, a run at a time. */
@@ -174,15 +174,15 @@ function statistics(path: i32, x: usize, n: i32, c: i32, l: i32, eps: f64, mean:
 function normalizeWith(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws: usize, relu: bool): void {
   let w = channelArea(path, n, c, l, ws);
   if (path == RUNS) runNormalize(x, y, n, c, l, w, relu, 0, c);
-  else if (path == ROWS) normalizePass(x, y, n, c, ws, relu);
+  else if (path == ROWS) normalizePass(x, y, n, c, ws, relu, streams(n, c));
   else {
     let v = virtualChannels(path, n, c, l);
     spread(path, n, c, l, ws, WS_KS); spread(path, n, c, l, ws, WS_KA); spread(path, n, c, l, ws, WS_KB);
-    if (path == SHORT) normalizePass(x, y, n, v, ws, relu);
+    if (path == SHORT) normalizePass(x, y, n, v, ws, relu, streams(n, v));
     else {
       let rows = foldedRows(n, c), off = leftOver(n, c), rem = leftOverRows(n, c);
-      normalizePass(x, y, rows, v, ws, relu);
-      if (rem > 0) normalizePass(x + off, y + off, rem, c, w, relu);
+      normalizePass(x, y, rows, v, ws, relu, streams(rows, v));
+      if (rem > 0) normalizePass(x + off, y + off, rem, c, w, relu, streams(rem, c));
     }
   }
 }
@@ -202,7 +202,7 @@ export function virtualConstants(path: i32, n: i32, c: i32, l: i32, gamma: usize
 export function virtualRest(path: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws: usize, relu: bool): void {
   if (path != FOLD) return;
   let rem = leftOverRows(n, c), off = leftOver(n, c);
-  if (rem > 0) normalizePass(x + off, y + off, rem, c, channelArea(path, n, c, l, ws), relu);
+  if (rem > 0) normalizePass(x + off, y + off, rem, c, channelArea(path, n, c, l, ws), relu, streams(rem, c));
 }
 
 /** Batch mean, biased variance and invstd per channel (f64[c]), without y. */
@@ -248,15 +248,74 @@ export function backwardPass(path: i32, x: usize, dy: usize, dx: usize, n: i32, 
     return;
   }
   if (path == ROWS) {
-    dxPass(x, dy, dx, n, c, ws, train, relu);
+    dxPass(x, dy, dx, n, c, ws, train, relu, streams(n, c));
     return;
   }
   let v = virtualChannels(path, n, c, l);
   spread(path, n, c, l, ws, WS_KS); spread(path, n, c, l, ws, WS_KA); spread(path, n, c, l, ws, WS_KB); spread(path, n, c, l, ws, WS_KC);
-  if (path == SHORT) dxPass(x, dy, dx, n, v, ws, train, relu);
+  if (path == SHORT) dxPass(x, dy, dx, n, v, ws, train, relu, streams(n, v));
   else {
     let rows = foldedRows(n, c), off = leftOver(n, c), rem = leftOverRows(n, c);
-    dxPass(x, dy, dx, rows, v, ws, train, relu);
-    if (rem > 0) dxPass(x + off, dy + off, dx + off, rem, c, w, train, relu);
+    dxPass(x, dy, dx, rows, v, ws, train, relu, streams(rows, v));
+    if (rem > 0) dxPass(x + off, dy + off, dx + off, rem, c, w, train, relu, streams(rem, c));
   }
+}
+
+// The threaded build splits the virtual paths' sums as the ROWS path's (parts_bn_rows.ts): the
+// shifts spread before the parts, each part a row block of the virtual rows (rowBlockSums), and
+// after the join the blocks added in block order, then the one-thread pathSums's remaining steps.
+/** Rows and virtual channels of the virtual rows a path's sums take in row blocks (SHORT, FOLD). */
+export function virtualRows(path: i32, n: i32, c: i32): i32 {
+  return path == FOLD ? foldedRows(n, c) : n;
+}
+export function virtualWidth(path: i32, n: i32, c: i32, l: i32): i32 {
+  return virtualChannels(path, n, c, l);
+}
+
+/** The shifts of the statistics (again: from the batch means) spread to the virtual channels. */
+export function virtualStatsShifts(path: i32, x: usize, n: i32, c: i32, l: i32, mean: usize, ws: usize, again: bool): void {
+  let w = channelArea(path, n, c, l, ws);
+  if (again) meanShifts(c, mean, at(w, c, WS_K));
+  else shifts(path, x, n, c, l, w);
+  spread(path, n, c, l, ws, WS_K);
+}
+
+/** backwardPass's steps before its sums: the forward's constants (relu) and the shifts, spread to the virtual channels. */
+export function virtualBackwardShifts(path: i32, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, relu: bool, ws: usize): void {
+  let w = channelArea(path, n, c, l, ws);
+  if (relu) {
+    normalizeConstants(c, gamma, beta, mean, invstd, at(w, c, WS_FS), at(w, c, WS_FA), at(w, c, WS_FB));
+    spread(path, n, c, l, ws, WS_FS); spread(path, n, c, l, ws, WS_FA); spread(path, n, c, l, ws, WS_FB);
+  }
+  backwardShifts(c, mean, invstd, at(w, c, WS_K));
+  spread(path, n, c, l, ws, WS_K);
+}
+
+/** pathSums after its virtual rows' sums (in S1, S2 of the virtual area): FOLD's rows left over, the merge per channel, exactSums. */
+export function virtualSumsFinish(path: i32, x: usize, dy: usize, n: i32, c: i32, l: i32, ws: usize, dot: bool, relu: bool): void {
+  let w = channelArea(path, n, c, l, ws), rem = path == FOLD ? leftOverRows(n, c) : 0, off = path == FOLD ? leftOver(n, c) : 0;
+  if (rem > 0) rowSums(x + off, dot ? dy + off : 0, rem, c, w, dot, relu);
+  else memory.fill(at(w, c, WS_S1), 0, <usize>c << 4);
+  merge(path, n, c, l, ws);
+  exactSums(x, dy, n, c, l, w, dot, relu, 0, c);
+}
+
+/** Mean, var, invstd from the finished sums; true on RESHIFT (as `statistics`). */
+export function virtualStatsFinish(path: i32, n: i32, c: i32, l: i32, eps: f64, mean: usize, vari: usize, invstd: usize, ws: usize): bool {
+  let w = channelArea(path, n, c, l, ws);
+  return finishChannels(c, at(w, c, WS_K), at(w, c, WS_S1), at(w, c, WS_S2), <f64>n * <f64>l, eps, mean, vari, invstd);
+}
+
+/** backwardPass's constants from the finished sums (dgamma, dbeta added to), spread to the virtual channels for the dx parts. */
+export function virtualBackwardConstants(path: i32, n: i32, c: i32, l: i32, gamma: usize, mean: usize, invstd: usize, dgamma: usize, dbeta: usize, train: i32, ws: usize): void {
+  let w = channelArea(path, n, c, l, ws);
+  backwardConstants(c, <f64>n * <f64>l, gamma, mean, invstd, at(w, c, WS_S1), at(w, c, WS_S2), dgamma, dbeta, train, at(w, c, WS_KS), at(w, c, WS_KA), at(w, c, WS_KB), at(w, c, WS_KC));
+  spread(path, n, c, l, ws, WS_KS); spread(path, n, c, l, ws, WS_KA); spread(path, n, c, l, ws, WS_KB); spread(path, n, c, l, ws, WS_KC);
+}
+
+/** backwardPass's dx of FOLD's rows left over (nothing on SHORT), with the c channels' constants. */
+export function virtualDxRest(path: i32, x: usize, dy: usize, dx: usize, n: i32, c: i32, l: i32, ws: usize, train: i32, relu: bool): void {
+  if (path != FOLD) return;
+  let rem = leftOverRows(n, c), off = leftOver(n, c);
+  if (rem > 0) dxPass(x + off, dy + off, dx + off, rem, c, channelArea(path, n, c, l, ws), train, relu, streams(rem, c));
 }

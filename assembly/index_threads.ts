@@ -4,6 +4,7 @@ export * from './index';
 export * from './parts';
 export * from './parts_bn';
 export * from './parts_bn_rows';
+export * from './parts_bn_virtual';
 export * from './parts_conv';
 export * from './parts_pool';
 export * from './parts_optim';

@@ -136,7 +136,7 @@ export function rowBlockSums(x: usize, dy: usize, m: i32, c: i32, ws: usize, b: 
   // no subtraction where every K = 0 (see: docs/performance.md#mode-flags)
   let shifted = !allZero(at(ws, c, WS_K), c);
   // the whole tensor's size decides how the rows are read, for every block
-  let big = <usize>m * (<usize>c << 2) > STREAM_BYTES;
+  let big = streams(m, c);
   let r0 = rowBlockStart(b, nb, m), r1 = rowBlockStart(b + 1, nb, m), o = <usize>r0 * (<usize>c << 2);
   let px = x + o, pdy = dot ? dy + o : 0, rows = r1 - r0;
   if (!dot) {
@@ -255,25 +255,33 @@ function allZero(p: usize, c: i32): bool {
   return true;
 }
 
-/** y = (x − kS)·kA + kB per channel (then max(·, 0) for BN+ReLU), constants from the workspace. */
-export function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize, relu: bool): void {
+/** True when x[m][c] is beyond the caches: the passes then read it the way memory streams best. */
+// @ts-ignore: decorator
+@inline export function streams(m: i32, c: i32): bool {
+  return <usize>m * (<usize>c << 2) > STREAM_BYTES;
+}
+
+/**
+ * y = (x − kS)·kA + kB per channel (then max(·, 0) for BN+ReLU), constants from the workspace;
+ * `big` (streams) of the whole tensor, so a slice of its rows takes the whole pass's loops.
+ */
+export function normalizePass(x: usize, y: usize, m: i32, c: i32, ws: usize, relu: bool, big: bool): void {
   // one compiled copy of the loops per mode (see rowSums)
   if (allZero(at(ws, c, WS_KS), c)) {
-    if (relu) normalizeMode<On, On>(x, y, m, c, ws);
-    else normalizeMode<On, Off>(x, y, m, c, ws);
+    if (relu) normalizeMode<On, On>(x, y, m, c, ws, big);
+    else normalizeMode<On, Off>(x, y, m, c, ws, big);
   } else {
-    if (relu) normalizeMode<Off, On>(x, y, m, c, ws);
-    else normalizeMode<Off, Off>(x, y, m, c, ws);
+    if (relu) normalizeMode<Off, On>(x, y, m, c, ws, big);
+    else normalizeMode<Off, Off>(x, y, m, c, ws, big);
   }
 }
 
-function normalizeMode<FOLDED, RELU>(x: usize, y: usize, m: i32, c: i32, ws: usize): void {
+function normalizeMode<FOLDED, RELU>(x: usize, y: usize, m: i32, c: i32, ws: usize, big: bool): void {
   const folded = isInteger<FOLDED>(), relu = isInteger<RELU>();
   let stride = <usize>c << 2;
   let ps = at(ws, c, WS_KS), pa = at(ws, c, WS_KA), pb = at(ws, c, WS_KB);
   let c8 = ASC_FEATURE_SIMD ? c & ~7 : 0;
   if (ASC_FEATURE_SIMD && c8 > 0) {
-    let big = <usize>m * stride > STREAM_BYTES;
     if (!big && (c & 15) == 0 && stride <= BLOCK_STRIDE) {
       // in cache: blocks of 16 channels with their constants in registers, a few rows at a time;
       // not for longer rows, whose lines a block apart crowd the same L1 sets
@@ -307,23 +315,23 @@ function normalizeMode<FOLDED, RELU>(x: usize, y: usize, m: i32, c: i32, ws: usi
 
 /**
  * dx = kA·g − kB·(x − kS) − kC per channel (kA·g when !train), g = dy, or for BN+ReLU dy where the
- * forward's output was positive; constants from the workspace.
+ * forward's output was positive; constants from the workspace; `big` as normalizePass's.
  */
-export function dxPass(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize, train: i32, relu: bool): void {
+export function dxPass(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize, train: i32, relu: bool, big: bool): void {
   // one compiled copy of the loops per mode (see rowSums)
   if (!train) {
-    if (relu) dxMode<Off, On, On>(x, dy, dx, m, c, ws);
-    else dxMode<Off, On, Off>(x, dy, dx, m, c, ws);
+    if (relu) dxMode<Off, On, On>(x, dy, dx, m, c, ws, big);
+    else dxMode<Off, On, Off>(x, dy, dx, m, c, ws, big);
   } else if (allZero(at(ws, c, WS_KS), c)) {
-    if (relu) dxMode<On, On, On>(x, dy, dx, m, c, ws);
-    else dxMode<On, On, Off>(x, dy, dx, m, c, ws);
+    if (relu) dxMode<On, On, On>(x, dy, dx, m, c, ws, big);
+    else dxMode<On, On, Off>(x, dy, dx, m, c, ws, big);
   } else {
-    if (relu) dxMode<On, Off, On>(x, dy, dx, m, c, ws);
-    else dxMode<On, Off, Off>(x, dy, dx, m, c, ws);
+    if (relu) dxMode<On, Off, On>(x, dy, dx, m, c, ws, big);
+    else dxMode<On, Off, Off>(x, dy, dx, m, c, ws, big);
   }
 }
 
-function dxMode<TRAIN, FOLDED, RELU>(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize): void {
+function dxMode<TRAIN, FOLDED, RELU>(x: usize, dy: usize, dx: usize, m: i32, c: i32, ws: usize, big: bool): void {
   const train = isInteger<TRAIN>(), folded = isInteger<FOLDED>(), relu = isInteger<RELU>();
   let stride = <usize>c << 2;
   let ps = at(ws, c, WS_KS), pa = at(ws, c, WS_KA), pb = at(ws, c, WS_KB), pk = at(ws, c, WS_KC);
@@ -333,7 +341,6 @@ function dxMode<TRAIN, FOLDED, RELU>(x: usize, dy: usize, dx: usize, m: i32, c: 
     // 4 rows a step in cache, 2 beyond, 1 for rows longer than PAIR_STRIDE (see:
     // docs/performance.md#rows-per-step); the channels past c8 a block of rows after the rest of
     // those rows, while they are in cache
-    let big = <usize>m * stride > STREAM_BYTES;
     let block = c8 < c ? TAIL_ROWS : m;
     for (let r0 = 0; r0 < m; r0 += block) {
       let n = min(block, m - r0), q = <usize>r0 * stride, px = x + q, pdy = dy + q, pdx = dx + q;

@@ -2,14 +2,14 @@
 // build. The sums over rows are taken in row blocks that depend on the shape alone (rowBlocks in
 // nhwc_passes.ts), each from zero into its own area, and added in block order after the join, as
 // the one-thread rowSums adds them: part b of the sums is block b. Normalize and dx compute each
-// element from its channel's constants alone, so their parts are any slices of whole rows. The
+// element from its channel's constants alone, so their parts are any slices of whole rows; a slice
+// takes the loops of the whole pass (a slice of a tensor beyond the caches is not in cache either). The
 // per-channel steps between the passes (shifts, combining the blocks, constants) run on the calling
-// thread, through the exports below, with the single-threaded code. The virtual-channel paths
-// (SHORT: channel-first short runs as n rows of c·l channels; FOLD: few channels, k rows folded into
-// one of k·c) split their normalize pass the same way, over the virtual rows.
-import { at, rowBlocks, rowBlockSums, addSums, normalizePass, dxPass, foldRows, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
+// thread, through the exports below, with the single-threaded code. The virtual-channel paths take
+// the same parts over their virtual rows (parts_bn_virtual.ts).
+import { at, rowBlocks, rowBlockSums, addSums, normalizePass, dxPass, streams, WS_S1, WS_S2, WS_K, WS_KS, WS_KA, WS_KB, WS_KC, WS_FS, WS_FA, WS_FB } from './nhwc_passes';
 import { rowShifts, finishChannels, meanShifts, normalizeConstants, backwardShifts, backwardConstants } from './constants';
-import { pathOf, exactSums, ROWS, virtualConstants, virtualRest } from './bn_driver';
+import { pathOf, exactSums, ROWS } from './bn_driver';
 import { sliceStart } from './parts';
 
 /** Rows per unit of a slice of normalize or dx (a step of their widest loop). */
@@ -47,8 +47,8 @@ export function bnRowSumsPart(part: i32, parts: i32, x: usize, dy: usize, m: i32
   rowBlockSums(x, dy, m, c, ws, part, parts, area, area + f, area + 2 * f, area + 4 * f, dot != 0, relu != 0);
 }
 
-/** S1, S2 of ws = the nb blocks' sums added in block order, then again in f64 where they are not finite (as bn_driver.ts's sums). */
-function combine(x: usize, dy: usize, m: i32, c: i32, ws: usize, blocks: usize, nb: i32, dot: bool, relu: bool): void {
+/** S1, S2 of ws (c channels) = the nb blocks' sums added in block order, as rowSums adds them. */
+export function addBlocks(c: i32, ws: usize, blocks: usize, nb: i32): void {
   let f = <usize>c << 2, bytes = <usize>bnRowBlockBytes(c), s1 = at(ws, c, WS_S1), s2 = at(ws, c, WS_S2);
   memory.copy(s1, blocks + 2 * f, f << 1);
   memory.copy(s2, blocks + 4 * f, f << 1);
@@ -56,6 +56,11 @@ function combine(x: usize, dy: usize, m: i32, c: i32, ws: usize, blocks: usize, 
     let area = blocks + <usize>b * bytes;
     addSums(c, area + 2 * f, area + 4 * f, s1, s2);
   }
+}
+
+/** S1, S2 of ws = the nb blocks' sums, then again in f64 where they are not finite (as bn_driver.ts's sums). */
+function combine(x: usize, dy: usize, m: i32, c: i32, ws: usize, blocks: usize, nb: i32, dot: bool, relu: bool): void {
+  addBlocks(c, ws, blocks, nb);
   exactSums(x, dy, m, c, 1, ws, dot, relu, 0, c);
 }
 
@@ -87,7 +92,7 @@ export function bnRowsNormalizePart(part: i32, parts: i32, x: usize, y: usize, m
   let r0 = rowStart(part, parts, m), r1 = rowStart(part + 1, parts, m);
   if (r1 <= r0) return;
   let o = <usize>r0 * (<usize>c << 2);
-  normalizePass(x + o, y + o, r1 - r0, c, ws, relu != 0);
+  normalizePass(x + o, y + o, r1 - r0, c, ws, relu != 0, streams(m, c));
 }
 
 /** dx of slice `part` of `parts` of the rows of x[m][c] with the constants of ws (train, relu as bnBackwardNHWC). */
@@ -95,25 +100,5 @@ export function bnRowsDxPart(part: i32, parts: i32, x: usize, dy: usize, dx: usi
   let r0 = rowStart(part, parts, m), r1 = rowStart(part + 1, parts, m);
   if (r1 <= r0) return;
   let o = <usize>r0 * (<usize>c << 2);
-  dxPass(x + o, dy + o, dx + o, r1 - r0, c, ws, train, relu != 0);
-}
-
-/** The BatchNorm path of x (channelsLast ≠ 0: x[n][c] with l = 1; else x[n][c][l]): bn_driver.ts's RUNS 0, SHORT 1, ROWS 2, FOLD 3. */
-export function bnPathOf(channelsLast: i32, n: i32, c: i32, l: i32): i32 {
-  return pathOf(channelsLast != 0, n, c, l);
-}
-
-/** Rows folded into one virtual row on the FOLD path of x[m][c] (1: none). */
-export function bnFoldRows(m: i32, c: i32): i32 {
-  return foldRows(m, c);
-}
-
-/** The normalize constants of x's virtual-channel path, spread to its virtual channels in ws (then bnRowsNormalizePart over the virtual rows). */
-export function bnVirtualConstants(channelsLast: i32, n: i32, c: i32, l: i32, gamma: usize, beta: usize, mean: usize, invstd: usize, ws: usize): void {
-  virtualConstants(pathOf(channelsLast != 0, n, c, l), n, c, l, gamma, beta, mean, invstd, ws);
-}
-
-/** The rows of channels-last x[n][c] left over after the folded ones (FOLD; nothing on SHORT), normalized with ws's constants. */
-export function bnVirtualRest(channelsLast: i32, x: usize, y: usize, n: i32, c: i32, l: i32, ws: usize, relu: i32): void {
-  virtualRest(pathOf(channelsLast != 0, n, c, l), x, y, n, c, l, ws, relu != 0);
+  dxPass(x + o, dy + o, dx + o, r1 - r0, c, ws, train, relu != 0, streams(m, c));
 }

@@ -10,6 +10,7 @@
 
 // NOTE: a window is clipped to the image; PyTorch's check pad ≤ kernel/2 (done by the caller)
 // keeps every clipped window non-empty.
+import { gather4 } from './pool_gather';
 
 /** The key of every NaN: above every number, so a NaN always wins (and a later NaN again). */
 const NAN_KEY: i32 = i32.MAX_VALUE;
@@ -24,18 +25,6 @@ const NAN_KEY: i32 = i32.MAX_VALUE;
 @inline function key(v: f32): i32 {
   let b = reinterpret<i32>(v + 0);
   return v != v ? NAN_KEY : b ^ ((b >> 31) & 0x7fffffff);
-}
-
-/** Four floats at p, p + s, p + 2s, p + 3s (s in floats; s = 2 reads p + 7 too). */
-// @ts-ignore: decorator
-@inline function gather4(p: usize, s: i32): v128 {
-  if (s == 1) return v128.load(p);
-  if (s == 2) return i32x4.shuffle(v128.load(p), v128.load(p, 16), 0, 2, 4, 6);
-  let sb = <usize>s << 2;
-  let v = f32x4.splat(load<f32>(p));
-  v = f32x4.replace_lane(v, 1, load<f32>(p + sb));
-  v = f32x4.replace_lane(v, 2, load<f32>(p + 2 * sb));
-  return f32x4.replace_lane(v, 3, load<f32>(p + 3 * sb));
 }
 
 /** First ox whose window starts inside the row, and one past the last whose window (plus `extra` floats) ends inside. */

@@ -3,18 +3,7 @@
 // (x [n, h, w, c]; NCHW as n·c images of one channel) and the same choice: the first maximum in
 // window order (−0 and +0 compare equal), or the last NaN, so y equals maxPool2d's bit for bit.
 // see: https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/cpu/MaxPoolKernel.cpp
-
-/** Four floats at p, p + s, p + 2s, p + 3s (s in floats; s = 2 reads p + 7 too). */
-// @ts-ignore: decorator
-@inline function gather4(p: usize, s: i32): v128 {
-  if (s == 1) return v128.load(p);
-  if (s == 2) return i32x4.shuffle(v128.load(p), v128.load(p, 16), 0, 2, 4, 6);
-  let sb = <usize>s << 2;
-  let v = f32x4.splat(load<f32>(p));
-  v = f32x4.replace_lane(v, 1, load<f32>(p + sb));
-  v = f32x4.replace_lane(v, 2, load<f32>(p + 2 * sb));
-  return f32x4.replace_lane(v, 3, load<f32>(p + 3 * sb));
-}
+import { gather4 } from './pool_gather';
 
 /** best, or v where v is greater or NaN (the first maximum stays; a NaN always wins). */
 // @ts-ignore: decorator

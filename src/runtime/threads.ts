@@ -256,8 +256,11 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
     },
   };
-  // BatchNorm's virtual-channel paths: the statistics as above (one thread), the normalize split
-  return { ...k, ...virtualBnKernels(k, e, pool, BN_ROW_NORMALIZE, BN_MIN_ELEMENTS) };
+  // BatchNorm's virtual-channel paths: every pass in parts of the virtual rows
+  return {
+    ...k,
+    ...virtualBnKernels(k, e, alloc, pool, { sums: BN_ROW_SUMS, normalize: BN_ROW_NORMALIZE, dx: BN_ROW_DX }, BN_MIN_ELEMENTS),
+  };
 }
 
 /**
