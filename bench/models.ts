@@ -1,4 +1,4 @@
-// `npm run bench -- --models [--quick] [--profile] [--only a,b] [--build wasm-simd|wasm-relaxed] [--name NAME] [--threads=1,2]`
+// `npm run bench -- --models [--quick] [--profile] [--only a,b] [--build wasm-simd|wasm-relaxed] [--name NAME] [--threads=1,2] [--against=FILE]`
 // Inference latency of whole models: resnet18 and mobilenet_v2 (the stripped topologies of
 // test/fixtures/onnx, weights filled from a seeded generator) at batch 1, 224×224, and the demo CNN
 // (examples/demo/cnn.ts, exported with toOnnx) at batch 60. The same model bytes go to this package
@@ -10,8 +10,9 @@
 // every step of inference runs by kind (layers with their fused activation, and the ops between
 // them), then each layer alone by kind and shape. --threads=1,2 times ours alone at each thread count
 // instead (1: the SIMD build; n > 1: init({ threads: n })), in alternating rounds, with the ratio to
-// the first count and whether the outputs' bits agree. Writes bench/results/models.json (or
-// models-threads.json).
+// the first count and whether the outputs' bits agree; --against=FILE times ours on the SIMD build
+// against ours on FILE (another SIMD build of this package, e.g. compiled before a change) the same
+// way. Writes bench/results/models.json (or models-threads.json).
 import os from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +33,7 @@ import { Conv2d } from '../src/nn/conv';
 import { Linear } from '../src/nn/linear';
 import { BatchNorm2d } from '../src/nn/batchnorm';
 import { Generator } from '../src/random';
+import { matmul } from '../src/kernels/gemm';
 import { cnn } from '../examples/demo/cnn';
 import { fillStripped, seededInput } from '../test/onnx_helpers';
 import { useBackend } from './ours';
@@ -172,6 +174,64 @@ function profile(graph: Graph, x: Tensor, runMs: number): void {
   const layers = sorted.reduce((s, [, r]) => s + r.ms, 0);
   console.log(`  each layer timed alone on an input of its shape: ${layers.toFixed(1)} ms in all, by kind and shape:`);
   for (const [k, r] of sorted.slice(0, 20)) console.log(`  ${r.ms.toFixed(2).padStart(8)} ms  ${String(r.calls).padStart(3)}×  ${k}`);
+  convRates(graph, x);
+}
+
+/**
+ * Each dense convolution (groups 1) of one run, by shape: its GFLOP/s timed alone (fused kernel, no
+ * activation) beside sgemm's at the same (M, N, K) = (out channels, n·oh·ow, c·kh·kw) on seeded
+ * buffers, alternating the two (A B A B) so the machine's load falls on both alike.
+ */
+function convRates(graph: Graph, x: Tensor): void {
+  const seen = new Map<string, { m: Conv2d; shape: number[]; outSize: number; calls: number }>();
+  for (const { m, shape, outSize } of layerCalls(graph, x)) {
+    if (!(m instanceof Conv2d) || m.groups !== 1) continue;
+    const key = `[${shape.join('×')}] k${m.kernelSize[0]} s${m.stride[0]} → ${m.outChannels}`;
+    const r = seen.get(key);
+    if (r) r.calls++;
+    else seen.set(key, { m, shape, outSize, calls: 1 });
+  }
+  console.log('  dense convolutions alone against sgemm at their (M, N, K) (median of 5 alternating pairs):');
+  console.log('        M      N      K   conv ms  conv GFLOP/s  sgemm GFLOP/s  ratio  calls  layer');
+  let convMs = 0,
+    gemmMs = 0;
+  for (const [key, { m, shape, outSize, calls }] of seen) {
+    const M = m.outChannels,
+      N = outSize / M,
+      K = m.inChannels * m.kernelSize[0] * m.kernelSize[1];
+    const t = tensor(seededInput(shape, 3), shape);
+    const a = tensor(seededInput([M, K], 4), [M, K]),
+      b = tensor(seededInput([K, N], 5), [K, N]),
+      c = tensor(new Float32Array(M * N), [M, N]);
+    const conv = () => noGrad(() => runFusedConv(m, t, null)).dispose();
+    const gemm = () => matmul(a.ptr, b.ptr, c.ptr, M, N, K);
+    const tc: number[] = [],
+      tg: number[] = [];
+    conv();
+    gemm();
+    for (let i = 0; i < 5; i++) {
+      let t0 = performance.now();
+      conv();
+      tc.push(performance.now() - t0);
+      t0 = performance.now();
+      gemm();
+      tg.push(performance.now() - t0);
+    }
+    for (const v of [t, a, b, c]) v.dispose();
+    const flop = 2 * M * N * K,
+      cm = median(tc),
+      gm = median(tg);
+    convMs += cm * calls;
+    gemmMs += gm * calls;
+    const f = (v: number, w: number) => v.toFixed(0).padStart(w);
+    console.log(
+      `  ${f(M, 7)}${f(N, 7)}${f(K, 7)}${cm.toFixed(2).padStart(10)}${(flop / cm / 1e6).toFixed(1).padStart(14)}` +
+        `${(flop / gm / 1e6).toFixed(1).padStart(15)}${(gm / cm).toFixed(2).padStart(7)}${String(calls).padStart(7)}  ${key}`,
+    );
+  }
+  console.log(
+    `  all dense convolutions ${convMs.toFixed(1)} ms; sgemm at their sizes ${gemmMs.toFixed(1)} ms (×${(gemmMs / convMs).toFixed(2)})`,
+  );
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -280,14 +340,28 @@ interface ThreadRow {
 
 /** Our inference of `c` at each of `counts` threads, alternating (1 2 1 2 …) in `rounds` rounds of `runs` timed runs each, a fresh runtime and graph per turn. */
 async function threadCase(c: ModelCase, counts: number[], rounds: number, runs: number, warm: number): Promise<ThreadRow> {
+  const starts = counts.map((n) => async () => {
+    await init(n === 1 ? { backend: 'wasm-simd' } : { threads: n });
+    if (threads() !== n) throw new Error(`bench: ${n} threads asked, ${threads()} run`);
+  });
+  return { ...(await variantCase(c, starts, rounds, runs, warm)), threads: counts };
+}
+
+/** Our inference of `c` on each runtime that `starts` makes, alternating (A B A B …) as threadCase does. */
+async function variantCase(
+  c: ModelCase,
+  starts: (() => Promise<unknown>)[],
+  rounds: number,
+  runs: number,
+  warm: number,
+): Promise<ThreadRow> {
   const data = seededInput(c.dims, SEED + 1);
-  const best = counts.map(() => Infinity);
+  const best = starts.map(() => Infinity);
   let first: Uint32Array | null = null,
     sameBits = true;
   for (let r = 0; r < rounds; r++) {
-    for (const [i, n] of counts.entries()) {
-      await init(n === 1 ? { backend: 'wasm-simd' } : { threads: n });
-      if (threads() !== n) throw new Error(`bench: ${n} threads asked, ${threads()} run`);
+    for (const [i, start] of starts.entries()) {
+      await start();
       const graph = await loadOnnx(c.bytes);
       const x = tensor(data, c.dims);
       const run = (): Float32Array => {
@@ -312,7 +386,7 @@ async function threadCase(c: ModelCase, counts: number[], rounds: number, runs: 
       graph.dispose();
     }
   }
-  return { model: c.name, batch: c.dims[0], threads: counts, ms: best, ratio: best.map((m) => best[0] / m), sameBits };
+  return { model: c.name, batch: c.dims[0], threads: starts.map(() => 1), ms: best, ratio: best.map((m) => best[0] / m), sameBits };
 }
 
 const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
@@ -327,6 +401,7 @@ async function main(): Promise<void> {
       name: { type: 'string', default: 'models' },
       build: { type: 'string', default: 'wasm-simd' },
       threads: { type: 'string' },
+      against: { type: 'string' },
     },
     strict: true,
   });
@@ -338,6 +413,10 @@ async function main(): Promise<void> {
     if (counts.some((n) => !Number.isInteger(n) || n < 1) || build !== 'wasm-simd')
       throw new Error(`--threads: expected thread counts such as 1,2 (the wasm-simd build), got '${values.threads}'`);
     await threadMain(counts, values.only?.split(',') ?? null, values.quick, values.name === 'models' ? 'models-threads' : values.name);
+    return;
+  }
+  if (values.against !== undefined) {
+    await againstMain(values.against, values.only?.split(',') ?? null, values.quick);
     return;
   }
   ortWeb.env.wasm.numThreads = 1;
@@ -408,6 +487,25 @@ async function threadMain(counts: number[], only: string[] | null, quick: boolea
   writeFileSync(`${dir}${name}.json`, JSON.stringify({ meta, rows }, null, 2) + '\n');
   await init();
   if (rows.some((r) => !r.sameBits)) process.exitCode = 1;
+}
+
+/** --against=FILE: ours on the SIMD build against ours on another build of it (FILE, e.g. one compiled before a change), alternating; the ratio is this build's speed over FILE's. */
+async function againstMain(file: string, only: string[] | null, quick: boolean): Promise<void> {
+  const other = await WebAssembly.compile(readFileSync(file));
+  const load0 = os.loadavg()[0];
+  await useBackend('wasm-simd'); // the demo CNN is built (and exported) here
+  for (const c of cases(only)) {
+    const starts = [() => init({ module: other }), () => init({ backend: 'wasm-simd' })];
+    const row = await variantCase(c, starts, quick ? 3 : 5, quick ? 5 : 10, 2);
+    console.log(
+      `${c.name} [${c.dims.join(', ')}]: ${file} ${row.ms[0].toFixed(1)} ms, this build ${row.ms[1].toFixed(1)} ms (×${row.ratio[1].toFixed(2)} the speed); ` +
+        `bits ${row.sameBits ? 'the same' : 'DIFFER'}; load ${os.loadavg()[0].toFixed(2)}`,
+    );
+  }
+  console.log(
+    `load average (1 min) ${load0.toFixed(2)} before, ${os.loadavg()[0].toFixed(2)} after; ${os.cpus().length} CPUs; Node ${process.version}`,
+  );
+  await init();
 }
 
 await main();
