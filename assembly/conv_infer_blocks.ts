@@ -67,7 +67,9 @@ export function convInferBlocks(x: usize, wt: usize, bias: usize, y: usize, ws: 
           let cp = y + <usize>i * ys + (<usize>(jc + j) << 2);
           if (ASC_FEATURE_SIMD) {
             if (packed) {
-              packedTile(kc, wp, pb, cp, ys, cols, first, last, bi, lo, hi);
+              // a block's last strip of 4 pixels or fewer (P = 49 leaves 1, P = 196 leaves 4): half a tile
+              if (cols <= 4) packedTile4(kc, wp, pb, cp, ys, cols, first, last, bi, lo, hi);
+              else packedTile(kc, wp, pb, cp, ys, cols, first, last, bi, lo, hi);
               continue;
             }
           }
@@ -94,6 +96,29 @@ function packW(a: usize, ld: usize, kc: i32, d: usize): void {
 /** The tile of 4 output channels over packed weights and a strip (tile.ts: gemm.ts's sums in the same order), with conv_infer's write-out. */
 function packedTile(kc: i32, pa: usize, pb: usize, cp: usize, ys: usize, cols: i32, first: bool, last: bool, bias: usize, lo: f32, hi: f32): void {
   tile4x8(true, kc, pa, pb, cp, ys, cols, 0, first, last, bias, lo, hi);
+}
+
+/**
+ * packedTile for a strip's first 4 pixels only (cols ≤ 4): each sum as tile4x8 makes it (the same
+ * operands in k order), on one f32x4 of window values per row instead of two.
+ */
+function packedTile4(kc: i32, pa: usize, pb: usize, cp: usize, ys: usize, cols: i32, first: bool, last: bool, bias: usize, lo: f32, hi: f32): void {
+  let z = f32x4.splat(0);
+  let c0 = z, c1 = z, c2 = z, c3 = z;
+  for (let end = pb + (<usize>kc << 5); pb < end; ) {
+    let b = v128.load(pb);
+    c0 = madd(v128.load32_splat(pa), b, c0);
+    c1 = madd(v128.load32_splat(pa, 4), b, c1);
+    c2 = madd(v128.load32_splat(pa, 8), b, c2);
+    c3 = madd(v128.load32_splat(pa, 12), b, c3);
+    pa += MR << 2;
+    pb += NR << 2;
+  }
+  // put reads lanes of its second vector only for columns 4…7
+  put(cp, c0, c0, cols, first, last, bias, lo, hi);
+  put(cp + ys, c1, c1, cols, first, last, bias != 0 ? bias + 4 : 0, lo, hi);
+  put(cp + 2 * ys, c2, c2, cols, first, last, bias != 0 ? bias + 8 : 0, lo, hi);
+  put(cp + 3 * ys, c3, c3, cols, first, last, bias != 0 ? bias + 12 : 0, lo, hi);
 }
 
 /**
