@@ -67,7 +67,9 @@ export function convInferBlocks(x: usize, wt: usize, bias: usize, y: usize, ws: 
           let cp = y + <usize>i * ys + (<usize>(jc + j) << 2);
           if (ASC_FEATURE_SIMD) {
             if (packed) {
-              packedTile(kc, wp, pb, cp, ys, cols, first, last, bi, lo, hi);
+              // a block's last strip of 4 pixels or fewer (P = 49 leaves 1, P = 196 leaves 4): half a tile
+              if (cols <= 4) packedTile4(kc, wp, pb, cp, ys, cols, first, last, bi, lo, hi);
+              else packedTile(kc, wp, pb, cp, ys, cols, first, last, bi, lo, hi);
               continue;
             }
           }
@@ -97,6 +99,29 @@ function packedTile(kc: i32, pa: usize, pb: usize, cp: usize, ys: usize, cols: i
 }
 
 /**
+ * packedTile for a strip's first 4 pixels only (cols ≤ 4): each sum as tile4x8 makes it (the same
+ * operands in k order), on one f32x4 of window values per row instead of two.
+ */
+function packedTile4(kc: i32, pa: usize, pb: usize, cp: usize, ys: usize, cols: i32, first: bool, last: bool, bias: usize, lo: f32, hi: f32): void {
+  let z = f32x4.splat(0);
+  let c0 = z, c1 = z, c2 = z, c3 = z;
+  for (let end = pb + (<usize>kc << 5); pb < end; ) {
+    let b = v128.load(pb);
+    c0 = madd(v128.load32_splat(pa), b, c0);
+    c1 = madd(v128.load32_splat(pa, 4), b, c1);
+    c2 = madd(v128.load32_splat(pa, 8), b, c2);
+    c3 = madd(v128.load32_splat(pa, 12), b, c3);
+    pa += MR << 2;
+    pb += NR << 2;
+  }
+  // put reads lanes of its second vector only for columns 4…7
+  put(cp, c0, c0, cols, first, last, bias, lo, hi);
+  put(cp + ys, c1, c1, cols, first, last, bias != 0 ? bias + 4 : 0, lo, hi);
+  put(cp + 2 * ys, c2, c2, cols, first, last, bias != 0 ? bias + 8 : 0, lo, hi);
+  put(cp + 3 * ys, c3, c3, cols, first, last, bias != 0 ? bias + 12 : 0, lo, hi);
+}
+
+/**
  * The window values of `cnt` ≤ 8 output pixels from pixel q0 on, taps pc…pc+kc−1 (tap order
  * c, ki, kj as im2col's rows), into kc rows of 8 floats at d (zeros outside x and past cnt).
  */
@@ -109,6 +134,12 @@ function gather(x: usize, d: usize, pc: i32, kc: i32, q0: i32, cnt: i32, c: i32,
   let iy0 = oy * sh - ph, ix0 = ox * sw - pw;
   let span = (NR - 1) * sw + 1;
   let st = <usize>sw << 2;
+  let hw = h * w, chw = c * hw;
+  // lanes 0…n1−1 in output row oy, the rest (≤ ow of them) from the start of row oy + 1: the SIMD
+  // build reads each row's lanes whole and masks off the padding (masked)
+  let n1 = min(cnt, ow - ox);
+  let two = ASC_FEATURE_SIMD && (sw == 1 || sw == 2) && cnt - n1 <= ow;
+  let iy1 = iy0 + sh, ix1 = -pw - n1 * sw;
   for (let p = 0; p < kc; p++) {
     let dp = d + (<usize>(p * NR) << 2);
     let iy = iy0 + ki, ix = ix0 + kj;
@@ -118,13 +149,18 @@ function gather(x: usize, d: usize, pc: i32, kc: i32, q0: i32, cnt: i32, c: i32,
       if (ASC_FEATURE_SIMD && sw == 1) {
         v128.store(dp, v128.load(s));
         v128.store(dp, v128.load(s, 16), 16);
+      } else if (ASC_FEATURE_SIMD && sw == 2 && ci * hw + iy * w + ix + 2 * NR <= chw) {
+        v128.store(dp, v128.shuffle<f32>(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
+        v128.store(dp, v128.shuffle<f32>(v128.load(s, 32), v128.load(s, 48), 0, 2, 4, 6), 16);
       } else {
         for (let t = 0; t < NR; t++) store<f32>(dp + (<usize>t << 2), load<f32>(s + <usize>t * st));
       }
     } else {
+      let done = false;
+      if (ASC_FEATURE_SIMD) done = two && masked(x, dp, ci * hw, chw, iy, ix, iy1 + ki, ix1 + kj, n1, cnt, h, w, sw);
       // pixel by pixel: the strip may wrap to the next output row, or reach into the padding
       let qy = oy, qx = ox;
-      for (let t = 0; t < NR; t++) {
+      for (let t = 0; t < NR && !done; t++) {
         let v: f32 = 0;
         if (t < cnt) {
           let yy = qy * sh - ph + ki, xx = qx * sw - pw + kj;
@@ -145,6 +181,64 @@ function gather(x: usize, d: usize, pc: i32, kc: i32, q0: i32, cnt: i32, c: i32,
       }
     }
   }
+}
+
+/**
+ * One tap of a strip whose lanes 0…n1−1 read input row ya from column xa on and lanes n1…cnt−1 row
+ * yb from column xb + n1·sw on (sw = 1 or 2 apart): each row's 8 lanes loaded whole, those outside
+ * the image (padding, past cnt) masked to +0, the two ORed into the 8 floats at d. The plane starts
+ * at element `base` of x (chw elements); false, with nothing written, where a load would leave x.
+ */
+// @ts-ignore: decorator
+@inline function masked(x: usize, d: usize, base: i32, chw: i32, ya: i32, xa: i32, yb: i32, xb: i32, n1: i32, cnt: i32, h: i32, w: i32, sw: i32): bool {
+  let reach = NR * sw;
+  let ra = lanes(ya, xa, 0, n1, h, w, sw), rb = lanes(yb, xb, n1, cnt, h, w, sw);
+  // a row with no lane inside reads nothing
+  let ea = base + ya * w + xa, eb = base + yb * w + xb;
+  if ((ra & 0xffff) < ra >>> 16 && (ea < 0 || ea + reach > chw)) return false;
+  if ((rb & 0xffff) < rb >>> 16 && (eb < 0 || eb + reach > chw)) return false;
+  let z = f32x4.splat(0);
+  let a0 = z, a1 = z, b0 = z, b1 = z;
+  if ((ra & 0xffff) < ra >>> 16) {
+    let s = x + (<usize>ea << 2);
+    a0 = v128.and(strided(s, 0, sw), laneMask(ra, 0));
+    a1 = v128.and(strided(s, 4, sw), laneMask(ra, 4));
+  }
+  if ((rb & 0xffff) < rb >>> 16) {
+    let s = x + (<usize>eb << 2);
+    b0 = v128.and(strided(s, 0, sw), laneMask(rb, 0));
+    b1 = v128.and(strided(s, 4, sw), laneMask(rb, 4));
+  }
+  v128.store(d, v128.or(a0, b0));
+  v128.store(d, v128.or(a1, b1), 16);
+  return true;
+}
+
+/** The lanes t0 ≤ t < t1 whose column x0 + t·sw lies in 0…w−1 of a row yy in 0…h−1, as lo | hi << 16 (lo ≥ hi: none). */
+// @ts-ignore: decorator
+@inline function lanes(yy: i32, x0: i32, t0: i32, t1: i32, h: i32, w: i32, sw: i32): i32 {
+  if (yy < 0 || yy >= h || t0 >= t1) return 0;
+  // first t with x0 + t·sw ≥ 0, first t with x0 + t·sw ≥ w (x0 + t0·sw may be negative)
+  let lo = x0 >= 0 ? 0 : (sw - 1 - x0) / sw;
+  let hi = w - x0 <= 0 ? 0 : (w - x0 + sw - 1) / sw;
+  lo = max(lo, t0);
+  hi = min(hi, t1);
+  return lo >= hi ? 0 : lo | (hi << 16);
+}
+
+/** Lanes t…t+3 of 8 floats at s, sw (1 or 2) apart. */
+// @ts-ignore: decorator
+@inline function strided(s: usize, t: i32, sw: i32): v128 {
+  if (sw == 1) return v128.load(s + (<usize>t << 2));
+  let q = s + (<usize>t << 3);
+  return v128.shuffle<f32>(v128.load(q), v128.load(q, 16), 0, 2, 4, 6);
+}
+
+/** All ones in lanes t…t+3 that lie in the range r (lanes.ts's lo | hi << 16), zeros elsewhere. */
+// @ts-ignore: decorator
+@inline function laneMask(r: i32, t: i32): v128 {
+  let at = i32x4.add(i32x4(0, 1, 2, 3), i32x4.splat(t));
+  return v128.and(i32x4.ge_s(at, i32x4.splat(r & 0xffff)), i32x4.lt_s(at, i32x4.splat(r >>> 16)));
 }
 
 /** The r × cols tile at cp (rows ys bytes apart): the SIMD tile where the build has it, else scalar. */

@@ -1,4 +1,4 @@
-// `npm run bench -- --models [--quick] [--profile] [--only a,b] [--build wasm-simd|wasm-relaxed] [--name NAME] [--threads=1,2]`
+// `npm run bench -- --models [--quick] [--profile] [--only a,b] [--build wasm-simd|wasm-relaxed] [--name NAME] [--threads=1,2] [--against=FILE]`
 // Inference latency of whole models: resnet18 and mobilenet_v2 (the stripped topologies of
 // test/fixtures/onnx, weights filled from a seeded generator) at batch 1, 224×224, and the demo CNN
 // (examples/demo/cnn.ts, exported with toOnnx) at batch 60. The same model bytes go to this package
@@ -10,8 +10,9 @@
 // every step of inference runs by kind (layers with their fused activation, and the ops between
 // them), then each layer alone by kind and shape. --threads=1,2 times ours alone at each thread count
 // instead (1: the SIMD build; n > 1: init({ threads: n })), in alternating rounds, with the ratio to
-// the first count and whether the outputs' bits agree. Writes bench/results/models.json (or
-// models-threads.json).
+// the first count and whether the outputs' bits agree; --against=FILE times ours on the SIMD build
+// against ours on FILE (another SIMD build of this package, e.g. compiled before a change) the same
+// way. Writes bench/results/models.json (or models-threads.json).
 import os from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -24,17 +25,13 @@ import { tensor, noGrad, type Tensor } from '../src/tensor';
 import { loadOnnx } from '../src/onnx/load';
 import { toOnnx } from '../src/onnx/export';
 import type { Graph } from '../src/graph/graph';
-import { setStepTimer } from '../src/graph/run';
 import { betweenLayers } from '../src/graph/arena';
-import { inferredPool, runFusedConv, runMaxPoolInfer } from '../src/graph/fuse';
-import type { Module } from '../src/nn/module';
-import { Conv2d } from '../src/nn/conv';
-import { Linear } from '../src/nn/linear';
 import { BatchNorm2d } from '../src/nn/batchnorm';
 import { Generator } from '../src/random';
 import { cnn } from '../examples/demo/cnn';
 import { fillStripped, seededInput } from '../test/onnx_helpers';
 import { useBackend } from './ours';
+import { countFlop, profile } from './models_profile';
 import { mulAddPeak } from './peak';
 import { budgets } from './timing';
 import { median } from './timing';
@@ -94,84 +91,6 @@ function demoCnn(): Uint8Array {
   const bytes = toOnnx(m.eval(), { inputShapes: { input: ['batch', 1, 28, 28] } });
   m.dispose();
   return bytes;
-}
-
-/** Each layer call of one run, with its input shape: a recorded run (outside noGrad, so nothing is fused) calls every layer's forward. */
-function layerCalls(graph: Graph, x: Tensor): { m: Module; shape: number[]; outSize: number }[] {
-  const calls: { m: Module; shape: number[]; outSize: number }[] = [];
-  const undo: (() => void)[] = [];
-  for (const [, m] of graph.children()) {
-    const fwd = m.forward.bind(m);
-    m.forward = (t: Tensor) => {
-      const y = fwd(t);
-      calls.push({ m, shape: [...t.shape], outSize: y.size });
-      return y;
-    };
-    undo.push(() => delete (m as { forward?: unknown }).forward);
-  }
-  try {
-    graph.forward(x).dispose();
-  } finally {
-    for (const u of undo) u();
-  }
-  return calls;
-}
-
-/** Multiply-adds ×2 of the convolutions and Linear layers of one run. */
-function countFlop(graph: Graph, x: Tensor): number {
-  let flop = 0;
-  for (const { m, outSize } of layerCalls(graph, x)) {
-    if (m instanceof Conv2d) flop += 2 * outSize * (m.inChannels / m.groups) * m.kernelSize[0] * m.kernelSize[1];
-    else if (m instanceof Linear) flop += 2 * outSize * m.inFeatures;
-  }
-  return flop;
-}
-
-/** Milliseconds in each of our layers as an inference run calls them (each timed alone on a seeded input of its shape), by kind and shape. */
-function profile(graph: Graph, x: Tensor, runMs: number): void {
-  const rows = new Map<string, { ms: number; calls: number }>();
-  for (const { m, shape } of layerCalls(graph, x)) {
-    let key = `${m.constructor.name} [${shape.join('×')}]`;
-    if (m instanceof Conv2d) key += ` k${m.kernelSize[0]} s${m.stride[0]} g${m.groups} → ${m.outChannels}`;
-    const t = tensor(seededInput(shape, 3), shape);
-    // the kernels an inference run calls: fused convolutions, max pooling without its argmax
-    const call = () =>
-      noGrad(() => (m instanceof Conv2d ? runFusedConv(m, t, null) : inferredPool(m) ? runMaxPoolInfer(m, t) : m.forward(t))).dispose();
-    call();
-    const s: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      call();
-      s.push(performance.now() - t0);
-    }
-    t.dispose();
-    const r = rows.get(key) ?? { ms: 0, calls: 0 };
-    r.ms += median(s);
-    r.calls++;
-    rows.set(key, r);
-  }
-  // every step of real inference runs (noGrad), by kind: layers and the ops between them
-  const kinds = new Map<string, { ms: number; calls: number }>();
-  setStepTimer((kind, ms) => {
-    const r = kinds.get(kind) ?? { ms: 0, calls: 0 };
-    r.ms += ms;
-    r.calls++;
-    kinds.set(kind, r);
-  });
-  const RUNS = 3;
-  try {
-    for (let i = 0; i < RUNS; i++) noGrad(() => graph.forward(x)).dispose();
-  } finally {
-    setStepTimer(null);
-  }
-  const steps = [...kinds].sort((a, b) => b[1].ms - a[1].ms);
-  const inSteps = steps.reduce((s, [, r]) => s + r.ms, 0) / RUNS;
-  console.log(`  profile: a run ${runMs.toFixed(1)} ms; its steps ${inSteps.toFixed(1)} ms, by kind (mean of ${RUNS} runs):`);
-  for (const [k, r] of steps) console.log(`  ${(r.ms / RUNS).toFixed(2).padStart(8)} ms  ${String(r.calls / RUNS).padStart(3)}×  ${k}`);
-  const sorted = [...rows].sort((a, b) => b[1].ms - a[1].ms);
-  const layers = sorted.reduce((s, [, r]) => s + r.ms, 0);
-  console.log(`  each layer timed alone on an input of its shape: ${layers.toFixed(1)} ms in all, by kind and shape:`);
-  for (const [k, r] of sorted.slice(0, 20)) console.log(`  ${r.ms.toFixed(2).padStart(8)} ms  ${String(r.calls).padStart(3)}×  ${k}`);
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -280,14 +199,28 @@ interface ThreadRow {
 
 /** Our inference of `c` at each of `counts` threads, alternating (1 2 1 2 …) in `rounds` rounds of `runs` timed runs each, a fresh runtime and graph per turn. */
 async function threadCase(c: ModelCase, counts: number[], rounds: number, runs: number, warm: number): Promise<ThreadRow> {
+  const starts = counts.map((n) => async () => {
+    await init(n === 1 ? { backend: 'wasm-simd' } : { threads: n });
+    if (threads() !== n) throw new Error(`bench: ${n} threads asked, ${threads()} run`);
+  });
+  return { ...(await variantCase(c, starts, rounds, runs, warm)), threads: counts };
+}
+
+/** Our inference of `c` on each runtime that `starts` makes, alternating (A B A B …) as threadCase does. */
+async function variantCase(
+  c: ModelCase,
+  starts: (() => Promise<unknown>)[],
+  rounds: number,
+  runs: number,
+  warm: number,
+): Promise<ThreadRow> {
   const data = seededInput(c.dims, SEED + 1);
-  const best = counts.map(() => Infinity);
+  const best = starts.map(() => Infinity);
   let first: Uint32Array | null = null,
     sameBits = true;
   for (let r = 0; r < rounds; r++) {
-    for (const [i, n] of counts.entries()) {
-      await init(n === 1 ? { backend: 'wasm-simd' } : { threads: n });
-      if (threads() !== n) throw new Error(`bench: ${n} threads asked, ${threads()} run`);
+    for (const [i, start] of starts.entries()) {
+      await start();
       const graph = await loadOnnx(c.bytes);
       const x = tensor(data, c.dims);
       const run = (): Float32Array => {
@@ -312,7 +245,7 @@ async function threadCase(c: ModelCase, counts: number[], rounds: number, runs: 
       graph.dispose();
     }
   }
-  return { model: c.name, batch: c.dims[0], threads: counts, ms: best, ratio: best.map((m) => best[0] / m), sameBits };
+  return { model: c.name, batch: c.dims[0], threads: starts.map(() => 1), ms: best, ratio: best.map((m) => best[0] / m), sameBits };
 }
 
 const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
@@ -327,6 +260,7 @@ async function main(): Promise<void> {
       name: { type: 'string', default: 'models' },
       build: { type: 'string', default: 'wasm-simd' },
       threads: { type: 'string' },
+      against: { type: 'string' },
     },
     strict: true,
   });
@@ -338,6 +272,10 @@ async function main(): Promise<void> {
     if (counts.some((n) => !Number.isInteger(n) || n < 1) || build !== 'wasm-simd')
       throw new Error(`--threads: expected thread counts such as 1,2 (the wasm-simd build), got '${values.threads}'`);
     await threadMain(counts, values.only?.split(',') ?? null, values.quick, values.name === 'models' ? 'models-threads' : values.name);
+    return;
+  }
+  if (values.against !== undefined) {
+    await againstMain(values.against, values.only?.split(',') ?? null, values.quick);
     return;
   }
   ortWeb.env.wasm.numThreads = 1;
@@ -408,6 +346,25 @@ async function threadMain(counts: number[], only: string[] | null, quick: boolea
   writeFileSync(`${dir}${name}.json`, JSON.stringify({ meta, rows }, null, 2) + '\n');
   await init();
   if (rows.some((r) => !r.sameBits)) process.exitCode = 1;
+}
+
+/** --against=FILE: ours on the SIMD build against ours on another build of it (FILE, e.g. one compiled before a change), alternating; the ratio is this build's speed over FILE's. */
+async function againstMain(file: string, only: string[] | null, quick: boolean): Promise<void> {
+  const other = await WebAssembly.compile(readFileSync(file));
+  const load0 = os.loadavg()[0];
+  await useBackend('wasm-simd'); // the demo CNN is built (and exported) here
+  for (const c of cases(only)) {
+    const starts = [() => init({ module: other }), () => init({ backend: 'wasm-simd' })];
+    const row = await variantCase(c, starts, quick ? 3 : 5, quick ? 5 : 10, 2);
+    console.log(
+      `${c.name} [${c.dims.join(', ')}]: ${file} ${row.ms[0].toFixed(1)} ms, this build ${row.ms[1].toFixed(1)} ms (×${row.ratio[1].toFixed(2)} the speed); ` +
+        `bits ${row.sameBits ? 'the same' : 'DIFFER'}; load ${os.loadavg()[0].toFixed(2)}`,
+    );
+  }
+  console.log(
+    `load average (1 min) ${load0.toFixed(2)} before, ${os.loadavg()[0].toFixed(2)} after; ${os.cpus().length} CPUs; Node ${process.version}`,
+  );
+  await init();
 }
 
 await main();

@@ -45,6 +45,11 @@ const CASES: Case[] = [
     n: 1,
     bias: true,
   },
+  // ow = 7: every strip of 8 spans two output rows, with the padding at both ends of each
+  { name: '3×3 stride 2 pad 1, strips across rows', c: 3, o: 5, k: [3, 3], s: [2, 2], p: [1, 1], hw: [14, 14], n: 2, bias: true },
+  { name: '3×3 stride 2 pad 1, strips inside one row', c: 2, o: 4, k: [3, 3], s: [2, 2], p: [1, 1], hw: [5, 40], n: 1, bias: false },
+  // ow = 3: a strip of 8 spans three output rows
+  { name: '3×3 pad 1 on 4×3 (a strip over three rows)', c: 2, o: 4, k: [3, 3], s: [1, 1], p: [1, 1], hw: [4, 3], n: 2, bias: true },
   { name: 'batch 0', c: 2, o: 3, k: [3, 3], s: [1, 1], p: [1, 1], hw: [4, 4], n: 0, bias: true },
 ];
 
