@@ -117,13 +117,7 @@ export class Tensor {
   static _empty(shape: readonly number[]): Tensor {
     const rt = runtime();
     // a Graph's inference run may place its intermediates in the buffer it keeps (src/graph/arena.ts)
-    if (arena.run !== null)
-      return arenaEmpty(
-        rt,
-        shape,
-        () => new Tensor(rt, allocFloats(rt, 'Tensor.empty', shape), shape),
-        (ptr) => new Tensor(rt, ptr, shape, false),
-      );
+    if (arena.run !== null) return arenaEmpty(rt, shape, Tensor, allocFloats);
     return new Tensor(rt, allocFloats(rt, 'Tensor.empty', shape), shape);
   }
 

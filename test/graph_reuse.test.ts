@@ -141,6 +141,39 @@ describe.each(BACKENDS)('Graph buffers kept between inference runs (%s)', (backe
     g.dispose();
   });
 
+  it('a block per input shape for the last 4 shapes: alternating batch sizes allocate nothing but outputs, memory flat; a fifth shape drops the least recently used', () => {
+    const g = resBlocks();
+    const sizes = [5, 2, 4, 1, 3];
+    const xs = sizes.map((n, i) => input([n, 3, 9, 9], 10 + i));
+    between(false);
+    const want = xs.map((x) => inferBits(g, x));
+    between(true);
+    const count = countAllocations();
+    // predict's pattern: full batches, then the last smaller one, epoch after epoch
+    const four = [0, 0, 1, 0, 2, 3];
+    for (const i of four) expect(inferBits(g, xs[i]), `batch ${sizes[i]}`).toEqual(want[i]);
+    const blocks = count.live(),
+      bytes = memoryBytes(),
+      kept = g._arenaBytes;
+    expect(blocks, 'one block per shape').toBe(4);
+    for (let r = 0; r < 20; r++)
+      for (const i of four) {
+        const on = allocationTrace(() => noGrad(() => g.forward(xs[i])));
+        expect(on.heldAcross + on.kept, `batch ${sizes[i]}, round ${r}: only the output allocated`).toBe(1);
+      }
+    expect(count.live(), 'no block added or lost').toBe(blocks);
+    expect(memoryBytes(), 'no growth').toBe(bytes);
+    expect(g._arenaBytes).toBe(kept);
+    // a fifth shape: the least recently used one (batch 2) is dropped
+    expect(inferBits(g, xs[4])).toEqual(want[4]);
+    expect(count.live(), 'still 4 blocks').toBe(4);
+    for (const i of [0, 1, 2, 3, 4]) expect(inferBits(g, xs[i]), `batch ${sizes[i]} again`).toEqual(want[i]);
+    g.dispose();
+    expect(count.live(), 'dispose frees every block').toBe(0);
+    count.stop();
+    for (const x of xs) x.dispose();
+  });
+
   it('memory stays flat over 200 runs; dispose() frees the kept block', () => {
     const count = countAllocations();
     const g = resBlocks();
