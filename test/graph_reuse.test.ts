@@ -174,6 +174,41 @@ describe.each(BACKENDS)('Graph buffers kept between inference runs (%s)', (backe
     for (const x of xs) x.dispose();
   });
 
+  it('reshape and flatten are views (no allocation); their bases outlive them in the block; outputs that are views are copies', () => {
+    const g = new Graph();
+    const x = g.input('x');
+    const v = g.op('reshape', [g.op('relu', [x], {}, 'a')], { shape: [0, -1] }, 'v');
+    const s = g.op('sigmoid', [v], {}, 's');
+    g.output('y', g.op('flatten', [g.op('add', [v, s], {}, 'sum')], { axis: 1 }, 'y'));
+    g.output('r', g.op('reshape', [x], { shape: [-1] }, 'r'));
+    const xin = input([2, 3, 4, 5]);
+    const run = () => noGrad(() => g.run({ x: xin }));
+    const asBits = (o: Record<string, Tensor>) => [bits(o.y.toArray()), bits(o.r.toArray())];
+    // the reference: every op on its own buffer, no block
+    between(false);
+    const count = countAllocations();
+    const ref = run();
+    // y, a view of the add's output, owns those bytes once the run has let the add's go: no copy
+    expect(count.calls(), 'relu, sigmoid, add and r copied: no reshape or flatten allocates').toBe(4);
+    expect(ref.r.ptr === xin.ptr, 'an output over the input is a copy').toBe(false);
+    const want = asBits(ref);
+    for (const t of Object.values(ref)) t.dispose();
+    expect(count.live(), 'the bases went with their views').toBe(0);
+    between(true);
+    const kept = run(); // an earlier run's outputs are never written by later ones
+    for (let i = 0; i < 4; i++) {
+      const o = run();
+      expect(asBits(o), `run ${i}`).toEqual(want);
+      for (const t of Object.values(o)) t.dispose();
+    }
+    expect(asBits(kept)).toEqual(want);
+    for (const t of Object.values(kept)) t.dispose();
+    g.dispose();
+    expect(count.live(), 'nothing left but the input').toBe(0);
+    count.stop();
+    xin.dispose();
+  });
+
   it('memory stays flat over 200 runs; dispose() frees the kept block', () => {
     const count = countAllocations();
     const g = resBlocks();

@@ -80,7 +80,7 @@ export function arenaEmpty(rt: Runtime, shape: readonly number[], T: TensorClass
     // learning: the tensors freed since the last allocation
     for (let j = run.live.length - 1; j >= 0; j--) {
       const i = run.live[j];
-      if (run.made[i].disposed) {
+      if (run.made[i]._released) {
         run.freedAt[i] = k;
         run.live[j] = run.live[run.live.length - 1];
         run.live.pop();
@@ -90,7 +90,7 @@ export function arenaEmpty(rt: Runtime, shape: readonly number[], T: TensorClass
     if (k >= layout.shapes.length || layout.shapes[k] !== shape.join(',')) run.strayed = true;
     else if (layout.offsets[k] >= 0) {
       // the bytes are free once every earlier tensor placed over them is
-      placed = layout.overlaps[k].every((i) => run.made[i].disposed);
+      placed = layout.overlaps[k].every((i) => run.made[i]._released);
       if (placed) t = new T(rt, layout.base + layout.offsets[k], shape, false);
       else run.strayed = true;
     }
@@ -174,12 +174,12 @@ export class Arena {
     const layout = run.layout;
     if (layout !== null) {
       // a placed tensor still alive (kept by a layer): its bytes stay reserved until the graph is disposed
-      if ([...run.placed].some((t) => !t.disposed)) this.#drop(layout, true);
+      if ([...run.placed].some((t) => !t._released)) this.#drop(layout, true);
       else if (run.strayed || run.made.length !== layout.shapes.length) this.#drop(layout);
       return;
     }
     if (!ok || run.strayed || run.made.length === 0) return;
-    for (const i of run.live) if (run.made[i].disposed) run.freedAt[i] = run.made.length;
+    for (const i of run.live) if (run.made[i]._released) run.freedAt[i] = run.made.length;
     const sizes = run.made.map((t) => aligned(t.size));
     const { offsets, bytes } = layOut(sizes, run.freedAt);
     if (bytes === 0) return;
