@@ -7,4 +7,5 @@ export * from '../index';
 export { BatchNorm } from '../nn/batchnorm';
 export { leafLayer } from '../nn/module';
 export { runtime } from '../runtime/index';
+export { ceilExtra } from '../graph/shape_ops';
 export { checkOptions, describe, kindOf } from '../validate';

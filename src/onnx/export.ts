@@ -199,6 +199,16 @@ function op(w: Writer, n: Extract<Graph['nodes'][number], { kind: 'op' }>): void
     case 'softmax':
     case 'logSoftmax':
       return w.node(n.op === 'softmax' ? 'Softmax' : 'LogSoftmax', ins, n.name, { axis: int((a.axis as number | undefined) ?? -1) });
+    case 'pad': {
+      // a pad sized per input by a pooling window (ceil_mode with a free height and width) has no fixed pads to write
+      if (a.window !== undefined)
+        throw new Error(
+          `${FN}: node '${n.name}' (pad): its end pads follow a ceil_mode window and the input's size; ONNX's Pad takes fixed pads`,
+        );
+      const pads = w.ints(`${n.name}::pads`, a.pads as number[]);
+      const value = w.init(`${n.name}::value`, [], Float32Array.of((a.value as number | undefined) ?? 0));
+      return w.node('Pad', [ins[0], pads, value], n.name, { mode: { type: 'string', value: 'constant' } });
+    }
     default:
       throw new Error(`${FN}: node '${n.name}' (${n.op}): no ONNX operator is written for this op`);
   }

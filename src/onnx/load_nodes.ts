@@ -197,10 +197,17 @@ function pool(ctx: PlanContext, node: OnnxNode): Make {
   if (max) {
     firstOutputOnly(ctx, node);
     if (attrInt(node, 'storage_order', 0) !== 0) throw fail(node, 'storage_order = 1 is not supported');
+  } else if (extra === null) {
+    throw fail(
+      node,
+      "ceil_mode = 1 on an AveragePool needs the input's height and width (its divisors are fixed at load), which are not known",
+    );
   } else if ((!include && !fits) || extra[0] + extra[1] > 0) divisors = countCorrection(ctx, node, k, s, p, include, extra);
+  // a MaxPool in ceil mode over a free height or width: the extra end rows are decided per input by a pad op
+  const ceilWindow = extra === null ? [k[0], k[1], s[0], s[1]] : null;
   return (made) => {
     // the pad value: a max never picks −Infinity, an average counts zeros
-    const pad = padBefore(node, p, fits, max ? -Infinity : 0, made);
+    const pad = padBefore(node, p, fits, max ? -Infinity : 0, made, ceilWindow);
     const options = { stride: s, padding: pad === null ? ([p[0], p[1]] as [number, number]) : 0 };
     const m = max ? new MaxPool2d(k, options) : new AvgPool2d(k, { ...options, countIncludePad: include || divisors !== null });
     made.push(m);
