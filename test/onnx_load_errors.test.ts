@@ -69,21 +69,21 @@ for (const backend of BACKENDS) {
         {},
         "loadOnnx: node 'pool' (AveragePool): pads [3, 0, 0, 0]: expected each smaller than the window [3, 3]",
       );
-      // ceil_mode's extra border depends on the height and width, here free: an average's divisors cannot be fixed at load
+      // auto_pad SAME's pads depend on the height and width, here free
       const free = floatValue('x', [1, 3, 6, 6]);
       const dims = free.type!.value.case === 'tensorType' ? free.type!.value.value.shape!.dim : [];
       dims[2].value = { case: 'dimParam', value: 'height' };
       await refusedClean(
         encodeProto(
           modelProto({
-            nodes: [node('AveragePool', ['x'], ['y'], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }, 'pool')],
+            nodes: [node('AveragePool', ['x'], ['y'], { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' }, 'pool')],
             initializers: [],
             inputs: [free],
             outputs: [floatValue('y', [])],
           }),
         ),
         {},
-        "loadOnnx: node 'pool' (AveragePool): ceil_mode = 1 on an AveragePool needs the input's height and width (its divisors are fixed at load), which are not known",
+        "loadOnnx: node 'pool' (AveragePool): auto_pad SAME_UPPER needs the input's height and width, which are not known",
       );
       const pad = (pads: number[], mode?: string) =>
         encodeProto(

@@ -8,6 +8,7 @@ import type { GraphNodeSpec } from '../graph/spec';
 import { attrFloat, attrInt, attrInts, attrString, nodeError, type OnnxDim, type OnnxNode, type OnnxTensor } from './ir';
 import type { Make, PlanContext } from './load_nodes';
 import { ceilExtra } from '../graph/shape_ops';
+import { poolDivisors } from './pool_onnx';
 
 function fail(node: OnnxNode, why: string): Error {
   return nodeError('loadOnnx', node, why);
@@ -124,18 +125,9 @@ export function countCorrection(
   const [h, w] = [x?.[2], x?.[3]];
   if (typeof h !== 'number' || typeof w !== 'number')
     throw fail(node, `count_include_pad = 0 with pads [${p.join(', ')}] needs the input's height and width, which are not known`);
-  const counts = (size: number, i: number) => {
-    const n = Math.floor((size + p[i] + p[i + 2] - k[i]) / s[i]) + 1;
-    const lo = include ? -p[i] : 0,
-      hi = include ? size + p[i + 2] - extra[i] : size;
-    return Array.from({ length: n }, (_, o) => Math.min(o * s[i] - p[i] + k[i], hi) - Math.max(o * s[i] - p[i], lo));
-  };
-  const rows = counts(h, 0),
-    cols = counts(w, 1);
-  const data = new Float32Array(rows.length * cols.length);
-  rows.forEach((r, i) => cols.forEach((c, j) => (data[i * cols.length + j] = (k[0] * k[1]) / (r * c))));
+  const { rows, cols, data } = poolDivisors(h, w, k, s, p, include, extra);
   const name = `${node.outputs[0]}::divisors`;
-  const t: OnnxTensor = { name, dtype: 'float32', dims: [rows.length, cols.length], data };
+  const t: OnnxTensor = { name, dtype: 'float32', dims: [rows, cols], data };
   ctx.model.initializers.set(name, t);
   ctx.constants.set(name, false);
   return t;
