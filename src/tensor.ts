@@ -48,6 +48,10 @@ export class Tensor {
   #rt: Runtime;
   #ptr: number;
   #held: Held | null;
+  /** A view's base: the tensor whose bytes it reads (null: none, the tensor has its own). */
+  #base: Tensor | null = null;
+  /** On a base: its live views; its bytes are freed when it and they are all disposed. */
+  #views = 0;
   /** Set on a leaf to have backward() fill its .grad; ops set it on outputs of inputs that have it. */
   requiresGrad = false;
   /** @internal The gradient behind `grad`, read by internals that must not allocate a Parameter's (null while it has none). */
@@ -101,7 +105,8 @@ export class Tensor {
 
   /** Registers the pending tensors that are still alive with the finalizer (see `registry`). */
   static #registerPending(): void {
-    for (const t of pending) if (t.#ptr !== 0) registry!.register(t, t.#held!);
+    // a base disposed while its views live is registered too: its bytes go when they are collected
+    for (const t of pending) if (t.#held!.ptr !== 0) registry!.register(t, t.#held!);
     pending.length = 0;
   }
 
@@ -117,14 +122,30 @@ export class Tensor {
   static _empty(shape: readonly number[]): Tensor {
     const rt = runtime();
     // a Graph's inference run may place its intermediates in the buffer it keeps (src/graph/arena.ts)
-    if (arena.run !== null)
-      return arenaEmpty(
-        rt,
-        shape,
-        () => new Tensor(rt, allocFloats(rt, 'Tensor.empty', shape), shape),
-        (ptr) => new Tensor(rt, ptr, shape, false),
-      );
+    if (arena.run !== null) return arenaEmpty(rt, shape, Tensor, allocFloats);
     return new Tensor(rt, allocFloats(rt, 'Tensor.empty', shape), shape);
+  }
+
+  /**
+   * @internal The same bytes under another shape of as many elements (no copy): it keeps `x`'s bytes
+   * alive until it is disposed too (a view of a view shares the first base).
+   */
+  static _viewOf(x: Tensor, shape: readonly number[]): Tensor {
+    const base = x.#base ?? x;
+    const v = new Tensor(x.#rt, x.ptr, shape, false);
+    v.#base = base;
+    base.#views++;
+    return v;
+  }
+
+  /** @internal The tensor whose bytes this view reads (itself when it is no view). */
+  get _base(): Tensor {
+    return this.#base ?? this;
+  }
+
+  /** @internal True once the bytes are free for reuse: this tensor and every view of it disposed. */
+  get _released(): boolean {
+    return this.#ptr === 0 && this.#views === 0;
   }
 
   /** Allocates a tensor of `shape` filled with `value`. */
@@ -236,11 +257,21 @@ export class Tensor {
     // a disposed output abandons its recorded op: what the op saved is freed with it
     if (this.gradFn !== null) letGo(this.gradFn);
     this.gradFn = null;
-    if (this.#held) {
-      this.#held.ptr = 0; // the registry's callback, if it ever runs, then frees nothing
-      this.#rt.k.free(this.#ptr);
-    }
     this.#ptr = 0;
+    const base = this.#base;
+    if (base !== null) {
+      // a view: the last one out frees a base disposed before it
+      if (--base.#views === 0 && base.#ptr === 0) base.#release();
+    } else if (this.#views === 0) this.#release();
+  }
+
+  /** Frees the bytes of a tensor that has its own (a view has none; an arena's tensor does not own them). */
+  #release(): void {
+    const h = this.#held;
+    if (h === null || h.ptr === 0) return;
+    const ptr = h.ptr;
+    h.ptr = 0; // the registry's callback, if it ever runs, then frees nothing
+    this.#rt.k.free(ptr);
   }
 
   /** Same as dispose(), for `using t = …` (explicit resource management). */

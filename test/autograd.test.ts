@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { init, tensor, F, noGrad } from '../src/index';
 import { BACKENDS } from './helpers';
+import { countAllocations } from './alloc_count';
 import { check, type Ref } from './autograd_check';
 
 const map = (x: Float64Array, f: (v: number) => number) => Float64Array.from(x, f);
@@ -137,6 +138,41 @@ for (const backend of BACKENDS) {
       expect(F.flatten(t).shape).toEqual([2, 12]);
       expect(F.flatten(t, 0, 1).shape).toEqual([6, 4]);
       expect(F.reshape(t, [-1, 2]).shape).toEqual([12, 2]);
+    });
+
+    it('a reshape is a view: no allocation, its bytes kept alive after its input is disposed, freed with the last of them', () => {
+      const count = countAllocations();
+      const x = tensor(
+        Float32Array.from({ length: 12 }, (_, i) => i - 5.5),
+        [3, 4],
+      );
+      const made = count.calls();
+      const v = F.reshape(x, [2, 6]);
+      const u = F.reshape(v, [2, 3, 2]);
+      const w = F.flatten(u);
+      expect(count.calls(), 'no allocation').toBe(made);
+      expect([v.ptr, u.ptr, w.ptr]).toEqual([x.ptr, x.ptr, x.ptr]);
+      u.dispose();
+      x.dispose();
+      expect(count.live(), 'the bytes live on in the views').toBe(1);
+      expect(Array.from(w.toArray())).toEqual(Array.from({ length: 12 }, (_, i) => i - 5.5));
+      v.dispose();
+      expect(count.live()).toBe(1);
+      w.dispose();
+      expect(count.live(), 'freed with the last view').toBe(0);
+      count.stop();
+    });
+
+    it('a view feeding two consumers: the gradients of both reach the input (finite differences)', () => {
+      // y = [tanh(v) · v, sigmoid(v)] for v = reshape(a, [3, 4]) of a [2, 6]: v read by three ops, then its input's gradient
+      check(
+        [[2, 6]],
+        ([a]) => {
+          const v = F.reshape(a, [3, 4]);
+          return F.concat([F.mul(F.tanh(v), v), F.sigmoid(v)], 0);
+        },
+        ([a]) => [...Array.from(a, (t) => Math.tanh(t) * t), ...Array.from(a, (t) => 1 / (1 + Math.exp(-t)))],
+      );
     });
 
     it('concat along the first, a middle and the last axis', () => {

@@ -150,6 +150,7 @@ for (const backend of BACKENDS) {
           'logSoftmax',
           'matmul',
           'mul',
+          'pad',
           'relu',
           'relu6',
           'reshape',
@@ -161,7 +162,12 @@ for (const backend of BACKENDS) {
         ].sort(),
       );
       using x = tensor([-2, -0.5, 0.5, 4], [2, 2]);
-      const attrs: Partial<Record<GraphOp, object>> = { concat: { axis: 0 }, reshape: { shape: [4] }, transpose: { perm: [1, 0] } };
+      const attrs: Partial<Record<GraphOp, object>> = {
+        concat: { axis: 0 },
+        reshape: { shape: [4] },
+        transpose: { perm: [1, 0] },
+        pad: { pads: [0, 0, 0, 0] },
+      };
       for (const op of GRAPH_OPS) {
         const n = op === 'add' || op === 'sub' || op === 'mul' || op === 'div' || op === 'matmul' ? 2 : 1;
         const g = opGraph(op, n, attrs[op] as never);

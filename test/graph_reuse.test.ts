@@ -141,6 +141,74 @@ describe.each(BACKENDS)('Graph buffers kept between inference runs (%s)', (backe
     g.dispose();
   });
 
+  it('a block per input shape for the last 4 shapes: alternating batch sizes allocate nothing but outputs, memory flat; a fifth shape drops the least recently used', () => {
+    const g = resBlocks();
+    const sizes = [5, 2, 4, 1, 3];
+    const xs = sizes.map((n, i) => input([n, 3, 9, 9], 10 + i));
+    between(false);
+    const want = xs.map((x) => inferBits(g, x));
+    between(true);
+    const count = countAllocations();
+    // predict's pattern: full batches, then the last smaller one, epoch after epoch
+    const four = [0, 0, 1, 0, 2, 3];
+    for (const i of four) expect(inferBits(g, xs[i]), `batch ${sizes[i]}`).toEqual(want[i]);
+    const blocks = count.live(),
+      bytes = memoryBytes(),
+      kept = g._arenaBytes;
+    expect(blocks, 'one block per shape').toBe(4);
+    for (let r = 0; r < 20; r++)
+      for (const i of four) {
+        const on = allocationTrace(() => noGrad(() => g.forward(xs[i])));
+        expect(on.heldAcross + on.kept, `batch ${sizes[i]}, round ${r}: only the output allocated`).toBe(1);
+      }
+    expect(count.live(), 'no block added or lost').toBe(blocks);
+    expect(memoryBytes(), 'no growth').toBe(bytes);
+    expect(g._arenaBytes).toBe(kept);
+    // a fifth shape: the least recently used one (batch 2) is dropped
+    expect(inferBits(g, xs[4])).toEqual(want[4]);
+    expect(count.live(), 'still 4 blocks').toBe(4);
+    for (const i of [0, 1, 2, 3, 4]) expect(inferBits(g, xs[i]), `batch ${sizes[i]} again`).toEqual(want[i]);
+    g.dispose();
+    expect(count.live(), 'dispose frees every block').toBe(0);
+    count.stop();
+    for (const x of xs) x.dispose();
+  });
+
+  it('reshape and flatten are views (no allocation); their bases outlive them in the block; outputs that are views are copies', () => {
+    const g = new Graph();
+    const x = g.input('x');
+    const v = g.op('reshape', [g.op('relu', [x], {}, 'a')], { shape: [0, -1] }, 'v');
+    const s = g.op('sigmoid', [v], {}, 's');
+    g.output('y', g.op('flatten', [g.op('add', [v, s], {}, 'sum')], { axis: 1 }, 'y'));
+    g.output('r', g.op('reshape', [x], { shape: [-1] }, 'r'));
+    const xin = input([2, 3, 4, 5]);
+    const run = () => noGrad(() => g.run({ x: xin }));
+    const asBits = (o: Record<string, Tensor>) => [bits(o.y.toArray()), bits(o.r.toArray())];
+    // the reference: every op on its own buffer, no block
+    between(false);
+    const count = countAllocations();
+    const ref = run();
+    // y, a view of the add's output, owns those bytes once the run has let the add's go: no copy
+    expect(count.calls(), 'relu, sigmoid, add and r copied: no reshape or flatten allocates').toBe(4);
+    expect(ref.r.ptr === xin.ptr, 'an output over the input is a copy').toBe(false);
+    const want = asBits(ref);
+    for (const t of Object.values(ref)) t.dispose();
+    expect(count.live(), 'the bases went with their views').toBe(0);
+    between(true);
+    const kept = run(); // an earlier run's outputs are never written by later ones
+    for (let i = 0; i < 4; i++) {
+      const o = run();
+      expect(asBits(o), `run ${i}`).toEqual(want);
+      for (const t of Object.values(o)) t.dispose();
+    }
+    expect(asBits(kept)).toEqual(want);
+    for (const t of Object.values(kept)) t.dispose();
+    g.dispose();
+    expect(count.live(), 'nothing left but the input').toBe(0);
+    count.stop();
+    xin.dispose();
+  });
+
   it('memory stays flat over 200 runs; dispose() frees the kept block', () => {
     const count = countAllocations();
     const g = resBlocks();

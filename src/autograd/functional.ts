@@ -180,7 +180,7 @@ export function mean(x: Tensor): Tensor {
 
 // ---- shapes ----
 
-/** The same values under another shape (one dimension may be −1: inferred). A copy. */
+/** The same values under another shape (one dimension may be −1: inferred): a view of x's bytes, no copy. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('F.reshape', 'x', x);
   if (!Array.isArray(shape)) throw new TypeError(`F.reshape: shape: expected an array of integers, got ${describe(shape)}`);
@@ -194,9 +194,16 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (dims.reduce((p, d) => p * d, 1) !== x.size || !dims.every(Number.isInteger) || shape.filter((d) => d === -1).length > 1) {
     throw new RangeError(`F.reshape: shape [${shape.join(', ')}] does not fit ${x.size} values (from [${x.shape.join(', ')}])`);
   }
-  const y = out(dims);
-  y.view().set(x.view());
+  // a view: the same bytes, which it keeps alive after x is disposed (no copy, no allocation)
+  const y = track(Tensor._viewOf(x, dims));
   return record(y, 'reshape', [x], (gy) => [copy(gy, x.shape)]);
+}
+
+/** @internal A recorded copy of x (its gradient passes through): an output the caller owns apart from x. */
+export function clone(x: Tensor): Tensor {
+  const y = out(x.shape);
+  y.view().set(x.view());
+  return record(y, 'clone', [x], (gy) => [copy(gy)]);
 }
 
 /** `reshape` under PyTorch's other name. */

@@ -7,4 +7,6 @@ export * from '../index';
 export { BatchNorm } from '../nn/batchnorm';
 export { leafLayer } from '../nn/module';
 export { runtime } from '../runtime/index';
-export { checkOptions, describe, kindOf } from '../validate';
+export { constantPad2d } from '../nn/pad';
+export { ceilExtra } from '../graph/shape_ops';
+export { checkOptions, checkTensor, describe, kindOf } from '../validate';

@@ -7,10 +7,15 @@
 // is allocated as before, so what the caller gets is never a reused buffer. A run that strays from
 // the plan (another shape at some allocation, or a tensor still alive where the plan reuses its bytes)
 // allocates as before from there on, and the next run learns again.
+// A graph keeps the layouts of its last few input shapes (least recently used dropped and freed).
 // see: Pisarchyk & Lee 2020, https://arxiv.org/abs/2001.03288 (greedy by size offset calculation);
 //      https://github.com/tensorflow/tensorflow/blob/master/tensorflow/lite/simple_memory_arena.cc
 import type { Runtime } from '../runtime/index';
 import type { Tensor } from '../tensor';
+
+/** Tensor's constructor and its allocator, passed by src/tensor.ts (this file cannot import them: tensor.ts imports it). */
+type TensorClass = typeof Tensor;
+type Alloc = (rt: Runtime, where: string, shape: readonly number[]) => number;
 
 /** Offsets in the arena are multiples of this many bytes (a v128, so SIMD loads stay aligned). */
 const ALIGN = 16;
@@ -61,10 +66,11 @@ export const betweenLayers = { reuse: true, addRelu: true };
 export const arena: { run: ArenaRun | null } = { run: null };
 
 /**
- * Allocation number `run.made.length` of a run, of `shape`: at its place in the arena (`wrap(ptr)`,
- * a tensor that does not own its bytes), or as usual (`fresh()`).
+ * Allocation number `run.made.length` of a run, of `shape`: at its place in the arena (a tensor that
+ * does not own its bytes), or as usual (`alloc`). Plain arguments, no closures: every allocation of a
+ * graph run comes here.
  */
-export function arenaEmpty(rt: Runtime, shape: readonly number[], fresh: () => Tensor, wrap: (ptr: number) => Tensor): Tensor {
+export function arenaEmpty(rt: Runtime, shape: readonly number[], T: TensorClass, alloc: Alloc): Tensor {
   const run = arena.run!;
   const k = run.made.length;
   const layout = run.layout;
@@ -74,7 +80,7 @@ export function arenaEmpty(rt: Runtime, shape: readonly number[], fresh: () => T
     // learning: the tensors freed since the last allocation
     for (let j = run.live.length - 1; j >= 0; j--) {
       const i = run.live[j];
-      if (run.made[i].disposed) {
+      if (run.made[i]._released) {
         run.freedAt[i] = k;
         run.live[j] = run.live[run.live.length - 1];
         run.live.pop();
@@ -84,13 +90,13 @@ export function arenaEmpty(rt: Runtime, shape: readonly number[], fresh: () => T
     if (k >= layout.shapes.length || layout.shapes[k] !== shape.join(',')) run.strayed = true;
     else if (layout.offsets[k] >= 0) {
       // the bytes are free once every earlier tensor placed over them is
-      placed = layout.overlaps[k].every((i) => run.made[i].disposed);
-      if (placed) t = wrap(layout.base + layout.offsets[k]);
+      placed = layout.overlaps[k].every((i) => run.made[i]._released);
+      if (placed) t = new T(rt, layout.base + layout.offsets[k], shape, false);
       else run.strayed = true;
     }
   }
   try {
-    t ??= fresh();
+    t ??= new T(rt, alloc(rt, 'Tensor.empty', shape), shape);
   } catch (e) {
     run.strayed = true; // the numbering stops here: nothing more is placed, nothing is learnt
     throw e;
@@ -130,17 +136,27 @@ function layOut(sizes: readonly number[], freedAt: readonly number[]): { offsets
 /** Rounds a tensor's bytes up to the arena's alignment (one float at least, as Tensor.empty allocates). */
 const aligned = (size: number) => Math.ceil((Math.max(size, 1) * 4) / ALIGN) * ALIGN + SKEW;
 
-/** The arena a Graph keeps: one layout, for the input shapes of its last inference runs. */
+/** How many input shapes a Graph keeps a block for: `predict`'s last, smaller batch does not relay out the full batches' one. */
+export const KEPT_LAYOUTS = 4;
+
+/** The arenas a Graph keeps: one layout per input shapes, for the last KEPT_LAYOUTS shapes it ran (least recently used dropped). */
 export class Arena {
-  #layout: Layout | null = null;
+  /** Most recently used last. */
+  #layouts: Layout[] = [];
   /** Blocks of layouts given up while a tensor placed in them was still alive: freed with the graph. */
   #retired: { rt: Runtime; ptr: number }[] = [];
 
   /** Routes the allocations of an inference run with input shapes `key` here until end(); returns the run. */
   begin(rt: Runtime, key: string): { run: ArenaRun; prev: ArenaRun | null } {
     const prev = arena.run;
-    if (this.#layout !== null && (this.#layout.key !== key || this.#layout.rt !== rt)) this.#drop();
-    const run: ArenaRun = { key, rt, layout: this.#layout, made: [], freedAt: [], live: [], placed: new Set(), strayed: false };
+    const i = this.#layouts.findIndex((l) => l.key === key && l.rt === rt);
+    let layout: Layout | null = null;
+    if (i >= 0) {
+      layout = this.#layouts[i];
+      this.#layouts.splice(i, 1);
+      this.#layouts.push(layout);
+    }
+    const run: ArenaRun = { key, rt, layout, made: [], freedAt: [], live: [], placed: new Set(), strayed: false };
     arena.run = run;
     return { run, prev };
   }
@@ -158,15 +174,20 @@ export class Arena {
     const layout = run.layout;
     if (layout !== null) {
       // a placed tensor still alive (kept by a layer): its bytes stay reserved until the graph is disposed
-      if ([...run.placed].some((t) => !t.disposed)) this.#drop(true);
-      else if (run.strayed || run.made.length !== layout.shapes.length) this.#drop();
+      if ([...run.placed].some((t) => !t._released)) this.#drop(layout, true);
+      else if (run.strayed || run.made.length !== layout.shapes.length) this.#drop(layout);
       return;
     }
     if (!ok || run.strayed || run.made.length === 0) return;
-    for (const i of run.live) if (run.made[i].disposed) run.freedAt[i] = run.made.length;
+    for (const i of run.live) if (run.made[i]._released) run.freedAt[i] = run.made.length;
     const sizes = run.made.map((t) => aligned(t.size));
     const { offsets, bytes } = layOut(sizes, run.freedAt);
     if (bytes === 0) return;
+    // a nested run of the same shapes may have learnt one meanwhile: this one replaces it
+    const same = this.#layouts.find((l) => l.key === run.key && l.rt === run.rt);
+    if (same !== undefined) this.#drop(same);
+    // the least recently used goes first, so that the new block may take its bytes
+    while (this.#layouts.length >= KEPT_LAYOUTS) this.#drop(this.#layouts[0]);
     let base: number;
     try {
       base = run.rt.k.alloc(bytes);
@@ -177,25 +198,32 @@ export class Arena {
       o < 0 ? [] : offsets.flatMap((p, i) => (i < k && p >= 0 && p < o + sizes[k] && o < p + sizes[i] ? [i] : [])),
     );
     const shapes = run.made.map((t) => t.shape.join(','));
-    this.#layout = { key: run.key, rt: run.rt, shapes, offsets, overlaps, base, bytes };
+    this.#layouts.push({ key: run.key, rt: run.rt, shapes, offsets, overlaps, base, bytes });
   }
 
-  /** Bytes of the arena block (0: none). */
+  /** Bytes of the arena blocks kept (0: none). */
   get bytes(): number {
-    return this.#layout?.bytes ?? 0;
+    let n = 0;
+    for (const l of this.#layouts) n += l.bytes;
+    return n;
   }
 
-  /** Frees the arena and any retired block. */
+  /** Number of layouts kept (one per input shapes). */
+  get count(): number {
+    return this.#layouts.length;
+  }
+
+  /** Frees every arena and any retired block. */
   dispose(): void {
-    this.#drop();
+    while (this.#layouts.length > 0) this.#drop(this.#layouts[0]);
     for (const r of this.#retired) r.rt.k.free(r.ptr);
     this.#retired = [];
   }
 
-  #drop(retire = false): void {
-    const l = this.#layout;
-    this.#layout = null;
-    if (l === null) return;
+  #drop(l: Layout, retire = false): void {
+    const i = this.#layouts.indexOf(l);
+    if (i < 0) return;
+    this.#layouts.splice(i, 1);
     if (retire) this.#retired.push({ rt: l.rt, ptr: l.base });
     else l.rt.k.free(l.base);
   }

@@ -5,7 +5,7 @@
 import { Tensor } from '../tensor';
 import * as F from '../autograd/F';
 import { describe } from '../validate';
-import { broadcastOp, flattenAt, matmulAt, reshapeAt, transpose } from './shape_ops';
+import { broadcastOp, flattenAt, matmulAt, padAt, reshapeAt, transpose } from './shape_ops';
 
 /** The attributes of each functional op a Graph node can run (an empty object: none). */
 export interface GraphOpAttrs {
@@ -49,6 +49,11 @@ export interface GraphOpAttrs {
   softmax: { axis?: number };
   /** Log-softmax along `axis` (default the last). */
   logSoftmax: { axis?: number };
+  /**
+   * ONNX Pad in constant mode on any axes: `pads` [begins…, ends…] ≥ 0, `value` (default 0); `window`
+   * [kh, kw, sh, sw] adds a ceil_mode pooling window's extra end rows on the last two axes, per input size.
+   */
+  pad: { pads: readonly number[]; value?: number; window?: readonly number[] };
   /** Its input, unchanged (no copy): ONNX Identity, or Dropout in eval. */
   identity: Record<string, never>;
 }
@@ -111,11 +116,16 @@ const OPS: Record<GraphOp, OpDef> = {
   leakyRelu: unary((x, a) => F.leakyRelu(x, (a.slope as number | undefined) ?? 0.01), { slope: fin }),
   softmax: unary((x, a) => F.softmax(x, (a.axis as number | undefined) ?? -1), { axis: int }),
   logSoftmax: unary((x, a) => F.logSoftmax(x, (a.axis as number | undefined) ?? -1), { axis: int }),
+  pad: unary((x, a) => padAt(x, a.pads as number[], (a.value as number | undefined) ?? 0, a.window as number[] | undefined), {
+    pads: ints,
+    value: num,
+    window: ints,
+  }),
   identity: unary((x) => x),
 };
 
 /** Attributes an op needs (the others have defaults). */
-const REQUIRED: Partial<Record<GraphOp, string[]>> = { concat: ['axis'], reshape: ['shape'], transpose: ['perm'] };
+const REQUIRED: Partial<Record<GraphOp, string[]>> = { concat: ['axis'], reshape: ['shape'], transpose: ['perm'], pad: ['pads'] };
 
 /** The op names a Graph node can run, for error messages and loaders. */
 export const GRAPH_OPS: readonly GraphOp[] = Object.freeze(Object.keys(OPS) as GraphOp[]);

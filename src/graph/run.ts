@@ -5,7 +5,7 @@
 // forward records, the intermediates belong to the outputs' ops (freed by their backward or dispose).
 // see: https://github.com/microsoft/onnxruntime/blob/main/onnxruntime/core/framework/allocation_planner.cc (free at last use)
 import { inInference } from '../autograd/engine';
-import { reshape } from '../autograd/functional';
+import { clone } from '../autograd/functional';
 import { saveBuffers, type Module, type StateEntry } from '../nn/module';
 import { Tensor } from '../tensor';
 import { describe, kindOf } from '../validate';
@@ -137,9 +137,11 @@ export function execute(
     if (session !== null) state.arena.end(session.prev);
     for (const [o, from] of plan.outputs) {
       const t = values.get(from)!;
-      // an input, a constant, a tensor another output returns or one in the graph's buffer: a copy, so the caller owns each output
-      const copy = fixed.has(t) || [...outs.values()].includes(t) || session?.run.placed.has(t) === true;
-      outs.set(o, copy ? reshape(t, t.shape) : t);
+      // an input, a constant, a tensor another output returns or one in the graph's buffer (or a view of
+      // one: a reshape's bytes are its input's): a copy, so the caller owns each output
+      const base = t._base;
+      const copy = fixed.has(base) || [...outs.values()].some((u) => u._base === base) || session?.run.placed.has(base) === true;
+      outs.set(o, copy ? clone(t) : t);
     }
   } catch (e) {
     for (const t of made) t.dispose();

@@ -185,3 +185,78 @@ function permuteInto(x: Tensor, y: Tensor, p: readonly number[]): void {
     (i, src) => (Y[i] = X[src]),
   );
 }
+
+/**
+ * ceil_mode = 1 of a pooling window along one axis of size `h` padded by `lo`, `hi`: the rows past
+ * `hi` the last window reaches (a window that would start in the end padding is dropped, ONNX's and
+ * PyTorch's rule), so that a floor-mode window over the padded axis gives ceil mode's output.
+ * see: https://onnx.ai/onnx/operators/onnx__MaxPool.html (ceil_mode, output shape)
+ */
+export function ceilExtra(h: number, lo: number, hi: number, k: number, s: number): number {
+  const span = h + lo + hi - k;
+  if (span < 0) return 0;
+  let n = Math.ceil(span / s) + 1;
+  if ((n - 1) * s >= h + lo) n--;
+  return Math.max((n - 1) * s + k - (h + lo + hi), 0);
+}
+
+/**
+ * ONNX Pad in constant mode on any axes: `pads` = [begin of each axis…, end of each axis…] (≥ 0),
+ * filled with `value`. `window` [kh, kw, sh, sw]: the last two axes' ends also get ceilExtra of a
+ * pooling window over them, decided from this input's height and width (a model whose height and
+ * width are free). The backward takes the gradient of the input's region.
+ */
+export function padAt(x: Tensor, pads: readonly number[], value: number, window?: readonly number[]): Tensor {
+  checkTensor('pad', 'x', x);
+  const r = x.shape.length;
+  if (pads.length !== 2 * r)
+    throw new RangeError(
+      `pad: pads: expected ${2 * r} values (a begin and an end per axis of [${x.shape.join(', ')}]), got ${pads.length}`,
+    );
+  if (pads.some((p) => p < 0)) throw new RangeError(`pad: pads [${pads.join(', ')}]: expected values ≥ 0 (no cropping)`);
+  const begin = pads.slice(0, r),
+    end = pads.slice(r);
+  if (window !== undefined) {
+    if (window.length !== 4 || r < 2 || window.some((v) => v < 1))
+      throw new RangeError(`pad: window: expected [kh, kw, sh, sw] ≥ 1 over the last two axes, got [${window.join(', ')}] for rank ${r}`);
+    for (let i = 0; i < 2; i++) end[r - 2 + i] += ceilExtra(x.shape[r - 2 + i], begin[r - 2 + i], end[r - 2 + i], window[i], window[2 + i]);
+  }
+  const y = out(x.shape.map((d, i) => d + begin[i] + end[i]));
+  const Y = y.view();
+  Y.fill(value);
+  copyRegion(x.view(), Y, x.shape, y.shape, begin, true);
+  return record(y, 'pad', [x], (gy) => {
+    const g = Tensor.empty(x.shape);
+    copyRegion(g.view(), gy.view(), x.shape, gy.shape, begin, false);
+    return [g];
+  });
+}
+
+/** Copies the small array `a` (shape `inner`) into (`into`) or out of the region of `b` (shape `outer`) that starts at `at`, row by row. */
+function copyRegion(
+  a: Float32Array,
+  b: Float32Array,
+  inner: readonly number[],
+  outer: readonly number[],
+  at: readonly number[],
+  into: boolean,
+): void {
+  const r = inner.length;
+  if (r === 0) {
+    if (into) b[0] = a[0];
+    else a[0] = b[0];
+    return;
+  }
+  const row = inner[r - 1],
+    rows = a.length / Math.max(row, 1);
+  const ost = strides(outer);
+  const idx = new Array<number>(r).fill(0);
+  for (let i = 0; i < rows && row > 0; i++) {
+    let o = at[r - 1];
+    for (let d = 0; d < r - 1; d++) o += (idx[d] + at[d]) * ost[d];
+    if (into) b.set(a.subarray(i * row, (i + 1) * row), o);
+    else a.set(b.subarray(o, o + row), i * row);
+    // the next row's index over the leading axes
+    for (let d = r - 2; d >= 0 && ++idx[d] === inner[d]; d--) idx[d] = 0;
+  }
+}

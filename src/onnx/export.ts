@@ -10,6 +10,7 @@ import { Linear } from '../nn/linear';
 import { AvgPool2d, MaxPool2d } from '../nn/pool';
 import { AdaptiveAvgPool2d } from '../nn/adaptive_pool';
 import { ConstantPad2d } from '../nn/pad';
+import { OnnxAvgPoolCeil } from './pool_onnx';
 import { Dropout, Flatten, ReLU, Sequential, Sigmoid, Tanh } from '../nn/layers';
 import { Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU6, Softmax } from '../nn/activations';
 import type { Module } from '../nn/module';
@@ -97,6 +98,15 @@ function layer(w: Writer, m: Module, x: string, y: string, state: (k: string) =>
     const attrs: Attrs = { kernel_shape: ints(m.kernelSize), strides: ints(m.stride), pads: ints([ph, pw, ph, pw]) };
     if (m instanceof AvgPool2d) attrs.count_include_pad = int(m.countIncludePad ? 1 : 0);
     w.node(m instanceof MaxPool2d ? 'MaxPool' : 'AveragePool', [x], y, attrs);
+  } else if (m instanceof OnnxAvgPoolCeil) {
+    // as it was loaded: its padding and divisors follow each input's size
+    w.node('AveragePool', [x], y, {
+      kernel_shape: ints(m.kernelSize),
+      strides: ints(m.stride),
+      pads: ints(m.pads),
+      ceil_mode: int(1),
+      count_include_pad: int(m.countIncludePad ? 1 : 0),
+    });
   } else if (m instanceof ConstantPad2d) {
     // opset 17's Pad: pads as an input, [begin of each axis…, end of each axis…], 4-D NCHW
     const [l, r, t, b] = m.padding;
@@ -199,6 +209,16 @@ function op(w: Writer, n: Extract<Graph['nodes'][number], { kind: 'op' }>): void
     case 'softmax':
     case 'logSoftmax':
       return w.node(n.op === 'softmax' ? 'Softmax' : 'LogSoftmax', ins, n.name, { axis: int((a.axis as number | undefined) ?? -1) });
+    case 'pad': {
+      // a pad sized per input by a pooling window (ceil_mode with a free height and width) has no fixed pads to write
+      if (a.window !== undefined)
+        throw new Error(
+          `${FN}: node '${n.name}' (pad): its end pads follow a ceil_mode window and the input's size; ONNX's Pad takes fixed pads`,
+        );
+      const pads = w.ints(`${n.name}::pads`, a.pads as number[]);
+      const value = w.init(`${n.name}::value`, [], Float32Array.of((a.value as number | undefined) ?? 0));
+      return w.node('Pad', [ins[0], pads, value], n.name, { mode: { type: 'string', value: 'constant' } });
+    }
     default:
       throw new Error(`${FN}: node '${n.name}' (${n.op}): no ONNX operator is written for this op`);
   }

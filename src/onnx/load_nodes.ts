@@ -12,6 +12,7 @@ import type { Module } from '../nn/module';
 import type { GraphNodeSpec } from '../graph/spec';
 import type { GraphOp } from '../graph/ops';
 import { OnnxBatchNorm1d, OnnxBatchNorm2d } from './batchnorm_onnx';
+import { OnnxAvgPoolCeil } from './pool_onnx';
 import { bnData, foldInto } from './fold_bn';
 import { attrFloat, attrInt, attrInts, nodeError, type OnnxDim, type OnnxModel, type OnnxNode, type OnnxTensor } from './ir';
 
@@ -197,10 +198,19 @@ function pool(ctx: PlanContext, node: OnnxNode): Make {
   if (max) {
     firstOutputOnly(ctx, node);
     if (attrInt(node, 'storage_order', 0) !== 0) throw fail(node, 'storage_order = 1 is not supported');
+  } else if (extra === null) {
+    // ceil mode over a free height or width: padding and divisors decided per input
+    return (made) => {
+      const m = new OnnxAvgPoolCeil(k, s, p, include);
+      made.push(m);
+      return [{ name: node.outputs[0], layer: m, input: x }];
+    };
   } else if ((!include && !fits) || extra[0] + extra[1] > 0) divisors = countCorrection(ctx, node, k, s, p, include, extra);
+  // a MaxPool in ceil mode over a free height or width: the extra end rows are decided per input by a pad op
+  const ceilWindow = extra === null ? [k[0], k[1], s[0], s[1]] : null;
   return (made) => {
     // the pad value: a max never picks −Infinity, an average counts zeros
-    const pad = padBefore(node, p, fits, max ? -Infinity : 0, made);
+    const pad = padBefore(node, p, fits, max ? -Infinity : 0, made, ceilWindow);
     const options = { stride: s, padding: pad === null ? ([p[0], p[1]] as [number, number]) : 0 };
     const m = max ? new MaxPool2d(k, options) : new AvgPool2d(k, { ...options, countIncludePad: include || divisors !== null });
     made.push(m);

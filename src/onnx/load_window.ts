@@ -7,6 +7,8 @@ import type { Module } from '../nn/module';
 import type { GraphNodeSpec } from '../graph/spec';
 import { attrFloat, attrInt, attrInts, attrString, nodeError, type OnnxDim, type OnnxNode, type OnnxTensor } from './ir';
 import type { Make, PlanContext } from './load_nodes';
+import { ceilExtra } from '../graph/shape_ops';
+import { poolDivisors } from './pool_onnx';
 
 function fail(node: OnnxNode, why: string): Error {
   return nodeError('loadOnnx', node, why);
@@ -55,38 +57,38 @@ export function padBefore(
   fits: boolean,
   value: number,
   made: Module[],
+  ceilWindow: readonly number[] | null = null,
 ): { spec: GraphNodeSpec; input: string } | null {
   if (fits) return null;
+  const name = `${node.outputs[0]}::pad`;
+  // ceil_mode on a free height and width: the `pad` op adds the window's extra end rows per input
+  if (ceilWindow !== null)
+    return {
+      spec: { name, op: 'pad', inputs: [node.inputs[0]], attrs: { pads: [0, 0, p[0], p[1], 0, 0, p[2], p[3]], value, window: ceilWindow } },
+      input: name,
+    };
   const m = new ConstantPad2d([p[1], p[3], p[0], p[2]], value);
   made.push(m);
-  const name = `${node.outputs[0]}::pad`;
   return { spec: { name, layer: m, input: node.inputs[0] }, input: name };
 }
 
 /**
  * ceil_mode = 1: the rows and columns past the bottom and right pads that the last window reaches, as
- * more bottom and right padding (the windows then run in floor mode). A window that would start in the
- * right padding is dropped (ONNX's and PyTorch's rule). [0, 0] in floor mode.
- * see: https://onnx.ai/onnx/operators/onnx__MaxPool.html (ceil_mode, output shape)
+ * more bottom and right padding (the windows then run in floor mode); [0, 0] in floor mode, null
+ * when the input's height or width is free (the extra is then decided per input at run time).
  */
-function ceilExtra(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], p: Pads4): [number, number] {
+function ceilPads(ctx: PlanContext, node: OnnxNode, k: number[], s: number[], p: Pads4): [number, number] | null {
   if (attrInt(node, 'ceil_mode', 0) === 0) return [0, 0];
   const x = shapeOf(ctx, node.inputs[0]);
-  const extra = [0, 1].map((i) => {
-    const h = x?.[2 + i];
-    if (typeof h !== 'number') throw fail(node, "ceil_mode = 1 needs the input's height and width, which are not known");
-    const span = h + p[i] + p[i + 2] - k[i];
-    let n = Math.ceil(span / s[i]) + 1;
-    if ((n - 1) * s[i] >= h + p[i]) n--;
-    return Math.max((n - 1) * s[i] + k[i] - (h + p[i] + p[i + 2]), 0);
-  });
-  return [extra[0], extra[1]];
+  const [h, w] = [x?.[2], x?.[3]];
+  if (typeof h !== 'number' || typeof w !== 'number') return null;
+  return [ceilExtra(h, p[0], p[2], k[0], s[0]), ceilExtra(w, p[1], p[3], k[1], s[1])];
 }
 
 export function window2d(
   ctx: PlanContext,
   node: OnnxNode,
-): { k: [number, number]; s: [number, number]; p: Pads4; fits: boolean; extra: [number, number] } {
+): { k: [number, number]; s: [number, number]; p: Pads4; fits: boolean; extra: [number, number] | null } {
   const k = attrInts(node, 'kernel_shape', []);
   if (k.length !== 2) throw fail(node, `kernel_shape: expected a 2-D window, got [${k.join(', ')}]`);
   const s = attrInts(node, 'strides', [1, 1]);
@@ -96,10 +98,11 @@ export function window2d(
   // ONNX's bound: a window always holds a pixel of the input
   if (given.some((v, i) => v >= k[i % 2]))
     throw fail(node, `pads [${given.join(', ')}]: expected each smaller than the window [${k.join(', ')}]`);
-  const [eh, ew] = ceilExtra(ctx, node, k, s, given);
-  const p: Pads4 = [given[0], given[1], given[2] + eh, given[3] + ew];
-  const fits = symmetric(p) && 2 * p[0] <= k[0] && 2 * p[1] <= k[1];
-  return { k: [k[0], k[1]], s: [s[0], s[1]], p, fits, extra: [eh, ew] };
+  const extra = ceilPads(ctx, node, k, s, given);
+  const p: Pads4 = [given[0], given[1], given[2] + (extra?.[0] ?? 0), given[3] + (extra?.[1] ?? 0)];
+  // ceil mode on a free height or width: a pad node sized per input goes before the layer
+  const fits = extra !== null && symmetric(p) && 2 * p[0] <= k[0] && 2 * p[1] <= k[1];
+  return { k: [k[0], k[1]], s: [s[0], s[1]], p, fits, extra };
 }
 
 /**
@@ -122,34 +125,29 @@ export function countCorrection(
   const [h, w] = [x?.[2], x?.[3]];
   if (typeof h !== 'number' || typeof w !== 'number')
     throw fail(node, `count_include_pad = 0 with pads [${p.join(', ')}] needs the input's height and width, which are not known`);
-  const counts = (size: number, i: number) => {
-    const n = Math.floor((size + p[i] + p[i + 2] - k[i]) / s[i]) + 1;
-    const lo = include ? -p[i] : 0,
-      hi = include ? size + p[i + 2] - extra[i] : size;
-    return Array.from({ length: n }, (_, o) => Math.min(o * s[i] - p[i] + k[i], hi) - Math.max(o * s[i] - p[i], lo));
-  };
-  const rows = counts(h, 0),
-    cols = counts(w, 1);
-  const data = new Float32Array(rows.length * cols.length);
-  rows.forEach((r, i) => cols.forEach((c, j) => (data[i * cols.length + j] = (k[0] * k[1]) / (r * c))));
+  const { rows, cols, data } = poolDivisors(h, w, k, s, p, include, extra);
   const name = `${node.outputs[0]}::divisors`;
-  const t: OnnxTensor = { name, dtype: 'float32', dims: [rows.length, cols.length], data };
+  const t: OnnxTensor = { name, dtype: 'float32', dims: [rows, cols], data };
   ctx.model.initializers.set(name, t);
   ctx.constants.set(name, false);
   return t;
 }
 
-/** ONNX Pad in constant mode on the last two axes: a ConstantPad2d. */
+/** ONNX Pad in constant mode: a ConstantPad2d on the last two axes of a 4-D input, the `pad` op on any others. */
 export function planPad(ctx: PlanContext, node: OnnxNode): Make {
   const mode = attrString(node, 'mode', 'constant');
-  if (mode !== 'constant') throw fail(node, `mode '${mode}': only 'constant' is supported (no reflect, edge or wrap padding)`);
-  const r = shapeOf(ctx, node.inputs[0])?.length ?? 0;
+  if (mode !== 'constant')
+    throw fail(node, `mode '${mode}': only 'constant' is supported (the package has no reflect, edge or wrap padding kernel)`);
+  const shape = shapeOf(ctx, node.inputs[0]);
+  if (shape === undefined) throw fail(node, `the rank of input '${node.inputs[0]}' is unknown`);
+  const r = shape.length;
   const p = attrInts(node, 'pads', []);
-  if (r < 2 || p.some((v, i) => v !== 0 && i % r < r - 2))
-    throw fail(node, `pads [${p.join(', ')}]: only the last two axes (height and width) can be padded`);
+  if (p.length !== 2 * r) throw fail(node, `pads [${p.join(', ')}]: expected ${2 * r} values for an input of rank ${r}`);
   if (p.some((v) => v < 0)) throw fail(node, `pads [${p.join(', ')}]: negative pads (cropping) are not supported`);
   const value = attrFloat(node, 'value', 0);
   if (Number.isNaN(value)) throw fail(node, 'constant_value NaN is not supported');
+  if (r !== 4 || p.some((v, i) => v !== 0 && i % r < r - 2))
+    return () => [{ name: node.outputs[0], op: 'pad', inputs: [node.inputs[0]], attrs: { pads: p, value } } as GraphNodeSpec];
   return (made) => {
     const m = new ConstantPad2d([p[r - 1], p[2 * r - 1], p[r - 2], p[2 * r - 2]], value);
     made.push(m);
