@@ -82,9 +82,13 @@ export async function recurrentPart(ctx: Context): Promise<PartResult> {
         seed: ctx.seed,
         evalEvery: t.evalEvery,
         maxSteps: t.maxSteps,
+        batchStats: v.norm === 'recurrent-bn' || v.norm === 'sequence-bn',
       });
       runs.push({ name: v.name, r });
-      console.log(`  ${v.name.padEnd(18)} held out ${pct(r.testAccuracy)} after ${r.steps} steps, ${r.msPerStep.toFixed(1)} ms/step`);
+      const batchStats = Number.isNaN(r.batchStatsAccuracy) ? '' : ` (${pct(r.batchStatsAccuracy)} with batch statistics)`;
+      console.log(
+        `  ${v.name.padEnd(18)} held out ${pct(r.testAccuracy)}${batchStats} after ${r.steps} steps, ${r.msPerStep.toFixed(1)} ms/step`,
+      );
     }
     const plain = runs[0].r;
     // criteria fixed before the runs, for each normalized LSTM against the plain one: held-out
@@ -118,7 +122,13 @@ export async function recurrentPart(ctx: Context): Promise<PartResult> {
     charts.push(name);
     json.push({
       task: t.task,
-      runs: runs.map(({ name: n, r }) => ({ name: n, test: r.testAccuracy, curve: r.curve, msPerStep: r.msPerStep })),
+      runs: runs.map(({ name: n, r }) => ({
+        name: n,
+        test: r.testAccuracy,
+        testBatchStats: Number.isNaN(r.batchStatsAccuracy) ? null : r.batchStatsAccuracy,
+        curve: r.curve,
+        msPerStep: r.msPerStep,
+      })),
     });
   }
   return { claims, json: { recurrent: json }, charts };
