@@ -64,6 +64,11 @@ export class OnnxAvgPoolCeil extends Module {
     const [k, s, p] = [this.kernelSize, this.stride, this.pads];
     if (x.shape.length !== 4) throw new RangeError(`AvgPool2d.forward: input: expected [N, C, H, W], got [${x.shape.join(', ')}]`);
     const [h, w] = [x.shape[2], x.shape[3]];
+    // checked before the padding is made: a window must fit in the input and its given pads
+    if (h + p[0] + p[2] < k[0] || w + p[1] + p[3] < k[1])
+      throw new RangeError(
+        `AvgPool2d.forward: input: expected a height and width of at least the window [${k.join(', ')}] less the pads (≥ [${k[0] - p[0] - p[2]}, ${k[1] - p[1] - p[3]}]), got [${x.shape.join(', ')}]`,
+      );
     const extra = [ceilExtra(h, p[0], p[2], k[0], s[0]), ceilExtra(w, p[1], p[3], k[1], s[1])];
     const padded = constantPad2d(x, [p[1], p[3] + extra[1], p[0], p[2] + extra[0]], 0);
     const pooled = F.avgPool2d(padded, k as [number, number], { stride: s as [number, number] });
