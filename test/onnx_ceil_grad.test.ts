@@ -1,14 +1,15 @@
 // ONNX pools in ceil_mode over a free height and width, loaded for training: the input's gradient
 // through the `pad` op + MaxPool2d and through OnnxAvgPoolCeil against central differences of a
-// float64 reference of ONNX's pooling, at two sizes whose ceil-mode extra rows differ; a training
-// step leaves no memory behind; the bad arguments of the layer and of the op.
+// float64 reference of ONNX's pooling, at two sizes whose ceil-mode extra rows differ; a CNN with
+// both pools fine-tuned with fit (its convolution's gradient against central differences at both
+// sizes); a training step leaves no memory behind; the bad arguments of the layer and of the op.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
-import { init, memoryBytes, noGrad, tensor, F, Graph } from '../src/index';
+import { init, fit, memoryBytes, noGrad, tensor, Adam, F, Graph } from '../src/index';
 import { loadOnnx } from '../src/onnx/index';
 import { OnnxAvgPoolCeil } from '../src/onnx/pool_onnx';
 import { TensorProto_DataType, ValueInfoProtoSchema, type ValueInfoProto } from '../src/onnx/onnx_pb';
-import { encodeProto, modelProto, node, seededInput } from './onnx_helpers';
+import { encodeProto, floatTensor, modelProto, node, seededInput } from './onnx_helpers';
 import { check } from './autograd_check';
 import { countAllocations } from './alloc_count';
 import { BACKENDS } from './helpers';
@@ -89,6 +90,39 @@ function refPool(kind: Kind, x: Float64Array, dims: number[]): Float64Array {
   return y;
 }
 
+/** x [N, 1, H, W] → Conv 3×3 (4 channels, pads 1) → Relu → both pools in ceil mode → GlobalAveragePool → Flatten → Gemm → 3 logits. */
+function cnnModel(): Uint8Array {
+  const pool = { kernel_shape: K, strides: S, pads: P, ceil_mode: 1 };
+  return encodeProto(
+    modelProto({
+      nodes: [
+        node('Conv', ['x', 'conv.weight', 'conv.bias'], ['c'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'conv'),
+        node('Relu', ['c'], ['r'], {}, 'relu'),
+        node('MaxPool', ['r'], ['m'], pool, 'max'),
+        node('AveragePool', ['m'], ['a'], { ...pool, pads: [0, 0, 0, 0] }, 'avg'),
+        node('GlobalAveragePool', ['a'], ['gp'], {}, 'gap'),
+        node('Flatten', ['gp'], ['f'], {}, 'flatten'),
+        node('Gemm', ['f', 'fc.weight', 'fc.bias'], ['y'], { transB: 1 }, 'fc'),
+      ],
+      initializers: [
+        floatTensor('conv.weight', [4, 1, 3, 3], seededInput([36], 5)),
+        floatTensor('conv.bias', [4], seededInput([4], 6)),
+        floatTensor('fc.weight', [3, 4], seededInput([12], 7)),
+        floatTensor('fc.bias', [3], new Float32Array(3)),
+      ],
+      inputs: [value('x', ['N', 1, 'H', 'W'])],
+      outputs: [value('y', ['N', 3])],
+    }),
+  );
+}
+
+// central differences with step 1e-3 of a float64 loss on float32 logits: their rounding (~1e-7
+// relative) leaves ~5e-5 per weight, and a ReLU or a max that changes side within ±h a few 1e-4 on
+// some weights; over the 36 weights (gradient norm 0.4–0.6) that is 5e-4–6e-4 of the norm, where a
+// backward that drops or double-counts the edge windows (half the average pool's here) moves percents
+const FD_H = 1e-3,
+  FD_REL = 1e-2;
+
 // extra rows [bottom, right]: [1, 0] at 9 × 8, [0, 1] at 8 × 7
 const SIZES = [
   [2, 2, 9, 8],
@@ -128,6 +162,58 @@ for (const backend of BACKENDS) {
           );
         g.dispose();
       });
+
+    it('a loaded CNN with both pools fine-tuned with fit: the loss falls, and the convolution’s gradient matches finite differences at both sizes', async () => {
+      const g = await loadOnnx(cnnModel(), { training: true });
+      // dL/dW of the convolution before both pools, against central differences of the float32 loss
+      const w = g.namedParameters().find(([k]) => k === 'conv.weight')![1];
+      for (const size of SIZES.map(([n, , h, w]) => [2 * n, 1, h, w])) {
+        const xb = tensor(seededInput(size, size[2]), size);
+        const yb = Int32Array.from({ length: size[0] }, (_, i) => i % 3);
+        // the mean cross-entropy in float64 from the float32 logits: only the logits' rounding is left in the differences
+        const lossOf = () => {
+          const z = noGrad(() => g.forward(xb).toArray());
+          let l = 0;
+          for (let r = 0; r < yb.length; r++) {
+            const row = Array.from(z.subarray(3 * r, 3 * r + 3));
+            const top = Math.max(...row);
+            l += top + Math.log(row.reduce((e, v) => e + Math.exp(v - top), 0)) - row[yb[r]];
+          }
+          return l / yb.length;
+        };
+        w.grad.view().fill(0);
+        F.crossEntropy(g.forward(xb), yb).backward();
+        const grad = w.grad.toArray();
+        const fd = grad.map((_, i) => {
+          const v = w.view()[i];
+          w.view()[i] = v + FD_H;
+          const up = lossOf();
+          w.view()[i] = v - FD_H;
+          const down = lossOf();
+          w.view()[i] = v;
+          return (up - down) / (2 * FD_H);
+        });
+        const norm = (a: ArrayLike<number>) => Math.hypot(...Array.from(a));
+        expect(norm(grad.map((d, i) => d - fd[i])) / norm(fd), `conv.weight at [${size.join(', ')}]`).toBeLessThanOrEqual(FD_REL);
+        xb.dispose();
+      }
+      const n = 96,
+        dims = [n, 1, 9, 8];
+      const x = seededInput(dims, 21);
+      // the class: which third of the rows holds the largest sum (something the pools keep)
+      const y = Int32Array.from({ length: n }, (_, i) => {
+        const sums = [0, 0, 0];
+        for (let r = 0; r < 9; r++) for (let c = 0; c < 8; c++) sums[Math.floor(r / 3)] += x[(i * 9 + r) * 8 + c];
+        return sums.indexOf(Math.max(...sums));
+      });
+      const logs = await fit(
+        g,
+        { x, y, shape: dims.slice(1) },
+        { epochs: 6, batchSize: 16, optimizer: new Adam(g.parameters(), { lr: 0.02 }), loss: 'crossEntropy', verbose: 0 },
+      );
+      expect(logs[5].loss).toBeLessThan(0.9 * logs[0].loss);
+      g.dispose();
+    });
 
     if (backend === 'js')
       it('training steps through both leave no memory behind', async () => {
