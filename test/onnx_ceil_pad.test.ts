@@ -225,20 +225,41 @@ for (const backend of BACKENDS) {
       const hw = [0, 0, 1, 0, 0, 0, 0, 1];
       const pool = (k: [number, number], s: [number, number]) => (g: Graph, p: string) =>
         g.output('y', g.layer('pool', new MaxPool2d(k, { stride: s }), p));
-      refused(pool([3, 2], [1, 1]), hw, -Infinity, /but node 'pool' \(MaxPool2d\) reads it$/);
-      refused(pool([2, 2], [2, 2]), hw, -Infinity, /but node 'pool' \(MaxPool2d\) reads it$/);
+      refused(
+        pool([3, 2], [1, 1]),
+        hw,
+        -Infinity,
+        /but node 'pool' \(MaxPool2d\) reads it, not an unpadded channels-first MaxPool2d of that window and stride$/,
+      );
+      refused(
+        pool([2, 2], [2, 2]),
+        hw,
+        -Infinity,
+        /but node 'pool' \(MaxPool2d\) reads it, not an unpadded channels-first MaxPool2d of that window and stride$/,
+      );
+      refused(
+        (g, p) => g.output('y', g.layer('pool', new MaxPool2d([3, 2], { stride: 2, padding: [1, 1] }), p)),
+        hw,
+        -Infinity,
+        /but node 'pool' \(MaxPool2d\) reads it, not an unpadded channels-first MaxPool2d of that window and stride$/,
+      );
       refused(
         (g, p) => g.output('y', g.layer('pool', new AvgPool2d([3, 2], { stride: 2 }), p)),
         hw,
         0,
         /but its value is 0, not −Infinity/,
       );
-      refused((g, p) => g.output('y', g.op('relu', [p], {}, 'r')), hw, -Infinity, /but node 'r' \(relu\) reads it$/);
+      refused(
+        (g, p) => g.output('y', g.op('relu', [p], {}, 'r')),
+        hw,
+        -Infinity,
+        /but node 'r' \(relu\) reads it, not an unpadded channels-first MaxPool2d of that window and stride$/,
+      );
       refused(
         (g, p) => g.output('y', g.layer('pool', new MaxPool2d([3, 2], { stride: 2 }), g.op('pad', [p], { pads: hw.map(() => 0) }, 'q'))),
         hw,
         -Infinity,
-        /but node 'q' \(pad\) reads it$/,
+        /but node 'q' \(pad\) reads it, not an unpadded channels-first MaxPool2d of that window and stride$/,
       );
       refused(
         pool([3, 2], [2, 2]),

@@ -226,9 +226,13 @@ function op(w: Writer, n: Extract<Graph['nodes'][number], { kind: 'op' }>): void
  * takes fixed pads only. Any other use of such a pad is refused, naming the node and what differs.
  */
 function ceilPools(g: Graph): Map<string, { input: string; pads: number[] }> {
-  const readers = new Map<string, GraphNode[]>();
+  const readers = new Map<string, Extract<GraphNode, { kind: 'layer' | 'op' }>[]>();
   for (const n of g.nodes)
-    if (n.kind === 'layer' || n.kind === 'op') for (const i of n.inputs) readers.set(i, [...(readers.get(i) ?? []), n]);
+    if (n.kind === 'layer' || n.kind === 'op')
+      for (const i of n.inputs) {
+        if (!readers.has(i)) readers.set(i, []);
+        readers.get(i)!.push(n);
+      }
   const found = new Map<string, { input: string; pads: number[] }>();
   for (const n of g.nodes) {
     if (n.kind !== 'op' || n.op !== 'pad' || n.attrs.window === undefined) continue;
@@ -258,7 +262,9 @@ function ceilPools(g: Graph): Map<string, { input: string; pads: number[] }> {
         m.stride[0] === sh &&
         m.stride[1] === sw;
       if (!same)
-        throw refuse(`node '${r.name}' (${r.kind === 'layer' ? kindOf(r.module.constructor) : r.kind === 'op' ? r.op : r.kind}) reads it`);
+        throw refuse(
+          `node '${r.name}' (${r.kind === 'layer' ? kindOf(r.module.constructor) : r.op}) reads it, not an unpadded channels-first MaxPool2d of that window and stride`,
+        );
     }
     found.set(n.name, { input: n.inputs[0], pads: [p[2], p[3], p[6], p[7]] });
   }
