@@ -11,6 +11,7 @@ import { OnnxAvgPoolCeil } from '../src/onnx/pool_onnx';
 import { TensorProto_DataType, ValueInfoProtoSchema, type ValueInfoProto } from '../src/onnx/onnx_pb';
 import { encodeProto, floatTensor, modelProto, node, seededInput } from './onnx_helpers';
 import { check } from './autograd_check';
+import { runOrt } from './onnx_node_helpers';
 import { countAllocations } from './alloc_count';
 import { BACKENDS } from './helpers';
 
@@ -235,13 +236,14 @@ for (const backend of BACKENDS) {
         x.dispose();
       });
 
-    it('OnnxAvgPoolCeil.forward refuses a non-tensor, a rank other than 4 and an input smaller than its window, allocating nothing', async () => {
+    it('OnnxAvgPoolCeil.forward refuses a non-tensor, a rank other than 4, no channels and an input smaller than its window, allocating nothing; an empty batch runs', async () => {
       const g = await loadOnnx(poolModel('avg_exclude'));
       const pool = g.nodes.map((n) => (n.kind === 'layer' ? n.module : null)).find((m) => m instanceof OnnxAvgPoolCeil)!;
       expect(pool).toBeInstanceOf(OnnxAvgPoolCeil);
       const flat = tensor(seededInput([2, 9, 8], 1), [2, 9, 8]);
       // 1 × 1 + pads [1, 0, 0, 1] is 2 × 2, smaller than the 3 × 3 window
       const small = tensor(seededInput([1, 2, 1, 1], 1), [1, 2, 1, 1]);
+      const none = tensor(new Float32Array(0), [1, 0, 9, 8]);
       const counter = countAllocations();
       try {
         expect(() => pool.forward('x' as never)).toThrow("AvgPool2d.forward: input: expected a Tensor (see tensor()), got 'x'");
@@ -249,15 +251,28 @@ for (const backend of BACKENDS) {
         expect(() => noGrad(() => g.forward(small))).toThrow(
           'AvgPool2d.forward: input: expected a height and width of at least the window [3, 3] less the pads (≥ [2, 2]), got [1, 2, 1, 1]',
         );
+        expect(() => noGrad(() => pool.forward(none))).toThrow(
+          'AvgPool2d.forward: input: expected non-zero channel, height and width in [N, C, H, W], got [1, 0, 9, 8]',
+        );
         expect(counter.calls()).toBe(0);
       } finally {
         counter.stop();
       }
+      // an empty batch gives an empty output of ceil mode's shape, as the MaxPool and onnxruntime do
+      const empty = noGrad(() => g.forward(tensor(new Float32Array(0), [0, 2, 9, 8])));
+      expect(empty.shape).toEqual([0, 2, outLength(9, P[0], P[2], K[0], S[0]), outLength(8, P[1], P[3], K[1], S[1])]);
+      const max = await loadOnnx(poolModel('max'));
+      const emptyMax = noGrad(() => max.forward(tensor(new Float32Array(0), [0, 2, 9, 8])));
+      expect(emptyMax.shape).toEqual(empty.shape);
+      const ort = await runOrt(poolModel('avg_exclude'), { x: { dims: [0, 2, 9, 8], data: new Float32Array(0) } });
+      expect(empty.shape).toEqual(ort.y.dims);
+      for (const t of [empty, emptyMax]) t.dispose();
+      max.dispose();
       // the smallest input it takes runs: 2 × 2 padded to 3 × 3, one window
       const least = tensor(seededInput([1, 2, 2, 2], 2), [1, 2, 2, 2]);
       const y = noGrad(() => g.forward(least));
       expect(y.shape).toEqual([1, 2, 1, 1]);
-      for (const t of [flat, small, least, y]) t.dispose();
+      for (const t of [flat, small, none, least, y]) t.dispose();
       g.dispose();
     });
 
