@@ -5,7 +5,7 @@
 // sizes); a training step leaves no memory behind; the bad arguments of the layer and of the op.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
-import { init, fit, memoryBytes, noGrad, tensor, Adam, F, Graph } from '../src/index';
+import { init, fit, memoryBytes, noGrad, tensor, Adam, F, Graph, MaxPool2d } from '../src/index';
 import { loadOnnx } from '../src/onnx/index';
 import { OnnxAvgPoolCeil } from '../src/onnx/pool_onnx';
 import { TensorProto_DataType, ValueInfoProtoSchema, type ValueInfoProto } from '../src/onnx/onnx_pb';
@@ -310,6 +310,28 @@ for (const backend of BACKENDS) {
         { pads: [0, 0, 1, 0, 0, 0, 0, 0], window: [5, 3, 1, 1] },
         'pad: x: expected its last two axes with their pads to hold the window 5 × 3, got [1, 2, 3, 3] (4 × 3 padded)',
       );
+      // no channels: the pool after the pad refuses it, and the pad's output is freed
+      const pooled = new Graph();
+      pooled.output(
+        'y',
+        pooled.layer(
+          'pool',
+          new MaxPool2d([3, 3], { stride: 2 }),
+          pooled.op('pad', [pooled.input('x')], { pads: [0, 0, 1, 0, 0, 0, 0, 1], value: -Infinity, window: [3, 3, 2, 2] }, 'p'),
+        ),
+      );
+      const empty = tensor(new Float32Array(0), [1, 0, 9, 8]);
+      const counter = countAllocations();
+      try {
+        expect(() => noGrad(() => pooled.forward(empty))).toThrow(
+          "Graph.forward: node 'pool' (MaxPool2d): MaxPool2d.forward: input: expected non-zero channel, height and width in [N, C, H, W], got [1, 0, 11, 9]",
+        );
+        expect(counter.live()).toBe(0);
+      } finally {
+        counter.stop();
+      }
+      empty.dispose();
+      pooled.dispose();
       // the attributes' types are checked when the node is added
       const g = new Graph();
       const i = g.input('x');
