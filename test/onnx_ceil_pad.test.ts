@@ -5,7 +5,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { init, noGrad, tensor, Graph } from '../src/index';
-import { loadOnnx, toOnnx } from '../src/onnx/index';
+import { loadOnnx, parseOnnx, toOnnx } from '../src/onnx/index';
+import { attrInt, attrInts } from '../src/onnx/ir';
+import { AvgPool2d, MaxPool2d } from '../src/nn/pool';
 import { TensorProto_DataType, ValueInfoProtoSchema, type ValueInfoProto } from '../src/onnx/onnx_pb';
 import { encodeProto, floatTensor, int64Tensor, modelProto, node, seededInput } from './onnx_helpers';
 import { maxAbsDiff, runOrt } from './onnx_node_helpers';
@@ -156,7 +158,9 @@ for (const backend of BACKENDS) {
       expect(bits(got.y.data)).toEqual(bits(want));
       const h = new Graph();
       h.output('y', h.op('pad', [h.input('x')], { pads: [0, 0, 0, 0, 0, 0, 0, 0], window: [2, 2, 2, 2] }, 'q'));
-      expect(() => toOnnx(h, { inputShapes: { x: dims } })).toThrow(/node 'q' \(pad\): its end pads follow a ceil_mode window/);
+      expect(() => toOnnx(h, { inputShapes: { x: dims } })).toThrow(
+        /^toOnnx: node 'q' \(pad\): its end pads follow a ceil_mode window \[2, 2\] \/ \[2, 2\] and the input's size, which ONNX's Pad cannot hold; .* but its value is 0, not −Infinity/,
+      );
       // a loaded AveragePool in ceil mode over a free size is written back as it was: onnxruntime gives the same outputs
       const loaded = await loadOnnx(model(true));
       const again = toOnnx(loaded, { inputShapes: { x: ['N', 3, 'H', 'W'] } });
@@ -170,6 +174,130 @@ for (const backend of BACKENDS) {
       loaded.dispose();
       g.dispose();
       h.dispose();
+    });
+
+    it('toOnnx writes a loaded MaxPool in ceil mode (a pad op and a MaxPool2d) back as that MaxPool: onnxruntime’s bits at two sizes', async () => {
+      const bytes = model();
+      const g = await loadOnnx(bytes);
+      expect(g.nodes.filter((n) => n.kind === 'op' && n.op === 'pad' && n.attrs.window !== undefined).length).toBe(2);
+      const again = toOnnx(g, { inputShapes: { x: ['N', 3, 'H', 'W'] } });
+      const written = parseOnnx(again).nodes;
+      const ceil = written.filter((n) => n.op === 'MaxPool').map((n) => [attrInt(n, 'ceil_mode', 0), attrInts(n, 'pads', [])]);
+      expect(ceil).toEqual([
+        [1, [1, 0, 0, 1]],
+        [1, [0, 0, 0, 0]],
+      ]);
+      // the Pads left are the channel and batch pads of the file, no pad sized by a window
+      expect(written.filter((n) => n.op === 'Pad').length).toBe(2);
+      const back = await loadOnnx(again);
+      // 9 rows reach one extra row in pool1's last window, 10 none
+      for (const dims of SIZES.slice(0, 2)) {
+        const x = seededInput(dims, dims[2] * dims[3]);
+        const [a, b] = await Promise.all([runOrt(bytes, { x: { dims, data: x } }), runOrt(again, { x: { dims, data: x } })]);
+        const xt = tensor(x, dims);
+        const ours = noGrad(() => back.run({ x: xt }));
+        const first = noGrad(() => g.run({ x: xt }));
+        for (const k of ['y', 'y2', 'y3', 'y4']) {
+          expect(b[k].dims, `${k} at [${dims.join(', ')}]`).toEqual(a[k].dims);
+          expect(bits(b[k].data), `${k} at [${dims.join(', ')}]`).toEqual(bits(a[k].data));
+          // loadOnnx(toOnnx(g)) runs bit for bit as g
+          expect(bits(ours[k].toArray()), `${k} at [${dims.join(', ')}]`).toEqual(bits(first[k].toArray()));
+          ours[k].dispose();
+          first[k].dispose();
+        }
+        xt.dispose();
+      }
+      back.dispose();
+      g.dispose();
+    });
+
+    it('toOnnx refuses a pad op sized by a ceil_mode window that is not before a MaxPool2d of its window, naming the node and why', () => {
+      const refused = (build: (g: Graph, p: string) => void, pads: number[], value: number, why: RegExp) => {
+        const g = new Graph();
+        const p = g.op('pad', [g.input('x')], { pads, value, window: [3, 2, 2, 2] }, 'p');
+        build(g, p);
+        expect(() => toOnnx(g, { inputShapes: { x: ['N', 3, 'H', 'W'] } })).toThrow(
+          /^toOnnx: node 'p' \(pad\): its end pads follow a ceil_mode window \[3, 2\] \/ \[2, 2\] and the input's size/,
+        );
+        expect(() => toOnnx(g, { inputShapes: { x: ['N', 3, 'H', 'W'] } })).toThrow(why);
+        g.dispose();
+      };
+      const hw = [0, 0, 1, 0, 0, 0, 0, 1];
+      const pool = (k: [number, number], s: [number, number]) => (g: Graph, p: string) =>
+        g.output('y', g.layer('pool', new MaxPool2d(k, { stride: s }), p));
+      refused(
+        pool([3, 2], [1, 1]),
+        hw,
+        -Infinity,
+        /but node 'pool' \(MaxPool2d\) reads it, not an unpadded channels-first MaxPool2d of that window and stride$/,
+      );
+      refused(
+        pool([2, 2], [2, 2]),
+        hw,
+        -Infinity,
+        /but node 'pool' \(MaxPool2d\) reads it, not an unpadded channels-first MaxPool2d of that window and stride$/,
+      );
+      refused(
+        (g, p) => g.output('y', g.layer('pool', new MaxPool2d([3, 2], { stride: 2, padding: [1, 1] }), p)),
+        hw,
+        -Infinity,
+        /but node 'pool' \(MaxPool2d\) reads it, not an unpadded channels-first MaxPool2d of that window and stride$/,
+      );
+      refused(
+        (g, p) => g.output('y', g.layer('pool', new AvgPool2d([3, 2], { stride: 2 }), p)),
+        hw,
+        0,
+        /but its value is 0, not −Infinity/,
+      );
+      refused(
+        (g, p) => g.output('y', g.op('relu', [p], {}, 'r')),
+        hw,
+        -Infinity,
+        /but node 'r' \(relu\) reads it, not an unpadded channels-first MaxPool2d of that window and stride$/,
+      );
+      refused(
+        (g, p) => g.output('y', g.layer('pool', new MaxPool2d([3, 2], { stride: 2 }), g.op('pad', [p], { pads: hw.map(() => 0) }, 'q'))),
+        hw,
+        -Infinity,
+        /but node 'q' \(pad\) reads it, not an unpadded channels-first MaxPool2d of that window and stride$/,
+      );
+      refused(
+        pool([3, 2], [2, 2]),
+        [0, 1, 1, 0, 0, 0, 0, 1],
+        -Infinity,
+        /but its pads \[0, 1, 1, 0, 0, 0, 0, 1\] are not those of the height and width/,
+      );
+      refused(
+        pool([3, 2], [2, 2]),
+        [0, 0, 3, 0, 0, 0, 0, 1],
+        -Infinity,
+        /but its pads \[0, 0, 3, 0, 0, 0, 0, 1\] are not each smaller than the window/,
+      );
+      refused(
+        (g, p) => {
+          g.output('y', g.layer('pool', new MaxPool2d([3, 2], { stride: 2 }), p));
+          g.output('padded', p);
+        },
+        hw,
+        -Infinity,
+        /but it is an output of the graph$/,
+      );
+      // the same pair with nothing else reading the pad is written
+      const g = new Graph();
+      g.output(
+        'y',
+        g.layer(
+          'pool',
+          new MaxPool2d([3, 2], { stride: 2 }),
+          g.op('pad', [g.input('x')], { pads: hw, value: -Infinity, window: [3, 2, 2, 2] }, 'p'),
+        ),
+      );
+      const nodes = parseOnnx(toOnnx(g, { inputShapes: { x: ['N', 3, 'H', 'W'] } })).nodes;
+      expect(nodes.map((n) => [n.op, n.inputs[0], attrInt(n, 'ceil_mode', 0), attrInts(n, 'pads', [])])).toEqual([
+        ['MaxPool', 'x', 1, [1, 0, 0, 1]],
+        ['Identity', 'pool', 0, []],
+      ]);
+      g.dispose();
     });
   });
 }

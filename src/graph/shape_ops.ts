@@ -219,6 +219,11 @@ export function padAt(x: Tensor, pads: readonly number[], value: number, window?
   if (window !== undefined) {
     if (window.length !== 4 || r < 2 || window.some((v) => v < 1))
       throw new RangeError(`pad: window: expected [kh, kw, sh, sw] ≥ 1 over the last two axes, got [${window.join(', ')}] for rank ${r}`);
+    const [h, w] = [x.shape[r - 2] + begin[r - 2] + end[r - 2], x.shape[r - 1] + begin[r - 1] + end[r - 1]];
+    if (h < window[0] || w < window[1])
+      throw new RangeError(
+        `pad: x: expected its last two axes with their pads to hold the window ${window[0]} × ${window[1]}, got [${x.shape.join(', ')}] (${h} × ${w} padded)`,
+      );
     for (let i = 0; i < 2; i++) end[r - 2 + i] += ceilExtra(x.shape[r - 2 + i], begin[r - 2 + i], end[r - 2 + i], window[i], window[2 + i]);
   }
   const y = out(x.shape.map((d, i) => d + begin[i] + end[i]));

@@ -3,7 +3,7 @@
 // parameters and buffers become initializers under their state-dict names, so loadOnnx gives them
 // back under the same names.
 // see: https://onnx.ai/onnx/operators/ (the nodes written); docs/onnx.md (the mapping table)
-import { Graph } from '../graph/graph';
+import { Graph, type GraphNode } from '../graph/graph';
 import { BatchNorm } from '../nn/batchnorm';
 import { Conv2d } from '../nn/conv';
 import { Linear } from '../nn/linear';
@@ -210,11 +210,6 @@ function op(w: Writer, n: Extract<Graph['nodes'][number], { kind: 'op' }>): void
     case 'logSoftmax':
       return w.node(n.op === 'softmax' ? 'Softmax' : 'LogSoftmax', ins, n.name, { axis: int((a.axis as number | undefined) ?? -1) });
     case 'pad': {
-      // a pad sized per input by a pooling window (ceil_mode with a free height and width) has no fixed pads to write
-      if (a.window !== undefined)
-        throw new Error(
-          `${FN}: node '${n.name}' (pad): its end pads follow a ceil_mode window and the input's size; ONNX's Pad takes fixed pads`,
-        );
       const pads = w.ints(`${n.name}::pads`, a.pads as number[]);
       const value = w.init(`${n.name}::value`, [], Float32Array.of((a.value as number | undefined) ?? 0));
       return w.node('Pad', [ins[0], pads, value], n.name, { mode: { type: 'string', value: 'constant' } });
@@ -222,6 +217,58 @@ function op(w: Writer, n: Extract<Graph['nodes'][number], { kind: 'op' }>): void
     default:
       throw new Error(`${FN}: node '${n.name}' (${n.op}): no ONNX operator is written for this op`);
   }
+}
+
+/**
+ * The `pad` ops whose end pads follow a ceil_mode window (loadOnnx's MaxPool in ceil mode over a free
+ * height or width: such a pad, then an unpadded MaxPool2d of that window), by name, with the pool's
+ * input and ONNX pads: each pair is written back as that MaxPool with ceil_mode = 1, since ONNX's Pad
+ * takes fixed pads only. Any other use of such a pad is refused, naming the node and what differs.
+ */
+function ceilPools(g: Graph): Map<string, { input: string; pads: number[] }> {
+  const readers = new Map<string, Extract<GraphNode, { kind: 'layer' | 'op' }>[]>();
+  for (const n of g.nodes)
+    if (n.kind === 'layer' || n.kind === 'op')
+      for (const i of n.inputs) {
+        if (!readers.has(i)) readers.set(i, []);
+        readers.get(i)!.push(n);
+      }
+  const found = new Map<string, { input: string; pads: number[] }>();
+  for (const n of g.nodes) {
+    if (n.kind !== 'op' || n.op !== 'pad' || n.attrs.window === undefined) continue;
+    const [kh, kw, sh, sw] = n.attrs.window as number[];
+    const p = n.attrs.pads as number[];
+    const value = (n.attrs.value as number | undefined) ?? 0;
+    const refuse = (why: string) =>
+      new Error(
+        `${FN}: node '${n.name}' (pad): its end pads follow a ceil_mode window [${kh}, ${kw}] / [${sh}, ${sw}] and the input's size, which ONNX's Pad cannot hold; ` +
+          `it is written as a MaxPool with ceil_mode = 1 only before unpadded MaxPool2d layers of that window, but ${why}`,
+      );
+    if (p.length !== 8 || p[0] + p[1] + p[4] + p[5] !== 0)
+      throw refuse(`its pads [${p.join(', ')}] are not those of the height and width of a 4-D input`);
+    if (value !== -Infinity) throw refuse(`its value is ${value}, not −Infinity (a max pool's padding)`);
+    if (p[2] >= kh || p[6] >= kh || p[3] >= kw || p[7] >= kw)
+      throw refuse(`its pads [${p.join(', ')}] are not each smaller than the window (ONNX's bound)`);
+    if (g.outputNames.some((o) => g.outputSource(o) === n.name)) throw refuse('it is an output of the graph');
+    const rs = readers.get(n.name) ?? [];
+    for (const r of rs) {
+      const m = r.kind === 'layer' ? r.module : null;
+      const same =
+        m instanceof MaxPool2d &&
+        m.layout === 'NCHW' &&
+        m.padding.every((v) => v === 0) &&
+        m.kernelSize[0] === kh &&
+        m.kernelSize[1] === kw &&
+        m.stride[0] === sh &&
+        m.stride[1] === sw;
+      if (!same)
+        throw refuse(
+          `node '${r.name}' (${r.kind === 'layer' ? kindOf(r.module.constructor) : r.op}) reads it, not an unpadded channels-first MaxPool2d of that window and stride`,
+        );
+    }
+    found.set(n.name, { input: n.inputs[0], pads: [p[2], p[3], p[6], p[7]] });
+  }
+  return found;
 }
 
 /** Options of toOnnx. */
@@ -272,11 +319,23 @@ export function toOnnx(model: Sequential | Graph, options: ToOnnxOptions = {}): 
     outputs.push('output');
     firstReader.set('input', model);
   } else if (model instanceof Graph) {
+    const ceil = ceilPools(model);
     for (const n of model.nodes) {
+      const pool = n.kind === 'layer' ? ceil.get(n.inputs[0]) : undefined;
       if (n.kind === 'input') inputs.push(n.name);
       else if (n.kind === 'constant') w.tensor(n.name, n.tensor);
-      else if (n.kind === 'op') op(w, n);
-      else {
+      else if (n.kind === 'op') {
+        if (!ceil.has(n.name)) op(w, n);
+      } else if (pool !== undefined) {
+        // the pad before it and this MaxPool2d: the MaxPool in ceil mode they were loaded from
+        const m = n.module as MaxPool2d;
+        w.node('MaxPool', [pool.input], n.name, {
+          kernel_shape: ints(m.kernelSize),
+          strides: ints(m.stride),
+          pads: ints(pool.pads),
+          ceil_mode: int(1),
+        });
+      } else {
         if (!firstReader.has(n.inputs[0])) firstReader.set(n.inputs[0], n.module);
         layer(
           w,

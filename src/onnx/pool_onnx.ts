@@ -7,7 +7,7 @@ import { Module, leafLayer } from '../nn/module';
 import { constantPad2d } from '../nn/pad';
 import { F } from '../index';
 import { ceilExtra } from '../graph/shape_ops';
-import { tensor, type Tensor } from '../tensor';
+import { tensor, Tensor } from '../tensor';
 import { checkTensor } from '../validate';
 
 /**
@@ -64,10 +64,21 @@ export class OnnxAvgPoolCeil extends Module {
     const [k, s, p] = [this.kernelSize, this.stride, this.pads];
     if (x.shape.length !== 4) throw new RangeError(`AvgPool2d.forward: input: expected [N, C, H, W], got [${x.shape.join(', ')}]`);
     const [h, w] = [x.shape[2], x.shape[3]];
+    if (x.shape[1] < 1 || h < 1 || w < 1)
+      throw new RangeError(
+        `AvgPool2d.forward: input: expected non-zero channel, height and width in [N, C, H, W], got [${x.shape.join(', ')}]`,
+      );
+    // checked before the padding is made: a window must fit in the input and its given pads
+    if (h + p[0] + p[2] < k[0] || w + p[1] + p[3] < k[1])
+      throw new RangeError(
+        `AvgPool2d.forward: input: expected a height and width of at least the window [${k.join(', ')}] less the pads (≥ [${k[0] - p[0] - p[2]}, ${k[1] - p[1] - p[3]}]), got [${x.shape.join(', ')}]`,
+      );
     const extra = [ceilExtra(h, p[0], p[2], k[0], s[0]), ceilExtra(w, p[1], p[3], k[1], s[1])];
+    const d = poolDivisors(h, w, k, s, [p[0], p[1], p[2] + extra[0], p[3] + extra[1]], this.countIncludePad, extra);
+    // an empty batch: the output's shape, nothing to average (as MaxPool2d gives)
+    if (x.shape[0] === 0) return Tensor.empty([0, x.shape[1], d.rows, d.cols]);
     const padded = constantPad2d(x, [p[1], p[3] + extra[1], p[0], p[2] + extra[0]], 0);
     const pooled = F.avgPool2d(padded, k as [number, number], { stride: s as [number, number] });
-    const d = poolDivisors(h, w, k, s, [p[0], p[1], p[2] + extra[0], p[3] + extra[1]], this.countIncludePad, extra);
     const div = tensor(d.data, [d.rows, d.cols]);
     const y = F.mul(pooled, div);
     // nothing recorded: nothing reads them again (a recording forward leaves them to the tape and its step)
