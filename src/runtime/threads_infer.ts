@@ -1,7 +1,8 @@
 // The threaded runtime's inference kernels: the implicit-GEMM convolution (units of image, block of
 // output pixels and group of output channels), the 3×3 depthwise convolution and max pooling without
 // argmax (runs of channel planes); and the training depthwise convolution (blocks of images forward
-// and for dx, blocks of output channels for the weight gradient), each shared between the threads
+// and for dx, or blocks of channels where the images are fewer than the threads, as at batch 1;
+// blocks of output channels for the weight gradient), each shared between the threads
 // above a size; below it the single-threaded kernel runs. Their part kernels (assembly/parts_infer.ts,
 // parts_depthwise.ts) compute every output with the code and order of the single-threaded kernel,
 // so the bits do not depend on the split.
@@ -16,6 +17,8 @@ export const INFER_PART_KERNELS = [
   'depthwiseForwardPart',
   'depthwiseBackwardInputPart',
   'depthwiseBackwardWeightPart',
+  'depthwiseForwardChannelsPart',
+  'depthwiseBackwardInputChannelsPart',
 ] as const;
 
 // Below these sizes a call stays on one thread (docs/threads.md: measured with bench --threads)
@@ -66,7 +69,7 @@ export function inferGroups(n: number, blocks: number, o: number, threads: numbe
  * (`first`: the index of INFER_PART_KERNELS[0] in its list; `alloc`: the runtime's allocator).
  */
 export function inferKernels(e: Exports, alloc: (bytes: number) => number, pool: Pool, first: number): Partial<Kernels> {
-  /** Runs depthwise part `fn` over blocks of images, each part with a scratch of its own after `args`. */
+  /** Runs depthwise part `fn` over blocks of images or channels, each part with a scratch of its own after `args`. */
   const imageBlocks = (fn: number, parts: number, args: number[]) => {
     const taps = alloc(parts * TAPS_BYTES);
     try {
@@ -77,14 +80,18 @@ export function inferKernels(e: Exports, alloc: (bytes: number) => number, pool:
   };
   return {
     depthwiseForward(x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc) {
-      const parts = n < 2 ? 1 : unitParts(n, n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
+      const byImages = n >= pool.size,
+        units = byImages ? n : Math.ceil((c * mult) / 4);
+      const parts = unitParts(units, n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
       if (parts <= 1) return e.depthwiseForward(x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc);
-      imageBlocks(3, parts, [x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
+      imageBlocks(byImages ? 3 : 6, parts, [x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
     },
     depthwiseBackwardInput(dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc) {
-      const parts = n < 2 ? 1 : unitParts(n, n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
+      const byImages = n >= pool.size,
+        units = byImages ? n : Math.ceil(c / 4);
+      const parts = unitParts(units, n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
       if (parts <= 1) return e.depthwiseBackwardInput(dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc);
-      imageBlocks(4, parts, [dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
+      imageBlocks(byImages ? 4 : 7, parts, [dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
     },
     depthwiseBackwardWeight(x, dy, dwt, db, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc) {
       const parts = unitParts(Math.ceil((c * mult) / 4), n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
