@@ -1,11 +1,12 @@
 // The threaded runtime's inference kernels: the implicit-GEMM convolution (units of image, block of
-// output pixels and group of output channels), the 3×3 depthwise convolution and max pooling without
-// argmax (runs of channel planes); and the training depthwise convolution (blocks of images forward
-// and for dx, or blocks of channels where the images are fewer than the threads, as at batch 1;
-// blocks of output channels for the weight gradient), each shared between the threads
-// above a size; below it the single-threaded kernel runs. Their part kernels (assembly/parts_infer.ts,
-// parts_depthwise.ts) compute every output with the code and order of the single-threaded kernel,
-// so the bits do not depend on the split.
+// output pixels and group of output channels), the 3×3 depthwise convolution (runs of channel
+// planes) and max pooling without argmax (blocks of images, or of output rows at batch 1); and the
+// training depthwise convolution (blocks of images forward and for dx, or blocks of channels where
+// the images are fewer than the threads, as at batch 1; blocks of output channels for the weight
+// gradient), each shared between the threads above a size; below it the single-threaded kernel
+// runs. Their part kernels (assembly/parts_infer.ts, parts_depthwise.ts, parts_pool.ts) compute
+// every output with the code and order of the single-threaded kernel, so the bits do not depend on
+// the split.
 import { MAX_PARTS, type Pool, type SharedMemory } from './pool';
 import type { Kernels, ParallelInferKernels } from './types';
 
@@ -19,6 +20,7 @@ export const INFER_PART_KERNELS = [
   'depthwiseBackwardWeightPart',
   'depthwiseForwardChannelsPart',
   'depthwiseBackwardInputChannelsPart',
+  'maxPool2dInferRowsPart',
 ] as const;
 
 // Below these sizes a call stays on one thread (docs/threads.md: measured with bench --threads)
@@ -104,9 +106,12 @@ export function inferKernels(e: Exports, alloc: (bytes: number) => number, pool:
       pool.run(first + 1, parts, [x, wt, b, y, n, c, h, w, s, oh, ow, lo, hi]);
     },
     maxPool2dInfer(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow) {
-      const parts = n < 2 ? 1 : unitParts(n, n * h * w * c, POOL_INFER_MIN, pool);
+      // blocks of images, or of output rows where the images are fewer than the threads
+      const byImages = n >= pool.size,
+        units = byImages ? n : oh;
+      const parts = units < 2 ? 1 : unitParts(units, n * h * w * c, POOL_INFER_MIN, pool);
       if (parts <= 1) return e.maxPool2dInfer(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
-      pool.run(first + 2, parts, [x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
+      pool.run(first + (byImages ? 2 : 8), parts, [x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
     },
   };
 }
