@@ -52,8 +52,12 @@ export function maxPool2dInferRowsPart(part: i32, parts: i32, x: usize, y: usize
   if (r1 > r0) maxPool2dInferRows(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, r0, r1);
 }
 
-/** maxPool2dBackward (same arguments) on block `part` of `parts` of the channels. */
+/**
+ * maxPool2dBackward (same arguments) on block `part` of `parts` of the channels, in sixteens (64
+ * bytes of a pixel, so that two threads share fewer cache lines of dx).
+ */
 export function maxPool2dBackwardChannelsPart(part: i32, parts: i32, dy: usize, idx: usize, dx: usize, n: i32, hw: i32, c: i32, ohw: i32): void {
-  let c0 = sliceStart(part, parts, c), c1 = sliceStart(part + 1, parts, c);
+  let units = (c + 15) >> 4;
+  let c0 = sliceStart(part, parts, units) << 4, c1 = min(c, sliceStart(part + 1, parts, units) << 4);
   if (c1 > c0) maxPool2dBackwardChannels(dy, idx, dx, n, hw, c, ohw, c0, c1);
 }

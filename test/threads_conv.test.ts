@@ -64,16 +64,17 @@ function convResults(): Uint32Array[] {
 // pooled inputs [n, h, w, c] (channels last; NCHW pools as n·c images of one channel) with windows
 // [k, stride, pad]: 192 images of one channel, 2×2; 9 images of 40 channels, 3×3 stride 2 padded;
 // 7 images of 5 channels whose rows leave a remainder; then fewer images than threads, where max
-// pooling takes blocks of output rows forward and of channels backward: one image of 38 channels
-// (not a multiple of 4) 3×3 stride 2 padded (overlapping windows), one of 13 channels 2×2, two of 15
-// channels 3×3 stride 1 (split so at 3 and 4 threads); all above the size below which one thread runs
+// pooling takes blocks of output rows forward and of channels (in sixteens) backward: one image of
+// 38 channels 3×3 stride 2 padded (overlapping windows), one of 37 channels 2×2, two of 21 channels
+// 3×3 stride 1 (split so at 3 and 4 threads; a last block of 5 channels); all above the size below
+// which one thread runs
 const POOLS: { x: [number, number, number, number]; win: [number, number, number] }[] = [
   { x: [192, 28, 28, 1], win: [2, 2, 0] },
   { x: [9, 20, 20, 40], win: [3, 2, 1] },
   { x: [7, 61, 33, 5], win: [3, 3, 1] },
   { x: [1, 57, 57, 38], win: [3, 2, 1] },
-  { x: [1, 90, 70, 13], win: [2, 2, 0] },
-  { x: [2, 50, 50, 15], win: [3, 1, 1] },
+  { x: [1, 60, 50, 37], win: [2, 2, 0] },
+  { x: [2, 50, 50, 21], win: [3, 1, 1] },
 ];
 
 /** y, idx and dx of max pooling, then y and dx of average pooling, per input. */

@@ -197,8 +197,10 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       pool.run(byImages ? MAX_POOL : MAX_POOL_ROWS, parts, [x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
     },
     maxPool2dBackward(dy, idx, dx, n, hw, c, ohw) {
+      // fewer images than threads: one block of channels per thread (in sixteens, 64 bytes of a
+      // pixel), since the blocks interleave in every pixel of dx and so share its cache lines
       const byImages = n >= pool.size,
-        parts = poolParts(byImages ? n : c, n * hw * c, pool);
+        parts = byImages ? poolParts(n, n * hw * c, pool) : Math.min(poolParts(Math.ceil(c / 16), n * hw * c, pool), pool.size);
       if (parts <= 1) return e.maxPool2dBackward(dy, idx, dx, n, hw, c, ohw);
       pool.run(byImages ? MAX_POOL_BACKWARD : MAX_POOL_BACKWARD_CHANNELS, parts, [dy, idx, dx, n, hw, c, ohw]);
     },
