@@ -16,7 +16,7 @@ export function depthwiseForward(
   x: usize, wt: usize, b: usize, y: usize, n: i32, c: i32, h: i32, w: i32, mult: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, oh: i32, ow: i32, nhwc: i32,
 ): void {
-  forwardTaps(TAPS, x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc);
+  forwardTaps(TAPS, x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc, 0, c * mult);
 }
 
 /** dx (overwritten) = the adjoint of depthwiseForward applied to dy. */
@@ -24,7 +24,7 @@ export function depthwiseBackwardInput(
   dy: usize, wt: usize, dx: usize, n: i32, c: i32, h: i32, w: i32, mult: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, oh: i32, ow: i32, nhwc: i32,
 ): void {
-  inputGradTaps(TAPS, dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc);
+  inputGradTaps(TAPS, dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc, 0, c);
 }
 
 /**

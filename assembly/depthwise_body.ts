@@ -56,7 +56,7 @@ export const TAPS: usize = memory.data(TAPS_BYTES, 16);
 }
 
 /**
- * y = x ⋆ w (+ b) over n images (tp: TAPS_BYTES of scratch), x [n, c, h, w] or [n, h, w, c] (nhwc = 1), w [c·mult, kh, kw],
+ * y = x ⋆ w (+ b) over n images for output channels oFrom…oTo − 1 (tp: TAPS_BYTES of scratch), x [n, c, h, w] or [n, h, w, c] (nhwc = 1), w [c·mult, kh, kw],
  * b [c·mult] or 0 for none; taps (i, j) read x at (oy·sh − ph + i·dh, ox·sw − pw + j·dw).
  * NCHW with stride 1 or 2 along x computes four outputs of a row at once where every tap is inside; NHWC
  * with one filter per channel computes four channels of a pixel at once (the same products summed in
@@ -65,16 +65,17 @@ export const TAPS: usize = memory.data(TAPS_BYTES, 16);
 export function forwardTaps(
   tp: usize, x: usize, wt: usize, b: usize, y: usize, n: i32, c: i32, h: i32, w: i32, mult: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, oh: i32, ow: i32, nhwc: i32,
+  oFrom: i32, oTo: i32,
 ): void {
   let oc = c * mult;
   let hasBias = b != 0;
   if (nhwc) {
     let kk = kh * kw,
-      o0 = 0;
+      o0 = oFrom;
     if (ASC_FEATURE_SIMD && mult == 1 && kk <= MAX_TAPS) {
       // four channels at a time: their filters gathered as one vector per tap, the pixels' channels
       // are contiguous in x and y
-      for (; o0 + 4 <= oc; o0 += 4) {
+      for (; o0 + 4 <= oTo; o0 += 4) {
         gatherTaps(tp, wt, o0, kk);
         let vb = hasBias ? v128.load(b + (<usize>o0 << 2)) : f32x4.splat(0);
         for (let q = 0; q < n; q++) {
@@ -99,14 +100,14 @@ export function forwardTaps(
         }
       }
     }
-    if (o0 == oc) return;
+    if (o0 == oTo) return;
     for (let q = 0; q < n; q++) {
       let xq = x + (<usize>(q * c * h * w) << 2),
         yq = y + (<usize>(q * oc * oh * ow) << 2);
       for (let oy = 0; oy < oh; oy++) {
         for (let ox = 0; ox < ow; ox++) {
           let yp = yq + (<usize>((oy * ow + ox) * oc) << 2);
-          for (let o = o0; o < oc; o++) {
+          for (let o = o0; o < oTo; o++) {
             let bias: f32 = hasBias ? load<f32>(b + (<usize>o << 2)) : 0;
             let xo = xq + (<usize>(o / mult) << 2),
               wo = wt + (<usize>(o * kh * kw) << 2);
@@ -123,7 +124,7 @@ export function forwardTaps(
   let ox1 = lastIn < 0 ? 0 : min(ow, lastIn / sw + 1);
   if (ox0 > ox1) ox0 = ox1;
   for (let q = 0; q < n; q++) {
-    for (let o = 0; o < oc; o++) {
+    for (let o = oFrom; o < oTo; o++) {
       let xo = x + (<usize>((q * c + o / mult) * h * w) << 2),
         wo = wt + (<usize>(o * kh * kw) << 2),
         yo = y + (<usize>((q * oc + o) * oh * ow) << 2);
@@ -198,7 +199,7 @@ export function forwardTaps(
 }
 
 /**
- * dx (overwritten) = the adjoint of depthwiseForward applied to dy (tp: TAPS_BYTES of scratch), gathered per input element over
+ * dx (overwritten) of input channels cFrom…cTo − 1 = the adjoint of depthwiseForward applied to dy (tp: TAPS_BYTES of scratch), gathered per input element over
  * (m, i, j), so each element's sum has one order whatever the layout. As in the forward, NCHW at
  * stride 1 computes four inputs of a row at once where every tap lands inside dy, and NHWC with one
  * filter per channel four channels of a pixel, in the scalar code's order per lane.
@@ -206,14 +207,15 @@ export function forwardTaps(
 export function inputGradTaps(
   tp: usize, dy: usize, wt: usize, dx: usize, n: i32, c: i32, h: i32, w: i32, mult: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, dh: i32, dw: i32, oh: i32, ow: i32, nhwc: i32,
+  cFrom: i32, cTo: i32,
 ): void {
   let oc = c * mult,
     kk = kh * kw,
     xc = chanStride(h * w, nhwc), xp = pixStride(c, nhwc),
     yc = chanStride(oh * ow, nhwc), yp = pixStride(oc, nhwc);
-  let c0 = 0;
+  let c0 = cFrom;
   if (ASC_FEATURE_SIMD && nhwc && mult == 1 && kk <= MAX_TAPS) {
-    for (; c0 + 4 <= c; c0 += 4) {
+    for (; c0 + 4 <= cTo; c0 += 4) {
       gatherTaps(tp, wt, c0, kk);
       for (let q = 0; q < n; q++) {
         let dxq = dx + (<usize>(q * c * h * w + c0) << 2),
@@ -245,7 +247,7 @@ export function inputGradTaps(
   for (let q = 0; q < n; q++) {
     let dxq = dx + (<usize>(q * c * h * w) << 2),
       dyq = dy + (<usize>(q * oc * oh * ow) << 2);
-    for (let ci = c0; ci < c; ci++) {
+    for (let ci = c0; ci < cTo; ci++) {
       for (let iy = 0; iy < h; iy++) {
         let row = dxq + (<usize>(ci * xc + iy * w * xp) << 2);
         let ix = 0;

@@ -11,118 +11,14 @@
 // NOTE: a window is clipped to the image; PyTorch's check pad ≤ kernel/2 (done by the caller)
 // keeps every clipped window non-empty.
 import { gather4 } from './pool_gather';
-
-/** The key of every NaN: above every number, so a NaN always wins (and a later NaN again). */
-const NAN_KEY: i32 = i32.MAX_VALUE;
-
-/**
- * An i32 that orders as the float does, so the scalar max runs on integer compares and selects
- * (with float compares and selects it measured 1.5× slower): the bits of v ≥ 0, the bits with the magnitude
- * flipped for v < 0; −0 is taken as +0 (they compare equal) and NaN as NAN_KEY.
- * see: M. Herf, "Radix Tricks", http://stereopsis.com/radix.html (FloatFlip: floats as ordered integers)
- */
-// @ts-ignore: decorator
-@inline function key(v: f32): i32 {
-  let b = reinterpret<i32>(v + 0);
-  return v != v ? NAN_KEY : b ^ ((b >> 31) & 0x7fffffff);
-}
-
-/** First ox whose window starts inside the row, and one past the last whose window (plus `extra` floats) ends inside. */
-// @ts-ignore: decorator
-@inline function interior(w: i32, kw: i32, sw: i32, pw: i32, ow: i32, extra: i32): u64 {
-  let lo = min((pw + sw - 1) / sw, ow);
-  let last = w - kw - extra + pw;
-  let hi = last < 0 ? lo : max(min(ow, last / sw + 1), lo);
-  return (<u64>lo << 32) | <u64>hi;
-}
-
-/** Max of one window for channel `ch`; stores y and the index of the first maximum (or last NaN). */
-// @ts-ignore: decorator
-@inline function maxWindow(xi: usize, yo: usize, io: usize, w: i32, c: i32, y0: i32, y1: i32, x0: i32, x1: i32): void {
-  let cb = <usize>c << 2, rb = <usize>w * cb;
-  let best = key(-Infinity), bi = y0 * w + x0;
-  let rp = xi + <usize>(y0 * w + x0) * cb;
-  for (let iy = y0; iy < y1; iy++) {
-    let p = rp, id = iy * w + x0;
-    for (let ix = x0; ix < x1; ix++) {
-      let k = key(load<f32>(p));
-      let take = (k > best) | (k == NAN_KEY);
-      bi = select<i32>(id, bi, take);
-      best = select<i32>(k, best, take);
-      p += cb;
-      id++;
-    }
-    rp += rb;
-  }
-  // the value at the index, so that y is exactly x[argmax] (keys merge −0 and +0)
-  store<f32>(yo, load<f32>(xi + <usize>bi * cb));
-  store<i32>(io, bi);
-}
+import { interior, maxPool2dRows } from './pool_max';
 
 /**
  * y [n, oh, ow, c] = max over each kh×kw window (stride sh×sw, padding ph×pw) of x [n, h, w, c];
  * idx (i32, same shape as y) = iy·w + ix of the chosen input.
  */
 export function maxPool2d(x: usize, y: usize, idx: usize, n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, oh: i32, ow: i32): void {
-  let cb = <usize>c << 2, rb = <usize>w * cb;
-  let range = interior(w, kw, sw, pw, ow, sw == 2 ? 1 : 0);
-  let lo = <i32>(range >> 32), hi = <i32>range;
-  for (let img = 0; img < n; img++) {
-    let xi = x + <usize>img * <usize>h * rb;
-    for (let oy = 0; oy < oh; oy++) {
-      let y0 = oy * sh - ph, y1 = min(y0 + kh, h);
-      y0 = max(y0, 0);
-      let yo = y + (<usize>(img * oh + oy) * <usize>ow) * cb, io = idx + (yo - y);
-      let ox = 0;
-      if (ASC_FEATURE_SIMD) {
-        if (c == 1) {
-          // four outputs of the row at once, for windows inside the row
-          for (; ox < lo; ox++) maxWindow(xi, yo + (<usize>ox << 2), io + (<usize>ox << 2), w, 1, y0, y1, max(ox * sw - pw, 0), min(ox * sw - pw + kw, w));
-          let lanes = i32x4(0, sw, 2 * sw, 3 * sw);
-          for (; ox + 4 <= hi; ox += 4) {
-            let x0 = ox * sw - pw;
-            let best = f32x4.splat(-Infinity), bi = i32x4.add(i32x4.splat(y0 * w + x0), lanes);
-            for (let iy = y0; iy < y1; iy++) {
-              let p = xi + (<usize>(iy * w + x0) << 2);
-              for (let kj = 0; kj < kw; kj++) {
-                let v = gather4(p + (<usize>kj << 2), sw);
-                // strictly greater keeps the first maximum; v ≠ v takes a NaN
-                let m = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
-                best = v128.bitselect(v, best, m);
-                bi = v128.bitselect(i32x4.add(i32x4.splat(iy * w + x0 + kj), lanes), bi, m);
-              }
-            }
-            v128.store(yo + (<usize>ox << 2), best);
-            v128.store(io + (<usize>ox << 2), bi);
-          }
-        }
-      }
-      for (; ox < ow; ox++) {
-        let x0 = ox * sw - pw, x1 = min(x0 + kw, w);
-        x0 = max(x0, 0);
-        let yp = yo + <usize>ox * cb, ip = io + <usize>ox * cb;
-        let ch = 0;
-        if (ASC_FEATURE_SIMD) {
-          for (; ch + 4 <= c; ch += 4) {
-            let best = f32x4.splat(-Infinity), bi = i32x4.splat(y0 * w + x0);
-            for (let iy = y0; iy < y1; iy++) {
-              let p = xi + <usize>(iy * w + x0) * cb + (<usize>ch << 2);
-              for (let ix = x0; ix < x1; ix++) {
-                let v = v128.load(p);
-                let m = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
-                best = v128.bitselect(v, best, m);
-                bi = v128.bitselect(i32x4.splat(iy * w + ix), bi, m);
-                p += cb;
-              }
-            }
-            v128.store(yp + (<usize>ch << 2), best);
-            v128.store(ip + (<usize>ch << 2), bi);
-          }
-        }
-        for (; ch < c; ch++) maxWindow(xi + (<usize>ch << 2), yp + (<usize>ch << 2), ip + (<usize>ch << 2), w, c, y0, y1, x0, x1);
-      }
-    }
-  }
+  maxPool2dRows(x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, 0, oh);
 }
 
 /** dx [n, hw, c] = 0, then dx[img, idx, ch] += dy[img, p, ch] for every output p of the n·ohw·c. */

@@ -90,29 +90,59 @@ export function inferCases(values: (n: number, seed: number) => Float32Array): T
       const m = depthwise(32, 1);
       return { call: (x) => m.forward(x), dispose: () => m.dispose() };
     }),
-    {
-      name: 'train depthwise 3×3 backward [60,32,28,28]',
-      flops: 4 * 9 * size(dwTrain),
-      bytes: 0,
-      setup() {
-        const m = depthwise(32, 1);
-        const x = tensor(values(size(dwTrain), 3), dwTrain);
-        const y = m.forward(x);
-        const dy = tensor(values(y.size, 4), y.shape);
-        return {
-          run: () => m.backward(dy).dispose(),
-          out: () => {
-            const dx = m.backward(dy);
-            const v = dx.toArray();
-            dx.dispose();
-            return v;
-          },
-          dispose: () => {
-            for (const t of [dy, y, x]) t.dispose();
-            m.dispose();
-          },
-        };
-      },
-    },
+    trainBackward('train depthwise 3×3 backward [60,32,28,28]', dwTrain, 4 * 9 * size(dwTrain), values, () => depthwise(32, 1)),
+    // batch 1: the training depthwise convolution in blocks of channels, channels-last max pooling
+    // in blocks of output rows (forward) and of channels (backward)
+    inferCase('train depthwise 3×3 forward [1,96,112,112]', [1, 96, 112, 112], 2 * 9 * 96 * 112 * 112, values, () => {
+      const m = depthwise(96, 1);
+      return { call: (x) => m.forward(x), dispose: () => m.dispose() };
+    }),
+    trainBackward('train depthwise 3×3 backward [1,96,112,112]', [1, 96, 112, 112], 4 * 9 * 96 * 112 * 112, values, () => depthwise(96, 1)),
+    inferCase('infer max-pool 3×3/2 NHWC [1,112,112,64]', [1, 112, 112, 64], 0, values, () => {
+      const m = new MaxPool2d(3, { stride: 2, padding: 1, layout: 'NHWC' }).eval();
+      return { call: (x) => runMaxPoolInfer(m, x), dispose: () => undefined };
+    }),
+    inferCase('train max-pool 3×3/2 NHWC forward [1,112,112,64]', [1, 112, 112, 64], 0, values, () => {
+      const m = new MaxPool2d(3, { stride: 2, padding: 1, layout: 'NHWC' });
+      return { call: (x) => m.forward(x), dispose: () => undefined };
+    }),
+    trainBackward('train max-pool 3×3/2 NHWC backward [1,112,112,64]', [1, 112, 112, 64], 0, values, () => {
+      const m = new MaxPool2d(3, { stride: 2, padding: 1, layout: 'NHWC' });
+      return { forward: (x: Tensor) => m.forward(x), backward: (dy: Tensor) => m.backward(dy), dispose: () => undefined };
+    }),
   ];
+}
+
+/** A layer's backward (dx, and its parameters' gradients) on a seeded x of `shape` and dy, dx disposed each call. */
+function trainBackward(
+  name: string,
+  shape: number[],
+  flops: number,
+  values: (n: number, seed: number) => Float32Array,
+  make: () => { forward(x: Tensor): Tensor; backward(dy: Tensor): Tensor; dispose(): void },
+): ThreadCase {
+  return {
+    name,
+    flops,
+    bytes: 0,
+    setup() {
+      const m = make();
+      const x = tensor(values(size(shape), 3), shape);
+      const y = m.forward(x);
+      const dy = tensor(values(y.size, 4), y.shape);
+      return {
+        run: () => m.backward(dy).dispose(),
+        out: () => {
+          const dx = m.backward(dy);
+          const v = dx.toArray();
+          dx.dispose();
+          return v;
+        },
+        dispose: () => {
+          for (const t of [dy, y, x]) t.dispose();
+          m.dispose();
+        },
+      };
+    },
+  };
 }

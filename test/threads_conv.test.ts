@@ -63,11 +63,18 @@ function convResults(): Uint32Array[] {
 
 // pooled inputs [n, h, w, c] (channels last; NCHW pools as n·c images of one channel) with windows
 // [k, stride, pad]: 192 images of one channel, 2×2; 9 images of 40 channels, 3×3 stride 2 padded;
-// 7 images of 5 channels whose rows leave a remainder; all above the size below which one thread runs
+// 7 images of 5 channels whose rows leave a remainder; then fewer images than threads, where max
+// pooling takes blocks of output rows forward and of channels (in sixteens) backward: one image of
+// 38 channels 3×3 stride 2 padded (overlapping windows), one of 37 channels 2×2, two of 21 channels
+// 3×3 stride 1 (split so at 3 and 4 threads; a last block of 5 channels); all above the size below
+// which one thread runs
 const POOLS: { x: [number, number, number, number]; win: [number, number, number] }[] = [
   { x: [192, 28, 28, 1], win: [2, 2, 0] },
   { x: [9, 20, 20, 40], win: [3, 2, 1] },
   { x: [7, 61, 33, 5], win: [3, 3, 1] },
+  { x: [1, 57, 57, 38], win: [3, 2, 1] },
+  { x: [1, 60, 50, 37], win: [2, 2, 0] },
+  { x: [2, 50, 50, 21], win: [3, 1, 1] },
 ];
 
 /** y, idx and dx of max pooling, then y and dx of average pooling, per input. */
@@ -120,14 +127,31 @@ describe('threads: convolution', () => {
     }
   });
 
-  it('max and average pooling, forward and backward, at 1, 2, 3 and 4 threads equal the single-threaded SIMD build, bit for bit', async () => {
+  it('max and average pooling, forward and backward (max pooling also at batch 1), at 1, 2, 3 and 4 threads equal the single-threaded SIMD build, bit for bit', async () => {
     await init({ backend: 'wasm-simd' });
     const reference = poolResults();
     for (const n of [1, 2, 3, 4]) {
       await init({ threads: n });
-      // every input is really split into blocks of images (one thread runs the SIMD build itself)
-      if (n > 1) for (const { x } of POOLS) expect(poolParts(x[0], x[0] * x[1] * x[2] * x[3], threadPool()!)).toBeGreaterThan(1);
+      // every input is really split: max pooling into blocks of images where there are as many as
+      // threads, else of output rows (forward) and channels (backward); average pooling by images
+      // (one thread runs the SIMD build itself)
+      const byImages = POOLS.filter(({ x }) => x[0] >= n).length,
+        fewer = POOLS.length - byImages;
+      if (n > 1) {
+        for (const { x } of POOLS.filter(({ x }) => x[0] >= n))
+          expect(poolParts(x[0], x[0] * x[1] * x[2] * x[3], threadPool()!)).toBeGreaterThan(1);
+        expect(fewer).toBeGreaterThanOrEqual(2);
+      }
+      const before = threadPool()?.forks() ?? {};
       const got = poolResults();
+      if (n > 1) {
+        const after = threadPool()!.forks();
+        const ran = (name: string) => after[name] - before[name];
+        expect(ran('maxPool2dPart')).toBe(byImages);
+        expect(ran('maxPool2dBackwardPart')).toBe(byImages);
+        expect(ran('maxPool2dRowsPart')).toBe(fewer);
+        expect(ran('maxPool2dBackwardChannelsPart')).toBe(fewer);
+      }
       expect(got.length).toBe(reference.length);
       for (let i = 0; i < got.length; i++) expect(firstDiff(got[i], reference[i]), `${n} threads, result ${i}`).toBe(-1);
     }

@@ -42,12 +42,17 @@ const DEPTHWISE: ConvCase[] = [
   { x: [1, 96, 57, 57], out: 96, kernel: 3, stride: 2, padding: 1, groups: 96, act: RELU6 },
   { x: [2, 37, 30, 31], out: 37, kernel: 3, stride: 1, padding: 1, groups: 37, act: null },
 ];
-// max pooling: resnet18's 3×3/2 padded (NCHW: 64 images of one channel), 2×2 over 7 images, NHWC
+// max pooling: resnet18's 3×3/2 padded (NCHW: 64 images of one channel), 2×2 over 7 images, NHWC,
+// NHWC at batch 1 (blocks of output rows; 38 and 13 channels, stride 2)
 const POOLS: { x: [number, number, number, number]; k: number; s: number; p: number; layout: 'NCHW' | 'NHWC' }[] = [
   { x: [1, 64, 112, 112], k: 3, s: 2, p: 1, layout: 'NCHW' },
   { x: [7, 5, 61, 33], k: 2, s: 2, p: 0, layout: 'NCHW' },
   { x: [5, 40, 40, 24], k: 3, s: 2, p: 1, layout: 'NHWC' },
+  { x: [1, 57, 57, 38], k: 3, s: 2, p: 1, layout: 'NHWC' },
+  { x: [1, 90, 70, 13], k: 2, s: 2, p: 0, layout: 'NHWC' },
 ];
+/** Images a pooling call sees (NCHW pools n·c images of one channel). */
+const poolImages = (p: (typeof POOLS)[number]) => (p.layout === 'NCHW' ? p.x[0] * p.x[1] : p.x[0]);
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -105,7 +110,10 @@ describe('threads: inference kernels', () => {
       if (n > 1) {
         const after = threadPool()!.forks();
         expect(after.depthwise3x3InferPart - forks.depthwise3x3InferPart).toBe(DEPTHWISE.length);
-        expect(after.maxPool2dInferPart - forks.maxPool2dInferPart).toBe(POOLS.length);
+        const byImages = POOLS.filter((p) => poolImages(p) >= n).length;
+        expect(after.maxPool2dInferPart - forks.maxPool2dInferPart).toBe(byImages);
+        expect(after.maxPool2dInferRowsPart - forks.maxPool2dInferRowsPart).toBe(POOLS.length - byImages);
+        expect(POOLS.length - byImages).toBeGreaterThanOrEqual(2);
       }
       expect(got.length).toBe(reference.length);
       for (let i = 0; i < got.length; i++) expect(firstDiff(got[i], reference[i]), `${n} threads, result ${i}`).toBe(-1);

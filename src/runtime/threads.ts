@@ -31,6 +31,8 @@ export const PART_KERNELS = [
   'rooflineReadPart',
   ...ELEMENTWISE_PART_KERNELS,
   ...INFER_PART_KERNELS,
+  'maxPool2dRowsPart',
+  'maxPool2dBackwardChannelsPart',
 ] as const;
 const NOP = 0,
   SGEMM = 1,
@@ -55,6 +57,9 @@ const NOP = 0,
 const ELEMENTWISE_FIRST = PART_KERNELS.indexOf(ELEMENTWISE_PART_KERNELS[0]);
 /** Index of the first of INFER_PART_KERNELS. */
 const INFER_FIRST = PART_KERNELS.indexOf(INFER_PART_KERNELS[0]);
+/** Max pooling in blocks of output rows (forward) or of channels (backward), where the images are fewer than the threads. */
+const MAX_POOL_ROWS = PART_KERNELS.indexOf('maxPool2dRowsPart'),
+  MAX_POOL_BACKWARD_CHANNELS = PART_KERNELS.indexOf('maxPool2dBackwardChannelsPart');
 
 // Below these sizes a call stays on one thread: the fork-join costs more than the split saves.
 // see: docs/threads.md (measured: the empty fork-join and GEMM at 1 and 2 threads)
@@ -186,14 +191,18 @@ export function threadedKernels(e: Exports, alloc: (bytes: number) => number, po
       pool.run(BN_NORMALIZE, parts, [x, y, n, c, l, gamma, beta, mean, invstd, relu, ws]);
     },
     maxPool2d(x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow) {
-      const parts = poolParts(n, n * h * w * c, pool);
+      const byImages = n >= pool.size,
+        parts = poolParts(byImages ? n : oh, n * h * w * c, pool);
       if (parts <= 1) return e.maxPool2d(x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
-      pool.run(MAX_POOL, parts, [x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
+      pool.run(byImages ? MAX_POOL : MAX_POOL_ROWS, parts, [x, y, idx, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
     },
     maxPool2dBackward(dy, idx, dx, n, hw, c, ohw) {
-      const parts = poolParts(n, n * hw * c, pool);
+      // fewer images than threads: one block of channels per thread (in sixteens, 64 bytes of a
+      // pixel), since the blocks interleave in every pixel of dx and so share its cache lines
+      const byImages = n >= pool.size,
+        parts = byImages ? poolParts(n, n * hw * c, pool) : Math.min(poolParts(Math.ceil(c / 16), n * hw * c, pool), pool.size);
       if (parts <= 1) return e.maxPool2dBackward(dy, idx, dx, n, hw, c, ohw);
-      pool.run(MAX_POOL_BACKWARD, parts, [dy, idx, dx, n, hw, c, ohw]);
+      pool.run(byImages ? MAX_POOL_BACKWARD : MAX_POOL_BACKWARD_CHANNELS, parts, [dy, idx, dx, n, hw, c, ohw]);
     },
     avgPool2d(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow) {
       const parts = poolParts(n, n * h * w * c, pool);
@@ -339,7 +348,7 @@ function rowParts(m: number, pool: Pool): number {
   return Math.max(1, Math.min(Math.ceil(m / 16), CONV_PARTS_PER_THREAD * pool.size, MAX_PARTS));
 }
 
-/** Blocks of images a pooling call over n images of `elements` input values in all gets (1: not split). */
+/** Blocks a pooling call over n units (images, output rows or channels) of `elements` input values in all gets (1: not split). */
 export function poolParts(n: number, elements: number, pool: Pool): number {
   if (pool.broken !== null || pool.size <= 1 || n < 2 || elements < POOL_MIN_ELEMENTS) return 1;
   return Math.min(n, CONV_PARTS_PER_THREAD * pool.size, MAX_PARTS);

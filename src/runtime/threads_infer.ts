@@ -1,10 +1,12 @@
 // The threaded runtime's inference kernels: the implicit-GEMM convolution (units of image, block of
-// output pixels and group of output channels), the 3×3 depthwise convolution and max pooling without
-// argmax (runs of channel planes); and the training depthwise convolution (blocks of images forward
-// and for dx, blocks of output channels for the weight gradient), each shared between the threads
-// above a size; below it the single-threaded kernel runs. Their part kernels (assembly/parts_infer.ts,
-// parts_depthwise.ts) compute every output with the code and order of the single-threaded kernel,
-// so the bits do not depend on the split.
+// output pixels and group of output channels), the 3×3 depthwise convolution (runs of channel
+// planes) and max pooling without argmax (blocks of images, or of output rows at batch 1); and the
+// training depthwise convolution (blocks of images forward and for dx, or blocks of channels where
+// the images are fewer than the threads, as at batch 1; blocks of output channels for the weight
+// gradient), each shared between the threads above a size; below it the single-threaded kernel
+// runs. Their part kernels (assembly/parts_infer.ts, parts_depthwise.ts, parts_pool.ts) compute
+// every output with the code and order of the single-threaded kernel, so the bits do not depend on
+// the split.
 import { MAX_PARTS, type Pool, type SharedMemory } from './pool';
 import type { Kernels, ParallelInferKernels } from './types';
 
@@ -16,6 +18,9 @@ export const INFER_PART_KERNELS = [
   'depthwiseForwardPart',
   'depthwiseBackwardInputPart',
   'depthwiseBackwardWeightPart',
+  'depthwiseForwardChannelsPart',
+  'depthwiseBackwardInputChannelsPart',
+  'maxPool2dInferRowsPart',
 ] as const;
 
 // Below these sizes a call stays on one thread (docs/threads.md: measured with bench --threads)
@@ -66,7 +71,7 @@ export function inferGroups(n: number, blocks: number, o: number, threads: numbe
  * (`first`: the index of INFER_PART_KERNELS[0] in its list; `alloc`: the runtime's allocator).
  */
 export function inferKernels(e: Exports, alloc: (bytes: number) => number, pool: Pool, first: number): Partial<Kernels> {
-  /** Runs depthwise part `fn` over blocks of images, each part with a scratch of its own after `args`. */
+  /** Runs depthwise part `fn` over blocks of images or channels, each part with a scratch of its own after `args`. */
   const imageBlocks = (fn: number, parts: number, args: number[]) => {
     const taps = alloc(parts * TAPS_BYTES);
     try {
@@ -77,14 +82,18 @@ export function inferKernels(e: Exports, alloc: (bytes: number) => number, pool:
   };
   return {
     depthwiseForward(x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc) {
-      const parts = n < 2 ? 1 : unitParts(n, n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
+      const byImages = n >= pool.size,
+        units = byImages ? n : Math.ceil((c * mult) / 4);
+      const parts = unitParts(units, n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
       if (parts <= 1) return e.depthwiseForward(x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc);
-      imageBlocks(3, parts, [x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
+      imageBlocks(byImages ? 3 : 6, parts, [x, wt, b, y, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
     },
     depthwiseBackwardInput(dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc) {
-      const parts = n < 2 ? 1 : unitParts(n, n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
+      const byImages = n >= pool.size,
+        units = byImages ? n : Math.ceil(c / 4);
+      const parts = unitParts(units, n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
       if (parts <= 1) return e.depthwiseBackwardInput(dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc);
-      imageBlocks(4, parts, [dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
+      imageBlocks(byImages ? 4 : 7, parts, [dy, wt, dx, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc]);
     },
     depthwiseBackwardWeight(x, dy, dwt, db, n, c, h, w, mult, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nhwc) {
       const parts = unitParts(Math.ceil((c * mult) / 4), n * c * mult * oh * ow, DEPTHWISE_MIN, pool);
@@ -97,9 +106,12 @@ export function inferKernels(e: Exports, alloc: (bytes: number) => number, pool:
       pool.run(first + 1, parts, [x, wt, b, y, n, c, h, w, s, oh, ow, lo, hi]);
     },
     maxPool2dInfer(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow) {
-      const parts = n < 2 ? 1 : unitParts(n, n * h * w * c, POOL_INFER_MIN, pool);
+      // blocks of images, or of output rows where the images are fewer than the threads
+      const byImages = n >= pool.size,
+        units = byImages ? n : oh;
+      const parts = units < 2 ? 1 : unitParts(units, n * h * w * c, POOL_INFER_MIN, pool);
       if (parts <= 1) return e.maxPool2dInfer(x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow);
-      pool.run(first + 2, parts, [x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
+      pool.run(first + (byImages ? 2 : 8), parts, [x, y, n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow]);
     },
   };
 }
