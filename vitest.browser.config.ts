@@ -39,6 +39,8 @@ export default defineConfig({
       'test/threads_infer_model.test.ts', // the stripped resnet18 fixture read through node:fs (onnx_node_helpers)
       'test/onnx_memory.test.ts', // the stripped zoo fixtures read through node:fs (onnx_node_helpers imports onnxruntime-node)
       'test/onnx_pads.test.ts', // onnxruntime-node (a native addon) and ONNX's node tests read through node:fs
+      'test/onnx_ceil_pad.test.ts', // onnxruntime-node (a native addon)
+      'test/onnx_ceil_grad.test.ts', // onnxruntime-node (a native addon)
       'test/onnx_load_train.test.ts', // the mnist package's digits through node:fs
       'test/onnx_runtimes.test.ts', // bundles with esbuild, runs Node, Deno, Bun and workerd as child processes
       'test/threads_pages.test.ts', // serves pages over node:http and drives Chromium from Node with Playwright
